@@ -1,0 +1,125 @@
+// pgwardenctl: the operator's CLI. This version provides the local sandbox; the patronictl verbs come with the
+// REST API work (issue 4).
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "agent/status_json.h"
+#include "ctl/sandbox.h"
+
+namespace {
+
+void Usage(FILE* out) {
+  std::fprintf(out,
+               "usage: pgwardenctl sandbox up   [--dir DIR] [--nodes N] [--scope NAME] [--user OSUSER]\n"
+               "       pgwardenctl sandbox down [--dir DIR] [--wipe]\n"
+               "       pgwardenctl sandbox status [--dir DIR]\n"
+               "       pgwardenctl --version\n"
+               "DIR defaults to ./sandbox. 'up' starts etcd and N pgwarden nodes (default 3) on free loopback\n"
+               "ports, waits until one leader streams to every replica, and prints how to connect.\n");
+}
+
+std::string SelfDir() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  buf[n] = 0;
+  std::string p(buf);
+  return p.substr(0, p.rfind('/'));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+    Usage(args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version") {
+    std::printf("pgwardenctl %s\n", pgw::kPgwardenVersion);
+    return 0;
+  }
+  if (args[0] != "sandbox" || args.size() < 2) {
+    std::fprintf(stderr, "pgwardenctl: unknown command '%s' (try --help)\n", args[0].c_str());
+    return 2;
+  }
+  std::string verb = args[1];
+  pgw::SandboxSpec spec;
+  spec.dir = "sandbox";
+  spec.pgwarden_bin = SelfDir() + "/pgwarden";
+  bool wipe = false;
+  for (size_t i = 2; i < args.size(); ++i) {
+    auto value = [&](const char* flag) -> std::string {
+      if (i + 1 >= args.size()) {
+        std::fprintf(stderr, "pgwardenctl: %s needs a value\n", flag);
+        std::exit(2);
+      }
+      return args[++i];
+    };
+    if (args[i] == "--dir") spec.dir = value("--dir");
+    else if (args[i] == "--nodes") {
+      std::string v = value("--nodes");
+      char* end = nullptr;
+      long n = std::strtol(v.c_str(), &end, 10);
+      if (*end != 0 || n < 1 || n > 9) {
+        std::fprintf(stderr, "pgwardenctl: --nodes must be a number from 1 to 9, got '%s'\n", v.c_str());
+        return 2;
+      }
+      spec.nodes = static_cast<int>(n);
+    } else if (args[i] == "--scope") spec.scope = value("--scope");
+    else if (args[i] == "--user") spec.run_as = value("--user");
+    else if (args[i] == "--wipe") wipe = true;
+    else {
+      std::fprintf(stderr, "pgwardenctl: unknown option '%s' for sandbox %s\n", args[i].c_str(), verb.c_str());
+      return 2;
+    }
+  }
+  char cwd[PATH_MAX];
+  if (spec.dir[0] != '/' && getcwd(cwd, sizeof cwd)) spec.dir = std::string(cwd) + "/" + spec.dir;
+  pgw::Logger log(stderr);
+  if (verb == "up") {
+    auto sb = pgw::Sandbox::Up(spec, log);
+    if (!sb.ok()) {
+      std::fprintf(stderr, "pgwardenctl: sandbox up failed: %s\n", sb.status().message().c_str());
+      auto partial = pgw::Sandbox::Load(spec.dir);
+      if (partial.ok()) partial->Down(false).ok();
+      return 1;
+    }
+    std::fprintf(stderr, "waiting for the cluster to become healthy...\n");
+    pgw::Status s = sb->WaitHealthy(pgw::Duration(180000));
+    if (!s.ok()) {
+      std::fprintf(stderr, "pgwardenctl: %s\n(the sandbox is left running for inspection; logs under %s; stop it "
+                   "with: pgwardenctl sandbox down --dir %s)\n", s.message().c_str(), spec.dir.c_str(),
+                   spec.dir.c_str());
+      return 1;
+    }
+    std::printf("%s", sb->Describe().c_str());
+    std::printf("stop with: pgwardenctl sandbox down --dir %s --wipe\n", spec.dir.c_str());
+    return 0;
+  }
+  if (verb == "down" || verb == "status") {
+    auto sb = pgw::Sandbox::Load(spec.dir);
+    if (!sb.ok()) {
+      std::fprintf(stderr, "pgwardenctl: %s\n", sb.status().message().c_str());
+      return 1;
+    }
+    if (verb == "status") {
+      std::printf("%s", sb->Describe().c_str());
+      return 0;
+    }
+    pgw::Status s = sb->Down(wipe);
+    if (!s.ok()) {
+      std::fprintf(stderr, "pgwardenctl: sandbox down: %s\n", s.message().c_str());
+      return 1;
+    }
+    std::printf("sandbox in %s stopped%s\n", spec.dir.c_str(), wipe ? " and removed" : "");
+    return 0;
+  }
+  std::fprintf(stderr, "pgwardenctl: unknown sandbox verb '%s' (up, down, status)\n", verb.c_str());
+  return 2;
+}

@@ -1,0 +1,72 @@
+// The agent runtime: observe -> decide -> act, once per loop_wait and at once when the leader key or the
+// configuration changes in etcd. Owns the PostgreSQL controller, the DCS and the REST server.
+//
+// Threads: the HA loop (Run), the REST server, the etcd watch, the lease keeper. The REST API answers from a
+// NodeState snapshot that the loop publishes after every cycle, so it never waits for PostgreSQL or etcd.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+
+#include "agent/rest.h"
+#include "agent/status_json.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "dcs/etcd_dcs.h"
+#include "ha/decide.h"
+#include "pg/controller.h"
+
+namespace pgw {
+
+class Agent {
+ public:
+  Agent(std::shared_ptr<const Config> cfg, const Clock& clock, Logger& log);
+  ~Agent();
+
+  // Runs until RequestStop() (then shuts down cleanly) or a fatal condition. Returns the process exit code.
+  int Run();
+  // Thread-safe; called from the signal-handling thread.
+  void RequestStop();
+
+ private:
+  Status StartupChecks();
+  bool WaitForDcs();
+  void Cycle();
+  // Executes the plan; returns false when an action failed (the rest of the plan is skipped).
+  bool Execute(const ha::Decision& d, const ClusterView& view, const LocalView& local);
+  Status ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local);
+  Status Bootstrap();
+  Status WriteHistoryAfterPromote(const ClusterView& view);
+  void TouchMember(const LocalView& local);
+  void Publish(const LocalView& local, const ClusterView* view);
+  void Shutdown();
+  void WaitNextCycle(Duration d);
+  HttpServerResponse HandleHttp(const HttpServerRequest& req);
+
+  std::shared_ptr<const Config> cfg_;
+  const Clock& clock_;
+  Logger& log_;
+  std::unique_ptr<EtcdDcs> dcs_;
+  std::unique_ptr<PgController> pg_;
+  std::unique_ptr<RestServer> rest_;
+  DynamicConfig dyn_;
+
+  std::mutex wake_mu_;
+  std::condition_variable wake_cv_;
+  bool wake_ = false;
+  std::atomic<bool> stop_{false};
+  int exit_code_ = 0;
+  std::string last_leader_sig_;  // leader key as last seen by the watch callback
+
+  std::string pg_state_ = "stopped";
+  std::string last_member_json_;
+  int64_t last_member_lease_ = 0;
+
+  std::mutex state_mu_;  // guards state_
+  NodeState state_;
+};
+
+}  // namespace pgw

@@ -1,0 +1,58 @@
+#include "agent/peers.h"
+
+#include <future>
+
+#include "dcs/http.h"
+
+namespace pgw {
+
+ha::PeerStatus ParsePeerStatus(const std::string& name, const std::string& body) {
+  ha::PeerStatus p;
+  p.name = name;
+  Json j = Json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return p;
+  p.reachable = true;
+  if (j.contains("xlog") && j.at("xlog").is_object()) {
+    const auto& x = j.at("xlog");
+    if (x.contains("location") && x.at("location").is_number_integer()) {
+      p.is_primary = true;
+      p.wal_position = x.at("location").get<int64_t>();
+    } else {
+      p.wal_position = std::max(x.value("received_location", int64_t{0}), x.value("replayed_location", int64_t{0}));
+    }
+  }
+  if (j.contains("tags") && j.at("tags").is_object()) {
+    const auto& t = j.at("tags");
+    p.nofailover = t.value("nofailover", false) == true;
+    if (t.contains("failover_priority") && t.at("failover_priority").is_number_integer()) {
+      p.failover_priority = t.at("failover_priority").get<int>();
+      if (p.failover_priority <= 0) p.nofailover = true;
+    }
+  }
+  return p;
+}
+
+std::vector<ha::PeerStatus> CheckPeers(const ClusterView& cluster, const std::string& self, Duration timeout) {
+  std::vector<std::future<ha::PeerStatus>> futures;
+  for (const auto& [name, m] : cluster.members) {
+    if (name == self || m.api_url.empty()) continue;
+    futures.push_back(std::async(std::launch::async, [name = name, url = m.api_url, timeout] {
+      HttpClient http;
+      HttpRequest req;
+      req.url = url;
+      req.timeout = timeout;
+      auto r = http.Do(req);
+      if (!r.ok() || r->status != 200) {
+        ha::PeerStatus p;
+        p.name = name;
+        return p;
+      }
+      return ParsePeerStatus(name, r->body);
+    }));
+  }
+  std::vector<ha::PeerStatus> out;
+  for (auto& f : futures) out.push_back(f.get());
+  return out;
+}
+
+}  // namespace pgw

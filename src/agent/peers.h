@@ -1,0 +1,15 @@
+// Asks every other member for its GET /patroni in parallel, with a deadline (election input).
+#pragma once
+
+#include <vector>
+
+#include "dcs/keys.h"
+#include "ha/decide.h"
+
+namespace pgw {
+
+// Parses a /patroni body into the fields the election needs. Pure.
+ha::PeerStatus ParsePeerStatus(const std::string& name, const std::string& body);
+std::vector<ha::PeerStatus> CheckPeers(const ClusterView& cluster, const std::string& self, Duration timeout);
+
+}  // namespace pgw

@@ -1,0 +1,34 @@
+// Patroni's node status JSON (GET /patroni and the body of every health check, reference §1.3) and the
+// health-check status codes, computed from the agent's cached state. Pure.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/config.h"
+#include "pg/controller.h"
+
+namespace pgw {
+
+// The Patroni generation pgwarden emulates on the wire (role "primary", member "version").
+inline constexpr const char* kPatroniCompatVersion = "4.0.0";
+inline constexpr const char* kPgwardenVersion = "0.1.0";
+
+struct NodeState {
+  std::string pg_state = "stopped";  // Patroni's state strings: running, starting, stopped, creating replica...
+  LocalView local;
+  bool is_leader = false;            // holds the leader key
+  bool cluster_unlocked = false;     // no leader key at all
+  bool dcs_ok = false;
+  double dcs_last_seen = 0;          // wall seconds
+  std::optional<int64_t> last_lsn;   // status.optime
+};
+
+// "primary" / "replica" / "uninitialized"
+std::string RoleOf(const NodeState& s);
+nlohmann::json StatusJson(const Config& cfg, const NodeState& s);
+// Status code of a GET health check path ("/primary", "/replica", ...); 0 for paths that are not health checks.
+int HealthCheckCode(const Config& cfg, const NodeState& s, const std::string& path, const std::string& query);
+
+}  // namespace pgw

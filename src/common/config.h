@@ -1,0 +1,152 @@
+// The agent's configuration: Patroni's patroni.yml tree plus PATRONI_* environment overrides, validated once into an
+// immutable typed snapshot.
+//
+// Loading never throws. Every problem is reported with its key path ("postgresql.listen: ...") and all problems are
+// collected, not just the first, so that `pgwarden --validate-config` can list them together.
+//
+// Keys that Patroni knows but pgwarden does not act on (consul, citus, log.format, ...) are accepted with a warning so
+// that an existing patroni.yml loads unchanged; keys nobody knows are errors (they are nearly always typos).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/hostport.h"
+#include "common/log.h"
+#include "common/status.h"
+
+namespace pgw {
+
+using Json = nlohmann::json;
+
+// Cluster-wide settings kept in the DCS `config` key (seeded from bootstrap.dcs). Patroni's names and defaults.
+struct DynamicConfig {
+  int ttl = 30;
+  int loop_wait = 10;
+  int retry_timeout = 10;
+  long long maximum_lag_on_failover = 1048576;
+  int primary_start_timeout = 300;
+  bool use_slots = true;
+  bool use_pg_rewind = false;
+  bool pause = false;
+  Json parameters = Json::object();      // postgresql.parameters
+  std::vector<std::string> pg_hba;       // postgresql.pg_hba
+  Json raw = Json::object();             // the whole object as stored
+
+  // pgwarden's floor for the timing keys; see docs/configuration.md. Patroni's are 20/1/3.
+  static constexpr int kMinTtl = 3;
+  static constexpr int kMinLoopWait = 1;
+  static constexpr int kMinRetryTimeout = 1;
+
+  // Parses and checks a dynamic configuration object. Problems are appended with `path_prefix` (e.g. "bootstrap.dcs").
+  static DynamicConfig FromJson(const Json& j, const std::string& path_prefix, std::vector<std::string>* problems);
+};
+
+struct PgUser {
+  std::string username;
+  std::string password;
+  std::map<std::string, std::string> options;  // sslmode, sslcert, ... passed through to libpq
+};
+
+struct Tags {
+  bool nofailover = false;
+  bool noloadbalance = false;
+  bool clonefrom = false;
+  bool nosync = false;
+  std::optional<int> failover_priority;
+  std::string replicatefrom;
+  // Tags as published in the member key: every tag except defaulted booleans, as Patroni does.
+  Json published = Json::object();
+  // nofailover, or failover_priority <= 0.
+  bool NeverPromote() const { return nofailover || (failover_priority && *failover_priority <= 0); }
+};
+
+struct Config {
+  std::string name;
+  std::string scope;
+  std::string namespace_ = "/service";
+
+  struct RestApi {
+    std::string listen_host;
+    int listen_port = 0;
+    HostPort connect_address;
+    std::string username, password;
+  } restapi;
+
+  struct Etcd {
+    std::vector<HostPort> hosts;
+    std::string protocol = "http";
+    std::string username, password;
+    std::string cacert, cert, key;
+  } etcd3;
+
+  struct Bootstrap {
+    Json dcs = Json::object();
+    DynamicConfig dynamic;               // dcs, parsed
+    std::vector<std::string> initdb_args; // e.g. "--encoding=UTF8", "--data-checksums"
+  } bootstrap;
+
+  struct Postgresql {
+    std::vector<std::string> listen_hosts;
+    int port = 5432;
+    HostPort connect_address;
+    std::string data_dir;
+    std::string bin_dir;                 // resolved: configured, or found in PATH / /usr/lib/postgresql/*/bin
+    std::string pgpass;
+    PgUser superuser, replication, rewind;
+    bool has_rewind_user = false;
+    Json parameters = Json::object();
+    std::vector<std::string> pg_hba;
+    std::vector<std::string> basebackup_args;  // "--max-rate=100M", "--checkpoint=fast"
+    bool use_unix_socket = false;
+    int pg_ctl_timeout = 60;
+    bool use_pg_rewind = false;
+    std::map<std::string, std::string> callbacks;
+  } postgresql;
+
+  Tags tags;
+
+  struct Log {
+    LogLevel level = LogLevel::kInfo;
+    std::string dir;
+  } log;
+
+  struct Watchdog {
+    std::string mode = "automatic";
+    std::string device = "/dev/watchdog";
+    int safety_margin = 5;
+  } watchdog;
+
+  // "/service/demo/": where this cluster's keys live in etcd.
+  std::string KeyPrefix() const;
+  // Path of a PostgreSQL program in bin_dir.
+  std::string PgBin(const std::string& program) const;
+};
+
+struct LoadOptions {
+  // PATRONI_* variables that override the file (pass the process environment from main(); tests pass their own).
+  std::map<std::string, std::string> env;
+  // Check that bin_dir holds the PostgreSQL programs. Off in unit tests that do not have PostgreSQL installed.
+  bool check_bin_dir = true;
+};
+
+struct LoadResult {
+  std::shared_ptr<const Config> config;  // set when errors is empty
+  std::vector<std::string> errors;       // "key.path: what is wrong"
+  std::vector<std::string> warnings;     // accepted but ignored keys, adjusted values
+};
+
+// Loads a YAML file, or a directory of *.yml/*.yaml files merged in alphabetical order, then applies `opts.env`.
+LoadResult LoadConfigFile(const std::string& path, const LoadOptions& opts);
+// Same, from YAML text (used by tests and by PATRONI_CONFIGURATION).
+LoadResult LoadConfigText(const std::string& yaml_text, const LoadOptions& opts);
+
+// The process environment as a map (for LoadOptions::env).
+std::map<std::string, std::string> ProcessEnvironment();
+
+}  // namespace pgw

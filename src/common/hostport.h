@@ -1,0 +1,26 @@
+// host:port parsing with messages that name what is wrong.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace pgw {
+
+struct HostPort {
+  std::string host;
+  int port = 0;
+  // "host:port", with brackets around IPv6 literals.
+  std::string ToString() const;
+  bool operator==(const HostPort&) const = default;
+};
+
+// "127.0.0.1:5432", "db1.example:5432", "[::1]:5432". Port must be 1..65535, host non-empty.
+Result<HostPort> ParseHostPort(const std::string& s);
+// PostgreSQL listen syntax: "addr1,addr2:port" (one port for all addresses). Returns the addresses and the port.
+Result<std::pair<std::vector<std::string>, int>> ParseListen(const std::string& s);
+// "h1:2379,h2:2379" or a list of host:port strings.
+Result<std::vector<HostPort>> ParseHostPortList(const std::vector<std::string>& items);
+
+}  // namespace pgw

@@ -1,0 +1,89 @@
+// A local cluster on loopback: one etcd and N pgwarden agents (each supervising its PostgreSQL), on free ports,
+// under one directory. Used by `pgwardenctl sandbox up|down` and by the integration tests.
+//
+// When called as root, etcd and the agents run as an unprivileged OS user (default: postgres), because PostgreSQL
+// refuses to run as root. Everything started is recorded (with PIDs) in DIR/sandbox.json; Down() stops exactly
+// those processes, by PID.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/process.h"
+#include "common/status.h"
+
+namespace pgw {
+
+struct SandboxSpec {
+  std::string dir;
+  int nodes = 3;
+  std::string scope = "demo";
+  std::string namespace_ = "/service";
+  std::string pgwarden_bin;      // path of the pgwarden executable
+  std::string etcd_endpoint;     // host:port of an existing etcd; empty = start one
+  std::string run_as = "postgres";
+  int ttl = 10, loop_wait = 1, retry_timeout = 3;
+  std::string name_prefix = "pg";
+  // Extra YAML lines appended under `tags:` for node i (tests use it for nofailover etc.).
+  std::vector<std::string> node_tags;
+};
+
+struct SandboxNode {
+  std::string name;
+  int pg_port = 0;
+  int api_port = 0;
+  pid_t pid = 0;
+  std::string config_path, log_path, data_dir;
+};
+
+class Sandbox {
+ public:
+  // Creates the directory, starts etcd (unless given) and the agents. Does not wait for health.
+  static Result<Sandbox> Up(const SandboxSpec& spec, Logger& log);
+  // Loads a sandbox started by another process (for `down`).
+  static Result<Sandbox> Load(const std::string& dir);
+
+  // Until one leader and nodes-1 replicas stream from it (through slots named after the members), or timeout.
+  Status WaitHealthy(Duration timeout) const;
+  // Sends `sig` to the agent of `name`; with wait, until it exited (bounded).
+  Status SignalNode(const std::string& name, int sig, bool wait, Duration timeout = Duration(60000));
+  Status StartNode(const std::string& name);
+  // Stops every agent (SIGTERM, then SIGKILL after a bound), any postmaster left in our data dirs, and the etcd
+  // we started. With wipe, removes the directory.
+  Status Down(bool wipe);
+
+  std::string EtcdEndpoint() const { return etcd_endpoint_; }
+  const std::vector<SandboxNode>& nodes() const { return nodes_; }
+  const SandboxNode* Node(const std::string& name) const;
+  std::string Dir() const { return spec_.dir; }
+  std::string Scope() const { return spec_.scope; }
+  std::string KeyPrefix() const;
+  // libpq conninfo for the superuser on a node.
+  std::string Conninfo(const std::string& name) const;
+  // Human-readable summary: connection strings, REST URLs, etcd endpoint.
+  std::string Describe() const;
+  // GET /patroni of a node, parsed (kUnavailable when it does not answer).
+  Result<std::string> NodeStatus(const std::string& name) const;
+
+  static constexpr const char* kSuperuserPassword = "sandbox-superuser";
+
+ private:
+  Status SaveState() const;
+  Status StartEtcd();
+  std::optional<RunAs> RunAsUser() const;
+
+  SandboxSpec spec_;
+  std::string etcd_endpoint_;
+  pid_t etcd_pid_ = 0;
+  std::vector<SandboxNode> nodes_;
+};
+
+// A TCP port on 127.0.0.1 that nothing listens on right now.
+Result<int> FreePort();
+
+}  // namespace pgw

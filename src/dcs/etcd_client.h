@@ -1,0 +1,67 @@
+// etcd v3 client over the JSON gateway (/v3/...), with several endpoints and failover between them.
+//
+// Every call has a deadline (`request_timeout` per endpoint try; all endpoints are tried once per call before
+// giving up). Thread-safe: calls from several threads are serialised per client; the watch uses its own connection.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/hostport.h"
+#include "common/log.h"
+#include "dcs/etcd_codec.h"
+#include "dcs/http.h"
+
+namespace pgw::etcd {
+
+struct ClientOptions {
+  std::vector<HostPort> endpoints;
+  std::string protocol = "http";
+  std::string username, password;
+  std::string cacert, cert, key;
+  Duration request_timeout = Duration(2000);
+};
+
+class Client {
+ public:
+  Client(ClientOptions opts, Logger& log);
+
+  Result<int64_t> LeaseGrant(int64_t ttl_seconds);
+  // Remaining TTL in seconds; kNotFound when the lease no longer exists.
+  Result<int64_t> LeaseKeepAlive(int64_t id);
+  Status LeaseRevoke(int64_t id);
+
+  Result<RangeResponse> Get(const std::string& key, bool serializable = false);
+  Result<RangeResponse> GetPrefix(const std::string& prefix, bool serializable = false);
+  Result<int64_t> Put(const std::string& key, const std::string& value, int64_t lease = 0);  // new revision
+  Result<int64_t> Delete(const std::string& key);
+  Result<int64_t> DeletePrefix(const std::string& prefix);
+  Result<TxnResponse> Txn(const std::vector<Compare>& compares, const std::vector<Op>& success,
+                          const std::vector<Op>& failure = {});
+
+  // Blocks, delivering watch messages for keys under `prefix` from `start_revision` until `on_message` returns
+  // false, `stop` is set, or the stream fails. Returns why it ended (Ok when stopped on purpose).
+  Status WatchPrefix(const std::string& prefix, int64_t start_revision,
+                     const std::function<bool(const WatchMessage&)>& on_message, const std::atomic<bool>& stop);
+
+  // "http://127.0.0.1:2379" of the endpoint in use (for messages).
+  std::string CurrentEndpoint() const;
+
+ private:
+  Result<Json> Call(const std::string& path, const Json& body);
+  Result<Json> CallOnce(size_t endpoint, const std::string& path, const Json& body);
+  Status Authenticate(size_t endpoint);
+  std::string Url(size_t endpoint, const std::string& path) const;
+
+  ClientOptions opts_;
+  Logger& log_;
+  mutable std::mutex mu_;  // guards http_, current_, token_
+  HttpClient http_;
+  size_t current_ = 0;
+  std::string token_;
+};
+
+}  // namespace pgw::etcd

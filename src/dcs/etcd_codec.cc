@@ -1,0 +1,325 @@
+#include "dcs/etcd_codec.h"
+
+#include <charconv>
+
+namespace pgw::etcd {
+namespace {
+
+const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// int64 fields come as JSON strings ("123") from the gateway, or as numbers from some versions; absent means 0.
+Result<int64_t> Int64Field(const Json& obj, const char* name) {
+  if (!obj.is_object() || !obj.contains(name)) return int64_t{0};
+  const auto& v = obj.at(name);
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    int64_t out = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    if (ec == std::errc() && p == s.data() + s.size()) return out;
+  }
+  return InvalidArgument(std::string("etcd response field '") + name + "' is not an integer: " + v.dump());
+}
+
+Status GatewayError(const Json& j) {
+  if (!j.is_object()) return InvalidArgument("etcd response is not a JSON object");
+  if (j.contains("error")) {
+    const auto& e = j.at("error");
+    std::string msg = e.is_object() && e.contains("message") ? e.at("message").dump() : e.dump();
+    return Unavailable("etcd error: " + msg);
+  }
+  if (j.contains("code") && j.contains("message")) {
+    return Unavailable("etcd error: " + j.at("message").get<std::string>());
+  }
+  return Status::Ok();
+}
+
+Result<KeyValue> DecodeKv(const Json& j) {
+  KeyValue kv;
+  if (!j.is_object()) return InvalidArgument("etcd kv is not an object");
+  if (j.contains("key")) {
+    auto k = Base64Decode(j.at("key").get<std::string>());
+    if (!k.ok()) return k.status();
+    kv.key = *k;
+  }
+  if (j.contains("value")) {
+    auto v = Base64Decode(j.at("value").get<std::string>());
+    if (!v.ok()) return v.status();
+    kv.value = *v;
+  }
+  for (auto [name, field] : {std::pair{"create_revision", &kv.create_revision}, {"mod_revision", &kv.mod_revision},
+                             {"version", &kv.version}, {"lease", &kv.lease}}) {
+    auto r = Int64Field(j, name);
+    if (!r.ok()) return r.status();
+    *field = *r;
+  }
+  return kv;
+}
+
+Json EncodeOp(const Op& op) {
+  switch (op.type) {
+    case Op::Type::kPut: return {{"request_put", EncodePut(op.key, op.value, op.lease)}};
+    case Op::Type::kDelete: return {{"request_delete_range", EncodeDelete(op.key, op.range_end)}};
+    case Op::Type::kRange: return {{"request_range", EncodeRange(op.key, op.range_end, false)}};
+  }
+  return Json::object();
+}
+
+}  // namespace
+
+std::string Base64Encode(const std::string& in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  size_t i = 0;
+  while (i + 2 < in.size()) {
+    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
+                 static_cast<uint8_t>(in[i + 2]);
+    out += kB64[(n >> 18) & 63];
+    out += kB64[(n >> 12) & 63];
+    out += kB64[(n >> 6) & 63];
+    out += kB64[n & 63];
+    i += 3;
+  }
+  if (i + 1 == in.size()) {
+    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
+    out += kB64[(n >> 18) & 63];
+    out += kB64[(n >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8);
+    out += kB64[(n >> 18) & 63];
+    out += kB64[(n >> 12) & 63];
+    out += kB64[(n >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+Result<std::string> Base64Decode(const std::string& in) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+  };
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    int v = val(c);
+    if (v < 0) return InvalidArgument("invalid base64 in etcd response");
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
+std::string PrefixRangeEnd(const std::string& prefix) {
+  std::string end = prefix;
+  while (!end.empty()) {
+    auto& c = end.back();
+    if (static_cast<uint8_t>(c) < 0xFF) {
+      c = static_cast<char>(static_cast<uint8_t>(c) + 1);
+      return end;
+    }
+    end.pop_back();
+  }
+  return std::string(1, '\0');
+}
+
+Json EncodeRange(const std::string& key, const std::string& range_end, bool serializable) {
+  Json j = {{"key", Base64Encode(key)}};
+  if (!range_end.empty()) j["range_end"] = Base64Encode(range_end);
+  if (serializable) j["serializable"] = true;
+  return j;
+}
+
+Json EncodePut(const std::string& key, const std::string& value, int64_t lease) {
+  Json j = {{"key", Base64Encode(key)}, {"value", Base64Encode(value)}};
+  if (lease != 0) j["lease"] = std::to_string(lease);
+  return j;
+}
+
+Json EncodeDelete(const std::string& key, const std::string& range_end) {
+  Json j = {{"key", Base64Encode(key)}};
+  if (!range_end.empty()) j["range_end"] = Base64Encode(range_end);
+  return j;
+}
+
+Json EncodeTxn(const std::vector<Compare>& compares, const std::vector<Op>& success, const std::vector<Op>& failure) {
+  Json cmp = Json::array();
+  for (const auto& c : compares) {
+    Json j = {{"key", Base64Encode(c.key)}};
+    static const char* kResult[] = {"EQUAL", "NOT_EQUAL", "GREATER", "LESS"};
+    j["result"] = kResult[static_cast<int>(c.result)];
+    switch (c.target) {
+      case Compare::Target::kCreate:
+        j["target"] = "CREATE";
+        j["create_revision"] = std::to_string(c.revision);
+        break;
+      case Compare::Target::kMod:
+        j["target"] = "MOD";
+        j["mod_revision"] = std::to_string(c.revision);
+        break;
+      case Compare::Target::kVersion:
+        j["target"] = "VERSION";
+        j["version"] = std::to_string(c.revision);
+        break;
+      case Compare::Target::kValue:
+        j["target"] = "VALUE";
+        j["value"] = Base64Encode(c.value);
+        break;
+    }
+    cmp.push_back(j);
+  }
+  Json s = Json::array(), f = Json::array();
+  for (const auto& op : success) s.push_back(EncodeOp(op));
+  for (const auto& op : failure) f.push_back(EncodeOp(op));
+  Json j = {{"compare", cmp}, {"success", s}};
+  if (!failure.empty()) j["failure"] = f;
+  return j;
+}
+
+Json EncodeLeaseGrant(int64_t ttl_seconds) { return {{"TTL", std::to_string(ttl_seconds)}}; }
+Json EncodeLeaseId(int64_t id) { return {{"ID", std::to_string(id)}}; }
+
+Json EncodeWatchCreate(const std::string& key, const std::string& range_end, int64_t start_revision) {
+  Json c = {{"key", Base64Encode(key)}};
+  if (!range_end.empty()) c["range_end"] = Base64Encode(range_end);
+  if (start_revision > 0) c["start_revision"] = std::to_string(start_revision);
+  c["progress_notify"] = true;
+  return {{"create_request", c}};
+}
+
+Result<int64_t> DecodeHeaderRevision(const Json& j) {
+  PGW_RETURN_IF_ERROR(GatewayError(j));
+  if (!j.contains("header")) return InvalidArgument("etcd response has no header");
+  return Int64Field(j.at("header"), "revision");
+}
+
+Result<RangeResponse> DecodeRange(const Json& j) {
+  auto rev = DecodeHeaderRevision(j);
+  if (!rev.ok()) return rev.status();
+  RangeResponse r;
+  r.revision = *rev;
+  if (j.contains("kvs")) {
+    if (!j.at("kvs").is_array()) return InvalidArgument("etcd range response: kvs is not a list");
+    for (const auto& e : j.at("kvs")) {
+      auto kv = DecodeKv(e);
+      if (!kv.ok()) return kv.status();
+      r.kvs.push_back(std::move(*kv));
+    }
+  }
+  return r;
+}
+
+Result<TxnResponse> DecodeTxn(const Json& j) {
+  auto rev = DecodeHeaderRevision(j);
+  if (!rev.ok()) return rev.status();
+  TxnResponse t;
+  t.revision = *rev;
+  t.succeeded = j.value("succeeded", false);
+  if (j.contains("responses") && j.at("responses").is_array()) {
+    for (const auto& r : j.at("responses")) {
+      if (r.contains("response_range")) {
+        Json inner = r.at("response_range");
+        if (!inner.contains("header")) inner["header"] = j.at("header");
+        auto rr = DecodeRange(inner);
+        if (!rr.ok()) return rr.status();
+        t.ranges.push_back(std::move(*rr));
+      }
+    }
+  }
+  return t;
+}
+
+Result<int64_t> DecodeLeaseGrant(const Json& j) {
+  PGW_RETURN_IF_ERROR(GatewayError(j));
+  auto id = Int64Field(j, "ID");
+  if (!id.ok()) return id.status();
+  if (*id == 0) return InvalidArgument("etcd lease grant returned no ID");
+  return *id;
+}
+
+Result<int64_t> DecodeLeaseKeepAlive(const Json& j) {
+  PGW_RETURN_IF_ERROR(GatewayError(j));
+  // The gateway wraps streaming responses: {"result": {...}}.
+  const Json& body = j.contains("result") ? j.at("result") : j;
+  auto ttl = Int64Field(body, "TTL");
+  if (!ttl.ok()) return ttl.status();
+  if (*ttl <= 0) return NotFound("lease expired");
+  return *ttl;
+}
+
+Result<WatchMessage> DecodeWatch(const Json& j) {
+  PGW_RETURN_IF_ERROR(GatewayError(j));
+  if (!j.contains("result")) return InvalidArgument("etcd watch message has no result");
+  const Json& r = j.at("result");
+  WatchMessage m;
+  if (r.contains("header")) {
+    auto rev = Int64Field(r.at("header"), "revision");
+    if (!rev.ok()) return rev.status();
+    m.revision = *rev;
+  }
+  m.created = r.value("created", false);
+  m.canceled = r.value("canceled", false);
+  auto cr = Int64Field(r, "compact_revision");
+  if (!cr.ok()) return cr.status();
+  m.compact_revision = *cr;
+  if (r.contains("cancel_reason")) m.cancel_reason = r.at("cancel_reason").get<std::string>();
+  if (r.contains("events")) {
+    for (const auto& e : r.at("events")) {
+      Event ev;
+      ev.type = e.value("type", std::string("PUT")) == "DELETE" ? Event::Type::kDelete : Event::Type::kPut;
+      if (e.contains("kv")) {
+        auto kv = DecodeKv(e.at("kv"));
+        if (!kv.ok()) return kv.status();
+        ev.kv = std::move(*kv);
+      }
+      m.events.push_back(std::move(ev));
+    }
+  }
+  return m;
+}
+
+Status JsonStreamSplitter::Feed(const char* data, size_t n, std::vector<std::string>* objects) {
+  buf_.append(data, n);
+  for (; scanned_ < buf_.size(); ++scanned_) {
+    char c = buf_[scanned_];
+    if (in_string_) {
+      if (escape_) escape_ = false;
+      else if (c == '\\') escape_ = true;
+      else if (c == '"') in_string_ = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string_ = true;
+    } else if (c == '{') {
+      if (depth_ == 0) start_ = scanned_;
+      ++depth_;
+    } else if (c == '}') {
+      if (depth_ == 0) return InvalidArgument("unbalanced '}' in etcd watch stream");
+      if (--depth_ == 0) objects->push_back(buf_.substr(start_, scanned_ - start_ + 1));
+    }
+  }
+  if (depth_ == 0) {
+    buf_.clear();
+    scanned_ = 0;
+    start_ = 0;
+  } else if (start_ > 0) {
+    buf_.erase(0, start_);
+    scanned_ -= start_;
+    start_ = 0;
+  }
+  if (buf_.size() > max_object_) return InvalidArgument("etcd watch message larger than the limit");
+  return Status::Ok();
+}
+
+}  // namespace pgw::etcd

@@ -1,0 +1,79 @@
+// Dcs over etcd v3: a watch cache for reads, a client for writes, and a lease keeper that renews the lease on its
+// own timer and its own connection, independent of the HA loop (DESIGN.md safety rule 3).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "common/config.h"
+#include "dcs/dcs.h"
+#include "dcs/etcd_client.h"
+#include "dcs/watch_cache.h"
+
+namespace pgw {
+
+class EtcdDcs final : public Dcs {
+ public:
+  // `on_change` wakes the HA loop when the watch sees a change.
+  EtcdDcs(const Config& cfg, const Clock& clock, Logger& log, std::function<void()> on_change);
+  ~EtcdDcs() override;
+
+  // Starts the watch and, once a lease is granted, the lease keeper. Does not block on etcd.
+  void Start(int ttl_seconds);
+  void Stop();
+  // Revokes the lease (members/<name> and leader disappear at once). For clean shutdown.
+  void RevokeLease();
+  // Changes the TTL used for new leases and the renewal period (dynamic config changed).
+  void SetTtl(int ttl_seconds);
+  // Ensures a lease exists (grants one if needed). Called by the HA loop before it writes keys.
+  Status EnsureLease();
+
+  // The leader, config and initialize keys with their revisions: the loop wakes early only when this changes.
+  std::string WakeSignature() const;
+
+  Result<ClusterView> Cluster() override;
+  int64_t LeaseId() const override { return lease_id_.load(); }
+  MonoTime LeaseDeadline() const override;
+  Status AttemptInitialize(const std::string& value) override;
+  Status SetInitialize(const std::string& sysid, const std::string& expected) override;
+  Status CancelInitialize() override;
+  Status AttemptLeader() override;
+  Status RefreshLeader() override;
+  Status DeleteLeader() override;
+  Status TouchMember(const std::string& json) override;
+  Status WriteStatus(const std::string& json) override;
+  Status InitializeConfig(const std::string& json) override;
+  Status WriteHistory(const std::string& json) override;
+
+ private:
+  std::string Key(const char* rel) const { return prefix_ + rel; }
+  std::string MemberKey() const { return prefix_ + keys::kMembers + name_; }
+  // After our own write at `revision`, wait (bounded) until the cache shows it, so the next cycle reads its writes.
+  void AwaitCache(int64_t revision);
+  Status CreateOnly(const std::string& key, const std::string& value, int64_t lease, const char* what);
+  void KeeperLoop();
+
+  std::string prefix_;
+  std::string name_;
+  const Clock& clock_;
+  Logger& log_;
+  etcd::ClientOptions opts_;
+  std::unique_ptr<etcd::Client> client_;        // HA loop writes
+  std::unique_ptr<etcd::Client> lease_client_;  // lease keeper only: never queued behind a slow write
+  std::unique_ptr<WatchCache> cache_;
+
+  std::atomic<int64_t> lease_id_{0};
+  std::atomic<int> ttl_{30};
+  mutable std::mutex mu_;
+  std::mutex grant_mu_;  // one lease grant at a time (keeper and HA loop may both need one)
+  std::condition_variable cv_;
+  MonoTime lease_deadline_{};
+  std::string last_member_json_;  // re-put after a lease had to be re-granted
+  bool stop_ = false;
+  std::thread keeper_;
+};
+
+}  // namespace pgw

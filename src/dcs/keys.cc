@@ -1,0 +1,167 @@
+#include "dcs/keys.h"
+
+#include <cstdio>
+
+namespace pgw {
+
+bool Member::NoFailover() const {
+  if (tags.value("nofailover", false) == true) return true;
+  if (tags.contains("failover_priority") && tags.at("failover_priority").is_number_integer() &&
+      tags.at("failover_priority").get<int>() <= 0) {
+    return true;
+  }
+  return false;
+}
+
+std::string Member::ReplicateFrom() const {
+  if (tags.contains("replicatefrom") && tags.at("replicatefrom").is_string()) {
+    return tags.at("replicatefrom").get<std::string>();
+  }
+  return "";
+}
+
+const Member* ClusterView::FindMember(const std::string& name) const {
+  auto it = members.find(name);
+  return it == members.end() ? nullptr : &it->second;
+}
+
+const Member* ClusterView::LeaderMember() const { return leader ? FindMember(leader->name) : nullptr; }
+
+std::string ConnUrl(const HostPort& hp) { return "postgres://" + hp.ToString() + "/postgres"; }
+std::string ApiUrl(const HostPort& hp) { return "http://" + hp.ToString() + "/patroni"; }
+
+std::optional<HostPort> ParseConnUrl(const std::string& url) {
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos) return std::nullopt;
+  std::string rest = url.substr(scheme + 3);
+  auto at = rest.find('@');
+  if (at != std::string::npos) rest = rest.substr(at + 1);
+  auto slash = rest.find('/');
+  if (slash != std::string::npos) rest = rest.substr(0, slash);
+  if (rest.find(':') == std::string::npos && rest.find(']') == std::string::npos) rest += ":5432";
+  auto hp = ParseHostPort(rest);
+  if (!hp.ok()) return std::nullopt;
+  return *hp;
+}
+
+static std::optional<Json> ParseJson(const std::string& s) {
+  Json j = Json::parse(s, nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  return j;
+}
+
+ClusterView BuildClusterView(const std::string& prefix, const std::map<std::string, etcd::KeyValue>& kvs,
+                             int64_t revision) {
+  ClusterView v;
+  v.revision = revision;
+  std::string members_prefix = prefix + keys::kMembers;
+  for (const auto& [key, kv] : kvs) {
+    if (key.rfind(prefix, 0) != 0) continue;
+    std::string rel = key.substr(prefix.size());
+    if (rel == keys::kInitialize) {
+      v.initialize = kv.value;
+      v.initialize_mod_revision = kv.mod_revision;
+    } else if (rel == keys::kConfig) {
+      auto j = ParseJson(kv.value);
+      if (j && j->is_object()) v.config = *j;
+      v.config_mod_revision = kv.mod_revision;
+    } else if (rel == keys::kLeader) {
+      v.leader = LeaderKey{kv.value, kv.lease, kv.mod_revision, kv.create_revision};
+    } else if (rel == keys::kStatus) {
+      auto j = ParseJson(kv.value);
+      if (j && j->is_object()) {
+        v.status = *j;
+        if (j->contains("optime") && j->at("optime").is_number_integer()) v.last_lsn = j->at("optime").get<int64_t>();
+      }
+    } else if (rel == "optime/leader" && !v.last_lsn) {
+      try {
+        v.last_lsn = std::stoll(kv.value);
+      } catch (const std::exception&) {
+      }
+    } else if (rel == keys::kHistory) {
+      auto j = ParseJson(kv.value);
+      if (j && j->is_array()) v.history = *j;
+    } else if (rel == keys::kFailover) {
+      v.failover = ParseJson(kv.value);
+    } else if (rel == keys::kSync) {
+      v.sync = ParseJson(kv.value);
+    } else if (key.rfind(members_prefix, 0) == 0) {
+      Member m;
+      m.name = key.substr(members_prefix.size());
+      if (m.name.empty() || m.name.find('/') != std::string::npos) continue;
+      m.lease = kv.lease;
+      m.mod_revision = kv.mod_revision;
+      auto j = ParseJson(kv.value);
+      if (j && j->is_object()) {
+        m.raw = *j;
+        m.conn_url = j->value("conn_url", "");
+        m.api_url = j->value("api_url", "");
+        m.state = j->value("state", "");
+        m.role = j->value("role", "");
+        m.version = j->value("version", "");
+        if (j->contains("xlog_location") && j->at("xlog_location").is_number_integer()) {
+          m.xlog_location = j->at("xlog_location").get<int64_t>();
+        }
+        if (j->contains("timeline") && j->at("timeline").is_number_integer()) {
+          m.timeline = j->at("timeline").get<int>();
+        }
+        if (j->contains("tags") && j->at("tags").is_object()) m.tags = j->at("tags");
+        m.conn = ParseConnUrl(m.conn_url);
+      }
+      v.members[m.name] = std::move(m);
+    }
+  }
+  return v;
+}
+
+std::string EncodeMember(const MemberData& m) {
+  nlohmann::ordered_json j;
+  j["conn_url"] = m.conn_url;
+  j["api_url"] = m.api_url;
+  j["state"] = m.state;
+  j["role"] = m.role;
+  j["version"] = m.version;
+  if (m.xlog_location) j["xlog_location"] = *m.xlog_location;
+  if (m.timeline) j["timeline"] = *m.timeline;
+  if (!m.replication_state.empty()) j["replication_state"] = m.replication_state;
+  if (m.pending_restart) j["pending_restart"] = true;
+  if (!m.tags.empty()) j["tags"] = m.tags;
+  return j.dump();
+}
+
+std::string EncodeStatus(int64_t optime) {
+  nlohmann::ordered_json j;
+  j["optime"] = optime;
+  return j.dump();
+}
+
+std::string SlotNameFromMemberName(const std::string& member) {
+  // Decode UTF-8 into code points; Python's re works on code points, and so does Patroni's replacement.
+  std::string out;
+  size_t i = 0;
+  while (i < member.size()) {
+    unsigned char c = static_cast<unsigned char>(member[i]);
+    uint32_t cp = c;
+    size_t len = 1;
+    if (c >= 0xF0 && i + 3 < member.size() + 0) { cp = c & 0x07; len = 4; }
+    else if (c >= 0xE0) { cp = c & 0x0F; len = 3; }
+    else if (c >= 0xC0) { cp = c & 0x1F; len = 2; }
+    if (i + len > member.size()) len = 1, cp = c;
+    for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(member[i + k]) & 0x3F);
+    i += len;
+    if (cp >= 'A' && cp <= 'Z') cp = cp - 'A' + 'a';
+    if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9') || cp == '_') {
+      out += static_cast<char>(cp);
+    } else if (cp == '-' || cp == '.') {
+      out += '_';
+    } else {
+      char buf[16];
+      std::snprintf(buf, sizeof buf, "u%04u", static_cast<unsigned>(cp));
+      out += buf;
+    }
+  }
+  if (out.size() > 63) out.resize(63);
+  return out;
+}
+
+}  // namespace pgw

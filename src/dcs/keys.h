@@ -1,0 +1,112 @@
+// Patroni's DCS key layout under /<namespace>/<scope>/ and the JSON of each key (reference §2). Pure functions:
+// a ClusterView is built from a map of raw key-values, so it is the same whether it came from a watch cache or a
+// test fixture.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/hostport.h"
+#include "dcs/etcd_codec.h"
+
+namespace pgw {
+
+using Json = nlohmann::json;
+
+namespace keys {
+inline constexpr const char* kInitialize = "initialize";
+inline constexpr const char* kConfig = "config";
+inline constexpr const char* kLeader = "leader";
+inline constexpr const char* kMembers = "members/";
+inline constexpr const char* kStatus = "status";
+inline constexpr const char* kHistory = "history";
+inline constexpr const char* kFailover = "failover";
+inline constexpr const char* kSync = "sync";
+inline constexpr const char* kFailsafe = "failsafe";
+}  // namespace keys
+
+struct Member {
+  std::string name;
+  std::string conn_url;
+  std::string api_url;
+  std::string state;
+  std::string role;
+  std::string version;
+  std::optional<int64_t> xlog_location;
+  std::optional<int> timeline;
+  Json tags = Json::object();
+  Json raw = Json::object();
+  int64_t lease = 0;
+  int64_t mod_revision = 0;
+  // host/port parsed from conn_url (postgres://host:port/db), when it parses.
+  std::optional<HostPort> conn;
+
+  bool NoFailover() const;
+  bool CloneFrom() const { return tags.value("clonefrom", false) == true; }
+  std::string ReplicateFrom() const;
+  bool IsRunning() const { return state == "running" || state == "streaming"; }
+  bool IsPrimaryRole() const { return role == "primary" || role == "master"; }
+};
+
+struct LeaderKey {
+  std::string name;
+  int64_t lease = 0;
+  int64_t mod_revision = 0;
+  int64_t create_revision = 0;
+};
+
+// One consistent snapshot of a scope's keys.
+struct ClusterView {
+  int64_t revision = 0;
+  std::optional<std::string> initialize;  // present (possibly "") when the key exists
+  int64_t initialize_mod_revision = 0;
+  std::optional<Json> config;
+  int64_t config_mod_revision = 0;
+  std::optional<LeaderKey> leader;
+  std::map<std::string, Member> members;
+  std::optional<int64_t> last_lsn;        // status.optime
+  Json status = Json::object();
+  Json history = Json::array();
+  std::optional<Json> failover;
+  std::optional<Json> sync;
+
+  const Member* FindMember(const std::string& name) const;
+  const Member* LeaderMember() const;
+  bool HasLeader() const { return leader.has_value(); }
+};
+
+// Builds a view from the keys under `prefix` (keys in `kvs` are full etcd keys). Malformed JSON in a member key
+// yields a member with only its name (Patroni does the same), never an error.
+ClusterView BuildClusterView(const std::string& prefix, const std::map<std::string, etcd::KeyValue>& kvs,
+                             int64_t revision);
+
+// Member key JSON as Patroni writes it (compact, Patroni's field order).
+struct MemberData {
+  std::string conn_url, api_url, state, role, version;
+  std::optional<int64_t> xlog_location;
+  std::optional<int> timeline;
+  std::string replication_state;  // "streaming" / "in archive recovery" for replicas
+  Json tags = Json::object();
+  bool pending_restart = false;
+};
+std::string EncodeMember(const MemberData& m);
+
+// status key: {"optime": lsn}
+std::string EncodeStatus(int64_t optime);
+
+// postgres://host:port/postgres
+std::string ConnUrl(const HostPort& hp);
+std::optional<HostPort> ParseConnUrl(const std::string& url);
+// http://host:port/patroni
+std::string ApiUrl(const HostPort& hp);
+
+// Patroni's slot_name_from_member_name: lowercase; '-' and '.' -> '_'; other chars outside [a-z0-9_] -> u%04d
+// (decimal) of the code point; truncated to 63 chars.
+std::string SlotNameFromMemberName(const std::string& member);
+
+}  // namespace pgw

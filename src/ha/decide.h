@@ -1,0 +1,83 @@
+// The HA decision core: a pure function of what the agent observed. No I/O, no clock reads, no randomness.
+//
+//   Decide(inputs) -> Decision{actions, message}
+//
+// The executor (agent/) applies the actions in order and stops at the first that fails; the next cycle observes
+// the new state and decides again. Every decision carries one line for the log, worded like Patroni's (reference
+// §3.19) so that existing alerting keeps matching.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "dcs/keys.h"
+#include "pg/controller.h"
+
+namespace pgw::ha {
+
+// What a peer said on GET /patroni during an election.
+struct PeerStatus {
+  std::string name;
+  bool reachable = false;
+  bool is_primary = false;        // reports not in recovery (xlog.location present)
+  int64_t wal_position = 0;
+  bool nofailover = false;
+  int failover_priority = 1;
+};
+
+struct Inputs {
+  const Config* config = nullptr;
+  DynamicConfig dynamic;            // from the DCS `config` key, or bootstrap.dcs before it exists
+  const ClusterView* cluster = nullptr;
+  const LocalView* local = nullptr;
+  int64_t my_lease = 0;             // our current lease id (0: none)
+  std::vector<PeerStatus> peers;    // filled only when the leader key is absent
+  bool peers_checked = false;       // whether `peers` was gathered this cycle
+};
+
+enum class ActionType {
+  kAttemptInitialize,  // create-only race for `initialize`; the rest of the plan runs only if we won
+  kBootstrap,          // initdb, start as primary, roles; then initialize := sysid, seed config, take leader
+  kClone,              // pg_basebackup from `target`
+  kStartPrimary,       // start PostgreSQL without recovery settings
+  kStartReplica,       // start PostgreSQL following `upstream` (none: read-only, following nobody)
+  kFollow,             // re-point a running replica at `upstream` (reload)
+  kAttemptLeader,      // create-only acquire of `leader`
+  kRefreshLeader,      // re-attach our leader key to our current lease
+  kPromote,
+  kDemote,             // stop (immediate) and start as a replica of `upstream`
+  kWriteStatus,        // status := {"optime": optime}
+  kSyncSlots,          // create `slots`, drop other physical slots
+  kCheckPeers,         // gather GET /patroni of every member, then decide again (election input)
+  kWait,               // nothing to do but wait (message says why)
+  kFatal,              // the agent must stop: the message says why
+};
+
+struct Action {
+  ActionType type;
+  std::optional<Upstream> upstream;
+  std::string target;               // member name (clone source, leader...)
+  std::optional<HostPort> address;  // clone source address
+  std::vector<std::string> slots;
+  int64_t optime = 0;
+  bool operator==(const Action&) const = default;
+};
+
+struct Decision {
+  std::vector<Action> actions;
+  std::string message;  // one line: what was decided and why
+};
+
+Decision Decide(const Inputs& in);
+
+// Helpers shared with the executor and the REST API.
+const char* ActionName(ActionType t);
+// The member a replica should stream from: its replicatefrom member when that one is running, else the leader.
+std::optional<std::string> UpstreamMember(const Config& cfg, const ClusterView& cluster);
+// Slots this node must hold: one per member that streams from it (all other members on the leader, except those
+// cascading from another member; on a replica, the members whose replicatefrom names it).
+std::vector<std::string> WantedSlots(const Config& cfg, const ClusterView& cluster, bool i_am_leader);
+
+}  // namespace pgw::ha

@@ -1,0 +1,44 @@
+// Pure rendering of the files pgwarden writes into the data directory: postgresql.conf (parameters plus recovery
+// settings), pg_hba.conf, and the pgpass file. No I/O, so every rule is unit-tested.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "common/config.h"
+
+namespace pgw {
+
+// Where a replica streams from.
+struct Upstream {
+  HostPort address;
+  std::string slot;  // primary_slot_name ("" = none)
+  bool operator==(const Upstream&) const = default;
+};
+
+// Parameters PostgreSQL requires to be equal on every node: taken from the dynamic config only (Patroni's rule).
+bool IsClusterWideParameter(const std::string& name);
+
+// defaults < dynamic config < local postgresql.parameters (cluster-wide ones from the dynamic config only), plus
+// what pgwarden owns: listen_addresses, port, cluster_name, hba_file.
+Json EffectiveParameters(const Config& cfg, const DynamicConfig& dyn);
+
+// A postgresql.conf value: numbers and booleans bare, everything else single-quoted.
+std::string ConfValue(const Json& v);
+
+// postgresql.conf. `upstream` set => replica recovery settings (primary_conninfo, primary_slot_name,
+// recovery_target_timeline). `include_base` adds include of postgresql.base.conf (initdb's original).
+std::string RenderPostgresqlConf(const Config& cfg, const Json& parameters, const std::optional<Upstream>& upstream,
+                                 bool include_base);
+
+// primary_conninfo as Patroni writes it: user, passfile, host, port, sslmode, application_name (the member name).
+std::string PrimaryConninfo(const Config& cfg, const HostPort& upstream);
+
+// pg_hba.conf: local postgresql.pg_hba, else the dynamic one, else safe defaults; a replication entry for the
+// replication user is added when the list has none (a replica could not stream otherwise).
+std::string RenderPgHba(const Config& cfg, const DynamicConfig& dyn);
+
+// pgpass lines for the superuser, replication and rewind users (any host), with ':' and '\' escaped.
+std::string RenderPgpass(const Config& cfg);
+
+}  // namespace pgw

@@ -1,0 +1,445 @@
+#include "pg/controller.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "common/fs.h"
+
+namespace pgw {
+
+namespace {
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && s[i] == ' ') ++i;
+  return s.substr(i);
+}
+
+long long ToInt(const std::optional<std::string>& s, long long def = 0) {
+  if (!s) return def;
+  try {
+    return std::stoll(*s);
+  } catch (const std::exception&) {
+    return def;
+  }
+}
+
+// One query gives the whole local state (like Patroni's): role, LSNs, timeline, start time, version.
+constexpr const char* kStateQuery = R"SQL(
+SELECT pg_is_in_recovery(),
+       CASE WHEN pg_is_in_recovery() THEN 0 ELSE pg_current_wal_lsn() - '0/0' END,
+       COALESCE(pg_last_wal_receive_lsn() - '0/0', 0),
+       COALESCE(pg_last_wal_replay_lsn() - '0/0', 0),
+       to_char(pg_postmaster_start_time(), 'YYYY-MM-DD HH24:MI:SS.US') || '+00:00',
+       current_setting('server_version_num')::int,
+       CASE WHEN pg_is_in_recovery()
+            THEN COALESCE((SELECT received_tli FROM pg_stat_get_wal_receiver() WHERE received_tli > 0),
+                          (SELECT timeline_id FROM pg_control_checkpoint()))
+            ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END,
+       (SELECT system_identifier::text FROM pg_control_system()),
+       to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00:00',
+       CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END,
+       current_setting('primary_conninfo'),
+       current_setting('primary_slot_name'),
+       EXISTS (SELECT 1 FROM pg_stat_get_wal_receiver() WHERE status = 'streaming')
+)SQL";
+
+}  // namespace
+
+ControlData ParseControlData(const std::string& output) {
+  ControlData d;
+  std::istringstream in(output);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string k = Trim(line.substr(0, colon)), v = Trim(line.substr(colon + 1));
+    if (k == "Database system identifier") d.sysid = v;
+    else if (k == "Database cluster state") d.state = v;
+    else if (k == "Latest checkpoint's TimeLineID") d.timeline = std::atoi(v.c_str());
+  }
+  return d;
+}
+
+std::optional<int64_t> ParseLsn(const std::string& s) {
+  auto slash = s.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  try {
+    uint64_t hi = std::stoull(s.substr(0, slash), nullptr, 16);
+    uint64_t lo = std::stoull(s.substr(slash + 1), nullptr, 16);
+    return static_cast<int64_t>((hi << 32) | lo);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::optional<HostPort> ConninfoHostPort(const std::string& conninfo) {
+  HostPort hp;
+  hp.port = 5432;
+  std::istringstream in(conninfo);
+  std::string tok;
+  while (in >> tok) {
+    auto eq = tok.find('=');
+    if (eq == std::string::npos) continue;
+    std::string k = tok.substr(0, eq), v = tok.substr(eq + 1);
+    if (v.size() >= 2 && v.front() == '\'' && v.back() == '\'') v = v.substr(1, v.size() - 2);
+    if (k == "host") hp.host = v;
+    if (k == "port") hp.port = std::atoi(v.c_str());
+  }
+  if (hp.host.empty()) return std::nullopt;
+  return hp;
+}
+
+PgController::PgController(std::shared_ptr<const Config> cfg, Logger& log) : cfg_(std::move(cfg)), log_(log) {
+  dyn_ = cfg_->bootstrap.dynamic;
+}
+
+PgController::~PgController() = default;
+
+std::string PgController::LocalConninfo() const {
+  const auto& pg = cfg_->postgresql;
+  std::string host = pg.listen_hosts.empty() ? "127.0.0.1" : pg.listen_hosts.front();
+  if (host == "*" || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (pg.use_unix_socket) {
+    auto it = pg.parameters.find("unix_socket_directories");
+    host = it != pg.parameters.end() && it->is_string() ? it->get<std::string>() : "/var/run/postgresql";
+    auto comma = host.find(',');
+    if (comma != std::string::npos) host = host.substr(0, comma);
+  }
+  return ConnInfo({{"host", host},
+                   {"port", std::to_string(pg.port)},
+                   {"user", pg.superuser.username},
+                   {"password", pg.superuser.password},
+                   {"dbname", "postgres"}});
+}
+
+Status PgController::EnsureConnected() {
+  if (conn_.connected()) return Status::Ok();
+  return conn_.Connect(LocalConninfo(), Duration(5000));
+}
+
+Result<std::vector<Row>> PgController::Query(const std::string& sql, const std::vector<std::string>& params) {
+  PGW_RETURN_IF_ERROR(EnsureConnected());
+  return conn_.Query(sql, params);
+}
+
+LocalView::Data PgController::InspectDataDir(std::string* problem) const {
+  const std::string& dir = cfg_->postgresql.data_dir;
+  if (IsMissingOrEmptyDir(dir)) return LocalView::Data::kEmpty;
+  if (!IsDirectory(dir)) {
+    *problem = "data_dir " + dir + " exists but is not a directory";
+    return LocalView::Data::kInvalid;
+  }
+  if (access(dir.c_str(), R_OK | W_OK | X_OK) != 0) {
+    *problem = "data_dir " + dir + " is not accessible to this user";
+    return LocalView::Data::kInvalid;
+  }
+  if (!PathExists(dir + "/PG_VERSION") || !PathExists(dir + "/global/pg_control")) {
+    *problem = "data_dir " + dir + " is not empty but is not a PostgreSQL data directory (no PG_VERSION)";
+    return LocalView::Data::kInvalid;
+  }
+  return LocalView::Data::kValid;
+}
+
+std::optional<pid_t> PgController::PostmasterPid() const {
+  auto text = ReadFile(cfg_->postgresql.data_dir + "/postmaster.pid");
+  if (!text.ok()) return std::nullopt;
+  pid_t pid = static_cast<pid_t>(std::atol(text->c_str()));
+  if (pid <= 0) return std::nullopt;
+  return pid;
+}
+
+LocalView PgController::Observe() {
+  LocalView v;
+  if (child_pid_ > 0 && Reap(child_pid_)) child_pid_ = 0;
+  v.data = InspectDataDir(&v.data_problem);
+  if (v.data != LocalView::Data::kValid) return v;
+  auto pid = PostmasterPid();
+  v.running = pid && ProcessAlive(*pid);
+  if (!v.running) {
+    conn_.Close();
+    ProcessOptions po;
+    po.timeout = Duration(10000);
+    po.env_set["LC_ALL"] = "C";  // pg_controldata's labels are translated otherwise
+    auto out = Run({cfg_->PgBin("pg_controldata"), cfg_->postgresql.data_dir}, po);
+    if (out.ok() && out->Success()) {
+      auto cd = ParseControlData(out->output);
+      v.sysid = cd.sysid;
+      v.cluster_state = cd.state;
+      v.timeline = cd.timeline;
+    }
+    return v;
+  }
+  auto rows = Query(kStateQuery);
+  if (!rows.ok() || rows->empty()) {
+    if (!rows.ok()) log_.Debug("state query: " + rows.status().message());
+    return v;
+  }
+  const Row& r = rows->front();
+  v.query_ok = true;
+  v.in_recovery = r[0].value_or("f") == "t";
+  int64_t current = ToInt(r[1]);
+  v.received_location = ToInt(r[2]);
+  v.replayed_location = ToInt(r[3]);
+  v.wal_position = v.in_recovery ? std::max(v.received_location, v.replayed_location) : current;
+  v.postmaster_start_time = r[4].value_or("");
+  v.server_version = static_cast<int>(ToInt(r[5]));
+  v.timeline = static_cast<int>(ToInt(r[6]));
+  v.sysid = r[7].value_or("");
+  v.replayed_timestamp = r[8];
+  v.replay_paused = r[9].value_or("f") == "t";
+  if (v.in_recovery) {
+    auto hp = ConninfoHostPort(r[10].value_or(""));
+    if (hp) v.upstream = Upstream{*hp, r[11].value_or("")};
+    v.replication_state = r[12].value_or("f") == "t" ? "streaming" : "in archive recovery";
+  }
+  auto slots = Query("SELECT slot_name FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT temporary");
+  if (slots.ok()) {
+    for (const auto& s : *slots) v.physical_slots.push_back(s[0].value_or(""));
+  }
+  auto repl = Query(
+      "SELECT usename, application_name, client_addr::text, state, sync_state, sync_priority "
+      "FROM pg_stat_replication ORDER BY application_name");
+  if (repl.ok()) {
+    for (const auto& s : *repl) {
+      v.replication.push_back({{"usename", s[0].value_or("")},
+                               {"application_name", s[1].value_or("")},
+                               {"client_addr", s[2] ? Json(*s[2]) : Json(nullptr)},
+                               {"state", s[3].value_or("")},
+                               {"sync_state", s[4].value_or("")},
+                               {"sync_priority", ToInt(s[5])}});
+    }
+  }
+  return v;
+}
+
+Status PgController::RunProgram(const std::vector<std::string>& argv, Duration timeout,
+                                const std::map<std::string, std::string>& env) {
+  ProcessOptions o;
+  o.timeout = timeout;
+  o.env_set = env;
+  std::string prog = argv[0].substr(argv[0].rfind('/') + 1);
+  o.on_line = [&](const std::string& line) { log_.Info(prog + ": " + line); };
+  auto r = Run(argv, o);
+  if (!r.ok()) return r.status();
+  if (!r->Success()) return IoError(prog + " failed (" + r->Describe() + ")");
+  return Status::Ok();
+}
+
+Status PgController::WritePgpass() {
+  return WriteFileAtomic(cfg_->postgresql.pgpass, RenderPgpass(*cfg_), 0600);
+}
+
+Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream) {
+  const std::string& dir = cfg_->postgresql.data_dir;
+  std::string conf = dir + "/postgresql.conf", base = dir + "/postgresql.base.conf";
+  // Keep initdb's (or the clone source's) original file as postgresql.base.conf, included by ours.
+  if (!PathExists(base)) {
+    auto orig = ReadFile(conf);
+    if (orig.ok() && orig->find("It will be overwritten by pgwarden") == std::string::npos) {
+      PGW_RETURN_IF_ERROR(WriteFileAtomic(base, *orig, 0600));
+    } else {
+      PGW_RETURN_IF_ERROR(WriteFileAtomic(base, "", 0600));
+    }
+  }
+  Json params = EffectiveParameters(*cfg_, dyn_);
+  PGW_RETURN_IF_ERROR(WriteFileAtomic(conf, RenderPostgresqlConf(*cfg_, params, upstream, true), 0600));
+  PGW_RETURN_IF_ERROR(WriteFileAtomic(dir + "/pg_hba.conf", RenderPgHba(*cfg_, dyn_), 0600));
+  PGW_RETURN_IF_ERROR(WritePgpass());
+  std::string signal = dir + "/standby.signal";
+  if (upstream) {
+    if (!PathExists(signal)) PGW_RETURN_IF_ERROR(WriteFileAtomic(signal, "", 0600));
+  } else if (PathExists(signal)) {
+    if (unlink(signal.c_str()) != 0) return IoError("cannot remove " + signal);
+  }
+  return Status::Ok();
+}
+
+Status PgController::Start(const std::optional<Upstream>& upstream) {
+  PGW_RETURN_IF_ERROR(WriteConfiguration(upstream));
+  const auto& pg = cfg_->postgresql;
+  std::string log_path = pg.data_dir + "/pgwarden-postmaster.log";
+  auto pid = StartDetached({cfg_->PgBin("postgres"), "-D", pg.data_dir, "--config-file=" + pg.data_dir +
+                            "/postgresql.conf"}, log_path);
+  if (!pid.ok()) return pid.status();
+  child_pid_ = *pid;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(pg.pg_ctl_timeout);
+  std::string ping = LocalConninfo();
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (Reap(child_pid_)) {
+      child_pid_ = 0;
+      auto tail = ReadFile(log_path);
+      std::string last;
+      if (tail.ok()) {
+        std::istringstream in(*tail);
+        std::string line;
+        while (std::getline(in, line)) {
+          if (!line.empty()) last = line;
+        }
+      }
+      return IoError("postgres exited during start-up: " + last);
+    }
+    if (PgAcceptsConnections(ping)) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Timeout("postgres did not accept connections within " + std::to_string(pg.pg_ctl_timeout) + " s");
+}
+
+Status PgController::Stop(StopMode mode) {
+  conn_.Close();
+  auto pid = PostmasterPid();
+  if (!pid || !ProcessAlive(*pid)) return Status::Ok();
+  int sig = mode == StopMode::kSmart ? SIGTERM : mode == StopMode::kFast ? SIGINT : SIGQUIT;
+  auto wait_gone = [&](Duration d) {
+    auto deadline = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (*pid == child_pid_ && Reap(child_pid_)) {
+        child_pid_ = 0;
+        return true;
+      }
+      if (!ProcessAlive(*pid)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  kill(*pid, sig);
+  if (wait_gone(Duration(cfg_->postgresql.pg_ctl_timeout * 1000))) return Status::Ok();
+  log_.Warn("postgres did not stop within pg_ctl_timeout; escalating to immediate shutdown");
+  kill(*pid, SIGQUIT);
+  if (wait_gone(Duration(10000))) return Status::Ok();
+  kill(*pid, SIGKILL);
+  if (wait_gone(Duration(5000))) return Status::Ok();
+  return Timeout("postgres (pid " + std::to_string(*pid) + ") did not stop");
+}
+
+Status PgController::Promote() {
+  auto r = Query("SELECT pg_promote(true, $1)", {std::to_string(cfg_->postgresql.pg_ctl_timeout)});
+  if (!r.ok()) return r.status().Context("promote");
+  if (r->empty() || r->front()[0].value_or("f") != "t") return Timeout("promote did not finish in time");
+  return Status::Ok();
+}
+
+Status PgController::Follow(const Upstream& upstream) {
+  PGW_RETURN_IF_ERROR(WriteConfiguration(upstream));
+  auto r = Query("SELECT pg_reload_conf()");
+  return r.ok() ? Status::Ok() : r.status().Context("reload");
+}
+
+Status PgController::CreateRoles() {
+  const auto& pg = cfg_->postgresql;
+  auto role = [&](const PgUser& u, const std::string& attrs) -> Status {
+    if (u.username.empty() || u.username == pg.superuser.username) return Status::Ok();
+    PGW_RETURN_IF_ERROR(EnsureConnected());
+    std::string sql = "CREATE ROLE " + conn_.QuoteIdent(u.username) + " WITH LOGIN " + attrs;
+    if (!u.password.empty()) sql += " PASSWORD " + conn_.QuoteLiteral(u.password);
+    auto r = conn_.Query(sql);
+    if (!r.ok() && r.status().message().find("already exists") == std::string::npos) {
+      return r.status().Context("creating role " + u.username);
+    }
+    return Status::Ok();
+  };
+  PGW_RETURN_IF_ERROR(role(pg.replication, "REPLICATION"));
+  if (pg.has_rewind_user) {
+    PGW_RETURN_IF_ERROR(role(pg.rewind, ""));
+    if (pg.rewind.username != pg.superuser.username) {
+      std::string who = conn_.QuoteIdent(pg.rewind.username);
+      for (const char* fn : {"pg_catalog.pg_ls_dir(text, boolean, boolean)", "pg_catalog.pg_stat_file(text, boolean)",
+                             "pg_catalog.pg_read_binary_file(text)",
+                             "pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)"}) {
+        auto r = conn_.Query(std::string("GRANT EXECUTE ON function ") + fn + " TO " + who);
+        if (!r.ok()) return r.status().Context("granting rewind privileges");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> PgController::Bootstrap() {
+  const auto& pg = cfg_->postgresql;
+  PGW_RETURN_IF_ERROR(MakeDirs(pg.data_dir, 0700));
+  char tmpl[] = "/tmp/pgwarden-pwfile-XXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd < 0) return IoError("cannot create a temporary password file");
+  close(fd);
+  std::string pwfile = tmpl;
+  PGW_RETURN_IF_ERROR(WriteFileAtomic(pwfile, pg.superuser.password + "\n", 0600));
+  std::vector<std::string> argv = {cfg_->PgBin("initdb"), "--pgdata=" + pg.data_dir,
+                                   "--username=" + pg.superuser.username};
+  if (!pg.superuser.password.empty()) argv.push_back("--pwfile=" + pwfile);
+  for (const auto& a : cfg_->bootstrap.initdb_args) argv.push_back(a);
+  Status s = RunProgram(argv, Duration(600000));
+  unlink(pwfile.c_str());
+  if (!s.ok()) return s;
+  PGW_RETURN_IF_ERROR(Start(std::nullopt));
+  PGW_RETURN_IF_ERROR(CreateRoles());
+  auto rows = Query("SELECT system_identifier::text FROM pg_control_system()");
+  if (!rows.ok()) return rows.status();
+  if (rows->empty() || !rows->front()[0]) return Internal("no system identifier");
+  return *rows->front()[0];
+}
+
+Status PgController::Clone(const HostPort& source) {
+  const auto& pg = cfg_->postgresql;
+  PGW_RETURN_IF_ERROR(WritePgpass());
+  PGW_RETURN_IF_ERROR(MakeDirs(pg.data_dir, 0700));
+  std::string dbname = ConnInfo({{"host", source.host},
+                                 {"port", std::to_string(source.port)},
+                                 {"user", pg.replication.username},
+                                 {"dbname", "postgres"},
+                                 {"application_name", cfg_->name}});
+  std::vector<std::string> argv = {cfg_->PgBin("pg_basebackup"), "--pgdata=" + pg.data_dir, "-X", "stream",
+                                   "--dbname=" + dbname};
+  for (const auto& a : pg.basebackup_args) argv.push_back(a);
+  // Patroni tries twice; a clone can fail on a transient connection problem.
+  Status s;
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    s = RunProgram(argv, Duration(6 * 3600 * 1000), {{"PGPASSFILE", pg.pgpass}});
+    if (s.ok()) break;
+    log_.Warn("pg_basebackup attempt " + std::to_string(attempt) + " failed: " + s.message());
+    Status w = WipeDataDir();
+    if (!w.ok()) return w;
+  }
+  if (!s.ok()) return s;
+  // The source's postmaster log came along; it is not this node's history.
+  unlink((pg.data_dir + "/pgwarden-postmaster.log").c_str());
+  return Status::Ok();
+}
+
+Status PgController::SyncSlots(const std::vector<std::string>& wanted, const std::vector<std::string>& existing) {
+  for (const auto& w : wanted) {
+    if (std::find(existing.begin(), existing.end(), w) != existing.end()) continue;
+    auto r = Query("SELECT pg_create_physical_replication_slot($1, true)", {w});
+    if (!r.ok()) return r.status().Context("creating slot " + w);
+    log_.Info("created physical replication slot " + w);
+  }
+  for (const auto& e : existing) {
+    if (std::find(wanted.begin(), wanted.end(), e) != wanted.end()) continue;
+    auto r = Query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                   "WHERE slot_name = $1 AND NOT active AND NOT temporary",
+                   {e});
+    if (!r.ok()) return r.status().Context("dropping slot " + e);
+    if (!r->empty()) log_.Info("dropped physical replication slot " + e + " (no member of that name)");
+  }
+  return Status::Ok();
+}
+
+Status PgController::WipeDataDir() {
+  const std::string& dir = cfg_->postgresql.data_dir;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::filesystem::remove_all(e.path(), ec);
+    if (ec) return IoError("cannot remove " + e.path().string() + ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
+}  // namespace pgw

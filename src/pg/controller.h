@@ -1,0 +1,103 @@
+// The PostgreSQL controller: everything the agent does to its local PostgreSQL. Programs are spawned with argv
+// vectors; queries go through libpq with timeouts. Owned and called by the agent's HA loop thread only.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/process.h"
+#include "pg/conf.h"
+#include "pg/libpq.h"
+
+namespace pgw {
+
+// What the agent observes of its local PostgreSQL in one cycle.
+struct LocalView {
+  enum class Data { kEmpty, kValid, kInvalid };
+  Data data = Data::kEmpty;
+  std::string data_problem;          // why kInvalid
+  bool running = false;              // postmaster alive
+  bool query_ok = false;             // we could query it this cycle
+  bool in_recovery = false;
+  int timeline = 0;
+  int64_t wal_position = 0;          // primary: current LSN; replica: max(received, replayed)
+  int64_t received_location = 0;
+  int64_t replayed_location = 0;
+  std::optional<std::string> replayed_timestamp;
+  bool replay_paused = false;
+  std::string sysid;
+  std::string cluster_state;         // pg_controldata "Database cluster state" when stopped
+  std::string postmaster_start_time;
+  int server_version = 0;
+  std::optional<Upstream> upstream;  // primary_conninfo host/port + primary_slot_name as PostgreSQL has them now
+  std::vector<std::string> physical_slots;  // non-temporary physical slots
+  Json replication = Json::array();  // pg_stat_replication rows (Patroni's fields)
+  std::string replication_state;     // replica: "streaming" or "in archive recovery"
+};
+
+// Parsed `pg_controldata` output.
+struct ControlData {
+  std::string sysid;
+  std::string state;
+  int timeline = 0;
+};
+ControlData ParseControlData(const std::string& output);
+// "0/3000060" -> bytes.
+std::optional<int64_t> ParseLsn(const std::string& s);
+// host and port out of a primary_conninfo string.
+std::optional<HostPort> ConninfoHostPort(const std::string& conninfo);
+
+enum class StopMode { kSmart, kFast, kImmediate };
+
+class PgController {
+ public:
+  PgController(std::shared_ptr<const Config> cfg, Logger& log);
+  ~PgController();
+
+  void SetDynamicConfig(const DynamicConfig& dyn) { dyn_ = dyn; }
+
+  LocalView Observe();
+  // Checks the data directory at start-up: kInvalid when it is non-empty but not a cluster.
+  LocalView::Data InspectDataDir(std::string* problem) const;
+
+  // initdb + configuration + start as primary + replication/rewind roles. On success returns the system id.
+  Result<std::string> Bootstrap();
+  // pg_basebackup from `source` into the (empty) data directory.
+  Status Clone(const HostPort& source);
+  // Writes postgresql.conf, pg_hba.conf, pgpass and standby.signal (present iff upstream is set).
+  Status WriteConfiguration(const std::optional<Upstream>& upstream);
+  // Writes the configuration and starts the postmaster, waiting until it accepts connections.
+  Status Start(const std::optional<Upstream>& upstream);
+  Status Stop(StopMode mode);
+  Status Promote();
+  // Re-points a running replica (primary_conninfo / primary_slot_name are reloadable on PostgreSQL 13+).
+  Status Follow(const Upstream& upstream);
+  // Creates missing physical slots from `wanted` and drops other inactive, non-temporary physical slots.
+  Status SyncSlots(const std::vector<std::string>& wanted, const std::vector<std::string>& existing);
+  // Removes everything in the data directory (after a failed bootstrap or clone).
+  Status WipeDataDir();
+
+ private:
+  std::string LocalConninfo() const;
+  Status EnsureConnected();
+  Result<std::vector<Row>> Query(const std::string& sql, const std::vector<std::string>& params = {});
+  Status CreateRoles();
+  std::optional<pid_t> PostmasterPid() const;
+  Status RunProgram(const std::vector<std::string>& argv, Duration timeout,
+                    const std::map<std::string, std::string>& env = {});
+  Status WritePgpass();
+
+  std::shared_ptr<const Config> cfg_;
+  Logger& log_;
+  DynamicConfig dyn_;
+  PgConnection conn_;
+  pid_t child_pid_ = 0;  // postmaster we started (to reap it)
+};
+
+}  // namespace pgw

@@ -1,0 +1,43 @@
+// A thin libpq wrapper: connect with a timeout, run a query with a statement timeout, get rows as strings.
+// Not thread-safe: one PgConnection per thread.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace pgw {
+
+using Row = std::vector<std::optional<std::string>>;
+
+class PgConnection {
+ public:
+  PgConnection() = default;
+  ~PgConnection();
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  // `conninfo` is a libpq keyword/value string; connect_timeout and statement_timeout are added.
+  Status Connect(const std::string& conninfo, Duration timeout);
+  bool connected() const;
+  void Close();
+  // Runs one statement with text parameters ($1, $2...). kUnavailable on connection loss (and closes).
+  Result<std::vector<Row>> Query(const std::string& sql, const std::vector<std::string>& params = {});
+  // Quotes for use in SQL text where parameters cannot be used (CREATE ROLE ... PASSWORD).
+  std::string QuoteLiteral(const std::string& s);
+  std::string QuoteIdent(const std::string& s);
+
+ private:
+  void* conn_ = nullptr;  // PGconn*
+};
+
+// Builds "key='value' key2='value2'" with libpq quoting.
+std::string ConnInfo(const std::vector<std::pair<std::string, std::string>>& kv);
+
+// PQping: true when the server accepts connections.
+bool PgAcceptsConnections(const std::string& conninfo);
+
+}  // namespace pgw
