@@ -207,7 +207,7 @@ LocalView PgController::Observe() {
     for (const auto& s : *slots) v.physical_slots.push_back(s[0].value_or(""));
   }
   auto repl = Query(
-      "SELECT usename, application_name, client_addr::text, state, sync_state, sync_priority "
+      "SELECT usename, application_name, host(client_addr), state, sync_state, sync_priority "
       "FROM pg_stat_replication ORDER BY application_name");
   if (repl.ok()) {
     for (const auto& s : *repl) {

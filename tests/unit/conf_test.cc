@@ -1,1 +1,88 @@
 #include <gtest/gtest.h>
+
+#include "pg/conf.h"
+#include "pg/controller.h"
+#include "test_util.h"
+
+namespace pgw {
+namespace {
+
+// The test config with `from` replaced by `to`.
+std::shared_ptr<const Config> Cfg(const std::string& from = "", const std::string& to = "") {
+  auto r = testing::Load(from.empty() ? testing::kGoodConfig : testing::Replace(testing::kGoodConfig, from, to));
+  if (!r.errors.empty()) ADD_FAILURE() << r.errors[0];
+  return r.config;
+}
+
+TEST(ConfTest, ClusterWideParametersComeFromTheDynamicConfigOnly) {
+  auto cfg = Cfg();
+  Json p = EffectiveParameters(*cfg, cfg->bootstrap.dynamic);
+  EXPECT_EQ(p["max_connections"], 200);  // local 10 ignored: must be equal on every node
+  EXPECT_EQ(p["work_mem"], "8MB");       // local wins for ordinary parameters
+  EXPECT_EQ(p["wal_level"], "replica");  // default
+  EXPECT_EQ(p["listen_addresses"], "0.0.0.0");
+  EXPECT_EQ(p["port"], 5432);
+  EXPECT_EQ(p["cluster_name"], "demo");
+}
+
+TEST(ConfTest, ReplicaConfHasPatroniStylePrimaryConninfo) {
+  auto cfg = Cfg();
+  std::string conf = RenderPostgresqlConf(*cfg, EffectiveParameters(*cfg, cfg->bootstrap.dynamic),
+                                          Upstream{HostPort{"10.0.0.2", 5433}, "pg0"}, true);
+  EXPECT_NE(conf.find("include 'postgresql.base.conf'"), std::string::npos);
+  EXPECT_NE(conf.find("primary_conninfo = 'user=replicator passfile=/tmp/pgpass0 host=10.0.0.2 port=5433 "
+                      "sslmode=prefer application_name=pg0'"),
+            std::string::npos)
+      << conf;
+  EXPECT_NE(conf.find("primary_slot_name = 'pg0'"), std::string::npos);
+  EXPECT_NE(conf.find("recovery_target_timeline = 'latest'"), std::string::npos);
+  std::string primary = RenderPostgresqlConf(*cfg, Json::object(), std::nullopt, false);
+  EXPECT_EQ(primary.find("primary_conninfo"), std::string::npos);
+}
+
+TEST(ConfTest, ConfValuesAreQuoted) {
+  EXPECT_EQ(ConfValue(Json(100)), "100");
+  EXPECT_EQ(ConfValue(Json(true)), "on");
+  EXPECT_EQ(ConfValue(Json("it's")), "'it''s'");
+}
+
+TEST(ConfTest, HbaGetsAReplicationLineWhenMissing) {
+  auto cfg = Cfg("  pgpass:", "  pg_hba:\n  - host all all 0.0.0.0/0 md5\n  pgpass:");
+  ASSERT_TRUE(cfg);
+  std::string hba = RenderPgHba(*cfg, cfg->bootstrap.dynamic);
+  EXPECT_NE(hba.find("host replication replicator all scram-sha-256"), std::string::npos) << hba;
+  auto cfg2 = Cfg("  pgpass:", "  pg_hba:\n  - host replication replicator 10.0.0.0/8 md5\n  pgpass:");
+  ASSERT_TRUE(cfg2);
+  std::string hba2 = RenderPgHba(*cfg2, cfg2->bootstrap.dynamic);
+  EXPECT_EQ(hba2.find("scram-sha-256"), std::string::npos) << hba2;
+}
+
+TEST(ConfTest, PgpassEscapesSeparators) {
+  auto cfg = Cfg("superuser: {username: postgres, password: secret}",
+                 "superuser: {username: postgres, password: 'a:b\\c'}");
+  ASSERT_TRUE(cfg);
+  std::string pgpass = RenderPgpass(*cfg);
+  EXPECT_NE(pgpass.find("*:*:*:postgres:a\\:b\\\\c"), std::string::npos) << pgpass;
+  EXPECT_NE(pgpass.find("*:*:*:replicator:rep-pass"), std::string::npos);
+}
+
+TEST(ControlDataTest, ParsesPgControldata) {
+  auto d = ParseControlData(
+      "pg_control version number:            1300\n"
+      "Database system identifier:           7710784184727718416\n"
+      "Database cluster state:               shut down in recovery\n"
+      "Latest checkpoint's TimeLineID:       3\n");
+  EXPECT_EQ(d.sysid, "7710784184727718416");
+  EXPECT_EQ(d.state, "shut down in recovery");
+  EXPECT_EQ(d.timeline, 3);
+  EXPECT_EQ(*ParseLsn("0/3000060"), 0x3000060);
+  EXPECT_EQ(*ParseLsn("1/0"), int64_t{1} << 32);
+  EXPECT_FALSE(ParseLsn("zz"));
+  auto hp = ConninfoHostPort("user=replicator passfile=/x host=10.0.0.2 port=5433 application_name=pg0");
+  EXPECT_EQ(hp->host, "10.0.0.2");
+  EXPECT_EQ(hp->port, 5433);
+  EXPECT_FALSE(ConninfoHostPort(""));
+}
+
+}  // namespace
+}  // namespace pgw

@@ -1,1 +1,174 @@
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "common/config.h"
+#include "test_util.h"
+
+namespace pgw {
+namespace {
+
+using testing::HasError;
+using testing::kGoodConfig;
+using testing::Load;
+using testing::Replace;
+
+std::string Errors(const LoadResult& r) {
+  std::string s;
+  for (const auto& e : r.errors) s += e + "\n";
+  return s;
+}
+
+TEST(ConfigTest, GoodFileParsesIntoTypedSnapshot) {
+  auto r = Load(kGoodConfig);
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  const Config& c = *r.config;
+  EXPECT_EQ(c.name, "pg0");
+  EXPECT_EQ(c.scope, "demo");
+  EXPECT_EQ(c.KeyPrefix(), "/service/demo/");
+  EXPECT_EQ(c.restapi.listen_port, 8008);
+  ASSERT_EQ(c.etcd3.hosts.size(), 2u);
+  EXPECT_EQ(c.etcd3.hosts[1].ToString(), "127.0.0.2:2379");
+  EXPECT_EQ(c.postgresql.port, 5432);
+  EXPECT_EQ(c.postgresql.listen_hosts, std::vector<std::string>{"0.0.0.0"});
+  EXPECT_EQ(c.postgresql.connect_address.host, "127.0.0.1");
+  EXPECT_EQ(c.bootstrap.initdb_args, (std::vector<std::string>{"--encoding=UTF8", "--data-checksums"}));
+  EXPECT_EQ(c.bootstrap.dynamic.ttl, 30);
+  EXPECT_EQ(c.bootstrap.dynamic.parameters.at("max_connections"), 200);
+  EXPECT_TRUE(c.tags.clonefrom);
+  // Defaulted booleans are not published; set ones and custom tags are.
+  EXPECT_EQ(c.tags.published, (Json{{"clonefrom", true}, {"custom", "abc"}}));
+}
+
+TEST(ConfigTest, UnknownKeyIsNamedWithItsPath) {
+  auto r = Load(Replace(kGoodConfig, "  pgpass:", "  lisen: 1.2.3.4:5\n  pgpass:"));
+  EXPECT_TRUE(HasError(r, "postgresql.lisen: unknown key")) << Errors(r);
+  EXPECT_FALSE(r.config);
+}
+
+TEST(ConfigTest, WrongTypesAreNamed) {
+  auto r = Load(Replace(Replace(kGoodConfig, "ttl: 30", "ttl: thirty"), "clonefrom: true", "nofailover: maybe"));
+  EXPECT_TRUE(HasError(r, "bootstrap.dcs.ttl: must be an integer")) << Errors(r);
+  EXPECT_TRUE(HasError(r, "tags.nofailover: must be a boolean")) << Errors(r);
+}
+
+TEST(ConfigTest, MissingRequiredKeys) {
+  auto r = Load(Replace(Replace(kGoodConfig, "name: pg0\n", ""), "  data_dir: /var/lib/postgresql/15/main\n", ""));
+  EXPECT_TRUE(HasError(r, "name: required key is missing")) << Errors(r);
+  EXPECT_TRUE(HasError(r, "postgresql.data_dir: required key is missing")) << Errors(r);
+}
+
+TEST(ConfigTest, BadHostPort) {
+  auto r = Load(Replace(Replace(kGoodConfig, "listen: 127.0.0.1:8008", "listen: 127.0.0.1:99999"),
+                        "connect_address: 127.0.0.1:5432", "connect_address: dbhost"));
+  EXPECT_TRUE(HasError(r, "restapi.listen: '127.0.0.1:99999': port 99999 is outside 1..65535")) << Errors(r);
+  EXPECT_TRUE(HasError(r, "postgresql.connect_address: 'dbhost' is not host:port (no port)")) << Errors(r);
+}
+
+TEST(ConfigTest, TimingRuleIsEnforced) {
+  auto r = Load(Replace(kGoodConfig, "ttl: 30", "ttl: 20"));
+  EXPECT_TRUE(HasError(r, "bootstrap.dcs: loop_wait (10) + 2*retry_timeout (10) must not exceed ttl (20)"))
+      << Errors(r);
+  auto fast = Load(Replace(Replace(Replace(kGoodConfig, "ttl: 30", "ttl: 3"), "loop_wait: 10", "loop_wait: 1"),
+                           "retry_timeout: 10", "retry_timeout: 1"));
+  EXPECT_TRUE(fast.errors.empty()) << Errors(fast);
+  auto tiny = Load(Replace(kGoodConfig, "ttl: 30", "ttl: 2"));
+  EXPECT_TRUE(HasError(tiny, "bootstrap.dcs.ttl: 2 is below the minimum of 3 seconds")) << Errors(tiny);
+}
+
+TEST(ConfigTest, AllProblemsAreListedTogether) {
+  auto r = Load(Replace(Replace(kGoodConfig, "scope: demo\n", "bogus: 1\n"), "ttl: 30", "ttl: x"));
+  EXPECT_GE(r.errors.size(), 3u) << Errors(r);
+  EXPECT_TRUE(HasError(r, "bogus: unknown key"));
+  EXPECT_TRUE(HasError(r, "scope: required key is missing"));
+}
+
+TEST(ConfigTest, EnvironmentOverridesFile) {
+  auto r = Load(kGoodConfig, {{"PATRONI_NAME", "pg9"},
+                              {"PATRONI_ETCD3_HOSTS", "['10.0.0.1:2379', '10.0.0.2:2379', '10.0.0.3:2379']"},
+                              {"PATRONI_SUPERUSER_PASSWORD", "from-env"},
+                              {"PATRONI_POSTGRESQL_LISTEN", "127.0.0.1:6543"},
+                              {"PATRONI_RESTAPI_USERNAME", "admin"},
+                              {"PATRONI_CTL_USERNAME", "ignored"}});
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_EQ(r.config->name, "pg9");
+  EXPECT_EQ(r.config->etcd3.hosts.size(), 3u);
+  EXPECT_EQ(r.config->postgresql.superuser.password, "from-env");
+  EXPECT_EQ(r.config->postgresql.port, 6543);
+  EXPECT_EQ(r.config->restapi.username, "admin");
+}
+
+TEST(ConfigTest, EnvironmentCanSupplyRequiredKeys) {
+  auto r = Load(Replace(kGoodConfig, "scope: demo\n", ""), {{"PATRONI_SCOPE", "envscope"}});
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_EQ(r.config->scope, "envscope");
+}
+
+TEST(ConfigTest, OtherDcsIsRejectedClearly) {
+  auto r = Load(Replace(kGoodConfig, "etcd3:\n  hosts: 127.0.0.1:2379,127.0.0.2:2379\n", "consul:\n  host: x:8500\n"));
+  EXPECT_TRUE(HasError(r, "consul: pgwarden supports the etcd3 DCS only")) << Errors(r);
+}
+
+TEST(ConfigTest, PatroniKeysPgwardenIgnoresAreWarnings) {
+  auto r = Load(std::string(kGoodConfig) + "ctl:\n  insecure: true\n");
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  ASSERT_FALSE(r.warnings.empty());
+  EXPECT_NE(r.warnings.front().find("ctl:"), std::string::npos);
+}
+
+TEST(ConfigTest, InvalidYamlIsAnErrorNotACrash) {
+  auto r = Load("scope: [unclosed\n");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_NE(r.errors[0].find("not valid YAML"), std::string::npos);
+  auto list = Load("- a\n- b\n");
+  EXPECT_TRUE(HasError(list, "top level must be a mapping"));
+}
+
+TEST(ConfigTest, ForbiddenBasebackupAndInitdbOptions) {
+  auto r = Load(Replace(Replace(kGoodConfig, "  - data-checksums\n", "  - data-checksums\n  - pgdata: /x\n"),
+                        "  pgpass:", "  basebackup: {max-rate: 100M, wal-method: fetch}\n  pgpass:"));
+  EXPECT_TRUE(HasError(r, "bootstrap.initdb[2]: option 'pgdata' is set by pgwarden")) << Errors(r);
+  EXPECT_TRUE(HasError(r, "postgresql.basebackup: option 'wal-method' is set by pgwarden")) << Errors(r);
+}
+
+TEST(ConfigTest, BinDirWithoutPostgresIsNamed) {
+  auto dir = std::filesystem::temp_directory_path() / "pgw-empty-bin";
+  std::filesystem::create_directories(dir);
+  LoadOptions o;
+  o.check_bin_dir = true;
+  auto r = LoadConfigText(Replace(kGoodConfig, "  pgpass:", "  bin_dir: " + dir.string() + "\n  pgpass:"), o);
+  EXPECT_TRUE(HasError(r, "postgresql.bin_dir: '" + dir.string() + "' has no PostgreSQL programs (missing pg_ctl"))
+      << Errors(r);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ConfigTest, DirectoryOfFilesIsMergedAlphabetically) {
+  auto dir = std::filesystem::temp_directory_path() / "pgw-confdir";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "00-base.yml") << kGoodConfig;
+  std::ofstream(dir / "10-node.yaml") << "name: pg5\npostgresql:\n  listen: 127.0.0.1:6000\n";
+  LoadOptions o;
+  o.check_bin_dir = false;
+  auto r = LoadConfigFile(dir.string(), o);
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_EQ(r.config->name, "pg5");
+  EXPECT_EQ(r.config->postgresql.port, 6000);
+  EXPECT_EQ(r.config->postgresql.data_dir, "/var/lib/postgresql/15/main");  // merged, not replaced
+  std::filesystem::remove_all(dir);
+}
+
+TEST(HostPortTest, Parsing) {
+  EXPECT_EQ(ParseHostPort("[::1]:5432")->host, "::1");
+  EXPECT_FALSE(ParseHostPort(":5432").ok());
+  EXPECT_FALSE(ParseHostPort("h:0").ok());
+  EXPECT_FALSE(ParseHostPort("h:12x").ok());
+  auto l = ParseListen("127.0.0.1, 10.0.0.1:5433");
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->first, (std::vector<std::string>{"127.0.0.1", "10.0.0.1"}));
+  EXPECT_EQ(l->second, 5433);
+}
+
+}  // namespace
+}  // namespace pgw

@@ -1,1 +1,339 @@
+// The decision core, driven with hand-built cluster and local views: one test per rule.
 #include <gtest/gtest.h>
+
+#include "ha/decide.h"
+#include "test_util.h"
+
+namespace pgw::ha {
+namespace {
+
+using AT = ActionType;
+
+class DecideTest : public ::testing::Test {
+ protected:
+  void SetUp() override { SetConfig(""); }
+
+  void SetConfig(const std::string& extra) {
+    auto r = testing::Load(std::string(testing::kGoodConfig) + extra);
+    ASSERT_TRUE(r.errors.empty()) << (r.errors.empty() ? "" : r.errors[0]);
+    cfg_ = r.config;
+  }
+  void AddMember(const std::string& name, int port, const std::string& role = "replica",
+                 const std::string& state = "running", Json tags = Json::object()) {
+    Member m;
+    m.name = name;
+    m.conn_url = "postgres://127.0.0.1:" + std::to_string(port) + "/postgres";
+    m.conn = HostPort{"127.0.0.1", port};
+    m.api_url = "http://127.0.0.1:" + std::to_string(port + 1000) + "/patroni";
+    m.role = role;
+    m.state = state;
+    m.tags = std::move(tags);
+    cluster_.members[name] = m;
+  }
+  void SetLeader(const std::string& name, int64_t lease = 1) { cluster_.leader = LeaderKey{name, lease, 5, 5}; }
+  void RunningPrimary(int64_t lsn = 1000) {
+    local_.data = LocalView::Data::kValid;
+    local_.running = local_.query_ok = true;
+    local_.in_recovery = false;
+    local_.wal_position = lsn;
+    local_.sysid = "42";
+  }
+  void RunningReplica(int64_t lsn = 1000) {
+    RunningPrimary(lsn);
+    local_.in_recovery = true;
+  }
+  Decision Run() {
+    Inputs in;
+    in.config = cfg_.get();
+    in.dynamic = cfg_->bootstrap.dynamic;
+    in.cluster = &cluster_;
+    in.local = &local_;
+    in.my_lease = my_lease_;
+    in.peers = peers_;
+    in.peers_checked = peers_checked_;
+    return Decide(in);
+  }
+  static std::vector<AT> Types(const Decision& d) {
+    std::vector<AT> t;
+    for (const auto& a : d.actions) t.push_back(a.type);
+    return t;
+  }
+
+  std::shared_ptr<const Config> cfg_;
+  ClusterView cluster_;
+  LocalView local_;
+  int64_t my_lease_ = 1;
+  std::vector<PeerStatus> peers_;
+  bool peers_checked_ = false;
+};
+
+TEST_F(DecideTest, EmptyDataNoInitializeRacesToBootstrap) {
+  auto d = Run();
+  EXPECT_EQ(Types(d), (std::vector<AT>{AT::kAttemptInitialize, AT::kBootstrap}));
+  EXPECT_EQ(d.message, "trying to bootstrap a new cluster");
+}
+
+TEST_F(DecideTest, NofailoverNodeNeverBootstraps) {
+  SetConfig("  nofailover: true\n");
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_EQ(d.message, "waiting for leader to bootstrap");
+}
+
+TEST_F(DecideTest, EmptyDataWaitsWhileAnotherNodeBootstraps) {
+  cluster_.initialize = "";
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_EQ(d.message, "waiting for leader to bootstrap");
+}
+
+TEST_F(DecideTest, EmptyDataClonesFromLeaderAndFollowsItThroughItsSlot) {
+  cluster_.initialize = "42";
+  AddMember("pg1", 5433, "primary");
+  SetLeader("pg1");
+  auto d = Run();
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kClone, AT::kStartReplica}));
+  EXPECT_EQ(d.actions[0].target, "pg1");
+  EXPECT_EQ(d.actions[0].address->port, 5433);
+  ASSERT_TRUE(d.actions[1].upstream);
+  EXPECT_EQ(d.actions[1].upstream->address.port, 5433);
+  EXPECT_EQ(d.actions[1].upstream->slot, "pg0");
+  EXPECT_EQ(d.message, "trying to bootstrap from leader 'pg1'");
+}
+
+TEST_F(DecideTest, CloneFromTaggedReplicaWhenOneRuns) {
+  cluster_.initialize = "42";
+  AddMember("pg1", 5433, "primary");
+  AddMember("pg2", 5434, "replica", "running", {{"clonefrom", true}});
+  SetLeader("pg1");
+  auto d = Run();
+  EXPECT_EQ(d.actions[0].target, "pg2");
+  EXPECT_EQ(d.actions[1].upstream->address.port, 5433);  // still streams from the leader
+  EXPECT_EQ(d.message, "trying to bootstrap from replica 'pg2'");
+}
+
+TEST_F(DecideTest, InvalidDataDirIsFatal) {
+  local_.data = LocalView::Data::kInvalid;
+  local_.data_problem = "data_dir /x is not empty but is not a PostgreSQL data directory (no PG_VERSION)";
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kFatal});
+  EXPECT_EQ(d.message, local_.data_problem);
+}
+
+TEST_F(DecideTest, SystemIdMismatchIsFatal) {
+  cluster_.initialize = "43";
+  RunningReplica();
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kFatal});
+  EXPECT_EQ(d.message, "system ID mismatch, node pg0 belongs to a different cluster: 42 != 43");
+}
+
+TEST_F(DecideTest, LeaderWithLockPublishesOptimeAndCreatesSlotsForOthers) {
+  cluster_.initialize = "42";
+  AddMember("pg0", 5432, "primary");
+  AddMember("pg1", 5433);
+  AddMember("pg-2", 5434);
+  SetLeader("pg0");
+  RunningPrimary(5000);
+  auto d = Run();
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kWriteStatus, AT::kSyncSlots}));
+  EXPECT_EQ(d.actions[0].optime, 5000);
+  EXPECT_EQ(d.actions[1].slots, (std::vector<std::string>{"pg1", "pg_2"}));
+  EXPECT_EQ(d.message, "no action. I am (pg0), the leader with the lock");
+}
+
+TEST_F(DecideTest, SteadyLeaderDoesNothing) {
+  cluster_.initialize = "42";
+  AddMember("pg0", 5432, "primary");
+  AddMember("pg1", 5433);
+  SetLeader("pg0");
+  cluster_.last_lsn = 5000;
+  RunningPrimary(5000);
+  local_.physical_slots = {"pg1"};
+  EXPECT_TRUE(Run().actions.empty());
+}
+
+TEST_F(DecideTest, LeaderKeyOnAnOldLeaseIsReattachedFirst) {
+  cluster_.initialize = "42";
+  SetLeader("pg0", /*lease=*/7);
+  my_lease_ = 8;
+  cluster_.last_lsn = 1000;
+  RunningPrimary(1000);
+  auto d = Run();
+  ASSERT_FALSE(d.actions.empty());
+  EXPECT_EQ(d.actions[0].type, AT::kRefreshLeader);
+}
+
+TEST_F(DecideTest, RunningPrimaryWithoutLeaderTakesTheLock) {
+  cluster_.initialize = "42";
+  RunningPrimary();
+  auto d = Run();
+  EXPECT_EQ(d.actions[0].type, AT::kAttemptLeader);
+  EXPECT_EQ(d.message, "acquired session lock as a leader");
+}
+
+TEST_F(DecideTest, PrimaryWithAnotherLeaderDemotes) {
+  cluster_.initialize = "42";
+  AddMember("pg1", 5433, "primary");
+  SetLeader("pg1");
+  RunningPrimary();
+  auto d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
+  EXPECT_EQ(d.actions[0].upstream->address.port, 5433);
+  EXPECT_EQ(d.message, "demoting self because I do not have the lock and I was a leader");
+}
+
+TEST_F(DecideTest, ReplicaFollowingTheLeaderDoesNothing) {
+  cluster_.initialize = "42";
+  AddMember("pg1", 5433, "primary");
+  SetLeader("pg1");
+  RunningReplica();
+  local_.upstream = Upstream{HostPort{"127.0.0.1", 5433}, "pg0"};
+  auto d = Run();
+  EXPECT_TRUE(d.actions.empty());
+  EXPECT_EQ(d.message, "no action. I am (pg0), a secondary, and following a leader (pg1)");
+}
+
+TEST_F(DecideTest, ReplicaRepointsWhenTheLeaderChanged) {
+  cluster_.initialize = "42";
+  AddMember("pg1", 5433, "primary");
+  SetLeader("pg1");
+  RunningReplica();
+  local_.upstream = Upstream{HostPort{"127.0.0.1", 5434}, "pg0"};
+  auto d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kFollow});
+  EXPECT_EQ(d.actions[0].upstream->address.port, 5433);
+  EXPECT_EQ(d.actions[0].target, "pg1");
+}
+
+TEST_F(DecideTest, ReplicatefromCascadesAndSlotsMoveToTheSource) {
+  SetConfig("  replicatefrom: pg2\n");
+  cluster_.initialize = "42";
+  AddMember("pg1", 5433, "primary");
+  AddMember("pg2", 5434);
+  AddMember("pg0", 5432, "replica", "running", {{"replicatefrom", "pg2"}});
+  SetLeader("pg1");
+  RunningReplica();
+  auto d = Run();
+  ASSERT_EQ(d.actions[0].type, AT::kFollow);
+  EXPECT_EQ(d.actions[0].upstream->address.port, 5434);
+  EXPECT_EQ(d.actions[0].target, "pg2");
+  // The leader holds no slot for pg0; pg2 (the cascade source) does.
+  SetConfig("");
+  auto leader_cfg = *cfg_;
+  leader_cfg.name = "pg1";
+  EXPECT_EQ(WantedSlots(leader_cfg, cluster_, true), std::vector<std::string>{"pg2"});
+  auto source_cfg = *cfg_;
+  source_cfg.name = "pg2";
+  EXPECT_EQ(WantedSlots(source_cfg, cluster_, false), std::vector<std::string>{"pg0"});
+}
+
+TEST_F(DecideTest, ReplicatefromFallsBackToLeaderWhenSourceIsDown) {
+  SetConfig("  replicatefrom: pg2\n");
+  cluster_.initialize = "42";
+  AddMember("pg1", 5433, "primary");
+  AddMember("pg2", 5434, "replica", "stopped");
+  SetLeader("pg1");
+  EXPECT_EQ(*UpstreamMember(*cfg_, cluster_), "pg1");
+}
+
+TEST_F(DecideTest, StoppedNodeStartsAsReplicaOfTheLeader) {
+  cluster_.initialize = "42";
+  AddMember("pg1", 5433, "primary");
+  SetLeader("pg1");
+  local_.data = LocalView::Data::kValid;
+  local_.sysid = "42";
+  auto d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartReplica});
+  EXPECT_EQ(d.actions[0].upstream->address.port, 5433);
+  EXPECT_EQ(d.message, "starting as a secondary");
+}
+
+TEST_F(DecideTest, StoppedFormerPrimaryHoldingTheLockRestartsAsPrimary) {
+  cluster_.initialize = "42";
+  SetLeader("pg0", 3);
+  my_lease_ = 4;
+  local_.data = LocalView::Data::kValid;
+  local_.cluster_state = "in production";
+  auto d = Run();
+  EXPECT_EQ(Types(d), (std::vector<AT>{AT::kRefreshLeader, AT::kStartPrimary}));
+  EXPECT_EQ(d.message, "starting primary after failure");
+}
+
+TEST_F(DecideTest, ReplicaHoldingTheLockPromotes) {
+  cluster_.initialize = "42";
+  SetLeader("pg0");
+  RunningReplica();
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kPromote});
+}
+
+TEST_F(DecideTest, LeaderRaceAsksPeersFirst) {
+  cluster_.initialize = "42";
+  RunningReplica();
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kCheckPeers});
+}
+
+TEST_F(DecideTest, HealthiestReplicaTakesTheLockAndPromotes) {
+  cluster_.initialize = "42";
+  cluster_.last_lsn = 1000;
+  RunningReplica(1000);
+  peers_checked_ = true;
+  peers_ = {PeerStatus{"pg1", true, false, 900, false, 1}, PeerStatus{"pg2", false, false, 5000, false, 1}};
+  auto d = Run();
+  EXPECT_EQ(Types(d), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}));
+  EXPECT_EQ(d.message, "promoted self to leader by acquiring session lock");
+}
+
+TEST_F(DecideTest, ReplicaBehindAPeerDoesNotRace) {
+  cluster_.initialize = "42";
+  RunningReplica(1000);
+  peers_checked_ = true;
+  peers_ = {PeerStatus{"pg1", true, false, 2000, false, 1}};
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_NE(d.message.find("Wal position of pg1 is ahead of my wal position"), std::string::npos);
+}
+
+TEST_F(DecideTest, NofailoverPeerAheadDoesNotBlockTheRace) {
+  cluster_.initialize = "42";
+  RunningReplica(1000);
+  peers_checked_ = true;
+  peers_ = {PeerStatus{"pg1", true, false, 2000, true, 1}};
+  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}));
+}
+
+TEST_F(DecideTest, ReachablePrimaryDisqualifies) {
+  cluster_.initialize = "42";
+  RunningReplica(1000);
+  peers_checked_ = true;
+  peers_ = {PeerStatus{"pg1", true, true, 100, false, 1}};
+  EXPECT_NE(Run().message.find("Primary (pg1) is still alive"), std::string::npos);
+}
+
+TEST_F(DecideTest, LagBeyondLimitDisqualifies) {
+  cluster_.initialize = "42";
+  cluster_.last_lsn = 1000 + 1048576 + 1;
+  RunningReplica(1000);
+  peers_checked_ = true;
+  EXPECT_NE(Run().message.find("My wal position exceeds maximum replication lag"), std::string::npos);
+}
+
+TEST_F(DecideTest, EqualPositionHigherPriorityWins) {
+  cluster_.initialize = "42";
+  RunningReplica(1000);
+  peers_checked_ = true;
+  peers_ = {PeerStatus{"pg1", true, false, 1000, false, 5}};
+  EXPECT_NE(Run().message.find("pg1 has equally tolerable WAL position and priority 5"), std::string::npos);
+}
+
+TEST_F(DecideTest, NofailoverReplicaNeverRaces) {
+  SetConfig("  nofailover: true\n");
+  cluster_.initialize = "42";
+  RunningReplica();
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_EQ(d.message, "following a different leader because I am not allowed to promote");
+}
+
+}  // namespace
+}  // namespace pgw::ha

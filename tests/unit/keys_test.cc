@@ -1,1 +1,74 @@
 #include <gtest/gtest.h>
+
+#include "dcs/keys.h"
+
+namespace pgw {
+namespace {
+
+etcd::KeyValue KV(const std::string& k, const std::string& v, int64_t lease = 0, int64_t mod = 1) {
+  return etcd::KeyValue{k, v, mod, mod, 1, lease};
+}
+
+TEST(KeysTest, BuildsClusterViewFromPatroniLayout) {
+  std::map<std::string, etcd::KeyValue> kvs;
+  auto put = [&](const etcd::KeyValue& kv) { kvs[kv.key] = kv; };
+  put(KV("/service/demo/initialize", "7710784184727718416"));
+  put(KV("/service/demo/config", R"({"ttl":30,"loop_wait":10})", 0, 3));
+  put(KV("/service/demo/leader", "pg0", 99, 7));
+  put(KV("/service/demo/status", R"({"optime":67109056})"));
+  put(KV("/service/demo/members/pg0",
+         R"({"conn_url":"postgres://127.0.0.1:5432/postgres","api_url":"http://127.0.0.1:8008/patroni","state":"running","role":"primary","version":"4.0.0","xlog_location":67108960,"timeline":1})",
+         99));
+  put(KV("/service/demo/members/pg1", "not json", 55));
+  put(KV("/service/other/leader", "x"));  // another scope: ignored
+  auto v = BuildClusterView("/service/demo/", kvs, 12);
+  EXPECT_EQ(v.revision, 12);
+  EXPECT_EQ(*v.initialize, "7710784184727718416");
+  ASSERT_TRUE(v.leader);
+  EXPECT_EQ(v.leader->name, "pg0");
+  EXPECT_EQ(v.leader->lease, 99);
+  EXPECT_EQ(v.config_mod_revision, 3);
+  EXPECT_EQ(*v.last_lsn, 67109056);
+  ASSERT_EQ(v.members.size(), 2u);
+  const Member* pg0 = v.FindMember("pg0");
+  EXPECT_EQ(pg0->conn->port, 5432);
+  EXPECT_EQ(*pg0->xlog_location, 67108960);
+  EXPECT_TRUE(pg0->IsPrimaryRole());
+  EXPECT_EQ(v.FindMember("pg1")->state, "");  // malformed JSON: name only, no error
+  EXPECT_EQ(v.LeaderMember(), pg0);
+}
+
+TEST(KeysTest, MemberJsonIsCompactInPatroniOrder) {
+  MemberData m;
+  m.conn_url = "postgres://127.0.0.1:5433/postgres";
+  m.api_url = "http://127.0.0.1:8009/patroni";
+  m.state = "running";
+  m.role = "replica";
+  m.version = "4.0.0";
+  m.xlog_location = 67108960;
+  m.timeline = 1;
+  m.replication_state = "streaming";
+  EXPECT_EQ(EncodeMember(m),
+            R"({"conn_url":"postgres://127.0.0.1:5433/postgres","api_url":"http://127.0.0.1:8009/patroni",)"
+            R"("state":"running","role":"replica","version":"4.0.0","xlog_location":67108960,"timeline":1,)"
+            R"("replication_state":"streaming"})");
+  EXPECT_EQ(EncodeStatus(123), R"({"optime":123})");
+}
+
+TEST(KeysTest, SlotNamesFollowPatroni) {
+  EXPECT_EQ(SlotNameFromMemberName("pg0"), "pg0");
+  EXPECT_EQ(SlotNameFromMemberName("Node-1.east"), "node_1_east");
+  EXPECT_EQ(SlotNameFromMemberName("a b"), "au0032b");
+  EXPECT_EQ(SlotNameFromMemberName("\xc3\xa4"), "u0228");  // U+00E4, one code point
+  EXPECT_EQ(SlotNameFromMemberName(std::string(80, 'x')).size(), 63u);
+}
+
+TEST(KeysTest, ConnUrl) {
+  EXPECT_EQ(ConnUrl(HostPort{"10.0.0.1", 5433}), "postgres://10.0.0.1:5433/postgres");
+  EXPECT_EQ(ParseConnUrl("postgres://u:p@db:6000/postgres")->host, "db");
+  EXPECT_EQ(ParseConnUrl("postgres://db/postgres")->port, 5432);
+  EXPECT_FALSE(ParseConnUrl("garbage"));
+}
+
+}  // namespace
+}  // namespace pgw

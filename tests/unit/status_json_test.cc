@@ -1,1 +1,69 @@
 #include <gtest/gtest.h>
+
+#include "agent/peers.h"
+#include "agent/status_json.h"
+#include "test_util.h"
+
+namespace pgw {
+namespace {
+
+class StatusJsonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto r = testing::Load(testing::kGoodConfig);
+    ASSERT_TRUE(r.errors.empty());
+    cfg_ = r.config;
+    s_.pg_state = "running";
+    s_.local.data = LocalView::Data::kValid;
+    s_.local.running = s_.local.query_ok = true;
+    s_.local.timeline = 1;
+    s_.local.sysid = "771";
+  }
+  std::shared_ptr<const Config> cfg_;
+  NodeState s_;
+};
+
+TEST_F(StatusJsonTest, LeaderShape) {
+  s_.is_leader = true;
+  s_.local.wal_position = 67108960;
+  Json j = StatusJson(*cfg_, s_);
+  EXPECT_EQ(j["role"], "primary");
+  EXPECT_EQ(j["xlog"], (Json{{"location", 67108960}}));
+  EXPECT_EQ(j["database_system_identifier"], "771");
+  EXPECT_EQ(j["patroni"]["scope"], "demo");
+  EXPECT_EQ(j["patroni"]["name"], "pg0");
+  EXPECT_EQ(HealthCheckCode(*cfg_, s_, "/primary", ""), 200);
+  EXPECT_EQ(HealthCheckCode(*cfg_, s_, "/replica", ""), 503);
+  EXPECT_EQ(HealthCheckCode(*cfg_, s_, "/read-only", ""), 200);
+}
+
+TEST_F(StatusJsonTest, ReplicaShapeAndLagCheck) {
+  s_.local.in_recovery = true;
+  s_.local.received_location = 100;
+  s_.local.replayed_location = 90;
+  s_.last_lsn = 2 * 1024 * 1024;
+  Json j = StatusJson(*cfg_, s_);
+  EXPECT_EQ(j["role"], "replica");
+  EXPECT_EQ(j["xlog"]["replayed_location"], 90);
+  EXPECT_TRUE(j["xlog"]["replayed_timestamp"].is_null());
+  EXPECT_EQ(HealthCheckCode(*cfg_, s_, "/primary", ""), 503);
+  EXPECT_EQ(HealthCheckCode(*cfg_, s_, "/replica", ""), 200);
+  EXPECT_EQ(HealthCheckCode(*cfg_, s_, "/replica", "lag=1MB"), 503);
+  EXPECT_EQ(HealthCheckCode(*cfg_, s_, "/replica", "lag=10MB"), 200);
+}
+
+TEST(PeerStatusTest, ParsesPatroniJson) {
+  auto p = ParsePeerStatus("pg1", R"({"role":"replica","xlog":{"received_location":10,"replayed_location":7},
+                                      "tags":{"failover_priority":3}})");
+  EXPECT_TRUE(p.reachable);
+  EXPECT_FALSE(p.is_primary);
+  EXPECT_EQ(p.wal_position, 10);
+  EXPECT_EQ(p.failover_priority, 3);
+  auto q = ParsePeerStatus("pg2", R"({"xlog":{"location":99},"tags":{"nofailover":true}})");
+  EXPECT_TRUE(q.is_primary);
+  EXPECT_TRUE(q.nofailover);
+  EXPECT_FALSE(ParsePeerStatus("pg3", "<html>").reachable);
+}
+
+}  // namespace
+}  // namespace pgw

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+
+namespace pgw::testing {
+
+inline const char* kGoodConfig = R"(
+scope: demo
+name: pg0
+restapi:
+  listen: 127.0.0.1:8008
+  connect_address: 127.0.0.1:8008
+etcd3:
+  hosts: 127.0.0.1:2379,127.0.0.2:2379
+bootstrap:
+  dcs:
+    ttl: 30
+    loop_wait: 10
+    retry_timeout: 10
+    postgresql:
+      use_slots: true
+      parameters: {max_connections: 200}
+  initdb:
+  - encoding: UTF8
+  - data-checksums
+postgresql:
+  listen: 0.0.0.0:5432
+  connect_address: 127.0.0.1:5432
+  data_dir: /var/lib/postgresql/15/main
+  pgpass: /tmp/pgpass0
+  authentication:
+    superuser: {username: postgres, password: secret}
+    replication: {username: replicator, password: rep-pass}
+  parameters:
+    max_connections: 10
+    work_mem: 8MB
+tags:
+  clonefrom: true
+  custom: abc
+)";
+
+inline LoadResult Load(const std::string& yaml, std::map<std::string, std::string> env = {}) {
+  LoadOptions o;
+  o.env = std::move(env);
+  o.check_bin_dir = false;
+  return LoadConfigText(yaml, o);
+}
+
+// The config with `line` appended (YAML merges later keys).
+inline bool HasError(const LoadResult& r, const std::string& needle) {
+  return std::any_of(r.errors.begin(), r.errors.end(),
+                     [&](const std::string& e) { return e.find(needle) != std::string::npos; });
+}
+
+inline std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  auto p = s.find(from);
+  if (p != std::string::npos) s.replace(p, from.size(), to);
+  return s;
+}
+
+}  // namespace pgw::testing
