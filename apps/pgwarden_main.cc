@@ -2,6 +2,7 @@
 // route signals to the agent, run it.
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -64,9 +65,11 @@ int main(int argc, char** argv) {
 
   pgw::RealClock clock;
   pgw::Agent agent(loaded.config, clock, log);
+  std::atomic<bool> exiting{false};
   std::thread signals([&] {
     int sig = 0;
     while (sigwait(&set, &sig) == 0) {
+      if (exiting) return;  // our own wake-up after Run() returned
       if (sig == SIGHUP) {
         log.Info("SIGHUP received: configuration reload is not supported yet; restart the agent to apply changes");
         continue;
@@ -78,6 +81,7 @@ int main(int argc, char** argv) {
   });
   int rc = agent.Run();
   // Wake the signal thread if it is still waiting (we stopped for another reason).
+  exiting = true;
   pthread_kill(signals.native_handle(), SIGTERM);
   signals.join();
   return rc;

@@ -1,1 +1,135 @@
-#include <gtest/gtest.h>
+// The etcd v3 client against a real etcd.
+#include <signal.h>
+
+#include <atomic>
+
+#include "dcs/etcd_client.h"
+#include "dcs/watch_cache.h"
+#include "helpers.h"
+
+namespace pgw::itest {
+namespace {
+
+class EtcdClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::make_unique<TempDir>("etcd");
+    auto c = FreePort();
+    auto p = FreePort();
+    ASSERT_TRUE(c.ok() && p.ok());
+    port_ = *c;
+    std::string cu = "http://127.0.0.1:" + std::to_string(*c), pu = "http://127.0.0.1:" + std::to_string(*p);
+    ProcessOptions o;
+    o.run_as = Unprivileged();
+    auto pid = StartDetached({"etcd", "--name", "t", "--data-dir", dir_->path + "/etcd", "--listen-client-urls", cu,
+                              "--advertise-client-urls", cu, "--listen-peer-urls", pu,
+                              "--initial-advertise-peer-urls", pu, "--initial-cluster", "t=" + pu},
+                             dir_->path + "/etcd.log", o);
+    ASSERT_TRUE(pid.ok()) << pid.status().message();
+    pid_ = *pid;
+    client_ = std::make_unique<etcd::Client>(Options({HostPort{"127.0.0.1", port_}}), log_);
+    ASSERT_TRUE(WaitFor(std::chrono::seconds(20), [&] { return client_->Get("x").ok(); }));
+  }
+  void TearDown() override {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      WaitFor(std::chrono::seconds(10), [&] { return Reap(pid_); });
+    }
+  }
+  etcd::ClientOptions Options(std::vector<HostPort> eps) {
+    etcd::ClientOptions o;
+    o.endpoints = std::move(eps);
+    o.request_timeout = Duration(1000);
+    return o;
+  }
+
+  Logger log_{stderr};
+  std::unique_ptr<TempDir> dir_;
+  int port_ = 0;
+  pid_t pid_ = 0;
+  std::unique_ptr<etcd::Client> client_;
+};
+
+TEST_F(EtcdClientTest, LeaseGrantKeepAliveRevokeDeletesAttachedKeys) {
+  auto lease = client_->LeaseGrant(10);
+  ASSERT_TRUE(lease.ok()) << lease.status().message();
+  ASSERT_TRUE(client_->Put("/t/members/a", "{}", *lease).ok());
+  auto ttl = client_->LeaseKeepAlive(*lease);
+  ASSERT_TRUE(ttl.ok());
+  EXPECT_EQ(*ttl, 10);
+  ASSERT_TRUE(client_->LeaseRevoke(*lease).ok());
+  EXPECT_TRUE(client_->Get("/t/members/a")->kvs.empty());
+  EXPECT_EQ(client_->LeaseKeepAlive(*lease).status().code(), Code::kNotFound);
+}
+
+TEST_F(EtcdClientTest, CreateOnlyAndCompareAndSwap) {
+  using etcd::Compare;
+  using etcd::Op;
+  Compare create{"/t/leader", Compare::Target::kCreate, Compare::Result::kEqual, 0, ""};
+  auto first = client_->Txn({create}, {Op{Op::Type::kPut, "/t/leader", "a", 0, ""}});
+  auto second = client_->Txn({create}, {Op{Op::Type::kPut, "/t/leader", "b", 0, ""}});
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_TRUE(first->succeeded);
+  EXPECT_FALSE(second->succeeded);
+  auto kv = client_->Get("/t/leader");
+  EXPECT_EQ(kv->kvs[0].value, "a");
+  int64_t mod = kv->kvs[0].mod_revision;
+  auto stale = client_->Txn({{"/t/leader", Compare::Target::kMod, Compare::Result::kEqual, mod - 1, ""}},
+                            {Op{Op::Type::kPut, "/t/leader", "c", 0, ""}});
+  EXPECT_FALSE(stale->succeeded);
+  auto fresh = client_->Txn({{"/t/leader", Compare::Target::kMod, Compare::Result::kEqual, mod, ""}},
+                            {Op{Op::Type::kPut, "/t/leader", "c", 0, ""}});
+  EXPECT_TRUE(fresh->succeeded);
+  auto by_value = client_->Txn({{"/t/leader", Compare::Target::kValue, Compare::Result::kEqual, 0, "zzz"}},
+                               {Op{Op::Type::kDelete, "/t/leader", "", 0, ""}});
+  EXPECT_FALSE(by_value->succeeded);
+  EXPECT_EQ(client_->Get("/t/leader")->kvs[0].value, "c");
+}
+
+TEST_F(EtcdClientTest, PrefixReadsStayInsideThePrefix) {
+  ASSERT_TRUE(client_->Put("/service/a/x", "1").ok());
+  ASSERT_TRUE(client_->Put("/service/a/y", "2").ok());
+  ASSERT_TRUE(client_->Put("/service/ab/z", "3").ok());
+  auto r = client_->GetPrefix("/service/a/");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kvs.size(), 2u);
+  ASSERT_TRUE(client_->DeletePrefix("/service/a/").ok());
+  EXPECT_EQ(client_->GetPrefix("/service/")->kvs.size(), 1u);
+}
+
+TEST_F(EtcdClientTest, FailsOverToTheNextEndpointAndTimesOut) {
+  auto dead = FreePort();
+  ASSERT_TRUE(dead.ok());
+  etcd::Client two(Options({HostPort{"127.0.0.1", *dead}, HostPort{"127.0.0.1", port_}}), log_);
+  EXPECT_TRUE(two.Put("/t/k", "v").ok());
+  EXPECT_EQ(two.CurrentEndpoint(), "http://127.0.0.1:" + std::to_string(port_));
+  etcd::Client none(Options({HostPort{"127.0.0.1", *dead}}), log_);
+  auto start = std::chrono::steady_clock::now();
+  auto r = none.Get("/t/k");
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+TEST_F(EtcdClientTest, WatchCacheFollowsChangesInsideItsPrefix) {
+  std::atomic<int> changes{0};
+  WatchCache cache(Options({HostPort{"127.0.0.1", port_}}), "/w/", log_, [&] { ++changes; });
+  cache.Start();
+  auto rev = client_->Put("/w/a", "1");
+  ASSERT_TRUE(rev.ok());
+  ASSERT_TRUE(cache.WaitForRevision(*rev, Duration(5000)));
+  ASSERT_TRUE(client_->Put("/other", "x").ok());  // outside the prefix
+  auto del = client_->Delete("/w/a");
+  auto rev2 = client_->Put("/w/b", "2");
+  ASSERT_TRUE(cache.WaitForRevision(*rev2, Duration(5000)));
+  auto snap = cache.Get();
+  EXPECT_EQ(snap.kvs->count("/w/a"), 0u);
+  EXPECT_EQ(snap.kvs->at("/w/b").value, "2");
+  EXPECT_EQ(snap.kvs->count("/other"), 0u);
+  EXPECT_TRUE(del.ok());
+  EXPECT_GE(changes.load(), 2);
+  cache.Stop();
+}
+
+}  // namespace
+}  // namespace pgw::itest
