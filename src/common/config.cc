@@ -383,6 +383,14 @@ bool IsExecutable(const std::string& p) { return access(p.c_str(), X_OK) == 0 &&
 const std::vector<std::string> kRequiredPrograms = {"pg_ctl", "initdb", "pg_controldata", "pg_basebackup",
                                                     "postgres", "pg_isready"};
 
+std::vector<std::string> MissingPrograms(const std::string& dir) {
+  std::vector<std::string> missing;
+  for (const auto& prog : kRequiredPrograms) {
+    if (!IsExecutable(dir + "/" + prog)) missing.push_back(prog);
+  }
+  return missing;
+}
+
 // PATH first, then Debian's /usr/lib/postgresql/<newest>/bin.
 std::string FindBinDir(const std::map<std::string, std::string>& env) {
   auto path = env.count("PATH") ? env.at("PATH") : std::string("/usr/local/bin:/usr/bin:/bin");
@@ -390,9 +398,7 @@ std::string FindBinDir(const std::map<std::string, std::string>& env) {
   while (start <= path.size()) {
     auto colon = path.find(':', start);
     std::string dir = path.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
-    bool all = !dir.empty();
-    for (const auto& prog : kRequiredPrograms) all = all && IsExecutable(dir + "/" + prog);
-    if (all) return dir;
+    if (!dir.empty() && MissingPrograms(dir).empty()) return dir;
     if (colon == std::string::npos) break;
     start = colon + 1;
   }
@@ -406,9 +412,7 @@ std::string FindBinDir(const std::map<std::string, std::string>& env) {
   });
   for (const auto& v : versions) {
     std::string dir = "/usr/lib/postgresql/" + v + "/bin";
-    bool all = true;
-    for (const auto& prog : kRequiredPrograms) all = all && IsExecutable(dir + "/" + prog);
-    if (all) return dir;
+    if (MissingPrograms(dir).empty()) return dir;
   }
   return "";
 }
@@ -681,10 +685,7 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
         if (!IsDirectory(p.bin_dir)) {
           errors->push_back("postgresql.bin_dir: '" + p.bin_dir + "' is not a directory");
         } else {
-          std::vector<std::string> missing;
-          for (const auto& prog : kRequiredPrograms) {
-            if (!IsExecutable(p.bin_dir + "/" + prog)) missing.push_back(prog);
-          }
+          std::vector<std::string> missing = MissingPrograms(p.bin_dir);
           if (!missing.empty()) {
             std::string m;
             for (const auto& s : missing) m += (m.empty() ? "" : ", ") + s;
