@@ -15,6 +15,17 @@ etcd::ClientOptions ClientOptionsFrom(const Config& cfg, Duration timeout) {
   o.request_timeout = timeout;
   return o;
 }
+class EtcdLeaseApi final : public LeaseApi {
+ public:
+  explicit EtcdLeaseApi(etcd::Client& c) : c_(c) {}
+  Result<int64_t> Grant(int ttl_seconds) override { return c_.LeaseGrant(ttl_seconds); }
+  Result<int64_t> KeepAlive(int64_t id) override { return c_.LeaseKeepAlive(id); }
+  Status Revoke(int64_t id) override { return c_.LeaseRevoke(id); }
+
+ private:
+  etcd::Client& c_;
+};
+
 }  // namespace
 
 EtcdDcs::EtcdDcs(const Config& cfg, const Clock& clock, Logger& log, std::function<void()> on_change)
@@ -22,13 +33,15 @@ EtcdDcs::EtcdDcs(const Config& cfg, const Clock& clock, Logger& log, std::functi
       opts_(ClientOptionsFrom(cfg, Duration(2000))) {
   client_ = std::make_unique<etcd::Client>(opts_, log_);
   lease_client_ = std::make_unique<etcd::Client>(opts_, log_);
+  lease_api_ = std::make_unique<EtcdLeaseApi>(*lease_client_);
+  keeper_state_ = std::make_unique<LeaseKeeper>(*lease_api_, clock_, log_);
   cache_ = std::make_unique<WatchCache>(opts_, prefix_, log_, std::move(on_change));
 }
 
 EtcdDcs::~EtcdDcs() { Stop(); }
 
 void EtcdDcs::Start(int ttl_seconds) {
-  ttl_ = ttl_seconds;
+  keeper_state_->SetTtl(ttl_seconds);
   cache_->Start();
   keeper_ = std::thread([this] { KeeperLoop(); });
 }
@@ -44,24 +57,19 @@ void EtcdDcs::Stop() {
 }
 
 void EtcdDcs::SetTtl(int ttl_seconds) {
-  if (ttl_.exchange(ttl_seconds) != ttl_seconds) {
+  {
+    std::lock_guard<std::mutex> g(grant_mu_);
     // A lease's TTL is fixed at grant time: take a new lease on the next EnsureLease (Patroni does the same).
-    std::lock_guard<std::mutex> l(mu_);
-    lease_id_ = 0;
+    keeper_state_->SetTtl(ttl_seconds);
   }
   cv_.notify_all();
 }
 
-MonoTime EtcdDcs::LeaseDeadline() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return lease_deadline_;
-}
+MonoTime EtcdDcs::LeaseDeadline() const { return keeper_state_->Deadline(); }
 
 void EtcdDcs::RevokeLease() {
-  int64_t id = lease_id_.exchange(0);
-  if (id == 0) return;
-  Status s = lease_client_->LeaseRevoke(id);
-  if (!s.ok()) log_.Warn("could not revoke lease: " + s.message());
+  std::lock_guard<std::mutex> g(grant_mu_);
+  keeper_state_->Revoke();
 }
 
 std::string EtcdDcs::WakeSignature() const {
@@ -76,52 +84,39 @@ std::string EtcdDcs::WakeSignature() const {
 }
 
 Status EtcdDcs::EnsureLease() {
-  std::lock_guard<std::mutex> g(grant_mu_);
-  if (lease_id_.load() != 0) return Status::Ok();
-  MonoTime sent = clock_.Now();
-  auto id = lease_client_->LeaseGrant(ttl_.load());
-  if (!id.ok()) return id.status().Context("granting an etcd lease");
+  Status s;
   {
-    std::lock_guard<std::mutex> l(mu_);
-    lease_id_ = *id;
-    lease_deadline_ = sent + Duration(ttl_.load() * 1000);
+    std::lock_guard<std::mutex> g(grant_mu_);
+    s = keeper_state_->Ensure();
   }
   cv_.notify_all();
-  return Status::Ok();
+  return s;
 }
 
 void EtcdDcs::KeeperLoop() {
   std::unique_lock<std::mutex> l(mu_);
   while (!stop_) {
-    // Renew a few times per TTL so that one lost keepalive never costs the lease.
-    Duration period(std::max(200, ttl_.load() * 1000 / 4));
-    cv_.wait_for(l, period, [&] { return stop_; });
+    cv_.wait_for(l, keeper_state_->Period(), [&] { return stop_; });
     if (stop_) break;
-    int64_t id = lease_id_.load();
-    if (id == 0) continue;
     l.unlock();
-    MonoTime sent = clock_.Now();
-    auto ttl = lease_client_->LeaseKeepAlive(id);
-    std::string member_json;
-    l.lock();
-    if (ttl.ok()) {
-      lease_deadline_ = sent + Duration(*ttl * 1000);
-    } else if (ttl.status().code() == Code::kNotFound) {
-      // The lease expired (etcd unreachable for longer than the TTL, or revoked). Keys attached to it are gone,
-      // including `leader` if we held it; the HA loop sees that. Put our member key back under a new lease.
-      log_.Warn("etcd lease " + std::to_string(id) + " expired; granting a new one");
-      if (lease_id_.load() == id) lease_id_ = 0;
-      member_json = last_member_json_;
-    } else {
-      log_.Warn("lease keepalive failed: " + ttl.status().message());
+    LeaseKeeper::Outcome o;
+    {
+      std::lock_guard<std::mutex> g(grant_mu_);
+      o = keeper_state_->Renew();
     }
-    if (!member_json.empty()) {
-      l.unlock();
+    if (o == LeaseKeeper::Outcome::kExpired) {
+      // Keys attached to the lease are gone, including `leader` if we held it; the HA loop sees that through
+      // the watch. Put our member key back under a new lease.
+      std::string member_json;
+      {
+        std::lock_guard<std::mutex> ml(mu_);
+        member_json = last_member_json_;
+      }
       Status s = EnsureLease();
-      if (s.ok()) s = TouchMember(member_json);
+      if (s.ok() && !member_json.empty()) s = TouchMember(member_json);
       if (!s.ok()) log_.Warn("re-registering member after lease loss: " + s.message());
-      l.lock();
     }
+    l.lock();
   }
 }
 
@@ -166,14 +161,14 @@ Status EtcdDcs::CancelInitialize() {
 
 Status EtcdDcs::AttemptLeader() {
   PGW_RETURN_IF_ERROR(EnsureLease());
-  return CreateOnly(Key(keys::kLeader), name_, lease_id_.load(), "leader race");
+  return CreateOnly(Key(keys::kLeader), name_, keeper_state_->Id(), "leader race");
 }
 
 Status EtcdDcs::RefreshLeader() {
   PGW_RETURN_IF_ERROR(EnsureLease());
   std::string key = Key(keys::kLeader);
   etcd::Compare c{key, etcd::Compare::Target::kValue, etcd::Compare::Result::kEqual, 0, name_};
-  auto r = client_->Txn({c}, {etcd::Op{etcd::Op::Type::kPut, key, name_, lease_id_.load(), ""}});
+  auto r = client_->Txn({c}, {etcd::Op{etcd::Op::Type::kPut, key, name_, keeper_state_->Id(), ""}});
   if (!r.ok()) return r.status().Context("refreshing leader key");
   AwaitCache(r->revision);
   if (!r->succeeded) return Conflict("leader key is not ours");
@@ -192,9 +187,11 @@ Status EtcdDcs::DeleteLeader() {
 
 Status EtcdDcs::TouchMember(const std::string& json) {
   PGW_RETURN_IF_ERROR(EnsureLease());
-  auto r = client_->Put(MemberKey(), json, lease_id_.load());
+  int64_t lease = keeper_state_->Id();
+  auto r = client_->Put(MemberKey(), json, lease);
   if (!r.ok()) {
-    if (r.status().code() == Code::kNotFound) lease_id_ = 0;  // lease vanished under us: re-grant next time
+    // The lease vanished under us: re-grant next time.
+    if (r.status().code() == Code::kNotFound) keeper_state_->Forget(lease);
     return r.status().Context("writing member key");
   }
   {

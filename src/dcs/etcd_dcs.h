@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "dcs/dcs.h"
 #include "dcs/etcd_client.h"
+#include "dcs/lease_keeper.h"
 #include "dcs/watch_cache.h"
 
 namespace pgw {
@@ -35,7 +36,7 @@ class EtcdDcs final : public Dcs {
   std::string WakeSignature() const;
 
   Result<ClusterView> Cluster() override;
-  int64_t LeaseId() const override { return lease_id_.load(); }
+  int64_t LeaseId() const override { return keeper_state_->Id(); }
   MonoTime LeaseDeadline() const override;
   Status AttemptInitialize(const std::string& value) override;
   Status SetInitialize(const std::string& sysid, const std::string& expected) override;
@@ -63,14 +64,13 @@ class EtcdDcs final : public Dcs {
   etcd::ClientOptions opts_;
   std::unique_ptr<etcd::Client> client_;        // HA loop writes
   std::unique_ptr<etcd::Client> lease_client_;  // lease keeper only: never queued behind a slow write
+  std::unique_ptr<LeaseApi> lease_api_;
+  std::unique_ptr<LeaseKeeper> keeper_state_;
   std::unique_ptr<WatchCache> cache_;
 
-  std::atomic<int64_t> lease_id_{0};
-  std::atomic<int> ttl_{30};
   mutable std::mutex mu_;
-  std::mutex grant_mu_;  // one lease grant at a time (keeper and HA loop may both need one)
+  std::mutex grant_mu_;  // one grant/renewal at a time (keeper thread and HA loop may both need one)
   std::condition_variable cv_;
-  MonoTime lease_deadline_{};
   std::string last_member_json_;  // re-put after a lease had to be re-granted
   bool stop_ = false;
   std::thread keeper_;

@@ -39,6 +39,7 @@ Status WatchCache::Resync() {
     revision_ = r->revision;
     ready_ = true;
   }
+  ++resyncs_;
   cv_.notify_all();
   if (on_change_) on_change_();
   return Status::Ok();

@@ -34,6 +34,9 @@ class WatchCache {
   Snapshot Get() const;
   // Waits until the cache has applied `revision` (read-your-writes after our own put/txn). False on timeout.
   bool WaitForRevision(int64_t revision, Duration timeout) const;
+  // Full re-reads so far: 1 after start, +1 after each compaction or cancelled watch. A reconnect that resumes
+  // from the last revision does not count.
+  int resyncs() const { return resyncs_.load(); }
 
  private:
   void Run();
@@ -45,6 +48,7 @@ class WatchCache {
   std::function<void()> on_change_;
   std::unique_ptr<etcd::Client> client_;
   std::atomic<bool> stop_{false};
+  std::atomic<int> resyncs_{0};
   std::thread thread_;
 
   mutable std::mutex mu_;
