@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "agent/peers.h"
+#include "pg/fence.h"
 #include "common/fs.h"
 
 namespace pgw {
@@ -32,8 +33,14 @@ bool PortInUse(const std::string& host, int port) {
 }  // namespace
 
 Agent::Agent(std::shared_ptr<const Config> cfg, const Clock& clock, Logger& log)
-    : cfg_(std::move(cfg)), clock_(clock), log_(log) {
+    : cfg_(std::move(cfg)), clock_(clock), log_(log), callbacks_(log) {
   dyn_ = cfg_->bootstrap.dynamic;
+  FenceOptions fo;
+  fo.data_dir = cfg_->postgresql.data_dir;
+  fo.safety_margin_s = cfg_->watchdog.safety_margin;
+  fo.watchdog_mode = cfg_->watchdog.mode;
+  fo.watchdog_device = cfg_->watchdog.device;
+  fencer_ = std::make_unique<Fencer>(clock_, log_, fo);
   pg_ = std::make_unique<PgController>(cfg_, log_);
   dcs_ = std::make_unique<EtcdDcs>(*cfg_, clock_, log_, [this] {
     // Called on the watch thread: wake the loop at once when the leader, config or initialize key changed.
@@ -45,12 +52,56 @@ Agent::Agent(std::shared_ptr<const Config> cfg, const Clock& clock, Logger& log)
     wake_ = true;
     wake_cv_.notify_all();
   });
+  dcs_->SetOnRenewed([this](int64_t lease, MonoTime deadline) { fencer_->OnLeaseRenewed(lease, deadline); });
   rest_ = std::make_unique<RestServer>([this](const HttpServerRequest& r) { return HandleHttp(r); });
 }
 
 Agent::~Agent() {
   if (rest_) rest_->Stop();
   if (dcs_) dcs_->Stop();
+}
+
+Status Agent::ArmFencing() {
+  int64_t lease = dcs_->LeaseId();
+  if (lease == 0) return Unavailable("no lease to arm fencing with");
+  return fencer_->Arm(lease, dcs_->LeaseDeadline(), dyn_.ttl);
+}
+
+void Agent::UpdateFencing(const LocalView& local, const ClusterView* view) {
+  bool primary = local.running && local.query_ok && !local.in_recovery;
+  bool unknown = local.running && !local.query_ok;
+  if (!primary && !unknown) {
+    fencer_->Disarm();
+  } else if (primary) {
+    if (dyn_.pause) {
+      fencer_->Disarm();  // maintenance mode: nobody is promoted automatically, and we never touch PostgreSQL
+    } else if (view && view->leader && view->leader->name == cfg_->name && view->leader->lease != 0 &&
+               view->leader->lease == dcs_->LeaseId()) {
+      Status s = ArmFencing();
+      if (!s.ok()) log_.Error(s.message());
+    }
+    // Otherwise keep what is armed: the old lease's deadline (plus failsafe confirmations) still bounds us.
+  }
+  if (!old_supervisors_retired_ && (fencer_->armed() || (!primary && !unknown))) {
+    if (fencer_->supervisor()) fencer_->supervisor()->RetireOthers();
+    old_supervisors_retired_ = true;
+  }
+}
+
+void Agent::FireCallbacks(const LocalView& before, const LocalView& after) {
+  const auto& cb = cfg_->postgresql.callbacks;
+  auto fire = [&](const char* what, const std::string& role) {
+    auto it = cb.find(what);
+    if (it != cb.end() && !it->second.empty()) callbacks_.Fire(it->second, what, role, cfg_->scope);
+  };
+  bool was_up = before.running && before.query_ok, is_up = after.running && after.query_ok;
+  std::string role = is_up ? (after.in_recovery ? "replica" : "primary") : last_role_;
+  if (!was_up && is_up) fire("on_start", role);
+  if (before.running && !after.running) fire("on_stop", last_role_.empty() ? "replica" : last_role_);
+  if (is_up) {
+    if (!last_role_.empty() && role != last_role_) fire("on_role_change", role);
+    last_role_ = role;
+  }
 }
 
 void Agent::RequestStop() {
@@ -112,11 +163,17 @@ int Agent::Run() {
     log_.Error(s.message());
     return 1;
   }
+  s = fencer_->Start();
+  if (!s.ok()) {
+    log_.Error(s.message());
+    return 1;
+  }
   rest_->Start();
   log_.Info("pgwarden " + std::string(kPgwardenVersion) + " starting: member " + cfg_->name + " of scope " +
             cfg_->scope + ", REST API on " + cfg_->restapi.listen_host + ":" + std::to_string(rest_->port()));
   dcs_->Start(dyn_.ttl);
   if (!WaitForDcs()) {
+    fencer_->Stop();
     rest_->Stop();
     dcs_->Stop();
     return exit_code_;
@@ -127,6 +184,14 @@ int Agent::Run() {
     if (stop_) break;
     auto elapsed = clock_.Now() - started;
     Duration period(dyn_.loop_wait * 1000);
+    if (fencer_->armed()) {
+      // A primary re-decides the moment its lease stops being fresh (last renewal older than retry_timeout),
+      // not up to loop_wait later.
+      MonoTime stale = dcs_->LeaseDeadline() - Duration(dyn_.ttl * 1000) + Duration(dyn_.retry_timeout * 1000) +
+                       Duration(10);
+      Duration until = std::chrono::duration_cast<Duration>(stale - started);
+      if (until > Duration(0) && until < period) period = until;
+    }
     if (elapsed >= period) {
       log_.Info("Loop time exceeded, rescheduling immediately.");
       continue;
@@ -134,6 +199,7 @@ int Agent::Run() {
     WaitNextCycle(period - std::chrono::duration_cast<Duration>(elapsed));
   }
   if (exit_code_ == 0) Shutdown();
+  fencer_->Stop();
   rest_->Stop();
   dcs_->Stop();
   return exit_code_;
@@ -156,8 +222,18 @@ void Agent::Cycle() {
   }
   pg_->SetDynamicConfig(dyn_);
   dcs_->SetTtl(dyn_.ttl);
+  failsafe_mode_ = dyn_.failsafe_mode;
+  ttl_s_ = dyn_.ttl;
 
   LocalView local = pg_->Observe();
+  const LocalView before = local;
+  if (local.running && local.query_ok) primary_start_failed_ = false;
+  if (!old_supervisors_retired_ && (!local.running || (local.query_ok && local.in_recovery))) {
+    // PostgreSQL is not a primary: a supervisor left by a previous agent has nothing to guard, and must not kill
+    // the instance we are about to start.
+    if (fencer_->supervisor()) fencer_->supervisor()->RetireOthers();
+    old_supervisors_retired_ = true;
+  }
   pg_state_ = !local.running ? (pg_state_ == "creating replica" || pg_state_ == "initializing new cluster"
                                     ? pg_state_ : "stopped")
                              : (local.query_ok ? "running" : "starting");
@@ -167,10 +243,33 @@ void Agent::Cycle() {
   in.cluster = &*view;
   in.local = &local;
   in.my_lease = dcs_->LeaseId();
+  in.now = clock_.Now();
+  in.lease_deadline = dcs_->LeaseDeadline();
+  in.primary_start_failed = primary_start_failed_;
+  in.rewind_failed = rewind_failed_;
+  in.no_race_until = no_race_until_;
+  in.failsafe_primary_until = MonoTime(Duration(failsafe_primary_until_ms_.load()));
+  in.watchdog_unusable = fencer_->WatchdogRequiredButUnusable();
   ha::Decision d = ha::Decide(in);
   if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckPeers) {
     in.peers = CheckPeers(*view, cfg_->name, Duration(2000));
     in.peers_checked = true;
+    d = ha::Decide(in);
+  }
+  failsafe_active_ = false;
+  if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckFailsafe) {
+    Json body = {{"name", cfg_->name},
+                 {"conn_url", ConnUrl(cfg_->postgresql.connect_address)},
+                 {"api_url", ApiUrl(cfg_->restapi.connect_address)},
+                 {"slots", Json::object()}};
+    MonoTime sent = clock_.Now();
+    in.failsafe_checked = true;
+    in.failsafe_ok = view->failsafe && PostFailsafe(*view->failsafe, cfg_->name, body.dump(), Duration(2000));
+    if (in.failsafe_ok) {
+      // Every member promised not to race for ttl from when it got our request: we may stay primary until then.
+      fencer_->ExtendUntil(sent + Duration(dyn_.ttl * 1000));
+      failsafe_active_ = true;
+    }
     d = ha::Decide(in);
   }
   log_.Info(d.message);
@@ -179,8 +278,10 @@ void Agent::Cycle() {
   // Re-observe after acting so that the member key and the API show the state we left PostgreSQL in.
   if (ok && !d.actions.empty() && d.actions.front().type != ha::ActionType::kWait) local = pg_->Observe();
   if (local.running) pg_state_ = local.query_ok ? "running" : "starting";
-  TouchMember(local);
+  FireCallbacks(before, local);
+  if (ha::DcsReachable(in) || in.my_lease != dcs_->LeaseId()) TouchMember(local);
   auto fresh = dcs_->Cluster();
+  UpdateFencing(local, fresh.ok() ? &*fresh : &*view);
   Publish(local, fresh.ok() ? &*fresh : &*view);
 }
 
@@ -231,33 +332,102 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       log_.Info("cloned from " + a.target);
       return Status::Ok();
     }
-    case ActionType::kStartPrimary:
+    case ActionType::kStartPrimary: {
+      Status armed = ArmFencing();
+      if (!armed.ok()) {
+        Status rel = dcs_->DeleteLeader();
+        if (!rel.ok()) log_.Warn(rel.message());
+        return armed.Context("not starting as primary");
+      }
       pg_state_ = "starting";
-      return pg_->Start(std::nullopt);
+      Status s = pg_->Start(std::nullopt);
+      if (!s.ok()) primary_start_failed_ = true;
+      return s;
+    }
     case ActionType::kStartReplica:
       pg_state_ = "starting";
       return pg_->Start(a.upstream);
-    case ActionType::kFollow:
+    case ActionType::kFollow: {
       log_.Info("changing primary_conninfo to follow " + a.target + " (" + a.upstream->address.ToString() +
                 ") and reloading");
-      return pg_->Follow(*a.upstream);
+      Status s = pg_->Follow(*a.upstream);
+      auto it = cfg_->postgresql.callbacks.find("on_reload");
+      if (s.ok() && it != cfg_->postgresql.callbacks.end()) {
+        callbacks_.Fire(it->second, "on_reload", "replica", cfg_->scope);
+      }
+      return s;
+    }
     case ActionType::kAttemptLeader:
       return dcs_->AttemptLeader();
     case ActionType::kRefreshLeader:
       return dcs_->RefreshLeader();
-    case ActionType::kPromote: {
-      PGW_RETURN_IF_ERROR(pg_->Promote());
-      return WriteHistoryAfterPromote(view);
+    case ActionType::kPromote:
+      return PromoteNow(view);
+    case ActionType::kDemote: {
+      StopMode mode = a.mode == "offline" ? StopMode::kFast : StopMode::kImmediate;
+      log_.Info("demoting: stopping PostgreSQL (" + a.mode + ")");
+      Status s = pg_->Stop(mode);
+      if (!s.ok()) return s;
+      fencer_->Disarm();
+      pg_state_ = "stopped";
+      if (a.mode == "immediate") {
+        Status rel = dcs_->DeleteLeader();
+        if (!rel.ok() && rel.code() != Code::kConflict) log_.Warn(rel.message());
+      }
+      return Status::Ok();
     }
-    case ActionType::kDemote:
-      PGW_RETURN_IF_ERROR(pg_->Stop(StopMode::kImmediate));
-      return pg_->Start(a.upstream);
+    case ActionType::kReleaseLeader: {
+      Status s = dcs_->DeleteLeader();
+      if (s.code() == Code::kConflict) return Status::Ok();  // not ours any more: nothing to release
+      return s;
+    }
+    case ActionType::kRewind: {
+      log_.Info("running pg_rewind from " + a.target);
+      Status s = pg_->Rewind(*a.address);
+      rewind_failed_ = !s.ok();
+      if (s.ok()) log_.Info("pg_rewind from " + a.target + " finished");
+      return s;
+    }
+    case ActionType::kReinitialize: {
+      log_.Info("removing the data directory to clone it again");
+      rewind_failed_ = false;
+      return pg_->WipeDataDir();
+    }
+    case ActionType::kCheckFailsafe:
+      return Status::Ok();
+    case ActionType::kWriteFailsafe:
+      return dcs_->WriteFailsafe(ha::FailsafeMembers(view).dump());
     case ActionType::kWriteStatus:
       return dcs_->WriteStatus(EncodeStatus(a.optime));
     case ActionType::kSyncSlots:
       return pg_->SyncSlots(a.slots, local.physical_slots);
   }
   return Internal("unknown action");
+}
+
+Status Agent::PromoteNow(const ClusterView& view) {
+  const std::string& hook = cfg_->postgresql.pre_promote;
+  if (!hook.empty() &&
+      !callbacks_.RunSync(hook, "pre_promote", Duration(cfg_->postgresql.pg_ctl_timeout * 1000))) {
+    no_race_until_ = clock_.Now() + Duration(dyn_.ttl * 1000);
+    Status rel = dcs_->DeleteLeader();
+    if (!rel.ok()) log_.Warn(rel.message());
+    return Internal("Promotion cancelled because the pre-promote script failed");
+  }
+  // Fencing is armed before PostgreSQL can accept a single write.
+  Status armed = ArmFencing();
+  if (!armed.ok()) {
+    Status rel = dcs_->DeleteLeader();
+    if (!rel.ok()) log_.Warn(rel.message());
+    return armed.Context("Not promoting self because watchdog could not be activated");
+  }
+  MonoTime started = clock_.Now();
+  PGW_RETURN_IF_ERROR(pg_->Promote());
+  log_.Info("promoted PostgreSQL in " + std::to_string((clock_.Now() - started).count()) + " ms");
+  // The end-of-recovery checkpoint puts the new timeline in pg_control, which pg_rewind on the old primary reads.
+  Status cp = pg_->Checkpoint();
+  if (!cp.ok()) log_.Warn(cp.message());
+  return WriteHistoryAfterPromote(view);
 }
 
 Status Agent::Bootstrap() {
@@ -343,6 +513,8 @@ void Agent::Publish(const LocalView& local, const ClusterView* view) {
   std::lock_guard<std::mutex> l(state_mu_);
   state_.local = local;
   state_.pg_state = pg_state_;
+  state_.paused = dyn_.pause;
+  state_.failsafe_active = failsafe_active_;
   state_.dcs_ok = view != nullptr;
   if (view) {
     state_.dcs_last_seen = clock_.WallSeconds();
@@ -353,11 +525,16 @@ void Agent::Publish(const LocalView& local, const ClusterView* view) {
 }
 
 void Agent::Shutdown() {
+  if (dyn_.pause) {
+    log_.Info("shutting down in maintenance mode: leaving PostgreSQL running and the leader key in place");
+    return;
+  }
   log_.Info("shutting down: stopping PostgreSQL");
   auto view = dcs_->Cluster();
   bool leader = view.ok() && view->leader && view->leader->name == cfg_->name;
   Status s = pg_->Stop(StopMode::kFast);
   if (!s.ok()) log_.Error("stopping PostgreSQL: " + s.message());
+  else fencer_->Disarm();
   pg_state_ = "stopped";
   if (leader) {
     s = dcs_->DeleteLeader();
@@ -373,6 +550,20 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
   {
     std::lock_guard<std::mutex> l(state_mu_);
     s = state_;
+  }
+  if (req.method == "POST" && req.path == "/failsafe") {
+    if (!failsafe_mode_) return HttpServerResponse{502, "text/plain", "Failsafe mode is not enabled\n", false};
+    if (RoleOf(s) == "primary") return HttpServerResponse{500, "text/plain", "Running as a leader\n", false};
+    Json body = Json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object() || !body.contains("name") || !body.at("name").is_string()) {
+      return HttpServerResponse{400, "text/plain", "POST /failsafe needs a JSON object with the sender's name\n",
+                                false};
+    }
+    int64_t until = (clock_.Now() + Duration(ttl_s_.load() * 1000)).time_since_epoch().count();
+    int64_t prev = failsafe_primary_until_ms_.load();
+    while (prev < until && !failsafe_primary_until_ms_.compare_exchange_weak(prev, until)) {
+    }
+    return HttpServerResponse{200, "text/plain", "Accepted", false};
   }
   bool status_only = req.method == "HEAD" || req.method == "OPTIONS";
   if (req.method != "GET" && !status_only) {

@@ -10,6 +10,8 @@
 #include <memory>
 #include <mutex>
 
+#include "agent/callbacks.h"
+#include "agent/fencer.h"
 #include "agent/rest.h"
 #include "agent/status_json.h"
 #include "common/clock.h"
@@ -43,6 +45,14 @@ class Agent {
   void TouchMember(const LocalView& local);
   void Publish(const LocalView& local, const ClusterView* view);
   void Shutdown();
+  // Arms the fencer for our lease (the one holding the leader key). Fails when watchdog.mode is required and the
+  // device cannot be used.
+  Status ArmFencing();
+  // After a cycle: arm or disarm the fencer to match what PostgreSQL is now; retire supervisors of a dead agent.
+  void UpdateFencing(const LocalView& local, const ClusterView* view);
+  // on_start / on_stop / on_role_change, from what changed in this cycle.
+  void FireCallbacks(const LocalView& before, const LocalView& after);
+  Status PromoteNow(const ClusterView& view);
   void WaitNextCycle(Duration d);
   HttpServerResponse HandleHttp(const HttpServerRequest& req);
 
@@ -52,7 +62,21 @@ class Agent {
   std::unique_ptr<EtcdDcs> dcs_;
   std::unique_ptr<PgController> pg_;
   std::unique_ptr<RestServer> rest_;
+  std::unique_ptr<Fencer> fencer_;
+  CallbackRunner callbacks_;
   DynamicConfig dyn_;
+  // Read by the REST thread.
+  std::atomic<bool> failsafe_mode_{false};
+  std::atomic<int> ttl_s_{30};
+  std::atomic<int64_t> failsafe_primary_until_ms_{0};  // MonoTime ms: a primary vouched for itself via POST /failsafe
+
+  // What earlier cycles learned, for the decision core (ha::Inputs).
+  bool primary_start_failed_ = false;
+  bool rewind_failed_ = false;
+  MonoTime no_race_until_{};
+  bool failsafe_active_ = false;
+  bool old_supervisors_retired_ = false;
+  std::string last_role_;
 
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;

@@ -55,4 +55,30 @@ std::vector<ha::PeerStatus> CheckPeers(const ClusterView& cluster, const std::st
   return out;
 }
 
+bool PostFailsafe(const Json& failsafe, const std::string& self, const std::string& body, Duration timeout) {
+  if (!failsafe.is_object() || !failsafe.contains(self)) return false;
+  std::vector<std::future<bool>> futures;
+  for (const auto& [name, url] : failsafe.items()) {
+    if (name == self) continue;
+    if (!url.is_string()) return false;
+    std::string base = url.get<std::string>();
+    auto slash = base.find('/', base.find("://") == std::string::npos ? 0 : base.find("://") + 3);
+    if (slash != std::string::npos) base = base.substr(0, slash);
+    futures.push_back(std::async(std::launch::async, [base, body, timeout] {
+      HttpClient http;
+      HttpRequest req;
+      req.method = "POST";
+      req.url = base + "/failsafe";
+      req.body = body;
+      req.headers["Content-Type"] = "application/json";
+      req.timeout = timeout;
+      auto r = http.Do(req);
+      return r.ok() && r->status == 200;
+    }));
+  }
+  bool all = true;
+  for (auto& f : futures) all = f.get() && all;
+  return all;
+}
+
 }  // namespace pgw

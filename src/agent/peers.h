@@ -12,4 +12,8 @@ namespace pgw {
 ha::PeerStatus ParsePeerStatus(const std::string& name, const std::string& body);
 std::vector<ha::PeerStatus> CheckPeers(const ClusterView& cluster, const std::string& self, Duration timeout);
 
+// Failsafe mode: POSTs `body` to /failsafe of every member listed in the `failsafe` key except `self`, in parallel.
+// True only when every one answered 200 (and `self` is listed).
+bool PostFailsafe(const Json& failsafe, const std::string& self, const std::string& body, Duration timeout);
+
 }  // namespace pgw

@@ -33,9 +33,11 @@ nlohmann::json StatusJson(const Config& cfg, const NodeState& s) {
   if (l.in_recovery && !l.replication_state.empty()) j["replication_state"] = l.replication_state;
   if (!l.replication.empty()) j["replication"] = l.replication;
   if (s.cluster_unlocked) j["cluster_unlocked"] = true;
+  if (s.failsafe_active) j["failsafe_mode_is_active"] = true;
   if (s.dcs_last_seen > 0) j["dcs_last_seen"] = static_cast<long long>(std::floor(s.dcs_last_seen));
   if (!cfg.tags.published.empty()) j["tags"] = cfg.tags.published;
   if (!l.sysid.empty()) j["database_system_identifier"] = l.sysid;
+  if (s.paused) j["pause"] = true;
   j["patroni"] = {{"version", kPatroniCompatVersion}, {"scope", cfg.scope}, {"name", cfg.name}};
   return nlohmann::json::parse(j.dump());
 }

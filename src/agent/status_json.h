@@ -23,6 +23,8 @@ struct NodeState {
   bool dcs_ok = false;
   double dcs_last_seen = 0;          // wall seconds
   std::optional<int64_t> last_lsn;   // status.optime
+  bool paused = false;               // maintenance mode (config `pause`)
+  bool failsafe_active = false;      // running as primary on failsafe confirmations while etcd is unreachable
 };
 
 // "primary" / "replica" / "uninitialized"

@@ -96,7 +96,7 @@ const Node& RootSchema() {
             {"rewind", Ign()},
             {"remove_data_directory_on_rewind_failure", Leaf(Kind::kBool)},
             {"remove_data_directory_on_diverged_timelines", Leaf(Kind::kBool)},
-            {"pre_promote", Ign()},
+            {"pre_promote", Leaf(Kind::kStr)},
             {"before_stop", Ign()},
             {"krbsrvname", Ign()}},
            kRequired)},
@@ -675,6 +675,9 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
     p.pg_ctl_timeout = static_cast<int>(Int(pg["pg_ctl_timeout"], 60));
     if (p.pg_ctl_timeout <= 0) errors->push_back("postgresql.pg_ctl_timeout: must be a positive number of seconds");
     p.use_pg_rewind = Bool(pg["use_pg_rewind"], false);
+    p.remove_data_directory_on_rewind_failure = Bool(pg["remove_data_directory_on_rewind_failure"], false);
+    p.remove_data_directory_on_diverged_timelines = Bool(pg["remove_data_directory_on_diverged_timelines"], false);
+    p.pre_promote = Str(pg["pre_promote"]);
     if (pg["callbacks"] && pg["callbacks"].IsMap()) {
       for (const auto& kv : pg["callbacks"]) p.callbacks[kv.first.Scalar()] = Str(kv.second);
     }
@@ -797,6 +800,7 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
   }
   if (d.maximum_lag_on_failover < 0) problems->push_back(p("maximum_lag_on_failover") + ": must not be negative");
   get_bool(j, "pause", &d.pause, p("pause"));
+  get_bool(j, "failsafe_mode", &d.failsafe_mode, p("failsafe_mode"));
   if (j.contains("postgresql")) {
     const auto& pg = j.at("postgresql");
     if (!pg.is_object()) {

@@ -34,6 +34,7 @@ struct DynamicConfig {
   bool use_slots = true;
   bool use_pg_rewind = false;
   bool pause = false;
+  bool failsafe_mode = false;
   Json parameters = Json::object();      // postgresql.parameters
   std::vector<std::string> pg_hba;       // postgresql.pg_hba
   Json raw = Json::object();             // the whole object as stored
@@ -106,6 +107,9 @@ struct Config {
     bool use_unix_socket = false;
     int pg_ctl_timeout = 60;
     bool use_pg_rewind = false;
+    bool remove_data_directory_on_rewind_failure = false;
+    bool remove_data_directory_on_diverged_timelines = false;
+    std::string pre_promote;                   // command line; a non-zero exit vetoes the promotion
     std::map<std::string, std::string> callbacks;
   } postgresql;
 

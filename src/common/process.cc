@@ -187,9 +187,10 @@ Result<pid_t> StartDetached(const std::vector<std::string>& argv, const std::str
                             const ProcessOptions& opts) {
   if (argv.empty()) return InvalidArgument("empty command");
   ExecPlan plan(argv, opts);
-  int logfd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  int logfd = log_path.empty() ? fcntl(2, F_DUPFD_CLOEXEC, 3)
+                              : open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (logfd < 0) return IoError("cannot open " + log_path + ": " + std::strerror(errno));
-  if (opts.run_as && geteuid() == 0 && fchown(logfd, opts.run_as->uid, opts.run_as->gid) != 0) {
+  if (!log_path.empty() && opts.run_as && geteuid() == 0 && fchown(logfd, opts.run_as->uid, opts.run_as->gid) != 0) {
     close(logfd);
     return IoError("cannot chown " + log_path + ": " + std::strerror(errno));
   }
@@ -207,7 +208,7 @@ Result<pid_t> StartDetached(const std::vector<std::string>& argv, const std::str
   }
   if (pid == 0) {
     setsid();
-    dup2(devnull, 0);
+    dup2(opts.stdin_fd >= 0 ? opts.stdin_fd : devnull, 0);
     dup2(logfd, 1);
     dup2(logfd, 2);
     ExecChild(plan, errp[1]);

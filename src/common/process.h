@@ -33,6 +33,7 @@ struct ProcessOptions {
   // Run(): called with each complete output line as it arrives (for logging); may be empty.
   std::function<void(const std::string&)> on_line;
   std::string stdin_data;                        // Run(): written to the child's stdin, then closed
+  int stdin_fd = -1;                             // StartDetached(): the child's stdin (default /dev/null)
 };
 
 struct RunResult {
@@ -49,7 +50,8 @@ struct RunResult {
 // started (missing, not executable); a non-zero exit is reported in RunResult.
 Result<RunResult> Run(const std::vector<std::string>& argv, const ProcessOptions& opts = {});
 
-// Starts a daemon in a new session (setsid) with stdin from /dev/null and stdout/stderr appended to `log_path`.
+// Starts a daemon in a new session (setsid) with stdin from /dev/null (or opts.stdin_fd) and stdout/stderr appended
+// to `log_path` (inherited from us when `log_path` is empty).
 // Returns its pid. The caller reaps it with Reap() or leaves it to init if the caller exits first.
 Result<pid_t> StartDetached(const std::vector<std::string>& argv, const std::string& log_path,
                             const ProcessOptions& opts = {});

@@ -39,6 +39,8 @@ class Dcs {
   // Create-only write of `config` (bootstrap seeds it once).
   virtual Status InitializeConfig(const std::string& json) = 0;
   virtual Status WriteHistory(const std::string& json) = 0;
+  // failsafe := json (unconditional, as Patroni; only the leader writes it).
+  virtual Status WriteFailsafe(const std::string& json) = 0;
 };
 
 }  // namespace pgw

@@ -104,6 +104,14 @@ void EtcdDcs::KeeperLoop() {
       std::lock_guard<std::mutex> g(grant_mu_);
       o = keeper_state_->Renew();
     }
+    if (o == LeaseKeeper::Outcome::kRenewed) {
+      std::function<void(int64_t, MonoTime)> cb;
+      {
+        std::lock_guard<std::mutex> ml(mu_);
+        cb = on_renewed_;
+      }
+      if (cb) cb(keeper_state_->Id(), keeper_state_->Deadline());
+    }
     if (o == LeaseKeeper::Outcome::kExpired) {
       // Keys attached to the lease are gone, including `leader` if we held it; the HA loop sees that through
       // the watch. Put our member key back under a new lease.
@@ -212,6 +220,18 @@ Status EtcdDcs::InitializeConfig(const std::string& json) {
   Status s = CreateOnly(Key(keys::kConfig), json, 0, "seeding config");
   if (s.code() == Code::kAlreadyExists) return Status::Ok();  // someone seeded it: theirs stands
   return s;
+}
+
+void EtcdDcs::SetOnRenewed(std::function<void(int64_t, MonoTime)> f) {
+  std::lock_guard<std::mutex> l(mu_);
+  on_renewed_ = std::move(f);
+}
+
+Status EtcdDcs::WriteFailsafe(const std::string& json) {
+  auto r = client_->Put(Key(keys::kFailsafe), json);
+  if (!r.ok()) return r.status().Context("writing failsafe");
+  AwaitCache(*r);
+  return Status::Ok();
 }
 
 Status EtcdDcs::WriteHistory(const std::string& json) {

@@ -48,6 +48,12 @@ class EtcdDcs final : public Dcs {
   Status WriteStatus(const std::string& json) override;
   Status InitializeConfig(const std::string& json) override;
   Status WriteHistory(const std::string& json) override;
+  Status WriteFailsafe(const std::string& json) override;
+  // Called on the keeper thread after every acknowledged keepalive, with the lease and its new deadline (fencing).
+  void SetOnRenewed(std::function<void(int64_t, MonoTime)> f);
+  // Keepalives acknowledged / failed (metrics).
+  uint64_t LeaseRenewals() const { return keeper_state_->renewals(); }
+  uint64_t LeaseFailures() const { return keeper_state_->failures(); }
 
  private:
   std::string Key(const char* rel) const { return prefix_ + rel; }
@@ -71,7 +77,8 @@ class EtcdDcs final : public Dcs {
   mutable std::mutex mu_;
   std::mutex grant_mu_;  // one grant/renewal at a time (keeper thread and HA loop may both need one)
   std::condition_variable cv_;
-  std::string last_member_json_;  // re-put after a lease had to be re-granted
+  std::string last_member_json_;
+  std::function<void(int64_t, MonoTime)> on_renewed_;  // guarded by mu_  // re-put after a lease had to be re-granted
   bool stop_ = false;
   std::thread keeper_;
 };

@@ -85,6 +85,8 @@ ClusterView BuildClusterView(const std::string& prefix, const std::map<std::stri
       v.failover = ParseJson(kv.value);
     } else if (rel == keys::kSync) {
       v.sync = ParseJson(kv.value);
+    } else if (rel == keys::kFailsafe) {
+      v.failsafe = ParseJson(kv.value);
     } else if (key.rfind(members_prefix, 0) == 0) {
       Member m;
       m.name = key.substr(members_prefix.size());

@@ -74,6 +74,7 @@ struct ClusterView {
   Json history = Json::array();
   std::optional<Json> failover;
   std::optional<Json> sync;
+  std::optional<Json> failsafe;           // {name: api_url}, maintained by the leader in failsafe mode
 
   const Member* FindMember(const std::string& name) const;
   const Member* LeaderMember() const;

@@ -5,7 +5,7 @@
 namespace pgw::ha {
 namespace {
 
-Action Act(ActionType t) { return Action{t, std::nullopt, "", std::nullopt, {}, 0}; }
+Action Act(ActionType t) { return Action{t, std::nullopt, "", std::nullopt, {}, 0, ""}; }
 
 std::string Me(const Inputs& in) { return "(" + in.config->name + ")"; }
 
@@ -99,14 +99,44 @@ Decision DecideEmptyDataDir(const Inputs& in) {
   return d;
 }
 
+bool WasPrimary(const LocalView& l) {
+  return l.cluster_state == "in production" || l.cluster_state == "shut down" ||
+         l.cluster_state == "in crash recovery" || l.cluster_state == "shutting down";
+}
+
 Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) {
   const LocalView& l = *in.local;
+  const ClusterView& c = *in.cluster;
   Decision d;
+  if (in.dynamic.pause) {
+    if (have_lock) {
+      d.actions.push_back(Act(ActionType::kReleaseLeader));
+      d.message = "removed leader lock because postgres is not running";
+    } else {
+      d.actions.push_back(Act(ActionType::kWait));
+      d.message = "postgres is not running";
+    }
+    return d;
+  }
+  if (!DcsReachable(in)) {
+    // Never start a primary on a stale view; a read-only start can wait for etcd too.
+    d.actions.push_back(Act(ActionType::kWait));
+    d.message = "DCS is not accessible";
+    return d;
+  }
   if (have_lock) {
+    if (in.primary_start_failed) {
+      d.actions.push_back(Act(ActionType::kReleaseLeader));
+      d.message = "removed leader key after trying and failing to start postgres";
+      return d;
+    }
+    if (WasPrimary(l) && in.dynamic.primary_start_timeout == 0) {
+      d.actions.push_back(Act(ActionType::kReleaseLeader));
+      d.message = "stopped PostgreSQL to fail over after a crash";
+      return d;
+    }
     if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
-    bool was_primary = l.cluster_state == "in production" || l.cluster_state == "shut down" ||
-                       l.cluster_state == "in crash recovery" || l.cluster_state == "shutting down";
-    if (was_primary) {
+    if (WasPrimary(l)) {
       d.actions.push_back(Act(ActionType::kStartPrimary));
       d.message = "starting primary after failure";
     } else {
@@ -116,16 +146,217 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
     return d;
   }
   Action start = Act(ActionType::kStartReplica);
-  if (in.cluster->leader) {
-    auto up = UpstreamMember(*in.config, *in.cluster);
+  std::optional<std::string> up;
+  if (c.leader) {
+    up = UpstreamMember(*in.config, c);
     if (up) start.upstream = UpstreamFor(in, *up);
+  }
+  // A former primary (stopped in production or crashed) behind a leader on another timeline has, or may have,
+  // WAL the new leader never saw: reconcile before streaming (safety rule 6).
+  const Member* leader = c.LeaderMember();
+  if (c.leader && leader != nullptr && leader->conn && WasPrimary(l) &&
+      (!leader->timeline || *leader->timeline != l.timeline)) {
+    bool rewind = in.dynamic.use_pg_rewind || in.config->postgresql.use_pg_rewind;
+    const auto& pg = in.config->postgresql;
+    if (rewind && in.rewind_failed) {
+      if (pg.remove_data_directory_on_rewind_failure) {
+        d.actions.push_back(Act(ActionType::kReinitialize));
+        d.message = "reinitializing because pg_rewind failed";
+        return d;
+      }
+      d.actions.push_back(Act(ActionType::kWait));
+      d.message = "pg_rewind from " + leader->name + " failed; reinitialize this member (pgwardenctl reinit) or set "
+                  "remove_data_directory_on_rewind_failure";
+      return d;
+    }
+    if (rewind) {
+      Action r = Act(ActionType::kRewind);
+      r.target = leader->name;
+      r.address = leader->conn;
+      d.actions = {r, start};
+      d.message = "running pg_rewind from " + leader->name;
+      return d;
+    }
+    if (pg.remove_data_directory_on_diverged_timelines) {
+      d.actions.push_back(Act(ActionType::kReinitialize));
+      d.message = "reinitializing due to diverged timelines";
+      return d;
+    }
   }
   d.actions.push_back(start);
   d.message = "starting as a secondary";
   return d;
 }
 
+Decision Paused(const Inputs& in, Decision d) {
+  if (in.dynamic.pause) d.message = "PAUSE: " + d.message;
+  return d;
+}
+
+Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_on_my_lease) {
+  const Config& cfg = *in.config;
+  const ClusterView& c = *in.cluster;
+  Decision d;
+  if (!dcs_ok) {
+    if (in.dynamic.pause) {
+      d.actions.push_back(Act(ActionType::kWait));
+      d.message = "continue to run as primary after failing to update leader lock in DCS";
+      return d;
+    }
+    if (in.dynamic.failsafe_mode) {
+      if (!in.failsafe_checked) {
+        d.actions.push_back(Act(ActionType::kCheckFailsafe));
+        d.message = "DCS is not accessible: asking every member for failsafe confirmation";
+        return d;
+      }
+      if (in.failsafe_ok) {
+        d.actions.push_back(Act(ActionType::kWait));
+        d.message = "continue to run as a leader because failsafe mode is enabled and all members are accessible";
+        return d;
+      }
+    }
+    Action a = Act(ActionType::kDemote);
+    a.mode = "offline";
+    d.actions.push_back(a);
+    d.message = "demoting self because DCS is not accessible and I was a leader";
+    return d;
+  }
+  if (have_lock) {
+    if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
+    LeaderHousekeeping(in, &d);
+    if (in.dynamic.failsafe_mode) {
+      Json want = FailsafeMembers(c);
+      if (!c.failsafe || *c.failsafe != want) d.actions.push_back(Act(ActionType::kWriteFailsafe));
+    }
+    d.message = "no action. I am " + Me(in) + ", the leader with the lock";
+    return d;
+  }
+  if (!c.leader) {
+    if (in.watchdog_unusable && !in.dynamic.pause) {
+      Action a = Act(ActionType::kDemote);
+      a.mode = "immediate-nolock";
+      d.actions.push_back(a);
+      d.message = "Demoting self because watchdog could not be activated";
+      return d;
+    }
+    d.actions.push_back(Act(ActionType::kAttemptLeader));
+    LeaderHousekeeping(in, &d);
+    d.message = "acquired session lock as a leader";
+    return d;
+  }
+  if (in.dynamic.pause) {
+    d.actions.push_back(Act(ActionType::kWait));
+    d.message = "continue to run as primary without lock";
+    return d;
+  }
+  Action demote = Act(ActionType::kDemote);
+  demote.mode = "immediate-nolock";
+  d.actions.push_back(demote);
+  d.message = "demoting self because I do not have the lock and I was a leader";
+  (void)cfg;
+  return d;
+}
+
+Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_on_my_lease) {
+  const Config& cfg = *in.config;
+  const ClusterView& c = *in.cluster;
+  const LocalView& l = *in.local;
+  Decision d;
+  if (!dcs_ok) {
+    d.actions.push_back(Act(ActionType::kWait));
+    d.message = "DCS is not accessible";
+    return d;
+  }
+  if (have_lock) {
+    if (in.dynamic.pause) {
+      d.actions.push_back(Act(ActionType::kReleaseLeader));
+      d.message = "removed leader lock because postgres is not running as primary";
+      return d;
+    }
+    if (in.watchdog_unusable) {
+      d.actions.push_back(Act(ActionType::kReleaseLeader));
+      d.message = "Not promoting self because watchdog could not be activated";
+      return d;
+    }
+    if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
+    d.actions.push_back(Act(ActionType::kPromote));
+    d.message = "promoted self to leader because I had the session lock";
+    return d;
+  }
+  if (c.leader) {
+    auto up = UpstreamMember(cfg, c);
+    std::optional<Upstream> want = up ? UpstreamFor(in, *up) : std::nullopt;
+    if (!want) {
+      d.actions.push_back(Act(ActionType::kWait));
+      d.message = "no action. I am " + Me(in) + ", a secondary, and waiting for the leader (" + c.leader->name +
+                  ") to publish its address";
+      return d;
+    }
+    if (l.upstream != want) {
+      Action f = Act(ActionType::kFollow);
+      f.upstream = want;
+      f.target = *up;
+      d.actions.push_back(f);
+    }
+    if (in.dynamic.use_slots) {
+      auto wanted = WantedSlots(cfg, c, false);
+      if (wanted != Sorted(l.physical_slots)) {
+        Action a = Act(ActionType::kSyncSlots);
+        a.slots = wanted;
+        d.actions.push_back(a);
+      }
+    }
+    d.message = "no action. I am " + Me(in) + ", a secondary, and following a leader (" + c.leader->name + ")";
+    return d;
+  }
+
+  // Nobody holds the lock: the leader race.
+  auto not_healthiest = [&](const std::string& why) {
+    d.actions.push_back(Act(ActionType::kWait));
+    d.message = "following a different leader because i am not the healthiest node (" + why + ")";
+    return d;
+  };
+  if (in.dynamic.pause) return not_healthiest("no automatic failover in maintenance mode");
+  if (cfg.tags.NeverPromote()) {
+    d.actions.push_back(Act(ActionType::kWait));
+    d.message = "following a different leader because I am not allowed to promote";
+    return d;
+  }
+  if (in.watchdog_unusable) return not_healthiest("Watchdog device is not usable");
+  if (in.now < in.no_race_until) return not_healthiest("backing off after the pre_promote script failed");
+  if (in.now < in.failsafe_primary_until) {
+    return not_healthiest("the primary confirmed through POST /failsafe that it is alive");
+  }
+  if (in.dynamic.failsafe_mode && c.failsafe && c.failsafe->is_object() && !c.failsafe->contains(cfg.name)) {
+    return not_healthiest("not listed in the failsafe key");
+  }
+  if (!in.peers_checked) {
+    d.actions.push_back(Act(ActionType::kCheckPeers));
+    d.message = "no leader: checking the other members before the leader race";
+    return d;
+  }
+  std::string why = NotHealthiestReason(in);
+  if (!why.empty()) return not_healthiest(why);
+  d.actions = {Act(ActionType::kAttemptLeader), Act(ActionType::kPromote)};
+  d.message = "promoted self to leader by acquiring session lock";
+  return d;
+}
+
 }  // namespace
+
+Json FailsafeMembers(const ClusterView& c) {
+  Json j = Json::object();
+  for (const auto& [name, m] : c.members) {
+    if (!m.api_url.empty()) j[name] = m.api_url;
+  }
+  return j;
+}
+
+bool DcsReachable(const Inputs& in) {
+  if (in.my_lease == 0) return false;
+  MonoTime last_renewal = in.lease_deadline - Duration(int64_t{in.dynamic.ttl} * 1000);
+  return in.now - last_renewal <= Duration(int64_t{in.dynamic.retry_timeout} * 1000);
+}
 
 const char* ActionName(ActionType t) {
   switch (t) {
@@ -139,6 +370,11 @@ const char* ActionName(ActionType t) {
     case ActionType::kRefreshLeader: return "refresh_leader";
     case ActionType::kPromote: return "promote";
     case ActionType::kDemote: return "demote";
+    case ActionType::kReleaseLeader: return "release_leader";
+    case ActionType::kRewind: return "rewind";
+    case ActionType::kReinitialize: return "reinitialize";
+    case ActionType::kCheckFailsafe: return "check_failsafe";
+    case ActionType::kWriteFailsafe: return "write_failsafe";
     case ActionType::kWriteStatus: return "write_status";
     case ActionType::kSyncSlots: return "sync_slots";
     case ActionType::kCheckPeers: return "check_peers";
@@ -183,7 +419,14 @@ Decision Decide(const Inputs& in) {
     d.message = l.data_problem;
     return d;
   }
-  if (l.data == LocalView::Data::kEmpty) return DecideEmptyDataDir(in);
+  if (l.data == LocalView::Data::kEmpty) {
+    if (in.dynamic.pause) {
+      d.actions.push_back(Act(ActionType::kWait));
+      d.message = "PAUSE: running with empty data directory";
+      return d;
+    }
+    return DecideEmptyDataDir(in);
+  }
 
   if (c.initialize && !c.initialize->empty() && !l.sysid.empty() && *c.initialize != l.sysid) {
     d.actions.push_back(Act(ActionType::kFatal));
@@ -192,91 +435,19 @@ Decision Decide(const Inputs& in) {
     return d;
   }
 
-  bool have_lock = c.leader && c.leader->name == cfg.name;
+  bool dcs_ok = DcsReachable(in);
+  bool have_lock = dcs_ok && c.leader && c.leader->name == cfg.name;
   bool lock_on_my_lease = have_lock && in.my_lease != 0 && c.leader->lease == in.my_lease;
 
-  if (!l.running) return DecideStopped(in, have_lock, lock_on_my_lease);
+  if (!l.running) return Paused(in, DecideStopped(in, have_lock, lock_on_my_lease));
   if (!l.query_ok) {
     d.actions.push_back(Act(ActionType::kWait));
     d.message = "Error communicating with PostgreSQL. Will try again later";
-    return d;
+    return Paused(in, d);
   }
 
-  if (!l.in_recovery) {  // running as a primary
-    if (have_lock) {
-      if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
-      LeaderHousekeeping(in, &d);
-      d.message = "no action. I am " + Me(in) + ", the leader with the lock";
-      return d;
-    }
-    if (!c.leader) {
-      d.actions.push_back(Act(ActionType::kAttemptLeader));
-      LeaderHousekeeping(in, &d);
-      d.message = "acquired session lock as a leader";
-      return d;
-    }
-    Action demote = Act(ActionType::kDemote);
-    auto up = UpstreamMember(cfg, c);
-    if (up) demote.upstream = UpstreamFor(in, *up);
-    d.actions.push_back(demote);
-    d.message = "demoting self because I do not have the lock and I was a leader";
-    return d;
-  }
-
-  // Running as a replica.
-  if (have_lock) {
-    if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
-    d.actions.push_back(Act(ActionType::kPromote));
-    d.message = "promoted self to leader because I had the session lock";
-    return d;
-  }
-  if (c.leader) {
-    auto up = UpstreamMember(cfg, c);
-    std::optional<Upstream> want = up ? UpstreamFor(in, *up) : std::nullopt;
-    if (!want) {
-      d.actions.push_back(Act(ActionType::kWait));
-      d.message = "no action. I am " + Me(in) + ", a secondary, and waiting for the leader (" + c.leader->name +
-                  ") to publish its address";
-      return d;
-    }
-    if (l.upstream != want) {
-      Action f = Act(ActionType::kFollow);
-      f.upstream = want;
-      f.target = *up;
-      d.actions.push_back(f);
-    }
-    if (in.dynamic.use_slots) {
-      auto wanted = WantedSlots(cfg, c, false);
-      if (wanted != Sorted(l.physical_slots)) {
-        Action a = Act(ActionType::kSyncSlots);
-        a.slots = wanted;
-        d.actions.push_back(a);
-      }
-    }
-    d.message = "no action. I am " + Me(in) + ", a secondary, and following a leader (" + c.leader->name + ")";
-    return d;
-  }
-
-  // Nobody holds the lock: the leader race.
-  if (cfg.tags.NeverPromote()) {
-    d.actions.push_back(Act(ActionType::kWait));
-    d.message = "following a different leader because I am not allowed to promote";
-    return d;
-  }
-  if (!in.peers_checked) {
-    d.actions.push_back(Act(ActionType::kCheckPeers));
-    d.message = "no leader: checking the other members before the leader race";
-    return d;
-  }
-  std::string why = NotHealthiestReason(in);
-  if (!why.empty()) {
-    d.actions.push_back(Act(ActionType::kWait));
-    d.message = "following a different leader because i am not the healthiest node (" + why + ")";
-    return d;
-  }
-  d.actions = {Act(ActionType::kAttemptLeader), Act(ActionType::kPromote)};
-  d.message = "promoted self to leader by acquiring session lock";
-  return d;
+  if (!l.in_recovery) return Paused(in, DecidePrimary(in, dcs_ok, have_lock, lock_on_my_lease));
+  return Paused(in, DecideReplica(in, dcs_ok, have_lock, lock_on_my_lease));
 }
 
 }  // namespace pgw::ha

@@ -35,7 +35,29 @@ struct Inputs {
   int64_t my_lease = 0;             // our current lease id (0: none)
   std::vector<PeerStatus> peers;    // filled only when the leader key is absent
   bool peers_checked = false;       // whether `peers` was gathered this cycle
+
+  // Time and the lease. The view of etcd is trusted only while the lease was renewed within retry_timeout:
+  // lease_deadline - ttl is the send time of the last acknowledged keepalive (dcs/lease_keeper.h).
+  MonoTime now{};
+  MonoTime lease_deadline{};
+
+  // Failsafe mode (etcd unreachable): whether every member listed in `failsafe` accepted POST /failsafe.
+  bool failsafe_checked = false;
+  bool failsafe_ok = false;
+  // A primary told us through POST /failsafe that it is alive; we do not race before this.
+  MonoTime failsafe_primary_until{};
+
+  // Outcomes of earlier cycles that the executor remembers for the core.
+  bool primary_start_failed = false;  // the last start as primary (holding the lock) failed
+  bool rewind_failed = false;         // the last pg_rewind failed
+  MonoTime no_race_until{};           // pre_promote vetoed a promotion: stay out of races until then
+  bool watchdog_unusable = false;     // watchdog.mode is required and the device cannot be used
 };
+
+// Whether the view of etcd is fresh enough to act on (see Inputs::lease_deadline).
+bool DcsReachable(const Inputs& in);
+// `failsafe` as the leader publishes it: {name: api_url} of every member.
+Json FailsafeMembers(const ClusterView& c);
 
 enum class ActionType {
   kAttemptInitialize,  // create-only race for `initialize`; the rest of the plan runs only if we won
@@ -47,7 +69,13 @@ enum class ActionType {
   kAttemptLeader,      // create-only acquire of `leader`
   kRefreshLeader,      // re-attach our leader key to our current lease
   kPromote,
-  kDemote,             // stop (immediate) and start as a replica of `upstream`
+  kDemote,             // stop PostgreSQL (mode: offline = fast, immediate, immediate-nolock); the next cycle
+                       // brings it back as a replica (after pg_rewind when needed)
+  kReleaseLeader,      // delete `leader` (compare on our name)
+  kRewind,             // pg_rewind from `target` at `address`
+  kReinitialize,       // wipe the data directory; the next cycle clones
+  kCheckFailsafe,      // POST /failsafe to every member in `failsafe`, then decide again
+  kWriteFailsafe,      // failsafe := {name: api_url} of every member
   kWriteStatus,        // status := {"optime": optime}
   kSyncSlots,          // create `slots`, drop other physical slots
   kCheckPeers,         // gather GET /patroni of every member, then decide again (election input)
@@ -62,6 +90,7 @@ struct Action {
   std::optional<HostPort> address;  // clone source address
   std::vector<std::string> slots;
   int64_t optime = 0;
+  std::string mode;                 // kDemote: offline | immediate | immediate-nolock
   bool operator==(const Action&) const = default;
 };
 

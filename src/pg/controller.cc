@@ -432,6 +432,36 @@ Status PgController::SyncSlots(const std::vector<std::string>& wanted, const std
   return Status::Ok();
 }
 
+Status PgController::Rewind(const HostPort& source) {
+  const auto& pg = cfg_->postgresql;
+  conn_.Close();
+  PGW_RETURN_IF_ERROR(WritePgpass());
+  const PgUser& who = pg.has_rewind_user ? pg.rewind : pg.superuser;
+  std::string src = ConnInfo({{"host", source.host},
+                              {"port", std::to_string(source.port)},
+                              {"user", who.username},
+                              {"dbname", "postgres"},
+                              {"connect_timeout", "5"}});
+  // Keep our own postmaster log: pg_rewind copies every file of the source, including the source's log.
+  std::string log_path = pg.data_dir + "/pgwarden-postmaster.log";
+  auto own_log = ReadFile(log_path);
+  Status s = RunProgram({cfg_->PgBin("pg_rewind"), "--target-pgdata=" + pg.data_dir, "--source-server=" + src,
+                         "--progress"},
+                        Duration(3600 * 1000), {{"PGPASSFILE", pg.pgpass}});
+  if (own_log.ok()) {
+    Status w = WriteFileAtomic(log_path, *own_log, 0600);
+    if (!w.ok()) log_.Warn(w.message());
+  }
+  if (!s.ok()) return s.Context("pg_rewind from " + source.ToString());
+  // The source's postgresql.conf and pg_hba.conf came along; the next start writes ours again.
+  return Status::Ok();
+}
+
+Status PgController::Checkpoint() {
+  auto r = Query("CHECKPOINT");
+  return r.ok() ? Status::Ok() : r.status().Context("checkpoint");
+}
+
 Status PgController::WipeDataDir() {
   const std::string& dir = cfg_->postgresql.data_dir;
   std::error_code ec;

@@ -80,6 +80,12 @@ class PgController {
   Status Follow(const Upstream& upstream);
   // Creates missing physical slots from `wanted` and drops other inactive, non-temporary physical slots.
   Status SyncSlots(const std::vector<std::string>& wanted, const std::vector<std::string>& existing);
+  // pg_rewind from `source` (PostgreSQL must be stopped; pg_rewind runs crash recovery itself when the node crashed).
+  // Uses the rewind user when configured, else the superuser.
+  Status Rewind(const HostPort& source);
+  // CHECKPOINT on the running instance (after a promotion, so that pg_rewind on the old primary sees the new
+  // timeline in the control file).
+  Status Checkpoint();
   // Removes everything in the data directory (after a failed bootstrap or clone).
   Status WipeDataDir();
 

@@ -51,6 +51,16 @@ class DecideTest : public ::testing::Test {
     in.my_lease = my_lease_;
     in.peers = peers_;
     in.peers_checked = peers_checked_;
+    in.now = clock_.Now();
+    in.lease_deadline = lease_deadline_ ? *lease_deadline_ : clock_.Now() + Duration(in.dynamic.ttl * 1000);
+    in.failsafe_checked = failsafe_checked_;
+    in.failsafe_ok = failsafe_ok_;
+    in.failsafe_primary_until = failsafe_primary_until_;
+    in.primary_start_failed = primary_start_failed_;
+    in.rewind_failed = rewind_failed_;
+    in.no_race_until = no_race_until_;
+    in.watchdog_unusable = watchdog_unusable_;
+    if (tweak_) tweak_(in);
     return Decide(in);
   }
   static std::vector<AT> Types(const Decision& d) {
@@ -65,6 +75,40 @@ class DecideTest : public ::testing::Test {
   int64_t my_lease_ = 1;
   std::vector<PeerStatus> peers_;
   bool peers_checked_ = false;
+  // Time: by default the lease was renewed just now (deadline = now + ttl).
+  ManualClock clock_;
+  std::optional<MonoTime> lease_deadline_;
+  bool failsafe_checked_ = false;
+  bool failsafe_ok_ = false;
+  MonoTime failsafe_primary_until_{};
+  bool primary_start_failed_ = false;
+  bool rewind_failed_ = false;
+  MonoTime no_race_until_{};
+  bool watchdog_unusable_ = false;
+  std::function<void(Inputs&)> tweak_;  // e.g. dynamic config changes
+
+  // The last acknowledged renewal was sent `age` ago (ttl 30 from kGoodConfig).
+  void LastRenewalAgo(Duration age) { lease_deadline_ = clock_.Now() - age + Duration(30000); }
+  void SteadyLeader() {
+    cluster_.initialize = "42";
+    AddMember("pg0", 5432, "primary");
+    AddMember("pg1", 5433);
+    SetLeader("pg0");
+    RunningPrimary();
+    cluster_.last_lsn = 1000;
+    local_.physical_slots = {"pg1"};
+  }
+  void FormerPrimaryStopped(int timeline) {
+    cluster_.initialize = "42";
+    AddMember("pg1", 5433, "primary");
+    cluster_.members["pg1"].timeline = timeline;
+    SetLeader("pg1");
+    local_ = LocalView{};
+    local_.data = LocalView::Data::kValid;
+    local_.sysid = "42";
+    local_.cluster_state = "in production";
+    local_.timeline = 1;
+  }
 };
 
 TEST_F(DecideTest, EmptyDataNoInitializeRacesToBootstrap) {
@@ -179,7 +223,7 @@ TEST_F(DecideTest, PrimaryWithAnotherLeaderDemotes) {
   RunningPrimary();
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].upstream->address.port, 5433);
+  EXPECT_EQ(d.actions[0].mode, "immediate-nolock");  // stop now; the next cycle rejoins (rewind if needed)
   EXPECT_EQ(d.message, "demoting self because I do not have the lock and I was a leader");
 }
 
@@ -333,6 +377,235 @@ TEST_F(DecideTest, NofailoverReplicaNeverRaces) {
   auto d = Run();
   EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
   EXPECT_EQ(d.message, "following a different leader because I am not allowed to promote");
+}
+
+// ---- Issue 3: failover, fencing, rejoin, pause, failsafe ----
+
+TEST_F(DecideTest, LeaderWhoseRenewalsFailForRetryTimeoutDemotesBeforeTheDeadline) {
+  SteadyLeader();
+  LastRenewalAgo(Duration(10000));  // exactly retry_timeout: still fresh
+  EXPECT_EQ(Run().message, "no action. I am (pg0), the leader with the lock");
+  LastRenewalAgo(Duration(10001));
+  auto d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
+  EXPECT_EQ(d.actions[0].mode, "offline");
+  EXPECT_EQ(d.message, "demoting self because DCS is not accessible and I was a leader");
+}
+
+TEST_F(DecideTest, LeaderWithoutAnyLeaseDemotes) {
+  SteadyLeader();
+  my_lease_ = 0;  // the lease expired and a new one cannot be granted
+  auto d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
+  EXPECT_EQ(d.actions[0].mode, "offline");
+}
+
+TEST_F(DecideTest, StoppedNodeNeverStartsAsPrimaryOnAStaleView) {
+  cluster_.initialize = "42";
+  SetLeader("pg0");
+  local_.data = LocalView::Data::kValid;
+  local_.cluster_state = "in production";
+  LastRenewalAgo(Duration(20000));
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_EQ(d.message, "DCS is not accessible");
+}
+
+TEST_F(DecideTest, ReplicaDoesNotRaceWhileEtcdIsUnreachable) {
+  cluster_.initialize = "42";
+  RunningReplica();
+  LastRenewalAgo(Duration(15000));
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_EQ(d.message, "DCS is not accessible");
+}
+
+TEST_F(DecideTest, FailsafeAsksMembersThenKeepsRunningWhenAllAccept) {
+  SteadyLeader();
+  tweak_ = [](Inputs& in) { in.dynamic.failsafe_mode = true; };
+  LastRenewalAgo(Duration(12000));
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kCheckFailsafe});
+  failsafe_checked_ = true;
+  failsafe_ok_ = true;
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_EQ(d.message, "continue to run as a leader because failsafe mode is enabled and all members are accessible");
+  failsafe_ok_ = false;
+  d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
+  EXPECT_EQ(d.message, "demoting self because DCS is not accessible and I was a leader");
+}
+
+TEST_F(DecideTest, FailsafeLeaderPublishesTheMemberList) {
+  SteadyLeader();
+  tweak_ = [](Inputs& in) { in.dynamic.failsafe_mode = true; };
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kWriteFailsafe});
+  cluster_.failsafe = FailsafeMembers(cluster_);
+  EXPECT_EQ(cluster_.failsafe->size(), 2u);
+  EXPECT_TRUE(Types(Run()).empty());
+}
+
+TEST_F(DecideTest, ReplicaVouchedForByFailsafeDoesNotRace) {
+  cluster_.initialize = "42";
+  RunningReplica();
+  failsafe_primary_until_ = clock_.Now() + Duration(1);
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_NE(d.message.find("POST /failsafe"), std::string::npos);
+  clock_.Advance(Duration(1));
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kCheckPeers});
+}
+
+TEST_F(DecideTest, FailsafeMemberNotListedDoesNotRace) {
+  cluster_.initialize = "42";
+  cluster_.failsafe = Json{{"pg1", "http://x/patroni"}};
+  RunningReplica();
+  tweak_ = [](Inputs& in) { in.dynamic.failsafe_mode = true; };
+  EXPECT_NE(Run().message.find("not listed in the failsafe key"), std::string::npos);
+}
+
+TEST_F(DecideTest, CrashedPrimaryWithTheLockRestartsInPlaceByDefault) {
+  FormerPrimaryStopped(1);
+  SetLeader("pg0");
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartPrimary});
+}
+
+TEST_F(DecideTest, CrashedPrimaryGivesTheLockUpWhenPrimaryStartTimeoutIsZero) {
+  FormerPrimaryStopped(1);
+  SetLeader("pg0");
+  tweak_ = [](Inputs& in) { in.dynamic.primary_start_timeout = 0; };
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kReleaseLeader});
+  EXPECT_EQ(d.message, "stopped PostgreSQL to fail over after a crash");
+}
+
+TEST_F(DecideTest, FailedStartAsPrimaryGivesTheLockUp) {
+  FormerPrimaryStopped(1);
+  SetLeader("pg0");
+  primary_start_failed_ = true;
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kReleaseLeader});
+  EXPECT_EQ(d.message, "removed leader key after trying and failing to start postgres");
+}
+
+TEST_F(DecideTest, FormerPrimaryRewindsBeforeFollowingANewTimeline) {
+  SetConfig("");
+  FormerPrimaryStopped(2);
+  tweak_ = [](Inputs& in) { in.dynamic.use_pg_rewind = true; };
+  auto d = Run();
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kRewind, AT::kStartReplica}));
+  EXPECT_EQ(d.actions[0].target, "pg1");
+  EXPECT_EQ(d.actions[0].address->port, 5433);
+  EXPECT_EQ(d.actions[1].upstream->address.port, 5433);
+  EXPECT_EQ(d.message, "running pg_rewind from pg1");
+}
+
+TEST_F(DecideTest, FailedRewindReclonesOnlyWhenAllowed) {
+  FormerPrimaryStopped(2);
+  tweak_ = [](Inputs& in) { in.dynamic.use_pg_rewind = true; };
+  rewind_failed_ = true;
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_NE(d.message.find("remove_data_directory_on_rewind_failure"), std::string::npos);
+  cfg_ = testing::Load(testing::Replace(testing::kGoodConfig, "  pgpass:", "  remove_data_directory_on_rewind_failure: true\n  pgpass:")).config;
+  ASSERT_NE(cfg_, nullptr);
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kReinitialize});
+}
+
+TEST_F(DecideTest, DivergedFormerPrimaryWithoutRewindReclonesWhenAllowed) {
+  FormerPrimaryStopped(2);
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartReplica});  // nothing allowed: try to stream as is
+  cfg_ = testing::Load(testing::Replace(testing::kGoodConfig, "  pgpass:", "  remove_data_directory_on_diverged_timelines: true\n  pgpass:")).config;
+  ASSERT_NE(cfg_, nullptr);
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kReinitialize});
+  EXPECT_EQ(d.message, "reinitializing due to diverged timelines");
+}
+
+TEST_F(DecideTest, FormerPrimaryOnTheLeadersTimelineJustFollows) {
+  FormerPrimaryStopped(1);
+  tweak_ = [](Inputs& in) { in.dynamic.use_pg_rewind = true; };
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartReplica});
+}
+
+TEST_F(DecideTest, PauseNeverStartsStopsOrPromotes) {
+  tweak_ = [](Inputs& in) { in.dynamic.pause = true; };
+  // Stopped with the lock: the lock is released, PostgreSQL is not started.
+  FormerPrimaryStopped(1);
+  SetLeader("pg0");
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kReleaseLeader});
+  EXPECT_EQ(d.message, "PAUSE: removed leader lock because postgres is not running");
+  // Primary while someone else holds the lock: left alone.
+  RunningPrimary();
+  SetLeader("pg1");
+  d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_EQ(d.message, "PAUSE: continue to run as primary without lock");
+  // Replica, no leader: no race.
+  RunningReplica();
+  cluster_.leader.reset();
+  d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_EQ(d.message.rfind("PAUSE: following a different leader", 0), 0u);
+  // Replica holding the lock: released, not promoted.
+  SetLeader("pg0");
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kReleaseLeader});
+  // A running primary grabs a free lock.
+  RunningPrimary();
+  cluster_.leader.reset();
+  EXPECT_EQ(Types(Run()).front(), AT::kAttemptLeader);
+  // etcd unreachable: no demotion.
+  SetLeader("pg0");
+  LastRenewalAgo(Duration(20000));
+  d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_EQ(d.message, "PAUSE: continue to run as primary after failing to update leader lock in DCS");
+}
+
+TEST_F(DecideTest, WatchdogRequiredButUnusableKeepsANodeOutOfTheRace) {
+  cluster_.initialize = "42";
+  RunningReplica();
+  watchdog_unusable_ = true;
+  EXPECT_NE(Run().message.find("Watchdog device is not usable"), std::string::npos);
+  SetLeader("pg0");
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kReleaseLeader});
+  EXPECT_EQ(d.message, "Not promoting self because watchdog could not be activated");
+}
+
+TEST_F(DecideTest, PrePromoteVetoBacksOffForTtl) {
+  cluster_.initialize = "42";
+  RunningReplica();
+  no_race_until_ = clock_.Now() + Duration(30000);
+  EXPECT_NE(Run().message.find("pre_promote"), std::string::npos);
+  clock_.Advance(Duration(30000));
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kCheckPeers});
+}
+
+TEST_F(DecideTest, PrimarySeeingAnotherLeaderDemotesImmediatelyWithoutTouchingTheLock) {
+  SteadyLeader();
+  SetLeader("pg1");
+  auto d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
+  EXPECT_EQ(d.actions[0].mode, "immediate-nolock");
+}
+
+// A scenario, events in and decisions out: the leader's lease stops renewing while a replica watches.
+TEST_F(DecideTest, ScenarioLeaseLossFencesTheOldPrimaryBeforeTheReplicaCanRace) {
+  // t=0: steady leader. Renewals stop (etcd partitioned from pg0).
+  SteadyLeader();
+  MonoTime last_renewal = clock_.Now();
+  lease_deadline_ = last_renewal + Duration(30000);
+  EXPECT_TRUE(Types(Run()).empty());
+  // t=retry_timeout+1 ms: the old primary demotes itself (fast stop).
+  clock_.Advance(Duration(10001));
+  auto d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
+  MonoTime demoted_at = clock_.Now();
+  // The replica can race only once etcd expired the lease: not before last_renewal + ttl.
+  EXPECT_LT(demoted_at, last_renewal + Duration(30000));
+  EXPECT_GE(last_renewal + Duration(30000) - demoted_at, Duration(10000)) << "at least retry_timeout to stop";
 }
 
 }  // namespace

@@ -1,0 +1,35 @@
+// Fencing a primary: make PostgreSQL stop accepting writes *now*, without its cooperation.
+//
+// A SIGKILL of the postmaster alone is not enough: its backends keep running until they next wait for client input,
+// so a COMMIT already being executed can still be acknowledged. A process-group kill does not reach them either
+// (every backend calls setsid()). FenceKillPostmaster therefore stops the postmaster (so it cannot fork), SIGKILLs
+// every child of it, then SIGKILLs the postmaster itself. When it returns, no process of that instance can send
+// another byte to a client. The data directory is left as after a crash: the next start runs crash recovery.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace pgw {
+
+// The pid in <data_dir>/postmaster.pid when it names a live process whose command is postgres/postmaster.
+std::optional<pid_t> LivePostmaster(const std::string& data_dir);
+
+// Kills the postmaster of `data_dir` and all its children. Ok (with nothing done) when none is running.
+// Returns the number of processes killed.
+Result<int> FenceKillPostmaster(const std::string& data_dir);
+
+// Pids of processes whose parent is `ppid`.
+std::vector<pid_t> ChildrenOf(pid_t ppid);
+// argv of a process (empty when it is gone or unreadable).
+std::vector<std::string> ProcessArgv(pid_t pid);
+// Every process of ours (same real uid) whose argv matches `pred`.
+std::vector<pid_t> FindOwnProcesses(const std::function<bool(const std::vector<std::string>&)>& pred);
+
+}  // namespace pgw
