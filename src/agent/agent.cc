@@ -169,10 +169,12 @@ int Agent::Run() {
     return 1;
   }
   rest_->Start();
+  failsafe_thread_ = std::thread([this] { FailsafeLoop(); });
   log_.Info("pgwarden " + std::string(kPgwardenVersion) + " starting: member " + cfg_->name + " of scope " +
             cfg_->scope + ", REST API on " + cfg_->restapi.listen_host + ":" + std::to_string(rest_->port()));
   dcs_->Start(dyn_.ttl);
   if (!WaitForDcs()) {
+    if (failsafe_thread_.joinable()) failsafe_thread_.join();
     fencer_->Stop();
     rest_->Stop();
     dcs_->Stop();
@@ -182,23 +184,32 @@ int Agent::Run() {
     auto started = clock_.Now();
     Cycle();
     if (stop_) break;
-    auto elapsed = clock_.Now() - started;
+    auto elapsed = std::chrono::duration_cast<Duration>(clock_.Now() - started);
     Duration period(dyn_.loop_wait * 1000);
-    if (fencer_->armed()) {
-      // A primary re-decides the moment its lease stops being fresh (last renewal older than retry_timeout),
-      // not up to loop_wait later.
-      MonoTime stale = dcs_->LeaseDeadline() - Duration(dyn_.ttl * 1000) + Duration(dyn_.retry_timeout * 1000) +
-                       Duration(10);
-      Duration until = std::chrono::duration_cast<Duration>(stale - started);
-      if (until > Duration(0) && until < period) period = until;
-    }
     if (elapsed >= period) {
       log_.Info("Loop time exceeded, rescheduling immediately.");
       continue;
     }
-    WaitNextCycle(period - std::chrono::duration_cast<Duration>(elapsed));
+    Duration wait = period - elapsed;
+    if (fencer_->armed()) {
+      // A primary re-decides the moment its lease stops being fresh (last renewal older than retry_timeout) and,
+      // in failsafe mode, the moment a keepalive goes unanswered: not up to loop_wait later.
+      MonoTime last_renewal = dcs_->LeaseDeadline() - Duration(dyn_.ttl * 1000);
+      std::vector<MonoTime> wake = {last_renewal + Duration(dyn_.retry_timeout * 1000) + Duration(10)};
+      if (dyn_.failsafe_mode) wake.push_back(last_renewal + ha::SuspectAfter(dyn_) + Duration(10));
+      for (MonoTime at : wake) {
+        Duration until = std::chrono::duration_cast<Duration>(at - clock_.Now());
+        if (until > Duration(0) && until < wait) wait = until;
+      }
+    }
+    WaitNextCycle(wait);
   }
   if (exit_code_ == 0) Shutdown();
+  {
+    std::lock_guard<std::mutex> l(wake_mu_);
+    wake_cv_.notify_all();
+  }
+  if (failsafe_thread_.joinable()) failsafe_thread_.join();
   fencer_->Stop();
   rest_->Stop();
   dcs_->Stop();
@@ -256,22 +267,20 @@ void Agent::Cycle() {
     in.peers_checked = true;
     d = ha::Decide(in);
   }
-  failsafe_active_ = false;
+  {
+    std::lock_guard<std::mutex> l(failsafe_mu_);
+    failsafe_members_ = view->failsafe ? *view->failsafe : Json();
+  }
+  // The failsafe thread asks the members; the loop only reads the outcome, so it never waits on them.
+  auto confirmed = [&] {
+    return clock_.Now() < MonoTime(Duration(failsafe_confirmed_until_ms_.load())) - fencer_->margin();
+  };
   if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckFailsafe) {
-    Json body = {{"name", cfg_->name},
-                 {"conn_url", ConnUrl(cfg_->postgresql.connect_address)},
-                 {"api_url", ApiUrl(cfg_->restapi.connect_address)},
-                 {"slots", Json::object()}};
-    MonoTime sent = clock_.Now();
     in.failsafe_checked = true;
-    in.failsafe_ok = view->failsafe && PostFailsafe(*view->failsafe, cfg_->name, body.dump(), Duration(2000));
-    if (in.failsafe_ok) {
-      // Every member promised not to race for ttl from when it got our request: we may stay primary until then.
-      fencer_->ExtendUntil(sent + Duration(dyn_.ttl * 1000));
-      failsafe_active_ = true;
-    }
+    in.failsafe_ok = confirmed() || ConfirmFailsafe();
     d = ha::Decide(in);
   }
+  failsafe_active_ = in.failsafe_ok && !ha::DcsReachable(in);
   log_.Info(d.message);
   bool ok = Execute(d, *view, local);
   if (stop_) return;
@@ -279,7 +288,8 @@ void Agent::Cycle() {
   if (ok && !d.actions.empty() && d.actions.front().type != ha::ActionType::kWait) local = pg_->Observe();
   if (local.running) pg_state_ = local.query_ok ? "running" : "starting";
   FireCallbacks(before, local);
-  if (ha::DcsReachable(in) || in.my_lease != dcs_->LeaseId()) TouchMember(local);
+  // Member writes wait while keepalives go unanswered: they would only block the loop for the request timeout.
+  if (!ha::LeaseSuspect(in) || in.my_lease != dcs_->LeaseId()) TouchMember(local);
   auto fresh = dcs_->Cluster();
   UpdateFencing(local, fresh.ok() ? &*fresh : &*view);
   Publish(local, fresh.ok() ? &*fresh : &*view);
@@ -403,6 +413,54 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       return pg_->SyncSlots(a.slots, local.physical_slots);
   }
   return Internal("unknown action");
+}
+
+bool Agent::ConfirmFailsafe() {
+  Json members;
+  {
+    std::lock_guard<std::mutex> fl(failsafe_mu_);
+    members = failsafe_members_;
+  }
+  int ttl = ttl_s_.load();
+  Json body = {{"name", cfg_->name},
+               {"conn_url", ConnUrl(cfg_->postgresql.connect_address)},
+               {"api_url", ApiUrl(cfg_->restapi.connect_address)},
+               {"slots", Json::object()}};
+  MonoTime sent = clock_.Now();
+  bool ok = PostFailsafe(members, cfg_->name, body.dump(), Duration(std::min(2000, ttl * 1000 / 4)));
+  if (!ok) {
+    log_.Warn("failsafe: not every member listed in the failsafe key confirmed");
+    return false;
+  }
+  // Every member promised not to race for ttl from when it got our request, which is after `sent`.
+  MonoTime until = sent + Duration(int64_t{ttl} * 1000);
+  int64_t ms = until.time_since_epoch().count();
+  int64_t prev = failsafe_confirmed_until_ms_.load();
+  while (prev < ms && !failsafe_confirmed_until_ms_.compare_exchange_weak(prev, ms)) {
+  }
+  fencer_->ExtendUntil(until);
+  return true;
+}
+
+void Agent::FailsafeLoop() {
+  std::unique_lock<std::mutex> l(wake_mu_);
+  while (!stop_) {
+    int ttl = ttl_s_.load();
+    wake_cv_.wait_for(l, Duration(100), [&] { return stop_.load(); });
+    if (stop_) break;
+    if (!failsafe_mode_ || !fencer_->armed()) continue;
+    DynamicConfig timing;
+    timing.ttl = ttl;
+    MonoTime last_renewal = dcs_->LeaseDeadline() - Duration(int64_t{ttl} * 1000);
+    MonoTime now = clock_.Now();
+    if (now - last_renewal <= ha::SuspectAfter(timing)) continue;
+    // Not more often than every quarter ttl while confirmations are fresh.
+    MonoTime confirmed = MonoTime(Duration(failsafe_confirmed_until_ms_.load()));
+    if (confirmed - now > Duration(int64_t{ttl} * 750)) continue;
+    l.unlock();
+    ConfirmFailsafe();
+    l.lock();
+  }
 }
 
 Status Agent::PromoteNow(const ClusterView& view) {

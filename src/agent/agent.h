@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "agent/callbacks.h"
 #include "agent/fencer.h"
@@ -53,6 +54,11 @@ class Agent {
   // on_start / on_stop / on_role_change, from what changed in this cycle.
   void FireCallbacks(const LocalView& before, const LocalView& after);
   Status PromoteNow(const ClusterView& view);
+  // Failsafe mode: while this node runs as an armed primary and keepalives go unanswered, POST /failsafe to every
+  // member on its own thread (the HA loop may be stuck in an etcd call) and extend the fence on success.
+  void FailsafeLoop();
+  // POST /failsafe to every member now; on success extends the fence. Thread-safe.
+  bool ConfirmFailsafe();
   void WaitNextCycle(Duration d);
   HttpServerResponse HandleHttp(const HttpServerRequest& req);
 
@@ -69,6 +75,10 @@ class Agent {
   std::atomic<bool> failsafe_mode_{false};
   std::atomic<int> ttl_s_{30};
   std::atomic<int64_t> failsafe_primary_until_ms_{0};  // MonoTime ms: a primary vouched for itself via POST /failsafe
+  std::atomic<int64_t> failsafe_confirmed_until_ms_{0};  // MonoTime ms: members' promise not to race covers us
+  std::mutex failsafe_mu_;                               // guards failsafe_members_
+  Json failsafe_members_;                                // the `failsafe` key as last seen
+  std::thread failsafe_thread_;
 
   // What earlier cycles learned, for the decision core (ha::Inputs).
   bool primary_start_failed_ = false;

@@ -1,5 +1,7 @@
 #include "ctl/sandbox.h"
 
+#include "pg/fence.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -220,7 +222,8 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
         "        wal_level: replica\n"
         "        hot_standby: 'on'\n"
         "        wal_log_hints: 'on'\n"
-        "        max_connections: 50\n"
+        "        max_connections: 50\n" +
+        spec.extra_dcs +
         "  initdb:\n"
         "  - encoding: UTF8\n"
         "  - data-checksums\n"
@@ -241,7 +244,8 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
         "      password: sandbox-rewind\n"
         "  parameters:\n"
         "    unix_socket_directories: " + home + "\n"
-        "    shared_buffers: 32MB\n"
+        "    shared_buffers: 32MB\n" +
+        spec.extra_postgresql +
         "  pg_hba:\n"
         "  - local all all trust\n"
         "  - host replication replicator 127.0.0.1/32 scram-sha-256\n"
@@ -347,6 +351,11 @@ Status Sandbox::WaitHealthy(Duration timeout) const {
 
 Status Sandbox::Down(bool wipe) {
   Status result;
+  // A frozen process (a test's SIGSTOP) would not act on SIGTERM.
+  if (etcd_pid_ > 0) kill(etcd_pid_, SIGCONT);
+  for (const auto& n : nodes_) {
+    if (n.pid > 0) kill(n.pid, SIGCONT);
+  }
   for (const auto& n : nodes_) {
     if (!StopPid(n.pid, SIGTERM, Duration(60000)) && !StopPid(n.pid, SIGKILL, Duration(5000))) {
       result = Timeout("agent " + n.name + " (pid " + std::to_string(n.pid) + ") did not exit");
@@ -357,6 +366,10 @@ Status Sandbox::Down(bool wipe) {
       pid_t pm = static_cast<pid_t>(std::atol(pidfile->c_str()));
       if (pm > 0 && ProcessAlive(pm) && !StopPid(pm, SIGINT, Duration(30000))) StopPid(pm, SIGKILL, Duration(5000));
     }
+    // The fence supervisor of a killed agent (it names our data dir on its command line).
+    for (pid_t p : FenceSupervisorsOf(n.data_dir)) {
+      if (!StopPid(p, SIGTERM, Duration(5000))) StopPid(p, SIGKILL, Duration(5000));
+    }
   }
   if (etcd_pid_ > 0 && !StopPid(etcd_pid_, SIGTERM, Duration(15000))) StopPid(etcd_pid_, SIGKILL, Duration(5000));
   if (wipe && PathExists(spec_.dir + "/sandbox.json")) {
@@ -364,6 +377,20 @@ Status Sandbox::Down(bool wipe) {
     if (!w.ok()) result = w;
   }
   return result;
+}
+
+std::vector<pid_t> FenceSupervisorsOf(const std::string& data_dir) {
+  return FindProcesses(
+      [&](const std::vector<std::string>& argv) {
+        return argv.size() == 3 && argv[1] == "--fence-supervisor" && argv[2] == data_dir;
+      },
+      /*any_user=*/true);
+}
+
+std::optional<pid_t> Sandbox::PostmasterPid(const std::string& name) const {
+  const SandboxNode* n = Node(name);
+  if (n == nullptr) return std::nullopt;
+  return LivePostmaster(n->data_dir);
 }
 
 std::string Sandbox::Describe() const {

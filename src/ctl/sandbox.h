@@ -31,6 +31,10 @@ struct SandboxSpec {
   std::string name_prefix = "pg";
   // Extra YAML lines appended under `tags:` for node i (tests use it for nofailover etc.).
   std::vector<std::string> node_tags;
+  // Extra YAML lines under bootstrap.dcs (4-space indent, e.g. "    failsafe_mode: true\n") and under postgresql
+  // (2-space indent).
+  std::string extra_dcs;
+  std::string extra_postgresql;
 };
 
 struct SandboxNode {
@@ -58,6 +62,9 @@ class Sandbox {
   Status Down(bool wipe);
 
   std::string EtcdEndpoint() const { return etcd_endpoint_; }
+  pid_t EtcdPid() const { return etcd_pid_; }
+  // The live postmaster of a node, if any.
+  std::optional<pid_t> PostmasterPid(const std::string& name) const;
   const std::vector<SandboxNode>& nodes() const { return nodes_; }
   const SandboxNode* Node(const std::string& name) const;
   std::string Dir() const { return spec_.dir; }
@@ -82,6 +89,9 @@ class Sandbox {
   pid_t etcd_pid_ = 0;
   std::vector<SandboxNode> nodes_;
 };
+
+// Fence supervisors (agent/fence_supervisor.h) guarding `data_dir`, whoever runs them.
+std::vector<pid_t> FenceSupervisorsOf(const std::string& data_dir);
 
 // A TCP port on 127.0.0.1 that nothing listens on right now.
 Result<int> FreePort();

@@ -31,7 +31,10 @@ class EtcdLeaseApi final : public LeaseApi {
 EtcdDcs::EtcdDcs(const Config& cfg, const Clock& clock, Logger& log, std::function<void()> on_change)
     : prefix_(cfg.KeyPrefix()), name_(cfg.name), clock_(clock), log_(log),
       opts_(ClientOptionsFrom(cfg, Duration(2000))) {
-  client_ = std::make_unique<etcd::Client>(opts_, log_);
+  // The HA loop's writes fail fast when etcd hangs, so that a cycle never sits out the demotion deadline.
+  etcd::ClientOptions writes = opts_;
+  writes.request_timeout = Duration(1000);
+  client_ = std::make_unique<etcd::Client>(writes, log_);
   lease_client_ = std::make_unique<etcd::Client>(opts_, log_);
   lease_api_ = std::make_unique<EtcdLeaseApi>(*lease_client_);
   keeper_state_ = std::make_unique<LeaseKeeper>(*lease_api_, clock_, log_);

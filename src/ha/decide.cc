@@ -197,23 +197,26 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   const Config& cfg = *in.config;
   const ClusterView& c = *in.cluster;
   Decision d;
+  // Failsafe: ask the members as soon as one keepalive went unanswered, so that their confirmations arrive well
+  // before the fence time (lease deadline - margin), not only once the lease is declared stale.
+  bool suspect = LeaseSuspect(in);
+  if (in.dynamic.failsafe_mode && !in.dynamic.pause && (suspect || !dcs_ok) && (have_lock || !dcs_ok)) {
+    if (!in.failsafe_checked) {
+      d.actions.push_back(Act(ActionType::kCheckFailsafe));
+      d.message = "DCS is not accessible: asking every member for failsafe confirmation";
+      return d;
+    }
+    if (in.failsafe_ok) {
+      d.actions.push_back(Act(ActionType::kWait));
+      d.message = "continue to run as a leader because failsafe mode is enabled and all members are accessible";
+      return d;
+    }
+  }
   if (!dcs_ok) {
     if (in.dynamic.pause) {
       d.actions.push_back(Act(ActionType::kWait));
       d.message = "continue to run as primary after failing to update leader lock in DCS";
       return d;
-    }
-    if (in.dynamic.failsafe_mode) {
-      if (!in.failsafe_checked) {
-        d.actions.push_back(Act(ActionType::kCheckFailsafe));
-        d.message = "DCS is not accessible: asking every member for failsafe confirmation";
-        return d;
-      }
-      if (in.failsafe_ok) {
-        d.actions.push_back(Act(ActionType::kWait));
-        d.message = "continue to run as a leader because failsafe mode is enabled and all members are accessible";
-        return d;
-      }
     }
     Action a = Act(ActionType::kDemote);
     a.mode = "offline";
@@ -223,6 +226,11 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   }
   if (have_lock) {
     if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
+    if (suspect) {
+      // A keepalive went unanswered: etcd writes would only block this loop for their timeout.
+      d.message = "no action. I am " + Me(in) + ", the leader with the lock (etcd is slow to answer)";
+      return d;
+    }
     LeaderHousekeeping(in, &d);
     if (in.dynamic.failsafe_mode) {
       Json want = FailsafeMembers(c);
@@ -350,6 +358,17 @@ Json FailsafeMembers(const ClusterView& c) {
     if (!m.api_url.empty()) j[name] = m.api_url;
   }
   return j;
+}
+
+bool LeaseSuspect(const Inputs& in) {
+  if (in.my_lease == 0) return true;
+  MonoTime last_renewal = in.lease_deadline - Duration(int64_t{in.dynamic.ttl} * 1000);
+  return in.now - last_renewal > SuspectAfter(in.dynamic);
+}
+
+Duration SuspectAfter(const DynamicConfig& d) {
+  // One renewal period (ttl/4, as the lease keeper renews) plus half a period of grace.
+  return Duration(std::max<int64_t>(200, int64_t{d.ttl} * 1000 / 4) * 3 / 2);
 }
 
 bool DcsReachable(const Inputs& in) {

@@ -56,6 +56,9 @@ struct Inputs {
 
 // Whether the view of etcd is fresh enough to act on (see Inputs::lease_deadline).
 bool DcsReachable(const Inputs& in);
+// Whether a keepalive went unanswered: the last renewal is older than SuspectAfter (a renewal period and a half).
+bool LeaseSuspect(const Inputs& in);
+Duration SuspectAfter(const DynamicConfig& d);
 // `failsafe` as the leader publishes it: {name: api_url} of every member.
 Json FailsafeMembers(const ClusterView& c);
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "pg/fence.h"
 
 namespace pgw {
 
@@ -267,6 +268,10 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
 Status PgController::Start(const std::optional<Upstream>& upstream) {
   PGW_RETURN_IF_ERROR(WriteConfiguration(upstream));
   const auto& pg = cfg_->postgresql;
+  if (!LivePostmaster(pg.data_dir)) {
+    int orphans = KillOrphanedBackends(pg.data_dir);
+    if (orphans > 0) log_.Warn("killed " + std::to_string(orphans) + " backends left running by a postmaster that died");
+  }
   std::string log_path = pg.data_dir + "/pgwarden-postmaster.log";
   auto pid = StartDetached({cfg_->PgBin("postgres"), "-D", pg.data_dir, "--config-file=" + pg.data_dir +
                             "/postgresql.conf"}, log_path);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 #include <sstream>
 
@@ -81,12 +82,12 @@ std::vector<pid_t> ChildrenOf(pid_t ppid) {
   return out;
 }
 
-std::vector<pid_t> FindOwnProcesses(const std::function<bool(const std::vector<std::string>&)>& pred) {
+std::vector<pid_t> FindProcesses(const std::function<bool(const std::vector<std::string>&)>& pred, bool any_user) {
   std::vector<pid_t> out;
   uid_t me = getuid();
   for (pid_t p : AllPids()) {
     struct stat st {};
-    if (stat(("/proc/" + std::to_string(p)).c_str(), &st) != 0 || st.st_uid != me) continue;
+    if (stat(("/proc/" + std::to_string(p)).c_str(), &st) != 0 || (!any_user && st.st_uid != me)) continue;
     auto argv = ProcessArgv(p);
     if (!argv.empty() && pred(argv)) out.push_back(p);
   }
@@ -104,6 +105,28 @@ std::optional<pid_t> LivePostmaster(const std::string& data_dir) {
   // The postmaster rewrites its title on some platforms ("postgres: ..."): accept both forms.
   if (prog.rfind("postgres", 0) != 0 && prog.rfind("postmaster", 0) != 0) return std::nullopt;
   return pid;
+}
+
+int KillOrphanedBackends(const std::string& data_dir) {
+  std::error_code ec;
+  auto want = std::filesystem::weakly_canonical(data_dir, ec);
+  if (ec) return 0;
+  std::vector<pid_t> killed;
+  for (pid_t p : FindOwnProcesses([](const std::vector<std::string>& argv) {
+         return argv[0].rfind("postgres", 0) == 0 || argv[0].find("/postgres") != std::string::npos;
+       })) {
+    auto cwd = std::filesystem::read_symlink("/proc/" + std::to_string(p) + "/cwd", ec);
+    if (ec || cwd != want) continue;
+    if (kill(p, SIGKILL) == 0) killed.push_back(p);
+  }
+  // They are not our children: wait (bounded) until they are gone and their shared memory is detached.
+  for (int i = 0; i < 200; ++i) {
+    bool any = false;
+    for (pid_t p : killed) any = any || !ProcessArgv(p).empty();
+    if (!any) break;
+    usleep(10000);
+  }
+  return static_cast<int>(killed.size());
 }
 
 Result<int> FenceKillPostmaster(const std::string& data_dir) {

@@ -29,7 +29,16 @@ Result<int> FenceKillPostmaster(const std::string& data_dir);
 std::vector<pid_t> ChildrenOf(pid_t ppid);
 // argv of a process (empty when it is gone or unreadable).
 std::vector<std::string> ProcessArgv(pid_t pid);
-// Every process of ours (same real uid) whose argv matches `pred`.
-std::vector<pid_t> FindOwnProcesses(const std::function<bool(const std::vector<std::string>&)>& pred);
+// Every process whose argv matches `pred`: ours only (same real uid), or any user's.
+std::vector<pid_t> FindProcesses(const std::function<bool(const std::vector<std::string>&)>& pred,
+                                 bool any_user = false);
+inline std::vector<pid_t> FindOwnProcesses(const std::function<bool(const std::vector<std::string>&)>& pred) {
+  return FindProcesses(pred, false);
+}
+
+// Backends left running after their postmaster died (SIGKILL of the postmaster alone): processes of ours whose
+// working directory is `data_dir` and whose title starts with "postgres". They keep the shared memory attached,
+// which stops a new postmaster from starting; they are SIGKILLed. Returns how many.
+int KillOrphanedBackends(const std::string& data_dir);
 
 }  // namespace pgw

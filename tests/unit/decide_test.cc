@@ -436,6 +436,22 @@ TEST_F(DecideTest, FailsafeAsksMembersThenKeepsRunningWhenAllAccept) {
   EXPECT_EQ(d.message, "demoting self because DCS is not accessible and I was a leader");
 }
 
+TEST_F(DecideTest, FailsafeAsksAsSoonAsOneKeepaliveIsMissed) {
+  SteadyLeader();
+  tweak_ = [](Inputs& in) {
+    in.dynamic.failsafe_mode = true;
+    in.dynamic.retry_timeout = 12;  // suspect (11.25 s) comes before stale (12 s)
+  };
+  cluster_.failsafe = FailsafeMembers(cluster_);
+  LastRenewalAgo(Duration(30000 / 4 * 3 / 2));  // exactly a period and a half: not yet suspect
+  auto first = Run();
+  EXPECT_TRUE(Types(first).empty()) << first.message << " " << ActionName(first.actions[0].type);
+  LastRenewalAgo(Duration(30000 / 4 * 3 / 2 + 1));
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kCheckFailsafe});
+  failsafe_checked_ = true;
+  EXPECT_TRUE(Types(Run()).empty()) << "refused confirmations while etcd is still fresh: carry on as usual";
+}
+
 TEST_F(DecideTest, FailsafeLeaderPublishesTheMemberList) {
   SteadyLeader();
   tweak_ = [](Inputs& in) { in.dynamic.failsafe_mode = true; };

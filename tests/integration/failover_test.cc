@@ -1,0 +1,280 @@
+// Failover, fencing and rejoin with real processes: etcd, pgwarden agents, PostgreSQL 15 on loopback.
+// Each test gets its own cluster with the fast timing profile (ttl 5, loop_wait 1, retry_timeout 2).
+#include <signal.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "ctl/probe.h"
+#include "helpers.h"
+
+namespace pgw::itest {
+namespace {
+
+using Json = nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr int kTtl = 5;
+
+MonoTime Now() { return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now()); }
+
+class FailoverTest : public ::testing::Test {
+ protected:
+  void StartCluster(int nodes, const std::string& extra_dcs = "", std::vector<std::string> tags = {}) {
+    dir_ = std::make_unique<TempDir>("failover");
+    SandboxSpec spec;
+    spec.dir = dir_->path + "/sb";
+    spec.nodes = nodes;
+    spec.scope = "fo";
+    spec.pgwarden_bin = PgwardenBin();
+    spec.ttl = kTtl;
+    spec.loop_wait = 1;
+    spec.retry_timeout = 2;
+    spec.extra_dcs = extra_dcs;
+    spec.node_tags = std::move(tags);
+    auto sb = Sandbox::Up(spec, log_);
+    ASSERT_TRUE(sb.ok()) << sb.status().message();
+    sb_ = std::make_unique<Sandbox>(std::move(*sb));
+    if (nodes > 1 && spec.node_tags.empty()) {
+      Status h = sb_->WaitHealthy(Duration(180000));
+      ASSERT_TRUE(h.ok()) << h.message();
+    }
+  }
+  void TearDown() override {
+    for (auto& p : probes_) p->Stop();
+    if (!sb_) return;
+    if (HasFailure()) {
+      for (const auto& n : sb_->nodes()) {
+        auto text = ReadFile(n.log_path);
+        if (!text.ok()) continue;
+        std::string tail = text->size() > 6000 ? text->substr(text->size() - 6000) : *text;
+        std::fprintf(stderr, "---- %s (tail) ----\n%s\n", n.name.c_str(), tail.c_str());
+      }
+    }
+    Status s = sb_->Down(false);
+    EXPECT_TRUE(s.ok()) << s.message();
+  }
+
+  std::string LeaderKey() {
+    std::string out = Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/fo/leader"});
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  }
+  bool Writable(const std::string& name) { return Sql(sb_->Conninfo(name), "SELECT pg_is_in_recovery()") == "f"; }
+  bool InRecovery(const std::string& name) { return Sql(sb_->Conninfo(name), "SELECT pg_is_in_recovery()") == "t"; }
+  Json NodeJson(const std::string& name) {
+    auto body = sb_->NodeStatus(name);
+    return body.ok() ? Json::parse(*body, nullptr, false) : Json();
+  }
+  std::string Log(const std::string& name) {
+    auto t = ReadFile(sb_->Node(name)->log_path);
+    return t.ok() ? *t : "";
+  }
+  // The whole machine of `name` dies: agent, its fence supervisor and PostgreSQL, all SIGKILLed.
+  void KillMachine(const std::string& name) {
+    const SandboxNode* n = sb_->Node(name);
+    auto pm = sb_->PostmasterPid(name);
+    ASSERT_TRUE(pm.has_value());
+    auto sups = FenceSupervisorsOf(n->data_dir);
+    ASSERT_FALSE(sups.empty()) << "the agent runs no fence supervisor";
+    kill(n->pid, SIGKILL);
+    for (pid_t s : sups) kill(s, SIGKILL);
+    kill(*pm, SIGKILL);
+    ASSERT_TRUE(sb_->SignalNode(name, SIGKILL, true, Duration(10000)).ok());
+  }
+  // Until `name` streams from `leader` (pg_stat_replication on the leader), on the leader's timeline.
+  bool Streams(const std::string& name, const std::string& leader) {
+    return Sql(sb_->Conninfo(leader),
+               "SELECT count(*) FROM pg_stat_replication WHERE application_name = '" + name +
+                   "' AND state = 'streaming'") == "1" &&
+           NodeJson(name).value("timeline", -1) == NodeJson(leader).value("timeline", -2);
+  }
+  WriteProbe* Probe(const std::string& name, int64_t first_id) {
+    probes_.push_back(std::make_unique<WriteProbe>(sb_->Conninfo(name), "probe", first_id, Duration(20)));
+    probes_.back()->Start();
+    return probes_.back().get();
+  }
+  static std::optional<MonoTime> LastAck(const WriteProbe& p, int port) {
+    std::optional<MonoTime> last;
+    for (const auto& a : p.Acks()) {
+      if (a.server_port == port) last = a.at;
+    }
+    return last;
+  }
+  static std::optional<MonoTime> FirstAckAfter(const WriteProbe& p, int port, MonoTime after) {
+    for (const auto& a : p.Acks()) {
+      if (a.server_port == port && a.at > after) return a.at;
+    }
+    return std::nullopt;
+  }
+
+  Logger log_{stderr};
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<Sandbox> sb_;
+  std::vector<std::unique_ptr<WriteProbe>> probes_;
+};
+
+TEST_F(FailoverTest, LeaderMachineKilledGivesOneNewLeaderAndTheOldOneRejoinsThroughPgRewind) {
+  StartCluster(3);
+  std::string old = LeaderKey();
+  ASSERT_FALSE(old.empty());
+  ASSERT_TRUE(WriteProbe::CreateTable(sb_->Conninfo(old), "probe").ok());
+  Sql(sb_->Conninfo(old), "INSERT INTO probe VALUES (1, 0)");
+
+  MonoTime killed = Now();
+  KillMachine(old);
+  std::string fresh;
+  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+    fresh = LeaderKey();
+    return !fresh.empty() && fresh != old && Writable(fresh);
+  })) << "no new writable leader";
+  std::fprintf(stderr, "new leader %s writable %lld ms after the crash\n", fresh.c_str(),
+               static_cast<long long>((Now() - killed).count()));
+  int writable = 0;
+  for (const auto& n : sb_->nodes()) {
+    if (n.name != old && Writable(n.name)) ++writable;
+  }
+  EXPECT_EQ(writable, 1) << "exactly one writable primary among the survivors";
+  Json hist = Json::parse(Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/fo/history"}),
+                          nullptr, false);
+  ASSERT_TRUE(hist.is_array() && !hist.empty());
+  EXPECT_EQ(hist.back().back(), fresh) << "history names the new leader";
+  ASSERT_EQ(Sql(sb_->Conninfo(fresh), "INSERT INTO probe VALUES (2, 0) RETURNING id"), "2");
+
+  ASSERT_TRUE(sb_->StartNode(old).ok());
+  ASSERT_TRUE(WaitFor(seconds(90), [&] { return InRecovery(old) && Streams(old, fresh); }))
+      << "the old primary did not rejoin as a streaming replica of " << fresh;
+  EXPECT_NE(Log(old).find("running pg_rewind from " + fresh), std::string::npos);
+  EXPECT_TRUE(WaitFor(seconds(10), [&] { return Sql(sb_->Conninfo(old), "SELECT count(*) FROM probe") == "2"; }));
+  EXPECT_EQ(LeaderKey(), fresh);
+}
+
+TEST_F(FailoverTest, FrozenLeaderAgentIsFencedBeforeAnotherLeaderAcceptsWrites) {
+  StartCluster(3);
+  std::string old = LeaderKey();
+  ASSERT_FALSE(old.empty());
+  ASSERT_TRUE(WriteProbe::CreateTable(sb_->Conninfo(old), "probe").ok());
+  std::map<std::string, WriteProbe*> probes;
+  int64_t base = 0;
+  for (const auto& n : sb_->nodes()) probes[n.name] = Probe(n.name, base += 1000000);
+  ASSERT_TRUE(WaitFor(seconds(10), [&] { return !probes[old]->Acks().empty(); }));
+
+  MonoTime frozen = Now();
+  ASSERT_TRUE(sb_->SignalNode(old, SIGSTOP, false).ok());
+  std::string fresh;
+  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+    fresh = LeaderKey();
+    return !fresh.empty() && fresh != old && FirstAckAfter(*probes[fresh], sb_->Node(fresh)->pg_port, frozen);
+  })) << "no other node accepted writes";
+  for (auto& [name, p] : probes) p->Stop();
+
+  auto last_old = LastAck(*probes[old], sb_->Node(old)->pg_port);
+  auto first_new = FirstAckAfter(*probes[fresh], sb_->Node(fresh)->pg_port, frozen);
+  ASSERT_TRUE(last_old && first_new);
+  std::fprintf(stderr, "old primary's last write %lld ms after the freeze; new primary's first write %lld ms\n",
+               static_cast<long long>((*last_old - frozen).count()),
+               static_cast<long long>((*first_new - frozen).count()));
+  EXPECT_LT(*last_old, *first_new) << "two primaries accepted writes at the same time";
+  EXPECT_LT(*last_old - frozen, Duration(kTtl * 1000)) << "fenced later than the lease allows";
+  EXPECT_FALSE(sb_->PostmasterPid(old).has_value()) << "the frozen agent's PostgreSQL is still running";
+
+  ASSERT_TRUE(sb_->SignalNode(old, SIGCONT, false).ok());
+  ASSERT_TRUE(WaitFor(seconds(90), [&] { return InRecovery(old) && Streams(old, fresh); }))
+      << "the fenced node did not rejoin";
+}
+
+TEST_F(FailoverTest, EtcdStoppedMakesThePrimaryStopAcceptingWritesWithinTheBound) {
+  StartCluster(3);
+  std::string leader = LeaderKey();
+  ASSERT_FALSE(leader.empty());
+  ASSERT_TRUE(WriteProbe::CreateTable(sb_->Conninfo(leader), "probe").ok());
+  WriteProbe* p = Probe(leader, 1);
+  ASSERT_TRUE(WaitFor(seconds(10), [&] { return !p->Acks().empty(); }));
+
+  MonoTime frozen = Now();
+  ASSERT_EQ(kill(sb_->EtcdPid(), SIGSTOP), 0);
+  bool stopped = WaitFor(seconds(15), [&] {
+    auto last = LastAck(*p, sb_->Node(leader)->pg_port);
+    return last && Now() - *last > Duration(2000);
+  });
+  auto last = LastAck(*p, sb_->Node(leader)->pg_port);
+  kill(sb_->EtcdPid(), SIGCONT);
+  ASSERT_TRUE(stopped) << "the primary kept accepting writes with etcd frozen";
+  std::fprintf(stderr, "last write accepted %lld ms after etcd froze (ttl %d s)\n",
+               static_cast<long long>((*last - frozen).count()), kTtl);
+  // The lease was renewed at most ttl/4 before the freeze; fencing acts at the deadline minus the margin.
+  EXPECT_LT(*last - frozen, Duration(kTtl * 1000 - 2500 + 500));
+  std::string log = Log(leader);
+  bool demoted = log.find("demoting self because DCS is not accessible and I was a leader") != std::string::npos;
+  bool fenced = log.find("fenced PostgreSQL") != std::string::npos;
+  EXPECT_TRUE(demoted || fenced) << "neither the HA loop nor the fence stopped PostgreSQL";
+  std::fprintf(stderr, "stopped by: %s\n", demoted ? "the HA loop's demotion" : "the fence");
+
+  // Once etcd is back, the cluster has a writable leader again.
+  std::string again;
+  EXPECT_TRUE(WaitFor(seconds(60), [&] {
+    again = LeaderKey();
+    return !again.empty() && Writable(again);
+  }));
+}
+
+TEST_F(FailoverTest, EtcdStoppedWithFailsafeKeepsThePrimaryRunningWhileEveryMemberAnswers) {
+  StartCluster(3, "    failsafe_mode: true\n");
+  std::string leader = LeaderKey();
+  ASSERT_FALSE(leader.empty());
+  ASSERT_TRUE(WaitFor(seconds(20), [&] {
+    Json f = Json::parse(Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/fo/failsafe"}),
+                         nullptr, false);
+    return f.is_object() && f.size() == 3;
+  })) << "the leader did not publish the failsafe member list";
+  ASSERT_TRUE(WriteProbe::CreateTable(sb_->Conninfo(leader), "probe").ok());
+  WriteProbe* p = Probe(leader, 1);
+  ASSERT_TRUE(WaitFor(seconds(10), [&] { return !p->Acks().empty(); }));
+
+  MonoTime frozen = Now();
+  ASSERT_EQ(kill(sb_->EtcdPid(), SIGSTOP), 0);
+  // Watch three TTLs: writes must never pause for long.
+  bool gap = WaitFor(seconds(3 * kTtl), [&] {
+    return WriteProbe::LongestGap(p->Acks(), frozen, Now()) > Duration(1500);
+  });
+  Json st = NodeJson(leader);
+  kill(sb_->EtcdPid(), SIGCONT);
+  EXPECT_FALSE(gap) << "writes stopped although every member vouched for the primary";
+  EXPECT_EQ(st.value("failsafe_mode_is_active", false), true) << st.dump();
+  EXPECT_NE(Log(leader).find("continue to run as a leader because failsafe mode is enabled"), std::string::npos);
+  // etcd back: the same node holds the lock again and stays writable.
+  EXPECT_TRUE(WaitFor(seconds(30), [&] { return LeaderKey() == leader && Writable(leader); }));
+}
+
+TEST_F(FailoverTest, PostmasterKilledAloneIsRestartedInPlace) {
+  StartCluster(3);
+  std::string leader = LeaderKey();
+  auto pm = sb_->PostmasterPid(leader);
+  ASSERT_TRUE(pm.has_value());
+  ASSERT_EQ(kill(*pm, SIGKILL), 0);
+  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+    auto now = sb_->PostmasterPid(leader);
+    return now && *now != *pm && Writable(leader);
+  })) << "PostgreSQL was not restarted";
+  EXPECT_EQ(LeaderKey(), leader) << "a crash with the agent alive should not cost the lock";
+  EXPECT_NE(Log(leader).find("starting primary after failure"), std::string::npos);
+  EXPECT_TRUE(WaitFor(seconds(30), [&] {
+    return Sql(sb_->Conninfo(leader), "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "2";
+  }));
+}
+
+TEST_F(FailoverTest, NofailoverMemberIsNeverPromoted) {
+  StartCluster(2, "", {"", "  nofailover: true\n"});
+  ASSERT_TRUE(WaitFor(seconds(120), [&] { return LeaderKey() == "pg0" && Streams("pg1", "pg0"); }));
+  KillMachine("pg0");
+  ASSERT_TRUE(WaitFor(seconds(2 * kTtl), [&] { return LeaderKey().empty(); })) << "the dead leader's lease did not expire";
+  // Three more TTLs: pg1 must stay a replica and nobody may take the lock.
+  bool promoted = WaitFor(seconds(3 * kTtl), [&] { return !LeaderKey().empty() || Writable("pg1"); });
+  EXPECT_FALSE(promoted);
+  EXPECT_TRUE(InRecovery("pg1"));
+  EXPECT_NE(Log("pg1").find("I am not allowed to promote"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgw::itest
