@@ -21,8 +21,9 @@ MonoTime Now() { return std::chrono::time_point_cast<Duration>(std::chrono::stea
 
 class FailoverTest : public ::testing::Test {
  protected:
-  void StartCluster(int nodes, const std::string& extra_dcs = "", std::vector<std::string> tags = {}) {
-    dir_ = std::make_unique<TempDir>("failover");
+  void StartCluster(int nodes, const std::string& extra_dcs = "", std::vector<std::string> tags = {},
+                    const std::string& extra_postgresql = "") {
+    if (!dir_) dir_ = std::make_unique<TempDir>("failover");
     SandboxSpec spec;
     spec.dir = dir_->path + "/sb";
     spec.nodes = nodes;
@@ -33,6 +34,7 @@ class FailoverTest : public ::testing::Test {
     spec.retry_timeout = 2;
     spec.extra_dcs = extra_dcs;
     spec.node_tags = std::move(tags);
+    spec.extra_postgresql = extra_postgresql;
     auto sb = Sandbox::Up(spec, log_);
     ASSERT_TRUE(sb.ok()) << sb.status().message();
     sb_ = std::make_unique<Sandbox>(std::move(*sb));
@@ -90,6 +92,19 @@ class FailoverTest : public ::testing::Test {
                    "' AND state = 'streaming'") == "1" &&
            NodeJson(name).value("timeline", -1) == NodeJson(leader).value("timeline", -2);
   }
+  // A callback program that appends its arguments to DIR/callbacks.log; returns the callbacks: YAML block.
+  std::string CallbackScript() {
+    if (!dir_) dir_ = std::make_unique<TempDir>("failover");
+    std::string script = dir_->path + "/callback.sh";
+    EXPECT_TRUE(WriteFileAtomic(script, "#!/bin/sh\necho \"$@\" >> " + dir_->path + "/callbacks.log\n", 0755).ok());
+    chmod(script.c_str(), 0755);
+    return "  callbacks:\n    on_start: " + script + "\n    on_stop: " + script + "\n    on_role_change: " + script +
+           "\n";
+  }
+  std::string CallbackLog() {
+    auto t = ReadFile(dir_->path + "/callbacks.log");
+    return t.ok() ? *t : "";
+  }
   WriteProbe* Probe(const std::string& name, int64_t first_id) {
     probes_.push_back(std::make_unique<WriteProbe>(sb_->Conninfo(name), "probe", first_id, Duration(20)));
     probes_.back()->Start();
@@ -116,7 +131,7 @@ class FailoverTest : public ::testing::Test {
 };
 
 TEST_F(FailoverTest, LeaderMachineKilledGivesOneNewLeaderAndTheOldOneRejoinsThroughPgRewind) {
-  StartCluster(3);
+  StartCluster(3, "", {}, CallbackScript());
   std::string old = LeaderKey();
   ASSERT_FALSE(old.empty());
   ASSERT_TRUE(WriteProbe::CreateTable(sb_->Conninfo(old), "probe").ok());
@@ -140,6 +155,10 @@ TEST_F(FailoverTest, LeaderMachineKilledGivesOneNewLeaderAndTheOldOneRejoinsThro
                           nullptr, false);
   ASSERT_TRUE(hist.is_array() && !hist.empty());
   EXPECT_EQ(hist.back().back(), fresh) << "history names the new leader";
+  EXPECT_TRUE(WaitFor(seconds(5), [&] { return CallbackLog().find("on_role_change primary fo") != std::string::npos; }))
+      << CallbackLog();
+  EXPECT_NE(CallbackLog().find("on_start primary fo"), std::string::npos) << CallbackLog();
+  EXPECT_NE(CallbackLog().find("on_start replica fo"), std::string::npos) << CallbackLog();
   ASSERT_EQ(Sql(sb_->Conninfo(fresh), "INSERT INTO probe VALUES (2, 0) RETURNING id"), "2");
 
   ASSERT_TRUE(sb_->StartNode(old).ok());
@@ -274,6 +293,39 @@ TEST_F(FailoverTest, NofailoverMemberIsNeverPromoted) {
   EXPECT_FALSE(promoted);
   EXPECT_TRUE(InRecovery("pg1"));
   EXPECT_NE(Log("pg1").find("I am not allowed to promote"), std::string::npos);
+}
+
+TEST_F(FailoverTest, RestartedAgentAdoptsTheRunningPrimaryAndRetiresTheOldSupervisor) {
+  StartCluster(3);
+  std::string leader = LeaderKey();
+  const SandboxNode* n = sb_->Node(leader);
+  auto pm = sb_->PostmasterPid(leader);
+  auto old_sups = FenceSupervisorsOf(n->data_dir);
+  ASSERT_TRUE(pm.has_value());
+  ASSERT_EQ(old_sups.size(), 1u);
+  ASSERT_TRUE(sb_->SignalNode(leader, SIGKILL, true, Duration(10000)).ok());
+  ASSERT_TRUE(sb_->StartNode(leader).ok());
+  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+    auto sups = FenceSupervisorsOf(n->data_dir);
+    return sups.size() == 1 && sups[0] != old_sups[0];
+  })) << "the old supervisor was not retired (or no new one started)";
+  // Two TTLs: past the dead agent's lease and its supervisor's deadline. PostgreSQL must not be touched.
+  bool restarted = WaitFor(seconds(2 * kTtl), [&] { return sb_->PostmasterPid(leader) != pm; });
+  EXPECT_FALSE(restarted) << "the running primary was stopped or fenced instead of adopted";
+  EXPECT_EQ(LeaderKey(), leader);
+  EXPECT_TRUE(Writable(leader));
+}
+
+TEST_F(FailoverTest, PrePromoteVetoKeepsAReplicaFromPromoting) {
+  StartCluster(2, "", {}, "  pre_promote: /bin/false\n");
+  std::string leader = LeaderKey();
+  std::string other = leader == "pg0" ? "pg1" : "pg0";
+  ASSERT_TRUE(WaitFor(seconds(60), [&] { return Streams(other, leader); }));
+  KillMachine(leader);
+  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+    return Log(other).find("Promotion cancelled because the pre-promote script failed") != std::string::npos;
+  }));
+  EXPECT_FALSE(WaitFor(seconds(kTtl), [&] { return Writable(other); })) << "promoted despite the veto";
 }
 
 }  // namespace

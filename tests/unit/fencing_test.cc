@@ -77,3 +77,52 @@ TEST(SplitCommandLineTest, BadLinesAreErrors) {
 
 }  // namespace
 }  // namespace pgw
+
+namespace pgw {
+namespace {
+
+TEST(WatchdogTest, MissingOrNonWatchdogDevicesAreRefusedWithTheReason) {
+  Logger log(stderr, LogLevel::kCritical);
+  Watchdog missing("/nonexistent/watchdog", log);
+  Status s = missing.Activate(10);
+  EXPECT_EQ(s.code(), Code::kUnavailable);
+  EXPECT_NE(s.message().find("/nonexistent/watchdog"), std::string::npos);
+  EXPECT_FALSE(missing.active());
+  Watchdog not_a_watchdog("/dev/null", log);
+  s = not_a_watchdog.Activate(10);
+  EXPECT_EQ(s.code(), Code::kUnavailable);
+  EXPECT_NE(s.message().find("does not accept a timeout"), std::string::npos);
+  EXPECT_FALSE(not_a_watchdog.active());
+  EXPECT_TRUE(not_a_watchdog.Keepalive().ok()) << "keepalive on an inactive watchdog is a no-op";
+}
+
+TEST(FencerTest, RequiredWatchdogThatCannotBeActivatedRefusesToArm) {
+  Logger log(stderr, LogLevel::kCritical);
+  ManualClock clock;
+  FenceOptions o;
+  o.data_dir = "/nonexistent/data";
+  o.watchdog_mode = "required";
+  o.watchdog_device = "/dev/null";
+  o.supervisor = false;
+  Fencer f(clock, log, o);
+  Status s = f.Arm(7, clock.Now() + Duration(30000), 30);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("watchdog.mode is required"), std::string::npos);
+  EXPECT_FALSE(f.armed());
+  o.watchdog_mode = "automatic";
+  Fencer g(clock, log, o);
+  EXPECT_TRUE(g.Arm(7, clock.Now() + Duration(30000), 30).ok()) << "automatic mode arms without a watchdog";
+  EXPECT_TRUE(g.armed());
+  EXPECT_EQ(g.FenceAt(), clock.Now() + Duration(25000));
+  g.OnLeaseRenewed(8, clock.Now() + Duration(60000));  // another lease: ignored
+  EXPECT_EQ(g.FenceAt(), clock.Now() + Duration(25000));
+  g.OnLeaseRenewed(7, clock.Now() + Duration(40000));
+  EXPECT_EQ(g.FenceAt(), clock.Now() + Duration(35000));
+  g.ExtendUntil(clock.Now() + Duration(50000));  // failsafe confirmations
+  EXPECT_EQ(g.FenceAt(), clock.Now() + Duration(45000));
+  g.Disarm();
+  EXPECT_FALSE(g.armed());
+}
+
+}  // namespace
+}  // namespace pgw
