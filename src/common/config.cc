@@ -893,6 +893,8 @@ LoadResult LoadConfigFile(const std::string& path, const LoadOptions& opts) {
   return Finish(root, opts);
 }
 
+std::string FindPostgresBinDir(const std::map<std::string, std::string>& env) { return FindBinDir(env); }
+
 std::map<std::string, std::string> ProcessEnvironment() {
   std::map<std::string, std::string> env;
   for (char** e = environ; e && *e; ++e) {

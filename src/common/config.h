@@ -150,6 +150,9 @@ LoadResult LoadConfigFile(const std::string& path, const LoadOptions& opts);
 // Same, from YAML text (used by tests and by PATRONI_CONFIGURATION).
 LoadResult LoadConfigText(const std::string& yaml_text, const LoadOptions& opts);
 
+// Where PostgreSQL's programs are: PATH first, then Debian's /usr/lib/postgresql/<newest>/bin ("" if nowhere).
+std::string FindPostgresBinDir(const std::map<std::string, std::string>& env);
+
 // The process environment as a map (for LoadOptions::env).
 std::map<std::string, std::string> ProcessEnvironment();
 

@@ -1,5 +1,6 @@
 #include "ctl/sandbox.h"
 
+#include "common/config.h"
 #include "pg/fence.h"
 
 #include <arpa/inet.h>
@@ -200,6 +201,8 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
     n.config_path = home + "/patroni.yml";
     n.log_path = home + "/pgwarden.log";
     std::string tags = i < static_cast<int>(spec.node_tags.size()) ? spec.node_tags[i] : "";
+    // Written out so that the same files also run Patroni, which looks only in PATH.
+    std::string bin_dir = FindPostgresBinDir(ProcessEnvironment());
     std::string yml =
         "scope: " + spec.scope + "\n"
         "namespace: " + spec.namespace_ + "\n"
@@ -230,7 +233,8 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
         "postgresql:\n"
         "  listen: 127.0.0.1:" + std::to_string(n.pg_port) + "\n"
         "  connect_address: 127.0.0.1:" + std::to_string(n.pg_port) + "\n"
-        "  data_dir: " + n.data_dir + "\n"
+        "  data_dir: " + n.data_dir + "\n" +
+        (bin_dir.empty() ? std::string() : "  bin_dir: " + bin_dir + "\n") +
         "  pgpass: " + home + "/pgpass\n"
         "  authentication:\n"
         "    superuser:\n"
@@ -321,7 +325,7 @@ Status Sandbox::WaitHealthy(Duration timeout) const {
         last = n.name + " is not running yet";
         return false;
       }
-      if (j.value("role", "") == "primary") {
+      if (j.value("role", "") == "primary" || j.value("role", "") == "master") {  // Patroni 3 says master
         if (!leader.empty()) {
           last = "two primaries: " + leader + " and " + n.name;
           return false;
