@@ -38,7 +38,7 @@ Result<Json> Client::CallOnce(size_t endpoint, const std::string& path, const Js
   req.method = "POST";
   req.url = Url(endpoint, path);
   req.body = body.dump();
-  req.timeout = opts_.request_timeout;
+  req.timeout = timeout_ms_.load() > 0 ? Duration(timeout_ms_.load()) : opts_.request_timeout;
   req.cacert = opts_.cacert;
   req.cert = opts_.cert;
   req.key = opts_.key;

@@ -27,6 +27,8 @@ struct ClientOptions {
 
 class Client {
  public:
+  // Changes the per-try deadline of later calls (the lease client follows the TTL). Thread-safe.
+  void SetRequestTimeout(Duration d) { timeout_ms_ = d.count(); }
   Client(ClientOptions opts, Logger& log);
 
   Result<int64_t> LeaseGrant(int64_t ttl_seconds);
@@ -62,6 +64,7 @@ class Client {
   HttpClient http_;
   size_t current_ = 0;
   std::string token_;
+  std::atomic<int64_t> timeout_ms_{0};  // 0: opts_.request_timeout
 };
 
 }  // namespace pgw::etcd

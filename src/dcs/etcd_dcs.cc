@@ -1,5 +1,7 @@
 #include "dcs/etcd_dcs.h"
 
+#include <algorithm>
+
 namespace pgw {
 
 namespace {
@@ -44,7 +46,7 @@ EtcdDcs::EtcdDcs(const Config& cfg, const Clock& clock, Logger& log, std::functi
 EtcdDcs::~EtcdDcs() { Stop(); }
 
 void EtcdDcs::Start(int ttl_seconds) {
-  keeper_state_->SetTtl(ttl_seconds);
+  SetTtl(ttl_seconds);
   cache_->Start();
   keeper_ = std::thread([this] { KeeperLoop(); });
 }
@@ -64,6 +66,8 @@ void EtcdDcs::SetTtl(int ttl_seconds) {
     std::lock_guard<std::mutex> g(grant_mu_);
     // A lease's TTL is fixed at grant time: take a new lease on the next EnsureLease (Patroni does the same).
     keeper_state_->SetTtl(ttl_seconds);
+    // A keepalive must not hang longer than a renewal period, or one slow answer would cost a retry_timeout.
+    lease_client_->SetRequestTimeout(std::clamp(keeper_state_->Period(), Duration(250), Duration(2000)));
   }
   cv_.notify_all();
 }
@@ -98,8 +102,13 @@ Status EtcdDcs::EnsureLease() {
 
 void EtcdDcs::KeeperLoop() {
   std::unique_lock<std::mutex> l(mu_);
+  bool retry_soon = false;
   while (!stop_) {
-    cv_.wait_for(l, keeper_state_->Period(), [&] { return stop_; });
+    // After a failed keepalive, try again after a quarter period rather than a whole one: with short leases a
+    // single lost answer must not age the lease past retry_timeout.
+    Duration wait = keeper_state_->Period();
+    if (retry_soon) wait = std::max(Duration(100), wait / 4);
+    cv_.wait_for(l, wait, [&] { return stop_; });
     if (stop_) break;
     l.unlock();
     LeaseKeeper::Outcome o;
@@ -107,6 +116,7 @@ void EtcdDcs::KeeperLoop() {
       std::lock_guard<std::mutex> g(grant_mu_);
       o = keeper_state_->Renew();
     }
+    retry_soon = o == LeaseKeeper::Outcome::kFailed;
     if (o == LeaseKeeper::Outcome::kRenewed) {
       std::function<void(int64_t, MonoTime)> cb;
       {
