@@ -1,5 +1,4 @@
-// pgwardenctl: the operator's CLI. This version provides the local sandbox; the patronictl verbs come with the
-// REST API work (issue 4).
+// pgwardenctl: the operator's CLI: patronictl's verbs (ctl/ctl.h) and the local sandbox.
 #include <unistd.h>
 
 #include <climits>
@@ -9,6 +8,7 @@
 #include <vector>
 
 #include "agent/status_json.h"
+#include "ctl/ctl.h"
 #include "ctl/sandbox.h"
 
 namespace {
@@ -19,6 +19,8 @@ void Usage(FILE* out) {
                "       pgwardenctl sandbox down [--dir DIR] [--wipe]\n"
                "       pgwardenctl sandbox status [--dir DIR]\n"
                "       pgwardenctl --version\n"
+               "       pgwardenctl [-c patroni.yml | --dcs-url URL] list|switchover|failover|restart|reinit|reload|\n"
+               "                   pause|resume|edit-config|show-config|history|dsn|topology|remove ...\n"
                "DIR defaults to ./sandbox. 'up' starts etcd and N pgwarden nodes (default 3) on free loopback\n"
                "ports, waits until one leader streams to every replica, and prints how to connect.\n");
 }
@@ -44,8 +46,9 @@ int main(int argc, char** argv) {
     std::printf("pgwardenctl %s\n", pgw::kPgwardenVersion);
     return 0;
   }
-  if (args[0] != "sandbox" || args.size() < 2) {
-    std::fprintf(stderr, "pgwardenctl: unknown command '%s' (try --help)\n", args[0].c_str());
+  if (args[0] != "sandbox") return pgw::ctl::Main(args, stdout, stderr);
+  if (args.size() < 2) {
+    Usage(stderr);
     return 2;
   }
   std::string verb = args[1];

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "agent/peers.h"
 #include "pg/fence.h"
@@ -106,6 +107,12 @@ void Agent::FireCallbacks(const LocalView& before, const LocalView& after) {
 
 void Agent::RequestStop() {
   stop_ = true;
+  std::lock_guard<std::mutex> l(wake_mu_);
+  wake_ = true;
+  wake_cv_.notify_all();
+}
+
+void Agent::RequestWake() {
   std::lock_guard<std::mutex> l(wake_mu_);
   wake_ = true;
   wake_cv_.notify_all();
@@ -217,6 +224,16 @@ int Agent::Run() {
 }
 
 void Agent::Cycle() {
+  MonoTime cycle_start = clock_.Now();
+  struct Done {
+    Agent* a;
+    MonoTime start;
+    ~Done() {
+      ++a->cycles_;
+      a->last_cycle_seconds_ = static_cast<double>((a->clock_.Now() - start).count()) / 1000.0;
+      a->last_cycle_end_ms_ = a->clock_.Now().time_since_epoch().count();
+    }
+  } done{this, cycle_start};
   auto view = dcs_->Cluster();
   if (!view.ok()) {
     log_.Warn("DCS is not accessible: " + view.status().message());
@@ -238,7 +255,26 @@ void Agent::Cycle() {
 
   LocalView local = pg_->Observe();
   const LocalView before = local;
-  if (local.running && local.query_ok) primary_start_failed_ = false;
+  if (local.running && local.query_ok) {
+    primary_start_failed_ = false;
+    clean_demote_ = false;
+  }
+  loop_wait_s_ = dyn_.loop_wait;
+  if (reload_requested_.exchange(false) && local.running && local.query_ok) {
+    Status r = pg_->Reload(local.in_recovery ? local.upstream : std::nullopt);
+    if (!r.ok()) log_.Warn("reload: " + r.message());
+    auto it = cfg_->postgresql.callbacks.find("on_reload");
+    if (r.ok() && it != cfg_->postgresql.callbacks.end()) {
+      callbacks_.Fire(it->second, "on_reload", local.in_recovery ? "replica" : "primary", cfg_->scope);
+    }
+  }
+  if (reinit_requested_.exchange(false)) {
+    log_.Info("reinitializing: stopping PostgreSQL and removing the data directory; the next cycle clones");
+    Status r = pg_->Stop(StopMode::kImmediate);
+    if (r.ok()) r = pg_->WipeDataDir();
+    if (!r.ok()) log_.Error("reinitialize: " + r.message());
+    local = pg_->Observe();
+  }
   if (!old_supervisors_retired_ && (!local.running || (local.query_ok && local.in_recovery))) {
     // PostgreSQL is not a primary: a supervisor left by a previous agent has nothing to guard, and must not kill
     // the instance we are about to start.
@@ -261,6 +297,10 @@ void Agent::Cycle() {
   in.no_race_until = no_race_until_;
   in.failsafe_primary_until = MonoTime(Duration(failsafe_primary_until_ms_.load()));
   in.watchdog_unusable = fencer_->WatchdogRequiredButUnusable();
+  in.wall_now = clock_.WallSeconds();
+  in.clean_demote = clean_demote_;
+  double sched = scheduled_restart_.load();
+  in.restart_requested = restart_requested_.load() || (sched > 0 && sched <= in.wall_now);
   ha::Decision d = ha::Decide(in);
   if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckPeers) {
     in.peers = CheckPeers(*view, cfg_->name, Duration(2000));
@@ -374,6 +414,8 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
     case ActionType::kPromote:
       return PromoteNow(view);
     case ActionType::kDemote: {
+      if (a.mode == "graceful") return DemoteGracefully(a.target, view);
+      ++demotions_;
       StopMode mode = a.mode == "offline" ? StopMode::kFast : StopMode::kImmediate;
       log_.Info("demoting: stopping PostgreSQL (" + a.mode + ")");
       Status s = pg_->Stop(mode);
@@ -405,6 +447,29 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
     }
     case ActionType::kCheckFailsafe:
       return Status::Ok();
+    case ActionType::kDeleteFailover:
+      return dcs_->DeleteFailover();
+    case ActionType::kRestart: {
+      restart_requested_ = false;
+      scheduled_restart_ = 0;
+      log_.Info("restarting PostgreSQL");
+      bool primary = local.running && local.query_ok && !local.in_recovery;
+      std::optional<Upstream> up = primary ? std::nullopt : local.upstream;
+      Status s = pg_->Stop(StopMode::kFast);
+      if (s.ok()) {
+        pg_state_ = "starting";
+        if (primary) s = ArmFencing();
+        if (s.ok()) s = pg_->Start(up);
+      }
+      last_restart_ok_ = s.ok();
+      ++restarts_done_;
+      auto it = cfg_->postgresql.callbacks.find("on_restart");
+      if (s.ok() && it != cfg_->postgresql.callbacks.end()) {
+        callbacks_.Fire(it->second, "on_restart", primary ? "primary" : "replica", cfg_->scope);
+      }
+      if (!s.ok() && primary) primary_start_failed_ = true;
+      return s;
+    }
     case ActionType::kWriteFailsafe:
       return dcs_->WriteFailsafe(ha::FailsafeMembers(view).dump());
     case ActionType::kWriteStatus:
@@ -463,6 +528,53 @@ void Agent::FailsafeLoop() {
   }
 }
 
+Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& view) {
+  log_.Info("manual failover: checkpointing, then stopping PostgreSQL so that " +
+            (candidate.empty() ? std::string("a replica") : candidate) + " can take over");
+  ++demotions_;
+  Status cp = pg_->Checkpoint();  // makes the shutdown checkpoint short
+  if (!cp.ok()) log_.Warn(cp.message());
+  PGW_RETURN_IF_ERROR(pg_->Stop(StopMode::kFast));
+  fencer_->Disarm();
+  pg_state_ = "stopped";
+  auto cd = pg_->ReadControlData();
+  int64_t ckpt = cd.ok() ? cd->checkpoint_lsn : 0;
+  // Release the key once a candidate has received the shutdown checkpoint: from then on it has every commit.
+  std::vector<std::string> names;
+  for (const auto& [name, m] : view.members) {
+    if (name != cfg_->name && (candidate.empty() || name == candidate)) names.push_back(name);
+  }
+  bool confirmed = false;
+  MonoTime give_up = clock_.Now() + Duration(std::max(5000, dyn_.loop_wait * 2000));
+  // Ask the candidates' PostgreSQL directly (their REST status is refreshed only once per loop).
+  std::vector<std::unique_ptr<PgConnection>> conns;
+  for (const auto& n : names) {
+    const Member* m = view.FindMember(n);
+    if (m == nullptr || !m->conn) continue;
+    auto c = std::make_unique<PgConnection>();
+    const auto& su = cfg_->postgresql.superuser;
+    Status cs = c->Connect(ConnInfo({{"host", m->conn->host}, {"port", std::to_string(m->conn->port)},
+                                     {"user", su.username}, {"password", su.password}, {"dbname", "postgres"}}),
+                           Duration(1000));
+    if (cs.ok()) conns.push_back(std::move(c));
+    else log_.Warn("manual failover: cannot query " + n + ": " + cs.message());
+  }
+  while (ckpt > 0 && !confirmed && !conns.empty() && clock_.Now() < give_up && !stop_) {
+    for (auto& c : conns) {
+      auto r = c->Query("SELECT COALESCE(pg_last_wal_receive_lsn(), '0/0') - '0/0'");
+      if (r.ok() && !r->empty() && std::atoll(r->front()[0].value_or("0").c_str()) > ckpt) confirmed = true;
+    }
+    if (!confirmed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!confirmed) log_.Warn("manual failover: no replica confirmed the shutdown checkpoint; releasing the lock anyway");
+  clean_demote_ = confirmed;
+  Status rel = dcs_->DeleteLeader();
+  if (rel.ok()) log_.Info("manual failover: leader key released");
+  auto it = cfg_->postgresql.callbacks.find("on_stop");
+  if (it != cfg_->postgresql.callbacks.end()) callbacks_.Fire(it->second, "on_stop", "primary", cfg_->scope);
+  return rel.code() == Code::kConflict ? Status::Ok() : rel;
+}
+
 Status Agent::PromoteNow(const ClusterView& view) {
   const std::string& hook = cfg_->postgresql.pre_promote;
   if (!hook.empty() &&
@@ -481,7 +593,10 @@ Status Agent::PromoteNow(const ClusterView& view) {
   }
   MonoTime started = clock_.Now();
   PGW_RETURN_IF_ERROR(pg_->Promote());
-  log_.Info("promoted PostgreSQL in " + std::to_string((clock_.Now() - started).count()) + " ms");
+  auto took = clock_.Now() - started;
+  ++promotions_;
+  last_promotion_seconds_ = static_cast<double>(took.count()) / 1000.0;
+  log_.Info("promoted PostgreSQL in " + std::to_string(took.count()) + " ms");
   // The end-of-recovery checkpoint puts the new timeline in pg_control, which pg_rewind on the old primary reads.
   Status cp = pg_->Checkpoint();
   if (!cp.ok()) log_.Warn(cp.message());
@@ -555,6 +670,8 @@ void Agent::TouchMember(const LocalView& local) {
   if (local.timeline) m.timeline = local.timeline;
   if (local.query_ok && local.in_recovery) m.replication_state = local.replication_state;
   m.tags = cfg_->tags.published;
+  m.pause = dyn_.pause;
+  if (double sched = scheduled_restart_.load(); sched > 0) m.scheduled_restart = Json{{"schedule", IsoTimestamp(sched)}};
   std::string json = EncodeMember(m);
   int64_t lease = dcs_->LeaseId();
   if (json == last_member_json_ && lease == last_member_lease_ && lease != 0) return;
@@ -601,35 +718,6 @@ void Agent::Shutdown() {
   }
   TouchMember(pg_->Observe());
   log_.Info("PostgreSQL stopped; pgwarden exits");
-}
-
-HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
-  NodeState s;
-  {
-    std::lock_guard<std::mutex> l(state_mu_);
-    s = state_;
-  }
-  if (req.method == "POST" && req.path == "/failsafe") {
-    if (!failsafe_mode_) return HttpServerResponse{502, "text/plain", "Failsafe mode is not enabled\n", false};
-    if (RoleOf(s) == "primary") return HttpServerResponse{500, "text/plain", "Running as a leader\n", false};
-    Json body = Json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object() || !body.contains("name") || !body.at("name").is_string()) {
-      return HttpServerResponse{400, "text/plain", "POST /failsafe needs a JSON object with the sender's name\n",
-                                false};
-    }
-    int64_t until = (clock_.Now() + Duration(ttl_s_.load() * 1000)).time_since_epoch().count();
-    int64_t prev = failsafe_primary_until_ms_.load();
-    while (prev < until && !failsafe_primary_until_ms_.compare_exchange_weak(prev, until)) {
-    }
-    return HttpServerResponse{200, "text/plain", "Accepted", false};
-  }
-  bool status_only = req.method == "HEAD" || req.method == "OPTIONS";
-  if (req.method != "GET" && !status_only) {
-    return HttpServerResponse{501, "text/plain", "Unsupported method (" + req.method + ")\n", false};
-  }
-  int code = HealthCheckCode(*cfg_, s, req.path, req.query);
-  if (code == 0) code = 503;  // unknown GET path: Patroni's generic health handler answers 503
-  return HttpServerResponse{code, "application/json", StatusJson(*cfg_, s).dump(), status_only};
 }
 
 }  // namespace pgw

@@ -33,6 +33,8 @@ class Agent {
   int Run();
   // Thread-safe; called from the signal-handling thread.
   void RequestStop();
+  // Wakes the HA loop now (a REST request wants it to act).
+  void RequestWake();
 
  private:
   Status StartupChecks();
@@ -61,6 +63,12 @@ class Agent {
   bool ConfirmFailsafe();
   void WaitNextCycle(Duration d);
   HttpServerResponse HandleHttp(const HttpServerRequest& req);
+  HttpServerResponse HandleSwitchover(const std::string& action, const HttpServerRequest& req);
+  HttpServerResponse HandleConfigWrite(const HttpServerRequest& req);
+  HttpServerResponse HandleRestart(const HttpServerRequest& req);
+  // Graceful demotion for a planned switchover: checkpoint, fast shutdown, wait until `candidate` (any replica
+  // when empty) received the shutdown checkpoint, release the leader key.
+  Status DemoteGracefully(const std::string& candidate, const ClusterView& view);
 
   std::shared_ptr<const Config> cfg_;
   const Clock& clock_;
@@ -86,7 +94,22 @@ class Agent {
   MonoTime no_race_until_{};
   bool failsafe_active_ = false;
   bool old_supervisors_retired_ = false;
+  bool clean_demote_ = false;
   std::string last_role_;
+
+  // Requests from the REST API to the HA loop.
+  std::atomic<bool> restart_requested_{false};
+  std::atomic<bool> reload_requested_{false};
+  std::atomic<bool> reinit_requested_{false};
+  std::atomic<uint64_t> restarts_done_{0};       // restart attempts finished (REST waits on it)
+  std::atomic<bool> last_restart_ok_{false};
+  std::atomic<double> scheduled_restart_{0};      // wall seconds, 0 = none
+  std::atomic<int64_t> last_cycle_end_ms_{0};    // MonoTime ms: liveness
+  std::atomic<int64_t> loop_wait_s_{10};
+
+  // Counters for /metrics.
+  std::atomic<uint64_t> cycles_{0}, promotions_{0}, demotions_{0};
+  std::atomic<double> last_cycle_seconds_{0}, last_promotion_seconds_{0};
 
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;

@@ -1,5 +1,6 @@
 #include "agent/peers.h"
 
+#include <algorithm>
 #include <future>
 
 #include "dcs/http.h"
@@ -33,9 +34,18 @@ ha::PeerStatus ParsePeerStatus(const std::string& name, const std::string& body)
 }
 
 std::vector<ha::PeerStatus> CheckPeers(const ClusterView& cluster, const std::string& self, Duration timeout) {
+  std::vector<std::string> names;
+  for (const auto& [name, m] : cluster.members) {
+    if (name != self) names.push_back(name);
+  }
+  return CheckMembers(cluster, names, timeout);
+}
+
+std::vector<ha::PeerStatus> CheckMembers(const ClusterView& cluster, const std::vector<std::string>& names,
+                                         Duration timeout) {
   std::vector<std::future<ha::PeerStatus>> futures;
   for (const auto& [name, m] : cluster.members) {
-    if (name == self || m.api_url.empty()) continue;
+    if (std::find(names.begin(), names.end(), name) == names.end() || m.api_url.empty()) continue;
     futures.push_back(std::async(std::launch::async, [name = name, url = m.api_url, timeout] {
       HttpClient http;
       HttpRequest req;

@@ -12,6 +12,10 @@ namespace pgw {
 ha::PeerStatus ParsePeerStatus(const std::string& name, const std::string& body);
 std::vector<ha::PeerStatus> CheckPeers(const ClusterView& cluster, const std::string& self, Duration timeout);
 
+// GET /patroni of the named members only (switchover candidates).
+std::vector<ha::PeerStatus> CheckMembers(const ClusterView& cluster, const std::vector<std::string>& names,
+                                         Duration timeout);
+
 // Failsafe mode: POSTs `body` to /failsafe of every member listed in the `failsafe` key except `self`, in parallel.
 // True only when every one answered 200 (and `self` is listed).
 bool PostFailsafe(const Json& failsafe, const std::string& self, const std::string& body, Duration timeout);

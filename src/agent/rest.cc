@@ -38,12 +38,14 @@ const char* HttpReason(int status) {
 namespace {
 
 struct Conn {
+  uint64_t id;
   int fd;
   std::string in;
   std::string out;
   size_t out_off = 0;
   std::chrono::steady_clock::time_point deadline;
   bool responding = false;
+  bool waiting = false;  // a deferred job is computing the answer
 };
 
 std::string Lower(std::string s) {
@@ -55,7 +57,9 @@ std::string Render(const HttpServerResponse& r) {
   std::string s = "HTTP/1.0 " + std::to_string(r.status) + " " + HttpReason(r.status) + "\r\n";
   if (r.status_line_only) return s + "\r\n";
   s += "Server: pgwarden\r\nContent-Type: " + r.content_type + "\r\nContent-Length: " +
-       std::to_string(r.body.size()) + "\r\nConnection: close\r\n\r\n";
+       std::to_string(r.body.size()) + "\r\nConnection: close\r\n";
+  for (const auto& h : r.headers) s += h + "\r\n";
+  s += "\r\n";
   return s + r.body;
 }
 
@@ -155,30 +159,73 @@ void RestServer::Stop() {
     (void)ignored;
   }
   if (thread_.joinable()) thread_.join();
+  for (auto& w : workers_) {
+    if (w.joinable()) w.join();
+  }
+}
+
+void RestServer::RunDeferred(uint64_t conn_id, std::function<HttpServerResponse()> job) {
+  ++running_jobs_;
+  workers_.erase(std::remove_if(workers_.begin(), workers_.end(),
+                                [](std::thread& t) { return !t.joinable(); }),
+                 workers_.end());
+  workers_.emplace_back([this, conn_id, job = std::move(job)] {
+    HttpServerResponse r = job();
+    r.deferred = nullptr;
+    {
+      std::lock_guard<std::mutex> l(done_mu_);
+      done_.emplace_back(conn_id, std::move(r));
+    }
+    --running_jobs_;
+    ssize_t ignored = write(wake_fd_[1], "x", 1);
+    (void)ignored;
+  });
 }
 
 void RestServer::Loop() {
   std::vector<Conn> conns;
+  uint64_t next_id = 1;
   constexpr size_t kMaxConns = 256;
   while (!stop_) {
     std::vector<pollfd> pfds;
     pfds.push_back({wake_fd_[0], POLLIN, 0});
     pfds.push_back({listen_fd_, static_cast<short>(conns.size() < kMaxConns ? POLLIN : 0), 0});
-    for (const auto& c : conns) pfds.push_back({c.fd, static_cast<short>(c.responding ? POLLOUT : POLLIN), 0});
+    for (const auto& c : conns) {
+      pfds.push_back({c.fd, static_cast<short>(c.responding ? POLLOUT : c.waiting ? 0 : POLLIN), 0});
+    }
     int n = poll(pfds.data(), pfds.size(), 200);
     if (n < 0 && errno != EINTR) break;
     auto now = std::chrono::steady_clock::now();
+    if (pfds[0].revents & POLLIN) {
+      char drain[64];
+      while (read(wake_fd_[0], drain, sizeof drain) > 0) {
+      }
+    }
+    {
+      std::lock_guard<std::mutex> l(done_mu_);
+      for (auto& [id, resp] : done_) {
+        for (auto& c : conns) {
+          if (c.id == id && c.waiting) {
+            c.out = Render(resp);
+            c.waiting = false;
+            c.responding = true;
+            c.deadline = now + read_timeout_;
+          }
+        }
+      }
+      done_.clear();
+    }
     if (pfds[1].revents & POLLIN) {
       while (conns.size() < kMaxConns) {
         int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) break;
-        conns.push_back(Conn{fd, "", "", 0, now + read_timeout_, false});
+        conns.push_back(Conn{next_id++, fd, "", "", 0, now + read_timeout_, false, false});
       }
     }
     for (size_t i = 0; i < conns.size(); ++i) {
       Conn& c = conns[i];
       short re = i + 2 < pfds.size() && pfds[i + 2].fd == c.fd ? pfds[i + 2].revents : 0;
-      if (!c.responding && (re & (POLLIN | POLLHUP | POLLERR))) {
+      if (!c.responding && !c.waiting && (re & (POLLIN | POLLHUP | POLLERR))) {
         char buf[8192];
         ssize_t r = read(c.fd, buf, sizeof buf);
         if (r <= 0) {
@@ -191,17 +238,28 @@ void RestServer::Loop() {
         HttpServerRequest req;
         int p = Parse(c.in, max_request_, &req);
         if (p < 0) {
-          HttpServerResponse resp{-p, "text/plain", std::string(HttpReason(-p)) + "\n", false};
+          HttpServerResponse resp{-p, "text/plain", std::string(HttpReason(-p)) + "\n", false, {}, {}};
           c.out = Render(resp);
           c.responding = true;
         } else if (p > 0) {
           HttpServerResponse resp = handler_(req);
-          c.out = Render(resp);
-          c.responding = true;
+          if (resp.deferred) {
+            if (running_jobs_.load() >= kMaxDeferred) {
+              c.out = Render(HttpServerResponse{503, "text/plain", "too many operations in progress\n", false, {}, {}});
+              c.responding = true;
+            } else {
+              c.waiting = true;
+              c.deadline = now + std::chrono::seconds(600);  // the job bounds itself; this is a backstop
+              RunDeferred(c.id, std::move(resp.deferred));
+            }
+          } else {
+            c.out = Render(resp);
+            c.responding = true;
+          }
         }
       }
-      if (c.fd >= 0 && !c.responding && now > c.deadline) {
-        c.out = Render(HttpServerResponse{408, "text/plain", "request timeout\n", false});
+      if (c.fd >= 0 && !c.responding && !c.waiting && now > c.deadline) {
+        c.out = Render(HttpServerResponse{408, "text/plain", "request timeout\n", false, {}, {}});
         c.responding = true;
       }
       if (c.fd >= 0 && c.responding) {

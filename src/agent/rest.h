@@ -1,13 +1,17 @@
 // A small HTTP/1.0 server for the agent's REST API. One thread, poll()-based, non-blocking sockets.
 // Each request must arrive within `read_timeout` and fit in `max_request` bytes, so a slow or oversized client
-// cannot tie the server up. The handler runs on the server thread and must answer from cached state.
+// cannot tie the server up. The handler runs on the server thread and must answer from cached state; requests
+// that must wait for something (a switchover, a restart) return a `deferred` job, which runs on a worker thread
+// while the server keeps answering everyone else.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <map>
 #include <string>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
@@ -27,6 +31,11 @@ struct HttpServerResponse {
   std::string content_type = "application/json";
   std::string body;
   bool status_line_only = false;  // HEAD / OPTIONS: Patroni answers with the status line alone
+  // When set, the server runs it on a worker thread and sends what it returns instead (at most kMaxDeferred at
+  // once; more get 503).
+  std::function<HttpServerResponse()> deferred;
+  // Extra header lines ("Name: value").
+  std::vector<std::string> headers;
 };
 
 class RestServer {
@@ -42,8 +51,11 @@ class RestServer {
   void Start();
   void Stop();
 
+  static constexpr int kMaxDeferred = 4;
+
  private:
   void Loop();
+  void RunDeferred(uint64_t conn_id, std::function<HttpServerResponse()> job);
 
   Handler handler_;
   size_t max_request_;
@@ -53,6 +65,11 @@ class RestServer {
   int port_ = 0;
   std::atomic<bool> stop_{false};
   std::thread thread_;
+
+  std::mutex done_mu_;
+  std::vector<std::pair<uint64_t, HttpServerResponse>> done_;  // finished deferred jobs
+  std::vector<std::thread> workers_;
+  std::atomic<int> running_jobs_{0};
 };
 
 // Reason phrase for a status code.

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace pgw {
@@ -43,5 +44,10 @@ class ManualClock final : public Clock {
 
 // ISO 8601 with microseconds and +00:00, as Patroni writes timestamps: 2026-11-22T00:22:19.322817+00:00
 std::string IsoTimestamp(double wall_seconds);
+
+// Parses an ISO 8601 timestamp ("2026-11-22T10:00:00+01:00", "...Z", optional fraction, space or T). The zone is
+// required: `*has_zone` tells whether one was given (Patroni refuses scheduled switchovers without it). Returns
+// wall seconds since the epoch, or nullopt when the text is not a timestamp.
+std::optional<double> ParseIsoTimestamp(const std::string& text, bool* has_zone);
 
 }  // namespace pgw

@@ -38,6 +38,7 @@ EtcdDcs::EtcdDcs(const Config& cfg, const Clock& clock, Logger& log, std::functi
   writes.request_timeout = Duration(1000);
   client_ = std::make_unique<etcd::Client>(writes, log_);
   lease_client_ = std::make_unique<etcd::Client>(opts_, log_);
+  api_client_ = std::make_unique<etcd::Client>(opts_, log_);
   lease_api_ = std::make_unique<EtcdLeaseApi>(*lease_client_);
   keeper_state_ = std::make_unique<LeaseKeeper>(*lease_api_, clock_, log_);
   cache_ = std::make_unique<WatchCache>(opts_, prefix_, log_, std::move(on_change));
@@ -82,7 +83,7 @@ void EtcdDcs::RevokeLease() {
 std::string EtcdDcs::WakeSignature() const {
   auto snap = cache_->Get();
   std::string sig;
-  for (const char* k : {keys::kLeader, keys::kConfig, keys::kInitialize}) {
+  for (const char* k : {keys::kLeader, keys::kConfig, keys::kInitialize, keys::kFailover}) {
     auto it = snap.kvs->find(prefix_ + k);
     sig += it == snap.kvs->end() ? "-" : it->second.value + "@" + std::to_string(it->second.mod_revision);
     sig += "|";
@@ -238,6 +239,46 @@ Status EtcdDcs::InitializeConfig(const std::string& json) {
 void EtcdDcs::SetOnRenewed(std::function<void(int64_t, MonoTime)> f) {
   std::lock_guard<std::mutex> l(mu_);
   on_renewed_ = std::move(f);
+}
+
+Status EtcdDcs::DeleteFailover() {
+  auto r = client_->Delete(Key(keys::kFailover));
+  if (!r.ok()) return r.status().Context("removing failover");
+  AwaitCache(*r);
+  return Status::Ok();
+}
+
+Status EtcdDcs::ApiSetFailover(const std::string& json) {
+  std::lock_guard<std::mutex> l(api_mu_);
+  auto r = api_client_->Put(Key(keys::kFailover), json);
+  if (!r.ok()) return r.status().Context("writing failover");
+  AwaitCache(*r);
+  return Status::Ok();
+}
+
+Status EtcdDcs::ApiDeleteFailover() {
+  std::lock_guard<std::mutex> l(api_mu_);
+  auto r = api_client_->Delete(Key(keys::kFailover));
+  if (!r.ok()) return r.status().Context("removing failover");
+  AwaitCache(*r);
+  return Status::Ok();
+}
+
+Status EtcdDcs::ApiWriteConfig(const std::string& json, int64_t expect_mod) {
+  std::lock_guard<std::mutex> l(api_mu_);
+  std::string key = Key(keys::kConfig);
+  if (expect_mod == 0) {
+    auto r = api_client_->Put(key, json);
+    if (!r.ok()) return r.status().Context("writing config");
+    AwaitCache(*r);
+    return Status::Ok();
+  }
+  etcd::Compare c{key, etcd::Compare::Target::kMod, etcd::Compare::Result::kEqual, expect_mod, ""};
+  auto r = api_client_->Txn({c}, {etcd::Op{etcd::Op::Type::kPut, key, json, 0, ""}});
+  if (!r.ok()) return r.status().Context("writing config");
+  AwaitCache(r->revision);
+  if (!r->succeeded) return Conflict("config was modified concurrently");
+  return Status::Ok();
 }
 
 Status EtcdDcs::WriteFailsafe(const std::string& json) {

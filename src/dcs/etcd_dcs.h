@@ -49,6 +49,17 @@ class EtcdDcs final : public Dcs {
   Status InitializeConfig(const std::string& json) override;
   Status WriteHistory(const std::string& json) override;
   Status WriteFailsafe(const std::string& json) override;
+  // failover := json (unconditional, as Patroni) / removed. From the HA loop.
+  Status DeleteFailover();
+
+  // Writes from the REST API's worker threads, on their own connection (the HA loop's is not shared).
+  Status ApiSetFailover(const std::string& json);
+  Status ApiDeleteFailover();
+  // config := json if its mod_revision is still `expect_mod` (0: unconditional). kConflict when it changed.
+  Status ApiWriteConfig(const std::string& json, int64_t expect_mod);
+  // Waits until the watch cache shows `revision` or later (bounded).
+  void WaitForCache(int64_t revision, Duration timeout) { cache_->WaitForRevision(revision, timeout); }
+
   // Called on the keeper thread after every acknowledged keepalive, with the lease and its new deadline (fencing).
   void SetOnRenewed(std::function<void(int64_t, MonoTime)> f);
   // Keepalives acknowledged / failed (metrics).
@@ -71,6 +82,8 @@ class EtcdDcs final : public Dcs {
   std::unique_ptr<etcd::Client> client_;        // HA loop writes
   std::unique_ptr<etcd::Client> lease_client_;  // lease keeper only: never queued behind a slow write
   std::unique_ptr<LeaseApi> lease_api_;
+  std::mutex api_mu_;
+  std::unique_ptr<etcd::Client> api_client_;    // REST API writes (guarded by api_mu_)
   std::unique_ptr<LeaseKeeper> keeper_state_;
   std::unique_ptr<WatchCache> cache_;
 

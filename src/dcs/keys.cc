@@ -83,6 +83,7 @@ ClusterView BuildClusterView(const std::string& prefix, const std::map<std::stri
       if (j && j->is_array()) v.history = *j;
     } else if (rel == keys::kFailover) {
       v.failover = ParseJson(kv.value);
+      v.failover_mod_revision = kv.mod_revision;
     } else if (rel == keys::kSync) {
       v.sync = ParseJson(kv.value);
     } else if (rel == keys::kFailsafe) {
@@ -128,6 +129,8 @@ std::string EncodeMember(const MemberData& m) {
   if (!m.replication_state.empty()) j["replication_state"] = m.replication_state;
   if (m.pending_restart) j["pending_restart"] = true;
   if (!m.tags.empty()) j["tags"] = m.tags;
+  if (!m.scheduled_restart.is_null()) j["scheduled_restart"] = m.scheduled_restart;
+  if (m.pause) j["pause"] = true;
   return j.dump();
 }
 

@@ -73,6 +73,7 @@ struct ClusterView {
   Json status = Json::object();
   Json history = Json::array();
   std::optional<Json> failover;
+  int64_t failover_mod_revision = 0;
   std::optional<Json> sync;
   std::optional<Json> failsafe;           // {name: api_url}, maintained by the leader in failsafe mode
 
@@ -94,6 +95,8 @@ struct MemberData {
   std::string replication_state;  // "streaming" / "in archive recovery" for replicas
   Json tags = Json::object();
   bool pending_restart = false;
+  bool pause = false;             // maintenance mode as this member sees it (patronictl pause --wait reads it)
+  Json scheduled_restart;         // {"schedule": iso8601} when a restart is scheduled
 };
 std::string EncodeMember(const MemberData& m);
 

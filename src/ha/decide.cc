@@ -154,7 +154,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   // A former primary (stopped in production or crashed) behind a leader on another timeline has, or may have,
   // WAL the new leader never saw: reconcile before streaming (safety rule 6).
   const Member* leader = c.LeaderMember();
-  if (c.leader && leader != nullptr && leader->conn && WasPrimary(l) &&
+  if (c.leader && leader != nullptr && leader->conn && WasPrimary(l) && !in.clean_demote &&
       (!leader->timeline || *leader->timeline != l.timeline)) {
     bool rewind = in.dynamic.use_pg_rewind || in.config->postgresql.use_pg_rewind;
     const auto& pg = in.config->postgresql;
@@ -193,6 +193,58 @@ Decision Paused(const Inputs& in, Decision d) {
   return d;
 }
 
+// The leader's side of a planned switchover (reference §3.5): validate the request in the `failover` key, then
+// demote gracefully so that the candidate can take over. Returns false when the key does not concern this cycle
+// (scheduled later): the leader then carries on as usual.
+bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
+  const ClusterView& c = *in.cluster;
+  const std::string& me = in.config->name;
+  auto f = ParseFailover(*c.failover);
+  auto cleanup = [&](const std::string& why) {
+    d->actions = {Act(ActionType::kDeleteFailover)};
+    d->message = why;
+    return true;
+  };
+  if (!f) return cleanup("Cleaning up failover key: it cannot be parsed");
+  if ((!f->leader.empty() && f->leader != me) || f->member == me) {
+    // A request for another leader, or the one that made us leader: done.
+    LeaderHousekeeping(in, d);
+    d->actions.insert(d->actions.begin(), Act(ActionType::kDeleteFailover));
+    d->message = "no action. I am " + Me(in) + ", the leader with the lock (cleaning up failover key)";
+    return true;
+  }
+  if (f->scheduled_at) {
+    if (*f->scheduled_at > in.wall_now) return false;
+    if (in.wall_now - *f->scheduled_at > 1.5 * std::max(in.dynamic.loop_wait, 1) + 5) {
+      return cleanup("Cleaning up failover key: the scheduled switchover time passed long ago");
+    }
+  }
+  std::string candidate = f->member;
+  if (!candidate.empty()) {
+    const Member* m = c.FindMember(candidate);
+    if (m == nullptr || !m->IsRunning() || m->NoFailover()) {
+      return cleanup("manual failover: member " + candidate + " is not healthy; cleaning up failover key");
+    }
+  } else {
+    int64_t best = -1;
+    for (const auto& [name, m] : c.members) {
+      if (name == me || !m.IsRunning() || m.NoFailover()) continue;
+      int64_t pos = m.xlog_location.value_or(0);
+      if (pos > best) {
+        best = pos;
+        candidate = name;
+      }
+    }
+    if (candidate.empty()) return cleanup("manual failover: no healthy candidate; cleaning up failover key");
+  }
+  Action a = Act(ActionType::kDemote);
+  a.mode = "graceful";
+  a.target = candidate;
+  d->actions = {a};
+  d->message = "manual failover: demoting myself";
+  return true;
+}
+
 Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_on_my_lease) {
   const Config& cfg = *in.config;
   const ClusterView& c = *in.cluster;
@@ -229,6 +281,15 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     if (suspect) {
       // A keepalive went unanswered: etcd writes would only block this loop for their timeout.
       d.message = "no action. I am " + Me(in) + ", the leader with the lock (etcd is slow to answer)";
+      return d;
+    }
+    if (c.failover) {
+      Decision manual;
+      if (ManualFailoverFromLeader(in, &manual)) return manual;
+    }
+    if (in.restart_requested) {
+      d.actions.push_back(Act(ActionType::kRestart));
+      d.message = "restarting after a request";
       return d;
     }
     LeaderHousekeeping(in, &d);
@@ -314,11 +375,33 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
         d.actions.push_back(a);
       }
     }
+    if (in.restart_requested) {
+      d.actions = {Act(ActionType::kRestart)};
+      d.message = "restarting after a request";
+      return d;
+    }
     d.message = "no action. I am " + Me(in) + ", a secondary, and following a leader (" + c.leader->name + ")";
     return d;
   }
 
-  // Nobody holds the lock: the leader race.
+  // Nobody holds the lock: the leader race. A manual failover names who should win.
+  if (c.failover) {
+    auto f = ParseFailover(*c.failover);
+    if (f && (!f->scheduled_at || *f->scheduled_at <= in.wall_now)) {
+      if (f->member == cfg.name && !cfg.tags.NeverPromote() && !in.watchdog_unusable) {
+        d.actions = {Act(ActionType::kAttemptLeader), Act(ActionType::kPromote)};
+        d.message = "promoted self to leader by acquiring session lock";
+        return d;
+      }
+      const Member* cand = f->member.empty() ? nullptr : c.FindMember(f->member);
+      if (cand != nullptr && cand->IsRunning()) {
+        d.actions.push_back(Act(ActionType::kWait));
+        d.message = "following a different leader because i am not the healthiest node (manual failover to " +
+                    f->member + " in progress)";
+        return d;
+      }
+    }
+  }
   auto not_healthiest = [&](const std::string& why) {
     d.actions.push_back(Act(ActionType::kWait));
     d.message = "following a different leader because i am not the healthiest node (" + why + ")";
@@ -351,6 +434,21 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
 }
 
 }  // namespace
+
+std::optional<FailoverRequest> ParseFailover(const Json& j) {
+  if (!j.is_object()) return std::nullopt;
+  FailoverRequest f;
+  if (j.contains("leader") && j["leader"].is_string()) f.leader = j["leader"];
+  if (j.contains("member") && j["member"].is_string()) f.member = j["member"];
+  if (f.member.empty() && j.contains("candidate") && j["candidate"].is_string()) f.member = j["candidate"];
+  if (j.contains("scheduled_at") && j["scheduled_at"].is_string()) {
+    bool zone = false;
+    auto t = ParseIsoTimestamp(j["scheduled_at"].get<std::string>(), &zone);
+    if (!t) return std::nullopt;
+    f.scheduled_at = *t;
+  }
+  return f;
+}
 
 Json FailsafeMembers(const ClusterView& c) {
   Json j = Json::object();
@@ -394,6 +492,8 @@ const char* ActionName(ActionType t) {
     case ActionType::kReinitialize: return "reinitialize";
     case ActionType::kCheckFailsafe: return "check_failsafe";
     case ActionType::kWriteFailsafe: return "write_failsafe";
+    case ActionType::kDeleteFailover: return "delete_failover";
+    case ActionType::kRestart: return "restart";
     case ActionType::kWriteStatus: return "write_status";
     case ActionType::kSyncSlots: return "sync_slots";
     case ActionType::kCheckPeers: return "check_peers";

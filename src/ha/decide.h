@@ -52,7 +52,19 @@ struct Inputs {
   bool rewind_failed = false;         // the last pg_rewind failed
   MonoTime no_race_until{};           // pre_promote vetoed a promotion: stay out of races until then
   bool watchdog_unusable = false;     // watchdog.mode is required and the device cannot be used
+
+  double wall_now = 0;                // wall seconds (scheduled switchovers)
+  bool clean_demote = false;          // we shut down gracefully and a replica confirmed our last WAL: no rewind
+  bool restart_requested = false;     // POST /restart (or a due scheduled restart)
 };
+
+// The `failover` key (written by POST /switchover and /failover, patronictl, or by hand).
+struct FailoverRequest {
+  std::string leader;
+  std::string member;
+  std::optional<double> scheduled_at;  // wall seconds
+};
+std::optional<FailoverRequest> ParseFailover(const Json& j);
 
 // Whether the view of etcd is fresh enough to act on (see Inputs::lease_deadline).
 bool DcsReachable(const Inputs& in);
@@ -79,6 +91,8 @@ enum class ActionType {
   kReinitialize,       // wipe the data directory; the next cycle clones
   kCheckFailsafe,      // POST /failsafe to every member in `failsafe`, then decide again
   kWriteFailsafe,      // failsafe := {name: api_url} of every member
+  kDeleteFailover,     // remove the `failover` key (done, stale, or impossible)
+  kRestart,            // stop (fast) and start PostgreSQL again in the same role
   kWriteStatus,        // status := {"optime": optime}
   kSyncSlots,          // create `slots`, drop other physical slots
   kCheckPeers,         // gather GET /patroni of every member, then decide again (election input)

@@ -66,6 +66,7 @@ ControlData ParseControlData(const std::string& output) {
     if (k == "Database system identifier") d.sysid = v;
     else if (k == "Database cluster state") d.state = v;
     else if (k == "Latest checkpoint's TimeLineID") d.timeline = std::atoi(v.c_str());
+    else if (k == "Latest checkpoint location") d.checkpoint_lsn = ParseLsn(v).value_or(0);
   }
   return d;
 }
@@ -333,6 +334,12 @@ Status PgController::Promote() {
   return Status::Ok();
 }
 
+Status PgController::Reload(const std::optional<Upstream>& upstream) {
+  PGW_RETURN_IF_ERROR(WriteConfiguration(upstream));
+  auto r = Query("SELECT pg_reload_conf()");
+  return r.ok() ? Status::Ok() : r.status().Context("reload");
+}
+
 Status PgController::Follow(const Upstream& upstream) {
   PGW_RETURN_IF_ERROR(WriteConfiguration(upstream));
   auto r = Query("SELECT pg_reload_conf()");
@@ -460,6 +467,16 @@ Status PgController::Rewind(const HostPort& source) {
   if (!s.ok()) return s.Context("pg_rewind from " + source.ToString());
   // The source's postgresql.conf and pg_hba.conf came along; the next start writes ours again.
   return Status::Ok();
+}
+
+Result<ControlData> PgController::ReadControlData() {
+  ProcessOptions po;
+  po.timeout = Duration(10000);
+  po.env_set["LC_ALL"] = "C";
+  auto out = Run({cfg_->PgBin("pg_controldata"), cfg_->postgresql.data_dir}, po);
+  if (!out.ok()) return out.status();
+  if (!out->Success()) return IoError("pg_controldata failed (" + out->Describe() + ")");
+  return ParseControlData(out->output);
 }
 
 Status PgController::Checkpoint() {

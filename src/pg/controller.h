@@ -46,6 +46,7 @@ struct ControlData {
   std::string sysid;
   std::string state;
   int timeline = 0;
+  int64_t checkpoint_lsn = 0;  // "Latest checkpoint location": after a clean shutdown, the shutdown checkpoint
 };
 ControlData ParseControlData(const std::string& output);
 // "0/3000060" -> bytes.
@@ -78,6 +79,8 @@ class PgController {
   Status Promote();
   // Re-points a running replica (primary_conninfo / primary_slot_name are reloadable on PostgreSQL 13+).
   Status Follow(const Upstream& upstream);
+  // Rewrites the configuration files (same upstream) and reloads PostgreSQL.
+  Status Reload(const std::optional<Upstream>& upstream);
   // Creates missing physical slots from `wanted` and drops other inactive, non-temporary physical slots.
   Status SyncSlots(const std::vector<std::string>& wanted, const std::vector<std::string>& existing);
   // pg_rewind from `source` (PostgreSQL must be stopped; pg_rewind runs crash recovery itself when the node crashed).
@@ -86,6 +89,8 @@ class PgController {
   // CHECKPOINT on the running instance (after a promotion, so that pg_rewind on the old primary sees the new
   // timeline in the control file).
   Status Checkpoint();
+  // pg_controldata of the (stopped) data directory.
+  Result<ControlData> ReadControlData();
   // Removes everything in the data directory (after a failed bootstrap or clone).
   Status WipeDataDir();
 

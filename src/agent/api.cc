@@ -1,0 +1,355 @@
+#include "agent/api.h"
+
+#include <cmath>
+#include <sstream>
+
+namespace pgw::api {
+
+HttpServerResponse Text(int code, std::string body) {
+  HttpServerResponse r;
+  r.status = code;
+  r.content_type = "text/html";
+  r.body = std::move(body);
+  return r;
+}
+
+HttpServerResponse JsonBody(int code, const Json& j) {
+  HttpServerResponse r;
+  r.status = code;
+  r.content_type = "application/json";
+  r.body = j.dump();
+  return r;
+}
+
+Json ClusterJson(const Config& cfg, const ClusterView& c, bool paused) {
+  nlohmann::ordered_json out;
+  nlohmann::ordered_json members = nlohmann::ordered_json::array();
+  for (const auto& [name, m] : c.members) {  // std::map: sorted by name, as Patroni sorts
+    nlohmann::ordered_json j;
+    bool leader = c.leader && c.leader->name == name;
+    bool sync = c.sync && c.sync->is_object() && c.sync->contains("sync_standby") &&
+                ((c.sync->at("sync_standby").is_string() && c.sync->at("sync_standby") == name));
+    j["name"] = name;
+    j["role"] = leader ? "leader" : sync ? "sync_standby" : "replica";
+    std::string repl = m.raw.is_object() ? m.raw.value("replication_state", "") : "";
+    j["state"] = !leader && !repl.empty() ? repl : m.state;
+    j["api_url"] = m.api_url;
+    if (m.conn) {
+      j["host"] = m.conn->host;
+      j["port"] = m.conn->port;
+    }
+    if (m.timeline) j["timeline"] = *m.timeline;
+    if (m.raw.is_object() && m.raw.value("pending_restart", false)) j["pending_restart"] = true;
+    if (!m.tags.empty()) j["tags"] = m.tags;
+    if (!leader) {
+      if (c.last_lsn && m.xlog_location) j["lag"] = std::max<int64_t>(0, *c.last_lsn - *m.xlog_location);
+      else j["lag"] = "unknown";
+    }
+    members.push_back(j);
+  }
+  out["members"] = members;
+  out["scope"] = cfg.scope;
+  if (paused) out["pause"] = true;
+  if (c.failover) {
+    auto f = ha::ParseFailover(*c.failover);
+    if (f && f->scheduled_at) {
+      nlohmann::ordered_json s;
+      s["at"] = IsoTimestamp(*f->scheduled_at);
+      if (!f->leader.empty()) s["from"] = f->leader;
+      if (!f->member.empty()) s["to"] = f->member;
+      out["scheduled_switchover"] = s;
+    }
+  }
+  return Json::parse(out.dump());
+}
+
+Json MergePatch(Json target, const Json& patch) {
+  if (!patch.is_object()) return patch;
+  if (!target.is_object()) target = Json::object();
+  for (const auto& [k, v] : patch.items()) {
+    if (v.is_null()) {
+      target.erase(k);
+    } else if (v.is_object()) {
+      target[k] = MergePatch(target.contains(k) ? target[k] : Json::object(), v);
+    } else {
+      target[k] = v;
+    }
+  }
+  return target;
+}
+
+SwitchoverPlan PlanSwitchover(const std::string& action, const Json& body, const ClusterView& c, bool paused,
+                              double wall_now) {
+  SwitchoverPlan p;
+  auto refuse = [&](int code, std::string msg) {
+    p.code = code;
+    p.message = std::move(msg);
+    return p;
+  };
+  std::string title = action == "switchover" ? "Switchover" : "Failover";
+  if (!body.is_object()) return refuse(400, "the request body must be a JSON object");
+  auto str = [&](const char* k) {
+    return body.contains(k) && body[k].is_string() ? body[k].get<std::string>() : std::string();
+  };
+  p.leader = str("leader");
+  p.candidate = str("candidate");
+  if (p.candidate.empty()) p.candidate = str("member");
+  std::string scheduled = str("scheduled_at");
+  if (action == "failover" && p.candidate.empty()) {
+    return refuse(400, "Failover could be performed only to a specific candidate");
+  }
+  if (action == "switchover" && p.leader.empty()) {
+    return refuse(400, "Switchover could be performed only from a specific leader");
+  }
+  if (!scheduled.empty()) {
+    if (p.leader.empty()) return refuse(400, "Scheduled " + action + " is possible only from a specific leader");
+    if (paused) return refuse(400, "Can't schedule " + action + " in the paused state");
+    bool zone = false;
+    auto t = ParseIsoTimestamp(scheduled, &zone);
+    if (!t) return refuse(422, "Unable to parse scheduled timestamp. It should be in an unambiguous format, e.g. ISO 8601");
+    if (!zone) return refuse(400, "Timezone information is mandatory for the scheduled " + action);
+    if (*t < wall_now) return refuse(422, "Cannot schedule " + action + " in the past");
+    p.scheduled_at = *t;
+  }
+  if (paused && p.candidate.empty()) {
+    return refuse(400, title + " is possible only to a specific candidate in a paused state");
+  }
+  if (!p.scheduled_at) {
+    if (!p.leader.empty() && (!c.leader || c.leader->name != p.leader)) return refuse(412, "leader name does not match");
+    if (!p.candidate.empty()) {
+      if (action == "switchover" && c.sync && c.sync->is_object() && c.sync->contains("sync_standby") &&
+          c.sync->at("sync_standby") != p.candidate) {
+        return refuse(412, "candidate name does not match with sync_standby");
+      }
+      if (!c.FindMember(p.candidate)) return refuse(412, "candidate does not exists");
+      if (c.leader && c.leader->name == p.candidate) {
+        return refuse(412, action + " is not possible: the candidate is already the leader");
+      }
+      p.to_check = {p.candidate};
+    } else {
+      for (const auto& [name, m] : c.members) {
+        if ((!c.leader || name != c.leader->name) && !m.api_url.empty()) p.to_check.push_back(name);
+      }
+      if (p.to_check.empty()) return refuse(412, action + " is not possible: cluster does not have members except leader");
+    }
+  }
+  p.key = Json::object();
+  if (!p.leader.empty()) p.key["leader"] = p.leader;
+  if (!p.candidate.empty()) p.key["member"] = p.candidate;
+  if (p.scheduled_at) p.key["scheduled_at"] = IsoTimestamp(*p.scheduled_at);
+  return p;
+}
+
+std::string CandidateProblem(const std::string& action, const std::vector<ha::PeerStatus>& statuses) {
+  for (const auto& s : statuses) {
+    if (s.reachable && !s.nofailover) return "";
+  }
+  return action + " is not possible: no good candidates have been found";
+}
+
+std::optional<std::string> QueryParam(const std::string& query, const std::string& key) {
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    size_t amp = query.find('&', pos);
+    std::string kv = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    auto eq = kv.find('=');
+    if (kv.substr(0, eq) == key) return eq == std::string::npos ? "" : kv.substr(eq + 1);
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// "1MB", "16kB", "1024" -> bytes; nullopt when unparsable.
+std::optional<double> ParseSize(const std::string& v) {
+  char* end = nullptr;
+  double n = std::strtod(v.c_str(), &end);
+  if (end == v.c_str()) return std::nullopt;
+  std::string unit(end);
+  if (unit.empty() || unit == "B") return n;
+  if (unit == "kB" || unit == "KB") return n * 1024;
+  if (unit == "MB") return n * 1024 * 1024;
+  if (unit == "GB") return n * 1024.0 * 1024 * 1024;
+  if (unit == "TB") return n * 1024.0 * 1024 * 1024 * 1024;
+  return std::nullopt;
+}
+
+bool IsSyncStandby(const ClusterView* c, const std::string& name) {
+  if (!c || !c->sync || !c->sync->is_object() || !c->sync->contains("sync_standby")) return false;
+  const Json& s = c->sync->at("sync_standby");
+  if (s.is_string()) return s == name;
+  if (s.is_array()) {
+    for (const auto& x : s) {
+      if (x == name) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+int HealthCode(const HealthInputs& in, const std::string& path, const std::string& query) {
+  const NodeState& s = *in.state;
+  const Config& cfg = *in.cfg;
+  bool running = s.pg_state == "running";
+  std::string role = RoleOf(s);
+  bool primary_with_lock = s.is_leader && role == "primary";
+  bool replica_ok = role == "replica" && running && !cfg.tags.noloadbalance;
+  if (replica_ok) {
+    if (auto lag = QueryParam(query, "lag")) {
+      auto max = ParseSize(*lag);
+      if (max && s.last_lsn && static_cast<double>(*s.last_lsn - s.local.replayed_location) > *max) replica_ok = false;
+    }
+    // ?tag_<key>=<value>: the tag must exist with that value (booleans as true/false).
+    size_t pos = 0;
+    while (replica_ok && (pos = query.find("tag_", pos)) != std::string::npos) {
+      if (pos != 0 && query[pos - 1] != '&') {
+        pos += 4;
+        continue;
+      }
+      size_t amp = query.find('&', pos);
+      std::string kv = query.substr(pos + 4, amp == std::string::npos ? std::string::npos : amp - pos - 4);
+      auto eq = kv.find('=');
+      std::string k = kv.substr(0, eq), v = eq == std::string::npos ? "" : kv.substr(eq + 1);
+      const Json& tags = cfg.tags.published;
+      if (!tags.contains(k)) {
+        replica_ok = false;
+      } else {
+        const Json& t = tags.at(k);
+        std::string have = t.is_string() ? t.get<std::string>() : t.is_boolean() ? (t.get<bool>() ? "true" : "false")
+                                                                                 : t.dump();
+        if (have != v) replica_ok = false;
+      }
+      pos += 4;
+    }
+  }
+  bool sync = replica_ok && IsSyncStandby(in.cluster, cfg.name);
+  auto code = [](bool ok) { return ok ? 200 : 503; };
+  if (path == "/" || path == "/primary" || path == "/master" || path == "/read-write") return code(primary_with_lock);
+  if (path == "/leader") return code(s.is_leader);
+  if (path == "/standby-leader" || path == "/standby_leader") return 503;  // standby clusters: not supported yet
+  if (path == "/replica") return code(replica_ok);
+  if (path == "/read-only") return code(primary_with_lock || replica_ok);
+  if (path == "/sync" || path == "/synchronous") return code(sync);
+  if (path == "/read-only-sync" || path == "/read-only-synchronous") return code(primary_with_lock || sync);
+  if (path == "/async" || path == "/asynchronous") return code(replica_ok && !sync);
+  if (path == "/health") return code(running);
+  if (path == "/liveness") return code(in.loop_alive);
+  if (path == "/readiness") return code(s.is_leader || (running && s.dcs_ok));
+  if (path == "/patroni") return 200;
+  return 0;
+}
+
+std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView* c, const Counters& k, bool paused,
+                        bool failsafe_enabled) {
+  std::ostringstream o;
+  std::string labels = "{scope=\"" + cfg.scope + "\",name=\"" + cfg.name + "\"}";
+  auto gauge = [&](const char* name, const char* help, double v, const char* type = "gauge") {
+    o << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n"
+      << name << labels << " " << (std::floor(v) == v ? std::to_string(static_cast<long long>(v)) : std::to_string(v))
+      << "\n";
+  };
+  const LocalView& l = s.local;
+  std::string role = RoleOf(s);
+  bool running = s.pg_state == "running";
+  gauge("patroni_version", "Patroni semver without periods (the Patroni generation pgwarden emulates).", 40000);
+  gauge("patroni_postgres_running", "Value is 1 if Postgres is running, 0 otherwise.", running ? 1 : 0);
+  double start = 0;
+  if (!l.postmaster_start_time.empty()) {
+    bool zone = false;
+    start = ParseIsoTimestamp(l.postmaster_start_time, &zone).value_or(0);
+  }
+  gauge("patroni_postmaster_start_time", "Epoch seconds since Postgres started.", start);
+  gauge("patroni_primary", "Value is 1 if this node is the leader, 0 otherwise.", s.is_leader && role == "primary");
+  gauge("patroni_xlog_location", "Current location of the Postgres transaction log, 0 if this node is not the leader.",
+        l.query_ok && !l.in_recovery ? static_cast<double>(l.wal_position) : 0);
+  gauge("patroni_standby_leader", "Value is 1 if this node is the standby_leader, 0 otherwise.", 0);
+  gauge("patroni_replica", "Value is 1 if this node is a replica, 0 otherwise.", role == "replica" && running);
+  bool sync = c && c->sync && c->sync->is_object() && c->sync->value("sync_standby", Json()) == cfg.name;
+  gauge("patroni_sync_standby", "Value is 1 if this node is a sync standby replica, 0 otherwise.", sync);
+  gauge("patroni_xlog_received_location", "Current location of the received Postgres transaction log, 0 if this node is not a replica.",
+        l.in_recovery ? static_cast<double>(l.received_location) : 0);
+  gauge("patroni_xlog_replayed_location", "Current location of the replayed Postgres transaction log, 0 if this node is not a replica.",
+        l.in_recovery ? static_cast<double>(l.replayed_location) : 0);
+  double replayed_ts = 0;
+  if (l.replayed_timestamp) {
+    bool zone = false;
+    replayed_ts = ParseIsoTimestamp(*l.replayed_timestamp, &zone).value_or(0);
+  }
+  gauge("patroni_xlog_replayed_timestamp", "Current timestamp of the replayed Postgres transaction log, 0 if null.",
+        replayed_ts);
+  gauge("patroni_xlog_paused", "Value is 1 if the Postgres xlog is paused, 0 otherwise.", l.replay_paused);
+  gauge("patroni_postgres_streaming", "Value is 1 if Postgres is streaming, 0 otherwise.",
+        l.in_recovery && l.replication_state == "streaming");
+  gauge("patroni_postgres_in_archive_recovery", "Value is 1 if Postgres is replicating from archive, 0 otherwise.",
+        l.in_recovery && l.replication_state == "in archive recovery");
+  gauge("patroni_postgres_server_version", "Version of Postgres (if running), 0 otherwise.", l.server_version);
+  gauge("patroni_cluster_unlocked", "Value is 1 if the cluster is unlocked, 0 if locked.", s.cluster_unlocked);
+  gauge("patroni_failsafe_mode_is_active", "Value is 1 if failsafe mode is active, 0 if inactive.", s.failsafe_active);
+  gauge("patroni_postgres_timeline", "Postgres timeline of this node (if running), 0 otherwise.", l.timeline);
+  gauge("patroni_dcs_last_seen", "Epoch timestamp when DCS was last contacted successfully by Patroni.",
+        std::floor(s.dcs_last_seen));
+  gauge("patroni_pending_restart", "Value is 1 if the node needs a restart, 0 otherwise.", 0);
+  gauge("patroni_is_paused", "Value is 1 if auto failover is disabled, 0 otherwise.", paused);
+  gauge("patroni_failsafe_mode_enabled", "Value is 1 if failsafe mode is enabled, 0 otherwise.", failsafe_enabled);
+  gauge("pgwarden_lease_renewals_total", "Lease keepalives acknowledged by etcd.",
+        static_cast<double>(k.lease_renewals), "counter");
+  gauge("pgwarden_lease_renewal_failures_total", "Lease keepalives that failed or timed out.",
+        static_cast<double>(k.lease_failures), "counter");
+  gauge("pgwarden_lease_remaining_seconds", "Seconds until this agent's lease expires, as the agent knows it.",
+        k.lease_remaining_seconds);
+  gauge("pgwarden_ha_cycles_total", "HA loop cycles run (observe, decide, act).", static_cast<double>(k.cycles),
+        "counter");
+  gauge("pgwarden_ha_cycle_duration_seconds", "Duration of the last HA loop cycle.", k.last_cycle_seconds);
+  gauge("pgwarden_promotions_total", "Times this node promoted PostgreSQL to primary.",
+        static_cast<double>(k.promotions), "counter");
+  gauge("pgwarden_promotion_duration_seconds", "Duration of the last promotion (pg_promote until writable).",
+        k.last_promotion_seconds);
+  gauge("pgwarden_demotions_total", "Times this node demoted its primary.", static_cast<double>(k.demotions),
+        "counter");
+  gauge("pgwarden_fences_total", "Times the agent's fence killed PostgreSQL because the lease lapsed.",
+        static_cast<double>(k.fences), "counter");
+  return o.str();
+}
+
+namespace {
+
+std::string Base64Decode(const std::string& in) {
+  static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  int val = 0, bits = -8;
+  for (unsigned char c : in) {
+    if (c == '=') break;
+    auto p = chars.find(static_cast<char>(c));
+    if (p == std::string::npos) return "";
+    val = (val << 6) + static_cast<int>(p);
+    bits += 6;
+    if (bits >= 0) {
+      out.push_back(static_cast<char>((val >> bits) & 0xFF));
+      bits -= 8;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<HttpServerResponse> CheckAccess(const Config& cfg, const HttpServerRequest& req) {
+  if (cfg.restapi.username.empty() && cfg.restapi.password.empty()) return std::nullopt;
+  auto it = req.headers.find("authorization");
+  auto unauthorized = [](const char* why) {
+    HttpServerResponse r = Text(401, why);
+    r.headers.push_back("WWW-Authenticate: Basic realm=\"Patroni\"");
+    return r;
+  };
+  if (it == req.headers.end()) return unauthorized("no auth header received");
+  const std::string& v = it->second;
+  if (v.rfind("Basic ", 0) != 0) return unauthorized("not authenticated");
+  std::string creds = Base64Decode(v.substr(6));
+  if (creds != cfg.restapi.username + ":" + cfg.restapi.password) return unauthorized("not authenticated");
+  return std::nullopt;
+}
+
+}  // namespace pgw::api

@@ -1,0 +1,68 @@
+// The pure parts of the REST API (reference §1): cluster JSON, merge-patch of the dynamic configuration,
+// validation of switchover/failover requests, health-check codes beyond the basic ones, Prometheus metrics and
+// access control. No I/O: the agent feeds them its cached state, so they are unit-tested with hand-built views.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/rest.h"
+#include "agent/status_json.h"
+#include "common/config.h"
+#include "dcs/keys.h"
+#include "ha/decide.h"
+
+namespace pgw::api {
+
+// Plain-text answers go out as text/html, as Patroni sends them.
+HttpServerResponse Text(int code, std::string body);
+HttpServerResponse JsonBody(int code, const Json& j);
+
+// GET /cluster.
+Json ClusterJson(const Config& cfg, const ClusterView& c, bool paused);
+
+// PATCH /config: JSON merge patch (null removes a key, objects merge recursively, anything else replaces).
+Json MergePatch(Json target, const Json& patch);
+
+
+// POST /switchover and /failover, first stage (no I/O). `action` is "switchover" or "failover".
+struct SwitchoverPlan {
+  int code = 0;          // non-zero: refuse with this code and message
+  std::string message;
+  std::string leader;    // current leader (may be empty for a failover without leader)
+  std::string candidate;
+  std::optional<double> scheduled_at;
+  std::vector<std::string> to_check;  // members whose failover_limitation must be checked (GET /patroni)
+  Json key;              // the /failover key to write when accepted
+};
+SwitchoverPlan PlanSwitchover(const std::string& action, const Json& body, const ClusterView& c, bool paused,
+                              double wall_now);
+// Second stage: given the statuses of `to_check`, the refusal (412 ...) or "" when a candidate is fit.
+std::string CandidateProblem(const std::string& action, const std::vector<ha::PeerStatus>& statuses);
+
+// Health-check code of any GET path (0: not a health check, the caller answers 503 as Patroni's generic handler).
+struct HealthInputs {
+  const Config* cfg = nullptr;
+  const NodeState* state = nullptr;
+  const ClusterView* cluster = nullptr;  // may be null (no view yet)
+  bool loop_alive = true;                // the HA loop ran recently (liveness)
+};
+int HealthCode(const HealthInputs& in, const std::string& path, const std::string& query);
+
+// GET /metrics: Patroni's metric names (label scope and name) plus pgwarden's own.
+struct Counters {
+  uint64_t lease_renewals = 0, lease_failures = 0, cycles = 0, promotions = 0, demotions = 0, fences = 0;
+  double last_cycle_seconds = 0, last_promotion_seconds = 0, lease_remaining_seconds = 0;
+};
+std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView* c, const Counters& k,
+                        bool paused, bool failsafe_enabled);
+
+// Access control for unsafe methods (POST/PUT/PATCH/DELETE): restapi.authentication (Basic). Returns a response to
+// send when refused.
+std::optional<HttpServerResponse> CheckAccess(const Config& cfg, const HttpServerRequest& req);
+
+// Query string parameter (undecoded value), or nullopt.
+std::optional<std::string> QueryParam(const std::string& query, const std::string& key);
+
+}  // namespace pgw::api

@@ -1,0 +1,31 @@
+// pgwardenctl's cluster commands: patronictl's verbs, options and output (reference §5). They read the cluster
+// from etcd (the same keys patronictl reads) and act through the agents' REST API.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "dcs/keys.h"
+
+namespace pgw::ctl {
+
+// patronictl's `list` table (pure).
+std::string ListTable(const std::string& scope, const ClusterView& c, bool paused);
+// `list -f json`: one object per member with the table's columns.
+Json ListJson(const std::string& scope, const ClusterView& c);
+// patronictl's `history` table (pure).
+std::string HistoryTable(const Json& history);
+// A box table with patronictl's look; `right` marks right-aligned columns; `title` replaces the start of the top
+// border ("+ Cluster: demo ---+---").
+std::string Table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+                  const std::vector<bool>& right, const std::string& title);
+// JSON to YAML, keys sorted (show-config).
+std::string ToYaml(const Json& j);
+// Applies "a.b.c=value" (value read as YAML: numbers, booleans, null removes) to `config`.
+Status ApplySet(Json* config, const std::string& assignment);
+
+// Runs a cluster command (everything except `sandbox`). Returns the exit code.
+int Main(const std::vector<std::string>& args, FILE* out, FILE* err);
+
+}  // namespace pgw::ctl

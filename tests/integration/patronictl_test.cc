@@ -1,0 +1,166 @@
+// The real patronictl (Debian's patroni package), given the same patroni.yml, drives a pgwarden cluster; its
+// output agrees with pgwardenctl's.
+#include <signal.h>
+#include <yaml-cpp/yaml.h>
+
+#include <nlohmann/json.hpp>
+
+#include "helpers.h"
+
+namespace pgw::itest {
+namespace {
+
+using Json = nlohmann::json;
+using std::chrono::seconds;
+
+struct Out {
+  int code = -1;
+  std::string text;
+};
+
+Out Cmd(std::vector<std::string> argv) {
+  ProcessOptions o;
+  o.timeout = Duration(90000);
+  o.env_set["LC_ALL"] = "C.UTF-8";
+  auto r = pgw::Run(argv, o);
+  if (!r.ok()) return Out{-1, r.status().message()};
+  return Out{r->exit_code, r->output};
+}
+
+bool SameYaml(const YAML::Node& a, const YAML::Node& b) {
+  if (a.Type() != b.Type()) return false;
+  if (a.IsScalar()) return a.Scalar() == b.Scalar();
+  if (a.IsSequence()) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!SameYaml(a[i], b[i])) return false;
+    }
+    return true;
+  }
+  if (a.IsMap()) {
+    if (a.size() != b.size()) return false;
+    for (const auto& kv : a) {
+      if (!b[kv.first.Scalar()] || !SameYaml(kv.second, b[kv.first.Scalar()])) return false;
+    }
+    return true;
+  }
+  return true;
+}
+
+class PatronictlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!PathExists("/usr/bin/patronictl")) GTEST_SKIP() << "patronictl is not installed (apt-get install patroni)";
+    dir_ = std::make_unique<TempDir>("patronictl");
+    SandboxSpec spec;
+    spec.dir = dir_->path + "/sb";
+    spec.nodes = 3;
+    spec.scope = "compat";
+    spec.pgwarden_bin = PgwardenBin();
+    auto sb = Sandbox::Up(spec, log_);
+    ASSERT_TRUE(sb.ok()) << sb.status().message();
+    sb_ = std::make_unique<Sandbox>(std::move(*sb));
+    Status h = sb_->WaitHealthy(Duration(180000));
+    ASSERT_TRUE(h.ok()) << h.message();
+    cfg_ = sb_->nodes()[0].config_path;
+  }
+  void TearDown() override {
+    if (sb_) {
+      EXPECT_TRUE(sb_->Down(false).ok());
+    }
+  }
+  Out Patronictl(std::vector<std::string> args) {
+    args.insert(args.begin(), {"/usr/bin/patronictl", "-c", cfg_});
+    return Cmd(args);
+  }
+  Out Pgwardenctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {std::string(PGW_BIN_DIR) + "/pgwardenctl", "-c", cfg_});
+    return Cmd(args);
+  }
+  std::string LeaderKey() {
+    std::string out = Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/compat/leader"});
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  }
+  // Both tools print the same table (retried: lag and timelines settle within a loop or two).
+  void ExpectSameList() {
+    std::string a, b;
+    bool same = WaitFor(seconds(20), [&] {
+      a = Patronictl({"list"}).text;
+      b = Pgwardenctl({"list"}).text;
+      return a == b;
+    });
+    EXPECT_TRUE(same) << "patronictl:\n" << a << "pgwardenctl:\n" << b;
+  }
+
+  Logger log_{stderr};
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<Sandbox> sb_;
+  std::string cfg_;
+};
+
+TEST_F(PatronictlTest, RealPatronictlListsSwitchesOverRestartsAndEditsConfigAndAgreesWithPgwardenctl) {
+  ExpectSameList();
+  std::string old = LeaderKey();
+  std::string cand = old == "pg1" ? "pg2" : "pg1";
+
+  Out sw = Patronictl({"switchover", "--leader", old, "--candidate", cand, "--force"});
+  EXPECT_EQ(sw.code, 0) << sw.text;
+  EXPECT_NE(sw.text.find("Successfully switched over to \"" + cand + "\""), std::string::npos) << sw.text;
+  EXPECT_EQ(LeaderKey(), cand);
+  ASSERT_TRUE(WaitFor(seconds(60), [&] {
+    return Sql(sb_->Conninfo(old), "SELECT pg_is_in_recovery()") == "t" &&
+           Sql(sb_->Conninfo(cand), "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "2";
+  })) << "the old leader did not follow " << cand;
+  ExpectSameList();
+
+  Out h1 = Patronictl({"history"}), h2 = Pgwardenctl({"history"});
+  EXPECT_EQ(h1.code, 0);
+  EXPECT_EQ(h1.text, h2.text);
+  EXPECT_NE(h1.text.find("| " + cand), std::string::npos) << h1.text;
+
+  Out e = Patronictl({"edit-config", "--set", "loop_wait=2", "--force"});
+  EXPECT_EQ(e.code, 0) << e.text;
+  Out c1 = Patronictl({"show-config"}), c2 = Pgwardenctl({"show-config"});
+  EXPECT_EQ(c1.code, 0);
+  EXPECT_TRUE(SameYaml(YAML::Load(c1.text), YAML::Load(c2.text))) << c1.text << "\n---\n" << c2.text;
+  EXPECT_EQ(YAML::Load(c2.text)["loop_wait"].as<int>(), 2);
+
+  std::string replica = old;
+  auto pm = sb_->PostmasterPid(replica);
+  Out r = Patronictl({"restart", "compat", replica, "--force"});
+  EXPECT_EQ(r.code, 0) << r.text;
+  EXPECT_NE(r.text.find("Success: restart on member " + replica), std::string::npos) << r.text;
+  EXPECT_NE(sb_->PostmasterPid(replica), pm) << "PostgreSQL was not restarted";
+
+  Out p = Pgwardenctl({"pause", "--wait"});
+  EXPECT_EQ(p.code, 0) << p.text;
+  EXPECT_TRUE(WaitFor(seconds(10), [&] {
+    return Patronictl({"list"}).text.find("Maintenance mode: on") != std::string::npos;
+  }));
+  ExpectSameList();
+  Out q = Patronictl({"resume", "--wait"});
+  EXPECT_EQ(q.code, 0) << q.text;
+  EXPECT_NE(q.text.find("Success: cluster management is resumed"), std::string::npos) << q.text;
+}
+
+TEST_F(PatronictlTest, PgwardenctlReportsMistakesInOneLineWithNonZeroExit) {
+  Out a = Pgwardenctl({"switchover", "--candidate", "nosuch", "--force"});
+  EXPECT_NE(a.code, 0);
+  EXPECT_NE(a.text.find("nosuch is not a member of cluster compat"), std::string::npos) << a.text;
+  Out b = Pgwardenctl({"list", "other"});
+  EXPECT_NE(b.code, 0);
+  EXPECT_NE(b.text.find("no cluster named 'other'"), std::string::npos) << b.text;
+  Out c = Cmd({std::string(PGW_BIN_DIR) + "/pgwardenctl", "--dcs-url", "http://127.0.0.1:1", "list", "compat"});
+  EXPECT_NE(c.code, 0);
+  EXPECT_NE(c.text.find("reading the cluster from etcd"), std::string::npos) << c.text;
+  Out d = Pgwardenctl({"list", "-f", "xml"});
+  EXPECT_EQ(d.code, 2);
+  EXPECT_NE(d.text.find("-f must be pretty, json or yaml"), std::string::npos) << d.text;
+  Out e = Pgwardenctl({"edit-config", "--set", "ttl=1", "--force"});
+  EXPECT_NE(e.code, 0);
+  EXPECT_NE(e.text.find("ttl"), std::string::npos) << e.text;
+}
+
+}  // namespace
+}  // namespace pgw::itest
