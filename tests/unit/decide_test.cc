@@ -626,3 +626,89 @@ TEST_F(DecideTest, ScenarioLeaseLossFencesTheOldPrimaryBeforeTheReplicaCanRace) 
 
 }  // namespace
 }  // namespace pgw::ha
+
+namespace pgw::ha {
+namespace {
+
+// ---- Issue 4: planned switchover through the failover key ----
+
+class SwitchoverTest : public DecideTest {};
+
+TEST_F(SwitchoverTest, LeaderDemotesGracefullyForAHealthyCandidate) {
+  SteadyLeader();
+  cluster_.failover = Json{{"leader", "pg0"}, {"member", "pg1"}};
+  auto d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
+  EXPECT_EQ(d.actions[0].mode, "graceful");
+  EXPECT_EQ(d.actions[0].target, "pg1");
+  EXPECT_EQ(d.message, "manual failover: demoting myself");
+}
+
+TEST_F(SwitchoverTest, UnhealthyOrIneligibleCandidateClearsTheRequest) {
+  SteadyLeader();
+  cluster_.members["pg1"].state = "stopped";
+  cluster_.failover = Json{{"leader", "pg0"}, {"member", "pg1"}};
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kDeleteFailover});
+  cluster_.members["pg1"].state = "running";
+  cluster_.members["pg1"].tags = Json{{"nofailover", true}};
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kDeleteFailover});
+  cluster_.failover = Json{{"leader", "pg0"}};  // any candidate: none is eligible
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kDeleteFailover});
+}
+
+TEST_F(SwitchoverTest, WithoutCandidateTheMostAdvancedEligibleReplicaIsChosen) {
+  SteadyLeader();
+  AddMember("pg2", 5434);
+  cluster_.members["pg1"].xlog_location = 100;
+  cluster_.members["pg2"].xlog_location = 900;
+  cluster_.failover = Json{{"leader", "pg0"}};
+  auto d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
+  EXPECT_EQ(d.actions[0].target, "pg2");
+}
+
+TEST_F(SwitchoverTest, ScheduledSwitchoverWaitsForItsTime) {
+  SteadyLeader();
+  tweak_ = [](Inputs& in) { in.wall_now = 1000; };
+  cluster_.failover = Json{{"leader", "pg0"}, {"member", "pg1"}, {"scheduled_at", IsoTimestamp(1010)}};
+  EXPECT_TRUE(Types(Run()).empty()) << "before its time the leader carries on";
+  tweak_ = [](Inputs& in) { in.wall_now = 1010.5; };
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kDemote});
+  tweak_ = [](Inputs& in) { in.wall_now = 1100; };
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kDeleteFailover}) << "long past: stale";
+}
+
+TEST_F(SwitchoverTest, RequestForAnotherLeaderOrFulfilledIsCleanedUp) {
+  SteadyLeader();
+  cluster_.failover = Json{{"leader", "pgX"}, {"member", "pg1"}};
+  EXPECT_EQ(Types(Run()).front(), AT::kDeleteFailover);
+  cluster_.failover = Json{{"leader", "pgX"}, {"member", "pg0"}};  // the switchover that made us leader
+  EXPECT_EQ(Types(Run()).front(), AT::kDeleteFailover);
+}
+
+TEST_F(SwitchoverTest, CandidatePromotesAtOnceAndOthersStepAside) {
+  cluster_.initialize = "42";
+  AddMember("pg1", 5433);
+  cluster_.failover = Json{{"leader", "pg9"}, {"member", "pg0"}};
+  RunningReplica();
+  auto d = Run();
+  EXPECT_EQ(Types(d), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote})) << "no peer check for the candidate";
+  cluster_.failover = Json{{"leader", "pg9"}, {"member", "pg1"}};
+  d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_NE(d.message.find("manual failover to pg1 in progress"), std::string::npos);
+  cluster_.members["pg1"].state = "stopped";  // candidate unhealthy: an ordinary race
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kCheckPeers});
+}
+
+TEST_F(SwitchoverTest, CleanlyDemotedLeaderFollowsWithoutRewind) {
+  FormerPrimaryStopped(2);
+  tweak_ = [](Inputs& in) {
+    in.dynamic.use_pg_rewind = true;
+    in.clean_demote = true;
+  };
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartReplica});
+}
+
+}  // namespace
+}  // namespace pgw::ha

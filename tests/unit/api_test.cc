@@ -1,0 +1,216 @@
+// REST API logic and pgwardenctl formatting, on hand-built cluster views.
+#include <gtest/gtest.h>
+
+#include "agent/api.h"
+#include "ctl/ctl.h"
+#include "test_util.h"
+
+namespace pgw {
+namespace {
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto r = testing::Load(testing::kGoodConfig);
+    ASSERT_TRUE(r.errors.empty());
+    cfg_ = r.config;
+    Add("pg0", 5432, "primary");
+    Add("pg1", 5433, "replica");
+    Add("pg2", 5434, "replica", Json{{"nofailover", true}});
+    c_.leader = LeaderKey{"pg0", 1, 5, 5};
+    c_.last_lsn = 3 * 1024 * 1024;
+    c_.config = Json{{"ttl", 30}, {"loop_wait", 10}, {"retry_timeout", 10}};
+  }
+  void Add(const std::string& name, int port, const std::string& role, Json tags = Json::object()) {
+    Member m;
+    m.name = name;
+    m.conn_url = "postgres://127.0.0.1:" + std::to_string(port) + "/postgres";
+    m.conn = HostPort{"127.0.0.1", port};
+    m.api_url = "http://127.0.0.1:" + std::to_string(port + 1000) + "/patroni";
+    m.role = role;
+    m.state = "running";
+    m.timeline = 2;
+    m.xlog_location = role == "primary" ? 3 * 1024 * 1024 : 1024 * 1024;
+    m.tags = tags;
+    c_.members[name] = m;
+  }
+  std::shared_ptr<const Config> cfg_;
+  ClusterView c_;
+};
+
+TEST_F(ApiTest, ClusterJsonHasPatronisFields) {
+  Json j = api::ClusterJson(*cfg_, c_, true);
+  ASSERT_EQ(j["members"].size(), 3u);
+  EXPECT_EQ(j["members"][0]["name"], "pg0");
+  EXPECT_EQ(j["members"][0]["role"], "leader");
+  EXPECT_FALSE(j["members"][0].contains("lag"));
+  EXPECT_EQ(j["members"][1]["role"], "replica");
+  EXPECT_EQ(j["members"][1]["lag"], 2 * 1024 * 1024);
+  EXPECT_EQ(j["members"][1]["port"], 5433);
+  EXPECT_EQ(j["members"][2]["tags"]["nofailover"], true);
+  EXPECT_EQ(j["pause"], true);
+  EXPECT_EQ(j["scope"], "demo");
+  c_.failover = Json{{"leader", "pg0"}, {"member", "pg1"}, {"scheduled_at", "2099-01-01T00:00:00+00:00"}};
+  j = api::ClusterJson(*cfg_, c_, false);
+  EXPECT_EQ(j["scheduled_switchover"]["from"], "pg0");
+  EXPECT_EQ(j["scheduled_switchover"]["to"], "pg1");
+  EXPECT_FALSE(j.contains("pause"));
+}
+
+TEST_F(ApiTest, MergePatchRemovesNullsAndMergesObjects) {
+  Json base = {{"ttl", 30}, {"postgresql", {{"parameters", {{"a", 1}, {"b", 2}}}}}, {"pause", true}};
+  Json out = api::MergePatch(base, {{"pause", nullptr}, {"postgresql", {{"parameters", {{"b", 3}, {"c", 4}}}}}});
+  EXPECT_FALSE(out.contains("pause"));
+  EXPECT_EQ(out["postgresql"]["parameters"], (Json{{"a", 1}, {"b", 3}, {"c", 4}}));
+  EXPECT_EQ(out["ttl"], 30);
+}
+
+TEST_F(ApiTest, SwitchoverRequestsAreCheckedLikePatroni) {
+  auto plan = [&](const std::string& action, const Json& body, bool paused = false) {
+    return api::PlanSwitchover(action, body, c_, paused, 1.8e9);
+  };
+  EXPECT_EQ(plan("switchover", Json{{"candidate", "pg1"}}).message,
+            "Switchover could be performed only from a specific leader");
+  EXPECT_EQ(plan("failover", Json{{"leader", "pg0"}}).message, "Failover could be performed only to a specific candidate");
+  auto p = plan("switchover", Json{{"leader", "pg1"}});
+  EXPECT_EQ(p.code, 412);
+  EXPECT_EQ(p.message, "leader name does not match");
+  p = plan("switchover", Json{{"leader", "pg0"}, {"candidate", "pg9"}});
+  EXPECT_EQ(p.code, 412);
+  EXPECT_EQ(p.message, "candidate does not exists");
+  p = plan("switchover", Json{{"leader", "pg0"}, {"scheduled_at", "2030-01-01T00:00:00"}});
+  EXPECT_EQ(p.code, 400);
+  EXPECT_EQ(p.message, "Timezone information is mandatory for the scheduled switchover");
+  p = plan("switchover", Json{{"leader", "pg0"}, {"scheduled_at", "2020-01-01T00:00:00+00:00"}});
+  EXPECT_EQ(p.code, 422);
+  EXPECT_EQ(p.message, "Cannot schedule switchover in the past");
+  p = plan("switchover", Json{{"leader", "pg0"}, {"scheduled_at", "not a time"}});
+  EXPECT_EQ(p.code, 422);
+  p = plan("switchover", Json{{"leader", "pg0"}}, true);
+  EXPECT_EQ(p.message, "Switchover is possible only to a specific candidate in a paused state");
+  p = plan("switchover", Json{{"leader", "pg0"}, {"scheduled_at", "2099-01-01T00:00:00Z"}});
+  EXPECT_EQ(p.code, 0);
+  EXPECT_EQ(p.key["scheduled_at"], "2099-01-01T00:00:00.000000+00:00");
+  p = plan("switchover", Json{{"leader", "pg0"}, {"candidate", "pg1"}});
+  EXPECT_EQ(p.code, 0);
+  EXPECT_EQ(p.key, (Json{{"leader", "pg0"}, {"member", "pg1"}}));
+  EXPECT_EQ(p.to_check, std::vector<std::string>{"pg1"});
+  p = plan("switchover", Json{{"leader", "pg0"}});
+  EXPECT_EQ(p.to_check, (std::vector<std::string>{"pg1", "pg2"}));
+  EXPECT_EQ(plan("switchover", Json::array()).code, 400);
+  c_.members.erase("pg1");
+  c_.members.erase("pg2");
+  p = plan("switchover", Json{{"leader", "pg0"}});
+  EXPECT_EQ(p.message, "switchover is not possible: cluster does not have members except leader");
+}
+
+TEST_F(ApiTest, CandidateMustBeReachableAndAllowedToPromote) {
+  ha::PeerStatus down{"pg1", false, false, 0, false, 1};
+  ha::PeerStatus nofail{"pg2", true, false, 0, true, 1};
+  EXPECT_EQ(api::CandidateProblem("switchover", {down, nofail}),
+            "switchover is not possible: no good candidates have been found");
+  ha::PeerStatus good{"pg1", true, false, 0, false, 1};
+  EXPECT_EQ(api::CandidateProblem("switchover", {nofail, good}), "");
+}
+
+TEST_F(ApiTest, HealthChecksForTagsLagSyncAndLiveness) {
+  NodeState s;
+  s.pg_state = "running";
+  s.local.data = LocalView::Data::kValid;
+  s.local.running = s.local.query_ok = s.local.in_recovery = true;
+  s.local.replayed_location = 1024 * 1024;
+  s.last_lsn = 3 * 1024 * 1024;
+  s.dcs_ok = true;
+  auto r = testing::Load(std::string(testing::kGoodConfig) + "  zone: a\n");
+  ASSERT_TRUE(r.errors.empty());
+  api::HealthInputs in{r.config.get(), &s, &c_, true};
+  EXPECT_EQ(api::HealthCode(in, "/replica", ""), 200);
+  EXPECT_EQ(api::HealthCode(in, "/replica", "lag=1MB"), 503);
+  EXPECT_EQ(api::HealthCode(in, "/replica", "lag=4MB"), 200);
+  EXPECT_EQ(api::HealthCode(in, "/replica", "tag_zone=a"), 200);
+  EXPECT_EQ(api::HealthCode(in, "/replica", "tag_zone=b"), 503);
+  EXPECT_EQ(api::HealthCode(in, "/replica", "tag_rack=1"), 503);
+  EXPECT_EQ(api::HealthCode(in, "/async", ""), 200);
+  EXPECT_EQ(api::HealthCode(in, "/sync", ""), 503);
+  c_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg0"}};
+  EXPECT_EQ(api::HealthCode(in, "/sync", ""), 200);
+  EXPECT_EQ(api::HealthCode(in, "/async", ""), 503);
+  EXPECT_EQ(api::HealthCode(in, "/readiness", ""), 200);
+  EXPECT_EQ(api::HealthCode(in, "/liveness", ""), 200);
+  in.loop_alive = false;
+  EXPECT_EQ(api::HealthCode(in, "/liveness", ""), 503);
+  EXPECT_EQ(api::HealthCode(in, "/standby-leader", ""), 503);
+  EXPECT_EQ(api::HealthCode(in, "/nosuch", ""), 0);
+}
+
+TEST_F(ApiTest, MetricsAreOneSampleLineAfterHelpAndTypeEach) {
+  NodeState s;
+  s.pg_state = "running";
+  s.is_leader = true;
+  s.local.data = LocalView::Data::kValid;
+  s.local.running = s.local.query_ok = true;
+  s.local.wal_position = 12345;
+  s.local.timeline = 3;
+  api::Counters k;
+  k.promotions = 2;
+  std::string text = api::MetricsText(*cfg_, s, &c_, k, false, false);
+  EXPECT_NE(text.find("patroni_primary{scope=\"demo\",name=\"pg0\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("patroni_xlog_location{scope=\"demo\",name=\"pg0\"} 12345\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE pgwarden_promotions_total counter\npgwarden_promotions_total{scope=\"demo\",name=\"pg0\"} 2\n"),
+            std::string::npos);
+  // Every metric: HELP, TYPE, one sample.
+  std::istringstream in(text);
+  std::string line;
+  int help = 0, type = 0, sample = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("# HELP ", 0) == 0) ++help;
+    else if (line.rfind("# TYPE ", 0) == 0) ++type;
+    else if (!line.empty()) ++sample;
+  }
+  EXPECT_EQ(help, type);
+  EXPECT_EQ(type, sample);
+}
+
+TEST_F(ApiTest, BasicAuthGuardsUnsafeRequestsWhenConfigured) {
+  HttpServerRequest req;
+  req.method = "POST";
+  EXPECT_FALSE(api::CheckAccess(*cfg_, req).has_value()) << "no authentication configured";
+  auto r = testing::Load(testing::Replace(testing::kGoodConfig, "restapi:\n",
+                                          "restapi:\n  authentication:\n    username: admin\n    password: s3cret\n"));
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0];
+  auto refused = api::CheckAccess(*r.config, req);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 401);
+  EXPECT_EQ(refused->body, "no auth header received");
+  req.headers["authorization"] = "Basic YWRtaW46d3Jvbmc=";  // admin:wrong
+  EXPECT_EQ(api::CheckAccess(*r.config, req)->body, "not authenticated");
+  req.headers["authorization"] = "Basic YWRtaW46czNjcmV0";  // admin:s3cret
+  EXPECT_FALSE(api::CheckAccess(*r.config, req).has_value());
+}
+
+TEST_F(ApiTest, ListTableMatchesPatronictl) {
+  std::string t = ctl::ListTable("demo", c_, true);
+  EXPECT_EQ(t,
+            "+ Cluster: demo ----------+---------+---------+----+-----------+\n"
+            "| Member | Host           | Role    | State   | TL | Lag in MB |\n"
+            "+--------+----------------+---------+---------+----+-----------+\n"
+            "| pg0    | 127.0.0.1      | Leader  | running |  2 |           |\n"
+            "| pg1    | 127.0.0.1:5433 | Replica | running |  2 |         2 |\n"
+            "| pg2    | 127.0.0.1:5434 | Replica | running |  2 |         2 |\n"
+            "+--------+----------------+---------+---------+----+-----------+\n"
+            " Maintenance mode: on\n");
+}
+
+TEST_F(ApiTest, EditConfigSetPaths) {
+  Json cfg = {{"ttl", 30}};
+  ASSERT_TRUE(ctl::ApplySet(&cfg, "postgresql.parameters.work_mem='8MB'").ok());
+  ASSERT_TRUE(ctl::ApplySet(&cfg, "loop_wait=5").ok());
+  ASSERT_TRUE(ctl::ApplySet(&cfg, "pause=true").ok());
+  ASSERT_TRUE(ctl::ApplySet(&cfg, "ttl=null").ok());
+  EXPECT_EQ(cfg, (Json{{"loop_wait", 5}, {"pause", true}, {"postgresql", {{"parameters", {{"work_mem", "8MB"}}}}}}));
+  EXPECT_FALSE(ctl::ApplySet(&cfg, "novalue").ok());
+  EXPECT_FALSE(ctl::ApplySet(&cfg, "a..b=1").ok());
+}
+
+}  // namespace
+}  // namespace pgw
