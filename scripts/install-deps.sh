@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config git curl
       libyaml-cpp-dev nlohmann-json3-dev libpq-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
       postgresql-15 postgresql-client-15 etcd-server etcd-client
-      patroni)  # the real patronictl, for the compatibility tests (and the failover benchmark baseline)
+      patroni haproxy prometheus)  # the real patronictl, HAProxy, promtool, for the compatibility tests (and the failover benchmark baseline)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,173 @@
+// Tools that talk to Patroni today keep working against pgwarden: HAProxy routing by /primary and /replica
+// health checks (before and after a switchover), and Prometheus (promtool's format check and a real scrape).
+#include <signal.h>
+
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "dcs/http.h"
+#include "helpers.h"
+
+namespace pgw::itest {
+namespace {
+
+using Json = nlohmann::json;
+using std::chrono::seconds;
+
+class ToolingTest : public ::testing::Test {
+ protected:
+  void StartCluster() {
+    dir_ = std::make_unique<TempDir>("tooling");
+    SandboxSpec spec;
+    spec.dir = dir_->path + "/sb";
+    spec.nodes = 3;
+    spec.scope = "tools";
+    spec.pgwarden_bin = PgwardenBin();
+    auto sb = Sandbox::Up(spec, log_);
+    ASSERT_TRUE(sb.ok()) << sb.status().message();
+    sb_ = std::make_unique<Sandbox>(std::move(*sb));
+    Status h = sb_->WaitHealthy(Duration(180000));
+    ASSERT_TRUE(h.ok()) << h.message();
+  }
+  void TearDown() override {
+    for (pid_t p : started_) {
+      kill(p, SIGTERM);
+      if (!WaitFor(seconds(10), [&] { return Reap(p); })) {
+        kill(p, SIGKILL);
+        WaitFor(seconds(5), [&] { return Reap(p); });
+      }
+    }
+    if (sb_) {
+      EXPECT_TRUE(sb_->Down(false).ok());
+    }
+  }
+  pid_t Start(const std::vector<std::string>& argv, const std::string& log) {
+    auto pid = StartDetached(argv, log);
+    EXPECT_TRUE(pid.ok()) << pid.status().message();
+    if (pid.ok()) started_.push_back(*pid);
+    return pid.ok() ? *pid : 0;
+  }
+  std::string LeaderKey() {
+    std::string out = Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/tools/leader"});
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  }
+  // Port of the server a new connection through `port` lands on ("" when none).
+  std::string ServerPort(int port) {
+    return Sql("host=127.0.0.1 port=" + std::to_string(port) + " user=postgres password=" +
+                   Sandbox::kSuperuserPassword + " dbname=postgres",
+               "SELECT inet_server_port()");
+  }
+  std::string Get(const std::string& url) {
+    HttpClient http;
+    HttpRequest req;
+    req.url = url;
+    req.timeout = Duration(3000);
+    auto r = http.Do(req);
+    return r.ok() && r->status == 200 ? r->body : "";
+  }
+
+  Logger log_{stderr};
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<Sandbox> sb_;
+  std::vector<pid_t> started_;
+};
+
+TEST_F(ToolingTest, HaproxyRoutesWritesToThePrimaryAndReadsToReplicasAcrossASwitchover) {
+  if (!PathExists("/usr/sbin/haproxy")) GTEST_SKIP() << "haproxy is not installed";
+  StartCluster();
+  auto wport = FreePort(), rport = FreePort();
+  ASSERT_TRUE(wport.ok() && rport.ok());
+  std::string cfg =
+      "global\n  maxconn 200\n"
+      "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n"
+      "listen primary\n  bind 127.0.0.1:" + std::to_string(*wport) + "\n"
+      "  option httpchk GET /primary\n  http-check expect status 200\n"
+      "  default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions\n";
+  std::string servers;
+  for (const auto& n : sb_->nodes()) {
+    servers += "  server " + n.name + " 127.0.0.1:" + std::to_string(n.pg_port) + " check port " +
+               std::to_string(n.api_port) + "\n";
+  }
+  cfg += servers + "listen replicas\n  bind 127.0.0.1:" + std::to_string(*rport) + "\n"
+         "  balance roundrobin\n  option httpchk GET /replica\n  http-check expect status 200\n"
+         "  default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions\n" + servers;
+  std::string path = dir_->path + "/haproxy.cfg";
+  ASSERT_TRUE(WriteFileAtomic(path, cfg, 0644).ok());
+  auto check = pgw::Run({"/usr/sbin/haproxy", "-c", "-f", path});
+  ASSERT_TRUE(check.ok() && check->Success()) << (check.ok() ? check->output : check.status().message());
+  Start({"/usr/sbin/haproxy", "-db", "-f", path}, dir_->path + "/haproxy.log");
+
+  std::string leader = LeaderKey();
+  auto port_of = [&](const std::string& n) { return std::to_string(sb_->Node(n)->pg_port); };
+  ASSERT_TRUE(WaitFor(seconds(20), [&] { return ServerPort(*wport) == port_of(leader); }))
+      << "the write port does not reach the leader " << leader;
+  // HAProxy starts every server as up and marks it down after `fall` failed checks: wait until the read pool
+  // has settled to exactly the two replicas.
+  ASSERT_TRUE(WaitFor(seconds(20), [&] {
+    std::set<std::string> seen;
+    for (int i = 0; i < 6; ++i) seen.insert(ServerPort(*rport));
+    return seen.size() == 2 && seen.count(port_of(leader)) == 0 && seen.count("") == 0;
+  })) << "the read port does not balance over the two replicas only";
+
+  std::string cand;
+  for (const auto& n : sb_->nodes()) {
+    if (n.name != leader) cand = n.name;
+  }
+  auto sw = pgw::Run({std::string(PGW_BIN_DIR) + "/pgwardenctl", "-c", sb_->nodes()[0].config_path, "switchover",
+                      "--candidate", cand, "--force"});
+  ASSERT_TRUE(sw.ok() && sw->Success()) << (sw.ok() ? sw->output : sw.status().message());
+  ASSERT_TRUE(WaitFor(seconds(20), [&] { return ServerPort(*wport) == port_of(cand); }))
+      << "the write port did not move to " << cand;
+  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+    // The old leader is back as a replica and in the read pool; the new leader is not.
+    std::set<std::string> seen;
+    for (int i = 0; i < 6; ++i) seen.insert(ServerPort(*rport));
+    return seen.count(port_of(leader)) == 1 && seen.count(port_of(cand)) == 0;
+  })) << "the read port did not follow the switchover";
+}
+
+TEST_F(ToolingTest, MetricsPassPromtoolAndARealPrometheusScrapesThem) {
+  if (!PathExists("/usr/bin/promtool") || !PathExists("/usr/bin/prometheus")) {
+    GTEST_SKIP() << "prometheus is not installed";
+  }
+  StartCluster();
+  for (const auto& n : sb_->nodes()) {
+    std::string text = Get("http://127.0.0.1:" + std::to_string(n.api_port) + "/metrics");
+    ASSERT_FALSE(text.empty());
+    ProcessOptions o;
+    o.stdin_data = text;
+    auto r = pgw::Run({"/usr/bin/promtool", "check", "metrics"}, o);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r->Success()) << r->output;
+  }
+  auto port = FreePort();
+  ASSERT_TRUE(port.ok());
+  std::string targets;
+  for (const auto& n : sb_->nodes()) {
+    targets += std::string(targets.empty() ? "" : ", ") + "'127.0.0.1:" + std::to_string(n.api_port) + "'";
+  }
+  std::string cfg = "global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: pgwarden\n  static_configs:\n"
+                    "  - targets: [" + targets + "]\n";
+  ASSERT_TRUE(WriteFileAtomic(dir_->path + "/prometheus.yml", cfg, 0644).ok());
+  Start({"/usr/bin/prometheus", "--config.file=" + dir_->path + "/prometheus.yml",
+         "--storage.tsdb.path=" + dir_->path + "/tsdb", "--web.listen-address=127.0.0.1:" + std::to_string(*port)},
+        dir_->path + "/prometheus.log");
+  std::string base = "http://127.0.0.1:" + std::to_string(*port) + "/api/v1/query?query=";
+  Json up, primary;
+  EXPECT_TRUE(WaitFor(seconds(60), [&] {
+    up = Json::parse(Get(base + "up%7Bjob%3D%22pgwarden%22%7D%3D%3D1"), nullptr, false);
+    return !up.is_discarded() && up["data"]["result"].size() == 3;
+  })) << up.dump();
+  EXPECT_TRUE(WaitFor(seconds(30), [&] {
+    primary = Json::parse(Get(base + "patroni_primary%3D%3D1"), nullptr, false);
+    return !primary.is_discarded() && primary["data"]["result"].size() == 1;
+  })) << primary.dump();
+  if (!primary.is_discarded() && primary["data"]["result"].size() == 1) {
+    EXPECT_EQ(primary["data"]["result"][0]["metric"]["name"], LeaderKey());
+  }
+}
+
+}  // namespace
+}  // namespace pgw::itest
