@@ -1,0 +1,258 @@
+// Shared by the benchmarks: a sandbox cluster of pgwarden or of the real Patroni (same configuration files), a
+// write probe through a libpq multi-host connection string, crash and switchover rounds.
+#pragma once
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/fs.h"
+#include "common/process.h"
+#include "ctl/probe.h"
+#include "ctl/sandbox.h"
+#include "dcs/http.h"
+#include "pg/libpq.h"
+
+namespace pgw {
+
+using Json = nlohmann::json;
+
+inline MonoTime Now() { return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now()); }
+
+inline bool WaitUntil(Duration timeout, const std::function<bool()>& cond) {
+  MonoTime end = Now() + timeout;
+  while (Now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return cond();
+}
+
+inline std::string Query(const std::string& conninfo, const std::string& sql) {
+  PgConnection c;
+  if (!c.Connect(conninfo, Duration(3000)).ok()) return "";
+  auto r = c.Query(sql);
+  if (!r.ok() || r->empty() || !r->front()[0]) return "";
+  return *r->front()[0];
+}
+
+struct System {
+  std::string label;
+  std::string binary;
+  int ttl, loop_wait, retry_timeout;
+};
+
+struct Round {
+  Duration gap{0};
+  size_t lost = 0;
+  size_t acked = 0;
+};
+
+inline long RssKb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return 0;
+}
+
+class Bench {
+ public:
+  Bench(System sys, std::string dir, Logger& log) : sys_(std::move(sys)), dir_(std::move(dir)), log_(log) {}
+
+  Status Start() {
+    SandboxSpec spec;
+    spec.dir = dir_;
+    spec.nodes = 3;
+    spec.scope = "bench";
+    spec.pgwarden_bin = sys_.binary;
+    spec.ttl = sys_.ttl;
+    spec.loop_wait = sys_.loop_wait;
+    spec.retry_timeout = sys_.retry_timeout;
+    auto sb = Sandbox::Up(spec, log_);
+    if (!sb.ok()) return sb.status();
+    sb_ = std::make_unique<Sandbox>(std::move(*sb));
+    PGW_RETURN_IF_ERROR(sb_->WaitHealthy(Duration(180000)));
+    std::string hosts, ports;
+    for (const auto& n : sb_->nodes()) {
+      hosts += (hosts.empty() ? "" : ",") + std::string("127.0.0.1");
+      ports += (ports.empty() ? "" : ",") + std::to_string(n.pg_port);
+    }
+    multi_ = "host=" + hosts + " port=" + ports + " user=postgres password=" + Sandbox::kSuperuserPassword +
+             " dbname=postgres target_session_attrs=read-write";
+    return WriteProbe::CreateTable(multi_, "bench");
+  }
+
+  // Keeps the directory (logs) when the run failed.
+  void Stop(bool keep) {
+    StopHaproxy();
+    if (sb_) {
+      Status s = sb_->Down(!keep);
+      if (keep) std::fprintf(stderr, "logs kept in %s\n", dir_.c_str());
+      if (!s.ok()) log_.Warn(s.message());
+    }
+  }
+
+  std::string Leader() {
+    for (const auto& n : sb_->nodes()) {
+      if (Query(sb_->Conninfo(n.name), "SELECT pg_is_in_recovery()") == "f") return n.name;
+    }
+    return "";
+  }
+
+  long AgentRssKb() {
+    long total = 0;
+    for (const auto& n : sb_->nodes()) total += RssKb(n.pid);
+    return total / static_cast<long>(sb_->nodes().size());
+  }
+
+  Result<Round> CrashRound(int64_t first_id) {
+    std::string leader = Leader();
+    if (leader.empty()) return Unavailable("no writable leader before the round");
+    WriteProbe probe(multi_, "bench", first_id, Duration(10));
+    probe.Start();
+    if (!WaitUntil(Duration(10000), [&] { return probe.Acks().size() >= 20; })) {
+      probe.Stop();
+      return Unavailable("the probe could not write before the crash");
+    }
+    const SandboxNode* n = sb_->Node(leader);
+    auto pm = sb_->PostmasterPid(leader);
+    MonoTime crash = Now();
+    kill(n->pid, SIGKILL);
+    for (pid_t p : FenceSupervisorsOf(n->data_dir)) kill(p, SIGKILL);
+    if (pm) kill(*pm, SIGKILL);
+    Status s = sb_->SignalNode(leader, SIGKILL, true, Duration(10000));
+    int old_port = n->pg_port;
+    bool resumed = WaitUntil(Duration(120000), [&] {
+      auto acks = probe.Acks();
+      return !acks.empty() && acks.back().at > crash && acks.back().server_port != old_port;
+    });
+    // One more second of writes on the new primary, so the gap is measured between real acknowledgements.
+    MonoTime resumed_at = Now();
+    WaitUntil(Duration(1000), [&] { return Now() - resumed_at >= Duration(1000); });
+    probe.Stop();
+    if (!resumed) return Timeout("writes did not resume within 120 s");
+    auto acks = probe.Acks();
+    Round r;
+    r.acked = acks.size();
+    r.gap = WriteProbe::LongestGap(acks, crash - Duration(1000), acks.back().at);
+    std::string fresh = Leader();
+    auto missing = WriteProbe::Missing(sb_->Conninfo(fresh), "bench", acks);
+    if (!missing.ok()) return missing.status();
+    r.lost = missing->size();
+    // Bring the dead node back and wait until it streams again before the next round.
+    PGW_RETURN_IF_ERROR(sb_->StartNode(leader));
+    Status h = sb_->WaitHealthy(Duration(180000));
+    if (!h.ok()) return h.Context(leader + " did not rejoin");
+    return r;
+  }
+
+  // A planned switchover (POST /switchover to the leader) under a steady write load through `conninfo` (the
+  // multi-host string when empty). Returns the longest stretch without an acknowledged write.
+  Result<Round> SwitchoverRound(int64_t first_id, const std::string& conninfo = "") {
+    std::string leader = Leader();
+    if (leader.empty()) return Unavailable("no writable leader before the round");
+    std::string cand;
+    for (const auto& n : sb_->nodes()) {
+      if (n.name != leader && cand.empty()) cand = n.name;
+    }
+    WriteProbe probe(conninfo.empty() ? multi_ : conninfo, "bench", first_id, Duration(10));
+    probe.Start();
+    if (!WaitUntil(Duration(15000), [&] { return probe.Acks().size() >= 20; })) {
+      probe.Stop();
+      return Unavailable("the probe could not write before the switchover");
+    }
+    const SandboxNode* n = sb_->Node(leader);
+    int old_port = n->pg_port;
+    MonoTime begin = Now();
+    HttpClient http;
+    HttpRequest req;
+    req.method = "POST";
+    req.url = "http://127.0.0.1:" + std::to_string(n->api_port) + "/switchover";
+    req.body = Json{{"leader", leader}, {"candidate", cand}}.dump();
+    req.headers["Content-Type"] = "application/json";
+    req.timeout = Duration(60000);
+    auto resp = http.Do(req);
+    bool resumed = WaitUntil(Duration(60000), [&] {
+      auto acks = probe.Acks();
+      return !acks.empty() && acks.back().at > begin && acks.back().server_port != old_port;
+    });
+    MonoTime resumed_at = Now();
+    WaitUntil(Duration(1000), [&] { return Now() - resumed_at >= Duration(1000); });
+    probe.Stop();
+    if (!resp.ok() || resp->status != 200) {
+      return Unavailable("switchover refused: " + (resp.ok() ? resp->body : resp.status().message()));
+    }
+    if (!resumed) return Timeout("writes did not resume on the new leader within 60 s");
+    auto acks = probe.Acks();
+    Round r;
+    r.acked = acks.size();
+    r.gap = WriteProbe::LongestGap(acks, begin, acks.back().at);
+    auto missing = WriteProbe::Missing(sb_->Conninfo(cand), "bench", acks);
+    if (!missing.ok()) return missing.status();
+    r.lost = missing->size();
+    Status h = sb_->WaitHealthy(Duration(120000));
+    if (!h.ok()) return h.Context("the cluster did not settle after the switchover");
+    return r;
+  }
+
+  // Starts HAProxy with a write port checked on /primary (`inter` ms, default fall/rise); returns its port.
+  Result<int> StartHaproxy(int inter_ms) {
+    auto port = FreePort();
+    if (!port.ok()) return port.status();
+    std::string cfg = "global\n  maxconn 200\ndefaults\n  mode tcp\n  timeout connect 1s\n  timeout client 60s\n"
+                      "  timeout server 60s\nlisten primary\n  bind 127.0.0.1:" + std::to_string(*port) + "\n"
+                      "  option httpchk GET /primary\n  http-check expect status 200\n"
+                      "  default-server inter " + std::to_string(inter_ms) + "ms on-marked-down shutdown-sessions\n";
+    for (const auto& n : sb_->nodes()) {
+      cfg += "  server " + n.name + " 127.0.0.1:" + std::to_string(n.pg_port) + " check port " +
+             std::to_string(n.api_port) + "\n";
+    }
+    PGW_RETURN_IF_ERROR(WriteFileAtomic(dir_ + "/haproxy.cfg", cfg, 0644));
+    auto pid = StartDetached({"/usr/sbin/haproxy", "-db", "-f", dir_ + "/haproxy.cfg"}, dir_ + "/haproxy.log");
+    if (!pid.ok()) return pid.status();
+    haproxy_pid_ = *pid;
+    return *port;
+  }
+  std::string ConninfoVia(int port) const {
+    return "host=127.0.0.1 port=" + std::to_string(port) + " user=postgres password=" +
+           std::string(Sandbox::kSuperuserPassword) + " dbname=postgres";
+  }
+  void StopHaproxy() {
+    if (haproxy_pid_ <= 0) return;
+    kill(haproxy_pid_, SIGTERM);
+    WaitUntil(Duration(5000), [&] { return Reap(haproxy_pid_); });
+    haproxy_pid_ = 0;
+  }
+
+ private:
+  pid_t haproxy_pid_ = 0;
+  System sys_;
+  std::string dir_;
+  Logger& log_;
+  std::unique_ptr<Sandbox> sb_;
+  std::string multi_;
+};
+
+
+inline std::string SelfDir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  std::string p(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  return p.substr(0, p.rfind('/'));
+}
+
+}  // namespace pgw
