@@ -36,6 +36,11 @@ bool PortInUse(const std::string& host, int port) {
 Agent::Agent(std::shared_ptr<const Config> cfg, const Clock& clock, Logger& log)
     : cfg_(std::move(cfg)), clock_(clock), log_(log), callbacks_(log) {
   dyn_ = cfg_->bootstrap.dynamic;
+  peer_tls_.cacert = cfg_->restapi.cafile;
+  if (cfg_->restapi.verify_client != "none") {
+    peer_tls_.cert = cfg_->restapi.certfile;
+    peer_tls_.key = cfg_->restapi.keyfile.empty() ? cfg_->restapi.certfile : cfg_->restapi.keyfile;
+  }
   FenceOptions fo;
   fo.data_dir = cfg_->postgresql.data_dir;
   fo.safety_margin_s = cfg_->watchdog.safety_margin;
@@ -145,6 +150,10 @@ Status Agent::StartupChecks() {
   }
   Status s = rest_->Listen(cfg_->restapi.listen_host, cfg_->restapi.listen_port);
   if (!s.ok()) return s;
+  if (cfg_->restapi.Tls()) {
+    const auto& r = cfg_->restapi;
+    PGW_RETURN_IF_ERROR(rest_->EnableTls(r.certfile, r.keyfile, r.cafile, r.verify_client));
+  }
   return Status::Ok();
 }
 
@@ -303,7 +312,7 @@ void Agent::Cycle() {
   in.restart_requested = restart_requested_.load() || (sched > 0 && sched <= in.wall_now);
   ha::Decision d = ha::Decide(in);
   if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckPeers) {
-    in.peers = CheckPeers(*view, cfg_->name, Duration(2000));
+    in.peers = CheckPeers(*view, cfg_->name, Duration(2000), peer_tls_);
     in.peers_checked = true;
     d = ha::Decide(in);
   }
@@ -489,10 +498,10 @@ bool Agent::ConfirmFailsafe() {
   int ttl = ttl_s_.load();
   Json body = {{"name", cfg_->name},
                {"conn_url", ConnUrl(cfg_->postgresql.connect_address)},
-               {"api_url", ApiUrl(cfg_->restapi.connect_address)},
+               {"api_url", ApiUrl(cfg_->restapi.connect_address, cfg_->restapi.Tls())},
                {"slots", Json::object()}};
   MonoTime sent = clock_.Now();
-  bool ok = PostFailsafe(members, cfg_->name, body.dump(), Duration(std::min(2000, ttl * 1000 / 4)));
+  bool ok = PostFailsafe(members, cfg_->name, body.dump(), Duration(std::min(2000, ttl * 1000 / 4)), peer_tls_);
   if (!ok) {
     log_.Warn("failsafe: not every member listed in the failsafe key confirmed");
     return false;
@@ -659,7 +668,7 @@ Status Agent::WriteHistoryAfterPromote(const ClusterView& view) {
 void Agent::TouchMember(const LocalView& local) {
   MemberData m;
   m.conn_url = ConnUrl(cfg_->postgresql.connect_address);
-  m.api_url = ApiUrl(cfg_->restapi.connect_address);
+  m.api_url = ApiUrl(cfg_->restapi.connect_address, cfg_->restapi.Tls());
   m.state = pg_state_;
   NodeState ns;
   ns.local = local;

@@ -13,6 +13,7 @@
 
 #include "agent/callbacks.h"
 #include "agent/fencer.h"
+#include "agent/peers.h"
 #include "agent/rest.h"
 #include "agent/status_json.h"
 #include "common/clock.h"
@@ -71,6 +72,7 @@ class Agent {
   Status DemoteGracefully(const std::string& candidate, const ClusterView& view);
 
   std::shared_ptr<const Config> cfg_;
+  PeerTls peer_tls_;
   const Clock& clock_;
   Logger& log_;
   std::unique_ptr<EtcdDcs> dcs_;

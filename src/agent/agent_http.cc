@@ -92,7 +92,7 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
   if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH" && req.method != "DELETE") {
     return api::Text(501, "Unsupported method (" + req.method + ")");
   }
-  if (auto refused = api::CheckAccess(*cfg_, req)) return *refused;
+  if (auto refused = api::CheckAccess(*cfg_, req, cv)) return *refused;
 
   if (req.method == "POST" && route == "/failsafe") {
     if (!failsafe_mode_) return api::Text(502, "Failsafe mode is not enabled");
@@ -156,7 +156,7 @@ HttpServerResponse Agent::HandleSwitchover(const std::string& action, const Http
     log_.Info("received " + action + " request with leader=" + plan.leader + " candidate=" + plan.candidate);
     if (plan.code != 0) return api::Text(plan.code, plan.message);
     if (!plan.to_check.empty()) {
-      std::string problem = api::CandidateProblem(action, CheckMembers(*view, plan.to_check, Duration(2000)));
+      std::string problem = api::CandidateProblem(action, CheckMembers(*view, plan.to_check, Duration(2000), peer_tls_));
       if (!problem.empty()) return api::Text(412, problem);
     }
     Status w = dcs_->ApiSetFailover(plan.key.dump());

@@ -58,9 +58,13 @@ struct Counters {
 std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView* c, const Counters& k,
                         bool paused, bool failsafe_enabled);
 
-// Access control for unsafe methods (POST/PUT/PATCH/DELETE): restapi.authentication (Basic). Returns a response to
-// send when refused.
-std::optional<HttpServerResponse> CheckAccess(const Config& cfg, const HttpServerRequest& req);
+// Access control for unsafe methods (POST/PUT/PATCH/DELETE), in Patroni's order: restapi.allowlist (plus the
+// members' API hosts with allowlist_include_members) -> 403, client certificate when verify_client is set -> 403,
+// restapi.authentication (Basic) -> 401. Returns the response to send when refused.
+std::optional<HttpServerResponse> CheckAccess(const Config& cfg, const HttpServerRequest& req,
+                                              const ClusterView* cluster = nullptr);
+// Whether `ip` matches an allowlist entry: an address, or a CIDR (IPv4 a.b.c.d/n; IPv6 exact only).
+bool IpAllowed(const std::string& ip, const std::string& entry);
 
 // Query string parameter (undecoded value), or nullopt.
 std::optional<std::string> QueryParam(const std::string& query, const std::string& key);

@@ -33,24 +33,28 @@ ha::PeerStatus ParsePeerStatus(const std::string& name, const std::string& body)
   return p;
 }
 
-std::vector<ha::PeerStatus> CheckPeers(const ClusterView& cluster, const std::string& self, Duration timeout) {
+std::vector<ha::PeerStatus> CheckPeers(const ClusterView& cluster, const std::string& self, Duration timeout,
+                                       const PeerTls& tls) {
   std::vector<std::string> names;
   for (const auto& [name, m] : cluster.members) {
     if (name != self) names.push_back(name);
   }
-  return CheckMembers(cluster, names, timeout);
+  return CheckMembers(cluster, names, timeout, tls);
 }
 
 std::vector<ha::PeerStatus> CheckMembers(const ClusterView& cluster, const std::vector<std::string>& names,
-                                         Duration timeout) {
+                                         Duration timeout, const PeerTls& tls) {
   std::vector<std::future<ha::PeerStatus>> futures;
   for (const auto& [name, m] : cluster.members) {
     if (std::find(names.begin(), names.end(), name) == names.end() || m.api_url.empty()) continue;
-    futures.push_back(std::async(std::launch::async, [name = name, url = m.api_url, timeout] {
+    futures.push_back(std::async(std::launch::async, [name = name, url = m.api_url, timeout, tls] {
       HttpClient http;
       HttpRequest req;
       req.url = url;
       req.timeout = timeout;
+      req.cacert = tls.cacert;
+      req.cert = tls.cert;
+      req.key = tls.key;
       auto r = http.Do(req);
       if (!r.ok() || r->status != 200) {
         ha::PeerStatus p;
@@ -65,7 +69,8 @@ std::vector<ha::PeerStatus> CheckMembers(const ClusterView& cluster, const std::
   return out;
 }
 
-bool PostFailsafe(const Json& failsafe, const std::string& self, const std::string& body, Duration timeout) {
+bool PostFailsafe(const Json& failsafe, const std::string& self, const std::string& body, Duration timeout,
+                  const PeerTls& tls) {
   if (!failsafe.is_object() || !failsafe.contains(self)) return false;
   std::vector<std::future<bool>> futures;
   for (const auto& [name, url] : failsafe.items()) {
@@ -74,9 +79,12 @@ bool PostFailsafe(const Json& failsafe, const std::string& self, const std::stri
     std::string base = url.get<std::string>();
     auto slash = base.find('/', base.find("://") == std::string::npos ? 0 : base.find("://") + 3);
     if (slash != std::string::npos) base = base.substr(0, slash);
-    futures.push_back(std::async(std::launch::async, [base, body, timeout] {
+    futures.push_back(std::async(std::launch::async, [base, body, timeout, tls] {
       HttpClient http;
       HttpRequest req;
+      req.cacert = tls.cacert;
+      req.cert = tls.cert;
+      req.key = tls.key;
       req.method = "POST";
       req.url = base + "/failsafe";
       req.body = body;

@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "dcs/http.h"
 #include "dcs/keys.h"
 #include "ha/decide.h"
 
@@ -10,14 +11,21 @@ namespace pgw {
 
 // Parses a /patroni body into the fields the election needs. Pure.
 ha::PeerStatus ParsePeerStatus(const std::string& name, const std::string& body);
-std::vector<ha::PeerStatus> CheckPeers(const ClusterView& cluster, const std::string& self, Duration timeout);
+// TLS settings for calls to peers' REST APIs (restapi.cafile, and our certificate when peers verify clients).
+struct PeerTls {
+  std::string cacert, cert, key;
+};
+
+std::vector<ha::PeerStatus> CheckPeers(const ClusterView& cluster, const std::string& self, Duration timeout,
+                                       const PeerTls& tls = {});
 
 // GET /patroni of the named members only (switchover candidates).
 std::vector<ha::PeerStatus> CheckMembers(const ClusterView& cluster, const std::vector<std::string>& names,
-                                         Duration timeout);
+                                         Duration timeout, const PeerTls& tls = {});
 
 // Failsafe mode: POSTs `body` to /failsafe of every member listed in the `failsafe` key except `self`, in parallel.
 // True only when every one answered 200 (and `self` is listed).
-bool PostFailsafe(const Json& failsafe, const std::string& self, const std::string& body, Duration timeout);
+bool PostFailsafe(const Json& failsafe, const std::string& self, const std::string& body, Duration timeout,
+                  const PeerTls& tls = {});
 
 }  // namespace pgw

@@ -1,6 +1,8 @@
 #include "agent/rest.h"
 
 #include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
@@ -38,8 +40,11 @@ const char* HttpReason(int status) {
 namespace {
 
 struct Conn {
-  uint64_t id;
-  int fd;
+  uint64_t id = 0;
+  int fd = -1;
+  SSL* ssl = nullptr;
+  bool ssl_wants_write = false;  // the TLS layer needs the socket writable to make progress
+  std::string peer;
   std::string in;
   std::string out;
   size_t out_off = 0;
@@ -47,6 +52,15 @@ struct Conn {
   bool responding = false;
   bool waiting = false;  // a deferred job is computing the answer
 };
+
+void Drop(Conn& c) {
+  if (c.ssl) {
+    SSL_free(c.ssl);
+    c.ssl = nullptr;
+  }
+  if (c.fd >= 0) close(c.fd);
+  c.fd = -1;
+}
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -162,6 +176,37 @@ void RestServer::Stop() {
   for (auto& w : workers_) {
     if (w.joinable()) w.join();
   }
+  if (ssl_ctx_) {
+    SSL_CTX_free(static_cast<SSL_CTX*>(ssl_ctx_));
+    ssl_ctx_ = nullptr;
+  }
+}
+
+Status RestServer::EnableTls(const std::string& certfile, const std::string& keyfile, const std::string& cafile,
+                             const std::string& verify_client) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (!ctx) return Internal("cannot create a TLS context");
+  auto fail = [&](const std::string& what) {
+    char buf[256];
+    ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+    SSL_CTX_free(ctx);
+    return InvalidArgument(what + ": " + buf);
+  };
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if (SSL_CTX_use_certificate_chain_file(ctx, certfile.c_str()) != 1) return fail("restapi.certfile " + certfile);
+  const std::string& key = keyfile.empty() ? certfile : keyfile;
+  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) return fail("restapi.keyfile " + key);
+  if (SSL_CTX_check_private_key(ctx) != 1) return fail("restapi.keyfile does not match restapi.certfile");
+  if (!cafile.empty() && SSL_CTX_load_verify_locations(ctx, cafile.c_str(), nullptr) != 1) {
+    return fail("restapi.cafile " + cafile);
+  }
+  if (verify_client == "required") {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  } else if (verify_client == "optional") {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  }
+  ssl_ctx_ = ctx;
+  return Status::Ok();
 }
 
 void RestServer::RunDeferred(uint64_t conn_id, std::function<HttpServerResponse()> job) {
@@ -191,7 +236,9 @@ void RestServer::Loop() {
     pfds.push_back({wake_fd_[0], POLLIN, 0});
     pfds.push_back({listen_fd_, static_cast<short>(conns.size() < kMaxConns ? POLLIN : 0), 0});
     for (const auto& c : conns) {
-      pfds.push_back({c.fd, static_cast<short>(c.responding ? POLLOUT : c.waiting ? 0 : POLLIN), 0});
+      short ev = c.responding ? POLLOUT : c.waiting ? 0 : POLLIN;
+      if (c.ssl_wants_write && !c.waiting) ev = POLLOUT;
+      pfds.push_back({c.fd, ev, 0});
     }
     int n = poll(pfds.data(), pfds.size(), 200);
     if (n < 0 && errno != EINTR) break;
@@ -217,26 +264,62 @@ void RestServer::Loop() {
     }
     if (pfds[1].revents & POLLIN) {
       while (conns.size() < kMaxConns) {
-        int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        sockaddr_storage addr{};
+        socklen_t alen = sizeof addr;
+        int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) break;
-        conns.push_back(Conn{next_id++, fd, "", "", 0, now + read_timeout_, false, false});
+        Conn c;
+        c.id = next_id++;
+        c.fd = fd;
+        c.deadline = now + read_timeout_;
+        char host[INET6_ADDRSTRLEN] = "";
+        if (addr.ss_family == AF_INET) {
+          inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, host, sizeof host);
+        } else if (addr.ss_family == AF_INET6) {
+          inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, host, sizeof host);
+        }
+        c.peer = host;
+        if (ssl_ctx_) {
+          c.ssl = SSL_new(static_cast<SSL_CTX*>(ssl_ctx_));
+          SSL_set_fd(c.ssl, fd);
+          SSL_set_accept_state(c.ssl);
+        }
+        conns.push_back(std::move(c));
       }
     }
     for (size_t i = 0; i < conns.size(); ++i) {
       Conn& c = conns[i];
       short re = i + 2 < pfds.size() && pfds[i + 2].fd == c.fd ? pfds[i + 2].revents : 0;
-      if (!c.responding && !c.waiting && (re & (POLLIN | POLLHUP | POLLERR))) {
+      if (!c.responding && !c.waiting && (re & (POLLIN | POLLOUT | POLLHUP | POLLERR))) {
         char buf[8192];
-        ssize_t r = read(c.fd, buf, sizeof buf);
+        ssize_t r;
+        if (c.ssl) {
+          c.ssl_wants_write = false;
+          int got = SSL_read(c.ssl, buf, sizeof buf);
+          if (got <= 0) {
+            int e = SSL_get_error(c.ssl, got);
+            if (e == SSL_ERROR_WANT_READ) continue;
+            if (e == SSL_ERROR_WANT_WRITE) {
+              c.ssl_wants_write = true;
+              continue;
+            }
+            Drop(c);
+            continue;
+          }
+          r = got;
+        } else {
+          r = read(c.fd, buf, sizeof buf);
+        }
         if (r <= 0) {
           if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-          close(c.fd);
-          c.fd = -1;
+          Drop(c);
           continue;
         }
         c.in.append(buf, static_cast<size_t>(r));
         HttpServerRequest req;
         int p = Parse(c.in, max_request_, &req);
+        req.peer = c.peer;
+        req.client_cert = c.ssl && SSL_get_verify_result(c.ssl) == X509_V_OK && SSL_get0_peer_certificate(c.ssl);
         if (p < 0) {
           HttpServerResponse resp{-p, "text/plain", std::string(HttpReason(-p)) + "\n", false, {}, {}};
           c.out = Render(resp);
@@ -263,18 +346,29 @@ void RestServer::Loop() {
         c.responding = true;
       }
       if (c.fd >= 0 && c.responding) {
-        ssize_t w = send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+        ssize_t w;
+        bool broken = false;
+        if (c.ssl) {
+          int put = SSL_write(c.ssl, c.out.data() + c.out_off, static_cast<int>(c.out.size() - c.out_off));
+          w = put;
+          if (put <= 0) {
+            int e = SSL_get_error(c.ssl, put);
+            broken = e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE;
+          }
+        } else {
+          w = send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+          broken = w < 0 && errno != EAGAIN && errno != EINTR;
+        }
         if (w > 0) c.out_off += static_cast<size_t>(w);
-        if ((w < 0 && errno != EAGAIN && errno != EINTR) || c.out_off >= c.out.size() ||
-            now > c.deadline + read_timeout_) {
-          close(c.fd);
-          c.fd = -1;
+        if (broken || c.out_off >= c.out.size() || now > c.deadline + read_timeout_) {
+          if (c.ssl && !broken) SSL_shutdown(c.ssl);
+          Drop(c);
         }
       }
     }
     conns.erase(std::remove_if(conns.begin(), conns.end(), [](const Conn& c) { return c.fd < 0; }), conns.end());
   }
-  for (auto& c : conns) close(c.fd);
+  for (auto& c : conns) Drop(c);
 }
 
 }  // namespace pgw

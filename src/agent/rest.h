@@ -24,6 +24,8 @@ struct HttpServerRequest {
   std::string query;   // after '?', undecoded
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
+  std::string peer;            // client IP address
+  bool client_cert = false;    // TLS: the client presented a certificate that verified against cafile
 };
 
 struct HttpServerResponse {
@@ -47,6 +49,10 @@ class RestServer {
 
   // Binds and listens; the error names the address when the port is in use.
   Status Listen(const std::string& host, int port);
+  // Serves HTTPS with `certfile` (and `keyfile`, or the key inside certfile). verify_client: none | optional |
+  // required, checked against `cafile`. Call before Start().
+  Status EnableTls(const std::string& certfile, const std::string& keyfile, const std::string& cafile,
+                   const std::string& verify_client);
   int port() const { return port_; }
   void Start();
   void Stop();
@@ -61,6 +67,7 @@ class RestServer {
   size_t max_request_;
   Duration read_timeout_;
   int listen_fd_ = -1;
+  void* ssl_ctx_ = nullptr;  // SSL_CTX*, when TLS is on
   int wake_fd_[2] = {-1, -1};
   int port_ = 0;
   std::atomic<bool> stop_{false};

@@ -103,9 +103,9 @@ const Node& RootSchema() {
       {"restapi", Map({{"listen", Leaf(Kind::kStr, kRequired)},
                        {"connect_address", Leaf(Kind::kStr, kRequired)},
                        {"authentication", Map({{"username", Leaf(Kind::kStr)}, {"password", Leaf(Kind::kStr)}})},
-                       {"certfile", Ign()}, {"keyfile", Ign()}, {"keyfile_password", Ign()}, {"cafile", Ign()},
-                       {"ciphers", Ign()}, {"verify_client", Ign()}, {"allowlist", Ign()},
-                       {"allowlist_include_members", Ign()}, {"http_extra_headers", Ign()},
+                       {"certfile", Leaf(Kind::kStr)}, {"keyfile", Leaf(Kind::kStr)}, {"keyfile_password", Ign()},
+                       {"cafile", Leaf(Kind::kStr)}, {"ciphers", Ign()}, {"verify_client", Leaf(Kind::kStr)},
+                       {"allowlist", Leaf(Kind::kStrList)}, {"allowlist_include_members", Leaf(Kind::kBool)}, {"http_extra_headers", Ign()},
                        {"https_extra_headers", Ign()}, {"request_queue_size", Ign()}, {"thread_pool_size", Ign()},
                        {"server_tokens", Ign()}},
                       kRequired)},
@@ -562,6 +562,27 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
       c->restapi.username = Str(ra["authentication"]["username"]);
       c->restapi.password = Str(ra["authentication"]["password"]);
     }
+    auto& r = c->restapi;
+    r.certfile = Str(ra["certfile"]);
+    r.keyfile = Str(ra["keyfile"]);
+    r.cafile = Str(ra["cafile"]);
+    r.verify_client = Str(ra["verify_client"], "none");
+    for (const char* k : {"certfile", "keyfile", "cafile"}) {
+      std::string v = Str(ra[k]);
+      if (!v.empty() && access(v.c_str(), R_OK) != 0) {
+        errors->push_back(std::string("restapi.") + k + ": cannot read '" + v + "'");
+      }
+    }
+    if (!r.keyfile.empty() && r.certfile.empty()) errors->push_back("restapi.keyfile: given without restapi.certfile");
+    if (r.verify_client != "none" && r.verify_client != "optional" && r.verify_client != "required") {
+      errors->push_back("restapi.verify_client: '" + r.verify_client + "' must be none, optional or required");
+    } else if (r.verify_client != "none" && (r.cafile.empty() || r.certfile.empty())) {
+      errors->push_back("restapi.verify_client: needs restapi.certfile and restapi.cafile");
+    }
+    if (ra["allowlist"] && ra["allowlist"].IsSequence()) {
+      for (const auto& a : ra["allowlist"]) r.allowlist.push_back(Str(a));
+    }
+    r.allowlist_include_members = Bool(ra["allowlist_include_members"], false);
   }
 
   // etcd3

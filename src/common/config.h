@@ -77,6 +77,11 @@ struct Config {
     int listen_port = 0;
     HostPort connect_address;
     std::string username, password;
+    std::string certfile, keyfile, cafile;   // TLS when certfile is set
+    std::string verify_client = "none";      // none | optional | required (client certificates, against cafile)
+    std::vector<std::string> allowlist;      // IPs or CIDRs allowed to call unsafe endpoints
+    bool allowlist_include_members = false;  // ... plus the members' API hosts
+    bool Tls() const { return !certfile.empty(); }
   } restapi;
 
   struct Etcd {

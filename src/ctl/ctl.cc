@@ -100,6 +100,7 @@ struct Target {
   std::string protocol = "http";
   std::string username, password;      // etcd
   std::string api_user, api_password;  // restapi.authentication
+  std::string cacert, cert, key;       // for https api_urls: ctl.cacert/certfile/keyfile, else restapi.cafile
 };
 
 Status LoadTarget(const Options& o, Target* t) {
@@ -137,6 +138,12 @@ Status LoadTarget(const Options& o, Target* t) {
       if (e["protocol"]) t->protocol = e["protocol"].as<std::string>();
       if (e["username"]) t->username = e["username"].as<std::string>();
       if (e["password"]) t->password = e["password"].as<std::string>();
+    }
+    if (root["restapi"] && root["restapi"]["cafile"]) t->cacert = root["restapi"]["cafile"].as<std::string>();
+    if (auto ctl = root["ctl"]) {
+      if (ctl["cacert"]) t->cacert = ctl["cacert"].as<std::string>();
+      if (ctl["certfile"]) t->cert = ctl["certfile"].as<std::string>();
+      if (ctl["keyfile"]) t->key = ctl["keyfile"].as<std::string>();
     }
     auto a = root["restapi"] ? root["restapi"]["authentication"] : YAML::Node();
     if (a && a["username"]) t->api_user = a["username"].as<std::string>();
@@ -214,6 +221,9 @@ class Session {
       req.headers["Authorization"] = "Basic " + enc;
     }
     req.timeout = timeout;
+    req.cacert = t_.cacert;
+    req.cert = t_.cert;
+    req.key = t_.key;
     HttpClient http;
     return http.Do(req);
   }

@@ -209,7 +209,8 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
         "name: " + n.name + "\n"
         "restapi:\n"
         "  listen: 127.0.0.1:" + std::to_string(n.api_port) + "\n"
-        "  connect_address: 127.0.0.1:" + std::to_string(n.api_port) + "\n"
+        "  connect_address: 127.0.0.1:" + std::to_string(n.api_port) + "\n" +
+        spec.extra_restapi +
         "etcd3:\n"
         "  hosts: " + s.etcd_endpoint_ + "\n"
         "bootstrap:\n"

@@ -35,6 +35,7 @@ struct SandboxSpec {
   // (2-space indent).
   std::string extra_dcs;
   std::string extra_postgresql;
+  std::string extra_restapi;  // under restapi (2-space indent)
 };
 
 struct SandboxNode {

@@ -28,7 +28,9 @@ const Member* ClusterView::FindMember(const std::string& name) const {
 const Member* ClusterView::LeaderMember() const { return leader ? FindMember(leader->name) : nullptr; }
 
 std::string ConnUrl(const HostPort& hp) { return "postgres://" + hp.ToString() + "/postgres"; }
-std::string ApiUrl(const HostPort& hp) { return "http://" + hp.ToString() + "/patroni"; }
+std::string ApiUrl(const HostPort& hp, bool tls) {
+  return std::string(tls ? "https://" : "http://") + hp.ToString() + "/patroni";
+}
 
 std::optional<HostPort> ParseConnUrl(const std::string& url) {
   auto scheme = url.find("://");

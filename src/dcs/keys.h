@@ -107,7 +107,7 @@ std::string EncodeStatus(int64_t optime);
 std::string ConnUrl(const HostPort& hp);
 std::optional<HostPort> ParseConnUrl(const std::string& url);
 // http://host:port/patroni
-std::string ApiUrl(const HostPort& hp);
+std::string ApiUrl(const HostPort& hp, bool tls = false);
 
 // Patroni's slot_name_from_member_name: lowercase; '-' and '.' -> '_'; other chars outside [a-z0-9_] -> u%04d
 // (decimal) of the code point; truncated to 63 chars.

@@ -214,3 +214,54 @@ TEST_F(ApiTest, EditConfigSetPaths) {
 
 }  // namespace
 }  // namespace pgw
+
+namespace pgw {
+namespace {
+
+TEST(AccessTest, AllowlistAddressesAndCidrs) {
+  EXPECT_TRUE(api::IpAllowed("10.1.2.3", "10.0.0.0/8"));
+  EXPECT_FALSE(api::IpAllowed("11.1.2.3", "10.0.0.0/8"));
+  EXPECT_TRUE(api::IpAllowed("192.168.1.7", "192.168.1.7"));
+  EXPECT_TRUE(api::IpAllowed("127.0.0.1", "localhost"));
+  EXPECT_TRUE(api::IpAllowed("8.8.8.8", "0.0.0.0/0"));
+  EXPECT_FALSE(api::IpAllowed("10.1.2.3", "10.0.0.0/99"));
+  EXPECT_FALSE(api::IpAllowed("not-an-ip", "10.0.0.0/8"));
+}
+
+TEST(AccessTest, AllowlistThenClientCertificateThenPassword) {
+  auto r = testing::Load(testing::Replace(
+      testing::kGoodConfig, "restapi:\n",
+      "restapi:\n  allowlist: [10.0.0.0/8]\n  allowlist_include_members: true\n"
+      "  authentication:\n    username: admin\n    password: s3cret\n"));
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0];
+  HttpServerRequest req;
+  req.method = "POST";
+  req.peer = "192.168.0.5";
+  auto refused = api::CheckAccess(*r.config, req);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 403);
+  EXPECT_EQ(refused->body, "Access is denied");
+  ClusterView c;
+  Member m;
+  m.name = "pg1";
+  m.api_url = "http://192.168.0.5:8008/patroni";
+  c.members["pg1"] = m;
+  refused = api::CheckAccess(*r.config, req, &c);  // a member's host is allowed
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 401) << "past the allowlist, the password is still required";
+  req.peer = "10.9.9.9";
+  req.headers["authorization"] = "Basic YWRtaW46czNjcmV0";
+  EXPECT_FALSE(api::CheckAccess(*r.config, req).has_value());
+}
+
+TEST(AccessTest, TlsSettingsAreValidated) {
+  auto r = testing::Load(testing::Replace(testing::kGoodConfig, "restapi:\n",
+                                          "restapi:\n  certfile: /nonexistent/cert.pem\n  verify_client: maybe\n"));
+  EXPECT_TRUE(testing::HasError(r, "restapi.certfile: cannot read '/nonexistent/cert.pem'"));
+  EXPECT_TRUE(testing::HasError(r, "restapi.verify_client: 'maybe' must be none, optional or required"));
+  r = testing::Load(testing::Replace(testing::kGoodConfig, "restapi:\n", "restapi:\n  verify_client: required\n"));
+  EXPECT_TRUE(testing::HasError(r, "restapi.verify_client: needs restapi.certfile and restapi.cafile"));
+}
+
+}  // namespace
+}  // namespace pgw
