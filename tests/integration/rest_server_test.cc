@@ -1,0 +1,120 @@
+// The REST server under hostile clients: slow, oversized and malformed requests never tie it up, and a slow
+// operation (deferred job) does not delay health checks.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "agent/rest.h"
+#include "dcs/http.h"
+#include "helpers.h"
+
+namespace pgw::itest {
+namespace {
+
+int Connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::string ReadAll(int fd) {
+  std::string out;
+  char buf[4096];
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+class RestServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<RestServer>(
+        [this](const HttpServerRequest& req) {
+          HttpServerResponse r;
+          r.content_type = "text/plain";
+          if (req.path == "/slow") {
+            r.deferred = [this] {
+              while (!release_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+              HttpServerResponse done;
+              done.body = "slow done";
+              return done;
+            };
+            return r;
+          }
+          r.body = "ok " + req.path;
+          return r;
+        },
+        1024, Duration(2000));
+    ASSERT_TRUE(server_->Listen("127.0.0.1", 0).ok());
+    server_->Start();
+  }
+  void TearDown() override {
+    release_ = true;
+    server_->Stop();
+  }
+  std::string Get(const std::string& path) {
+    HttpClient http;
+    HttpRequest req;
+    req.url = "http://127.0.0.1:" + std::to_string(server_->port()) + path;
+    req.timeout = Duration(2000);
+    auto r = http.Do(req);
+    return r.ok() ? r->body : "error: " + r.status().message();
+  }
+  std::atomic<bool> release_{false};
+  std::unique_ptr<RestServer> server_;
+};
+
+TEST_F(RestServerTest, StalledClientGets408AndDoesNotBlockOthers) {
+  int stalled = Connect(server_->port());
+  ASSERT_GE(stalled, 0);
+  ASSERT_EQ(write(stalled, "GET /patroni HTTP/1.0\r\n", 23), 23);  // never finishes its headers
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(Get("/health"), "ok /health");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));
+  std::string answer = ReadAll(stalled);
+  close(stalled);
+  EXPECT_EQ(answer.rfind("HTTP/1.0 408", 0), 0u) << answer;
+}
+
+TEST_F(RestServerTest, OversizedAndMalformedRequestsAreRefused) {
+  int fd = Connect(server_->port());
+  std::string big = "POST /config HTTP/1.0\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'x');
+  ASSERT_GT(write(fd, big.data(), big.size()), 0);
+  std::string a = ReadAll(fd);
+  close(fd);
+  EXPECT_EQ(a.rfind("HTTP/1.0 413", 0), 0u) << a;
+  fd = Connect(server_->port());
+  ASSERT_EQ(write(fd, "BROKEN\r\n\r\n", 10), 10);
+  std::string b = ReadAll(fd);
+  close(fd);
+  EXPECT_EQ(b.rfind("HTTP/1.0 400", 0), 0u) << b;
+  EXPECT_EQ(Get("/health"), "ok /health") << "the server still serves";
+}
+
+TEST_F(RestServerTest, SlowOperationDoesNotDelayHealthChecks) {
+  std::string slow;
+  std::thread t([&] { slow = Get("/slow"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(Get("/primary"), "ok /primary");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));
+  release_ = true;
+  t.join();
+  EXPECT_EQ(slow, "slow done");
+}
+
+}  // namespace
+}  // namespace pgw::itest
