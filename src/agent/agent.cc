@@ -258,6 +258,7 @@ void Agent::Cycle() {
     }
   }
   pg_->SetDynamicConfig(dyn_);
+  if (!dyn_.synchronous_mode) pg_->SetSyncNames(std::nullopt);
   dcs_->SetTtl(dyn_.ttl);
   failsafe_mode_ = dyn_.failsafe_mode;
   ttl_s_ = dyn_.ttl;
@@ -399,12 +400,19 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
         return armed.Context("not starting as primary");
       }
       pg_state_ = "starting";
+      if (dyn_.synchronous_mode) {
+        // Restarting in place after a crash: only the published synchronous standbys (or '*' when strict) may
+        // acknowledge commits from the first moment on.
+        pg_->SetSyncNames(ha::RenderSyncNames(ha::SyncStandbys(view, cfg_->name), dyn_.synchronous_node_count,
+                                              dyn_.synchronous_mode_strict));
+      }
       Status s = pg_->Start(std::nullopt);
       if (!s.ok()) primary_start_failed_ = true;
       return s;
     }
     case ActionType::kStartReplica:
       pg_state_ = "starting";
+      pg_->SetSyncNames(std::nullopt);
       return pg_->Start(a.upstream);
     case ActionType::kFollow: {
       log_.Info("changing primary_conninfo to follow " + a.target + " (" + a.upstream->address.ToString() +
@@ -458,6 +466,17 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       return Status::Ok();
     case ActionType::kDeleteFailover:
       return dcs_->DeleteFailover();
+    case ActionType::kSetSyncNames:
+      log_.Info(a.sync_names.empty() ? std::string("synchronous_standby_names := '' (no synchronous standby)")
+                                     : "synchronous_standby_names := '" + a.sync_names + "'");
+      return pg_->ApplySyncNames(a.sync_names, std::nullopt);
+    case ActionType::kWriteSync: {
+      std::string list;
+      for (const auto& n : a.sync) list += (list.empty() ? "" : ",") + n;
+      log_.Info("Synchronous standby status assigned to [" + list + "]");
+      Json j = {{"leader", cfg_->name}, {"sync_standby", list.empty() ? Json(nullptr) : Json(list)}};
+      return dcs_->WriteSync(j.dump(), view.sync ? view.sync_mod_revision : 0);
+    }
     case ActionType::kRestart: {
       restart_requested_ = false;
       scheduled_restart_ = 0;
@@ -592,6 +611,18 @@ Status Agent::PromoteNow(const ClusterView& view) {
     Status rel = dcs_->DeleteLeader();
     if (!rel.ok()) log_.Warn(rel.message());
     return Internal("Promotion cancelled because the pre-promote script failed");
+  }
+  if (dyn_.synchronous_mode) {
+    // Before promoting: nobody is a synchronous standby of the new leader yet (reference §3.3).
+    Json j = {{"leader", cfg_->name}, {"sync_standby", nullptr}};
+    Status w = dcs_->WriteSync(j.dump(), view.sync ? view.sync_mod_revision : 0);
+    if (!w.ok()) {
+      Status rel = dcs_->DeleteLeader();
+      if (!rel.ok()) log_.Warn(rel.message());
+      return w.Context("Postponing promotion because synchronous replication state was updated by somebody else");
+    }
+    Status n = pg_->ApplySyncNames(dyn_.synchronous_mode_strict ? "*" : "", pg_->Observe().upstream);
+    if (!n.ok()) log_.Warn(n.message());
   }
   // Fencing is armed before PostgreSQL can accept a single write.
   Status armed = ArmFencing();

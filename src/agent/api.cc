@@ -120,9 +120,11 @@ SwitchoverPlan PlanSwitchover(const std::string& action, const Json& body, const
   if (!p.scheduled_at) {
     if (!p.leader.empty() && (!c.leader || c.leader->name != p.leader)) return refuse(412, "leader name does not match");
     if (!p.candidate.empty()) {
-      if (action == "switchover" && c.sync && c.sync->is_object() && c.sync->contains("sync_standby") &&
-          c.sync->at("sync_standby") != p.candidate) {
-        return refuse(412, "candidate name does not match with sync_standby");
+      if (action == "switchover" && c.sync && c.leader) {
+        auto standbys = ha::SyncStandbys(c, c.leader->name);
+        if (std::find(standbys.begin(), standbys.end(), p.candidate) == standbys.end()) {
+          return refuse(412, "candidate name does not match with sync_standby");
+        }
       }
       if (!c.FindMember(p.candidate)) return refuse(412, "candidate does not exists");
       if (c.leader && c.leader->name == p.candidate) {
@@ -180,15 +182,11 @@ std::optional<double> ParseSize(const std::string& v) {
 }
 
 bool IsSyncStandby(const ClusterView* c, const std::string& name) {
-  if (!c || !c->sync || !c->sync->is_object() || !c->sync->contains("sync_standby")) return false;
-  const Json& s = c->sync->at("sync_standby");
-  if (s.is_string()) return s == name;
-  if (s.is_array()) {
-    for (const auto& x : s) {
-      if (x == name) return true;
-    }
+  if (!c || !c->sync || !c->sync->is_object() || !c->sync->contains("leader") || !c->sync->at("leader").is_string()) {
+    return false;
   }
-  return false;
+  auto standbys = ha::SyncStandbys(*c, c->sync->at("leader").get<std::string>());
+  return std::find(standbys.begin(), standbys.end(), name) != standbys.end();
 }
 
 }  // namespace
@@ -270,7 +268,7 @@ std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView
         l.query_ok && !l.in_recovery ? static_cast<double>(l.wal_position) : 0);
   gauge("patroni_standby_leader", "Value is 1 if this node is the standby_leader, 0 otherwise.", 0);
   gauge("patroni_replica", "Value is 1 if this node is a replica, 0 otherwise.", role == "replica" && running);
-  bool sync = c && c->sync && c->sync->is_object() && c->sync->value("sync_standby", Json()) == cfg.name;
+  bool sync = IsSyncStandby(c, cfg.name);
   gauge("patroni_sync_standby", "Value is 1 if this node is a sync standby replica, 0 otherwise.", sync);
   gauge("patroni_xlog_received_location", "Current location of the received Postgres transaction log, 0 if this node is not a replica.",
         l.in_recovery ? static_cast<double>(l.received_location) : 0);

@@ -822,6 +822,18 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
   if (d.maximum_lag_on_failover < 0) problems->push_back(p("maximum_lag_on_failover") + ": must not be negative");
   get_bool(j, "pause", &d.pause, p("pause"));
   get_bool(j, "failsafe_mode", &d.failsafe_mode, p("failsafe_mode"));
+  if (j.contains("synchronous_mode") && j.at("synchronous_mode").is_string() &&
+      j.at("synchronous_mode").get<std::string>() == "quorum") {
+    d.synchronous_mode = true;
+  } else {
+    get_bool(j, "synchronous_mode", &d.synchronous_mode, p("synchronous_mode"));
+  }
+  get_bool(j, "synchronous_mode_strict", &d.synchronous_mode_strict, p("synchronous_mode_strict"));
+  if (get_int("synchronous_node_count", &v)) {
+    if (v < 1) problems->push_back(p("synchronous_node_count") + ": must be at least 1");
+    else d.synchronous_node_count = static_cast<int>(v);
+  }
+  if (get_int("maximum_lag_on_syncnode", &v)) d.maximum_lag_on_syncnode = v;
   if (j.contains("postgresql")) {
     const auto& pg = j.at("postgresql");
     if (!pg.is_object()) {

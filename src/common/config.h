@@ -35,6 +35,10 @@ struct DynamicConfig {
   bool use_pg_rewind = false;
   bool pause = false;
   bool failsafe_mode = false;
+  bool synchronous_mode = false;          // true for on (and for Patroni 4's "quorum", treated as on)
+  bool synchronous_mode_strict = false;
+  int synchronous_node_count = 1;
+  long long maximum_lag_on_syncnode = -1;
   Json parameters = Json::object();      // postgresql.parameters
   std::vector<std::string> pg_hba;       // postgresql.pg_hba
   Json raw = Json::object();             // the whole object as stored

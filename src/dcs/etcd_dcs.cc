@@ -248,6 +248,17 @@ Status EtcdDcs::DeleteFailover() {
   return Status::Ok();
 }
 
+Status EtcdDcs::WriteSync(const std::string& json, int64_t expect_mod) {
+  std::string key = Key(keys::kSync);
+  etcd::Compare c{key, expect_mod == 0 ? etcd::Compare::Target::kCreate : etcd::Compare::Target::kMod,
+                  etcd::Compare::Result::kEqual, expect_mod, ""};
+  auto r = client_->Txn({c}, {etcd::Op{etcd::Op::Type::kPut, key, json, 0, ""}});
+  if (!r.ok()) return r.status().Context("writing sync");
+  AwaitCache(r->revision);
+  if (!r->succeeded) return Conflict("synchronous replication state was updated by somebody else");
+  return Status::Ok();
+}
+
 Status EtcdDcs::ApiSetFailover(const std::string& json) {
   std::lock_guard<std::mutex> l(api_mu_);
   auto r = api_client_->Put(Key(keys::kFailover), json);

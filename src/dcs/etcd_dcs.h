@@ -51,6 +51,8 @@ class EtcdDcs final : public Dcs {
   Status WriteFailsafe(const std::string& json) override;
   // failover := json (unconditional, as Patroni) / removed. From the HA loop.
   Status DeleteFailover();
+  // sync := json if its mod_revision is still `expect_mod` (0: only if absent). kConflict when it changed.
+  Status WriteSync(const std::string& json, int64_t expect_mod);
 
   // Writes from the REST API's worker threads, on their own connection (the HA loop's is not shared).
   Status ApiSetFailover(const std::string& json);

@@ -75,6 +75,7 @@ struct ClusterView {
   std::optional<Json> failover;
   int64_t failover_mod_revision = 0;
   std::optional<Json> sync;
+  int64_t sync_mod_revision = 0;
   std::optional<Json> failsafe;           // {name: api_url}, maintained by the leader in failsafe mode
 
   const Member* FindMember(const std::string& name) const;

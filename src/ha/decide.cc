@@ -5,7 +5,7 @@
 namespace pgw::ha {
 namespace {
 
-Action Act(ActionType t) { return Action{t, std::nullopt, "", std::nullopt, {}, 0, ""}; }
+Action Act(ActionType t) { return Action{t, std::nullopt, "", std::nullopt, {}, 0, "", {}, ""}; }
 
 std::string Me(const Inputs& in) { return "(" + in.config->name + ")"; }
 
@@ -21,8 +21,76 @@ std::vector<std::string> Sorted(std::vector<std::string> v) {
   return v;
 }
 
-// Adds the leader's housekeeping: status optime and slots.
+// The leader's synchronous replication (reference §3.9). The ordering rule (safety rule 5): a standby is added to
+// PostgreSQL's synchronous_standby_names first and published in `sync` only once pg_stat_replication shows it as
+// sync; a standby is removed from `sync` first and from PostgreSQL afterwards. So every member named in `sync`
+// has every acknowledged commit. One step per cycle; the next cycle sees its effect.
+void SyncHousekeeping(const Inputs& in, Decision* d) {
+  const ClusterView& c = *in.cluster;
+  const LocalView& l = *in.local;
+  const DynamicConfig& dyn = in.dynamic;
+  const std::string& me = in.config->name;
+  std::vector<std::string> current = SyncStandbys(c, me);
+  // Candidates: members streaming from us, running, not nosync, within maximum_lag_on_syncnode; current sync
+  // standbys first, then the most advanced.
+  std::vector<std::pair<std::string, int64_t>> streaming;
+  for (const auto& [name, flush] : l.replication_flush) {
+    const Member* m = c.FindMember(name);
+    if (m == nullptr || name == me || !m->IsRunning() || m->tags.value("nosync", false) == true) continue;
+    if (dyn.maximum_lag_on_syncnode >= 0 && l.wal_position - flush > dyn.maximum_lag_on_syncnode) continue;
+    streaming.emplace_back(name, flush);
+  }
+  auto is_current = [&](const std::string& n) { return std::find(current.begin(), current.end(), n) != current.end(); };
+  std::stable_sort(streaming.begin(), streaming.end(), [&](const auto& a, const auto& b) {
+    if (is_current(a.first) != is_current(b.first)) return is_current(a.first);
+    return a.second > b.second;
+  });
+  std::vector<std::string> desired;
+  for (const auto& [name, flush] : streaming) {
+    if (static_cast<int>(desired.size()) < dyn.synchronous_node_count) desired.push_back(name);
+  }
+  std::sort(desired.begin(), desired.end());
+  // 1. Remove first from `sync`.
+  std::vector<std::string> keep;
+  for (const auto& n : current) {
+    if (std::find(desired.begin(), desired.end(), n) != desired.end()) keep.push_back(n);
+  }
+  bool sync_key_ours = c.sync && c.sync->is_object() && c.sync->value("leader", Json()) == me;
+  if (keep.size() != current.size() || !sync_key_ours) {
+    Action a = Act(ActionType::kWriteSync);
+    a.sync = keep;
+    d->actions.push_back(a);
+    return;
+  }
+  // 2. Then PostgreSQL.
+  std::string want = RenderSyncNames(desired, dyn.synchronous_node_count, dyn.synchronous_mode_strict);
+  if (l.sync_names != want) {
+    Action a = Act(ActionType::kSetSyncNames);
+    a.sync_names = want;
+    d->actions.push_back(a);
+    return;
+  }
+  // 3. Publish the standbys PostgreSQL now reports as synchronous.
+  std::vector<std::string> confirmed = keep;
+  for (const auto& row : l.replication) {
+    std::string name = row.value("application_name", "");
+    std::string st = row.value("sync_state", "");
+    if ((st == "sync" || st == "quorum") && std::find(desired.begin(), desired.end(), name) != desired.end() &&
+        !is_current(name)) {
+      confirmed.push_back(name);
+    }
+  }
+  std::sort(confirmed.begin(), confirmed.end());
+  if (confirmed != current) {
+    Action a = Act(ActionType::kWriteSync);
+    a.sync = confirmed;
+    d->actions.push_back(a);
+  }
+}
+
+// Adds the leader's housekeeping: status optime, slots, synchronous replication.
 void LeaderHousekeeping(const Inputs& in, Decision* d) {
+  if (in.dynamic.synchronous_mode) SyncHousekeeping(in, d);
   const LocalView& l = *in.local;
   if (!in.cluster->last_lsn || *in.cluster->last_lsn != l.wal_position) {
     Action a = Act(ActionType::kWriteStatus);
@@ -130,7 +198,14 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
       d.message = "removed leader key after trying and failing to start postgres";
       return d;
     }
-    if (WasPrimary(l) && in.dynamic.primary_start_timeout == 0) {
+    bool sync_standby_ready = false;
+    if (in.dynamic.synchronous_mode) {
+      for (const auto& n : SyncStandbys(*in.cluster, in.config->name)) {
+        const Member* m = in.cluster->FindMember(n);
+        sync_standby_ready = sync_standby_ready || (m != nullptr && m->IsRunning());
+      }
+    }
+    if (WasPrimary(l) && (in.dynamic.primary_start_timeout == 0 || sync_standby_ready)) {
       d.actions.push_back(Act(ActionType::kReleaseLeader));
       d.message = "stopped PostgreSQL to fail over after a crash";
       return d;
@@ -220,15 +295,22 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
     }
   }
   std::string candidate = f->member;
+  std::vector<std::string> sync = SyncStandbys(c, me);
+  auto allowed = [&](const std::string& n) {
+    return !in.dynamic.synchronous_mode || std::find(sync.begin(), sync.end(), n) != sync.end();
+  };
   if (!candidate.empty()) {
     const Member* m = c.FindMember(candidate);
+    if (!allowed(candidate)) {
+      return cleanup("manual failover: candidate " + candidate + " is not a synchronous standby; cleaning up failover key");
+    }
     if (m == nullptr || !m->IsRunning() || m->NoFailover()) {
       return cleanup("manual failover: member " + candidate + " is not healthy; cleaning up failover key");
     }
   } else {
     int64_t best = -1;
     for (const auto& [name, m] : c.members) {
-      if (name == me || !m.IsRunning() || m.NoFailover()) continue;
+      if (name == me || !m.IsRunning() || m.NoFailover() || !allowed(name)) continue;
       int64_t pos = m.xlog_location.value_or(0);
       if (pos > best) {
         best = pos;
@@ -298,6 +380,11 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       if (!c.failsafe || *c.failsafe != want) d.actions.push_back(Act(ActionType::kWriteFailsafe));
     }
     d.message = "no action. I am " + Me(in) + ", the leader with the lock";
+    if (in.dynamic.synchronous_mode && SyncStandbys(c, in.config->name).empty()) {
+      d.message += in.dynamic.synchronous_mode_strict
+                       ? " (synchronous_mode_strict: writes wait until a synchronous standby connects)"
+                       : " (running without a synchronous standby: commits are not replicated synchronously)";
+    }
     return d;
   }
   if (!c.leader) {
@@ -418,6 +505,15 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   if (in.now < in.failsafe_primary_until) {
     return not_healthiest("the primary confirmed through POST /failsafe that it is alive");
   }
+  if (in.dynamic.synchronous_mode && c.sync && c.sync->is_object() && c.sync->contains("leader") &&
+      c.sync->at("leader").is_string()) {
+    std::string former = c.sync->at("leader").get<std::string>();
+    auto standbys = SyncStandbys(c, former);
+    if (former != cfg.name && std::find(standbys.begin(), standbys.end(), cfg.name) == standbys.end()) {
+      return not_healthiest("synchronous mode: only the former leader " + former +
+                            (standbys.empty() ? std::string() : " or a synchronous standby") + " may be promoted");
+    }
+  }
   if (in.dynamic.failsafe_mode && c.failsafe && c.failsafe->is_object() && !c.failsafe->contains(cfg.name)) {
     return not_healthiest("not listed in the failsafe key");
   }
@@ -448,6 +544,38 @@ std::optional<FailoverRequest> ParseFailover(const Json& j) {
     f.scheduled_at = *t;
   }
   return f;
+}
+
+std::vector<std::string> SyncStandbys(const ClusterView& c, const std::string& leader) {
+  std::vector<std::string> out;
+  if (!c.sync || !c.sync->is_object() || c.sync->value("leader", Json()) != leader) return out;
+  const Json& s = c.sync->contains("sync_standby") ? c.sync->at("sync_standby") : Json();
+  if (s.is_string()) {
+    std::string all = s.get<std::string>();
+    size_t p = 0;
+    while (p <= all.size()) {
+      auto comma = all.find(',', p);
+      std::string n = all.substr(p, comma == std::string::npos ? std::string::npos : comma - p);
+      if (!n.empty()) out.push_back(n);
+      if (comma == std::string::npos) break;
+      p = comma + 1;
+    }
+  } else if (s.is_array()) {
+    for (const auto& x : s) {
+      if (x.is_string()) out.push_back(x.get<std::string>());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string RenderSyncNames(const std::vector<std::string>& names, int count, bool strict) {
+  if (names.empty()) return strict ? "*" : "";
+  auto quote = [](const std::string& n) { return "\"" + n + "\""; };
+  if (names.size() == 1) return quote(names[0]);
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ",") + quote(n);
+  return std::to_string(std::min<int>(count, static_cast<int>(names.size()))) + " (" + list + ")";
 }
 
 Json FailsafeMembers(const ClusterView& c) {
@@ -494,6 +622,8 @@ const char* ActionName(ActionType t) {
     case ActionType::kWriteFailsafe: return "write_failsafe";
     case ActionType::kDeleteFailover: return "delete_failover";
     case ActionType::kRestart: return "restart";
+    case ActionType::kSetSyncNames: return "set_sync_names";
+    case ActionType::kWriteSync: return "write_sync";
     case ActionType::kWriteStatus: return "write_status";
     case ActionType::kSyncSlots: return "sync_slots";
     case ActionType::kCheckPeers: return "check_peers";

@@ -71,6 +71,12 @@ bool DcsReachable(const Inputs& in);
 // Whether a keepalive went unanswered: the last renewal is older than SuspectAfter (a renewal period and a half).
 bool LeaseSuspect(const Inputs& in);
 Duration SuspectAfter(const DynamicConfig& d);
+// Synchronous replication (reference §3.9, DESIGN.md safety rule 5).
+// The synchronous standbys published in `sync` when its leader is `leader` (empty otherwise).
+std::vector<std::string> SyncStandbys(const ClusterView& c, const std::string& leader);
+// synchronous_standby_names for these members: '' / "a" / 2 ("a","b"); strict and none: '*'.
+std::string RenderSyncNames(const std::vector<std::string>& names, int count, bool strict);
+
 // `failsafe` as the leader publishes it: {name: api_url} of every member.
 Json FailsafeMembers(const ClusterView& c);
 
@@ -93,6 +99,8 @@ enum class ActionType {
   kWriteFailsafe,      // failsafe := {name: api_url} of every member
   kDeleteFailover,     // remove the `failover` key (done, stale, or impossible)
   kRestart,            // stop (fast) and start PostgreSQL again in the same role
+  kSetSyncNames,       // synchronous_standby_names := `sync_names` (reload)
+  kWriteSync,          // sync := {"leader": me, "sync_standby": `sync`} (compare-and-swap)
   kWriteStatus,        // status := {"optime": optime}
   kSyncSlots,          // create `slots`, drop other physical slots
   kCheckPeers,         // gather GET /patroni of every member, then decide again (election input)
@@ -108,6 +116,8 @@ struct Action {
   std::vector<std::string> slots;
   int64_t optime = 0;
   std::string mode;                 // kDemote: offline | immediate | immediate-nolock
+  std::vector<std::string> sync;    // kWriteSync: the members to publish as synchronous standbys
+  std::string sync_names;           // kSetSyncNames: the value for synchronous_standby_names
   bool operator==(const Action&) const = default;
 };
 

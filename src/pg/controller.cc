@@ -50,7 +50,8 @@ SELECT pg_is_in_recovery(),
        CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END,
        current_setting('primary_conninfo'),
        current_setting('primary_slot_name'),
-       EXISTS (SELECT 1 FROM pg_stat_get_wal_receiver() WHERE status = 'streaming')
+       EXISTS (SELECT 1 FROM pg_stat_get_wal_receiver() WHERE status = 'streaming'),
+       current_setting('synchronous_standby_names')
 )SQL";
 
 }  // namespace
@@ -204,13 +205,14 @@ LocalView PgController::Observe() {
     if (hp) v.upstream = Upstream{*hp, r[11].value_or("")};
     v.replication_state = r[12].value_or("f") == "t" ? "streaming" : "in archive recovery";
   }
+  v.sync_names = r[13].value_or("");
   auto slots = Query("SELECT slot_name FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT temporary");
   if (slots.ok()) {
     for (const auto& s : *slots) v.physical_slots.push_back(s[0].value_or(""));
   }
   auto repl = Query(
-      "SELECT usename, application_name, host(client_addr), state, sync_state, sync_priority "
-      "FROM pg_stat_replication ORDER BY application_name");
+      "SELECT usename, application_name, host(client_addr), state, sync_state, sync_priority, "
+      "COALESCE(flush_lsn - '0/0', 0) FROM pg_stat_replication ORDER BY application_name");
   if (repl.ok()) {
     for (const auto& s : *repl) {
       v.replication.push_back({{"usename", s[0].value_or("")},
@@ -219,6 +221,7 @@ LocalView PgController::Observe() {
                                {"state", s[3].value_or("")},
                                {"sync_state", s[4].value_or("")},
                                {"sync_priority", ToInt(s[5])}});
+      if (s[3].value_or("") == "streaming") v.replication_flush[s[1].value_or("")] = ToInt(s[6]);
     }
   }
   return v;
@@ -254,6 +257,9 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
     }
   }
   Json params = EffectiveParameters(*cfg_, dyn_);
+  // Also written on a standby about to be promoted (no effect until then), so that strict mode holds from the
+  // first commit on.
+  if (sync_names_) params["synchronous_standby_names"] = *sync_names_;
   PGW_RETURN_IF_ERROR(WriteFileAtomic(conf, RenderPostgresqlConf(*cfg_, params, upstream, true), 0600));
   PGW_RETURN_IF_ERROR(WriteFileAtomic(dir + "/pg_hba.conf", RenderPgHba(*cfg_, dyn_), 0600));
   PGW_RETURN_IF_ERROR(WritePgpass());
@@ -332,6 +338,11 @@ Status PgController::Promote() {
   if (!r.ok()) return r.status().Context("promote");
   if (r->empty() || r->front()[0].value_or("f") != "t") return Timeout("promote did not finish in time");
   return Status::Ok();
+}
+
+Status PgController::ApplySyncNames(const std::string& v, const std::optional<Upstream>& upstream) {
+  sync_names_ = v;
+  return Reload(upstream);
 }
 
 Status PgController::Reload(const std::optional<Upstream>& upstream) {

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +39,8 @@ struct LocalView {
   std::optional<Upstream> upstream;  // primary_conninfo host/port + primary_slot_name as PostgreSQL has them now
   std::vector<std::string> physical_slots;  // non-temporary physical slots
   Json replication = Json::array();  // pg_stat_replication rows (Patroni's fields)
+  std::map<std::string, int64_t> replication_flush;  // application_name -> flush LSN (streaming rows)
+  std::string sync_names;            // synchronous_standby_names in effect
   std::string replication_state;     // replica: "streaming" or "in archive recovery"
 };
 
@@ -62,6 +65,11 @@ class PgController {
   ~PgController();
 
   void SetDynamicConfig(const DynamicConfig& dyn) { dyn_ = dyn; }
+  // synchronous_standby_names as the HA loop wants it on a primary (nullopt: not managed). Takes effect with the
+  // next WriteConfiguration (start, reload).
+  void SetSyncNames(std::optional<std::string> v) { sync_names_ = std::move(v); }
+  // Sets synchronous_standby_names now (configuration rewritten, reload).
+  Status ApplySyncNames(const std::string& v, const std::optional<Upstream>& upstream);
 
   LocalView Observe();
   // Checks the data directory at start-up: kInvalid when it is non-empty but not a cluster.
@@ -109,6 +117,7 @@ class PgController {
   DynamicConfig dyn_;
   PgConnection conn_;
   pid_t child_pid_ = 0;  // postmaster we started (to reap it)
+  std::optional<std::string> sync_names_;
 };
 
 }  // namespace pgw

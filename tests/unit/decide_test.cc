@@ -712,3 +712,156 @@ TEST_F(SwitchoverTest, CleanlyDemotedLeaderFollowsWithoutRewind) {
 
 }  // namespace
 }  // namespace pgw::ha
+
+namespace pgw::ha {
+namespace {
+
+// ---- Issue 5: synchronous replication ----
+
+class SyncDecideTest : public DecideTest {
+ protected:
+  void SyncLeader() {
+    SteadyLeader();
+    AddMember("pg2", 5434);
+    local_.physical_slots = {"pg1", "pg2"};
+    tweak_ = [this](Inputs& in) {
+      in.dynamic.synchronous_mode = true;
+      in.dynamic.synchronous_mode_strict = strict_;
+    };
+  }
+  void Streaming(const std::string& name, int64_t flush, const std::string& sync_state = "async") {
+    local_.replication_flush[name] = flush;
+    local_.replication.push_back({{"application_name", name}, {"state", "streaming"}, {"sync_state", sync_state}});
+  }
+  static std::vector<std::string> SyncOf(const Decision& d) {
+    for (const auto& a : d.actions) {
+      if (a.type == AT::kWriteSync) return a.sync;
+    }
+    return {"<none>"};
+  }
+  static std::string NamesOf(const Decision& d) {
+    for (const auto& a : d.actions) {
+      if (a.type == AT::kSetSyncNames) return a.sync_names;
+    }
+    return "<none>";
+  }
+  bool strict_ = false;
+};
+
+TEST_F(SyncDecideTest, AddingAStandbyChangesPostgresFirstAndPublishesOnlyOnceItIsSync) {
+  SyncLeader();
+  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  cluster_.sync_mod_revision = 7;
+  Streaming("pg1", 900);
+  Streaming("pg2", 950);
+  // Step 1: PostgreSQL learns the most advanced candidate; `sync` is not touched yet.
+  auto d = Run();
+  EXPECT_EQ(NamesOf(d), "\"pg2\"");
+  EXPECT_EQ(SyncOf(d), std::vector<std::string>{"<none>"});
+  // Step 2: PostgreSQL has it but does not report it sync yet: still nothing published.
+  local_.sync_names = "\"pg2\"";
+  d = Run();
+  EXPECT_EQ(SyncOf(d), std::vector<std::string>{"<none>"});
+  // Step 3: pg_stat_replication says sync: publish.
+  local_.replication = Json::array();
+  Streaming("pg1", 900);
+  Streaming("pg2", 950, "sync");
+  d = Run();
+  EXPECT_EQ(SyncOf(d), std::vector<std::string>{"pg2"});
+}
+
+TEST_F(SyncDecideTest, RemovingAStandbyPublishesFirstThenChangesPostgres) {
+  SyncLeader();
+  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1"}};
+  local_.sync_names = "\"pg1\"";
+  Streaming("pg2", 950);  // pg1 disconnected
+  auto d = Run();
+  EXPECT_EQ(SyncOf(d), std::vector<std::string>{}) << "pg1 leaves `sync` before PostgreSQL stops waiting for it";
+  EXPECT_EQ(NamesOf(d), "<none>");
+  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  d = Run();
+  EXPECT_EQ(NamesOf(d), "\"pg2\"") << "then the replacement is added to PostgreSQL";
+}
+
+TEST_F(SyncDecideTest, NosyncAndLaggingMembersAreNeverChosen) {
+  SyncLeader();
+  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  cluster_.members["pg2"].tags = Json{{"nosync", true}};
+  Streaming("pg1", 10);
+  Streaming("pg2", 1000);
+  local_.sync_names = "\"old\"";
+  tweak_ = [](Inputs& in) {
+    in.dynamic.synchronous_mode = true;
+    in.dynamic.maximum_lag_on_syncnode = 100;
+  };
+  auto d = Run();
+  EXPECT_EQ(NamesOf(d), "") << "pg1 lags 990 bytes > 100, pg2 is nosync: no candidate";
+}
+
+TEST_F(SyncDecideTest, StrictModeWithoutStandbyBlocksAndNonStrictRunsAloneSayingSo) {
+  SyncLeader();
+  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  local_.sync_names = "\"gone\"";
+  auto d = Run();
+  EXPECT_EQ(NamesOf(d), "");
+  local_.sync_names = "";
+  d = Run();
+  EXPECT_NE(d.message.find("running without a synchronous standby"), std::string::npos);
+  strict_ = true;
+  local_.sync_names = "";
+  d = Run();
+  EXPECT_EQ(NamesOf(d), "*");
+  local_.sync_names = "*";
+  d = Run();
+  EXPECT_NE(d.message.find("synchronous_mode_strict"), std::string::npos);
+}
+
+TEST_F(SyncDecideTest, OnlyTheFormerLeaderOrASyncStandbyMayRace) {
+  cluster_.initialize = "42";
+  AddMember("pg1", 5433);
+  RunningReplica();
+  tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
+  cluster_.sync = Json{{"leader", "pgX"}, {"sync_standby", "pg1"}};
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_NE(d.message.find("synchronous mode"), std::string::npos);
+  cluster_.sync = Json{{"leader", "pgX"}, {"sync_standby", "pg0,pg1"}};
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kCheckPeers});
+  cluster_.sync = Json{{"leader", "pgX"}, {"sync_standby", nullptr}};
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kWait}) << "no synchronous standby: only the former leader";
+}
+
+TEST_F(SyncDecideTest, CrashedPrimaryHandsOverToARunningSyncStandby) {
+  FormerPrimaryStopped(1);
+  SetLeader("pg0");
+  tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
+  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1"}};
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kReleaseLeader})
+      << "its unacknowledged commits must not be served: the sync standby has every acknowledged one";
+  cluster_.members["pg1"].state = "stopped";
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartPrimary}) << "no standby to hand over to: restart in place";
+}
+
+TEST_F(SyncDecideTest, SwitchoverOnlyToASyncStandby) {
+  SyncLeader();
+  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg2"}};
+  local_.sync_names = "\"pg2\"";
+  Streaming("pg2", 1000, "sync");
+  cluster_.failover = Json{{"leader", "pg0"}, {"member", "pg1"}};
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kDeleteFailover});
+  cluster_.failover = Json{{"leader", "pg0"}};
+  auto d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
+  EXPECT_EQ(d.actions[0].target, "pg2");
+}
+
+TEST(SyncNamesTest, RenderedAsPatroniWritesThem) {
+  EXPECT_EQ(RenderSyncNames({}, 1, false), "");
+  EXPECT_EQ(RenderSyncNames({}, 1, true), "*");
+  EXPECT_EQ(RenderSyncNames({"pg1"}, 1, false), "\"pg1\"");
+  EXPECT_EQ(RenderSyncNames({"pg1", "pg2"}, 2, false), "2 (\"pg1\",\"pg2\")");
+}
+
+}  // namespace
+}  // namespace pgw::ha

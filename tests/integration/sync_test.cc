@@ -1,0 +1,185 @@
+// Synchronous mode with real processes: the sync key follows pg_stat_replication, a lost synchronous standby is
+// replaced, crash rounds lose no acknowledged commit, strict mode blocks writes without a standby.
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/config.h"
+#include "ctl/probe.h"
+#include "helpers.h"
+
+namespace pgw::itest {
+namespace {
+
+using Json = nlohmann::json;
+using std::chrono::seconds;
+
+MonoTime Now() { return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now()); }
+
+class SyncTest : public ::testing::Test {
+ protected:
+  void StartCluster(int nodes, bool strict) {
+    dir_ = std::make_unique<TempDir>("sync");
+    SandboxSpec spec;
+    spec.dir = dir_->path + "/sb";
+    spec.nodes = nodes;
+    spec.scope = "sync";
+    spec.pgwarden_bin = PgwardenBin();
+    spec.ttl = 5;
+    spec.loop_wait = 1;
+    spec.retry_timeout = 2;
+    spec.extra_dcs = std::string("    synchronous_mode: true\n") + (strict ? "    synchronous_mode_strict: true\n" : "");
+    auto sb = Sandbox::Up(spec, log_);
+    ASSERT_TRUE(sb.ok()) << sb.status().message();
+    sb_ = std::make_unique<Sandbox>(std::move(*sb));
+    Status h = sb_->WaitHealthy(Duration(180000));
+    ASSERT_TRUE(h.ok()) << h.message();
+  }
+  void TearDown() override {
+    if (!sb_) return;
+    if (HasFailure()) {
+      for (const auto& n : sb_->nodes()) {
+        auto text = ReadFile(n.log_path);
+        if (text.ok()) {
+          std::fprintf(stderr, "---- %s ----\n%s\n", n.name.c_str(),
+                       text->substr(text->size() > 5000 ? text->size() - 5000 : 0).c_str());
+        }
+      }
+    }
+    EXPECT_TRUE(sb_->Down(false).ok());
+  }
+  std::string Key(const std::string& k) {
+    std::string out = Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/sync/" + k});
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  }
+  std::string SyncStandby() {
+    Json j = Json::parse(Key("sync"), nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j["sync_standby"].is_string()) return "";
+    return j["sync_standby"].get<std::string>();
+  }
+  std::string SyncState(const std::string& leader, const std::string& name) {
+    return Sql(sb_->Conninfo(leader),
+               "SELECT sync_state FROM pg_stat_replication WHERE application_name = '" + name + "'");
+  }
+  void KillMachine(const std::string& name) {
+    const SandboxNode* n = sb_->Node(name);
+    auto pm = sb_->PostmasterPid(name);
+    for (pid_t s : FenceSupervisorsOf(n->data_dir)) kill(s, SIGKILL);
+    kill(n->pid, SIGKILL);
+    if (pm) kill(*pm, SIGKILL);
+    ASSERT_TRUE(sb_->SignalNode(name, SIGKILL, true, Duration(10000)).ok());
+  }
+  std::string MultiHost() {
+    std::string hosts, ports;
+    for (const auto& n : sb_->nodes()) {
+      hosts += (hosts.empty() ? "" : ",") + std::string("127.0.0.1");
+      ports += (ports.empty() ? "" : ",") + std::to_string(n.pg_port);
+    }
+    return "host=" + hosts + " port=" + ports + " user=postgres password=" + Sandbox::kSuperuserPassword +
+           " dbname=postgres target_session_attrs=read-write";
+  }
+
+  Logger log_{stderr};
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<Sandbox> sb_;
+};
+
+TEST_F(SyncTest, SyncKeyFollowsReplicationAndALostStandbyIsReplaced) {
+  StartCluster(3, false);
+  std::string leader = Key("leader");
+  std::string sync;
+  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+    sync = SyncStandby();
+    return !sync.empty() && SyncState(leader, sync) == "sync";
+  })) << "no synchronous standby published: " << Key("sync");
+  EXPECT_EQ(Json::parse(Key("sync"))["leader"], leader);
+  auto code = [&](const std::string& node, const std::string& path) {
+    auto body = pgw::Run({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                          "http://127.0.0.1:" + std::to_string(sb_->Node(node)->api_port) + path});
+    return body.ok() ? body->output : "";
+  };
+  EXPECT_EQ(code(sync, "/sync"), "200");
+  EXPECT_EQ(code(sync, "/async"), "503");
+  for (const auto& n : sb_->nodes()) {
+    if (n.name != sync && n.name != leader) {
+      EXPECT_EQ(code(n.name, "/sync"), "503");
+    }
+  }
+  KillMachine(sync);
+  std::string replacement;
+  EXPECT_TRUE(WaitFor(seconds(30), [&] {
+    replacement = SyncStandby();
+    return !replacement.empty() && replacement != sync && SyncState(leader, replacement) == "sync";
+  })) << "the lost synchronous standby was not replaced: " << Key("sync");
+  // Writes keep working with the replacement.
+  std::string err;
+  Sql(sb_->Conninfo(leader), "CREATE TABLE t AS SELECT 1 AS x", &err);
+  EXPECT_EQ(err, "");
+  EXPECT_EQ(Sql(sb_->Conninfo(leader), "SELECT count(*) FROM t"), "1");
+}
+
+TEST_F(SyncTest, CrashRoundsLoseNoAcknowledgedCommit) {
+  StartCluster(3, false);
+  ASSERT_TRUE(WaitFor(seconds(30), [&] { return !SyncStandby().empty(); }));
+  ASSERT_TRUE(WriteProbe::CreateTable(MultiHost(), "probe").ok());
+  // Round 1: the leader's machine dies. Round 2: its postmaster alone is killed.
+  for (int round = 1; round <= 2; ++round) {
+    std::string leader = Key("leader");
+    std::string sync;
+    ASSERT_TRUE(WaitFor(seconds(60), [&] {
+      sync = SyncStandby();
+      return !sync.empty() && SyncState(leader, sync) == "sync";
+    })) << "round " << round << ": no synchronous standby";
+    WriteProbe probe(MultiHost(), "probe", int64_t{round} * 1000000, Duration(5));
+    probe.Start();
+    ASSERT_TRUE(WaitFor(seconds(10), [&] { return probe.Acks().size() >= 50; }));
+    MonoTime crash = Now();
+    if (round == 1) {
+      KillMachine(leader);
+    } else {
+      auto pm = sb_->PostmasterPid(leader);
+      ASSERT_TRUE(pm.has_value());
+      kill(*pm, SIGKILL);
+    }
+    std::string fresh;
+    bool resumed = WaitFor(seconds(60), [&] {
+      auto acks = probe.Acks();
+      fresh = Key("leader");
+      return !fresh.empty() && fresh != leader && !acks.empty() && acks.back().at > crash;
+    });
+    probe.Stop();
+    ASSERT_TRUE(resumed) << "round " << round << ": writes did not resume on another node";
+    EXPECT_EQ(fresh, sync) << "only the synchronous standby may take over";
+    auto missing = WriteProbe::Missing(sb_->Conninfo(fresh), "probe", probe.Acks());
+    ASSERT_TRUE(missing.ok()) << missing.status().message();
+    EXPECT_TRUE(missing->empty()) << "round " << round << ": " << missing->size() << " acknowledged rows lost";
+    if (round == 1) {
+      ASSERT_TRUE(sb_->StartNode(leader).ok());
+    }
+    ASSERT_TRUE(sb_->WaitHealthy(Duration(120000)).ok()) << "round " << round << ": cluster did not recover";
+  }
+}
+
+TEST_F(SyncTest, StrictModeBlocksWritesWithoutAStandby) {
+  StartCluster(2, true);
+  std::string leader = Key("leader");
+  std::string other = leader == "pg0" ? "pg1" : "pg0";
+  ASSERT_TRUE(WaitFor(seconds(30), [&] { return SyncStandby() == other; }));
+  KillMachine(other);
+  // A commit must wait for a synchronous standby that is not there. Run it in a separate psql that we kill
+  // after 4 s (a commit waiting for synchronous replication ignores statement_timeout).
+  ProcessOptions o;
+  o.timeout = Duration(4000);
+  auto bin = FindPostgresBinDir(ProcessEnvironment());
+  auto r = pgw::Run({bin + "/psql", sb_->Conninfo(leader), "-c", "CREATE TABLE blocked AS SELECT 1"}, o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->timed_out) << "the commit did not wait for a synchronous standby: " << r->output;
+  EXPECT_TRUE(WaitFor(seconds(15), [&] {
+    return Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names") == "*" ||
+           Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names") == "\"" + other + "\"";
+  }));
+}
+
+}  // namespace
+}  // namespace pgw::itest
