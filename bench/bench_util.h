@@ -52,6 +52,7 @@ struct System {
   std::string label;
   std::string binary;
   int ttl, loop_wait, retry_timeout;
+  std::string extra_dcs;  // YAML lines under bootstrap.dcs (4-space indent)
 };
 
 struct Round {
@@ -82,6 +83,7 @@ class Bench {
     spec.ttl = sys_.ttl;
     spec.loop_wait = sys_.loop_wait;
     spec.retry_timeout = sys_.retry_timeout;
+    spec.extra_dcs = sys_.extra_dcs;
     auto sb = Sandbox::Up(spec, log_);
     if (!sb.ok()) return sb.status();
     sb_ = std::make_unique<Sandbox>(std::move(*sb));
@@ -95,6 +97,10 @@ class Bench {
              " dbname=postgres target_session_attrs=read-write";
     return WriteProbe::CreateTable(multi_, "bench");
   }
+
+  Sandbox& sandbox() { return *sb_; }
+  const std::string& multi() const { return multi_; }
+  const System& system() const { return sys_; }
 
   // Keeps the directory (logs) when the run failed.
   void Stop(bool keep) {

@@ -33,10 +33,10 @@ int Main(int argc, char** argv) {
   }
   Logger log(stderr, LogLevel::kWarning);
   std::string pgwarden = SelfDir() + "/../apps/pgwarden";
-  std::vector<System> systems = {{"pgwarden fast (ttl 3, loop 1, retry 1)", pgwarden, 3, 1, 1},
-                                 {"pgwarden (ttl 5, loop 1, retry 2)", pgwarden, 5, 1, 2}};
+  std::vector<System> systems = {{"pgwarden fast (ttl 3, loop 1, retry 1)", pgwarden, 3, 1, 1, ""},
+                                 {"pgwarden (ttl 5, loop 1, retry 2)", pgwarden, 5, 1, 2, ""}};
   if (patroni && PathExists("/usr/bin/patroni")) {
-    systems.push_back({"Patroni baseline (ttl 5, loop 1, retry 2)", "/usr/bin/patroni", 5, 1, 2});
+    systems.push_back({"Patroni baseline (ttl 5, loop 1, retry 2)", "/usr/bin/patroni", 5, 1, 2, ""});
   } else if (patroni) {
     std::fprintf(stderr, "note: /usr/bin/patroni not found (apt-get install patroni): no Patroni baseline\n");
   }

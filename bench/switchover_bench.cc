@@ -35,8 +35,8 @@ int Main(int argc, char** argv) {
   }
   haproxy = haproxy && PathExists("/usr/sbin/haproxy");
   Logger log(stderr, LogLevel::kWarning);
-  std::vector<System> systems = {{"pgwarden", SelfDir() + "/../apps/pgwarden", 5, 1, 2}};
-  if (patroni && PathExists("/usr/bin/patroni")) systems.push_back({"Patroni baseline", "/usr/bin/patroni", 5, 1, 2});
+  std::vector<System> systems = {{"pgwarden", SelfDir() + "/../apps/pgwarden", 5, 1, 2, ""}};
+  if (patroni && PathExists("/usr/bin/patroni")) systems.push_back({"Patroni baseline", "/usr/bin/patroni", 5, 1, 2, ""});
   struct Row {
     std::string label;
     std::vector<Duration> multi, via_haproxy;
