@@ -309,6 +309,7 @@ void Agent::Cycle() {
   in.watchdog_unusable = fencer_->WatchdogRequiredButUnusable();
   in.wall_now = clock_.WallSeconds();
   in.clean_demote = clean_demote_;
+  in.unreconciled_primary = unreconciled_;
   double sched = scheduled_restart_.load();
   in.restart_requested = restart_requested_.load() || (sched > 0 && sched <= in.wall_now);
   ha::Decision d = ha::Decide(in);
@@ -410,10 +411,15 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       if (!s.ok()) primary_start_failed_ = true;
       return s;
     }
-    case ActionType::kStartReplica:
+    case ActionType::kStartReplica: {
       pg_state_ = "starting";
       pg_->SetSyncNames(std::nullopt);
-      return pg_->Start(a.upstream);
+      bool was_primary = local.cluster_state == "in production" || local.cluster_state == "shut down" ||
+                         local.cluster_state == "in crash recovery" || local.cluster_state == "shutting down";
+      // A former primary started before any leader is known has not been reconciled with the leader to come.
+      if (was_primary && !a.upstream && !clean_demote_) unreconciled_ = true;
+      return pg_->Start(a.upstream, /*standby=*/true);
+    }
     case ActionType::kFollow: {
       log_.Info("changing primary_conninfo to follow " + a.target + " (" + a.upstream->address.ToString() +
                 ") and reloading");
@@ -446,6 +452,8 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       return Status::Ok();
     }
     case ActionType::kReleaseLeader: {
+      // Given up on purpose: let the others take it before racing again.
+      no_race_until_ = clock_.Now() + Duration(dyn_.ttl * 1000);
       Status s = dcs_->DeleteLeader();
       if (s.code() == Code::kConflict) return Status::Ok();  // not ours any more: nothing to release
       return s;
@@ -454,12 +462,14 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       log_.Info("running pg_rewind from " + a.target);
       Status s = pg_->Rewind(*a.address);
       rewind_failed_ = !s.ok();
+      if (s.ok()) unreconciled_ = false;
       if (s.ok()) log_.Info("pg_rewind from " + a.target + " finished");
       return s;
     }
     case ActionType::kReinitialize: {
       log_.Info("removing the data directory to clone it again");
       rewind_failed_ = false;
+      unreconciled_ = false;
       return pg_->WipeDataDir();
     }
     case ActionType::kCheckFailsafe:
@@ -487,7 +497,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       if (s.ok()) {
         pg_state_ = "starting";
         if (primary) s = ArmFencing();
-        if (s.ok()) s = pg_->Start(up);
+        if (s.ok()) s = pg_->Start(up, /*standby=*/!primary);
       }
       last_restart_ok_ = s.ok();
       ++restarts_done_;
@@ -635,12 +645,14 @@ Status Agent::PromoteNow(const ClusterView& view) {
   PGW_RETURN_IF_ERROR(pg_->Promote());
   auto took = clock_.Now() - started;
   ++promotions_;
+  unreconciled_ = false;
   last_promotion_seconds_ = static_cast<double>(took.count()) / 1000.0;
   log_.Info("promoted PostgreSQL in " + std::to_string(took.count()) + " ms");
+  Status h = WriteHistoryAfterPromote(view);
   // The end-of-recovery checkpoint puts the new timeline in pg_control, which pg_rewind on the old primary reads.
   Status cp = pg_->Checkpoint();
   if (!cp.ok()) log_.Warn(cp.message());
-  return WriteHistoryAfterPromote(view);
+  return h;
 }
 
 Status Agent::Bootstrap() {

@@ -97,6 +97,7 @@ class Agent {
   bool failsafe_active_ = false;
   bool old_supervisors_retired_ = false;
   bool clean_demote_ = false;
+  bool unreconciled_ = false;  // see ha::Inputs::unreconciled_primary
   std::string last_role_;
 
   // Requests from the REST API to the HA loop.

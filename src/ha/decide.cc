@@ -115,10 +115,17 @@ std::string NotHealthiestReason(const Inputs& in) {
     return "My wal position exceeds maximum replication lag";
   }
   int my_priority = in.config->tags.failover_priority.value_or(1);
+  // In synchronous mode the former leader's WAL may hold commits nobody acknowledged: a synchronous standby is not
+  // behind it in any way that matters (reference §3.5).
+  std::string former;
+  if (in.dynamic.synchronous_mode && in.cluster->sync && in.cluster->sync->is_object() &&
+      in.cluster->sync->contains("leader") && in.cluster->sync->at("leader").is_string()) {
+    former = in.cluster->sync->at("leader").get<std::string>();
+  }
   for (const auto& p : in.peers) {
     if (!p.reachable || p.name == in.config->name) continue;
     if (p.is_primary) return "Primary (" + p.name + ") is still alive";
-    if (p.nofailover) continue;
+    if (p.nofailover || p.name == former) continue;
     if (p.wal_position > l.wal_position) return "Wal position of " + p.name + " is ahead of my wal position";
     if (p.wal_position == l.wal_position && p.failover_priority > my_priority) {
       return p.name + " has equally tolerable WAL position and priority " + std::to_string(p.failover_priority) +
@@ -229,7 +236,8 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   // A former primary (stopped in production or crashed) behind a leader on another timeline has, or may have,
   // WAL the new leader never saw: reconcile before streaming (safety rule 6).
   const Member* leader = c.LeaderMember();
-  if (c.leader && leader != nullptr && leader->conn && WasPrimary(l) && !in.clean_demote &&
+  if (c.leader && leader != nullptr && leader->conn && (WasPrimary(l) || in.unreconciled_primary) &&
+      !in.clean_demote &&
       (!leader->timeline || *leader->timeline != l.timeline)) {
     bool rewind = in.dynamic.use_pg_rewind || in.config->postgresql.use_pg_rewind;
     const auto& pg = in.config->postgresql;
@@ -440,6 +448,16 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     return d;
   }
   if (c.leader) {
+    const Member* lm = c.LeaderMember();
+    if (in.unreconciled_primary && lm != nullptr && lm->timeline && *lm->timeline != l.timeline) {
+      // Started as a replica while nobody led; the leader that appeared since is on another timeline. Stop
+      // cleanly so that the next cycle can pg_rewind (or re-clone) before streaming (safety rule 6).
+      Action a = Act(ActionType::kDemote);
+      a.mode = "offline";
+      d.actions.push_back(a);
+      d.message = "stopping to reconcile with the timeline of the new leader (" + c.leader->name + ")";
+      return d;
+    }
     auto up = UpstreamMember(cfg, c);
     std::optional<Upstream> want = up ? UpstreamFor(in, *up) : std::nullopt;
     if (!want) {

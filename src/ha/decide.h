@@ -56,6 +56,9 @@ struct Inputs {
   double wall_now = 0;                // wall seconds (scheduled switchovers)
   bool clean_demote = false;          // we shut down gracefully and a replica confirmed our last WAL: no rewind
   bool restart_requested = false;     // POST /restart (or a due scheduled restart)
+  // This node was a primary and was started as a replica before any leader was known: its timeline is not yet
+  // reconciled with the leader's (it may hold WAL the new leader never had).
+  bool unreconciled_primary = false;
 };
 
 // The `failover` key (written by POST /switchover and /failover, patronictl, or by hand).

@@ -190,6 +190,7 @@ LocalView PgController::Observe() {
   const Row& r = rows->front();
   v.query_ok = true;
   v.in_recovery = r[0].value_or("f") == "t";
+  standby_ = v.in_recovery;  // an adopted instance keeps its role across configuration rewrites
   int64_t current = ToInt(r[1]);
   v.received_location = ToInt(r[2]);
   v.replayed_location = ToInt(r[3]);
@@ -264,7 +265,7 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
   PGW_RETURN_IF_ERROR(WriteFileAtomic(dir + "/pg_hba.conf", RenderPgHba(*cfg_, dyn_), 0600));
   PGW_RETURN_IF_ERROR(WritePgpass());
   std::string signal = dir + "/standby.signal";
-  if (upstream) {
+  if (upstream || standby_) {
     if (!PathExists(signal)) PGW_RETURN_IF_ERROR(WriteFileAtomic(signal, "", 0600));
   } else if (PathExists(signal)) {
     if (unlink(signal.c_str()) != 0) return IoError("cannot remove " + signal);
@@ -272,7 +273,8 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
   return Status::Ok();
 }
 
-Status PgController::Start(const std::optional<Upstream>& upstream) {
+Status PgController::Start(const std::optional<Upstream>& upstream, bool standby) {
+  standby_ = standby || upstream.has_value();
   PGW_RETURN_IF_ERROR(WriteConfiguration(upstream));
   const auto& pg = cfg_->postgresql;
   if (!LivePostmaster(pg.data_dir)) {
@@ -337,6 +339,7 @@ Status PgController::Promote() {
   auto r = Query("SELECT pg_promote(true, $1)", {std::to_string(cfg_->postgresql.pg_ctl_timeout)});
   if (!r.ok()) return r.status().Context("promote");
   if (r->empty() || r->front()[0].value_or("f") != "t") return Timeout("promote did not finish in time");
+  standby_ = false;
   return Status::Ok();
 }
 

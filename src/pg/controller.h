@@ -82,7 +82,8 @@ class PgController {
   // Writes postgresql.conf, pg_hba.conf, pgpass and standby.signal (present iff upstream is set).
   Status WriteConfiguration(const std::optional<Upstream>& upstream);
   // Writes the configuration and starts the postmaster, waiting until it accepts connections.
-  Status Start(const std::optional<Upstream>& upstream);
+  // `standby`: start in recovery (standby.signal) even without an upstream (a replica that follows nobody yet).
+  Status Start(const std::optional<Upstream>& upstream, bool standby = false);
   Status Stop(StopMode mode);
   Status Promote();
   // Re-points a running replica (primary_conninfo / primary_slot_name are reloadable on PostgreSQL 13+).
@@ -118,6 +119,7 @@ class PgController {
   PgConnection conn_;
   pid_t child_pid_ = 0;  // postmaster we started (to reap it)
   std::optional<std::string> sync_names_;
+  bool standby_ = false;  // the role of the last start: standby.signal is kept while true
 };
 
 }  // namespace pgw

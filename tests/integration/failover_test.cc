@@ -151,9 +151,12 @@ TEST_F(FailoverTest, LeaderMachineKilledGivesOneNewLeaderAndTheOldOneRejoinsThro
     if (n.name != old && Writable(n.name)) ++writable;
   }
   EXPECT_EQ(writable, 1) << "exactly one writable primary among the survivors";
-  Json hist = Json::parse(Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/fo/history"}),
-                          nullptr, false);
-  ASSERT_TRUE(hist.is_array() && !hist.empty());
+  Json hist;
+  ASSERT_TRUE(WaitFor(seconds(10), [&] {
+    hist = Json::parse(Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/fo/history"}), nullptr,
+                       false);
+    return hist.is_array() && !hist.empty();
+  })) << "no history after the promotion";
   EXPECT_EQ(hist.back().back(), fresh) << "history names the new leader";
   EXPECT_TRUE(WaitFor(seconds(5), [&] { return CallbackLog().find("on_role_change primary fo") != std::string::npos; }))
       << CallbackLog();

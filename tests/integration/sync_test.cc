@@ -42,7 +42,7 @@ class SyncTest : public ::testing::Test {
         auto text = ReadFile(n.log_path);
         if (text.ok()) {
           std::fprintf(stderr, "---- %s ----\n%s\n", n.name.c_str(),
-                       text->substr(text->size() > 5000 ? text->size() - 5000 : 0).c_str());
+                       text->substr(text->size() > 20000 ? text->size() - 20000 : 0).c_str());
         }
       }
     }

@@ -865,3 +865,53 @@ TEST(SyncNamesTest, RenderedAsPatroniWritesThem) {
 
 }  // namespace
 }  // namespace pgw::ha
+
+namespace pgw::ha {
+namespace {
+
+TEST_F(DecideTest, FormerPrimaryStartedWithoutALeaderStopsToRewindWhenALeaderAppears) {
+  cluster_.initialize = "42";
+  AddMember("pg1", 5433, "primary");
+  cluster_.members["pg1"].timeline = 2;
+  SetLeader("pg1");
+  RunningReplica();
+  local_.timeline = 1;
+  tweak_ = [](Inputs& in) {
+    in.unreconciled_primary = true;
+    in.dynamic.use_pg_rewind = true;
+  };
+  auto d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
+  EXPECT_EQ(d.actions[0].mode, "offline");
+  // Stopped (cleanly, in recovery): the next cycle rewinds although pg_control no longer says "in production".
+  local_ = LocalView{};
+  local_.data = LocalView::Data::kValid;
+  local_.sysid = "42";
+  local_.cluster_state = "shut down in recovery";
+  local_.timeline = 1;
+  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kRewind, AT::kStartReplica}));
+  tweak_ = [](Inputs& in) { in.dynamic.use_pg_rewind = true; };  // an ordinary replica: no rewind
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartReplica});
+}
+
+}  // namespace
+}  // namespace pgw::ha
+
+namespace pgw::ha {
+namespace {
+
+TEST_F(DecideTest, InSyncModeTheFormerLeadersWalDoesNotBlockASyncStandby) {
+  cluster_.initialize = "42";
+  AddMember("pg1", 5433);
+  RunningReplica(500);
+  cluster_.sync = Json{{"leader", "pg1"}, {"sync_standby", "pg0"}};
+  peers_ = {PeerStatus{"pg1", true, false, 900, false, 1}};
+  peers_checked_ = true;
+  tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
+  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}));
+  tweak_ = nullptr;  // asynchronous: the more advanced former leader wins
+  EXPECT_NE(Run().message.find("Wal position of pg1 is ahead"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgw::ha
