@@ -236,9 +236,10 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   // A former primary (stopped in production or crashed) behind a leader on another timeline has, or may have,
   // WAL the new leader never saw: reconcile before streaming (safety rule 6).
   const Member* leader = c.LeaderMember();
-  if (c.leader && leader != nullptr && leader->conn && (WasPrimary(l) || in.unreconciled_primary) &&
-      !in.clean_demote &&
-      (!leader->timeline || *leader->timeline != l.timeline)) {
+  // An unreconciled former primary rewinds whatever the timelines look like (pg_rewind itself says when nothing
+  // diverged); a stopped former primary rewinds when the leader is on another timeline.
+  if (c.leader && leader != nullptr && leader->conn && !in.clean_demote &&
+      (in.unreconciled_primary || (WasPrimary(l) && (!leader->timeline || *leader->timeline != l.timeline)))) {
     bool rewind = in.dynamic.use_pg_rewind || in.config->postgresql.use_pg_rewind;
     const auto& pg = in.config->postgresql;
     if (rewind && in.rewind_failed) {
@@ -449,7 +450,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   }
   if (c.leader) {
     const Member* lm = c.LeaderMember();
-    if (in.unreconciled_primary && lm != nullptr && lm->timeline && *lm->timeline != l.timeline) {
+    if (in.unreconciled_primary && lm != nullptr) {
       // Started as a replica while nobody led; the leader that appeared since is on another timeline. Stop
       // cleanly so that the next cycle can pg_rewind (or re-clone) before streaming (safety rule 6).
       Action a = Act(ActionType::kDemote);

@@ -336,7 +336,12 @@ Status PgController::Stop(StopMode mode) {
 }
 
 Status PgController::Promote() {
+  // pg_promote waits up to pg_ctl_timeout itself: lift this session's statement_timeout for it.
+  auto off = Query("SET statement_timeout TO 0");
+  if (!off.ok()) return off.status().Context("promote");
   auto r = Query("SELECT pg_promote(true, $1)", {std::to_string(cfg_->postgresql.pg_ctl_timeout)});
+  auto on = Query("RESET statement_timeout");
+  (void)on;
   if (!r.ok()) return r.status().Context("promote");
   if (r->empty() || r->front()[0].value_or("f") != "t") return Timeout("promote did not finish in time");
   standby_ = false;

@@ -892,6 +892,12 @@ TEST_F(DecideTest, FormerPrimaryStartedWithoutALeaderStopsToRewindWhenALeaderApp
   EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kRewind, AT::kStartReplica}));
   tweak_ = [](Inputs& in) { in.dynamic.use_pg_rewind = true; };  // an ordinary replica: no rewind
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartReplica});
+  // Even when the timelines look equal (a walreceiver may already report the leader's), an unreconciled former
+  // primary goes through pg_rewind once.
+  RunningReplica();
+  local_.timeline = 2;
+  tweak_ = [](Inputs& in) { in.unreconciled_primary = true; };
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kDemote});
 }
 
 }  // namespace
