@@ -63,18 +63,19 @@ Status Round(Bench& b, const std::string& fault, int64_t first_id, Tally* t) {
     kill(sb.EtcdPid(), SIGSTOP);
   }
   int ttl = b.system().ttl;
-  if (fault == "stop-etcd") {
-    WaitUntil(Duration(ttl * 2000), [&] { return false; });  // etcd stays frozen for two TTLs
-    kill(sb.EtcdPid(), SIGCONT);
+  if (fault == "stop-etcd" || fault == "sigstop-agent") {
+    // etcd, or the leader's agent, stays frozen for two TTLs: long enough for the fence and a failover.
+    WaitUntil(Duration(ttl * 2000), [&] { return false; });
+    kill(fault == "stop-etcd" ? sb.EtcdPid() : n->pid, SIGCONT);
   }
   bool resumed = WaitUntil(Duration(90000), [&] {
     auto acks = probe.Acks();
-    return !acks.empty() && acks.back().at > fault_at + Duration(fault == "stop-etcd" ? ttl * 2000 : 0);
+    bool frozen = fault == "stop-etcd" || fault == "sigstop-agent";
+    return !acks.empty() && acks.back().at > fault_at + Duration(frozen ? ttl * 2000 : 0);
   });
   MonoTime settled = Now();
   WaitUntil(Duration(1000), [&] { return Now() - settled >= Duration(1000); });
   probe.Stop();
-  if (fault == "sigstop-agent") kill(n->pid, SIGCONT);
   if (restart_agent) {
     sb.SignalNode(leader, SIGKILL, true, Duration(5000)).ok();
     PGW_RETURN_IF_ERROR(sb.StartNode(leader));
