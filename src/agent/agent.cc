@@ -414,8 +414,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
     case ActionType::kStartReplica: {
       pg_state_ = "starting";
       pg_->SetSyncNames(std::nullopt);
-      bool was_primary = local.cluster_state == "in production" || local.cluster_state == "shut down" ||
-                         local.cluster_state == "in crash recovery" || local.cluster_state == "shutting down";
+      bool was_primary = ha::WasPrimary(local);
       // A former primary started before any leader is known has not been reconciled with the leader to come.
       if (was_primary && !a.upstream && !clean_demote_) unreconciled_ = true;
       return pg_->Start(a.upstream, /*standby=*/true);

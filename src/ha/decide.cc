@@ -174,10 +174,14 @@ Decision DecideEmptyDataDir(const Inputs& in) {
   return d;
 }
 
+}  // namespace
+
 bool WasPrimary(const LocalView& l) {
   return l.cluster_state == "in production" || l.cluster_state == "shut down" ||
          l.cluster_state == "in crash recovery" || l.cluster_state == "shutting down";
 }
+
+namespace {
 
 Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) {
   const LocalView& l = *in.local;
@@ -337,7 +341,6 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
 }
 
 Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_on_my_lease) {
-  const Config& cfg = *in.config;
   const ClusterView& c = *in.cluster;
   Decision d;
   // Failsafe: ask the members as soon as one keepalive went unanswered, so that their confirmations arrive well
@@ -418,7 +421,6 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   demote.mode = "immediate-nolock";
   d.actions.push_back(demote);
   d.message = "demoting self because I do not have the lock and I was a leader";
-  (void)cfg;
   return d;
 }
 

@@ -69,6 +69,9 @@ struct FailoverRequest {
 };
 std::optional<FailoverRequest> ParseFailover(const Json& j);
 
+// Whether pg_control says this data directory was last a primary (running, crashed, or shut down as primary).
+bool WasPrimary(const LocalView& l);
+
 // Whether the view of etcd is fresh enough to act on (see Inputs::lease_deadline).
 bool DcsReachable(const Inputs& in);
 // Whether a keepalive went unanswered: the last renewal is older than SuspectAfter (a renewal period and a half).
