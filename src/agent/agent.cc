@@ -310,6 +310,9 @@ void Agent::Cycle() {
   in.wall_now = clock_.WallSeconds();
   in.clean_demote = clean_demote_;
   in.unreconciled_primary = unreconciled_;
+  if (!local.gated) gate_since_ = MonoTime{};
+  else if (gate_since_ == MonoTime{}) gate_since_ = clock_.Now();  // an agent restarted behind a closed gate
+  in.gate_since = gate_since_;
   double sched = scheduled_restart_.load();
   in.restart_requested = restart_requested_.load() || (sched > 0 && sched <= in.wall_now);
   ha::Decision d = ha::Decide(in);
@@ -338,6 +341,8 @@ void Agent::Cycle() {
   // Re-observe after acting so that the member key and the API show the state we left PostgreSQL in.
   if (ok && !d.actions.empty() && d.actions.front().type != ha::ActionType::kWait) local = pg_->Observe();
   if (local.running) pg_state_ = local.query_ok ? "running" : "starting";
+  bool leading_primary = view->leader && view->leader->name == cfg_->name && local.query_ok && !local.in_recovery;
+  sync_note_ = leading_primary ? ha::SynchronousNote(dyn_, *view, cfg_->name) : "";
   FireCallbacks(before, local);
   // Member writes wait while keepalives go unanswered: they would only block the loop for the request timeout.
   if (!ha::LeaseSuspect(in) || in.my_lease != dcs_->LeaseId()) TouchMember(local);
@@ -401,6 +406,12 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
         return armed.Context("not starting as primary");
       }
       pg_state_ = "starting";
+      if (a.mode == "gated") {
+        PGW_RETURN_IF_ERROR(pg_->CloseGate());
+        gate_since_ = clock_.Now();
+        log_.Warn("client gate closed: only replication and pgwarden's roles may connect until a synchronous "
+                  "standby has received all WAL");
+      }
       if (dyn_.synchronous_mode) {
         // Restarting in place after a crash: only the published synchronous standbys (or '*' when strict) may
         // acknowledge commits from the first moment on.
@@ -513,6 +524,11 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       return dcs_->WriteStatus(EncodeStatus(a.optime));
     case ActionType::kSyncSlots:
       return pg_->SyncSlots(a.slots, local.physical_slots);
+    case ActionType::kOpenGate: {
+      Status s = pg_->OpenGate();
+      if (s.ok()) log_.Info("client gate opened: " + a.target);
+      return s;
+    }
   }
   return Internal("unknown action");
 }
@@ -722,6 +738,8 @@ void Agent::TouchMember(const LocalView& local) {
   if (local.query_ok && local.in_recovery) m.replication_state = local.replication_state;
   m.tags = cfg_->tags.published;
   m.pause = dyn_.pause;
+  m.synchronous = sync_note_;
+  m.client_gate_closed = local.gated && local.running;
   if (double sched = scheduled_restart_.load(); sched > 0) m.scheduled_restart = Json{{"schedule", IsoTimestamp(sched)}};
   std::string json = EncodeMember(m);
   int64_t lease = dcs_->LeaseId();
@@ -741,6 +759,7 @@ void Agent::Publish(const LocalView& local, const ClusterView* view) {
   state_.pg_state = pg_state_;
   state_.paused = dyn_.pause;
   state_.failsafe_active = failsafe_active_;
+  state_.sync_note = sync_note_;
   state_.dcs_ok = view != nullptr;
   if (view) {
     state_.dcs_last_seen = clock_.WallSeconds();

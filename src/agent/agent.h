@@ -98,6 +98,8 @@ class Agent {
   bool old_supervisors_retired_ = false;
   bool clean_demote_ = false;
   bool unreconciled_ = false;  // see ha::Inputs::unreconciled_primary
+  MonoTime gate_since_{};      // see ha::Inputs::gate_since (zero: the client gate is open)
+  std::string sync_note_;      // ha::SynchronousNote while we lead as primary, for the member key
   std::string last_role_;
 
   // Requests from the REST API to the HA loop.

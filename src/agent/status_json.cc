@@ -38,34 +38,10 @@ nlohmann::json StatusJson(const Config& cfg, const NodeState& s) {
   if (!cfg.tags.published.empty()) j["tags"] = cfg.tags.published;
   if (!l.sysid.empty()) j["database_system_identifier"] = l.sysid;
   if (s.paused) j["pause"] = true;
+  if (!s.sync_note.empty()) j["synchronous"] = s.sync_note;
+  if (l.gated && l.running) j["client_gate"] = "closed";
   j["patroni"] = {{"version", kPatroniCompatVersion}, {"scope", cfg.scope}, {"name", cfg.name}};
   return nlohmann::json::parse(j.dump());
-}
-
-int HealthCheckCode(const Config& cfg, const NodeState& s, const std::string& path, const std::string& query) {
-  bool running = s.pg_state == "running";
-  std::string role = RoleOf(s);
-  bool primary_with_lock = s.is_leader && role == "primary";
-  bool replica_ok = role == "replica" && running && !cfg.tags.noloadbalance;
-  if (replica_ok && query.rfind("lag=", 0) == 0 && s.last_lsn) {
-    // ?lag=<bytes|16kB|64MB|1GB>
-    std::string v = query.substr(4);
-    auto amp = v.find('&');
-    if (amp != std::string::npos) v = v.substr(0, amp);
-    double n = std::atof(v.c_str());
-    if (v.find("kB") != std::string::npos) n *= 1024;
-    else if (v.find("MB") != std::string::npos) n *= 1024 * 1024;
-    else if (v.find("GB") != std::string::npos) n *= 1024.0 * 1024 * 1024;
-    if (static_cast<double>(*s.last_lsn - s.local.replayed_location) > n) replica_ok = false;
-  }
-  auto code = [](bool ok) { return ok ? 200 : 503; };
-  if (path == "/" || path == "/primary" || path == "/master" || path == "/read-write") return code(primary_with_lock);
-  if (path == "/leader") return code(s.is_leader);
-  if (path == "/replica") return code(replica_ok);
-  if (path == "/read-only") return code(primary_with_lock || replica_ok);
-  if (path == "/health") return code(running);
-  if (path == "/patroni") return 200;
-  return 0;
 }
 
 }  // namespace pgw

@@ -25,12 +25,11 @@ struct NodeState {
   std::optional<int64_t> last_lsn;   // status.optime
   bool paused = false;               // maintenance mode (config `pause`)
   bool failsafe_active = false;      // running as primary on failsafe confirmations while etcd is unreachable
+  std::string sync_note;             // ha::SynchronousNote while leading as primary
 };
 
 // "primary" / "replica" / "uninitialized"
 std::string RoleOf(const NodeState& s);
 nlohmann::json StatusJson(const Config& cfg, const NodeState& s);
-// Status code of a GET health check path ("/primary", "/replica", ...); 0 for paths that are not health checks.
-int HealthCheckCode(const Config& cfg, const NodeState& s, const std::string& path, const std::string& query);
 
 }  // namespace pgw

@@ -134,6 +134,8 @@ std::string EncodeMember(const MemberData& m) {
   if (!m.tags.empty()) j["tags"] = m.tags;
   if (!m.scheduled_restart.is_null()) j["scheduled_restart"] = m.scheduled_restart;
   if (m.pause) j["pause"] = true;
+  if (!m.synchronous.empty()) j["synchronous"] = m.synchronous;
+  if (m.client_gate_closed) j["client_gate"] = "closed";
   return j.dump();
 }
 

@@ -98,6 +98,11 @@ struct MemberData {
   bool pending_restart = false;
   bool pause = false;             // maintenance mode as this member sees it (patronictl pause --wait reads it)
   Json scheduled_restart;         // {"schedule": iso8601} when a restart is scheduled
+  // pgwarden's own fields (Patroni ignores unknown ones): "synchronous": "alone" | "waiting" on a leader in
+  // synchronous mode without a synchronous standby; "client_gate": "closed" while the gate of a crash restart is
+  // closed (docs/synchronous.md).
+  std::string synchronous;
+  bool client_gate_closed = false;
 };
 std::string EncodeMember(const MemberData& m);
 

@@ -25,19 +25,20 @@ std::vector<std::string> Sorted(std::vector<std::string> v) {
 // PostgreSQL's synchronous_standby_names first and published in `sync` only once pg_stat_replication shows it as
 // sync; a standby is removed from `sync` first and from PostgreSQL afterwards. So every member named in `sync`
 // has every acknowledged commit. One step per cycle; the next cycle sees its effect.
-void SyncHousekeeping(const Inputs& in, Decision* d) {
+// Members that may be synchronous standbys of this leader: streaming from us, running, not nosync, within
+// maximum_lag_on_syncnode; current sync standbys first, then the most advanced.
+std::vector<std::pair<std::string, int64_t>> SyncCandidates(const Inputs& in) {
   const ClusterView& c = *in.cluster;
   const LocalView& l = *in.local;
-  const DynamicConfig& dyn = in.dynamic;
   const std::string& me = in.config->name;
   std::vector<std::string> current = SyncStandbys(c, me);
-  // Candidates: members streaming from us, running, not nosync, within maximum_lag_on_syncnode; current sync
-  // standbys first, then the most advanced.
   std::vector<std::pair<std::string, int64_t>> streaming;
   for (const auto& [name, flush] : l.replication_flush) {
     const Member* m = c.FindMember(name);
     if (m == nullptr || name == me || !m->IsRunning() || m->tags.value("nosync", false) == true) continue;
-    if (dyn.maximum_lag_on_syncnode >= 0 && l.wal_position - flush > dyn.maximum_lag_on_syncnode) continue;
+    if (in.dynamic.maximum_lag_on_syncnode >= 0 && l.wal_position - flush > in.dynamic.maximum_lag_on_syncnode) {
+      continue;
+    }
     streaming.emplace_back(name, flush);
   }
   auto is_current = [&](const std::string& n) { return std::find(current.begin(), current.end(), n) != current.end(); };
@@ -45,6 +46,17 @@ void SyncHousekeeping(const Inputs& in, Decision* d) {
     if (is_current(a.first) != is_current(b.first)) return is_current(a.first);
     return a.second > b.second;
   });
+  return streaming;
+}
+
+void SyncHousekeeping(const Inputs& in, Decision* d) {
+  const ClusterView& c = *in.cluster;
+  const LocalView& l = *in.local;
+  const DynamicConfig& dyn = in.dynamic;
+  const std::string& me = in.config->name;
+  std::vector<std::string> current = SyncStandbys(c, me);
+  auto is_current = [&](const std::string& n) { return std::find(current.begin(), current.end(), n) != current.end(); };
+  std::vector<std::pair<std::string, int64_t>> streaming = SyncCandidates(in);
   std::vector<std::string> desired;
   for (const auto& [name, flush] : streaming) {
     if (static_cast<int>(desired.size()) < dyn.synchronous_node_count) desired.push_back(name);
@@ -86,6 +98,33 @@ void SyncHousekeeping(const Inputs& in, Decision* d) {
     a.sync = confirmed;
     d->actions.push_back(a);
   }
+}
+
+// The client gate after a crash restart in synchronous mode (docs/synchronous.md): opens once a synchronous standby
+// has flushed the end of WAL recovery left (every commit nobody acknowledged is then on two nodes), when
+// synchronous mode is turned off, or, without synchronous_mode_strict, once no candidate has streamed for a ttl
+// (the primary would run alone anyway). Returns a note for the loop line.
+std::string ClientGate(const Inputs& in, Decision* d) {
+  const LocalView& l = *in.local;
+  if (!l.gated) return "";
+  auto open = [&](const std::string& why) {
+    d->actions.push_back(Act(ActionType::kOpenGate));
+    d->actions.back().target = why;
+    return "; opening the client gate: " + why;
+  };
+  if (!in.dynamic.synchronous_mode) return open("synchronous_mode is off");
+  if (l.gate_lsn == 0) return " (client gate closed: measuring the end of WAL)";
+  for (const auto& n : SyncStandbys(*in.cluster, in.config->name)) {
+    auto it = l.replication_flush.find(n);
+    if (it != l.replication_flush.end() && it->second >= l.gate_lsn) {
+      return open("synchronous standby " + n + " has flushed " + FormatLsn(l.gate_lsn));
+    }
+  }
+  if (!in.dynamic.synchronous_mode_strict && SyncCandidates(in).empty() &&
+      in.now - in.gate_since >= Duration(static_cast<int64_t>(in.dynamic.ttl) * 1000)) {
+    return open("no synchronous standby streamed for ttl; running alone (synchronous_mode_strict is off)");
+  }
+  return " (client gate closed until a synchronous standby has flushed " + FormatLsn(l.gate_lsn) + ")";
 }
 
 // Adds the leader's housekeeping: status optime, slots, synchronous replication.
@@ -176,6 +215,10 @@ Decision DecideEmptyDataDir(const Inputs& in) {
 
 }  // namespace
 
+bool Crashed(const LocalView& l) {
+  return l.cluster_state == "in production" || l.cluster_state == "in crash recovery";
+}
+
 bool WasPrimary(const LocalView& l) {
   return l.cluster_state == "in production" || l.cluster_state == "shut down" ||
          l.cluster_state == "in crash recovery" || l.cluster_state == "shutting down";
@@ -223,8 +266,15 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
     }
     if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
     if (WasPrimary(l)) {
-      d.actions.push_back(Act(ActionType::kStartPrimary));
+      Action start = Act(ActionType::kStartPrimary);
       d.message = "starting primary after failure";
+      if (in.dynamic.synchronous_mode && Crashed(l)) {
+        // Crash recovery will bring back commits that were waiting for a standby: nobody acknowledged them, so
+        // no client may see them until a synchronous standby has them too.
+        start.mode = "gated";
+        d.message += "; clients wait until a synchronous standby has caught up";
+      }
+      d.actions.push_back(start);
     } else {
       d.actions.push_back(Act(ActionType::kStartReplica));
       d.message = "starting as readonly because i had the session lock";
@@ -392,11 +442,10 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       if (!c.failsafe || *c.failsafe != want) d.actions.push_back(Act(ActionType::kWriteFailsafe));
     }
     d.message = "no action. I am " + Me(in) + ", the leader with the lock";
-    if (in.dynamic.synchronous_mode && SyncStandbys(c, in.config->name).empty()) {
-      d.message += in.dynamic.synchronous_mode_strict
-                       ? " (synchronous_mode_strict: writes wait until a synchronous standby connects)"
-                       : " (running without a synchronous standby: commits are not replicated synchronously)";
-    }
+    std::string note = SynchronousNote(in.dynamic, c, in.config->name);
+    if (note == "waiting") d.message += " (synchronous_mode_strict: writes wait until a synchronous standby connects)";
+    if (note == "alone") d.message += " (running without a synchronous standby: commits are not replicated synchronously)";
+    d.message += ClientGate(in, &d);
     return d;
   }
   if (!c.leader) {
@@ -567,6 +616,11 @@ std::optional<FailoverRequest> ParseFailover(const Json& j) {
   return f;
 }
 
+std::string SynchronousNote(const DynamicConfig& dyn, const ClusterView& c, const std::string& me) {
+  if (!dyn.synchronous_mode || !SyncStandbys(c, me).empty()) return "";
+  return dyn.synchronous_mode_strict ? "waiting" : "alone";
+}
+
 std::vector<std::string> SyncStandbys(const ClusterView& c, const std::string& leader) {
   std::vector<std::string> out;
   if (!c.sync || !c.sync->is_object() || c.sync->value("leader", Json()) != leader) return out;
@@ -647,6 +701,7 @@ const char* ActionName(ActionType t) {
     case ActionType::kWriteSync: return "write_sync";
     case ActionType::kWriteStatus: return "write_status";
     case ActionType::kSyncSlots: return "sync_slots";
+    case ActionType::kOpenGate: return "open_gate";
     case ActionType::kCheckPeers: return "check_peers";
     case ActionType::kWait: return "wait";
     case ActionType::kFatal: return "fatal";

@@ -59,6 +59,8 @@ struct Inputs {
   // This node was a primary and was started as a replica before any leader was known: its timeline is not yet
   // reconciled with the leader's (it may hold WAL the new leader never had).
   bool unreconciled_primary = false;
+  // When the client gate was closed (or first seen closed by this agent): the non-strict grace counts from here.
+  MonoTime gate_since{};
 };
 
 // The `failover` key (written by POST /switchover and /failover, patronictl, or by hand).
@@ -71,6 +73,8 @@ std::optional<FailoverRequest> ParseFailover(const Json& j);
 
 // Whether pg_control says this data directory was last a primary (running, crashed, or shut down as primary).
 bool WasPrimary(const LocalView& l);
+// Whether pg_control says PostgreSQL died as a primary (crashed, or crashed again during crash recovery).
+bool Crashed(const LocalView& l);
 
 // Whether the view of etcd is fresh enough to act on (see Inputs::lease_deadline).
 bool DcsReachable(const Inputs& in);
@@ -82,6 +86,11 @@ Duration SuspectAfter(const DynamicConfig& d);
 std::vector<std::string> SyncStandbys(const ClusterView& c, const std::string& leader);
 // synchronous_standby_names for these members: '' / "a" / 2 ("a","b"); strict and none: '*'.
 std::string RenderSyncNames(const std::vector<std::string>& names, int count, bool strict);
+
+// How the leader's synchronous replication stands, for the member key and GET /patroni: "" (not in synchronous
+// mode, or a synchronous standby is published), "alone" (non-strict, commits are not replicated synchronously),
+// "waiting" (strict, commits wait for a standby).
+std::string SynchronousNote(const DynamicConfig& dyn, const ClusterView& c, const std::string& me);
 
 // `failsafe` as the leader publishes it: {name: api_url} of every member.
 Json FailsafeMembers(const ClusterView& c);
@@ -109,6 +118,7 @@ enum class ActionType {
   kWriteSync,          // sync := {"leader": me, "sync_standby": `sync`} (compare-and-swap)
   kWriteStatus,        // status := {"optime": optime}
   kSyncSlots,          // create `slots`, drop other physical slots
+  kOpenGate,           // let clients connect again after a crash restart in synchronous mode (target: why)
   kCheckPeers,         // gather GET /patroni of every member, then decide again (election input)
   kWait,               // nothing to do but wait (message says why)
   kFatal,              // the agent must stop: the message says why
@@ -121,7 +131,8 @@ struct Action {
   std::optional<HostPort> address;  // clone source address
   std::vector<std::string> slots;
   int64_t optime = 0;
-  std::string mode;                 // kDemote: offline | immediate | immediate-nolock
+  std::string mode;                 // kDemote: offline | immediate | immediate-nolock | graceful;
+                                    // kStartPrimary: "gated" (clients wait for a synchronous standby)
   std::vector<std::string> sync;    // kWriteSync: the members to publish as synchronous standbys
   std::string sync_names;           // kSetSyncNames: the value for synchronous_standby_names
   bool operator==(const Action&) const = default;

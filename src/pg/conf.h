@@ -36,7 +36,11 @@ std::string PrimaryConninfo(const Config& cfg, const HostPort& upstream);
 
 // pg_hba.conf: local postgresql.pg_hba, else the dynamic one, else safe defaults; a replication entry for the
 // replication user is added when the list has none (a replica could not stream otherwise).
-std::string RenderPgHba(const Config& cfg, const DynamicConfig& dyn);
+// `gated`: the client gate after a crash restart in synchronous mode (docs/synchronous.md). Only replication
+// lines and pgwarden's own roles (superuser, rewind user) stay: every other client is refused by PostgreSQL with
+// "no pg_hba.conf entry" until the gate opens. A user field of `all` becomes the list of pgwarden's roles; lines
+// naming only other roles, groups (+role) or files (@file) are left out, and so are `include` directives.
+std::string RenderPgHba(const Config& cfg, const DynamicConfig& dyn, bool gated = false);
 
 // pgpass lines for the superuser, replication and rewind users (any host), with ':' and '\' escaped.
 std::string RenderPgpass(const Config& cfg);

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -82,6 +84,13 @@ std::optional<int64_t> ParseLsn(const std::string& s) {
   } catch (const std::exception&) {
     return std::nullopt;
   }
+}
+
+std::string FormatLsn(int64_t lsn) {
+  char buf[32];
+  auto u = static_cast<uint64_t>(lsn);
+  std::snprintf(buf, sizeof buf, "%X/%X", static_cast<unsigned>(u >> 32), static_cast<unsigned>(u & 0xffffffffu));
+  return buf;
 }
 
 std::optional<HostPort> ConninfoHostPort(const std::string& conninfo) {
@@ -225,7 +234,43 @@ LocalView PgController::Observe() {
       if (s[3].value_or("") == "streaming") v.replication_flush[s[1].value_or("")] = ToInt(s[6]);
     }
   }
+  if (!v.in_recovery) {
+    if (auto gate = ReadGate()) {
+      v.gated = true;
+      v.gate_lsn = *gate;
+      if (v.gate_lsn == 0) {
+        // First look after the start: no client has connected, so the current end of WAL covers every commit
+        // crash recovery brought back.
+        v.gate_lsn = v.wal_position;
+        Status w = WriteFileAtomic(GatePath(), std::to_string(v.gate_lsn) + "\n", 0600);
+        if (!w.ok()) log_.Warn("client gate: " + w.message());
+      }
+    }
+  }
   return v;
+}
+
+std::string PgController::GatePath() const { return cfg_->postgresql.data_dir + "/pgwarden.gate"; }
+
+std::optional<int64_t> PgController::ReadGate() const {
+  auto content = ReadFile(GatePath());
+  if (!content.ok()) return std::nullopt;
+  long long n = std::strtoll(content->c_str(), nullptr, 10);
+  return n > 0 ? n : 0;
+}
+
+Status PgController::CloseGate() {
+  return WriteFileAtomic(GatePath(), "0\n", 0600).Context("closing the client gate");
+}
+
+Status PgController::OpenGate() {
+  std::string path = GatePath();
+  if (PathExists(path) && unlink(path.c_str()) != 0) return IoError("cannot remove " + path);
+  auto pid = PostmasterPid();
+  if (!pid || !ProcessAlive(*pid)) return Status::Ok();
+  PGW_RETURN_IF_ERROR(WriteConfiguration(std::nullopt));
+  auto r = Query("SELECT pg_reload_conf()");
+  return r.ok() ? Status::Ok() : r.status().Context("opening the client gate");
 }
 
 Status PgController::RunProgram(const std::vector<std::string>& argv, Duration timeout,
@@ -262,7 +307,8 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
   // first commit on.
   if (sync_names_) params["synchronous_standby_names"] = *sync_names_;
   PGW_RETURN_IF_ERROR(WriteFileAtomic(conf, RenderPostgresqlConf(*cfg_, params, upstream, true), 0600));
-  PGW_RETURN_IF_ERROR(WriteFileAtomic(dir + "/pg_hba.conf", RenderPgHba(*cfg_, dyn_), 0600));
+  bool gated = !upstream && !standby_ && ReadGate().has_value();
+  PGW_RETURN_IF_ERROR(WriteFileAtomic(dir + "/pg_hba.conf", RenderPgHba(*cfg_, dyn_, gated), 0600));
   PGW_RETURN_IF_ERROR(WritePgpass());
   std::string signal = dir + "/standby.signal";
   if (upstream || standby_) {
@@ -275,6 +321,11 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
 
 Status PgController::Start(const std::optional<Upstream>& upstream, bool standby) {
   standby_ = standby || upstream.has_value();
+  if (standby_) {
+    // A replica has nothing to gate; the marker may also have come along with pg_basebackup or pg_rewind.
+    std::string gate = GatePath();
+    if (PathExists(gate) && unlink(gate.c_str()) != 0) return IoError("cannot remove " + gate);
+  }
   PGW_RETURN_IF_ERROR(WriteConfiguration(upstream));
   const auto& pg = cfg_->postgresql;
   if (!LivePostmaster(pg.data_dir)) {

@@ -42,6 +42,11 @@ struct LocalView {
   std::map<std::string, int64_t> replication_flush;  // application_name -> flush LSN (streaming rows)
   std::string sync_names;            // synchronous_standby_names in effect
   std::string replication_state;     // replica: "streaming" or "in archive recovery"
+  // Client gate (docs/synchronous.md): PostgreSQL was restarted as primary after a crash in synchronous mode and
+  // only replication and pgwarden's roles may connect. gate_lsn: the end of WAL the gate waits for a synchronous
+  // standby to flush (0 until measured on the running primary).
+  bool gated = false;
+  int64_t gate_lsn = 0;
 };
 
 // Parsed `pg_controldata` output.
@@ -54,6 +59,8 @@ struct ControlData {
 ControlData ParseControlData(const std::string& output);
 // "0/3000060" -> bytes.
 std::optional<int64_t> ParseLsn(const std::string& s);
+// bytes -> "0/3000060".
+std::string FormatLsn(int64_t lsn);
 // host and port out of a primary_conninfo string.
 std::optional<HostPort> ConninfoHostPort(const std::string& conninfo);
 
@@ -103,6 +110,13 @@ class PgController {
   // Removes everything in the data directory (after a failed bootstrap or clone).
   Status WipeDataDir();
 
+  // The client gate. CloseGate marks the data directory (pgwarden.gate, so that a restarted agent keeps the gate)
+  // before a start as primary; the marker is honoured only while PostgreSQL runs as primary and is removed by any
+  // start as a replica (clone and pg_rewind copy it from their source). OpenGate removes it and, when PostgreSQL
+  // runs, rewrites pg_hba.conf and reloads.
+  Status CloseGate();
+  Status OpenGate();
+
  private:
   std::string LocalConninfo() const;
   Status EnsureConnected();
@@ -112,6 +126,9 @@ class PgController {
   Status RunProgram(const std::vector<std::string>& argv, Duration timeout,
                     const std::map<std::string, std::string>& env = {});
   Status WritePgpass();
+  std::string GatePath() const;
+  // The marker's content: the gate LSN (0: not measured yet); nullopt when there is no marker.
+  std::optional<int64_t> ReadGate() const;
 
   std::shared_ptr<const Config> cfg_;
   Logger& log_;

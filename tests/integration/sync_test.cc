@@ -181,5 +181,66 @@ TEST_F(SyncTest, StrictModeBlocksWritesWithoutAStandby) {
   }));
 }
 
+TEST_F(SyncTest, PrimaryRestartedAfterACrashKeepsClientsOutUntilASyncStandbyHasItsWal) {
+  StartCluster(2, true);
+  std::string leader = Key("leader");
+  std::string other = leader == "pg0" ? "pg1" : "pg0";
+  ASSERT_TRUE(WaitFor(seconds(30), [&] { return SyncStandby() == other; }));
+  std::string err;
+  for (const char* stmt : {"CREATE ROLE app LOGIN PASSWORD 'app-pass'", "CREATE TABLE gate_t (x int)",
+                           "GRANT ALL ON gate_t TO app"}) {
+    Sql(sb_->Conninfo(leader), stmt, &err);
+    ASSERT_EQ(err, "") << stmt;
+  }
+  std::string app = "host=127.0.0.1 port=" + std::to_string(sb_->Node(leader)->pg_port) +
+                    " user=app password=app-pass dbname=postgres connect_timeout=5";
+  ASSERT_EQ(Sql(app, "SELECT count(*) FROM gate_t", &err), "0") << err;
+  // The standby goes away for good; strict mode keeps commits waiting.
+  KillMachine(other);
+  ASSERT_TRUE(WaitFor(seconds(30), [&] { return SyncStandby().empty(); })) << Key("sync");
+  // A commit nobody acknowledges: the client gives up waiting (killed after 3 s); the row is in the WAL.
+  ProcessOptions o;
+  o.timeout = Duration(3000);
+  auto bin = FindPostgresBinDir(ProcessEnvironment());
+  auto r = pgw::Run({bin + "/psql", app, "-c", "INSERT INTO gate_t VALUES (42)"}, o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->timed_out) << "the commit did not wait: " << r->output;
+  // The primary crashes; with no synchronous standby running it restarts in place, behind the client gate.
+  auto pm = sb_->PostmasterPid(leader);
+  ASSERT_TRUE(pm.has_value());
+  kill(*pm, SIGKILL);
+  ASSERT_TRUE(WaitFor(seconds(60), [&] {
+    auto npm = sb_->PostmasterPid(leader);
+    return npm && *npm != *pm && Sql(sb_->Conninfo(leader), "SELECT 1") == "1";
+  })) << "the primary was not restarted in place";
+  EXPECT_EQ(Key("leader"), leader);
+  EXPECT_EQ(Sql(sb_->Conninfo(leader), "SELECT count(*) FROM gate_t"), "1") << "crash recovery brought the row back";
+  std::string refusal;
+  EXPECT_EQ(Sql(app, "SELECT count(*) FROM gate_t", &refusal), "") << "an application read an unacknowledged row";
+  EXPECT_NE(refusal.find("no pg_hba.conf entry"), std::string::npos) << refusal;
+  EXPECT_TRUE(WaitFor(seconds(15), [&] {
+    Json m = Json::parse(Key("members/" + leader), nullptr, false);
+    return m.is_object() && m.value("client_gate", "") == "closed";
+  })) << Key("members/" + leader);
+  auto patroni = pgw::Run({"curl", "-s", "http://127.0.0.1:" + std::to_string(sb_->Node(leader)->api_port) + "/patroni"});
+  ASSERT_TRUE(patroni.ok());
+  Json pj = Json::parse(patroni->output, nullptr, false);
+  EXPECT_EQ(pj.value("client_gate", ""), "closed") << patroni->output;
+  EXPECT_EQ(pj.value("synchronous", ""), "waiting") << patroni->output;
+  // The standby comes back: once it is synchronous and has the recovered WAL, clients are let in.
+  ASSERT_TRUE(sb_->StartNode(other).ok());
+  std::string count;
+  ASSERT_TRUE(WaitFor(seconds(90), [&] {
+    count = Sql(app, "SELECT count(*) FROM gate_t");
+    return count == "1";
+  })) << "the gate did not open: " << Key("members/" + leader);
+  EXPECT_EQ(SyncStandby(), other);
+  EXPECT_EQ(Sql(sb_->Conninfo(other), "SELECT count(*) FROM gate_t"), "1") << "the standby has the recovered row";
+  EXPECT_TRUE(WaitFor(seconds(15), [&] {
+    Json m = Json::parse(Key("members/" + leader), nullptr, false);
+    return m.is_object() && !m.contains("client_gate");
+  })) << Key("members/" + leader);
+}
+
 }  // namespace
 }  // namespace pgw::itest

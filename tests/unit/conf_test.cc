@@ -57,6 +57,31 @@ TEST(ConfTest, HbaGetsAReplicationLineWhenMissing) {
   EXPECT_EQ(hba2.find("scram-sha-256"), std::string::npos) << hba2;
 }
 
+TEST(ConfTest, GatedHbaKeepsOnlyReplicationAndPgwardensRoles) {
+  auto cfg = Cfg("  pgpass:",
+                 "  pg_hba:\n"
+                 "  - local all all peer\n"
+                 "  - host replication replicator 10.0.0.0/8 md5\n"
+                 "  - host all app,postgres 10.0.0.0/8 md5   # comment\n"
+                 "  - host \"all\" \"app\" 0.0.0.0/0 md5\n"
+                 "  - hostssl all +admins 0.0.0.0/0 cert\n"
+                 "  - include other.conf\n"
+                 "  pgpass:");
+  ASSERT_TRUE(cfg);
+  std::string open = RenderPgHba(*cfg, cfg->bootstrap.dynamic);
+  EXPECT_NE(open.find("host all app,postgres 10.0.0.0/8 md5"), std::string::npos) << open;
+  std::string gated = RenderPgHba(*cfg, cfg->bootstrap.dynamic, true);
+  std::string own = cfg->postgresql.superuser.username;
+  if (cfg->postgresql.has_rewind_user) own += "," + cfg->postgresql.rewind.username;
+  EXPECT_NE(gated.find("\nlocal all " + own + " peer\n"), std::string::npos) << gated;
+  EXPECT_NE(gated.find("\nhost replication replicator 10.0.0.0/8 md5\n"), std::string::npos) << gated;
+  EXPECT_NE(gated.find("\nhost all postgres 10.0.0.0/8 md5\n"), std::string::npos) << gated;
+  EXPECT_EQ(gated.find("app"), std::string::npos) << "application roles are refused while gated:\n" << gated;
+  EXPECT_EQ(gated.find("admins"), std::string::npos) << gated;
+  EXPECT_EQ(gated.find("include"), std::string::npos) << gated;
+  EXPECT_NE(gated.find("Client gate"), std::string::npos) << "the file says why it looks like this";
+}
+
 TEST(ConfTest, PgpassEscapesSeparators) {
   auto cfg = Cfg("superuser: {username: postgres, password: secret}",
                  "superuser: {username: postgres, password: 'a:b\\c'}");

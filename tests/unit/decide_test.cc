@@ -856,6 +856,105 @@ TEST_F(SyncDecideTest, SwitchoverOnlyToASyncStandby) {
   EXPECT_EQ(d.actions[0].target, "pg2");
 }
 
+TEST_F(SyncDecideTest, CrashRestartInPlaceClosesTheClientGateOnlyAfterACrash) {
+  FormerPrimaryStopped(1);
+  SetLeader("pg0");
+  cluster_.members["pg1"].state = "stopped";
+  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1"}};
+  tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
+  auto d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartPrimary});
+  EXPECT_EQ(d.actions[0].mode, "gated") << "recovered commits nobody acknowledged must not reach clients";
+  local_.cluster_state = "shut down";
+  d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartPrimary});
+  EXPECT_EQ(d.actions[0].mode, "") << "a clean shutdown waited for its standbys: nothing to hide";
+  local_.cluster_state = "in crash recovery";
+  tweak_ = nullptr;
+  d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartPrimary});
+  EXPECT_EQ(d.actions[0].mode, "") << "without synchronous mode every commit was acknowledged alone anyway";
+}
+
+TEST_F(SyncDecideTest, ClientGateOpensOnlyOnceASyncStandbyFlushedTheEndOfRecovery) {
+  SyncLeader();
+  local_.gated = true;
+  local_.gate_lsn = 1000;
+  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1"}};
+  local_.sync_names = "\"pg1\"";
+  Streaming("pg1", 999, "sync");
+  auto has_open = [](const Decision& d) {
+    for (const auto& a : d.actions) {
+      if (a.type == AT::kOpenGate) return true;
+    }
+    return false;
+  };
+  auto d = Run();
+  EXPECT_FALSE(has_open(d)) << "pg1 has not flushed the end of recovery yet";
+  EXPECT_NE(d.message.find("client gate closed until a synchronous standby has flushed 0/3E8"), std::string::npos)
+      << d.message;
+  local_.replication = Json::array();
+  local_.replication_flush.clear();
+  Streaming("pg2", 5000, "async");
+  Streaming("pg1", 999, "sync");
+  EXPECT_FALSE(has_open(Run())) << "an asynchronous standby does not count, however far it is";
+  local_.replication_flush["pg1"] = 1000;
+  d = Run();
+  EXPECT_TRUE(has_open(d));
+  EXPECT_NE(d.message.find("synchronous standby pg1 has flushed 0/3E8"), std::string::npos) << d.message;
+  local_.gate_lsn = 0;
+  EXPECT_FALSE(has_open(Run())) << "the end of WAL is not measured yet";
+}
+
+TEST_F(SyncDecideTest, ClientGateWithoutAnyStandbyWaitsInStrictModeAndOpensAfterTtlOtherwise) {
+  SyncLeader();
+  local_.gated = true;
+  local_.gate_lsn = 1000;
+  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  local_.sync_names = "";
+  MonoTime since = clock_.Now();
+  auto gate_opens = [&](Duration elapsed) {
+    auto base = tweak_;
+    tweak_ = [&, base, elapsed](Inputs& in) {
+      base(in);
+      in.gate_since = since;
+      in.now = since + elapsed;
+      in.lease_deadline = in.now + Duration(static_cast<int64_t>(in.dynamic.ttl) * 1000);  // renewed just now
+    };
+    Decision d = Run();
+    tweak_ = base;
+    for (const auto& a : d.actions) {
+      if (a.type == AT::kOpenGate) return true;
+    }
+    return false;
+  };
+  int ttl_ms = cfg_->bootstrap.dynamic.ttl * 1000;
+  EXPECT_FALSE(gate_opens(Duration(ttl_ms - 1))) << "a standby may still be reconnecting";
+  EXPECT_TRUE(gate_opens(Duration(ttl_ms))) << "non-strict: it would run alone anyway";
+  Streaming("pg1", 10, "async");
+  EXPECT_FALSE(gate_opens(Duration(ttl_ms * 10))) << "a candidate is streaming: wait until it is sync and caught up";
+  local_.replication = Json::array();
+  local_.replication_flush.clear();
+  strict_ = true;
+  local_.sync_names = "*";
+  EXPECT_FALSE(gate_opens(Duration(ttl_ms * 100))) << "strict: never without a synchronous standby";
+  tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = false; };
+  EXPECT_TRUE(gate_opens(Duration(0))) << "synchronous mode turned off: nothing left to wait for";
+}
+
+TEST_F(SyncDecideTest, SynchronousNoteNamesAloneAndWaiting) {
+  DynamicConfig dyn;
+  ClusterView c;
+  EXPECT_EQ(SynchronousNote(dyn, c, "pg0"), "");
+  dyn.synchronous_mode = true;
+  EXPECT_EQ(SynchronousNote(dyn, c, "pg0"), "alone");
+  dyn.synchronous_mode_strict = true;
+  EXPECT_EQ(SynchronousNote(dyn, c, "pg0"), "waiting");
+  c.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1"}};
+  EXPECT_EQ(SynchronousNote(dyn, c, "pg0"), "");
+  EXPECT_EQ(SynchronousNote(dyn, c, "pg1"), "waiting") << "the key belongs to another leader";
+}
+
 TEST(SyncNamesTest, RenderedAsPatroniWritesThem) {
   EXPECT_EQ(RenderSyncNames({}, 1, false), "");
   EXPECT_EQ(RenderSyncNames({}, 1, true), "*");

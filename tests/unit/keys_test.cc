@@ -53,6 +53,10 @@ TEST(KeysTest, MemberJsonIsCompactInPatroniOrder) {
             R"("state":"running","role":"replica","version":"4.0.0","xlog_location":67108960,"timeline":1,)"
             R"("replication_state":"streaming"})");
   EXPECT_EQ(EncodeStatus(123), R"({"optime":123})");
+  m.synchronous = "alone";
+  m.client_gate_closed = true;
+  EXPECT_NE(EncodeMember(m).find(R"("synchronous":"alone","client_gate":"closed"})"), std::string::npos)
+      << EncodeMember(m);
 }
 
 TEST(KeysTest, SlotNamesFollowPatroni) {

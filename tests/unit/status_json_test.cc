@@ -32,9 +32,6 @@ TEST_F(StatusJsonTest, LeaderShape) {
   EXPECT_EQ(j["database_system_identifier"], "771");
   EXPECT_EQ(j["patroni"]["scope"], "demo");
   EXPECT_EQ(j["patroni"]["name"], "pg0");
-  EXPECT_EQ(HealthCheckCode(*cfg_, s_, "/primary", ""), 200);
-  EXPECT_EQ(HealthCheckCode(*cfg_, s_, "/replica", ""), 503);
-  EXPECT_EQ(HealthCheckCode(*cfg_, s_, "/read-only", ""), 200);
 }
 
 TEST_F(StatusJsonTest, ReplicaShapeAndLagCheck) {
@@ -46,10 +43,18 @@ TEST_F(StatusJsonTest, ReplicaShapeAndLagCheck) {
   EXPECT_EQ(j["role"], "replica");
   EXPECT_EQ(j["xlog"]["replayed_location"], 90);
   EXPECT_TRUE(j["xlog"]["replayed_timestamp"].is_null());
-  EXPECT_EQ(HealthCheckCode(*cfg_, s_, "/primary", ""), 503);
-  EXPECT_EQ(HealthCheckCode(*cfg_, s_, "/replica", ""), 200);
-  EXPECT_EQ(HealthCheckCode(*cfg_, s_, "/replica", "lag=1MB"), 503);
-  EXPECT_EQ(HealthCheckCode(*cfg_, s_, "/replica", "lag=10MB"), 200);
+}
+
+TEST_F(StatusJsonTest, ClientGateAndRunningAloneAreShown) {
+  s_.is_leader = true;
+  Json j = StatusJson(*cfg_, s_);
+  EXPECT_FALSE(j.contains("client_gate"));
+  EXPECT_FALSE(j.contains("synchronous"));
+  s_.local.gated = true;
+  s_.sync_note = "alone";
+  j = StatusJson(*cfg_, s_);
+  EXPECT_EQ(j["client_gate"], "closed");
+  EXPECT_EQ(j["synchronous"], "alone");
 }
 
 TEST(PeerStatusTest, ParsesPatroniJson) {
