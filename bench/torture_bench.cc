@@ -33,10 +33,27 @@ int SplitBrainViolations(const std::vector<ProbeAck>& acks) {
   return violations;
 }
 
+// Whether some member answers 200 on GET /sync: a synchronous standby is published in the `sync` key.
+bool SyncStandbyPublished(Sandbox& sb) {
+  HttpClient http;
+  for (const auto& n : sb.nodes()) {
+    HttpRequest req;
+    req.url = "http://127.0.0.1:" + std::to_string(n.api_port) + "/sync";
+    auto r = http.Do(req);
+    if (r.ok() && r->status == 200) return true;
+  }
+  return false;
+}
+
 Status Round(Bench& b, const std::string& fault, int64_t first_id, Tally* t) {
   Sandbox& sb = b.sandbox();
   std::string leader = b.Leader();
   if (leader.empty()) return Unavailable("no leader before the round");
+  if (b.system().extra_dcs.find("synchronous_mode: true") != std::string::npos &&
+      !WaitUntil(Duration(60000), [&] { return SyncStandbyPublished(sb); })) {
+    // Without a published synchronous standby the leader runs alone (non-strict): the guarantee does not apply.
+    return Unavailable("no synchronous standby published within 60 s before " + fault);
+  }
   const SandboxNode* n = sb.Node(leader);
   WriteProbe probe(b.multi(), "bench", first_id, Duration(5));
   probe.Start();
@@ -68,10 +85,21 @@ Status Round(Bench& b, const std::string& fault, int64_t first_id, Tally* t) {
     WaitUntil(Duration(ttl * 2000), [&] { return false; });
     kill(fault == "stop-etcd" ? sb.EtcdPid() : n->pid, SIGCONT);
   }
+  // Writes have resumed when an ack arrives after the fault from a PostgreSQL that can legitimately serve: after
+  // a postmaster kill, backends left running by the dead postmaster may still acknowledge an in-flight insert, so
+  // only a new postmaster (another node, or a restart in place) counts.
+  bool pm_killed = fault == "kill-postmaster" || fault == "kill-both";
+  bool frozen = fault == "stop-etcd" || fault == "sigstop-agent";
+  std::optional<MonoTime> restarted_at;
   bool resumed = WaitUntil(Duration(90000), [&] {
+    if (pm_killed && !restarted_at) {
+      auto now_pm = sb.PostmasterPid(leader);
+      if (now_pm && pm && *now_pm != *pm) restarted_at = Now();
+    }
     auto acks = probe.Acks();
-    bool frozen = fault == "stop-etcd" || fault == "sigstop-agent";
-    return !acks.empty() && acks.back().at > fault_at + Duration(frozen ? ttl * 2000 : 0);
+    if (acks.empty() || acks.back().at <= fault_at + Duration(frozen ? ttl * 2000 : 0)) return false;
+    if (!pm_killed) return true;
+    return acks.back().server_port != n->pg_port || (restarted_at && acks.back().at > *restarted_at);
   });
   MonoTime settled = Now();
   WaitUntil(Duration(1000), [&] { return Now() - settled >= Duration(1000); });
