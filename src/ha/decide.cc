@@ -68,13 +68,14 @@ void SyncHousekeeping(const Inputs& in, Decision* d) {
     if (std::find(desired.begin(), desired.end(), n) != desired.end()) keep.push_back(n);
   }
   bool sync_key_ours = c.sync && c.sync->is_object() && c.sync->value("leader", Json()) == me;
-  if (keep.size() != current.size() || !sync_key_ours) {
+  bool shrink = keep.size() != current.size() || !sync_key_ours;
+  if (shrink) {
     Action a = Act(ActionType::kWriteSync);
     a.sync = keep;
     d->actions.push_back(a);
-    return;
   }
-  // 2. Then PostgreSQL.
+  // 2. Then PostgreSQL, in the same cycle: the executor stops at the first failed action, so PostgreSQL changes
+  // only once the smaller `sync` is written, and a lost standby's replacement is waited for from this cycle on.
   std::string want = RenderSyncNames(desired, dyn.synchronous_node_count, dyn.synchronous_mode_strict);
   if (l.sync_names != want) {
     Action a = Act(ActionType::kSetSyncNames);
@@ -82,6 +83,7 @@ void SyncHousekeeping(const Inputs& in, Decision* d) {
     d->actions.push_back(a);
     return;
   }
+  if (shrink) return;
   // 3. Publish the standbys PostgreSQL now reports as synchronous.
   std::vector<std::string> confirmed = keep;
   for (const auto& row : l.replication) {

@@ -776,11 +776,16 @@ TEST_F(SyncDecideTest, RemovingAStandbyPublishesFirstThenChangesPostgres) {
   local_.sync_names = "\"pg1\"";
   Streaming("pg2", 950);  // pg1 disconnected
   auto d = Run();
-  EXPECT_EQ(SyncOf(d), std::vector<std::string>{}) << "pg1 leaves `sync` before PostgreSQL stops waiting for it";
-  EXPECT_EQ(NamesOf(d), "<none>");
+  EXPECT_EQ(Types(d), (std::vector<AT>{AT::kWriteSync, AT::kSetSyncNames}))
+      << "pg1 leaves `sync` before PostgreSQL stops waiting for it, and the replacement is added in the same cycle";
+  EXPECT_EQ(SyncOf(d), std::vector<std::string>{});
+  EXPECT_EQ(NamesOf(d), "\"pg2\"");
   cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  local_.sync_names = "\"pg2\"";
+  local_.replication = Json::array();
+  Streaming("pg2", 950, "sync");
   d = Run();
-  EXPECT_EQ(NamesOf(d), "\"pg2\"") << "then the replacement is added to PostgreSQL";
+  EXPECT_EQ(SyncOf(d), std::vector<std::string>{"pg2"}) << "published once PostgreSQL reports it sync";
 }
 
 TEST_F(SyncDecideTest, NosyncAndLaggingMembersAreNeverChosen) {
