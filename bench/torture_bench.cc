@@ -45,7 +45,29 @@ bool SyncStandbyPublished(Sandbox& sb) {
   return false;
 }
 
-Status Round(Bench& b, const std::string& fault, int64_t first_id, Tally* t) {
+// Every node's agent log written since `offsets` were taken, into `path` (so that a slow round can be explained).
+std::map<std::string, size_t> LogOffsets(Sandbox& sb) {
+  std::map<std::string, size_t> out;
+  for (const auto& n : sb.nodes()) {
+    auto text = ReadFile(n.log_path);
+    out[n.name] = text.ok() ? text->size() : 0;
+  }
+  return out;
+}
+
+void SaveRoundLogs(Sandbox& sb, const std::map<std::string, size_t>& offsets, const std::string& path) {
+  std::string out;
+  for (const auto& n : sb.nodes()) {
+    auto text = ReadFile(n.log_path);
+    if (!text.ok()) continue;
+    auto it = offsets.find(n.name);
+    size_t from = it == offsets.end() || it->second > text->size() ? 0 : it->second;
+    out += "==== " + n.name + " ====\n" + text->substr(from) + "\n";
+  }
+  WriteFileAtomic(path, out, 0644).ok();
+}
+
+Status Round(Bench& b, const std::string& fault, int64_t first_id, Tally* t, const std::string& log_path) {
   Sandbox& sb = b.sandbox();
   std::string leader = b.Leader();
   if (leader.empty()) return Unavailable("no leader before the round");
@@ -61,6 +83,7 @@ Status Round(Bench& b, const std::string& fault, int64_t first_id, Tally* t) {
     probe.Stop();
     return Unavailable("the probe could not write before the fault");
   }
+  auto offsets = LogOffsets(sb);
   MonoTime fault_at = Now();
   auto pm = sb.PostmasterPid(leader);
   bool restart_agent = false;
@@ -108,6 +131,7 @@ Status Round(Bench& b, const std::string& fault, int64_t first_id, Tally* t) {
     sb.SignalNode(leader, SIGKILL, true, Duration(5000)).ok();
     PGW_RETURN_IF_ERROR(sb.StartNode(leader));
   }
+  SaveRoundLogs(sb, offsets, log_path);
   if (!resumed) return Timeout("writes did not resume within 90 s after " + fault);
   auto acks = probe.Acks();
   std::string now_leader;
@@ -149,6 +173,11 @@ int Main(int argc, char** argv) {
   if (!only_sync) modes.push_back({"synchronous_mode off", bin, 5, 1, 2, ""});
   std::vector<std::pair<std::string, std::map<std::string, Tally>>> results;
   int idx = 0;
+  RemoveAll(dir + "/rounds").ok();
+  if (Status m = MakeDirs(dir + "/rounds", 0755); !m.ok()) {
+    std::fprintf(stderr, "torture_bench: %s\n", m.message().c_str());
+    return 1;
+  }
   for (const auto& m : modes) {
     std::fprintf(stderr, "%s:\n", m.label.c_str());
     std::string sdir = dir + "/" + std::to_string(idx++);
@@ -158,7 +187,8 @@ int Main(int argc, char** argv) {
     Status s = b.Start();
     for (int r = 0; s.ok() && r < rounds; ++r) {
       const std::string& fault = kFaults[static_cast<size_t>(r) % kFaults.size()];
-      s = Round(b, fault, int64_t{r + 1} * 10000000, &tallies[fault]);
+      s = Round(b, fault, int64_t{r + 1} * 10000000, &tallies[fault],
+                dir + "/rounds/" + std::to_string(idx - 1) + "-" + std::to_string(r + 1) + "-" + fault + ".log");
     }
     if (!s.ok()) tallies["error"].error = s.message();
     b.Stop(!s.ok());
@@ -181,6 +211,7 @@ int Main(int argc, char** argv) {
                   t.lost, t.split_brain, static_cast<long long>(gaps.empty() ? 0 : gaps[gaps.size() / 2].count()));
     }
   }
+  std::printf("\nagent logs of every round (from the fault on): %s/rounds/\n", dir.c_str());
   return ok ? 0 : 1;
 }
 
