@@ -11,6 +11,7 @@
 #include "agent/agent.h"
 #include "agent/fence_supervisor.h"
 #include "agent/status_json.h"
+#include "pg/fence.h"
 #include "common/config.h"
 
 namespace {
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (argc == 3 && std::strcmp(argv[1], "--validate-config") == 0) return Validate(argv[2]);
-  if (argc == 3 && std::strcmp(argv[1], "--fence-supervisor") == 0) {
+  if (argc == 3 && std::strcmp(argv[1], pgw::kFenceSupervisorFlag) == 0) {
     // Started by the agent itself (agent/fence_supervisor.h); stdin is the agent's pipe.
     pgw::Logger log(stderr, pgw::LogLevel::kInfo, "fence-supervisor: ");
     return pgw::RunFenceSupervisor(argv[2], 0, log);

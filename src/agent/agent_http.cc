@@ -17,11 +17,13 @@ std::string Route(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(0, slash);
 }
 
-Result<Json> BodyObject(const HttpServerRequest& req) {
-  if (!req.headers.count("content-length")) return Status(Code::kInvalidArgument, "411");
-  Json j = Json::parse(req.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return InvalidArgument("the request body must be a JSON object");
-  return j;
+// The JSON object a request carries in its body, or the answer to give instead: 411 without Content-Length (as
+// Patroni), 400 when the body is not a JSON object.
+std::optional<HttpServerResponse> ReadBodyObject(const HttpServerRequest& req, Json* out) {
+  if (!req.headers.count("content-length")) return api::Text(411, "Length Required");
+  *out = Json::parse(req.body, nullptr, false);
+  if (out->is_discarded() || !out->is_object()) return api::Text(400, "the request body must be a JSON object");
+  return std::nullopt;
 }
 
 }  // namespace
@@ -97,8 +99,8 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
   if (req.method == "POST" && route == "/failsafe") {
     if (!failsafe_mode_) return api::Text(502, "Failsafe mode is not enabled");
     if (RoleOf(s) == "primary") return api::Text(500, "Running as a leader");
-    auto body = BodyObject(req);
-    if (!body.ok() || !body->contains("name") || !body->at("name").is_string()) {
+    Json body;
+    if (ReadBodyObject(req, &body) || !body.contains("name") || !body.at("name").is_string()) {
       return api::Text(400, "POST /failsafe needs a JSON object with the sender's name");
     }
     int64_t until = (clock_.Now() + Duration(ttl_s_.load() * 1000)).time_since_epoch().count();
@@ -139,12 +141,10 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
 }
 
 HttpServerResponse Agent::HandleSwitchover(const std::string& action, const HttpServerRequest& req) {
-  auto body = BodyObject(req);
-  if (!body.ok()) {
-    return body.status().message() == "411" ? api::Text(411, "Length Required") : api::Text(400, body.status().message());
-  }
+  Json body;
+  if (auto refused = ReadBodyObject(req, &body)) return *refused;
   HttpServerResponse r;
-  r.deferred = [this, action, body = *body]() -> HttpServerResponse {
+  r.deferred = [this, action, body]() -> HttpServerResponse {
     auto view = dcs_->Cluster();
     if (!view.ok()) return api::Text(503, "DCS is not accessible");
     bool paused = false;
@@ -187,20 +187,18 @@ HttpServerResponse Agent::HandleSwitchover(const std::string& action, const Http
 }
 
 HttpServerResponse Agent::HandleConfigWrite(const HttpServerRequest& req) {
-  auto body = BodyObject(req);
-  if (!body.ok()) {
-    return body.status().message() == "411" ? api::Text(411, "Length Required") : api::Text(400, body.status().message());
-  }
+  Json body;
+  if (auto refused = ReadBodyObject(req, &body)) return *refused;
   auto view = dcs_->Cluster();
   if (!view.ok()) return api::Text(503, "DCS is not accessible");
   Json next;
   int64_t expect = 0;
   if (req.method == "PATCH") {
     if (!view->config) return api::Text(503, "The configuration was removed from DCS");
-    next = api::MergePatch(*view->config, *body);
+    next = api::MergePatch(*view->config, body);
     expect = view->config_mod_revision;
   } else {
-    next = *body;
+    next = body;
   }
   std::vector<std::string> problems;
   DynamicConfig::FromJson(next, "config", &problems);

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "common/base64.h"
+
 namespace pgw::api {
 
 HttpServerResponse Text(int code, std::string body) {
@@ -315,27 +317,6 @@ std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView
   return o.str();
 }
 
-namespace {
-
-std::string Base64Decode(const std::string& in) {
-  static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  int val = 0, bits = -8;
-  for (unsigned char c : in) {
-    if (c == '=') break;
-    auto p = chars.find(static_cast<char>(c));
-    if (p == std::string::npos) return "";
-    val = (val << 6) + static_cast<int>(p);
-    bits += 6;
-    if (bits >= 0) {
-      out.push_back(static_cast<char>((val >> bits) & 0xFF));
-      bits -= 8;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 bool IpAllowed(const std::string& ip, const std::string& entry) {
   auto slash = entry.find('/');
@@ -376,7 +357,8 @@ std::optional<HttpServerResponse> CheckAccess(const Config& cfg, const HttpServe
   if (it == req.headers.end()) return unauthorized("no auth header received");
   const std::string& v = it->second;
   if (v.rfind("Basic ", 0) != 0) return unauthorized("not authenticated");
-  std::string creds = Base64Decode(v.substr(6));
+  auto decoded = Base64Decode(v.substr(6));
+  std::string creds = decoded.ok() ? *decoded : "";
   if (creds != cfg.restapi.username + ":" + cfg.restapi.password) return unauthorized("not authenticated");
   return std::nullopt;
 }

@@ -16,7 +16,6 @@ namespace pgw {
 
 namespace {
 
-constexpr const char* kFlag = "--fence-supervisor";
 
 MonoTime SteadyNow() {
   return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now());
@@ -138,7 +137,7 @@ Status FenceSupervisorClient::SpawnLocked() {
   if (pipe2(p, O_CLOEXEC) != 0) return IoError(std::string("pipe: ") + std::strerror(errno));
   ProcessOptions o;
   o.stdin_fd = p[0];
-  auto pid = StartDetached({exe, kFlag, data_dir_}, "", o);
+  auto pid = StartDetached({exe, kFenceSupervisorFlag, data_dir_}, "", o);
   close(p[0]);
   if (!pid.ok()) {
     close(p[1]);
@@ -190,9 +189,7 @@ std::vector<pid_t> FenceSupervisorClient::Others() const {
     std::lock_guard<std::mutex> l(mu_);
     mine = pid_;
   }
-  auto all = FindOwnProcesses([&](const std::vector<std::string>& argv) {
-    return argv.size() == 3 && argv[1] == kFlag && argv[2] == data_dir_;
-  });
+  auto all = FindFenceSupervisors(data_dir_);
   std::vector<pid_t> out;
   for (pid_t p : all) {
     if (p != mine) out.push_back(p);

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/base64.h"
 #include "common/config.h"
 #include "common/fs.h"
 #include "common/hostport.h"
@@ -205,20 +206,7 @@ class Session {
       req.headers["Content-Type"] = "application/json";
     }
     if (!t_.api_user.empty()) {
-      static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-      std::string in = t_.api_user + ":" + t_.api_password, enc;
-      int val = 0, bits = -6;
-      for (unsigned char c : in) {
-        val = (val << 8) + c;
-        bits += 8;
-        while (bits >= 0) {
-          enc.push_back(b64[(val >> bits) & 0x3F]);
-          bits -= 6;
-        }
-      }
-      if (bits > -6) enc.push_back(b64[((val << 8) >> (bits + 8)) & 0x3F]);
-      while (enc.size() % 4) enc.push_back('=');
-      req.headers["Authorization"] = "Basic " + enc;
+      req.headers["Authorization"] = "Basic " + Base64Encode(t_.api_user + ":" + t_.api_password);
     }
     req.timeout = timeout;
     req.cacert = t_.cacert;

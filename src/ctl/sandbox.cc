@@ -385,11 +385,7 @@ Status Sandbox::Down(bool wipe) {
 }
 
 std::vector<pid_t> FenceSupervisorsOf(const std::string& data_dir) {
-  return FindProcesses(
-      [&](const std::vector<std::string>& argv) {
-        return argv.size() == 3 && argv[1] == "--fence-supervisor" && argv[2] == data_dir;
-      },
-      /*any_user=*/true);
+  return FindFenceSupervisors(data_dir, /*any_user=*/true);
 }
 
 std::optional<pid_t> Sandbox::PostmasterPid(const std::string& name) const {

@@ -9,14 +9,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/base64.h"
 #include "common/status.h"
 
 namespace pgw::etcd {
 
 using Json = nlohmann::json;
-
-std::string Base64Encode(const std::string& in);
-Result<std::string> Base64Decode(const std::string& in);
 // The smallest key greater than every key with this prefix ("abc" -> "abd"); "\0" for "all keys" per etcd.
 std::string PrefixRangeEnd(const std::string& prefix);
 

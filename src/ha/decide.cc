@@ -663,10 +663,13 @@ Json FailsafeMembers(const ClusterView& c) {
   return j;
 }
 
+// When the lease keeper last had a keepalive acknowledged: the deadline is that send time plus ttl.
+MonoTime LastRenewal(const Inputs& in) {
+  return in.lease_deadline - Duration(int64_t{in.dynamic.ttl} * 1000);
+}
+
 bool LeaseSuspect(const Inputs& in) {
-  if (in.my_lease == 0) return true;
-  MonoTime last_renewal = in.lease_deadline - Duration(int64_t{in.dynamic.ttl} * 1000);
-  return in.now - last_renewal > SuspectAfter(in.dynamic);
+  return in.my_lease == 0 || in.now - LastRenewal(in) > SuspectAfter(in.dynamic);
 }
 
 Duration SuspectAfter(const DynamicConfig& d) {
@@ -675,9 +678,7 @@ Duration SuspectAfter(const DynamicConfig& d) {
 }
 
 bool DcsReachable(const Inputs& in) {
-  if (in.my_lease == 0) return false;
-  MonoTime last_renewal = in.lease_deadline - Duration(int64_t{in.dynamic.ttl} * 1000);
-  return in.now - last_renewal <= Duration(int64_t{in.dynamic.retry_timeout} * 1000);
+  return in.my_lease != 0 && in.now - LastRenewal(in) <= Duration(int64_t{in.dynamic.retry_timeout} * 1000);
 }
 
 const char* ActionName(ActionType t) {

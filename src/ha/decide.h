@@ -78,6 +78,8 @@ bool Crashed(const LocalView& l);
 
 // Whether the view of etcd is fresh enough to act on (see Inputs::lease_deadline).
 bool DcsReachable(const Inputs& in);
+// Send time of the last keepalive etcd acknowledged (lease_deadline - ttl).
+MonoTime LastRenewal(const Inputs& in);
 // Whether a keepalive went unanswered: the last renewal is older than SuspectAfter (a renewal period and a half).
 bool LeaseSuspect(const Inputs& in);
 Duration SuspectAfter(const DynamicConfig& d);

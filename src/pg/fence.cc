@@ -82,6 +82,14 @@ std::vector<pid_t> ChildrenOf(pid_t ppid) {
   return out;
 }
 
+std::vector<pid_t> FindFenceSupervisors(const std::string& data_dir, bool any_user) {
+  return FindProcesses(
+      [&](const std::vector<std::string>& argv) {
+        return argv.size() == 3 && argv[1] == kFenceSupervisorFlag && argv[2] == data_dir;
+      },
+      any_user);
+}
+
 std::vector<pid_t> FindProcesses(const std::function<bool(const std::vector<std::string>&)>& pred, bool any_user) {
   std::vector<pid_t> out;
   uid_t me = getuid();

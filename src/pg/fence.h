@@ -36,6 +36,11 @@ inline std::vector<pid_t> FindOwnProcesses(const std::function<bool(const std::v
   return FindProcesses(pred, false);
 }
 
+// The fence supervisor's command line (agent/fence_supervisor.h): `<pgwarden> --fence-supervisor DATA_DIR`.
+inline constexpr const char* kFenceSupervisorFlag = "--fence-supervisor";
+// Fence supervisors guarding `data_dir`: ours only, or any user's (the sandbox runs agents as postgres).
+std::vector<pid_t> FindFenceSupervisors(const std::string& data_dir, bool any_user = false);
+
 // Backends left running after their postmaster died (SIGKILL of the postmaster alone): processes of ours whose
 // working directory is `data_dir` and whose title starts with "postgres". They keep the shared memory attached,
 // which stops a new postmaster from starting; they are SIGKILLed. Returns how many.
