@@ -336,6 +336,9 @@ void Agent::Cycle() {
   }
   failsafe_active_ = in.failsafe_ok && !ha::DcsReachable(in);
   log_.Info(d.message);
+  // Peers racing for the key we are about to release must not see the state of the previous cycle (a crashed
+  // primary still reported as primary would hold them back a loop).
+  Publish(local, &*view);
   bool ok = Execute(d, *view, local);
   if (stop_) return;
   // Re-observe after acting so that the member key and the API show the state we left PostgreSQL in.
@@ -469,7 +472,6 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       return s;
     }
     case ActionType::kRewind: {
-      log_.Info("running pg_rewind from " + a.target);
       Status s = pg_->Rewind(*a.address);
       rewind_failed_ = !s.ok();
       if (s.ok()) unreconciled_ = false;

@@ -163,10 +163,17 @@ std::string NotHealthiestReason(const Inputs& in) {
       in.cluster->sync->contains("leader") && in.cluster->sync->at("leader").is_string()) {
     former = in.cluster->sync->at("leader").get<std::string>();
   }
+  // Only the members that may be promoted take part in the comparison (Patroni too): an asynchronous standby can
+  // have received more WAL than the synchronous one, but it may not be promoted, so it must not hold the
+  // synchronous standby back either.
+  std::vector<std::string> racers = former.empty() ? std::vector<std::string>{} : SyncStandbys(*in.cluster, former);
+  auto may_race = [&](const std::string& n) {
+    return former.empty() || std::find(racers.begin(), racers.end(), n) != racers.end();
+  };
   for (const auto& p : in.peers) {
     if (!p.reachable || p.name == in.config->name) continue;
     if (p.is_primary) return "Primary (" + p.name + ") is still alive";
-    if (p.nofailover || p.name == former) continue;
+    if (p.nofailover || p.name == former || !may_race(p.name)) continue;
     if (p.wal_position > l.wal_position) return "Wal position of " + p.name + " is ahead of my wal position";
     if (p.wal_position == l.wal_position && p.failover_priority > my_priority) {
       return p.name + " has equally tolerable WAL position and priority " + std::to_string(p.failover_priority) +
@@ -573,7 +580,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     return d;
   }
   if (in.watchdog_unusable) return not_healthiest("Watchdog device is not usable");
-  if (in.now < in.no_race_until) return not_healthiest("backing off after the pre_promote script failed");
+  if (in.now < in.no_race_until) return not_healthiest("backing off: this node gave the leader key up or its pre_promote script failed");
   if (in.now < in.failsafe_primary_until) {
     return not_healthiest("the primary confirmed through POST /failsafe that it is alive");
   }

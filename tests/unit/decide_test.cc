@@ -1023,5 +1023,24 @@ TEST_F(DecideTest, InSyncModeTheFormerLeadersWalDoesNotBlockASyncStandby) {
   EXPECT_NE(Run().message.find("Wal position of pg1 is ahead"), std::string::npos);
 }
 
+TEST_F(DecideTest, InSyncModeAnAsynchronousStandbyAheadDoesNotBlockTheSyncStandby) {
+  cluster_.initialize = "42";
+  AddMember("pg1", 5433);
+  AddMember("pg2", 5434);
+  RunningReplica(500);
+  cluster_.sync = Json{{"leader", "pg1"}, {"sync_standby", "pg0"}};
+  // pg1 (the former leader) is down; pg2 streamed asynchronously and received more WAL than we did.
+  peers_ = {PeerStatus{"pg2", true, false, 700, false, 1}};
+  peers_checked_ = true;
+  tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
+  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}))
+      << "pg2 may not be promoted, so it must not keep the synchronous standby from it either";
+  cluster_.sync = Json{{"leader", "pg1"}, {"sync_standby", "pg0,pg2"}};
+  EXPECT_NE(Run().message.find("Wal position of pg2 is ahead"), std::string::npos)
+      << "between two synchronous standbys the one with more WAL wins";
+  tweak_ = nullptr;
+  EXPECT_NE(Run().message.find("Wal position of pg2 is ahead"), std::string::npos) << "asynchronous: everyone counts";
+}
+
 }  // namespace
 }  // namespace pgw::ha
