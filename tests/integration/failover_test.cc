@@ -19,50 +19,27 @@ constexpr int kTtl = 5;
 
 MonoTime Now() { return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now()); }
 
-class FailoverTest : public ::testing::Test {
+class FailoverTest : public ClusterFixture {
  protected:
+  FailoverTest() : ClusterFixture("fo") {}
   void StartCluster(int nodes, const std::string& extra_dcs = "", std::vector<std::string> tags = {},
                     const std::string& extra_postgresql = "") {
-    if (!dir_) dir_ = std::make_unique<TempDir>("failover");
-    SandboxSpec spec;
-    spec.dir = dir_->path + "/sb";
-    spec.nodes = nodes;
-    spec.scope = "fo";
-    spec.pgwarden_bin = PgwardenBin();
-    spec.ttl = kTtl;
-    spec.loop_wait = 1;
-    spec.retry_timeout = 2;
-    spec.extra_dcs = extra_dcs;
-    spec.node_tags = std::move(tags);
-    spec.extra_postgresql = extra_postgresql;
-    auto sb = Sandbox::Up(spec, log_);
-    ASSERT_TRUE(sb.ok()) << sb.status().message();
-    sb_ = std::make_unique<Sandbox>(std::move(*sb));
-    if (nodes > 1 && spec.node_tags.empty()) {
-      Status h = sb_->WaitHealthy(Duration(180000));
-      ASSERT_TRUE(h.ok()) << h.message();
-    }
+    bool tagged = !tags.empty();
+    ClusterFixture::StartCluster(
+        nodes,
+        [&](SandboxSpec& spec) {
+          FastTiming(spec);
+          spec.extra_dcs = extra_dcs;
+          spec.node_tags = std::move(tags);
+          spec.extra_postgresql = extra_postgresql;
+        },
+        /*wait_healthy=*/nodes > 1 && !tagged);
   }
   void TearDown() override {
     for (auto& p : probes_) p->Stop();
-    if (!sb_) return;
-    if (HasFailure()) {
-      for (const auto& n : sb_->nodes()) {
-        auto text = ReadFile(n.log_path);
-        if (!text.ok()) continue;
-        std::string tail = text->size() > 6000 ? text->substr(text->size() - 6000) : *text;
-        std::fprintf(stderr, "---- %s (tail) ----\n%s\n", n.name.c_str(), tail.c_str());
-      }
-    }
-    Status s = sb_->Down(false);
-    EXPECT_TRUE(s.ok()) << s.message();
+    ClusterFixture::TearDown();
   }
 
-  std::string LeaderKey() {
-    std::string out = Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/fo/leader"});
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
-  }
   bool Writable(const std::string& name) { return Sql(sb_->Conninfo(name), "SELECT pg_is_in_recovery()") == "f"; }
   bool InRecovery(const std::string& name) { return Sql(sb_->Conninfo(name), "SELECT pg_is_in_recovery()") == "t"; }
   Json NodeJson(const std::string& name) {
@@ -73,18 +50,6 @@ class FailoverTest : public ::testing::Test {
     auto t = ReadFile(sb_->Node(name)->log_path);
     return t.ok() ? *t : "";
   }
-  // The whole machine of `name` dies: agent, its fence supervisor and PostgreSQL, all SIGKILLed.
-  void KillMachine(const std::string& name) {
-    const SandboxNode* n = sb_->Node(name);
-    auto pm = sb_->PostmasterPid(name);
-    ASSERT_TRUE(pm.has_value());
-    auto sups = FenceSupervisorsOf(n->data_dir);
-    ASSERT_FALSE(sups.empty()) << "the agent runs no fence supervisor";
-    kill(n->pid, SIGKILL);
-    for (pid_t s : sups) kill(s, SIGKILL);
-    kill(*pm, SIGKILL);
-    ASSERT_TRUE(sb_->SignalNode(name, SIGKILL, true, Duration(10000)).ok());
-  }
   // Until `name` streams from `leader` (pg_stat_replication on the leader), on the leader's timeline.
   bool Streams(const std::string& name, const std::string& leader) {
     return Sql(sb_->Conninfo(leader),
@@ -94,15 +59,14 @@ class FailoverTest : public ::testing::Test {
   }
   // A callback program that appends its arguments to DIR/callbacks.log; returns the callbacks: YAML block.
   std::string CallbackScript() {
-    if (!dir_) dir_ = std::make_unique<TempDir>("failover");
-    std::string script = dir_->path + "/callback.sh";
-    EXPECT_TRUE(WriteFileAtomic(script, "#!/bin/sh\necho \"$@\" >> " + dir_->path + "/callbacks.log\n", 0755).ok());
+    std::string script = Dir() + "/callback.sh";
+    EXPECT_TRUE(WriteFileAtomic(script, "#!/bin/sh\necho \"$@\" >> " + Dir() + "/callbacks.log\n", 0755).ok());
     chmod(script.c_str(), 0755);
     return "  callbacks:\n    on_start: " + script + "\n    on_stop: " + script + "\n    on_role_change: " + script +
            "\n";
   }
   std::string CallbackLog() {
-    auto t = ReadFile(dir_->path + "/callbacks.log");
+    auto t = ReadFile(Dir() + "/callbacks.log");
     return t.ok() ? *t : "";
   }
   WriteProbe* Probe(const std::string& name, int64_t first_id) {
@@ -124,9 +88,6 @@ class FailoverTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  Logger log_{stderr};
-  std::unique_ptr<TempDir> dir_;
-  std::unique_ptr<Sandbox> sb_;
   std::vector<std::unique_ptr<WriteProbe>> probes_;
 };
 
@@ -153,8 +114,7 @@ TEST_F(FailoverTest, LeaderMachineKilledGivesOneNewLeaderAndTheOldOneRejoinsThro
   EXPECT_EQ(writable, 1) << "exactly one writable primary among the survivors";
   Json hist;
   ASSERT_TRUE(WaitFor(seconds(10), [&] {
-    hist = Json::parse(Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/fo/history"}), nullptr,
-                       false);
+    hist = Json::parse(Key("history"), nullptr, false);
     return hist.is_array() && !hist.empty();
   })) << "no history after the promotion";
   EXPECT_EQ(hist.back().back(), fresh) << "history names the new leader";
@@ -246,8 +206,7 @@ TEST_F(FailoverTest, EtcdStoppedWithFailsafeKeepsThePrimaryRunningWhileEveryMemb
   std::string leader = LeaderKey();
   ASSERT_FALSE(leader.empty());
   ASSERT_TRUE(WaitFor(seconds(20), [&] {
-    Json f = Json::parse(Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/fo/failsafe"}),
-                         nullptr, false);
+    Json f = Json::parse(Key("failsafe"), nullptr, false);
     return f.is_object() && f.size() == 3;
   })) << "the leader did not publish the failsafe member list";
   ASSERT_TRUE(WriteProbe::CreateTable(sb_->Conninfo(leader), "probe").ok());

@@ -2,11 +2,13 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -77,5 +79,79 @@ inline std::string Etcdctl(const std::string& endpoint, const std::vector<std::s
   auto r = Run(argv, o);
   return r.ok() ? r->output : "";
 }
+
+// One sandbox cluster per test (etcd + agents + PostgreSQL under a fresh directory), taken down in TearDown even
+// when the test failed, with the tail of every agent's log printed then.
+class ClusterFixture : public ::testing::Test {
+ protected:
+  explicit ClusterFixture(std::string scope) : scope_(std::move(scope)) {}
+
+  // Directory for the test's own files (created on first use; the sandbox lives under it in sb/).
+  const std::string& Dir() {
+    if (!dir_) dir_ = std::make_unique<TempDir>(scope_);
+    return dir_->path;
+  }
+  // Starts `nodes` nodes; `tweak` adjusts the spec (timing, extra YAML, tags). Waits until every node is healthy
+  // unless `wait_healthy` is false.
+  void StartCluster(int nodes, const std::function<void(SandboxSpec&)>& tweak = nullptr, bool wait_healthy = true) {
+    SandboxSpec spec;
+    spec.dir = Dir() + "/sb";
+    spec.nodes = nodes;
+    spec.scope = scope_;
+    spec.pgwarden_bin = PgwardenBin();
+    if (tweak) tweak(spec);
+    auto sb = Sandbox::Up(spec, log_);
+    ASSERT_TRUE(sb.ok()) << sb.status().message();
+    sb_ = std::make_unique<Sandbox>(std::move(*sb));
+    if (wait_healthy) {
+      Status h = sb_->WaitHealthy(Duration(180000));
+      ASSERT_TRUE(h.ok()) << h.message();
+    }
+  }
+  // The fast timing profile of the failover tests: ttl 5, loop_wait 1, retry_timeout 2.
+  static void FastTiming(SandboxSpec& spec) {
+    spec.ttl = 5;
+    spec.loop_wait = 1;
+    spec.retry_timeout = 2;
+  }
+  void TearDown() override {
+    if (!sb_) return;
+    if (HasFailure()) {
+      for (const auto& n : sb_->nodes()) {
+        auto text = ReadFile(n.log_path);
+        if (!text.ok()) continue;
+        std::string tail = text->size() > 12000 ? text->substr(text->size() - 12000) : *text;
+        std::fprintf(stderr, "---- %s (tail) ----\n%s\n", n.name.c_str(), tail.c_str());
+      }
+    }
+    Status s = sb_->Down(false);
+    EXPECT_TRUE(s.ok()) << s.message();
+  }
+  // The value of /service/<scope>/<key> in etcd ("" when absent).
+  std::string Key(const std::string& key) {
+    std::string out = Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/" + scope_ + "/" + key});
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  }
+  std::string LeaderKey() { return Key("leader"); }
+  // The whole machine of `name` dies: agent, its fence supervisor and PostgreSQL, all SIGKILLed.
+  void KillMachine(const std::string& name) {
+    const SandboxNode* n = sb_->Node(name);
+    ASSERT_NE(n, nullptr) << name;
+    auto pm = sb_->PostmasterPid(name);
+    ASSERT_TRUE(pm.has_value()) << name << " runs no PostgreSQL";
+    auto sups = FenceSupervisorsOf(n->data_dir);
+    ASSERT_FALSE(sups.empty()) << "the agent of " << name << " runs no fence supervisor";
+    kill(n->pid, SIGKILL);
+    for (pid_t s : sups) kill(s, SIGKILL);
+    kill(*pm, SIGKILL);
+    ASSERT_TRUE(sb_->SignalNode(name, SIGKILL, true, Duration(10000)).ok());
+  }
+
+  std::string scope_;
+  Logger log_{stderr};
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<Sandbox> sb_;
+};
 
 }  // namespace pgw::itest

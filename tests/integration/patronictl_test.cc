@@ -47,27 +47,13 @@ bool SameYaml(const YAML::Node& a, const YAML::Node& b) {
   return true;
 }
 
-class PatronictlTest : public ::testing::Test {
+class PatronictlTest : public ClusterFixture {
  protected:
+  PatronictlTest() : ClusterFixture("compat") {}
   void SetUp() override {
     if (!PathExists("/usr/bin/patronictl")) GTEST_SKIP() << "patronictl is not installed (apt-get install patroni)";
-    dir_ = std::make_unique<TempDir>("patronictl");
-    SandboxSpec spec;
-    spec.dir = dir_->path + "/sb";
-    spec.nodes = 3;
-    spec.scope = "compat";
-    spec.pgwarden_bin = PgwardenBin();
-    auto sb = Sandbox::Up(spec, log_);
-    ASSERT_TRUE(sb.ok()) << sb.status().message();
-    sb_ = std::make_unique<Sandbox>(std::move(*sb));
-    Status h = sb_->WaitHealthy(Duration(180000));
-    ASSERT_TRUE(h.ok()) << h.message();
-    cfg_ = sb_->nodes()[0].config_path;
-  }
-  void TearDown() override {
-    if (sb_) {
-      EXPECT_TRUE(sb_->Down(false).ok());
-    }
+    StartCluster(3);
+    if (sb_) cfg_ = sb_->nodes()[0].config_path;
   }
   Out Patronictl(std::vector<std::string> args) {
     args.insert(args.begin(), {"/usr/bin/patronictl", "-c", cfg_});
@@ -76,11 +62,6 @@ class PatronictlTest : public ::testing::Test {
   Out Pgwardenctl(std::vector<std::string> args) {
     args.insert(args.begin(), {std::string(PGW_BIN_DIR) + "/pgwardenctl", "-c", cfg_});
     return Cmd(args);
-  }
-  std::string LeaderKey() {
-    std::string out = Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/compat/leader"});
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
   }
   // Both tools print the same table (retried: lag and timelines settle within a loop or two).
   void ExpectSameList() {
@@ -93,9 +74,6 @@ class PatronictlTest : public ::testing::Test {
     EXPECT_TRUE(same) << "patronictl:\n" << a << "pgwardenctl:\n" << b;
   }
 
-  Logger log_{stderr};
-  std::unique_ptr<TempDir> dir_;
-  std::unique_ptr<Sandbox> sb_;
   std::string cfg_;
 };
 

@@ -16,42 +16,14 @@ using std::chrono::seconds;
 
 MonoTime Now() { return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now()); }
 
-class SyncTest : public ::testing::Test {
+class SyncTest : public ClusterFixture {
  protected:
+  SyncTest() : ClusterFixture("sync") {}
   void StartCluster(int nodes, bool strict) {
-    dir_ = std::make_unique<TempDir>("sync");
-    SandboxSpec spec;
-    spec.dir = dir_->path + "/sb";
-    spec.nodes = nodes;
-    spec.scope = "sync";
-    spec.pgwarden_bin = PgwardenBin();
-    spec.ttl = 5;
-    spec.loop_wait = 1;
-    spec.retry_timeout = 2;
-    spec.extra_dcs = std::string("    synchronous_mode: true\n") + (strict ? "    synchronous_mode_strict: true\n" : "");
-    auto sb = Sandbox::Up(spec, log_);
-    ASSERT_TRUE(sb.ok()) << sb.status().message();
-    sb_ = std::make_unique<Sandbox>(std::move(*sb));
-    Status h = sb_->WaitHealthy(Duration(180000));
-    ASSERT_TRUE(h.ok()) << h.message();
-  }
-  void TearDown() override {
-    if (!sb_) return;
-    if (HasFailure()) {
-      for (const auto& n : sb_->nodes()) {
-        auto text = ReadFile(n.log_path);
-        if (text.ok()) {
-          std::fprintf(stderr, "---- %s ----\n%s\n", n.name.c_str(),
-                       text->substr(text->size() > 20000 ? text->size() - 20000 : 0).c_str());
-        }
-      }
-    }
-    EXPECT_TRUE(sb_->Down(false).ok());
-  }
-  std::string Key(const std::string& k) {
-    std::string out = Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/sync/" + k});
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
+    ClusterFixture::StartCluster(nodes, [&](SandboxSpec& spec) {
+      FastTiming(spec);
+      spec.extra_dcs = std::string("    synchronous_mode: true\n") + (strict ? "    synchronous_mode_strict: true\n" : "");
+    });
   }
   std::string SyncStandby() {
     Json j = Json::parse(Key("sync"), nullptr, false);
@@ -62,14 +34,6 @@ class SyncTest : public ::testing::Test {
     return Sql(sb_->Conninfo(leader),
                "SELECT sync_state FROM pg_stat_replication WHERE application_name = '" + name + "'");
   }
-  void KillMachine(const std::string& name) {
-    const SandboxNode* n = sb_->Node(name);
-    auto pm = sb_->PostmasterPid(name);
-    for (pid_t s : FenceSupervisorsOf(n->data_dir)) kill(s, SIGKILL);
-    kill(n->pid, SIGKILL);
-    if (pm) kill(*pm, SIGKILL);
-    ASSERT_TRUE(sb_->SignalNode(name, SIGKILL, true, Duration(10000)).ok());
-  }
   std::string MultiHost() {
     std::string hosts, ports;
     for (const auto& n : sb_->nodes()) {
@@ -79,10 +43,6 @@ class SyncTest : public ::testing::Test {
     return "host=" + hosts + " port=" + ports + " user=postgres password=" + Sandbox::kSuperuserPassword +
            " dbname=postgres target_session_attrs=read-write";
   }
-
-  Logger log_{stderr};
-  std::unique_ptr<TempDir> dir_;
-  std::unique_ptr<Sandbox> sb_;
 };
 
 TEST_F(SyncTest, SyncKeyFollowsReplicationAndALostStandbyIsReplaced) {

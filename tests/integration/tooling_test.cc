@@ -15,21 +15,10 @@ namespace {
 using Json = nlohmann::json;
 using std::chrono::seconds;
 
-class ToolingTest : public ::testing::Test {
+class ToolingTest : public ClusterFixture {
  protected:
-  void StartCluster() {
-    dir_ = std::make_unique<TempDir>("tooling");
-    SandboxSpec spec;
-    spec.dir = dir_->path + "/sb";
-    spec.nodes = 3;
-    spec.scope = "tools";
-    spec.pgwarden_bin = PgwardenBin();
-    auto sb = Sandbox::Up(spec, log_);
-    ASSERT_TRUE(sb.ok()) << sb.status().message();
-    sb_ = std::make_unique<Sandbox>(std::move(*sb));
-    Status h = sb_->WaitHealthy(Duration(180000));
-    ASSERT_TRUE(h.ok()) << h.message();
-  }
+  ToolingTest() : ClusterFixture("tools") {}
+  void StartCluster() { ClusterFixture::StartCluster(3); }
   void TearDown() override {
     for (pid_t p : started_) {
       kill(p, SIGTERM);
@@ -38,20 +27,13 @@ class ToolingTest : public ::testing::Test {
         WaitFor(seconds(5), [&] { return Reap(p); });
       }
     }
-    if (sb_) {
-      EXPECT_TRUE(sb_->Down(false).ok());
-    }
+    ClusterFixture::TearDown();
   }
   pid_t Start(const std::vector<std::string>& argv, const std::string& log) {
     auto pid = StartDetached(argv, log);
     EXPECT_TRUE(pid.ok()) << pid.status().message();
     if (pid.ok()) started_.push_back(*pid);
     return pid.ok() ? *pid : 0;
-  }
-  std::string LeaderKey() {
-    std::string out = Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/tools/leader"});
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
   }
   // Port of the server a new connection through `port` lands on ("" when none).
   std::string ServerPort(int port) {
@@ -68,9 +50,6 @@ class ToolingTest : public ::testing::Test {
     return r.ok() && r->status == 200 ? r->body : "";
   }
 
-  Logger log_{stderr};
-  std::unique_ptr<TempDir> dir_;
-  std::unique_ptr<Sandbox> sb_;
   std::vector<pid_t> started_;
 };
 
