@@ -290,20 +290,34 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
     }
     return d;
   }
+  if (!c.leader && WasPrimary(l) && in.now < in.no_race_until) {
+    // We gave the key up so that another member takes over: starting PostgreSQL now would only mean stopping it
+    // again for pg_rewind once the new leader is known (and exposes a read-only server at the old address).
+    d.actions.push_back(Act(ActionType::kWait));
+    d.message = "waiting for another member to take the leader key";
+    return d;
+  }
   Action start = Act(ActionType::kStartReplica);
   std::optional<std::string> up;
   if (c.leader) {
     up = UpstreamMember(*in.config, c);
     if (up) start.upstream = UpstreamFor(in, *up);
   }
-  // A former primary (stopped in production or crashed) behind a leader on another timeline has, or may have,
-  // WAL the new leader never saw: reconcile before streaming (safety rule 6).
+  // A former primary (stopped in production or crashed) that did not hand over cleanly has, or may have, WAL the
+  // new leader never saw: reconcile before streaming (safety rule 6). It rewinds whatever the timelines in the
+  // member keys say (pg_rewind itself says when nothing diverged), but only once the leader has finished its
+  // promotion: pg_rewind against a source still on the old timeline finds "no rewind required" and the diverged
+  // node would follow it. Without pg_rewind, only a visibly different timeline re-clones.
   const Member* leader = c.LeaderMember();
-  // An unreconciled former primary rewinds whatever the timelines look like (pg_rewind itself says when nothing
-  // diverged); a stopped former primary rewinds when the leader is on another timeline.
-  if (c.leader && leader != nullptr && leader->conn && !in.clean_demote &&
-      (in.unreconciled_primary || (WasPrimary(l) && (!leader->timeline || *leader->timeline != l.timeline)))) {
-    bool rewind = in.dynamic.use_pg_rewind || in.config->postgresql.use_pg_rewind;
+  bool rewind = in.dynamic.use_pg_rewind || in.config->postgresql.use_pg_rewind;
+  if (c.leader && leader != nullptr && leader->conn && leader->name != in.config->name && !in.clean_demote &&
+      (in.unreconciled_primary || WasPrimary(l))) {
+    if (!leader->IsPrimaryRole()) {
+      d.actions.push_back(Act(ActionType::kWait));
+      d.message = "waiting for leader " + leader->name + " to finish its promotion before reconciling with it";
+      return d;
+    }
+    bool other_timeline = !leader->timeline || *leader->timeline != l.timeline;
     const auto& pg = in.config->postgresql;
     if (rewind && in.rewind_failed) {
       if (pg.remove_data_directory_on_rewind_failure) {
@@ -324,7 +338,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
       d.message = "running pg_rewind from " + leader->name;
       return d;
     }
-    if (pg.remove_data_directory_on_diverged_timelines) {
+    if (other_timeline && pg.remove_data_directory_on_diverged_timelines) {
       d.actions.push_back(Act(ActionType::kReinitialize));
       d.message = "reinitializing due to diverged timelines";
       return d;

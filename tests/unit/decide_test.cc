@@ -538,10 +538,42 @@ TEST_F(DecideTest, DivergedFormerPrimaryWithoutRewindReclonesWhenAllowed) {
   EXPECT_EQ(d.message, "reinitializing due to diverged timelines");
 }
 
-TEST_F(DecideTest, FormerPrimaryOnTheLeadersTimelineJustFollows) {
+TEST_F(DecideTest, FormerPrimaryOnTheLeadersTimelineRewindsWhenItCanElseFollows) {
   FormerPrimaryStopped(1);
   tweak_ = [](Inputs& in) { in.dynamic.use_pg_rewind = true; };
-  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartReplica});
+  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kRewind, AT::kStartReplica}))
+      << "member keys lag behind a promotion: pg_rewind decides whether anything diverged";
+  tweak_ = nullptr;
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartReplica}) << "without pg_rewind: only another timeline re-clones";
+  local_.cluster_state = "shut down";
+  tweak_ = [](Inputs& in) {
+    in.dynamic.use_pg_rewind = true;
+    in.clean_demote = true;
+  };
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartReplica}) << "a clean handover needs no rewind";
+}
+
+TEST_F(DecideTest, FormerPrimaryWaitsForTheNewLeadersPromotionBeforeRewinding) {
+  FormerPrimaryStopped(1);
+  cluster_.members["pg1"].role = "replica";  // the leader key is taken, pg_promote has not finished yet
+  tweak_ = [](Inputs& in) { in.dynamic.use_pg_rewind = true; };
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait})
+      << "pg_rewind against a source still on the old timeline finds nothing to rewind";
+  EXPECT_NE(d.message.find("finish its promotion"), std::string::npos) << d.message;
+  cluster_.members["pg1"].role = "master";  // Patroni 3 spells it so
+  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kRewind, AT::kStartReplica}));
+}
+
+TEST_F(DecideTest, NodeThatGaveTheKeyUpWaitsForTheNextLeaderInsteadOfStartingReadOnly) {
+  FormerPrimaryStopped(1);
+  cluster_.leader.reset();
+  no_race_until_ = clock_.Now() + Duration(5000);
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_EQ(d.message, "waiting for another member to take the leader key");
+  no_race_until_ = MonoTime{};
+  EXPECT_NE(Types(Run()), std::vector<AT>{AT::kWait}) << "after the back-off it may race again as the former leader";
 }
 
 TEST_F(DecideTest, PauseNeverStartsStopsOrPromotes) {
