@@ -397,7 +397,9 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
     int64_t best = -1;
     for (const auto& [name, m] : c.members) {
       if (name == me || !m.IsRunning() || m.NoFailover() || !allowed(name)) continue;
-      int64_t pos = m.xlog_location.value_or(0);
+      // The flush position pg_stat_replication reports on this primary is fresher than the member key's.
+      auto flushed = in.local->replication_flush.find(name);
+      int64_t pos = flushed != in.local->replication_flush.end() ? flushed->second : m.xlog_location.value_or(0);
       if (pos > best) {
         best = pos;
         candidate = name;

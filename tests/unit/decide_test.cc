@@ -697,7 +697,13 @@ TEST_F(SwitchoverTest, WithoutCandidateTheMostAdvancedEligibleReplicaIsChosen) {
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
   EXPECT_EQ(d.actions[0].target, "pg2");
+  // pg_stat_replication on the primary is fresher than the member keys: its flush positions decide.
+  local_.replication_flush = {{"pg1", 1000}, {"pg2", 950}};
+  d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
+  EXPECT_EQ(d.actions[0].target, "pg1");
 }
+
 
 TEST_F(SwitchoverTest, ScheduledSwitchoverWaitsForItsTime) {
   SteadyLeader();
@@ -990,6 +996,24 @@ TEST_F(SyncDecideTest, SynchronousNoteNamesAloneAndWaiting) {
   c.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1"}};
   EXPECT_EQ(SynchronousNote(dyn, c, "pg0"), "");
   EXPECT_EQ(SynchronousNote(dyn, c, "pg1"), "waiting") << "the key belongs to another leader";
+}
+
+TEST_F(SyncDecideTest, SwitchoverWithoutCandidatePicksTheSyncStandbyWithTheHighestFlushedLsn) {
+  SyncLeader();
+  AddMember("pg3", 5435);
+  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1,pg2"}};
+  local_.sync_names = "2 (\"pg1\",\"pg2\")";
+  Streaming("pg1", 800, "sync");
+  Streaming("pg2", 900, "sync");
+  Streaming("pg3", 1000, "async");
+  tweak_ = [](Inputs& in) {
+    in.dynamic.synchronous_mode = true;
+    in.dynamic.synchronous_node_count = 2;
+  };
+  cluster_.failover = Json{{"leader", "pg0"}};
+  auto d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
+  EXPECT_EQ(d.actions[0].target, "pg2") << "pg3 has more WAL but is not synchronous";
 }
 
 TEST(SyncNamesTest, RenderedAsPatroniWritesThem) {
