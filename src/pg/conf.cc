@@ -58,7 +58,10 @@ Json EffectiveParameters(const Config& cfg, const DynamicConfig& dyn) {
             {"max_prepared_transactions", 0},
             {"track_commit_timestamp", "off"},
             {"wal_keep_size", "128MB"},
-            {"wal_log_hints", "on"}};
+            {"wal_log_hints", "on"},
+            // PostgreSQL's 5 s default delays a promotion: a standby whose walreceiver failed shortly before (the
+            // primary just died) sleeps out the rest of the interval after the promote request (docs/configuration.md).
+            {"wal_retrieve_retry_interval", "500ms"}};
   for (const auto& [k, v] : dyn.parameters.items()) p[k] = v;
   for (const auto& [k, v] : cfg.postgresql.parameters.items()) {
     if (!IsClusterWideParameter(k)) p[k] = v;

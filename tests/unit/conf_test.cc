@@ -20,6 +20,7 @@ TEST(ConfTest, ClusterWideParametersComeFromTheDynamicConfigOnly) {
   EXPECT_EQ(p["max_connections"], 200);  // local 10 ignored: must be equal on every node
   EXPECT_EQ(p["work_mem"], "8MB");       // local wins for ordinary parameters
   EXPECT_EQ(p["wal_level"], "replica");  // default
+  EXPECT_EQ(p["wal_retrieve_retry_interval"], "500ms") << "promotion must not sleep out PostgreSQL's 5 s retry interval";
   EXPECT_EQ(p["listen_addresses"], "0.0.0.0");
   EXPECT_EQ(p["port"], 5432);
   EXPECT_EQ(p["cluster_name"], "demo");
