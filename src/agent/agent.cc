@@ -492,6 +492,9 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       log_.Info(a.sync_names.empty() ? std::string("synchronous_standby_names := '' (no synchronous standby)")
                                      : "synchronous_standby_names := '" + a.sync_names + "'");
       return pg_->ApplySyncNames(a.sync_names, std::nullopt);
+    case ActionType::kDeleteSync:
+      log_.Info("synchronous_mode is off: removing the sync key");
+      return dcs_->DeleteSync();
     case ActionType::kWriteSync: {
       std::string list;
       for (const auto& n : a.sync) list += (list.empty() ? "" : ",") + n;

@@ -248,6 +248,13 @@ Status EtcdDcs::DeleteFailover() {
   return Status::Ok();
 }
 
+Status EtcdDcs::DeleteSync() {
+  auto r = client_->Delete(Key(keys::kSync));
+  if (!r.ok()) return r.status().Context("removing sync");
+  AwaitCache(*r);
+  return Status::Ok();
+}
+
 Status EtcdDcs::WriteSync(const std::string& json, int64_t expect_mod) {
   std::string key = Key(keys::kSync);
   etcd::Compare c{key, expect_mod == 0 ? etcd::Compare::Target::kCreate : etcd::Compare::Target::kMod,

@@ -53,6 +53,8 @@ class EtcdDcs final : public Dcs {
   Status DeleteFailover();
   // sync := json if its mod_revision is still `expect_mod` (0: only if absent). kConflict when it changed.
   Status WriteSync(const std::string& json, int64_t expect_mod);
+  // Removes the `sync` key (synchronous_mode turned off).
+  Status DeleteSync();
 
   // Writes from the REST API's worker threads, on their own connection (the HA loop's is not shared).
   Status ApiSetFailover(const std::string& json);

@@ -131,7 +131,21 @@ std::string ClientGate(const Inputs& in, Decision* d) {
 
 // Adds the leader's housekeeping: status optime, slots, synchronous replication.
 void LeaderHousekeeping(const Inputs& in, Decision* d) {
-  if (in.dynamic.synchronous_mode) SyncHousekeeping(in, d);
+  if (in.dynamic.synchronous_mode) {
+    SyncHousekeeping(in, d);
+  } else {
+    // Synchronous mode turned off: commits must stop waiting for the former synchronous standbys (PostgreSQL gets
+    // the configured synchronous_standby_names back, '' unless the user set one), and `sync` goes away.
+    Json p = EffectiveParameters(*in.config, in.dynamic);
+    auto it = p.find("synchronous_standby_names");
+    std::string configured = it != p.end() && it->is_string() ? it->get<std::string>() : "";
+    if (in.local->sync_names != configured) {
+      Action a = Act(ActionType::kSetSyncNames);
+      a.sync_names = configured;
+      d->actions.push_back(a);
+    }
+    if (in.cluster->sync) d->actions.push_back(Act(ActionType::kDeleteSync));
+  }
   const LocalView& l = *in.local;
   if (!in.cluster->last_lsn || *in.cluster->last_lsn != l.wal_position) {
     Action a = Act(ActionType::kWriteStatus);
@@ -725,6 +739,7 @@ const char* ActionName(ActionType t) {
     case ActionType::kRestart: return "restart";
     case ActionType::kSetSyncNames: return "set_sync_names";
     case ActionType::kWriteSync: return "write_sync";
+    case ActionType::kDeleteSync: return "delete_sync";
     case ActionType::kWriteStatus: return "write_status";
     case ActionType::kSyncSlots: return "sync_slots";
     case ActionType::kOpenGate: return "open_gate";

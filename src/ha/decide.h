@@ -118,6 +118,7 @@ enum class ActionType {
   kRestart,            // stop (fast) and start PostgreSQL again in the same role
   kSetSyncNames,       // synchronous_standby_names := `sync_names` (reload)
   kWriteSync,          // sync := {"leader": me, "sync_standby": `sync`} (compare-and-swap)
+  kDeleteSync,         // remove `sync` (synchronous_mode turned off)
   kWriteStatus,        // status := {"optime": optime}
   kSyncSlots,          // create `slots`, drop other physical slots
   kOpenGate,           // let clients connect again after a crash restart in synchronous mode (target: why)

@@ -77,6 +77,16 @@ TEST_F(SyncTest, SyncKeyFollowsReplicationAndALostStandbyIsReplaced) {
   Sql(sb_->Conninfo(leader), "CREATE TABLE t AS SELECT 1 AS x", &err);
   EXPECT_EQ(err, "");
   EXPECT_EQ(Sql(sb_->Conninfo(leader), "SELECT count(*) FROM t"), "1");
+  // Turning synchronous mode off: commits stop waiting and the sync key goes away.
+  auto patch = pgw::Run({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PATCH", "-d",
+                         R"({"synchronous_mode": false})",
+                         "http://127.0.0.1:" + std::to_string(sb_->Node(leader)->api_port) + "/config"});
+  ASSERT_TRUE(patch.ok());
+  EXPECT_EQ(patch->output, "200");
+  EXPECT_TRUE(WaitFor(seconds(15), [&] {
+    return Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names").empty() && Key("sync").empty();
+  })) << "synchronous_standby_names: " << Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names")
+      << ", sync: " << Key("sync");
 }
 
 TEST_F(SyncTest, CrashRoundsLoseNoAcknowledgedCommit) {

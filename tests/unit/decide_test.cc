@@ -1016,6 +1016,24 @@ TEST_F(SyncDecideTest, SwitchoverWithoutCandidatePicksTheSyncStandbyWithTheHighe
   EXPECT_EQ(d.actions[0].target, "pg2") << "pg3 has more WAL but is not synchronous";
 }
 
+TEST_F(SyncDecideTest, TurningSynchronousModeOffStopsTheWaitAndRemovesTheSyncKey) {
+  SyncLeader();
+  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1"}};
+  local_.sync_names = "\"pg1\"";
+  Streaming("pg1", 1000, "sync");
+  tweak_ = nullptr;  // synchronous_mode off
+  auto d = Run();
+  EXPECT_EQ(NamesOf(d), "") << "commits would keep waiting for pg1";
+  auto types = Types(d);
+  EXPECT_NE(std::find(types.begin(), types.end(), AT::kDeleteSync), types.end());
+  local_.sync_names = "";
+  cluster_.sync.reset();
+  d = Run();
+  EXPECT_EQ(NamesOf(d), "<none>") << "nothing left to do";
+  types = Types(d);
+  EXPECT_EQ(std::find(types.begin(), types.end(), AT::kDeleteSync), types.end());
+}
+
 TEST(SyncNamesTest, RenderedAsPatroniWritesThem) {
   EXPECT_EQ(RenderSyncNames({}, 1, false), "");
   EXPECT_EQ(RenderSyncNames({}, 1, true), "*");
