@@ -239,10 +239,12 @@ Decision DecideEmptyDataDir(const Inputs& in) {
 }  // namespace
 
 bool Crashed(const LocalView& l) {
+  if (l.backup_label) return false;
   return l.cluster_state == "in production" || l.cluster_state == "in crash recovery";
 }
 
 bool WasPrimary(const LocalView& l) {
+  if (l.backup_label) return false;  // a clone that never started: pg_control is the source primary's
   return l.cluster_state == "in production" || l.cluster_state == "shut down" ||
          l.cluster_state == "in crash recovery" || l.cluster_state == "shutting down";
 }

@@ -189,6 +189,7 @@ LocalView PgController::Observe() {
       v.cluster_state = cd.state;
       v.timeline = cd.timeline;
     }
+    v.backup_label = PathExists(cfg_->postgresql.data_dir + "/backup_label");
     return v;
   }
   auto rows = Query(kStateQuery);

@@ -34,6 +34,9 @@ struct LocalView {
   bool replay_paused = false;
   std::string sysid;
   std::string cluster_state;         // pg_controldata "Database cluster state" when stopped
+  // backup_label is present: a base backup (our clone) that never started. Its pg_control was copied from the
+  // running primary and says "in production", but it is not a former primary.
+  bool backup_label = false;
   std::string postmaster_start_time;
   int server_version = 0;
   std::optional<Upstream> upstream;  // primary_conninfo host/port + primary_slot_name as PostgreSQL has them now

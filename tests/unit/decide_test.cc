@@ -553,6 +553,18 @@ TEST_F(DecideTest, FormerPrimaryOnTheLeadersTimelineRewindsWhenItCanElseFollows)
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartReplica}) << "a clean handover needs no rewind";
 }
 
+TEST_F(DecideTest, CloneThatNeverStartedIsNotAFormerPrimary) {
+  // pg_basebackup copies pg_control from the running primary ("in production"); backup_label marks the copy.
+  FormerPrimaryStopped(1);
+  local_.backup_label = true;
+  tweak_ = [](Inputs& in) { in.dynamic.use_pg_rewind = true; };
+  auto d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartReplica}) << d.message;
+  EXPECT_TRUE(d.actions[0].upstream.has_value());
+  EXPECT_FALSE(WasPrimary(local_));
+  EXPECT_FALSE(Crashed(local_));
+}
+
 TEST_F(DecideTest, FormerPrimaryWaitsForTheNewLeadersPromotionBeforeRewinding) {
   FormerPrimaryStopped(1);
   cluster_.members["pg1"].role = "replica";  // the leader key is taken, pg_promote has not finished yet
