@@ -80,6 +80,34 @@ inline std::string Etcdctl(const std::string& endpoint, const std::vector<std::s
   return r.ok() ? r->output : "";
 }
 
+// An agent log with runs of lines that differ only in their timestamp (the first 24 characters) collapsed into the
+// first one plus a count, so that a failure's cause is not pushed out of the printed tail by a repeating loop line.
+inline std::string CollapseRepeats(const std::string& text) {
+  std::string out, prev_msg;
+  int repeats = 0;
+  size_t start = 0;
+  auto flush = [&] {
+    if (repeats > 0) out += "    ... repeated " + std::to_string(repeats) + " more times\n";
+    repeats = 0;
+  };
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    std::string msg = line.size() > 24 ? line.substr(24) : line;
+    if (!prev_msg.empty() && msg == prev_msg) {
+      ++repeats;
+    } else {
+      flush();
+      out += line + "\n";
+      prev_msg = msg;
+    }
+    start = end + 1;
+  }
+  flush();
+  return out;
+}
+
 // One sandbox cluster per test (etcd + agents + PostgreSQL under a fresh directory), taken down in TearDown even
 // when the test failed, with the tail of every agent's log printed then.
 class ClusterFixture : public ::testing::Test {
@@ -120,8 +148,9 @@ class ClusterFixture : public ::testing::Test {
       for (const auto& n : sb_->nodes()) {
         auto text = ReadFile(n.log_path);
         if (!text.ok()) continue;
-        std::string tail = text->size() > 12000 ? text->substr(text->size() - 12000) : *text;
-        std::fprintf(stderr, "---- %s (tail) ----\n%s\n", n.name.c_str(), tail.c_str());
+        std::string log = CollapseRepeats(*text);
+        std::string tail = log.size() > 12000 ? log.substr(log.size() - 12000) : log;
+        std::fprintf(stderr, "---- %s (tail, repeated lines collapsed) ----\n%s\n", n.name.c_str(), tail.c_str());
       }
     }
     Status s = sb_->Down(false);
