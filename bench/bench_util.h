@@ -61,13 +61,23 @@ struct Round {
   size_t acked = 0;
 };
 
-inline long RssKb(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+// Memory of a process: resident set (shared library pages included) and private pages (what the process costs
+// beyond libraries other processes map too), from /proc/PID/smaps_rollup.
+struct MemKb {
+  long rss = 0;
+  long private_kb = 0;
+};
+
+inline MemKb ProcessMemory(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
   std::string line;
+  MemKb m;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+    if (line.rfind("Rss:", 0) == 0) m.rss = std::atol(line.c_str() + 4);
+    if (line.rfind("Private_Clean:", 0) == 0) m.private_kb += std::atol(line.c_str() + 14);
+    if (line.rfind("Private_Dirty:", 0) == 0) m.private_kb += std::atol(line.c_str() + 14);
   }
-  return 0;
+  return m;
 }
 
 class Bench {
@@ -119,10 +129,20 @@ class Bench {
     return "";
   }
 
-  long AgentRssKb() {
-    long total = 0;
-    for (const auto& n : sb_->nodes()) total += RssKb(n.pid);
-    return total / static_cast<long>(sb_->nodes().size());
+  // Per node, averaged: the agent plus its fence supervisor process (pgwarden), or the Patroni process.
+  MemKb AgentMemory() {
+    MemKb total;
+    for (const auto& n : sb_->nodes()) {
+      std::vector<pid_t> pids = FenceSupervisorsOf(n.data_dir);
+      pids.push_back(n.pid);
+      for (pid_t p : pids) {
+        MemKb m = ProcessMemory(p);
+        total.rss += m.rss;
+        total.private_kb += m.private_kb;
+      }
+    }
+    long nodes = std::max<long>(1, static_cast<long>(sb_->nodes().size()));
+    return {total.rss / nodes, total.private_kb / nodes};
   }
 
   Result<Round> CrashRound(int64_t first_id) {

@@ -43,7 +43,7 @@ int Main(int argc, char** argv) {
   struct Summary {
     std::string label;
     std::vector<Round> rounds;
-    long rss_kb = 0;
+    MemKb mem;
     std::string error;
   };
   std::vector<Summary> out;
@@ -58,7 +58,7 @@ int Main(int argc, char** argv) {
     if (!s.ok()) {
       sum.error = s.message();
     } else {
-      sum.rss_kb = b.AgentRssKb();
+      sum.mem = b.AgentMemory();
       for (int r = 0; r < rounds; ++r) {
         auto res = b.CrashRound(int64_t{r + 1} * 10000000);
         if (!res.ok()) {
@@ -78,7 +78,8 @@ int Main(int argc, char** argv) {
     return v.empty() ? Duration(0) : v[v.size() / 2].gap;
   };
   std::printf("\nCrash failover (leader machine killed), writes through a libpq multi-host connection string\n");
-  std::printf("%-45s %8s %8s %8s %10s\n", "system", "median", "max", "lost", "agent RSS");
+  std::printf("%-45s %8s %8s %6s %11s %13s\n", "system", "median", "max", "lost", "agent RSS",
+              "agent private");
   for (const auto& s : out) {
     if (!s.error.empty()) {
       std::printf("%-45s error: %s\n", s.label.c_str(), s.error.c_str());
@@ -90,16 +91,18 @@ int Main(int argc, char** argv) {
       mx = std::max(mx, r.gap);
       lost += r.lost;
     }
-    std::printf("%-45s %6lldms %6lldms %8zu %8ld kB\n", s.label.c_str(), static_cast<long long>(median(s.rounds).count()),
-                static_cast<long long>(mx.count()), lost, s.rss_kb);
+    std::printf("%-45s %6lldms %6lldms %6zu %8ld kB %10ld kB\n", s.label.c_str(),
+                static_cast<long long>(median(s.rounds).count()), static_cast<long long>(mx.count()), lost, s.mem.rss,
+                s.mem.private_kb);
   }
   if (out.size() >= 3 && out[2].error.empty() && !out[2].rounds.empty()) {
     double base = static_cast<double>(median(out[2].rounds).count());
     for (size_t i = 0; i < 2; ++i) {
       if (!out[i].error.empty() || out[i].rounds.empty()) continue;
-      std::printf("%s: %.2fx the baseline's write-unavailable window, %.2fx its agent memory\n", out[i].label.c_str(),
-                  static_cast<double>(median(out[i].rounds).count()) / base,
-                  static_cast<double>(out[i].rss_kb) / static_cast<double>(std::max(1L, out[2].rss_kb)));
+      std::printf("%s: %.2fx the baseline's write-unavailable window, %.2fx its agent RSS, %.2fx its private memory\n",
+                  out[i].label.c_str(), static_cast<double>(median(out[i].rounds).count()) / base,
+                  static_cast<double>(out[i].mem.rss) / static_cast<double>(std::max(1L, out[2].mem.rss)),
+                  static_cast<double>(out[i].mem.private_kb) / static_cast<double>(std::max(1L, out[2].mem.private_kb)));
     }
   }
   bool ok = std::all_of(out.begin(), out.end(), [](const Summary& s) { return s.error.empty(); });
