@@ -16,13 +16,16 @@ namespace {
 void Usage(FILE* out) {
   std::fprintf(out,
                "usage: pgwardenctl sandbox up   [--dir DIR] [--nodes N] [--scope NAME] [--user OSUSER]\n"
+               "                                [--ttl S] [--loop-wait S] [--retry-timeout S] [--sync | --sync-strict]\n"
                "       pgwardenctl sandbox down [--dir DIR] [--wipe]\n"
                "       pgwardenctl sandbox status [--dir DIR]\n"
                "       pgwardenctl --version\n"
                "       pgwardenctl [-c patroni.yml | --dcs-url URL] list|switchover|failover|restart|reinit|reload|\n"
                "                   pause|resume|edit-config|show-config|history|dsn|topology|remove ...\n"
                "DIR defaults to ./sandbox. 'up' starts etcd and N pgwarden nodes (default 3) on free loopback\n"
-               "ports, waits until one leader streams to every replica, and prints how to connect.\n");
+               "ports, waits until one leader streams to every replica, and prints how to connect. Timing defaults:\n"
+               "ttl 10, loop_wait 1, retry_timeout 3 (--ttl 5 --retry-timeout 2 fails over in about 4 s).\n"
+               "--sync turns synchronous_mode on, --sync-strict also synchronous_mode_strict.\n");
 }
 
 std::string SelfDir() {
@@ -64,17 +67,25 @@ int main(int argc, char** argv) {
       }
       return args[++i];
     };
-    if (args[i] == "--dir") spec.dir = value("--dir");
-    else if (args[i] == "--nodes") {
-      std::string v = value("--nodes");
+    // A whole number from `lo` to `hi` for `flag`, or exit 2 naming the problem.
+    auto number = [&](const char* flag, long lo, long hi) -> int {
+      std::string v = value(flag);
       char* end = nullptr;
       long n = std::strtol(v.c_str(), &end, 10);
-      if (*end != 0 || n < 1 || n > 9) {
-        std::fprintf(stderr, "pgwardenctl: --nodes must be a number from 1 to 9, got '%s'\n", v.c_str());
-        return 2;
+      if (v.empty() || *end != 0 || n < lo || n > hi) {
+        std::fprintf(stderr, "pgwardenctl: %s must be a number from %ld to %ld, got '%s'\n", flag, lo, hi, v.c_str());
+        std::exit(2);
       }
-      spec.nodes = static_cast<int>(n);
-    } else if (args[i] == "--scope") spec.scope = value("--scope");
+      return static_cast<int>(n);
+    };
+    if (args[i] == "--dir") spec.dir = value("--dir");
+    else if (args[i] == "--nodes") spec.nodes = number("--nodes", 1, 9);
+    else if (args[i] == "--ttl") spec.ttl = number("--ttl", 1, 3600);
+    else if (args[i] == "--loop-wait") spec.loop_wait = number("--loop-wait", 1, 3600);
+    else if (args[i] == "--retry-timeout") spec.retry_timeout = number("--retry-timeout", 1, 3600);
+    else if (args[i] == "--sync") spec.extra_dcs = "    synchronous_mode: true\n";
+    else if (args[i] == "--sync-strict") spec.extra_dcs = "    synchronous_mode: true\n    synchronous_mode_strict: true\n";
+    else if (args[i] == "--scope") spec.scope = value("--scope");
     else if (args[i] == "--user") spec.run_as = value("--user");
     else if (args[i] == "--wipe") wipe = true;
     else {

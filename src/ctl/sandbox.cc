@@ -167,6 +167,16 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
   Sandbox s;
   s.spec_ = spec;
   if (spec.nodes < 1 || spec.nodes > 9) return InvalidArgument("--nodes must be between 1 and 9");
+  if (spec.ttl < DynamicConfig::kMinTtl || spec.loop_wait < DynamicConfig::kMinLoopWait ||
+      spec.retry_timeout < DynamicConfig::kMinRetryTimeout) {
+    return InvalidArgument("--ttl must be at least " + std::to_string(DynamicConfig::kMinTtl) + ", --loop-wait and "
+                           "--retry-timeout at least 1");
+  }
+  if (spec.loop_wait + 2 * spec.retry_timeout > spec.ttl) {
+    return InvalidArgument("--loop-wait (" + std::to_string(spec.loop_wait) + ") + 2 * --retry-timeout (" +
+                           std::to_string(spec.retry_timeout) + ") must not exceed --ttl (" +
+                           std::to_string(spec.ttl) + ")");
+  }
   if (PathExists(spec.dir + "/sandbox.json")) {
     return InvalidArgument(spec.dir + " already holds a sandbox; run 'pgwardenctl sandbox down --dir " + spec.dir +
                            " --wipe' first");

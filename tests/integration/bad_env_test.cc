@@ -148,5 +148,31 @@ TEST_F(BadEnvTest, RefusesToRunAsRoot) {
   EXPECT_NE(r->output.find("refusing to run as root"), std::string::npos) << r->output;
 }
 
+TEST_F(BadEnvTest, SandboxRefusesBadTimingFlagsWithOneLineAndStartsNothing) {
+  std::string ctl = std::string(PGW_BIN_DIR) + "/pgwardenctl";
+  std::string sdir = dir_->path + "/sb";
+  struct Case {
+    std::vector<std::string> flags;
+    int code;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--ttl", "abc"}, 2, "--ttl must be a number from 1 to 3600, got 'abc'"},
+      {{"--loop-wait", ""}, 2, "--loop-wait must be a number from 1 to 3600, got ''"},
+      {{"--ttl", "4", "--retry-timeout", "2"}, 1, "--loop-wait (1) + 2 * --retry-timeout (2) must not exceed --ttl (4)"},
+      {{"--ttl", "2", "--retry-timeout", "1"}, 1, "--ttl must be at least 3"},
+      {{"--retry-timeout"}, 2, "--retry-timeout needs a value"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> argv = {ctl, "sandbox", "up", "--dir", sdir};
+    argv.insert(argv.end(), c.flags.begin(), c.flags.end());
+    auto r = pgw::Run(argv);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_EQ(r->exit_code, c.code) << r->output;
+    EXPECT_NE(r->output.find(c.message), std::string::npos) << r->output;
+    EXPECT_FALSE(PathExists(sdir + "/sandbox.json")) << "a refused sandbox must not start";
+  }
+}
+
 }  // namespace
 }  // namespace pgw::itest
