@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <map>
+#include <set>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -269,10 +272,45 @@ std::string Table(const std::vector<std::string>& header, const std::vector<std:
   return out + border + "\n";
 }
 
-std::string ListTable(const std::string& scope, const ClusterView& c, bool paused) {
-  std::vector<std::vector<std::string>> rows;
+std::vector<std::pair<std::string, int>> TopologyOrder(const ClusterView& c) {
+  std::string leader = c.leader ? c.leader->name : "";
+  std::map<std::string, std::vector<std::string>> children;  // parent ("" = no leader) -> members, name order
   for (const auto& [name, m] : c.members) {
-    rows.push_back({name, HostOf(m), RoleLabel(c, name), m.state, m.timeline ? std::to_string(*m.timeline) : "",
+    if (name == leader) continue;
+    std::string parent = m.ReplicateFrom();
+    if (parent.empty() || parent == name || parent == leader || c.members.count(parent) == 0) parent = leader;
+    children[parent].push_back(name);
+  }
+  std::vector<std::pair<std::string, int>> out;
+  std::set<std::string> seen;
+  std::function<void(const std::string&, int)> walk = [&](const std::string& n, int level) {
+    if (!seen.insert(n).second) return;
+    out.emplace_back(n, level);
+    for (const auto& child : children[n]) walk(child, level + 1);
+  };
+  if (!leader.empty() && c.members.count(leader)) {
+    walk(leader, 0);
+  } else {
+    for (const auto& child : children[leader]) walk(child, 1);
+  }
+  for (const auto& [name, m] : c.members) {
+    if (!seen.count(name)) walk(name, 1);  // a replicatefrom cycle: nobody reaches it from the leader
+  }
+  return out;
+}
+
+std::string ListTable(const std::string& scope, const ClusterView& c, bool paused, bool topology) {
+  std::vector<std::pair<std::string, int>> order;
+  if (topology) {
+    order = TopologyOrder(c);
+  } else {
+    for (const auto& [name, m] : c.members) order.emplace_back(name, 0);
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [name, level] : order) {
+    const Member& m = c.members.at(name);
+    std::string shown = level > 0 ? std::string(static_cast<size_t>(level - 1) * 2, ' ') + "+ " + name : name;
+    rows.push_back({shown, HostOf(m), RoleLabel(c, name), m.state, m.timeline ? std::to_string(*m.timeline) : "",
                     LagMb(c, m)});
   }
   std::string out = Table({"Member", "Host", "Role", "State", "TL", "Lag in MB"}, rows,
@@ -480,7 +518,7 @@ int Main(const std::vector<std::string>& raw, FILE* out, FILE* err) {
   if (cmd == "list" || cmd == "topology") {
     if (o.format == "json") std::fprintf(out, "%s\n", ListJson(scope, c).dump().c_str());
     else if (o.format == "yaml") std::fputs(ToYaml(ListJson(scope, c)).c_str(), out);
-    else std::fputs(ListTable(scope, c, paused).c_str(), out);
+    else std::fputs(ListTable(scope, c, paused, cmd == "topology").c_str(), out);
     return 0;
   }
   if (cmd == "history") {

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dcs/keys.h"
@@ -11,7 +12,12 @@
 namespace pgw::ctl {
 
 // patronictl's `list` table (pure).
-std::string ListTable(const std::string& scope, const ClusterView& c, bool paused);
+std::string ListTable(const std::string& scope, const ClusterView& c, bool paused, bool topology = false);
+// patronictl's `topology` order: the leader, then every member under the member its `replicatefrom` tag names
+// (when that is another non-leader member) or under the leader, depth first, in name order. Each entry is a name
+// and its depth. Unlike patronictl, members caught in a replicatefrom cycle are not dropped: they are listed under
+// the leader.
+std::vector<std::pair<std::string, int>> TopologyOrder(const ClusterView& c);
 // `list -f json`: one object per member with the table's columns.
 Json ListJson(const std::string& scope, const ClusterView& c);
 // patronictl's `history` table (pure).

@@ -79,6 +79,14 @@ class PatronictlTest : public ClusterFixture {
 
 TEST_F(PatronictlTest, RealPatronictlListsSwitchesOverRestartsAndEditsConfigAndAgreesWithPgwardenctl) {
   ExpectSameList();
+  {
+    std::string a, b;
+    EXPECT_TRUE(WaitFor(seconds(20), [&] {
+      a = Patronictl({"topology"}).text;
+      b = Pgwardenctl({"topology"}).text;
+      return a == b && a.find("+ ") != std::string::npos;
+    })) << "patronictl:\n" << a << "pgwardenctl:\n" << b;
+  }
   std::string old = LeaderKey();
   std::string cand = old == "pg1" ? "pg2" : "pg1";
 

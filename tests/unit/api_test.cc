@@ -201,6 +201,32 @@ TEST_F(ApiTest, ListTableMatchesPatronictl) {
             " Maintenance mode: on\n");
 }
 
+TEST_F(ApiTest, TopologyNestsMembersUnderTheirReplicatefromLikePatronictl) {
+  auto add = [&](const std::string& name, const std::string& from) {
+    Member m = c_.members.at("pg1");
+    m.name = name;
+    m.tags = from.empty() ? Json::object() : Json{{"replicatefrom", from}};
+    c_.members[name] = m;
+  };
+  add("pg1", "pg3");
+  add("pg3", "");
+  add("pg4", "pg0");       // names the leader: directly under it
+  add("pg5", "nobody");    // unknown member: under the leader
+  add("pga", "pgb");       // a cycle nobody reaches from the leader: still listed
+  add("pgb", "pga");
+  std::vector<std::pair<std::string, int>> want = {{"pg0", 0}, {"pg2", 1}, {"pg3", 1}, {"pg1", 2},
+                                                   {"pg4", 1}, {"pg5", 1}, {"pga", 1}, {"pgb", 2}};
+  EXPECT_EQ(ctl::TopologyOrder(c_), want);
+  std::string t = ctl::ListTable("demo", c_, false, true);
+  EXPECT_NE(t.find("| pg0     |"), std::string::npos) << t;
+  EXPECT_NE(t.find("| + pg3   |"), std::string::npos) << t;
+  EXPECT_NE(t.find("|   + pg1 |"), std::string::npos) << t;
+  EXPECT_LT(t.find("+ pg3"), t.find("  + pg1")) << t;
+  c_.leader.reset();
+  auto no_leader = ctl::TopologyOrder(c_);
+  EXPECT_EQ(no_leader.size(), c_.members.size()) << "nobody is dropped without a leader either";
+}
+
 TEST_F(ApiTest, EditConfigSetPaths) {
   Json cfg = {{"ttl", 30}};
   ASSERT_TRUE(ctl::ApplySet(&cfg, "postgresql.parameters.work_mem='8MB'").ok());
