@@ -174,11 +174,15 @@ Status EtcdDcs::SetInitialize(const std::string& sysid, const std::string& expec
   return Status::Ok();
 }
 
-Status EtcdDcs::CancelInitialize() {
-  auto r = client_->Delete(Key(keys::kInitialize));
-  if (!r.ok()) return r.status().Context("removing initialize");
+Status EtcdDcs::DeleteKey(etcd::Client& client, const char* rel, const char* what) {
+  auto r = client.Delete(Key(rel));
+  if (!r.ok()) return r.status().Context(std::string("removing ") + what);
   AwaitCache(*r);
   return Status::Ok();
+}
+
+Status EtcdDcs::CancelInitialize() {
+  return DeleteKey(*client_, keys::kInitialize, "initialize");
 }
 
 Status EtcdDcs::AttemptLeader() {
@@ -242,17 +246,11 @@ void EtcdDcs::SetOnRenewed(std::function<void(int64_t, MonoTime)> f) {
 }
 
 Status EtcdDcs::DeleteFailover() {
-  auto r = client_->Delete(Key(keys::kFailover));
-  if (!r.ok()) return r.status().Context("removing failover");
-  AwaitCache(*r);
-  return Status::Ok();
+  return DeleteKey(*client_, keys::kFailover, "failover");
 }
 
 Status EtcdDcs::DeleteSync() {
-  auto r = client_->Delete(Key(keys::kSync));
-  if (!r.ok()) return r.status().Context("removing sync");
-  AwaitCache(*r);
-  return Status::Ok();
+  return DeleteKey(*client_, keys::kSync, "sync");
 }
 
 Status EtcdDcs::WriteSync(const std::string& json, int64_t expect_mod) {
@@ -276,10 +274,7 @@ Status EtcdDcs::ApiSetFailover(const std::string& json) {
 
 Status EtcdDcs::ApiDeleteFailover() {
   std::lock_guard<std::mutex> l(api_mu_);
-  auto r = api_client_->Delete(Key(keys::kFailover));
-  if (!r.ok()) return r.status().Context("removing failover");
-  AwaitCache(*r);
-  return Status::Ok();
+  return DeleteKey(*api_client_, keys::kFailover, "failover");
 }
 
 Status EtcdDcs::ApiWriteConfig(const std::string& json, int64_t expect_mod) {

@@ -76,6 +76,8 @@ class EtcdDcs final : public Dcs {
   // After our own write at `revision`, wait (bounded) until the cache shows it, so the next cycle reads its writes.
   void AwaitCache(int64_t revision);
   Status CreateOnly(const std::string& key, const std::string& value, int64_t lease, const char* what);
+  // Deletes the scope's key `rel` through `client` and waits until the cache shows it.
+  Status DeleteKey(etcd::Client& client, const char* rel, const char* what);
   void KeeperLoop();
 
   std::string prefix_;
