@@ -67,7 +67,7 @@ void SyncHousekeeping(const Inputs& in, Decision* d) {
   for (const auto& n : current) {
     if (std::find(desired.begin(), desired.end(), n) != desired.end()) keep.push_back(n);
   }
-  bool sync_key_ours = c.sync && c.sync->is_object() && c.sync->value("leader", Json()) == me;
+  bool sync_key_ours = SyncLeader(c) == me;
   bool shrink = keep.size() != current.size() || !sync_key_ours;
   if (shrink) {
     Action a = Act(ActionType::kWriteSync);
@@ -172,11 +172,7 @@ std::string NotHealthiestReason(const Inputs& in) {
   int my_priority = in.config->tags.failover_priority.value_or(1);
   // In synchronous mode the former leader's WAL may hold commits nobody acknowledged: a synchronous standby is not
   // behind it in any way that matters (reference §3.5).
-  std::string former;
-  if (in.dynamic.synchronous_mode && in.cluster->sync && in.cluster->sync->is_object() &&
-      in.cluster->sync->contains("leader") && in.cluster->sync->at("leader").is_string()) {
-    former = in.cluster->sync->at("leader").get<std::string>();
-  }
+  std::string former = in.dynamic.synchronous_mode ? SyncLeader(*in.cluster) : "";
   // Only the members that may be promoted take part in the comparison (Patroni too): an asynchronous standby can
   // have received more WAL than the synchronous one, but it may not be promoted, so it must not hold the
   // synchronous standby back either.
@@ -616,9 +612,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   if (in.now < in.failsafe_primary_until) {
     return not_healthiest("the primary confirmed through POST /failsafe that it is alive");
   }
-  if (in.dynamic.synchronous_mode && c.sync && c.sync->is_object() && c.sync->contains("leader") &&
-      c.sync->at("leader").is_string()) {
-    std::string former = c.sync->at("leader").get<std::string>();
+  if (std::string former = SyncLeader(c); in.dynamic.synchronous_mode && !former.empty()) {
     auto standbys = SyncStandbys(c, former);
     if (former != cfg.name && std::find(standbys.begin(), standbys.end(), cfg.name) == standbys.end()) {
       return not_healthiest("synchronous mode: only the former leader " + former +
@@ -662,9 +656,14 @@ std::string SynchronousNote(const DynamicConfig& dyn, const ClusterView& c, cons
   return dyn.synchronous_mode_strict ? "waiting" : "alone";
 }
 
+std::string SyncLeader(const ClusterView& c) {
+  if (!c.sync || !c.sync->is_object() || !c.sync->contains("leader") || !c.sync->at("leader").is_string()) return "";
+  return c.sync->at("leader").get<std::string>();
+}
+
 std::vector<std::string> SyncStandbys(const ClusterView& c, const std::string& leader) {
   std::vector<std::string> out;
-  if (!c.sync || !c.sync->is_object() || c.sync->value("leader", Json()) != leader) return out;
+  if (leader.empty() || SyncLeader(c) != leader) return out;
   const Json& s = c.sync->contains("sync_standby") ? c.sync->at("sync_standby") : Json();
   if (s.is_string()) {
     std::string all = s.get<std::string>();

@@ -84,6 +84,8 @@ MonoTime LastRenewal(const Inputs& in);
 bool LeaseSuspect(const Inputs& in);
 Duration SuspectAfter(const DynamicConfig& d);
 // Synchronous replication (reference §3.9, DESIGN.md safety rule 5).
+// The leader named in `sync` ("" when there is no such key or name).
+std::string SyncLeader(const ClusterView& c);
 // The synchronous standbys published in `sync` when its leader is `leader` (empty otherwise).
 std::vector<std::string> SyncStandbys(const ClusterView& c, const std::string& leader);
 // synchronous_standby_names for these members: '' / "a" / 2 ("a","b"); strict and none: '*'.
