@@ -474,8 +474,10 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
     case ActionType::kRewind: {
       Status s = pg_->Rewind(*a.address);
       rewind_failed_ = !s.ok();
-      if (s.ok()) unreconciled_ = false;
-      if (s.ok()) log_.Info("pg_rewind from " + a.target + " finished");
+      if (s.ok()) {
+        unreconciled_ = false;
+        log_.Info("pg_rewind from " + a.target + " finished");
+      }
       return s;
     }
     case ActionType::kReinitialize: {
@@ -610,10 +612,7 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
     const Member* m = view.FindMember(n);
     if (m == nullptr || !m->conn) continue;
     auto c = std::make_unique<PgConnection>();
-    const auto& su = cfg_->postgresql.superuser;
-    Status cs = c->Connect(ConnInfo({{"host", m->conn->host}, {"port", std::to_string(m->conn->port)},
-                                     {"user", su.username}, {"password", su.password}, {"dbname", "postgres"}}),
-                           Duration(1000));
+    Status cs = c->Connect(SuperuserConninfo(*cfg_, m->conn->host, m->conn->port), Duration(1000));
     if (cs.ok()) conns.push_back(std::move(c));
     else log_.Warn("manual failover: cannot query " + n + ": " + cs.message());
   }
@@ -744,7 +743,7 @@ void Agent::TouchMember(const LocalView& local) {
   m.tags = cfg_->tags.published;
   m.pause = dyn_.pause;
   m.synchronous = sync_note_;
-  m.client_gate_closed = local.gated && local.running;
+  m.client_gate_closed = local.gated;
   if (double sched = scheduled_restart_.load(); sched > 0) m.scheduled_restart = Json{{"schedule", IsoTimestamp(sched)}};
   std::string json = EncodeMember(m);
   int64_t lease = dcs_->LeaseId();

@@ -39,7 +39,7 @@ nlohmann::json StatusJson(const Config& cfg, const NodeState& s) {
   if (!l.sysid.empty()) j["database_system_identifier"] = l.sysid;
   if (s.paused) j["pause"] = true;
   if (!s.sync_note.empty()) j["synchronous"] = s.sync_note;
-  if (l.gated && l.running) j["client_gate"] = "closed";
+  if (l.gated) j["client_gate"] = "closed";
   j["patroni"] = {{"version", kPatroniCompatVersion}, {"scope", cfg.scope}, {"name", cfg.name}};
   return nlohmann::json::parse(j.dump());
 }

@@ -127,10 +127,15 @@ std::string PgController::LocalConninfo() const {
     auto comma = host.find(',');
     if (comma != std::string::npos) host = host.substr(0, comma);
   }
+  return SuperuserConninfo(*cfg_, host, pg.port);
+}
+
+std::string SuperuserConninfo(const Config& cfg, const std::string& host, int port) {
+  const auto& su = cfg.postgresql.superuser;
   return ConnInfo({{"host", host},
-                   {"port", std::to_string(pg.port)},
-                   {"user", pg.superuser.username},
-                   {"password", pg.superuser.password},
+                   {"port", std::to_string(port)},
+                   {"user", su.username},
+                   {"password", su.password},
                    {"dbname", "postgres"}});
 }
 
@@ -265,8 +270,7 @@ Status PgController::CloseGate() {
 }
 
 Status PgController::OpenGate() {
-  std::string path = GatePath();
-  if (PathExists(path) && unlink(path.c_str()) != 0) return IoError("cannot remove " + path);
+  PGW_RETURN_IF_ERROR(RemoveAll(GatePath()));
   auto pid = PostmasterPid();
   if (!pid || !ProcessAlive(*pid)) return Status::Ok();
   PGW_RETURN_IF_ERROR(WriteConfiguration(std::nullopt));
@@ -324,8 +328,7 @@ Status PgController::Start(const std::optional<Upstream>& upstream, bool standby
   standby_ = standby || upstream.has_value();
   if (standby_) {
     // A replica has nothing to gate; the marker may also have come along with pg_basebackup or pg_rewind.
-    std::string gate = GatePath();
-    if (PathExists(gate) && unlink(gate.c_str()) != 0) return IoError("cannot remove " + gate);
+    PGW_RETURN_IF_ERROR(RemoveAll(GatePath()));
   }
   PGW_RETURN_IF_ERROR(WriteConfiguration(upstream));
   const auto& pg = cfg_->postgresql;

@@ -52,6 +52,10 @@ struct LocalView {
   int64_t gate_lsn = 0;
 };
 
+// A libpq connection string for the configured superuser to database postgres on host:port (the agent's own
+// session, and its queries to other members' PostgreSQL).
+std::string SuperuserConninfo(const Config& cfg, const std::string& host, int port);
+
 // Parsed `pg_controldata` output.
 struct ControlData {
   std::string sysid;
