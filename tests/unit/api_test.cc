@@ -22,13 +22,7 @@ class ApiTest : public ::testing::Test {
     c_.config = Json{{"ttl", 30}, {"loop_wait", 10}, {"retry_timeout", 10}};
   }
   void Add(const std::string& name, int port, const std::string& role, Json tags = Json::object()) {
-    Member m;
-    m.name = name;
-    m.conn_url = "postgres://127.0.0.1:" + std::to_string(port) + "/postgres";
-    m.conn = HostPort{"127.0.0.1", port};
-    m.api_url = "http://127.0.0.1:" + std::to_string(port + 1000) + "/patroni";
-    m.role = role;
-    m.state = "running";
+    Member m = testing::MakeMember(name, port, role, "running");
     m.timeline = 2;
     m.xlog_location = role == "primary" ? 3 * 1024 * 1024 : 1024 * 1024;
     m.tags = tags;

@@ -20,13 +20,7 @@ class DecideTest : public ::testing::Test {
   }
   void AddMember(const std::string& name, int port, const std::string& role = "replica",
                  const std::string& state = "running", Json tags = Json::object()) {
-    Member m;
-    m.name = name;
-    m.conn_url = "postgres://127.0.0.1:" + std::to_string(port) + "/postgres";
-    m.conn = HostPort{"127.0.0.1", port};
-    m.api_url = "http://127.0.0.1:" + std::to_string(port + 1000) + "/patroni";
-    m.role = role;
-    m.state = state;
+    Member m = testing::MakeMember(name, port, role, state);
     m.tags = std::move(tags);
     cluster_.members[name] = m;
   }
@@ -668,12 +662,6 @@ TEST_F(DecideTest, ScenarioLeaseLossFencesTheOldPrimaryBeforeTheReplicaCanRace) 
   EXPECT_GE(last_renewal + Duration(30000) - demoted_at, Duration(10000)) << "at least retry_timeout to stop";
 }
 
-}  // namespace
-}  // namespace pgw::ha
-
-namespace pgw::ha {
-namespace {
-
 // ---- Issue 4: planned switchover through the failover key ----
 
 class SwitchoverTest : public DecideTest {};
@@ -715,7 +703,6 @@ TEST_F(SwitchoverTest, WithoutCandidateTheMostAdvancedEligibleReplicaIsChosen) {
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
   EXPECT_EQ(d.actions[0].target, "pg1");
 }
-
 
 TEST_F(SwitchoverTest, ScheduledSwitchoverWaitsForItsTime) {
   SteadyLeader();
@@ -759,12 +746,6 @@ TEST_F(SwitchoverTest, CleanlyDemotedLeaderFollowsWithoutRewind) {
   };
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartReplica});
 }
-
-}  // namespace
-}  // namespace pgw::ha
-
-namespace pgw::ha {
-namespace {
 
 // ---- Issue 5: synchronous replication ----
 
@@ -1053,12 +1034,6 @@ TEST(SyncNamesTest, RenderedAsPatroniWritesThem) {
   EXPECT_EQ(RenderSyncNames({"pg1", "pg2"}, 2, false), "2 (\"pg1\",\"pg2\")");
 }
 
-}  // namespace
-}  // namespace pgw::ha
-
-namespace pgw::ha {
-namespace {
-
 TEST_F(DecideTest, FormerPrimaryStartedWithoutALeaderStopsToRewindWhenALeaderAppears) {
   cluster_.initialize = "42";
   AddMember("pg1", 5433, "primary");
@@ -1089,12 +1064,6 @@ TEST_F(DecideTest, FormerPrimaryStartedWithoutALeaderStopsToRewindWhenALeaderApp
   tweak_ = [](Inputs& in) { in.unreconciled_primary = true; };
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kDemote});
 }
-
-}  // namespace
-}  // namespace pgw::ha
-
-namespace pgw::ha {
-namespace {
 
 TEST_F(DecideTest, InSyncModeTheFormerLeadersWalDoesNotBlockASyncStandby) {
   cluster_.initialize = "42";

@@ -5,8 +5,21 @@
 #include <vector>
 
 #include "common/config.h"
+#include "dcs/keys.h"
 
 namespace pgw::testing {
+
+// A member on 127.0.0.1 with PostgreSQL on `port` and its REST API on port + 1000, as the unit tests lay clusters out.
+inline Member MakeMember(const std::string& name, int port, const std::string& role, const std::string& state) {
+  Member m;
+  m.name = name;
+  m.conn_url = "postgres://127.0.0.1:" + std::to_string(port) + "/postgres";
+  m.conn = HostPort{"127.0.0.1", port};
+  m.api_url = "http://127.0.0.1:" + std::to_string(port + 1000) + "/patroni";
+  m.role = role;
+  m.state = state;
+  return m;
+}
 
 inline const char* kGoodConfig = R"(
 scope: demo
