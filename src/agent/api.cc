@@ -29,11 +29,12 @@ HttpServerResponse JsonBody(int code, const Json& j) {
 Json ClusterJson(const Config& cfg, const ClusterView& c, bool paused) {
   nlohmann::ordered_json out;
   nlohmann::ordered_json members = nlohmann::ordered_json::array();
+  // As Patroni: the standbys the `sync` key names, whichever leader wrote it.
+  const std::vector<std::string> standbys = ha::SyncStandbys(c, ha::SyncLeader(c));
   for (const auto& [name, m] : c.members) {  // std::map: sorted by name, as Patroni sorts
     nlohmann::ordered_json j;
     bool leader = c.leader && c.leader->name == name;
-    bool sync = c.sync && c.sync->is_object() && c.sync->contains("sync_standby") &&
-                ((c.sync->at("sync_standby").is_string() && c.sync->at("sync_standby") == name));
+    bool sync = std::find(standbys.begin(), standbys.end(), name) != standbys.end();
     j["name"] = name;
     j["role"] = leader ? "leader" : sync ? "sync_standby" : "replica";
     std::string repl = m.raw.is_object() ? m.raw.value("replication_state", "") : "";
@@ -184,10 +185,8 @@ std::optional<double> ParseSize(const std::string& v) {
 }
 
 bool IsSyncStandby(const ClusterView* c, const std::string& name) {
-  if (!c || !c->sync || !c->sync->is_object() || !c->sync->contains("leader") || !c->sync->at("leader").is_string()) {
-    return false;
-  }
-  auto standbys = ha::SyncStandbys(*c, c->sync->at("leader").get<std::string>());
+  if (!c) return false;
+  auto standbys = ha::SyncStandbys(*c, ha::SyncLeader(*c));
   return std::find(standbys.begin(), standbys.end(), name) != standbys.end();
 }
 

@@ -51,6 +51,30 @@ TEST_F(ApiTest, ClusterJsonHasPatronisFields) {
   EXPECT_FALSE(j.contains("pause"));
 }
 
+// synchronous_node_count >= 2: the agent writes sync_standby as "a,b"; every one of them is a sync standby.
+TEST_F(ApiTest, EverySyncStandbyOfACommaListIsShown) {
+  c_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1,pg2"}};
+  Json j = api::ClusterJson(*cfg_, c_, false);
+  EXPECT_EQ(j["members"][0]["role"], "leader");
+  EXPECT_EQ(j["members"][1]["role"], "sync_standby") << j.dump();
+  EXPECT_EQ(j["members"][2]["role"], "sync_standby") << j.dump();
+  std::string t = ctl::ListTable("demo", c_, false);
+  EXPECT_NE(t.find("| pg1    | 127.0.0.1:5433 | Sync Standby |"), std::string::npos) << t;
+  EXPECT_NE(t.find("| pg2    | 127.0.0.1:5434 | Sync Standby |"), std::string::npos) << t;
+  Json l = ctl::ListJson("demo", c_);
+  ASSERT_EQ(l.size(), 3u);
+  EXPECT_EQ(l[1]["Role"], "Sync Standby");
+  EXPECT_EQ(l[2]["Role"], "Sync Standby");
+  // One standby is still one name; an empty value names nobody.
+  c_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg2"}};
+  j = api::ClusterJson(*cfg_, c_, false);
+  EXPECT_EQ(j["members"][1]["role"], "replica");
+  EXPECT_EQ(j["members"][2]["role"], "sync_standby");
+  c_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  EXPECT_EQ(api::ClusterJson(*cfg_, c_, false)["members"][1]["role"], "replica");
+  EXPECT_EQ(ctl::ListTable("demo", c_, false).find("Sync Standby"), std::string::npos);
+}
+
 TEST_F(ApiTest, MergePatchRemovesNullsAndMergesObjects) {
   Json base = {{"ttl", 30}, {"postgresql", {{"parameters", {{"a", 1}, {"b", 2}}}}}, {"pause", true}};
   Json out = api::MergePatch(base, {{"pause", nullptr}, {"postgresql", {{"parameters", {{"b", 3}, {"c", 4}}}}}});
