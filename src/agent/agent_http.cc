@@ -36,6 +36,29 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
   }
   auto view = dcs_->Cluster();
   const ClusterView* cv = view.ok() ? &*view : nullptr;
+  // The `failsafe` key as last seen: the loop's copy when the view is gone (etcd down is when it matters).
+  Json failsafe_key;
+  if (cv && cv->failsafe) {
+    failsafe_key = *cv->failsafe;
+  } else if (!cv) {
+    std::lock_guard<std::mutex> l(failsafe_mu_);
+    failsafe_key = failsafe_members_;
+  }
+  {
+    // From the clocks, not only the loop's last cycle: the loop may be stuck in an etcd call while we run on
+    // failsafe, and a replica reports the vouching it received as Patroni's does.
+    api::FailsafeClock f;
+    f.enabled = failsafe_mode_;
+    f.primary = RoleOf(s) == "primary";
+    f.now = clock_.Now();
+    DynamicConfig timing;
+    timing.ttl = ttl_s_.load();
+    f.last_renewal = dcs_->LeaseDeadline() - Duration(int64_t{timing.ttl} * 1000);
+    f.suspect_after = ha::SuspectAfter(timing);
+    f.confirmed_until = MonoTime(Duration(failsafe_confirmed_until_ms_.load()));
+    f.vouched_until = MonoTime(Duration(failsafe_primary_until_ms_.load()));
+    s.failsafe_active = s.failsafe_active || api::FailsafeActive(f);
+  }
   std::string route = Route(req.path);
   bool status_only = req.method == "HEAD" || req.method == "OPTIONS";
 
@@ -51,10 +74,7 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
       if (!cv || !cv->config) return api::Text(502, "No configuration in DCS");
       return api::JsonBody(200, *cv->config);
     }
-    if (route == "/failsafe" && req.method == "GET") {
-      if (!failsafe_mode_ || !cv) return api::Text(502, "Failsafe mode is not enabled");
-      return api::JsonBody(200, cv->failsafe ? *cv->failsafe : Json::object());
-    }
+    if (route == "/failsafe" && req.method == "GET") return api::FailsafeListing(failsafe_mode_, failsafe_key);
     if (route == "/metrics") {
       api::Counters k;
       k.lease_renewals = dcs_->LeaseRenewals();
@@ -100,9 +120,8 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
     if (!failsafe_mode_) return api::Text(502, "Failsafe mode is not enabled");
     if (RoleOf(s) == "primary") return api::Text(500, "Running as a leader");
     Json body;
-    if (ReadBodyObject(req, &body) || !body.contains("name") || !body.at("name").is_string()) {
-      return api::Text(400, "POST /failsafe needs a JSON object with the sender's name");
-    }
+    if (auto refused = ReadBodyObject(req, &body)) return *refused;
+    if (auto refused = api::CheckFailsafeSender(body, failsafe_key, cv, cfg_->name)) return *refused;
     int64_t until = (clock_.Now() + Duration(ttl_s_.load() * 1000)).time_since_epoch().count();
     int64_t prev = failsafe_primary_until_ms_.load();
     while (prev < until && !failsafe_primary_until_ms_.compare_exchange_weak(prev, until)) {

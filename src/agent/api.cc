@@ -317,6 +317,36 @@ std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView
 }
 
 
+std::optional<HttpServerResponse> CheckFailsafeSender(const Json& body, const Json& failsafe_key,
+                                                      const ClusterView* cluster, const std::string& self) {
+  if (!body.is_object() || !body.contains("name") || !body.at("name").is_string() ||
+      body.at("name").get<std::string>().empty()) {
+    return Text(400, "POST /failsafe needs a JSON object with the sender's name");
+  }
+  const std::string name = body.at("name").get<std::string>();
+  if (name == self) return Text(403, "POST /failsafe from \"" + name + "\": that is this node's own name");
+  if (failsafe_key.is_object() && !failsafe_key.empty()) {
+    if (failsafe_key.contains(name)) return std::nullopt;
+    return Text(403, "POST /failsafe from \"" + name + "\", which is not listed in the failsafe key: only members "
+                     "of this cluster may vouch for a primary");
+  }
+  if (!cluster) return Text(503, "POST /failsafe: cannot check the sender, no view of the cluster yet");
+  if (cluster->FindMember(name)) return std::nullopt;
+  return Text(403, "POST /failsafe from \"" + name + "\", which is not a member of this cluster");
+}
+
+HttpServerResponse FailsafeListing(bool failsafe_mode, const Json& failsafe_key) {
+  if (!failsafe_mode) return Text(502, "Failsafe mode is not enabled");
+  if (!failsafe_key.is_object()) return Text(502, "No failsafe topology in DCS");
+  return JsonBody(200, failsafe_key);
+}
+
+bool FailsafeActive(const FailsafeClock& f) {
+  if (!f.enabled) return false;
+  if (f.primary) return f.now - f.last_renewal > f.suspect_after && f.now < f.confirmed_until;
+  return f.now < f.vouched_until;
+}
+
 bool IpAllowed(const std::string& ip, const std::string& entry) {
   auto slash = entry.find('/');
   std::string net = entry.substr(0, slash);

@@ -256,6 +256,80 @@ TEST_F(ApiTest, EditConfigSetPaths) {
   EXPECT_FALSE(ctl::ApplySet(&cfg, "a..b=1").ok());
 }
 
+TEST_F(ApiTest, OnlyMembersMayVouchThroughPostFailsafe) {
+  Json key = {{"pg0", "http://127.0.0.1:6432/patroni"}, {"pg1", "http://127.0.0.1:6433/patroni"}};
+  auto from = [](const std::string& name) { return Json{{"name", name}, {"api_url", "http://x/patroni"}}; };
+  // Listed in the failsafe key: accepted.
+  EXPECT_FALSE(api::CheckFailsafeSender(from("pg0"), key, &c_, "pg1").has_value());
+  // pg2 has a member key but is not listed in the failsafe key: the key decides.
+  auto r = api::CheckFailsafeSender(from("pg2"), key, &c_, "pg1");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 403);
+  EXPECT_NE(r->body.find("\"pg2\", which is not listed in the failsafe key"), std::string::npos) << r->body;
+  r = api::CheckFailsafeSender(from("stranger"), key, nullptr, "pg1");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 403);
+  // Our own name, from somebody else: refused.
+  r = api::CheckFailsafeSender(from("pg1"), key, &c_, "pg1");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 403);
+  // No failsafe key yet: the member keys decide.
+  EXPECT_FALSE(api::CheckFailsafeSender(from("pg2"), Json(), &c_, "pg1").has_value());
+  r = api::CheckFailsafeSender(from("stranger"), Json(), &c_, "pg1");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(r->body, "POST /failsafe from \"stranger\", which is not a member of this cluster");
+  // Neither: nothing to check against.
+  r = api::CheckFailsafeSender(from("pg0"), Json(), nullptr, "pg1");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 503);
+  // Malformed bodies.
+  for (const Json& bad : {Json::object(), Json{{"name", 7}}, Json{{"name", ""}}, Json::array()}) {
+    r = api::CheckFailsafeSender(bad, key, &c_, "pg1");
+    ASSERT_TRUE(r.has_value()) << bad.dump();
+    EXPECT_EQ(r->status, 400) << bad.dump();
+  }
+}
+
+TEST_F(ApiTest, GetFailsafeListsTheKeyOrAnswers502) {
+  Json key = {{"pg0", "http://127.0.0.1:6432/patroni"}, {"pg1", "http://127.0.0.1:6433/patroni"}};
+  auto r = api::FailsafeListing(true, key);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Json::parse(r.body), key);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(api::FailsafeListing(false, key).status, 502);
+  EXPECT_EQ(api::FailsafeListing(true, Json()).status, 502);
+  EXPECT_EQ(api::FailsafeListing(true, Json("garbage")).status, 502);
+}
+
+TEST_F(ApiTest, FailsafeActiveFollowsTheLeaseAndTheConfirmations) {
+  api::FailsafeClock f;
+  f.enabled = true;
+  f.primary = true;
+  f.now = MonoTime(Duration(100000));
+  f.suspect_after = Duration(1500);
+  f.last_renewal = f.now - Duration(1000);  // renewed recently: etcd answers, not on failsafe
+  f.confirmed_until = f.now + Duration(4000);
+  EXPECT_FALSE(api::FailsafeActive(f));
+  f.last_renewal = f.now - Duration(3000);  // keepalives unanswered, members' confirmations cover us
+  EXPECT_TRUE(api::FailsafeActive(f));
+  f.confirmed_until = f.now - Duration(1);  // confirmations ran out
+  EXPECT_FALSE(api::FailsafeActive(f));
+  f.confirmed_until = f.now + Duration(4000);
+  f.enabled = false;
+  EXPECT_FALSE(api::FailsafeActive(f));
+  // A replica: while a primary's POST /failsafe vouched for it.
+  f.enabled = true;
+  f.primary = false;
+  EXPECT_FALSE(api::FailsafeActive(f));
+  f.vouched_until = f.now + Duration(1);
+  EXPECT_TRUE(api::FailsafeActive(f));
+  NodeState s;
+  s.failsafe_active = true;
+  std::string text = api::MetricsText(*cfg_, s, &c_, api::Counters{}, false, true);
+  EXPECT_NE(text.find("patroni_failsafe_mode_is_active{scope=\"demo\",name=\"pg0\"} 1\n"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace pgw
 

@@ -70,5 +70,19 @@ TEST(PeerStatusTest, ParsesPatroniJson) {
   EXPECT_FALSE(ParsePeerStatus("pg3", "<html>").reachable);
 }
 
+TEST(PeerStatusTest, PeerCallsCarryOurRestCredentials) {
+  PeerTls tls;
+  EXPECT_EQ(PeerAuthorization(tls), "") << "no header without restapi.authentication";
+  tls.username = "admin";
+  tls.password = "s3cret";
+  EXPECT_EQ(PeerAuthorization(tls), "Basic YWRtaW46czNjcmV0");
+}
+
+TEST_F(StatusJsonTest, FailsafeActiveIsShownOnlyWhenSet) {
+  EXPECT_FALSE(StatusJson(*cfg_, s_).contains("failsafe_mode_is_active"));
+  s_.failsafe_active = true;
+  EXPECT_EQ(StatusJson(*cfg_, s_)["failsafe_mode_is_active"], true);
+}
+
 }  // namespace
 }  // namespace pgw
