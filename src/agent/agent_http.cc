@@ -1,6 +1,7 @@
 // The agent's REST API (reference §1): routing, and the handlers that need the agent's state. Pure logic lives in
-// agent/api.h. GET handlers answer from cached state on the server thread; operations that wait (switchover,
-// restart) run as deferred jobs on worker threads.
+// agent/api.h. GET handlers answer from cached state on the server thread; anything that calls etcd or waits
+// (PATCH/PUT /config, DELETE /switchover, switchover, restart) runs as a deferred job on the server's workers, so
+// health checks, peers' GET /patroni and POST /failsafe never wait behind it.
 #include <thread>
 
 #include "agent/agent.h"
@@ -135,8 +136,12 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
     if (!cv || !cv->failover) return api::Text(404, "no switchover is scheduled");
     auto f = ha::ParseFailover(*cv->failover);
     if (!f || !f->scheduled_at) return api::Text(404, "no switchover is scheduled");
-    Status d = dcs_->ApiDeleteFailover();
-    return d.ok() ? api::Text(200, "scheduled switchover deleted") : api::Text(503, d.message());
+    HttpServerResponse r;
+    r.deferred = [this]() -> HttpServerResponse {  // an etcd write: never on the server thread
+      Status d = dcs_->ApiDeleteFailover();
+      return d.ok() ? api::Text(200, "scheduled switchover deleted") : api::Text(503, d.message());
+    };
+    return r;
   }
   if ((req.method == "PATCH" || req.method == "PUT") && route == "/config") return HandleConfigWrite(req);
   if (req.method == "POST" && route == "/restart") return HandleRestart(req);
@@ -208,11 +213,18 @@ HttpServerResponse Agent::HandleSwitchover(const std::string& action, const Http
 HttpServerResponse Agent::HandleConfigWrite(const HttpServerRequest& req) {
   Json body;
   if (auto refused = ReadBodyObject(req, &body)) return *refused;
+  HttpServerResponse r;
+  // The etcd write (up to the client's deadline, and a wait for the watch to show it) runs on a worker.
+  r.deferred = [this, method = req.method, body = std::move(body)] { return WriteConfig(method, body); };
+  return r;
+}
+
+HttpServerResponse Agent::WriteConfig(const std::string& method, const Json& body) {
   auto view = dcs_->Cluster();
   if (!view.ok()) return api::Text(503, "DCS is not accessible");
   Json next;
   int64_t expect = 0;
-  if (req.method == "PATCH") {
+  if (method == "PATCH") {
     if (!view->config) return api::Text(503, "The configuration was removed from DCS");
     next = api::MergePatch(*view->config, body);
     expect = view->config_mod_revision;
@@ -224,7 +236,7 @@ HttpServerResponse Agent::HandleConfigWrite(const HttpServerRequest& req) {
   if (!problems.empty()) return api::Text(400, problems.front());
   Status w = dcs_->ApiWriteConfig(next.dump(), expect);
   if (w.code() == Code::kConflict) return api::Text(409, "Conflict: the configuration was modified concurrently");
-  if (!w.ok()) return api::Text(req.method == "PUT" ? 502 : 503, w.message());
+  if (!w.ok()) return api::Text(method == "PUT" ? 502 : 503, w.message());
   RequestWake();
   return api::JsonBody(200, next);
 }

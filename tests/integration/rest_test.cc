@@ -1,7 +1,10 @@
 // The REST API against real agents: TLS with Basic authentication; failsafe mode with restapi.authentication set
 // (the primary's POST /failsafe carries the credentials, only members may vote, and GET /failsafe, the status JSON
-// and /metrics show the failsafe state while etcd is frozen).
+// and /metrics show the failsafe state while etcd is frozen); handlers that write to a frozen etcd do not delay
+// health checks.
 #include <signal.h>
+
+#include <future>
 
 #include <nlohmann/json.hpp>
 
@@ -80,12 +83,13 @@ class FailsafeAuthTest : public ClusterFixture {
     ClusterFixture::TearDown();
   }
   Result<HttpResponse> Call(const std::string& name, const std::string& method, const std::string& path,
-                            const std::string& body = "", const std::string& auth = kAuth) {
+                            const std::string& body = "", const std::string& auth = kAuth,
+                            Duration timeout = Duration(3000)) {
     HttpClient http;
     HttpRequest req;
     req.method = method;
     req.url = "http://127.0.0.1:" + std::to_string(sb_->Node(name)->api_port) + path;
-    req.timeout = Duration(3000);
+    req.timeout = timeout;
     req.body = body;
     if (!body.empty()) req.headers["Content-Type"] = "application/json";
     if (!auth.empty()) req.headers["Authorization"] = auth;
@@ -165,6 +169,64 @@ TEST_F(FailsafeAuthTest, PrimaryKeepsRunningOnFailsafeAndToolsSeeIt) {
     auto p = Call(leader, "GET", "/primary");
     return Key("leader") == leader && p.ok() && p->status == 200;
   })) << "after etcd returned, the same node leads";
+}
+
+
+// Issue 10, item 9: PATCH /config and DELETE /switchover write to etcd. With etcd frozen (SIGSTOP) each waits for
+// the etcd client's deadline; health checks must keep answering at once meanwhile.
+class SlowHandlerTest : public FailsafeAuthTest {};
+
+TEST_F(SlowHandlerTest, WritesToAFrozenEtcdDoNotDelayHealthChecks) {
+  StartCluster(
+      1, [](SandboxSpec& spec) { FastTiming(spec); }, /*wait_healthy=*/false);
+  if (HasFatalFailure()) return;
+  const std::string node = sb_->nodes()[0].name;
+  ASSERT_TRUE(WaitFor(seconds(90), [&] {
+    auto p = Call(node, "GET", "/primary", "", "");
+    return p.ok() && p->status == 200;
+  })) << "the single node never became primary";
+  auto sched = Call(node, "POST", "/switchover", R"({"leader":")" + node + R"(","scheduled_at":"2099-01-01T00:00:00+00:00"})", "");
+  ASSERT_TRUE(sched.ok());
+  ASSERT_EQ(sched->status, 202) << sched->body;
+  ASSERT_TRUE(WaitFor(seconds(10), [&] { return !Key("failover").empty(); }));
+
+  ASSERT_EQ(kill(sb_->EtcdPid(), SIGSTOP), 0);
+  frozen_ = true;
+  using Clock = std::chrono::steady_clock;
+  auto timed = [&](const std::string& method, const std::string& path, const std::string& body) {
+    auto start = Clock::now();
+    // The writes wait on each other for the etcd client (2 s each): give them time to answer.
+    auto r = Call(node, method, path, body, "", method == "GET" ? Duration(3000) : Duration(15000));
+    return std::make_pair(r.ok() ? r->status : -1, Clock::now() - start);
+  };
+  auto patch = std::async(std::launch::async, [&] { return timed("PATCH", "/config", R"({"loop_wait":1})"); });
+  auto del = std::async(std::launch::async, [&] { return timed("DELETE", "/switchover", ""); });
+  // Health checks, one after another, for as long as either write is in flight (bounded by the loop count).
+  Clock::duration slowest{};
+  int checks = 0;
+  for (int i = 0; i < 200; ++i) {
+    bool busy = patch.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready ||
+                del.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready;
+    if (!busy) break;
+    auto [code, took] = timed("GET", "/health", "");
+    EXPECT_NE(code, -1) << "GET /health got no answer";
+    slowest = std::max(slowest, took);
+    ++checks;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  auto [patch_code, patch_took] = patch.get();
+  auto [del_code, del_took] = del.get();
+  kill(sb_->EtcdPid(), SIGCONT);
+  frozen_ = false;
+  // The writes really were slow (the scenario happened): each waited on the frozen etcd.
+  EXPECT_GE(patch_took, std::chrono::milliseconds(1000)) << "PATCH /config answered " << patch_code << " at once";
+  EXPECT_GE(del_took, std::chrono::milliseconds(1000)) << "DELETE /switchover answered " << del_code << " at once";
+  EXPECT_EQ(patch_code, 503);
+  EXPECT_EQ(del_code, 503);
+  EXPECT_GE(checks, 5);
+  EXPECT_LT(slowest, std::chrono::milliseconds(500))
+      << "a health check waited " << std::chrono::duration_cast<std::chrono::milliseconds>(slowest).count()
+      << " ms behind a write to the frozen etcd";
 }
 
 }  // namespace
