@@ -60,6 +60,7 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
     f.vouched_until = MonoTime(Duration(failsafe_primary_until_ms_.load()));
     s.failsafe_active = s.failsafe_active || api::FailsafeActive(f);
   }
+  s.sync_standby = api::IsSyncStandby(cv, cfg_->name);
   std::string route = Route(req.path);
   bool status_only = req.method == "HEAD" || req.method == "OPTIONS";
 

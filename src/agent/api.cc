@@ -184,13 +184,13 @@ std::optional<double> ParseSize(const std::string& v) {
   return std::nullopt;
 }
 
+}  // namespace
+
 bool IsSyncStandby(const ClusterView* c, const std::string& name) {
   if (!c) return false;
   auto standbys = ha::SyncStandbys(*c, ha::SyncLeader(*c));
   return std::find(standbys.begin(), standbys.end(), name) != standbys.end();
 }
-
-}  // namespace
 
 int HealthCode(const HealthInputs& in, const std::string& path, const std::string& query) {
   const NodeState& s = *in.state;

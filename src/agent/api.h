@@ -19,6 +19,9 @@ namespace pgw::api {
 HttpServerResponse Text(int code, std::string body);
 HttpServerResponse JsonBody(int code, const Json& j);
 
+// Whether `sync` names `name` among its synchronous standbys (a comma list with synchronous_node_count >= 2).
+bool IsSyncStandby(const ClusterView* c, const std::string& name);
+
 // GET /cluster.
 Json ClusterJson(const Config& cfg, const ClusterView& c, bool paused);
 

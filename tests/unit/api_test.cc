@@ -73,6 +73,12 @@ TEST_F(ApiTest, EverySyncStandbyOfACommaListIsShown) {
   c_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
   EXPECT_EQ(api::ClusterJson(*cfg_, c_, false)["members"][1]["role"], "replica");
   EXPECT_EQ(ctl::ListTable("demo", c_, false).find("Sync Standby"), std::string::npos);
+  // The status JSON of each replica and the /sync health check agree.
+  c_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1,pg2"}};
+  EXPECT_TRUE(api::IsSyncStandby(&c_, "pg1"));
+  EXPECT_TRUE(api::IsSyncStandby(&c_, "pg2"));
+  EXPECT_FALSE(api::IsSyncStandby(&c_, "pg0"));
+  EXPECT_FALSE(api::IsSyncStandby(nullptr, "pg1"));
 }
 
 TEST_F(ApiTest, MergePatchRemovesNullsAndMergesObjects) {

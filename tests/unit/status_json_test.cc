@@ -57,6 +57,16 @@ TEST_F(StatusJsonTest, ClientGateAndRunningAloneAreShown) {
   EXPECT_EQ(j["synchronous"], "alone");
 }
 
+TEST_F(StatusJsonTest, SyncStandbyIsShownOnReplicasOnly) {
+  s_.sync_standby = true;
+  EXPECT_FALSE(StatusJson(*cfg_, s_).contains("sync_standby")) << "a primary is never a sync standby";
+  s_.local.in_recovery = true;
+  auto j = StatusJson(*cfg_, s_);
+  EXPECT_EQ(j["sync_standby"], true);
+  s_.sync_standby = false;
+  EXPECT_FALSE(StatusJson(*cfg_, s_).contains("sync_standby"));
+}
+
 TEST(PeerStatusTest, ParsesPatroniJson) {
   auto p = ParsePeerStatus("pg1", R"({"role":"replica","xlog":{"received_location":10,"replayed_location":7},
                                       "tags":{"failover_priority":3}})");
