@@ -102,7 +102,7 @@ bool PostFailsafe(const Json& failsafe, const std::string& self, const std::stri
       req.body = body;
       req.headers["Content-Type"] = "application/json";
       auto r = http.Do(req);
-      return r.ok() && r->status == 200;
+      return r.ok() && r->status == 200 && r->body == "Accepted";  // as Patroni: anything else is no promise
     }));
   }
   bool all = true;

@@ -29,7 +29,7 @@ std::vector<ha::PeerStatus> CheckMembers(const ClusterView& cluster, const std::
                                          Duration timeout, const PeerTls& tls = {});
 
 // Failsafe mode: POSTs `body` to /failsafe of every member listed in the `failsafe` key except `self`, in parallel.
-// True only when every one answered 200 (and `self` is listed).
+// True only when every one answered "200 Accepted" (and `self` is listed).
 bool PostFailsafe(const Json& failsafe, const std::string& self, const std::string& body, Duration timeout,
                   const PeerTls& tls = {});
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "agent/peers.h"
 #include "agent/rest.h"
 #include "dcs/http.h"
 #include "helpers.h"
@@ -169,6 +170,44 @@ TEST_F(RestServerTest, FullWorkerQueueAnswers503AndRecovers) {
   for (auto& t : slow) t.join();
   for (const auto& a : answers) EXPECT_EQ(a, "slow done");
   EXPECT_EQ(Get("/quick-job"), "job done") << "the slots serve again";
+}
+
+// PostFailsafe against real sockets: the request carries our REST credentials (a peer with restapi.authentication
+// refuses it otherwise), and only "200 Accepted" counts as a member's promise, as in Patroni.
+TEST(PostFailsafeTest, SendsCredentialsAndCountsOnlyAccepted) {
+  std::atomic<int> calls{0};
+  std::atomic<bool> accept{true};
+  RestServer server([&](const HttpServerRequest& req) {
+    ++calls;
+    HttpServerResponse r;
+    r.content_type = "text/html";
+    auto it = req.headers.find("authorization");
+    if (req.method != "POST" || req.path != "/failsafe") {
+      r.status = 404;
+    } else if (it == req.headers.end() || it->second != "Basic YWRtaW46czNjcmV0") {
+      r.status = 401;
+      r.body = "no auth header received";
+    } else {
+      r.body = accept ? "Accepted" : "<html>OK</html>";
+    }
+    return r;
+  });
+  ASSERT_TRUE(server.Listen("127.0.0.1", 0).ok());
+  server.Start();
+  std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/patroni";
+  Json key = {{"pg0", "http://127.0.0.1:1/patroni"}, {"pg1", url}};
+  std::string body = R"({"name":"pg0","conn_url":"postgres://127.0.0.1:5432/postgres","api_url":"http://127.0.0.1:1/patroni"})";
+  PeerTls tls;
+  EXPECT_FALSE(PostFailsafe(key, "pg0", body, Duration(2000), tls)) << "without credentials the peer answers 401";
+  tls.username = "admin";
+  tls.password = "s3cret";
+  EXPECT_TRUE(PostFailsafe(key, "pg0", body, Duration(2000), tls));
+  accept = false;
+  EXPECT_FALSE(PostFailsafe(key, "pg0", body, Duration(2000), tls)) << "a 200 that is not Accepted is no promise";
+  EXPECT_EQ(calls.load(), 3);
+  EXPECT_FALSE(PostFailsafe(key, "pg2", body, Duration(2000), tls)) << "a sender not listed asks nobody";
+  EXPECT_EQ(calls.load(), 3);
+  server.Stop();
 }
 
 }  // namespace
