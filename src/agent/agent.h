@@ -66,6 +66,8 @@ class Agent {
   HttpServerResponse HandleHttp(const HttpServerRequest& req);
   HttpServerResponse HandleSwitchover(const std::string& action, const HttpServerRequest& req);
   HttpServerResponse HandleConfigWrite(const HttpServerRequest& req);
+  // PATCH (merge, compare-and-swap) or PUT `body` into the config key. Worker thread: it calls etcd.
+  HttpServerResponse WriteConfig(const std::string& method, const Json& body);
   HttpServerResponse HandleRestart(const HttpServerRequest& req);
   // Graceful demotion for a planned switchover: checkpoint, fast shutdown, wait until `candidate` (any replica
   // when empty) received the shutdown checkpoint, release the leader key.

@@ -1,6 +1,7 @@
 // The agent's REST API (reference §1): routing, and the handlers that need the agent's state. Pure logic lives in
-// agent/api.h. GET handlers answer from cached state on the server thread; operations that wait (switchover,
-// restart) run as deferred jobs on worker threads.
+// agent/api.h. GET handlers answer from cached state on the server thread; anything that calls etcd or waits
+// (PATCH/PUT /config, DELETE /switchover, switchover, restart) runs as a deferred job on the server's workers, so
+// health checks, peers' GET /patroni and POST /failsafe never wait behind it.
 #include <thread>
 
 #include "agent/agent.h"
@@ -36,6 +37,30 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
   }
   auto view = dcs_->Cluster();
   const ClusterView* cv = view.ok() ? &*view : nullptr;
+  // The `failsafe` key as last seen: the loop's copy when the view is gone (etcd down is when it matters).
+  Json failsafe_key;
+  if (cv && cv->failsafe) {
+    failsafe_key = *cv->failsafe;
+  } else if (!cv) {
+    std::lock_guard<std::mutex> l(failsafe_mu_);
+    failsafe_key = failsafe_members_;
+  }
+  {
+    // From the clocks, not only the loop's last cycle: the loop may be stuck in an etcd call while we run on
+    // failsafe, and a replica reports the vouching it received as Patroni's does.
+    api::FailsafeClock f;
+    f.enabled = failsafe_mode_;
+    f.primary = RoleOf(s) == "primary";
+    f.now = clock_.Now();
+    DynamicConfig timing;
+    timing.ttl = ttl_s_.load();
+    f.last_renewal = dcs_->LeaseDeadline() - Duration(int64_t{timing.ttl} * 1000);
+    f.suspect_after = ha::SuspectAfter(timing);
+    f.confirmed_until = MonoTime(Duration(failsafe_confirmed_until_ms_.load()));
+    f.vouched_until = MonoTime(Duration(failsafe_primary_until_ms_.load()));
+    s.failsafe_active = s.failsafe_active || api::FailsafeActive(f);
+  }
+  s.sync_standby = api::IsSyncStandby(cv, cfg_->name);
   std::string route = Route(req.path);
   bool status_only = req.method == "HEAD" || req.method == "OPTIONS";
 
@@ -51,10 +76,7 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
       if (!cv || !cv->config) return api::Text(502, "No configuration in DCS");
       return api::JsonBody(200, *cv->config);
     }
-    if (route == "/failsafe" && req.method == "GET") {
-      if (!failsafe_mode_ || !cv) return api::Text(502, "Failsafe mode is not enabled");
-      return api::JsonBody(200, cv->failsafe ? *cv->failsafe : Json::object());
-    }
+    if (route == "/failsafe" && req.method == "GET") return api::FailsafeListing(failsafe_mode_, failsafe_key);
     if (route == "/metrics") {
       api::Counters k;
       k.lease_renewals = dcs_->LeaseRenewals();
@@ -100,9 +122,8 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
     if (!failsafe_mode_) return api::Text(502, "Failsafe mode is not enabled");
     if (RoleOf(s) == "primary") return api::Text(500, "Running as a leader");
     Json body;
-    if (ReadBodyObject(req, &body) || !body.contains("name") || !body.at("name").is_string()) {
-      return api::Text(400, "POST /failsafe needs a JSON object with the sender's name");
-    }
+    if (auto refused = ReadBodyObject(req, &body)) return *refused;
+    if (auto refused = api::CheckFailsafeSender(body, failsafe_key, cv, cfg_->name)) return *refused;
     int64_t until = (clock_.Now() + Duration(ttl_s_.load() * 1000)).time_since_epoch().count();
     int64_t prev = failsafe_primary_until_ms_.load();
     while (prev < until && !failsafe_primary_until_ms_.compare_exchange_weak(prev, until)) {
@@ -116,8 +137,12 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
     if (!cv || !cv->failover) return api::Text(404, "no switchover is scheduled");
     auto f = ha::ParseFailover(*cv->failover);
     if (!f || !f->scheduled_at) return api::Text(404, "no switchover is scheduled");
-    Status d = dcs_->ApiDeleteFailover();
-    return d.ok() ? api::Text(200, "scheduled switchover deleted") : api::Text(503, d.message());
+    HttpServerResponse r;
+    r.deferred = [this]() -> HttpServerResponse {  // an etcd write: never on the server thread
+      Status d = dcs_->ApiDeleteFailover();
+      return d.ok() ? api::Text(200, "scheduled switchover deleted") : api::Text(503, d.message());
+    };
+    return r;
   }
   if ((req.method == "PATCH" || req.method == "PUT") && route == "/config") return HandleConfigWrite(req);
   if (req.method == "POST" && route == "/restart") return HandleRestart(req);
@@ -189,11 +214,18 @@ HttpServerResponse Agent::HandleSwitchover(const std::string& action, const Http
 HttpServerResponse Agent::HandleConfigWrite(const HttpServerRequest& req) {
   Json body;
   if (auto refused = ReadBodyObject(req, &body)) return *refused;
+  HttpServerResponse r;
+  // The etcd write (up to the client's deadline, and a wait for the watch to show it) runs on a worker.
+  r.deferred = [this, method = req.method, body = std::move(body)] { return WriteConfig(method, body); };
+  return r;
+}
+
+HttpServerResponse Agent::WriteConfig(const std::string& method, const Json& body) {
   auto view = dcs_->Cluster();
   if (!view.ok()) return api::Text(503, "DCS is not accessible");
   Json next;
   int64_t expect = 0;
-  if (req.method == "PATCH") {
+  if (method == "PATCH") {
     if (!view->config) return api::Text(503, "The configuration was removed from DCS");
     next = api::MergePatch(*view->config, body);
     expect = view->config_mod_revision;
@@ -205,7 +237,7 @@ HttpServerResponse Agent::HandleConfigWrite(const HttpServerRequest& req) {
   if (!problems.empty()) return api::Text(400, problems.front());
   Status w = dcs_->ApiWriteConfig(next.dump(), expect);
   if (w.code() == Code::kConflict) return api::Text(409, "Conflict: the configuration was modified concurrently");
-  if (!w.ok()) return api::Text(req.method == "PUT" ? 502 : 503, w.message());
+  if (!w.ok()) return api::Text(method == "PUT" ? 502 : 503, w.message());
   RequestWake();
   return api::JsonBody(200, next);
 }

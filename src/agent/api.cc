@@ -29,11 +29,12 @@ HttpServerResponse JsonBody(int code, const Json& j) {
 Json ClusterJson(const Config& cfg, const ClusterView& c, bool paused) {
   nlohmann::ordered_json out;
   nlohmann::ordered_json members = nlohmann::ordered_json::array();
+  // As Patroni: the standbys the `sync` key names, whichever leader wrote it.
+  const std::vector<std::string> standbys = ha::SyncStandbys(c, ha::SyncLeader(c));
   for (const auto& [name, m] : c.members) {  // std::map: sorted by name, as Patroni sorts
     nlohmann::ordered_json j;
     bool leader = c.leader && c.leader->name == name;
-    bool sync = c.sync && c.sync->is_object() && c.sync->contains("sync_standby") &&
-                ((c.sync->at("sync_standby").is_string() && c.sync->at("sync_standby") == name));
+    bool sync = std::find(standbys.begin(), standbys.end(), name) != standbys.end();
     j["name"] = name;
     j["role"] = leader ? "leader" : sync ? "sync_standby" : "replica";
     std::string repl = m.raw.is_object() ? m.raw.value("replication_state", "") : "";
@@ -183,15 +184,13 @@ std::optional<double> ParseSize(const std::string& v) {
   return std::nullopt;
 }
 
+}  // namespace
+
 bool IsSyncStandby(const ClusterView* c, const std::string& name) {
-  if (!c || !c->sync || !c->sync->is_object() || !c->sync->contains("leader") || !c->sync->at("leader").is_string()) {
-    return false;
-  }
-  auto standbys = ha::SyncStandbys(*c, c->sync->at("leader").get<std::string>());
+  if (!c) return false;
+  auto standbys = ha::SyncStandbys(*c, ha::SyncLeader(*c));
   return std::find(standbys.begin(), standbys.end(), name) != standbys.end();
 }
-
-}  // namespace
 
 int HealthCode(const HealthInputs& in, const std::string& path, const std::string& query) {
   const NodeState& s = *in.state;
@@ -317,6 +316,36 @@ std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView
   return o.str();
 }
 
+
+std::optional<HttpServerResponse> CheckFailsafeSender(const Json& body, const Json& failsafe_key,
+                                                      const ClusterView* cluster, const std::string& self) {
+  if (!body.is_object() || !body.contains("name") || !body.at("name").is_string() ||
+      body.at("name").get<std::string>().empty()) {
+    return Text(400, "POST /failsafe needs a JSON object with the sender's name");
+  }
+  const std::string name = body.at("name").get<std::string>();
+  if (name == self) return Text(403, "POST /failsafe from \"" + name + "\": that is this node's own name");
+  if (failsafe_key.is_object() && !failsafe_key.empty()) {
+    if (failsafe_key.contains(name)) return std::nullopt;
+    return Text(403, "POST /failsafe from \"" + name + "\", which is not listed in the failsafe key: only members "
+                     "of this cluster may vouch for a primary");
+  }
+  if (!cluster) return Text(503, "POST /failsafe: cannot check the sender, no view of the cluster yet");
+  if (cluster->FindMember(name)) return std::nullopt;
+  return Text(403, "POST /failsafe from \"" + name + "\", which is not a member of this cluster");
+}
+
+HttpServerResponse FailsafeListing(bool failsafe_mode, const Json& failsafe_key) {
+  if (!failsafe_mode) return Text(502, "Failsafe mode is not enabled");
+  if (!failsafe_key.is_object()) return Text(502, "No failsafe topology in DCS");
+  return JsonBody(200, failsafe_key);
+}
+
+bool FailsafeActive(const FailsafeClock& f) {
+  if (!f.enabled) return false;
+  if (f.primary) return f.now - f.last_renewal > f.suspect_after && f.now < f.confirmed_until;
+  return f.now < f.vouched_until;
+}
 
 bool IpAllowed(const std::string& ip, const std::string& entry) {
   auto slash = entry.find('/');

@@ -19,6 +19,9 @@ namespace pgw::api {
 HttpServerResponse Text(int code, std::string body);
 HttpServerResponse JsonBody(int code, const Json& j);
 
+// Whether `sync` names `name` among its synchronous standbys (a comma list with synchronous_node_count >= 2).
+bool IsSyncStandby(const ClusterView* c, const std::string& name);
+
 // GET /cluster.
 Json ClusterJson(const Config& cfg, const ClusterView& c, bool paused);
 
@@ -65,6 +68,29 @@ std::optional<HttpServerResponse> CheckAccess(const Config& cfg, const HttpServe
                                               const ClusterView* cluster = nullptr);
 // Whether `ip` matches an allowlist entry: an address, or a CIDR (IPv4 a.b.c.d/n; IPv6 exact only).
 bool IpAllowed(const std::string& ip, const std::string& entry);
+
+// POST /failsafe: only a member of this cluster may vouch for itself as the running primary (a replica that accepts
+// stops racing for the leader key for ttl). `body` is the parsed request; `failsafe_key` is the `failsafe` key as
+// last seen (null when absent); `cluster` may be null. The sender must be listed in the key or, when there is no
+// key, have a member key, and must not claim to be `self`. Returns the refusal (400 / 403 / 503) or nullopt.
+std::optional<HttpServerResponse> CheckFailsafeSender(const Json& body, const Json& failsafe_key,
+                                                      const ClusterView* cluster, const std::string& self);
+
+// GET /failsafe: the `failsafe` key ({name: api_url}) as last seen, 502 when failsafe mode is off or there is no
+// such key (Patroni answers 502 unless the key holds an object).
+HttpServerResponse FailsafeListing(bool failsafe_mode, const Json& failsafe_key);
+
+// `failsafe_mode_is_active` in the status JSON and /metrics, as Patroni reports it, from the agent's clocks (all
+// on the monotonic clock): a primary is on failsafe while its lease is unrenewed for longer than `suspect_after`
+// and the members' confirmations still cover it; a replica while a primary's POST /failsafe vouched for it within
+// ttl (`vouched_until`).
+struct FailsafeClock {
+  bool enabled = false;  // failsafe_mode in the dynamic configuration
+  bool primary = false;  // PostgreSQL runs as primary here
+  MonoTime now{}, last_renewal{}, confirmed_until{}, vouched_until{};
+  Duration suspect_after{};
+};
+bool FailsafeActive(const FailsafeClock& f);
 
 // Query string parameter (undecoded value), or nullopt.
 std::optional<std::string> QueryParam(const std::string& query, const std::string& key);

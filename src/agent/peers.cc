@@ -3,9 +3,31 @@
 #include <algorithm>
 #include <future>
 
+#include "common/base64.h"
 #include "dcs/http.h"
 
 namespace pgw {
+
+namespace {
+
+HttpRequest PeerRequest(const std::string& url, Duration timeout, const PeerTls& tls) {
+  HttpRequest req;
+  req.url = url;
+  req.timeout = timeout;
+  req.cacert = tls.cacert;
+  req.cert = tls.cert;
+  req.key = tls.key;
+  std::string auth = PeerAuthorization(tls);
+  if (!auth.empty()) req.headers["Authorization"] = auth;
+  return req;
+}
+
+}  // namespace
+
+std::string PeerAuthorization(const PeerTls& tls) {
+  if (tls.username.empty() && tls.password.empty()) return "";
+  return "Basic " + Base64Encode(tls.username + ":" + tls.password);
+}
 
 ha::PeerStatus ParsePeerStatus(const std::string& name, const std::string& body) {
   ha::PeerStatus p;
@@ -49,13 +71,7 @@ std::vector<ha::PeerStatus> CheckMembers(const ClusterView& cluster, const std::
     if (std::find(names.begin(), names.end(), name) == names.end() || m.api_url.empty()) continue;
     futures.push_back(std::async(std::launch::async, [name = name, url = m.api_url, timeout, tls] {
       HttpClient http;
-      HttpRequest req;
-      req.url = url;
-      req.timeout = timeout;
-      req.cacert = tls.cacert;
-      req.cert = tls.cert;
-      req.key = tls.key;
-      auto r = http.Do(req);
+      auto r = http.Do(PeerRequest(url, timeout, tls));
       if (!r.ok() || r->status != 200) {
         ha::PeerStatus p;
         p.name = name;
@@ -81,17 +97,12 @@ bool PostFailsafe(const Json& failsafe, const std::string& self, const std::stri
     if (slash != std::string::npos) base = base.substr(0, slash);
     futures.push_back(std::async(std::launch::async, [base, body, timeout, tls] {
       HttpClient http;
-      HttpRequest req;
-      req.cacert = tls.cacert;
-      req.cert = tls.cert;
-      req.key = tls.key;
+      HttpRequest req = PeerRequest(base + "/failsafe", timeout, tls);
       req.method = "POST";
-      req.url = base + "/failsafe";
       req.body = body;
       req.headers["Content-Type"] = "application/json";
-      req.timeout = timeout;
       auto r = http.Do(req);
-      return r.ok() && r->status == 200;
+      return r.ok() && r->status == 200 && r->body == "Accepted";  // as Patroni: anything else is no promise
     }));
   }
   bool all = true;

@@ -164,7 +164,10 @@ Status RestServer::Listen(const std::string& host, int port) {
   return Status::Ok();
 }
 
-void RestServer::Start() { thread_ = std::thread([this] { Loop(); }); }
+void RestServer::Start() {
+  for (int i = 0; i < kMaxDeferred; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void RestServer::Stop() {
   if (stop_.exchange(true)) return;
@@ -173,6 +176,12 @@ void RestServer::Stop() {
     (void)ignored;
   }
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> l(jobs_mu_);
+    workers_stop_ = true;
+    jobs_.clear();  // not started: their connections are closed with the server
+  }
+  jobs_cv_.notify_all();
   for (auto& w : workers_) {
     if (w.joinable()) w.join();
   }
@@ -209,22 +218,36 @@ Status RestServer::EnableTls(const std::string& certfile, const std::string& key
   return Status::Ok();
 }
 
-void RestServer::RunDeferred(uint64_t conn_id, std::function<HttpServerResponse()> job) {
-  ++running_jobs_;
-  workers_.erase(std::remove_if(workers_.begin(), workers_.end(),
-                                [](std::thread& t) { return !t.joinable(); }),
-                 workers_.end());
-  workers_.emplace_back([this, conn_id, job = std::move(job)] {
+bool RestServer::RunDeferred(uint64_t conn_id, std::function<HttpServerResponse()> job) {
+  {
+    std::lock_guard<std::mutex> l(jobs_mu_);
+    if (busy_ >= kMaxDeferred) return false;
+    ++busy_;
+    jobs_.emplace_back(conn_id, std::move(job));
+  }
+  jobs_cv_.notify_one();
+  return true;
+}
+
+void RestServer::WorkerLoop() {
+  std::unique_lock<std::mutex> l(jobs_mu_);
+  while (true) {
+    jobs_cv_.wait(l, [&] { return workers_stop_ || !jobs_.empty(); });
+    if (workers_stop_) return;
+    auto [conn_id, job] = std::move(jobs_.front());
+    jobs_.pop_front();
+    l.unlock();
     HttpServerResponse r = job();
     r.deferred = nullptr;
     {
-      std::lock_guard<std::mutex> l(done_mu_);
+      std::lock_guard<std::mutex> d(done_mu_);
       done_.emplace_back(conn_id, std::move(r));
     }
-    --running_jobs_;
     ssize_t ignored = write(wake_fd_[1], "x", 1);
     (void)ignored;
-  });
+    l.lock();
+    --busy_;
+  }
 }
 
 void RestServer::Loop() {
@@ -327,13 +350,12 @@ void RestServer::Loop() {
         } else if (p > 0) {
           HttpServerResponse resp = handler_(req);
           if (resp.deferred) {
-            if (running_jobs_.load() >= kMaxDeferred) {
-              c.out = Render(HttpServerResponse{503, "text/plain", "too many operations in progress\n", false, {}, {}});
-              c.responding = true;
-            } else {
+            if (RunDeferred(c.id, std::move(resp.deferred))) {
               c.waiting = true;
               c.deadline = now + std::chrono::seconds(600);  // the job bounds itself; this is a backstop
-              RunDeferred(c.id, std::move(resp.deferred));
+            } else {
+              c.out = Render(HttpServerResponse{503, "text/plain", "too many operations in progress\n", false, {}, {}});
+              c.responding = true;
             }
           } else {
             c.out = Render(resp);

@@ -1,11 +1,15 @@
 // A small HTTP/1.0 server for the agent's REST API. One thread, poll()-based, non-blocking sockets.
 // Each request must arrive within `read_timeout` and fit in `max_request` bytes, so a slow or oversized client
 // cannot tie the server up. The handler runs on the server thread and must answer from cached state; requests
-// that must wait for something (a switchover, a restart) return a `deferred` job, which runs on a worker thread
-// while the server keeps answering everyone else.
+// that must wait for something (an etcd write, a switchover, a restart) return a `deferred` job, which runs on one
+// of kMaxDeferred worker threads while the server keeps answering everyone else (health checks, peers' GET
+// /patroni during an election, POST /failsafe). When every worker is taken, further jobs are refused at once with
+// 503 "too many operations in progress": they never queue behind a slow one.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <string>
@@ -34,7 +38,7 @@ struct HttpServerResponse {
   std::string body;
   bool status_line_only = false;  // HEAD / OPTIONS: Patroni answers with the status line alone
   // When set, the server runs it on a worker thread and sends what it returns instead (at most kMaxDeferred at
-  // once; more get 503).
+  // once; more get 503). It must bound its own duration: Stop() waits for the jobs in progress.
   std::function<HttpServerResponse()> deferred;
   // Extra header lines ("Name: value").
   std::vector<std::string> headers;
@@ -61,7 +65,9 @@ class RestServer {
 
  private:
   void Loop();
-  void RunDeferred(uint64_t conn_id, std::function<HttpServerResponse()> job);
+  // Hands a job to an idle worker; false (the caller answers 503) when all kMaxDeferred are busy. Server thread.
+  bool RunDeferred(uint64_t conn_id, std::function<HttpServerResponse()> job);
+  void WorkerLoop();
 
   Handler handler_;
   size_t max_request_;
@@ -75,8 +81,14 @@ class RestServer {
 
   std::mutex done_mu_;
   std::vector<std::pair<uint64_t, HttpServerResponse>> done_;  // finished deferred jobs
+
+  // The worker pool, started by Start(): jobs_ holds at most kMaxDeferred - busy_ entries.
+  std::mutex jobs_mu_;
+  std::condition_variable jobs_cv_;
+  std::deque<std::pair<uint64_t, std::function<HttpServerResponse()>>> jobs_;
+  int busy_ = 0;  // jobs queued or running (guarded by jobs_mu_)
+  bool workers_stop_ = false;
   std::vector<std::thread> workers_;
-  std::atomic<int> running_jobs_{0};
 };
 
 // Reason phrase for a status code.

@@ -29,6 +29,7 @@ nlohmann::json StatusJson(const Config& cfg, const NodeState& s) {
       j["xlog"] = x;
     }
   }
+  if (s.sync_standby && RoleOf(s) == "replica") j["sync_standby"] = true;
   if (l.timeline) j["timeline"] = l.timeline;
   if (l.in_recovery && !l.replication_state.empty()) j["replication_state"] = l.replication_state;
   if (!l.replication.empty()) j["replication"] = l.replication;

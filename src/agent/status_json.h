@@ -25,6 +25,7 @@ struct NodeState {
   std::optional<int64_t> last_lsn;   // status.optime
   bool paused = false;               // maintenance mode (config `pause`)
   bool failsafe_active = false;      // running as primary on failsafe confirmations while etcd is unreachable
+  bool sync_standby = false;         // a replica the `sync` key names (Patroni's "sync_standby": true)
   std::string sync_note;             // ha::SynchronousNote while leading as primary
 };
 

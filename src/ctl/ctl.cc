@@ -19,6 +19,7 @@
 #include "common/process.h"
 #include "dcs/etcd_client.h"
 #include "dcs/http.h"
+#include "ha/decide.h"
 
 namespace pgw::ctl {
 
@@ -37,8 +38,17 @@ std::string HostOf(const Member& m) {
 
 std::string RoleLabel(const ClusterView& c, const std::string& name) {
   if (c.leader && c.leader->name == name) return "Leader";
-  if (c.sync && c.sync->is_object() && c.sync->value("sync_standby", Json()) == name) return "Sync Standby";
+  // `sync_standby` is a comma-separated list with synchronous_node_count >= 2: decoded where the agent decodes it.
+  auto standbys = ha::SyncStandbys(c, ha::SyncLeader(c));
+  if (std::find(standbys.begin(), standbys.end(), name) != standbys.end()) return "Sync Standby";
   return "Replica";
+}
+
+// loop_wait from the dynamic configuration (10, Patroni's default, when absent or not a number).
+int LoopWait(const ClusterView& c) {
+  if (!c.config || !c.config->is_object()) return 10;
+  auto it = c.config->find("loop_wait");
+  return it != c.config->end() && it->is_number() ? static_cast<int>(it->get<double>()) : 10;
 }
 
 std::string LagMb(const ClusterView& c, const Member& m) {
@@ -627,7 +637,7 @@ int Main(const std::vector<std::string>& raw, FILE* out, FILE* err) {
       }
       if (o.wait) {
         std::fprintf(out, "'%s' request sent, waiting until it is recognized by all nodes\n", cmd.c_str());
-        int loop_wait = c.config ? c.config->value("loop_wait", 10) : 10;
+        int loop_wait = LoopWait(c);
         MonoTime until = std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now()) +
                          Duration((loop_wait + 1) * 1000);
         while (std::chrono::steady_clock::now() < until) {
@@ -731,7 +741,7 @@ int Main(const std::vector<std::string>& raw, FILE* out, FILE* err) {
                           r.ok() ? r->status : 0L, Body(r).c_str());
       } else {
         if (ok) std::fprintf(out, "Reload request received for member %s and will be processed within %d seconds\n",
-                             m->name.c_str(), c.config ? c.config->value("loop_wait", 10) : 10);
+                             m->name.c_str(), LoopWait(c));
         else std::fprintf(out, "Failed: reload for member %s, status code=%ld, (%s)\n", m->name.c_str(),
                           r.ok() ? r->status : 0L, Body(r).c_str());
       }

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
+#include "agent/peers.h"
 #include "agent/rest.h"
 #include "dcs/http.h"
 #include "helpers.h"
@@ -45,6 +47,14 @@ class RestServerTest : public ::testing::Test {
         [this](const HttpServerRequest& req) {
           HttpServerResponse r;
           r.content_type = "text/plain";
+          if (req.path == "/quick-job") {
+            r.deferred = [] {
+              HttpServerResponse done;
+              done.body = "job done";
+              return done;
+            };
+            return r;
+          }
           if (req.path == "/slow") {
             r.deferred = [this] {
               while (!release_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -65,11 +75,11 @@ class RestServerTest : public ::testing::Test {
     release_ = true;
     server_->Stop();
   }
-  std::string Get(const std::string& path) {
+  std::string Get(const std::string& path, Duration timeout = Duration(2000)) {
     HttpClient http;
     HttpRequest req;
     req.url = "http://127.0.0.1:" + std::to_string(server_->port()) + path;
-    req.timeout = Duration(2000);
+    req.timeout = timeout;
     auto r = http.Do(req);
     return r.ok() ? r->body : "error: " + r.status().message();
   }
@@ -114,6 +124,90 @@ TEST_F(RestServerTest, SlowOperationDoesNotDelayHealthChecks) {
   release_ = true;
   t.join();
   EXPECT_EQ(slow, "slow done");
+}
+
+// Virtual memory of this process in kB (VmSize), 0 when unreadable.
+long VmSizeKb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmSize:", 0) == 0) return std::atol(line.c_str() + 7);
+  }
+  return 0;
+}
+
+// Every deferred job used to get a thread that was never joined: each kept its stack (8 MiB of address space)
+// for the life of the agent, so a health checker polling a deferred endpoint grew the agent without bound.
+TEST_F(RestServerTest, DeferredJobsDoNotLeakThreads) {
+  // Warm up first: every worker thread that runs a job gets its own malloc arena (64 MiB of address space).
+  for (int i = 0; i < 60; ++i) ASSERT_EQ(Get("/quick-job"), "job done") << i;
+  long before = VmSizeKb();
+  ASSERT_GT(before, 0);
+  for (int i = 0; i < 60; ++i) ASSERT_EQ(Get("/quick-job"), "job done") << i;
+  long grown_mb = (VmSizeKb() - before) / 1024;
+  EXPECT_LT(grown_mb, 100) << "60 finished jobs kept " << grown_mb << " MiB of address space";
+}
+
+// The jobs in progress are bounded: when every slot is taken the next operation gets a clear 503 at once, health
+// checks still answer, and the slots serve again once the jobs finish.
+TEST_F(RestServerTest, FullWorkerQueueAnswers503AndRecovers) {
+  std::vector<std::thread> slow;
+  std::vector<std::string> answers(RestServer::kMaxDeferred);
+  for (int i = 0; i < RestServer::kMaxDeferred; ++i) slow.emplace_back([&, i] { answers[i] = Get("/slow", Duration(10000)); });
+  // Until the server holds every slot: one more job is refused with 503.
+  std::string refused;
+  ASSERT_TRUE(WaitFor(std::chrono::milliseconds(3000), [&] {
+    HttpClient http;
+    HttpRequest req;
+    req.url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/quick-job";
+    auto r = http.Do(req);
+    if (r.ok() && r->status == 503) refused = r->body;
+    return !refused.empty();
+  })) << "a fifth operation was never refused";
+  EXPECT_EQ(refused, "too many operations in progress\n");
+  EXPECT_EQ(Get("/health"), "ok /health");
+  release_ = true;
+  for (auto& t : slow) t.join();
+  for (const auto& a : answers) EXPECT_EQ(a, "slow done");
+  EXPECT_EQ(Get("/quick-job"), "job done") << "the slots serve again";
+}
+
+// PostFailsafe against real sockets: the request carries our REST credentials (a peer with restapi.authentication
+// refuses it otherwise), and only "200 Accepted" counts as a member's promise, as in Patroni.
+TEST(PostFailsafeTest, SendsCredentialsAndCountsOnlyAccepted) {
+  std::atomic<int> calls{0};
+  std::atomic<bool> accept{true};
+  RestServer server([&](const HttpServerRequest& req) {
+    ++calls;
+    HttpServerResponse r;
+    r.content_type = "text/html";
+    auto it = req.headers.find("authorization");
+    if (req.method != "POST" || req.path != "/failsafe") {
+      r.status = 404;
+    } else if (it == req.headers.end() || it->second != "Basic YWRtaW46czNjcmV0") {
+      r.status = 401;
+      r.body = "no auth header received";
+    } else {
+      r.body = accept ? "Accepted" : "<html>OK</html>";
+    }
+    return r;
+  });
+  ASSERT_TRUE(server.Listen("127.0.0.1", 0).ok());
+  server.Start();
+  std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/patroni";
+  Json key = {{"pg0", "http://127.0.0.1:1/patroni"}, {"pg1", url}};
+  std::string body = R"({"name":"pg0","conn_url":"postgres://127.0.0.1:5432/postgres","api_url":"http://127.0.0.1:1/patroni"})";
+  PeerTls tls;
+  EXPECT_FALSE(PostFailsafe(key, "pg0", body, Duration(2000), tls)) << "without credentials the peer answers 401";
+  tls.username = "admin";
+  tls.password = "s3cret";
+  EXPECT_TRUE(PostFailsafe(key, "pg0", body, Duration(2000), tls));
+  accept = false;
+  EXPECT_FALSE(PostFailsafe(key, "pg0", body, Duration(2000), tls)) << "a 200 that is not Accepted is no promise";
+  EXPECT_EQ(calls.load(), 3);
+  EXPECT_FALSE(PostFailsafe(key, "pg2", body, Duration(2000), tls)) << "a sender not listed asks nobody";
+  EXPECT_EQ(calls.load(), 3);
+  server.Stop();
 }
 
 }  // namespace

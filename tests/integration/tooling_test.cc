@@ -1,5 +1,6 @@
 // Tools that talk to Patroni today keep working against pgwarden: HAProxy routing by /primary and /replica
-// health checks (before and after a switchover), and Prometheus (promtool's format check and a real scrape).
+// health checks (before and after a switchover), Prometheus (promtool's format check and a real scrape), and every
+// view of the synchronous standbys with synchronous_node_count 2.
 #include <signal.h>
 
 #include <set>
@@ -145,6 +146,56 @@ TEST_F(ToolingTest, MetricsPassPromtoolAndARealPrometheusScrapesThem) {
   })) << primary.dump();
   if (!primary.is_discarded() && primary["data"]["result"].size() == 1) {
     EXPECT_EQ(primary["data"]["result"][0]["metric"]["name"], LeaderKey());
+  }
+}
+
+// synchronous_node_count 2: the agent writes sync_standby as "pgA,pgB"; GET /cluster, each replica's status and
+// /sync check, pgwardenctl list and the real patronictl list all show both as synchronous standbys.
+TEST_F(ToolingTest, TwoSyncStandbysAreShownEverywhere) {
+  ClusterFixture::StartCluster(3, [](SandboxSpec& spec) {
+    spec.extra_dcs = "    synchronous_mode: true\n    synchronous_node_count: 2\n";
+  });
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(WaitFor(seconds(60), [&] {
+    Json sync = Json::parse(Key("sync"), nullptr, false);
+    return sync.is_object() && sync.value("sync_standby", Json()).is_string() &&
+           sync["sync_standby"].get<std::string>().find(',') != std::string::npos;
+  })) << "the leader never published two synchronous standbys: " << Key("sync");
+  std::string leader = Key("leader");
+  std::vector<std::string> replicas;
+  for (const auto& n : sb_->nodes()) {
+    if (n.name != leader) replicas.push_back(n.name);
+  }
+  ASSERT_EQ(replicas.size(), 2u);
+  auto api = [&](const std::string& name, const std::string& path) {
+    return "http://127.0.0.1:" + std::to_string(sb_->Node(name)->api_port) + path;
+  };
+  Json cluster = Json::parse(Get(api(leader, "/cluster")), nullptr, false);
+  ASSERT_TRUE(cluster.is_object());
+  int sync_roles = 0;
+  for (const auto& m : cluster["members"]) sync_roles += m.value("role", "") == "sync_standby";
+  EXPECT_EQ(sync_roles, 2) << cluster.dump();
+  for (const auto& r : replicas) {
+    Json st = Json::parse(Get(api(r, "/patroni")), nullptr, false);
+    EXPECT_EQ(st.value("sync_standby", false), true) << r << ": " << st.dump();
+    EXPECT_FALSE(Get(api(r, "/sync")).empty()) << r << " does not answer 200 on /sync";
+  }
+  auto list = [&](const std::string& bin) {
+    ProcessOptions o;
+    o.timeout = Duration(30000);
+    auto out = pgw::Run({bin, "-c", sb_->nodes()[0].config_path, "list"}, o);
+    return out.ok() ? out->output : out.status().message();
+  };
+  auto count = [](const std::string& text) {
+    int n = 0;
+    for (size_t p = text.find("Sync Standby"); p != std::string::npos; p = text.find("Sync Standby", p + 1)) ++n;
+    return n;
+  };
+  std::string ours = list(std::string(PGW_BIN_DIR) + "/pgwardenctl");
+  EXPECT_EQ(count(ours), 2) << ours;
+  if (PathExists("/usr/bin/patronictl")) {
+    std::string theirs = list("/usr/bin/patronictl");
+    EXPECT_EQ(count(theirs), 2) << theirs;
   }
 }
 

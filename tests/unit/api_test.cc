@@ -51,6 +51,36 @@ TEST_F(ApiTest, ClusterJsonHasPatronisFields) {
   EXPECT_FALSE(j.contains("pause"));
 }
 
+// synchronous_node_count >= 2: the agent writes sync_standby as "a,b"; every one of them is a sync standby.
+TEST_F(ApiTest, EverySyncStandbyOfACommaListIsShown) {
+  c_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1,pg2"}};
+  Json j = api::ClusterJson(*cfg_, c_, false);
+  EXPECT_EQ(j["members"][0]["role"], "leader");
+  EXPECT_EQ(j["members"][1]["role"], "sync_standby") << j.dump();
+  EXPECT_EQ(j["members"][2]["role"], "sync_standby") << j.dump();
+  std::string t = ctl::ListTable("demo", c_, false);
+  EXPECT_NE(t.find("| pg1    | 127.0.0.1:5433 | Sync Standby |"), std::string::npos) << t;
+  EXPECT_NE(t.find("| pg2    | 127.0.0.1:5434 | Sync Standby |"), std::string::npos) << t;
+  Json l = ctl::ListJson("demo", c_);
+  ASSERT_EQ(l.size(), 3u);
+  EXPECT_EQ(l[1]["Role"], "Sync Standby");
+  EXPECT_EQ(l[2]["Role"], "Sync Standby");
+  // One standby is still one name; an empty value names nobody.
+  c_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg2"}};
+  j = api::ClusterJson(*cfg_, c_, false);
+  EXPECT_EQ(j["members"][1]["role"], "replica");
+  EXPECT_EQ(j["members"][2]["role"], "sync_standby");
+  c_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  EXPECT_EQ(api::ClusterJson(*cfg_, c_, false)["members"][1]["role"], "replica");
+  EXPECT_EQ(ctl::ListTable("demo", c_, false).find("Sync Standby"), std::string::npos);
+  // The status JSON of each replica and the /sync health check agree.
+  c_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1,pg2"}};
+  EXPECT_TRUE(api::IsSyncStandby(&c_, "pg1"));
+  EXPECT_TRUE(api::IsSyncStandby(&c_, "pg2"));
+  EXPECT_FALSE(api::IsSyncStandby(&c_, "pg0"));
+  EXPECT_FALSE(api::IsSyncStandby(nullptr, "pg1"));
+}
+
 TEST_F(ApiTest, MergePatchRemovesNullsAndMergesObjects) {
   Json base = {{"ttl", 30}, {"postgresql", {{"parameters", {{"a", 1}, {"b", 2}}}}}, {"pause", true}};
   Json out = api::MergePatch(base, {{"pause", nullptr}, {"postgresql", {{"parameters", {{"b", 3}, {"c", 4}}}}}});
@@ -230,6 +260,80 @@ TEST_F(ApiTest, EditConfigSetPaths) {
   EXPECT_EQ(cfg, (Json{{"loop_wait", 5}, {"pause", true}, {"postgresql", {{"parameters", {{"work_mem", "8MB"}}}}}}));
   EXPECT_FALSE(ctl::ApplySet(&cfg, "novalue").ok());
   EXPECT_FALSE(ctl::ApplySet(&cfg, "a..b=1").ok());
+}
+
+TEST_F(ApiTest, OnlyMembersMayVouchThroughPostFailsafe) {
+  Json key = {{"pg0", "http://127.0.0.1:6432/patroni"}, {"pg1", "http://127.0.0.1:6433/patroni"}};
+  auto from = [](const std::string& name) { return Json{{"name", name}, {"api_url", "http://x/patroni"}}; };
+  // Listed in the failsafe key: accepted.
+  EXPECT_FALSE(api::CheckFailsafeSender(from("pg0"), key, &c_, "pg1").has_value());
+  // pg2 has a member key but is not listed in the failsafe key: the key decides.
+  auto r = api::CheckFailsafeSender(from("pg2"), key, &c_, "pg1");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 403);
+  EXPECT_NE(r->body.find("\"pg2\", which is not listed in the failsafe key"), std::string::npos) << r->body;
+  r = api::CheckFailsafeSender(from("stranger"), key, nullptr, "pg1");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 403);
+  // Our own name, from somebody else: refused.
+  r = api::CheckFailsafeSender(from("pg1"), key, &c_, "pg1");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 403);
+  // No failsafe key yet: the member keys decide.
+  EXPECT_FALSE(api::CheckFailsafeSender(from("pg2"), Json(), &c_, "pg1").has_value());
+  r = api::CheckFailsafeSender(from("stranger"), Json(), &c_, "pg1");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(r->body, "POST /failsafe from \"stranger\", which is not a member of this cluster");
+  // Neither: nothing to check against.
+  r = api::CheckFailsafeSender(from("pg0"), Json(), nullptr, "pg1");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 503);
+  // Malformed bodies.
+  for (const Json& bad : {Json::object(), Json{{"name", 7}}, Json{{"name", ""}}, Json::array()}) {
+    r = api::CheckFailsafeSender(bad, key, &c_, "pg1");
+    ASSERT_TRUE(r.has_value()) << bad.dump();
+    EXPECT_EQ(r->status, 400) << bad.dump();
+  }
+}
+
+TEST_F(ApiTest, GetFailsafeListsTheKeyOrAnswers502) {
+  Json key = {{"pg0", "http://127.0.0.1:6432/patroni"}, {"pg1", "http://127.0.0.1:6433/patroni"}};
+  auto r = api::FailsafeListing(true, key);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(Json::parse(r.body), key);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(api::FailsafeListing(false, key).status, 502);
+  EXPECT_EQ(api::FailsafeListing(true, Json()).status, 502);
+  EXPECT_EQ(api::FailsafeListing(true, Json("garbage")).status, 502);
+}
+
+TEST_F(ApiTest, FailsafeActiveFollowsTheLeaseAndTheConfirmations) {
+  api::FailsafeClock f;
+  f.enabled = true;
+  f.primary = true;
+  f.now = MonoTime(Duration(100000));
+  f.suspect_after = Duration(1500);
+  f.last_renewal = f.now - Duration(1000);  // renewed recently: etcd answers, not on failsafe
+  f.confirmed_until = f.now + Duration(4000);
+  EXPECT_FALSE(api::FailsafeActive(f));
+  f.last_renewal = f.now - Duration(3000);  // keepalives unanswered, members' confirmations cover us
+  EXPECT_TRUE(api::FailsafeActive(f));
+  f.confirmed_until = f.now - Duration(1);  // confirmations ran out
+  EXPECT_FALSE(api::FailsafeActive(f));
+  f.confirmed_until = f.now + Duration(4000);
+  f.enabled = false;
+  EXPECT_FALSE(api::FailsafeActive(f));
+  // A replica: while a primary's POST /failsafe vouched for it.
+  f.enabled = true;
+  f.primary = false;
+  EXPECT_FALSE(api::FailsafeActive(f));
+  f.vouched_until = f.now + Duration(1);
+  EXPECT_TRUE(api::FailsafeActive(f));
+  NodeState s;
+  s.failsafe_active = true;
+  std::string text = api::MetricsText(*cfg_, s, &c_, api::Counters{}, false, true);
+  EXPECT_NE(text.find("patroni_failsafe_mode_is_active{scope=\"demo\",name=\"pg0\"} 1\n"), std::string::npos) << text;
 }
 
 }  // namespace

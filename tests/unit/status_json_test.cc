@@ -57,6 +57,16 @@ TEST_F(StatusJsonTest, ClientGateAndRunningAloneAreShown) {
   EXPECT_EQ(j["synchronous"], "alone");
 }
 
+TEST_F(StatusJsonTest, SyncStandbyIsShownOnReplicasOnly) {
+  s_.sync_standby = true;
+  EXPECT_FALSE(StatusJson(*cfg_, s_).contains("sync_standby")) << "a primary is never a sync standby";
+  s_.local.in_recovery = true;
+  auto j = StatusJson(*cfg_, s_);
+  EXPECT_EQ(j["sync_standby"], true);
+  s_.sync_standby = false;
+  EXPECT_FALSE(StatusJson(*cfg_, s_).contains("sync_standby"));
+}
+
 TEST(PeerStatusTest, ParsesPatroniJson) {
   auto p = ParsePeerStatus("pg1", R"({"role":"replica","xlog":{"received_location":10,"replayed_location":7},
                                       "tags":{"failover_priority":3}})");
@@ -68,6 +78,20 @@ TEST(PeerStatusTest, ParsesPatroniJson) {
   EXPECT_TRUE(q.is_primary);
   EXPECT_TRUE(q.nofailover);
   EXPECT_FALSE(ParsePeerStatus("pg3", "<html>").reachable);
+}
+
+TEST(PeerStatusTest, PeerCallsCarryOurRestCredentials) {
+  PeerTls tls;
+  EXPECT_EQ(PeerAuthorization(tls), "") << "no header without restapi.authentication";
+  tls.username = "admin";
+  tls.password = "s3cret";
+  EXPECT_EQ(PeerAuthorization(tls), "Basic YWRtaW46czNjcmV0");
+}
+
+TEST_F(StatusJsonTest, FailsafeActiveIsShownOnlyWhenSet) {
+  EXPECT_FALSE(StatusJson(*cfg_, s_).contains("failsafe_mode_is_active"));
+  s_.failsafe_active = true;
+  EXPECT_EQ(StatusJson(*cfg_, s_)["failsafe_mode_is_active"], true);
 }
 
 }  // namespace
