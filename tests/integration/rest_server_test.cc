@@ -57,6 +57,7 @@ class RestServerTest : public ::testing::Test {
           }
           if (req.path == "/slow") {
             r.deferred = [this] {
+              ++slow_running_;
               while (!release_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
               HttpServerResponse done;
               done.body = "slow done";
@@ -84,6 +85,7 @@ class RestServerTest : public ::testing::Test {
     return r.ok() ? r->body : "error: " + r.status().message();
   }
   std::atomic<bool> release_{false};
+  std::atomic<int> slow_running_{0};  // /slow jobs that hold a worker
   std::unique_ptr<RestServer> server_;
 };
 
@@ -153,17 +155,28 @@ TEST_F(RestServerTest, DeferredJobsDoNotLeakThreads) {
 TEST_F(RestServerTest, FullWorkerQueueAnswers503AndRecovers) {
   std::vector<std::thread> slow;
   std::vector<std::string> answers(RestServer::kMaxDeferred);
+  struct JoinAll {  // a failed ASSERT still releases and joins the clients instead of aborting the binary
+    std::vector<std::thread>& threads;
+    std::atomic<bool>& release;
+    ~JoinAll() {
+      release = true;
+      for (auto& t : threads) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } join_all{slow, release_};
   for (int i = 0; i < RestServer::kMaxDeferred; ++i) slow.emplace_back([&, i] { answers[i] = Get("/slow", Duration(10000)); });
-  // Until the server holds every slot: one more job is refused with 503.
-  std::string refused;
-  ASSERT_TRUE(WaitFor(std::chrono::milliseconds(3000), [&] {
-    HttpClient http;
-    HttpRequest req;
-    req.url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/quick-job";
-    auto r = http.Do(req);
-    if (r.ok() && r->status == 503) refused = r->body;
-    return !refused.empty();
-  })) << "a fifth operation was never refused";
+  // Probe only once every slot is held by a slow job: a probe sent earlier could take a slot itself and make one
+  // of the slow requests the refused one (that race made this test fail one run in five).
+  ASSERT_TRUE(WaitFor(std::chrono::milliseconds(5000), [&] { return slow_running_ == RestServer::kMaxDeferred; }))
+      << slow_running_ << " slow jobs running";
+  HttpClient http;
+  HttpRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/quick-job";
+  auto r = http.Do(req);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->status, 503) << "a fifth operation was not refused";
+  std::string refused = r->body;
   EXPECT_EQ(refused, "too many operations in progress\n");
   EXPECT_EQ(Get("/health"), "ok /health");
   release_ = true;
