@@ -59,6 +59,12 @@ Agent::Agent(std::shared_ptr<const Config> cfg, const Clock& clock, Logger& log)
     wake_cv_.notify_all();
   });
   dcs_->SetOnRenewed([this](int64_t lease, MonoTime deadline) { fencer_->OnLeaseRenewed(lease, deadline); });
+  // A ttl change moved the leader key to a new lease: the fence follows it at once (its deadline may be earlier).
+  dcs_->SetOnLeaseMoved([this](int64_t lease, MonoTime deadline, int ttl_s) {
+    if (!fencer_->armed()) return;
+    Status s = fencer_->Arm(lease, deadline, ttl_s);
+    if (!s.ok()) log_.Error(s.message());
+  });
   rest_ = std::make_unique<RestServer>([this](const HttpServerRequest& r) { return HandleHttp(r); });
 }
 
@@ -259,7 +265,7 @@ void Agent::Cycle() {
   }
   pg_->SetDynamicConfig(dyn_);
   if (!dyn_.synchronous_mode) pg_->SetSyncNames(std::nullopt);
-  dcs_->SetTtl(dyn_.ttl);
+  dcs_->SetTtl(dyn_.ttl).ok();  // a failed ttl change is logged and retried next cycle on the old lease
   failsafe_mode_ = dyn_.failsafe_mode;
   ttl_s_ = dyn_.ttl;
 

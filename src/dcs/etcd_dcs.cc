@@ -47,7 +47,7 @@ EtcdDcs::EtcdDcs(const Config& cfg, const Clock& clock, Logger& log, std::functi
 EtcdDcs::~EtcdDcs() { Stop(); }
 
 void EtcdDcs::Start(int ttl_seconds) {
-  SetTtl(ttl_seconds);
+  SetTtl(ttl_seconds).ok();  // no lease yet: only sets the ttl of the first grant
   cache_->Start();
   keeper_ = std::thread([this] { KeeperLoop(); });
 }
@@ -62,15 +62,54 @@ void EtcdDcs::Stop() {
   if (cache_) cache_->Stop();
 }
 
-void EtcdDcs::SetTtl(int ttl_seconds) {
+Status EtcdDcs::SetTtl(int ttl_seconds) {
+  Status s;
   {
     std::lock_guard<std::mutex> g(grant_mu_);
-    // A lease's TTL is fixed at grant time: take a new lease on the next EnsureLease (Patroni does the same).
-    keeper_state_->SetTtl(ttl_seconds);
+    if (keeper_state_->SetTtl(ttl_seconds)) {
+      // A lease's TTL is fixed at grant time: new lease first, keys onto it, then the old one goes.
+      bool leader_moved = false;
+      s = keeper_state_->Rotate([&](int64_t, int64_t to) { return MoveKeys(to, &leader_moved); });
+      std::function<void(int64_t, MonoTime, int)> cb;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        cb = on_lease_moved_;
+      }
+      // After a failed move the leader key may be on either lease: fence by the earlier deadline (Deadline()
+      // is the minimum while a move is pending), reported under the pending lease so that renewals of the old
+      // one alone do not extend it.
+      int64_t fence_lease = s.ok() ? keeper_state_->Id() : keeper_state_->PendingId();
+      if (cb && fence_lease != 0 && (leader_moved || !s.ok())) cb(fence_lease, keeper_state_->Deadline(), ttl_seconds);
+      if (!s.ok()) log_.Warn("changing the lease ttl to " + std::to_string(ttl_seconds) + ": " + s.message());
+    }
     // A keepalive must not hang longer than a renewal period, or one slow answer would cost a retry_timeout.
     lease_client_->SetRequestTimeout(std::clamp(keeper_state_->Period(), Duration(250), Duration(2000)));
   }
   cv_.notify_all();
+  return s;
+}
+
+Status EtcdDcs::MoveKeys(int64_t to, bool* leader_moved) {
+  std::string member_json;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    member_json = last_member_json_;
+  }
+  std::vector<etcd::Op> both, member;
+  if (!member_json.empty()) member.push_back(etcd::Op{etcd::Op::Type::kPut, MemberKey(), member_json, to, ""});
+  both = member;
+  both.push_back(etcd::Op{etcd::Op::Type::kPut, Key(keys::kLeader), name_, to, ""});
+  etcd::Compare ours{Key(keys::kLeader), etcd::Compare::Target::kValue, etcd::Compare::Result::kEqual, 0, name_};
+  auto r = client_->Txn({ours}, both, member);
+  if (!r.ok()) return r.status().Context("moving keys to the new lease");
+  *leader_moved = r->succeeded;
+  AwaitCache(r->revision);
+  return Status::Ok();
+}
+
+void EtcdDcs::SetOnLeaseMoved(std::function<void(int64_t, MonoTime, int)> f) {
+  std::lock_guard<std::mutex> l(mu_);
+  on_lease_moved_ = std::move(f);
 }
 
 MonoTime EtcdDcs::LeaseDeadline() const { return keeper_state_->Deadline(); }
@@ -124,7 +163,9 @@ void EtcdDcs::KeeperLoop() {
         std::lock_guard<std::mutex> ml(mu_);
         cb = on_renewed_;
       }
-      if (cb) cb(keeper_state_->Id(), keeper_state_->Deadline());
+      // While a ttl change is unfinished the fencer follows the pending lease (see SetTtl).
+      int64_t pending = keeper_state_->PendingId();
+      if (cb) cb(pending != 0 ? pending : keeper_state_->Id(), keeper_state_->Deadline());
     }
     if (o == LeaseKeeper::Outcome::kExpired) {
       // Keys attached to the lease are gone, including `leader` if we held it; the HA loop sees that through

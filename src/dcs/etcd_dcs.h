@@ -27,8 +27,11 @@ class EtcdDcs final : public Dcs {
   void Stop();
   // Revokes the lease (members/<name> and leader disappear at once). For clean shutdown.
   void RevokeLease();
-  // Changes the TTL used for new leases and the renewal period (dynamic config changed).
-  void SetTtl(int ttl_seconds);
+  // Changes the TTL (dynamic config changed). A lease's TTL is fixed when granted, so when a lease is held this
+  // grants one with the new TTL, moves the leader key (only while it is ours) and the member key onto it in one
+  // transaction, and only then revokes the old lease: the keys never lapse. On failure the old lease stays in use
+  // and the next call retries. From the HA loop.
+  Status SetTtl(int ttl_seconds);
   // Ensures a lease exists (grants one if needed). Called by the HA loop before it writes keys.
   Status EnsureLease();
 
@@ -66,6 +69,11 @@ class EtcdDcs final : public Dcs {
 
   // Called on the keeper thread after every acknowledged keepalive, with the lease and its new deadline (fencing).
   void SetOnRenewed(std::function<void(int64_t, MonoTime)> f);
+  // Called (from the HA loop, inside SetTtl) when the leader key may now live on lease `lease`, whose deadline is
+  // `deadline`: the fencer must follow it (re-arm), or it would watch a lease that no longer holds the key.
+  void SetOnLeaseMoved(std::function<void(int64_t lease, MonoTime deadline, int ttl_s)> f);
+  // Keepalives are sent only while `allow` returns true (the PostgreSQL health gate, agent/pg_health.h).
+  void SetRenewGate(std::function<bool()> allow) { keeper_state_->SetGate(std::move(allow)); }
   // Keepalives acknowledged / failed (metrics).
   uint64_t LeaseRenewals() const { return keeper_state_->renewals(); }
   uint64_t LeaseFailures() const { return keeper_state_->failures(); }
@@ -78,6 +86,8 @@ class EtcdDcs final : public Dcs {
   Status CreateOnly(const std::string& key, const std::string& value, int64_t lease, const char* what);
   // Deletes the scope's key `rel` through `client` and waits until the cache shows it.
   Status DeleteKey(etcd::Client& client, const char* rel, const char* what);
+  // Rotate's MoveKeys: leader (if ours) and member key from lease `from` to `to`; sets *leader_moved.
+  Status MoveKeys(int64_t to, bool* leader_moved);
   void KeeperLoop();
 
   std::string prefix_;
@@ -97,7 +107,8 @@ class EtcdDcs final : public Dcs {
   std::mutex grant_mu_;  // one grant/renewal at a time (keeper thread and HA loop may both need one)
   std::condition_variable cv_;
   std::string last_member_json_;
-  std::function<void(int64_t, MonoTime)> on_renewed_;  // guarded by mu_  // re-put after a lease had to be re-granted
+  std::function<void(int64_t, MonoTime)> on_renewed_;  // guarded by mu_
+  std::function<void(int64_t, MonoTime, int)> on_lease_moved_;  // guarded by mu_  // re-put after a lease had to be re-granted
   bool stop_ = false;
   std::thread keeper_;
 };

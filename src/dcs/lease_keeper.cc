@@ -2,6 +2,13 @@
 
 namespace pgw {
 
+namespace {
+// etcd answers TTL 0 or "not found" for a lease that expired or was revoked: everything attached is gone.
+bool Gone(const Result<int64_t>& ttl) {
+  return (ttl.ok() && *ttl <= 0) || (!ttl.ok() && ttl.status().code() == Code::kNotFound);
+}
+}  // namespace
+
 Status LeaseKeeper::Ensure() {
   if (id_.load() != 0) return Status::Ok();
   int ttl = ttl_.load();
@@ -10,15 +17,46 @@ Status LeaseKeeper::Ensure() {
   if (!id.ok()) return id.status().Context("granting an etcd lease");
   std::lock_guard<std::mutex> l(mu_);
   id_ = *id;
+  lease_ttl_ = ttl;
   deadline_ = sent + Duration(int64_t{ttl} * 1000);
   return Status::Ok();
+}
+
+void LeaseKeeper::SetGate(std::function<bool()> allow) {
+  std::lock_guard<std::mutex> l(mu_);
+  gate_ = std::move(allow);
 }
 
 LeaseKeeper::Outcome LeaseKeeper::Renew() {
   int64_t id = id_.load();
   if (id == 0) return Outcome::kNoLease;
+  int64_t pending;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (gate_ && !gate_()) return Outcome::kGated;
+    pending = pending_id_;
+  }
   MonoTime sent = clock_.Now();
   auto ttl = api_.KeepAlive(id);
+  if (pending != 0) {
+    // Our keys may be on the pending lease (a move whose answer was lost): keep it alive too.
+    MonoTime psent = clock_.Now();
+    auto pttl = api_.KeepAlive(pending);
+    std::lock_guard<std::mutex> l(mu_);
+    if (pending_id_ == pending && pttl.ok() && *pttl > 0) {
+      pending_deadline_ = std::max(pending_deadline_, psent + Duration(*pttl * 1000));
+    } else if (pending_id_ == pending && Gone(pttl)) {
+      // Keys that were moved onto it are gone: the lease we hold promises nothing about them any more, so the
+      // deadline must not move past the pending lease's, and the current lease is given up as well.
+      log_.Warn("etcd lease " + std::to_string(pending) + " (a ttl change in progress) expired");
+      deadline_ = std::min(deadline_, pending_deadline_);
+      pending_id_ = 0;
+      ++failures_;
+      int64_t expected = id;
+      id_.compare_exchange_strong(expected, 0);
+      return Outcome::kExpired;
+    }
+  }
   if (ttl.ok() && *ttl > 0) {
     ++renewals_;
     std::lock_guard<std::mutex> l(mu_);
@@ -26,11 +64,14 @@ LeaseKeeper::Outcome LeaseKeeper::Renew() {
     return Outcome::kRenewed;
   }
   ++failures_;
-  if ((ttl.ok() && *ttl <= 0) || ttl.status().code() == Code::kNotFound) {
-    // etcd answers TTL 0 or "not found" for a lease that expired or was revoked: everything attached is gone.
+  if (Gone(ttl)) {
     log_.Warn("etcd lease " + std::to_string(id) + " expired");
+    std::lock_guard<std::mutex> l(mu_);
     int64_t expected = id;
-    id_.compare_exchange_strong(expected, 0);
+    if (id_.compare_exchange_strong(expected, 0) && pending_id_ != 0) {
+      deadline_ = std::min(deadline_, pending_deadline_);
+      pending_id_ = 0;  // left to expire: the next Ensure starts afresh
+    }
     return Outcome::kExpired;
   }
   log_.Warn("lease keepalive failed: " + ttl.status().message());
@@ -38,26 +79,89 @@ LeaseKeeper::Outcome LeaseKeeper::Renew() {
 }
 
 void LeaseKeeper::Revoke() {
-  int64_t id = id_.exchange(0);
-  if (id == 0) return;
-  Status s = api_.Revoke(id);
-  if (!s.ok()) log_.Warn("could not revoke lease: " + s.message());
+  int64_t pending;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    pending = pending_id_;
+    pending_id_ = 0;
+  }
+  for (int64_t id : {id_.exchange(0), pending}) {
+    if (id == 0) continue;
+    Status s = api_.Revoke(id);
+    if (!s.ok()) log_.Warn("could not revoke lease: " + s.message());
+  }
 }
 
 void LeaseKeeper::Forget(int64_t id) {
+  std::lock_guard<std::mutex> l(mu_);
   int64_t expected = id;
-  id_.compare_exchange_strong(expected, 0);
+  if (id_.compare_exchange_strong(expected, 0) && pending_id_ != 0) {
+    deadline_ = std::min(deadline_, pending_deadline_);
+    pending_id_ = 0;
+  }
+  if (pending_id_ == id) pending_id_ = 0;
 }
 
 bool LeaseKeeper::SetTtl(int ttl_seconds) {
-  if (ttl_.exchange(ttl_seconds) == ttl_seconds) return false;
-  id_ = 0;
-  return true;
+  ttl_ = ttl_seconds;
+  return NeedsRotation();
+}
+
+bool LeaseKeeper::NeedsRotation() const { return id_.load() != 0 && lease_ttl_.load() != ttl_.load(); }
+
+int64_t LeaseKeeper::PendingId() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return pending_id_;
+}
+
+Duration LeaseKeeper::Period() const {
+  int ttl = ttl_.load();
+  if (id_.load() != 0) ttl = std::min(ttl, lease_ttl_.load());
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (pending_id_ != 0) ttl = std::min(ttl, pending_ttl_);
+  }
+  return Duration(std::max(200, ttl * 1000 / 4));
+}
+
+Status LeaseKeeper::Rotate(const MoveKeys& move) {
+  if (!NeedsRotation()) return Status::Ok();
+  int64_t from = id_.load();
+  int64_t to;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    to = pending_id_;
+  }
+  if (to == 0) {
+    int ttl = ttl_.load();
+    MonoTime sent = clock_.Now();
+    auto id = api_.Grant(ttl);
+    if (!id.ok()) return id.status().Context("granting an etcd lease with the new ttl");
+    std::lock_guard<std::mutex> l(mu_);
+    pending_id_ = to = *id;
+    pending_ttl_ = ttl;
+    pending_deadline_ = sent + Duration(int64_t{ttl} * 1000);
+  }
+  Status s = move(from, to);
+  if (!s.ok()) return s.Context("moving keys to the new lease " + std::to_string(to));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (pending_id_ != to || id_.load() != from) return Unavailable("lease changed during the ttl change");
+    id_ = to;
+    lease_ttl_ = pending_ttl_;
+    deadline_ = pending_deadline_;
+    pending_id_ = 0;
+  }
+  log_.Info("etcd lease " + std::to_string(from) + " replaced by " + std::to_string(to) + " (ttl " +
+            std::to_string(lease_ttl_.load()) + ")");
+  Status r = api_.Revoke(from);
+  if (!r.ok()) log_.Warn("could not revoke the old lease (it expires by itself): " + r.message());
+  return Status::Ok();
 }
 
 MonoTime LeaseKeeper::Deadline() const {
   std::lock_guard<std::mutex> l(mu_);
-  return deadline_;
+  return pending_id_ != 0 ? std::min(deadline_, pending_deadline_) : deadline_;
 }
 
 }  // namespace pgw

@@ -8,12 +8,18 @@
 //   * a failed keepalive never moves the deadline;
 //   * a keepalive answered "lease not found" means the lease is gone: the keeper forgets it, and the deadline
 //     stays where it was (in the past);
-//   * a TTL change takes effect with the next grant (a lease's TTL is fixed when it is granted).
+//   * a TTL change replaces the lease, new one first (a lease's TTL is fixed when it is granted): Rotate grants a
+//     lease with the new TTL, lets the caller move the keys onto it, and only then revokes the old one. Until the
+//     move is known to have happened both leases are renewed and Deadline() is the earlier of the two, since the
+//     keys may be on either;
+//   * a closed renew gate (PostgreSQL not known healthy, see agent/pg_health.h) skips keepalives, so the lease and
+//     the keys on it lapse and the fence fires.
 //
 // Not thread-safe by itself except for the accessors; EtcdDcs serialises Ensure/Renew.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 
 #include "common/clock.h"
@@ -34,7 +40,10 @@ class LeaseApi {
 
 class LeaseKeeper {
  public:
-  enum class Outcome { kNoLease, kRenewed, kFailed, kExpired };
+  // kGated: the renew gate is closed, no keepalive was sent.
+  enum class Outcome { kNoLease, kRenewed, kFailed, kExpired, kGated };
+  // Re-attaches this agent's keys from lease `from` to lease `to`; an error when that is not known to be done.
+  using MoveKeys = std::function<Status(int64_t from, int64_t to)>;
 
   LeaseKeeper(LeaseApi& api, const Clock& clock, Logger& log) : api_(api), clock_(clock), log_(log) {}
 
@@ -47,12 +56,23 @@ class LeaseKeeper {
   // Forgets lease `id` when it is the current one (a write saw it gone); the next Ensure grants a new one.
   void Forget(int64_t id);
 
-  // Sets the TTL for the next grant. Returns true when it differs from the TTL of the current lease, in which
-  // case the current lease is dropped (not revoked: our keys stay until the new lease replaces them).
+  // Sets the TTL of later grants. Returns NeedsRotation(): the current lease stays in use (and renewed) until
+  // Rotate replaced it, so that no key is ever left on a lease nobody renews.
   bool SetTtl(int ttl_seconds);
   int ttl() const { return ttl_.load(); }
-  // How often Renew should run: four times per TTL, so that one lost keepalive never costs the lease.
-  Duration Period() const { return Duration(std::max(200, ttl_.load() * 1000 / 4)); }
+  // Whether a lease is held whose TTL differs from ttl().
+  bool NeedsRotation() const;
+  // Replaces the current lease by one with ttl(): grants it (or reuses the one of an earlier, unfinished
+  // rotation), calls `move`, and when that succeeded makes the new lease current and revokes the old one. On
+  // failure the new lease stays pending (renewed with the current one) and the next Rotate retries the move.
+  // Does nothing when !NeedsRotation().
+  Status Rotate(const MoveKeys& move);
+  int64_t PendingId() const;
+  // How often Renew should run: four times per TTL of the shortest lease held, so that one lost keepalive never
+  // costs the lease.
+  Duration Period() const;
+  // Renew sends keepalives only while `allow` returns true (unset: always).
+  void SetGate(std::function<bool()> allow);
 
   int64_t Id() const { return id_.load(); }
   MonoTime Deadline() const;
@@ -66,10 +86,16 @@ class LeaseKeeper {
   Logger& log_;
   std::atomic<int64_t> id_{0};
   std::atomic<int> ttl_{30};
+  std::atomic<int> lease_ttl_{30};  // TTL the current lease was granted with
   std::atomic<uint64_t> renewals_{0};
   std::atomic<uint64_t> failures_{0};
   mutable std::mutex mu_;
   MonoTime deadline_{};
+  // A lease granted by an unfinished Rotate (guarded by mu_).
+  int64_t pending_id_ = 0;
+  int pending_ttl_ = 0;
+  MonoTime pending_deadline_{};
+  std::function<bool()> gate_;  // guarded by mu_
 };
 
 }  // namespace pgw

@@ -1,0 +1,79 @@
+// The etcd lease under live changes, with real etcd, agents and PostgreSQL (issue 10 item 1).
+#include <nlohmann/json.hpp>
+
+#include "helpers.h"
+
+namespace pgw::itest {
+namespace {
+
+using Json = nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class LeaseTest : public ClusterFixture {
+ protected:
+  LeaseTest() : ClusterFixture("lease") {}
+
+  // The lease a key is attached to (0: key absent or on no lease).
+  int64_t LeaseOf(const std::string& key) {
+    Json j = Json::parse(Etcdctl(sb_->EtcdEndpoint(), {"get", "/service/" + scope_ + "/" + key, "-w", "json"}),
+                         nullptr, false);
+    if (!j.is_object() || !j.contains("kvs") || j["kvs"].empty()) return 0;
+    return j["kvs"][0].value("lease", int64_t{0});
+  }
+  // `etcdctl lease timetolive` of a lease.
+  std::string TimeToLive(int64_t lease) {
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "%llx", static_cast<long long>(lease));
+    return Etcdctl(sb_->EtcdEndpoint(), {"lease", "timetolive", hex});
+  }
+  // Writes the `config` key with ttl changed (what `pgwardenctl edit-config --set ttl=N --force` stores).
+  void SetConfigTtl(int ttl) {
+    Json config = Json::parse(Key("config"), nullptr, false);
+    ASSERT_TRUE(config.is_object()) << Key("config");
+    config["ttl"] = ttl;
+    Etcdctl(sb_->EtcdEndpoint(), {"put", "/service/" + scope_ + "/config", config.dump()});
+    ASSERT_EQ(Json::parse(Key("config"), nullptr, false).value("ttl", 0), ttl);
+  }
+};
+
+// A live ttl change re-creates each agent's lease with the new ttl and moves the keys onto it, new lease first:
+// the leader key never disappears, no leader change happens, every member key stays.
+TEST_F(LeaseTest, LiveTtlChangeKeepsLeaderAndMemberKeysAndMovesThemToANewLease) {
+  StartCluster(2, [](SandboxSpec& s) { FastTiming(s); });
+  std::string leader = LeaderKey();
+  ASSERT_FALSE(leader.empty());
+  int64_t old_lease = LeaseOf("leader");
+  ASSERT_NE(old_lease, 0);
+  ASSERT_NE(TimeToLive(old_lease).find("granted with TTL(5s)"), std::string::npos) << TimeToLive(old_lease);
+
+  SetConfigTtl(8);
+  // Watch every 100 ms for three new ttls (24 s; a lease dropped without a new one is gone after 5 s).
+  auto until = std::chrono::steady_clock::now() + seconds(24);
+  int samples = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    ASSERT_EQ(LeaderKey(), leader) << "the leader key vanished or changed hands after " << samples << " samples";
+    for (const auto& n : sb_->nodes()) {
+      ASSERT_FALSE(Key("members/" + n.name).empty()) << "member key of " << n.name << " vanished";
+    }
+    ++samples;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  int64_t new_lease = LeaseOf("leader");
+  EXPECT_NE(new_lease, old_lease) << "the leader key is still on the ttl-5 lease";
+  EXPECT_NE(TimeToLive(new_lease).find("granted with TTL(8s)"), std::string::npos) << TimeToLive(new_lease);
+  EXPECT_EQ(LeaseOf("members/" + leader), new_lease) << "the leader's member key is not on its new lease";
+  for (const auto& n : sb_->nodes()) {
+    int64_t l = LeaseOf("members/" + n.name);
+    EXPECT_NE(TimeToLive(l).find("granted with TTL(8s)"), std::string::npos) << n.name << ": " << TimeToLive(l);
+  }
+  // The old lease was revoked once the keys moved (not left to expire).
+  EXPECT_NE(TimeToLive(old_lease).find("already expired"), std::string::npos) << TimeToLive(old_lease);
+  // Still a healthy cluster (replication intact) with the same leader.
+  Status h = sb_->WaitHealthy(Duration(30000));
+  EXPECT_TRUE(h.ok()) << h.message();
+  EXPECT_EQ(LeaderKey(), leader);
+}
+
+}  // namespace
+}  // namespace pgw::itest
