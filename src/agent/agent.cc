@@ -58,6 +58,19 @@ Agent::Agent(std::shared_ptr<const Config> cfg, const Clock& clock, Logger& log)
     wake_ = true;
     wake_cv_.notify_all();
   });
+  pg_health_ = std::make_unique<PgHealth>(LocalHealthConninfo(*cfg_), clock_, log_);
+  // An armed primary renews its lease only while its PostgreSQL answered a fresh session within the bound; a
+  // postmaster that is not running at all is the HA loop's to restart in place. Replicas are never gated.
+  // Once closed, the gate stays closed until the lease has surely lapsed (deadline + 1 s), so that the fence's kill
+  // of the hung postmaster does not let this node renew again and keep the key: a replica takes over.
+  dcs_->SetRenewGate([this] {
+    if (clock_.Now() < MonoTime(Duration(renew_blocked_until_ms_.load()))) return false;
+    if (!fencer_->armed() || pg_health_->Healthy() || !PostmasterRunning(cfg_->postgresql.data_dir)) return true;
+    renew_blocked_until_ms_ = (dcs_->LeaseDeadline() + Duration(1000)).time_since_epoch().count();
+    log_.Warn("not renewing the leader lease: PostgreSQL is running but has not answered for " +
+              std::to_string(pg_health_->Bound().count()) + " ms; the lease lapses and the fence fires");
+    return false;
+  });
   dcs_->SetOnRenewed([this](int64_t lease, MonoTime deadline) { fencer_->OnLeaseRenewed(lease, deadline); });
   // A ttl change moved the leader key to a new lease: the fence follows it at once (its deadline may be earlier).
   dcs_->SetOnLeaseMoved([this](int64_t lease, MonoTime deadline, int ttl_s) {
@@ -194,8 +207,11 @@ int Agent::Run() {
   failsafe_thread_ = std::thread([this] { FailsafeLoop(); });
   log_.Info("pgwarden " + std::string(kPgwardenVersion) + " starting: member " + cfg_->name + " of scope " +
             cfg_->scope + ", REST API on " + cfg_->restapi.listen_host + ":" + std::to_string(rest_->port()));
+  pg_health_->SetTtl(dyn_.ttl);
+  pg_health_->Start();
   dcs_->Start(dyn_.ttl);
   if (!WaitForDcs()) {
+    pg_health_->Stop();
     if (failsafe_thread_.joinable()) failsafe_thread_.join();
     fencer_->Stop();
     rest_->Stop();
@@ -232,6 +248,7 @@ int Agent::Run() {
     wake_cv_.notify_all();
   }
   if (failsafe_thread_.joinable()) failsafe_thread_.join();
+  pg_health_->Stop();
   fencer_->Stop();
   rest_->Stop();
   dcs_->Stop();
@@ -268,6 +285,7 @@ void Agent::Cycle() {
   dcs_->SetTtl(dyn_.ttl).ok();  // a failed ttl change is logged and retried next cycle on the old lease
   failsafe_mode_ = dyn_.failsafe_mode;
   ttl_s_ = dyn_.ttl;
+  pg_health_->SetTtl(dyn_.ttl);
 
   LocalView local = pg_->Observe();
   const LocalView before = local;

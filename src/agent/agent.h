@@ -13,6 +13,7 @@
 
 #include "agent/callbacks.h"
 #include "agent/fencer.h"
+#include "agent/pg_health.h"
 #include "agent/peers.h"
 #include "agent/rest.h"
 #include "agent/status_json.h"
@@ -81,6 +82,8 @@ class Agent {
   std::unique_ptr<PgController> pg_;
   std::unique_ptr<RestServer> rest_;
   std::unique_ptr<Fencer> fencer_;
+  std::unique_ptr<PgHealth> pg_health_;  // gates the lease renewal of an armed primary
+  std::atomic<int64_t> renew_blocked_until_ms_{0};  // MonoTime ms: the gate stays closed until the lease lapsed
   CallbackRunner callbacks_;
   DynamicConfig dyn_;
   // Read by the REST thread.

@@ -31,11 +31,13 @@ LeaseKeeper::Outcome LeaseKeeper::Renew() {
   int64_t id = id_.load();
   if (id == 0) return Outcome::kNoLease;
   int64_t pending;
+  std::function<bool()> gate;
   {
     std::lock_guard<std::mutex> l(mu_);
-    if (gate_ && !gate_()) return Outcome::kGated;
+    gate = gate_;
     pending = pending_id_;
   }
+  if (gate && !gate()) return Outcome::kGated;  // outside mu_: the gate may read Deadline()
   MonoTime sent = clock_.Now();
   auto ttl = api_.KeepAlive(id);
   if (pending != 0) {

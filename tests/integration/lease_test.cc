@@ -75,5 +75,39 @@ TEST_F(LeaseTest, LiveTtlChangeKeepsLeaderAndMemberKeysAndMovesThemToANewLease) 
   EXPECT_EQ(LeaderKey(), leader);
 }
 
+// A primary whose postmaster hangs (SIGSTOP) stops renewing its lease once PostgreSQL has not answered a fresh
+// session for max(1 s, ttl/2): the lease lapses, the fence kills the frozen postmaster, a replica takes over.
+TEST_F(LeaseTest, FrozenPostmasterLosesTheLeaderKeyAndIsFenced) {
+  StartCluster(2, [](SandboxSpec& s) { FastTiming(s); });
+  std::string old = LeaderKey();
+  ASSERT_FALSE(old.empty());
+  auto pm = sb_->PostmasterPid(old);
+  ASSERT_TRUE(pm.has_value());
+  pid_t frozen_pid = *pm;
+  struct Thaw {  // SIGCONT in every case (a stopped postmaster outlives the sandbox otherwise)
+    pid_t pid;
+    ~Thaw() { kill(pid, SIGCONT); }
+  } thaw{frozen_pid};
+  auto frozen = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(frozen_pid, SIGSTOP), 0);
+  std::string fresh;
+  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+    fresh = LeaderKey();
+    return !fresh.empty() && fresh != old;
+  })) << "no replica took the leader key from the frozen primary";
+  auto took = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+    return Sql(sb_->Conninfo(fresh), "SELECT pg_is_in_recovery()") == "f";
+  })) << fresh << " did not promote";
+  auto promoted = std::chrono::steady_clock::now();
+  std::fprintf(stderr, "postmaster frozen -> key taken by %s after %lld ms, writable after %lld ms\n", fresh.c_str(),
+               static_cast<long long>(std::chrono::duration_cast<milliseconds>(took - frozen).count()),
+               static_cast<long long>(std::chrono::duration_cast<milliseconds>(promoted - frozen).count()));
+  // Bound: health bound (2.5 s) + ttl (5 s) + a loop (1 s) + the race, with slack for a loaded machine.
+  EXPECT_LT(took - frozen, seconds(15));
+  EXPECT_TRUE(WaitFor(seconds(10), [&] { return !ProcessAlive(frozen_pid); }))
+      << "the frozen postmaster of " << old << " was not fenced";
+}
+
 }  // namespace
 }  // namespace pgw::itest

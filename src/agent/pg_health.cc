@@ -1,0 +1,83 @@
+#include "agent/pg_health.h"
+
+#include <cstdlib>
+
+#include "common/fs.h"
+#include "common/process.h"
+#include "pg/controller.h"
+#include "pg/libpq.h"
+
+namespace pgw {
+
+std::string LocalHealthConninfo(const Config& cfg) {
+  const auto& pg = cfg.postgresql;
+  std::string host = pg.listen_hosts.empty() ? "127.0.0.1" : pg.listen_hosts.front();
+  if (host == "*" || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (pg.use_unix_socket) {
+    auto it = pg.parameters.find("unix_socket_directories");
+    host = it != pg.parameters.end() && it->is_string() ? it->get<std::string>() : "/var/run/postgresql";
+    auto comma = host.find(',');
+    if (comma != std::string::npos) host = host.substr(0, comma);
+  }
+  return SuperuserConninfo(cfg, host, pg.port);
+}
+
+bool PostmasterRunning(const std::string& data_dir) {
+  auto pidfile = ReadFile(data_dir + "/postmaster.pid");
+  if (!pidfile.ok()) return false;
+  long pid = std::atol(pidfile->c_str());
+  return pid > 0 && ProcessAlive(static_cast<pid_t>(pid));
+}
+
+PgHealth::PgHealth(std::string conninfo, const Clock& clock, Logger& log)
+    : conninfo_(std::move(conninfo)), clock_(clock), log_(log) {}
+
+PgHealth::~PgHealth() { Stop(); }
+
+void PgHealth::Start() {
+  MarkOk();
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void PgHealth::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool PgHealth::Healthy() const { return clock_.Now() - LastOk() <= Bound(); }
+
+void PgHealth::Loop() {
+  bool was_healthy = true;
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stop_) {
+    l.unlock();
+    MonoTime started = clock_.Now();
+    PgConnection c;
+    Status s = c.Connect(conninfo_, Bound());
+    if (s.ok()) {
+      auto r = c.Query("SELECT 1");
+      if (!r.ok()) s = r.status();
+    }
+    if (s.ok()) {
+      // The check proves PostgreSQL answered after it was started: count from then, not from the answer.
+      last_ok_ms_ = std::max(last_ok_ms_.load(), started.time_since_epoch().count());
+    }
+    bool healthy = Healthy();
+    if (was_healthy && !healthy) {
+      log_.Warn("PostgreSQL has not answered a health check for " + std::to_string(Bound().count()) +
+                " ms: a primary stops renewing its lease" + (s.ok() ? "" : " (" + s.message() + ")"));
+    } else if (!was_healthy && healthy) {
+      log_.Info("PostgreSQL answers health checks again");
+    }
+    was_healthy = healthy;
+    l.lock();
+    cv_.wait_for(l, Interval(), [&] { return stop_; });
+  }
+}
+
+}  // namespace pgw

@@ -1,0 +1,60 @@
+// PostgreSQL health for the lease (issue 10 item 4): a primary whose PostgreSQL hangs (postmaster SIGSTOPped, I/O
+// stall) must not keep the leader key. Its own thread opens a fresh libpq session every Interval() (a frozen
+// postmaster still lets existing sessions answer, so a kept connection proves nothing) and runs `SELECT 1` with a
+// connect and statement timeout. Healthy() is true while the last success is at most Bound() old; the agent
+// closes the lease renew gate of an armed primary when it is not, so the lease lapses and the fence fires.
+//
+//   bound    = max(1 s, ttl / 2)
+//   interval = min(1 s, bound / 4)
+//   timeout  = bound (per connect and per statement; libpq's connect_timeout is at least 2 s)
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/log.h"
+
+namespace pgw {
+
+// The superuser conninfo of the local PostgreSQL (as the controller connects).
+std::string LocalHealthConninfo(const Config& cfg);
+// Whether the postmaster of `data_dir` runs (its pid file names a live process; a stopped one counts as live).
+bool PostmasterRunning(const std::string& data_dir);
+
+class PgHealth {
+ public:
+  PgHealth(std::string conninfo, const Clock& clock, Logger& log);
+  ~PgHealth();
+
+  void Start();
+  void Stop();
+  void SetTtl(int ttl_s) { ttl_s_ = ttl_s; }
+  Duration Bound() const { return Duration(std::max<int64_t>(1000, int64_t{ttl_s_.load()} * 500)); }
+  Duration Interval() const { return std::min(Duration(1000), Bound() / 4); }
+  // Whether a check succeeded within Bound().
+  bool Healthy() const;
+  MonoTime LastOk() const { return MonoTime(Duration(last_ok_ms_.load())); }
+  // Counts the start as a success (a primary armed right after start gets one bound to prove itself).
+  void MarkOk() { last_ok_ms_ = clock_.Now().time_since_epoch().count(); }
+
+ private:
+  void Loop();
+
+  std::string conninfo_;
+  const Clock& clock_;
+  Logger& log_;
+  std::atomic<int> ttl_s_{30};
+  std::atomic<int64_t> last_ok_ms_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace pgw
