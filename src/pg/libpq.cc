@@ -1,6 +1,10 @@
 #include "pg/libpq.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <chrono>
 
 namespace pgw {
 
@@ -43,6 +47,7 @@ Status PgConnection::Connect(const std::string& conninfo, Duration timeout) {
     return Unavailable("cannot connect to PostgreSQL: " + err);
   }
   conn_ = c;
+  query_timeout_ = timeout + Duration(1000);
   return Status::Ok();
 }
 
@@ -51,8 +56,39 @@ Result<std::vector<Row>> PgConnection::Query(const std::string& sql, const std::
   std::vector<const char*> values;
   for (const auto& p : params) values.push_back(p.c_str());
   PGconn* c = static_cast<PGconn*>(conn_);
-  PGresult* res = PQexecParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                               nullptr, 0);
+  if (!PQsendQueryParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                         nullptr, 0)) {
+    std::string err = PQerrorMessage(c);
+    Close();
+    return Unavailable("PostgreSQL connection lost: " + err);
+  }
+  auto deadline = std::chrono::steady_clock::now() + query_timeout_;
+  // Waits until a result can be read without blocking; false on timeout or a broken connection.
+  auto ready = [&] {
+    while (PQisBusy(c)) {
+      auto left = std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now()).count();
+      if (left <= 0) return false;
+      pollfd p{PQsocket(c), POLLIN, 0};
+      int r = poll(&p, 1, static_cast<int>(left));
+      if (r < 0 && errno != EINTR) return false;
+      if (r > 0 && !PQconsumeInput(c)) return false;
+    }
+    return true;
+  };
+  PGresult* res = nullptr;
+  while (true) {
+    if (!ready()) {
+      if (res) PQclear(res);
+      Close();
+      return Unavailable("PostgreSQL did not answer within " + std::to_string(query_timeout_.count()) +
+                         " ms (connection closed)");
+    }
+    PGresult* next = PQgetResult(c);
+    if (!next) break;
+    if (res) PQclear(res);  // keep the last result of the statement
+    res = next;
+  }
+  if (!res) return Unavailable("PostgreSQL returned no result");
   ExecStatusType st = PQresultStatus(res);
   if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
     std::string err = PQresultErrorMessage(res);

@@ -24,7 +24,9 @@ class PgConnection {
   Status Connect(const std::string& conninfo, Duration timeout);
   bool connected() const;
   void Close();
-  // Runs one statement with text parameters ($1, $2...). kUnavailable on connection loss (and closes).
+  // Runs one statement with text parameters ($1, $2...). kUnavailable on connection loss (and closes), and when
+  // no answer came within the Connect timeout + 1 s (client side: a hung backend cannot stall the caller; the
+  // connection is closed without a cancel request, which a frozen postmaster would never answer).
   Result<std::vector<Row>> Query(const std::string& sql, const std::vector<std::string>& params = {});
   // Quotes for use in SQL text where parameters cannot be used (CREATE ROLE ... PASSWORD).
   std::string QuoteLiteral(const std::string& s);
@@ -32,6 +34,7 @@ class PgConnection {
 
  private:
   void* conn_ = nullptr;  // PGconn*
+  Duration query_timeout_{0};
 };
 
 // Builds "key='value' key2='value2'" with libpq quoting.

@@ -1,4 +1,5 @@
 // The etcd lease under live changes, with real etcd, agents and PostgreSQL (issue 10 item 1).
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "helpers.h"
@@ -107,6 +108,35 @@ TEST_F(LeaseTest, FrozenPostmasterLosesTheLeaderKeyAndIsFenced) {
   EXPECT_LT(took - frozen, seconds(15));
   EXPECT_TRUE(WaitFor(seconds(10), [&] { return !ProcessAlive(frozen_pid); }))
       << "the frozen postmaster of " << old << " was not fenced";
+}
+
+// The agent's libpq queries have a client-side timeout: a backend that stops answering (here SIGSTOPped) makes
+// Query fail with kUnavailable after the Connect timeout + 1 s instead of blocking its caller (the HA loop) forever.
+TEST_F(LeaseTest, QueryToAFrozenBackendTimesOutClientSide) {
+  StartCluster(1, [](SandboxSpec& s) { FastTiming(s); }, /*wait_healthy=*/false);
+  std::string node = sb_->nodes().front().name;
+  ASSERT_TRUE(WaitFor(seconds(60), [&] { return !LeaderKey().empty() && !Sql(sb_->Conninfo(node), "SELECT 1").empty(); }));
+  PgConnection c;
+  ASSERT_TRUE(c.Connect(sb_->Conninfo(node), Duration(1000)).ok());
+  auto pid = c.Query("SELECT pg_backend_pid()");
+  ASSERT_TRUE(pid.ok() && !pid->empty() && (*pid)[0][0]);
+  pid_t backend = static_cast<pid_t>(std::stol(*(*pid)[0][0]));
+  struct Thaw {
+    pid_t pid;
+    ~Thaw() { kill(pid, SIGCONT); }
+  } thaw{backend};
+  ASSERT_EQ(kill(backend, SIGSTOP), 0);
+  auto started = std::chrono::steady_clock::now();
+  auto f = std::async(std::launch::async, [&] { return c.Query("SELECT 1"); });
+  bool returned = f.wait_for(seconds(10)) == std::future_status::ready;
+  if (!returned) kill(backend, SIGCONT);  // let the blocked call finish so that the test can end
+  auto r = f.get();
+  ASSERT_TRUE(returned) << "Query blocked for 10 s on a frozen backend";
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().message();
+  EXPECT_GE(took, milliseconds(1900));
+  EXPECT_LT(took, seconds(4));
+  EXPECT_FALSE(c.connected());
 }
 
 }  // namespace
