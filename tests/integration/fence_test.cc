@@ -96,5 +96,18 @@ TEST_F(FenceTest, FenceWithoutAReadablePidFileStillKillsEveryProcess) {
   rename((data_dir + "/postmaster.pid.moved").c_str(), (data_dir + "/postmaster.pid").c_str());
 }
 
+TEST_F(FenceTest, CleanShutdownWithoutAPidFileLeavesNoProcessRunning) {
+  ClusterFixture::StartCluster(1, FastTiming);
+  std::string leader = LeaderKey();
+  const std::string data_dir = sb_->Node(leader)->data_dir;
+  ASSERT_FALSE(DataDirProcesses(data_dir, true).empty());
+  ASSERT_EQ(rename((data_dir + "/postmaster.pid").c_str(), (data_dir + "/postmaster.pid.moved").c_str()), 0);
+  // Before: Stop() found no pid file, reported success with PostgreSQL still running, and the key was released.
+  ASSERT_TRUE(sb_->SignalNode(leader, SIGTERM, true, Duration(60000)).ok());
+  auto left = DataDirProcesses(data_dir, true);
+  EXPECT_TRUE(left.empty()) << left.size() << " processes of the data directory survived the agent's shutdown";
+  rename((data_dir + "/postmaster.pid.moved").c_str(), (data_dir + "/postmaster.pid").c_str());
+}
+
 }  // namespace
 }  // namespace pgw::itest
