@@ -15,7 +15,9 @@ Duration FenceMargin(int ttl_s, int safety_margin_s) {
 
 Fencer::Fencer(const Clock& clock, Logger& log, FenceOptions opts)
     : clock_(clock), log_(log), opts_(std::move(opts)), watchdog_(opts_.watchdog_device, log),
-      pauses_(clock_, opts_.boottime_ms, Duration(1000)) {
+      pauses_(clock_, opts_.boottime_ms ? opts_.boottime_ms
+                      : dynamic_cast<const RealClock*>(&clock) ? std::function<int64_t()>(BootTimeMs) : nullptr,
+              Duration(1000)) {
   if (opts_.supervisor) supervisor_ = std::make_unique<FenceSupervisorClient>(opts_.data_dir, log_);
 }
 

@@ -36,7 +36,9 @@ struct FenceOptions {
   std::string watchdog_mode = "automatic";  // off | automatic | required
   std::string watchdog_device = "/dev/watchdog";
   bool supervisor = true;                   // off only in unit tests
-  std::function<int64_t()> boottime_ms = BootTimeMs;  // CLOCK_BOOTTIME for the pause detector (tests inject one)
+  // CLOCK_BOOTTIME for the pause detector. Empty: the real one when the clock is a RealClock, none otherwise (a
+  // fake monotonic clock must not be compared with the real boot time).
+  std::function<int64_t()> boottime_ms;
 };
 
 // The pause that makes an armed fence act at once: half the margin (the other half still absorbs the kill).
