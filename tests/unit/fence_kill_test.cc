@@ -159,6 +159,7 @@ TEST(FenceKillTest, OrphanKillSparesALivePostmasterAndProcessesStartedLater) {
   EXPECT_TRUE(WaitFor([&] { return !Alive(orphan); }));
   EXPECT_TRUE(Alive(later));
   d.WritePidFile(later);
+  ASSERT_EQ(LivePostmaster(d.data()), std::optional<pid_t>(later));
   auto none = KillOrphanedBackends(d.data());
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(*none, 0) << "the live postmaster named by the pid file is spared";
