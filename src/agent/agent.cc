@@ -810,8 +810,14 @@ void Agent::Shutdown() {
   auto view = dcs_->Cluster();
   bool leader = view.ok() && view->leader && view->leader->name == cfg_->name;
   Status s = pg_->Stop(StopMode::kFast);
-  if (!s.ok()) log_.Error("stopping PostgreSQL: " + s.message());
-  else fencer_->Disarm();
+  if (!s.ok()) {
+    // PostgreSQL may still run as primary: keep the leader key (it lapses with our lease) and the fence armed (the
+    // supervisor outlives us and fences at the deadline), so that no replica is promoted next to it.
+    log_.Error("stopping PostgreSQL: " + s.message() + "; keeping the leader key and the fence armed");
+    TouchMember(pg_->Observe());
+    return;
+  }
+  fencer_->Disarm();
   pg_state_ = "stopped";
   if (leader) {
     s = dcs_->DeleteLeader();

@@ -5,10 +5,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 
+#include "agent/pause_detector.h"
 #include "common/process.h"
 #include "pg/fence.h"
 
@@ -16,10 +18,6 @@ namespace pgw {
 
 namespace {
 
-
-MonoTime SteadyNow() {
-  return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now());
-}
 
 std::string SelfExe() {
   char buf[4096];
@@ -42,12 +40,24 @@ bool FenceTimer::Apply(std::string_view line) {
     return true;
   }
   if (line.rfind("arm ", 0) == 0) {
-    std::string_view num = line.substr(4);
-    int64_t ms = 0;
-    auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), ms);
-    if (ec != std::errc() || end != num.data() + num.size() || ms <= 0) return false;
+    std::string_view rest = line.substr(4);
+    auto number = [&rest](int64_t* out) {
+      auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), *out);
+      if (ec != std::errc() || end == rest.data() || *out <= 0) return false;
+      rest.remove_prefix(static_cast<size_t>(end - rest.data()));
+      return true;
+    };
+    int64_t ms = 0, pause_ms = pause_threshold_.count();
+    if (!number(&ms)) return false;
+    if (!rest.empty()) {
+      if (rest.front() != ' ') return false;
+      rest.remove_prefix(1);
+      if (!number(&pause_ms)) return false;
+    }
+    if (!rest.empty()) return false;
     armed_ = true;
     deadline_ = MonoTime(Duration(ms));
+    pause_threshold_ = Duration(pause_ms);
     return true;
   }
   return false;
@@ -59,60 +69,167 @@ std::optional<MonoTime> FenceTimer::FenceAt() const {
 }
 
 int RunFenceSupervisor(const std::string& data_dir, int fd, Logger& log) {
-  signal(SIGPIPE, SIG_IGN);
-  FenceTimer timer;
-  std::string pending;
-  log.Info("fence supervisor for " + data_dir + " running (pid " + std::to_string(getpid()) + ")");
-  while (!timer.Done()) {
-    auto at = timer.FenceAt();
-    MonoTime now = SteadyNow();
-    if (at && now >= *at) {
-      auto killed = FenceKillPostmaster(data_dir);
-      if (!killed.ok()) {
-        log.Error("FENCING FAILED for " + data_dir + ": " + killed.status().message());
-      } else if (*killed > 0) {
-        log.Error("fenced PostgreSQL in " + data_dir + ": the agent did not renew its leader lease before the "
-                  "deadline; killed " + std::to_string(*killed) + " processes");
-      }
-      timer.OnFenced();
-      continue;
+  RealClock clock;
+  return RunFenceSupervisor(data_dir, fd, log, SupervisorClocks{clock, BootTimeMs});
+}
+
+namespace {
+
+// The supervisor's loop state, apart from the protocol (FenceTimer).
+class Supervisor {
+ public:
+  Supervisor(const std::string& data_dir, int fd, Logger& log, const SupervisorClocks& clocks)
+      : data_dir_(data_dir), fd_(fd), log_(log), clock_(clocks.clock),
+        pauses_(clocks.clock, clocks.boottime_ms, Duration(1000)) {}
+  ~Supervisor() { Unwatch(); }
+
+  int Run() {
+    log_.Info("fence supervisor for " + data_dir_ + " running (pid " + std::to_string(getpid()) + ")");
+    while (!timer_.Done()) Step();
+    return 0;
+  }
+
+ private:
+  void Step() {
+    auto at = timer_.FenceAt();
+    if (!at) {
+      Unwatch();
+      pauses_.Reset();
+      pause_.reset();
+    } else {
+      if (pm_fd_ < 0) Watch();
+      pauses_.set_threshold(timer_.pause_threshold());
+      if (auto p = pauses_.Sample()) pause_ = p;
     }
+    MonoTime now = clock_.Now();
+    if (at && (pause_ || now >= *at) && now >= retry_at_) {
+      Fence(pause_ ? "this machine was paused for about " + std::to_string(pause_->count()) +
+                         " ms (clocks disagree) while armed"
+                   : "the agent did not renew its leader lease before the deadline");
+      return;
+    }
+    // Wait for: a line from the agent, the postmaster's death, the deadline, or the next pause sample.
     int timeout = -1;
-    if (at) timeout = static_cast<int>(std::min<int64_t>((*at - now).count(), 60000));
-    if (timer.eof()) {
-      // Nobody will talk to us again: just wait for the deadline.
-      if (timeout > 0) poll(nullptr, 0, timeout);
-      continue;
+    if (at) {
+      MonoTime next = pause_ || now >= *at ? retry_at_ : *at;
+      timeout = static_cast<int>(std::clamp<int64_t>((next - now).count(), 0, kSampleMs));
     }
-    pollfd p{fd, POLLIN, 0};
-    int r = poll(&p, 1, timeout);
+    pollfd p[2];
+    nfds_t n = 0;
+    int agent = -1, pm = -1;
+    if (!timer_.eof()) {
+      agent = static_cast<int>(n);
+      p[n++] = pollfd{fd_, POLLIN, 0};
+    }
+    if (pm_fd_ >= 0) {
+      pm = static_cast<int>(n);
+      p[n++] = pollfd{pm_fd_, POLLIN, 0};
+    }
+    int r = poll(p, n, timeout);
     if (r < 0 && errno != EINTR) {
-      log.Error(std::string("fence supervisor: poll: ") + std::strerror(errno));
-      timer.OnEof();
-      continue;
+      log_.Error(std::string("fence supervisor: poll: ") + std::strerror(errno));
+      timer_.OnEof();
+      return;
     }
-    if (r <= 0) continue;
-    char buf[512];
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n <= 0) {
-      if (timer.FenceAt()) {
-        log.Warn("fence supervisor: the agent went away while PostgreSQL may run as primary; fencing at the "
-                 "lease deadline unless a new agent takes over");
-      }
-      timer.OnEof();
-      continue;
-    }
-    pending.append(buf, static_cast<size_t>(n));
-    if (pending.size() > 4096) pending.erase(0, pending.size() - 4096);
-    size_t nl;
-    while ((nl = pending.find('\n')) != std::string::npos) {
-      std::string line = pending.substr(0, nl);
-      pending.erase(0, nl + 1);
-      if (!timer.Apply(line)) log.Warn("fence supervisor: ignoring malformed line '" + line + "'");
+    if (r <= 0) return;
+    if (pm >= 0 && p[pm].revents != 0) OnPostmasterDeath();
+    if (agent >= 0 && p[agent].revents != 0) ReadAgent();
+  }
+
+  // Watches the postmaster named by the pid file (when there is one).
+  void Watch() {
+    auto pm = LivePostmaster(data_dir_);
+    if (!pm) return;
+    pm_fd_ = OpenPidfd(*pm);
+    pm_pid_ = *pm;
+  }
+
+  void Unwatch() {
+    if (pm_fd_ >= 0) close(pm_fd_);
+    pm_fd_ = -1;
+    pm_pid_ = 0;
+  }
+
+  void OnPostmasterDeath() {
+    pid_t dead = pm_pid_;
+    uint64_t died_by = BootTicks();
+    Unwatch();
+    if (!timer_.FenceAt()) return;
+    // Its backends may still be executing a COMMIT: kill them now. A postmaster started since is spared.
+    auto killed = KillOrphanedBackends(data_dir_, Duration(5000), died_by);
+    if (!killed.ok()) {
+      log_.Error("the postmaster (pid " + std::to_string(dead) + ") died; killing its backends FAILED: " +
+                 killed.status().message());
+    } else if (*killed > 0) {
+      log_.Warn("the postmaster (pid " + std::to_string(dead) + ") died while PostgreSQL ran as primary: killed " +
+                std::to_string(*killed) + " backends it left running");
     }
   }
-  return 0;
+
+  void Fence(const std::string& why) {
+    auto killed = FenceDataDir(data_dir_);
+    if (!killed.ok()) {
+      // Stay armed: a fence is done only when no process of the data directory is left.
+      if (failures_++ % 25 == 0) {
+        log_.Error("FENCING FAILED for " + data_dir_ + " (" + why + "), retrying: " + killed.status().message());
+      }
+      retry_at_ = clock_.Now() + Duration(200);
+      return;
+    }
+    if (*killed > 0) {
+      log_.Error("fenced PostgreSQL in " + data_dir_ + ": " + why + "; killed " + std::to_string(*killed) +
+                 " processes");
+    }
+    failures_ = 0;
+    pause_.reset();
+    Unwatch();
+    timer_.OnFenced();
+  }
+
+  void ReadAgent() {
+    char buf[512];
+    ssize_t n = read(fd_, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (n <= 0) {
+      if (timer_.FenceAt()) {
+        log_.Warn("fence supervisor: the agent went away while PostgreSQL may run as primary; fencing at the "
+                  "lease deadline unless a new agent takes over");
+      }
+      timer_.OnEof();
+      return;
+    }
+    pending_.append(buf, static_cast<size_t>(n));
+    if (pending_.size() > 4096) pending_.erase(0, pending_.size() - 4096);
+    size_t nl;
+    while ((nl = pending_.find('\n')) != std::string::npos) {
+      std::string line = pending_.substr(0, nl);
+      pending_.erase(0, nl + 1);
+      if (!timer_.Apply(line)) log_.Warn("fence supervisor: ignoring malformed line '" + line + "'");
+    }
+  }
+
+  static constexpr int64_t kSampleMs = 50;  // pause detector period while armed
+
+  const std::string& data_dir_;
+  int fd_;
+  Logger& log_;
+  const Clock& clock_;
+  FenceTimer timer_;
+  PauseDetector pauses_;
+  std::optional<Duration> pause_;
+  MonoTime retry_at_{};
+  uint64_t failures_ = 0;
+  int pm_fd_ = -1;
+  pid_t pm_pid_ = 0;
+  std::string pending_;
+};
+
+}  // namespace
+
+int RunFenceSupervisor(const std::string& data_dir, int fd, Logger& log, const SupervisorClocks& clocks) {
+  signal(SIGPIPE, SIG_IGN);
+  Supervisor s(data_dir, fd, log, clocks);
+  return s.Run();
 }
 
 FenceSupervisorClient::~FenceSupervisorClient() {
@@ -161,9 +278,10 @@ void FenceSupervisorClient::SendLocked(const std::string& line) {
   if (!s.ok()) log_.Error(s.message());
 }
 
-void FenceSupervisorClient::Arm(MonoTime deadline) {
+void FenceSupervisorClient::Arm(MonoTime deadline, Duration pause_threshold) {
   std::lock_guard<std::mutex> l(mu_);
-  std::string line = "arm " + std::to_string(deadline.time_since_epoch().count());
+  std::string line = "arm " + std::to_string(deadline.time_since_epoch().count()) + " " +
+                     std::to_string(std::max<int64_t>(pause_threshold.count(), 1));
   if (line != last_line_) SendLocked(line);
 }
 
@@ -181,6 +299,12 @@ void FenceSupervisorClient::Quit() {
   close(fd_);
   fd_ = -1;
   for (int i = 0; i < 50 && pid_ > 0 && !Reap(pid_); ++i) usleep(10000);
+}
+
+void FenceSupervisorClient::Detach() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
 }
 
 std::vector<pid_t> FenceSupervisorClient::Others() const {

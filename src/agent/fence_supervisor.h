@@ -2,16 +2,23 @@
 // vouching for its lease. It exists because a frozen or crashed agent cannot fence itself (docs/fencing.md).
 //
 // The agent writes one line per change on the supervisor's stdin (a pipe):
-//   "arm <ms>"   PostgreSQL may run as primary until <ms> on CLOCK_MONOTONIC (milliseconds); fence then
+//   "arm <ms> [<pause_ms>]"  PostgreSQL may run as primary until <ms> on CLOCK_MONOTONIC (milliseconds); fence
+//                then, or at once when a pause longer than <pause_ms> is detected (agent/pause_detector.h)
 //   "disarm"     PostgreSQL is not a primary: nothing to enforce
 //   "quit"       clean agent shutdown: exit without fencing
 // The supervisor keeps the last deadline when the pipe closes (the agent died): it fences at that deadline, then
 // exits. A restarted agent retires an old supervisor only once its own is armed with a valid deadline or PostgreSQL
 // is not a primary, so no moment is left unguarded. SIGTERM makes the supervisor exit without fencing.
+//
+// While armed, the supervisor also watches the postmaster (a pidfd in its poll set): when the postmaster dies, the
+// backends it leaves behind are killed at once (pg/fence.h KillOrphanedBackends). Such orphans keep running the
+// statement they were in, and in asynchronous mode can still acknowledge a COMMIT, until they next wait.
+// A fence that fails (a process of the data directory survives) keeps the supervisor armed and is retried.
 #pragma once
 
 #include <sys/types.h>
 
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -31,6 +38,8 @@ class FenceTimer {
   bool Apply(std::string_view line);
   void OnEof() { eof_ = true; }
   void OnFenced() { armed_ = false; }
+  // The pause that fences at once (default 1 s when the agent does not send one).
+  Duration pause_threshold() const { return pause_threshold_; }
   // When the supervisor must fence; nullopt when disarmed.
   std::optional<MonoTime> FenceAt() const;
   // True when the supervisor has nothing left to do: told to quit, or the agent is gone and nothing is armed.
@@ -42,10 +51,18 @@ class FenceTimer {
   bool quit_ = false;
   bool eof_ = false;
   MonoTime deadline_{};
+  Duration pause_threshold_{1000};
+};
+
+// How the supervisor reads time and samples CLOCK_BOOTTIME (tests inject both).
+struct SupervisorClocks {
+  const Clock& clock;
+  std::function<int64_t()> boottime_ms;
 };
 
 // The supervisor's main loop over `fd` (its stdin). Returns the exit code.
 int RunFenceSupervisor(const std::string& data_dir, int fd, Logger& log);
+int RunFenceSupervisor(const std::string& data_dir, int fd, Logger& log, const SupervisorClocks& clocks);
 
 // The agent's side: spawns the supervisor (this same binary, `--fence-supervisor DATA_DIR`) and talks to it.
 // Thread-safe.
@@ -55,11 +72,14 @@ class FenceSupervisorClient {
   ~FenceSupervisorClient();
 
   Status Start();
-  // Sends "arm <deadline>"; respawns the supervisor if it died.
-  void Arm(MonoTime deadline);
+  // Sends "arm <deadline> <pause_threshold>"; respawns the supervisor if it died.
+  void Arm(MonoTime deadline, Duration pause_threshold);
   void Disarm();
   // Clean shutdown: "quit", then reap.
   void Quit();
+  // The agent exits while PostgreSQL may still run as primary: close the pipe without "quit", so that the
+  // supervisor keeps the last deadline (and the postmaster watch) and fences then.
+  void Detach();
   pid_t pid() const { return pid_; }
   // Supervisors of this data directory other than ours (left by an agent that died).
   std::vector<pid_t> Others() const;

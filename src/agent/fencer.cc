@@ -14,7 +14,10 @@ Duration FenceMargin(int ttl_s, int safety_margin_s) {
 }
 
 Fencer::Fencer(const Clock& clock, Logger& log, FenceOptions opts)
-    : clock_(clock), log_(log), opts_(std::move(opts)), watchdog_(opts_.watchdog_device, log) {
+    : clock_(clock), log_(log), opts_(std::move(opts)), watchdog_(opts_.watchdog_device, log),
+      pauses_(clock_, opts_.boottime_ms ? opts_.boottime_ms
+                      : dynamic_cast<const RealClock*>(&clock) ? std::function<int64_t()>(BootTimeMs) : nullptr,
+              Duration(1000)) {
   if (opts_.supervisor) supervisor_ = std::make_unique<FenceSupervisorClient>(opts_.data_dir, log_);
 }
 
@@ -34,13 +37,22 @@ Status Fencer::Start() {
 }
 
 void Fencer::Stop() {
+  bool was_armed;
   {
     std::lock_guard<std::mutex> l(mu_);
+    was_armed = armed_;
     armed_ = false;
     stop_ = true;
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (was_armed) {
+    // PostgreSQL may still run as primary (its stop failed): leave the supervisor armed with the last deadline (it
+    // fences then, or at once if the postmaster dies) and the watchdog running.
+    log_.Warn("exiting while the fence is armed: the fence supervisor keeps guarding PostgreSQL");
+    if (supervisor_) supervisor_->Detach();
+    return;
+  }
   watchdog_.Disable();
   if (supervisor_) supervisor_->Quit();
 }
@@ -51,7 +63,7 @@ MonoTime Fencer::FenceAtLocked() const {
 
 void Fencer::PushLocked() {
   if (supervisor_) {
-    if (armed_) supervisor_->Arm(FenceAtLocked());
+    if (armed_) supervisor_->Arm(FenceAtLocked(), PauseThreshold(FenceMargin(ttl_s_, opts_.safety_margin_s)));
     else supervisor_->Disarm();
   }
   cv_.notify_all();
@@ -72,6 +84,7 @@ Status Fencer::Arm(int64_t lease_id, MonoTime lease_deadline, int ttl_s) {
   }
   if (armed_ && lease_id == lease_id_ && lease_deadline <= lease_deadline_ && ttl_s == ttl_s_) return Status::Ok();
   bool same_lease = armed_ && lease_id == lease_id_;
+  if (!armed_) pauses_.Reset();
   armed_ = true;
   if (!same_lease) failsafe_until_ = MonoTime{};
   lease_deadline_ = same_lease ? std::max(lease_deadline_, lease_deadline) : lease_deadline;
@@ -139,30 +152,41 @@ bool Fencer::WatchdogRequiredButUnusable() {
 
 void Fencer::Loop() {
   std::unique_lock<std::mutex> l(mu_);
+  MonoTime retry_at{};
+  std::optional<Duration> pause;  // a detected pause: fence now, and keep trying until it succeeds
   while (!stop_) {
     if (!armed_) {
+      pause.reset();
       cv_.wait(l, [&] { return stop_ || armed_; });
       continue;
     }
     MonoTime at = FenceAtLocked();
+    pauses_.set_threshold(PauseThreshold(FenceMargin(ttl_s_, opts_.safety_margin_s)));
+    if (auto p = pauses_.Sample()) pause = p;
     MonoTime now = clock_.Now();
-    if (now < at) {
-      // Bounded waits: the clock is an interface, so do not trust a single long sleep.
-      cv_.wait_for(l, std::min<Duration>(at - now, Duration(50)));
+    if ((!pause && now < at) || now < retry_at) {
+      // Bounded waits: the clock is an interface, and the pause detector needs regular samples.
+      MonoTime next = pause || now >= at ? retry_at : at;
+      cv_.wait_for(l, std::min<Duration>(next - now, Duration(50)));
       continue;
     }
-    armed_ = false;
     l.unlock();
-    auto killed = FenceKillPostmaster(opts_.data_dir);
+    auto killed = FenceDataDir(opts_.data_dir);
     l.lock();
-    ++fences_;
+    std::string why = pause ? "this machine was paused for about " + std::to_string(pause->count()) +
+                                  " ms (clocks disagree) while the fence was armed; the lease may have lapsed"
+                            : "the leader lease was not renewed in time (fence time passed by " +
+                                  std::to_string((clock_.Now() - at).count()) + " ms)";
     if (!killed.ok()) {
-      log_.Error("FENCING FAILED: " + killed.status().message());
-    } else {
-      log_.Error("fenced PostgreSQL: the leader lease was not renewed in time (fence time passed by " +
-                 std::to_string((clock_.Now() - at).count()) + " ms); killed " + std::to_string(*killed) +
-                 " processes");
+      // Stay armed: retried until every process of the data directory is gone.
+      if (failed_fences_++ % 25 == 0) log_.Error("FENCING FAILED (" + why + "), retrying: " + killed.status().message());
+      retry_at = clock_.Now() + Duration(200);
+      continue;
     }
+    ++fences_;
+    armed_ = false;
+    pause.reset();
+    log_.Error("fenced PostgreSQL: " + why + "; killed " + std::to_string(*killed) + " processes");
     PushLocked();
   }
 }

@@ -7,15 +7,19 @@
 //   2. the fence supervisor process (covers an agent that is frozen, SIGSTOPped or dead);
 //   3. the watchdog device, when configured (covers a frozen machine: it resets it).
 // The HA loop normally demotes well before, once renewals have failed for retry_timeout; the Fencer is the bound.
+// A fence that could not kill every process of the data directory stays armed and is retried. A detected pause of
+// the machine (agent/pause_detector.h) longer than half the margin fences at once while armed.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
 
 #include "agent/fence_supervisor.h"
+#include "agent/pause_detector.h"
 #include "agent/watchdog.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -32,7 +36,13 @@ struct FenceOptions {
   std::string watchdog_mode = "automatic";  // off | automatic | required
   std::string watchdog_device = "/dev/watchdog";
   bool supervisor = true;                   // off only in unit tests
+  // CLOCK_BOOTTIME for the pause detector. Empty: the real one when the clock is a RealClock, none otherwise (a
+  // fake monotonic clock must not be compared with the real boot time).
+  std::function<int64_t()> boottime_ms;
 };
+
+// The pause that makes an armed fence act at once: half the margin (the other half still absorbs the kill).
+inline Duration PauseThreshold(Duration margin) { return margin / 2; }
 
 class Fencer {
  public:
@@ -57,6 +67,7 @@ class Fencer {
   MonoTime FenceAt() const;
   Duration margin() const;
   uint64_t fences() const { return fences_.load(); }
+  uint64_t failed_fences() const { return failed_fences_.load(); }
   // Whether watchdog.mode is required and the device is unusable (the node must not race for leadership).
   bool WatchdogRequiredButUnusable();
   FenceSupervisorClient* supervisor() { return supervisor_.get(); }
@@ -82,6 +93,8 @@ class Fencer {
   MonoTime failsafe_until_{};
   bool watchdog_warned_ = false;
   std::atomic<uint64_t> fences_{0};
+  std::atomic<uint64_t> failed_fences_{0};
+  PauseDetector pauses_;
   std::thread thread_;
 };
 

@@ -333,8 +333,9 @@ Status PgController::Start(const std::optional<Upstream>& upstream, bool standby
   PGW_RETURN_IF_ERROR(WriteConfiguration(upstream));
   const auto& pg = cfg_->postgresql;
   if (!LivePostmaster(pg.data_dir)) {
-    int orphans = KillOrphanedBackends(pg.data_dir);
-    if (orphans > 0) log_.Warn("killed " + std::to_string(orphans) + " backends left running by a postmaster that died");
+    auto orphans = KillOrphanedBackends(pg.data_dir);
+    if (!orphans.ok()) return orphans.status().Context("start");
+    if (*orphans > 0) log_.Warn("killed " + std::to_string(*orphans) + " backends left running by a postmaster that died");
   }
   std::string log_path = pg.data_dir + "/pgwarden-postmaster.log";
   auto pid = StartDetached({cfg_->PgBin("postgres"), "-D", pg.data_dir, "--config-file=" + pg.data_dir +
@@ -365,8 +366,20 @@ Status PgController::Start(const std::optional<Upstream>& upstream, bool standby
 
 Status PgController::Stop(StopMode mode) {
   conn_.Close();
-  auto pid = PostmasterPid();
-  if (!pid || !ProcessAlive(*pid)) return Status::Ok();
+  Status s = SignalPostmaster(mode);
+  // Stopped means no process of the data directory is left, whatever the pid file said (missing, unreadable, or
+  // naming a postmaster that died and left its backends running): kill what remains, fail if anything survives.
+  auto left = FenceDataDir(cfg_->postgresql.data_dir);
+  if (!left.ok()) return left.status().Context("stop");
+  if (*left > 0) log_.Warn("stop: killed " + std::to_string(*left) + " processes left in the data directory");
+  if (!s.ok()) log_.Warn(s.message() + "; no process of the data directory is left now");
+  if (child_pid_ > 0 && Reap(child_pid_)) child_pid_ = 0;
+  return Status::Ok();
+}
+
+Status PgController::SignalPostmaster(StopMode mode) {
+  auto pid = LivePostmaster(cfg_->postgresql.data_dir);  // never signal a recycled pid named by a stale pid file
+  if (!pid) return Status::Ok();
   int sig = mode == StopMode::kSmart ? SIGTERM : mode == StopMode::kFast ? SIGINT : SIGQUIT;
   auto wait_gone = [&](Duration d) {
     auto deadline = std::chrono::steady_clock::now() + d;

@@ -98,6 +98,7 @@ class PgController {
   // Writes the configuration and starts the postmaster, waiting until it accepts connections.
   // `standby`: start in recovery (standby.signal) even without an upstream (a replica that follows nobody yet).
   Status Start(const std::optional<Upstream>& upstream, bool standby = false);
+  // Fails unless no process of the data directory is left (pg/fence.h: leftovers are killed).
   Status Stop(StopMode mode);
   Status Promote();
   // Re-points a running replica (primary_conninfo / primary_slot_name are reloadable on PostgreSQL 13+).
@@ -125,6 +126,8 @@ class PgController {
   Status OpenGate();
 
  private:
+  // Stop's signalling part: the mode's signal to the postmaster, escalating to SIGQUIT then SIGKILL.
+  Status SignalPostmaster(StopMode mode);
   std::string LocalConninfo() const;
   Status EnsureConnected();
   Result<std::vector<Row>> Query(const std::string& sql, const std::vector<std::string>& params = {});

@@ -3,13 +3,21 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <optional>
+#include <map>
 #include <sstream>
+#include <thread>
 
 #include "common/fs.h"
 #include "common/process.h"
@@ -55,7 +63,139 @@ std::optional<pid_t> ParentOf(pid_t pid) {
   return static_cast<pid_t>(ppid);
 }
 
+// Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot.
+std::optional<uint64_t> StartTicks(pid_t pid) {
+  std::string stat = ReadProc("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(stat.substr(close + 1));
+  std::string field;
+  for (int i = 3; i < 22; ++i) {
+    if (!(rest >> field)) return std::nullopt;
+  }
+  uint64_t start = 0;
+  if (!(rest >> start)) return std::nullopt;
+  return start;
+}
+
+std::string ReadLink(const std::string& path) {
+  char buf[4096];
+  ssize_t n = readlink(path.c_str(), buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+std::string CanonicalDir(const std::string& dir) {
+  std::error_code ec;
+  auto c = std::filesystem::weakly_canonical(dir, ec);
+  return ec ? dir : c.string();
+}
+
+// Whether `pid` runs a postgres executable with `want` (canonical) as its working directory. Zombies and processes
+// we may not inspect have no readable exe link: they are not matched.
+bool IsDataDirProcess(pid_t pid, const std::string& want) {
+  std::string base = "/proc/" + std::to_string(pid);
+  std::string exe = ReadLink(base + "/exe");
+  constexpr std::string_view kDeleted = " (deleted)";
+  if (exe.size() > kDeleted.size() && exe.compare(exe.size() - kDeleted.size(), kDeleted.size(), kDeleted) == 0) {
+    exe.resize(exe.size() - kDeleted.size());  // the binary was replaced on disk (package upgrade)
+  }
+  std::string prog = exe.substr(exe.rfind('/') + 1);
+  if (prog != "postgres" && prog != "postmaster") return false;
+  return ReadLink(base + "/cwd") == want;
+}
+
+int PidfdSignal(int pidfd, pid_t pid, int sig) {
+#ifdef SYS_pidfd_send_signal
+  if (pidfd >= 0) return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+#endif
+  (void)pidfd;
+  return kill(pid, sig);
+}
+
+// True when the process behind `pidfd` has exited (or, without a pidfd, when `pid` no longer exists).
+bool Exited(int pidfd, pid_t pid) {
+  if (pidfd < 0) return !ProcessAlive(pid) || ProcessArgv(pid).empty();
+  pollfd p{pidfd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0;
+}
+
+// The fence proper: see FenceDataDir. `skip` exempts processes (KillOrphanedBackends spares a live postmaster).
+Result<int> KillDataDir(const std::string& data_dir, Duration verify, const std::function<bool(pid_t)>& skip) {
+  const std::string want = CanonicalDir(data_dir);
+  pid_t me = getpid();
+  std::map<pid_t, int> killed;  // pid -> pidfd (-1 without pidfd support)
+  std::vector<std::string> errors;
+  auto close_all = [&] {
+    for (auto& [pid, fd] : killed) {
+      if (fd >= 0) close(fd);
+    }
+  };
+  // Rescan until a pass finds nothing new: a postmaster may fork between a scan and its SIGKILL; once it is killed
+  // nothing forks any more, so this ends after a pass or two.
+  for (int pass = 0; pass < 20; ++pass) {
+    std::vector<std::pair<pid_t, int>> fresh;
+    for (pid_t p : AllPids()) {
+      if (p == me || !IsDataDirProcess(p, want) || (skip && skip(p))) continue;
+      auto it = killed.find(p);
+      if (it != killed.end()) {
+        if (!Exited(it->second, p)) continue;  // already SIGKILLed, still exiting
+        if (it->second >= 0) close(it->second);  // that one is gone: this is a new process with a recycled pid
+        killed.erase(it);
+      }
+      int fd = OpenPidfd(p);
+      if (fd < 0 && errno == ESRCH) continue;  // exited since the scan
+      // The pidfd pins one process: check that it is still the one the scan matched (not a recycled pid).
+      if (!IsDataDirProcess(p, want) || (fd >= 0 && PidfdSignal(fd, p, 0) != 0)) {
+        if (fd >= 0) close(fd);
+        continue;
+      }
+      fresh.emplace_back(p, fd);
+    }
+    if (fresh.empty()) break;
+    // Stop them all first so that a postmaster cannot fork while its children are being killed.
+    for (auto [p, fd] : fresh) PidfdSignal(fd, p, SIGSTOP);
+    for (auto [p, fd] : fresh) {
+      if (PidfdSignal(fd, p, SIGKILL) != 0 && errno != ESRCH) {
+        errors.push_back("cannot kill pid " + std::to_string(p) + ": " + std::strerror(errno));
+      }
+      killed[p] = fd;
+    }
+  }
+  // Verify: every process we signalled has exited and a last scan finds none.
+  auto deadline = std::chrono::steady_clock::now() + verify;
+  std::vector<pid_t> left;
+  while (true) {
+    left.clear();
+    for (auto& [p, fd] : killed) {
+      if (!Exited(fd, p)) left.push_back(p);
+    }
+    for (pid_t p : AllPids()) {
+      if (p != me && !killed.count(p) && IsDataDirProcess(p, want) && !(skip && skip(p))) left.push_back(p);
+    }
+    if (left.empty() || std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  int n = static_cast<int>(killed.size());
+  close_all();
+  if (left.empty()) return n;
+  std::string msg = "processes of " + data_dir + " still running after the fence:";
+  for (pid_t p : left) msg += " " + std::to_string(p);
+  for (const auto& e : errors) msg += "; " + e;
+  return IoError(msg);
+}
+
 }  // namespace
+
+int OpenPidfd(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
 
 std::vector<std::string> ProcessArgv(pid_t pid) {
   std::string raw = ReadProc("/proc/" + std::to_string(pid) + "/cmdline");
@@ -115,42 +255,46 @@ std::optional<pid_t> LivePostmaster(const std::string& data_dir) {
   return pid;
 }
 
-int KillOrphanedBackends(const std::string& data_dir) {
-  std::error_code ec;
-  auto want = std::filesystem::weakly_canonical(data_dir, ec);
-  if (ec) return 0;
-  std::vector<pid_t> killed;
-  for (pid_t p : FindOwnProcesses([](const std::vector<std::string>& argv) {
-         return argv[0].rfind("postgres", 0) == 0 || argv[0].find("/postgres") != std::string::npos;
-       })) {
-    auto cwd = std::filesystem::read_symlink("/proc/" + std::to_string(p) + "/cwd", ec);
-    if (ec || cwd != want) continue;
-    if (kill(p, SIGKILL) == 0) killed.push_back(p);
+std::vector<pid_t> DataDirProcesses(const std::string& data_dir, bool any_user) {
+  const std::string want = CanonicalDir(data_dir);
+  std::vector<pid_t> out;
+  uid_t uid = getuid();
+  pid_t me = getpid();
+  for (pid_t p : AllPids()) {
+    if (p == me) continue;
+    struct stat st {};
+    if (!any_user && (stat(("/proc/" + std::to_string(p)).c_str(), &st) != 0 || st.st_uid != uid)) continue;
+    if (IsDataDirProcess(p, want)) out.push_back(p);
   }
-  // They are not our children: wait (bounded) until they are gone and their shared memory is detached.
-  for (int i = 0; i < 200; ++i) {
-    bool any = false;
-    for (pid_t p : killed) any = any || !ProcessArgv(p).empty();
-    if (!any) break;
-    usleep(10000);
-  }
-  return static_cast<int>(killed.size());
+  return out;
 }
 
-Result<int> FenceKillPostmaster(const std::string& data_dir) {
+Result<int> FenceDataDir(const std::string& data_dir, Duration verify) {
+  return KillDataDir(data_dir, verify, nullptr);
+}
+
+uint64_t BootTicks() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  auto hz = static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
+  return static_cast<uint64_t>(ts.tv_sec) * hz + static_cast<uint64_t>(ts.tv_nsec) * hz / 1000000000u;
+}
+
+Result<int> KillOrphanedBackends(const std::string& data_dir, Duration verify, std::optional<uint64_t> started_by) {
   auto pm = LivePostmaster(data_dir);
-  if (!pm) return 0;
-  if (kill(*pm, SIGSTOP) != 0) return IoError("cannot stop postmaster " + std::to_string(*pm));
-  int killed = 0;
-  // Children cannot multiply while their parent is stopped; one pass finds them all. A second pass catches a
-  // child that was being forked when the SIGSTOP landed.
-  for (int pass = 0; pass < 2; ++pass) {
-    for (pid_t c : ChildrenOf(*pm)) {
-      if (kill(c, SIGKILL) == 0) ++killed;
+  pid_t live = pm ? *pm : 0;
+  return KillDataDir(data_dir, verify, [live, started_by](pid_t p) {
+    if (live > 0) {
+      if (p == live) return true;
+      auto parent = ParentOf(p);
+      if (parent && *parent == live) return true;
     }
-  }
-  if (kill(*pm, SIGKILL) == 0) ++killed;
-  return killed;
+    if (started_by) {
+      auto start = StartTicks(p);
+      if (!start || *start > *started_by) return true;
+    }
+    return false;
+  });
 }
 
 }  // namespace pgw
