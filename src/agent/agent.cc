@@ -617,6 +617,18 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
   log_.Info("manual failover: checkpointing, then stopping PostgreSQL so that " +
             (candidate.empty() ? std::string("a replica") : candidate) + " can take over");
   ++demotions_;
+  if (!candidate.empty() && view.failover) {
+    auto f = ha::ParseFailover(*view.failover);
+    if (f && f->member.empty()) {
+      // A switchover without a named candidate: name the one the core chose, so that it promotes in the cycle the
+      // key is released (watch event) instead of checking its peers and waiting a loop (issue 10 item 12).
+      Json named = *view.failover;
+      named["leader"] = cfg_->name;
+      named["member"] = candidate;
+      Status w = dcs_->ApiSetFailover(named.dump());
+      if (!w.ok()) log_.Warn("manual failover: could not name " + candidate + " in the failover key: " + w.message());
+    }
+  }
   Status cp = pg_->Checkpoint();  // makes the shutdown checkpoint short
   if (!cp.ok()) log_.Warn(cp.message());
   PGW_RETURN_IF_ERROR(pg_->Stop(StopMode::kFast));
@@ -650,6 +662,8 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
   }
   if (!confirmed) log_.Warn("manual failover: no replica confirmed the shutdown checkpoint; releasing the lock anyway");
   clean_demote_ = confirmed;
+  // GET /patroni must stop calling us primary before the key goes: racing peers would otherwise wait a loop.
+  Publish(pg_->Observe(), &view);
   Status rel = dcs_->DeleteLeader();
   if (rel.ok()) log_.Info("manual failover: leader key released");
   auto it = cfg_->postgresql.callbacks.find("on_stop");
