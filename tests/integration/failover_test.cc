@@ -245,6 +245,23 @@ TEST_F(FailoverTest, PostmasterKilledAloneIsRestartedInPlace) {
   }));
 }
 
+// Issue 10 item 3b: with PostgreSQL's default restart_after_crash, a crashed child made the postmaster recover in
+// place (same postmaster pid) and the agent never noticed. Now the postmaster exits and the agent handles it.
+TEST_F(FailoverTest, BackendCrashStopsThePostmasterAndTheAgentHandlesIt) {
+  StartCluster(2);
+  std::string leader = LeaderKey();
+  auto pm = sb_->PostmasterPid(leader);
+  ASSERT_TRUE(pm.has_value());
+  std::string pid = Sql(sb_->Conninfo(leader), "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'");
+  ASSERT_FALSE(pid.empty());
+  ASSERT_EQ(kill(static_cast<pid_t>(std::stol(pid)), SIGKILL), 0);
+  ASSERT_TRUE(WaitFor(seconds(60), [&] {
+    auto now = sb_->PostmasterPid(leader);
+    return now && *now != *pm && Writable(LeaderKey());
+  })) << "the postmaster recovered in place behind the agent's back";
+  EXPECT_NE(Log(leader).find("starting primary after failure"), std::string::npos);
+}
+
 TEST_F(FailoverTest, NofailoverMemberIsNeverPromoted) {
   StartCluster(2, "", {"", "  nofailover: true\n"});
   ASSERT_TRUE(WaitFor(seconds(120), [&] { return LeaderKey() == "pg0" && Streams("pg1", "pg0"); }));
