@@ -262,6 +262,28 @@ TEST_F(FailoverTest, BackendCrashStopsThePostmasterAndTheAgentHandlesIt) {
   EXPECT_NE(Log(leader).find("starting primary after failure"), std::string::npos);
 }
 
+// Issue 10 item 12: a switchover that names no candidate. The leader names the one it chose in the failover key, so
+// that it promotes as soon as the key is released, not a loop later after finding the old leader "still alive".
+// (Not yet covered: the old leader, now a replica, drops the live members' slots it held as primary.)
+TEST_F(FailoverTest, UnnamedSwitchoverIsTakenAtOnceByTheChosenCandidate) {
+  StartCluster(3);
+  std::string leader = LeaderKey();
+  auto sw = pgw::Run({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-XPOST", "-H",
+                      "Content-Type: application/json", "-d", "{\"leader\":\"" + leader + "\"}",
+                      "http://127.0.0.1:" + std::to_string(sb_->Node(leader)->api_port) + "/switchover"});
+  ASSERT_TRUE(sw.ok() && sw->output == "200") << (sw.ok() ? sw->output : sw.status().message());
+  std::string now;
+  ASSERT_TRUE(WaitFor(seconds(60), [&] {
+    now = LeaderKey();
+    return !now.empty() && now != leader && Writable(now);
+  }));
+  ASSERT_TRUE(sb_->WaitHealthy(Duration(120000)).ok());
+  for (const auto& n : sb_->nodes()) {
+    std::string log = Log(n.name);
+    EXPECT_EQ(log.find("Primary (" + leader + ") is still alive"), std::string::npos) << n.name;
+  }
+}
+
 TEST_F(FailoverTest, NofailoverMemberIsNeverPromoted) {
   StartCluster(2, "", {"", "  nofailover: true\n"});
   ASSERT_TRUE(WaitFor(seconds(120), [&] { return LeaderKey() == "pg0" && Streams("pg1", "pg0"); }));
