@@ -188,7 +188,8 @@ class Bench {
 
   // A planned switchover (POST /switchover to the leader) under a steady write load through `conninfo` (the
   // multi-host string when empty). Returns the longest stretch without an acknowledged write.
-  Result<Round> SwitchoverRound(int64_t first_id, const std::string& conninfo = "") {
+  // name_candidate false: POST /switchover names only the leader (`switchover --force` without a candidate).
+  Result<Round> SwitchoverRound(int64_t first_id, const std::string& conninfo = "", bool name_candidate = true) {
     std::string leader = Leader();
     if (leader.empty()) return Unavailable("no writable leader before the round");
     std::string cand;
@@ -208,7 +209,7 @@ class Bench {
     HttpRequest req;
     req.method = "POST";
     req.url = "http://127.0.0.1:" + std::to_string(n->api_port) + "/switchover";
-    req.body = Json{{"leader", leader}, {"candidate", cand}}.dump();
+    req.body = name_candidate ? Json{{"leader", leader}, {"candidate", cand}}.dump() : Json{{"leader", leader}}.dump();
     req.headers["Content-Type"] = "application/json";
     req.timeout = Duration(60000);
     auto resp = http.Do(req);
@@ -227,6 +228,10 @@ class Bench {
     Round r;
     r.acked = acks.size();
     r.gap = WriteProbe::LongestGap(acks, begin, acks.back().at);
+    if (!name_candidate) {
+      cand = Leader();
+      if (cand.empty()) return Unavailable("no writable leader after the switchover");
+    }
     auto missing = WriteProbe::Missing(sb_->Conninfo(cand), "bench", acks);
     if (!missing.ok()) return missing.status();
     r.lost = missing->size();

@@ -3,7 +3,8 @@
 // going through HAProxy with 1 s /primary checks. The baseline is the real Patroni from Debian's `patroni`
 // package, started on the same configuration files in the same run.
 //
-//   switchover_bench [--rounds N] [--dir DIR] [--no-patroni] [--no-haproxy]
+//   switchover_bench [--rounds N] [--dir DIR] [--no-patroni] [--no-haproxy] [--no-candidate]
+// --no-candidate: the request names no candidate (the leader chooses one, as `switchover --force` does).
 #include "bench_util.h"
 
 namespace pgw {
@@ -17,15 +18,16 @@ Duration Median(std::vector<Duration> v) {
 int Main(int argc, char** argv) {
   int rounds = 3;
   std::string dir = "/tmp/pgwarden-switchover-bench";
-  bool patroni = true, haproxy = true;
+  bool patroni = true, haproxy = true, name_candidate = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
     else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
     else if (a == "--no-patroni") patroni = false;
     else if (a == "--no-haproxy") haproxy = false;
+    else if (a == "--no-candidate") name_candidate = false;
     else {
-      std::fprintf(stderr, "usage: switchover_bench [--rounds N] [--dir DIR] [--no-patroni] [--no-haproxy]\n");
+      std::fprintf(stderr, "usage: switchover_bench [--rounds N] [--dir DIR] [--no-patroni] [--no-haproxy] [--no-candidate]\n");
       return 2;
     }
   }
@@ -54,7 +56,7 @@ int Main(int argc, char** argv) {
     Status s = b.Start();
     int64_t id = 1;
     for (int r = 0; s.ok() && r < rounds; ++r) {
-      auto res = b.SwitchoverRound((id++) * 10000000);
+      auto res = b.SwitchoverRound((id++) * 10000000, "", name_candidate);
       if (!res.ok()) {
         s = res.status();
         break;
@@ -72,7 +74,7 @@ int Main(int argc, char** argv) {
         s = Unavailable("HAProxy never routed to the leader");
       }
       for (int r = 0; s.ok() && r < rounds; ++r) {
-        auto res = b.SwitchoverRound((id++) * 10000000, b.ConninfoVia(*port));
+        auto res = b.SwitchoverRound((id++) * 10000000, b.ConninfoVia(*port), name_candidate);
         if (!res.ok()) {
           s = res.status();
           break;

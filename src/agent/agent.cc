@@ -337,6 +337,7 @@ void Agent::Cycle() {
   if (!local.gated) gate_since_ = MonoTime{};
   else if (gate_since_ == MonoTime{}) gate_since_ = clock_.Now();  // an agent restarted behind a closed gate
   in.gate_since = gate_since_;
+  in.sync_added_lsn = sync_added_lsn_;
   double sched = scheduled_restart_.load();
   in.restart_requested = restart_requested_.load() || (sched > 0 && sched <= in.wall_now);
   ha::Decision d = ha::Decide(in);
@@ -433,6 +434,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
         return armed.Context("not starting as primary");
       }
       pg_state_ = "starting";
+      sync_added_lsn_.clear();
       if (a.mode == "gated") {
         PGW_RETURN_IF_ERROR(pg_->CloseGate());
         gate_since_ = clock_.Now();
@@ -452,6 +454,13 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
     case ActionType::kStartReplica: {
       pg_state_ = "starting";
       pg_->SetSyncNames(std::nullopt);
+      sync_added_lsn_.clear();
+      if (a.mode == "gated") {
+        // Kept across the read-only start (following nobody): honoured if this node is promoted later.
+        PGW_RETURN_IF_ERROR(pg_->CloseGate());
+        log_.Warn("client gate closed: this crashed primary starts read-only; should it be promoted, clients wait "
+                  "until a synchronous standby has received all WAL");
+      }
       bool was_primary = ha::WasPrimary(local);
       // A former primary started before any leader is known has not been reconciled with the leader to come.
       if (was_primary && !a.upstream && !clean_demote_) unreconciled_ = true;
@@ -514,10 +523,22 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       return Status::Ok();
     case ActionType::kDeleteFailover:
       return dcs_->DeleteFailover();
-    case ActionType::kSetSyncNames:
+    case ActionType::kSetSyncNames: {
       log_.Info(a.sync_names.empty() ? std::string("synchronous_standby_names := '' (no synchronous standby)")
                                      : "synchronous_standby_names := '" + a.sync_names + "'");
-      return pg_->ApplySyncNames(a.sync_names, std::nullopt);
+      for (const auto& n : a.sync) sync_added_lsn_.erase(n);
+      PGW_RETURN_IF_ERROR(pg_->ApplySyncNames(a.sync_names, std::nullopt));
+      if (a.sync.empty()) return Status::Ok();
+      // Safety rule 9: measured after the change, so the position covers every commit acknowledged before it.
+      LocalView after = pg_->Observe();
+      if (!after.query_ok || after.in_recovery) {
+        return Unavailable("cannot read the WAL position after changing synchronous_standby_names");
+      }
+      for (const auto& n : a.sync) sync_added_lsn_[n] = after.wal_position;
+      log_.Info("synchronous standby candidates added at " + FormatLsn(after.wal_position) +
+                ": published once they have flushed it");
+      return Status::Ok();
+    }
     case ActionType::kDeleteSync:
       log_.Info("synchronous_mode is off: removing the sync key");
       return dcs_->DeleteSync();
@@ -620,6 +641,18 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
   log_.Info("manual failover: checkpointing, then stopping PostgreSQL so that " +
             (candidate.empty() ? std::string("a replica") : candidate) + " can take over");
   ++demotions_;
+  if (!candidate.empty() && view.failover) {
+    auto f = ha::ParseFailover(*view.failover);
+    if (f && f->member.empty()) {
+      // A switchover without a named candidate: name the one the core chose, so that it promotes in the cycle the
+      // key is released (watch event) instead of checking its peers and waiting a loop (issue 10 item 12).
+      Json named = *view.failover;
+      named["leader"] = cfg_->name;
+      named["member"] = candidate;
+      Status w = dcs_->ApiSetFailover(named.dump());
+      if (!w.ok()) log_.Warn("manual failover: could not name " + candidate + " in the failover key: " + w.message());
+    }
+  }
   Status cp = pg_->Checkpoint();  // makes the shutdown checkpoint short
   if (!cp.ok()) log_.Warn(cp.message());
   PGW_RETURN_IF_ERROR(pg_->Stop(StopMode::kFast));
@@ -653,6 +686,8 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
   }
   if (!confirmed) log_.Warn("manual failover: no replica confirmed the shutdown checkpoint; releasing the lock anyway");
   clean_demote_ = confirmed;
+  // GET /patroni must stop calling us primary before the key goes: racing peers would otherwise wait a loop.
+  Publish(pg_->Observe(), &view);
   Status rel = dcs_->DeleteLeader();
   if (rel.ok()) log_.Info("manual failover: leader key released");
   auto it = cfg_->postgresql.callbacks.find("on_stop");
@@ -669,6 +704,7 @@ Status Agent::PromoteNow(const ClusterView& view) {
     if (!rel.ok()) log_.Warn(rel.message());
     return Internal("Promotion cancelled because the pre-promote script failed");
   }
+  sync_added_lsn_.clear();
   if (dyn_.synchronous_mode) {
     // Before promoting: nobody is a synchronous standby of the new leader yet (reference §3.3).
     Json j = {{"leader", cfg_->name}, {"sync_standby", nullptr}};

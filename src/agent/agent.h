@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -104,6 +105,7 @@ class Agent {
   bool clean_demote_ = false;
   bool unreconciled_ = false;  // see ha::Inputs::unreconciled_primary
   MonoTime gate_since_{};      // see ha::Inputs::gate_since (zero: the client gate is open)
+  std::map<std::string, int64_t> sync_added_lsn_;  // see ha::Inputs::sync_added_lsn
   std::string sync_note_;      // ha::SynchronousNote while we lead as primary, for the member key
   std::string last_role_;
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ha/sync.h"
+
 namespace pgw::ha {
 namespace {
 
@@ -19,114 +21,6 @@ std::optional<Upstream> UpstreamFor(const Inputs& in, const std::string& member)
 std::vector<std::string> Sorted(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
   return v;
-}
-
-// The leader's synchronous replication (reference §3.9). The ordering rule (safety rule 5): a standby is added to
-// PostgreSQL's synchronous_standby_names first and published in `sync` only once pg_stat_replication shows it as
-// sync; a standby is removed from `sync` first and from PostgreSQL afterwards. So every member named in `sync`
-// has every acknowledged commit. One step per cycle; the next cycle sees its effect.
-// Members that may be synchronous standbys of this leader: streaming from us, running, not nosync, within
-// maximum_lag_on_syncnode; current sync standbys first, then the most advanced.
-std::vector<std::pair<std::string, int64_t>> SyncCandidates(const Inputs& in) {
-  const ClusterView& c = *in.cluster;
-  const LocalView& l = *in.local;
-  const std::string& me = in.config->name;
-  std::vector<std::string> current = SyncStandbys(c, me);
-  std::vector<std::pair<std::string, int64_t>> streaming;
-  for (const auto& [name, flush] : l.replication_flush) {
-    const Member* m = c.FindMember(name);
-    if (m == nullptr || name == me || !m->IsRunning() || m->tags.value("nosync", false) == true) continue;
-    if (in.dynamic.maximum_lag_on_syncnode >= 0 && l.wal_position - flush > in.dynamic.maximum_lag_on_syncnode) {
-      continue;
-    }
-    streaming.emplace_back(name, flush);
-  }
-  auto is_current = [&](const std::string& n) { return std::find(current.begin(), current.end(), n) != current.end(); };
-  std::stable_sort(streaming.begin(), streaming.end(), [&](const auto& a, const auto& b) {
-    if (is_current(a.first) != is_current(b.first)) return is_current(a.first);
-    return a.second > b.second;
-  });
-  return streaming;
-}
-
-void SyncHousekeeping(const Inputs& in, Decision* d) {
-  const ClusterView& c = *in.cluster;
-  const LocalView& l = *in.local;
-  const DynamicConfig& dyn = in.dynamic;
-  const std::string& me = in.config->name;
-  std::vector<std::string> current = SyncStandbys(c, me);
-  auto is_current = [&](const std::string& n) { return std::find(current.begin(), current.end(), n) != current.end(); };
-  std::vector<std::pair<std::string, int64_t>> streaming = SyncCandidates(in);
-  std::vector<std::string> desired;
-  for (const auto& [name, flush] : streaming) {
-    if (static_cast<int>(desired.size()) < dyn.synchronous_node_count) desired.push_back(name);
-  }
-  std::sort(desired.begin(), desired.end());
-  // 1. Remove first from `sync`.
-  std::vector<std::string> keep;
-  for (const auto& n : current) {
-    if (std::find(desired.begin(), desired.end(), n) != desired.end()) keep.push_back(n);
-  }
-  bool sync_key_ours = SyncLeader(c) == me;
-  bool shrink = keep.size() != current.size() || !sync_key_ours;
-  if (shrink) {
-    Action a = Act(ActionType::kWriteSync);
-    a.sync = keep;
-    d->actions.push_back(a);
-  }
-  // 2. Then PostgreSQL, in the same cycle: the executor stops at the first failed action, so PostgreSQL changes
-  // only once the smaller `sync` is written, and a lost standby's replacement is waited for from this cycle on.
-  std::string want = RenderSyncNames(desired, dyn.synchronous_node_count, dyn.synchronous_mode_strict);
-  if (l.sync_names != want) {
-    Action a = Act(ActionType::kSetSyncNames);
-    a.sync_names = want;
-    d->actions.push_back(a);
-    return;
-  }
-  if (shrink) return;
-  // 3. Publish the standbys PostgreSQL now reports as synchronous.
-  std::vector<std::string> confirmed = keep;
-  for (const auto& row : l.replication) {
-    std::string name = row.value("application_name", "");
-    std::string st = row.value("sync_state", "");
-    if ((st == "sync" || st == "quorum") && std::find(desired.begin(), desired.end(), name) != desired.end() &&
-        !is_current(name)) {
-      confirmed.push_back(name);
-    }
-  }
-  std::sort(confirmed.begin(), confirmed.end());
-  if (confirmed != current) {
-    Action a = Act(ActionType::kWriteSync);
-    a.sync = confirmed;
-    d->actions.push_back(a);
-  }
-}
-
-// The client gate after a crash restart in synchronous mode (docs/synchronous.md): opens once a synchronous standby
-// has flushed the end of WAL recovery left (every commit nobody acknowledged is then on two nodes), when
-// synchronous mode is turned off, or, without synchronous_mode_strict, once no candidate has streamed for a ttl
-// (the primary would run alone anyway). Returns a note for the loop line.
-std::string ClientGate(const Inputs& in, Decision* d) {
-  const LocalView& l = *in.local;
-  if (!l.gated) return "";
-  auto open = [&](const std::string& why) {
-    d->actions.push_back(Act(ActionType::kOpenGate));
-    d->actions.back().target = why;
-    return "; opening the client gate: " + why;
-  };
-  if (!in.dynamic.synchronous_mode) return open("synchronous_mode is off");
-  if (l.gate_lsn == 0) return " (client gate closed: measuring the end of WAL)";
-  for (const auto& n : SyncStandbys(*in.cluster, in.config->name)) {
-    auto it = l.replication_flush.find(n);
-    if (it != l.replication_flush.end() && it->second >= l.gate_lsn) {
-      return open("synchronous standby " + n + " has flushed " + FormatLsn(l.gate_lsn));
-    }
-  }
-  if (!in.dynamic.synchronous_mode_strict && SyncCandidates(in).empty() &&
-      in.now - in.gate_since >= Duration(static_cast<int64_t>(in.dynamic.ttl) * 1000)) {
-    return open("no synchronous standby streamed for ttl; running alone (synchronous_mode_strict is off)");
-  }
-  return " (client gate closed until a synchronous standby has flushed " + FormatLsn(l.gate_lsn) + ")";
 }
 
 // Adds the leader's housekeeping: status optime, slots, synchronous replication.
@@ -277,7 +171,8 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
     if (in.dynamic.synchronous_mode) {
       for (const auto& n : SyncStandbys(*in.cluster, in.config->name)) {
         const Member* m = in.cluster->FindMember(n);
-        sync_standby_ready = sync_standby_ready || (m != nullptr && m->IsRunning());
+        // A nofailover standby cannot take over: handing the key to it would only delay the restart in place.
+        sync_standby_ready = sync_standby_ready || (m != nullptr && m->IsRunning() && !m->NoFailover());
       }
     }
     if (WasPrimary(l) && (in.dynamic.primary_start_timeout == 0 || sync_standby_ready)) {
@@ -314,6 +209,11 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   if (c.leader) {
     up = UpstreamMember(*in.config, c);
     if (up) start.upstream = UpstreamFor(in, *up);
+  }
+  if (in.dynamic.synchronous_mode && Crashed(l) && !start.upstream) {
+    // Crash recovery brings back commits nobody acknowledged; following nobody, this node may later win the race
+    // and promote: the client gate must hold across the read-only start (and is honoured after the promotion).
+    start.mode = "gated";
   }
   // A former primary (stopped in production or crashed) that did not hand over cleanly has, or may have, WAL the
   // new leader never saw: reconcile before streaming (safety rule 6). It rewinds whatever the timelines in the
@@ -578,6 +478,17 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     return d;
   }
 
+  auto not_healthiest = [&](const std::string& why) {
+    d.actions.push_back(Act(ActionType::kWait));
+    d.message = "following a different leader because i am not the healthiest node (" + why + ")";
+    return d;
+  };
+  // A primary that vouched for itself through POST /failsafe still runs (etcd is out of reach for it), and a node
+  // backing off must let the others go first: neither may promote, not even when the `failover` key names it.
+  if (in.now < in.no_race_until) return not_healthiest("backing off: this node gave the leader key up or its pre_promote script failed");
+  if (in.now < in.failsafe_primary_until) {
+    return not_healthiest("the primary confirmed through POST /failsafe that it is alive");
+  }
   // Nobody holds the lock: the leader race. A manual failover names who should win.
   if (c.failover) {
     auto f = ParseFailover(*c.failover);
@@ -596,11 +507,6 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       }
     }
   }
-  auto not_healthiest = [&](const std::string& why) {
-    d.actions.push_back(Act(ActionType::kWait));
-    d.message = "following a different leader because i am not the healthiest node (" + why + ")";
-    return d;
-  };
   if (in.dynamic.pause) return not_healthiest("no automatic failover in maintenance mode");
   if (cfg.tags.NeverPromote()) {
     d.actions.push_back(Act(ActionType::kWait));
@@ -608,10 +514,6 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     return d;
   }
   if (in.watchdog_unusable) return not_healthiest("Watchdog device is not usable");
-  if (in.now < in.no_race_until) return not_healthiest("backing off: this node gave the leader key up or its pre_promote script failed");
-  if (in.now < in.failsafe_primary_until) {
-    return not_healthiest("the primary confirmed through POST /failsafe that it is alive");
-  }
   if (std::string former = SyncLeader(c); in.dynamic.synchronous_mode && !former.empty()) {
     auto standbys = SyncStandbys(c, former);
     if (former != cfg.name && std::find(standbys.begin(), standbys.end(), cfg.name) == standbys.end()) {
@@ -649,48 +551,6 @@ std::optional<FailoverRequest> ParseFailover(const Json& j) {
     f.scheduled_at = *t;
   }
   return f;
-}
-
-std::string SynchronousNote(const DynamicConfig& dyn, const ClusterView& c, const std::string& me) {
-  if (!dyn.synchronous_mode || !SyncStandbys(c, me).empty()) return "";
-  return dyn.synchronous_mode_strict ? "waiting" : "alone";
-}
-
-std::string SyncLeader(const ClusterView& c) {
-  if (!c.sync || !c.sync->is_object() || !c.sync->contains("leader") || !c.sync->at("leader").is_string()) return "";
-  return c.sync->at("leader").get<std::string>();
-}
-
-std::vector<std::string> SyncStandbys(const ClusterView& c, const std::string& leader) {
-  std::vector<std::string> out;
-  if (leader.empty() || SyncLeader(c) != leader) return out;
-  const Json& s = c.sync->contains("sync_standby") ? c.sync->at("sync_standby") : Json();
-  if (s.is_string()) {
-    std::string all = s.get<std::string>();
-    size_t p = 0;
-    while (p <= all.size()) {
-      auto comma = all.find(',', p);
-      std::string n = all.substr(p, comma == std::string::npos ? std::string::npos : comma - p);
-      if (!n.empty()) out.push_back(n);
-      if (comma == std::string::npos) break;
-      p = comma + 1;
-    }
-  } else if (s.is_array()) {
-    for (const auto& x : s) {
-      if (x.is_string()) out.push_back(x.get<std::string>());
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::string RenderSyncNames(const std::vector<std::string>& names, int count, bool strict) {
-  if (names.empty()) return strict ? "*" : "";
-  auto quote = [](const std::string& n) { return "\"" + n + "\""; };
-  if (names.size() == 1) return quote(names[0]);
-  std::string list;
-  for (const auto& n : names) list += (list.empty() ? "" : ",") + quote(n);
-  return std::to_string(std::min<int>(count, static_cast<int>(names.size()))) + " (" + list + ")";
 }
 
 Json FailsafeMembers(const ClusterView& c) {

@@ -7,6 +7,7 @@
 // §3.19) so that existing alerting keeps matching.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,6 +62,10 @@ struct Inputs {
   bool unreconciled_primary = false;
   // When the client gate was closed (or first seen closed by this agent): the non-strict grace counts from here.
   MonoTime gate_since{};
+  // Synchronous mode (safety rule 9, ha/sync.h): for each member the executor added to synchronous_standby_names
+  // (kSetSyncNames), the primary's WAL position measured right after the change. Such a member is published in
+  // `sync` only once its flush position has reached it. The executor forgets it all when PostgreSQL changes role.
+  std::map<std::string, int64_t> sync_added_lsn;
 };
 
 // The `failover` key (written by POST /switchover and /failover, patronictl, or by hand).
@@ -118,7 +123,8 @@ enum class ActionType {
   kWriteFailsafe,      // failsafe := {name: api_url} of every member
   kDeleteFailover,     // remove the `failover` key (done, stale, or impossible)
   kRestart,            // stop (fast) and start PostgreSQL again in the same role
-  kSetSyncNames,       // synchronous_standby_names := `sync_names` (reload)
+  kSetSyncNames,       // synchronous_standby_names := `sync_names` (reload); then measure the WAL position into
+                       // Inputs::sync_added_lsn for every member in `sync`
   kWriteSync,          // sync := {"leader": me, "sync_standby": `sync`} (compare-and-swap)
   kDeleteSync,         // remove `sync` (synchronous_mode turned off)
   kWriteStatus,        // status := {"optime": optime}
@@ -138,6 +144,8 @@ struct Action {
   int64_t optime = 0;
   std::string mode;                 // kDemote: offline | immediate | immediate-nolock | graceful;
                                     // kStartPrimary: "gated" (clients wait for a synchronous standby)
+                                    // kStartReplica: "gated" (a crashed primary starting read-only keeps the
+                                    // client gate closed for a later promotion)
   std::vector<std::string> sync;    // kWriteSync: the members to publish as synchronous standbys
   std::string sync_names;           // kSetSyncNames: the value for synchronous_standby_names
   bool operator==(const Action&) const = default;

@@ -72,6 +72,9 @@ Json EffectiveParameters(const Config& cfg, const DynamicConfig& dyn) {
   p["port"] = cfg.postgresql.port;
   p["cluster_name"] = cfg.scope;
   p["hba_file"] = cfg.postgresql.data_dir + "/pg_hba.conf";
+  // A backend crash must stop the postmaster: recovering in place would bring back commits nobody acknowledged
+  // behind the agent's back (no client gate, no failover). The agent restarts or fails over (issue 10 item 3b).
+  p["restart_after_crash"] = "off";
   return p;
 }
 

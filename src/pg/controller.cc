@@ -312,7 +312,7 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
   // first commit on.
   if (sync_names_) params["synchronous_standby_names"] = *sync_names_;
   PGW_RETURN_IF_ERROR(WriteFileAtomic(conf, RenderPostgresqlConf(*cfg_, params, upstream, true), 0600));
-  bool gated = !upstream && !standby_ && ReadGate().has_value();
+  bool gated = !upstream && ReadGate().has_value();
   PGW_RETURN_IF_ERROR(WriteFileAtomic(dir + "/pg_hba.conf", RenderPgHba(*cfg_, dyn_, gated), 0600));
   PGW_RETURN_IF_ERROR(WritePgpass());
   std::string signal = dir + "/standby.signal";
@@ -326,8 +326,9 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
 
 Status PgController::Start(const std::optional<Upstream>& upstream, bool standby) {
   standby_ = standby || upstream.has_value();
-  if (standby_) {
-    // A replica has nothing to gate; the marker may also have come along with pg_basebackup or pg_rewind.
+  if (upstream) {
+    // A replica of a leader has nothing to gate; the marker may also have come along with pg_basebackup or
+    // pg_rewind. A read-only start following nobody keeps it: a crashed primary may be promoted later.
     PGW_RETURN_IF_ERROR(RemoveAll(GatePath()));
   }
   PGW_RETURN_IF_ERROR(WriteConfiguration(upstream));

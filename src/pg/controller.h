@@ -119,8 +119,9 @@ class PgController {
   Status WipeDataDir();
 
   // The client gate. CloseGate marks the data directory (pgwarden.gate, so that a restarted agent keeps the gate)
-  // before a start as primary; the marker is honoured only while PostgreSQL runs as primary and is removed by any
-  // start as a replica (clone and pg_rewind copy it from their source). OpenGate removes it and, when PostgreSQL
+  // before a start as primary (or a read-only start of a crashed primary following nobody, which may be promoted
+  // later); while it exists, pg_hba.conf admits no client unless PostgreSQL follows a leader, and it is removed by
+  // any start following a leader (clone and pg_rewind copy it from their source). OpenGate removes it and, when PostgreSQL
   // runs, rewrites pg_hba.conf and reloads.
   Status CloseGate();
   Status OpenGate();

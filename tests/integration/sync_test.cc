@@ -212,5 +212,46 @@ TEST_F(SyncTest, PrimaryRestartedAfterACrashKeepsClientsOutUntilASyncStandbyHasI
   })) << Key("members/" + leader);
 }
 
+// Issue 10 item 3a: agent and postmaster killed with no synchronous standby running. The node returns after its
+// key expired, starts read-only following nobody (crash recovery brings the unacknowledged row back), wins the race
+// as the former leader and promotes: the client gate must hold across all of it.
+TEST_F(SyncTest, CrashedPrimaryReturningAfterItsKeyExpiredPromotesBehindTheClientGate) {
+  StartCluster(2, true);
+  std::string leader = Key("leader");
+  std::string other = leader == "pg0" ? "pg1" : "pg0";
+  ASSERT_TRUE(WaitFor(seconds(30), [&] { return SyncStandby() == other; }));
+  std::string err;
+  for (const char* stmt : {"CREATE ROLE app LOGIN PASSWORD 'app-pass'", "CREATE TABLE gate_t (x int)",
+                           "GRANT ALL ON gate_t TO app"}) {
+    Sql(sb_->Conninfo(leader), stmt, &err);
+    ASSERT_EQ(err, "") << stmt;
+  }
+  std::string app = "host=127.0.0.1 port=" + std::to_string(sb_->Node(leader)->pg_port) +
+                    " user=app password=app-pass dbname=postgres connect_timeout=5";
+  ASSERT_EQ(Sql(app, "SELECT count(*) FROM gate_t", &err), "0") << err;
+  KillMachine(other);
+  ASSERT_TRUE(WaitFor(seconds(30), [&] { return SyncStandby().empty(); })) << Key("sync");
+  ProcessOptions o;
+  o.timeout = Duration(3000);
+  auto bin = FindPostgresBinDir(ProcessEnvironment());
+  auto r = pgw::Run({bin + "/psql", app, "-c", "INSERT INTO gate_t VALUES (42)"}, o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->timed_out) << "the commit did not wait: " << r->output;
+  KillMachine(leader);
+  ASSERT_TRUE(WaitFor(seconds(60), [&] { return Key("leader").empty(); })) << "the key did not expire";
+  ASSERT_TRUE(sb_->StartNode(leader).ok());
+  ASSERT_TRUE(WaitFor(seconds(90), [&] {
+    return Key("leader") == leader && Sql(sb_->Conninfo(leader), "SELECT pg_is_in_recovery()") == "f";
+  })) << "the former leader did not take over again";
+  EXPECT_EQ(Sql(sb_->Conninfo(leader), "SELECT count(*) FROM gate_t"), "1") << "crash recovery brought the row back";
+  std::string refusal;
+  EXPECT_EQ(Sql(app, "SELECT count(*) FROM gate_t", &refusal), "") << "an application read an unacknowledged row";
+  EXPECT_NE(refusal.find("no pg_hba.conf entry"), std::string::npos) << refusal;
+  // The standby returns: once it has the WAL, clients are let in.
+  ASSERT_TRUE(sb_->StartNode(other).ok());
+  EXPECT_TRUE(WaitFor(seconds(120), [&] { return Sql(app, "SELECT count(*) FROM gate_t") == "1"; }))
+      << "the gate did not open: " << Key("members/" + leader);
+}
+
 }  // namespace
 }  // namespace pgw::itest
