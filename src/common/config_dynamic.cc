@@ -1,0 +1,98 @@
+#include "common/config_internal.h"
+
+namespace pgw {
+
+using config_internal::ParseBoolText;
+using config_internal::ParseIntText;
+
+DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, std::vector<std::string>* problems) {
+  DynamicConfig d;
+  if (!j.is_object()) {
+    problems->push_back(prefix + ": must be a mapping");
+    return d;
+  }
+  d.raw = j;
+  auto p = [&](const std::string& k) { return prefix + "." + k; };
+  auto get_int = [&](const char* key, long long* out) {
+    if (!j.contains(key)) return false;
+    const auto& v = j.at(key);
+    if (v.is_number_integer()) {
+      *out = v.get<long long>();
+      return true;
+    }
+    if (v.is_string()) {
+      long long x;
+      if (ParseIntText(v.get<std::string>(), &x)) {
+        *out = x;
+        return true;
+      }
+    }
+    problems->push_back(p(key) + ": must be an integer, got " + v.dump());
+    return false;
+  };
+  auto get_bool = [&](const Json& obj, const char* key, bool* out, const std::string& path) {
+    if (!obj.contains(key)) return;
+    const auto& v = obj.at(key);
+    if (v.is_boolean()) *out = v.get<bool>();
+    else if (v.is_string() && ParseBoolText(v.get<std::string>(), out)) {
+    } else if (v.is_null()) {
+    } else problems->push_back(path + ": must be a boolean, got " + v.dump());
+  };
+  long long v;
+  if (get_int("ttl", &v)) d.ttl = static_cast<int>(v);
+  if (get_int("loop_wait", &v)) d.loop_wait = static_cast<int>(v);
+  if (get_int("retry_timeout", &v)) d.retry_timeout = static_cast<int>(v);
+  if (get_int("maximum_lag_on_failover", &v)) d.maximum_lag_on_failover = v;
+  if (get_int("primary_start_timeout", &v) || get_int("master_start_timeout", &v)) {
+    d.primary_start_timeout = static_cast<int>(v);
+  }
+  if (d.ttl < kMinTtl) problems->push_back(p("ttl") + ": " + std::to_string(d.ttl) + " is below the minimum of " +
+                                           std::to_string(kMinTtl) + " seconds");
+  if (d.loop_wait < kMinLoopWait) problems->push_back(p("loop_wait") + ": must be at least " +
+                                                      std::to_string(kMinLoopWait) + " second");
+  if (d.retry_timeout < kMinRetryTimeout) problems->push_back(p("retry_timeout") + ": must be at least " +
+                                                              std::to_string(kMinRetryTimeout) + " second");
+  if (d.loop_wait + 2 * d.retry_timeout > d.ttl) {
+    problems->push_back(prefix + ": loop_wait (" + std::to_string(d.loop_wait) + ") + 2*retry_timeout (" +
+                        std::to_string(d.retry_timeout) + ") must not exceed ttl (" + std::to_string(d.ttl) + ")");
+  }
+  if (d.maximum_lag_on_failover < 0) problems->push_back(p("maximum_lag_on_failover") + ": must not be negative");
+  get_bool(j, "pause", &d.pause, p("pause"));
+  get_bool(j, "failsafe_mode", &d.failsafe_mode, p("failsafe_mode"));
+  if (j.contains("synchronous_mode") && j.at("synchronous_mode").is_string() &&
+      j.at("synchronous_mode").get<std::string>() == "quorum") {
+    d.synchronous_mode = true;
+  } else {
+    get_bool(j, "synchronous_mode", &d.synchronous_mode, p("synchronous_mode"));
+  }
+  get_bool(j, "synchronous_mode_strict", &d.synchronous_mode_strict, p("synchronous_mode_strict"));
+  if (get_int("synchronous_node_count", &v)) {
+    if (v < 1) problems->push_back(p("synchronous_node_count") + ": must be at least 1");
+    else d.synchronous_node_count = static_cast<int>(v);
+  }
+  if (get_int("maximum_lag_on_syncnode", &v)) d.maximum_lag_on_syncnode = v;
+  if (j.contains("postgresql")) {
+    const auto& pg = j.at("postgresql");
+    if (!pg.is_object()) {
+      problems->push_back(p("postgresql") + ": must be a mapping");
+    } else {
+      get_bool(pg, "use_slots", &d.use_slots, p("postgresql.use_slots"));
+      get_bool(pg, "use_pg_rewind", &d.use_pg_rewind, p("postgresql.use_pg_rewind"));
+      if (pg.contains("parameters")) {
+        if (!pg.at("parameters").is_object()) problems->push_back(p("postgresql.parameters") + ": must be a mapping");
+        else d.parameters = pg.at("parameters");
+      }
+      if (pg.contains("pg_hba")) {
+        if (!pg.at("pg_hba").is_array()) problems->push_back(p("postgresql.pg_hba") + ": must be a list of strings");
+        else
+          for (const auto& l : pg.at("pg_hba")) {
+            if (l.is_string()) d.pg_hba.push_back(l.get<std::string>());
+            else problems->push_back(p("postgresql.pg_hba") + ": entries must be strings");
+          }
+      }
+    }
+  }
+  return d;
+}
+
+}  // namespace pgw
