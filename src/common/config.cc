@@ -26,15 +26,20 @@ LoadResult Finish(YAML::Node root, const LoadOptions& opts) {
   }
   ApplyEnv(root, opts.env, &r.errors);
   std::set<std::string> extra_known;
-  if (root["postgresql"] && root["postgresql"]["create_replica_methods"] &&
-      root["postgresql"]["create_replica_methods"].IsSequence()) {
-    for (const auto& m : root["postgresql"]["create_replica_methods"]) {
+  const YAML::Node methods = Sub(root["postgresql"], "create_replica_methods");
+  if (methods && methods.IsSequence()) {
+    for (const auto& m : methods) {
       if (m.IsScalar() && m.Scalar() != "basebackup") extra_known.insert("postgresql." + m.Scalar());
     }
   }
   CheckSchema(root, extra_known, &r.errors, &r.warnings);
   auto cfg = std::make_shared<Config>();
-  Extract(root, opts, cfg.get(), &r.errors, &r.warnings);
+  try {
+    Extract(root, opts, cfg.get(), &r.errors, &r.warnings);
+  } catch (const YAML::Exception& e) {
+    // Every access is meant to be guarded (Sub, IsMap); this is the net under a shape nobody thought of.
+    r.errors.push_back(std::string("configuration: cannot read a value of an unexpected shape: ") + e.what());
+  }
   if (r.errors.empty()) r.config = std::move(cfg);
   return r;
 }
@@ -63,7 +68,12 @@ LoadResult LoadConfigText(const std::string& yaml_text, const LoadOptions& opts)
     return r;
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-  return Finish(root, opts);
+  if (!root.IsMap()) return Finish(root, opts);
+  // yaml-cpp keeps duplicate keys and its lookups find the first; Patroni's YAML reader keeps the last. Merging into
+  // an empty mapping keeps the last, as for a directory of files.
+  YAML::Node merged(YAML::NodeType::Map);
+  Merge(merged, root);
+  return Finish(merged, opts);
 }
 
 LoadResult LoadConfigFile(const std::string& path, const LoadOptions& opts) {

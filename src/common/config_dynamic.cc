@@ -5,6 +5,11 @@ namespace pgw {
 using config_internal::ParseBoolText;
 using config_internal::ParseIntText;
 
+namespace {
+// A value for an error message. Json::dump throws on invalid UTF-8 (a DCS value can hold anything); replace it.
+std::string Show(const Json& v) { return v.dump(-1, ' ', false, Json::error_handler_t::replace); }
+}  // namespace
+
 DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, std::vector<std::string>* problems) {
   DynamicConfig d;
   if (!j.is_object()) {
@@ -27,7 +32,7 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
         return true;
       }
     }
-    problems->push_back(p(key) + ": must be an integer, got " + v.dump());
+    problems->push_back(p(key) + ": must be an integer, got " + Show(v));
     return false;
   };
   auto get_bool = [&](const Json& obj, const char* key, bool* out, const std::string& path) {
@@ -36,7 +41,7 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
     if (v.is_boolean()) *out = v.get<bool>();
     else if (v.is_string() && ParseBoolText(v.get<std::string>(), out)) {
     } else if (v.is_null()) {
-    } else problems->push_back(path + ": must be a boolean, got " + v.dump());
+    } else problems->push_back(path + ": must be a boolean, got " + Show(v));
   };
   long long v;
   if (get_int("ttl", &v)) d.ttl = static_cast<int>(v);

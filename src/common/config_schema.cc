@@ -176,6 +176,11 @@ struct Checker {
     }
     std::set<std::string> seen;
     for (const auto& kv : n) {
+      if (!kv.first.IsScalar()) {
+        errors->push_back((path.empty() ? std::string("configuration") : path) + ": keys must be plain strings, got " +
+                          Describe(kv.first));
+        continue;
+      }
       std::string key = kv.first.Scalar();
       seen.insert(key);
       auto it = std::find_if(s.children.begin(), s.children.end(), [&](const auto& c) { return c.first == key; });

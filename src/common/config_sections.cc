@@ -172,12 +172,12 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
 
   // log
   const auto& log = root["log"];
-  if (log && log["level"]) {
-    if (!ParseLogLevel(Str(log["level"]), &c->log.level)) {
-      errors->push_back("log.level: '" + Str(log["level"]) + "' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL");
+  if (Sub(log, "level")) {
+    if (!ParseLogLevel(Str(Sub(log, "level")), &c->log.level)) {
+      errors->push_back("log.level: '" + Str(Sub(log, "level")) + "' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL");
     }
   }
-  if (log) c->log.dir = Str(log["dir"]);
+  c->log.dir = Str(Sub(log, "dir"));
 
   // restapi
   const auto& ra = root["restapi"];
@@ -196,8 +196,8 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
       else c->restapi.connect_address = *hp;
     }
     if (ra["authentication"]) {
-      c->restapi.username = Str(ra["authentication"]["username"]);
-      c->restapi.password = Str(ra["authentication"]["password"]);
+      c->restapi.username = Str(Sub(Sub(ra, "authentication"), "username"));
+      c->restapi.password = Str(Sub(Sub(ra, "authentication"), "password"));
     }
     auto& r = c->restapi;
     r.certfile = Str(ra["certfile"]);
