@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "common/config_internal.h"
 
 namespace pgw {
@@ -10,7 +12,8 @@ namespace {
 std::string Show(const Json& v) { return v.dump(-1, ' ', false, Json::error_handler_t::replace); }
 }  // namespace
 
-DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, std::vector<std::string>* problems) {
+DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, std::vector<std::string>* problems,
+                                     std::vector<std::string>* warnings) {
   DynamicConfig d;
   if (!j.is_object()) {
     problems->push_back(prefix + ": must be a mapping");
@@ -44,22 +47,49 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
     } else problems->push_back(path + ": must be a boolean, got " + Show(v));
   };
   long long v;
-  if (get_int("ttl", &v)) d.ttl = static_cast<int>(v);
-  if (get_int("loop_wait", &v)) d.loop_wait = static_cast<int>(v);
-  if (get_int("retry_timeout", &v)) d.retry_timeout = static_cast<int>(v);
+  // Seconds beyond kMaxSeconds are refused: the agent works in milliseconds in an int, and no real setting is near.
+  auto get_seconds = [&](const char* key, int* out) {
+    if (!get_int(key, &v)) return;
+    if (v > kMaxSeconds) {
+      problems->push_back(p(key) + ": " + std::to_string(v) + " is beyond the maximum of " +
+                          std::to_string(kMaxSeconds) + " seconds");
+    } else {
+      *out = static_cast<int>(v);
+    }
+  };
+  get_seconds("ttl", &d.ttl);
+  get_seconds("loop_wait", &d.loop_wait);
+  get_seconds("retry_timeout", &d.retry_timeout);
   if (get_int("maximum_lag_on_failover", &v)) d.maximum_lag_on_failover = v;
-  if (get_int("primary_start_timeout", &v) || get_int("master_start_timeout", &v)) {
-    d.primary_start_timeout = static_cast<int>(v);
+  if (j.contains("primary_start_timeout")) get_seconds("primary_start_timeout", &d.primary_start_timeout);
+  else get_seconds("master_start_timeout", &d.primary_start_timeout);
+  // Below the floors, and against the rule loop_wait + 2*retry_timeout <= ttl, Patroni adjusts and warns rather
+  // than refusing; so does pgwarden (with its own lower floors, see docs/configuration.md).
+  auto adjust = [&](const std::string& what) {
+    if (warnings) warnings->push_back(prefix + ": " + what);
+  };
+  if (d.ttl < kMinTtl) {
+    adjust("ttl=" + std::to_string(d.ttl) + " is below the minimum of " + std::to_string(kMinTtl) +
+           " seconds, using " + std::to_string(kMinTtl));
+    d.ttl = kMinTtl;
   }
-  if (d.ttl < kMinTtl) problems->push_back(p("ttl") + ": " + std::to_string(d.ttl) + " is below the minimum of " +
-                                           std::to_string(kMinTtl) + " seconds");
-  if (d.loop_wait < kMinLoopWait) problems->push_back(p("loop_wait") + ": must be at least " +
-                                                      std::to_string(kMinLoopWait) + " second");
-  if (d.retry_timeout < kMinRetryTimeout) problems->push_back(p("retry_timeout") + ": must be at least " +
-                                                              std::to_string(kMinRetryTimeout) + " second");
+  if (d.loop_wait < kMinLoopWait) {
+    adjust("loop_wait=" + std::to_string(d.loop_wait) + " is below the minimum of " + std::to_string(kMinLoopWait) +
+           ", using " + std::to_string(kMinLoopWait));
+    d.loop_wait = kMinLoopWait;
+  }
+  if (d.retry_timeout < kMinRetryTimeout) {
+    adjust("retry_timeout=" + std::to_string(d.retry_timeout) + " is below the minimum of " +
+           std::to_string(kMinRetryTimeout) + ", using " + std::to_string(kMinRetryTimeout));
+    d.retry_timeout = kMinRetryTimeout;
+  }
   if (d.loop_wait + 2 * d.retry_timeout > d.ttl) {
-    problems->push_back(prefix + ": loop_wait (" + std::to_string(d.loop_wait) + ") + 2*retry_timeout (" +
-                        std::to_string(d.retry_timeout) + ") must not exceed ttl (" + std::to_string(d.ttl) + ")");
+    int retry = std::max(kMinRetryTimeout, (d.ttl - kMinLoopWait) / 2);
+    adjust("loop_wait (" + std::to_string(d.loop_wait) + ") + 2*retry_timeout (" + std::to_string(d.retry_timeout) +
+           ") exceeds ttl (" + std::to_string(d.ttl) + "): using loop_wait=" + std::to_string(kMinLoopWait) +
+           " and retry_timeout=" + std::to_string(retry) + ", as Patroni does");
+    d.loop_wait = kMinLoopWait;
+    d.retry_timeout = retry;
   }
   if (d.maximum_lag_on_failover < 0) problems->push_back(p("maximum_lag_on_failover") + ": must not be negative");
   get_bool(j, "pause", &d.pause, p("pause"));

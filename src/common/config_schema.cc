@@ -102,7 +102,7 @@ const Node& RootSchema() {
                       kRequired)},
       {"ctl", Ign()},
       {"watchdog", Map({{"mode", Leaf(Kind::kStr)}, {"device", Leaf(Kind::kStr)},
-                        {"safety_margin", Leaf(Kind::kInt)}})},
+                        {"safety_margin", Leaf(Kind::kInt)}, {"driver", Ign()}})},
       {"tags", OpenMap({{"nofailover", Leaf(Kind::kBool)}, {"noloadbalance", Leaf(Kind::kBool)},
                         {"clonefrom", Leaf(Kind::kBool)}, {"nosync", Leaf(Kind::kBool)},
                         {"failover_priority", Leaf(Kind::kInt)}, {"replicatefrom", Leaf(Kind::kStr)},
@@ -187,12 +187,16 @@ struct Checker {
       std::string child_path = Join(path, key);
       if (it != s.children.end()) {
         Check(kv.second, it->second, child_path);
+      } else if (path.empty() && key == "etcd") {
+        errors->push_back("etcd: the etcd v2 protocol is not supported (etcd 3.6 removed it); rename the section to "
+                          "'etcd3:' with the same hosts");
       } else if (path.empty() && kOtherDcs.count(key)) {
         errors->push_back(key + ": pgwarden supports the etcd3 DCS only (use an 'etcd3:' section)");
       } else if (extra_known.count(child_path)) {
         warnings->push_back(child_path + ": replica creation method accepted, but pgwarden only runs basebackup");
       } else if (s.kind != Kind::kOpenMap) {
-        errors->push_back(child_path + ": unknown key");
+        // Patroni ignores keys it does not know (a newer Patroni's keys, test-only ones); so does pgwarden, loudly.
+        warnings->push_back(child_path + ": unknown key, ignored (a typo, or a key of a newer Patroni?)");
       }
     }
     for (const auto& [key, child] : s.children) {

@@ -47,7 +47,8 @@ std::vector<std::string> ParseInitdb(const YAML::Node& n, std::vector<std::strin
     errors->push_back("bootstrap.initdb: must be a list of options (strings or one-key mappings)");
     return out;
   }
-  static const std::set<std::string> kForbidden = {"pgdata", "D", "username", "U", "pwfile", "auth"};
+  static const std::set<std::string> kForbidden = {"pgdata", "D", "username", "U", "pwfile"};
+  // auth, auth-host and auth-local pass through to initdb as in Patroni.
   for (size_t i = 0; i < n.size(); ++i) {
     std::string p = "bootstrap.initdb[" + std::to_string(i) + "]";
     const auto& e = n[i];
@@ -283,7 +284,7 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
     }
     c->bootstrap.initdb_args = ParseInitdb(b["initdb"], errors);
   }
-  c->bootstrap.dynamic = DynamicConfig::FromJson(c->bootstrap.dcs, "bootstrap.dcs", errors);
+  c->bootstrap.dynamic = DynamicConfig::FromJson(c->bootstrap.dcs, "bootstrap.dcs", errors, warnings);
 
   // postgresql
   const auto& pg = root["postgresql"];
