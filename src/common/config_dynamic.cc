@@ -113,11 +113,12 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
     } else {
       get_bool(pg, "use_slots", &d.use_slots, p("postgresql.use_slots"));
       get_bool(pg, "use_pg_rewind", &d.use_pg_rewind, p("postgresql.use_pg_rewind"));
-      if (pg.contains("parameters")) {
+      // An empty "parameters:" (as in Debian's example) or "pg_hba:" is null: nothing set.
+      if (pg.contains("parameters") && !pg.at("parameters").is_null()) {
         if (!pg.at("parameters").is_object()) problems->push_back(p("postgresql.parameters") + ": must be a mapping");
         else d.parameters = pg.at("parameters");
       }
-      if (pg.contains("pg_hba")) {
+      if (pg.contains("pg_hba") && !pg.at("pg_hba").is_null()) {
         if (!pg.at("pg_hba").is_array()) problems->push_back(p("postgresql.pg_hba") + ": must be a list of strings");
         else
           for (const auto& l : pg.at("pg_hba")) {
