@@ -29,6 +29,7 @@ int Validate(const std::string& path) {
   opts.env = pgw::ProcessEnvironment();
   auto r = pgw::LoadConfigFile(path, opts);
   for (const auto& e : r.errors) std::fprintf(stderr, "%s: error: %s\n", path.c_str(), e.c_str());
+  for (const auto& w : r.warnings) std::fprintf(stderr, "%s: warning: %s\n", path.c_str(), w.c_str());
   return r.errors.empty() ? 0 : 1;
 }
 

@@ -47,9 +47,14 @@ struct DynamicConfig {
   static constexpr int kMinTtl = 3;
   static constexpr int kMinLoopWait = 1;
   static constexpr int kMinRetryTimeout = 1;
+  // Timing keys beyond this many seconds are refused (milliseconds must fit an int).
+  static constexpr int kMaxSeconds = 1000000;
 
   // Parses and checks a dynamic configuration object. Problems are appended with `path_prefix` (e.g. "bootstrap.dcs").
-  static DynamicConfig FromJson(const Json& j, const std::string& path_prefix, std::vector<std::string>* problems);
+  // Values adjusted as Patroni adjusts them (timing floors, the loop_wait + 2*retry_timeout <= ttl rule) are reported
+  // in `warnings` when given.
+  static DynamicConfig FromJson(const Json& j, const std::string& path_prefix, std::vector<std::string>* problems,
+                                std::vector<std::string>* warnings = nullptr);
 };
 
 struct PgUser {

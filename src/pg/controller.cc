@@ -14,6 +14,7 @@
 
 #include "common/fs.h"
 #include "pg/fence.h"
+#include "pg/params.h"
 
 namespace pgw {
 
@@ -307,7 +308,10 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
       PGW_RETURN_IF_ERROR(WriteFileAtomic(base, "", 0600));
     }
   }
-  Json params = EffectiveParameters(*cfg_, dyn_);
+  std::vector<std::string> param_warnings;
+  Json params = TranslateEffectiveParameters(DataDirMajorVersion(dir), EffectiveParameters(*cfg_, dyn_), *cfg_,
+                                             dyn_, &param_warnings);
+  for (const auto& w : param_warnings) log_.Warn(w);
   // Also written on a standby about to be promoted (no effect until then), so that strict mode holds from the
   // first commit on.
   if (sync_names_) params["synchronous_standby_names"] = *sync_names_;

@@ -1,0 +1,134 @@
+#include <algorithm>
+
+#include "common/config_internal.h"
+
+namespace pgw {
+
+using config_internal::ParseBoolText;
+using config_internal::ParseIntText;
+
+namespace {
+// A value for an error message. Json::dump throws on invalid UTF-8 (a DCS value can hold anything); replace it.
+std::string Show(const Json& v) { return v.dump(-1, ' ', false, Json::error_handler_t::replace); }
+}  // namespace
+
+DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, std::vector<std::string>* problems,
+                                     std::vector<std::string>* warnings) {
+  DynamicConfig d;
+  if (!j.is_object()) {
+    problems->push_back(prefix + ": must be a mapping");
+    return d;
+  }
+  d.raw = j;
+  auto p = [&](const std::string& k) { return prefix + "." + k; };
+  auto get_int = [&](const char* key, long long* out) {
+    if (!j.contains(key)) return false;
+    const auto& v = j.at(key);
+    if (v.is_number_integer()) {
+      *out = v.get<long long>();
+      return true;
+    }
+    if (v.is_string()) {
+      long long x;
+      if (ParseIntText(v.get<std::string>(), &x)) {
+        *out = x;
+        return true;
+      }
+    }
+    problems->push_back(p(key) + ": must be an integer, got " + Show(v));
+    return false;
+  };
+  auto get_bool = [&](const Json& obj, const char* key, bool* out, const std::string& path) {
+    if (!obj.contains(key)) return;
+    const auto& v = obj.at(key);
+    if (v.is_boolean()) *out = v.get<bool>();
+    else if (v.is_string() && ParseBoolText(v.get<std::string>(), out)) {
+    } else if (v.is_null()) {
+    } else problems->push_back(path + ": must be a boolean, got " + Show(v));
+  };
+  long long v;
+  // Seconds beyond kMaxSeconds are refused: the agent works in milliseconds in an int, and no real setting is near.
+  auto get_seconds = [&](const char* key, int* out) {
+    if (!get_int(key, &v)) return;
+    if (v > kMaxSeconds) {
+      problems->push_back(p(key) + ": " + std::to_string(v) + " is beyond the maximum of " +
+                          std::to_string(kMaxSeconds) + " seconds");
+    } else {
+      *out = static_cast<int>(v);
+    }
+  };
+  get_seconds("ttl", &d.ttl);
+  get_seconds("loop_wait", &d.loop_wait);
+  get_seconds("retry_timeout", &d.retry_timeout);
+  if (get_int("maximum_lag_on_failover", &v)) d.maximum_lag_on_failover = v;
+  if (j.contains("primary_start_timeout")) get_seconds("primary_start_timeout", &d.primary_start_timeout);
+  else get_seconds("master_start_timeout", &d.primary_start_timeout);
+  // Below the floors, and against the rule loop_wait + 2*retry_timeout <= ttl, Patroni adjusts and warns rather
+  // than refusing; so does pgwarden (with its own lower floors, see docs/configuration.md).
+  auto adjust = [&](const std::string& what) {
+    if (warnings) warnings->push_back(prefix + ": " + what);
+  };
+  if (d.ttl < kMinTtl) {
+    adjust("ttl=" + std::to_string(d.ttl) + " is below the minimum of " + std::to_string(kMinTtl) +
+           " seconds, using " + std::to_string(kMinTtl));
+    d.ttl = kMinTtl;
+  }
+  if (d.loop_wait < kMinLoopWait) {
+    adjust("loop_wait=" + std::to_string(d.loop_wait) + " is below the minimum of " + std::to_string(kMinLoopWait) +
+           ", using " + std::to_string(kMinLoopWait));
+    d.loop_wait = kMinLoopWait;
+  }
+  if (d.retry_timeout < kMinRetryTimeout) {
+    adjust("retry_timeout=" + std::to_string(d.retry_timeout) + " is below the minimum of " +
+           std::to_string(kMinRetryTimeout) + ", using " + std::to_string(kMinRetryTimeout));
+    d.retry_timeout = kMinRetryTimeout;
+  }
+  if (d.loop_wait + 2 * d.retry_timeout > d.ttl) {
+    int retry = std::max(kMinRetryTimeout, (d.ttl - kMinLoopWait) / 2);
+    adjust("loop_wait (" + std::to_string(d.loop_wait) + ") + 2*retry_timeout (" + std::to_string(d.retry_timeout) +
+           ") exceeds ttl (" + std::to_string(d.ttl) + "): using loop_wait=" + std::to_string(kMinLoopWait) +
+           " and retry_timeout=" + std::to_string(retry) + ", as Patroni does");
+    d.loop_wait = kMinLoopWait;
+    d.retry_timeout = retry;
+  }
+  if (d.maximum_lag_on_failover < 0) problems->push_back(p("maximum_lag_on_failover") + ": must not be negative");
+  get_bool(j, "pause", &d.pause, p("pause"));
+  get_bool(j, "failsafe_mode", &d.failsafe_mode, p("failsafe_mode"));
+  if (j.contains("synchronous_mode") && j.at("synchronous_mode").is_string() &&
+      j.at("synchronous_mode").get<std::string>() == "quorum") {
+    d.synchronous_mode = true;
+  } else {
+    get_bool(j, "synchronous_mode", &d.synchronous_mode, p("synchronous_mode"));
+  }
+  get_bool(j, "synchronous_mode_strict", &d.synchronous_mode_strict, p("synchronous_mode_strict"));
+  if (get_int("synchronous_node_count", &v)) {
+    if (v < 1) problems->push_back(p("synchronous_node_count") + ": must be at least 1");
+    else d.synchronous_node_count = static_cast<int>(v);
+  }
+  if (get_int("maximum_lag_on_syncnode", &v)) d.maximum_lag_on_syncnode = v;
+  if (j.contains("postgresql")) {
+    const auto& pg = j.at("postgresql");
+    if (!pg.is_object()) {
+      problems->push_back(p("postgresql") + ": must be a mapping");
+    } else {
+      get_bool(pg, "use_slots", &d.use_slots, p("postgresql.use_slots"));
+      get_bool(pg, "use_pg_rewind", &d.use_pg_rewind, p("postgresql.use_pg_rewind"));
+      // An empty "parameters:" (as in Debian's example) or "pg_hba:" is null: nothing set.
+      if (pg.contains("parameters") && !pg.at("parameters").is_null()) {
+        if (!pg.at("parameters").is_object()) problems->push_back(p("postgresql.parameters") + ": must be a mapping");
+        else d.parameters = pg.at("parameters");
+      }
+      if (pg.contains("pg_hba") && !pg.at("pg_hba").is_null()) {
+        if (!pg.at("pg_hba").is_array()) problems->push_back(p("postgresql.pg_hba") + ": must be a list of strings");
+        else
+          for (const auto& l : pg.at("pg_hba")) {
+            if (l.is_string()) d.pg_hba.push_back(l.get<std::string>());
+            else problems->push_back(p("postgresql.pg_hba") + ": entries must be strings");
+          }
+      }
+    }
+  }
+  return d;
+}
+
+}  // namespace pgw

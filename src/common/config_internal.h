@@ -1,0 +1,48 @@
+// Internals shared by the configuration loader's files (config.cc, config_schema.cc, config_yaml.cc,
+// config_sections.cc, config_dynamic.cc). Not part of the public interface.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "common/config.h"
+
+namespace pgw::config_internal {
+
+// DCS sections Patroni supports and pgwarden does not.
+extern const std::set<std::string> kOtherDcs;
+
+std::string Join(const std::string& a, const std::string& b);
+std::string Lower(std::string s);
+bool ParseBoolText(const std::string& s, bool* out);
+bool ParseIntText(const std::string& s, long long* out);
+
+// The child `key` of `n`, or an undefined node when `n` is not a mapping (yaml-cpp throws on a scalar).
+YAML::Node Sub(const YAML::Node& n, const std::string& key);
+
+// Checks `root` against Patroni's key tree: types, required keys, unknown keys. `extra_known` holds paths that are
+// known for this file only (postgresql.<custom replica method>).
+void CheckSchema(const YAML::Node& root, const std::set<std::string>& extra_known, std::vector<std::string>* errors,
+                 std::vector<std::string>* warnings);
+
+// PATRONI_* environment variables applied onto the tree.
+void ApplyEnv(YAML::Node& root, const std::map<std::string, std::string>& env, std::vector<std::string>* errors);
+// Deep-merges `src` into `dst` (mappings merged key by key, everything else replaced).
+void Merge(YAML::Node dst, const YAML::Node& src);
+
+Json YamlToJson(const YAML::Node& n);
+std::string Str(const YAML::Node& n, const std::string& def = "");
+bool Bool(const YAML::Node& n, bool def);
+long long Int(const YAML::Node& n, long long def);
+
+std::string FindBinDir(const std::map<std::string, std::string>& env);
+
+// Typed extraction of every section into `c`. The schema check has already reported type errors.
+void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::vector<std::string>* errors,
+             std::vector<std::string>* warnings);
+
+}  // namespace pgw::config_internal

@@ -1,0 +1,28 @@
+// PostgreSQL parameters across major versions: renames and removals, applied before postgresql.conf is written so
+// that a patroni.yml written for another major version still starts PostgreSQL (Patroni does the same).
+//
+// The table is hand-written from PostgreSQL's release notes for 13-17 (scripts/gen_params_table.py, which would
+// generate a full per-version list of known parameters, is not written yet; see docs/configuration.md).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+
+namespace pgw {
+
+// The major version (13, 14, ...) from `data_dir`/PG_VERSION; 0 when unknown.
+int DataDirMajorVersion(const std::string& data_dir);
+
+// `params` made valid for `major` (0 = unknown: returned unchanged): wal_keep_segments <-> wal_keep_size converted
+// at 16MB a segment (an explicitly given target wins), wal_level archive/hot_standby -> replica, renamed parameters
+// translated, removed ones left out. Each change is reported in `warnings` with the parameter's name.
+Json TranslateParameters(int major, const Json& params, std::vector<std::string>* warnings);
+
+// TranslateParameters over EffectiveParameters(cfg, dyn): pgwarden's default wal_keep_size does not shadow a
+// wal_keep_segments the user set (only a wal_keep_size the user set does).
+Json TranslateEffectiveParameters(int major, Json effective, const Config& cfg, const DynamicConfig& dyn,
+                                  std::vector<std::string>* warnings);
+
+}  // namespace pgw
