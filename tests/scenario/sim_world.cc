@@ -102,7 +102,9 @@ bool World::Link(const SimNode& a, const SimNode& b) const {
 }
 
 void World::AfterWrite(SimNode& n) {
-  if (n.f.stale || n.f.lag_ms > 0) return;
+  // EtcdDcs::AwaitCache waits (up to 2 s) until the watch shows our own write; the time spent waiting is not
+  // modelled. A stale watch never shows it; a longer lag makes the wait time out.
+  if (n.f.stale || n.f.lag_ms > 2000) return;
   const auto& s = etcd_.Latest();
   n.view = s.kvs;
   n.view_revision = s.revision;
