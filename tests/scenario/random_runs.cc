@@ -30,8 +30,9 @@ std::string RunRandomHistory(uint64_t seed, bool all_faults, std::string* trace)
   for (size_t i = 0; i < count; ++i) o.nodes.push_back("n" + std::to_string(i + 1));
   int ttl = 3 + static_cast<int>(pick(2));  // ttl 5+ with retry_timeout 1: see renewal_period_vs_retry_timeout
   bool sync = pick(2) == 0;
+  bool failsafe = pick(4) == 0;
   o.bootstrap_dcs = {{"ttl", ttl}, {"loop_wait", 1}, {"retry_timeout", 1}, {"synchronous_mode", sync},
-                     {"synchronous_mode_strict", sync && pick(4) == 0}, {"failsafe_mode", pick(4) == 0},
+                     {"synchronous_mode_strict", sync && pick(4) == 0}, {"failsafe_mode", failsafe},
                      {"postgresql", {{"use_pg_rewind", true}}}};
   o.seed = seed;
   // A failed pg_rewind needs an operator unless the data directory may be removed: allow it, so that every node
@@ -55,6 +56,8 @@ std::string RunRandomHistory(uint64_t seed, bool all_faults, std::string* trace)
   size_t faults = 2 + pick(4);
   for (size_t i = 0; i < faults && failures.empty(); ++i) {
     std::string k = kinds[pick(kinds.size())];
+    // Issue 10 item 5b (issue10_failsafe_failover_key): a failover key beats the failsafe check.
+    if (failsafe && !all_faults && (k == "failover" || k == "switchover")) k = "restart";
     std::string n = node();
     if (k == "cut-etcd") step("cut " + n + " etcd");
     else if (k == "cut-peer") {
