@@ -67,6 +67,10 @@ std::string CheckCondition(World& w, const std::vector<std::string>& c, bool* ho
     bool ok = node(1)->pg.Writable() && !node(1)->f.paused;
     for (auto& n : w.nodes()) ok = ok && (n.get() == node(1) || !n->pg.Writable());
     *holds = ok;
+  } else if (what == "any-primary") {
+    bool one = false;
+    for (auto& n : w.nodes()) one = one || (n->pg.Writable() && !n->f.paused);
+    *holds = one;
   } else if (what == "no-primary") {
     bool none = true;
     for (auto& n : w.nodes()) none = none && !(n->pg.Writable() && !n->f.paused);
