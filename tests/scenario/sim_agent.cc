@@ -1,0 +1,303 @@
+// Model of Agent::Cycle and the threads around it (agent.cc). Keep in step with agent.cc: see sim_agent.h.
+#include "sim_agent.h"
+
+#include "agent/fencer.h"
+#include "agent/status_json.h"
+
+namespace pgw::sim {
+
+Result<int64_t> SimLeaseApi::Grant(int ttl_seconds) {
+  if (!w_.EtcdReachable(n_)) return Unavailable("etcd unreachable");
+  return w_.etcd().Grant(ttl_seconds, w_.now_ms());
+}
+
+Result<int64_t> SimLeaseApi::KeepAlive(int64_t id) {
+  if (!w_.EtcdReachable(n_)) return Unavailable("etcd unreachable");
+  return w_.etcd().KeepAlive(id, w_.now_ms());
+}
+
+Status SimLeaseApi::Revoke(int64_t id) {
+  if (!w_.EtcdReachable(n_)) return Unavailable("etcd unreachable");
+  w_.etcd().Revoke(id, w_.now_ms());
+  return Status::Ok();
+}
+
+Duration SimFencer::Margin() const { return FenceMargin(ttl_s, safety_margin_s); }
+
+SimAgent::SimAgent(World& w, SimNode& n)
+    : w_(w), n_(n), log_(w.quiet_log()), lease_api_(w, n), keeper_(lease_api_, n.clock, w.quiet_log()) {
+  dyn_ = n_.cfg->bootstrap.dynamic;
+  fencer_.safety_margin_s = n_.cfg->watchdog.safety_margin;
+  keeper_.SetTtl(dyn_.ttl);  // EtcdDcs::Start(dyn_.ttl)
+  next_cycle_ = Now();
+  next_renew_ = Now() + keeper_.Period();
+  // A restarted agent finds the supervisor of its predecessor still armed (it outlives the agent).
+}
+
+// --- EtcdDcs over the model ---------------------------------------------------------------------------------
+
+Result<ClusterView> SimAgent::View() {
+  if (!n_.view_ready) return Unavailable("no view of etcd yet");
+  return BuildClusterView(w_.etcd().prefix(), *n_.view, n_.view_revision);
+}
+
+Status SimAgent::EnsureLease() { return keeper_.Ensure(); }
+
+Status SimAgent::AttemptLeader() {
+  PGW_RETURN_IF_ERROR(EnsureLease());
+  if (!w_.EtcdReachable(n_)) return Unavailable("leader race: etcd unreachable");
+  auto r = w_.etcd().CreateOnly("leader", n_.name, keeper_.Id(), w_.now_ms());
+  if (!r.ok()) return r.status().Context("leader race");
+  w_.AfterWrite(n_);
+  if (!*r) return Status(Code::kAlreadyExists, "leader race: key exists already");
+  return Status::Ok();
+}
+
+Status SimAgent::RefreshLeader() {
+  PGW_RETURN_IF_ERROR(EnsureLease());
+  if (!w_.EtcdReachable(n_)) return Unavailable("refreshing leader key: etcd unreachable");
+  auto r = w_.etcd().PutIfValue("leader", n_.name, n_.name, keeper_.Id(), w_.now_ms());
+  if (!r.ok()) return r.status().Context("refreshing leader key");
+  w_.AfterWrite(n_);
+  if (!*r) return Conflict("leader key is not ours");
+  return Status::Ok();
+}
+
+Status SimAgent::DeleteLeader() {
+  if (!w_.EtcdReachable(n_)) return Unavailable("deleting leader key: etcd unreachable");
+  bool ok = w_.etcd().DeleteIfValue("leader", n_.name, w_.now_ms());
+  w_.AfterWrite(n_);
+  if (!ok) return Conflict("leader key is not ours");
+  return Status::Ok();
+}
+
+Status SimAgent::WriteSync(const std::string& json, int64_t expect_mod) {
+  if (!w_.EtcdReachable(n_)) return Unavailable("writing sync: etcd unreachable");
+  bool ok = w_.etcd().PutIfMod("sync", expect_mod, json, w_.now_ms());
+  w_.AfterWrite(n_);
+  if (!ok) return Conflict("synchronous replication state was updated by somebody else");
+  return Status::Ok();
+}
+
+Status SimAgent::PutKey(const std::string& rel, const std::string& json) {
+  if (!w_.EtcdReachable(n_)) return Unavailable("writing " + rel + ": etcd unreachable");
+  Status s = w_.etcd().Put(rel, json, 0, w_.now_ms());
+  w_.AfterWrite(n_);
+  return s;
+}
+
+Status SimAgent::DeleteKey(const std::string& rel) {
+  if (!w_.EtcdReachable(n_)) return Unavailable("removing " + rel + ": etcd unreachable");
+  w_.etcd().Delete(rel, w_.now_ms());
+  w_.AfterWrite(n_);
+  return Status::Ok();
+}
+
+Status SimAgent::DcsTouchMember(const std::string& json) {
+  PGW_RETURN_IF_ERROR(EnsureLease());
+  if (!w_.EtcdReachable(n_)) return Unavailable("writing member key: etcd unreachable");
+  int64_t lease = keeper_.Id();
+  Status s = w_.etcd().Put("members/" + n_.name, json, lease, w_.now_ms());
+  if (!s.ok()) {
+    if (s.code() == Code::kNotFound) keeper_.Forget(lease);
+    return s.Context("writing member key");
+  }
+  keeper_member_json_ = json;
+  w_.AfterWrite(n_);
+  return Status::Ok();
+}
+
+// --- threads ----------------------------------------------------------------------------------------------------
+
+void SimAgent::Tick() {
+  MonoTime now = Now();
+  if (now >= next_renew_ && started_) KeeperTick();
+  FailsafeTick();
+  if (busy_until_ > now) return;
+  if (!started_) {
+    // Agent::WaitForDcs
+    if (now < next_cycle_) return;
+    Status s = EnsureLease();
+    if (s.ok() && View().ok()) {
+      started_ = true;
+      next_renew_ = Now() + keeper_.Period();
+    } else {
+      next_cycle_ = now + Duration(500);
+      return;
+    }
+  }
+  if (!wake_ && now < next_cycle_) return;
+  wake_ = false;
+  Cycle();
+  // Agent::Run: the next cycle after loop_wait, earlier when the lease of an armed primary goes stale.
+  Duration wait(int64_t{dyn_.loop_wait} * 1000);
+  if (fencer_.armed) {
+    MonoTime last_renewal = keeper_.Deadline() - Duration(int64_t{dyn_.ttl} * 1000);
+    std::vector<MonoTime> at = {last_renewal + Duration(int64_t{dyn_.retry_timeout} * 1000) + Duration(10)};
+    if (dyn_.failsafe_mode) at.push_back(last_renewal + ha::SuspectAfter(dyn_) + Duration(10));
+    for (MonoTime t : at) {
+      Duration until = std::chrono::duration_cast<Duration>(t - Now());
+      if (until > Duration(0) && until < wait) wait = until;
+    }
+  }
+  next_cycle_ = std::max(Now(), busy_until_) + wait;
+}
+
+void SimAgent::KeeperTick() {
+  // EtcdDcs::KeeperLoop
+  LeaseKeeper::Outcome o = keeper_.Renew();
+  retry_soon_ = o == LeaseKeeper::Outcome::kFailed;
+  if (o == LeaseKeeper::Outcome::kRenewed) {
+    // Fencer::OnLeaseRenewed
+    if (fencer_.armed && keeper_.Id() == fencer_.lease_id && keeper_.Deadline() > fencer_.lease_deadline) {
+      fencer_.lease_deadline = keeper_.Deadline();
+      PushSupervisor();
+    }
+  }
+  if (o == LeaseKeeper::Outcome::kExpired) {
+    Status s = EnsureLease();
+    if (s.ok() && !keeper_member_json_.empty()) s = DcsTouchMember(keeper_member_json_);
+  }
+  Duration wait = keeper_.Period();
+  if (retry_soon_) wait = std::max(Duration(100), wait / 4);
+  next_renew_ = Now() + wait;
+}
+
+void SimAgent::FailsafeTick() {
+  // Agent::FailsafeLoop (every 100 ms in the agent; every tick here)
+  if (!dyn_.failsafe_mode || !fencer_.armed) return;
+  DynamicConfig timing;
+  timing.ttl = dyn_.ttl;
+  MonoTime last_renewal = keeper_.Deadline() - Duration(int64_t{dyn_.ttl} * 1000);
+  MonoTime now = Now();
+  if (now - last_renewal <= ha::SuspectAfter(timing)) return;
+  if (failsafe_confirmed_until_ - now > Duration(int64_t{dyn_.ttl} * 750)) return;
+  ConfirmFailsafe();
+}
+
+bool SimAgent::AcceptFailsafe(const std::string& sender) {
+  // agent_http.cc POST /failsafe with api::CheckFailsafeSender: only members listed in the failsafe key (or, with
+  // no such key, members of the cluster) may vote.
+  Json key = failsafe_members_;
+  auto v = View();
+  if (v.ok() && v->failsafe) key = *v->failsafe;
+  if (sender == n_.name) return false;
+  if (key.is_object() && !key.empty()) {
+    if (!key.contains(sender)) return false;
+  } else if (!v.ok() || v->FindMember(sender) == nullptr) {
+    return false;
+  }
+  failsafe_primary_until_ = std::max(failsafe_primary_until_, Now() + Duration(int64_t{dyn_.ttl} * 1000));
+  return true;
+}
+
+bool SimAgent::ConfirmFailsafe() {
+  // Agent::ConfirmFailsafe with peers.cc PostFailsafe
+  Json members = failsafe_members_;
+  MonoTime sent = Now();
+  bool all = members.is_object() && members.contains(n_.name);
+  if (all) {
+    for (const auto& [name, url] : members.items()) {
+      if (name == n_.name) continue;
+      SimNode* peer = w_.Find(name);
+      bool ok = peer != nullptr && peer->agent && w_.Link(n_, *peer) && !peer->f.agent_frozen &&
+                !peer->f.agent_dead && !peer->f.paused && peer->agent->AcceptFailsafe(n_.name);
+      all = ok && all;
+    }
+  }
+  if (!all) return false;
+  MonoTime until = sent + Duration(int64_t{dyn_.ttl} * 1000);
+  failsafe_confirmed_until_ = std::max(failsafe_confirmed_until_, until);
+  // Fencer::ExtendUntil
+  if (fencer_.armed && until > fencer_.failsafe_until) {
+    fencer_.failsafe_until = until;
+    PushSupervisor();
+  }
+  return true;
+}
+
+ha::PeerStatus SimAgent::PeerView() const {
+  // GET /patroni (status_json.cc) parsed by peers.cc ParsePeerStatus: from the agent's published state.
+  ha::PeerStatus p;
+  p.name = n_.name;
+  p.reachable = true;
+  const LocalView& l = published_;
+  if (l.query_ok) {
+    p.is_primary = !l.in_recovery;
+    p.wal_position = l.in_recovery ? std::max(l.received_location, l.replayed_location) : l.wal_position;
+  }
+  p.nofailover = n_.cfg->tags.NeverPromote();
+  p.failover_priority = n_.cfg->tags.failover_priority.value_or(1);
+  return p;
+}
+
+std::vector<ha::PeerStatus> SimAgent::CheckPeers(const ClusterView& view) {
+  std::vector<ha::PeerStatus> out;
+  for (const auto& [name, m] : view.members) {
+    if (name == n_.name || m.api_url.empty()) continue;
+    SimNode* peer = w_.Find(name);
+    if (peer == nullptr || !peer->agent || peer->f.agent_dead || peer->f.agent_frozen || peer->f.paused ||
+        !w_.Link(n_, *peer)) {
+      ha::PeerStatus p;
+      p.name = name;
+      out.push_back(p);
+      continue;
+    }
+    out.push_back(peer->agent->PeerView());
+  }
+  return out;
+}
+
+// --- fencing (Agent::ArmFencing, Agent::UpdateFencing, Fencer) -------------------------------------------------
+
+void SimAgent::PushSupervisor() {
+  n_.sup.armed = fencer_.armed;
+  n_.sup.fence_at = fencer_.FenceAt();
+}
+
+Status SimAgent::ArmFencing() {
+  int64_t lease = keeper_.Id();
+  if (lease == 0) return Unavailable("no lease to arm fencing with");
+  MonoTime deadline = keeper_.Deadline();
+  int ttl = dyn_.ttl;
+  if (fencer_.armed && lease == fencer_.lease_id && deadline <= fencer_.lease_deadline && ttl == fencer_.ttl_s) {
+    return Status::Ok();
+  }
+  bool same = fencer_.armed && lease == fencer_.lease_id;
+  fencer_.armed = true;
+  if (!same) fencer_.failsafe_until = MonoTime{};
+  fencer_.lease_deadline = same ? std::max(fencer_.lease_deadline, deadline) : deadline;
+  fencer_.lease_id = lease;
+  fencer_.ttl_s = ttl;
+  PushSupervisor();
+  return Status::Ok();
+}
+
+void SimAgent::Disarm() {
+  if (!fencer_.armed) {
+    n_.sup.armed = false;  // RetireOthers: a predecessor's supervisor has nothing to guard
+    return;
+  }
+  fencer_.armed = false;
+  fencer_.lease_id = 0;
+  fencer_.failsafe_until = MonoTime{};
+  PushSupervisor();
+}
+
+void SimAgent::UpdateFencing(const LocalView& local, const ClusterView* view) {
+  bool primary = local.running && local.query_ok && !local.in_recovery;
+  bool unknown = local.running && !local.query_ok;
+  if (!primary && !unknown) {
+    Disarm();
+  } else if (primary) {
+    if (dyn_.pause) {
+      Disarm();
+    } else if (view && view->leader && view->leader->name == n_.name && view->leader->lease != 0 &&
+               view->leader->lease == keeper_.Id()) {
+      Status s = ArmFencing();
+      (void)s;
+    }
+  }
+}
+
+}  // namespace pgw::sim

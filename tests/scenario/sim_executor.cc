@@ -1,0 +1,345 @@
+// Model of Agent::Cycle, Execute, ExecuteOne, PromoteNow, DemoteGracefully, Bootstrap and TouchMember
+// (agent.cc). Keep in step with agent.cc: see sim_agent.h.
+#include "agent/status_json.h"
+#include "sim_agent.h"
+
+namespace pgw::sim {
+
+namespace {
+std::string ActionList(const ha::Decision& d) {
+  std::string s;
+  for (const auto& a : d.actions) {
+    if (a.type == ha::ActionType::kWriteStatus || a.type == ha::ActionType::kSyncSlots) continue;
+    s += s.empty() ? "" : " ";
+    s += ha::ActionName(a.type);
+    if (!a.mode.empty()) s += "(" + a.mode + (a.target.empty() ? "" : " " + a.target) + ")";
+    else if (a.type == ha::ActionType::kWriteSync) {
+      std::string l;
+      for (const auto& n : a.sync) l += (l.empty() ? "" : ",") + n;
+      s += "(" + l + ")";
+    } else if (a.type == ha::ActionType::kSetSyncNames) {
+      s += "(" + a.sync_names + ")";
+    }
+  }
+  return s;
+}
+}  // namespace
+
+void SimAgent::Cycle() {
+  auto view = View();
+  if (!view.ok()) return;
+  if (view->config) {
+    std::vector<std::string> problems;
+    DynamicConfig d = DynamicConfig::FromJson(*view->config, "config", &problems);
+    if (problems.empty()) dyn_ = d;
+  }
+  keeper_.SetTtl(dyn_.ttl);  // dcs_->SetTtl(dyn_.ttl)
+  LocalView local = w_.Observe(n_);
+  if (local.running && local.query_ok) {
+    primary_start_failed_ = false;
+    clean_demote_ = false;
+  }
+  if (!local.running || (local.query_ok && local.in_recovery)) {
+    if (!fencer_.armed) n_.sup.armed = false;  // RetireOthers
+  }
+  pg_state_ = !local.running ? (pg_state_ == "creating replica" || pg_state_ == "initializing new cluster"
+                                    ? pg_state_ : "stopped")
+                             : (local.query_ok ? "running" : "starting");
+  ha::Inputs in;
+  in.config = n_.cfg.get();
+  in.dynamic = dyn_;
+  in.cluster = &*view;
+  in.local = &local;
+  in.my_lease = keeper_.Id();
+  in.now = Now();
+  in.lease_deadline = keeper_.Deadline();
+  in.primary_start_failed = primary_start_failed_;
+  in.rewind_failed = rewind_failed_;
+  in.no_race_until = no_race_until_;
+  in.failsafe_primary_until = failsafe_primary_until_;
+  in.watchdog_unusable = false;
+  in.wall_now = n_.clock.WallSeconds();
+  in.clean_demote = clean_demote_;
+  in.unreconciled_primary = unreconciled_;
+  if (!local.gated) gate_since_ = MonoTime{};
+  else if (gate_since_ == MonoTime{}) gate_since_ = Now();
+  in.gate_since = gate_since_;
+  in.restart_requested = false;
+  ha::Decision d = ha::Decide(in);
+  if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckPeers) {
+    in.peers = CheckPeers(*view);
+    in.peers_checked = true;
+    d = ha::Decide(in);
+  }
+  failsafe_members_ = view->failsafe ? *view->failsafe : Json();
+  if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckFailsafe) {
+    in.failsafe_checked = true;
+    in.failsafe_ok = Now() < failsafe_confirmed_until_ - fencer_.Margin() || ConfirmFailsafe();
+    d = ha::Decide(in);
+  }
+  std::string line = d.message + " [" + ActionList(d) + "]";
+  if (line != last_traced_) {
+    w_.Trace(n_.name, line);
+    last_traced_ = line;
+  }
+  Publish(local);
+  bool ok = Execute(d, *view, local);
+  if (n_.f.agent_dead) return;
+  if (ok && !d.actions.empty() && d.actions.front().type != ha::ActionType::kWait) local = w_.Observe(n_);
+  if (local.running) pg_state_ = local.query_ok ? "running" : "starting";
+  bool leading_primary = view->leader && view->leader->name == n_.name && local.query_ok && !local.in_recovery;
+  sync_note_ = leading_primary ? ha::SynchronousNote(dyn_, *view, n_.name) : "";
+  if (!ha::LeaseSuspect(in) || in.my_lease != keeper_.Id()) TouchMember(local);
+  auto fresh = View();
+  UpdateFencing(local, fresh.ok() ? &*fresh : &*view);
+  Publish(local);
+}
+
+bool SimAgent::Execute(const ha::Decision& d, const ClusterView& view, const LocalView& local) {
+  for (const auto& a : d.actions) {
+    Status s = ExecuteOne(a, view, local);
+    if (!s.ok()) {
+      if (a.type == ha::ActionType::kFatal) return false;
+      bool race = s.code() == Code::kAlreadyExists &&
+                  (a.type == ha::ActionType::kAttemptInitialize || a.type == ha::ActionType::kAttemptLeader);
+      if (!race) w_.Trace(n_.name, std::string(ha::ActionName(a.type)) + " failed: " + s.message());
+      return false;
+    }
+  }
+  return true;
+}
+
+Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local) {
+  using ha::ActionType;
+  switch (a.type) {
+    case ActionType::kWait:
+    case ActionType::kCheckPeers:
+    case ActionType::kCheckFailsafe:
+      return Status::Ok();
+    case ActionType::kFatal:
+      w_.Trace(n_.name, "agent stops: fatal condition");
+      n_.f.agent_dead = true;
+      return Internal("fatal");
+    case ActionType::kAttemptInitialize: {
+      if (!w_.EtcdReachable(n_)) return Unavailable("initialize race: etcd unreachable");
+      auto r = w_.etcd().CreateOnly("initialize", "", 0, w_.now_ms());
+      w_.AfterWrite(n_);
+      if (!r.ok()) return r.status();
+      if (!*r) return Status(Code::kAlreadyExists, "initialize race: key exists already");
+      return Status::Ok();
+    }
+    case ActionType::kBootstrap:
+      return Bootstrap();
+    case ActionType::kClone: {
+      pg_state_ = "creating replica";
+      TouchMember(local);
+      Status s = w_.PgClone(n_, *a.address);
+      if (!s.ok()) {
+        pg_state_ = "stopped";
+        w_.PgWipe(n_);
+        return s.Context("cloning from " + a.target);
+      }
+      return Status::Ok();
+    }
+    case ActionType::kStartPrimary: {
+      Status armed = ArmFencing();
+      if (!armed.ok()) {
+        (void)DeleteLeader();
+        return armed.Context("not starting as primary");
+      }
+      pg_state_ = "starting";
+      if (a.mode == "gated") {
+        n_.pg.gate_marker = true;  // pg_->CloseGate()
+        gate_since_ = Now();
+      }
+      std::optional<std::string> names;
+      if (dyn_.synchronous_mode) {
+        names = ha::RenderSyncNames(ha::SyncStandbys(view, n_.name), dyn_.synchronous_node_count,
+                                    dyn_.synchronous_mode_strict);
+      }
+      Status s = w_.PgStart(n_, std::nullopt, false);
+      if (s.ok() && names) n_.pg.sync_names = *names;
+      if (!s.ok()) primary_start_failed_ = true;
+      return s;
+    }
+    case ActionType::kStartReplica: {
+      pg_state_ = "starting";
+      bool was_primary = ha::WasPrimary(local);
+      if (was_primary && !a.upstream && !clean_demote_) unreconciled_ = true;
+      return w_.PgStart(n_, a.upstream, true);
+    }
+    case ActionType::kFollow: {
+      if (!n_.pg.running) return Unavailable("follow: PostgreSQL is not running");
+      if (n_.pg.frozen) return Timeout("follow: reload timed out");
+      n_.pg.upstream = a.upstream;
+      return Status::Ok();
+    }
+    case ActionType::kAttemptLeader:
+      return AttemptLeader();
+    case ActionType::kRefreshLeader:
+      return RefreshLeader();
+    case ActionType::kPromote:
+      return PromoteNow(view);
+    case ActionType::kDemote: {
+      if (a.mode == "graceful") return DemoteGracefully(a.target, view);
+      Status s = w_.PgStop(n_, a.mode == "offline");
+      if (!s.ok()) return s;
+      Disarm();
+      pg_state_ = "stopped";
+      if (a.mode == "immediate") {
+        Status rel = DeleteLeader();
+        (void)rel;
+      }
+      return Status::Ok();
+    }
+    case ActionType::kReleaseLeader: {
+      no_race_until_ = Now() + Duration(int64_t{dyn_.ttl} * 1000);
+      Status s = DeleteLeader();
+      if (s.code() == Code::kConflict) return Status::Ok();
+      return s;
+    }
+    case ActionType::kRewind: {
+      Status s = w_.PgRewind(n_, *a.address);
+      rewind_failed_ = !s.ok();
+      if (s.ok()) unreconciled_ = false;
+      return s;
+    }
+    case ActionType::kReinitialize:
+      rewind_failed_ = false;
+      unreconciled_ = false;
+      w_.PgWipe(n_);
+      return Status::Ok();
+    case ActionType::kDeleteFailover:
+      return DeleteKey("failover");
+    case ActionType::kSetSyncNames:
+      if (!n_.pg.running) return Unavailable("set sync names: PostgreSQL is not running");
+      if (n_.pg.frozen) return Timeout("reload timed out");
+      n_.pg.sync_names = a.sync_names;
+      return Status::Ok();
+    case ActionType::kDeleteSync:
+      return DeleteKey("sync");
+    case ActionType::kWriteSync: {
+      std::string list;
+      for (const auto& n : a.sync) list += (list.empty() ? "" : ",") + n;
+      Json j = {{"leader", n_.name}, {"sync_standby", list.empty() ? Json(nullptr) : Json(list)}};
+      return WriteSync(j.dump(), view.sync ? view.sync_mod_revision : 0);
+    }
+    case ActionType::kRestart: {
+      bool primary = local.running && local.query_ok && !local.in_recovery;
+      std::optional<Upstream> up = primary ? std::nullopt : local.upstream;
+      Status s = w_.PgStop(n_, true);
+      if (s.ok()) {
+        if (primary) s = ArmFencing();
+        if (s.ok()) s = w_.PgStart(n_, up, !primary);
+      }
+      if (!s.ok() && primary) primary_start_failed_ = true;
+      return s;
+    }
+    case ActionType::kWriteFailsafe:
+      return PutKey("failsafe", ha::FailsafeMembers(view).dump());
+    case ActionType::kWriteStatus:
+      return PutKey("status", EncodeStatus(a.optime));
+    case ActionType::kSyncSlots:
+      if (!n_.pg.running || n_.pg.frozen) return Unavailable("slots: PostgreSQL unavailable");
+      n_.pg.slots = a.slots;
+      return Status::Ok();
+    case ActionType::kOpenGate:
+      n_.pg.gate_marker = false;
+      n_.pg.gated = false;
+      w_.Trace(n_.name, "client gate opened: " + a.target);
+      return Status::Ok();
+  }
+  return Internal("unknown action");
+}
+
+Status SimAgent::DemoteGracefully(const std::string& candidate, const ClusterView& view) {
+  // Checkpoint, stop fast (the shutdown checkpoint reaches the streaming replicas), then release the key once a
+  // candidate has received it.
+  size_t before = n_.pg.wal.size();
+  PGW_RETURN_IF_ERROR(w_.PgStop(n_, true));
+  Disarm();
+  pg_state_ = "stopped";
+  int64_t ckpt = n_.pg.wal.size() > before ? Lsn(n_.pg.wal.size()) : 0;
+  bool confirmed = false;
+  for (const auto& [name, m] : view.members) {
+    if (name == n_.name || !(candidate.empty() || name == candidate)) continue;
+    SimNode* c = w_.Find(name);
+    if (c == nullptr || !c->pg.running || c->pg.frozen || !w_.Link(n_, *c)) continue;
+    if (ckpt > 0 && Lsn(c->pg.wal.size()) >= ckpt && IsPrefix(n_.pg.wal, c->pg.wal)) confirmed = true;
+  }
+  clean_demote_ = confirmed;
+  Status rel = DeleteLeader();
+  if (rel.ok()) w_.Trace(n_.name, "manual failover: leader key released");
+  return rel.code() == Code::kConflict ? Status::Ok() : rel;
+}
+
+Status SimAgent::PromoteNow(const ClusterView& view) {
+  if (n_.f.pre_promote_fails) {
+    no_race_until_ = Now() + Duration(int64_t{dyn_.ttl} * 1000);
+    (void)DeleteLeader();
+    return Internal("Promotion cancelled because the pre-promote script failed");
+  }
+  if (dyn_.synchronous_mode) {
+    Json j = {{"leader", n_.name}, {"sync_standby", nullptr}};
+    Status wr = WriteSync(j.dump(), view.sync ? view.sync_mod_revision : 0);
+    if (!wr.ok()) {
+      (void)DeleteLeader();
+      return wr.Context("Postponing promotion because synchronous replication state was updated by somebody else");
+    }
+    if (n_.pg.running && !n_.pg.frozen) n_.pg.sync_names = dyn_.synchronous_mode_strict ? "*" : "";
+  }
+  Status armed = ArmFencing();
+  if (!armed.ok()) {
+    (void)DeleteLeader();
+    return armed.Context("Not promoting self because watchdog could not be activated");
+  }
+  PGW_RETURN_IF_ERROR(w_.PgPromote(n_));
+  unreconciled_ = false;
+  // pg_->Promote() waits for the promotion: a slow one holds the loop.
+  if (n_.pg.promote_done_ms >= 0) busy_until_ = MonoTime(Duration(1000000 + n_.pg.promote_done_ms));
+  if (w_.EtcdReachable(n_)) (void)PutKey("history", "[]");
+  return Status::Ok();
+}
+
+Status SimAgent::Bootstrap() {
+  pg_state_ = "initializing new cluster";
+  auto sysid = w_.PgBootstrap(n_);
+  if (!sysid.ok()) return sysid.status();
+  if (!w_.EtcdReachable(n_)) return Unavailable("writing initialize: etcd unreachable");
+  auto r = w_.etcd().PutIfValue("initialize", "", *sysid, 0, w_.now_ms());
+  if (!r.ok() || !*r) return Conflict("initialize was changed by someone else");
+  (void)w_.etcd().CreateOnly("config", n_.cfg->bootstrap.dcs.dump(), 0, w_.now_ms());
+  w_.AfterWrite(n_);
+  PGW_RETURN_IF_ERROR(AttemptLeader());
+  pg_state_ = "running";
+  w_.Trace(n_.name, "initialized a new cluster");
+  return Status::Ok();
+}
+
+void SimAgent::TouchMember(const LocalView& local) {
+  MemberData m;
+  m.conn_url = ConnUrl(n_.pg_address());
+  m.api_url = ApiUrl(n_.api_address());
+  m.state = pg_state_;
+  NodeState ns;
+  ns.local = local;
+  ns.pg_state = pg_state_;
+  m.role = RoleOf(ns);
+  m.version = kPatroniCompatVersion;
+  if (local.query_ok) m.xlog_location = local.wal_position;
+  if (local.timeline) m.timeline = local.timeline;
+  if (local.query_ok && local.in_recovery) m.replication_state = local.replication_state;
+  m.tags = n_.cfg->tags.published;
+  m.pause = dyn_.pause;
+  m.synchronous = sync_note_;
+  m.client_gate_closed = local.gated;
+  std::string json = EncodeMember(m);
+  int64_t lease = keeper_.Id();
+  if (json == last_member_json_ && lease == last_member_lease_ && lease != 0) return;
+  Status s = DcsTouchMember(json);
+  if (!s.ok()) return;
+  last_member_json_ = json;
+  last_member_lease_ = keeper_.Id();
+}
+
+}  // namespace pgw::sim
