@@ -77,9 +77,9 @@ std::string Render(const HttpServerResponse& r) {
   return s + r.body;
 }
 
-// Parses a complete request from `buf`. Returns 0 when more bytes are needed, -status on a malformed request,
-// 1 when `req` is complete.
-int Parse(const std::string& buf, size_t max, HttpServerRequest* req) {
+}  // namespace
+
+int ParseHttpRequest(const std::string& buf, size_t max, HttpServerRequest* req) {
   auto end = buf.find("\r\n\r\n");
   if (end == std::string::npos) return buf.size() > max ? -413 : 0;
   std::string head = buf.substr(0, end);
@@ -106,21 +106,23 @@ int Parse(const std::string& buf, size_t max, HttpServerRequest* req) {
     if (e == std::string::npos) break;
     pos = e + 2;
   }
+  // Content-Length is 1*DIGIT (RFC 9110 §8.6), optionally followed by blanks; anything else ("-1", "12abc",
+  // "+3") is refused rather than read as some number. The value is capped as it is read, so it cannot overflow.
   size_t body_len = 0;
-  if (req->headers.count("content-length")) {
-    try {
-      body_len = std::stoul(req->headers["content-length"]);
-    } catch (const std::exception&) {
-      return -400;
+  if (auto it = req->headers.find("content-length"); it != req->headers.end()) {
+    std::string v = it->second;
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.pop_back();
+    if (v.empty()) return -400;
+    for (char c : v) {
+      if (c < '0' || c > '9') return -400;
+      if (body_len <= max) body_len = body_len * 10 + static_cast<size_t>(c - '0');
     }
   }
-  if (end + 4 + body_len > max) return -413;
+  if (body_len > max || end + 4 + body_len > max) return -413;
   if (buf.size() < end + 4 + body_len) return 0;
   req->body = buf.substr(end + 4, body_len);
   return 1;
 }
-
-}  // namespace
 
 RestServer::RestServer(Handler handler, size_t max_request, Duration read_timeout)
     : handler_(std::move(handler)), max_request_(max_request), read_timeout_(read_timeout) {}
@@ -340,7 +342,7 @@ void RestServer::Loop() {
         }
         c.in.append(buf, static_cast<size_t>(r));
         HttpServerRequest req;
-        int p = Parse(c.in, max_request_, &req);
+        int p = ParseHttpRequest(c.in, max_request_, &req);
         req.peer = c.peer;
         req.client_cert = c.ssl && SSL_get_verify_result(c.ssl) == X509_V_OK && SSL_get0_peer_certificate(c.ssl);
         if (p < 0) {

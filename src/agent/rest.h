@@ -94,4 +94,9 @@ class RestServer {
 // Reason phrase for a status code.
 const char* HttpReason(int status);
 
+// Parses one request from the bytes received so far (at most `max` bytes in all). Returns 0 when more bytes are
+// needed, -status (-400 malformed, -413 too large) for a request to refuse, 1 when `req` is complete. Pure: the
+// server calls it on every read; tests and the fuzz target call it directly.
+int ParseHttpRequest(const std::string& buf, size_t max, HttpServerRequest* req);
+
 }  // namespace pgw

@@ -117,6 +117,83 @@ struct Target {
   std::string cacert, cert, key;       // for https api_urls: ctl.cacert/certfile/keyfile, else restapi.cafile
 };
 
+// Reading patroni.yml for pgwardenctl. Every lookup checks the node's kind first: yaml-cpp throws on a subscript of
+// a scalar and on converting a mapping to a string, and a file of the wrong shape must be an error naming the key.
+// A key set to null counts as absent.
+Status YamlString(const YAML::Node& map, const char* key, const std::string& path, std::string* out) {
+  const YAML::Node n = map[key];
+  if (!n || n.IsNull()) return Status::Ok();
+  if (!n.IsScalar()) return InvalidArgument(path + " must be a string");
+  *out = n.Scalar();
+  return Status::Ok();
+}
+
+Status YamlMap(const YAML::Node& map, const char* key, const std::string& path, YAML::Node* out) {
+  const YAML::Node n = map[key];
+  if (!n || n.IsNull()) return Status::Ok();
+  if (!n.IsMap()) return InvalidArgument(path + " must be a mapping");
+  *out = n;
+  return Status::Ok();
+}
+
+Status LoadTargetYaml(const YAML::Node& root, Target* t) {
+  if (!root || root.IsNull()) return Status::Ok();  // an empty file
+  if (!root.IsMap()) return InvalidArgument("the file must be a mapping of patroni.yml keys");
+  PGW_RETURN_IF_ERROR(YamlString(root, "scope", "scope", &t->scope));
+  PGW_RETURN_IF_ERROR(YamlString(root, "namespace", "namespace", &t->namespace_));
+  YAML::Node e;
+  PGW_RETURN_IF_ERROR(YamlMap(root, "etcd3", "etcd3", &e));
+  if (e) {
+    std::vector<std::string> hosts;
+    const YAML::Node h = e["hosts"];
+    if (h && h.IsSequence()) {
+      for (const auto& item : h) {
+        if (!item.IsScalar()) return InvalidArgument("etcd3.hosts must be a list of host:port strings");
+        hosts.push_back(item.Scalar());
+      }
+    } else if (h && !h.IsNull()) {
+      std::string all;
+      PGW_RETURN_IF_ERROR(YamlString(e, "hosts", "etcd3.hosts", &all));
+      size_t p = 0;
+      while (p <= all.size()) {
+        auto c = all.find(',', p);
+        hosts.push_back(all.substr(p, c == std::string::npos ? std::string::npos : c - p));
+        if (c == std::string::npos) break;
+        p = c + 1;
+      }
+    } else {
+      std::string one;
+      PGW_RETURN_IF_ERROR(YamlString(e, "host", "etcd3.host", &one));
+      if (!one.empty()) hosts.push_back(one);
+    }
+    for (const auto& host : hosts) {
+      auto hp = ParseHostPort(host);
+      if (!hp.ok()) return hp.status().Context("etcd3.hosts");
+      t->etcd.push_back(*hp);
+    }
+    PGW_RETURN_IF_ERROR(YamlString(e, "protocol", "etcd3.protocol", &t->protocol));
+    PGW_RETURN_IF_ERROR(YamlString(e, "username", "etcd3.username", &t->username));
+    PGW_RETURN_IF_ERROR(YamlString(e, "password", "etcd3.password", &t->password));
+  }
+  YAML::Node restapi, ctl, auth;
+  PGW_RETURN_IF_ERROR(YamlMap(root, "restapi", "restapi", &restapi));
+  if (restapi) {
+    PGW_RETURN_IF_ERROR(YamlString(restapi, "cafile", "restapi.cafile", &t->cacert));
+    PGW_RETURN_IF_ERROR(YamlMap(restapi, "authentication", "restapi.authentication", &auth));
+  }
+  PGW_RETURN_IF_ERROR(YamlMap(root, "ctl", "ctl", &ctl));
+  if (ctl) {
+    PGW_RETURN_IF_ERROR(YamlString(ctl, "cacert", "ctl.cacert", &t->cacert));
+    PGW_RETURN_IF_ERROR(YamlString(ctl, "certfile", "ctl.certfile", &t->cert));
+    PGW_RETURN_IF_ERROR(YamlString(ctl, "keyfile", "ctl.keyfile", &t->key));
+  }
+  if (auth) {
+    PGW_RETURN_IF_ERROR(YamlString(auth, "username", "restapi.authentication.username", &t->api_user));
+    PGW_RETURN_IF_ERROR(YamlString(auth, "password", "restapi.authentication.password", &t->api_password));
+  }
+  return Status::Ok();
+}
+
 Status LoadTarget(const Options& o, Target* t) {
   if (!o.config_file.empty()) {
     YAML::Node root;
@@ -125,43 +202,7 @@ Status LoadTarget(const Options& o, Target* t) {
     } catch (const std::exception& e) {
       return InvalidArgument("cannot read " + o.config_file + ": " + e.what());
     }
-    if (root["scope"]) t->scope = root["scope"].as<std::string>();
-    if (root["namespace"]) t->namespace_ = root["namespace"].as<std::string>();
-    auto e = root["etcd3"];
-    if (e) {
-      std::vector<std::string> hosts;
-      if (e["hosts"] && e["hosts"].IsSequence()) {
-        for (const auto& h : e["hosts"]) hosts.push_back(h.as<std::string>());
-      } else if (e["hosts"]) {
-        std::string all = e["hosts"].as<std::string>();
-        size_t p = 0;
-        while (p <= all.size()) {
-          auto c = all.find(',', p);
-          hosts.push_back(all.substr(p, c == std::string::npos ? std::string::npos : c - p));
-          if (c == std::string::npos) break;
-          p = c + 1;
-        }
-      } else if (e["host"]) {
-        hosts.push_back(e["host"].as<std::string>());
-      }
-      for (const auto& h : hosts) {
-        auto hp = ParseHostPort(h);
-        if (!hp.ok()) return hp.status().Context("etcd3.hosts in " + o.config_file);
-        t->etcd.push_back(*hp);
-      }
-      if (e["protocol"]) t->protocol = e["protocol"].as<std::string>();
-      if (e["username"]) t->username = e["username"].as<std::string>();
-      if (e["password"]) t->password = e["password"].as<std::string>();
-    }
-    if (root["restapi"] && root["restapi"]["cafile"]) t->cacert = root["restapi"]["cafile"].as<std::string>();
-    if (auto ctl = root["ctl"]) {
-      if (ctl["cacert"]) t->cacert = ctl["cacert"].as<std::string>();
-      if (ctl["certfile"]) t->cert = ctl["certfile"].as<std::string>();
-      if (ctl["keyfile"]) t->key = ctl["keyfile"].as<std::string>();
-    }
-    auto a = root["restapi"] ? root["restapi"]["authentication"] : YAML::Node();
-    if (a && a["username"]) t->api_user = a["username"].as<std::string>();
-    if (a && a["password"]) t->api_password = a["password"].as<std::string>();
+    PGW_RETURN_IF_ERROR(LoadTargetYaml(root, t).Context(o.config_file));
   }
   if (!o.dcs_url.empty()) {
     std::string u = o.dcs_url;
@@ -468,6 +509,13 @@ std::string Body(const Result<HttpResponse>& r) {
 }
 
 }  // namespace
+
+Status CheckCommandLine(const std::vector<std::string>& args) {
+  auto parsed = Parse(args);
+  if (!parsed.ok()) return parsed.status();
+  Target t;
+  return LoadTarget(*parsed, &t);
+}
 
 int Main(const std::vector<std::string>& raw, FILE* out, FILE* err) {
   auto parsed = Parse(raw);

@@ -31,6 +31,10 @@ std::string ToYaml(const Json& j);
 // Applies "a.b.c=value" (value read as YAML: numbers, booleans, null removes) to `config`.
 Status ApplySet(Json* config, const std::string& assignment);
 
+// Parses a command line and loads the configuration file it names (-c) as Main does, without contacting etcd:
+// the error Main would report, or OK. For tests and the fuzz target.
+Status CheckCommandLine(const std::vector<std::string>& args);
+
 // Runs a cluster command (everything except `sandbox`). Returns the exit code.
 int Main(const std::vector<std::string>& args, FILE* out, FILE* err);
 

@@ -22,6 +22,24 @@ Result<int64_t> Int64Field(const Json& obj, const char* name) {
   return InvalidArgument(std::string("etcd response field '") + name + "' is not an integer: " + v.dump());
 }
 
+// Optional fields of one JSON type: absent (or null) leaves *out unchanged; any other type is an error naming the
+// field, never a json::type_error.
+Status BoolField(const Json& obj, const char* name, bool* out) {
+  auto it = obj.find(name);
+  if (it == obj.end() || it->is_null()) return Status::Ok();
+  if (!it->is_boolean()) return InvalidArgument(std::string("etcd response field '") + name + "' is not a boolean");
+  *out = it->get<bool>();
+  return Status::Ok();
+}
+
+Status StringField(const Json& obj, const char* name, std::string* out) {
+  auto it = obj.find(name);
+  if (it == obj.end() || it->is_null()) return Status::Ok();
+  if (!it->is_string()) return InvalidArgument(std::string("etcd response field '") + name + "' is not a string");
+  *out = it->get<std::string>();
+  return Status::Ok();
+}
+
 Status GatewayError(const Json& j) {
   if (!j.is_object()) return InvalidArgument("etcd response is not a JSON object");
   if (j.contains("error")) {
@@ -30,7 +48,8 @@ Status GatewayError(const Json& j) {
     return Unavailable("etcd error: " + msg);
   }
   if (j.contains("code") && j.contains("message")) {
-    return Unavailable("etcd error: " + j.at("message").get<std::string>());
+    const auto& m = j.at("message");
+    return Unavailable("etcd error: " + (m.is_string() ? m.get<std::string>() : m.dump()));
   }
   return Status::Ok();
 }
@@ -38,15 +57,12 @@ Status GatewayError(const Json& j) {
 Result<KeyValue> DecodeKv(const Json& j) {
   KeyValue kv;
   if (!j.is_object()) return InvalidArgument("etcd kv is not an object");
-  if (j.contains("key")) {
-    auto k = Base64Decode(j.at("key").get<std::string>());
-    if (!k.ok()) return k.status();
-    kv.key = *k;
-  }
-  if (j.contains("value")) {
-    auto v = Base64Decode(j.at("value").get<std::string>());
-    if (!v.ok()) return v.status();
-    kv.value = *v;
+  for (auto [name, field] : {std::pair{"key", &kv.key}, {"value", &kv.value}}) {
+    std::string b64;
+    PGW_RETURN_IF_ERROR(StringField(j, name, &b64));
+    auto d = Base64Decode(b64);
+    if (!d.ok()) return d.status().Context(std::string("etcd kv field '") + name + "'");
+    *field = *d;
   }
   for (auto [name, field] : {std::pair{"create_revision", &kv.create_revision}, {"mod_revision", &kv.mod_revision},
                              {"version", &kv.version}, {"lease", &kv.lease}}) {
@@ -172,11 +188,14 @@ Result<TxnResponse> DecodeTxn(const Json& j) {
   if (!rev.ok()) return rev.status();
   TxnResponse t;
   t.revision = *rev;
-  t.succeeded = j.value("succeeded", false);
-  if (j.contains("responses") && j.at("responses").is_array()) {
+  PGW_RETURN_IF_ERROR(BoolField(j, "succeeded", &t.succeeded));
+  if (j.contains("responses") && !j.at("responses").is_null()) {
+    if (!j.at("responses").is_array()) return InvalidArgument("etcd txn response: responses is not a list");
     for (const auto& r : j.at("responses")) {
+      if (!r.is_object()) return InvalidArgument("etcd txn response: an entry of responses is not an object");
       if (r.contains("response_range")) {
         Json inner = r.at("response_range");
+        if (!inner.is_object()) return InvalidArgument("etcd txn response: response_range is not an object");
         if (!inner.contains("header")) inner["header"] = j.at("header");
         auto rr = DecodeRange(inner);
         if (!rr.ok()) return rr.status();
@@ -209,22 +228,27 @@ Result<WatchMessage> DecodeWatch(const Json& j) {
   PGW_RETURN_IF_ERROR(GatewayError(j));
   if (!j.contains("result")) return InvalidArgument("etcd watch message has no result");
   const Json& r = j.at("result");
+  if (!r.is_object()) return InvalidArgument("etcd watch message: result is not an object");
   WatchMessage m;
   if (r.contains("header")) {
     auto rev = Int64Field(r.at("header"), "revision");
     if (!rev.ok()) return rev.status();
     m.revision = *rev;
   }
-  m.created = r.value("created", false);
-  m.canceled = r.value("canceled", false);
+  PGW_RETURN_IF_ERROR(BoolField(r, "created", &m.created));
+  PGW_RETURN_IF_ERROR(BoolField(r, "canceled", &m.canceled));
   auto cr = Int64Field(r, "compact_revision");
   if (!cr.ok()) return cr.status();
   m.compact_revision = *cr;
-  if (r.contains("cancel_reason")) m.cancel_reason = r.at("cancel_reason").get<std::string>();
-  if (r.contains("events")) {
+  PGW_RETURN_IF_ERROR(StringField(r, "cancel_reason", &m.cancel_reason));
+  if (r.contains("events") && !r.at("events").is_null()) {
+    if (!r.at("events").is_array()) return InvalidArgument("etcd watch message: events is not a list");
     for (const auto& e : r.at("events")) {
+      if (!e.is_object()) return InvalidArgument("etcd watch message: an event is not an object");
       Event ev;
-      ev.type = e.value("type", std::string("PUT")) == "DELETE" ? Event::Type::kDelete : Event::Type::kPut;
+      std::string type = "PUT";
+      PGW_RETURN_IF_ERROR(StringField(e, "type", &type));
+      ev.type = type == "DELETE" ? Event::Type::kDelete : Event::Type::kPut;
       if (e.contains("kv")) {
         auto kv = DecodeKv(e.at("kv"));
         if (!kv.ok()) return kv.status();

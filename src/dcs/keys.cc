@@ -3,9 +3,41 @@
 #include <cstdio>
 
 namespace pgw {
+namespace {
+
+// Python's truth value of a JSON value, which is how Patroni reads boolean tags (`if member.nofailover:`), so a
+// tag written as "yes" or 1 counts, as it does there. Never throws, whatever the type.
+bool Truthy(const Json& j) {
+  switch (j.type()) {
+    case Json::value_t::boolean: return j.get<bool>();
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned: return j.get<int64_t>() != 0;
+    case Json::value_t::number_float: return j.get<double>() != 0;
+    case Json::value_t::array:
+    case Json::value_t::object: return !j.empty();
+    case Json::value_t::string: return !j.get_ref<const std::string&>().empty();
+    default: return false;
+  }
+}
+
+bool TagTrue(const Json& tags, const char* name) {
+  if (!tags.is_object()) return false;
+  auto it = tags.find(name);
+  return it != tags.end() && Truthy(*it);
+}
+
+// A member field that must be a string; any other JSON type reads as "" (the member is then shown without it).
+std::string StringField(const Json& j, const char* name) {
+  auto it = j.find(name);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+bool Member::CloneFrom() const { return TagTrue(tags, "clonefrom"); }
 
 bool Member::NoFailover() const {
-  if (tags.value("nofailover", false) == true) return true;
+  if (TagTrue(tags, "nofailover")) return true;
   if (tags.contains("failover_priority") && tags.at("failover_priority").is_number_integer() &&
       tags.at("failover_priority").get<int>() <= 0) {
     return true;
@@ -100,11 +132,11 @@ ClusterView BuildClusterView(const std::string& prefix, const std::map<std::stri
       auto j = ParseJson(kv.value);
       if (j && j->is_object()) {
         m.raw = *j;
-        m.conn_url = j->value("conn_url", "");
-        m.api_url = j->value("api_url", "");
-        m.state = j->value("state", "");
-        m.role = j->value("role", "");
-        m.version = j->value("version", "");
+        m.conn_url = StringField(*j, "conn_url");
+        m.api_url = StringField(*j, "api_url");
+        m.state = StringField(*j, "state");
+        m.role = StringField(*j, "role");
+        m.version = StringField(*j, "version");
         if (j->contains("xlog_location") && j->at("xlog_location").is_number_integer()) {
           m.xlog_location = j->at("xlog_location").get<int64_t>();
         }

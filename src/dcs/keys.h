@@ -47,7 +47,8 @@ struct Member {
   std::optional<HostPort> conn;
 
   bool NoFailover() const;
-  bool CloneFrom() const { return tags.value("clonefrom", false) == true; }
+  // Boolean tags are read as Patroni reads them (Python truth value: "yes" and 1 count); never throw.
+  bool CloneFrom() const;
   std::string ReplicateFrom() const;
   bool IsRunning() const { return state == "running" || state == "streaming"; }
   bool IsPrimaryRole() const { return role == "primary" || role == "master"; }

@@ -92,6 +92,58 @@ TEST(EtcdCodecTest, WatchMessages) {
   EXPECT_EQ(w["create_request"]["start_revision"], "21");
 }
 
+// Found by fuzz_etcd_codec: fields of the wrong JSON type threw (json::type_error) out of the decoders instead of
+// returning an error. Each document here must be refused with kInvalidArgument (or kUnavailable for a gateway
+// error), naming the field.
+TEST(EtcdCodecFuzzRegressionTest, WrongTypedFieldsAreErrorsNotExceptions) {
+  const std::string k = Base64Encode("/a");
+  struct Case {
+    const char* what;
+    std::string doc;
+    Result<int> (*decode)(const Json&);
+    const char* field;
+  };
+  auto txn = [](const Json& j) -> Result<int> {
+    auto r = DecodeTxn(j);
+    if (!r.ok()) return r.status();
+    return 0;
+  };
+  auto watch = [](const Json& j) -> Result<int> {
+    auto r = DecodeWatch(j);
+    if (!r.ok()) return r.status();
+    return 0;
+  };
+  auto range = [](const Json& j) -> Result<int> {
+    auto r = DecodeRange(j);
+    if (!r.ok()) return r.status();
+    return 0;
+  };
+  std::vector<Case> cases = {
+      {"txn succeeded a string", R"({"header":{},"succeeded":"yes"})", txn, "succeeded"},
+      {"txn response_range a number", R"({"header":{},"responses":[{"response_range":5}]})", txn, "response_range"},
+      {"txn response not an object", R"({"header":{},"responses":[7]})", txn, "responses"},
+      {"txn responses an object", R"({"header":{},"responses":{"a":1}})", txn, "responses"},
+      {"watch result a number", R"({"result":5})", watch, "result"},
+      {"watch created a string", R"({"result":{"created":"x"}})", watch, "created"},
+      {"watch canceled a number", R"({"result":{"canceled":1}})", watch, "canceled"},
+      {"watch cancel_reason a number", R"({"result":{"cancel_reason":3}})", watch, "cancel_reason"},
+      {"watch events an object", R"({"result":{"events":{"a":1}}})", watch, "events"},
+      {"watch event not an object", R"({"result":{"events":[1]}})", watch, "event"},
+      {"watch event type a number", R"({"result":{"events":[{"type":1}]}})", watch, "type"},
+      {"kv key a number", R"({"header":{},"kvs":[{"key":1}]})", range, "key"},
+      {"kv value a list", R"({"header":{},"kvs":[{"key":")" + k + R"(","value":[]}]})", range, "value"},
+      {"gateway message a number", R"({"code":2,"message":5})", range, "etcd error"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    Json j = Json::parse(c.doc);
+    Result<int> r = 0;
+    EXPECT_NO_THROW(r = c.decode(j));
+    EXPECT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find(c.field), std::string::npos) << r.status().message();
+  }
+}
+
 TEST(JsonStreamSplitterTest, SplitsChunksAndIgnoresBracesInStrings) {
   JsonStreamSplitter s;
   std::vector<std::string> out;

@@ -76,3 +76,37 @@ TEST(KeysTest, ConnUrl) {
 
 }  // namespace
 }  // namespace pgw
+
+namespace pgw {
+namespace {
+
+// Found by fuzz_cluster_view: a member key whose fields have the wrong JSON type (anyone who can write to etcd can
+// store one) threw out of BuildClusterView, and a non-boolean tag threw out of NoFailover()/CloneFrom().
+TEST(KeysFuzzRegressionTest, WrongTypedMemberFieldsAreIgnored) {
+  std::map<std::string, etcd::KeyValue> kvs;
+  kvs["/service/demo/members/pg0"] = KV("/service/demo/members/pg0",
+                                        R"({"conn_url":5,"api_url":[1],"state":{"a":1},"role":null,"version":true})");
+  kvs["/service/demo/members/pg1"] =
+      KV("/service/demo/members/pg1", R"({"state":"running","tags":{"nofailover":"yes","clonefrom":1}})");
+  ClusterView v;
+  ASSERT_NO_THROW(v = BuildClusterView("/service/demo/", kvs, 1));
+  ASSERT_EQ(v.members.size(), 2u);
+  const Member& m0 = v.members.at("pg0");
+  EXPECT_EQ(m0.conn_url, "");
+  EXPECT_EQ(m0.api_url, "");
+  EXPECT_EQ(m0.state, "");
+  EXPECT_EQ(m0.role, "");
+  EXPECT_EQ(m0.version, "");
+  EXPECT_FALSE(m0.conn);
+  const Member& m1 = v.members.at("pg1");
+  EXPECT_EQ(m1.state, "running");
+  // Patroni reads boolean tags by Python truth value: "yes" and 1 count.
+  bool nofailover = false, clonefrom = false;
+  ASSERT_NO_THROW(nofailover = m1.NoFailover());
+  ASSERT_NO_THROW(clonefrom = m1.CloneFrom());
+  EXPECT_TRUE(nofailover);
+  EXPECT_TRUE(clonefrom);
+}
+
+}  // namespace
+}  // namespace pgw
