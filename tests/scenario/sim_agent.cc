@@ -340,6 +340,10 @@ void SimAgent::Disarm() {
 }
 
 void SimAgent::UpdateFencing(const LocalView& local, const ClusterView* view) {
+  // The real agent is still inside pg_->Promote() (pg_promote(wait => true)) while a model promotion is pending;
+  // it updates the fence only once that returned, with PostgreSQL a primary. Disarming here would be a model
+  // artefact (a pending promotion looks like a replica).
+  if (n_.pg.promote_done_ms >= 0) return;
   bool primary = local.running && local.query_ok && !local.in_recovery;
   bool unknown = local.running && !local.query_ok;
   if (!primary && !unknown) {
