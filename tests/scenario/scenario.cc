@@ -237,12 +237,9 @@ std::string ApplyStep(World& w, const std::vector<std::string>& words, std::vect
     } else if (op == "crash-pg") {
       w.PgCrash(*n, "crashed");
     } else if (op == "backend-crash") {
-      // A backend dies; with restart_after_crash the postmaster reinitialises in place and runs again at once.
-      bool primary = n->pg.running && !n->pg.in_recovery;
-      w.PgCrash(*n, "backend crash: postmaster restarts in place");
-      n->pg.running = true;
-      n->pg.cluster_state = "in production";
-      n->pg.in_recovery = !primary;
+      // A backend dies; restart_after_crash is forced off (pg/conf.cc), so the postmaster exits and the agent
+      // restarts PostgreSQL or fails over.
+      w.PgCrash(*n, "backend crash: postmaster exits (restart_after_crash = off)");
     } else if (op == "freeze-agent" || op == "thaw-agent") {
       n->f.agent_frozen = op == "freeze-agent";
     } else if (op == "freeze-pg" || op == "thaw-pg") {

@@ -29,6 +29,9 @@ SimAgent::SimAgent(World& w, SimNode& n)
   dyn_ = n_.cfg->bootstrap.dynamic;
   fencer_.safety_margin_s = n_.cfg->watchdog.safety_margin;
   keeper_.SetTtl(dyn_.ttl);  // EtcdDcs::Start(dyn_.ttl)
+  // Agent::Agent: the renew gate of an armed primary depends on PostgreSQL health (pg_health.h).
+  keeper_.SetGate([this] { return RenewGate(); });
+  pg_last_ok_ = Now();  // PgHealth::Start marks the start as a success
   next_cycle_ = Now();
   next_renew_ = Now() + keeper_.Period();
   // A restarted agent finds the supervisor of its predecessor still armed (it outlives the agent).
@@ -42,6 +45,49 @@ Result<ClusterView> SimAgent::View() {
 }
 
 Status SimAgent::EnsureLease() { return keeper_.Ensure(); }
+
+void SimAgent::SetTtl(int ttl) {
+  // EtcdDcs::SetTtl
+  if (!keeper_.SetTtl(ttl)) return;
+  bool leader_moved = false;
+  Status s = keeper_.Rotate([&](int64_t, int64_t to) { return MoveKeys(to, &leader_moved); });
+  int64_t fence_lease = s.ok() ? keeper_.Id() : keeper_.PendingId();
+  // Agent::Agent's SetOnLeaseMoved: the fence follows the leader key onto the new lease.
+  if (fence_lease != 0 && (leader_moved || !s.ok()) && fencer_.armed) (void)ArmWith(fence_lease, keeper_.Deadline(), ttl);
+  if (!s.ok()) w_.Trace(n_.name, "changing the lease ttl to " + std::to_string(ttl) + ": " + s.message());
+}
+
+Status SimAgent::MoveKeys(int64_t to, bool* leader_moved) {
+  // EtcdDcs::MoveKeys: one txn; member key always, leader key only while it is ours.
+  if (!w_.EtcdReachable(n_)) return Unavailable("moving keys to the new lease: etcd unreachable");
+  bool ours = w_.etcd().Get("leader") == std::optional<std::string>(n_.name);
+  if (!keeper_member_json_.empty()) {
+    Status p = w_.etcd().Put("members/" + n_.name, keeper_member_json_, to, w_.now_ms());
+    if (!p.ok()) return p.Context("moving keys to the new lease");
+  }
+  if (ours) {
+    Status p = w_.etcd().Put("leader", n_.name, to, w_.now_ms());
+    if (!p.ok()) return p.Context("moving keys to the new lease");
+  }
+  *leader_moved = ours;
+  w_.AfterWrite(n_);
+  return Status::Ok();
+}
+
+bool SimAgent::PgHealthy() const {
+  // PgHealth::Healthy: bound = max(1 s, ttl / 2)
+  Duration bound(std::max<int64_t>(1000, int64_t{dyn_.ttl} * 500));
+  return Now() - pg_last_ok_ <= bound;
+}
+
+bool SimAgent::RenewGate() {
+  // The gate Agent::Agent sets on the lease keeper.
+  if (Now() < renew_blocked_until_) return false;
+  if (!fencer_.armed || PgHealthy() || !n_.pg.running) return true;
+  renew_blocked_until_ = keeper_.Deadline() + Duration(1000);
+  w_.Trace(n_.name, "not renewing the leader lease: PostgreSQL is running but has not answered");
+  return false;
+}
 
 Status SimAgent::AttemptLeader() {
   PGW_RETURN_IF_ERROR(EnsureLease());
@@ -111,6 +157,12 @@ Status SimAgent::DcsTouchMember(const std::string& json) {
 
 void SimAgent::Tick() {
   MonoTime now = Now();
+  if (now >= next_health_check_) {
+    // PgHealth::Loop: a fresh session every interval = min(1 s, bound / 4)
+    if (n_.pg.running && !n_.pg.frozen) pg_last_ok_ = now;
+    Duration bound(std::max<int64_t>(1000, int64_t{dyn_.ttl} * 500));
+    next_health_check_ = now + std::min(Duration(1000), bound / 4);
+  }
   if (now >= next_renew_ && started_) KeeperTick();
   FailsafeTick();
   if (busy_until_ > now) return;
@@ -148,8 +200,9 @@ void SimAgent::KeeperTick() {
   LeaseKeeper::Outcome o = keeper_.Renew();
   retry_soon_ = o == LeaseKeeper::Outcome::kFailed;
   if (o == LeaseKeeper::Outcome::kRenewed) {
-    // Fencer::OnLeaseRenewed
-    if (fencer_.armed && keeper_.Id() == fencer_.lease_id && keeper_.Deadline() > fencer_.lease_deadline) {
+    // Fencer::OnLeaseRenewed, under the pending lease while a ttl change is unfinished (EtcdDcs::KeeperLoop)
+    int64_t lease = keeper_.PendingId() != 0 ? keeper_.PendingId() : keeper_.Id();
+    if (fencer_.armed && lease == fencer_.lease_id && keeper_.Deadline() > fencer_.lease_deadline) {
       fencer_.lease_deadline = keeper_.Deadline();
       PushSupervisor();
     }
@@ -258,8 +311,10 @@ void SimAgent::PushSupervisor() {
 Status SimAgent::ArmFencing() {
   int64_t lease = keeper_.Id();
   if (lease == 0) return Unavailable("no lease to arm fencing with");
-  MonoTime deadline = keeper_.Deadline();
-  int ttl = dyn_.ttl;
+  return ArmWith(lease, keeper_.Deadline(), dyn_.ttl);
+}
+
+Status SimAgent::ArmWith(int64_t lease, MonoTime deadline, int ttl) {
   if (fencer_.armed && lease == fencer_.lease_id && deadline <= fencer_.lease_deadline && ttl == fencer_.ttl_s) {
     return Status::Ok();
   }
@@ -285,6 +340,10 @@ void SimAgent::Disarm() {
 }
 
 void SimAgent::UpdateFencing(const LocalView& local, const ClusterView* view) {
+  // The real agent is still inside pg_->Promote() (pg_promote(wait => true)) while a model promotion is pending;
+  // it updates the fence only once that returned, with PostgreSQL a primary. Disarming here would be a model
+  // artefact (a pending promotion looks like a replica).
+  if (n_.pg.promote_done_ms >= 0) return;
   bool primary = local.running && local.query_ok && !local.in_recovery;
   bool unknown = local.running && !local.query_ok;
   if (!primary && !unknown) {

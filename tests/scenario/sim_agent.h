@@ -5,6 +5,7 @@
 // agent.cc function it models.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -62,6 +63,13 @@ class SimAgent {
   Status DemoteGracefully(const std::string& candidate, const ClusterView& view);
   Status Bootstrap();
   Status ArmFencing();
+  Status ArmWith(int64_t lease, MonoTime deadline, int ttl);  // Fencer::Arm
+  // EtcdDcs::SetTtl: a live ttl change rotates the lease (grant, move keys by txn, revoke the old one).
+  void SetTtl(int ttl);
+  Status MoveKeys(int64_t to, bool* leader_moved);
+  // PgHealth::Healthy and the renew gate set up in Agent::Agent.
+  bool PgHealthy() const;
+  bool RenewGate();
   void UpdateFencing(const LocalView& local, const ClusterView* view);
   void Disarm();
   bool ConfirmFailsafe();
@@ -118,6 +126,10 @@ class SimAgent {
   std::string keeper_member_json_;
   LocalView published_;
   std::string last_traced_;
+  std::map<std::string, int64_t> sync_added_lsn_;  // see ha::Inputs::sync_added_lsn
+  MonoTime pg_last_ok_{};                          // PgHealth: the last check that answered
+  MonoTime next_health_check_{};
+  MonoTime renew_blocked_until_{};
 };
 
 }  // namespace pgw::sim

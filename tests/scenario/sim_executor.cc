@@ -33,7 +33,7 @@ void SimAgent::Cycle() {
     DynamicConfig d = DynamicConfig::FromJson(*view->config, "config", &problems);
     if (problems.empty()) dyn_ = d;
   }
-  keeper_.SetTtl(dyn_.ttl);  // dcs_->SetTtl(dyn_.ttl)
+  SetTtl(dyn_.ttl);  // dcs_->SetTtl(dyn_.ttl): a live change rotates the lease
   LocalView local = w_.Observe(n_);
   if (local.running && local.query_ok) {
     primary_start_failed_ = false;
@@ -64,6 +64,7 @@ void SimAgent::Cycle() {
   if (!local.gated) gate_since_ = MonoTime{};
   else if (gate_since_ == MonoTime{}) gate_since_ = Now();
   in.gate_since = gate_since_;
+  in.sync_added_lsn = sync_added_lsn_;
   in.restart_requested = false;
   ha::Decision d = ha::Decide(in);
   if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckPeers) {
@@ -148,6 +149,7 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
         return armed.Context("not starting as primary");
       }
       pg_state_ = "starting";
+      sync_added_lsn_.clear();
       if (a.mode == "gated") {
         n_.pg.gate_marker = true;  // pg_->CloseGate()
         gate_since_ = Now();
@@ -164,6 +166,12 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
     }
     case ActionType::kStartReplica: {
       pg_state_ = "starting";
+      sync_added_lsn_.clear();
+      if (a.mode == "gated") {
+        // Kept across the read-only start (following nobody): honoured if this node is promoted later.
+        n_.pg.gate_marker = true;  // pg_->CloseGate()
+        w_.Trace(n_.name, "client gate closed: this crashed primary starts read-only");
+      }
       bool was_primary = ha::WasPrimary(local);
       if (was_primary && !a.upstream && !clean_demote_) unreconciled_ = true;
       return w_.PgStart(n_, a.upstream, true);
@@ -211,11 +219,20 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       return Status::Ok();
     case ActionType::kDeleteFailover:
       return DeleteKey("failover");
-    case ActionType::kSetSyncNames:
+    case ActionType::kSetSyncNames: {
+      for (const auto& n : a.sync) sync_added_lsn_.erase(n);
       if (!n_.pg.running) return Unavailable("set sync names: PostgreSQL is not running");
       if (n_.pg.frozen) return Timeout("reload timed out");
       n_.pg.sync_names = a.sync_names;
+      if (a.sync.empty()) return Status::Ok();
+      // Safety rule 9: measured after the change, so the position covers every commit acknowledged before it.
+      LocalView after = w_.Observe(n_);
+      if (!after.query_ok || after.in_recovery) {
+        return Unavailable("cannot read the WAL position after changing synchronous_standby_names");
+      }
+      for (const auto& n : a.sync) sync_added_lsn_[n] = after.wal_position;
       return Status::Ok();
+    }
     case ActionType::kDeleteSync:
       return DeleteKey("sync");
     case ActionType::kWriteSync: {
@@ -255,6 +272,17 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
 Status SimAgent::DemoteGracefully(const std::string& candidate, const ClusterView& view) {
   // Checkpoint, stop fast (the shutdown checkpoint reaches the streaming replicas), then release the key once a
   // candidate has received it.
+  if (!candidate.empty() && view.failover) {
+    auto f = ha::ParseFailover(*view.failover);
+    if (f && f->member.empty()) {
+      // A switchover without a named candidate: name the one the core chose (issue 10 item 12).
+      Json named = *view.failover;
+      named["leader"] = n_.name;
+      named["member"] = candidate;
+      Status wr = PutKey("failover", named.dump());
+      if (!wr.ok()) w_.Trace(n_.name, "manual failover: could not name " + candidate + " in the failover key");
+    }
+  }
   size_t before = n_.pg.wal.size();
   PGW_RETURN_IF_ERROR(w_.PgStop(n_, true));
   Disarm();
@@ -268,6 +296,8 @@ Status SimAgent::DemoteGracefully(const std::string& candidate, const ClusterVie
     if (ckpt > 0 && Lsn(c->pg.wal.size()) >= ckpt && IsPrefix(n_.pg.wal, c->pg.wal)) confirmed = true;
   }
   clean_demote_ = confirmed;
+  // GET /patroni must stop calling us primary before the key goes.
+  Publish(w_.Observe(n_));
   Status rel = DeleteLeader();
   if (rel.ok()) w_.Trace(n_.name, "manual failover: leader key released");
   return rel.code() == Code::kConflict ? Status::Ok() : rel;
@@ -279,6 +309,7 @@ Status SimAgent::PromoteNow(const ClusterView& view) {
     (void)DeleteLeader();
     return Internal("Promotion cancelled because the pre-promote script failed");
   }
+  sync_added_lsn_.clear();
   if (dyn_.synchronous_mode) {
     Json j = {{"leader", n_.name}, {"sync_standby", nullptr}};
     Status wr = WriteSync(j.dump(), view.sync ? view.sync_mod_revision : 0);

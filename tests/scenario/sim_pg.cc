@@ -13,7 +13,9 @@ Status World::PgStart(SimNode& n, const std::optional<Upstream>& up, bool standb
   if (standby) {
     pg.in_recovery = true;
     pg.upstream = up;
-    pg.gate_marker = false;  // any start as a replica removes the gate marker
+    // A start following a leader removes the gate marker; a read-only start following nobody keeps it (a crashed
+    // primary may be promoted later), as pg/controller.cc Start.
+    if (up) pg.gate_marker = false;
     pg.backup_label = false;
     pg.cluster_state = "in archive recovery";
     return Status::Ok();
@@ -96,7 +98,10 @@ void World::FinishPromotion(SimNode& n) {
   pg.timeline = ++max_timeline_;
   pg.wal.push_back(next_record_++);
   pg.cluster_state = "in production";
-  Trace(n.name, "pg: promoted to timeline " + std::to_string(pg.timeline));
+  // pg/controller.cc Observe: a primary with the gate marker is gated; the first look takes the end of WAL.
+  pg.gated = pg.gate_marker;
+  pg.gate_lsn = pg.gated ? Lsn(pg.wal.size()) : 0;
+  Trace(n.name, "pg: promoted to timeline " + std::to_string(pg.timeline) + (pg.gated ? " behind the client gate" : ""));
   CheckNoLostCommits(n, "promoted");
 }
 

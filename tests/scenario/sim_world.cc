@@ -297,7 +297,10 @@ void World::CheckInvariants() {
     for (auto& r : nodes_) {
       if (r.get() == n.get()) continue;
       bool streams = StreamingFrom(*r) == n.get();
-      any_streaming = any_streaming || streams;
+      // Without synchronous_mode_strict the gate may open once no synchronous CANDIDATE streamed for a ttl
+      // (docs/synchronous.md): a standby whose agent is dead or stopped has no member key and is no candidate.
+      bool candidate = r->agent && !r->f.agent_dead && !r->f.agent_frozen && !r->f.paused;
+      any_streaming = any_streaming || (streams && candidate);
       if (streams && r->pg.wal.size() >= pg.crash_unacked) held = true;
       if (StreamingFrom(*n) == r.get()) held = true;  // it follows a leader that has its WAL
     }
