@@ -9,4 +9,5 @@ if [ $# -gt 0 ]; then
   exec ctest --test-dir build -L "$1" --output-on-failure
 fi
 ctest --test-dir build -L unit --output-on-failure -j2
+ctest --test-dir build -L scenario --output-on-failure -j2
 ctest --test-dir build -L integration --output-on-failure

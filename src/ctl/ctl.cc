@@ -638,10 +638,16 @@ int Main(const std::vector<std::string>& raw, FILE* out, FILE* err) {
         return 1;
       }
     }
-    std::vector<std::string> problems;
-    DynamicConfig::FromJson(after, "config", &problems);
+    std::vector<std::string> problems, adjusted;
+    DynamicConfig::FromJson(after, "config", &problems, &adjusted);
     if (!problems.empty()) {
       std::fprintf(err, "pgwardenctl: refusing an invalid configuration: %s\n", problems.front().c_str());
+      return 1;
+    }
+    // The agents would run with another value than the one written (a timing below its floor, or breaking
+    // loop_wait + 2 * retry_timeout <= ttl): refuse rather than store a value nobody uses.
+    if (!adjusted.empty()) {
+      std::fprintf(err, "pgwardenctl: refusing a configuration the agents would adjust: %s\n", adjusted.front().c_str());
       return 1;
     }
     if (after == before) {

@@ -144,7 +144,7 @@ TEST_F(PatronictlTest, PgwardenctlReportsMistakesInOneLineWithNonZeroExit) {
   EXPECT_EQ(d.code, 2);
   EXPECT_NE(d.text.find("-f must be pretty, json or yaml"), std::string::npos) << d.text;
   Out e = Pgwardenctl({"edit-config", "--set", "ttl=1", "--force"});
-  EXPECT_NE(e.code, 0);
+  EXPECT_NE(e.code, 0) << e.text;
   EXPECT_NE(e.text.find("ttl"), std::string::npos) << e.text;
 }
 
