@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "agent/peers.h"
+#include "ha/sync.h"
 #include "pg/fence.h"
 #include "common/fs.h"
 
@@ -209,6 +210,7 @@ int Agent::Run() {
             cfg_->scope + ", REST API on " + cfg_->restapi.listen_host + ":" + std::to_string(rest_->port()));
   pg_health_->SetTtl(dyn_.ttl);
   pg_health_->Start();
+  dcs_->SetRetryTimeout(dyn_.retry_timeout);
   dcs_->Start(dyn_.ttl);
   if (!WaitForDcs()) {
     pg_health_->Stop();
@@ -282,6 +284,7 @@ void Agent::Cycle() {
   }
   pg_->SetDynamicConfig(dyn_);
   if (!dyn_.synchronous_mode) pg_->SetSyncNames(std::nullopt);
+  dcs_->SetRetryTimeout(dyn_.retry_timeout);
   dcs_->SetTtl(dyn_.ttl).ok();  // a failed ttl change is logged and retried next cycle on the old lease
   failsafe_mode_ = dyn_.failsafe_mode;
   ttl_s_ = dyn_.ttl;
@@ -336,6 +339,7 @@ void Agent::Cycle() {
   in.unreconciled_primary = unreconciled_;
   if (!local.gated) gate_since_ = MonoTime{};
   else if (gate_since_ == MonoTime{}) gate_since_ = clock_.Now();  // an agent restarted behind a closed gate
+  else if (!ha::SyncCandidates(in).empty()) gate_since_ = clock_.Now();  // the grace restarts: a candidate streams
   in.gate_since = gate_since_;
   in.sync_added_lsn = sync_added_lsn_;
   double sched = scheduled_restart_.load();
@@ -373,7 +377,9 @@ void Agent::Cycle() {
   sync_note_ = leading_primary ? ha::SynchronousNote(dyn_, *view, cfg_->name) : "";
   FireCallbacks(before, local);
   // Member writes wait while keepalives go unanswered: they would only block the loop for the request timeout.
-  if (!ha::LeaseSuspect(in) || in.my_lease != dcs_->LeaseId()) TouchMember(local);
+  // With no lease at all (a member write found it gone) the write is what grants a new one: without it the node
+  // stayed "DCS is not accessible" for good (scenario issue10_vm_pause).
+  if (!ha::LeaseSuspect(in) || in.my_lease == 0 || in.my_lease != dcs_->LeaseId()) TouchMember(local);
   auto fresh = dcs_->Cluster();
   UpdateFencing(local, fresh.ok() ? &*fresh : &*view);
   Publish(local, fresh.ok() ? &*fresh : &*view);
@@ -585,7 +591,23 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
   return Internal("unknown action");
 }
 
+bool Agent::PgHealthBlocksLeadership() {
+  if (clock_.Now() < MonoTime(Duration(renew_blocked_until_ms_.load()))) return true;
+  return fencer_->armed() && !pg_health_->Healthy() && PostmasterRunning(cfg_->postgresql.data_dir);
+}
+
 bool Agent::ConfirmFailsafe() {
+  // A primary whose PostgreSQL hangs must not keep the cluster through its peers' failsafe promises either: the
+  // renew gate closed for the same reason, and confirming here would extend the fence and hold the replicas back
+  // as long as they answer (issue10_hung_postgres_failsafe). Unconfirmed, the fence fires at the bound.
+  if (PgHealthBlocksLeadership()) {
+    if (!failsafe_withheld_.exchange(true)) {
+      log_.Warn("failsafe: not asking the members to confirm: PostgreSQL is running but has not answered for " +
+                std::to_string(pg_health_->Bound().count()) + " ms");
+    }
+    return false;
+  }
+  failsafe_withheld_ = false;
   Json members;
   {
     std::lock_guard<std::mutex> fl(failsafe_mu_);

@@ -64,6 +64,8 @@ class Agent {
   void FailsafeLoop();
   // POST /failsafe to every member now; on success extends the fence. Thread-safe.
   bool ConfirmFailsafe();
+  // Whether the PostgreSQL health gate keeps this primary from renewing or confirming its leadership.
+  bool PgHealthBlocksLeadership();
   void WaitNextCycle(Duration d);
   HttpServerResponse HandleHttp(const HttpServerRequest& req);
   HttpServerResponse HandleSwitchover(const std::string& action, const HttpServerRequest& req);
@@ -84,6 +86,7 @@ class Agent {
   std::unique_ptr<RestServer> rest_;
   std::unique_ptr<Fencer> fencer_;
   std::unique_ptr<PgHealth> pg_health_;  // gates the lease renewal of an armed primary
+  std::atomic<bool> failsafe_withheld_{false};  // logged once per episode
   std::atomic<int64_t> renew_blocked_until_ms_{0};  // MonoTime ms: the gate stays closed until the lease lapsed
   CallbackRunner callbacks_;
   DynamicConfig dyn_;

@@ -89,6 +89,16 @@ Status EtcdDcs::SetTtl(int ttl_seconds) {
   return s;
 }
 
+void EtcdDcs::SetRetryTimeout(int seconds) {
+  if (keeper_state_->retry_timeout() == seconds) return;  // called every cycle: no lock unless it changed
+  {
+    std::lock_guard<std::mutex> g(grant_mu_);
+    keeper_state_->SetRetryTimeout(seconds);
+    lease_client_->SetRequestTimeout(std::clamp(keeper_state_->Period(), Duration(250), Duration(2000)));
+  }
+  cv_.notify_all();
+}
+
 Status EtcdDcs::MoveKeys(int64_t to, bool* leader_moved) {
   std::string member_json;
   {

@@ -123,7 +123,9 @@ Duration LeaseKeeper::Period() const {
     std::lock_guard<std::mutex> l(mu_);
     if (pending_id_ != 0) ttl = std::min(ttl, pending_ttl_);
   }
-  return Duration(std::max(200, ttl * 1000 / 4));
+  int period = ttl * 1000 / 4;
+  if (int rt = retry_timeout_.load(); rt > 0) period = std::min(period, rt * 1000 / 2);
+  return Duration(std::max(200, period));
 }
 
 Status LeaseKeeper::Rotate(const MoveKeys& move) {

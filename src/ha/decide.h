@@ -60,7 +60,8 @@ struct Inputs {
   // This node was a primary and was started as a replica before any leader was known: its timeline is not yet
   // reconciled with the leader's (it may hold WAL the new leader never had).
   bool unreconciled_primary = false;
-  // When the client gate was closed (or first seen closed by this agent): the non-strict grace counts from here.
+  // When the client gate was closed (or first seen closed by this agent), moved to the last cycle in which a
+  // synchronous candidate streamed: the non-strict grace ("no candidate streamed for a ttl") counts from here.
   MonoTime gate_since{};
   // Synchronous mode (safety rule 9, ha/sync.h): for each member the executor added to synchronous_standby_names
   // (kSetSyncNames), the primary's WAL position measured right after the change. Such a member is published in

@@ -28,6 +28,7 @@ SimAgent::SimAgent(World& w, SimNode& n)
     : w_(w), n_(n), log_(w.quiet_log()), lease_api_(w, n), keeper_(lease_api_, n.clock, w.quiet_log()) {
   dyn_ = n_.cfg->bootstrap.dynamic;
   fencer_.safety_margin_s = n_.cfg->watchdog.safety_margin;
+  keeper_.SetRetryTimeout(dyn_.retry_timeout);  // Agent::Run: dcs_->SetRetryTimeout before Start
   keeper_.SetTtl(dyn_.ttl);  // EtcdDcs::Start(dyn_.ttl)
   // Agent::Agent: the renew gate of an armed primary depends on PostgreSQL health (pg_health.h).
   keeper_.SetGate([this] { return RenewGate(); });
@@ -245,7 +246,9 @@ bool SimAgent::AcceptFailsafe(const std::string& sender) {
 }
 
 bool SimAgent::ConfirmFailsafe() {
-  // Agent::ConfirmFailsafe with peers.cc PostFailsafe
+  // Agent::ConfirmFailsafe with peers.cc PostFailsafe; withheld while the PostgreSQL health gate is closed
+  // (Agent::PgHealthBlocksLeadership).
+  if (Now() < renew_blocked_until_ || (fencer_.armed && !PgHealthy() && n_.pg.running)) return false;
   Json members = failsafe_members_;
   MonoTime sent = Now();
   bool all = members.is_object() && members.contains(n_.name);

@@ -1,6 +1,7 @@
 // Model of Agent::Cycle, Execute, ExecuteOne, PromoteNow, DemoteGracefully, Bootstrap and TouchMember
 // (agent.cc). Keep in step with agent.cc: see sim_agent.h.
 #include "agent/status_json.h"
+#include "ha/sync.h"
 #include "sim_agent.h"
 
 namespace pgw::sim {
@@ -33,6 +34,7 @@ void SimAgent::Cycle() {
     DynamicConfig d = DynamicConfig::FromJson(*view->config, "config", &problems);
     if (problems.empty()) dyn_ = d;
   }
+  keeper_.SetRetryTimeout(dyn_.retry_timeout);  // dcs_->SetRetryTimeout(dyn_.retry_timeout)
   SetTtl(dyn_.ttl);  // dcs_->SetTtl(dyn_.ttl): a live change rotates the lease
   LocalView local = w_.Observe(n_);
   if (local.running && local.query_ok) {
@@ -63,6 +65,7 @@ void SimAgent::Cycle() {
   in.unreconciled_primary = unreconciled_;
   if (!local.gated) gate_since_ = MonoTime{};
   else if (gate_since_ == MonoTime{}) gate_since_ = Now();
+  else if (!ha::SyncCandidates(in).empty()) gate_since_ = Now();
   in.gate_since = gate_since_;
   in.sync_added_lsn = sync_added_lsn_;
   in.restart_requested = false;
@@ -90,7 +93,7 @@ void SimAgent::Cycle() {
   if (local.running) pg_state_ = local.query_ok ? "running" : "starting";
   bool leading_primary = view->leader && view->leader->name == n_.name && local.query_ok && !local.in_recovery;
   sync_note_ = leading_primary ? ha::SynchronousNote(dyn_, *view, n_.name) : "";
-  if (!ha::LeaseSuspect(in) || in.my_lease != keeper_.Id()) TouchMember(local);
+  if (!ha::LeaseSuspect(in) || in.my_lease == 0 || in.my_lease != keeper_.Id()) TouchMember(local);
   auto fresh = View();
   UpdateFencing(local, fresh.ok() ? &*fresh : &*view);
   Publish(local);

@@ -286,6 +286,31 @@ void World::CheckNoLostCommits(SimNode& n, const char* how) {
 void World::CheckInvariants() {
   std::vector<std::string> writable;
   bool sync = SyncModeNow();
+  bool strict = false;
+  int64_t ttl_ms = 30000, loop_ms = 10000;
+  if (auto c = etcd_.Get("config")) {
+    Json j = Json::parse(*c, nullptr, false);
+    strict = JsonBool(j, "synchronous_mode_strict");
+    if (j.is_object() && j.contains("ttl") && j["ttl"].is_number()) ttl_ms = j["ttl"].get<int64_t>() * 1000;
+    if (j.is_object() && j.contains("loop_wait") && j["loop_wait"].is_number()) {
+      loop_ms = j["loop_wait"].get<int64_t>() * 1000;
+    }
+  }
+  // Streaming bookkeeping for the non-strict grace: a synchronous candidate is a standby with a live agent and no
+  // nofailover/nosync tag (ha::SyncCandidates); it counts as seen by the primary's agent once it has streamed for
+  // two loops (its member key says running, the primary's next cycle observes it).
+  for (auto& r : nodes_) {
+    SimNode* up = StreamingFrom(*r);
+    if (up != r->streaming_to) {
+      r->streaming_to = up;
+      r->streaming_since_ms = now_ms_;
+    }
+    bool candidate = r->agent && !r->f.agent_dead && !r->f.agent_frozen && !r->f.paused &&
+                     !r->cfg->tags.NeverPromote() && !r->cfg->tags.nosync;
+    if (up != nullptr && candidate && now_ms_ - r->streaming_since_ms >= 2 * loop_ms + 100) {
+      up->candidate_seen_ms = now_ms_;
+    }
+  }
   for (auto& n : nodes_) {
     ModelPg& pg = n->pg;
     if (!n->f.paused && pg.Writable()) writable.push_back(n->name);
@@ -293,30 +318,27 @@ void World::CheckInvariants() {
     // The client gate: commits nobody acknowledged (crash in synchronous mode) may be served only once another
     // node holds them.
     bool held = !sync || pg.wal.size() < pg.crash_unacked;
-    bool any_streaming = false;
     for (auto& r : nodes_) {
       if (r.get() == n.get()) continue;
-      bool streams = StreamingFrom(*r) == n.get();
-      // Without synchronous_mode_strict the gate may open once no synchronous CANDIDATE streamed for a ttl
-      // (docs/synchronous.md): a standby whose agent is dead or stopped has no member key and is no candidate.
-      bool candidate = r->agent && !r->f.agent_dead && !r->f.agent_frozen && !r->f.paused;
-      any_streaming = any_streaming || (streams && candidate);
-      if (streams && r->pg.wal.size() >= pg.crash_unacked) held = true;
+      if (StreamingFrom(*r) == n.get() && r->pg.wal.size() >= pg.crash_unacked) held = true;
       if (StreamingFrom(*n) == r.get()) held = true;  // it follows a leader that has its WAL
     }
     if (held) {
       pg.crash_unacked = 0;
       continue;
     }
-    bool strict = false;
-    if (auto c = etcd_.Get("config")) {
-      Json j = Json::parse(*c, nullptr, false);
-      strict = JsonBool(j, "synchronous_mode_strict");
-    }
-    if (!n->f.paused && pg.Writable() && (strict || any_streaming)) {
+    if (n->f.paused || !pg.Writable()) continue;  // still behind the gate
+    // The gate opened with the commits on this node alone. Without synchronous_mode_strict that is allowed once no
+    // synchronous candidate streamed for a ttl (docs/synchronous.md); the agent sees a candidate at most a loop
+    // after it streamed. Judged at the moment it opens: a standby that connects later changes nothing.
+    bool recent = n->candidate_seen_ms >= 0 && now_ms_ - n->candidate_seen_ms < ttl_ms - loop_ms - 100;
+    if (strict || recent) {
       Violation(n->name + " serves clients after a crash in synchronous mode before a standby has its WAL "
-                "(client gate bypassed)");
+                "(client gate bypassed" + std::string(strict ? ", synchronous_mode_strict" : "") +
+                (recent ? ", a synchronous candidate streamed " + std::to_string(now_ms_ - n->candidate_seen_ms) +
+                              " ms before" : "") + ")");
     }
+    pg.crash_unacked = 0;
   }
   if (writable.size() > 1) {
     std::string list;

@@ -66,6 +66,11 @@ struct SimNode {
   std::shared_ptr<const KvMap> view;
   int64_t view_revision = 0;
   bool view_ready = false;
+  // Invariant bookkeeping (World::CheckInvariants): since when this node streams from `streaming_to`, and, on a
+  // primary, the last time a synchronous candidate had been streaming from it long enough for its agent to see it.
+  const SimNode* streaming_to = nullptr;
+  int64_t streaming_since_ms = 0;
+  int64_t candidate_seen_ms = -1;
   HostPort pg_address() const { return HostPort{"10.0.0." + std::to_string(index + 1), 5432}; }
   HostPort api_address() const { return HostPort{"10.0.0." + std::to_string(index + 1), 8008}; }
 };
