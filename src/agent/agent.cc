@@ -208,6 +208,7 @@ int Agent::Run() {
   failsafe_thread_ = std::thread([this] { FailsafeLoop(); });
   log_.Info("pgwarden " + std::string(kPgwardenVersion) + " starting: member " + cfg_->name + " of scope " +
             cfg_->scope + ", REST API on " + cfg_->restapi.listen_host + ":" + std::to_string(rest_->port()));
+  started_at_ = clock_.Now();
   pg_health_->SetTtl(dyn_.ttl);
   pg_health_->Start();
   dcs_->SetRetryTimeout(dyn_.retry_timeout);
@@ -332,7 +333,9 @@ void Agent::Cycle() {
   in.primary_start_failed = primary_start_failed_;
   in.rewind_failed = rewind_failed_;
   in.no_race_until = no_race_until_;
+  HoldBackAfterRestartInFailsafe(*view);
   in.failsafe_primary_until = MonoTime(Duration(failsafe_primary_until_ms_.load()));
+  in.failsafe_restart_hold = failsafe_primary_until_ms_.load() == restart_hold_until_ms_;
   in.watchdog_unusable = fencer_->WatchdogRequiredButUnusable();
   in.wall_now = clock_.WallSeconds();
   in.clean_demote = clean_demote_;
@@ -589,6 +592,25 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
     }
   }
   return Internal("unknown action");
+}
+
+void Agent::HoldBackAfterRestartInFailsafe(const ClusterView& view) {
+  // The promise a replica gives through POST /failsafe (not to race for ttl) lives in memory. A restarted agent
+  // cannot know whether its predecessor gave one, so while it is listed in the failsafe key it keeps that promise
+  // for a ttl from its start (scenario failsafe_restarted_replica: it raced at once and promoted next to the
+  // primary still running on failsafe). Without a failsafe key nobody asked it to promise anything.
+  if (failsafe_restart_checked_ || !dyn_.failsafe_mode) return;
+  failsafe_restart_checked_ = true;
+  if (!view.failsafe || !view.failsafe->is_object() || !view.failsafe->contains(cfg_->name)) return;
+  int64_t until = (started_at_ + Duration(int64_t{dyn_.ttl} * 1000)).time_since_epoch().count();
+  restart_hold_until_ms_ = until;
+  int64_t prev = failsafe_primary_until_ms_.load();
+  while (prev < until && !failsafe_primary_until_ms_.compare_exchange_weak(prev, until)) {
+  }
+  if (clock_.Now() < MonoTime(Duration(until))) {
+    log_.Info("failsafe mode: not racing for the leader key until a ttl after this agent started (a promise to "
+              "the primary given before the restart may still hold)");
+  }
 }
 
 bool Agent::PgHealthBlocksLeadership() {

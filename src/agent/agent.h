@@ -66,6 +66,7 @@ class Agent {
   bool ConfirmFailsafe();
   // Whether the PostgreSQL health gate keeps this primary from renewing or confirming its leadership.
   bool PgHealthBlocksLeadership();
+  void HoldBackAfterRestartInFailsafe(const ClusterView& view);
   void WaitNextCycle(Duration d);
   HttpServerResponse HandleHttp(const HttpServerRequest& req);
   HttpServerResponse HandleSwitchover(const std::string& action, const HttpServerRequest& req);
@@ -93,6 +94,9 @@ class Agent {
   // Read by the REST thread.
   std::atomic<bool> failsafe_mode_{false};
   std::atomic<int> ttl_s_{30};
+  MonoTime started_at_{};
+  bool failsafe_restart_checked_ = false;
+  int64_t restart_hold_until_ms_ = -1;  // MonoTime ms of the hold HoldBackAfterRestartInFailsafe set  // HoldBackAfterRestartInFailsafe ran (first cycle with failsafe_mode)
   std::atomic<int64_t> failsafe_primary_until_ms_{0};  // MonoTime ms: a primary vouched for itself via POST /failsafe
   std::atomic<int64_t> failsafe_confirmed_until_ms_{0};  // MonoTime ms: members' promise not to race covers us
   std::mutex failsafe_mu_;                               // guards failsafe_members_

@@ -58,6 +58,14 @@ void LeaderHousekeeping(const Inputs& in, Decision* d) {
 
 // Election among replicas when nobody holds the leader key (reference §3.5). Returns the reason we are not the
 // healthiest node, or "" when we may race.
+// In failsafe mode only the members listed in the failsafe key may race for the leader key: the primary asks
+// exactly those to confirm it is alive, so an unlisted member cannot know whether a failsafe primary still runs.
+bool FailsafeExcludes(const Inputs& in, const std::string& name) {
+  const ClusterView& c = *in.cluster;
+  return in.dynamic.failsafe_mode && c.failsafe && c.failsafe->is_object() && !c.failsafe->empty() &&
+         !c.failsafe->contains(name);
+}
+
 std::string NotHealthiestReason(const Inputs& in) {
   const LocalView& l = *in.local;
   if (in.cluster->last_lsn && *in.cluster->last_lsn - l.wal_position > in.dynamic.maximum_lag_on_failover) {
@@ -77,7 +85,9 @@ std::string NotHealthiestReason(const Inputs& in) {
   for (const auto& p : in.peers) {
     if (!p.reachable || p.name == in.config->name) continue;
     if (p.is_primary) return "Primary (" + p.name + ") is still alive";
-    if (p.nofailover || p.name == former || !may_race(p.name)) continue;
+    // A member that may not race does not hold the others back (scenario failsafe_unlisted_member_ahead: both
+    // nodes waited for each other for good).
+    if (p.nofailover || p.name == former || !may_race(p.name) || FailsafeExcludes(in, p.name)) continue;
     if (p.wal_position > l.wal_position) return "Wal position of " + p.name + " is ahead of my wal position";
     if (p.wal_position == l.wal_position && p.failover_priority > my_priority) {
       return p.name + " has equally tolerable WAL position and priority " + std::to_string(p.failover_priority) +
@@ -487,18 +497,22 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   // backing off must let the others go first: neither may promote, not even when the `failover` key names it.
   if (in.now < in.no_race_until) return not_healthiest("backing off: this node gave the leader key up or its pre_promote script failed");
   if (in.now < in.failsafe_primary_until) {
-    return not_healthiest("the primary confirmed through POST /failsafe that it is alive");
+    return not_healthiest(in.failsafe_restart_hold ? "failsafe mode: a ttl has not passed since this agent started"
+                                                   : "the primary confirmed through POST /failsafe that it is alive");
   }
   // Nobody holds the lock: the leader race. A manual failover names who should win.
   if (c.failover) {
     auto f = ParseFailover(*c.failover);
     if (f && (!f->scheduled_at || *f->scheduled_at <= in.wall_now)) {
-      if (f->member == cfg.name && !cfg.tags.NeverPromote() && !in.watchdog_unusable) {
+      // A candidate outside the failsafe key may not take over either (scenario failsafe_failover_to_unlisted: it
+      // promoted next to the failsafe primary), and nobody waits for it.
+      bool excluded = FailsafeExcludes(in, f->member);
+      if (f->member == cfg.name && !cfg.tags.NeverPromote() && !in.watchdog_unusable && !excluded) {
         d.actions = {Act(ActionType::kAttemptLeader), Act(ActionType::kPromote)};
         d.message = "promoted self to leader by acquiring session lock";
         return d;
       }
-      const Member* cand = f->member.empty() ? nullptr : c.FindMember(f->member);
+      const Member* cand = f->member.empty() || excluded ? nullptr : c.FindMember(f->member);
       if (cand != nullptr && cand->IsRunning()) {
         d.actions.push_back(Act(ActionType::kWait));
         d.message = "following a different leader because i am not the healthiest node (manual failover to " +
@@ -521,9 +535,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
                             (standbys.empty() ? std::string() : " or a synchronous standby") + " may be promoted");
     }
   }
-  if (in.dynamic.failsafe_mode && c.failsafe && c.failsafe->is_object() && !c.failsafe->contains(cfg.name)) {
-    return not_healthiest("not listed in the failsafe key");
-  }
+  if (FailsafeExcludes(in, cfg.name)) return not_healthiest("not listed in the failsafe key");
   if (!in.peers_checked) {
     d.actions.push_back(Act(ActionType::kCheckPeers));
     d.message = "no leader: checking the other members before the leader race";

@@ -47,6 +47,8 @@ struct Inputs {
   bool failsafe_ok = false;
   // A primary told us through POST /failsafe that it is alive; we do not race before this.
   MonoTime failsafe_primary_until{};
+  // failsafe_primary_until comes from this agent's start, not from a POST /failsafe (only the message differs).
+  bool failsafe_restart_hold = false;
 
   // Outcomes of earlier cycles that the executor remembers for the core.
   bool primary_start_failed = false;  // the last start as primary (holding the lock) failed

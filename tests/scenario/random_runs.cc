@@ -56,9 +56,6 @@ std::string RunRandomHistory(uint64_t seed, bool all_faults, std::string* trace)
   size_t faults = 2 + pick(4);
   for (size_t i = 0; i < faults && failures.empty(); ++i) {
     std::string k = kinds[pick(kinds.size())];
-    // New finding (failsafe_restarted_replica): a restarted agent forgets the failsafe primary's POST /failsafe
-    // and races at once, next to the primary that runs on its confirmations.
-    if (failsafe && !all_faults && (k == "kill" || k == "kill-agent" || k == "restart")) k = "crash-pg";
     std::string n = node();
     if (k == "cut-etcd") step("cut " + n + " etcd");
     else if (k == "cut-peer") {

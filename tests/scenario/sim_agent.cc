@@ -34,6 +34,7 @@ SimAgent::SimAgent(World& w, SimNode& n)
   keeper_.SetGate([this] { return RenewGate(); });
   pg_last_ok_ = Now();  // PgHealth::Start marks the start as a success
   next_cycle_ = Now();
+  born_ = Now();
   next_renew_ = Now() + keeper_.Period();
   // A restarted agent finds the supervisor of its predecessor still armed (it outlives the agent).
 }

@@ -117,6 +117,9 @@ class SimAgent {
   bool unreconciled_ = false;
   MonoTime gate_since_{};
   MonoTime failsafe_primary_until_{};
+  MonoTime born_{};                        // Agent::started_at_
+  bool failsafe_restart_checked_ = false;
+  MonoTime restart_hold_until_{Duration(-1)};
   MonoTime failsafe_confirmed_until_{};
   Json failsafe_members_;
   std::string pg_state_ = "stopped";

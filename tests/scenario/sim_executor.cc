@@ -58,7 +58,16 @@ void SimAgent::Cycle() {
   in.primary_start_failed = primary_start_failed_;
   in.rewind_failed = rewind_failed_;
   in.no_race_until = no_race_until_;
+  if (!failsafe_restart_checked_ && dyn_.failsafe_mode) {
+    // Agent::HoldBackAfterRestartInFailsafe
+    failsafe_restart_checked_ = true;
+    if (view->failsafe && view->failsafe->is_object() && view->failsafe->contains(n_.name)) {
+      restart_hold_until_ = born_ + Duration(int64_t{dyn_.ttl} * 1000);
+      failsafe_primary_until_ = std::max(failsafe_primary_until_, restart_hold_until_);
+    }
+  }
   in.failsafe_primary_until = failsafe_primary_until_;
+  in.failsafe_restart_hold = failsafe_primary_until_ == restart_hold_until_;
   in.watchdog_unusable = false;
   in.wall_now = n_.clock.WallSeconds();
   in.clean_demote = clean_demote_;

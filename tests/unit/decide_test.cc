@@ -375,6 +375,35 @@ TEST_F(DecideTest, FailsafeMemberNotListedDoesNotRace) {
   EXPECT_NE(Run().message.find("not listed in the failsafe key"), std::string::npos);
 }
 
+// Random seed 15026: a peer that may not race (not in the failsafe key) held the only racer back for good.
+TEST_F(DecideTest, FailsafeUnlistedPeerAheadDoesNotHoldTheRaceBack) {
+  cluster_.initialize = "42";
+  cluster_.failsafe = Json{{"pg0", "http://x/patroni"}};
+  RunningReplica(1000);
+  tweak_ = [](Inputs& in) { in.dynamic.failsafe_mode = true; };
+  peers_checked_ = true;
+  peers_ = {PeerStatus{"pg1", true, false, 2000, false, 1}};
+  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}));
+  cluster_.failsafe = Json{{"pg0", "http://x/patroni"}, {"pg1", "http://y/patroni"}};
+  EXPECT_NE(Run().message.find("Wal position of pg1 is ahead"), std::string::npos);
+}
+
+// Random seed 9819: a failover key naming a member outside the failsafe key made it promote next to a primary
+// that still ran on failsafe; and the others must not wait for a candidate that may not take over.
+TEST_F(DecideTest, FailoverKeyCandidateOutsideTheFailsafeKeyDoesNotTakeOver) {
+  cluster_.initialize = "42";
+  cluster_.failsafe = Json{{"pg1", "http://x/patroni"}};
+  cluster_.failover = Json{{"member", "pg0"}};
+  RunningReplica();
+  tweak_ = [](Inputs& in) { in.dynamic.failsafe_mode = true; };
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_NE(d.message.find("not listed in the failsafe key"), std::string::npos);
+  cluster_.failsafe = Json{{"pg0", "http://x/patroni"}};
+  cluster_.failover = Json{{"member", "pg1"}};  // pg1 runs but is not listed: nobody waits for it
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kCheckPeers});
+}
+
 TEST_F(DecideTest, CrashedPrimaryWithTheLockRestartsInPlaceByDefault) {
   FormerPrimaryStopped(1);
   SetLeader("pg0");
