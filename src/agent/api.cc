@@ -129,6 +129,16 @@ SwitchoverPlan PlanSwitchover(const std::string& action, const Json& body, const
           return refuse(412, "candidate name does not match with sync_standby");
         }
       }
+      if (action == "failover" && !c.leader && c.sync) {
+        // With no leader the candidate takes over on its own: in synchronous mode only the former leader or a
+        // synchronous standby has every acknowledged commit (the agents refuse any other candidate as well).
+        std::string former = ha::SyncLeader(c);
+        auto standbys = former.empty() ? std::vector<std::string>{} : ha::SyncStandbys(c, former);
+        if (!former.empty() && p.candidate != former &&
+            std::find(standbys.begin(), standbys.end(), p.candidate) == standbys.end()) {
+          return refuse(412, "candidate name does not match with sync_standby");
+        }
+      }
       if (!c.FindMember(p.candidate)) return refuse(412, "candidate does not exists");
       if (c.leader && c.leader->name == p.candidate) {
         return refuse(412, action + " is not possible: the candidate is already the leader");

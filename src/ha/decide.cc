@@ -66,6 +66,15 @@ bool FailsafeExcludes(const Inputs& in, const std::string& name) {
          !c.failsafe->contains(name);
 }
 
+// In synchronous mode only the former leader and its synchronous standbys may be promoted (reference §3.5).
+bool SyncForbids(const Inputs& in, const std::string& name) {
+  if (!in.dynamic.synchronous_mode) return false;
+  std::string former = SyncLeader(*in.cluster);
+  if (former.empty() || name == former) return false;
+  auto standbys = SyncStandbys(*in.cluster, former);
+  return std::find(standbys.begin(), standbys.end(), name) == standbys.end();
+}
+
 std::string NotHealthiestReason(const Inputs& in) {
   const LocalView& l = *in.local;
   if (in.cluster->last_lsn && *in.cluster->last_lsn - l.wal_position > in.dynamic.maximum_lag_on_failover) {
@@ -506,7 +515,9 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     if (f && (!f->scheduled_at || *f->scheduled_at <= in.wall_now)) {
       // A candidate outside the failsafe key may not take over either (scenario failsafe_failover_to_unlisted: it
       // promoted next to the failsafe primary), and nobody waits for it.
-      bool excluded = FailsafeExcludes(in, f->member);
+      // Nor, in synchronous mode, one that is neither the former leader nor a synchronous standby: it may lack
+      // acknowledged commits (random seed 58536: a failover key naming an asynchronous member lost 44 of them).
+      bool excluded = FailsafeExcludes(in, f->member) || SyncForbids(in, f->member);
       if (f->member == cfg.name && !cfg.tags.NeverPromote() && !in.watchdog_unusable && !excluded) {
         d.actions = {Act(ActionType::kAttemptLeader), Act(ActionType::kPromote)};
         d.message = "promoted self to leader by acquiring session lock";

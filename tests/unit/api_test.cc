@@ -128,6 +128,18 @@ TEST_F(ApiTest, SwitchoverRequestsAreCheckedLikePatroni) {
   EXPECT_EQ(p.message, "switchover is not possible: cluster does not have members except leader");
 }
 
+// Random seed 58536: with no leader in synchronous mode a failover key naming an asynchronous member lost
+// acknowledged commits; the API refuses it up front (the agents refuse it too, ha::Decide).
+TEST_F(ApiTest, FailoverWithoutALeaderInSynchronousModeOnlyToASynchronousStandby) {
+  c_.leader.reset();
+  c_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg2"}};
+  auto p = api::PlanSwitchover("failover", Json{{"candidate", "pg1"}}, c_, false, 1.8e9);
+  EXPECT_EQ(p.code, 412);
+  EXPECT_EQ(p.message, "candidate name does not match with sync_standby");
+  EXPECT_EQ(api::PlanSwitchover("failover", Json{{"candidate", "pg2"}}, c_, false, 1.8e9).code, 0);
+  EXPECT_EQ(api::PlanSwitchover("failover", Json{{"candidate", "pg0"}}, c_, false, 1.8e9).code, 0);
+}
+
 TEST_F(ApiTest, CandidateMustBeReachableAndAllowedToPromote) {
   ha::PeerStatus down{"pg1", false, false, 0, false, 1};
   ha::PeerStatus nofail{"pg2", true, false, 0, true, 1};

@@ -404,6 +404,21 @@ TEST_F(DecideTest, FailoverKeyCandidateOutsideTheFailsafeKeyDoesNotTakeOver) {
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kCheckPeers});
 }
 
+// Random seed 58536: in synchronous mode with no leader, a failover key naming an asynchronous member made it promote
+// without commits the former leader had acknowledged.
+TEST_F(DecideTest, FailoverKeyCandidateOutsideTheSyncKeyDoesNotTakeOverInSynchronousMode) {
+  cluster_.initialize = "42";
+  cluster_.sync = Json{{"leader", "pg1"}, {"sync_standby", "pg2"}};
+  cluster_.failover = Json{{"member", "pg0"}};
+  RunningReplica();
+  tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_NE(d.message.find("only the former leader pg1"), std::string::npos) << d.message;
+  cluster_.sync = Json{{"leader", "pg1"}, {"sync_standby", "pg0"}};
+  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}));
+}
+
 TEST_F(DecideTest, CrashedPrimaryWithTheLockRestartsInPlaceByDefault) {
   FormerPrimaryStopped(1);
   SetLeader("pg0");
