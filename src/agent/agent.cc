@@ -269,7 +269,11 @@ void Agent::Cycle() {
       a->last_cycle_end_ms_ = a->clock_.Now().time_since_epoch().count();
     }
   } done{this, cycle_start};
-  auto view = dcs_->Cluster();
+  // Decide on a view proven fresh by a quorum read while etcd answers (a stale watch endpoint hid the leader key's
+  // expiry for good, issue 10 item 8); while keepalives go unanswered the read would only block the loop.
+  MonoTime last_renewal = dcs_->LeaseDeadline() - Duration(int64_t{dyn_.ttl} * 1000);
+  bool suspect = dcs_->LeaseId() == 0 || clock_.Now() - last_renewal > ha::SuspectAfter(dyn_);
+  auto view = suspect ? dcs_->Cluster() : dcs_->FreshCluster();
   if (!view.ok()) {
     log_.Warn("DCS is not accessible: " + view.status().message());
     return;

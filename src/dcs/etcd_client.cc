@@ -13,6 +13,14 @@ std::string Client::CurrentEndpoint() const {
   return opts_.endpoints.empty() ? "" : opts_.protocol + "://" + opts_.endpoints[current_].ToString();
 }
 
+void Client::SkipEndpoint() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (opts_.endpoints.size() > 1) {
+    current_ = (current_ + 1) % opts_.endpoints.size();
+    token_.clear();  // a token is per endpoint (Authenticate runs again)
+  }
+}
+
 Status Client::Authenticate(size_t endpoint) {
   HttpRequest req;
   req.method = "POST";

@@ -51,6 +51,8 @@ class Client {
 
   // "http://127.0.0.1:2379" of the endpoint in use (for messages).
   std::string CurrentEndpoint() const;
+  // Moves later calls and watches to the next endpoint (a watch found behind a quorum read). Thread-safe.
+  void SkipEndpoint();
 
  private:
   Result<Json> Call(const std::string& path, const Json& body);

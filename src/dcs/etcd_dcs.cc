@@ -199,6 +199,41 @@ Result<ClusterView> EtcdDcs::Cluster() {
   return BuildClusterView(prefix_, *snap.kvs, snap.revision);
 }
 
+namespace {
+// Whether the cache holds at least what a quorum read at `revision` returned: it applied that revision, or its
+// keys and their modification revisions are the same (a quiet prefix: the cache's revision stays behind the
+// store's while nothing under it changes).
+bool CacheCovers(const WatchCache::Snapshot& snap, const etcd::RangeResponse& read) {
+  if (!snap.ready) return false;
+  if (snap.revision >= read.revision) return true;
+  if (snap.kvs->size() != read.kvs.size()) return false;
+  for (const auto& kv : read.kvs) {
+    auto it = snap.kvs->find(kv.key);
+    if (it == snap.kvs->end() || it->second.mod_revision != kv.mod_revision) return false;
+  }
+  return true;
+}
+}  // namespace
+
+Result<ClusterView> EtcdDcs::FreshCluster() {
+  auto read = client_->GetPrefix(prefix_);
+  if (!read.ok()) return Cluster();
+  if (CacheCovers(cache_->Get(), *read)) return Cluster();
+  cache_->WaitForRevision(read->revision, Duration(200));
+  auto snap = cache_->Get();
+  if (CacheCovers(snap, *read)) return BuildClusterView(prefix_, *snap.kvs, snap.revision);
+  log_.Warn("etcd watch view is behind a quorum read (watch at revision " + std::to_string(snap.revision) +
+            ", etcd at " + std::to_string(read->revision) + "): deciding on the read, moving the watch");
+  cache_->Reconnect();
+  std::map<std::string, etcd::KeyValue> kvs;
+  for (auto& kv : read->kvs) kvs[kv.key] = std::move(kv);
+  return BuildClusterView(prefix_, kvs, read->revision);
+}
+
+int EtcdDcs::watch_reconnects() const { return cache_->reconnects(); }
+
+// A failed txn answers the store's revision, which the cache of a quiet prefix never reaches: a timeout here is
+// no proof of a stuck watch (FreshCluster, at the next cycle, is the check).
 void EtcdDcs::AwaitCache(int64_t revision) { cache_->WaitForRevision(revision, Duration(2000)); }
 
 Status EtcdDcs::CreateOnly(const std::string& key, const std::string& value, int64_t lease, const char* what) {
@@ -206,7 +241,7 @@ Status EtcdDcs::CreateOnly(const std::string& key, const std::string& value, int
   etcd::Op put{etcd::Op::Type::kPut, key, value, lease, ""};
   auto r = client_->Txn({c}, {put});
   if (!r.ok()) return r.status().Context(what);
-  AwaitCache(r->revision);
+  if (r->succeeded) AwaitCache(r->revision);  // a failed txn wrote nothing to wait for
   if (!r->succeeded) return Status(Code::kAlreadyExists, std::string(what) + ": key exists already");
   return Status::Ok();
 }
@@ -220,7 +255,7 @@ Status EtcdDcs::SetInitialize(const std::string& sysid, const std::string& expec
   etcd::Compare c{key, etcd::Compare::Target::kValue, etcd::Compare::Result::kEqual, 0, expected};
   auto r = client_->Txn({c}, {etcd::Op{etcd::Op::Type::kPut, key, sysid, 0, ""}});
   if (!r.ok()) return r.status().Context("writing initialize");
-  AwaitCache(r->revision);
+  if (r->succeeded) AwaitCache(r->revision);  // a failed txn wrote nothing to wait for
   if (!r->succeeded) return Conflict("initialize was changed by someone else");
   return Status::Ok();
 }
@@ -247,7 +282,7 @@ Status EtcdDcs::RefreshLeader() {
   etcd::Compare c{key, etcd::Compare::Target::kValue, etcd::Compare::Result::kEqual, 0, name_};
   auto r = client_->Txn({c}, {etcd::Op{etcd::Op::Type::kPut, key, name_, keeper_state_->Id(), ""}});
   if (!r.ok()) return r.status().Context("refreshing leader key");
-  AwaitCache(r->revision);
+  if (r->succeeded) AwaitCache(r->revision);  // a failed txn wrote nothing to wait for
   if (!r->succeeded) return Conflict("leader key is not ours");
   return Status::Ok();
 }
@@ -257,7 +292,7 @@ Status EtcdDcs::DeleteLeader() {
   etcd::Compare c{key, etcd::Compare::Target::kValue, etcd::Compare::Result::kEqual, 0, name_};
   auto r = client_->Txn({c}, {etcd::Op{etcd::Op::Type::kDelete, key, "", 0, ""}});
   if (!r.ok()) return r.status().Context("deleting leader key");
-  AwaitCache(r->revision);
+  if (r->succeeded) AwaitCache(r->revision);  // a failed txn wrote nothing to wait for
   if (!r->succeeded) return Conflict("leader key is not ours");
   return Status::Ok();
 }
@@ -310,7 +345,7 @@ Status EtcdDcs::WriteSync(const std::string& json, int64_t expect_mod) {
                   etcd::Compare::Result::kEqual, expect_mod, ""};
   auto r = client_->Txn({c}, {etcd::Op{etcd::Op::Type::kPut, key, json, 0, ""}});
   if (!r.ok()) return r.status().Context("writing sync");
-  AwaitCache(r->revision);
+  if (r->succeeded) AwaitCache(r->revision);  // a failed txn wrote nothing to wait for
   if (!r->succeeded) return Conflict("synchronous replication state was updated by somebody else");
   return Status::Ok();
 }
@@ -340,7 +375,7 @@ Status EtcdDcs::ApiWriteConfig(const std::string& json, int64_t expect_mod) {
   etcd::Compare c{key, etcd::Compare::Target::kMod, etcd::Compare::Result::kEqual, expect_mod, ""};
   auto r = api_client_->Txn({c}, {etcd::Op{etcd::Op::Type::kPut, key, json, 0, ""}});
   if (!r.ok()) return r.status().Context("writing config");
-  AwaitCache(r->revision);
+  if (r->succeeded) AwaitCache(r->revision);  // a failed txn wrote nothing to wait for
   if (!r->succeeded) return Conflict("config was modified concurrently");
   return Status::Ok();
 }

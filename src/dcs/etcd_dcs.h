@@ -41,6 +41,11 @@ class EtcdDcs final : public Dcs {
   std::string WakeSignature() const;
 
   Result<ClusterView> Cluster() override;
+  // The view proven fresh by a linearizable read of the prefix (issue 10 item 8): the watch cache when it holds
+  // what the read returned (waiting up to 200 ms for events in flight), else the read itself, and the watch is
+  // moved to another endpoint. When the read fails the cache is returned as is (freshness unproven).
+  Result<ClusterView> FreshCluster();
+  int watch_reconnects() const;
   int64_t LeaseId() const override { return keeper_state_->Id(); }
   MonoTime LeaseDeadline() const override;
   Status AttemptInitialize(const std::string& value) override;

@@ -11,8 +11,15 @@ WatchCache::~WatchCache() { Stop(); }
 
 void WatchCache::Start() { thread_ = std::thread([this] { Run(); }); }
 
+void WatchCache::Reconnect() {
+  reconnect_ = true;
+  interrupt_ = true;
+  cv_.notify_all();
+}
+
 void WatchCache::Stop() {
   stop_ = true;
+  interrupt_ = true;
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
@@ -50,6 +57,13 @@ void WatchCache::Run() {
   int failures = 0;
   while (!stop_) {
     Status s;
+    if (reconnect_.exchange(false)) {
+      interrupt_ = stop_.load();
+      client_->SkipEndpoint();
+      ++reconnects_;
+      need_resync = true;  // the old endpoint's revision may be behind: read everything again
+      log_.Warn("etcd watch of " + prefix_ + ": reconnecting to " + client_->CurrentEndpoint());
+    }
     if (need_resync) {
       s = Resync();
       if (s.ok()) need_resync = false;
@@ -87,9 +101,10 @@ void WatchCache::Run() {
         cv_.notify_all();
         if (on_change_) on_change_();
         return true;
-      }, stop_);
+      }, interrupt_);
     }
     if (stop_) break;
+    if (reconnect_) continue;
     if (!s.ok()) {
       ++failures;
       if (failures == 1 || failures % 30 == 0) log_.Warn("etcd watch of " + prefix_ + ": " + s.message());

@@ -37,6 +37,10 @@ class WatchCache {
   // Full re-reads so far: 1 after start, +1 after each compaction or cancelled watch. A reconnect that resumes
   // from the last revision does not count.
   int resyncs() const { return resyncs_.load(); }
+  // Drops the watch and starts again, fully re-read, on the next endpoint: the view was found behind a quorum read
+  // (an etcd member cut off from its peers still serves its old state to the watch; issue 10 item 8).
+  void Reconnect();
+  int reconnects() const { return reconnects_.load(); }
 
  private:
   void Run();
@@ -48,6 +52,9 @@ class WatchCache {
   std::function<void()> on_change_;
   std::unique_ptr<etcd::Client> client_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> interrupt_{false};  // ends the running watch: set by Stop and Reconnect
+  std::atomic<bool> reconnect_{false};
+  std::atomic<int> reconnects_{0};
   std::atomic<int> resyncs_{0};
   std::thread thread_;
 

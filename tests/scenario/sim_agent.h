@@ -83,6 +83,7 @@ class SimAgent {
 
   // EtcdDcs over the model etcd.
   Result<ClusterView> View();
+  Result<ClusterView> FreshView();
   Status EnsureLease();
   Status AttemptLeader();
   Status RefreshLeader();

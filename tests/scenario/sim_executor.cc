@@ -26,8 +26,36 @@ std::string ActionList(const ha::Decision& d) {
 }
 }  // namespace
 
+Result<ClusterView> SimAgent::FreshView() {
+  // EtcdDcs::FreshCluster: a quorum read; the watch view when it holds what the read returned (a watch lagging by
+  // up to 200 ms catches up during the wait), else the read itself, and the watch moves to another endpoint (in
+  // the model: off the stale one).
+  if (!w_.EtcdReachable(n_)) return View();
+  const auto& latest = w_.etcd().Latest();
+  auto covers = [&] {
+    if (!n_.view_ready || !n_.view) return false;
+    if (n_.view_revision >= latest.revision) return true;
+    if (n_.view->size() != latest.kvs->size()) return false;
+    for (const auto& [k, kv] : *latest.kvs) {
+      auto it = n_.view->find(k);
+      if (it == n_.view->end() || it->second.mod_revision != kv.mod_revision) return false;
+    }
+    return true;
+  };
+  if (covers()) return View();
+  if (n_.view_ready && !n_.f.stale && n_.f.lag_ms <= 200) {
+    return BuildClusterView(w_.etcd().prefix(), *latest.kvs, latest.revision);
+  }
+  w_.Trace(n_.name, "etcd watch view is behind a quorum read: deciding on the read, moving the watch");
+  n_.f.stale = false;
+  return BuildClusterView(w_.etcd().prefix(), *latest.kvs, latest.revision);
+}
+
 void SimAgent::Cycle() {
-  auto view = View();
+  // Agent::Cycle: a view proven fresh while the lease is not suspect.
+  MonoTime last_renewal = keeper_.Deadline() - Duration(int64_t{dyn_.ttl} * 1000);
+  bool suspect = keeper_.Id() == 0 || Now() - last_renewal > ha::SuspectAfter(dyn_);
+  auto view = suspect ? View() : FreshView();
   if (!view.ok()) return;
   if (view->config) {
     std::vector<std::string> problems;
