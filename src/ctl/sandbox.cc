@@ -211,6 +211,13 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
     n.config_path = home + "/patroni.yml";
     n.log_path = home + "/pgwarden.log";
     std::string tags = i < static_cast<int>(spec.node_tags.size()) ? spec.node_tags[i] : "";
+    std::string hosts = s.etcd_endpoint_;
+    if (i < static_cast<int>(spec.node_etcd_hosts.size()) && !spec.node_etcd_hosts[i].empty()) {
+      hosts = spec.node_etcd_hosts[i];
+      for (size_t at = hosts.find("{etcd}"); at != std::string::npos; at = hosts.find("{etcd}")) {
+        hosts.replace(at, 6, s.etcd_endpoint_);
+      }
+    }
     // Written out so that the same files also run Patroni, which looks only in PATH.
     std::string bin_dir = FindPostgresBinDir(ProcessEnvironment());
     std::string yml =
@@ -222,7 +229,7 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
         "  connect_address: 127.0.0.1:" + std::to_string(n.api_port) + "\n" +
         spec.extra_restapi +
         "etcd3:\n"
-        "  hosts: " + s.etcd_endpoint_ + "\n"
+        "  hosts: " + hosts + "\n"
         "bootstrap:\n"
         "  dcs:\n"
         "    ttl: " + std::to_string(spec.ttl) + "\n"

@@ -36,6 +36,9 @@ struct SandboxSpec {
   std::string extra_dcs;
   std::string extra_postgresql;
   std::string extra_restapi;  // under restapi (2-space indent)
+  // etcd3.hosts of node i when set (comma-separated host:port list; tests put a forwarder first): with `{etcd}`
+  // replaced by the sandbox's etcd endpoint.
+  std::vector<std::string> node_etcd_hosts;
 };
 
 struct SandboxNode {

@@ -1,0 +1,61 @@
+// The etcd watch view under one-sided faults, with real etcd, agents and PostgreSQL (issue 10 item 8).
+#include "forwarder.h"
+#include "helpers.h"
+
+namespace pgw::itest {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class WatchTest : public ClusterFixture {
+ protected:
+  WatchTest() : ClusterFixture("watch") {}
+};
+
+// A replica's first etcd endpoint freezes: its watch connection stays open and delivers nothing (an etcd member
+// cut off from its peers keeps serving its old state the same way), while its other calls fail over to the second
+// endpoint. Before the fix the watch was re-created on the frozen endpoint for good and the replica never saw the
+// leader key vanish. Now each cycle checks the view against a quorum read, decides on the read when the view is
+// behind, and moves the watch; the leader's machine then dies and the replica takes over.
+TEST_F(WatchTest, ReplicaWhoseWatchEndpointFreezesStillTakesOverFromADeadLeader) {
+  Forwarder fwd0, fwd1;
+  ASSERT_GT(fwd0.port(), 0);
+  ASSERT_GT(fwd1.port(), 0);
+  StartCluster(2, [&](SandboxSpec& s) {
+    FastTiming(s);
+    s.node_etcd_hosts = {fwd0.address() + ",{etcd}", fwd1.address() + ",{etcd}"};
+  }, false);
+  fwd0.SetTarget(sb_->EtcdEndpoint());
+  fwd1.SetTarget(sb_->EtcdEndpoint());
+  Status h = sb_->WaitHealthy(Duration(180000));
+  ASSERT_TRUE(h.ok()) << h.message();
+  std::string leader = LeaderKey();
+  ASSERT_FALSE(leader.empty());
+  const SandboxNode* replica = nullptr;
+  for (const auto& n : sb_->nodes()) {
+    if (n.name != leader) replica = &n;
+  }
+  ASSERT_NE(replica, nullptr);
+  Forwarder& frozen = replica->name == sb_->nodes()[0].name ? fwd0 : fwd1;
+
+  frozen.SetMode(Forwarder::Mode::kFreeze);
+  // The replica notices its view is behind as soon as the leader's member key changes (every loop).
+  EXPECT_TRUE(WaitFor(seconds(20), [&] {
+    auto log = ReadFile(replica->log_path);
+    return log.ok() && log->find("etcd watch view is behind a quorum read") != std::string::npos;
+  })) << "the replica never found its watch view behind";
+
+  auto killed = std::chrono::steady_clock::now();
+  KillMachine(leader);
+  ASSERT_TRUE(WaitFor(seconds(40), [&] { return LeaderKey() == replica->name; }))
+      << "the replica did not take the leader key (leader key: '" << LeaderKey() << "')";
+  auto took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - killed).count();
+  std::fprintf(stderr, "replica with a frozen first etcd endpoint took over %lld ms after the leader died\n",
+               static_cast<long long>(took));
+  ASSERT_TRUE(WaitFor(seconds(20), [&] { return Sql(sb_->Conninfo(replica->name), "SELECT pg_is_in_recovery()") == "f"; }));
+  frozen.SetMode(Forwarder::Mode::kPass);
+}
+
+}  // namespace
+}  // namespace pgw::itest
