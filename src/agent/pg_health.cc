@@ -63,7 +63,11 @@ void PgHealth::Loop() {
       auto r = c.Query("SELECT 1");
       if (!r.ok()) s = r.status();
     }
-    if (s.ok()) {
+    // A postmaster that answers at once but refuses connections (starting up, in crash recovery after a restart in
+    // place) is not hung: how long a primary may take to start is primary_start_timeout's business, as in
+    // Patroni. Only silence counts against it (a SIGSTOPped or I/O-stalled postmaster does not answer a ping).
+    bool starting = !s.ok() && PgPing(conninfo_, Bound()) == PgPingResult::kRejected;
+    if (s.ok() || starting) {
       // The check proves PostgreSQL answered after it was started: count from then, not from the answer.
       last_ok_ms_ = std::max(last_ok_ms_.load(), started.time_since_epoch().count());
     }

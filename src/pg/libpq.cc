@@ -128,6 +128,16 @@ std::string PgConnection::QuoteIdent(const std::string& s) {
   return out;
 }
 
+PgPingResult PgPing(const std::string& conninfo, Duration timeout) {
+  int64_t secs = std::max<int64_t>(1, (timeout.count() + 999) / 1000);
+  switch (PQping((conninfo + " connect_timeout=" + std::to_string(secs)).c_str())) {
+    case PQPING_OK: return PgPingResult::kOk;
+    case PQPING_REJECT: return PgPingResult::kRejected;
+    case PQPING_NO_RESPONSE: return PgPingResult::kNoResponse;
+    default: return PgPingResult::kNoAttempt;
+  }
+}
+
 bool PgAcceptsConnections(const std::string& conninfo) {
   return PQping((conninfo + " connect_timeout=1").c_str()) == PQPING_OK;
 }

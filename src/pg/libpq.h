@@ -43,4 +43,10 @@ std::string ConnInfo(const std::vector<std::pair<std::string, std::string>>& kv)
 // PQping: true when the server accepts connections.
 bool PgAcceptsConnections(const std::string& conninfo);
 
+// PQping with a connect timeout (whole seconds, at least 1): kRejected means the postmaster answered but refuses
+// connections for now (starting up, in crash recovery, shutting down: SQLSTATE 57P03); kNoResponse that nothing
+// answered in time.
+enum class PgPingResult { kOk, kRejected, kNoResponse, kNoAttempt };
+PgPingResult PgPing(const std::string& conninfo, Duration timeout);
+
 }  // namespace pgw

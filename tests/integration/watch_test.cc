@@ -57,5 +57,50 @@ TEST_F(WatchTest, ReplicaWhoseWatchEndpointFreezesStillTakesOverFromADeadLeader)
   frozen.SetMode(Forwarder::Mode::kPass);
 }
 
+// The primary alone loses etcd (its only endpoint is cut; the replica still reaches etcd): it must stop accepting
+// writes before the replica is promoted. Sampled every 50 ms with a fresh connection on each side: the last
+// accepted write on the old primary comes before the first moment the replica is out of recovery.
+TEST_F(WatchTest, PrimaryAloneCutOffFromEtcdStopsWritingBeforeTheReplicaIsPromoted) {
+  Forwarder fwd0, fwd1;
+  StartCluster(2, [&](SandboxSpec& s) {
+    FastTiming(s);
+    s.node_etcd_hosts = {fwd0.address(), fwd1.address()};
+  }, false);
+  fwd0.SetTarget(sb_->EtcdEndpoint());
+  fwd1.SetTarget(sb_->EtcdEndpoint());
+  Status h = sb_->WaitHealthy(Duration(180000));
+  ASSERT_TRUE(h.ok()) << h.message();
+  std::string leader = LeaderKey();
+  ASSERT_FALSE(leader.empty());
+  std::string replica = sb_->nodes()[0].name == leader ? sb_->nodes()[1].name : sb_->nodes()[0].name;
+  Forwarder& cut = sb_->nodes()[0].name == leader ? fwd0 : fwd1;
+  std::string err;
+  Sql(sb_->Conninfo(leader), "CREATE TABLE IF NOT EXISTS cut_probe (at timestamptz)", &err);
+  ASSERT_TRUE(err.empty()) << err;
+
+  auto cut_at = std::chrono::steady_clock::now();
+  cut.SetMode(Forwarder::Mode::kCut);
+  auto since = [&] {
+    return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - cut_at).count();
+  };
+  int64_t last_write_ms = -1, promoted_ms = -1;
+  while (since() < 40000 && promoted_ms < 0) {
+    PgConnection c;
+    if (c.Connect(sb_->Conninfo(leader), Duration(300)).ok() &&
+        c.Query("INSERT INTO cut_probe VALUES (now())").ok()) {
+      last_write_ms = since();
+    }
+    if (Sql(sb_->Conninfo(replica), "SELECT pg_is_in_recovery()") == "f") promoted_ms = since();
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  std::fprintf(stderr, "primary cut off from etcd: last write accepted %lld ms after the cut, replica promoted "
+               "after %lld ms\n", static_cast<long long>(last_write_ms), static_cast<long long>(promoted_ms));
+  ASSERT_GE(promoted_ms, 0) << "the replica was not promoted within 40 s";
+  EXPECT_GE(last_write_ms, 0) << "the primary took no write at all after the cut (the probe is broken)";
+  EXPECT_LT(last_write_ms, promoted_ms) << "the old primary accepted a write after the replica was promoted";
+  EXPECT_EQ(LeaderKey(), replica);
+  cut.SetMode(Forwarder::Mode::kPass);
+}
+
 }  // namespace
 }  // namespace pgw::itest

@@ -1,0 +1,128 @@
+// PgHealth against stand-in servers on loopback sockets: one that answers every startup packet with PostgreSQL's
+// "the database system is starting up" (SQLSTATE 57P03), one that accepts and never answers (a SIGSTOPped
+// postmaster). Real sockets and libpq, real time (the bound is 1 s at ttl 2).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "agent/pg_health.h"
+#include "pg/libpq.h"
+
+namespace pgw {
+namespace {
+
+class StandInServer {
+ public:
+  explicit StandInServer(bool answer) : answer_(answer) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    listen(fd_, 16);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~StandInServer() {
+    stop_ = true;
+    thread_.join();
+    for (int c : held_) close(c);
+    close(fd_);
+  }
+  std::string Conninfo() const {
+    return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=postgres sslmode=disable "
+           "gssencmode=disable";
+  }
+
+ private:
+  static bool ReadFull(int fd, char* buf, size_t n) {
+    for (size_t off = 0; off < n;) {
+      ssize_t r = read(fd, buf + off, n - off);
+      if (r <= 0) return false;
+      off += static_cast<size_t>(r);
+    }
+    return true;
+  }
+  void Serve(int c) {
+    char len_buf[4];
+    if (!ReadFull(c, len_buf, 4)) return;
+    uint32_t len = ntohl(*reinterpret_cast<uint32_t*>(len_buf));
+    if (len < 8 || len > 10000) return;
+    std::vector<char> body(len - 4);
+    if (!ReadFull(c, body.data(), body.size())) return;
+    std::string fields = std::string("SFATAL") + '\0' + "VFATAL" + '\0' + "C57P03" + '\0' +
+                         "Mthe database system is starting up" + '\0' + '\0';
+    std::string msg = "E";
+    uint32_t n = htonl(static_cast<uint32_t>(fields.size() + 4));
+    msg.append(reinterpret_cast<const char*>(&n), 4);
+    msg += fields;
+    (void)!write(c, msg.data(), msg.size());
+  }
+  void Loop() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      if (!answer_) {
+        held_.push_back(c);  // accepted by the kernel, never answered
+        continue;
+      }
+      Serve(c);
+      close(c);
+    }
+  }
+
+  bool answer_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::vector<int> held_;
+  std::thread thread_;
+};
+
+TEST(PgPingTest, StartingServerIsRejectedAndSilentOneDoesNotRespond) {
+  StandInServer starting(true), silent(false);
+  EXPECT_EQ(PgPing(starting.Conninfo(), Duration(1000)), PgPingResult::kRejected);
+  EXPECT_EQ(PgPing(silent.Conninfo(), Duration(1000)), PgPingResult::kNoResponse);
+}
+
+// Found by FailoverTest.PostmasterKilledAloneIsRestartedInPlace under load: crash recovery of a primary restarted
+// in place took longer than the bound, the health gate closed, and the fence killed a recovering primary.
+TEST(PgHealthTest, APostmasterThatAnswersStartingUpStaysHealthyASilentOneDoesNot) {
+  RealClock clock;
+  Logger log(stderr);
+  StandInServer starting(true), silent(false);
+  PgHealth a(starting.Conninfo(), clock, log), b(silent.Conninfo(), clock, log);
+  a.SetTtl(2);
+  b.SetTtl(2);
+  ASSERT_EQ(a.Bound(), Duration(1000));
+  a.Start();
+  b.Start();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (b.Healthy() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_FALSE(b.Healthy()) << "a postmaster that never answers must count as hung";
+  // Sampled until 1.5 bounds more have passed: the one answering "starting up" never counts as hung.
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  while (std::chrono::steady_clock::now() < until) {
+    ASSERT_TRUE(a.Healthy()) << "a postmaster answering 'starting up' must not count as hung";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  a.Stop();
+  b.Stop();
+}
+
+}  // namespace
+}  // namespace pgw
