@@ -36,6 +36,8 @@ struct SandboxSpec {
   std::string extra_dcs;
   std::string extra_postgresql;
   std::string extra_restapi;  // under restapi (2-space indent)
+  std::string extra_bootstrap;  // under bootstrap (2-space indent): post_bootstrap, users, pg_hba
+  bool postgresql_pg_hba = true;  // write the sandbox's postgresql.pg_hba (false: bootstrap.pg_hba or defaults)
 };
 
 struct SandboxNode {
