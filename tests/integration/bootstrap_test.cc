@@ -74,6 +74,20 @@ TEST_F(BootstrapTest, FailingPostBootstrapStopsTheAgentAndCleansUp) {
   EXPECT_FALSE(sb_->PostmasterPid(n.name).has_value()) << "PostgreSQL is left running";
 }
 
+TEST_F(BootstrapTest, FailingInitdbStopsTheAgentWithoutRetrying) {
+  // extra_bootstrap follows the sandbox's initdb list: this line extends it with an option initdb refuses.
+  StartCluster(1, [](SandboxSpec& spec) { spec.extra_bootstrap = "  - locale: no_such_locale\n"; }, false);
+  const SandboxNode& n = sb_->nodes()[0];
+  int status = 0;
+  ASSERT_TRUE(WaitFor(std::chrono::seconds(60), [&] { return waitpid(n.pid, &status, WNOHANG) == n.pid; }))
+      << "the agent kept running after initdb failed";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "status " << status;
+  auto log = ReadFile(n.log_path);
+  ASSERT_TRUE(log.ok());
+  EXPECT_NE(log->find("Failed to bootstrap cluster: initdb: initdb failed"), std::string::npos) << *log;
+  EXPECT_EQ(Etcdctl(sb_->EtcdEndpoint(), {"get", "/service/" + scope_ + "/initialize"}), "");
+}
+
 TEST_F(BootstrapTest, BootstrapUsersCanLogInWithTheirPassword) {
   StartCluster(1, [](SandboxSpec& spec) {
     spec.extra_bootstrap = "  users:\n    admin:\n      password: 'admin%pass'\n      options: [createdb, createrole]\n";
