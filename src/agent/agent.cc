@@ -344,6 +344,7 @@ void Agent::Cycle() {
   in.wall_now = clock_.WallSeconds();
   in.clean_demote = clean_demote_;
   in.unreconciled_primary = unreconciled_;
+  in.bootstrap_failed = bootstrap_failed_;
   if (!local.gated) gate_since_ = MonoTime{};
   else if (gate_since_ == MonoTime{}) gate_since_ = clock_.Now();  // an agent restarted behind a closed gate
   else if (!ha::SyncCandidates(in).empty()) gate_since_ = clock_.Now();  // the grace restarts: a candidate streams
@@ -376,6 +377,13 @@ void Agent::Cycle() {
   // primary still reported as primary would hold them back a loop).
   Publish(local, &*view);
   bool ok = Execute(d, *view, local);
+  if (!ok && !bootstrap_failed_.empty()) {
+    // The bootstrap failed and was cleaned up: the core decides what that means now, not a loop_wait later.
+    in.bootstrap_failed = bootstrap_failed_;
+    d = ha::Decide(in);
+    log_.Info(d.message);
+    Execute(d, *view, pg_->Observe());
+  }
   if (stop_) return;
   // Re-observe after acting so that the member key and the API show the state we left PostgreSQL in.
   if (ok && !d.actions.empty() && d.actions.front().type != ha::ActionType::kWait) local = pg_->Observe();
@@ -784,29 +792,6 @@ Status Agent::PromoteNow(const ClusterView& view) {
   Status cp = pg_->Checkpoint();
   if (!cp.ok()) log_.Warn(cp.message());
   return h;
-}
-
-Status Agent::Bootstrap() {
-  pg_state_ = "initializing new cluster";
-  TouchMember(LocalView{});
-  auto sysid = pg_->Bootstrap();
-  if (!sysid.ok()) {
-    log_.Error("bootstrap failed: " + sysid.status().message() + "; removing the initialize key and the data");
-    Status st = pg_->Stop(StopMode::kImmediate);
-    if (!st.ok()) log_.Error(st.message());
-    st = pg_->WipeDataDir();
-    if (!st.ok()) log_.Error(st.message());
-    st = dcs_->CancelInitialize();
-    if (!st.ok()) log_.Error(st.message());
-    pg_state_ = "stopped";
-    return sysid.status();
-  }
-  PGW_RETURN_IF_ERROR(dcs_->SetInitialize(*sysid, ""));
-  PGW_RETURN_IF_ERROR(dcs_->InitializeConfig(cfg_->bootstrap.dcs.dump()));
-  PGW_RETURN_IF_ERROR(dcs_->AttemptLeader());
-  pg_state_ = "running";
-  log_.Info("initialized a new cluster");
-  return Status::Ok();
 }
 
 Status Agent::WriteHistoryAfterPromote(const ClusterView& view) {

@@ -46,7 +46,12 @@ class Agent {
   // Executes the plan; returns false when an action failed (the rest of the plan is skipped).
   bool Execute(const ha::Decision& d, const ClusterView& view, const LocalView& local);
   Status ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local);
+  // kBootstrap (agent/bootstrap.cc): initdb and start, post_bootstrap, roles, then the DCS keys. A failure before
+  // the DCS keys is cleaned up (initialize key removed, PostgreSQL stopped, data directory wiped) and recorded in
+  // bootstrap_failed_, which makes the core stop the agent.
   Status Bootstrap();
+  Result<std::string> BootstrapPostgres();
+  Status RunPostBootstrap();
   Status WriteHistoryAfterPromote(const ClusterView& view);
   void TouchMember(const LocalView& local);
   void Publish(const LocalView& local, const ClusterView* view);
@@ -111,6 +116,7 @@ class Agent {
   bool old_supervisors_retired_ = false;
   bool clean_demote_ = false;
   bool unreconciled_ = false;  // see ha::Inputs::unreconciled_primary
+  std::string bootstrap_failed_;  // see ha::Inputs::bootstrap_failed
   MonoTime gate_since_{};      // see ha::Inputs::gate_since (zero: the client gate is open)
   std::map<std::string, int64_t> sync_added_lsn_;  // see ha::Inputs::sync_added_lsn
   std::string sync_note_;      // ha::SynchronousNote while we lead as primary, for the member key

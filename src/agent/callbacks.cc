@@ -7,51 +7,6 @@
 
 namespace pgw {
 
-Result<std::vector<std::string>> SplitCommandLine(const std::string& line) {
-  std::vector<std::string> words;
-  std::string cur;
-  bool in_word = false;
-  enum { kNone, kSingle, kDouble } quote = kNone;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (quote == kSingle) {
-      if (c == '\'') quote = kNone;
-      else cur += c;
-      continue;
-    }
-    if (quote == kDouble) {
-      if (c == '"') {
-        quote = kNone;
-      } else if (c == '\\' && i + 1 < line.size() &&
-                 (line[i + 1] == '"' || line[i + 1] == '\\' || line[i + 1] == '$' || line[i + 1] == '`')) {
-        cur += line[++i];
-      } else {
-        cur += c;
-      }
-      continue;
-    }
-    if (c == ' ' || c == '\t' || c == '\n') {
-      if (in_word) words.push_back(cur);
-      cur.clear();
-      in_word = false;
-      continue;
-    }
-    in_word = true;
-    if (c == '\'') quote = kSingle;
-    else if (c == '"') quote = kDouble;
-    else if (c == '\\') {
-      if (i + 1 >= line.size()) return InvalidArgument("command line ends with a backslash: " + line);
-      cur += line[++i];
-    } else {
-      cur += c;
-    }
-  }
-  if (quote != kNone) return InvalidArgument("unterminated quote in command line: " + line);
-  if (in_word) words.push_back(cur);
-  if (words.empty()) return InvalidArgument("empty command line");
-  return words;
-}
-
 CallbackRunner::~CallbackRunner() {
   std::lock_guard<std::mutex> l(mu_);
   if (running_ > 0) Reap(running_);

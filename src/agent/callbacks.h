@@ -14,12 +14,10 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/shlex.h"
 #include "common/status.h"
 
 namespace pgw {
-
-// Splits a command line into words (single quotes, double quotes, backslash escapes). Pure.
-Result<std::vector<std::string>> SplitCommandLine(const std::string& line);
 
 class CallbackRunner {
  public:

@@ -10,17 +10,7 @@
 namespace pgw {
 
 std::string LocalHealthConninfo(const Config& cfg) {
-  const auto& pg = cfg.postgresql;
-  std::string host = pg.listen_hosts.empty() ? "127.0.0.1" : pg.listen_hosts.front();
-  if (host == "*" || host == "0.0.0.0") host = "127.0.0.1";
-  if (host == "::") host = "::1";
-  if (pg.use_unix_socket) {
-    auto it = pg.parameters.find("unix_socket_directories");
-    host = it != pg.parameters.end() && it->is_string() ? it->get<std::string>() : "/var/run/postgresql";
-    auto comma = host.find(',');
-    if (comma != std::string::npos) host = host.substr(0, comma);
-  }
-  return SuperuserConninfo(cfg, host, pg.port);
+  return SuperuserConninfo(cfg, LocalHost(cfg), cfg.postgresql.port);
 }
 
 bool PostmasterRunning(const std::string& data_dir) {

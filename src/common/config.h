@@ -104,6 +104,19 @@ struct Config {
     Json dcs = Json::object();
     DynamicConfig dynamic;               // dcs, parsed
     std::vector<std::string> initdb_args; // e.g. "--encoding=UTF8", "--data-checksums"
+    // post_bootstrap (or its older name post_init), split into an argv vector (common/shlex.h): run once after
+    // initdb and the first start, with the superuser's connection string appended. Empty: none.
+    std::vector<std::string> post_bootstrap;
+    // Roles created (or updated) after bootstrap, as Patroni 3 does (deprecated there, removed in Patroni 4).
+    struct User {
+      std::string name;
+      std::string password;              // "" : no password
+      std::vector<std::string> options;  // upper case role options (CREATEDB, CONNECTION LIMIT 5, ...)
+    };
+    std::vector<User> users;
+    // Lines added after initdb's own pg_hba.conf lines when neither postgresql.pg_hba nor the dynamic
+    // postgresql.pg_hba is set (pg/conf.h RenderPgHba).
+    std::vector<std::string> pg_hba;
   } bootstrap;
 
   struct Postgresql {

@@ -18,14 +18,17 @@ struct Node {
   Kind kind = Kind::kAny;
   unsigned flags = kNone;
   std::vector<std::pair<std::string, Node>> children;  // kMap / kOpenMap: known keys
+  std::string note;  // kIgnored: what ignoring it means for the user ("" : the generic warning)
 };
 
-Node Leaf(Kind k, unsigned f = kNone) { return Node{k, f, {}}; }
-Node Map(std::vector<std::pair<std::string, Node>> c, unsigned f = kNone) { return Node{Kind::kMap, f, std::move(c)}; }
-Node OpenMap(std::vector<std::pair<std::string, Node>> c, unsigned f = kNone) {
-  return Node{Kind::kOpenMap, f, std::move(c)};
+Node Leaf(Kind k, unsigned f = kNone) { return Node{k, f, {}, ""}; }
+Node Map(std::vector<std::pair<std::string, Node>> c, unsigned f = kNone) {
+  return Node{Kind::kMap, f, std::move(c), ""};
 }
-Node Ign() { return Leaf(Kind::kAny, kIgnored); }
+Node OpenMap(std::vector<std::pair<std::string, Node>> c, unsigned f = kNone) {
+  return Node{Kind::kOpenMap, f, std::move(c), ""};
+}
+Node Ign(std::string note = "") { return Node{Kind::kAny, kIgnored, {}, std::move(note)}; }
 
 Node UserSchema(unsigned f) {
   std::vector<std::pair<std::string, Node>> c = {{"username", Leaf(Kind::kStr, kRequired)},
@@ -49,7 +52,8 @@ const Node& RootSchema() {
                    {"max_queue_size", Ign()}, {"mode", Ign()}, {"file_num", Ign()}, {"file_size", Ign()},
                    {"loggers", Ign()}, {"deduplicate_heartbeat_logs", Ign()}})},
       {"bootstrap", Map({{"dcs", Leaf(Kind::kAny)}, {"method", Leaf(Kind::kStr)}, {"initdb", Leaf(Kind::kAny)},
-                         {"post_bootstrap", Ign()}, {"post_init", Ign()}, {"users", Ign()}, {"pg_hba", Ign()}})},
+                         {"post_bootstrap", Leaf(Kind::kStr)}, {"post_init", Leaf(Kind::kStr)},
+                         {"users", Leaf(Kind::kAny)}, {"pg_hba", Leaf(Kind::kStrList)}})},
       {"etcd3", Map({{"host", Leaf(Kind::kStr)}, {"hosts", Leaf(Kind::kStrOrList)}, {"url", Leaf(Kind::kStr)},
                      {"proxy", Leaf(Kind::kStr)}, {"srv", Ign()}, {"srv_suffix", Ign()},
                      {"use_proxies", Leaf(Kind::kBool)}, {"protocol", Leaf(Kind::kStr)},
@@ -67,7 +71,12 @@ const Node& RootSchema() {
             {"bin_name", Ign()},
             {"pgpass", Leaf(Kind::kStr)},
             {"use_unix_socket", Leaf(Kind::kBool)},
-            {"use_unix_socket_repl", Ign()},
+            {"use_unix_socket_repl",
+             Ign("accepted for Patroni compatibility, without effect: Patroni uses it for its own replication "
+                 "connection to the local PostgreSQL (reading a replica's timeline) and for the temporary trust "
+                 "lines of a custom bootstrap; pgwarden makes no such connection (it reads the timeline over its "
+                 "regular local connection, see use_unix_socket) and writes no such lines. A replica's "
+                 "primary_conninfo does not depend on it, in Patroni either")},
             {"authentication", Map({{"superuser", UserSchema(kRequired)},
                                     {"replication", UserSchema(kRequired)},
                                     {"rewind", UserSchema(kNone)}},
@@ -132,7 +141,8 @@ struct Checker {
 
   void Check(const YAML::Node& n, const Node& s, const std::string& path) {
     if (s.flags & kIgnored) {
-      warnings->push_back(path + ": accepted for Patroni compatibility, but pgwarden does not use it");
+      warnings->push_back(path + ": " +
+                          (s.note.empty() ? "accepted for Patroni compatibility, but pgwarden does not use it" : s.note));
       return;
     }
     switch (s.kind) {

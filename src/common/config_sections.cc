@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <set>
 
@@ -8,6 +9,7 @@
 
 #include "common/config_internal.h"
 #include "common/fs.h"
+#include "common/shlex.h"
 
 namespace pgw::config_internal {
 namespace {
@@ -69,6 +71,72 @@ std::vector<std::string> ParseInitdb(const YAML::Node& n, std::vector<std::strin
     } else {
       errors->push_back(p + ": must be a string or a one-key mapping");
     }
+  }
+  return out;
+}
+
+// Whether `opt` (upper case) is a CREATE ROLE option Patroni's users section could have meant: a keyword
+// (CREATEDB, NOLOGIN...), CONNECTION LIMIT <n>, or VALID UNTIL '<timestamp>'. Patroni pastes options into the SQL
+// unchecked; pgwarden refuses anything else when loading, instead of failing the bootstrap.
+bool IsRoleOption(const std::string& opt) {
+  static const std::set<std::string> kWords = {"SUPERUSER", "CREATEDB", "CREATEROLE", "INHERIT", "LOGIN",
+                                               "REPLICATION", "BYPASSRLS"};
+  if (kWords.count(opt) || (opt.rfind("NO", 0) == 0 && kWords.count(opt.substr(2)))) return true;
+  const std::string limit = "CONNECTION LIMIT ", until = "VALID UNTIL '";
+  if (opt.rfind(limit, 0) == 0) {
+    long long n;
+    return ParseIntText(opt.substr(limit.size()), &n) && n >= -1;
+  }
+  if (opt.rfind(until, 0) == 0 && opt.size() > until.size() + 1 && opt.back() == '\'') {
+    return opt.substr(until.size(), opt.size() - until.size() - 1).find_first_of("'\\") == std::string::npos;
+  }
+  return false;
+}
+
+// bootstrap.users: {name: {password: ..., options: [createdb, ...]}}
+std::vector<Config::Bootstrap::User> ParseBootstrapUsers(const YAML::Node& n, std::vector<std::string>* errors,
+                                                         std::vector<std::string>* warnings) {
+  std::vector<Config::Bootstrap::User> out;
+  if (!n || n.IsNull()) return out;
+  if (!n.IsMap()) {
+    errors->push_back("bootstrap.users: must be a mapping of role names to {password, options}");
+    return out;
+  }
+  warnings->push_back("bootstrap.users: deprecated (Patroni 4 removed it); pgwarden still creates these roles after "
+                      "bootstrap, as Patroni 3 does: better create them in the post_bootstrap script");
+  for (const auto& kv : n) {
+    Config::Bootstrap::User u;
+    u.name = Str(kv.first);
+    std::string p = "bootstrap.users." + u.name;
+    const YAML::Node& v = kv.second;
+    if (!v.IsNull() && !v.IsMap()) {
+      errors->push_back(p + ": must be a mapping with password and options");
+      continue;
+    }
+    for (const auto& f : v) {
+      std::string k = Str(f.first);
+      if (k != "password" && k != "options") warnings->push_back(p + "." + k + ": unknown key, ignored");
+    }
+    const YAML::Node& pw = Sub(v, "password");
+    if (pw && !pw.IsNull() && !pw.IsScalar()) errors->push_back(p + ".password: must be a string");
+    u.password = pw && pw.IsScalar() ? Str(pw) : "";
+    const YAML::Node& opts = Sub(v, "options");
+    if (opts && !opts.IsNull() && !opts.IsSequence()) {
+      errors->push_back(p + ".options: must be a list of role options (createdb, createrole, ...)");
+    } else if (opts) {
+      for (size_t i = 0; i < opts.size(); ++i) {
+        std::string o = opts[i].IsScalar() ? opts[i].Scalar() : "";
+        std::transform(o.begin(), o.end(), o.begin(), [](unsigned char c) { return std::toupper(c); });
+        if (!IsRoleOption(o)) {
+          errors->push_back(p + ".options[" + std::to_string(i) + "]: '" + (opts[i].IsScalar() ? opts[i].Scalar() : "") +
+                            "' is not a role option (SUPERUSER, CREATEDB, CREATEROLE, INHERIT, LOGIN, REPLICATION, "
+                            "BYPASSRLS, their NO forms, CONNECTION LIMIT n, VALID UNTIL 'timestamp')");
+          continue;
+        }
+        u.options.push_back(o);
+      }
+    }
+    out.push_back(u);
   }
   return out;
 }
@@ -283,6 +351,18 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
       errors->push_back("bootstrap.method: only 'initdb' is supported, got '" + Str(b["method"]) + "'");
     }
     c->bootstrap.initdb_args = ParseInitdb(b["initdb"], errors);
+    // Patroni runs post_bootstrap, or post_init when post_bootstrap is not set.
+    for (const char* key : {"post_bootstrap", "post_init"}) {
+      std::string line = b[key] && b[key].IsScalar() ? Str(b[key]) : "";
+      if (line.empty() || !c->bootstrap.post_bootstrap.empty()) continue;
+      auto argv = SplitCommandLine(line);
+      if (!argv.ok()) errors->push_back(std::string("bootstrap.") + key + ": " + argv.status().message());
+      else c->bootstrap.post_bootstrap = *argv;
+    }
+    c->bootstrap.users = ParseBootstrapUsers(b["users"], errors, warnings);
+    if (b["pg_hba"] && b["pg_hba"].IsSequence()) {
+      for (const auto& l : b["pg_hba"]) c->bootstrap.pg_hba.push_back(Str(l));
+    }
   }
   c->bootstrap.dynamic = DynamicConfig::FromJson(c->bootstrap.dcs, "bootstrap.dcs", errors, warnings);
 

@@ -247,7 +247,8 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
         spec.extra_dcs +
         "  initdb:\n"
         "  - encoding: UTF8\n"
-        "  - data-checksums\n"
+        "  - data-checksums\n" +
+        spec.extra_bootstrap +
         "postgresql:\n"
         "  listen: 127.0.0.1:" + std::to_string(n.pg_port) + "\n"
         "  connect_address: 127.0.0.1:" + std::to_string(n.pg_port) + "\n"
@@ -268,10 +269,11 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
         "    unix_socket_directories: " + home + "\n"
         "    shared_buffers: 32MB\n" +
         spec.extra_postgresql +
-        "  pg_hba:\n"
-        "  - local all all trust\n"
-        "  - host replication replicator 127.0.0.1/32 scram-sha-256\n"
-        "  - host all all 127.0.0.1/32 scram-sha-256\n" +
+        (spec.postgresql_pg_hba ? std::string("  pg_hba:\n"
+                                              "  - local all all trust\n"
+                                              "  - host replication replicator 127.0.0.1/32 scram-sha-256\n"
+                                              "  - host all all 127.0.0.1/32 scram-sha-256\n")
+                                : std::string()) +
         (tags.empty() ? std::string() : "tags:\n" + tags);
     PGW_RETURN_IF_ERROR(WriteFileAtomic(n.config_path, yml, 0600));
     PGW_RETURN_IF_ERROR(ChownTree(home, who));

@@ -39,6 +39,8 @@ struct SandboxSpec {
   // etcd3.hosts of node i when set (comma-separated host:port list; tests put a forwarder first): with `{etcd}`
   // replaced by the sandbox's etcd endpoint.
   std::vector<std::string> node_etcd_hosts;
+  std::string extra_bootstrap;  // under bootstrap (2-space indent): post_bootstrap, users, pg_hba
+  bool postgresql_pg_hba = true;  // write the sandbox's postgresql.pg_hba (false: bootstrap.pg_hba or defaults)
 };
 
 struct SandboxNode {

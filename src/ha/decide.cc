@@ -664,6 +664,17 @@ Decision Decide(const Inputs& in) {
   const LocalView& l = *in.local;
   Decision d;
 
+  if (!in.bootstrap_failed.empty()) {
+    // Patroni too stops after a failed bootstrap instead of trying again: the same configuration would fail the
+    // same way, and the initialize key is free for another member.
+    Action fatal = Act(ActionType::kFatal);
+    fatal.target = "Failed to bootstrap cluster: " + in.bootstrap_failed +
+                   "; the initialize key and the data directory were removed, so another member may bootstrap; "
+                   "fix the cause and start pgwarden again";
+    d.actions.push_back(fatal);
+    d.message = "stopping after a failed bootstrap";
+    return d;
+  }
   if (l.data == LocalView::Data::kInvalid) {
     d.actions.push_back(Act(ActionType::kFatal));
     d.message = l.data_problem;

@@ -55,6 +55,9 @@ struct Inputs {
   bool rewind_failed = false;         // the last pg_rewind failed
   MonoTime no_race_until{};           // pre_promote vetoed a promotion: stay out of races until then
   bool watchdog_unusable = false;     // watchdog.mode is required and the device cannot be used
+  // Why this node's bootstrap failed (initdb, the first start, post_bootstrap, the roles), after the executor
+  // removed the initialize key and the data directory; "" when it did not. The agent stops, as Patroni does.
+  std::string bootstrap_failed;
 
   double wall_now = 0;                // wall seconds (scheduled switchovers)
   bool clean_demote = false;          // we shut down gracefully and a replica confirmed our last WAL: no rewind

@@ -182,9 +182,27 @@ std::string GatedLine(const std::string& line, const std::vector<std::string>& o
 
 }  // namespace
 
-std::string RenderPgHba(const Config& cfg, const DynamicConfig& dyn, bool gated) {
+std::vector<std::string> HbaLines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!HbaFields(line).empty()) out.push_back(line);
+  }
+  return out;
+}
+
+std::string RenderPgHba(const Config& cfg, const DynamicConfig& dyn, bool gated,
+                        const std::vector<std::string>& initdb_lines) {
   std::vector<std::string> lines = cfg.postgresql.pg_hba.empty() ? dyn.pg_hba : cfg.postgresql.pg_hba;
   const std::string& repl = cfg.postgresql.replication.username;
+  // Patroni appends bootstrap.pg_hba to initdb's file, and only when pg_hba is set in neither place.
+  bool from_bootstrap = lines.empty() && !cfg.bootstrap.pg_hba.empty();
+  if (from_bootstrap) lines = cfg.bootstrap.pg_hba;
   if (lines.empty()) {
     lines = {"local all all peer",
              "host all all 127.0.0.1/32 scram-sha-256",
@@ -193,10 +211,11 @@ std::string RenderPgHba(const Config& cfg, const DynamicConfig& dyn, bool gated)
   }
   bool has_replication = false;
   for (const auto& l : lines) {
-    if (l.find(" replication ") != std::string::npos || l.find("\treplication") != std::string::npos) {
-      has_replication = true;
-    }
+    std::vector<std::string> f = HbaFields(l);
+    if (f.size() < 2) continue;
+    for (const auto& db : SplitCommas(f[1])) has_replication = has_replication || db == "replication";
   }
+  if (from_bootstrap) lines.insert(lines.begin(), initdb_lines.begin(), initdb_lines.end());
   if (!has_replication) {
     // Replication connections match only lines that name the 'replication' database.
     lines.insert(lines.begin(), "host replication " + repl + " all scram-sha-256");
@@ -217,6 +236,28 @@ std::string RenderPgHba(const Config& cfg, const DynamicConfig& dyn, bool gated)
   }
   for (const auto& l : lines) out += l + "\n";
   return out;
+}
+
+std::string LocalHost(const Config& cfg) {
+  const auto& pg = cfg.postgresql;
+  std::string host = pg.listen_hosts.empty() ? "127.0.0.1" : pg.listen_hosts.front();
+  if (host == "*" || host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (pg.use_unix_socket) {
+    auto it = pg.parameters.find("unix_socket_directories");
+    host = it != pg.parameters.end() && it->is_string() ? it->get<std::string>() : "/var/run/postgresql";
+    auto comma = host.find(',');
+    if (comma != std::string::npos) host = host.substr(0, comma);
+  }
+  return host;
+}
+
+std::string PostBootstrapConninfo(const Config& cfg) {
+  const auto& su = cfg.postgresql.superuser;
+  std::string s = "dbname=postgres user=" + LibpqValue(su.username) + " host=" + LibpqValue(LocalHost(cfg)) +
+                  " port=" + std::to_string(cfg.postgresql.port);
+  for (const auto& [k, v] : su.options) s += " " + k + "=" + LibpqValue(v);
+  return s;
 }
 
 std::string RenderPgpass(const Config& cfg) {

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/config.h"
 
@@ -34,13 +35,25 @@ std::string RenderPostgresqlConf(const Config& cfg, const Json& parameters, cons
 // primary_conninfo as Patroni writes it: user, passfile, host, port, sslmode, application_name (the member name).
 std::string PrimaryConninfo(const Config& cfg, const HostPort& upstream);
 
-// pg_hba.conf: local postgresql.pg_hba, else the dynamic one, else safe defaults; a replication entry for the
-// replication user is added when the list has none (a replica could not stream otherwise).
+// pg_hba.conf: local postgresql.pg_hba, else the dynamic one, else (when bootstrap.pg_hba is set) `initdb_lines`
+// followed by bootstrap.pg_hba as Patroni appends them to initdb's file, else safe defaults. A replication entry for
+// the replication user is added first when the configured lines have none (a replica could not stream otherwise).
+// `initdb_lines`: the lines of the pg_hba.conf initdb wrote (kept as pg_hba.base.conf, see HbaLines).
 // `gated`: the client gate after a crash restart in synchronous mode (docs/synchronous.md). Only replication
 // lines and pgwarden's own roles (superuser, rewind user) stay: every other client is refused by PostgreSQL with
 // "no pg_hba.conf entry" until the gate opens. A user field of `all` becomes the list of pgwarden's roles; lines
 // naming only other roles, groups (+role) or files (@file) are left out, and so are `include` directives.
-std::string RenderPgHba(const Config& cfg, const DynamicConfig& dyn, bool gated = false);
+std::string RenderPgHba(const Config& cfg, const DynamicConfig& dyn, bool gated = false,
+                        const std::vector<std::string>& initdb_lines = {});
+// The entries of a pg_hba.conf file's text: comments and blank lines dropped.
+std::vector<std::string> HbaLines(const std::string& text);
+
+// The host pgwarden connects to for its local PostgreSQL: the unix socket directory with use_unix_socket (the
+// first of unix_socket_directories), else the first listen address (127.0.0.1 / ::1 for the wildcards).
+std::string LocalHost(const Config& cfg);
+// What Patroni passes to the post_bootstrap script: a libpq connection string for the superuser on the local
+// PostgreSQL (dbname, user, host, port and the superuser's ssl* options; no password: the script gets PGPASSFILE).
+std::string PostBootstrapConninfo(const Config& cfg);
 
 // pgpass lines for the superuser, replication and rewind users (any host), with ':' and '\' escaped.
 std::string RenderPgpass(const Config& cfg);

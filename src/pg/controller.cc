@@ -118,17 +118,7 @@ PgController::PgController(std::shared_ptr<const Config> cfg, Logger& log) : cfg
 PgController::~PgController() = default;
 
 std::string PgController::LocalConninfo() const {
-  const auto& pg = cfg_->postgresql;
-  std::string host = pg.listen_hosts.empty() ? "127.0.0.1" : pg.listen_hosts.front();
-  if (host == "*" || host == "0.0.0.0") host = "127.0.0.1";
-  if (host == "::") host = "::1";
-  if (pg.use_unix_socket) {
-    auto it = pg.parameters.find("unix_socket_directories");
-    host = it != pg.parameters.end() && it->is_string() ? it->get<std::string>() : "/var/run/postgresql";
-    auto comma = host.find(',');
-    if (comma != std::string::npos) host = host.substr(0, comma);
-  }
-  return SuperuserConninfo(*cfg_, host, pg.port);
+  return SuperuserConninfo(*cfg_, LocalHost(*cfg_), cfg_->postgresql.port);
 }
 
 std::string SuperuserConninfo(const Config& cfg, const std::string& host, int port) {
@@ -317,7 +307,18 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
   if (sync_names_) params["synchronous_standby_names"] = *sync_names_;
   PGW_RETURN_IF_ERROR(WriteFileAtomic(conf, RenderPostgresqlConf(*cfg_, params, upstream, true), 0600));
   bool gated = !upstream && ReadGate().has_value();
-  PGW_RETURN_IF_ERROR(WriteFileAtomic(dir + "/pg_hba.conf", RenderPgHba(*cfg_, dyn_, gated), 0600));
+  std::string hba = dir + "/pg_hba.conf", hba_base = dir + "/pg_hba.base.conf";
+  if (!PathExists(hba_base)) {
+    auto orig = ReadFile(hba);
+    bool initdb_file = orig.ok() && orig->find("overwritten by pgwarden") == std::string::npos;
+    PGW_RETURN_IF_ERROR(WriteFileAtomic(hba_base, initdb_file ? *orig : "", 0600));
+  }
+  std::vector<std::string> initdb_hba;
+  if (!cfg_->bootstrap.pg_hba.empty()) {
+    auto base_text = ReadFile(hba_base);
+    if (base_text.ok()) initdb_hba = HbaLines(*base_text);
+  }
+  PGW_RETURN_IF_ERROR(WriteFileAtomic(hba, RenderPgHba(*cfg_, dyn_, gated, initdb_hba), 0600));
   PGW_RETURN_IF_ERROR(WritePgpass());
   std::string signal = dir + "/standby.signal";
   if (upstream || standby_) {
@@ -436,59 +437,6 @@ Status PgController::Follow(const Upstream& upstream) {
   PGW_RETURN_IF_ERROR(WriteConfiguration(upstream));
   auto r = Query("SELECT pg_reload_conf()");
   return r.ok() ? Status::Ok() : r.status().Context("reload");
-}
-
-Status PgController::CreateRoles() {
-  const auto& pg = cfg_->postgresql;
-  auto role = [&](const PgUser& u, const std::string& attrs) -> Status {
-    if (u.username.empty() || u.username == pg.superuser.username) return Status::Ok();
-    PGW_RETURN_IF_ERROR(EnsureConnected());
-    std::string sql = "CREATE ROLE " + conn_.QuoteIdent(u.username) + " WITH LOGIN " + attrs;
-    if (!u.password.empty()) sql += " PASSWORD " + conn_.QuoteLiteral(u.password);
-    auto r = conn_.Query(sql);
-    if (!r.ok() && r.status().message().find("already exists") == std::string::npos) {
-      return r.status().Context("creating role " + u.username);
-    }
-    return Status::Ok();
-  };
-  PGW_RETURN_IF_ERROR(role(pg.replication, "REPLICATION"));
-  if (pg.has_rewind_user) {
-    PGW_RETURN_IF_ERROR(role(pg.rewind, ""));
-    if (pg.rewind.username != pg.superuser.username) {
-      std::string who = conn_.QuoteIdent(pg.rewind.username);
-      for (const char* fn : {"pg_catalog.pg_ls_dir(text, boolean, boolean)", "pg_catalog.pg_stat_file(text, boolean)",
-                             "pg_catalog.pg_read_binary_file(text)",
-                             "pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)"}) {
-        auto r = conn_.Query(std::string("GRANT EXECUTE ON function ") + fn + " TO " + who);
-        if (!r.ok()) return r.status().Context("granting rewind privileges");
-      }
-    }
-  }
-  return Status::Ok();
-}
-
-Result<std::string> PgController::Bootstrap() {
-  const auto& pg = cfg_->postgresql;
-  PGW_RETURN_IF_ERROR(MakeDirs(pg.data_dir, 0700));
-  char tmpl[] = "/tmp/pgwarden-pwfile-XXXXXX";
-  int fd = mkstemp(tmpl);
-  if (fd < 0) return IoError("cannot create a temporary password file");
-  close(fd);
-  std::string pwfile = tmpl;
-  PGW_RETURN_IF_ERROR(WriteFileAtomic(pwfile, pg.superuser.password + "\n", 0600));
-  std::vector<std::string> argv = {cfg_->PgBin("initdb"), "--pgdata=" + pg.data_dir,
-                                   "--username=" + pg.superuser.username};
-  if (!pg.superuser.password.empty()) argv.push_back("--pwfile=" + pwfile);
-  for (const auto& a : cfg_->bootstrap.initdb_args) argv.push_back(a);
-  Status s = RunProgram(argv, Duration(600000));
-  unlink(pwfile.c_str());
-  if (!s.ok()) return s;
-  PGW_RETURN_IF_ERROR(Start(std::nullopt));
-  PGW_RETURN_IF_ERROR(CreateRoles());
-  auto rows = Query("SELECT system_identifier::text FROM pg_control_system()");
-  if (!rows.ok()) return rows.status();
-  if (rows->empty() || !rows->front()[0]) return Internal("no system identifier");
-  return *rows->front()[0];
 }
 
 Status PgController::Clone(const HostPort& source) {

@@ -89,11 +89,17 @@ class PgController {
   // Checks the data directory at start-up: kInvalid when it is non-empty but not a cluster.
   LocalView::Data InspectDataDir(std::string* problem) const;
 
-  // initdb + configuration + start as primary + replication/rewind roles. On success returns the system id.
+  // initdb + configuration + start as primary (pg/bootstrap.cc). On success returns the system id. The agent runs
+  // post_bootstrap next, then CreateRoles.
   Result<std::string> Bootstrap();
+  // Creates (or updates) the replication and rewind roles, then bootstrap.users, as Patroni does after
+  // post_bootstrap. Role passwords are kept out of the server log.
+  Status CreateRoles();
   // pg_basebackup from `source` into the (empty) data directory.
   Status Clone(const HostPort& source);
-  // Writes postgresql.conf, pg_hba.conf, pgpass and standby.signal (present iff upstream is set).
+  // Writes postgresql.conf, pg_hba.conf, pgpass and standby.signal (present iff upstream is set). The files initdb
+  // (or the clone source) left are kept once as postgresql.base.conf (included) and pg_hba.base.conf (its lines
+  // come before bootstrap.pg_hba).
   Status WriteConfiguration(const std::optional<Upstream>& upstream);
   // Writes the configuration and starts the postmaster, waiting until it accepts connections.
   // `standby`: start in recovery (standby.signal) even without an upstream (a replica that follows nobody yet).
@@ -132,7 +138,6 @@ class PgController {
   std::string LocalConninfo() const;
   Status EnsureConnected();
   Result<std::vector<Row>> Query(const std::string& sql, const std::vector<std::string>& params = {});
-  Status CreateRoles();
   std::optional<pid_t> PostmasterPid() const;
   Status RunProgram(const std::vector<std::string>& argv, Duration timeout,
                     const std::map<std::string, std::string>& env = {});

@@ -32,8 +32,12 @@ TEST(ConfigCorpusTest, DebianPostgres0) {
   ASSERT_TRUE(r.errors.empty()) << All(r);
   EXPECT_EQ(r.config->scope, "batman");
   EXPECT_TRUE(r.config->bootstrap.dynamic.use_pg_rewind);
-  EXPECT_TRUE(Has(r.warnings, "bootstrap.pg_hba: accepted for Patroni compatibility")) << All(r);
-  EXPECT_TRUE(Has(r.warnings, "bootstrap.users: accepted for Patroni compatibility")) << All(r);
+  EXPECT_FALSE(Has(r.warnings, "bootstrap.pg_hba")) << All(r);
+  EXPECT_TRUE(Has(r.warnings, "bootstrap.users: deprecated")) << All(r);
+  EXPECT_EQ(r.config->bootstrap.pg_hba,
+            (std::vector<std::string>{"host replication replicator 127.0.0.1/32 md5", "host all all 0.0.0.0/0 md5"}));
+  ASSERT_EQ(r.config->bootstrap.users.size(), 1u);
+  EXPECT_EQ(r.config->bootstrap.users[0].options, (std::vector<std::string>{"CREATEROLE", "CREATEDB"}));
 }
 
 TEST(ConfigCorpusTest, DebianPostgres2WithEtcdV2IsRefusedWithTheHint) {

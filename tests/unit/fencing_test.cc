@@ -59,22 +59,6 @@ TEST(FenceMarginTest, SafetyMarginCappedAtHalfTtlWithAFloor) {
   EXPECT_EQ(FenceMargin(30, 0), Duration(250));    // floor
 }
 
-TEST(SplitCommandLineTest, WordsQuotesAndEscapes) {
-  auto w = SplitCommandLine("/usr/bin/notify  --to 'ops team' \"say \\\"hi\\\"\" a\\ b");
-  ASSERT_TRUE(w.ok());
-  EXPECT_EQ(*w, (std::vector<std::string>{"/usr/bin/notify", "--to", "ops team", "say \"hi\"", "a b"}));
-  EXPECT_EQ(*SplitCommandLine("x ''"), (std::vector<std::string>{"x", ""}));
-  EXPECT_EQ(*SplitCommandLine("$HOME/x; rm -rf /"), (std::vector<std::string>{"$HOME/x;", "rm", "-rf", "/"}))
-      << "no shell: no expansion, no command separators";
-}
-
-TEST(SplitCommandLineTest, BadLinesAreErrors) {
-  EXPECT_EQ(SplitCommandLine("a 'b").status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(SplitCommandLine("a \"b").status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(SplitCommandLine("a \\").status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(SplitCommandLine("   ").status().code(), Code::kInvalidArgument);
-}
-
 }  // namespace
 }  // namespace pgw
 

@@ -1,0 +1,65 @@
+// The executor's kBootstrap (Patroni's bootstrap and post_bootstrap): initdb and the first start as primary, the
+// post_bootstrap script, the roles; only then the cluster is taken as initialized (initialize := system id, config
+// seeded from bootstrap.dcs, leader key). A failure before that point is cleaned up as Patroni cleans it up and
+// stops the agent (ha::Inputs::bootstrap_failed).
+#include "agent/agent.h"
+
+namespace pgw {
+
+Status Agent::RunPostBootstrap() {
+  const auto& script = cfg_->bootstrap.post_bootstrap;
+  std::vector<std::string> argv = script;
+  argv.push_back(PostBootstrapConninfo(*cfg_));
+  ProcessOptions o;
+  // What Patroni gives the script: the superuser's password through a pgpass file (written with the first start),
+  // and commits that never wait for a synchronous standby.
+  o.env_set = {{"PGPASSFILE", cfg_->postgresql.pgpass}, {"PGOPTIONS", "-c synchronous_commit=local"}};
+  // Patroni waits as long as the script runs; a day bounds a script that hangs for good.
+  o.timeout = Duration(int64_t{24} * 3600 * 1000);
+  std::string prog = argv[0].substr(argv[0].rfind('/') + 1);
+  o.on_line = [&](const std::string& line) { log_.Info("post_bootstrap " + prog + ": " + line); };
+  log_.Info("running post_bootstrap script " + argv[0]);
+  auto r = pgw::Run(argv, o);
+  if (!r.ok()) return r.status().Context("post_bootstrap script " + argv[0] + " could not be started");
+  if (!r->Success()) return Internal("post_bootstrap script " + argv[0] + " failed (" + r->Describe() + ")");
+  log_.Info("post_bootstrap script " + argv[0] + " finished");
+  return Status::Ok();
+}
+
+Result<std::string> Agent::BootstrapPostgres() {
+  auto sysid = pg_->Bootstrap();
+  if (!sysid.ok()) return sysid.status();
+  if (!cfg_->bootstrap.post_bootstrap.empty()) PGW_RETURN_IF_ERROR(RunPostBootstrap());
+  Status roles = pg_->CreateRoles();
+  if (!roles.ok()) return roles.Context("creating roles after bootstrap");
+  return sysid;
+}
+
+Status Agent::Bootstrap() {
+  pg_state_ = "initializing new cluster";
+  TouchMember(LocalView{});
+  auto sysid = BootstrapPostgres();
+  if (!sysid.ok()) {
+    // As Patroni: free the initialize key first (another member may bootstrap), then stop and remove what we made.
+    std::string why = sysid.status().message();
+    log_.Error("bootstrap failed: " + why + "; removing the initialize key, stopping PostgreSQL and removing the "
+               "data directory");
+    Status st = dcs_->CancelInitialize();
+    if (!st.ok()) why += "; removing the initialize key failed too: " + st.message();
+    st = pg_->Stop(StopMode::kImmediate);
+    if (!st.ok()) why += "; stopping PostgreSQL failed too: " + st.message();
+    st = pg_->WipeDataDir();
+    if (!st.ok()) why += "; removing the data directory failed too: " + st.message();
+    pg_state_ = "stopped";
+    bootstrap_failed_ = why;
+    return sysid.status();
+  }
+  PGW_RETURN_IF_ERROR(dcs_->SetInitialize(*sysid, ""));
+  PGW_RETURN_IF_ERROR(dcs_->InitializeConfig(cfg_->bootstrap.dcs.dump()));
+  PGW_RETURN_IF_ERROR(dcs_->AttemptLeader());
+  pg_state_ = "running";
+  log_.Info("initialized a new cluster");
+  return Status::Ok();
+}
+
+}  // namespace pgw
