@@ -56,8 +56,6 @@ void LeaderHousekeeping(const Inputs& in, Decision* d) {
   }
 }
 
-// Election among replicas when nobody holds the leader key (reference §3.5). Returns the reason we are not the
-// healthiest node, or "" when we may race.
 // In failsafe mode only the members listed in the failsafe key may race for the leader key: the primary asks
 // exactly those to confirm it is alive, so an unlisted member cannot know whether a failsafe primary still runs.
 bool FailsafeExcludes(const Inputs& in, const std::string& name) {
@@ -75,6 +73,8 @@ bool SyncForbids(const Inputs& in, const std::string& name) {
   return std::find(standbys.begin(), standbys.end(), name) == standbys.end();
 }
 
+// Election among replicas when nobody holds the leader key (reference §3.5). Returns the reason we are not the
+// healthiest node, or "" when we may race.
 std::string NotHealthiestReason(const Inputs& in) {
   const LocalView& l = *in.local;
   if (in.cluster->last_lsn && *in.cluster->last_lsn - l.wal_position > in.dynamic.maximum_lag_on_failover) {
