@@ -32,7 +32,7 @@ class EtcdDcs final : public Dcs {
   // transaction, and only then revokes the old lease: the keys never lapse. On failure the old lease stays in use
   // and the next call retries. From the HA loop.
   Status SetTtl(int ttl_seconds);
-  // The HA loop counts the lease stale after retry_timeout without a renewal: renew at least twice within it.
+  // The HA loop counts the lease stale after retry_timeout without a renewal: the renewal period stays within 2/3 of it.
   void SetRetryTimeout(int seconds);
   // Ensures a lease exists (grants one if needed). Called by the HA loop before it writes keys.
   Status EnsureLease();

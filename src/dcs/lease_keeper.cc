@@ -124,7 +124,9 @@ Duration LeaseKeeper::Period() const {
     if (pending_id_ != 0) ttl = std::min(ttl, pending_ttl_);
   }
   int period = ttl * 1000 / 4;
-  if (int rt = retry_timeout_.load(); rt > 0) period = std::min(period, rt * 1000 / 2);
+  // A keepalive lost in a period is retried a quarter period later: renewals stay within retry_timeout while
+  // period * 5/4 < retry_timeout; two thirds of it leaves room for the round trips.
+  if (int rt = retry_timeout_.load(); rt > 0) period = std::min(period, rt * 2000 / 3);
   return Duration(std::max(200, period));
 }
 

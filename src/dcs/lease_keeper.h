@@ -69,7 +69,7 @@ class LeaseKeeper {
   Status Rotate(const MoveKeys& move);
   int64_t PendingId() const;
   // How often Renew should run: four times per TTL of the shortest lease held, so that one lost keepalive never
-  // costs the lease, and at least twice per retry_timeout, the age after which the HA loop counts the lease stale
+  // costs the lease, and at most 2/3 of retry_timeout, the age after which the HA loop counts the lease stale
   // (ttl 5 with retry_timeout 1 is a valid Patroni timing; a ttl/4 period alone made such a primary flap).
   Duration Period() const;
   void SetRetryTimeout(int seconds) { retry_timeout_ = seconds; }
