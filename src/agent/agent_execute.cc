@@ -1,0 +1,219 @@
+// Agent::Execute and ExecuteOne: carrying out the actions of one decision (split from agent.cc).
+#include "agent/agent.h"
+
+#include <thread>
+
+#include "agent/peers.h"
+#include "common/fs.h"
+#include "ha/sync.h"
+#include "pg/fence.h"
+
+namespace pgw {
+
+bool Agent::Execute(const ha::Decision& d, const ClusterView& view, const LocalView& local) {
+  for (const auto& a : d.actions) {
+    if (stop_) return false;
+    Status s = ExecuteOne(a, view, local);
+    if (!s.ok()) {
+      if (a.type == ha::ActionType::kFatal) return false;
+      if (s.code() == Code::kAlreadyExists && a.type == ha::ActionType::kAttemptInitialize) {
+        log_.Info("failed to acquire initialize lock");
+      } else if (s.code() == Code::kAlreadyExists && a.type == ha::ActionType::kAttemptLeader) {
+        log_.Info("failed to acquire the leader lock: another member holds it");
+      } else {
+        log_.Error(std::string(ha::ActionName(a.type)) + " failed: " + s.message());
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
+Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local) {
+  using ha::ActionType;
+  switch (a.type) {
+    case ActionType::kWait:
+    case ActionType::kCheckPeers:
+      return Status::Ok();
+    case ActionType::kFatal:
+      log_.Error(a.target.empty() ? "stopping: fatal condition" : a.target);
+      exit_code_ = 1;
+      stop_ = true;
+      return Internal("fatal");
+    case ActionType::kAttemptInitialize:
+      return dcs_->AttemptInitialize("");
+    case ActionType::kBootstrap:
+      return Bootstrap();
+    case ActionType::kClone: {
+      pg_state_ = "creating replica";
+      TouchMember(local);
+      Status s = pg_->Clone(*a.address);
+      if (!s.ok()) {
+        pg_state_ = "stopped";
+        Status w = pg_->WipeDataDir();
+        if (!w.ok()) log_.Error(w.message());
+        return s.Context("cloning from " + a.target);
+      }
+      log_.Info("cloned from " + a.target);
+      return Status::Ok();
+    }
+    case ActionType::kStartPrimary: {
+      Status armed = ArmFencing();
+      if (!armed.ok()) {
+        Status rel = dcs_->DeleteLeader();
+        if (!rel.ok()) log_.Warn(rel.message());
+        return armed.Context("not starting as primary");
+      }
+      pg_state_ = "starting";
+      sync_added_lsn_.clear();
+      if (a.mode == "gated") {
+        PGW_RETURN_IF_ERROR(pg_->CloseGate());
+        gate_since_ = clock_.Now();
+        log_.Warn("client gate closed: only replication and pgwarden's roles may connect until a synchronous "
+                  "standby has received all WAL");
+      }
+      if (dyn_.synchronous_mode) {
+        // Restarting in place after a crash: only the published synchronous standbys (or '*' when strict) may
+        // acknowledge commits from the first moment on.
+        pg_->SetSyncNames(ha::RenderSyncNames(ha::SyncStandbys(view, cfg_->name), dyn_.synchronous_node_count,
+                                              dyn_.synchronous_mode_strict));
+      }
+      Status s = pg_->Start(std::nullopt);
+      if (!s.ok()) primary_start_failed_ = true;
+      return s;
+    }
+    case ActionType::kStartReplica: {
+      pg_state_ = "starting";
+      pg_->SetSyncNames(std::nullopt);
+      sync_added_lsn_.clear();
+      if (a.mode == "gated") {
+        // Kept across the read-only start (following nobody): honoured if this node is promoted later.
+        PGW_RETURN_IF_ERROR(pg_->CloseGate());
+        log_.Warn("client gate closed: this crashed primary starts read-only; should it be promoted, clients wait "
+                  "until a synchronous standby has received all WAL");
+      }
+      bool was_primary = ha::WasPrimary(local);
+      // A former primary started before any leader is known has not been reconciled with the leader to come.
+      if (was_primary && !a.upstream && !clean_demote_) unreconciled_ = true;
+      return pg_->Start(a.upstream, /*standby=*/true);
+    }
+    case ActionType::kFollow: {
+      log_.Info("changing primary_conninfo to follow " + a.target + " (" + a.upstream->address.ToString() +
+                ") and reloading");
+      Status s = pg_->Follow(*a.upstream);
+      auto it = cfg_->postgresql.callbacks.find("on_reload");
+      if (s.ok() && it != cfg_->postgresql.callbacks.end()) {
+        callbacks_.Fire(it->second, "on_reload", "replica", cfg_->scope);
+      }
+      return s;
+    }
+    case ActionType::kAttemptLeader:
+      return dcs_->AttemptLeader();
+    case ActionType::kRefreshLeader:
+      return dcs_->RefreshLeader();
+    case ActionType::kPromote:
+      return PromoteNow(view);
+    case ActionType::kDemote: {
+      if (a.mode == "graceful") return DemoteGracefully(a.target, view);
+      ++demotions_;
+      StopMode mode = a.mode == "offline" ? StopMode::kFast : StopMode::kImmediate;
+      log_.Info("demoting: stopping PostgreSQL (" + a.mode + ")");
+      Status s = pg_->Stop(mode);
+      if (!s.ok()) return s;
+      fencer_->Disarm();
+      pg_state_ = "stopped";
+      if (a.mode == "immediate") {
+        Status rel = dcs_->DeleteLeader();
+        if (!rel.ok() && rel.code() != Code::kConflict) log_.Warn(rel.message());
+      }
+      return Status::Ok();
+    }
+    case ActionType::kReleaseLeader: {
+      // Given up on purpose: let the others take it before racing again.
+      no_race_until_ = clock_.Now() + Duration(dyn_.ttl * 1000);
+      Status s = dcs_->DeleteLeader();
+      if (s.code() == Code::kConflict) return Status::Ok();  // not ours any more: nothing to release
+      return s;
+    }
+    case ActionType::kRewind: {
+      Status s = pg_->Rewind(*a.address);
+      rewind_failed_ = !s.ok();
+      if (s.ok()) {
+        unreconciled_ = false;
+        log_.Info("pg_rewind from " + a.target + " finished");
+      }
+      return s;
+    }
+    case ActionType::kReinitialize: {
+      log_.Info("removing the data directory to clone it again");
+      rewind_failed_ = false;
+      unreconciled_ = false;
+      return pg_->WipeDataDir();
+    }
+    case ActionType::kCheckFailsafe:
+      return Status::Ok();
+    case ActionType::kDeleteFailover:
+      return dcs_->DeleteFailover();
+    case ActionType::kSetSyncNames: {
+      log_.Info(a.sync_names.empty() ? std::string("synchronous_standby_names := '' (no synchronous standby)")
+                                     : "synchronous_standby_names := '" + a.sync_names + "'");
+      for (const auto& n : a.sync) sync_added_lsn_.erase(n);
+      PGW_RETURN_IF_ERROR(pg_->ApplySyncNames(a.sync_names, std::nullopt));
+      if (a.sync.empty()) return Status::Ok();
+      // Safety rule 9: measured after the change, so the position covers every commit acknowledged before it.
+      LocalView after = pg_->Observe();
+      if (!after.query_ok || after.in_recovery) {
+        return Unavailable("cannot read the WAL position after changing synchronous_standby_names");
+      }
+      for (const auto& n : a.sync) sync_added_lsn_[n] = after.wal_position;
+      log_.Info("synchronous standby candidates added at " + FormatLsn(after.wal_position) +
+                ": published once they have flushed it");
+      return Status::Ok();
+    }
+    case ActionType::kDeleteSync:
+      log_.Info("synchronous_mode is off: removing the sync key");
+      return dcs_->DeleteSync();
+    case ActionType::kWriteSync: {
+      std::string list;
+      for (const auto& n : a.sync) list += (list.empty() ? "" : ",") + n;
+      log_.Info("Synchronous standby status assigned to [" + list + "]");
+      Json j = {{"leader", cfg_->name}, {"sync_standby", list.empty() ? Json(nullptr) : Json(list)}};
+      return dcs_->WriteSync(j.dump(), view.sync ? view.sync_mod_revision : 0);
+    }
+    case ActionType::kRestart: {
+      restart_requested_ = false;
+      scheduled_restart_ = 0;
+      log_.Info("restarting PostgreSQL");
+      bool primary = local.running && local.query_ok && !local.in_recovery;
+      std::optional<Upstream> up = primary ? std::nullopt : local.upstream;
+      Status s = pg_->Stop(StopMode::kFast);
+      if (s.ok()) {
+        pg_state_ = "starting";
+        if (primary) s = ArmFencing();
+        if (s.ok()) s = pg_->Start(up, /*standby=*/!primary);
+      }
+      last_restart_ok_ = s.ok();
+      ++restarts_done_;
+      auto it = cfg_->postgresql.callbacks.find("on_restart");
+      if (s.ok() && it != cfg_->postgresql.callbacks.end()) {
+        callbacks_.Fire(it->second, "on_restart", primary ? "primary" : "replica", cfg_->scope);
+      }
+      if (!s.ok() && primary) primary_start_failed_ = true;
+      return s;
+    }
+    case ActionType::kWriteFailsafe:
+      return dcs_->WriteFailsafe(ha::FailsafeMembers(view).dump());
+    case ActionType::kWriteStatus:
+      return dcs_->WriteStatus(EncodeStatus(a.optime));
+    case ActionType::kSyncSlots:
+      return pg_->SyncSlots(a.slots, local.physical_slots);
+    case ActionType::kOpenGate: {
+      Status s = pg_->OpenGate();
+      if (s.ok()) log_.Info("client gate opened: " + a.target);
+      return s;
+    }
+  }
+  return Internal("unknown action");
+}
+
+}  // namespace pgw

@@ -1,0 +1,144 @@
+// Leadership changes: graceful demotion for a switchover, promotion, the history entry (split from agent.cc).
+#include "agent/agent.h"
+
+#include <thread>
+
+#include "agent/peers.h"
+#include "common/fs.h"
+#include "ha/sync.h"
+#include "pg/fence.h"
+
+namespace pgw {
+
+Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& view) {
+  log_.Info("manual failover: checkpointing, then stopping PostgreSQL so that " +
+            (candidate.empty() ? std::string("a replica") : candidate) + " can take over");
+  ++demotions_;
+  if (!candidate.empty() && view.failover) {
+    auto f = ha::ParseFailover(*view.failover);
+    if (f && f->member.empty()) {
+      // A switchover without a named candidate: name the one the core chose, so that it promotes in the cycle the
+      // key is released (watch event) instead of checking its peers and waiting a loop (issue 10 item 12).
+      Json named = *view.failover;
+      named["leader"] = cfg_->name;
+      named["member"] = candidate;
+      Status w = dcs_->ApiSetFailover(named.dump());
+      if (!w.ok()) log_.Warn("manual failover: could not name " + candidate + " in the failover key: " + w.message());
+    }
+  }
+  Status cp = pg_->Checkpoint();  // makes the shutdown checkpoint short
+  if (!cp.ok()) log_.Warn(cp.message());
+  PGW_RETURN_IF_ERROR(pg_->Stop(StopMode::kFast));
+  fencer_->Disarm();
+  pg_state_ = "stopped";
+  auto cd = pg_->ReadControlData();
+  int64_t ckpt = cd.ok() ? cd->checkpoint_lsn : 0;
+  // Release the key once a candidate has received the shutdown checkpoint: from then on it has every commit.
+  std::vector<std::string> names;
+  for (const auto& [name, m] : view.members) {
+    if (name != cfg_->name && (candidate.empty() || name == candidate)) names.push_back(name);
+  }
+  bool confirmed = false;
+  MonoTime give_up = clock_.Now() + Duration(std::max(5000, dyn_.loop_wait * 2000));
+  // Ask the candidates' PostgreSQL directly (their REST status is refreshed only once per loop).
+  std::vector<std::unique_ptr<PgConnection>> conns;
+  for (const auto& n : names) {
+    const Member* m = view.FindMember(n);
+    if (m == nullptr || !m->conn) continue;
+    auto c = std::make_unique<PgConnection>();
+    Status cs = c->Connect(SuperuserConninfo(*cfg_, m->conn->host, m->conn->port), Duration(1000));
+    if (cs.ok()) conns.push_back(std::move(c));
+    else log_.Warn("manual failover: cannot query " + n + ": " + cs.message());
+  }
+  while (ckpt > 0 && !confirmed && !conns.empty() && clock_.Now() < give_up && !stop_) {
+    for (auto& c : conns) {
+      auto r = c->Query("SELECT COALESCE(pg_last_wal_receive_lsn(), '0/0') - '0/0'");
+      if (r.ok() && !r->empty() && std::atoll(r->front()[0].value_or("0").c_str()) > ckpt) confirmed = true;
+    }
+    if (!confirmed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!confirmed) log_.Warn("manual failover: no replica confirmed the shutdown checkpoint; releasing the lock anyway");
+  clean_demote_ = confirmed;
+  // GET /patroni must stop calling us primary before the key goes: racing peers would otherwise wait a loop.
+  Publish(pg_->Observe(), &view);
+  Status rel = dcs_->DeleteLeader();
+  if (rel.ok()) log_.Info("manual failover: leader key released");
+  auto it = cfg_->postgresql.callbacks.find("on_stop");
+  if (it != cfg_->postgresql.callbacks.end()) callbacks_.Fire(it->second, "on_stop", "primary", cfg_->scope);
+  return rel.code() == Code::kConflict ? Status::Ok() : rel;
+}
+
+Status Agent::PromoteNow(const ClusterView& view) {
+  const std::string& hook = cfg_->postgresql.pre_promote;
+  if (!hook.empty() &&
+      !callbacks_.RunSync(hook, "pre_promote", Duration(cfg_->postgresql.pg_ctl_timeout * 1000))) {
+    no_race_until_ = clock_.Now() + Duration(dyn_.ttl * 1000);
+    Status rel = dcs_->DeleteLeader();
+    if (!rel.ok()) log_.Warn(rel.message());
+    return Internal("Promotion cancelled because the pre-promote script failed");
+  }
+  sync_added_lsn_.clear();
+  if (dyn_.synchronous_mode) {
+    // Before promoting: nobody is a synchronous standby of the new leader yet (reference §3.3).
+    Json j = {{"leader", cfg_->name}, {"sync_standby", nullptr}};
+    Status w = dcs_->WriteSync(j.dump(), view.sync ? view.sync_mod_revision : 0);
+    if (!w.ok()) {
+      Status rel = dcs_->DeleteLeader();
+      if (!rel.ok()) log_.Warn(rel.message());
+      return w.Context("Postponing promotion because synchronous replication state was updated by somebody else");
+    }
+    Status n = pg_->ApplySyncNames(dyn_.synchronous_mode_strict ? "*" : "", pg_->Observe().upstream);
+    if (!n.ok()) log_.Warn(n.message());
+  }
+  // Fencing is armed before PostgreSQL can accept a single write.
+  Status armed = ArmFencing();
+  if (!armed.ok()) {
+    Status rel = dcs_->DeleteLeader();
+    if (!rel.ok()) log_.Warn(rel.message());
+    return armed.Context("Not promoting self because watchdog could not be activated");
+  }
+  MonoTime started = clock_.Now();
+  PGW_RETURN_IF_ERROR(pg_->Promote());
+  auto took = clock_.Now() - started;
+  ++promotions_;
+  unreconciled_ = false;
+  last_promotion_seconds_ = static_cast<double>(took.count()) / 1000.0;
+  log_.Info("promoted PostgreSQL in " + std::to_string(took.count()) + " ms");
+  Status h = WriteHistoryAfterPromote(view);
+  // The end-of-recovery checkpoint puts the new timeline in pg_control, which pg_rewind on the old primary reads.
+  Status cp = pg_->Checkpoint();
+  if (!cp.ok()) log_.Warn(cp.message());
+  return h;
+}
+
+Status Agent::WriteHistoryAfterPromote(const ClusterView& view) {
+  LocalView after = pg_->Observe();
+  if (after.timeline <= 1) return Status::Ok();
+  char name[32];
+  std::snprintf(name, sizeof name, "%08X.history", after.timeline);
+  auto text = ReadFile(cfg_->postgresql.data_dir + "/pg_wal/" + name);
+  if (!text.ok()) {
+    log_.Warn("promoted, but cannot read the timeline history: " + text.status().message());
+    return Status::Ok();
+  }
+  Json history = view.history.is_array() ? view.history : Json::array();
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    int tl;
+    std::string lsn;
+    if (!(ls >> tl >> lsn)) continue;
+    std::string reason;
+    std::getline(ls, reason);
+    while (!reason.empty() && (reason.front() == '\t' || reason.front() == ' ')) reason.erase(0, 1);
+    bool known = false;
+    for (const auto& e : history) known = known || (e.is_array() && !e.empty() && e[0] == tl);
+    if (known) continue;
+    auto lsn_bytes = ParseLsn(lsn);
+    history.push_back({tl, lsn_bytes.value_or(0), reason, IsoTimestamp(clock_.WallSeconds()), cfg_->name});
+  }
+  return dcs_->WriteHistory(history.dump());
+}
+
+}  // namespace pgw
