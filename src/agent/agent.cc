@@ -90,6 +90,9 @@ Agent::~Agent() {
 Status Agent::ArmFencing() {
   int64_t lease = dcs_->LeaseId();
   if (lease == 0) return Unavailable("no lease to arm fencing with");
+  // Arming starts the health bound afresh (pg_health.h): the checker's last success may date from before a long
+  // initdb or start, and that gap is not a hang of the PostgreSQL this node now runs as primary.
+  if (!fencer_->armed()) pg_health_->MarkOk();
   return fencer_->Arm(lease, dcs_->LeaseDeadline(), dyn_.ttl);
 }
 

@@ -40,7 +40,8 @@ class PgHealth {
   // Whether a check succeeded within Bound().
   bool Healthy() const;
   MonoTime LastOk() const { return MonoTime(Duration(last_ok_ms_.load())); }
-  // Counts the start as a success (a primary armed right after start gets one bound to prove itself).
+  // Counts now as a success: at the start, and when the fence is armed (a new primary gets one bound to prove
+  // itself, however long initdb or the start took before it).
   void MarkOk() { last_ok_ms_ = clock_.Now().time_since_epoch().count(); }
 
  private:

@@ -133,6 +133,12 @@ std::string ApplyStep(World& w, const std::vector<std::string>& words, std::vect
   if (op == "await" || op == "expect") {
     size_t within = words.size();
     int64_t d = 0;
+    bool throughout = op == "expect" && words.size() >= 4 && words[words.size() - 2] == "for";
+    if (throughout) {
+      within = words.size() - 2;
+      d = ParseDuration(words.back());
+      if (d < 0) return "expect: bad duration '" + words.back() + "'";
+    }
     if (op == "await") {
       if (words.size() < 4 || words[words.size() - 2] != "within") return "await: expected 'await <condition> within <duration>'";
       within = words.size() - 2;
@@ -149,6 +155,13 @@ std::string ApplyStep(World& w, const std::vector<std::string>& words, std::vect
         bool h = false;
         (void)CheckCondition(w, cond, &h);
         return h;
+      }, d);
+    } else if (throughout && holds) {
+      // The condition must hold at every tick for the duration: stop at the first tick it does not.
+      holds = !w.RunUntil([&] {
+        bool h = false;
+        (void)CheckCondition(w, cond, &h);
+        return !h;
       }, d);
     }
     std::string c = Join(words, 1, within);
@@ -213,12 +226,12 @@ std::string ApplyStep(World& w, const std::vector<std::string>& words, std::vect
     }
     return "";
   }
-  if (op == "lag" || op == "slow-promote") {
+  if (op == "lag" || op == "slow-promote" || op == "slow-initdb") {
     if (words.size() != 3) return op + ": expected '" + op + " <node> <duration>'";
     SimNode* n = w.Find(words[1]);
     int64_t d = ParseDuration(words[2]);
     if (n == nullptr || d < 0) return op + ": bad node or duration";
-    (op == "lag" ? n->f.lag_ms : n->f.promote_delay_ms) = d;
+    (op == "lag" ? n->f.lag_ms : op == "slow-promote" ? n->f.promote_delay_ms : n->f.initdb_ms) = d;
     return "";
   }
   std::string err = nodes_arg(1, &ns);

@@ -168,6 +168,10 @@ void SimAgent::Tick() {
   if (now >= next_renew_ && started_) KeeperTick();
   FailsafeTick();
   if (busy_until_ > now) return;
+  if (initdb_running_) {
+    Status s = FinishBootstrap();
+    if (!s.ok()) w_.Trace(n_.name, "bootstrap failed: " + s.message());
+  }
   if (!started_) {
     // Agent::WaitForDcs
     if (now < next_cycle_) return;
@@ -183,18 +187,26 @@ void SimAgent::Tick() {
   if (!wake_ && now < next_cycle_) return;
   wake_ = false;
   Cycle();
-  // Agent::Run: the next cycle after loop_wait, earlier when the lease of an armed primary goes stale.
-  Duration wait(int64_t{dyn_.loop_wait} * 1000);
+  // Agent::Run: the next cycle loop_wait after this one started, at once when this one took that long (a slow
+  // initdb or promotion held it until busy_until_), earlier when the lease of an armed primary goes stale.
+  MonoTime end = std::max(Now(), busy_until_);
+  Duration period(int64_t{dyn_.loop_wait} * 1000);
+  Duration elapsed = std::chrono::duration_cast<Duration>(end - now);
+  if (elapsed >= period) {
+    next_cycle_ = end;
+    return;
+  }
+  Duration wait = period - elapsed;
   if (fencer_.armed) {
     MonoTime last_renewal = keeper_.Deadline() - Duration(int64_t{dyn_.ttl} * 1000);
     std::vector<MonoTime> at = {last_renewal + Duration(int64_t{dyn_.retry_timeout} * 1000) + Duration(10)};
     if (dyn_.failsafe_mode) at.push_back(last_renewal + ha::SuspectAfter(dyn_) + Duration(10));
     for (MonoTime t : at) {
-      Duration until = std::chrono::duration_cast<Duration>(t - Now());
+      Duration until = std::chrono::duration_cast<Duration>(t - end);
       if (until > Duration(0) && until < wait) wait = until;
     }
   }
-  next_cycle_ = std::max(Now(), busy_until_) + wait;
+  next_cycle_ = end + wait;
 }
 
 void SimAgent::KeeperTick() {
@@ -315,6 +327,7 @@ void SimAgent::PushSupervisor() {
 Status SimAgent::ArmFencing() {
   int64_t lease = keeper_.Id();
   if (lease == 0) return Unavailable("no lease to arm fencing with");
+  if (!fencer_.armed) pg_last_ok_ = Now();  // PgHealth::MarkOk: arming starts the health bound afresh
   return ArmWith(lease, keeper_.Deadline(), dyn_.ttl);
 }
 

@@ -1,8 +1,8 @@
-// A model of src/agent/agent.cc's HA loop and executor (Cycle, Execute, ExecuteOne, PromoteNow, DemoteGracefully,
+// A model of src/agent/agent*.cc's HA loop and executor (Cycle, Execute, ExecuteOne, PromoteNow, DemoteGracefully,
 // Bootstrap, UpdateFencing, the failsafe thread, the lease keeper thread), driving the REAL ha::Decide and the
 // REAL LeaseKeeper over the model etcd and PostgreSQL. The agent is not yet behind interfaces (issue 14), so this
-// file copies its executor's rules: KEEP IT IN STEP WITH agent.cc (docs/testing.md). Each function names the
-// agent.cc function it models.
+// file copies its executor's rules: KEEP IT IN STEP WITH agent.cc, agent_execute.cc, agent_failsafe.cc and
+// agent_handover.cc (docs/testing.md). Each function names the agent function it models.
 #pragma once
 
 #include <map>
@@ -62,6 +62,7 @@ class SimAgent {
   Status PromoteNow(const ClusterView& view);
   Status DemoteGracefully(const std::string& candidate, const ClusterView& view);
   Status Bootstrap();
+  Status FinishBootstrap();
   Status ArmFencing();
   Status ArmWith(int64_t lease, MonoTime deadline, int ttl);  // Fencer::Arm
   // EtcdDcs::SetTtl: a live ttl change rotates the lease (grant, move keys by txn, revoke the old one).
@@ -110,6 +111,7 @@ class SimAgent {
   bool retry_soon_ = false;
   bool wake_ = false;
   MonoTime busy_until_{};  // a slow call (promotion) holds the loop until then
+  bool initdb_running_ = false;  // a slow initdb holds the loop; FinishBootstrap runs when it is done
 
   bool primary_start_failed_ = false;
   bool rewind_failed_ = false;

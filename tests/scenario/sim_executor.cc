@@ -376,8 +376,22 @@ Status SimAgent::Bootstrap() {
   pg_state_ = "initializing new cluster";
   auto sysid = w_.PgBootstrap(n_);
   if (!sysid.ok()) return sysid.status();
+  if (n_.f.initdb_ms > 0) {
+    // A slow initdb holds the HA loop (the lease keeper and the health checker go on); PostgreSQL starts after it.
+    n_.pg.running = false;
+    initdb_running_ = true;
+    busy_until_ = Now() + Duration(n_.f.initdb_ms);
+    return Status::Ok();
+  }
+  return FinishBootstrap();
+}
+
+Status SimAgent::FinishBootstrap() {
+  initdb_running_ = false;
+  n_.pg.running = true;
+  std::string sysid = n_.pg.sysid;
   if (!w_.EtcdReachable(n_)) return Unavailable("writing initialize: etcd unreachable");
-  auto r = w_.etcd().PutIfValue("initialize", "", *sysid, 0, w_.now_ms());
+  auto r = w_.etcd().PutIfValue("initialize", "", sysid, 0, w_.now_ms());
   if (!r.ok() || !*r) return Conflict("initialize was changed by someone else");
   (void)w_.etcd().CreateOnly("config", n_.cfg->bootstrap.dcs.dump(), 0, w_.now_ms());
   w_.AfterWrite(n_);

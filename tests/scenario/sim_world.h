@@ -42,6 +42,7 @@ struct Faults {
   bool agent_dead = false;    // agent process gone (its fence supervisor still runs)
   bool paused = false;        // the whole machine (VM pause): nothing runs, the node's clock stands still
   int64_t promote_delay_ms = 0;
+  int64_t initdb_ms = 0;      // initdb takes this long (PostgreSQL not running meanwhile)
   bool pre_promote_fails = false;
   std::set<std::string> peers_cut;  // no traffic to these members (REST and replication)
 };
