@@ -383,9 +383,16 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       d.message = "no action. I am " + Me(in) + ", the leader with the lock (etcd is slow to answer)";
       return d;
     }
+    // The failsafe key lists who may take over (FailsafeExcludes). Patroni rewrites it with every leader update;
+    // here it is refreshed before a handover too, or a candidate left out while it was down would refuse the key
+    // the leader hands it, the leader would take it back and hand it over again, for good (random seed 300111).
+    bool failsafe_stale = in.dynamic.failsafe_mode && (!c.failsafe || *c.failsafe != FailsafeMembers(c));
     if (c.failover) {
       Decision manual;
-      if (ManualFailoverFromLeader(in, &manual)) return manual;
+      if (ManualFailoverFromLeader(in, &manual)) {
+        if (failsafe_stale) manual.actions.insert(manual.actions.begin(), Act(ActionType::kWriteFailsafe));
+        return manual;
+      }
     }
     if (in.restart_requested) {
       d.actions.push_back(Act(ActionType::kRestart));
@@ -393,10 +400,7 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       return d;
     }
     LeaderHousekeeping(in, &d);
-    if (in.dynamic.failsafe_mode) {
-      Json want = FailsafeMembers(c);
-      if (!c.failsafe || *c.failsafe != want) d.actions.push_back(Act(ActionType::kWriteFailsafe));
-    }
+    if (failsafe_stale) d.actions.push_back(Act(ActionType::kWriteFailsafe));
     d.message = "no action. I am " + Me(in) + ", the leader with the lock";
     std::string note = SynchronousNote(in.dynamic, c, in.config->name);
     if (note == "waiting") d.message += " (synchronous_mode_strict: writes wait until a synchronous standby connects)";

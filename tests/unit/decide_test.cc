@@ -621,6 +621,21 @@ TEST_F(SwitchoverTest, LeaderDemotesGracefullyForAHealthyCandidate) {
   EXPECT_EQ(d.message, "manual failover: demoting myself");
 }
 
+// Random seed 300111: a failsafe key written while the other agents were down listed only the leader; a failover
+// key then named a member that had come back. The leader handed over, the candidate (not listed) refused, the
+// leader took the key back and handed over again, for good. The leader refreshes the list before it hands over.
+TEST_F(SwitchoverTest, FailsafeLeaderListsTheMembersBeforeItHandsOver) {
+  SteadyLeader();
+  tweak_ = [](Inputs& in) { in.dynamic.failsafe_mode = true; };
+  cluster_.failsafe = Json{{"pg0", "http://x/patroni"}};
+  cluster_.failover = Json{{"member", "pg1"}};
+  auto d = Run();
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kWriteFailsafe, AT::kDemote})) << d.message;
+  EXPECT_EQ(d.actions[1].target, "pg1");
+  cluster_.failsafe = FailsafeMembers(cluster_);
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kDemote}) << "an up-to-date list is not written again";
+}
+
 TEST_F(SwitchoverTest, UnhealthyOrIneligibleCandidateClearsTheRequest) {
   SteadyLeader();
   cluster_.members["pg1"].state = "stopped";
