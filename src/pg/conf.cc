@@ -17,6 +17,8 @@ std::string EscapeConfString(const std::string& s) {
   for (char c : s) {
     if (c == '\'') out += "''";
     else if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";  // a raw line break ends the line: PostgreSQL reads \n and \r escapes
+    else if (c == '\r') out += "\\r";
     else out += c;
   }
   return out + "'";
@@ -78,11 +80,16 @@ Json EffectiveParameters(const Config& cfg, const DynamicConfig& dyn) {
   return p;
 }
 
-std::string ConfValue(const Json& v) {
+std::string ConfText(const Json& v) {
   if (v.is_boolean()) return v.get<bool>() ? "on" : "off";
-  if (v.is_number()) return v.dump();
-  if (v.is_string()) return EscapeConfString(v.get<std::string>());
-  return EscapeConfString(v.dump());
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string ConfValue(const Json& v) {
+  // Only integers and booleans go bare: a bare 1e+20 is a syntax error for PostgreSQL, '1e+20' is a number.
+  if (v.is_boolean() || v.is_number_integer()) return ConfText(v);
+  return EscapeConfString(ConfText(v));
 }
 
 std::string PrimaryConninfo(const Config& cfg, const HostPort& upstream) {

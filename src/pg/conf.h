@@ -24,8 +24,10 @@ bool IsClusterWideParameter(const std::string& name);
 // what pgwarden owns: listen_addresses, port, cluster_name, hba_file.
 Json EffectiveParameters(const Config& cfg, const DynamicConfig& dyn);
 
-// A postgresql.conf value: numbers and booleans bare, everything else single-quoted.
+// A postgresql.conf value: integers and booleans (on/off) bare, everything else single-quoted (line breaks as \n).
 std::string ConfValue(const Json& v);
+// The text PostgreSQL reads from ConfValue(v): on/off for a boolean, a string as it is, anything else as JSON.
+std::string ConfText(const Json& v);
 
 // postgresql.conf. `upstream` set => replica recovery settings (primary_conninfo, primary_slot_name,
 // recovery_target_timeline). `include_base` adds include of postgresql.base.conf (initdb's original).

@@ -45,6 +45,13 @@ TEST(ConfTest, ConfValuesAreQuoted) {
   EXPECT_EQ(ConfValue(Json(100)), "100");
   EXPECT_EQ(ConfValue(Json(true)), "on");
   EXPECT_EQ(ConfValue(Json("it's")), "'it''s'");
+  // A bare 1e+20 or a raw line break would be a syntax error that stops PostgreSQL from starting.
+  EXPECT_EQ(ConfValue(Json(1e20)), "'1e+20'");
+  EXPECT_EQ(ConfValue(Json(0.9)), "'0.9'");
+  EXPECT_EQ(ConfValue(Json(-1)), "-1");
+  EXPECT_EQ(ConfValue(Json("a\nb\r")), "'a\\nb\\r'");
+  EXPECT_EQ(ConfText(Json(false)), "off");
+  EXPECT_EQ(ConfText(Json(0.5)), "0.5");
 }
 
 TEST(ConfTest, HbaGetsAReplicationLineWhenMissing) {
