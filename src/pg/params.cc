@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "common/fs.h"
+#include "pg/param_check.h"
 
 namespace pgw {
 namespace {
@@ -105,7 +106,7 @@ Json TranslateParameters(int major, const Json& params, std::vector<std::string>
            ", left out (PostgreSQL " + std::to_string(major) + " would refuse to start)");
     }
   }
-  return out;
+  return CheckParameters(major, out, warnings);
 }
 
 Json TranslateEffectiveParameters(int major, Json effective, const Config& cfg, const DynamicConfig& dyn,
