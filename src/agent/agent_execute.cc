@@ -228,13 +228,14 @@ Status Agent::SyncSlots(const ha::Action& a, const LocalView& local) {
 }
 
 void Agent::AdvanceToPublished(const ClusterView& view) {
-  if (!dyn_.use_slots || dyn_.slots.empty()) return;
+  if (!dyn_.use_slots) return;
   auto published = ha::StatusSlots(view);
   LocalView now = pg_->Observe();
   std::map<std::string, int64_t> to;
+  std::string mine = SlotNameFromMemberName(cfg_->name);
   for (const auto& s : now.slots) {
     auto it = published.find(s.name);
-    if (dyn_.slots.count(s.name) > 0 && it != published.end()) to[s.name] = it->second;
+    if (s.name != mine && it != published.end()) to[s.name] = it->second;
   }
   Status s = pg_->AdvanceSlots(to, now.slots);
   if (!s.ok()) log_.Warn("after the promotion: " + s.message());

@@ -26,12 +26,12 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
       if (!w.ok()) log_.Warn("manual failover: could not name " + candidate + " in the failover key: " + w.message());
     }
   }
-  if (dyn_.use_slots && !dyn_.slots.empty()) {
+  if (dyn_.use_slots) {
     // The candidate advances its copies of the permanent slots to the positions in `status` when it promotes:
     // publish them once more, as late as we can query them.
     LocalView now = pg_->Observe();
     if (now.query_ok && !now.in_recovery) {
-      Status w = dcs_->WriteStatus(EncodeStatus(now.wal_position, ha::PublishedSlots(*cfg_, dyn_, now)));
+      Status w = dcs_->WriteStatus(EncodeStatus(now.wal_position, ha::PublishedSlots(*cfg_, dyn_, view, now)));
       if (!w.ok()) log_.Warn("manual failover: could not publish the slot positions: " + w.message());
     }
   }

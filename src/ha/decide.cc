@@ -62,7 +62,7 @@ void LeaderHousekeeping(const Inputs& in, Decision* d) {
     if (in.cluster->sync) d->actions.push_back(Act(ActionType::kDeleteSync));
   }
   const LocalView& l = *in.local;
-  auto published = PublishedSlots(*in.config, in.dynamic, l);
+  auto published = PublishedSlots(*in.config, in.dynamic, *in.cluster, l);
   if (!in.cluster->last_lsn || *in.cluster->last_lsn != l.wal_position || StatusSlots(*in.cluster) != published) {
     Action a = Act(ActionType::kWriteStatus);
     a.optime = l.wal_position;

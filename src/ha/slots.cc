@@ -13,8 +13,6 @@ bool Matches(const SlotState& s, const SlotSpec& want) {
   return want.type == "physical" || (s.database == want.database && s.plugin == want.plugin);
 }
 
-bool IsPermanent(const DynamicConfig& dyn, const std::string& name) { return dyn.slots.count(name) > 0; }
-
 }  // namespace
 
 std::map<std::string, SlotSpec> DesiredSlots(const Config& cfg, const DynamicConfig& dyn, const ClusterView& cluster,
@@ -23,6 +21,16 @@ std::map<std::string, SlotSpec> DesiredSlots(const Config& cfg, const DynamicCon
   if (!dyn.use_slots) return out;
   for (const auto& n : WantedSlots(cfg, cluster, i_am_leader)) out[n] = SlotSpec{n, "physical", "", ""};
   std::string mine = SlotNameFromMemberName(cfg.name);
+  if (!i_am_leader && !cfg.tags.NeverPromote()) {
+    // A replica that may be promoted holds a slot for every other member, advanced to the position the leader
+    // publishes, so that a new leader already retains the WAL the others need (Patroni 4 does the same) and a
+    // live member's slot is never dropped by a demoted leader.
+    // Not the leader's: nobody streams from it while it leads, and it has no position to advance to.
+    for (const auto& [name, m] : cluster.members) {
+      std::string slot = SlotNameFromMemberName(name);
+      if (slot != mine && !(cluster.leader && cluster.leader->name == name)) out[slot] = SlotSpec{slot, "physical", "", ""};
+    }
+  }
   for (const auto& [name, ps] : dyn.slots) {
     if (ps.type == "physical") {
       // Never a slot for ourselves: it would only hold WAL back.
@@ -80,7 +88,7 @@ SlotPlan PlanSlots(const Config& cfg, const DynamicConfig& dyn, const ClusterVie
     auto h = have.find(name);
     if (h != have.end()) {
       const SlotState& s = *h->second;
-      if (i_am_leader || !IsPermanent(dyn, name) || !Matches(s, want)) continue;
+      if (i_am_leader || !Matches(s, want)) continue;
       auto pub = published.find(name);
       int64_t at = want.type == "logical" ? s.confirmed_flush_lsn : s.restart_lsn;
       if (pub != published.end() && pub->second > at) plan.advance[name] = pub->second;
@@ -99,10 +107,19 @@ SlotPlan PlanSlots(const Config& cfg, const DynamicConfig& dyn, const ClusterVie
   return plan;
 }
 
-std::map<std::string, int64_t> PublishedSlots(const Config& cfg, const DynamicConfig& dyn, const LocalView& local) {
+std::map<std::string, int64_t> PublishedSlots(const Config& cfg, const DynamicConfig& dyn, const ClusterView& cluster,
+                                              const LocalView& local) {
   std::map<std::string, int64_t> out;
   if (!dyn.use_slots) return out;
   std::string mine = SlotNameFromMemberName(cfg.name);
+  // Member slots: where the members are (replicas advance their copies to it).
+  for (const auto& [name, m] : cluster.members) {
+    std::string slot = SlotNameFromMemberName(name);
+    if (slot == mine) continue;
+    for (const auto& s : local.slots) {
+      if (s.name == slot && s.type == "physical" && s.restart_lsn > 0) out[slot] = s.restart_lsn;
+    }
+  }
   for (const auto& s : local.slots) {
     auto it = dyn.slots.find(s.name);
     if (it == dyn.slots.end() || it->second.type != s.type) continue;

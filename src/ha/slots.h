@@ -4,8 +4,9 @@
 // The leader holds one physical slot per member streaming from it, every permanent slot of the dynamic
 // configuration (`slots`), and never drops the slot of a member whose key exists, nor a slot matching
 // `ignore_slots`; any other slot is dropped (inactive ones; Patroni does the same). A replica holds the slots of the
-// members cascading from it, the permanent physical slots and (unless nofailover) copies of the permanent logical
-// slots, all of which it advances to the positions the leader publishes in `status.slots`.
+// members cascading from it, the permanent physical slots, and unless it may never be promoted a slot for every
+// other member but the leader, and copies of the permanent logical slots; it advances them to the positions the leader publishes
+// in `status.slots`.
 #pragma once
 
 #include <cstdint>
@@ -41,9 +42,10 @@ SlotPlan PlanSlots(const Config& cfg, const DynamicConfig& dyn, const ClusterVie
                    bool i_am_leader);
 // Whether an `ignore_slots` matcher covers the slot.
 bool SlotIgnored(const DynamicConfig& dyn, const SlotState& s);
-// The leader's `status.slots`: confirmed_flush_lsn of each permanent logical slot and restart_lsn of each permanent
-// physical slot it holds (bytes).
-std::map<std::string, int64_t> PublishedSlots(const Config& cfg, const DynamicConfig& dyn, const LocalView& local);
+// The leader's `status.slots` (bytes): confirmed_flush_lsn of each permanent logical slot, restart_lsn of each
+// permanent physical slot and member slot it holds.
+std::map<std::string, int64_t> PublishedSlots(const Config& cfg, const DynamicConfig& dyn, const ClusterView& cluster,
+                                              const LocalView& local);
 // `status.slots` as the leader published it (entries that are not integers are skipped).
 std::map<std::string, int64_t> StatusSlots(const ClusterView& cluster);
 
