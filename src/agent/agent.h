@@ -64,6 +64,10 @@ class Agent {
   // on_start / on_stop / on_role_change, from what changed in this cycle.
   void FireCallbacks(const LocalView& before, const LocalView& after);
   Status PromoteNow(const ClusterView& view);
+  // kSyncSlots: the slot plan of the decision (ha/slots.h).
+  Status SyncSlots(const ha::Action& a, const LocalView& local);
+  // Moves local copies of permanent slots up to the positions in `status.slots` (after a promotion).
+  void AdvanceToPublished(const ClusterView& view);
   // Failsafe mode: while this node runs as an armed primary and keepalives go unanswered, POST /failsafe to every
   // member on its own thread (the HA loop may be stuck in an etcd call) and extend the fence on success.
   void FailsafeLoop();

@@ -204,9 +204,9 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
     case ActionType::kWriteFailsafe:
       return dcs_->WriteFailsafe(ha::FailsafeMembers(view).dump());
     case ActionType::kWriteStatus:
-      return dcs_->WriteStatus(EncodeStatus(a.optime));
+      return dcs_->WriteStatus(EncodeStatus(a.optime, a.slot_lsns));
     case ActionType::kSyncSlots:
-      return pg_->SyncSlots(a.slots, local.physical_slots);
+      return SyncSlots(a, local);
     case ActionType::kOpenGate: {
       Status s = pg_->OpenGate();
       if (s.ok()) log_.Info("client gate opened: " + a.target);
@@ -214,6 +214,31 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
     }
   }
   return Internal("unknown action");
+}
+
+Status Agent::SyncSlots(const ha::Action& a, const LocalView& local) {
+  const ha::SlotPlan& p = a.slot_plan;
+  PGW_RETURN_IF_ERROR(pg_->DropSlots(p.drop));
+  PGW_RETURN_IF_ERROR(pg_->CreateSlots(p.create));
+  Status advanced = pg_->AdvanceSlots(p.advance, local.slots);
+  if (p.copy.empty() || !a.address || !local.upstream) return advanced;
+  pg_state_ = "restarting";
+  Status s = pg_->CopyLogicalSlots(*a.address, p.copy, *local.upstream);
+  return s.Context("copying logical slots from " + a.target);
+}
+
+void Agent::AdvanceToPublished(const ClusterView& view) {
+  if (!dyn_.use_slots) return;
+  auto published = ha::StatusSlots(view);
+  LocalView now = pg_->Observe();
+  std::map<std::string, int64_t> to;
+  std::string mine = SlotNameFromMemberName(cfg_->name);
+  for (const auto& s : now.slots) {
+    auto it = published.find(s.name);
+    if (s.name != mine && it != published.end()) to[s.name] = it->second;
+  }
+  Status s = pg_->AdvanceSlots(to, now.slots);
+  if (!s.ok()) log_.Warn("after the promotion: " + s.message());
 }
 
 }  // namespace pgw

@@ -26,6 +26,15 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
       if (!w.ok()) log_.Warn("manual failover: could not name " + candidate + " in the failover key: " + w.message());
     }
   }
+  if (dyn_.use_slots) {
+    // The candidate advances its copies of the permanent slots to the positions in `status` when it promotes:
+    // publish them once more, as late as we can query them.
+    LocalView now = pg_->Observe();
+    if (now.query_ok && !now.in_recovery) {
+      Status w = dcs_->WriteStatus(EncodeStatus(now.wal_position, ha::PublishedSlots(*cfg_, dyn_, view, now)));
+      if (!w.ok()) log_.Warn("manual failover: could not publish the slot positions: " + w.message());
+    }
+  }
   Status cp = pg_->Checkpoint();  // makes the shutdown checkpoint short
   if (!cp.ok()) log_.Warn(cp.message());
   PGW_RETURN_IF_ERROR(pg_->Stop(StopMode::kFast));
@@ -104,6 +113,9 @@ Status Agent::PromoteNow(const ClusterView& view) {
   unreconciled_ = false;
   last_promotion_seconds_ = static_cast<double>(took.count()) / 1000.0;
   log_.Info("promoted PostgreSQL in " + std::to_string(took.count()) + " ms");
+  // Copies of permanent slots go up to the last positions the former leader published (no further: a consumer
+  // never misses a change, it may see some again).
+  AdvanceToPublished(view);
   Status h = WriteHistoryAfterPromote(view);
   // The end-of-recovery checkpoint puts the new timeline in pg_control, which pg_rewind on the old primary reads.
   Status cp = pg_->Checkpoint();

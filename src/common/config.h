@@ -24,6 +24,20 @@ namespace pgw {
 
 using Json = nlohmann::json;
 
+// A permanent replication slot from the dynamic configuration's `slots` (Patroni's names and rules).
+struct PermanentSlot {
+  std::string type;      // "physical" or "logical"
+  std::string database;  // logical only
+  std::string plugin;    // logical only
+  bool operator==(const PermanentSlot&) const = default;
+};
+
+// One entry of `ignore_slots`: a slot matches when every field that is set equals the slot's.
+struct SlotMatcher {
+  std::optional<std::string> name, type, database, plugin;
+  bool operator==(const SlotMatcher&) const = default;
+};
+
 // Cluster-wide settings kept in the DCS `config` key (seeded from bootstrap.dcs). Patroni's names and defaults.
 struct DynamicConfig {
   int ttl = 30;
@@ -41,6 +55,9 @@ struct DynamicConfig {
   long long maximum_lag_on_syncnode = -1;
   Json parameters = Json::object();      // postgresql.parameters
   std::vector<std::string> pg_hba;       // postgresql.pg_hba
+  // `slots` (aliases `permanent_slots`, `permanent_replication_slots`, Patroni's order of precedence).
+  std::map<std::string, PermanentSlot> slots;
+  std::vector<SlotMatcher> ignore_slots;
   Json raw = Json::object();             // the whole object as stored
 
   // pgwarden's floor for the timing keys; see docs/configuration.md. Patroni's are 20/1/3.

@@ -10,6 +10,111 @@ using config_internal::ParseIntText;
 namespace {
 // A value for an error message. Json::dump throws on invalid UTF-8 (a DCS value can hold anything); replace it.
 std::string Show(const Json& v) { return v.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+// Patroni's rule for slot names: lower case letters, digits and underscores, 1 to 63 of them.
+bool ValidSlotName(const std::string& n) {
+  if (n.empty() || n.size() > 63) return false;
+  return std::all_of(n.begin(), n.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
+// Python's truth value of a JSON value (Patroni reads `name: null`, `name: 0` and `name: {}` as a physical slot).
+bool Truthy(const Json& v) {
+  if (v.is_null()) return false;
+  if (v.is_boolean()) return v.get<bool>();
+  if (v.is_number()) return v.get<double>() != 0;
+  if (v.is_string()) return !v.get<std::string>().empty();
+  return !v.empty();
+}
+
+// An optional string field of a slot definition or matcher: absent or null is unset, anything else but a string is
+// a problem.
+std::optional<std::string> OptString(const Json& obj, const char* key, const std::string& path,
+                                     std::vector<std::string>* problems) {
+  if (!obj.contains(key) || obj.at(key).is_null()) return std::nullopt;
+  if (!obj.at(key).is_string()) {
+    problems->push_back(path + "." + key + ": must be a string, got " + Show(obj.at(key)));
+    return std::nullopt;
+  }
+  return obj.at(key).get<std::string>();
+}
+
+void ParseSlots(const Json& j, const std::string& prefix, DynamicConfig* d, std::vector<std::string>* problems) {
+  // Patroni takes the first of these that is set (and not empty).
+  const char* key = nullptr;
+  for (const char* k : {"permanent_replication_slots", "permanent_slots", "slots"}) {
+    if (j.contains(k) && Truthy(j.at(k))) {
+      key = k;
+      break;
+    }
+  }
+  if (key != nullptr) {
+    std::string path = prefix + "." + key;
+    const Json& slots = j.at(key);
+    if (!slots.is_object()) {
+      problems->push_back(path + ": must be a mapping of slot names to {type: physical} or {type: logical, "
+                          "database: ..., plugin: ...}, got " + Show(slots));
+    } else {
+      for (const auto& [name, v] : slots.items()) {
+        std::string sp = path + "." + name;
+        if (!ValidSlotName(name)) {
+          problems->push_back(sp + ": not a valid replication slot name (lower case letters, digits and '_', at "
+                              "most 63 characters)");
+          continue;
+        }
+        PermanentSlot ps{"physical", "", ""};
+        if (Truthy(v)) {
+          if (!v.is_object()) {
+            problems->push_back(sp + ": must be a mapping ({type: physical} or {type: logical, database: ..., "
+                                "plugin: ...}), got " + Show(v));
+            continue;
+          }
+          auto type = OptString(v, "type", sp, problems);
+          auto db = OptString(v, "database", sp, problems);
+          auto plugin = OptString(v, "plugin", sp, problems);
+          bool full = db && !db->empty() && plugin && !plugin->empty();
+          ps.type = type ? *type : (full ? "logical" : "physical");
+          if (ps.type == "logical") {
+            if (!full) {
+              problems->push_back(sp + ": a logical slot needs both database and plugin");
+              continue;
+            }
+            ps.database = *db;
+            ps.plugin = *plugin;
+          } else if (ps.type != "physical") {
+            problems->push_back(sp + ".type: must be physical or logical, got " + Show(v.at("type")));
+            continue;
+          }
+        }
+        d->slots[name] = ps;
+      }
+    }
+  }
+  if (j.contains("ignore_slots") && !j.at("ignore_slots").is_null()) {
+    std::string path = prefix + ".ignore_slots";
+    const Json& list = j.at("ignore_slots");
+    if (!list.is_array()) {
+      problems->push_back(path + ": must be a list of {name, type, database, plugin} matchers, got " + Show(list));
+      return;
+    }
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string ip = path + "[" + std::to_string(i) + "]";
+      if (!list[i].is_object()) {
+        problems->push_back(ip + ": must be a mapping with any of name, type, database, plugin, got " + Show(list[i]));
+        continue;
+      }
+      SlotMatcher m;
+      m.name = OptString(list[i], "name", ip, problems);
+      m.type = OptString(list[i], "type", ip, problems);
+      m.database = OptString(list[i], "database", ip, problems);
+      m.plugin = OptString(list[i], "plugin", ip, problems);
+      if (m.type && *m.type != "physical" && *m.type != "logical") {
+        problems->push_back(ip + ".type: must be physical or logical, got \"" + *m.type + "\"");
+        continue;
+      }
+      d->ignore_slots.push_back(m);
+    }
+  }
+}
 }  // namespace
 
 DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, std::vector<std::string>* problems,
@@ -128,6 +233,7 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
       }
     }
   }
+  ParseSlots(j, prefix, &d, problems);
   return d;
 }
 

@@ -240,7 +240,7 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
         "      use_pg_rewind: true\n"
         "      use_slots: true\n"
         "      parameters:\n"
-        "        wal_level: replica\n"
+        "        wal_level: " + spec.wal_level + "\n"
         "        hot_standby: 'on'\n"
         "        wal_log_hints: 'on'\n"
         "        max_connections: 50\n" +

@@ -171,9 +171,13 @@ std::string EncodeMember(const MemberData& m) {
   return j.dump();
 }
 
-std::string EncodeStatus(int64_t optime) {
+std::string EncodeStatus(int64_t optime, const std::map<std::string, int64_t>& slots) {
   nlohmann::ordered_json j;
   j["optime"] = optime;
+  if (!slots.empty()) {
+    j["slots"] = nlohmann::ordered_json::object();
+    for (const auto& [name, lsn] : slots) j["slots"][name] = lsn;
+  }
   return j.dump();
 }
 

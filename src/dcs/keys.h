@@ -107,8 +107,8 @@ struct MemberData {
 };
 std::string EncodeMember(const MemberData& m);
 
-// status key: {"optime": lsn}
-std::string EncodeStatus(int64_t optime);
+// status key: {"optime": lsn} plus, when there are any, the leader's permanent slots {"slots": {name: lsn}}
+std::string EncodeStatus(int64_t optime, const std::map<std::string, int64_t>& slots = {});
 
 // postgres://host:port/postgres
 std::string ConnUrl(const HostPort& hp);

@@ -7,7 +7,7 @@
 namespace pgw::ha {
 namespace {
 
-Action Act(ActionType t) { return Action{t, std::nullopt, "", std::nullopt, {}, 0, "", {}, ""}; }
+Action Act(ActionType t) { return Action{t, std::nullopt, "", std::nullopt, {}, 0, "", {}, "", {}, {}}; }
 
 std::string Me(const Inputs& in) { return "(" + in.config->name + ")"; }
 
@@ -21,6 +21,27 @@ std::optional<Upstream> UpstreamFor(const Inputs& in, const std::string& member)
 std::vector<std::string> Sorted(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
   return v;
+}
+
+// Adds kSyncSlots when the local slots differ from what this node should hold (ha/slots.h).
+void AddSlotSync(const Inputs& in, bool leader, Decision* d) {
+  if (!in.dynamic.use_slots) return;  // slots are not managed at all then
+  SlotPlan plan = PlanSlots(*in.config, in.dynamic, *in.cluster, *in.local, leader);
+  if (plan.Empty()) return;
+  Action a = Act(ActionType::kSyncSlots);
+  a.slots = plan.hold;
+  if (!plan.copy.empty()) {
+    const Member* lm = in.cluster->LeaderMember();
+    if (lm == nullptr || !lm->conn) {
+      plan.copy.clear();  // nobody to copy from yet
+      if (plan.Empty()) return;
+    } else {
+      a.target = lm->name;
+      a.address = lm->conn;
+    }
+  }
+  a.slot_plan = plan;
+  d->actions.push_back(a);
 }
 
 // Adds the leader's housekeeping: status optime, slots, synchronous replication.
@@ -41,19 +62,14 @@ void LeaderHousekeeping(const Inputs& in, Decision* d) {
     if (in.cluster->sync) d->actions.push_back(Act(ActionType::kDeleteSync));
   }
   const LocalView& l = *in.local;
-  if (!in.cluster->last_lsn || *in.cluster->last_lsn != l.wal_position) {
+  auto published = PublishedSlots(*in.config, in.dynamic, *in.cluster, l);
+  if (!in.cluster->last_lsn || *in.cluster->last_lsn != l.wal_position || StatusSlots(*in.cluster) != published) {
     Action a = Act(ActionType::kWriteStatus);
     a.optime = l.wal_position;
+    a.slot_lsns = published;
     d->actions.push_back(a);
   }
-  if (in.dynamic.use_slots) {
-    auto wanted = WantedSlots(*in.config, *in.cluster, true);
-    if (wanted != Sorted(l.physical_slots)) {
-      Action a = Act(ActionType::kSyncSlots);
-      a.slots = wanted;
-      d->actions.push_back(a);
-    }
-  }
+  AddSlotSync(in, true, d);
 }
 
 // In failsafe mode only the members listed in the failsafe key may race for the leader key: the primary asks
@@ -484,14 +500,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       f.target = *up;
       d.actions.push_back(f);
     }
-    if (in.dynamic.use_slots) {
-      auto wanted = WantedSlots(cfg, c, false);
-      if (wanted != Sorted(l.physical_slots)) {
-        Action a = Act(ActionType::kSyncSlots);
-        a.slots = wanted;
-        d.actions.push_back(a);
-      }
-    }
+    AddSlotSync(in, false, &d);
     if (in.restart_requested) {
       d.actions = {Act(ActionType::kRestart)};
       d.message = "restarting after a request";

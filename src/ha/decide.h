@@ -14,6 +14,7 @@
 
 #include "common/config.h"
 #include "dcs/keys.h"
+#include "ha/slots.h"
 #include "pg/controller.h"
 
 namespace pgw::ha {
@@ -133,8 +134,9 @@ enum class ActionType {
                        // Inputs::sync_added_lsn for every member in `sync`
   kWriteSync,          // sync := {"leader": me, "sync_standby": `sync`} (compare-and-swap)
   kDeleteSync,         // remove `sync` (synchronous_mode turned off)
-  kWriteStatus,        // status := {"optime": optime}
-  kSyncSlots,          // create `slots`, drop other physical slots
+  kWriteStatus,        // status := {"optime": optime, "slots": slot_lsns}
+  kSyncSlots,          // carry out `slot_plan` (ha/slots.h): drop, create, advance, copy from the leader at
+                       // `address` (`target`); `slots` lists what the node holds afterwards
   kOpenGate,           // let clients connect again after a crash restart in synchronous mode (target: why)
   kCheckPeers,         // gather GET /patroni of every member, then decide again (election input)
   kWait,               // nothing to do but wait (message says why)
@@ -154,6 +156,8 @@ struct Action {
                                     // client gate closed for a later promotion)
   std::vector<std::string> sync;    // kWriteSync: the members to publish as synchronous standbys
   std::string sync_names;           // kSetSyncNames: the value for synchronous_standby_names
+  SlotPlan slot_plan;               // kSyncSlots
+  std::map<std::string, int64_t> slot_lsns;  // kWriteStatus: status.slots
   bool operator==(const Action&) const = default;
 };
 

@@ -5,7 +5,7 @@
 namespace pgw::ha {
 namespace {
 
-Action Act(ActionType t) { return Action{t, std::nullopt, "", std::nullopt, {}, 0, "", {}, ""}; }
+Action Act(ActionType t) { return Action{t, std::nullopt, "", std::nullopt, {}, 0, "", {}, "", {}, {}}; }
 
 bool Contains(const std::vector<std::string>& v, const std::string& n) {
   return std::find(v.begin(), v.end(), n) != v.end();

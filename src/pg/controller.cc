@@ -213,10 +213,7 @@ LocalView PgController::Observe() {
     v.replication_state = r[12].value_or("f") == "t" ? "streaming" : "in archive recovery";
   }
   v.sync_names = r[13].value_or("");
-  auto slots = Query("SELECT slot_name FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT temporary");
-  if (slots.ok()) {
-    for (const auto& s : *slots) v.physical_slots.push_back(s[0].value_or(""));
-  }
+  v.slots = ObserveSlots();
   auto repl = Query(
       "SELECT usename, application_name, host(client_addr), state, sync_state, sync_priority, "
       "COALESCE(flush_lsn - '0/0', 0) FROM pg_stat_replication ORDER BY application_name");
@@ -305,6 +302,10 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
   // Also written on a standby about to be promoted (no effect until then), so that strict mode holds from the
   // first commit on.
   if (sync_names_) params["synchronous_standby_names"] = *sync_names_;
+  // Copies of logical slots on a replica need the primary to keep the catalog rows they may decode: the replica's
+  // feedback carries their catalog_xmin (Patroni forces this too). Harmless on a primary.
+  bool logical = std::any_of(dyn_.slots.begin(), dyn_.slots.end(), [](const auto& s) { return s.second.type == "logical"; });
+  if (logical && dyn_.use_slots && !cfg_->tags.NeverPromote()) params["hot_standby_feedback"] = "on";
   PGW_RETURN_IF_ERROR(WriteFileAtomic(conf, RenderPostgresqlConf(*cfg_, params, upstream, true), 0600));
   bool gated = !upstream && ReadGate().has_value();
   std::string hba = dir + "/pg_hba.conf", hba_base = dir + "/pg_hba.base.conf";
@@ -463,24 +464,6 @@ Status PgController::Clone(const HostPort& source) {
   if (!s.ok()) return s;
   // The source's postmaster log came along; it is not this node's history.
   unlink((pg.data_dir + "/pgwarden-postmaster.log").c_str());
-  return Status::Ok();
-}
-
-Status PgController::SyncSlots(const std::vector<std::string>& wanted, const std::vector<std::string>& existing) {
-  for (const auto& w : wanted) {
-    if (std::find(existing.begin(), existing.end(), w) != existing.end()) continue;
-    auto r = Query("SELECT pg_create_physical_replication_slot($1, true)", {w});
-    if (!r.ok()) return r.status().Context("creating slot " + w);
-    log_.Info("created physical replication slot " + w);
-  }
-  for (const auto& e : existing) {
-    if (std::find(wanted.begin(), wanted.end(), e) != wanted.end()) continue;
-    auto r = Query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                   "WHERE slot_name = $1 AND NOT active AND NOT temporary",
-                   {e});
-    if (!r.ok()) return r.status().Context("dropping slot " + e);
-    if (!r->empty()) log_.Info("dropped physical replication slot " + e + " (no member of that name)");
-  }
   return Status::Ok();
 }
 

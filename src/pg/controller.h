@@ -18,6 +18,25 @@
 
 namespace pgw {
 
+// A slot as the decision core wants it (ha/slots.h).
+struct SlotSpec {
+  std::string name;
+  std::string type;  // physical | logical
+  std::string database, plugin;
+  bool operator==(const SlotSpec&) const = default;
+};
+
+// A non-temporary replication slot of the local PostgreSQL (pg_replication_slots).
+struct SlotState {
+  std::string name;
+  std::string type;  // physical | logical
+  std::string database, plugin;
+  bool active = false;
+  int64_t restart_lsn = 0;
+  int64_t confirmed_flush_lsn = 0;  // logical only
+  bool operator==(const SlotState&) const = default;
+};
+
 // What the agent observes of its local PostgreSQL in one cycle.
 struct LocalView {
   enum class Data { kEmpty, kValid, kInvalid };
@@ -40,7 +59,7 @@ struct LocalView {
   std::string postmaster_start_time;
   int server_version = 0;
   std::optional<Upstream> upstream;  // primary_conninfo host/port + primary_slot_name as PostgreSQL has them now
-  std::vector<std::string> physical_slots;  // non-temporary physical slots
+  std::vector<SlotState> slots;      // non-temporary slots
   Json replication = Json::array();  // pg_stat_replication rows (Patroni's fields)
   std::map<std::string, int64_t> replication_flush;  // application_name -> flush LSN (streaming rows)
   std::string sync_names;            // synchronous_standby_names in effect
@@ -111,8 +130,15 @@ class PgController {
   Status Follow(const Upstream& upstream);
   // Rewrites the configuration files (same upstream) and reloads PostgreSQL.
   Status Reload(const std::optional<Upstream>& upstream);
-  // Creates missing physical slots from `wanted` and drops other inactive, non-temporary physical slots.
-  Status SyncSlots(const std::vector<std::string>& wanted, const std::vector<std::string>& existing);
+  // Drops the inactive slots `drop`, then creates `create` (logical ones in their database).
+  Status DropSlots(const std::vector<std::string>& drop);
+  Status CreateSlots(const std::vector<SlotSpec>& create);
+  // pg_replication_slot_advance of each slot to its position (never backwards; logical slots in their database).
+  Status AdvanceSlots(const std::map<std::string, int64_t>& to, const std::vector<SlotState>& local);
+  // A replica copies logical slots from the leader at `leader` (its superuser reads each slot's state file with
+  // pg_read_binary_file): PostgreSQL is stopped, the files are written into pg_replslot, and it starts again
+  // following `upstream`. Slots whose type, database or plugin differ on the leader are skipped with a warning.
+  Status CopyLogicalSlots(const HostPort& leader, const std::vector<SlotSpec>& slots, const Upstream& upstream);
   // pg_rewind from `source` (PostgreSQL must be stopped; pg_rewind runs crash recovery itself when the node crashed).
   // Uses the rewind user when configured, else the superuser.
   Status Rewind(const HostPort& source);
@@ -136,6 +162,10 @@ class PgController {
   // Stop's signalling part: the mode's signal to the postmaster, escalating to SIGQUIT then SIGKILL.
   Status SignalPostmaster(StopMode mode);
   std::string LocalConninfo() const;
+  // A query in another database of the local instance (logical slots live in one).
+  Result<std::vector<Row>> QueryIn(const std::string& database, const std::string& sql,
+                                   const std::vector<std::string>& params);
+  std::vector<SlotState> ObserveSlots();
   Status EnsureConnected();
   Result<std::vector<Row>> Query(const std::string& sql, const std::vector<std::string>& params = {});
   std::optional<pid_t> PostmasterPid() const;

@@ -264,7 +264,6 @@ TEST_F(FailoverTest, BackendCrashStopsThePostmasterAndTheAgentHandlesIt) {
 
 // Issue 10 item 12: a switchover that names no candidate. The leader names the one it chose in the failover key, so
 // that it promotes as soon as the key is released, not a loop later after finding the old leader "still alive".
-// (Not yet covered: the old leader, now a replica, drops the live members' slots it held as primary.)
 TEST_F(FailoverTest, UnnamedSwitchoverIsTakenAtOnceByTheChosenCandidate) {
   StartCluster(3);
   std::string leader = LeaderKey();

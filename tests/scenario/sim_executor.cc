@@ -295,9 +295,22 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
     case ActionType::kWriteFailsafe:
       return PutKey("failsafe", ha::FailsafeMembers(view).dump());
     case ActionType::kWriteStatus:
-      return PutKey("status", EncodeStatus(a.optime));
+      return PutKey("status", EncodeStatus(a.optime, a.slot_lsns));
     case ActionType::kSyncSlots:
       if (!n_.pg.running || n_.pg.frozen) return Unavailable("slots: PostgreSQL unavailable");
+      // A primary never drops the slot of a member whose key exists (issue 10 item 12).
+      if (!n_.pg.in_recovery) {
+        const auto& kvs = *w_.etcd().Latest().kvs;
+        for (const auto& s : n_.pg.slots) {
+          if (std::find(a.slots.begin(), a.slots.end(), s) != a.slots.end()) continue;
+          for (const auto& [k, kv] : kvs) {
+            std::string mp = w_.etcd().prefix() + "members/";
+            if (k.rfind(mp, 0) == 0 && SlotNameFromMemberName(k.substr(mp.size())) == s) {
+              w_.Violation(n_.name + " dropped the slot " + s + " of a live member");
+            }
+          }
+        }
+      }
       n_.pg.slots = a.slots;
       return Status::Ok();
     case ActionType::kOpenGate:

@@ -178,7 +178,7 @@ LocalView World::Observe(const SimNode& n) {
   l.wal_position = Lsn(pg.wal.size());
   l.received_location = l.replayed_location = l.wal_position;
   l.upstream = pg.upstream;
-  l.physical_slots = pg.slots;
+  for (const auto& name : pg.slots) l.slots.push_back(SlotState{name, "physical", "", "", false, 0, 0});
   l.sync_names = pg.sync_names;
   l.gated = pg.gated;
   l.gate_lsn = pg.gate_lsn;

@@ -28,6 +28,11 @@ class DecideTest : public ::testing::Test {
     m.tags = std::move(tags);
     cluster_.members[name] = m;
   }
+  // Physical slots on the local PostgreSQL.
+  void SetSlots(const std::vector<std::string>& names) {
+    local_.slots.clear();
+    for (const auto& n : names) local_.slots.push_back(SlotState{n, "physical", "", "", false, 0, 0});
+  }
   void SetLeader(const std::string& name, int64_t lease = 1) { cluster_.leader = LeaderKey{name, lease, 5, 5}; }
   void RunningPrimary(int64_t lsn = 1000) {
     local_.data = LocalView::Data::kValid;
@@ -96,7 +101,7 @@ class DecideTest : public ::testing::Test {
     SetLeader("pg0");
     RunningPrimary();
     cluster_.last_lsn = 1000;
-    local_.physical_slots = {"pg1"};
+    SetSlots({"pg1"});
   }
   void FormerPrimaryStopped(int timeline) {
     cluster_.initialize = "42";
@@ -116,7 +121,7 @@ class SyncDecideTest : public DecideTest {
   void SyncLeader() {
     SteadyLeader();
     AddMember("pg2", 5434);
-    local_.physical_slots = {"pg1", "pg2"};
+    SetSlots({"pg1", "pg2"});
     tweak_ = [this](Inputs& in) {
       in.dynamic.synchronous_mode = true;
       in.dynamic.synchronous_mode_strict = strict_;

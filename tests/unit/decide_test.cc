@@ -88,7 +88,7 @@ TEST_F(DecideTest, SteadyLeaderDoesNothing) {
   SetLeader("pg0");
   cluster_.last_lsn = 5000;
   RunningPrimary(5000);
-  local_.physical_slots = {"pg1"};
+  SetSlots({"pg1"});
   EXPECT_TRUE(Run().actions.empty());
 }
 
