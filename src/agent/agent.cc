@@ -329,6 +329,7 @@ void Agent::Cycle() {
   pg_state_ = !local.running ? (pg_state_ == "creating replica" || pg_state_ == "initializing new cluster"
                                     ? pg_state_ : "stopped")
                              : (local.query_ok ? "running" : "starting");
+  standby_leader_ = ha::IsStandbyCluster(dyn_) && view->leader && view->leader->name == cfg_->name;
   ha::Inputs in;
   in.config = cfg_.get();
   in.dynamic = dyn_;
@@ -411,6 +412,7 @@ void Agent::TouchMember(const LocalView& local) {
   NodeState ns;
   ns.local = local;
   ns.pg_state = pg_state_;
+  ns.standby_leader = standby_leader_;
   m.role = RoleOf(ns);
   m.version = kPatroniCompatVersion;
   if (local.query_ok) m.xlog_location = local.wal_position;
@@ -440,10 +442,12 @@ void Agent::Publish(const LocalView& local, const ClusterView* view) {
   state_.paused = dyn_.pause;
   state_.failsafe_active = failsafe_active_;
   state_.sync_note = sync_note_;
+  state_.standby_cluster = ha::IsStandbyCluster(dyn_);
   state_.dcs_ok = view != nullptr;
   if (view) {
     state_.dcs_last_seen = clock_.WallSeconds();
     state_.is_leader = view->leader && view->leader->name == cfg_->name;
+    state_.standby_leader = state_.standby_cluster && state_.is_leader;
     state_.cluster_unlocked = !view->leader;
     state_.last_lsn = view->last_lsn;
   }

@@ -50,6 +50,11 @@ class Agent {
   // the DCS keys is cleaned up (initialize key removed, PostgreSQL stopped, data directory wiped) and recorded in
   // bootstrap_failed_, which makes the core stop the agent.
   Status Bootstrap();
+  // kBootstrapStandby (agent/bootstrap.cc): clone from the remote primary, start in recovery following it, then
+  // the same DCS keys as Bootstrap; a failure is cleaned up and stops the agent as a failed bootstrap does.
+  Status BootstrapStandby(const ha::Action& a);
+  // A failed bootstrap: initialize key removed, PostgreSQL stopped, data directory wiped; sets bootstrap_failed_.
+  void CleanUpFailedBootstrap(const Status& cause);
   Result<std::string> BootstrapPostgres();
   Status RunPostBootstrap();
   Status WriteHistoryAfterPromote(const ClusterView& view);
@@ -125,6 +130,7 @@ class Agent {
   std::map<std::string, int64_t> sync_added_lsn_;  // see ha::Inputs::sync_added_lsn
   std::string sync_note_;      // ha::SynchronousNote while we lead as primary, for the member key
   std::string last_role_;
+  bool standby_leader_ = false;  // holds the leader key in a standby cluster (role "standby_leader")
 
   // Requests from the REST API to the HA loop.
   std::atomic<bool> restart_requested_{false};

@@ -44,6 +44,8 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       return dcs_->AttemptInitialize("");
     case ActionType::kBootstrap:
       return Bootstrap();
+    case ActionType::kBootstrapStandby:
+      return BootstrapStandby(a);
     case ActionType::kClone: {
       pg_state_ = "creating replica";
       TouchMember(local);

@@ -31,12 +31,13 @@ Json ClusterJson(const Config& cfg, const ClusterView& c, bool paused) {
   nlohmann::ordered_json members = nlohmann::ordered_json::array();
   // As Patroni: the standbys the `sync` key names, whichever leader wrote it.
   const std::vector<std::string> standbys = ha::SyncStandbys(c, ha::SyncLeader(c));
+  const bool standby_cluster = ha::IsStandbyCluster(c);
   for (const auto& [name, m] : c.members) {  // std::map: sorted by name, as Patroni sorts
     nlohmann::ordered_json j;
     bool leader = c.leader && c.leader->name == name;
     bool sync = std::find(standbys.begin(), standbys.end(), name) != standbys.end();
     j["name"] = name;
-    j["role"] = leader ? "leader" : sync ? "sync_standby" : "replica";
+    j["role"] = leader ? (standby_cluster ? "standby_leader" : "leader") : sync ? "sync_standby" : "replica";
     std::string repl = m.raw.is_object() ? m.raw.value("replication_state", "") : "";
     j["state"] = !leader && !repl.empty() ? repl : m.state;
     j["api_url"] = m.api_url;
@@ -207,8 +208,10 @@ int HealthCode(const HealthInputs& in, const std::string& path, const std::strin
   const Config& cfg = *in.cfg;
   bool running = s.pg_state == "running";
   std::string role = RoleOf(s);
-  bool primary_with_lock = s.is_leader && role == "primary";
-  bool replica_ok = role == "replica" && running && !cfg.tags.noloadbalance;
+  // As Patroni: in a standby cluster the leader is never "primary", and it is not a "replica" either.
+  bool primary_with_lock = s.is_leader && role == "primary" && !s.standby_cluster;
+  bool standby_leader = s.is_leader && s.standby_cluster && (role == "replica" || role == "standby_leader");
+  bool replica_ok = role == "replica" && running && !cfg.tags.noloadbalance && !(s.is_leader && s.standby_cluster);
   if (replica_ok) {
     if (auto lag = QueryParam(query, "lag")) {
       auto max = ParseSize(*lag);
@@ -241,11 +244,13 @@ int HealthCode(const HealthInputs& in, const std::string& path, const std::strin
   auto code = [](bool ok) { return ok ? 200 : 503; };
   if (path == "/" || path == "/primary" || path == "/master" || path == "/read-write") return code(primary_with_lock);
   if (path == "/leader") return code(s.is_leader);
-  if (path == "/standby-leader" || path == "/standby_leader") return 503;  // standby clusters: not supported yet
+  if (path == "/standby-leader" || path == "/standby_leader") return code(standby_leader);
   if (path == "/replica") return code(replica_ok);
-  if (path == "/read-only") return code(primary_with_lock || replica_ok);
+  if (path == "/read-only") return code(primary_with_lock || standby_leader || replica_ok);
   if (path == "/sync" || path == "/synchronous") return code(sync);
-  if (path == "/read-only-sync" || path == "/read-only-synchronous") return code(primary_with_lock || sync);
+  if (path == "/read-only-sync" || path == "/read-only-synchronous") {
+    return code(primary_with_lock || standby_leader || sync);
+  }
   if (path == "/async" || path == "/asynchronous") return code(replica_ok && !sync);
   if (path == "/health") return code(running);
   if (path == "/liveness") return code(in.loop_alive);
@@ -277,7 +282,8 @@ std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView
   gauge("patroni_primary", "Value is 1 if this node is the leader, 0 otherwise.", s.is_leader && role == "primary");
   gauge("patroni_xlog_location", "Current location of the Postgres transaction log, 0 if this node is not the leader.",
         l.query_ok && !l.in_recovery ? static_cast<double>(l.wal_position) : 0);
-  gauge("patroni_standby_leader", "Value is 1 if this node is the standby_leader, 0 otherwise.", 0);
+  gauge("patroni_standby_leader", "Value is 1 if this node is the standby_leader, 0 otherwise.",
+        role == "standby_leader");
   gauge("patroni_replica", "Value is 1 if this node is a replica, 0 otherwise.", role == "replica" && running);
   bool sync = IsSyncStandby(c, cfg.name);
   gauge("patroni_sync_standby", "Value is 1 if this node is a sync standby replica, 0 otherwise.", sync);

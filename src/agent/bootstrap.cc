@@ -35,23 +35,27 @@ Result<std::string> Agent::BootstrapPostgres() {
   return sysid;
 }
 
+void Agent::CleanUpFailedBootstrap(const Status& cause) {
+  // As Patroni: free the initialize key first (another member may bootstrap), then stop and remove what we made.
+  std::string why = cause.message();
+  log_.Error("bootstrap failed: " + why + "; removing the initialize key, stopping PostgreSQL and removing the "
+             "data directory");
+  Status st = dcs_->CancelInitialize();
+  if (!st.ok()) why += "; removing the initialize key failed too: " + st.message();
+  st = pg_->Stop(StopMode::kImmediate);
+  if (!st.ok()) why += "; stopping PostgreSQL failed too: " + st.message();
+  st = pg_->WipeDataDir();
+  if (!st.ok()) why += "; removing the data directory failed too: " + st.message();
+  pg_state_ = "stopped";
+  bootstrap_failed_ = why;
+}
+
 Status Agent::Bootstrap() {
   pg_state_ = "initializing new cluster";
   TouchMember(LocalView{});
   auto sysid = BootstrapPostgres();
   if (!sysid.ok()) {
-    // As Patroni: free the initialize key first (another member may bootstrap), then stop and remove what we made.
-    std::string why = sysid.status().message();
-    log_.Error("bootstrap failed: " + why + "; removing the initialize key, stopping PostgreSQL and removing the "
-               "data directory");
-    Status st = dcs_->CancelInitialize();
-    if (!st.ok()) why += "; removing the initialize key failed too: " + st.message();
-    st = pg_->Stop(StopMode::kImmediate);
-    if (!st.ok()) why += "; stopping PostgreSQL failed too: " + st.message();
-    st = pg_->WipeDataDir();
-    if (!st.ok()) why += "; removing the data directory failed too: " + st.message();
-    pg_state_ = "stopped";
-    bootstrap_failed_ = why;
+    CleanUpFailedBootstrap(sysid.status());
     return sysid.status();
   }
   PGW_RETURN_IF_ERROR(dcs_->SetInitialize(*sysid, ""));
@@ -59,6 +63,32 @@ Status Agent::Bootstrap() {
   PGW_RETURN_IF_ERROR(dcs_->AttemptLeader());
   pg_state_ = "running";
   log_.Info("initialized a new cluster");
+  return Status::Ok();
+}
+
+Status Agent::BootstrapStandby(const ha::Action& a) {
+  // Patroni's bootstrap_standby_leader: no initdb, no post_bootstrap, no roles (they come from the remote primary).
+  pg_state_ = "creating replica";
+  TouchMember(LocalView{});
+  Status s = pg_->Clone(*a.address).Context("cloning from " + a.target);
+  if (s.ok()) {
+    pg_state_ = "starting";
+    s = pg_->Start(a.upstream, /*standby=*/true).Context("starting the clone of " + a.target);
+  }
+  std::string sysid;
+  if (s.ok()) {
+    sysid = pg_->Observe().sysid;
+    if (sysid.empty()) s = Internal("cannot read the system identifier of the clone of " + a.target);
+  }
+  if (!s.ok()) {
+    CleanUpFailedBootstrap(s);
+    return s;
+  }
+  PGW_RETURN_IF_ERROR(dcs_->SetInitialize(sysid, ""));
+  PGW_RETURN_IF_ERROR(dcs_->InitializeConfig(cfg_->bootstrap.dcs.dump()));
+  PGW_RETURN_IF_ERROR(dcs_->AttemptLeader());
+  pg_state_ = "running";
+  log_.Info("initialized a new standby cluster: this node is the standby leader, streaming from " + a.target);
   return Status::Ok();
 }
 

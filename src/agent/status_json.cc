@@ -7,7 +7,7 @@ namespace pgw {
 std::string RoleOf(const NodeState& s) {
   if (s.local.data != LocalView::Data::kValid) return "uninitialized";
   if (s.local.running && s.local.query_ok && !s.local.in_recovery) return "primary";
-  return "replica";
+  return s.standby_leader ? "standby_leader" : "replica";
 }
 
 nlohmann::json StatusJson(const Config& cfg, const NodeState& s) {

@@ -27,9 +27,11 @@ struct NodeState {
   bool failsafe_active = false;      // running as primary on failsafe confirmations while etcd is unreachable
   bool sync_standby = false;         // a replica the `sync` key names (Patroni's "sync_standby": true)
   std::string sync_note;             // ha::SynchronousNote while leading as primary
+  bool standby_cluster = false;      // the dynamic configuration has a standby_cluster section
+  bool standby_leader = false;       // holds the leader key in a standby cluster
 };
 
-// "primary" / "replica" / "uninitialized"
+// "primary" / "replica" / "standby_leader" / "uninitialized"
 std::string RoleOf(const NodeState& s);
 nlohmann::json StatusJson(const Config& cfg, const NodeState& s);
 

@@ -38,6 +38,20 @@ struct SlotMatcher {
   bool operator==(const SlotMatcher&) const = default;
 };
 
+// `standby_cluster` of the dynamic configuration (Patroni's names): this cluster replicates from a remote primary.
+// Its leader is a "standby leader" (holds the leader key, runs PostgreSQL in recovery streaming from host:port);
+// the other members cascade from it. Removing the section promotes the standby leader.
+struct StandbyCluster {
+  std::string host;
+  int port = 5432;
+  std::string primary_slot_name;                // slot on the remote primary ("" : none)
+  std::string restore_command;                  // also given to the cascading replicas
+  std::string archive_cleanup_command;          // also given to the cascading replicas
+  std::optional<int64_t> recovery_min_apply_delay_ms;  // standby leader only
+  std::vector<std::string> create_replica_methods;      // accepted; only basebackup runs
+  bool operator==(const StandbyCluster&) const = default;
+};
+
 // Cluster-wide settings kept in the DCS `config` key (seeded from bootstrap.dcs). Patroni's names and defaults.
 struct DynamicConfig {
   int ttl = 30;
@@ -58,6 +72,8 @@ struct DynamicConfig {
   // `slots` (aliases `permanent_slots`, `permanent_replication_slots`, Patroni's order of precedence).
   std::map<std::string, PermanentSlot> slots;
   std::vector<SlotMatcher> ignore_slots;
+  // Set when the configuration describes a standby cluster (Patroni's rule: host, port or restore_command set).
+  std::optional<StandbyCluster> standby_cluster;
   Json raw = Json::object();             // the whole object as stored
 
   // pgwarden's floor for the timing keys; see docs/configuration.md. Patroni's are 20/1/3.
@@ -193,6 +209,10 @@ struct LoadResult {
 LoadResult LoadConfigFile(const std::string& path, const LoadOptions& opts);
 // Same, from YAML text (used by tests and by PATRONI_CONFIGURATION).
 LoadResult LoadConfigText(const std::string& yaml_text, const LoadOptions& opts);
+
+// A PostgreSQL time value in milliseconds: an integer (milliseconds) or a string with an optional unit (us, ms, s,
+// min, h, d; "5min", "300000", "2 s"). nullopt when it is neither, or negative.
+std::optional<int64_t> PgDurationMs(const Json& v);
 
 // Where PostgreSQL's programs are: PATH first, then Debian's /usr/lib/postgresql/<newest>/bin ("" if nowhere).
 std::string FindPostgresBinDir(const std::map<std::string, std::string>& env);

@@ -211,6 +211,9 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
     else d.synchronous_node_count = static_cast<int>(v);
   }
   if (get_int("maximum_lag_on_syncnode", &v)) d.maximum_lag_on_syncnode = v;
+  if (j.contains("standby_cluster")) {
+    config_internal::ParseStandbyCluster(j.at("standby_cluster"), p("standby_cluster"), &d, problems, warnings);
+  }
   if (j.contains("postgresql")) {
     const auto& pg = j.at("postgresql");
     if (!pg.is_object()) {

@@ -34,6 +34,11 @@ void ApplyEnv(YAML::Node& root, const std::map<std::string, std::string>& env, s
 // Deep-merges `src` into `dst` (mappings merged key by key, everything else replaced).
 void Merge(YAML::Node dst, const YAML::Node& src);
 
+// The dynamic configuration's `standby_cluster` section (config_standby.cc): sets d->standby_cluster when the
+// section describes a standby cluster; problems name `path` (e.g. "bootstrap.dcs.standby_cluster").
+void ParseStandbyCluster(const Json& j, const std::string& path, DynamicConfig* d, std::vector<std::string>* problems,
+                         std::vector<std::string>* warnings);
+
 Json YamlToJson(const YAML::Node& n);
 std::string Str(const YAML::Node& n, const std::string& def = "");
 bool Bool(const YAML::Node& n, bool def);

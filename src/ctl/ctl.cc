@@ -37,7 +37,7 @@ std::string HostOf(const Member& m) {
 }
 
 std::string RoleLabel(const ClusterView& c, const std::string& name) {
-  if (c.leader && c.leader->name == name) return "Leader";
+  if (c.leader && c.leader->name == name) return ha::IsStandbyCluster(c) ? "Standby Leader" : "Leader";
   // `sync_standby` is a comma-separated list with synchronous_node_count >= 2: decoded where the agent decodes it.
   auto standbys = ha::SyncStandbys(c, ha::SyncLeader(c));
   if (std::find(standbys.begin(), standbys.end(), name) != standbys.end()) return "Sync Standby";

@@ -2,20 +2,22 @@
 
 #include <algorithm>
 
+#include "ha/standby.h"
 #include "ha/sync.h"
 
 namespace pgw::ha {
-namespace {
 
 Action Act(ActionType t) { return Action{t, std::nullopt, "", std::nullopt, {}, 0, "", {}, "", {}, {}}; }
 
 std::string Me(const Inputs& in) { return "(" + in.config->name + ")"; }
 
+namespace {
+
 std::optional<Upstream> UpstreamFor(const Inputs& in, const std::string& member) {
   const Member* m = in.cluster->FindMember(member);
   if (m == nullptr || !m->conn) return std::nullopt;
   std::string slot = in.dynamic.use_slots ? SlotNameFromMemberName(in.config->name) : "";
-  return Upstream{*m->conn, slot};
+  return WithRecovery(in, Upstream{*m->conn, slot}, false);
 }
 
 std::vector<std::string> Sorted(std::vector<std::string> v) {
@@ -44,9 +46,13 @@ void AddSlotSync(const Inputs& in, bool leader, Decision* d) {
   d->actions.push_back(a);
 }
 
-// Adds the leader's housekeeping: status optime, slots, synchronous replication.
+}  // namespace
+
+// Adds the leader's housekeeping: status optime, slots, synchronous replication (not on a standby leader: its
+// PostgreSQL is in recovery, nobody's commits wait for its replicas).
 void LeaderHousekeeping(const Inputs& in, Decision* d) {
-  if (in.dynamic.synchronous_mode) {
+  if (IsStandbyCluster(in.dynamic)) {
+  } else if (in.dynamic.synchronous_mode) {
     SyncHousekeeping(in, d);
   } else {
     // Synchronous mode turned off: commits must stop waiting for the former synchronous standbys (PostgreSQL gets
@@ -71,6 +77,8 @@ void LeaderHousekeeping(const Inputs& in, Decision* d) {
   }
   AddSlotSync(in, true, d);
 }
+
+namespace {
 
 // In failsafe mode only the members listed in the failsafe key may race for the leader key: the primary asks
 // exactly those to confirm it is alive, so an unlisted member cannot know whether a failsafe primary still runs.
@@ -125,12 +133,15 @@ std::string NotHealthiestReason(const Inputs& in) {
 Decision DecideEmptyDataDir(const Inputs& in) {
   const ClusterView& c = *in.cluster;
   Decision d;
+  bool standby = IsStandbyCluster(in.dynamic);
+  std::string waiting = standby ? "waiting for standby_leader to bootstrap" : "waiting for leader to bootstrap";
   if (!c.initialize) {
     if (in.config->tags.NeverPromote()) {
       d.actions.push_back(Act(ActionType::kWait));
-      d.message = "waiting for leader to bootstrap";
+      d.message = waiting;
       return d;
     }
+    if (standby) return BootstrapStandbyLeader(in);
     d.actions = {Act(ActionType::kAttemptInitialize), Act(ActionType::kBootstrap)};
     d.message = "trying to bootstrap a new cluster";
     return d;
@@ -138,7 +149,7 @@ Decision DecideEmptyDataDir(const Inputs& in) {
   const Member* leader = c.LeaderMember();
   if (!c.leader || leader == nullptr || !leader->conn) {
     d.actions.push_back(Act(ActionType::kWait));
-    d.message = "waiting for leader to bootstrap";
+    d.message = waiting;
     return d;
   }
   // Prefer a running replica tagged clonefrom (first by name, so the choice is deterministic), else the leader.
@@ -196,6 +207,16 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
     d.message = "DCS is not accessible";
     return d;
   }
+  bool standby = IsStandbyCluster(in.dynamic);
+  if (have_lock && standby) {
+    // The standby leader: back into recovery, streaming from the remote primary (never started as a primary).
+    if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
+    Action start = Act(ActionType::kStartReplica);
+    start.upstream = RemoteUpstream(in);
+    d.actions.push_back(start);
+    d.message = "starting as a standby leader because i had the session lock";
+    return d;
+  }
   if (have_lock) {
     if (in.primary_start_failed) {
       d.actions.push_back(Act(ActionType::kReleaseLeader));
@@ -244,6 +265,11 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   if (c.leader) {
     up = UpstreamMember(*in.config, c);
     if (up) start.upstream = UpstreamFor(in, *up);
+  } else if (standby) {
+    start.upstream = RemoteUpstream(in);
+    d.actions.push_back(start);
+    d.message = "trying to follow a remote member because standby cluster is unhealthy";
+    return d;
   }
   if (in.dynamic.synchronous_mode && Crashed(l) && !start.upstream) {
     // Crash recovery brings back commits nobody acknowledged; following nobody, this node may later win the race
@@ -257,7 +283,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   // node would follow it. Without pg_rewind, only a visibly different timeline re-clones.
   const Member* leader = c.LeaderMember();
   bool rewind = in.dynamic.use_pg_rewind || in.config->postgresql.use_pg_rewind;
-  if (c.leader && leader != nullptr && leader->conn && leader->name != in.config->name && !in.clean_demote &&
+  if (!standby && c.leader && leader != nullptr && leader->conn && leader->name != in.config->name && !in.clean_demote &&
       (in.unreconciled_primary || WasPrimary(l))) {
     if (!leader->IsPrimaryRole()) {
       d.actions.push_back(Act(ActionType::kWait));
@@ -300,6 +326,8 @@ Decision Paused(const Inputs& in, Decision d) {
   if (in.dynamic.pause) d.message = "PAUSE: " + d.message;
   return d;
 }
+
+}  // namespace
 
 // The leader's side of a planned switchover (reference §3.5): validate the request in the `failover` key, then
 // demote gracefully so that the candidate can take over. Returns false when the key does not concern this cycle
@@ -362,6 +390,8 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
   return true;
 }
 
+namespace {
+
 Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_on_my_lease) {
   const ClusterView& c = *in.cluster;
   Decision d;
@@ -379,6 +409,15 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       d.message = "continue to run as a leader because failsafe mode is enabled and all members are accessible";
       return d;
     }
+  }
+  if (IsStandbyCluster(in.dynamic) && !in.dynamic.pause && dcs_ok) {
+    // As Patroni: a cluster configured as a standby cluster has no writable primary. With the lock, the next cycle
+    // starts PostgreSQL again as the standby leader.
+    Action a = Act(ActionType::kDemote);
+    a.mode = "offline";
+    d.actions.push_back(a);
+    d.message = "cannot be a real primary in a standby cluster";
+    return d;
   }
   if (!dcs_ok) {
     if (in.dynamic.pause) {
@@ -459,6 +498,8 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     d.message = "DCS is not accessible";
     return d;
   }
+  bool standby = IsStandbyCluster(in.dynamic);
+  if (have_lock && standby) return DecideStandbyLeader(in, lock_on_my_lease);
   if (have_lock) {
     if (in.dynamic.pause) {
       d.actions.push_back(Act(ActionType::kReleaseLeader));
@@ -506,10 +547,30 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       d.message = "restarting after a request";
       return d;
     }
-    d.message = "no action. I am " + Me(in) + ", a secondary, and following a leader (" + c.leader->name + ")";
+    d.message = "no action. I am " + Me(in) + ", a secondary, and following a " +
+                (standby ? "standby leader (" : "leader (") + c.leader->name + ")";
     return d;
   }
 
+  // Winning the race: a primary is promoted; in a standby cluster the winner becomes the standby leader and streams
+  // from the remote primary instead (Patroni never promotes there).
+  auto take_over = [&]() {
+    if (!standby) {
+      d.actions = {Act(ActionType::kAttemptLeader), Act(ActionType::kPromote)};
+      d.message = "promoted self to leader by acquiring session lock";
+      return d;
+    }
+    d.actions = {Act(ActionType::kAttemptLeader)};
+    Upstream remote = RemoteUpstream(in);
+    if (l.upstream != remote) {
+      Action f = Act(ActionType::kFollow);
+      f.upstream = remote;
+      f.target = RemoteName(in);
+      d.actions.push_back(f);
+    }
+    d.message = "promoted self to a standby leader by acquiring session lock";
+    return d;
+  };
   auto not_healthiest = [&](const std::string& why) {
     d.actions.push_back(Act(ActionType::kWait));
     d.message = "following a different leader because i am not the healthiest node (" + why + ")";
@@ -531,10 +592,8 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       // Nor, in synchronous mode, one that is neither the former leader nor a synchronous standby: it may lack
       // acknowledged commits (random seed 58536: a failover key naming an asynchronous member lost 44 of them).
       bool excluded = FailsafeExcludes(in, f->member) || SyncForbids(in, f->member);
-      if (f->member == cfg.name && !cfg.tags.NeverPromote() && !in.watchdog_unusable && !excluded) {
-        d.actions = {Act(ActionType::kAttemptLeader), Act(ActionType::kPromote)};
-        d.message = "promoted self to leader by acquiring session lock";
-        return d;
+      if (f->member == cfg.name && !cfg.tags.NeverPromote() && (standby || !in.watchdog_unusable) && !excluded) {
+        return take_over();
       }
       const Member* cand = f->member.empty() || excluded ? nullptr : c.FindMember(f->member);
       if (cand != nullptr && cand->IsRunning()) {
@@ -551,7 +610,8 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     d.message = "following a different leader because I am not allowed to promote";
     return d;
   }
-  if (in.watchdog_unusable) return not_healthiest("Watchdog device is not usable");
+  // A standby leader is never writable: it needs no watchdog.
+  if (in.watchdog_unusable && !standby) return not_healthiest("Watchdog device is not usable");
   if (std::string former = SyncLeader(c); in.dynamic.synchronous_mode && !former.empty()) {
     auto standbys = SyncStandbys(c, former);
     if (former != cfg.name && std::find(standbys.begin(), standbys.end(), cfg.name) == standbys.end()) {
@@ -567,9 +627,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   }
   std::string why = NotHealthiestReason(in);
   if (!why.empty()) return not_healthiest(why);
-  d.actions = {Act(ActionType::kAttemptLeader), Act(ActionType::kPromote)};
-  d.message = "promoted self to leader by acquiring session lock";
-  return d;
+  return take_over();
 }
 
 }  // namespace
@@ -619,6 +677,7 @@ const char* ActionName(ActionType t) {
   switch (t) {
     case ActionType::kAttemptInitialize: return "attempt_initialize";
     case ActionType::kBootstrap: return "bootstrap";
+    case ActionType::kBootstrapStandby: return "bootstrap_standby";
     case ActionType::kClone: return "clone";
     case ActionType::kStartPrimary: return "start_primary";
     case ActionType::kStartReplica: return "start_replica";

@@ -114,6 +114,8 @@ Json FailsafeMembers(const ClusterView& c);
 enum class ActionType {
   kAttemptInitialize,  // create-only race for `initialize`; the rest of the plan runs only if we won
   kBootstrap,          // initdb, start as primary, roles; then initialize := sysid, seed config, take leader
+  kBootstrapStandby,   // standby cluster: pg_basebackup from the remote primary (`address`), start in recovery
+                       // following `upstream`; then initialize := sysid, seed config, take leader (standby leader)
   kClone,              // pg_basebackup from `target`
   kStartPrimary,       // start PostgreSQL without recovery settings
   kStartReplica,       // start PostgreSQL following `upstream` (none: read-only, following nobody)
@@ -170,6 +172,10 @@ Decision Decide(const Inputs& in);
 
 // Helpers shared with the executor and the REST API.
 const char* ActionName(ActionType t);
+// Standby cluster (ha/standby.h): the dynamic configuration names a remote primary. The ClusterView form applies
+// Patroni's rule to the stored `config` key (for the REST API and pgwardenctl).
+bool IsStandbyCluster(const DynamicConfig& d);
+bool IsStandbyCluster(const ClusterView& c);
 // The member a replica should stream from: its replicatefrom member when that one is running, else the leader.
 std::optional<std::string> UpstreamMember(const Config& cfg, const ClusterView& cluster);
 // Slots this node must hold: one per member that streams from it (all other members on the leader, except those

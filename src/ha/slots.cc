@@ -39,6 +39,9 @@ std::map<std::string, SlotSpec> DesiredSlots(const Config& cfg, const DynamicCon
     }
     // A logical slot whose name a member's slot already takes is left out (Patroni logs the conflict).
     if (out.count(name) > 0) continue;
+    // A standby cluster runs in recovery everywhere, where PostgreSQL 15 creates no logical slot (Patroni skips
+    // them there too).
+    if (IsStandbyCluster(dyn)) continue;
     // A replica that may never be promoted gets no copies of the logical slots (Patroni: nofailover).
     if (!i_am_leader && cfg.tags.NeverPromote()) continue;
     out[name] = SlotSpec{name, "logical", ps.database, ps.plugin};

@@ -118,6 +118,15 @@ std::string RenderPostgresqlConf(const Config& cfg, const Json& parameters, cons
     out += "primary_conninfo = " + EscapeConfString(PrimaryConninfo(cfg, upstream->address)) + "\n";
     if (!upstream->slot.empty()) out += "primary_slot_name = " + EscapeConfString(upstream->slot) + "\n";
     out += "recovery_target_timeline = 'latest'\n";
+    if (!upstream->restore_command.empty()) {
+      out += "restore_command = " + EscapeConfString(upstream->restore_command) + "\n";
+    }
+    if (!upstream->archive_cleanup_command.empty()) {
+      out += "archive_cleanup_command = " + EscapeConfString(upstream->archive_cleanup_command) + "\n";
+    }
+    if (upstream->min_apply_delay_ms > 0) {
+      out += "recovery_min_apply_delay = " + std::to_string(upstream->min_apply_delay_ms) + "\n";
+    }
   }
   return out;
 }

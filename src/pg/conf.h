@@ -10,10 +10,15 @@
 
 namespace pgw {
 
-// Where a replica streams from.
+// Where a replica streams from, and the recovery settings that go with it. The last three are written only when
+// set; the decision core fills them from standby_cluster (or the parameters, so that comparing with what
+// PostgreSQL reports stays stable), the controller from what PostgreSQL runs with.
 struct Upstream {
   HostPort address;
-  std::string slot;  // primary_slot_name ("" = none)
+  std::string slot;                     // primary_slot_name ("" = none)
+  std::string restore_command{};        // standby cluster: fetch WAL from the remote archive
+  std::string archive_cleanup_command{};
+  int64_t min_apply_delay_ms = 0;       // recovery_min_apply_delay
   bool operator==(const Upstream&) const = default;
 };
 
@@ -30,7 +35,8 @@ std::string ConfValue(const Json& v);
 std::string ConfText(const Json& v);
 
 // postgresql.conf. `upstream` set => replica recovery settings (primary_conninfo, primary_slot_name,
-// recovery_target_timeline). `include_base` adds include of postgresql.base.conf (initdb's original).
+// recovery_target_timeline, and restore_command, archive_cleanup_command, recovery_min_apply_delay when set: they
+// come after the parameters and win). `include_base` adds include of postgresql.base.conf (initdb's original).
 std::string RenderPostgresqlConf(const Config& cfg, const Json& parameters, const std::optional<Upstream>& upstream,
                                  bool include_base);
 

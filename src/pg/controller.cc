@@ -54,7 +54,10 @@ SELECT pg_is_in_recovery(),
        current_setting('primary_conninfo'),
        current_setting('primary_slot_name'),
        EXISTS (SELECT 1 FROM pg_stat_get_wal_receiver() WHERE status = 'streaming'),
-       current_setting('synchronous_standby_names')
+       current_setting('synchronous_standby_names'),
+       current_setting('restore_command'),
+       current_setting('archive_cleanup_command'),
+       (SELECT setting FROM pg_settings WHERE name = 'recovery_min_apply_delay')
 )SQL";
 
 }  // namespace
@@ -209,7 +212,9 @@ LocalView PgController::Observe() {
   v.replay_paused = r[9].value_or("f") == "t";
   if (v.in_recovery) {
     auto hp = ConninfoHostPort(r[10].value_or(""));
-    if (hp) v.upstream = Upstream{*hp, r[11].value_or("")};
+    if (hp) {
+      v.upstream = Upstream{*hp, r[11].value_or(""), r[14].value_or(""), r[15].value_or(""), ToInt(r[16])};
+    }
     v.replication_state = r[12].value_or("f") == "t" ? "streaming" : "in archive recovery";
   }
   v.sync_names = r[13].value_or("");

@@ -171,6 +171,9 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
     }
     case ActionType::kBootstrap:
       return Bootstrap();
+    case ActionType::kBootstrapStandby:
+      // Standby clusters are not modelled (no remote primary in the simulated world): no scenario configures one.
+      return Internal("standby clusters are not modelled by the simulator");
     case ActionType::kClone: {
       pg_state_ = "creating replica";
       TouchMember(local);

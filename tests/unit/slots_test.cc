@@ -138,6 +138,21 @@ TEST_F(PermanentSlotsTest, LeaderCreatesPermanentSlotsDropsUnknownOnesAndKeepsIg
   EXPECT_TRUE(a->slot_plan.copy.empty());
 }
 
+// A standby cluster's PostgreSQL is in recovery everywhere: PostgreSQL 15 cannot create a logical slot there (the
+// plan would fail every cycle), so, as in Patroni, permanent logical slots are left out; physical ones stay.
+TEST_F(PermanentSlotsTest, StandbyClusterHoldsNoLogicalPermanentSlots) {
+  SteadyLeader();
+  local_.slots.clear();
+  Slot("pg1", "physical", 100);
+  dyn_.standby_cluster = StandbyCluster{};
+  dyn_.standby_cluster->host = "10.0.0.9";
+  auto want = DesiredSlots(*cfg_, dyn_, cluster_, true);
+  EXPECT_EQ(want.count("cdc"), 0u);
+  EXPECT_EQ(want.count("phys"), 1u);
+  want = DesiredSlots(*cfg_, dyn_, cluster_, false);
+  EXPECT_EQ(want.count("cdc"), 0u);
+}
+
 TEST_F(PermanentSlotsTest, LeaderPublishesPermanentAndMemberSlotPositions) {
   SteadyLeader();
   local_.slots.clear();

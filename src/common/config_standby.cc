@@ -1,0 +1,115 @@
+// The dynamic configuration's `standby_cluster` section (Patroni's keys and its rule for what makes a standby
+// cluster), validated with errors that name the key.
+#include <cctype>
+
+#include "common/config_internal.h"
+
+namespace pgw {
+
+std::optional<int64_t> PgDurationMs(const Json& v) {
+  if (v.is_number_integer()) {
+    int64_t n = v.get<int64_t>();
+    return n < 0 ? std::nullopt : std::optional<int64_t>(n);
+  }
+  if (!v.is_string()) return std::nullopt;
+  std::string s = v.get<std::string>();
+  size_t i = 0;
+  while (i < s.size() && s[i] == ' ') ++i;
+  size_t digits = i;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  if (i == digits || i - digits > 15) return std::nullopt;
+  int64_t n = std::stoll(s.substr(digits, i - digits));
+  while (i < s.size() && s[i] == ' ') ++i;
+  std::string unit = s.substr(i);
+  while (!unit.empty() && unit.back() == ' ') unit.pop_back();
+  if (unit.empty() || unit == "ms") return n;
+  if (unit == "us") return n / 1000;
+  if (unit == "s") return n * 1000;
+  if (unit == "min") return n * 60 * 1000;
+  if (unit == "h") return n * 3600 * 1000;
+  if (unit == "d") return n * 24 * 3600 * 1000;
+  return std::nullopt;
+}
+
+namespace config_internal {
+
+void ParseStandbyCluster(const Json& j, const std::string& path, DynamicConfig* d, std::vector<std::string>* problems,
+                         std::vector<std::string>* warnings) {
+  if (j.is_null()) return;  // "standby_cluster:" with nothing under it, or removed by a merge patch
+  if (!j.is_object()) {
+    problems->push_back(path + ": must be a mapping");
+    return;
+  }
+  StandbyCluster sc;
+  size_t before = problems->size();
+  auto p = [&](const std::string& k) { return path + "." + k; };
+  auto get_str = [&](const char* key, std::string* out) {
+    if (!j.contains(key) || j.at(key).is_null()) return;
+    if (j.at(key).is_string()) *out = j.at(key).get<std::string>();
+    else problems->push_back(p(key) + ": must be a string");
+  };
+  get_str("host", &sc.host);
+  get_str("primary_slot_name", &sc.primary_slot_name);
+  get_str("restore_command", &sc.restore_command);
+  get_str("archive_cleanup_command", &sc.archive_cleanup_command);
+  bool port_set = j.contains("port") && !j.at("port").is_null();
+  if (port_set) {
+    const Json& v = j.at("port");
+    long long port = 0;
+    bool ok = v.is_number_integer() ? (port = v.get<long long>(), true)
+                                    : v.is_string() && ParseIntText(v.get<std::string>(), &port);
+    if (!ok) problems->push_back(p("port") + ": must be an integer");
+    else if (port < 1 || port > 65535) problems->push_back(p("port") + ": " + std::to_string(port) + " is outside 1..65535");
+    else sc.port = static_cast<int>(port);
+  }
+  if (j.contains("recovery_min_apply_delay") && !j.at("recovery_min_apply_delay").is_null()) {
+    sc.recovery_min_apply_delay_ms = PgDurationMs(j.at("recovery_min_apply_delay"));
+    if (!sc.recovery_min_apply_delay_ms) {
+      problems->push_back(p("recovery_min_apply_delay") +
+                          ": must be a time in milliseconds or with a unit (ms, s, min, h, d), e.g. 5min");
+    }
+  }
+  if (j.contains("create_replica_methods") && !j.at("create_replica_methods").is_null()) {
+    const Json& m = j.at("create_replica_methods");
+    bool ok = m.is_array();
+    for (const auto& x : ok ? m : Json::array()) {
+      if (x.is_string()) sc.create_replica_methods.push_back(x.get<std::string>());
+      else ok = false;
+    }
+    if (!ok) problems->push_back(p("create_replica_methods") + ": must be a list of strings");
+    for (const auto& name : sc.create_replica_methods) {
+      if (name != "basebackup" && warnings) {
+        warnings->push_back(p("create_replica_methods") + ": '" + name +
+                            "' is accepted for Patroni compatibility, but pgwarden creates replicas with "
+                            "pg_basebackup only");
+      }
+    }
+  }
+  for (char c : sc.primary_slot_name) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_')) {
+      problems->push_back(p("primary_slot_name") + ": '" + sc.primary_slot_name +
+                          "' is not a valid replication slot name (lower case letters, digits and _ only)");
+      break;
+    }
+  }
+  for (const auto& [k, v] : j.items()) {
+    static const char* const kKnown[] = {"host", "port", "primary_slot_name", "restore_command",
+                                         "archive_cleanup_command", "recovery_min_apply_delay",
+                                         "create_replica_methods"};
+    bool known = false;
+    for (const char* n : kKnown) known = known || k == n;
+    if (!known && warnings) warnings->push_back(p(k) + ": unknown key, ignored");
+  }
+  if (problems->size() != before) return;
+  // Patroni's rule: the section describes a standby cluster when host, port or restore_command is set.
+  if (sc.host.empty() && !port_set && sc.restore_command.empty()) return;
+  if (sc.host.empty()) {
+    problems->push_back(p("host") + ": required: pgwarden clones and streams from host:port of the remote primary "
+                                    "(an archive-only standby cluster, restore_command without host, is not supported)");
+    return;
+  }
+  d->standby_cluster = sc;
+}
+
+}  // namespace config_internal
+}  // namespace pgw

@@ -1,0 +1,93 @@
+#include "ha/standby.h"
+
+namespace pgw::ha {
+
+bool IsStandbyCluster(const DynamicConfig& d) { return d.standby_cluster.has_value(); }
+
+bool IsStandbyCluster(const ClusterView& c) {
+  // Patroni's rule on the stored configuration: a standby_cluster mapping with host, port or restore_command.
+  if (!c.config || !c.config->is_object()) return false;
+  auto it = c.config->find("standby_cluster");
+  if (it == c.config->end() || !it->is_object()) return false;
+  auto truthy = [&](const char* k) {
+    auto v = it->find(k);
+    if (v == it->end() || v->is_null()) return false;
+    if (v->is_string()) return !v->get<std::string>().empty();
+    if (v->is_number()) return v->get<double>() != 0;
+    return true;
+  };
+  return truthy("host") || truthy("port") || truthy("restore_command");
+}
+
+Upstream WithRecovery(const Inputs& in, Upstream u, bool remote) {
+  Json p = EffectiveParameters(*in.config, in.dynamic);
+  auto str = [&](const char* k) {
+    auto it = p.find(k);
+    return it != p.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  u.restore_command = str("restore_command");
+  u.archive_cleanup_command = str("archive_cleanup_command");
+  auto delay = p.find("recovery_min_apply_delay");
+  u.min_apply_delay_ms = delay != p.end() ? PgDurationMs(*delay).value_or(0) : 0;
+  if (const auto& sc = in.dynamic.standby_cluster) {
+    if (!sc->restore_command.empty()) u.restore_command = sc->restore_command;
+    if (!sc->archive_cleanup_command.empty()) u.archive_cleanup_command = sc->archive_cleanup_command;
+    if (remote && sc->recovery_min_apply_delay_ms) u.min_apply_delay_ms = *sc->recovery_min_apply_delay_ms;
+  }
+  return u;
+}
+
+Upstream RemoteUpstream(const Inputs& in) {
+  const StandbyCluster& sc = *in.dynamic.standby_cluster;
+  std::string slot = in.dynamic.use_slots ? sc.primary_slot_name : "";
+  return WithRecovery(in, Upstream{HostPort{sc.host, sc.port}, slot}, true);
+}
+
+std::string RemoteName(const Inputs& in) {
+  const StandbyCluster& sc = *in.dynamic.standby_cluster;
+  return "the remote primary " + HostPort{sc.host, sc.port}.ToString();
+}
+
+Decision BootstrapStandbyLeader(const Inputs& in) {
+  Decision d;
+  Action a = Act(ActionType::kBootstrapStandby);
+  a.upstream = RemoteUpstream(in);
+  a.address = a.upstream->address;
+  a.target = RemoteName(in);
+  d.actions = {Act(ActionType::kAttemptInitialize), a};
+  d.message = "trying to bootstrap a new standby leader (clone from " + a.target + ")";
+  return d;
+}
+
+Decision DecideStandbyLeader(const Inputs& in, bool lock_on_my_lease) {
+  const LocalView& l = *in.local;
+  Decision d;
+  if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
+  if (in.cluster->failover) {
+    Decision manual;
+    if (ManualFailoverFromLeader(in, &manual)) {
+      if (!lock_on_my_lease) manual.actions.insert(manual.actions.begin(), Act(ActionType::kRefreshLeader));
+      return manual;
+    }
+  }
+  if (in.restart_requested) {
+    d.actions = {Act(ActionType::kRestart)};
+    d.message = "restarting after a request";
+    return d;
+  }
+  Upstream want = RemoteUpstream(in);
+  bool remote_already = l.upstream && l.upstream->address == want.address;
+  if (l.upstream != want) {
+    Action f = Act(ActionType::kFollow);
+    f.upstream = want;
+    f.target = RemoteName(in);
+    d.actions.push_back(f);
+  }
+  LeaderHousekeeping(in, &d);
+  // Patroni's two lines: the first cycle that points PostgreSQL at the remote primary, then the steady one.
+  d.message = remote_already ? "no action. I am " + Me(in) + ", the standby leader with the lock"
+                        : "promoted self to a standby leader because i had the session lock";
+  return d;
+}
+
+}  // namespace pgw::ha
