@@ -94,7 +94,8 @@ Status PgController::CreateSlots(const std::vector<SlotSpec>& create) {
 
 Status PgController::AdvanceSlots(const std::map<std::string, int64_t>& to, const std::vector<SlotState>& local) {
   Status first;
-  for (const auto& [name, lsn] : to) {
+  for (const auto& [slot_name, lsn] : to) {
+    const std::string& name = slot_name;  // clang < 16 cannot capture a structured binding (the fuzz build)
     auto it = std::find_if(local.begin(), local.end(), [&](const SlotState& s) { return s.name == name; });
     if (it == local.end() || it->active) continue;
     int64_t at = it->type == "logical" ? it->confirmed_flush_lsn : it->restart_lsn;
