@@ -144,17 +144,20 @@ class ClusterFixture : public ::testing::Test {
   }
   void TearDown() override {
     if (!sb_) return;
-    if (HasFailure()) {
-      for (const auto& n : sb_->nodes()) {
-        auto text = ReadFile(n.log_path);
-        if (!text.ok()) continue;
-        std::string log = CollapseRepeats(*text);
-        std::string tail = log.size() > 12000 ? log.substr(log.size() - 12000) : log;
-        std::fprintf(stderr, "---- %s (tail, repeated lines collapsed) ----\n%s\n", n.name.c_str(), tail.c_str());
-      }
-    }
+    if (HasFailure()) PrintLogTails(*sb_, "");
     Status s = sb_->Down(false);
     EXPECT_TRUE(s.ok()) << s.message();
+  }
+  // The last 12000 characters of each node's agent log, repeated lines collapsed; `label` prefixes the node name.
+  static void PrintLogTails(const Sandbox& sb, const std::string& label) {
+    for (const auto& n : sb.nodes()) {
+      auto text = ReadFile(n.log_path);
+      if (!text.ok()) continue;
+      std::string log = CollapseRepeats(*text);
+      std::string tail = log.size() > 12000 ? log.substr(log.size() - 12000) : log;
+      std::fprintf(stderr, "---- %s%s (tail, repeated lines collapsed) ----\n%s\n", label.c_str(), n.name.c_str(),
+                   tail.c_str());
+    }
   }
   // The value of /service/<scope>/<key> in etcd ("" when absent).
   std::string Key(const std::string& key) {

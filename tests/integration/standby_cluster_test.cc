@@ -19,15 +19,7 @@ class StandbyClusterTest : public ClusterFixture {
 
   void TearDown() override {
     if (b_) {
-      if (HasFailure()) {
-        for (const auto& n : b_->nodes()) {
-          auto text = ReadFile(n.log_path);
-          if (!text.ok()) continue;
-          std::string log = CollapseRepeats(*text);
-          std::string tail = log.size() > 12000 ? log.substr(log.size() - 12000) : log;
-          std::fprintf(stderr, "---- cluster B %s (tail) ----\n%s\n", n.name.c_str(), tail.c_str());
-        }
-      }
+      if (HasFailure()) PrintLogTails(*b_, "cluster B ");
       Status s = b_->Down(false);
       EXPECT_TRUE(s.ok()) << s.message();
     }
