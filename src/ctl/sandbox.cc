@@ -25,20 +25,35 @@ namespace pgw {
 
 using Json = nlohmann::json;
 
-Result<int> FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return IoError("cannot find a free port");
+Result<std::vector<int>> FreePorts(int n) {
+  // Every socket stays bound until all are picked: the kernel may hand a port it just released out again, so ports
+  // picked one at a time (bind, close, bind) can repeat (two sandbox nodes once got the same REST port).
+  std::vector<int> fds, ports;
+  Status st;
+  for (int i = 0; i < n && st.ok(); ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      st = IoError("cannot find a free port");
+    } else {
+      ports.push_back(static_cast<int>(ntohs(a.sin_port)));
+    }
+    if (fd >= 0) fds.push_back(fd);
   }
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return static_cast<int>(ntohs(a.sin_port));
+  for (int fd : fds) close(fd);
+  if (!st.ok()) return st;
+  return ports;
+}
+
+Result<int> FreePort() {
+  auto p = FreePorts(1);
+  if (!p.ok()) return p.status();
+  return p->front();
 }
 
 namespace {
@@ -135,11 +150,10 @@ Result<Sandbox> Sandbox::Load(const std::string& dir) {
 }
 
 Status Sandbox::StartEtcd() {
-  auto client = FreePort();
-  auto peer = FreePort();
-  if (!client.ok() || !peer.ok()) return IoError("no free ports for etcd");
-  std::string c = "http://127.0.0.1:" + std::to_string(*client);
-  std::string p = "http://127.0.0.1:" + std::to_string(*peer);
+  auto ports = FreePorts(2);
+  if (!ports.ok()) return IoError("no free ports for etcd");
+  std::string c = "http://127.0.0.1:" + std::to_string((*ports)[0]);
+  std::string p = "http://127.0.0.1:" + std::to_string((*ports)[1]);
   std::string data = spec_.dir + "/etcd";
   PGW_RETURN_IF_ERROR(MakeDirs(data, 0700));
   PGW_RETURN_IF_ERROR(ChownTree(data, RunAsUser()));
@@ -151,7 +165,7 @@ Status Sandbox::StartEtcd() {
                            spec_.dir + "/etcd.log", o);
   if (!pid.ok()) return pid.status().Context("starting etcd (is etcd-server installed?)");
   etcd_pid_ = *pid;
-  etcd_endpoint_ = "127.0.0.1:" + std::to_string(*client);
+  etcd_endpoint_ = "127.0.0.1:" + std::to_string((*ports)[0]);
   HttpClient http;
   bool up = WaitUntil(Duration(30000), [&] {
     HttpRequest req;
@@ -197,14 +211,13 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
   } else {
     s.etcd_endpoint_ = spec.etcd_endpoint;
   }
+  auto ports = FreePorts(2 * spec.nodes);  // all at once, so that no two are the same
+  if (!ports.ok()) return IoError("no free ports");
   for (int i = 0; i < spec.nodes; ++i) {
     SandboxNode n;
     n.name = spec.name_prefix + std::to_string(i);
-    auto pgp = FreePort();
-    auto api = FreePort();
-    if (!pgp.ok() || !api.ok()) return IoError("no free ports");
-    n.pg_port = *pgp;
-    n.api_port = *api;
+    n.pg_port = (*ports)[2 * i];
+    n.api_port = (*ports)[2 * i + 1];
     std::string home = spec.dir + "/" + n.name;
     PGW_RETURN_IF_ERROR(MakeDirs(home, 0700));
     n.data_dir = home + "/data";

@@ -102,5 +102,7 @@ std::vector<pid_t> FenceSupervisorsOf(const std::string& data_dir);
 
 // A TCP port on 127.0.0.1 that nothing listens on right now.
 Result<int> FreePort();
+// `n` such ports, all different (picked while all of them are held).
+Result<std::vector<int>> FreePorts(int n);
 
 }  // namespace pgw
