@@ -13,13 +13,11 @@ class BadEnvTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::make_unique<TempDir>("badenv");
-    auto p = FreePort();
-    auto a = FreePort();
-    auto e = FreePort();
-    ASSERT_TRUE(p.ok() && a.ok() && e.ok());
-    pg_port_ = *p;
-    api_port_ = *a;
-    etcd_port_ = *e;  // nothing listens there
+    auto ports = FreePorts(3);
+    ASSERT_TRUE(ports.ok());
+    pg_port_ = (*ports)[0];
+    api_port_ = (*ports)[1];
+    etcd_port_ = (*ports)[2];  // nothing listens there
   }
 
   std::string Config(const std::string& data_dir, const std::string& extra_pg = "") {

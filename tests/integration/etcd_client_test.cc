@@ -14,11 +14,10 @@ class EtcdClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::make_unique<TempDir>("etcd");
-    auto c = FreePort();
-    auto p = FreePort();
-    ASSERT_TRUE(c.ok() && p.ok());
-    port_ = *c;
-    peer_port_ = *p;
+    auto ports = FreePorts(2);
+    ASSERT_TRUE(ports.ok());
+    port_ = (*ports)[0];
+    peer_port_ = (*ports)[1];
     client_ = std::make_unique<etcd::Client>(Options({HostPort{"127.0.0.1", port_}}), log_);
     StartEtcd();
   }

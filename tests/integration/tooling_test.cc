@@ -57,12 +57,13 @@ class ToolingTest : public ClusterFixture {
 TEST_F(ToolingTest, HaproxyRoutesWritesToThePrimaryAndReadsToReplicasAcrossASwitchover) {
   if (!PathExists("/usr/sbin/haproxy")) GTEST_SKIP() << "haproxy is not installed";
   StartCluster();
-  auto wport = FreePort(), rport = FreePort();
-  ASSERT_TRUE(wport.ok() && rport.ok());
+  auto ports = FreePorts(2);
+  ASSERT_TRUE(ports.ok());
+  int wport = (*ports)[0], rport = (*ports)[1];
   std::string cfg =
       "global\n  maxconn 200\n"
       "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n"
-      "listen primary\n  bind 127.0.0.1:" + std::to_string(*wport) + "\n"
+      "listen primary\n  bind 127.0.0.1:" + std::to_string(wport) + "\n"
       "  option httpchk GET /primary\n  http-check expect status 200\n"
       "  default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions\n";
   std::string servers;
@@ -70,7 +71,7 @@ TEST_F(ToolingTest, HaproxyRoutesWritesToThePrimaryAndReadsToReplicasAcrossASwit
     servers += "  server " + n.name + " 127.0.0.1:" + std::to_string(n.pg_port) + " check port " +
                std::to_string(n.api_port) + "\n";
   }
-  cfg += servers + "listen replicas\n  bind 127.0.0.1:" + std::to_string(*rport) + "\n"
+  cfg += servers + "listen replicas\n  bind 127.0.0.1:" + std::to_string(rport) + "\n"
          "  balance roundrobin\n  option httpchk GET /replica\n  http-check expect status 200\n"
          "  default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions\n" + servers;
   std::string path = dir_->path + "/haproxy.cfg";
@@ -81,13 +82,13 @@ TEST_F(ToolingTest, HaproxyRoutesWritesToThePrimaryAndReadsToReplicasAcrossASwit
 
   std::string leader = LeaderKey();
   auto port_of = [&](const std::string& n) { return std::to_string(sb_->Node(n)->pg_port); };
-  ASSERT_TRUE(WaitFor(seconds(20), [&] { return ServerPort(*wport) == port_of(leader); }))
+  ASSERT_TRUE(WaitFor(seconds(20), [&] { return ServerPort(wport) == port_of(leader); }))
       << "the write port does not reach the leader " << leader;
   // HAProxy starts every server as up and marks it down after `fall` failed checks: wait until the read pool
   // has settled to exactly the two replicas.
   ASSERT_TRUE(WaitFor(seconds(20), [&] {
     std::set<std::string> seen;
-    for (int i = 0; i < 6; ++i) seen.insert(ServerPort(*rport));
+    for (int i = 0; i < 6; ++i) seen.insert(ServerPort(rport));
     return seen.size() == 2 && seen.count(port_of(leader)) == 0 && seen.count("") == 0;
   })) << "the read port does not balance over the two replicas only";
 
@@ -98,12 +99,12 @@ TEST_F(ToolingTest, HaproxyRoutesWritesToThePrimaryAndReadsToReplicasAcrossASwit
   auto sw = pgw::Run({std::string(PGW_BIN_DIR) + "/pgwardenctl", "-c", sb_->nodes()[0].config_path, "switchover",
                       "--candidate", cand, "--force"});
   ASSERT_TRUE(sw.ok() && sw->Success()) << (sw.ok() ? sw->output : sw.status().message());
-  ASSERT_TRUE(WaitFor(seconds(20), [&] { return ServerPort(*wport) == port_of(cand); }))
+  ASSERT_TRUE(WaitFor(seconds(20), [&] { return ServerPort(wport) == port_of(cand); }))
       << "the write port did not move to " << cand;
   ASSERT_TRUE(WaitFor(seconds(30), [&] {
     // The old leader is back as a replica and in the read pool; the new leader is not.
     std::set<std::string> seen;
-    for (int i = 0; i < 6; ++i) seen.insert(ServerPort(*rport));
+    for (int i = 0; i < 6; ++i) seen.insert(ServerPort(rport));
     return seen.count(port_of(leader)) == 1 && seen.count(port_of(cand)) == 0;
   })) << "the read port did not follow the switchover";
 }
