@@ -8,16 +8,9 @@
 #include <string>
 
 #include "ha/decide.h"
+#include "ha/decide_internal.h"
 
 namespace pgw::ha {
-
-// Helpers of decide.cc shared with standby.cc.
-Action Act(ActionType t);
-std::string Me(const Inputs& in);
-// Status optime, slots for the members that stream from us and (not in a standby cluster) synchronous replication.
-void LeaderHousekeeping(const Inputs& in, Decision* d);
-// The leader's side of a planned switchover; false when the `failover` key does not concern this cycle.
-bool ManualFailoverFromLeader(const Inputs& in, Decision* d);
 
 // `u` with the recovery settings that go with it: restore_command, archive_cleanup_command and (for the remote
 // primary only, as Patroni) recovery_min_apply_delay from standby_cluster when set there, else from the parameters.

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
+#include "ha/decide_internal.h"
+
 namespace pgw::ha {
 namespace {
-
-Action Act(ActionType t) { return Action{t, std::nullopt, "", std::nullopt, {}, 0, "", {}, "", {}, {}}; }
 
 bool Contains(const std::vector<std::string>& v, const std::string& n) {
   return std::find(v.begin(), v.end(), n) != v.end();

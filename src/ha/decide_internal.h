@@ -1,0 +1,43 @@
+// Internal to the decision core (decide*.cc, standby.cc, sync.cc): the pieces one part of Decide() shares with
+// another. Not for the agent: it sees only ha/decide.h.
+//
+// Decide() (decide.cc) dispatches on PostgreSQL's state:
+//   not running          DecideEmptyDataDir / DecideStopped   decide_stopped.cc
+//   running as primary   DecidePrimary                        decide_leader.cc
+//   running in recovery  DecideReplica (and the leader race)  decide_replica.cc
+//   standby cluster      the standby leader's variants        standby.cc
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "ha/decide.h"
+
+namespace pgw::ha {
+
+Action Act(ActionType t);
+// "(name)", as Patroni writes this node in its messages.
+std::string Me(const Inputs& in);
+
+// What a replica of `member` streams from: its conn_url and this node's slot name (with use_slots), with the
+// recovery settings. nullopt when the member has no conn_url.
+std::optional<Upstream> UpstreamFor(const Inputs& in, const std::string& member);
+// Adds kSyncSlots when the local slots differ from what this node should hold (ha/slots.h).
+void AddSlotSync(const Inputs& in, bool leader, Decision* d);
+
+// Status optime, slots for the members that stream from us and (not in a standby cluster) synchronous replication.
+void LeaderHousekeeping(const Inputs& in, Decision* d);
+// The leader's side of a planned switchover; false when the `failover` key does not concern this cycle.
+bool ManualFailoverFromLeader(const Inputs& in, Decision* d);
+
+// In failsafe mode only the members listed in the failsafe key may race for the leader key.
+bool FailsafeExcludes(const Inputs& in, const std::string& name);
+// In synchronous mode only the former leader and its synchronous standbys may be promoted.
+bool SyncForbids(const Inputs& in, const std::string& name);
+
+Decision DecideEmptyDataDir(const Inputs& in);
+Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease);
+Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_on_my_lease);
+Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_on_my_lease);
+
+}  // namespace pgw::ha
