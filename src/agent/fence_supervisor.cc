@@ -70,7 +70,7 @@ std::optional<MonoTime> FenceTimer::FenceAt() const {
 
 int RunFenceSupervisor(const std::string& data_dir, int fd, Logger& log) {
   RealClock clock;
-  return RunFenceSupervisor(data_dir, fd, log, SupervisorClocks{clock, BootTimeMs});
+  return RunFenceSupervisor(data_dir, fd, log, SupervisorSeams{clock, BootTimeMs, {}});
 }
 
 namespace {
@@ -78,9 +78,10 @@ namespace {
 // The supervisor's loop state, apart from the protocol (FenceTimer).
 class Supervisor {
  public:
-  Supervisor(const std::string& data_dir, int fd, Logger& log, const SupervisorClocks& clocks)
-      : data_dir_(data_dir), fd_(fd), log_(log), clock_(clocks.clock),
-        pauses_(clocks.clock, clocks.boottime_ms, Duration(1000)) {}
+  Supervisor(const std::string& data_dir, int fd, Logger& log, const SupervisorSeams& seams)
+      : data_dir_(data_dir), fd_(fd), log_(log), clock_(seams.clock),
+        fence_(seams.fence ? seams.fence : [](const std::string& d) { return FenceDataDir(d); }),
+        pauses_(seams.clock, seams.boottime_ms, Duration(1000)) {}
   ~Supervisor() { Unwatch(); }
 
   int Run() {
@@ -167,7 +168,7 @@ class Supervisor {
   }
 
   void Fence(const std::string& why) {
-    auto killed = FenceDataDir(data_dir_);
+    auto killed = fence_(data_dir_);
     if (!killed.ok()) {
       // Stay armed: a fence is done only when no process of the data directory is left.
       if (failures_++ % 25 == 0) {
@@ -214,6 +215,7 @@ class Supervisor {
   int fd_;
   Logger& log_;
   const Clock& clock_;
+  std::function<Result<int>(const std::string&)> fence_;
   FenceTimer timer_;
   PauseDetector pauses_;
   std::optional<Duration> pause_;
@@ -226,9 +228,9 @@ class Supervisor {
 
 }  // namespace
 
-int RunFenceSupervisor(const std::string& data_dir, int fd, Logger& log, const SupervisorClocks& clocks) {
+int RunFenceSupervisor(const std::string& data_dir, int fd, Logger& log, const SupervisorSeams& seams) {
   signal(SIGPIPE, SIG_IGN);
-  Supervisor s(data_dir, fd, log, clocks);
+  Supervisor s(data_dir, fd, log, seams);
   return s.Run();
 }
 

@@ -54,15 +54,17 @@ class FenceTimer {
   Duration pause_threshold_{1000};
 };
 
-// How the supervisor reads time and samples CLOCK_BOOTTIME (tests inject both).
-struct SupervisorClocks {
+// How the supervisor reads time, samples CLOCK_BOOTTIME and kills a data directory's processes (tests inject all
+// three; an empty `fence` is pg/fence.h's FenceDataDir).
+struct SupervisorSeams {
   const Clock& clock;
   std::function<int64_t()> boottime_ms;
+  std::function<Result<int>(const std::string& data_dir)> fence;
 };
 
 // The supervisor's main loop over `fd` (its stdin). Returns the exit code.
 int RunFenceSupervisor(const std::string& data_dir, int fd, Logger& log);
-int RunFenceSupervisor(const std::string& data_dir, int fd, Logger& log, const SupervisorClocks& clocks);
+int RunFenceSupervisor(const std::string& data_dir, int fd, Logger& log, const SupervisorSeams& seams);
 
 // The agent's side: spawns the supervisor (this same binary, `--fence-supervisor DATA_DIR`) and talks to it.
 // Thread-safe.

@@ -171,7 +171,7 @@ void Fencer::Loop() {
       continue;
     }
     l.unlock();
-    auto killed = FenceDataDir(opts_.data_dir);
+    auto killed = opts_.fence ? opts_.fence(opts_.data_dir) : FenceDataDir(opts_.data_dir);
     l.lock();
     std::string why = pause ? "this machine was paused for about " + std::to_string(pause->count()) +
                                   " ms (clocks disagree) while the fence was armed; the lease may have lapsed"

@@ -39,6 +39,8 @@ struct FenceOptions {
   // CLOCK_BOOTTIME for the pause detector. Empty: the real one when the clock is a RealClock, none otherwise (a
   // fake monotonic clock must not be compared with the real boot time).
   std::function<int64_t()> boottime_ms;
+  // Kills every process of the data directory. Empty: pg/fence.h's FenceDataDir (tests inject failures).
+  std::function<Result<int>(const std::string& data_dir)> fence;
 };
 
 // The pause that makes an armed fence act at once: half the margin (the other half still absorbs the kill).

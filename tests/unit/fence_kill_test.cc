@@ -191,11 +191,13 @@ TEST(PauseDetectorTest, DetectsClocksThatMovedWhileMonotonicStoodStill) {
 // Supervisor fixture: runs RunFenceSupervisor on a thread with injected clocks, talking over a pipe.
 class SupervisorRun {
  public:
-  SupervisorRun(const std::string& data_dir, SplitClock& c) : clock_(c) {
+  SupervisorRun(const std::string& data_dir, SplitClock& c,
+                std::function<Result<int>(const std::string&)> fence = {})
+      : clock_(c) {
     EXPECT_EQ(pipe2(p_, O_CLOEXEC), 0);
-    thread_ = std::thread([this, data_dir] {
-      SupervisorClocks clocks{clock_, [this] { return clock_.Boot(); }};
-      RunFenceSupervisor(data_dir, p_[0], log_, clocks);
+    thread_ = std::thread([this, data_dir, fence] {
+      SupervisorSeams seams{clock_, [this] { return clock_.Boot(); }, fence};
+      RunFenceSupervisor(data_dir, p_[0], log_, seams);
       done_ = true;
     });
   }
@@ -288,6 +290,74 @@ TEST(FencerTest, PauseWhileArmedFencesAtOnce) {
   c.Pause(10000);  // margin 5 s: threshold 2.5 s
   EXPECT_TRUE(WaitFor([&] { return !Alive(pm); }, 5000));
   EXPECT_TRUE(WaitFor([&] { return !f.armed(); }, 5000));
+  EXPECT_EQ(f.fences(), 1u);
+  f.Stop();
+}
+
+// A kill that fails while `fail` holds, then does the real one; counts its calls.
+struct FlakyFence {
+  std::atomic<bool> fail{true};
+  std::atomic<int> calls{0};
+  std::function<Result<int>(const std::string&)> Fn() {
+    return [this](const std::string& dir) -> Result<int> {
+      ++calls;
+      if (fail) return Unavailable("injected: a process of " + dir + " survived SIGKILL");
+      return FenceDataDir(dir);
+    };
+  }
+};
+
+// A fence whose kill fails is not done: the supervisor keeps it armed and tries again until every process is gone.
+TEST(FenceSupervisorTest, FailedFenceIsRetriedUntilEveryProcessIsGone) {
+  FakeDataDir d;
+  pid_t pm = d.Spawn(d.data());
+  pid_t backend = d.Spawn(d.data());
+  d.WritePidFile(pm);
+  SplitClock c;
+  FlakyFence k;
+  SupervisorRun s(d.data(), c, k.Fn());
+  s.Send("arm " + std::to_string(c.Now().time_since_epoch().count() + 100) + " 500");
+  c.Advance(200);  // past the deadline
+  EXPECT_TRUE(WaitFor([&] { return k.calls >= 1; }, 5000));
+  for (int i = 2; i <= 3; ++i) {
+    c.Advance(250);  // past the retry time
+    EXPECT_TRUE(WaitFor([&] { return k.calls >= i; }, 5000)) << "a failed fence is retried (attempt " << i << ")";
+  }
+  EXPECT_TRUE(Alive(pm));
+  k.fail = false;
+  c.Advance(250);
+  EXPECT_TRUE(WaitFor([&] { return !Alive(pm) && !Alive(backend); }, 5000));
+  int after = k.calls;
+  c.Advance(1000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a done fence is not repeated
+  EXPECT_EQ(k.calls, after);
+}
+
+TEST(FencerTest, FailedFenceStaysArmedAndIsRetriedUntilItSucceeds) {
+  FakeDataDir d;
+  pid_t pm = d.Spawn(d.data());
+  d.WritePidFile(pm);
+  SplitClock c;
+  Logger log(stderr, LogLevel::kCritical);
+  FlakyFence k;
+  FenceOptions o;
+  o.data_dir = d.data();
+  o.watchdog_mode = "off";
+  o.supervisor = false;
+  o.boottime_ms = [&] { return c.Boot(); };
+  o.fence = k.Fn();
+  Fencer f(c, log, o);
+  ASSERT_TRUE(f.Start().ok());
+  ASSERT_TRUE(f.Arm(7, c.Now() + Duration(1000), 30).ok());  // margin 5 s: the fence time has passed
+  EXPECT_TRUE(WaitFor([&] { return f.failed_fences() >= 1; }, 5000));
+  c.Advance(250);  // past the retry time
+  EXPECT_TRUE(WaitFor([&] { return f.failed_fences() >= 2; }, 5000)) << "a failed fence is retried";
+  EXPECT_TRUE(f.armed()) << "a fence that could not kill stays armed";
+  EXPECT_EQ(f.fences(), 0u);
+  EXPECT_TRUE(Alive(pm));
+  k.fail = false;
+  c.Advance(250);
+  EXPECT_TRUE(WaitFor([&] { return !Alive(pm) && !f.armed(); }, 5000));
   EXPECT_EQ(f.fences(), 1u);
   f.Stop();
 }
