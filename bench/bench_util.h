@@ -24,6 +24,7 @@
 #include "ctl/sandbox.h"
 #include "dcs/http.h"
 #include "pg/libpq.h"
+#include "testkit/forwarder.h"
 
 namespace pgw {
 
@@ -53,6 +54,8 @@ struct System {
   std::string binary;
   int ttl, loop_wait, retry_timeout;
   std::string extra_dcs;  // YAML lines under bootstrap.dcs (4-space indent)
+  // Each node reaches etcd only through its own Forwarder (Bench::EtcdLink), so that one node alone can be cut off.
+  bool etcd_links = false;
 };
 
 struct Round {
@@ -94,9 +97,17 @@ class Bench {
     spec.loop_wait = sys_.loop_wait;
     spec.retry_timeout = sys_.retry_timeout;
     spec.extra_dcs = sys_.extra_dcs;
+    if (sys_.etcd_links) {
+      for (int i = 0; i < spec.nodes; ++i) {
+        links_.push_back(std::make_unique<Forwarder>());
+        if (links_.back()->port() <= 0) return Unavailable("cannot listen for an etcd link forwarder");
+        spec.node_etcd_hosts.push_back(links_.back()->address());
+      }
+    }
     auto sb = Sandbox::Up(spec, log_);
     if (!sb.ok()) return sb.status();
     sb_ = std::make_unique<Sandbox>(std::move(*sb));
+    for (auto& l : links_) l->SetTarget(sb_->EtcdEndpoint());
     PGW_RETURN_IF_ERROR(sb_->WaitHealthy(Duration(180000)));
     std::string hosts, ports;
     for (const auto& n : sb_->nodes()) {
@@ -109,6 +120,13 @@ class Bench {
   }
 
   Sandbox& sandbox() { return *sb_; }
+  // The forwarder between `node` and etcd (System::etcd_links), or nullptr.
+  Forwarder* EtcdLink(const std::string& node) {
+    for (size_t i = 0; i < links_.size() && sb_; ++i) {
+      if (sb_->nodes()[i].name == node) return links_[i].get();
+    }
+    return nullptr;
+  }
   const std::string& multi() const { return multi_; }
   const System& system() const { return sys_; }
 
@@ -274,6 +292,7 @@ class Bench {
   System sys_;
   std::string dir_;
   Logger& log_;
+  std::vector<std::unique_ptr<Forwarder>> links_;  // declared first: outlives the sandbox's agents
   std::unique_ptr<Sandbox> sb_;
   std::string multi_;
 };

@@ -15,13 +15,16 @@ namespace {
 
 // kill-postmaster / kill-agent / kill-both (agent, fence supervisor and postmaster): SIGKILL on the leader.
 // sigstop-agent: the leader's agent frozen for two ttls. stop-etcd: etcd frozen for two ttls.
+// cut-primary: the leader alone loses etcd for three ttls (every node reaches etcd through its own forwarder, and
+// the leader's is frozen: a one-sided partition; PostgreSQL replication and clients are untouched).
 // freeze-postgres: every process of the leader's PostgreSQL SIGSTOPped for three ttls (an I/O stall).
 // ttl-change: the dynamic ttl raised by 3 s and set back, live, through PATCH /config (nothing may fail over).
 // lagging-sync (synchronous mode only): the asynchronous standby's PostgreSQL is frozen, the synchronous standby is
 // killed so that the frozen one becomes the replacement, then the primary is killed: the frozen standby must not
 // be promoted without the rows the killed one acknowledged.
-const std::vector<std::string> kFaults = {"kill-postmaster", "kill-agent",      "kill-both",  "sigstop-agent",
-                                          "stop-etcd",       "freeze-postgres", "ttl-change", "lagging-sync"};
+const std::vector<std::string> kFaults = {"kill-postmaster", "kill-agent", "kill-both",       "sigstop-agent",
+                                          "stop-etcd",       "cut-primary", "freeze-postgres", "ttl-change",
+                                          "lagging-sync"};
 // How long a round may take to heal (one leader, every replica streaming) after writes resumed.
 constexpr int kHealBoundSeconds = 120;
 
@@ -139,6 +142,7 @@ struct Injected {
   std::vector<std::string> restart;  // agents killed, started again once writes resumed
   bool pm_killed = false;            // the leader's postmaster was killed (orphaned backends may still answer)
   bool expect_same_leader = false;   // ttl-change: a leader change is a failure
+  Forwarder* link = nullptr;         // cut-primary: the leader's etcd link, frozen for freeze_for
 };
 
 Result<Injected> Inject(Bench& b, const std::string& fault, const std::string& leader) {
@@ -162,6 +166,15 @@ Result<Injected> Inject(Bench& b, const std::string& fault, const std::string& l
   } else if (fault == "stop-etcd") {
     in.frozen = {sb.EtcdPid()};
     in.freeze_for = Duration(ttl * 2000);
+  } else if (fault == "cut-primary") {
+    // The primary alone loses etcd (a black-holed link: connections stay open, nothing arrives) while it and its
+    // replicas keep talking to each other and to clients. It must stop serving writes before its lease ends and a
+    // replica takes over; when the link returns it rejoins as a replica.
+    in.link = b.EtcdLink(leader);
+    if (in.link == nullptr) return Unavailable("cut-primary needs the etcd link forwarders");
+    in.link->SetMode(Forwarder::Mode::kFreeze);
+    in.freeze_for = Duration(ttl * 3000);
+    return in;
   } else if (fault == "freeze-postgres") {
     in.frozen = PostgresProcesses(sb, leader);
     in.freeze_for = Duration(ttl * 3000);
@@ -226,9 +239,10 @@ Status Round(Bench& b, const std::string& fault, int64_t first_id, Tally* t, con
     return injected.status();
   }
   MonoTime injected_at = Now();  // ttl-change and lagging-sync take a while to inject
-  if (!injected->frozen.empty()) {
+  if (!injected->frozen.empty() || injected->link != nullptr) {
     WaitUntil(injected->freeze_for, [] { return false; });
     SignalAll(injected->frozen, SIGCONT);
+    if (injected->link != nullptr) injected->link->SetMode(Forwarder::Mode::kPass);
   }
   std::string failure;
   if (!injected->restart.empty()) {
@@ -334,6 +348,7 @@ int Main(int argc, char** argv) {
   std::string bin = SelfDir() + "/../apps/pgwarden";
   std::vector<System> modes = {{"synchronous_mode on", bin, 5, 1, 2, "    synchronous_mode: true\n"}};
   if (!only_sync) modes.push_back({"synchronous_mode off", bin, 5, 1, 2, ""});
+  for (auto& m : modes) m.etcd_links = true;
   std::vector<std::pair<std::string, std::map<std::string, Tally>>> results;
   int idx = 0;
   RemoveAll(dir + "/rounds").ok();

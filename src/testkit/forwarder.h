@@ -1,6 +1,6 @@
-// A TCP forwarder on loopback for one-sided faults (issue 10): a node's etcd traffic goes through it, and the test
-// freezes it (connections stay open, no byte moves: an etcd member cut off from its peers or a black-holed link)
-// or cuts it (every connection closed, new ones closed at once), then lets traffic pass again.
+// A TCP forwarder on loopback for one-sided faults (tests, benchmarks, the torture tool): a node's etcd traffic
+// goes through it, and the test freezes it (connections stay open, no byte moves: an etcd member cut off from its
+// peers or a black-holed link) or cuts it (every connection closed, new ones closed at once), then lets traffic pass again.
 //
 // One thread polls every socket with a 50 ms bound, so mode changes and Stop take effect within that.
 #pragma once
@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-namespace pgw::itest {
+namespace pgw {
 
 class Forwarder {
  public:
@@ -150,4 +150,4 @@ class Forwarder {
   std::thread thread_;
 };
 
-}  // namespace pgw::itest
+}  // namespace pgw

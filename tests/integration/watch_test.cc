@@ -1,5 +1,5 @@
 // The etcd watch view under one-sided faults, with real etcd, agents and PostgreSQL (issue 10 item 8).
-#include "forwarder.h"
+#include "testkit/forwarder.h"
 #include "helpers.h"
 
 namespace pgw::itest {
