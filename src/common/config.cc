@@ -18,6 +18,16 @@ namespace {
 
 using namespace config_internal;
 
+// The keys a client reads (LoadOptions::Reader::kClient); the rest of the file configures an agent, which checks it
+// when it loads it.
+YAML::Node ClientKeys(const YAML::Node& root) {
+  YAML::Node read(YAML::NodeType::Map);
+  for (const char* key : {"scope", "namespace", "name", "etcd3", "restapi", "ctl"}) {
+    if (root[key]) read[key] = root[key];
+  }
+  return read;
+}
+
 LoadResult Finish(YAML::Node root, const LoadOptions& opts) {
   LoadResult r;
   if (!root.IsMap()) {
@@ -25,17 +35,20 @@ LoadResult Finish(YAML::Node root, const LoadOptions& opts) {
     return r;
   }
   ApplyEnv(root, opts.env, &r.errors);
+  const bool client = opts.reader == LoadOptions::Reader::kClient;
+  // Initialised, never assigned: assigning one yaml-cpp node to another rewrites the node both handles share.
+  const YAML::Node tree = client ? ClientKeys(root) : root;
   std::set<std::string> extra_known;
-  const YAML::Node methods = Sub(root["postgresql"], "create_replica_methods");
+  const YAML::Node methods = Sub(tree["postgresql"], "create_replica_methods");
   if (methods && methods.IsSequence()) {
     for (const auto& m : methods) {
       if (m.IsScalar() && m.Scalar() != "basebackup") extra_known.insert("postgresql." + m.Scalar());
     }
   }
-  CheckSchema(root, extra_known, &r.errors, &r.warnings);
+  CheckSchema(tree, extra_known, !client, &r.errors, &r.warnings);
   auto cfg = std::make_shared<Config>();
   try {
-    Extract(root, opts, cfg.get(), &r.errors, &r.warnings);
+    Extract(tree, opts, cfg.get(), &r.errors, &r.warnings);
   } catch (const YAML::Exception& e) {
     // Every access is meant to be guarded (Sub, IsMap); this is the net under a shape nobody thought of.
     r.errors.push_back(std::string("configuration: cannot read a value of an unexpected shape: ") + e.what());

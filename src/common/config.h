@@ -133,6 +133,11 @@ struct Config {
     std::string cacert, cert, key;
   } etcd3;
 
+  // `ctl`: how a client (pgwardenctl, patronictl) calls the agents' REST API over https. The agent does not use it.
+  struct Ctl {
+    std::string cacert, certfile, keyfile;
+  } ctl;
+
   struct Bootstrap {
     Json dcs = Json::object();
     DynamicConfig dynamic;               // dcs, parsed
@@ -197,6 +202,12 @@ struct LoadOptions {
   std::map<std::string, std::string> env;
   // Check that bin_dir holds the PostgreSQL programs. Off in unit tests that do not have PostgreSQL installed.
   bool check_bin_dir = true;
+  // Who reads the configuration. kAgent: the whole tree, with every key an agent needs. kClient: pgwardenctl, as
+  // patronictl reads it (no validator): only scope, namespace, name, etcd3, restapi and ctl are read, with the same
+  // types, extraction and PATRONI_* overrides as the agent's, and none of them is required (a client may also get
+  // etcd from its command line); every other key is ignored without a word.
+  enum class Reader { kAgent, kClient };
+  Reader reader = Reader::kAgent;
 };
 
 struct LoadResult {

@@ -25,9 +25,9 @@ bool ParseIntText(const std::string& s, long long* out);
 YAML::Node Sub(const YAML::Node& n, const std::string& key);
 
 // Checks `root` against Patroni's key tree: types, required keys, unknown keys. `extra_known` holds paths that are
-// known for this file only (postgresql.<custom replica method>).
-void CheckSchema(const YAML::Node& root, const std::set<std::string>& extra_known, std::vector<std::string>* errors,
-                 std::vector<std::string>* warnings);
+// known for this file only (postgresql.<custom replica method>). `require` false: missing required keys are fine.
+void CheckSchema(const YAML::Node& root, const std::set<std::string>& extra_known, bool require,
+                 std::vector<std::string>* errors, std::vector<std::string>* warnings);
 
 // PATRONI_* environment variables applied onto the tree.
 void ApplyEnv(YAML::Node& root, const std::map<std::string, std::string>& env, std::vector<std::string>* errors);

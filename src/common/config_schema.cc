@@ -109,7 +109,8 @@ const Node& RootSchema() {
                        {"https_extra_headers", Ign()}, {"request_queue_size", Ign()}, {"thread_pool_size", Ign()},
                        {"server_tokens", Ign()}},
                       kRequired)},
-      {"ctl", Ign()},
+      {"ctl", Map({{"cacert", Leaf(Kind::kStr)}, {"certfile", Leaf(Kind::kStr)}, {"keyfile", Leaf(Kind::kStr)},
+                   {"keyfile_password", Ign()}, {"insecure", Ign()}, {"authentication", Ign()}})},
       {"watchdog", Map({{"mode", Leaf(Kind::kStr)}, {"device", Leaf(Kind::kStr)},
                         {"safety_margin", Leaf(Kind::kInt)}, {"driver", Ign()}})},
       {"tags", OpenMap({{"nofailover", Leaf(Kind::kBool)}, {"noloadbalance", Leaf(Kind::kBool)},
@@ -138,6 +139,7 @@ struct Checker {
   std::vector<std::string>* errors;
   std::vector<std::string>* warnings;
   std::set<std::string> extra_known;  // e.g. postgresql.<custom replica method>
+  bool require = true;                // false: no key is required (a client's reading, LoadOptions::Reader)
 
   void Check(const YAML::Node& n, const Node& s, const std::string& path) {
     if (s.flags & kIgnored) {
@@ -210,7 +212,7 @@ struct Checker {
       }
     }
     for (const auto& [key, child] : s.children) {
-      if ((child.flags & kRequired) && !seen.count(key)) {
+      if (require && (child.flags & kRequired) && !seen.count(key)) {
         errors->push_back(Join(path, key) + ": required key is missing");
       }
     }
@@ -228,9 +230,9 @@ struct Checker {
 
 const std::set<std::string> kOtherDcs = {"etcd", "consul", "zookeeper", "exhibitor", "kubernetes", "raft"};
 
-void CheckSchema(const YAML::Node& root, const std::set<std::string>& extra_known, std::vector<std::string>* errors,
-                 std::vector<std::string>* warnings) {
-  Checker checker{errors, warnings, extra_known};
+void CheckSchema(const YAML::Node& root, const std::set<std::string>& extra_known, bool require,
+                 std::vector<std::string>* errors, std::vector<std::string>* warnings) {
+  Checker checker{errors, warnings, extra_known, require};
   checker.Check(root, RootSchema(), "");
 }
 

@@ -238,6 +238,11 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
   if (c->scope.find('/') != std::string::npos) errors->push_back("scope: must not contain '/'");
   if (c->name.find('/') != std::string::npos) errors->push_back("name: must not contain '/'");
   c->namespace_ = Str(root["namespace"], "/service");
+  const bool client = opts.reader == LoadOptions::Reader::kClient;
+  const auto& ctl = root["ctl"];
+  c->ctl.cacert = Str(Sub(ctl, "cacert"));
+  c->ctl.certfile = Str(Sub(ctl, "certfile"));
+  c->ctl.keyfile = Str(Sub(ctl, "keyfile"));
 
   // log
   const auto& log = root["log"];
@@ -273,16 +278,20 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
     r.keyfile = Str(ra["keyfile"]);
     r.cafile = Str(ra["cafile"]);
     r.verify_client = Str(ra["verify_client"], "none");
+    // The server's files and its client verification concern the agent only (a client may run elsewhere).
     for (const char* k : {"certfile", "keyfile", "cafile"}) {
       std::string v = Str(ra[k]);
-      if (!v.empty() && access(v.c_str(), R_OK) != 0) {
+      if (!client && !v.empty() && access(v.c_str(), R_OK) != 0) {
         errors->push_back(std::string("restapi.") + k + ": cannot read '" + v + "'");
       }
     }
-    if (!r.keyfile.empty() && r.certfile.empty()) errors->push_back("restapi.keyfile: given without restapi.certfile");
-    if (r.verify_client != "none" && r.verify_client != "optional" && r.verify_client != "required") {
+    if (!client && !r.keyfile.empty() && r.certfile.empty()) {
+      errors->push_back("restapi.keyfile: given without restapi.certfile");
+    }
+    const bool known_mode = r.verify_client == "none" || r.verify_client == "optional" || r.verify_client == "required";
+    if (!client && !known_mode) {
       errors->push_back("restapi.verify_client: '" + r.verify_client + "' must be none, optional or required");
-    } else if (r.verify_client != "none" && (r.cafile.empty() || r.certfile.empty())) {
+    } else if (!client && r.verify_client != "none" && (r.cafile.empty() || r.certfile.empty())) {
       errors->push_back("restapi.verify_client: needs restapi.certfile and restapi.cafile");
     }
     if (ra["allowlist"] && ra["allowlist"].IsSequence()) {
@@ -296,7 +305,7 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
   bool other_dcs = false;
   for (const auto& d : kOtherDcs) other_dcs = other_dcs || root[d];
   if (!e) {
-    if (!other_dcs) errors->push_back("etcd3: required section is missing (where is etcd?)");
+    if (!other_dcs && !client) errors->push_back("etcd3: required section is missing (where is etcd?)");
   } else if (e.IsMap()) {
     std::vector<std::string> items;
     int sources = 0;

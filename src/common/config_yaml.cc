@@ -92,6 +92,9 @@ void ApplyEnv(YAML::Node& root, const std::map<std::string, std::string>& env, s
       } else {
         path = {"restapi", Lower(suffix)};
       }
+    } else if (starts("CTL_")) {
+      suffix = rest.substr(4);
+      path = {"ctl", Lower(suffix)};
     } else if (starts("SUPERUSER_") || starts("REPLICATION_") || starts("REWIND_")) {
       auto us = rest.find('_');
       suffix = rest.substr(us + 1);
@@ -106,7 +109,7 @@ void ApplyEnv(YAML::Node& root, const std::map<std::string, std::string>& env, s
         }
       }
     }
-    if (path.empty()) continue;  // PATRONI_CTL_*, bootstrap users, ...: not configuration of the agent
+    if (path.empty()) continue;  // bootstrap users, ...: not configuration read from the tree
     SetPath(root, path, value_for(var, suffix, text));
   }
 }

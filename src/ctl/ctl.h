@@ -1,8 +1,10 @@
 // pgwardenctl's cluster commands: patronictl's verbs, options and output (reference §5). They read the cluster
-// from etcd (the same keys patronictl reads) and act through the agents' REST API.
+// from etcd (the same keys patronictl reads) and act through the agents' REST API. Each verb is an entry of the
+// table in command.h with its handler in a cmd_*.cc file; the tables and YAML below are output.cc.
 #pragma once
 
 #include <cstdio>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,9 +33,10 @@ std::string ToYaml(const Json& j);
 // Applies "a.b.c=value" (value read as YAML: numbers, booleans, null removes) to `config`.
 Status ApplySet(Json* config, const std::string& assignment);
 
-// Parses a command line and loads the configuration file it names (-c) as Main does, without contacting etcd:
-// the error Main would report, or OK. For tests and the fuzz target.
+// Parses a command line and loads the configuration it names as Main does (ctl/target.h), without contacting etcd:
+// the error Main would report, or OK. For tests and the fuzz target. The first form reads the process environment.
 Status CheckCommandLine(const std::vector<std::string>& args);
+Status CheckCommandLine(const std::vector<std::string>& args, const std::map<std::string, std::string>& env);
 
 // Runs a cluster command (everything except `sandbox`). Returns the exit code.
 int Main(const std::vector<std::string>& args, FILE* out, FILE* err);

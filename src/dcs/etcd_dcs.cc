@@ -4,8 +4,7 @@
 
 namespace pgw {
 
-namespace {
-etcd::ClientOptions ClientOptionsFrom(const Config& cfg, Duration timeout) {
+etcd::ClientOptions EtcdClientOptions(const Config& cfg, Duration timeout) {
   etcd::ClientOptions o;
   o.endpoints = cfg.etcd3.hosts;
   o.protocol = cfg.etcd3.protocol;
@@ -17,6 +16,8 @@ etcd::ClientOptions ClientOptionsFrom(const Config& cfg, Duration timeout) {
   o.request_timeout = timeout;
   return o;
 }
+
+namespace {
 class EtcdLeaseApi final : public LeaseApi {
  public:
   explicit EtcdLeaseApi(etcd::Client& c) : c_(c) {}
@@ -32,7 +33,7 @@ class EtcdLeaseApi final : public LeaseApi {
 
 EtcdDcs::EtcdDcs(const Config& cfg, const Clock& clock, Logger& log, std::function<void()> on_change)
     : prefix_(cfg.KeyPrefix()), name_(cfg.name), clock_(clock), log_(log),
-      opts_(ClientOptionsFrom(cfg, Duration(2000))) {
+      opts_(EtcdClientOptions(cfg, Duration(2000))) {
   // The HA loop's writes fail fast when etcd hangs, so that a cycle never sits out the demotion deadline.
   etcd::ClientOptions writes = opts_;
   writes.request_timeout = Duration(1000);

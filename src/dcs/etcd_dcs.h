@@ -16,6 +16,9 @@
 
 namespace pgw {
 
+// The etcd client settings of a configuration (endpoints, protocol, credentials, TLS): the agent's and pgwardenctl's.
+etcd::ClientOptions EtcdClientOptions(const Config& cfg, Duration timeout);
+
 class EtcdDcs final : public Dcs {
  public:
   // `on_change` wakes the HA loop when the watch sees a change.

@@ -1,12 +1,15 @@
-// pgwardenctl's command line and configuration-file loading (CheckCommandLine), without etcd.
+// pgwardenctl's command line and configuration loading (CheckCommandLine, ctl/target.h), without etcd.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "ctl/ctl.h"
+#include "ctl/options.h"
+#include "ctl/target.h"
 
 namespace pgw::ctl {
 namespace {
@@ -31,16 +34,16 @@ class TempYaml {
 Status Check(const std::string& yaml) {
   TempYaml f(yaml);
   Status s = InvalidArgument("threw");
-  EXPECT_NO_THROW(s = CheckCommandLine({"-c", f.path(), "list"}));
+  EXPECT_NO_THROW(s = CheckCommandLine({"-c", f.path(), "list"}, {}));
   return s;
 }
 
 TEST(CtlTargetTest, LoadsScopeAndHosts) {
   EXPECT_TRUE(Check("scope: demo\netcd3:\n  hosts: 127.0.0.1:2379,127.0.0.2:2379\n").ok());
   EXPECT_TRUE(Check("scope: demo\netcd3:\n  hosts: [127.0.0.1:2379]\n").ok());
-  EXPECT_TRUE(CheckCommandLine({"--dcs-url", "http://127.0.0.1:2379", "list"}).ok());
-  EXPECT_FALSE(CheckCommandLine({"list"}).ok());  // nothing names etcd
-  EXPECT_FALSE(CheckCommandLine({"-f", "xml", "list"}).ok());
+  EXPECT_TRUE(CheckCommandLine({"--dcs-url", "http://127.0.0.1:2379", "list"}, {}).ok());
+  EXPECT_FALSE(CheckCommandLine({"list"}, {}).ok());  // nothing names etcd
+  EXPECT_FALSE(CheckCommandLine({"-f", "xml", "list"}, {}).ok());
 }
 
 // Found by fuzz_ctl_args: a file that is not a mapping, or keys of the wrong YAML kind, threw yaml-cpp exceptions
@@ -72,6 +75,89 @@ TEST(CtlTargetTest, WrongShapedFileIsAnErrorNamingTheKey) {
     EXPECT_FALSE(s.ok());
     EXPECT_NE(s.message().find(c.names), std::string::npos) << s.message();
   }
+}
+
+// The configuration pgwardenctl would use for `args` in environment `env` (no etcd contacted).
+Result<Config> TargetOf(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  auto o = ParseOptions(args);
+  if (!o.ok()) return o.status();
+  return LoadTarget(*o, env);
+}
+
+const std::vector<HostPort> kUrlHost = {HostPort{"10.0.0.7", 2379}};
+
+// pgwardenctl reads its file through the agent's loader: etcd3.url (and proxy) name the endpoint, the scheme the
+// protocol. Before, pgwardenctl read etcd3.host/hosts itself and refused such a file ("no etcd to talk to").
+TEST(CtlTargetTest, Etcd3UrlNamesTheEndpointsCtlTalksTo) {
+  TempYaml f("scope: demo\netcd3:\n  url: https://10.0.0.7:2379\n");
+  EXPECT_TRUE(CheckCommandLine({"-c", f.path(), "list"}, {}).ok());
+  auto t = TargetOf({"-c", f.path(), "list"}, {});
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_EQ(t->etcd3.hosts, kUrlHost);
+  EXPECT_EQ(t->etcd3.protocol, "https");
+  TempYaml proxy("scope: demo\netcd3:\n  proxy: http://10.0.0.7:2379\n");
+  auto p = TargetOf({"-c", proxy.path(), "list"}, {});
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->etcd3.hosts, kUrlHost);
+}
+
+// PATRONI_* variables override the file, as for the agent and patronictl; with no file at all they are the whole
+// configuration. Before, pgwardenctl ignored them.
+TEST(CtlTargetTest, PatroniEnvironmentReachesTheEndpointsCtlTalksTo) {
+  TempYaml f("scope: demo\netcd3:\n  hosts: 127.0.0.1:2379\n");
+  auto t = TargetOf({"-c", f.path(), "list"}, {{"PATRONI_ETCD3_HOSTS", "10.0.0.7:2379"}});
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_EQ(t->etcd3.hosts, kUrlHost);
+
+  std::map<std::string, std::string> env = {{"PATRONI_SCOPE", "envdemo"}, {"PATRONI_ETCD3_URL", "http://10.0.0.7:2379"},
+                                            {"PATRONI_ETCD3_USERNAME", "root"}, {"PATRONI_ETCD3_PASSWORD", "pw"},
+                                            {"PATRONI_ETCD3_CACERT", "/etc/ca.pem"}};
+  EXPECT_TRUE(CheckCommandLine({"list"}, env).ok());
+  auto e = TargetOf({"list"}, env);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  EXPECT_EQ(e->etcd3.hosts, kUrlHost);
+  EXPECT_EQ(e->scope, "envdemo");
+  EXPECT_EQ(e->etcd3.username, "root");
+  EXPECT_EQ(e->etcd3.cacert, "/etc/ca.pem");
+  // PATRONI_CONFIGURATION stands for the file when none is given.
+  auto c = TargetOf({"list"}, {{"PATRONI_CONFIGURATION", "scope: demo\netcd3: {host: '10.0.0.7:2379'}\n"}});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->etcd3.hosts, kUrlHost);
+}
+
+// The rest of patroni.yml configures an agent: pgwardenctl neither requires it nor checks it (patronictl loads the
+// file without a validator). What it reads keeps its types, and --dcs-url replaces the endpoints.
+TEST(CtlTargetTest, ReadsOnlyWhatAClientNeeds) {
+  TempYaml f(
+      "scope: demo\nname: n1\netcd3: {hosts: ['127.0.0.1:2379']}\n"
+      "restapi: {authentication: {username: u, password: p}, cafile: /nonexistent/ca.pem}\n"
+      "ctl: {cacert: /etc/ctl-ca.pem, certfile: /etc/c.pem, keyfile: /etc/k.pem}\n"
+      "postgresql: {parameters: {port: 5}, pg_ctl_timeout: never}\nbootstrap: {method: custom}\n");
+  auto t = TargetOf({"-c", f.path(), "list"}, {});
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  ApiAccess a = ApiAccessOf(*t);
+  EXPECT_EQ(a.user, "u");
+  EXPECT_EQ(a.password, "p");
+  EXPECT_EQ(a.cacert, "/etc/ctl-ca.pem");
+  EXPECT_EQ(a.cert, "/etc/c.pem");
+  EXPECT_EQ(a.key, "/etc/k.pem");
+  TempYaml no_ctl("scope: demo\netcd3: {host: '127.0.0.1:2379'}\nrestapi: {cafile: /nonexistent/ca.pem}\n");
+  auto n = TargetOf({"-c", no_ctl.path(), "list"}, {});
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  EXPECT_EQ(ApiAccessOf(*n).cacert, "/nonexistent/ca.pem");  // restapi.cafile when ctl.cacert is not set
+
+  auto d = TargetOf({"-c", f.path(), "--dcs-url", "etcd3://10.0.0.7:2379", "list"}, {});
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(d->etcd3.hosts, kUrlHost);
+  auto e = TargetOf({"list"}, {{"DCS_URL", "10.0.0.7:2379"}, {"PATRONI_SCOPE", "demo"}});
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  EXPECT_EQ(e->etcd3.hosts, kUrlHost);
+
+  EXPECT_FALSE(CheckCommandLine({"-c", "/nonexistent/patroni.yml", "list"}, {}).ok());
+  EXPECT_FALSE(CheckCommandLine({"list"}, {{"PATRONICTL_CONFIG_FILE", "/nonexistent/patroni.yml"}}).ok());
+  TempYaml bad("scope: demo\netcd3: {url: 'http://10.0.0.7:2379', protocol: gopher}\n");
+  Status s = CheckCommandLine({"-c", bad.path(), "list"}, {});
+  EXPECT_NE(s.message().find("etcd3.protocol"), std::string::npos) << s.message();
 }
 
 }  // namespace
