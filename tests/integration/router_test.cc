@@ -98,9 +98,11 @@ TEST_F(RouterTest, WritePortReachesTheLeaderReadPortReplicasWithScramMd5AndCance
   });
   std::string leader = LeaderKey();
   ASSERT_FALSE(leader.empty());
-  std::string err;
-  Sql(sb_->Conninfo(leader), "SET password_encryption = 'md5'; CREATE ROLE md5user LOGIN PASSWORD 'md5pass'", &err);
-  ASSERT_TRUE(err.empty()) << err;
+  {
+    Conn direct(sb_->Conninfo(leader));
+    ASSERT_TRUE(direct.ok()) << direct.error();
+    ASSERT_EQ(direct.Query("SET password_encryption = 'md5'; CREATE ROLE md5user LOGIN PASSWORD 'md5pass'"), "");
+  }
   StartRouter(scope_);
 
   // SCRAM (the superuser) through the write port: the leader, writable.
