@@ -142,7 +142,7 @@ void TopologyWatcher::Run() {
         log_.Warn("etcd unreadable for more than the ttl (" + std::to_string(cur->ttl_seconds) +
                   " s): writes are not routed");
       } else {
-        log_.Info("etcd readable again: routing writes");
+        log_.Info("etcd read within the ttl: routing writes");
       }
       auto copy = std::make_shared<Topology>(*cur);
       copy->generation = cur->generation + 1;
