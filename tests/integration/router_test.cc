@@ -2,8 +2,11 @@
 // leader and the read port a replica, md5 and SCRAM authentication pass through, cancel requests reach the backend,
 // a leader change closes the old sessions and new connections reach the new primary, and writes stop while etcd
 // cannot be read. The router runs in-process (its own threads), so that its counters can be checked.
+#include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <nlohmann/json.hpp>
 
@@ -38,6 +41,27 @@ struct Conn {
     return out;
   }
 };
+
+// Sends `bytes` to 127.0.0.1:port on a fresh TCP connection and returns what comes back before the router closes
+// it (bounded: 3 s, 64 kB).
+std::string RawExchange(int port, const std::string& bytes) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{3, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
+    char buf[4096];
+    ssize_t n;
+    while (out.size() < 65536 && (n = recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
 
 class RouterTest : public ClusterFixture {
  protected:
@@ -214,6 +238,22 @@ TEST_F(RouterTest, LeaderKeyMovedClosesOldSessionsAndRoutesToTheNewLeader) {
   Conn waited(Via(true));
   put.join();
   EXPECT_TRUE(waited.ok()) << waited.error();
+
+  // Protocol violations get FATAL 08P01; encryption requests get 'N' (then the start-up goes on in clear).
+  std::string garbage("\0\0\0\3", 4);
+  std::string reply = RawExchange(router_->write_port(), garbage);
+  ASSERT_FALSE(reply.empty());
+  EXPECT_EQ(reply[0], 'E');
+  EXPECT_NE(reply.find("08P01"), std::string::npos) << reply;
+  std::string ssl("\0\0\0\x08\x04\xd2\x16\x2f", 8), gss("\0\0\0\x08\x04\xd2\x16\x30", 8);
+  EXPECT_EQ(RawExchange(router_->read_port(), gss), "N");  // the router then waits for the start-up (3 s here)
+  // Bytes sent before the answer to an encryption request would be read as if they came after it: refused.
+  reply = RawExchange(router_->read_port(), ssl + gss);
+  ASSERT_FALSE(reply.empty());
+  EXPECT_EQ(reply[0], 'E');
+  EXPECT_NE(reply.find("08P01"), std::string::npos) << reply;
+  stats = Admin("/stats");
+  EXPECT_GE(stats["routing"]["closed"]["protocol_violation"].get<int>(), 2) << stats.dump();
 }
 
 TEST_F(RouterTest, LeaderMachineKilledNewConnectionsReachTheNewPrimary) {
