@@ -267,6 +267,10 @@ RouterConfigResult Build(const std::optional<std::string>& file_text, const std:
       has_value = true;
     }
     bool known = a == "-c" || a == "--config" || a == "--patroni-config" || FieldByFlag(a);
+    if (a.empty() || a[0] != '-') {
+      out.errors.push_back("'" + a + "': unexpected argument (flags are --name VALUE)");
+      continue;
+    }
     if (!known) {
       out.errors.push_back(a + ": unknown option (see --help)");
       continue;
