@@ -120,7 +120,7 @@ std::string RenderMetrics(const Topology& t, MonoTime now, const RouterConfig& c
   };
   auto line = [&o](const std::string& name, const std::string& labels, double value) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.17g", value);
+    std::snprintf(buf, sizeof buf, "%.9g", value);
     o += name + (labels.empty() ? "" : "{" + labels + "}") + " " + buf + "\n";
   };
   metric("pgwarden_router_dcs_fresh", "gauge", "1 when etcd was read within the ttl");
