@@ -35,6 +35,7 @@ std::string StringField(const Json& j, const char* name) {
 }  // namespace
 
 bool Member::CloneFrom() const { return TagTrue(tags, "clonefrom"); }
+bool Member::NoLoadBalance() const { return TagTrue(tags, "noloadbalance"); }
 
 bool Member::NoFailover() const {
   if (TagTrue(tags, "nofailover")) return true;

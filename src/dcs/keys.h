@@ -49,6 +49,8 @@ struct Member {
   bool NoFailover() const;
   // Boolean tags are read as Patroni reads them (Python truth value: "yes" and 1 count); never throw.
   bool CloneFrom() const;
+  // Load balancers (and the router's read port) leave such a member out.
+  bool NoLoadBalance() const;
   std::string ReplicateFrom() const;
   bool IsRunning() const { return state == "running" || state == "streaming"; }
   bool IsPrimaryRole() const { return role == "primary" || role == "master"; }

@@ -1,0 +1,56 @@
+// pgwarden-router's configuration: one typed, validated, immutable snapshot built from a YAML file (-c) and command
+// line flags (flags override the file). Every problem names its key or flag ("listen_write (--listen-write): ...");
+// all problems are collected, not just the first.
+//
+// The etcd endpoints, scope and namespace come from --dcs-url/--scope/--namespace, or from an agent's patroni.yml
+// (--patroni-config, loaded with the agent's own loader), explicit values winning over the patroni.yml.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/hostport.h"
+#include "common/log.h"
+#include "dcs/etcd_client.h"
+
+namespace pgw::router {
+
+struct RouterConfig {
+  etcd::ClientOptions etcd;            // endpoints, protocol, credentials, TLS files
+  std::string scope;
+  std::string namespace_ = "/service";
+  HostPort listen_write{"127.0.0.1", 6432};
+  HostPort listen_read{"127.0.0.1", 6433};
+  HostPort listen_admin{"127.0.0.1", 8404};
+  int workers = 0;                     // resolved: > 0 (0 in the input means the number of cores)
+  int64_t read_max_lag_bytes = 1 << 20;  // replicas further behind the leader leave the read pool
+  bool read_fallback_to_primary = false;  // read port: the primary when no replica qualifies
+  Duration no_leader_wait = Duration(5000);  // how long a new connection waits for a routable server
+  Duration connect_timeout = Duration(2000);  // TCP connect to a server
+  LogLevel log_level = LogLevel::kInfo;
+
+  // "/service/demo/": where the scope's keys live.
+  std::string KeyPrefix() const;
+};
+
+struct RouterConfigResult {
+  std::shared_ptr<const RouterConfig> config;  // set when errors is empty
+  std::vector<std::string> errors;
+  std::vector<std::string> warnings;
+  bool help = false;                           // --help was given
+};
+
+// Parses argv (argv[0] excluded): -c/--config FILE and the flags of Usage(). Reads the files named; `cores` is the
+// default worker count.
+RouterConfigResult LoadRouterConfig(const std::vector<std::string>& args, int cores);
+// Same, with the -c file's text given (tests); `file_label` names it in messages.
+RouterConfigResult LoadRouterConfigText(const std::string& yaml, const std::string& file_label,
+                                        const std::vector<std::string>& args, int cores);
+
+std::string RouterUsage();
+
+}  // namespace pgw::router

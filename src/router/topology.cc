@@ -1,0 +1,98 @@
+#include "router/topology.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace pgw::router {
+
+const ServerInfo* Topology::Find(const std::string& name) const {
+  for (const auto& s : servers) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+const ServerInfo* Topology::Leader() const { return leader ? Find(*leader) : nullptr; }
+
+Topology BuildTopology(const ClusterView& view) {
+  Topology t;
+  t.revision = view.revision;
+  t.dcs_ready = true;
+  if (view.leader) t.leader = view.leader->name;
+  if (view.config && view.config->is_object()) {
+    auto it = view.config->find("ttl");
+    if (it != view.config->end() && it->is_number_integer() && it->get<int64_t>() > 0 &&
+        it->get<int64_t>() < 1000000) {
+      t.ttl_seconds = static_cast<int>(it->get<int64_t>());
+    }
+  }
+  std::optional<int64_t> reference = view.last_lsn;
+  if (const Member* lm = view.LeaderMember(); lm && lm->xlog_location) {
+    reference = std::max(reference.value_or(0), *lm->xlog_location);
+  }
+  t.leader_position = reference;
+  for (const auto& [name, m] : view.members) {
+    ServerInfo s;
+    s.name = name;
+    s.addr = m.conn;
+    s.role = m.role;
+    s.state = m.state;
+    s.xlog_location = m.xlog_location;
+    s.noloadbalance = m.NoLoadBalance();
+    s.leader = t.leader && *t.leader == name;
+    if (reference && m.xlog_location) s.lag_bytes = std::max<int64_t>(0, *reference - *m.xlog_location);
+    t.servers.push_back(std::move(s));
+  }
+  return t;
+}
+
+bool WriteTargetChanged(const Topology& a, const Topology& b) {
+  const ServerInfo* la = a.Leader();
+  const ServerInfo* lb = b.Leader();
+  if (a.leader != b.leader) return true;
+  if ((la == nullptr) != (lb == nullptr)) return true;
+  return la && la->addr != lb->addr;
+}
+
+RouteDecision RouteWrite(const Topology& t, MonoTime now, const std::set<std::string>& excluded) {
+  if (!t.dcs_ready) return {nullptr, "no view of etcd yet"};
+  auto age = now - t.fresh_at;
+  if (age > std::chrono::seconds(t.ttl_seconds)) {
+    return {nullptr, "etcd has not been read for " + std::to_string(age.count() / 1000) + " s (more than the ttl, " +
+                         std::to_string(t.ttl_seconds) + " s): the leader is unknown"};
+  }
+  if (!t.leader) return {nullptr, "the cluster has no leader"};
+  const ServerInfo* l = t.Leader();
+  if (!l) return {nullptr, "the leader " + *t.leader + " has no member key"};
+  if (!l->addr) return {nullptr, "the leader " + l->name + " has no usable conn_url"};
+  if (excluded.count(l->name)) return {nullptr, "the leader " + l->name + " could not be reached"};
+  return {l, "leader " + l->name};
+}
+
+RouteDecision RouteRead(const Topology& t, const ReadPolicy& policy,
+                        const std::function<int64_t(const std::string&)>& outstanding,
+                        const std::set<std::string>& excluded) {
+  if (!t.dcs_ready) return {nullptr, "no view of etcd yet"};
+  const ServerInfo* best = nullptr;
+  int64_t best_load = std::numeric_limits<int64_t>::max();
+  bool has_reference = t.leader_position.has_value();
+  for (const auto& s : t.servers) {
+    if (s.leader || s.role == "primary" || s.role == "master") continue;
+    if (s.state != "running" && s.state != "streaming") continue;
+    if (s.noloadbalance || !s.addr || excluded.count(s.name)) continue;
+    if (has_reference && (!s.lag_bytes || *s.lag_bytes > policy.max_lag_bytes)) continue;
+    int64_t load = outstanding ? outstanding(s.name) : 0;
+    if (load < best_load) {  // servers are in name order: ties go to the first name
+      best = &s;
+      best_load = load;
+    }
+  }
+  if (best) return {best, "replica " + best->name};
+  if (policy.fallback_to_primary) {
+    const ServerInfo* l = t.Leader();
+    if (l && l->addr && !excluded.count(l->name)) return {l, "no replica qualifies: the primary " + l->name};
+  }
+  return {nullptr, "no replica is running within the lag threshold"};
+}
+
+}  // namespace pgw::router

@@ -1,0 +1,82 @@
+// What the router knows about the cluster: an immutable snapshot built from the scope's keys in etcd, and the pure
+// routing functions that pick a server for a new client connection. No I/O here.
+//
+// Snapshots are shared between threads as std::shared_ptr<const Topology>: the topology thread builds a new one
+// on every change; workers keep the one they last received.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/hostport.h"
+#include "dcs/keys.h"
+
+namespace pgw::router {
+
+struct ServerInfo {
+  std::string name;                  // member name
+  std::optional<HostPort> addr;      // from conn_url; nullopt when it does not parse
+  std::string role;                  // as the member key says: primary, replica, standby_leader, ...
+  std::string state;                 // running, streaming, starting, stopped, ...
+  std::optional<int64_t> xlog_location;
+  std::optional<int64_t> lag_bytes;  // behind the leader's position, when both are known
+  bool noloadbalance = false;        // tag: never a read target
+  bool leader = false;               // holds the leader key
+};
+
+struct Topology {
+  // Increases with every snapshot the topology thread publishes.
+  uint64_t generation = 0;
+  int64_t revision = 0;
+  bool dcs_ready = false;            // a first full read of the scope succeeded
+  std::optional<std::string> leader; // the leader key's value
+  std::vector<ServerInfo> servers;   // by name
+  // The leader's WAL position (its xlog_location or status.optime, the larger), which lag is measured from.
+  std::optional<int64_t> leader_position;
+  int ttl_seconds = 30;              // the `config` key's ttl (Patroni's default 30)
+  // Monotonic time of the last successful read of etcd (a quorum read or a watch event).
+  MonoTime fresh_at{};
+  // Increases each time the write target (leader name or its address) changes; with the time it changed.
+  uint64_t leader_epoch = 0;
+  MonoTime leader_changed_at{};
+
+  const ServerInfo* Find(const std::string& name) const;
+  const ServerInfo* Leader() const;
+};
+
+// The topology of a cluster view, without the fields the watcher sets (generation, freshness, leader epoch).
+// Lag is the leader's xlog_location (or status.optime, whichever is larger) minus the member's.
+Topology BuildTopology(const ClusterView& view);
+
+// Whether the write target of `b` differs from that of `a` (leader name or address).
+bool WriteTargetChanged(const Topology& a, const Topology& b);
+
+struct RouteDecision {
+  const ServerInfo* server = nullptr;  // nullptr: nothing routable now
+  std::string reason;                  // why not (or why this one), for logs and for the client's error
+};
+
+// The server for a new read-write connection: the member holding the leader key, provided etcd has been read
+// within the ttl (otherwise another member may lead by now). `excluded` are servers the caller failed to reach
+// moments ago.
+RouteDecision RouteWrite(const Topology& t, MonoTime now, const std::set<std::string>& excluded = {});
+
+struct ReadPolicy {
+  int64_t max_lag_bytes = 1 << 20;
+  bool fallback_to_primary = false;
+};
+
+// The server for a new read-only connection: among running replicas (not the leader) with a known lag under the
+// threshold (or no known leader position to compare with) and without the noloadbalance tag, the one with the
+// fewest outstanding connections (`outstanding(name)`; ties by name). The leader only when no replica qualifies
+// and the policy allows it.
+RouteDecision RouteRead(const Topology& t, const ReadPolicy& policy,
+                        const std::function<int64_t(const std::string&)>& outstanding,
+                        const std::set<std::string>& excluded = {});
+
+}  // namespace pgw::router

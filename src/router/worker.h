@@ -1,0 +1,115 @@
+// One router worker: a thread running its own event loop, with its own listening sockets on the write and read
+// ports (SO_REUSEPORT: the kernel spreads new connections over the workers). A client connection stays on the
+// worker that accepted it for its whole life, together with its server connection.
+//
+// A session moves through named states, only through Move(), which counts each transition:
+//   kStartup        reading the client's first packet (SSLRequest/GSSENCRequest answered 'N', CancelRequest
+//                   forwarded to the server that runs that backend, StartupMessage -> kWaiting)
+//   kWaiting        looking for a routable server (topology changes and a 50 ms timer retry); after
+//                   no_leader_wait the client gets an ErrorResponse
+//   kConnecting     non-blocking TCP connect to the chosen server
+//   kServerStartup  start-up packet sent; authentication relayed; the server's reply checked (ServerHandshake)
+//   kAwaitWritable  write port: authenticated on the leader, which still reports in_hot_standby=on; probed until
+//                   it is off (then linked) or the wait runs out (then refused)
+//   kRelaying       bytes relayed both ways unchanged
+//   kClosing        an ErrorResponse is being flushed to the client before closing
+// Threading: everything runs on the worker's thread except Start/Stop/SetTopology (any thread) and the stats.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/log.h"
+#include "net/event_loop.h"
+#include "pgwire/codec.h"
+#include "router/config.h"
+#include "router/handshake.h"
+#include "router/shared.h"
+#include "router/topology.h"
+
+namespace pgw::router {
+
+enum class Port { kWrite, kRead };
+
+enum class SessionState { kStartup, kWaiting, kConnecting, kServerStartup, kAwaitWritable, kRelaying, kClosing, kCount };
+const char* SessionStateName(SessionState s);
+
+class Worker {
+ public:
+  Worker(int index, const RouterConfig& cfg, RouterShared& shared, const Clock& clock, Logger& log);
+  ~Worker();
+
+  // Creates the loop and binds this worker's listening sockets. Errors name the address.
+  Status Init();
+  void Start();
+  void Stop();
+  // Hands a new topology snapshot to the worker (any thread).
+  void SetTopology(std::shared_ptr<const Topology> t);
+
+  int index() const { return index_; }
+  const WorkerStats& stats() const { return stats_; }
+  int64_t lag_last_us() const { return loop_.lag_last_us(); }
+  int64_t lag_max_us() const { return loop_.lag_max_us(); }
+  uint64_t transitions(SessionState s) const { return transitions_[static_cast<int>(s)].load(); }
+  int write_port() const { return write_port_; }
+  int read_port() const { return read_port_; }
+
+ private:
+  struct Session;
+
+  // Loop thread only, below.
+  void OnAccept(int lfd, Port port);
+  void OnClientEvent(uint64_t id, uint32_t ev);
+  void OnServerEvent(uint64_t id, uint32_t ev);
+  void ApplyTopology(std::shared_ptr<const Topology> t);
+  void RetryWaiting();
+  void ArmWaitTimer();
+
+  void Move(Session& s, SessionState to, const std::string& reason);
+  void OnClientStartupBytes(Session& s);
+  void TryRoute(Session& s);
+  void StartConnect(Session& s, const ServerInfo& server);
+  void OnConnected(Session& s);
+  void OnServerStartupBytes(Session& s, std::string_view bytes);
+  void Link(Session& s);
+  void Retry(Session& s, const std::string& why);
+  void Probe(Session& s);
+  void ForwardCancel(int32_t pid, const std::string& key);
+  void DropServer(Session& s);
+  // Sends an ErrorResponse (FATAL) and closes once it is flushed (bounded by a timer).
+  void Refuse(Session& s, const std::string& sqlstate, const std::string& message, CloseReason reason);
+  void Close(Session& s, CloseReason reason, const std::string& why);
+  // Reads what `from` has (bounded per call) and writes it to `to`, keeping what does not fit in `pending`.
+  // False when `from` reached EOF or failed.
+  bool Relay(Session& s, bool from_client);
+  // Writes pending bytes; false on a write error.
+  bool FlushClient(Session& s);
+  bool FlushServer(Session& s);
+  void UpdateInterest(Session& s);
+  std::set<std::string> Excluded(Session& s);
+
+  int index_;
+  const RouterConfig& cfg_;
+  RouterShared& shared_;
+  const Clock& clock_;
+  Logger& log_;
+  net::EventLoop loop_;
+  std::thread thread_;
+  int write_lfd_ = -1, read_lfd_ = -1;
+  int write_port_ = 0, read_port_ = 0;
+  std::shared_ptr<const Topology> topo_;
+  uint64_t next_id_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
+  std::set<uint64_t> waiting_;
+  net::EventLoop::TimerId wait_timer_ = 0;
+  WorkerStats stats_;
+  std::atomic<uint64_t> transitions_[static_cast<int>(SessionState::kCount)] = {};
+};
+
+}  // namespace pgw::router

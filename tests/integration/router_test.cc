@@ -1,0 +1,323 @@
+// pgwarden-router against real etcd and PostgreSQL (sandbox clusters on loopback): the write port reaches the
+// leader and the read port a replica, md5 and SCRAM authentication pass through, cancel requests reach the backend,
+// a leader change closes the old sessions and new connections reach the new primary, and writes stop while etcd
+// cannot be read. The router runs in-process (its own threads), so that its counters can be checked.
+#include <arpa/inet.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <nlohmann/json.hpp>
+
+#include "dcs/http.h"
+#include "helpers.h"
+#include "router/config.h"
+#include "router/router.h"
+
+namespace pgw::itest {
+namespace {
+
+using Json = nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+MonoTime Now() { return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now()); }
+
+// A PostgreSQL connection made through the router (or anywhere), kept open; raw libpq for cancel and errors.
+struct Conn {
+  PGconn* c = nullptr;
+  explicit Conn(const std::string& conninfo) { c = PQconnectdb((conninfo + " connect_timeout=10").c_str()); }
+  ~Conn() { PQfinish(c); }
+  bool ok() const { return PQstatus(c) == CONNECTION_OK; }
+  std::string error() const { return PQerrorMessage(c); }
+  // First column of the first row, or "ERROR: ..." .
+  std::string Query(const std::string& sql) {
+    PGresult* r = PQexec(c, sql.c_str());
+    std::string out;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) out = PQgetvalue(r, 0, 0);
+    else if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) out = "ERROR: " + error();
+    PQclear(r);
+    return out;
+  }
+};
+
+// Sends `bytes` to 127.0.0.1:port on a fresh TCP connection and returns what comes back before the router closes
+// it (bounded: 3 s, 64 kB).
+std::string RawExchange(int port, const std::string& bytes) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{3, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
+    char buf[4096];
+    ssize_t n;
+    while (out.size() < 65536 && (n = recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+class RouterTest : public ClusterFixture {
+ protected:
+  RouterTest() : ClusterFixture("rt") {}
+
+  void TearDown() override {
+    if (router_) router_->Stop();
+    ClusterFixture::TearDown();
+  }
+
+  // Starts a router on free ports, on the sandbox's etcd, for `scope`; `extra` flags are appended.
+  void StartRouter(const std::string& scope, std::vector<std::string> extra = {}) {
+    auto ports = FreePorts(3);
+    ASSERT_TRUE(ports.ok()) << ports.status().message();
+    std::vector<std::string> args = {"--dcs-url", "http://" + sb_->EtcdEndpoint(), "--scope", scope,
+                                     "--listen-write", "127.0.0.1:" + std::to_string((*ports)[0]),
+                                     "--listen-read", "127.0.0.1:" + std::to_string((*ports)[1]),
+                                     "--listen-admin", "127.0.0.1:" + std::to_string((*ports)[2]),
+                                     "--workers", "2", "--no-leader-wait", "3s"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = router::LoadRouterConfig(args, 2);
+    ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0]);
+    router_ = std::make_unique<router::Router>(r.config, clock_, rlog_);
+    Status s = router_->Start();
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+  std::string Via(bool write, const std::string& user = "postgres",
+                  const std::string& password = Sandbox::kSuperuserPassword) {
+    // sslmode=prefer: libpq asks for TLS first, the router answers 'N', libpq goes on in clear.
+    return "host=127.0.0.1 port=" + std::to_string(write ? router_->write_port() : router_->read_port()) +
+           " user=" + user + " password=" + password + " dbname=postgres sslmode=prefer gssencmode=disable";
+  }
+  Json Admin(const std::string& path, long* status = nullptr) {
+    HttpClient http;
+    HttpRequest req;
+    req.url = "http://127.0.0.1:" + std::to_string(router_->admin_port()) + path;
+    auto r = http.Do(req);
+    if (!r.ok()) return Json();
+    if (status) *status = r->status;
+    if (path == "/metrics") return Json(r->body);
+    return Json::parse(r->body, nullptr, false);
+  }
+  int PgPort(const std::string& name) { return sb_->Node(name)->pg_port; }
+  std::string ServerPort(Conn& c) { return c.Query("SELECT inet_server_port()"); }
+
+  RealClock clock_;
+  Logger rlog_{stderr, LogLevel::kInfo, "router: "};
+  std::unique_ptr<router::Router> router_;
+};
+
+TEST_F(RouterTest, WritePortReachesTheLeaderReadPortReplicasWithScramMd5AndCancel) {
+  StartCluster(3, [](SandboxSpec& spec) {
+    spec.postgresql_pg_hba = false;
+    spec.extra_postgresql = "  pg_hba:\n  - local all all trust\n"
+                            "  - host replication replicator 127.0.0.1/32 scram-sha-256\n"
+                            "  - host all md5user 127.0.0.1/32 md5\n"
+                            "  - host all all 127.0.0.1/32 scram-sha-256\n";
+  });
+  std::string leader = LeaderKey();
+  ASSERT_FALSE(leader.empty());
+  {
+    Conn direct(sb_->Conninfo(leader));
+    ASSERT_TRUE(direct.ok()) << direct.error();
+    ASSERT_EQ(direct.Query("SET password_encryption = 'md5'; CREATE ROLE md5user LOGIN PASSWORD 'md5pass'"), "");
+  }
+  StartRouter(scope_);
+
+  // SCRAM (the superuser) through the write port: the leader, writable.
+  Conn w(Via(true));
+  ASSERT_TRUE(w.ok()) << w.error();
+  EXPECT_EQ(w.Query("SELECT pg_is_in_recovery()"), "f");
+  EXPECT_EQ(ServerPort(w), std::to_string(PgPort(leader)));
+  EXPECT_EQ(w.Query("CREATE TABLE t(x int)"), "");
+  // md5 through both ports (the role replicates to the replicas).
+  Conn m(Via(true, "md5user", "md5pass"));
+  ASSERT_TRUE(m.ok()) << m.error();
+  EXPECT_EQ(m.Query("SELECT current_user"), "md5user");
+  EXPECT_EQ(Sql(sb_->Conninfo(leader), "SELECT substr(rolpassword, 1, 3) FROM pg_authid WHERE rolname = 'md5user'"),
+            "md5");
+  Conn bad(Via(true, "md5user", "wrong"));
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("password authentication failed"), std::string::npos) << bad.error();
+
+  // Read port: replicas, spread by outstanding connections.
+  std::unique_ptr<Conn> r1, r2;
+  ASSERT_TRUE(WaitFor(seconds(20), [&] {
+    r1 = std::make_unique<Conn>(Via(false, "md5user", "md5pass"));
+    return r1->ok();
+  })) << r1->error();
+  r2 = std::make_unique<Conn>(Via(false));
+  ASSERT_TRUE(r2->ok()) << r2->error();
+  EXPECT_EQ(r1->Query("SELECT pg_is_in_recovery()"), "t");
+  EXPECT_EQ(r2->Query("SELECT pg_is_in_recovery()"), "t");
+  EXPECT_NE(ServerPort(*r1), ServerPort(*r2)) << "two concurrent read sessions should use both replicas";
+  EXPECT_NE(ServerPort(*r1), std::to_string(PgPort(leader)));
+
+  // Cancel: the request arrives on a new connection (possibly another worker) and reaches the backend.
+  ASSERT_EQ(PQsendQuery(w.c, "SELECT pg_sleep(30)"), 1);
+  std::this_thread::sleep_for(milliseconds(200));  // let the query start (the cancel must not arrive first)
+  PGcancel* cancel = PQgetCancel(w.c);
+  char errbuf[256];
+  MonoTime sent = Now();
+  EXPECT_EQ(PQcancel(cancel, errbuf, sizeof errbuf), 1) << errbuf;
+  PQfreeCancel(cancel);
+  PGresult* res = PQgetResult(w.c);
+  std::string state = PQresultErrorField(res, PG_DIAG_SQLSTATE) ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "";
+  PQclear(res);
+  while ((res = PQgetResult(w.c)) != nullptr) PQclear(res);
+  EXPECT_EQ(state, "57014") << "the query was not cancelled";
+  EXPECT_LT(Now() - sent, Duration(5000));
+
+  // Admin endpoints.
+  long status = 0;
+  Json health = Admin("/health", &status);
+  EXPECT_EQ(status, 200) << health.dump();
+  EXPECT_EQ(health.value("write_target", ""), leader);
+  Json stats = Admin("/stats");
+  ASSERT_TRUE(stats.is_object()) << stats.dump();
+  EXPECT_GE(stats["routing"]["write"].get<int>(), 2);
+  EXPECT_GE(stats["routing"]["read"].get<int>(), 2);
+  EXPECT_EQ(stats["routing"]["cancels_forwarded"].get<int>(), 1);
+  EXPECT_EQ(stats["servers"].size(), 3u);
+  EXPECT_EQ(stats["workers"].size(), 2u);
+  std::string metrics = Admin("/metrics").get<std::string>();
+  EXPECT_NE(metrics.find("pgwarden_router_loop_lag_seconds{worker=\"1\"}"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("pgwarden_router_routed_total{port=\"write\"}"), std::string::npos);
+  std::fprintf(stderr, "%s\n", stats.dump(2).c_str());
+}
+
+// A leader change seen in etcd closes the sessions on the old leader at once, even while that server still runs:
+// a scope of hand-written keys whose two members are the same PostgreSQL, and the leader key moved between them.
+TEST_F(RouterTest, LeaderKeyMovedClosesOldSessionsAndRoutesToTheNewLeader) {
+  StartCluster(1);
+  std::string real = LeaderKey();
+  ASSERT_FALSE(real.empty());
+  std::string url = "postgres://127.0.0.1:" + std::to_string(PgPort(real)) + "/postgres";
+  std::string prefix = "/service/fake/";
+  for (const char* n : {"a", "b"}) {
+    Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "members/" + n,
+                                  R"({"conn_url":")" + url + R"(","role":"primary","state":"running"})"});
+  }
+  Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "leader", "a"});
+  StartRouter("fake");
+  Conn old(Via(true));
+  ASSERT_TRUE(old.ok()) << old.error();
+  EXPECT_EQ(old.Query("SELECT 1"), "1");
+
+  MonoTime moved = Now();
+  Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "leader", "b"});
+  ASSERT_TRUE(WaitFor(seconds(5), [&] { return old.Query("SELECT 1") != "1"; })) << "the old session stayed open";
+  std::fprintf(stderr, "old session closed %lld ms after the leader key moved\n",
+               static_cast<long long>((Now() - moved).count()));
+  Conn fresh(Via(true));
+  ASSERT_TRUE(fresh.ok()) << fresh.error();
+  EXPECT_EQ(fresh.Query("SELECT 1"), "1");
+  Json stats = Admin("/stats");
+  EXPECT_EQ(stats["routing"]["closed"]["leader_changed"].get<int>(), 1) << stats.dump();
+  EXPECT_EQ(stats.value("write_target", ""), "b");
+  EXPECT_FALSE(stats["topology"]["reroute_ms"].is_null()) << stats.dump();
+
+  // No leader: new connections wait (no_leader_wait, 3 s here), then get a clear error.
+  Etcdctl(sb_->EtcdEndpoint(), {"del", prefix + "leader"});
+  ASSERT_TRUE(WaitFor(seconds(5), [&] { return Admin("/stats")["write_target"].is_null(); }));
+  MonoTime asked = Now();
+  Conn none(Via(true));
+  EXPECT_FALSE(none.ok());
+  EXPECT_NE(none.error().find("the cluster has no leader"), std::string::npos) << none.error();
+  EXPECT_GE(Now() - asked, Duration(2500));
+  // A leader appearing during the wait is used at once.
+  std::thread put([&] {
+    std::this_thread::sleep_for(milliseconds(500));
+    Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "leader", "a"});
+  });
+  Conn waited(Via(true));
+  put.join();
+  EXPECT_TRUE(waited.ok()) << waited.error();
+
+  // Protocol violations get FATAL 08P01; encryption requests get 'N' (then the start-up goes on in clear).
+  std::string garbage("\0\0\0\3", 4);
+  std::string reply = RawExchange(router_->write_port(), garbage);
+  ASSERT_FALSE(reply.empty());
+  EXPECT_EQ(reply[0], 'E');
+  EXPECT_NE(reply.find("08P01"), std::string::npos) << reply;
+  std::string ssl("\0\0\0\x08\x04\xd2\x16\x2f", 8), gss("\0\0\0\x08\x04\xd2\x16\x30", 8);
+  EXPECT_EQ(RawExchange(router_->read_port(), gss), "N");  // the router then waits for the start-up (3 s here)
+  // Bytes sent before the answer to an encryption request would be read as if they came after it: refused.
+  reply = RawExchange(router_->read_port(), ssl + gss);
+  ASSERT_FALSE(reply.empty());
+  EXPECT_EQ(reply[0], 'E');
+  EXPECT_NE(reply.find("08P01"), std::string::npos) << reply;
+  stats = Admin("/stats");
+  EXPECT_GE(stats["routing"]["closed"]["protocol_violation"].get<int>(), 2) << stats.dump();
+}
+
+TEST_F(RouterTest, LeaderMachineKilledNewConnectionsReachTheNewPrimary) {
+  StartCluster(2, [](SandboxSpec& spec) { FastTiming(spec); });
+  std::string leader = LeaderKey();
+  ASSERT_FALSE(leader.empty());
+  StartRouter(scope_, {"--no-leader-wait", "15s"});
+  Conn old(Via(true));
+  ASSERT_TRUE(old.ok()) << old.error();
+  EXPECT_EQ(ServerPort(old), std::to_string(PgPort(leader)));
+
+  MonoTime killed = Now();
+  KillMachine(leader);  // agent, fence supervisor and postmaster, SIGKILL by PID
+  EXPECT_TRUE(WaitFor(seconds(5), [&] { return old.Query("SELECT 1") != "1"; })) << "the old session stayed open";
+  // One connection attempt made right away waits in the router (up to no_leader_wait) and lands on the new
+  // primary as soon as it is promoted and writable.
+  Conn next(Via(true));
+  MonoTime linked = Now();
+  ASSERT_TRUE(next.ok()) << next.error();
+  EXPECT_EQ(next.Query("SELECT pg_is_in_recovery()"), "f");
+  std::string now_leader = LeaderKey();
+  EXPECT_NE(now_leader, leader);
+  EXPECT_EQ(ServerPort(next), std::to_string(PgPort(now_leader)));
+  Json stats = Admin("/stats");
+  std::fprintf(stderr, "new primary reached %lld ms after the kill; router reroute_ms %s\n",
+               static_cast<long long>((linked - killed).count()), stats["topology"]["reroute_ms"].dump().c_str());
+  EXPECT_FALSE(stats["topology"]["reroute_ms"].is_null());
+}
+
+TEST_F(RouterTest, EtcdStoppedStopsWritesAfterTheTtlAndTheyResumeWhenItReturns) {
+  StartCluster(1, [](SandboxSpec& spec) { FastTiming(spec); });
+  std::string leader = LeaderKey();
+  ASSERT_FALSE(leader.empty());
+  StartRouter(scope_, {"--no-leader-wait", "1s"});
+  Conn before(Via(true));
+  ASSERT_TRUE(before.ok()) << before.error();
+
+  MonoTime frozen = Now();
+  ASSERT_EQ(kill(sb_->EtcdPid(), SIGSTOP), 0);
+  std::string refusal;
+  bool refused = WaitFor(seconds(15), [&] {
+    Conn c(Via(true));
+    refusal = c.error();
+    return !c.ok() && refusal.find("etcd has not been read") != std::string::npos;
+  });
+  MonoTime refused_at = Now();
+  long status = 0;
+  Json health = Admin("/health", &status);
+  kill(sb_->EtcdPid(), SIGCONT);
+  ASSERT_TRUE(refused) << refusal;
+  std::fprintf(stderr, "writes refused %lld ms after etcd froze (ttl 5 s): %s\n",
+               static_cast<long long>((refused_at - frozen).count()), refusal.c_str());
+  EXPECT_GE(refused_at - frozen, Duration(5000));
+  EXPECT_EQ(status, 503) << health.dump();
+  EXPECT_NE(before.Query("SELECT 1"), "1") << "the write session survived etcd loss";
+
+  // etcd back: writes are routed again (to whichever member leads by then).
+  std::string err;
+  EXPECT_TRUE(WaitFor(seconds(40), [&] {
+    Conn c(Via(true));
+    err = c.error();
+    return c.ok() && c.Query("SELECT pg_is_in_recovery()") == "f";
+  })) << err;
+}
+
+}  // namespace
+}  // namespace pgw::itest

@@ -1,0 +1,138 @@
+// pgwarden-router's configuration: file and flags, flags overriding the file, every error naming its key/flag.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "router/config.h"
+#include "test_util.h"
+
+namespace pgw::router {
+namespace {
+
+std::string Joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += x + "\n";
+  return s;
+}
+
+bool HasError(const RouterConfigResult& r, const std::string& needle) {
+  for (const auto& e : r.errors) {
+    if (e.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(RouterConfigTest, FlagsAloneWithDefaults) {
+  auto r = LoadRouterConfigText("", "router.yml", {"--dcs-url", "http://127.0.0.1:2379", "--scope", "demo"}, 4);
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  const RouterConfig& c = *r.config;
+  ASSERT_EQ(c.etcd.endpoints.size(), 1u);
+  EXPECT_EQ(c.etcd.endpoints[0].ToString(), "127.0.0.1:2379");
+  EXPECT_EQ(c.etcd.protocol, "http");
+  EXPECT_EQ(c.KeyPrefix(), "/service/demo/");
+  EXPECT_EQ(c.listen_write.ToString(), "127.0.0.1:6432");
+  EXPECT_EQ(c.listen_read.ToString(), "127.0.0.1:6433");
+  EXPECT_EQ(c.listen_admin.ToString(), "127.0.0.1:8404");
+  EXPECT_EQ(c.workers, 4);
+  EXPECT_EQ(c.no_leader_wait.count(), 5000);
+  EXPECT_EQ(c.read_max_lag_bytes, 1 << 20);
+  EXPECT_FALSE(c.read_fallback_to_primary);
+}
+
+TEST(RouterConfigTest, FileThenFlagsOverrideKeyByKey) {
+  const char* yml = R"(
+dcs_urls: [http://10.0.0.1:2379, http://10.0.0.2:2379]
+scope: prod
+namespace: /db
+listen_write: 0.0.0.0:5000
+listen_read: :5001
+workers: 3
+read_max_lag: 16MB
+read_fallback_to_primary: true
+no_leader_wait: 2s
+)";
+  auto r = LoadRouterConfigText(yml, "router.yml", {"--workers=2", "--listen-read", "127.0.0.1:7001"}, 8);
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  const RouterConfig& c = *r.config;
+  EXPECT_EQ(c.etcd.endpoints.size(), 2u);
+  EXPECT_EQ(c.KeyPrefix(), "/db/prod/");
+  EXPECT_EQ(c.listen_write.ToString(), "0.0.0.0:5000");
+  EXPECT_EQ(c.listen_read.ToString(), "127.0.0.1:7001");
+  EXPECT_EQ(c.workers, 2);
+  EXPECT_EQ(c.read_max_lag_bytes, 16 << 20);
+  EXPECT_TRUE(c.read_fallback_to_primary);
+  EXPECT_EQ(c.no_leader_wait.count(), 2000);
+}
+
+TEST(RouterConfigTest, RepeatedDcsUrlFlagReplacesTheFilesList) {
+  auto r = LoadRouterConfigText("dcs_urls: [http://10.0.0.1:2379]\nscope: s\n", "router.yml",
+                                {"--dcs-url", "https://127.0.0.1:1", "--dcs-url", "https://127.0.0.1:2"}, 1);
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  ASSERT_EQ(r.config->etcd.endpoints.size(), 2u);
+  EXPECT_EQ(r.config->etcd.endpoints[1].port, 2);
+  EXPECT_EQ(r.config->etcd.protocol, "https");
+}
+
+TEST(RouterConfigTest, ErrorsNameTheKeyAndFlagAndAreAllReported) {
+  auto r = LoadRouterConfigText("workers: zero\nlisten_write: localhost:1\nbogus: 1\n", "router.yml",
+                                {"--read-max-lag", "lots", "--no-leader-wait", "forever"}, 1);
+  EXPECT_FALSE(r.config);
+  EXPECT_TRUE(HasError(r, "workers (--workers)")) << Joined(r.errors);
+  EXPECT_TRUE(HasError(r, "listen_write (--listen-write)")) << Joined(r.errors);
+  EXPECT_TRUE(HasError(r, "bogus: unknown setting")) << Joined(r.errors);
+  EXPECT_TRUE(HasError(r, "read_max_lag (--read-max-lag)")) << Joined(r.errors);
+  EXPECT_TRUE(HasError(r, "no_leader_wait (--no-leader-wait)")) << Joined(r.errors);
+  EXPECT_TRUE(HasError(r, "scope (--scope): required")) << Joined(r.errors);
+  EXPECT_TRUE(HasError(r, "dcs_urls (--dcs-url)")) << Joined(r.errors);
+}
+
+TEST(RouterConfigTest, UnknownFlagMissingValueAndPortClash) {
+  auto r = LoadRouterConfigText("", "x", {"--scope", "s", "--dcs-url", "127.0.0.1:2379", "--listen-read", ":6432",
+                                          "--frobnicate", "1", "--workers"},
+                                1);
+  EXPECT_FALSE(r.config);
+  EXPECT_TRUE(HasError(r, "--frobnicate: unknown option")) << Joined(r.errors);
+  EXPECT_TRUE(HasError(r, "--workers: needs a value")) << Joined(r.errors);
+  EXPECT_TRUE(HasError(r, "listen_read: port 6432 is also listen_write's")) << Joined(r.errors);
+}
+
+TEST(RouterConfigTest, BadDcsUrls) {
+  auto r = LoadRouterConfigText("", "x", {"--scope", "s", "--dcs-url", "ftp://h:1"}, 1);
+  EXPECT_TRUE(HasError(r, "dcs_urls (--dcs-url): 'ftp://h:1': the scheme")) << Joined(r.errors);
+  r = LoadRouterConfigText("", "x", {"--scope", "s", "--dcs-url", "http://a:1", "--dcs-url", "https://b:2"}, 1);
+  EXPECT_TRUE(HasError(r, "same scheme")) << Joined(r.errors);
+  r = LoadRouterConfigText("", "x", {"--scope", "s", "--dcs-url", "http://nohost"}, 1);
+  EXPECT_TRUE(HasError(r, "dcs_urls (--dcs-url)")) << Joined(r.errors);
+}
+
+TEST(RouterConfigTest, PatroniConfigGivesEtcdScopeAndNamespaceAndExplicitValuesWin) {
+  std::string dir = ::testing::TempDir() + "/router_cfg_test";
+  std::filesystem::create_directories(dir);
+  std::string path = dir + "/patroni.yml";
+  std::string yml = std::string("namespace: /ns\n") + pgw::testing::kGoodConfig;
+  yml.replace(yml.find("scope: demo"), 11, "scope: fromfile");
+  std::ofstream(path) << yml;
+  auto r = LoadRouterConfigText("", "x", {"--patroni-config", path}, 1);
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  EXPECT_EQ(r.config->KeyPrefix(), "/ns/fromfile/");
+  EXPECT_EQ(r.config->etcd.endpoints.size(), 2u);
+  r = LoadRouterConfigText("", "x", {"--patroni-config", path, "--scope", "other"}, 1);
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  EXPECT_EQ(r.config->KeyPrefix(), "/ns/other/");
+  r = LoadRouterConfigText("", "x", {"--patroni-config", dir + "/missing.yml"}, 1);
+  EXPECT_TRUE(HasError(r, "patroni_config (--patroni-config)")) << Joined(r.errors);
+}
+
+TEST(RouterConfigTest, HelpAndUsageListEveryFlag) {
+  auto r = LoadRouterConfigText("", "x", {"--help"}, 1);
+  EXPECT_TRUE(r.help);
+  std::string u = RouterUsage();
+  for (const char* f : {"--dcs-url", "--patroni-config", "--scope", "--namespace", "--listen-write", "--listen-read",
+                        "--listen-admin", "--workers", "--read-max-lag", "--no-leader-wait"}) {
+    EXPECT_NE(u.find(f), std::string::npos) << f;
+  }
+}
+
+}  // namespace
+}  // namespace pgw::router

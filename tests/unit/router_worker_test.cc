@@ -1,0 +1,227 @@
+// A router Worker against a fake PostgreSQL server on loopback (no cluster): the write port holds an authenticated
+// session on a leader that still reports in_hot_standby=on, probes it, and hands it to the client only once the
+// server reports off; a cancel request for the session's key reaches the server.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "net/socket.h"
+#include "pgwire/startup.h"
+#include "router/worker.h"
+
+namespace pgw::router {
+namespace {
+
+int ConnectTo(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Reads typed messages from `fd` until one of type `until` (bounded by the socket's receive timeout).
+std::vector<pgwire::Message> ReadUntil(int fd, pgwire::Direction from, char until) {
+  pgwire::MessageReader r(from);
+  std::vector<pgwire::Message> out;
+  char buf[4096];
+  for (int i = 0; i < 1000; ++i) {
+    auto m = r.Next();
+    if (!m.ok()) break;
+    if (*m) {
+      out.push_back(**m);
+      if ((*m)->type == until) break;
+      continue;
+    }
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    r.Feed(std::string_view(buf, static_cast<size_t>(n)));
+  }
+  return out;
+}
+
+// A leader that answers its first `recovering_probes` empty queries still in recovery, then as promoted.
+class FakeServer {
+ public:
+  explicit FakeServer(int recovering_probes) : recovering_probes_(recovering_probes) {
+    lfd_ = *net::Listen(HostPort{"127.0.0.1", 0}, false);
+    port_ = net::LocalPort(lfd_);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~FakeServer() {
+    shutdown(lfd_, SHUT_RDWR);
+    close(lfd_);
+    thread_.join();
+  }
+  int port() const { return port_; }
+  std::atomic<int> probes{0};
+  std::atomic<bool> cancelled{false};
+
+ private:
+  int AcceptOne() {
+    for (int i = 0; i < 500; ++i) {
+      int fd = net::Accept(lfd_);
+      if (fd >= 0) {
+        Blocking(fd);
+        return fd;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+  }
+  // Blocking reads with a 5 s bound.
+  static void Blocking(int fd) {
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  static std::string ReadStartup(int fd, pgwire::StartupPacket* p) {
+    std::string buf;
+    char b[1024];
+    for (int i = 0; i < 100; ++i) {
+      size_t used = 0;
+      auto r = pgwire::DecodeStartup(buf, &used);
+      if (r.ok() && *r) {
+        *p = **r;
+        return buf.substr(used);
+      }
+      ssize_t n = recv(fd, b, sizeof b, 0);
+      if (n <= 0) break;
+      buf.append(b, static_cast<size_t>(n));
+    }
+    return "";
+  }
+  void Serve() {
+    int fd = AcceptOne();
+    if (fd < 0) return;
+    pgwire::StartupPacket p;
+    ReadStartup(fd, &p);
+    std::string hello;
+    std::string ok;
+    pgwire::AppendInt32(&ok, 0);
+    pgwire::AppendMessage(&hello, 'R', ok);
+    hello += pgwire::EncodeParameterStatus("in_hot_standby", "on");
+    hello += pgwire::EncodeBackendKeyData({77, std::string("\1\2\3\4", 4)});
+    hello += pgwire::EncodeReadyForQuery('I');
+    send(fd, hello.data(), hello.size(), MSG_NOSIGNAL);
+    // Answer empty queries (the router's probes) until the client's own query "SELECT 1".
+    for (int i = 0; i < 1000; ++i) {
+      auto msgs = ReadUntil(fd, pgwire::Direction::kFrontend, 'Q');
+      if (msgs.empty() || msgs.back().type != 'Q') break;
+      std::string reply;
+      if (msgs.back().body == std::string("\0", 1)) {
+        int n = ++probes;
+        reply = pgwire::EncodeMessage('I', "");
+        if (n == recovering_probes_ + 1) reply += pgwire::EncodeParameterStatus("in_hot_standby", "off");
+      } else {
+        reply = pgwire::EncodeMessage('C', std::string("SELECT 1\0", 9));
+      }
+      reply += pgwire::EncodeReadyForQuery('I');
+      send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+      if (msgs.back().body != std::string("\0", 1)) break;
+    }
+    // The cancel request arrives on a new connection.
+    int cfd = AcceptOne();
+    if (cfd >= 0) {
+      pgwire::StartupPacket c;
+      ReadStartup(cfd, &c);
+      cancelled = c.kind == pgwire::StartupKind::kCancel && c.cancel_pid == 77;
+      close(cfd);
+    }
+    close(fd);
+  }
+  int recovering_probes_;
+  int lfd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST(RouterWorkerTest, WritePortLinksTheClientOnlyOnceTheLeaderLeavesRecoveryAndForwardsCancel) {
+  FakeServer server(/*recovering_probes=*/3);
+  RouterConfig cfg;
+  cfg.scope = "t";
+  cfg.listen_write = HostPort{"127.0.0.1", 0};
+  cfg.listen_read = HostPort{"127.0.0.1", 0};
+  cfg.no_leader_wait = Duration(5000);
+  RealClock clock;
+  Logger log(stderr, LogLevel::kWarning);
+  RouterShared shared;
+  Worker w(0, cfg, shared, clock, log);
+  ASSERT_TRUE(w.Init().ok());
+  auto t = std::make_shared<Topology>();
+  t->dcs_ready = true;
+  t->fresh_at = clock.Now();
+  t->leader = "a";
+  t->leader_epoch = 1;
+  ServerInfo s;
+  s.name = "a";
+  s.addr = HostPort{"127.0.0.1", server.port()};
+  s.role = "replica";
+  s.state = "running";
+  s.leader = true;
+  t->servers.push_back(s);
+  w.SetTopology(t);
+  w.Start();
+
+  int c = ConnectTo(w.write_port());
+  ASSERT_GE(c, 0);
+  pgwire::StartupPacket p;
+  p.parameters = {{"user", "u"}, {"database", "d"}};
+  std::string sp = pgwire::EncodeStartup(p);
+  ASSERT_EQ(send(c, sp.data(), sp.size(), 0), static_cast<ssize_t>(sp.size()));
+  auto msgs = ReadUntil(c, pgwire::Direction::kBackend, 'Z');
+  ASSERT_FALSE(msgs.empty());
+  EXPECT_EQ(msgs.back().type, 'Z');
+  EXPECT_EQ(server.probes.load(), 4) << "linked before the server reported in_hot_standby=off";
+  // The client saw the start-up ParameterStatus and the change, never a probe's EmptyQueryResponse.
+  std::string last_standby;
+  for (const auto& m : msgs) {
+    EXPECT_NE(m.type, 'I');
+    if (m.type == 'S') {
+      auto kv = pgwire::DecodeParameterStatus(m.body);
+      if (kv.ok() && kv->first == "in_hot_standby") last_standby = kv->second;
+    }
+  }
+  EXPECT_EQ(last_standby, "off");
+  EXPECT_EQ(w.transitions(SessionState::kAwaitWritable), 1u);
+
+  // Relay: the client's query reaches the server and the answer comes back.
+  std::string q = pgwire::EncodeMessage('Q', std::string("SELECT 1\0", 9));
+  send(c, q.data(), q.size(), 0);
+  auto answer = ReadUntil(c, pgwire::Direction::kBackend, 'Z');
+  ASSERT_EQ(answer.size(), 2u);
+  EXPECT_EQ(answer[0].type, 'C');
+
+  // Cancel, on a new connection, with the key the server sent.
+  pgwire::StartupPacket cancel;
+  cancel.kind = pgwire::StartupKind::kCancel;
+  cancel.cancel_pid = 77;
+  cancel.cancel_key = std::string("\1\2\3\4", 4);
+  int cc = ConnectTo(w.write_port());
+  std::string cb = pgwire::EncodeStartup(cancel);
+  send(cc, cb.data(), cb.size(), 0);
+  char byte;
+  EXPECT_EQ(recv(cc, &byte, 1, 0), 0) << "a cancel request gets no reply, only a close";
+  close(cc);
+  for (int i = 0; i < 200 && !server.cancelled; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(server.cancelled.load());
+  EXPECT_EQ(w.stats().cancels_forwarded.load(), 1u);
+  close(c);
+  w.Stop();
+}
+
+}  // namespace
+}  // namespace pgw::router
