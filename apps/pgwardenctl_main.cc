@@ -17,13 +17,15 @@ void Usage(FILE* out) {
   std::fprintf(out,
                "usage: pgwardenctl sandbox up   [--dir DIR] [--nodes N] [--scope NAME] [--user OSUSER]\n"
                "                                [--ttl S] [--loop-wait S] [--retry-timeout S] [--sync | --sync-strict]\n"
+               "                                [--no-router]\n"
                "       pgwardenctl sandbox down [--dir DIR] [--wipe]\n"
                "       pgwardenctl sandbox status [--dir DIR]\n"
                "       pgwardenctl --version\n"
                "       pgwardenctl [-c patroni.yml | --dcs-url URL] list|switchover|failover|restart|reinit|reload|\n"
                "                   pause|resume|edit-config|show-config|history|dsn|topology|remove ...\n"
-               "DIR defaults to ./sandbox. 'up' starts etcd and N pgwarden nodes (default 3) on free loopback\n"
-               "ports, waits until one leader streams to every replica, and prints how to connect. Timing defaults:\n"
+               "DIR defaults to ./sandbox. 'up' starts etcd, N pgwarden nodes (default 3) and a pgwarden-router\n"
+               "(unless --no-router) on free loopback ports, waits until one leader streams to every replica and\n"
+               "the router sends writes to it, and prints how to connect. Timing defaults:\n"
                "ttl 10, loop_wait 1, retry_timeout 3 (--ttl 5 --retry-timeout 2 fails over in about 4 s).\n"
                "--sync turns synchronous_mode on, --sync-strict also synchronous_mode_strict.\n");
 }
@@ -58,6 +60,8 @@ int main(int argc, char** argv) {
   pgw::SandboxSpec spec;
   spec.dir = "sandbox";
   spec.pgwarden_bin = SelfDir() + "/pgwarden";
+  spec.router_bin = SelfDir() + "/pgwarden-router";
+  spec.start_router = true;
   bool wipe = false;
   for (size_t i = 2; i < args.size(); ++i) {
     auto value = [&](const char* flag) -> std::string {
@@ -88,6 +92,7 @@ int main(int argc, char** argv) {
     else if (args[i] == "--scope") spec.scope = value("--scope");
     else if (args[i] == "--user") spec.run_as = value("--user");
     else if (args[i] == "--wipe") wipe = true;
+    else if (args[i] == "--no-router") spec.start_router = false;
     else {
       std::fprintf(stderr, "pgwardenctl: unknown option '%s' for sandbox %s\n", args[i].c_str(), verb.c_str());
       return 2;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds, and starts the sandbox: etcd + a 3-node pgwarden cluster on loopback, under
+# Installs dependencies, builds, and starts the sandbox: etcd + a 3-node pgwarden cluster + pgwarden-router on loopback, under
 # ./sandbox (or $1). Stop it with: build/apps/pgwardenctl sandbox down --dir sandbox --wipe
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,4 +1,5 @@
 #include "ctl/sandbox.h"
+#include "ctl/sandbox_internal.h"
 
 #include "common/config.h"
 #include "pg/fence.h"
@@ -56,7 +57,7 @@ Result<int> FreePort() {
   return p->front();
 }
 
-namespace {
+namespace sandbox_internal {
 
 bool WaitUntil(Duration timeout, const std::function<bool()>& cond) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -86,7 +87,11 @@ Status ChownTree(const std::string& path, const std::optional<RunAs>& who) {
   return Status::Ok();
 }
 
-}  // namespace
+}  // namespace sandbox_internal
+
+using sandbox_internal::ChownTree;
+using sandbox_internal::StopPid;
+using sandbox_internal::WaitUntil;
 
 std::optional<RunAs> Sandbox::RunAsUser() const {
   if (geteuid() != 0) return std::nullopt;
@@ -119,6 +124,10 @@ Status Sandbox::SaveState() const {
   j["etcd_pid"] = etcd_pid_;
   j["pgwarden_bin"] = spec_.pgwarden_bin;
   j["run_as"] = spec_.run_as;
+  if (router_.pid > 0) {
+    j["router"] = {{"pid", router_.pid}, {"write_port", router_.write_port}, {"read_port", router_.read_port},
+                   {"admin_port", router_.admin_port}, {"log", router_.log_path}};
+  }
   j["nodes"] = Json::array();
   for (const auto& n : nodes_) {
     j["nodes"].push_back({{"name", n.name}, {"pg_port", n.pg_port}, {"api_port", n.api_port}, {"pid", n.pid},
@@ -146,6 +155,11 @@ Result<Sandbox> Sandbox::Load(const std::string& dir) {
                                    n.value("data_dir", "")});
   }
   s.spec_.nodes = static_cast<int>(s.nodes_.size());
+  if (j.contains("router") && j["router"].is_object()) {
+    const Json& r = j["router"];
+    s.router_ = SandboxRouter{r.value("pid", 0), r.value("write_port", 0), r.value("read_port", 0),
+                              r.value("admin_port", 0), r.value("log", "")};
+  }
   return s;
 }
 
@@ -299,6 +313,13 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
       return st;
     }
   }
+  if (spec.start_router) {
+    Status st = s.StartRouter();
+    if (!st.ok()) {
+      s.SaveState().ok();
+      return st;
+    }
+  }
   PGW_RETURN_IF_ERROR(s.SaveState());
   log.Info("sandbox started in " + spec.dir);
   return s;
@@ -380,6 +401,11 @@ Status Sandbox::WaitHealthy(Duration timeout) const {
              " replicas stream from " + leader;
       return false;
     }
+    Status routed = RouterRoutesTo(leader);
+    if (!routed.ok()) {
+      last = routed.message();
+      return false;
+    }
     return true;
   });
   if (!ok) return Timeout("cluster not healthy: " + last);
@@ -387,7 +413,7 @@ Status Sandbox::WaitHealthy(Duration timeout) const {
 }
 
 Status Sandbox::Down(bool wipe) {
-  Status result;
+  Status result = StopRouter();
   // A frozen process (a test's SIGSTOP) would not act on SIGTERM.
   if (etcd_pid_ > 0) kill(etcd_pid_, SIGCONT);
   for (const auto& n : nodes_) {
@@ -439,7 +465,7 @@ std::string Sandbox::Describe() const {
            std::to_string(n.pg_port) + "/postgres   REST http://127.0.0.1:" + std::to_string(n.api_port) +
            "/patroni   log " + n.log_path + "\n";
   }
-  return out;
+  return out + DescribeRouter();
 }
 
 }  // namespace pgw

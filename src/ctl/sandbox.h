@@ -42,6 +42,16 @@ struct SandboxSpec {
   std::vector<std::string> node_etcd_hosts;
   std::string extra_bootstrap;  // under bootstrap (2-space indent): post_bootstrap, users, pg_hba
   bool postgresql_pg_hba = true;  // write the sandbox's postgresql.pg_hba (false: bootstrap.pg_hba or defaults)
+  // Also start a pgwarden-router (write, read and admin ports on loopback) watching the cluster's keys.
+  bool start_router = false;
+  std::string router_bin;  // path of pgwarden-router; empty = next to pgwarden_bin
+};
+
+// The sandbox's pgwarden-router, when it has one (pid 0 = none).
+struct SandboxRouter {
+  pid_t pid = 0;
+  int write_port = 0, read_port = 0, admin_port = 0;
+  std::string log_path;
 };
 
 struct SandboxNode {
@@ -59,12 +69,13 @@ class Sandbox {
   // Loads a sandbox started by another process (for `down`).
   static Result<Sandbox> Load(const std::string& dir);
 
-  // Until one leader and nodes-1 replicas stream from it (through slots named after the members), or timeout.
+  // Until one leader and nodes-1 replicas stream from it (through slots named after the members), and the router
+  // (if any) routes writes to that leader, or timeout.
   Status WaitHealthy(Duration timeout) const;
   // Sends `sig` to the agent of `name`; with wait, until it exited (bounded).
   Status SignalNode(const std::string& name, int sig, bool wait, Duration timeout = Duration(60000));
   Status StartNode(const std::string& name);
-  // Stops every agent (SIGTERM, then SIGKILL after a bound), any postmaster left in our data dirs, and the etcd
+  // Stops the router, every agent (SIGTERM, then SIGKILL after a bound), any postmaster left in our data dirs, and the etcd
   // we started. With wipe, removes the directory.
   Status Down(bool wipe);
 
@@ -74,6 +85,7 @@ class Sandbox {
   std::optional<pid_t> PostmasterPid(const std::string& name) const;
   const std::vector<SandboxNode>& nodes() const { return nodes_; }
   const SandboxNode* Node(const std::string& name) const;
+  const SandboxRouter& router() const { return router_; }
   std::string Dir() const { return spec_.dir; }
   std::string Scope() const { return spec_.scope; }
   std::string KeyPrefix() const;
@@ -90,11 +102,18 @@ class Sandbox {
   Status SaveState() const;
   Status StartEtcd();
   std::optional<RunAs> RunAsUser() const;
+  // sandbox_router.cc
+  Status StartRouter();
+  Status StopRouter();
+  // Ok once the router's GET /health answers 200 naming `leader` as its write target; else why not.
+  Status RouterRoutesTo(const std::string& leader) const;
+  std::string DescribeRouter() const;
 
   SandboxSpec spec_;
   std::string etcd_endpoint_;
   pid_t etcd_pid_ = 0;
   std::vector<SandboxNode> nodes_;
+  SandboxRouter router_;
 };
 
 // Fence supervisors (agent/fence_supervisor.h) guarding `data_dir`, whoever runs them.
