@@ -60,6 +60,7 @@ struct System {
 
 struct Round {
   Duration gap{0};
+  Duration gap_start{0};  // when the longest gap began, from the fault (or the switchover request)
   size_t lost = 0;
   size_t acked = 0;
 };
@@ -246,6 +247,12 @@ class Bench {
     Round r;
     r.acked = acks.size();
     r.gap = WriteProbe::LongestGap(acks, begin, acks.back().at);
+    MonoTime prev = begin;
+    for (const auto& a : acks) {
+      if (a.at < begin) continue;
+      if (a.at - prev == r.gap) r.gap_start = std::chrono::duration_cast<Duration>(prev - begin);
+      prev = a.at;
+    }
     if (!name_candidate) {
       cand = Leader();
       if (cand.empty()) return Unavailable("no writable leader after the switchover");
@@ -258,18 +265,24 @@ class Bench {
     return r;
   }
 
-  // Starts HAProxy with a write port checked on /primary (`inter` ms, default fall/rise); returns its port.
-  Result<int> StartHaproxy(int inter_ms) {
-    auto port = FreePort();
-    if (!port.ok()) return port.status();
+  // Starts HAProxy with a write port checked on /primary (`inter` ms, default fall/rise), and with_read_port a
+  // read port checked on /replica (Patroni's documented HAProxy setup); returns the write port.
+  Result<int> StartHaproxy(int inter_ms, bool with_read_port = false) {
+    auto ports = FreePorts(2);
+    if (!ports.ok()) return ports.status();
     std::string cfg = "global\n  maxconn 200\ndefaults\n  mode tcp\n  timeout connect 1s\n  timeout client 60s\n"
-                      "  timeout server 60s\nlisten primary\n  bind 127.0.0.1:" + std::to_string(*port) + "\n"
-                      "  option httpchk GET /primary\n  http-check expect status 200\n"
-                      "  default-server inter " + std::to_string(inter_ms) + "ms on-marked-down shutdown-sessions\n";
-    for (const auto& n : sb_->nodes()) {
-      cfg += "  server " + n.name + " 127.0.0.1:" + std::to_string(n.pg_port) + " check port " +
-             std::to_string(n.api_port) + "\n";
+                      "  timeout server 60s\n";
+    for (int side = 0; side < (with_read_port ? 2 : 1); ++side) {
+      cfg += std::string("listen ") + (side == 0 ? "primary" : "replicas") + "\n  bind 127.0.0.1:" +
+             std::to_string((*ports)[side]) + "\n  option httpchk GET " + (side == 0 ? "/primary" : "/replica") +
+             "\n  http-check expect status 200\n  default-server inter " + std::to_string(inter_ms) +
+             "ms on-marked-down shutdown-sessions\n";
+      for (const auto& n : sb_->nodes()) {
+        cfg += "  server " + n.name + " 127.0.0.1:" + std::to_string(n.pg_port) + " check port " +
+               std::to_string(n.api_port) + "\n";
+      }
     }
+    auto port = std::optional<int>((*ports)[0]);
     PGW_RETURN_IF_ERROR(WriteFileAtomic(dir_ + "/haproxy.cfg", cfg, 0644));
     auto pid = StartDetached({"/usr/sbin/haproxy", "-db", "-f", dir_ + "/haproxy.cfg"}, dir_ + "/haproxy.log");
     if (!pid.ok()) return pid.status();

@@ -3,7 +3,8 @@
 // going through HAProxy with 1 s /primary checks. The baseline is the real Patroni from Debian's `patroni`
 // package, started on the same configuration files in the same run.
 //
-//   switchover_bench [--rounds N] [--dir DIR] [--no-patroni] [--no-haproxy] [--no-candidate]
+//   switchover_bench [--rounds N] [--dir DIR] [--no-patroni] [--no-haproxy] [--no-candidate] [--keep]
+// --keep: leave the sandboxes (agent and PostgreSQL logs) in DIR.
 // --no-candidate: the request names no candidate (the leader chooses one, as `switchover --force` does).
 #include "bench_util.h"
 
@@ -18,7 +19,7 @@ Duration Median(std::vector<Duration> v) {
 int Main(int argc, char** argv) {
   int rounds = 3;
   std::string dir = "/tmp/pgwarden-switchover-bench";
-  bool patroni = true, haproxy = true, name_candidate = true;
+  bool patroni = true, haproxy = true, name_candidate = true, keep = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
@@ -26,8 +27,9 @@ int Main(int argc, char** argv) {
     else if (a == "--no-patroni") patroni = false;
     else if (a == "--no-haproxy") haproxy = false;
     else if (a == "--no-candidate") name_candidate = false;
+    else if (a == "--keep") keep = true;
     else {
-      std::fprintf(stderr, "usage: switchover_bench [--rounds N] [--dir DIR] [--no-patroni] [--no-haproxy] [--no-candidate]\n");
+      std::fprintf(stderr, "usage: switchover_bench [--rounds N] [--dir DIR] [--no-patroni] [--no-haproxy] [--no-candidate] [--keep]\n");
       return 2;
     }
   }
@@ -63,8 +65,9 @@ int Main(int argc, char** argv) {
       }
       row.multi.push_back(res->gap);
       row.lost += res->lost;
-      std::fprintf(stderr, "%s multi-host round %d: %lld ms without writes\n", sys.label.c_str(), r + 1,
-                   static_cast<long long>(res->gap.count()));
+      std::fprintf(stderr, "%s multi-host round %d: %lld ms without writes, from %lld ms after the request\n",
+                   sys.label.c_str(), r + 1, static_cast<long long>(res->gap.count()),
+                   static_cast<long long>(res->gap_start.count()));
     }
     if (s.ok() && haproxy) {
       auto port = b.StartHaproxy(1000);
@@ -86,7 +89,7 @@ int Main(int argc, char** argv) {
       }
     }
     if (!s.ok()) row.error = s.message();
-    b.Stop(!row.error.empty());
+    b.Stop(keep || !row.error.empty());
     rows.push_back(row);
   }
   std::printf("\nPlanned switchover under a steady write load (median of %d rounds)\n", rounds);

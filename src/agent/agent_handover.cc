@@ -14,8 +14,12 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
   log_.Info("manual failover: checkpointing, then stopping PostgreSQL so that " +
             (candidate.empty() ? std::string("a replica") : candidate) + " can take over");
   ++demotions_;
+  // Whether the failover key names the candidate: it then takes the key the moment it is released, without
+  // looking at its peers (decide_replica.cc), so nothing needs to be published before the release.
+  bool named_in_key = false;
   if (!candidate.empty() && view.failover) {
     auto f = ha::ParseFailover(*view.failover);
+    named_in_key = f && f->member == candidate;
     if (f && f->member.empty()) {
       // A switchover without a named candidate: name the one the core chose, so that it promotes in the cycle the
       // key is released (watch event) instead of checking its peers and waiting a loop (issue 10 item 12).
@@ -24,6 +28,7 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
       named["member"] = candidate;
       Status w = dcs_->ApiSetFailover(named.dump());
       if (!w.ok()) log_.Warn("manual failover: could not name " + candidate + " in the failover key: " + w.message());
+      named_in_key = w.ok();
     }
   }
   if (dyn_.use_slots) {
@@ -35,21 +40,12 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
       if (!w.ok()) log_.Warn("manual failover: could not publish the slot positions: " + w.message());
     }
   }
-  Status cp = pg_->Checkpoint();  // makes the shutdown checkpoint short
-  if (!cp.ok()) log_.Warn(cp.message());
-  PGW_RETURN_IF_ERROR(pg_->Stop(StopMode::kFast));
-  fencer_->Disarm();
-  pg_state_ = "stopped";
-  auto cd = pg_->ReadControlData();
-  int64_t ckpt = cd.ok() ? cd->checkpoint_lsn : 0;
-  // Release the key once a candidate has received the shutdown checkpoint: from then on it has every commit.
+  // Connect to the candidates' PostgreSQL while writes still run (their REST status is refreshed only once per
+  // loop, and a new connection costs tens of ms that would add to the write gap).
   std::vector<std::string> names;
   for (const auto& [name, m] : view.members) {
     if (name != cfg_->name && (candidate.empty() || name == candidate)) names.push_back(name);
   }
-  bool confirmed = false;
-  MonoTime give_up = clock_.Now() + Duration(std::max(5000, dyn_.loop_wait * 2000));
-  // Ask the candidates' PostgreSQL directly (their REST status is refreshed only once per loop).
   std::vector<std::unique_ptr<PgConnection>> conns;
   for (const auto& n : names) {
     const Member* m = view.FindMember(n);
@@ -59,19 +55,40 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
     if (cs.ok()) conns.push_back(std::move(c));
     else log_.Warn("manual failover: cannot query " + n + ": " + cs.message());
   }
+  MonoTime t0 = clock_.Now();
+  Status cp = pg_->Checkpoint();  // makes the shutdown checkpoint short
+  if (!cp.ok()) log_.Warn(cp.message());
+  MonoTime t1 = clock_.Now();
+  PGW_RETURN_IF_ERROR(pg_->Stop(StopMode::kFast));
+  MonoTime t2 = clock_.Now();
+  fencer_->Disarm();
+  pg_state_ = "stopped";
+  int64_t ckpt = pg_->ShutdownCheckpointLsn();
+  MonoTime t3 = clock_.Now();
+  // Release the key once a candidate has received the shutdown checkpoint: from then on it has every commit.
+  bool confirmed = false;
+  MonoTime give_up = clock_.Now() + Duration(std::max(5000, dyn_.loop_wait * 2000));
   while (ckpt > 0 && !confirmed && !conns.empty() && clock_.Now() < give_up && !stop_) {
     for (auto& c : conns) {
       auto r = c->Query("SELECT COALESCE(pg_last_wal_receive_lsn(), '0/0') - '0/0'");
       if (r.ok() && !r->empty() && std::atoll(r->front()[0].value_or("0").c_str()) > ckpt) confirmed = true;
     }
-    if (!confirmed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!confirmed) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (!confirmed) log_.Warn("manual failover: no replica confirmed the shutdown checkpoint; releasing the lock anyway");
   clean_demote_ = confirmed;
-  // GET /patroni must stop calling us primary before the key goes: racing peers would otherwise wait a loop.
-  Publish(pg_->Observe(), &view);
+  MonoTime t4 = clock_.Now();
+  // GET /patroni must stop calling us primary before the key goes when the peers race for it: they would
+  // otherwise see a live primary and wait a loop. A named candidate does not look (the release goes first then).
+  if (!named_in_key || !confirmed) Publish(pg_->Observe(), &view);
   Status rel = dcs_->DeleteLeader();
-  if (rel.ok()) log_.Info("manual failover: leader key released");
+  auto ms = [](MonoTime a, MonoTime b) { return std::to_string((b - a).count()) + " ms"; };
+  if (rel.ok()) {
+    log_.Info("manual failover: leader key released (checkpoint " + ms(t0, t1) + ", stop " + ms(t1, t2) +
+              ", control data " + ms(t2, t3) + ", shutdown checkpoint confirmed " + ms(t3, t4) + ", then " +
+              ms(t4, clock_.Now()) + ")");
+  }
+  if (named_in_key && confirmed) Publish(pg_->Observe(), &view);
   auto it = cfg_->postgresql.callbacks.find("on_stop");
   if (it != cfg_->postgresql.callbacks.end()) callbacks_.Fire(it->second, "on_stop", "primary", cfg_->scope);
   return rel.code() == Code::kConflict ? Status::Ok() : rel;

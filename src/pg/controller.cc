@@ -1,5 +1,7 @@
 #include "pg/controller.h"
 
+#include "pg/control_file.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -401,7 +403,8 @@ Status PgController::SignalPostmaster(StopMode mode) {
         return true;
       }
       if (!ProcessAlive(*pid)) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      // A planned switchover waits here with writes stopped: poll finely (a signal-0 probe costs microseconds).
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return false;
   };
@@ -416,16 +419,24 @@ Status PgController::SignalPostmaster(StopMode mode) {
 }
 
 Status PgController::Promote() {
-  // pg_promote waits up to pg_ctl_timeout itself: lift this session's statement_timeout for it.
-  auto off = Query("SET statement_timeout TO 0");
-  if (!off.ok()) return off.status().Context("promote");
-  auto r = Query("SELECT pg_promote(true, $1)", {std::to_string(cfg_->postgresql.pg_ctl_timeout)});
-  auto on = Query("RESET statement_timeout");
-  (void)on;
+  // pg_promote(true) checks only every 100 ms whether recovery ended, while writes wait: signal the promotion
+  // and watch for its end every 5 ms instead (a promotion on an idle standby takes some tens of ms).
+  auto r = Query("SELECT pg_promote(false)");
   if (!r.ok()) return r.status().Context("promote");
-  if (r->empty() || r->front()[0].value_or("f") != "t") return Timeout("promote did not finish in time");
-  standby_ = false;
-  return Status::Ok();
+  if (r->empty() || r->front()[0].value_or("f") != "t") return Internal("promote: PostgreSQL did not take the request");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(cfg_->postgresql.pg_ctl_timeout);
+  Status last = Status::Ok();
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto q = Query("SELECT pg_is_in_recovery()");
+    if (q.ok() && !q->empty() && q->front()[0].value_or("t") == "f") {
+      standby_ = false;
+      return Status::Ok();
+    }
+    if (!q.ok()) last = q.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return Timeout("promote did not finish within pg_ctl_timeout (" + std::to_string(cfg_->postgresql.pg_ctl_timeout) +
+                 " s)" + (last.ok() ? "" : ": " + last.message()));
 }
 
 Status PgController::ApplySyncNames(const std::string& v, const std::optional<Upstream>& upstream) {
@@ -505,6 +516,14 @@ Result<ControlData> PgController::ReadControlData() {
   if (!out.ok()) return out.status();
   if (!out->Success()) return IoError("pg_controldata failed (" + out->Describe() + ")");
   return ParseControlData(out->output);
+}
+
+int64_t PgController::ShutdownCheckpointLsn() {
+  auto head = ReadControlFileHead(cfg_->postgresql.data_dir);
+  if (head.ok() && head->state == 1) return head->checkpoint_lsn;  // DB_SHUTDOWNED
+  if (!head.ok()) log_.Warn(head.status().message() + "; asking pg_controldata");
+  auto cd = ReadControlData();
+  return cd.ok() ? cd->checkpoint_lsn : 0;
 }
 
 Status PgController::Checkpoint() {

@@ -147,6 +147,9 @@ class PgController {
   Status Checkpoint();
   // pg_controldata of the (stopped) data directory.
   Result<ControlData> ReadControlData();
+  // The shutdown checkpoint's LSN of a cleanly stopped data directory, read from pg_control directly (no fork:
+  // a switchover waits on it with writes stopped), else through pg_controldata; 0 when it cannot be known.
+  int64_t ShutdownCheckpointLsn();
   // Removes everything in the data directory (after a failed bootstrap or clone).
   Status WipeDataDir();
 

@@ -281,6 +281,11 @@ TEST_F(FailoverTest, UnnamedSwitchoverIsTakenAtOnceByTheChosenCandidate) {
     std::string log = Log(n.name);
     EXPECT_EQ(log.find("Primary (" + leader + ") is still alive"), std::string::npos) << n.name;
   }
+  // The shutdown checkpoint (read from pg_control) was confirmed received before the key was released.
+  std::string old_log = Log(leader);
+  EXPECT_NE(old_log.find("manual failover: leader key released ("), std::string::npos) << old_log;
+  EXPECT_EQ(old_log.find("no replica confirmed the shutdown checkpoint"), std::string::npos) << old_log;
+  EXPECT_EQ(old_log.find("asking pg_controldata"), std::string::npos) << old_log;
 }
 
 TEST_F(FailoverTest, NofailoverMemberIsNeverPromoted) {
