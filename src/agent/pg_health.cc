@@ -20,8 +20,13 @@ bool PostmasterRunning(const std::string& data_dir) {
   return pid > 0 && ProcessAlive(static_cast<pid_t>(pid));
 }
 
+std::string PasswordlessPing(const std::string& conninfo) {
+  // libpq takes the last value of a repeated keyword.
+  return conninfo + " password='' passfile=/dev/null sslmode=disable gssencmode=disable";
+}
+
 PgHealth::PgHealth(std::string conninfo, const Clock& clock, Logger& log)
-    : conninfo_(std::move(conninfo)), clock_(clock), log_(log) {}
+    : conninfo_(std::move(conninfo)), ping_conninfo_(PasswordlessPing(conninfo_)), clock_(clock), log_(log) {}
 
 PgHealth::~PgHealth() { Stop(); }
 
@@ -43,20 +48,34 @@ bool PgHealth::Healthy() const { return clock_.Now() - LastOk() <= Bound(); }
 
 void PgHealth::Loop() {
   bool was_healthy = true;
+  PgConnection session;
+  Duration session_bound(0);
   std::unique_lock<std::mutex> l(mu_);
   while (!stop_) {
     l.unlock();
     MonoTime started = clock_.Now();
-    PgConnection c;
-    Status s = c.Connect(conninfo_, Bound());
-    if (s.ok()) {
-      auto r = c.Query("SELECT 1");
-      if (!r.ok()) s = r.status();
-    }
+    Duration bound = Bound();
+    PgPingResult ping = PgPing(ping_conninfo_, bound);
     // A postmaster that answers at once but refuses connections (starting up, in crash recovery after a restart in
-    // place) is not hung: how long a primary may take to start is primary_start_timeout's business, as in
-    // Patroni. Only silence counts against it (a SIGSTOPped or I/O-stalled postmaster does not answer a ping).
-    bool starting = !s.ok() && PgPing(conninfo_, Bound()) == PgPingResult::kRejected;
+    // place) is not hung. Only silence counts against it (a SIGSTOPped or I/O-stalled postmaster does not answer).
+    bool starting = ping == PgPingResult::kRejected;
+    Status s;
+    if (ping == PgPingResult::kOk) {
+      if (!session.connected() || session_bound != bound) {
+        session.Close();
+        s = session.Connect(conninfo_, bound);
+        session_bound = bound;
+      }
+      if (s.ok()) {
+        auto r = session.Query("SELECT 1");
+        if (!r.ok()) s = r.status();
+      }
+      if (!s.ok()) session.Close();
+    } else if (!starting) {
+      s = Unavailable("the postmaster did not answer a connection attempt within " + std::to_string(bound.count()) +
+                      " ms");
+      session.Close();
+    }
     if (s.ok() || starting) {
       // The check proves PostgreSQL answered after it was started: count from then, not from the answer.
       last_ok_ms_ = std::max(last_ok_ms_.load(), started.time_since_epoch().count());

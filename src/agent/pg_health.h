@@ -1,8 +1,14 @@
 // PostgreSQL health for the lease (issue 10 item 4): a primary whose PostgreSQL hangs (postmaster SIGSTOPped, I/O
-// stall) must not keep the leader key. Its own thread opens a fresh libpq session every Interval() (a frozen
-// postmaster still lets existing sessions answer, so a kept connection proves nothing) and runs `SELECT 1` with a
-// connect and statement timeout. Healthy() is true while the last success is at most Bound() old; the agent
-// closes the lease renew gate of an armed primary when it is not, so the lease lapses and the fence fires.
+// stall) must not keep the leader key. Its own thread checks every Interval(), with a connect and statement
+// timeout, that
+//   * the postmaster answers a new connection (a frozen postmaster still lets existing sessions answer, so a kept
+//     session alone proves nothing): a PQping that offers no password, so the server's authentication request
+//     is the answer and neither side pays a SCRAM key derivation every interval;
+//   * a kept session answers `SELECT 1` (backends, shared memory and locks work); it is reconnected when lost.
+// A postmaster that answers "starting up" (57P03) counts as healthy: how long a start may take is
+// primary_start_timeout's business, as in Patroni. Healthy() is true while the last success is at most Bound()
+// old; the agent closes the lease renew gate of an armed primary when it is not, so the lease lapses and the
+// fence fires.
 //
 //   bound    = max(1 s, ttl / 2)
 //   interval = min(1 s, bound / 4)
@@ -24,6 +30,8 @@ namespace pgw {
 
 // The superuser conninfo of the local PostgreSQL (as the controller connects).
 std::string LocalHealthConninfo(const Config& cfg);
+// `conninfo` for a ping that must not authenticate: no password (nor a password file), no TLS or GSS handshake.
+std::string PasswordlessPing(const std::string& conninfo);
 // Whether the postmaster of `data_dir` runs (its pid file names a live process; a stopped one counts as live).
 bool PostmasterRunning(const std::string& data_dir);
 
@@ -47,7 +55,7 @@ class PgHealth {
  private:
   void Loop();
 
-  std::string conninfo_;
+  std::string conninfo_, ping_conninfo_;
   const Clock& clock_;
   Logger& log_;
   std::atomic<int> ttl_s_{30};

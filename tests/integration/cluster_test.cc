@@ -84,6 +84,23 @@ TEST_F(ClusterTest, OneLeaderTwoReplicasStreamingThroughMemberSlots) {
   }
 }
 
+// An idle cluster costs little: no agent opens PostgreSQL sessions over and over (each costs a backend fork and,
+// with password authentication, a SCRAM key derivation on both sides: the health check once did, every 250 ms
+// to 1 s, and was most of an idle agent's CPU).
+TEST_F(ClusterTest, IdleAgentsOpenNoNewPostgresSessions) {
+  std::string leader = Leader();
+  ASSERT_FALSE(leader.empty());
+  for (const auto& n : sb_->nodes()) {
+    std::string ci = sb_->Conninfo(n.name);
+    const std::string q = "SELECT sum(sessions) FROM pg_stat_database";
+    int64_t before = std::atoll(Sql(ci, q).c_str());
+    std::this_thread::sleep_for(std::chrono::seconds(5));  // the quantity measured is a rate over time
+    int64_t after = std::atoll(Sql(ci, q).c_str());
+    // Our own two sessions, and one of slack for a reconnect.
+    EXPECT_LE(after - before, 3) << n.name << ": " << (after - before) << " sessions in 5 s";
+  }
+}
+
 TEST_F(ClusterTest, RowWrittenOnLeaderIsReadOnBothReplicas) {
   std::string leader = Leader();
   ASSERT_FALSE(leader.empty());
