@@ -152,6 +152,9 @@ std::vector<CheckResult> EvaluateRouter(const Facts& f);
 // The member a replica should stream from: its replicatefrom member when that is another member, else the leader
 // ("" : no leader).
 std::string UpstreamOf(const ClusterView& c, const std::string& member);
+// The first line of a message, without tabs or trailing blanks (libpq adds a hint on a second line): reasons stay
+// one table row.
+std::string FirstLine(const std::string& s);
 // The first path at which two JSON values differ ("" : equal), e.g. "postgresql.parameters.max_connections".
 std::string FirstDifference(const Json& a, const Json& b, const std::string& path = "");
 

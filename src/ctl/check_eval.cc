@@ -56,6 +56,15 @@ std::string MemberWithIdentity(const Facts& f, const std::string& identity) {
 
 }  // namespace
 
+std::string FirstLine(const std::string& s) {
+  std::string out = s.substr(0, s.find('\n'));
+  for (char& c : out) {
+    if (c == '\t' || c == '\r') c = ' ';
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
 const char* VerdictName(Verdict v) {
   switch (v) {
     case Verdict::kPass: return "pass";
@@ -300,6 +309,7 @@ std::vector<CheckResult> Evaluate(const Facts& f, const CheckOptions& o) {
     auto r = (*group)(f);
     out.insert(out.end(), r.begin(), r.end());
   }
+  for (auto& r : out) r.reason = FirstLine(r.reason);
   return out;
 }
 

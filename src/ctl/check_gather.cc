@@ -198,7 +198,8 @@ std::string CanaryToken() {
 Status WriteCanary(const std::string& conninfo, const std::string& token, Duration timeout) {
   PgConnection c;
   PGW_RETURN_IF_ERROR(c.Connect(conninfo, timeout));
-  for (const char* sql : {"SET synchronous_commit = local", "CREATE SCHEMA IF NOT EXISTS pgwarden",
+  for (const char* sql : {"SET synchronous_commit = local", "SET client_min_messages = warning",
+                          "CREATE SCHEMA IF NOT EXISTS pgwarden",
                           "CREATE TABLE IF NOT EXISTS pgwarden.check_canary (id int PRIMARY KEY, token text NOT NULL, "
                           "written_at timestamptz NOT NULL DEFAULT now())"}) {
     auto r = c.Query(sql);

@@ -1,6 +1,6 @@
 // pgwardenctl check against a real cluster (etcd, three agents and PostgreSQL on loopback) and a real router: every
-// check passes on the healthy cluster, and the right ones fail, naming the right member, when a replica's machine dies
-// or the "router" given is a replica.
+// check passes on the healthy cluster, and the right ones fail, naming the right member, when the "router" given is a
+// replica, when a replica's replay is paused behind the lag threshold, and when a replica's machine dies.
 #include <nlohmann/json.hpp>
 
 #include "helpers.h"
@@ -72,16 +72,19 @@ class CheckTest : public ClusterFixture {
   std::string write_, read_, admin_;
 };
 
-TEST_F(CheckTest, PassesOnAHealthyClusterAndFailsNamingTheDeadReplicaOrTheWrongRouter) {
+TEST_F(CheckTest, PassesOnAHealthyClusterAndFailsNamingTheWrongRouterTheLaggingReplicaAndTheDeadOne) {
   StartCluster(3);
   ASSERT_FALSE(HasFatalFailure());
   StartRouter();
   ASSERT_FALSE(HasFatalFailure());
   const std::string leader = LeaderKey();
   ASSERT_FALSE(leader.empty());
-  std::string replica = leader == "pg1" ? "pg2" : "pg1";
-  std::string other = leader == "pg3" ? "pg2" : "pg3";
-  if (other == replica) other = "pg1";
+  std::vector<std::string> replicas;
+  for (const auto& n : sb_->nodes()) {
+    if (n.name != leader) replicas.push_back(n.name);
+  }
+  ASSERT_EQ(replicas.size(), 2u);
+  const std::string replica = replicas[0], other = replicas[1];
 
   // Healthy: exit 0, every check passes (retried: slots, streaming and the router's view settle within seconds).
   const std::vector<std::string> router = {"--router", write_, "--router-read", read_, "--router-admin", admin_};
@@ -126,6 +129,22 @@ TEST_F(CheckTest, PassesOnAHealthyClusterAndFailsNamingTheDeadReplicaOrTheWrongR
   EXPECT_NE(wrong.text.find("reaches a server in recovery (" + replica + ")"), std::string::npos) << wrong.text;
   EXPECT_NE(wrong.text.find("a read connection reached the primary " + leader), std::string::npos) << wrong.text;
   EXPECT_EQ(VerdictOf(w, "leader.unique", leader), "pass") << wrong.text;
+
+  // Replay paused on a replica while the leader writes 2 MB: its lag fails a 1 MB threshold, the other's passes.
+  ASSERT_EQ(Sql(sb_->Conninfo(other), "SELECT pg_wal_replay_pause()"), "");
+  std::string err;
+  Sql(sb_->Conninfo(leader), "CREATE TABLE lag_filler AS SELECT g, repeat('x', 100) AS pad "
+                             "FROM generate_series(1, 20000) g", &err);
+  ASSERT_TRUE(err.empty()) << err;
+  Out lag = Check({"-f", "json", "--max-lag-bytes", "1MB", "--canary-timeout", "2"});
+  Sql(sb_->Conninfo(other), "SELECT pg_wal_replay_resume()");
+  EXPECT_EQ(lag.code, 1) << lag.text;
+  Json l = Checks(lag);
+  EXPECT_EQ(VerdictOf(l, "replica.lag", other), "fail") << lag.text;
+  EXPECT_EQ(VerdictOf(l, "replica.canary", other), "fail") << lag.text;
+  EXPECT_EQ(VerdictOf(l, "replica.lag", replica), "pass") << lag.text;
+  EXPECT_EQ(VerdictOf(l, "replica.streaming", other), "pass") << lag.text;
+  ASSERT_TRUE(WaitFor(seconds(30), [&] { return Check({"--no-canary"}).code == 0; })) << "replay resumed";
 
   // A replica's machine dies: the checks about it fail, the others still pass, and the exit status says so.
   KillMachine(replica);

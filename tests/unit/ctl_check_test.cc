@@ -333,6 +333,18 @@ TEST(CtlCheck, FirstDifferenceNamesTheKeyPath) {
   EXPECT_EQ(FirstDifference(Json::array({1}), Json::array({2})), "(top)");
 }
 
+TEST(CtlCheck, ReasonsAreOneLine) {
+  EXPECT_EQ(FirstLine("connection refused\n\tIs the server running?"), "connection refused");
+  Facts f = Healthy();
+  f.members["pg2"].api_error = "connection refused \n\tIs the server running?\n";
+  EXPECT_TRUE(Is(f, "member.api", "pg2", Verdict::kFail));
+  for (const auto& r : Evaluate(f, CheckOptions())) {
+    EXPECT_EQ(r.reason.find('\n'), std::string::npos) << r.reason;
+    EXPECT_EQ(r.reason.find('\t'), std::string::npos) << r.reason;
+  }
+  EXPECT_EQ(Find(Evaluate(f, CheckOptions()), "member.api", "pg2")->reason, "REST API: connection refused");
+}
+
 TEST(CtlCheck, JsonHasTheClusterAVerdictASummaryAndEveryCheck) {
   Facts f = Healthy();
   f.members["pg3"].api_error = "connection refused";
