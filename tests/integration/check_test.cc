@@ -168,5 +168,25 @@ TEST_F(CheckTest, PassesOnAHealthyClusterAndFailsNamingTheWrongRouterTheLaggingR
   std::fprintf(stderr, "%s", pretty.text.c_str());
 }
 
+TEST_F(CheckTest, InSynchronousModeThePublishedStandbyIsFoundSynchronousOnTheLeader) {
+  StartCluster(3, [](SandboxSpec& spec) { spec.extra_dcs = "    synchronous_mode: true\n"; });
+  ASSERT_FALSE(HasFatalFailure());
+  std::string standby;
+  ASSERT_TRUE(WaitFor(seconds(60), [&] {
+    Json sync = Json::parse(Key("sync"), nullptr, false);
+    if (!sync.is_object() || !sync.contains("sync_standby") || !sync.at("sync_standby").is_string()) return false;
+    standby = sync.at("sync_standby").get<std::string>();
+    return !standby.empty();
+  })) << "no synchronous standby published: " << Key("sync");
+  Out ok;
+  ASSERT_TRUE(WaitFor(seconds(60), [&] {
+    ok = Check({"-f", "json"});
+    return ok.code == 0;
+  })) << ok.text;
+  Json checks = Checks(ok);
+  EXPECT_EQ(VerdictOf(checks, "sync.standby", standby), "pass") << ok.text;
+  for (const auto& c : checks) EXPECT_EQ(c.at("result"), "pass") << c.dump();
+}
+
 }  // namespace
 }  // namespace pgw::itest
