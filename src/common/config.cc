@@ -25,6 +25,13 @@ YAML::Node ClientKeys(const YAML::Node& root) {
   for (const char* key : {"scope", "namespace", "name", "etcd3", "restapi", "ctl"}) {
     if (root[key]) read[key] = root[key];
   }
+  // The superuser's credentials: `pgwardenctl check` connects to every member with them.
+  const YAML::Node pg = root["postgresql"];
+  if (pg && pg.IsMap() && pg["authentication"]) {
+    YAML::Node auth(YAML::NodeType::Map);
+    auth["authentication"] = pg["authentication"];
+    read["postgresql"] = auth;
+  }
   return read;
 }
 

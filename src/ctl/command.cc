@@ -23,6 +23,8 @@ const std::vector<Command>& Commands() {
       {"reinit", "reinit MEMBER... [--force] | reload [MEMBER...] [--force]", RunMembers, true},
       {"reload", "", RunMembers, true},
       {"dsn", "dsn [--member M]                 libpq connection string of the leader or a member", RunDsn, false},
+      {"check", "check [--router HOST:PORT] [--max-lag-bytes 10MB] [--max-lag-seconds 5] [--no-canary] [-f json]",
+       RunCheck, false, ValidateCheck},
       {"remove", "remove CLUSTER                   delete the cluster's keys from etcd (asks for confirmation)",
        RunRemove, false},
   };

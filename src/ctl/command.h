@@ -21,6 +21,7 @@ struct Invocation {
   Session& session;
   FILE* out;
   FILE* err;
+  const Config& config;                  // the loaded configuration (credentials for PostgreSQL, etcd, the API)
 
   const Member* Leader() const { return cluster.LeaderMember(); }
   // The member named `name`; prints patronictl's complaint to err and returns nullptr when there is none.
@@ -41,6 +42,8 @@ struct Command {
   // The arguments are member names: the cluster name comes from the configuration, and a first argument equal to
   // it is skipped (patronictl restart CLUSTER MEMBER...).
   bool takes_members;
+  // Checks the verb's own options (Options::check) before anything is contacted; nullptr : the verb has none.
+  Status (*validate)(const Options&) = nullptr;
 };
 
 // Every cluster verb, in the order of the usage text.
@@ -58,6 +61,8 @@ int RunPause(const Invocation& in);       // pause, resume
 int RunSwitchover(const Invocation& in);  // switchover, failover
 int RunMembers(const Invocation& in);     // restart, reinit, reload
 int RunRemove(const Invocation& in);
+int RunCheck(const Invocation& in);       // cmd_check.cc
+Status ValidateCheck(const Options& o);
 
 // Shared by handlers.
 bool TrueField(const Json& j, const std::string& key);

@@ -32,6 +32,13 @@ std::string ResolveScope(const Command& cmd, const std::string& configured, std:
   return scope;
 }
 
+// The verb's own options (check's), checked before anything is contacted.
+Status ValidateVerbOptions(const Command& cmd, const Options& o) {
+  if (cmd.validate) return cmd.validate(o);
+  if (!o.check.empty()) return InvalidArgument("'" + o.check.front() + "' is an option of check, not of " + cmd.verb);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status CheckCommandLine(const std::vector<std::string>& args) { return CheckCommandLine(args, ProcessEnvironment()); }
@@ -39,6 +46,9 @@ Status CheckCommandLine(const std::vector<std::string>& args) { return CheckComm
 Status CheckCommandLine(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
   auto parsed = ParseOptions(args);
   if (!parsed.ok()) return parsed.status();
+  if (!parsed->positional.empty()) {
+    if (const Command* cmd = Find(parsed->positional[0])) PGW_RETURN_IF_ERROR(ValidateVerbOptions(*cmd, *parsed));
+  }
   return LoadTarget(*parsed, env).status();
 }
 
@@ -59,6 +69,10 @@ int Main(const std::vector<std::string>& raw, FILE* out, FILE* err) {
     std::fprintf(err, "pgwardenctl: unknown command '%s' (try --help)\n", verb.c_str());
     return 2;
   }
+  if (Status v = ValidateVerbOptions(*cmd, o); !v.ok()) {
+    std::fprintf(err, "pgwardenctl: %s\n", v.message().c_str());
+    return 2;
+  }
   auto target = LoadTarget(o, ProcessEnvironment());
   if (!target.ok()) {
     std::fprintf(err, "pgwardenctl: %s\n", target.status().message().c_str());
@@ -77,7 +91,7 @@ int Main(const std::vector<std::string>& raw, FILE* out, FILE* err) {
     std::fprintf(err, "pgwardenctl: %s\n", view.status().message().c_str());
     return 1;
   }
-  Invocation in{verb, config.scope, rest, o, *view, session, out, err};
+  Invocation in{verb, config.scope, rest, o, *view, session, out, err, config};
   return cmd->run(in);
 }
 

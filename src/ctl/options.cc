@@ -1,6 +1,19 @@
 #include "ctl/options.h"
 
+#include <algorithm>
+#include <array>
+
 namespace pgw::ctl {
+
+namespace {
+// check's options that take a value (ctl/check.h ParseCheckOptions reads them).
+constexpr std::array<const char*, 10> kCheckValued = {
+    "--max-lag-bytes", "--max-lag-seconds", "--canary-timeout", "--timeout",      "--dbname",
+    "--username",      "--router",          "--router-read",    "--router-admin", "--router-samples"};
+bool CheckValued(const std::string& a) {
+  return std::any_of(kCheckValued.begin(), kCheckValued.end(), [&](const char* k) { return a == k; });
+}
+}  // namespace
 
 Result<Options> ParseOptions(const std::vector<std::string>& args) {
   Options o;
@@ -36,6 +49,13 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       std::string v;
       s = take(&v);
       o.pgs.push_back(v);
+    } else if (a == "--no-canary") {
+      o.check.push_back(a);
+    } else if (CheckValued(a)) {
+      std::string v;
+      s = take(&v);
+      o.check.push_back(a);
+      o.check.push_back(v);
     } else if (!a.empty() && a[0] == '-') {
       return InvalidArgument("unknown option '" + a + "'");
     } else {

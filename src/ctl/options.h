@@ -17,6 +17,7 @@ struct Options {
   bool pending = false;
   std::string leader, candidate, scheduled, role, member;
   std::vector<std::string> sets, pgs;  // edit-config --set, --pg
+  std::vector<std::string> check;       // check's own options, each followed by its value if it takes one (check.h)
   std::vector<std::string> positional;  // the verb, then its arguments
 };
 

@@ -49,6 +49,10 @@ class Client {
   Status WatchPrefix(const std::string& prefix, int64_t start_revision,
                      const std::function<bool(const WatchMessage&)>& on_message, const std::atomic<bool>& stop);
 
+  // Any other v3 gateway call ("/v3/maintenance/status", "/v3/lease/timetolive", "/v3/cluster/member/list"): the
+  // decoded JSON answer, with the same endpoint failover, authentication and deadline as the calls above.
+  Result<Json> Raw(const std::string& path, const Json& body) { return Call(path, body); }
+
   // "http://127.0.0.1:2379" of the endpoint in use (for messages).
   std::string CurrentEndpoint() const;
   // Moves later calls and watches to the next endpoint (a watch found behind a quorum read). Thread-safe.
