@@ -27,7 +27,9 @@ std::optional<std::string> PythonText(const YAML::Node& v) {
 
 bool ReadFlag(const YAML::Node& v, const std::string& path, std::vector<std::string>* errors) {
   bool b = false;
+  long long n = 0;
   if (!v || v.IsNull()) return false;
+  if (v.IsScalar() && ParseIntText(v.Scalar(), &n)) return n != 0;  // Python's truth of a number
   if (!v.IsScalar() || !ParseBoolText(v.Scalar(), &b)) {
     errors->push_back(path + ": must be a boolean (true/false)");
     return false;
@@ -103,12 +105,11 @@ void ParseBootstrapMethod(const YAML::Node& b, Config* c, std::vector<std::strin
 
 void ParseReplicaMethods(const YAML::Node& pg, Config* c, std::vector<std::string>* errors) {
   // Patroni: create_replica_methods, or the older create_replica_method when the first is missing or empty.
-  std::string list_key = "create_replica_methods";
-  YAML::Node list = Sub(pg, list_key);
-  if (!list || !list.IsSequence() || list.size() == 0) {
-    list_key = "create_replica_method";
-    list = Sub(pg, list_key);
-  }
+  // (Nodes are initialised, never assigned: assigning a yaml-cpp node rewrites the node it refers to.)
+  const YAML::Node plural = Sub(pg, "create_replica_methods");
+  const bool use_plural = plural && plural.IsSequence() && plural.size() > 0;
+  const std::string list_key = use_plural ? "create_replica_methods" : "create_replica_method";
+  const YAML::Node list = Sub(pg, list_key);
   if (!list || !list.IsSequence()) return;
   auto& p = c->postgresql;
   for (size_t i = 0; i < list.size(); ++i) {
