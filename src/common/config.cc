@@ -46,6 +46,15 @@ LoadResult Finish(YAML::Node root, const LoadOptions& opts) {
       if (m.IsScalar() && m.Scalar() != "basebackup") extra_known.insert("postgresql." + m.Scalar());
     }
   }
+  // A section with a command may serve a method listed only in standby_cluster.create_replica_methods (dynamic).
+  const YAML::Node pg = tree["postgresql"];
+  if (pg && pg.IsMap()) {
+    for (const auto& kv : pg) {
+      if (kv.first.IsScalar() && kv.second.IsMap() && kv.second["command"]) {
+        extra_known.insert("postgresql." + kv.first.Scalar());
+      }
+    }
+  }
   const YAML::Node method = Sub(tree["bootstrap"], "method");
   if (method && method.IsScalar() && method.Scalar() != "initdb") extra_known.insert("bootstrap." + method.Scalar());
   CheckSchema(tree, extra_known, !client, &r.errors, &r.warnings);

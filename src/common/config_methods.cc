@@ -110,15 +110,26 @@ void ParseReplicaMethods(const YAML::Node& pg, Config* c, std::vector<std::strin
   const bool use_plural = plural && plural.IsSequence() && plural.size() > 0;
   const std::string list_key = use_plural ? "create_replica_methods" : "create_replica_method";
   const YAML::Node list = Sub(pg, list_key);
-  if (!list || !list.IsSequence()) return;
   auto& p = c->postgresql;
-  for (size_t i = 0; i < list.size(); ++i) {
+  // The listed methods, then any other section with a command: standby_cluster.create_replica_methods (dynamic
+  // configuration, may change at run time) names methods that are defined here too.
+  std::vector<std::string> names;
+  for (size_t i = 0; list && list.IsSequence() && i < list.size(); ++i) {
     const std::string name = list[i].IsScalar() ? list[i].Scalar() : "";
     if (name.empty()) {
       errors->push_back("postgresql." + list_key + "[" + std::to_string(i) + "]: must be a method name");
       continue;
     }
     p.create_replica_methods.push_back(name);
+    names.push_back(name);
+  }
+  if (pg && pg.IsMap()) {
+    for (const auto& kv : pg) {
+      if (kv.first.IsScalar() && kv.second.IsMap() && kv.second["command"]) names.push_back(kv.first.Scalar());
+    }
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
     if (name == "basebackup" || p.replica_methods.count(name)) continue;
     const std::string path = "postgresql." + name;
     const YAML::Node section = Sub(pg, name);
@@ -147,8 +158,7 @@ void ParseReplicaMethods(const YAML::Node& pg, Config* c, std::vector<std::strin
     if (method.command.empty() && !Sub(section, "command")) {
       // Patroni runs the method's name as the command when the section has none.
       auto argv = SplitCommandLine(name);
-      if (!argv.ok()) errors->push_back("postgresql." + list_key + "[" + std::to_string(i) + "]: " +
-                                        argv.status().message());
+      if (!argv.ok()) errors->push_back("postgresql." + list_key + ": '" + name + "': " + argv.status().message());
       else method.command = *argv;
     }
     p.replica_methods[name] = method;

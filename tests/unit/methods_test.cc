@@ -110,6 +110,21 @@ TEST(MethodsConfigTest, ReplicaMethodsAreParsedInOrder) {
   EXPECT_FALSE(Mentions(r.warnings, "wal_e")) << "no warning: the method runs";
 }
 
+TEST(MethodsConfigTest, ASectionWithACommandServesAStandbyClustersMethod) {
+  auto r = WithPostgresql("  restore: {command: /bin/r --fast, bucket: b}\n");
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0];
+  EXPECT_TRUE(r.config->postgresql.create_replica_methods.empty());
+  ASSERT_EQ(r.config->postgresql.replica_methods.count("restore"), 1u);
+  EXPECT_FALSE(Mentions(r.warnings, "postgresql.restore")) << "no unknown-key warning";
+  DynamicConfig dyn;
+  dyn.standby_cluster = StandbyCluster{};
+  dyn.standby_cluster->create_replica_methods = {"restore"};
+  EXPECT_EQ(ReplicaMethodsInForce(*r.config, dyn), (Argv{"restore"}));
+  EXPECT_EQ(ReplicaMethodArgv(*r.config, "restore", "cs"),
+            (Argv{"/bin/r", "--fast", "--bucket=b", "--scope=demo", "--role=replica",
+                  "--datadir=/var/lib/postgresql/15/main", "--connstring=cs"}));
+}
+
 TEST(MethodsConfigTest, TheOlderSingularKeyAndNoMasterAreHonoured) {
   auto r = WithPostgresql("  create_replica_method: [restore]\n  restore: {command: /bin/r, no_master: 1}\n");
   ASSERT_TRUE(r.errors.empty()) << r.errors[0];
