@@ -7,6 +7,7 @@
 #include "common/fs.h"
 #include "ha/sync.h"
 #include "pg/fence.h"
+#include "pg/methods.h"
 
 namespace pgw {
 
@@ -49,14 +50,16 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
     case ActionType::kClone: {
       pg_state_ = "creating replica";
       TouchMember(local);
-      Status s = pg_->Clone(*a.address);
+      // create_replica_methods in order (pg/methods.h); without an address (no leader), only no_leader ones.
+      Status s = pg_->CreateReplica(a.address, ReplicaMethodsInForce(*cfg_, dyn_));
+      std::string from = a.address ? "from " + a.target : "without a leader";
       if (!s.ok()) {
         pg_state_ = "stopped";
         Status w = pg_->WipeDataDir();
         if (!w.ok()) log_.Error(w.message());
-        return s.Context("cloning from " + a.target);
+        return s.Context("creating a replica " + from);
       }
-      log_.Info("cloned from " + a.target);
+      log_.Info("created a replica " + from);
       return Status::Ok();
     }
     case ActionType::kStartPrimary: {

@@ -3,6 +3,7 @@
 // seeded from bootstrap.dcs, leader key). A failure before that point is cleaned up as Patroni cleans it up and
 // stops the agent (ha::Inputs::bootstrap_failed).
 #include "agent/agent.h"
+#include "pg/methods.h"
 
 namespace pgw {
 
@@ -27,11 +28,14 @@ Status Agent::RunPostBootstrap() {
 }
 
 Result<std::string> Agent::BootstrapPostgres() {
-  auto sysid = pg_->Bootstrap();
+  // bootstrap.method: a custom command instead of initdb (pg/methods.cc), then the same steps, as in Patroni.
+  const bool custom = cfg_->bootstrap.custom.has_value();
+  auto sysid = custom ? pg_->BootstrapCustom() : pg_->Bootstrap();
   if (!sysid.ok()) return sysid.status();
   if (!cfg_->bootstrap.post_bootstrap.empty()) PGW_RETURN_IF_ERROR(RunPostBootstrap());
   Status roles = pg_->CreateRoles();
   if (!roles.ok()) return roles.Context("creating roles after bootstrap");
+  if (custom) PGW_RETURN_IF_ERROR(pg_->FinishCustomBootstrap());
   return sysid;
 }
 
@@ -51,7 +55,7 @@ void Agent::CleanUpFailedBootstrap(const Status& cause) {
 }
 
 Status Agent::Bootstrap() {
-  pg_state_ = "initializing new cluster";
+  pg_state_ = cfg_->bootstrap.custom ? "running custom bootstrap script" : "initializing new cluster";
   TouchMember(LocalView{});
   auto sysid = BootstrapPostgres();
   if (!sysid.ok()) {
@@ -70,7 +74,7 @@ Status Agent::BootstrapStandby(const ha::Action& a) {
   // Patroni's bootstrap_standby_leader: no initdb, no post_bootstrap, no roles (they come from the remote primary).
   pg_state_ = "creating replica";
   TouchMember(LocalView{});
-  Status s = pg_->Clone(*a.address).Context("cloning from " + a.target);
+  Status s = pg_->CreateReplica(*a.address, ReplicaMethodsInForce(*cfg_, dyn_)).Context("cloning from " + a.target);
   if (s.ok()) {
     pg_state_ = "starting";
     s = pg_->Start(a.upstream, /*standby=*/true).Context("starting the clone of " + a.target);

@@ -46,12 +46,24 @@ LoadResult Finish(YAML::Node root, const LoadOptions& opts) {
   // Initialised, never assigned: assigning one yaml-cpp node to another rewrites the node both handles share.
   const YAML::Node tree = client ? ClientKeys(root) : root;
   std::set<std::string> extra_known;
-  const YAML::Node methods = Sub(tree["postgresql"], "create_replica_methods");
-  if (methods && methods.IsSequence()) {
+  for (const char* key : {"create_replica_methods", "create_replica_method"}) {
+    const YAML::Node methods = Sub(tree["postgresql"], key);
+    if (!methods || !methods.IsSequence()) continue;
     for (const auto& m : methods) {
       if (m.IsScalar() && m.Scalar() != "basebackup") extra_known.insert("postgresql." + m.Scalar());
     }
   }
+  // A section with a command may serve a method listed only in standby_cluster.create_replica_methods (dynamic).
+  const YAML::Node pg = tree["postgresql"];
+  if (pg && pg.IsMap()) {
+    for (const auto& kv : pg) {
+      if (kv.first.IsScalar() && kv.second.IsMap() && kv.second["command"]) {
+        extra_known.insert("postgresql." + kv.first.Scalar());
+      }
+    }
+  }
+  const YAML::Node method = Sub(tree["bootstrap"], "method");
+  if (method && method.IsScalar() && method.Scalar() != "initdb") extra_known.insert("bootstrap." + method.Scalar());
   CheckSchema(tree, extra_known, !client, &r.errors, &r.warnings);
   auto cfg = std::make_shared<Config>();
   try {

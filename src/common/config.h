@@ -48,7 +48,7 @@ struct StandbyCluster {
   std::string restore_command;                  // also given to the cascading replicas
   std::string archive_cleanup_command;          // also given to the cascading replicas
   std::optional<int64_t> recovery_min_apply_delay_ms;  // standby leader only
-  std::vector<std::string> create_replica_methods;      // accepted; only basebackup runs
+  std::vector<std::string> create_replica_methods;      // replaces postgresql.create_replica_methods here
   bool operator==(const StandbyCluster&) const = default;
 };
 
@@ -109,6 +109,17 @@ struct Tags {
   bool NeverPromote() const { return nofailover || (failover_priority && *failover_priority <= 0); }
 };
 
+// A custom replica creation method (`postgresql.<name>`, listed in create_replica_methods), Patroni's names.
+struct ReplicaMethod {
+  std::vector<std::string> command;  // `command`, split like a shell would (no shell); empty: the method's name
+  bool keep_data = false;            // leave the data directory as it is before running the command
+  bool no_params = false;            // no --scope/--role/--datadir/--connstring arguments
+  bool no_leader = false;            // `no_leader` or `no_master`: works without a running leader
+  // Every key but `command`, in file order, with values as Patroni renders them (`True`, `5`, text): passed as
+  // --key=value (the four flags above included, as Patroni passes them, except with no_params).
+  std::vector<std::pair<std::string, std::string>> options;
+};
+
 struct Config {
   std::string name;
   std::string scope;
@@ -155,6 +166,17 @@ struct Config {
     // Lines added after initdb's own pg_hba.conf lines when neither postgresql.pg_hba nor the dynamic
     // postgresql.pg_hba is set (pg/conf.h RenderPgHba).
     std::vector<std::string> pg_hba;
+    // bootstrap.method other than initdb, with a `command` in bootstrap.<method> (Patroni's custom bootstrap).
+    struct Method {
+      std::string name;
+      std::vector<std::string> command;        // split; run with --scope= and --datadir= unless no_params
+      bool keep_existing_recovery_conf = false;
+      bool no_params = false;
+      // recovery_conf: recovery parameters (restore_command, recovery_target_*...) written for the first start,
+      // which then runs in recovery until PostgreSQL leaves it. nullopt: no recovery_conf key.
+      std::optional<std::vector<std::pair<std::string, std::string>>> recovery_conf;
+    };
+    std::optional<Method> custom;
   } bootstrap;
 
   struct Postgresql {
@@ -169,6 +191,9 @@ struct Config {
     Json parameters = Json::object();
     std::vector<std::string> pg_hba;
     std::vector<std::string> basebackup_args;  // "--max-rate=100M", "--checkpoint=fast"
+    // create_replica_methods (or the older create_replica_method), tried in order; empty: basebackup only.
+    std::vector<std::string> create_replica_methods;
+    std::map<std::string, ReplicaMethod> replica_methods;  // postgresql.<method> of each custom method listed
     bool use_unix_socket = false;
     int pg_ctl_timeout = 60;
     bool use_pg_rewind = false;

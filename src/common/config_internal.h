@@ -25,7 +25,8 @@ bool ParseIntText(const std::string& s, long long* out);
 YAML::Node Sub(const YAML::Node& n, const std::string& key);
 
 // Checks `root` against Patroni's key tree: types, required keys, unknown keys. `extra_known` holds paths that are
-// known for this file only (postgresql.<custom replica method>). `require` false: missing required keys are fine.
+// known for this file only (postgresql.<custom replica method>, bootstrap.<custom method>): their sections are
+// checked by config_methods.cc. `require` false: missing required keys are fine.
 void CheckSchema(const YAML::Node& root, const std::set<std::string>& extra_known, bool require,
                  std::vector<std::string>* errors, std::vector<std::string>* warnings);
 
@@ -38,6 +39,12 @@ void Merge(YAML::Node dst, const YAML::Node& src);
 // section describes a standby cluster; problems name `path` (e.g. "bootstrap.dcs.standby_cluster").
 void ParseStandbyCluster(const Json& j, const std::string& path, DynamicConfig* d, std::vector<std::string>* problems,
                          std::vector<std::string>* warnings);
+
+// bootstrap.method with its bootstrap.<method> section, and postgresql.create_replica_methods with each
+// postgresql.<method> section (config_methods.cc). Problems name the key path.
+void ParseBootstrapMethod(const YAML::Node& bootstrap, Config* c, std::vector<std::string>* errors,
+                          std::vector<std::string>* warnings);
+void ParseReplicaMethods(const YAML::Node& postgresql, Config* c, std::vector<std::string>* errors);
 
 Json YamlToJson(const YAML::Node& n);
 std::string Str(const YAML::Node& n, const std::string& def = "");

@@ -75,7 +75,8 @@ const Node& RootSchema() {
              Ign("accepted for Patroni compatibility, without effect: Patroni uses it for its own replication "
                  "connection to the local PostgreSQL (reading a replica's timeline) and for the temporary trust "
                  "lines of a custom bootstrap; pgwarden makes no such connection (it reads the timeline over its "
-                 "regular local connection, see use_unix_socket) and writes no such lines. A replica's "
+                 "regular local connection, see use_unix_socket), and its custom bootstrap trusts the unix socket and "
+                 "loopback whatever this says. A replica's "
                  "primary_conninfo does not depend on it, in Patroni either")},
             {"authentication", Map({{"superuser", UserSchema(kRequired)},
                                     {"replication", UserSchema(kRequired)},
@@ -85,6 +86,7 @@ const Node& RootSchema() {
                                {"on_restart", Leaf(Kind::kStr)}, {"on_reload", Leaf(Kind::kStr)},
                                {"on_role_change", Leaf(Kind::kStr)}})},
             {"create_replica_methods", Leaf(Kind::kStrList)},
+            {"create_replica_method", Leaf(Kind::kStrList)},
             {"basebackup", Leaf(Kind::kAny)},
             {"recovery_conf", Ign()},
             {"custom_conf", Ign()},
@@ -205,7 +207,7 @@ struct Checker {
       } else if (path.empty() && kOtherDcs.count(key)) {
         errors->push_back(key + ": pgwarden supports the etcd3 DCS only (use an 'etcd3:' section)");
       } else if (extra_known.count(child_path)) {
-        warnings->push_back(child_path + ": replica creation method accepted, but pgwarden only runs basebackup");
+        // a custom method's section: checked where it is read (config_methods.cc)
       } else if (s.kind != Kind::kOpenMap) {
         // Patroni ignores keys it does not know (a newer Patroni's keys, test-only ones); so does pgwarden, loudly.
         warnings->push_back(child_path + ": unknown key, ignored (a typo, or a key of a newer Patroni?)");

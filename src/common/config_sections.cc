@@ -356,9 +356,7 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
       if (!b["dcs"].IsMap()) errors->push_back("bootstrap.dcs: must be a mapping");
       else c->bootstrap.dcs = YamlToJson(b["dcs"]);
     }
-    if (b["method"] && Str(b["method"]) != "initdb") {
-      errors->push_back("bootstrap.method: only 'initdb' is supported, got '" + Str(b["method"]) + "'");
-    }
+    ParseBootstrapMethod(b, c, errors, warnings);
     c->bootstrap.initdb_args = ParseInitdb(b["initdb"], errors);
     // Patroni runs post_bootstrap, or post_init when post_bootstrap is not set.
     for (const char* key : {"post_bootstrap", "post_init"}) {
@@ -419,6 +417,7 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
       for (const auto& l : pg["pg_hba"]) p.pg_hba.push_back(Str(l));
     }
     p.basebackup_args = ParseBasebackup(pg["basebackup"], errors);
+    ParseReplicaMethods(pg, c, errors);
     p.use_unix_socket = Bool(pg["use_unix_socket"], false);
     p.pg_ctl_timeout = static_cast<int>(Int(pg["pg_ctl_timeout"], 60));
     if (p.pg_ctl_timeout <= 0) errors->push_back("postgresql.pg_ctl_timeout: must be a positive number of seconds");

@@ -77,13 +77,7 @@ void ParseStandbyCluster(const Json& j, const std::string& path, DynamicConfig* 
       else ok = false;
     }
     if (!ok) problems->push_back(p("create_replica_methods") + ": must be a list of strings");
-    for (const auto& name : sc.create_replica_methods) {
-      if (name != "basebackup" && warnings) {
-        warnings->push_back(p("create_replica_methods") + ": '" + name +
-                            "' is accepted for Patroni compatibility, but pgwarden creates replicas with "
-                            "pg_basebackup only");
-      }
-    }
+    // Each member runs these with its own postgresql.<method> section (pg/create_replica.h), as Patroni does.
   }
   for (char c : sc.primary_slot_name) {
     if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_')) {

@@ -5,6 +5,7 @@
 #include "ha/decide_internal.h"
 #include "ha/standby.h"
 #include "ha/sync.h"
+#include "pg/methods.h"
 
 namespace pgw::ha {
 
@@ -24,8 +25,28 @@ Decision DecideEmptyDataDir(const Inputs& in) {
   Decision d;
   bool standby = IsStandbyCluster(in.dynamic);
   std::string waiting = standby ? "waiting for standby_leader to bootstrap" : "waiting for leader to bootstrap";
+  const Member* leader = c.LeaderMember();
+  const bool no_leader = !c.leader || leader == nullptr || !leader->conn;
+  // Patroni: with no leader to copy from, a replica creation method marked no_leader (no_master) may create the
+  // data directory (a restore from a backup), unless a bootstrap is under way (initialize ""). It then starts in
+  // recovery following nobody, and may be elected.
+  auto without_leader = [&]() -> std::optional<Decision> {
+    if (c.initialize && c.initialize->empty()) return std::nullopt;
+    auto methods = ReplicaMethodsInForce(*in.config, in.dynamic);
+    if (std::none_of(methods.begin(), methods.end(),
+                     [&](const std::string& m) { return WorksWithoutLeader(*in.config, m); })) {
+      return std::nullopt;
+    }
+    Decision w;
+    w.actions = {Act(ActionType::kClone), Act(ActionType::kStartReplica)};
+    w.message = "trying to bootstrap (without leader)";
+    return w;
+  };
   if (!c.initialize) {
     if (in.config->tags.NeverPromote()) {
+      if (no_leader) {
+        if (auto w = without_leader()) return *w;
+      }
       d.actions.push_back(Act(ActionType::kWait));
       d.message = waiting;
       return d;
@@ -35,8 +56,8 @@ Decision DecideEmptyDataDir(const Inputs& in) {
     d.message = "trying to bootstrap a new cluster";
     return d;
   }
-  const Member* leader = c.LeaderMember();
-  if (!c.leader || leader == nullptr || !leader->conn) {
+  if (no_leader) {
+    if (auto w = without_leader()) return *w;
     d.actions.push_back(Act(ActionType::kWait));
     d.message = waiting;
     return d;

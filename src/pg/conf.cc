@@ -276,6 +276,37 @@ std::string PostBootstrapConninfo(const Config& cfg) {
   return s;
 }
 
+std::string RenderBootstrapTrustHba(const Config& cfg) {
+  std::string out =
+      "# Written by pgwarden during a custom bootstrap: the restored superuser's password is unknown until pgwarden\n"
+      "# sets it, so local connections are trusted meanwhile. The configured pg_hba.conf replaces this file next.\n"
+      "local all all trust\n"
+      "host all all 127.0.0.1/32 trust\n"
+      "host all all ::1/128 trust\n";
+  std::string host = LocalHost(cfg);
+  if (host != "127.0.0.1" && host != "::1" && !host.empty() && host[0] != '/') {
+    bool v4 = host.find_first_not_of("0123456789.") == std::string::npos;
+    bool v6 = host.find(':') != std::string::npos && host.find_first_not_of("0123456789abcdefABCDEF:.") == std::string::npos;
+    if (v4) out += "host all all " + host + "/32 trust\n";
+    if (v6) out += "host all all " + host + "/128 trust\n";
+  }
+  return out;
+}
+
+std::string ReplicaMethodConninfo(const Config& cfg, const HostPort& source) {
+  const auto& r = cfg.postgresql.replication;
+  std::string s = "dbname=postgres user=" + LibpqValue(r.username) + " host=" + LibpqValue(source.host) +
+                  " port=" + std::to_string(source.port);
+  // Patroni's keyword order (format_dsn); no password: the command gets PGPASSFILE.
+  for (const char* k : {"sslmode", "sslcompression", "sslcert", "sslkey", "sslpassword", "sslrootcert", "sslcrl",
+                        "sslcrldir", "application_name", "krbsrvname", "gssencmode", "channel_binding",
+                        "target_session_attrs"}) {
+    auto it = r.options.find(k);
+    if (it != r.options.end()) s += std::string(" ") + k + "=" + LibpqValue(it->second);
+  }
+  return s;
+}
+
 std::string RenderPgpass(const Config& cfg) {
   std::string out;
   auto add = [&](const PgUser& u) {

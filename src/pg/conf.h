@@ -63,6 +63,14 @@ std::string LocalHost(const Config& cfg);
 // PostgreSQL (dbname, user, host, port and the superuser's ssl* options; no password: the script gets PGPASSFILE).
 std::string PostBootstrapConninfo(const Config& cfg);
 
+// pg_hba.conf while a custom bootstrap runs (as Patroni opens it): local connections trusted (unix socket,
+// loopback, and the local address pgwarden connects to when it is an IP address), nothing else.
+std::string RenderBootstrapTrustHba(const Config& cfg);
+
+// What Patroni passes a custom replica creation method as --connstring: a libpq connection string for the
+// replication user to `source` (dbname, user, host, port, then the user's ssl* options; no password).
+std::string ReplicaMethodConninfo(const Config& cfg, const HostPort& source);
+
 // pgpass lines for the superuser, replication and rewind users (any host), with ':' and '\' escaped.
 std::string RenderPgpass(const Config& cfg);
 

@@ -313,6 +313,11 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
   // feedback carries their catalog_xmin (Patroni forces this too). Harmless on a primary.
   bool logical = std::any_of(dyn_.slots.begin(), dyn_.slots.end(), [](const auto& s) { return s.second.type == "logical"; });
   if (logical && dyn_.use_slots && !cfg_->tags.NeverPromote()) params["hot_standby_feedback"] = "on";
+  // A custom bootstrap's recovery (pg/methods.cc).
+  if (bootstrap_recovery_) {
+    for (const auto& [k, v] : *bootstrap_recovery_) params[k] = v;
+  }
+  if (hot_standby_off_) params["hot_standby"] = "off";
   PGW_RETURN_IF_ERROR(WriteFileAtomic(conf, RenderPostgresqlConf(*cfg_, params, upstream, true), 0600));
   bool gated = !upstream && ReadGate().has_value();
   std::string hba = dir + "/pg_hba.conf", hba_base = dir + "/pg_hba.base.conf";
@@ -326,7 +331,8 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
     auto base_text = ReadFile(hba_base);
     if (base_text.ok()) initdb_hba = HbaLines(*base_text);
   }
-  PGW_RETURN_IF_ERROR(WriteFileAtomic(hba, RenderPgHba(*cfg_, dyn_, gated, initdb_hba), 0600));
+  PGW_RETURN_IF_ERROR(WriteFileAtomic(
+      hba, bootstrap_trust_ ? RenderBootstrapTrustHba(*cfg_) : RenderPgHba(*cfg_, dyn_, gated, initdb_hba), 0600));
   PGW_RETURN_IF_ERROR(WritePgpass());
   std::string signal = dir + "/standby.signal";
   if (upstream || standby_) {
@@ -344,6 +350,34 @@ Status PgController::Start(const std::optional<Upstream>& upstream, bool standby
     // pg_rewind. A read-only start following nobody keeps it: a crashed primary may be promoted later.
     PGW_RETURN_IF_ERROR(RemoveAll(GatePath()));
   }
+  PGW_RETURN_IF_ERROR(Launch(upstream));
+  const auto& pg = cfg_->postgresql;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(pg.pg_ctl_timeout);
+  std::string ping = LocalConninfo();
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto exited = PostmasterExited()) return IoError("postgres exited during start-up: " + *exited);
+    if (PgAcceptsConnections(ping)) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Timeout("postgres did not accept connections within " + std::to_string(pg.pg_ctl_timeout) + " s");
+}
+
+std::optional<std::string> PgController::PostmasterExited() {
+  if (child_pid_ <= 0 || !Reap(child_pid_)) return std::nullopt;
+  child_pid_ = 0;
+  auto tail = ReadFile(cfg_->postgresql.data_dir + "/pgwarden-postmaster.log");
+  std::string last;
+  if (tail.ok()) {
+    std::istringstream in(*tail);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty()) last = line;
+    }
+  }
+  return last;
+}
+
+Status PgController::Launch(const std::optional<Upstream>& upstream) {
   PGW_RETURN_IF_ERROR(WriteConfiguration(upstream));
   const auto& pg = cfg_->postgresql;
   if (!LivePostmaster(pg.data_dir)) {
@@ -356,26 +390,7 @@ Status PgController::Start(const std::optional<Upstream>& upstream, bool standby
                             "/postgresql.conf"}, log_path);
   if (!pid.ok()) return pid.status();
   child_pid_ = *pid;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(pg.pg_ctl_timeout);
-  std::string ping = LocalConninfo();
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (Reap(child_pid_)) {
-      child_pid_ = 0;
-      auto tail = ReadFile(log_path);
-      std::string last;
-      if (tail.ok()) {
-        std::istringstream in(*tail);
-        std::string line;
-        while (std::getline(in, line)) {
-          if (!line.empty()) last = line;
-        }
-      }
-      return IoError("postgres exited during start-up: " + last);
-    }
-    if (PgAcceptsConnections(ping)) return Status::Ok();
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return Timeout("postgres did not accept connections within " + std::to_string(pg.pg_ctl_timeout) + " s");
+  return Status::Ok();
 }
 
 Status PgController::Stop(StopMode mode) {

@@ -116,6 +116,17 @@ class PgController {
   Status CreateRoles();
   // pg_basebackup from `source` into the (empty) data directory.
   Status Clone(const HostPort& source);
+  // Patroni's create_replica (pg/methods.cc): `methods` (basebackup or custom ones, pg/methods.h) tried in order
+  // until one succeeds, the data directory emptied before each (unless a custom method's keep_data). Without a
+  // `source` (no leader), only the methods that work without one are tried. Returns the last failure.
+  Status CreateReplica(const std::optional<HostPort>& source, const std::vector<std::string>& methods);
+  // A custom bootstrap (bootstrap.method, pg/methods.cc) instead of Bootstrap(): runs the method's command, writes
+  // its recovery_conf (or removes or keeps what recovery settings the data has, as Patroni does), starts PostgreSQL
+  // with local connections trusted, waits until it has left recovery, and sets the superuser's password. Returns
+  // the system id. The agent then runs post_bootstrap and CreateRoles, then FinishCustomBootstrap, which restores
+  // the configured pg_hba.conf and parameters (restarting when hot_standby was turned off for the recovery).
+  Result<std::string> BootstrapCustom();
+  Status FinishCustomBootstrap();
   // Writes postgresql.conf, pg_hba.conf, pgpass and standby.signal (present iff upstream is set). The files initdb
   // (or the clone source) left are kept once as postgresql.base.conf (included) and pg_hba.base.conf (its lines
   // come before bootstrap.pg_hba).
@@ -162,6 +173,11 @@ class PgController {
   Status OpenGate();
 
  private:
+  // Start's first half: configuration written, leftovers of a dead postmaster killed, postmaster started.
+  Status Launch(const std::optional<Upstream>& upstream);
+  // When the postmaster we started has exited (reaped): the last line of its log.
+  std::optional<std::string> PostmasterExited();
+  bool DataDirIsEmpty() const;
   // Stop's signalling part: the mode's signal to the postmaster, escalating to SIGQUIT then SIGKILL.
   Status SignalPostmaster(StopMode mode);
   std::string LocalConninfo() const;
@@ -186,6 +202,11 @@ class PgController {
   pid_t child_pid_ = 0;  // postmaster we started (to reap it)
   std::optional<std::string> sync_names_;
   bool standby_ = false;  // the role of the last start: standby.signal is kept while true
+  // While a custom bootstrap runs (BootstrapCustom .. FinishCustomBootstrap): recovery_conf's parameters,
+  // hot_standby forced off, and pg_hba.conf trusting local connections.
+  std::optional<std::vector<std::pair<std::string, std::string>>> bootstrap_recovery_;
+  bool hot_standby_off_ = false;
+  bool bootstrap_trust_ = false;
 };
 
 }  // namespace pgw

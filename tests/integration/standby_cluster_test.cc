@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/config.h"
 #include "dcs/http.h"
 #include "helpers.h"
 
@@ -170,6 +171,37 @@ TEST_F(StandbyClusterTest, StandbyLeaderDiesTheReplicaTakesOverWithoutPromoting)
   EXPECT_TRUE(WaitFor(std::chrono::seconds(30), [&] { return RoleOf(back) == "replica"; }));
   EXPECT_TRUE(ReachesB(11, back));
   EXPECT_EQ(Sql(b_->Conninfo(survivor), "SELECT application_name FROM pg_stat_replication"), old_leader);
+}
+
+// standby_cluster.create_replica_methods: both the standby leader's clone of A and the replica's clone of the
+// standby leader run the custom method (defined by postgresql.copy on each member, listed only in the dynamic
+// configuration), each with the connection string of its source.
+TEST_F(StandbyClusterTest, CreateReplicaMethodsOfTheStandbyClusterAreUsed) {
+  std::string runs = Dir() + "/copy.runs";
+  std::string script = Dir() + "/copy.sh";
+  std::string bin = FindPostgresBinDir(ProcessEnvironment());
+  ASSERT_TRUE(WriteFileAtomic(script,
+                              "#!/bin/sh\nset -e\nfor a in \"$@\"; do\n  case \"$a\" in\n"
+                              "    --datadir=*) d=\"${a#--datadir=}\";;\n    --connstring=*) c=\"${a#--connstring=}\";;\n"
+                              "  esac\ndone\necho \"$d|$c\" >> " + runs + "\n\"" + bin +
+                                  "/pg_basebackup\" -D \"$d\" -X stream --checkpoint=fast -d \"$c\"\n",
+                              0755)
+                  .ok());
+  chmod(script.c_str(), 0755);
+  StartBoth([&](SandboxSpec& spec) {
+    spec.extra_dcs += "      create_replica_methods: [copy]\n";
+    spec.extra_postgresql = "  copy:\n    command: " + script + "\n";
+  });
+  ASSERT_NE(leader_, nullptr);
+  ASSERT_NE(replica_, nullptr);
+  auto text = ReadFile(runs);
+  ASSERT_TRUE(text.ok());
+  std::string a_port = std::to_string(sb_->nodes()[0].pg_port);
+  std::string from_a = leader_->data_dir + "|dbname=postgres user=replicator host=127.0.0.1 port=" + a_port + "\n";
+  std::string from_leader = replica_->data_dir + "|dbname=postgres user=replicator host=127.0.0.1 port=" +
+                            std::to_string(leader_->pg_port) + "\n";
+  EXPECT_EQ(*text, from_a + from_leader);
+  EXPECT_TRUE(ReachesB(7, *replica_));
 }
 
 }  // namespace

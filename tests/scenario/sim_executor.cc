@@ -177,6 +177,8 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
     case ActionType::kClone: {
       pg_state_ = "creating replica";
       TouchMember(local);
+      // Replica creation methods that work without a leader (a restore from a backup) are not modelled.
+      if (!a.address) return Internal("creating a replica without a leader is not modelled by the simulator");
       Status s = w_.PgClone(n_, *a.address);
       if (!s.ok()) {
         pg_state_ = "stopped";
