@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,14 @@
 #include "common/status.h"
 
 namespace pgw {
+
+struct SandboxNode {
+  std::string name;
+  int pg_port = 0;
+  int api_port = 0;
+  pid_t pid = 0;
+  std::string config_path, log_path, data_dir;
+};
 
 struct SandboxSpec {
   std::string dir;
@@ -42,14 +51,10 @@ struct SandboxSpec {
   std::vector<std::string> node_etcd_hosts;
   std::string extra_bootstrap;  // under bootstrap (2-space indent): post_bootstrap, users, pg_hba
   bool postgresql_pg_hba = true;  // write the sandbox's postgresql.pg_hba (false: bootstrap.pg_hba or defaults)
-};
-
-struct SandboxNode {
-  std::string name;
-  int pg_port = 0;
-  int api_port = 0;
-  pid_t pid = 0;
-  std::string config_path, log_path, data_dir;
+  // When set, the whole configuration file of node `i` instead of the generated one (tests that start from a real
+  // patroni.yml): `node` has its name, ports and paths filled in, `etcd_hosts` is what etcd3.hosts would be. The
+  // file must use the node's name, ports and data_dir for the sandbox to find and watch it.
+  std::function<std::string(int i, const SandboxNode& node, const std::string& etcd_hosts)> node_config;
 };
 
 class Sandbox {
