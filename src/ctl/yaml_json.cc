@@ -19,7 +19,7 @@ std::string Strip(std::string s) {
   return s;
 }
 
-// What PyYAML makes of a plain (unquoted) scalar that is not a string: nullopt when it is a string. `known` is set
+// What PyYAML makes of a plain (unquoted) scalar that is not a string: nullopt when it is a string. `other` is set
 // when PyYAML would read something other than a string that JSON cannot hold (a date, .inf, .nan): such a scalar
 // stays a string here, and is quoted when written.
 std::optional<Json> PlainValue(const std::string& s, bool* other = nullptr) {
@@ -36,6 +36,8 @@ std::optional<Json> PlainValue(const std::string& s, bool* other = nullptr) {
       "[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\\.[0-9_]*|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)|"
       "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?|<<|=");
   if (other) *other = false;
+  // No YAML 1.1 number, boolean or date is this long (and std::regex recurses per character).
+  if (s.size() > 64) return std::nullopt;
   if (std::regex_match(s, kNull)) return Json(nullptr);
   if (std::regex_match(s, kTrue)) return Json(true);
   if (std::regex_match(s, kFalse)) return Json(false);

@@ -77,6 +77,7 @@ TEST(ConfigRoundTripTest, YamlValuesAreReadAsPatronictlReadsThem) {
       {"0x1f", 31},        {"010", 8},           {"1_000", 1000}, {"1.5", 1.5},       {"12:30", 750},
       {"'on'", "on"},      {"\"42\"", "42"},     {"y", "y"},     {"1e3", "1e3"},      {"30min", "30min"},
       {"[a, 1]", Json::array({"a", 1})},         {"{a: off}", Json{{"a", false}}},
+      {std::string(100000, '1'), std::string(100000, '1')},  // no stack overflow in the matching either
   };
   for (const auto& [text, want] : cases) {
     auto got = ctl::ParseYamlValue(text);
