@@ -41,6 +41,7 @@ class ConfigRoundTripTest : public ClusterFixture {
 
 TEST_F(ConfigRoundTripTest, EditConfigPatchAndRestartKeepEveryKey) {
   StartCluster(1);
+  if (HasFatalFailure()) return;
   const std::string node = sb_->nodes()[0].name;
   // Keys Patroni keeps that pgwarden ignores, a newer Patroni's key, values of every type.
   std::string patch = R"({"max_timelines_history": 0, "primary_stop_timeout": 0, "master_start_timeout": 300,

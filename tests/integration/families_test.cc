@@ -157,6 +157,7 @@ TEST_F(FamilyTest, DebianExampleConfigurations) {
       return y;
     };
   });
+  if (HasFatalFailure()) return;
   conn_ = [](const SandboxNode& n) {
     return "host=127.0.0.1 port=" + std::to_string(n.pg_port) + " user=postgres password=zalando dbname=postgres";
   };
@@ -206,6 +207,7 @@ TEST_F(FamilyTest, Md5AndSslWithClientCertificatesForAllUsers) {
                       "/server.key\n    ssl_ca_file: " + c + "/ca.crt\n");
     };
   });
+  if (HasFatalFailure()) return;
   auto sslconn = [&](const std::string& user) {
     return " sslmode=verify-ca sslrootcert=" + c + "/ca.crt sslcert=" + c + "/" + user + ".crt sslkey=" + c + "/" +
            user + ".key";
@@ -255,6 +257,7 @@ TEST_F(FamilyTest, ScramSha256) {
                   "        password_encryption: scram-sha-256\n");
     };
   });
+  if (HasFatalFailure()) return;
   conn_ = [](const SandboxNode& n) {
     return "host=127.0.0.1 port=" + std::to_string(n.pg_port) + " user=postgres password=su-pass dbname=postgres";
   };
