@@ -225,16 +225,21 @@ HttpServerResponse Agent::WriteConfig(const std::string& method, const Json& bod
   if (!view.ok()) return api::Text(503, "DCS is not accessible");
   Json next;
   int64_t expect = 0;
+  bool changed = true;
   if (method == "PATCH") {
     if (!view->config) return api::Text(503, "The configuration was removed from DCS");
-    next = api::MergePatch(*view->config, body);
+    next = api::MergePatch(*view->config, body, &changed);
     expect = view->config_mod_revision;
   } else {
     next = body;
+    changed = !view->config || *view->config != next;
   }
-  std::vector<std::string> problems;
-  DynamicConfig::FromJson(next, "config", &problems);
-  if (!problems.empty()) return api::Text(400, problems.front());
+  // As in Patroni, an unchanged configuration is not written again.
+  if (!changed) return api::JsonBody(200, next);
+  // Only what this request introduces is refused: a configuration written by Patroni may hold values pgwarden
+  // refuses, and the other keys must stay editable.
+  std::string problem = DynamicConfig::IntroducedProblem(view->config ? *view->config : Json::object(), next, false);
+  if (!problem.empty()) return api::Text(400, problem);
   Status w = dcs_->ApiWriteConfig(next.dump(), expect);
   if (w.code() == Code::kConflict) return api::Text(409, "Conflict: the configuration was modified concurrently");
   if (!w.ok()) return api::Text(method == "PUT" ? 502 : 503, w.message());

@@ -70,18 +70,47 @@ Json ClusterJson(const Config& cfg, const ClusterView& c, bool paused) {
   return Json::parse(out.dump());
 }
 
-Json MergePatch(Json target, const Json& patch) {
-  if (!patch.is_object()) return patch;
-  if (!target.is_object()) target = Json::object();
+namespace {
+// Python's str() of a JSON scalar, which Patroni compares to decide whether a value changed.
+std::string PyStr(const Json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "True" : "False";
+  return v.dump();
+}
+}  // namespace
+
+namespace {
+bool PatchInto(Json& target, const Json& patch) {
+  bool changed = false;
   for (const auto& [k, v] : patch.items()) {
     if (v.is_null()) {
-      target.erase(k);
-    } else if (v.is_object()) {
-      target[k] = MergePatch(target.contains(k) ? target[k] : Json::object(), v);
-    } else {
+      if (target.contains(k)) {
+        changed = changed || !target[k].is_null();
+        target.erase(k);
+      }
+    } else if (!target.contains(k)) {
       target[k] = v;
+      changed = true;
+    } else if (v.is_object() && target[k].is_object()) {
+      changed = PatchInto(target[k], v) || changed;
+    } else if (v.is_structured() || target[k].is_structured() ? v != target[k] : PyStr(v) != PyStr(target[k])) {
+      target[k] = v;
+      changed = true;
     }
   }
+  return changed;
+}
+}  // namespace
+
+Json MergePatch(Json target, const Json& patch, bool* changed) {
+  bool c = true;
+  if (!patch.is_object() || !target.is_object()) {
+    c = target != patch;
+    target = patch;
+  } else {
+    c = PatchInto(target, patch);
+  }
+  if (changed) *changed = c;
   return target;
 }
 

@@ -25,8 +25,10 @@ bool IsSyncStandby(const ClusterView* c, const std::string& name);
 // GET /cluster.
 Json ClusterJson(const Config& cfg, const ClusterView& c, bool paused);
 
-// PATCH /config: JSON merge patch (null removes a key, objects merge recursively, anything else replaces).
-Json MergePatch(Json target, const Json& patch);
+// PATCH /config as Patroni patches (its patch_config): null removes a key, an object merges into an object, any
+// other value replaces; a new key takes the value as given (nulls inside included); a scalar whose text equals the
+// stored one's (30 and "30") leaves the stored value. `changed` tells whether anything changed.
+Json MergePatch(Json target, const Json& patch, bool* changed = nullptr);
 
 
 // POST /switchover and /failover, first stage (no I/O). `action` is "switchover" or "failover".

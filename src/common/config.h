@@ -88,6 +88,10 @@ struct DynamicConfig {
   // in `warnings` when given.
   static DynamicConfig FromJson(const Json& j, const std::string& path_prefix, std::vector<std::string>* problems,
                                 std::vector<std::string>* warnings = nullptr);
+  // The first problem (with `adjustments`, or adjustment) that the edit from `before` to `after` introduces, ""
+  // when none: what `before` already had is not held against an edit (Patroni checks nothing there, so a
+  // configuration it wrote may hold values pgwarden refuses or adjusts, and other keys must stay editable).
+  static std::string IntroducedProblem(const Json& before, const Json& after, bool adjustments);
 };
 
 struct PgUser {

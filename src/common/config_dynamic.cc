@@ -240,4 +240,19 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
   return d;
 }
 
+std::string DynamicConfig::IntroducedProblem(const Json& before, const Json& after, bool adjustments) {
+  std::vector<std::string> problems_before, adjusted_before, problems, adjusted;
+  FromJson(before, "config", &problems_before, &adjusted_before);
+  FromJson(after, "config", &problems, &adjusted);
+  auto introduced = [](const std::vector<std::string>& now, const std::vector<std::string>& was) {
+    for (const auto& p : now) {
+      if (std::find(was.begin(), was.end(), p) == was.end()) return p;
+    }
+    return std::string();
+  };
+  std::string p = introduced(problems, problems_before);
+  if (p.empty() && adjustments) p = introduced(adjusted, adjusted_before);
+  return p;
+}
+
 }  // namespace pgw

@@ -52,7 +52,11 @@ void ParseStandbyCluster(const Json& j, const std::string& path, DynamicConfig* 
   get_str("primary_slot_name", &sc.primary_slot_name);
   get_str("restore_command", &sc.restore_command);
   get_str("archive_cleanup_command", &sc.archive_cleanup_command);
-  bool port_set = j.contains("port") && !j.at("port").is_null();
+  // Patroni's own defaults for the section are empty strings: "" is unset, like null.
+  auto given = [&](const char* k) {
+    return j.contains(k) && !j.at(k).is_null() && !(j.at(k).is_string() && j.at(k).get<std::string>().empty());
+  };
+  bool port_set = given("port");
   if (port_set) {
     const Json& v = j.at("port");
     long long port = 0;
@@ -62,14 +66,14 @@ void ParseStandbyCluster(const Json& j, const std::string& path, DynamicConfig* 
     else if (port < 1 || port > 65535) problems->push_back(p("port") + ": " + std::to_string(port) + " is outside 1..65535");
     else sc.port = static_cast<int>(port);
   }
-  if (j.contains("recovery_min_apply_delay") && !j.at("recovery_min_apply_delay").is_null()) {
+  if (given("recovery_min_apply_delay")) {
     sc.recovery_min_apply_delay_ms = PgDurationMs(j.at("recovery_min_apply_delay"));
     if (!sc.recovery_min_apply_delay_ms) {
       problems->push_back(p("recovery_min_apply_delay") +
                           ": must be a time in milliseconds or with a unit (ms, s, min, h, d), e.g. 5min");
     }
   }
-  if (j.contains("create_replica_methods") && !j.at("create_replica_methods").is_null()) {
+  if (given("create_replica_methods")) {
     const Json& m = j.at("create_replica_methods");
     bool ok = m.is_array();
     for (const auto& x : ok ? m : Json::array()) {

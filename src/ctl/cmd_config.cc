@@ -1,7 +1,6 @@
 // edit-config: --set/--pg assignments or an editor session, checked as the agents check the dynamic configuration,
 // then written with a compare-and-swap on the key's mod_revision.
 #include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
 
@@ -14,29 +13,22 @@ namespace pgw::ctl {
 
 namespace {
 
-Json YamlScalarToJson(const std::string& v) {
-  if (v == "null" || v == "~" || v.empty()) return nullptr;
-  if (v == "true" || v == "True" || v == "on") return true;
-  if (v == "false" || v == "False" || v == "off") return false;
-  char* end = nullptr;
-  long long i = std::strtoll(v.c_str(), &end, 10);
-  if (*end == 0) return i;
-  double d = std::strtod(v.c_str(), &end);
-  if (*end == 0) return d;
-  if (v.size() >= 2 && ((v.front() == '\'' && v.back() == '\'') || (v.front() == '"' && v.back() == '"'))) {
-    return v.substr(1, v.size() - 2);
-  }
-  return v;
-}
-
-void SetPath(Json& node, const std::vector<std::string>& keys, size_t i, const Json& value) {
+// patronictl's set_path_value: creates mappings on the way, removes the key for null and mappings left empty.
+void SetPath(Json& node, std::vector<std::string> keys, size_t i, const Json& value) {
   if (!node.is_object()) node = Json::object();
+  if (i == 2 && keys[0] == "postgresql" && keys[1] == "parameters") {
+    std::string name = keys[i];
+    for (size_t k = i + 1; k < keys.size(); ++k) name += "." + keys[k];
+    keys.resize(i + 1);
+    keys[i] = name;
+  }
   if (i + 1 == keys.size()) {
     if (value.is_null()) node.erase(keys[i]);
     else node[keys[i]] = value;
     return;
   }
   SetPath(node[keys[i]], keys, i + 1, value);
+  if (node[keys[i]].empty()) node.erase(keys[i]);
 }
 
 // The configuration after the user's edits: the --set and --pg assignments, else what they save in $EDITOR.
@@ -70,17 +62,13 @@ int Edited(const Invocation& in, const Json& before, Json* after) {
     std::fprintf(in.err, "pgwardenctl: the editor failed\n");
     return 1;
   }
-  try {
-    YAML::Node n = YAML::Load(*text);
-    YAML::Emitter e;
-    e << YAML::DoubleQuoted << YAML::Flow << YAML::BeginSeq << n << YAML::EndSeq;
-    Json edited = Json::parse(std::string(e.c_str()), nullptr, false);
-    if (edited.is_discarded() || !edited.is_array() || edited.empty()) throw std::runtime_error("not a mapping");
-    *after = edited.at(0);
-  } catch (const std::exception& ex) {
-    std::fprintf(in.err, "pgwardenctl: the edited configuration is not valid YAML: %s\n", ex.what());
+  auto edited = ParseYamlValue(*text);
+  if (!edited.ok() || !edited->is_object()) {
+    std::fprintf(in.err, "pgwardenctl: the edited configuration is %s\n",
+                 edited.ok() ? "not a mapping" : edited.status().message().c_str());
     return 1;
   }
+  *after = *edited;
   return 0;
 }
 
@@ -100,8 +88,19 @@ Status ApplySet(Json* config, const std::string& assignment) {
     if (dot == std::string::npos) break;
     p = dot + 1;
   }
-  SetPath(*config, keys, 0, YamlScalarToJson(assignment.substr(eq + 1)));
+  auto value = ParseYamlValue(assignment.substr(eq + 1));
+  if (!value.ok()) return InvalidArgument("--set " + path + ": the value is " + value.status().message());
+  SetPath(*config, keys, 0, *value);
   return Status::Ok();
+}
+
+std::string RefusedEdit(const Json& before, const Json& after) {
+  std::string p = DynamicConfig::IntroducedProblem(before, after, false);
+  if (!p.empty()) return "refusing an invalid configuration: " + p;
+  // The agents would run with another value than the one written (a timing below its floor, or breaking
+  // loop_wait + 2 * retry_timeout <= ttl): refuse rather than store a value nobody uses.
+  std::string a = DynamicConfig::IntroducedProblem(before, after, true);
+  return a.empty() ? "" : "refusing a configuration the agents would adjust: " + a;
 }
 
 int RunEditConfig(const Invocation& in) {
@@ -109,17 +108,8 @@ int RunEditConfig(const Invocation& in) {
   Json before = c.config ? *c.config : Json::object();
   Json after;
   if (int rc = Edited(in, before, &after); rc != 0) return rc;
-  std::vector<std::string> problems, adjusted;
-  DynamicConfig::FromJson(after, "config", &problems, &adjusted);
-  if (!problems.empty()) {
-    std::fprintf(in.err, "pgwardenctl: refusing an invalid configuration: %s\n", problems.front().c_str());
-    return 1;
-  }
-  // The agents would run with another value than the one written (a timing below its floor, or breaking
-  // loop_wait + 2 * retry_timeout <= ttl): refuse rather than store a value nobody uses.
-  if (!adjusted.empty()) {
-    std::fprintf(in.err, "pgwardenctl: refusing a configuration the agents would adjust: %s\n",
-                 adjusted.front().c_str());
+  if (std::string why = RefusedEdit(before, after); !why.empty()) {
+    std::fprintf(in.err, "pgwardenctl: %s\n", why.c_str());
     return 1;
   }
   if (after == before) {

@@ -11,6 +11,10 @@
 
 #include "dcs/keys.h"
 
+namespace YAML {
+class Node;
+}
+
 namespace pgw::ctl {
 
 // patronictl's `list` table (pure).
@@ -28,10 +32,19 @@ std::string HistoryTable(const Json& history);
 // border ("+ Cluster: demo ---+---").
 std::string Table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
                   const std::vector<bool>& right, const std::string& title);
-// JSON to YAML, keys sorted (show-config).
+// JSON to YAML, keys sorted (show-config, edit-config; yaml_json.cc). Strings that YAML 1.1 would read as another
+// type are quoted, empty mappings and lists are {} and []: ParseYamlValue(ToYaml(j)) == j.
 std::string ToYaml(const Json& j);
-// Applies "a.b.c=value" (value read as YAML: numbers, booleans, null removes) to `config`.
+// YAML read as patronictl reads it (PyYAML's safe_load: YAML 1.1 booleans, nulls, integers and floats).
+Json YamlNodeToJson(const YAML::Node& n);
+Result<Json> ParseYamlValue(const std::string& text);
+// Applies "a.b.c=value" as patronictl does: the value is read as YAML, null removes the key (and mappings left
+// empty), and under postgresql.parameters the rest of the path is one parameter name (GUCs contain dots).
 Status ApplySet(Json* config, const std::string& assignment);
+// Why an edit of the dynamic configuration from `before` to `after` is refused (empty: accepted): the problems and
+// adjustments it introduces. What `before` already had is not held against the edit (a configuration written by
+// Patroni may hold values that pgwarden adjusts).
+std::string RefusedEdit(const Json& before, const Json& after);
 
 // Parses a command line and loads the configuration it names as Main does (ctl/target.h), without contacting etcd:
 // the error Main would report, or OK. For tests and the fuzz target. The first form reads the process environment.

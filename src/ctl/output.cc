@@ -1,6 +1,4 @@
 // patronictl's tables and pgwardenctl's YAML output (ctl.h): pure functions of a cluster view.
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -32,27 +30,6 @@ std::string LagMb(const ClusterView& c, const Member& m) {
   if (!c.last_lsn || !m.xlog_location) return "unknown";
   double mb = static_cast<double>(std::max<int64_t>(0, *c.last_lsn - *m.xlog_location)) / 1024 / 1024;
   return std::to_string(static_cast<long long>(std::llround(mb)));
-}
-
-YAML::Node JsonToYaml(const Json& j) {
-  YAML::Node n;
-  if (j.is_object()) {
-    std::vector<std::string> keys;
-    for (const auto& [k, v] : j.items()) keys.push_back(k);
-    std::sort(keys.begin(), keys.end());
-    for (const auto& k : keys) n[k] = JsonToYaml(j.at(k));
-  } else if (j.is_array()) {
-    for (const auto& v : j) n.push_back(JsonToYaml(v));
-  } else if (j.is_string()) {
-    n = j.get<std::string>();
-  } else if (j.is_boolean()) {
-    n = j.get<bool>();
-  } else if (j.is_number_integer()) {
-    n = j.get<long long>();
-  } else if (j.is_number()) {
-    n = j.get<double>();
-  }
-  return n;
 }
 
 }  // namespace
@@ -161,12 +138,6 @@ std::string HistoryTable(const Json& history) {
     }
   }
   return Table({"TL", "LSN", "Reason", "Timestamp", "New Leader"}, rows, {true, true, false, false, false}, "");
-}
-
-std::string ToYaml(const Json& j) {
-  YAML::Emitter e;
-  e << JsonToYaml(j);
-  return std::string(e.c_str()) + "\n";
 }
 
 }  // namespace pgw::ctl

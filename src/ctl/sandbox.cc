@@ -302,6 +302,7 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
                                               "  - host all all 127.0.0.1/32 scram-sha-256\n")
                                 : std::string()) +
         (tags.empty() ? std::string() : "tags:\n" + tags);
+    if (spec.node_config) yml = spec.node_config(i, n, hosts);
     PGW_RETURN_IF_ERROR(WriteFileAtomic(n.config_path, yml, 0600));
     PGW_RETURN_IF_ERROR(ChownTree(home, who));
     s.nodes_.push_back(n);

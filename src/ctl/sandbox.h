@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,14 @@
 #include "common/status.h"
 
 namespace pgw {
+
+struct SandboxNode {
+  std::string name;
+  int pg_port = 0;
+  int api_port = 0;
+  pid_t pid = 0;
+  std::string config_path, log_path, data_dir;
+};
 
 struct SandboxSpec {
   std::string dir;
@@ -45,6 +54,10 @@ struct SandboxSpec {
   // Also start a pgwarden-router (write, read and admin ports on loopback) watching the cluster's keys.
   bool start_router = false;
   std::string router_bin;  // path of pgwarden-router; empty = next to pgwarden_bin
+  // When set, the whole configuration file of node `i` instead of the generated one (tests that start from a real
+  // patroni.yml): `node` has its name, ports and paths filled in, `etcd_hosts` is what etcd3.hosts would be. The
+  // file must use the node's name, ports and data_dir for the sandbox to find and watch it.
+  std::function<std::string(int i, const SandboxNode& node, const std::string& etcd_hosts)> node_config;
 };
 
 // The sandbox's pgwarden-router, when it has one (pid 0 = none).
@@ -52,14 +65,6 @@ struct SandboxRouter {
   pid_t pid = 0;
   int write_port = 0, read_port = 0, admin_port = 0;
   std::string log_path;
-};
-
-struct SandboxNode {
-  std::string name;
-  int pg_port = 0;
-  int api_port = 0;
-  pid_t pid = 0;
-  std::string config_path, log_path, data_dir;
 };
 
 class Sandbox {

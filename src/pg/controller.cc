@@ -126,13 +126,18 @@ std::string PgController::LocalConninfo() const {
   return SuperuserConninfo(*cfg_, LocalHost(*cfg_), cfg_->postgresql.port);
 }
 
+std::string UserConninfo(const PgUser& u, std::vector<std::pair<std::string, std::string>> kv) {
+  kv.push_back({"user", u.username});
+  // sslmode, sslcert, sslkey, sslrootcert, ... as the user's authentication section gives them (issue 11: with
+  // client certificates, every connection of every user needs them).
+  for (const auto& [k, v] : u.options) kv.push_back({k, v});
+  return ConnInfo(kv);
+}
+
 std::string SuperuserConninfo(const Config& cfg, const std::string& host, int port) {
   const auto& su = cfg.postgresql.superuser;
-  return ConnInfo({{"host", host},
-                   {"port", std::to_string(port)},
-                   {"user", su.username},
-                   {"password", su.password},
-                   {"dbname", "postgres"}});
+  return UserConninfo(su, {{"host", host}, {"port", std::to_string(port)}, {"password", su.password},
+                           {"dbname", "postgres"}});
 }
 
 Status PgController::EnsureConnected() {
@@ -475,11 +480,10 @@ Status PgController::Clone(const HostPort& source) {
   const auto& pg = cfg_->postgresql;
   PGW_RETURN_IF_ERROR(WritePgpass());
   PGW_RETURN_IF_ERROR(MakeDirs(pg.data_dir, 0700));
-  std::string dbname = ConnInfo({{"host", source.host},
-                                 {"port", std::to_string(source.port)},
-                                 {"user", pg.replication.username},
-                                 {"dbname", "postgres"},
-                                 {"application_name", cfg_->name}});
+  std::string dbname = UserConninfo(pg.replication, {{"host", source.host},
+                                                     {"port", std::to_string(source.port)},
+                                                     {"dbname", "postgres"},
+                                                     {"application_name", cfg_->name}});
   std::vector<std::string> argv = {cfg_->PgBin("pg_basebackup"), "--pgdata=" + pg.data_dir, "-X", "stream",
                                    "--dbname=" + dbname};
   for (const auto& a : pg.basebackup_args) argv.push_back(a);
@@ -503,11 +507,10 @@ Status PgController::Rewind(const HostPort& source) {
   conn_.Close();
   PGW_RETURN_IF_ERROR(WritePgpass());
   const PgUser& who = pg.has_rewind_user ? pg.rewind : pg.superuser;
-  std::string src = ConnInfo({{"host", source.host},
-                              {"port", std::to_string(source.port)},
-                              {"user", who.username},
-                              {"dbname", "postgres"},
-                              {"connect_timeout", "5"}});
+  std::string src = UserConninfo(who, {{"host", source.host},
+                                       {"port", std::to_string(source.port)},
+                                       {"dbname", "postgres"},
+                                       {"connect_timeout", "5"}});
   // Keep our own postmaster log: pg_rewind copies every file of the source, including the source's log.
   std::string log_path = pg.data_dir + "/pgwarden-postmaster.log";
   auto own_log = ReadFile(log_path);

@@ -74,6 +74,8 @@ struct LocalView {
 // A libpq connection string for the configured superuser to database postgres on host:port (the agent's own
 // session, and its queries to other members' PostgreSQL).
 std::string SuperuserConninfo(const Config& cfg, const std::string& host, int port);
+// Conninfo of `u` (its name and libpq options: sslmode, sslcert, ...) added to `kv` (host, port, ...).
+std::string UserConninfo(const PgUser& u, std::vector<std::pair<std::string, std::string>> kv);
 
 // Parsed `pg_controldata` output.
 struct ControlData {

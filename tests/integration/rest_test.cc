@@ -173,7 +173,8 @@ TEST_F(FailsafeAuthTest, PrimaryKeepsRunningOnFailsafeAndToolsSeeIt) {
 
 
 // Issue 10, item 9: PATCH /config and DELETE /switchover write to etcd. With etcd frozen (SIGSTOP) each waits for
-// the etcd client's deadline; health checks must keep answering at once meanwhile.
+// the etcd client's deadline; health checks must keep answering at once meanwhile. The PATCH changes a value: an
+// unchanged configuration is not written, as in Patroni.
 class SlowHandlerTest : public FailsafeAuthTest {};
 
 TEST_F(SlowHandlerTest, WritesToAFrozenEtcdDoNotDelayHealthChecks) {
@@ -199,7 +200,7 @@ TEST_F(SlowHandlerTest, WritesToAFrozenEtcdDoNotDelayHealthChecks) {
     auto r = Call(node, method, path, body, "", method == "GET" ? Duration(3000) : Duration(15000));
     return std::make_pair(r.ok() ? r->status : -1, Clock::now() - start);
   };
-  auto patch = std::async(std::launch::async, [&] { return timed("PATCH", "/config", R"({"loop_wait":1})"); });
+  auto patch = std::async(std::launch::async, [&] { return timed("PATCH", "/config", R"({"maximum_lag_on_failover":1})"); });
   auto del = std::async(std::launch::async, [&] { return timed("DELETE", "/switchover", ""); });
   // Health checks, one after another, for as long as either write is in flight (bounded by the loop count).
   Clock::duration slowest{};

@@ -26,6 +26,22 @@ TEST(ConfTest, ClusterWideParametersComeFromTheDynamicConfigOnly) {
   EXPECT_EQ(p["cluster_name"], "demo");
 }
 
+TEST(ConfTest, EveryConnectionOfAUserCarriesItsSslSettings) {
+  // With client certificates for all users (pg_hba `cert`), the agent's own sessions, pg_basebackup and pg_rewind
+  // need the user's sslmode/sslcert/sslkey/sslrootcert as much as primary_conninfo does.
+  auto cfg = Cfg("superuser: {username: postgres, password: secret}",
+                 "superuser: {username: postgres, sslmode: verify-ca, sslcert: /c/su.crt, sslkey: /c/su.key, "
+                 "sslrootcert: /c/ca.crt}");
+  std::string su = SuperuserConninfo(*cfg, "10.0.0.2", 5433);
+  for (const char* want : {"sslmode='verify-ca'", "sslcert='/c/su.crt'", "sslkey='/c/su.key'",
+                           "sslrootcert='/c/ca.crt'", "user='postgres'", "host='10.0.0.2'"}) {
+    EXPECT_NE(su.find(want), std::string::npos) << want << " not in " << su;
+  }
+  std::string rep = UserConninfo(cfg->postgresql.superuser, {{"host", "h"}});
+  EXPECT_EQ(rep, "host='h' user='postgres' sslcert='/c/su.crt' sslkey='/c/su.key' sslmode='verify-ca' "
+                 "sslrootcert='/c/ca.crt'");
+}
+
 TEST(ConfTest, ReplicaConfHasPatroniStylePrimaryConninfo) {
   auto cfg = Cfg();
   std::string conf = RenderPostgresqlConf(*cfg, EffectiveParameters(*cfg, cfg->bootstrap.dynamic),
