@@ -21,6 +21,7 @@ struct Worker::Session {
   std::string startup;                // the client's StartupMessage, as sent (replayed on a retry)
   std::string user, database;
   std::string to_server, to_client;   // bytes waiting for their socket to accept them
+  pgwire::FrameTracker to_client_frames;  // where the server's messages to the client end (for our own errors)
   MonoTime accepted_at{};
   MonoTime deadline{};                // end of the wait for a routable, writable server
   std::map<std::string, MonoTime> excluded;  // servers that just failed, until when

@@ -60,6 +60,7 @@ enum class CloseReason {
   kServerNotWritable,   // the leader stayed in recovery (in_hot_standby on) for the whole wait
   kLeaderChanged,       // the session's server no longer holds the leader key
   kEtcdStale,           // etcd unreadable for more than the ttl: writes stopped
+  kReplicaLeftPool,     // read port: the session's server left the read pool (lag, state, tag, removed, promoted)
   kServerRefused,       // the server answered the start-up with an error
   kCancelRequest,       // a CancelRequest connection (forwarded or not), which always closes
   kShutdown,

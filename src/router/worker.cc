@@ -137,7 +137,30 @@ void Worker::ApplyTopology(std::shared_ptr<const Topology> t) {
              stale ? CloseReason::kEtcdStale : CloseReason::kLeaderChanged);
     }
   }
+  EvictReadSessions();
   RetryWaiting();
+}
+
+void Worker::EvictReadSessions() {
+  ReadPolicy policy = Policy();
+  std::vector<std::pair<uint64_t, std::string>> victims;
+  for (auto& [id, s] : sessions_) {
+    if (s->port != Port::kRead || s->server_name.empty() || s->closed) continue;
+    if (s->state == SessionState::kClosing) continue;
+    if (auto why = ReadEvictionReason(*topo_, s->server_name, policy)) victims.emplace_back(id, *why);
+  }
+  for (const auto& [id, why] : victims) {
+    auto it = sessions_.find(id);
+    if (it == sessions_.end() || it->second->closed) continue;
+    Session& s = *it->second;
+    if ((s.state == SessionState::kConnecting || s.state == SessionState::kServerStartup) &&
+        (!s.hs || !s.hs->forwarded_any())) {
+      Retry(s, why);  // the client has seen nothing yet: route it again, to a replica still in the pool
+      continue;
+    }
+    Refuse(s, "57P01", "pgwarden-router: " + why + ": the server left the read pool; reconnect",
+           CloseReason::kReplicaLeftPool);
+  }
 }
 
 void Worker::ArmWaitTimer() {

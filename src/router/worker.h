@@ -68,6 +68,9 @@ class Worker {
   void OnClientEvent(uint64_t id, uint32_t ev);
   void OnServerEvent(uint64_t id, uint32_t ev);
   void ApplyTopology(std::shared_ptr<const Topology> t);
+  // Closes the read-only sessions whose server left the read pool (ReadEvictionReason).
+  void EvictReadSessions();
+  ReadPolicy Policy() const { return ReadPolicy{cfg_.read_max_lag_bytes, cfg_.read_fallback_to_primary}; }
   void RetryWaiting();
   void ArmWaitTimer();
 
@@ -82,7 +85,8 @@ class Worker {
   void Probe(Session& s);
   void ForwardCancel(int32_t pid, const std::string& key);
   void DropServer(Session& s);
-  // Sends an ErrorResponse (FATAL) and closes once it is flushed (bounded by a timer).
+  // Sends an ErrorResponse (FATAL) and closes once it is flushed (bounded by a timer). When the server's stream to
+  // the client stopped inside a message, the error cannot be framed: the client is closed without it.
   void Refuse(Session& s, const std::string& sqlstate, const std::string& message, CloseReason reason);
   void Close(Session& s, CloseReason reason, const std::string& why);
   // Reads what `from` has (bounded per call) and writes it to `to`, keeping what does not fit in `pending`.

@@ -128,8 +128,7 @@ void Worker::TryRoute(Session& s) {
   if (s.port == Port::kWrite) {
     d = RouteWrite(*topo_, now, Excluded(s));
   } else {
-    ReadPolicy policy{cfg_.read_max_lag_bytes, cfg_.read_fallback_to_primary};
-    d = RouteRead(*topo_, policy, [this](const std::string& n) { return shared_.loads.Active(n); }, Excluded(s));
+    d = RouteRead(*topo_, Policy(), [this](const std::string& n) { return shared_.loads.Active(n); }, Excluded(s));
   }
   if (d.server) {
     waiting_.erase(s.id);
@@ -236,6 +235,7 @@ void Worker::OnConnected(Session& s) {
 void Worker::OnServerStartupBytes(Session& s, std::string_view bytes) {
   std::string out;
   auto step = s.hs->OnServerBytes(bytes, &out);
+  s.to_client_frames.Feed(out);
   s.to_client.append(out);
   switch (step) {
     case ServerHandshake::Step::kContinue:
@@ -347,6 +347,7 @@ void Worker::Refuse(Session& s, const std::string& sqlstate, const std::string& 
             s.database + "): " + message);
   DropServer(s);
   waiting_.erase(s.id);
+  if (!s.to_client_frames.AtBoundary()) return Close(s, reason, message + " (inside a server message: no error sent)");
   pgwire::ErrorFields e;
   e.severity = "FATAL";
   e.sqlstate = sqlstate;
@@ -406,6 +407,7 @@ bool Worker::Relay(Session& s, bool from_client) {
       return false;
     }
     counter.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+    if (!from_client) s.to_client_frames.Feed(std::string_view(buf, static_cast<size_t>(n)));
     server_counter.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
     ssize_t w = 0;
     if (pending.empty()) {

@@ -256,6 +256,45 @@ TEST_F(RouterTest, LeaderKeyMovedClosesOldSessionsAndRoutesToTheNewLeader) {
   EXPECT_GE(stats["routing"]["closed"]["protocol_violation"].get<int>(), 2) << stats.dump();
 }
 
+// A read session whose replica leaves the read pool (here: tagged noloadbalance) is closed at once with FATAL 57P01
+// saying why, and counted; new read sessions go elsewhere (here: nowhere, and they wait then fail).
+TEST_F(RouterTest, ReplicaLeavingTheReadPoolClosesItsReadSessions) {
+  StartCluster(1);
+  std::string real = LeaderKey();
+  ASSERT_FALSE(real.empty());
+  std::string url = "postgres://127.0.0.1:" + std::to_string(PgPort(real)) + "/postgres";
+  std::string prefix = "/service/fakeread/";
+  Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "members/a",
+                                R"({"conn_url":")" + url + R"(","role":"primary","state":"running"})"});
+  Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "members/b",
+                                R"({"conn_url":")" + url + R"(","role":"replica","state":"streaming"})"});
+  Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "leader", "a"});
+  StartRouter("fakeread", {"--no-leader-wait", "1s"});
+  Conn r(Via(false));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r.Query("SELECT 1"), "1");
+
+  MonoTime tagged = Now();
+  Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "members/b",
+                                R"({"conn_url":")" + url +
+                                    R"(","role":"replica","state":"streaming","tags":{"noloadbalance":true}})"});
+  std::string answer;
+  ASSERT_TRUE(WaitFor(seconds(5), [&] {
+    answer = r.Query("SELECT 1");
+    return answer != "1";
+  })) << "the read session stayed open";
+  std::fprintf(stderr, "read session closed %lld ms after the tag: %s\n",
+               static_cast<long long>((Now() - tagged).count()), answer.c_str());
+  EXPECT_NE(answer.find("b has the noloadbalance tag"), std::string::npos) << answer;
+  Json stats = Admin("/stats");
+  EXPECT_EQ(stats["routing"]["closed"]["replica_left_pool"].get<int>(), 1) << stats.dump();
+  std::string metrics = Admin("/metrics").get<std::string>();
+  EXPECT_NE(metrics.find("pgwarden_router_sessions_closed_total{reason=\"replica_left_pool\"} 1"), std::string::npos);
+  Conn none(Via(false));
+  EXPECT_FALSE(none.ok());
+  EXPECT_NE(none.error().find("no replica"), std::string::npos) << none.error();
+}
+
 TEST_F(RouterTest, LeaderMachineKilledNewConnectionsReachTheNewPrimary) {
   StartCluster(2, [](SandboxSpec& spec) { FastTiming(spec); });
   std::string leader = LeaderKey();

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include "net/socket.h"
@@ -62,6 +63,7 @@ class FakeServer {
     thread_ = std::thread([this] { Serve(); });
   }
   ~FakeServer() {
+    stop_ = true;
     shutdown(lfd_, SHUT_RDWR);
     close(lfd_);
     thread_.join();
@@ -72,7 +74,7 @@ class FakeServer {
 
  private:
   int AcceptOne() {
-    for (int i = 0; i < 500; ++i) {
+    for (int i = 0; i < 500 && !stop_; ++i) {
       int fd = net::Accept(lfd_);
       if (fd >= 0) {
         Blocking(fd);
@@ -144,6 +146,7 @@ class FakeServer {
     close(fd);
   }
   int recovering_probes_;
+  std::atomic<bool> stop_{false};
   int lfd_ = -1;
   int port_ = 0;
   std::thread thread_;
@@ -220,6 +223,77 @@ TEST(RouterWorkerTest, WritePortLinksTheClientOnlyOnceTheLeaderLeavesRecoveryAnd
   EXPECT_TRUE(server.cancelled.load());
   EXPECT_EQ(w.stats().cancels_forwarded.load(), 1u);
   close(c);
+  w.Stop();
+}
+
+// A read-only session on a replica that falls behind the lag threshold is closed with FATAL 57P01 saying why,
+// and counted.
+TEST(RouterWorkerTest, ReadSessionIsClosedWithAnErrorWhenItsReplicaLeavesThePool) {
+  FakeServer server(/*recovering_probes=*/0);
+  RouterConfig cfg;
+  cfg.scope = "t";
+  cfg.listen_write = HostPort{"127.0.0.1", 0};
+  cfg.listen_read = HostPort{"127.0.0.1", 0};
+  RealClock clock;
+  Logger log(stderr, LogLevel::kWarning);
+  RouterShared shared;
+  Worker w(0, cfg, shared, clock, log);
+  ASSERT_TRUE(w.Init().ok());
+  auto make = [&](int64_t lag, uint64_t generation) {
+    auto t = std::make_shared<Topology>();
+    t->generation = generation;
+    t->dcs_ready = true;
+    t->fresh_at = clock.Now();
+    t->leader = "a";
+    t->leader_epoch = 1;
+    t->leader_position = 100 << 20;
+    ServerInfo a;
+    a.name = "a";
+    a.addr = HostPort{"127.0.0.1", 1};
+    a.role = "primary";
+    a.state = "running";
+    a.leader = true;
+    a.lag_bytes = 0;
+    ServerInfo r;
+    r.name = "r";
+    r.addr = HostPort{"127.0.0.1", server.port()};
+    r.role = "replica";
+    r.state = "streaming";
+    r.lag_bytes = lag;
+    t->servers = {a, r};
+    return t;
+  };
+  w.SetTopology(make(0, 1));
+  w.Start();
+
+  int c = ConnectTo(w.read_port());
+  ASSERT_GE(c, 0);
+  pgwire::StartupPacket p;
+  p.parameters = {{"user", "u"}, {"database", "d"}};
+  std::string sp = pgwire::EncodeStartup(p);
+  ASSERT_EQ(send(c, sp.data(), sp.size(), 0), static_cast<ssize_t>(sp.size()));
+  auto msgs = ReadUntil(c, pgwire::Direction::kBackend, 'Z');
+  ASSERT_FALSE(msgs.empty());
+  ASSERT_EQ(msgs.back().type, 'Z');
+  EXPECT_EQ(w.stats().routed_read.load(), 1u);
+
+  w.SetTopology(make(2 << 20, 2));  // 2 MB behind: over the 1 MB default
+  auto err = ReadUntil(c, pgwire::Direction::kBackend, 'E');
+  ASSERT_FALSE(err.empty());
+  ASSERT_EQ(err.back().type, 'E');
+  auto fields = pgwire::DecodeErrorFields(err.back().body);
+  ASSERT_TRUE(fields.ok());
+  std::map<char, std::string> f(fields->begin(), fields->end());
+  EXPECT_EQ(f['V'], "FATAL");
+  EXPECT_EQ(f['C'], "57P01");
+  EXPECT_NE(f['M'].find("r is 2097152 bytes behind the leader"), std::string::npos) << f['M'];
+  char byte;
+  EXPECT_EQ(recv(c, &byte, 1, 0), 0) << "the session stayed open";
+  close(c);
+  for (int i = 0; i < 200 && w.stats().closed[static_cast<int>(CloseReason::kReplicaLeftPool)].load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(w.stats().closed[static_cast<int>(CloseReason::kReplicaLeftPool)].load(), 1u);
   w.Stop();
 }
 
