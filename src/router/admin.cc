@@ -100,6 +100,15 @@ std::string RenderStatsJson(const Topology& t, MonoTime now, const RouterConfig&
                    {"leader_changes", watcher ? watcher->leader_changes() : 0},
                    {"etcd_read_failures", watcher ? watcher->etcd_read_failures() : 0},
                    {"reroute_ms", shared.reroute_ms.load() >= 0 ? Json(shared.reroute_ms.load()) : Json()}};
+  // The settings in force (after the last reload).
+  j["config"] = {{"read_max_lag_bytes", cfg.read_max_lag_bytes},
+                 {"read_fallback_to_primary", cfg.read_fallback_to_primary},
+                 {"no_leader_wait_ms", cfg.no_leader_wait.count()},
+                 {"connect_timeout_ms", cfg.connect_timeout.count()},
+                 {"log_level", LogLevelName(cfg.log_level)},
+                 {"workers", cfg.workers},
+                 {"reloads", shared.reloads.load()},
+                 {"reload_failures", shared.reload_failures.load()}};
   Json workers = Json::array();
   for (const Worker* w : ws) {
     workers.push_back({{"index", w->index()},
@@ -172,6 +181,9 @@ std::string RenderMetrics(const Topology& t, MonoTime now, const RouterConfig& c
     line("pgwarden_router_session_transitions_total",
          std::string("state=\"") + SessionStateName(static_cast<SessionState>(st)) + "\"", static_cast<double>(n));
   }
+  metric("pgwarden_router_reloads_total", "counter", "SIGHUP reloads, by outcome");
+  line("pgwarden_router_reloads_total", "outcome=\"applied\"", static_cast<double>(shared.reloads.load()));
+  line("pgwarden_router_reloads_total", "outcome=\"refused\"", static_cast<double>(shared.reload_failures.load()));
   metric("pgwarden_router_topology_changes_total", "counter", "topology snapshots that changed something");
   line("pgwarden_router_topology_changes_total", "", watcher ? static_cast<double>(watcher->topology_changes()) : 0);
   metric("pgwarden_router_leader_changes_total", "counter", "write target changes");

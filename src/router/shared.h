@@ -92,6 +92,9 @@ struct RouterShared {
   // latest leader epoch that got one; -1 before any.
   std::atomic<int64_t> reroute_ms{-1};
   std::atomic<uint64_t> reroute_epoch{0};
+  // SIGHUP reloads applied, and refused because the new configuration had errors.
+  std::atomic<uint64_t> reloads{0};
+  std::atomic<uint64_t> reload_failures{0};
 };
 
 }  // namespace pgw::router

@@ -27,8 +27,9 @@ const char* SessionStateName(SessionState s) {
   return "unknown";
 }
 
-Worker::Worker(int index, const RouterConfig& cfg, RouterShared& shared, const Clock& clock, Logger& log)
-    : index_(index), cfg_(cfg), shared_(shared), clock_(clock), log_(log), loop_(clock),
+Worker::Worker(int index, std::shared_ptr<const RouterConfig> cfg, RouterShared& shared, const Clock& clock,
+               Logger& log)
+    : index_(index), cfg_(std::move(cfg)), shared_(shared), clock_(clock), log_(log), loop_(clock),
       topo_(std::make_shared<Topology>()) {}
 
 Worker::~Worker() {
@@ -43,10 +44,10 @@ Worker::~Worker() {
 
 Status Worker::Init() {
   PGW_RETURN_IF_ERROR(loop_.Init());
-  auto w = net::Listen(cfg_.listen_write, /*reuse_port=*/true);
+  auto w = net::Listen(cfg_->listen_write, /*reuse_port=*/true);
   if (!w.ok()) return w.status().Context("listen_write");
   write_lfd_ = *w;
-  auto r = net::Listen(cfg_.listen_read, /*reuse_port=*/true);
+  auto r = net::Listen(cfg_->listen_read, /*reuse_port=*/true);
   if (!r.ok()) return r.status().Context("listen_read");
   read_lfd_ = *r;
   write_port_ = net::LocalPort(write_lfd_);
@@ -65,6 +66,16 @@ void Worker::Stop() {
 
 void Worker::SetTopology(std::shared_ptr<const Topology> t) {
   loop_.Post([this, t] { ApplyTopology(t); });
+}
+
+void Worker::SetConfig(std::shared_ptr<const RouterConfig> cfg) {
+  loop_.Post([this, cfg] { ApplyConfig(cfg); });
+}
+
+void Worker::ApplyConfig(std::shared_ptr<const RouterConfig> cfg) {
+  cfg_ = std::move(cfg);
+  EvictReadSessions();  // the lag threshold or the primary fallback may have changed
+  RetryWaiting();
 }
 
 void Worker::OnAccept(int lfd, Port port) {
@@ -208,7 +219,7 @@ void Worker::ForwardCancel(int32_t pid, const std::string& key) {
     loop_.Remove(cfd);
     close(cfd);
   };
-  *timer = loop_.After(cfg_.connect_timeout, [this, cfd] {
+  *timer = loop_.After(cfg_->connect_timeout, [this, cfd] {
     loop_.Remove(cfd);
     close(cfd);
   });

@@ -13,7 +13,8 @@
 //                   it is off (then linked) or the wait runs out (then refused)
 //   kRelaying       bytes relayed both ways unchanged
 //   kClosing        an ErrorResponse is being flushed to the client before closing
-// Threading: everything runs on the worker's thread except Start/Stop/SetTopology (any thread) and the stats.
+// Threading: everything runs on the worker's thread except Start/Stop/SetTopology/SetConfig (any thread) and the
+// stats.
 #pragma once
 
 #include <cstdint>
@@ -42,7 +43,7 @@ const char* SessionStateName(SessionState s);
 
 class Worker {
  public:
-  Worker(int index, const RouterConfig& cfg, RouterShared& shared, const Clock& clock, Logger& log);
+  Worker(int index, std::shared_ptr<const RouterConfig> cfg, RouterShared& shared, const Clock& clock, Logger& log);
   ~Worker();
 
   // Creates the loop and binds this worker's listening sockets. Errors name the address.
@@ -51,6 +52,10 @@ class Worker {
   void Stop();
   // Hands a new topology snapshot to the worker (any thread).
   void SetTopology(std::shared_ptr<const Topology> t);
+  // Hands a reloaded configuration to the worker (any thread): the live settings apply to new routing decisions,
+  // waits and connects, and the read sessions are checked again against the (maybe new) lag threshold. The
+  // listening addresses are not re-bound.
+  void SetConfig(std::shared_ptr<const RouterConfig> cfg);
 
   int index() const { return index_; }
   const WorkerStats& stats() const { return stats_; }
@@ -68,9 +73,10 @@ class Worker {
   void OnClientEvent(uint64_t id, uint32_t ev);
   void OnServerEvent(uint64_t id, uint32_t ev);
   void ApplyTopology(std::shared_ptr<const Topology> t);
+  void ApplyConfig(std::shared_ptr<const RouterConfig> cfg);
   // Closes the read-only sessions whose server left the read pool (ReadEvictionReason).
   void EvictReadSessions();
-  ReadPolicy Policy() const { return ReadPolicy{cfg_.read_max_lag_bytes, cfg_.read_fallback_to_primary}; }
+  ReadPolicy Policy() const { return ReadPolicy{cfg_->read_max_lag_bytes, cfg_->read_fallback_to_primary}; }
   void RetryWaiting();
   void ArmWaitTimer();
 
@@ -99,7 +105,7 @@ class Worker {
   std::set<std::string> Excluded(Session& s);
 
   int index_;
-  const RouterConfig& cfg_;
+  std::shared_ptr<const RouterConfig> cfg_;  // loop thread only once started
   RouterShared& shared_;
   const Clock& clock_;
   Logger& log_;

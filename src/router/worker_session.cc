@@ -114,7 +114,7 @@ void Worker::OnClientStartupBytes(Session& s) {
         s.client_in.clear();
         loop_.Cancel(s.startup_timer);
         s.startup_timer = 0;
-        s.deadline = clock_.Now() + cfg_.no_leader_wait;
+        s.deadline = clock_.Now() + cfg_->no_leader_wait;
         Move(s, SessionState::kWaiting, "start-up received");
         return TryRoute(s);
     }
@@ -138,7 +138,7 @@ void Worker::TryRoute(Session& s) {
     waiting_.erase(s.id);
     return Refuse(s, "08001",
                   std::string("pgwarden-router: no server for ") + PortName(s.port) + " connections after waiting " +
-                      std::to_string(cfg_.no_leader_wait.count()) + " ms: " + d.reason,
+                      std::to_string(cfg_->no_leader_wait.count()) + " ms: " + d.reason,
                   CloseReason::kNoServer);
   }
   waiting_.insert(s.id);
@@ -166,7 +166,7 @@ void Worker::StartConnect(Session& s, const ServerInfo& server) {
     return Refuse(s, "08001", "pgwarden-router: " + st.message(), CloseReason::kNoServer);
   }
   s.smask = net::kWritable;
-  s.connect_timer = loop_.After(cfg_.connect_timeout, [this, id] {
+  s.connect_timer = loop_.After(cfg_->connect_timeout, [this, id] {
     auto it = sessions_.find(id);
     if (it == sessions_.end() || it->second->closed) return;
     Session& x = *it->second;
@@ -267,7 +267,7 @@ void Worker::Probe(Session& s) {
     if (clock_.Now() >= x.deadline) {
       return Refuse(x, "57P03",
                     "pgwarden-router: the leader " + x.server_name + " is still in recovery after waiting " +
-                        std::to_string(cfg_.no_leader_wait.count()) + " ms",
+                        std::to_string(cfg_->no_leader_wait.count()) + " ms",
                     CloseReason::kServerNotWritable);
     }
     if (x.hs->probes_outstanding() == 0) {

@@ -162,7 +162,7 @@ TEST(RouterWorkerTest, WritePortLinksTheClientOnlyOnceTheLeaderLeavesRecoveryAnd
   RealClock clock;
   Logger log(stderr, LogLevel::kWarning);
   RouterShared shared;
-  Worker w(0, cfg, shared, clock, log);
+  Worker w(0, std::make_shared<RouterConfig>(cfg), shared, clock, log);
   ASSERT_TRUE(w.Init().ok());
   auto t = std::make_shared<Topology>();
   t->dcs_ready = true;
@@ -237,7 +237,7 @@ TEST(RouterWorkerTest, ReadSessionIsClosedWithAnErrorWhenItsReplicaLeavesThePool
   RealClock clock;
   Logger log(stderr, LogLevel::kWarning);
   RouterShared shared;
-  Worker w(0, cfg, shared, clock, log);
+  Worker w(0, std::make_shared<RouterConfig>(cfg), shared, clock, log);
   ASSERT_TRUE(w.Init().ok());
   auto make = [&](int64_t lag, uint64_t generation) {
     auto t = std::make_shared<Topology>();
