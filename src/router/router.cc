@@ -70,9 +70,9 @@ ReloadPlan Router::Reload(const RouterConfigResult& loaded) {
   ReloadPlan plan;
   for (const auto& w : loaded.warnings) log_.Warn("reload: " + w);
   if (!loaded.config) {
-    shared_.reload_failures.fetch_add(1);
     for (const auto& e : loaded.errors) log_.Error("reload refused: " + e);
     log_.Error("reload refused: the configuration has errors; the running configuration is kept");
+    shared_.reload_failures.fetch_add(1);
     return plan;
   }
   auto running = config();
@@ -83,10 +83,10 @@ ReloadPlan Router::Reload(const RouterConfigResult& loaded) {
   }
   log_.SetLevel(plan.next->log_level);
   for (auto& w : workers_) w->SetConfig(plan.next);
-  shared_.reloads.fetch_add(1);
   for (const auto& a : plan.applied) log_.Info("reload: applied " + a);
   for (const auto& r : plan.needs_restart) log_.Warn("reload: not applied, " + r);
   if (plan.applied.empty() && plan.needs_restart.empty()) log_.Info("reload: nothing changed");
+  shared_.reloads.fetch_add(1);  // after the log lines: whoever sees the count sees them
   return plan;
 }
 
