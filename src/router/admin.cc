@@ -95,6 +95,8 @@ std::string RenderStatsJson(const Topology& t, MonoTime now, const RouterConfig&
                   {"startup_retries", Sum(ws, &WorkerStats::startup_retries)},
                   {"cancels_forwarded", Sum(ws, &WorkerStats::cancels_forwarded)},
                   {"cancels_unknown", Sum(ws, &WorkerStats::cancels_unknown)},
+                  {"tls_clients", Sum(ws, &WorkerStats::tls_clients)},
+                  {"tls_servers", Sum(ws, &WorkerStats::tls_servers)},
                   {"closed", closed}};
   j["topology"] = {{"changes", watcher ? watcher->topology_changes() : 0},
                    {"leader_changes", watcher ? watcher->leader_changes() : 0},
@@ -107,6 +109,8 @@ std::string RenderStatsJson(const Topology& t, MonoTime now, const RouterConfig&
                  {"connect_timeout_ms", cfg.connect_timeout.count()},
                  {"log_level", LogLevelName(cfg.log_level)},
                  {"workers", cfg.workers},
+                 {"client_tls", cfg.client_tls != nullptr},
+                 {"server_tls_sslmode", ServerTlsModeName(cfg.server_tls_sslmode)},
                  {"reloads", shared.reloads.load()},
                  {"reload_failures", shared.reload_failures.load()}};
   Json workers = Json::array();
@@ -167,6 +171,9 @@ std::string RenderMetrics(const Topology& t, MonoTime now, const RouterConfig& c
   metric("pgwarden_router_cancels_total", "counter", "cancel requests, by outcome");
   line("pgwarden_router_cancels_total", "outcome=\"forwarded\"", static_cast<double>(Sum(ws, &WorkerStats::cancels_forwarded)));
   line("pgwarden_router_cancels_total", "outcome=\"unknown_key\"", static_cast<double>(Sum(ws, &WorkerStats::cancels_unknown)));
+  metric("pgwarden_router_tls_handshakes_total", "counter", "TLS handshakes completed, by side");
+  line("pgwarden_router_tls_handshakes_total", "side=\"client\"", static_cast<double>(Sum(ws, &WorkerStats::tls_clients)));
+  line("pgwarden_router_tls_handshakes_total", "side=\"server\"", static_cast<double>(Sum(ws, &WorkerStats::tls_servers)));
   metric("pgwarden_router_sessions_closed_total", "counter", "sessions ended, by reason");
   for (int r = 0; r < static_cast<int>(CloseReason::kCount); ++r) {
     uint64_t n = 0;

@@ -55,6 +55,13 @@ const std::vector<Setting>& Settings() {
       {"connect_timeout", [](const RouterConfig& c) { return std::to_string(c.connect_timeout.count()) + "ms"; },
        nullptr},
       {"log_level", [](const RouterConfig& c) { return std::string(LogLevelName(c.log_level)); }, nullptr},
+      // TLS files are read again at every reload (a renewed certificate under the same name applies too); new
+      // sessions use them, established ones keep theirs.
+      {"client_tls_cert_file", [](const RouterConfig& c) { return c.client_tls_cert_file; }, nullptr},
+      {"client_tls_key_file", [](const RouterConfig& c) { return c.client_tls_key_file; }, nullptr},
+      {"server_tls_sslmode", [](const RouterConfig& c) { return std::string(ServerTlsModeName(c.server_tls_sslmode)); },
+       nullptr},
+      {"server_tls_ca_file", [](const RouterConfig& c) { return c.server_tls_ca_file; }, nullptr},
   };
   return kSettings;
 }

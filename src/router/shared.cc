@@ -56,6 +56,7 @@ const char* CloseReasonName(CloseReason r) {
     case CloseReason::kReplicaLeftPool: return "replica_left_pool";
     case CloseReason::kServerRefused: return "server_refused";
     case CloseReason::kCancelRequest: return "cancel_request";
+    case CloseReason::kTlsFailed: return "tls_failed";
     case CloseReason::kShutdown: return "shutdown";
     case CloseReason::kCount: break;
   }

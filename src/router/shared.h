@@ -63,6 +63,7 @@ enum class CloseReason {
   kReplicaLeftPool,     // read port: the session's server left the read pool (lag, state, tag, removed, promoted)
   kServerRefused,       // the server answered the start-up with an error
   kCancelRequest,       // a CancelRequest connection (forwarded or not), which always closes
+  kTlsFailed,           // a TLS handshake (with the client or the server) failed, or the server refused TLS
   kShutdown,
   kCount
 };
@@ -81,6 +82,8 @@ struct WorkerStats {
   std::atomic<uint64_t> startup_retries{0};   // server refused before the client saw anything: tried again
   std::atomic<uint64_t> cancels_forwarded{0};
   std::atomic<uint64_t> cancels_unknown{0};
+  std::atomic<uint64_t> tls_clients{0};       // TLS handshakes completed with clients
+  std::atomic<uint64_t> tls_servers{0};       // and with servers
   std::atomic<uint64_t> closed[static_cast<int>(CloseReason::kCount)] = {};
 };
 

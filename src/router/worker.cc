@@ -16,8 +16,10 @@ namespace pgw::router {
 const char* SessionStateName(SessionState s) {
   switch (s) {
     case SessionState::kStartup: return "startup";
+    case SessionState::kClientTls: return "client_tls";
     case SessionState::kWaiting: return "waiting";
     case SessionState::kConnecting: return "connecting";
+    case SessionState::kServerTls: return "server_tls";
     case SessionState::kServerStartup: return "server_startup";
     case SessionState::kAwaitWritable: return "await_writable";
     case SessionState::kRelaying: return "relaying";
@@ -35,6 +37,8 @@ Worker::Worker(int index, std::shared_ptr<const RouterConfig> cfg, RouterShared&
 Worker::~Worker() {
   Stop();
   for (auto& [id, s] : sessions_) {
+    s->ctls.reset();
+    s->stls.reset();
     if (s->cfd >= 0) close(s->cfd);
     if (s->sfd >= 0) close(s->sfd);
   }
@@ -107,7 +111,8 @@ void Worker::OnAccept(int lfd, Port port) {
     // covers the rest, once a server is involved).
     s->startup_timer = loop_.After(Duration(60000), [this, id] {
       auto it = sessions_.find(id);
-      if (it != sessions_.end() && it->second->state == SessionState::kStartup) {
+      if (it != sessions_.end() &&
+          (it->second->state == SessionState::kStartup || it->second->state == SessionState::kClientTls)) {
         it->second->startup_timer = 0;
         Close(*it->second, CloseReason::kProtocolViolation, "no start-up packet within 60 s");
       }
@@ -134,7 +139,8 @@ void Worker::ApplyTopology(std::shared_ptr<const Topology> t) {
       auto it = sessions_.find(id);
       if (it == sessions_.end()) continue;
       Session& s = *it->second;
-      if (s.state == SessionState::kConnecting || s.state == SessionState::kServerStartup) {
+      if (s.state == SessionState::kConnecting || s.state == SessionState::kServerTls ||
+          s.state == SessionState::kServerStartup) {
         if (!s.hs || !s.hs->forwarded_any()) {
           // The client has seen nothing yet: route it again, to the new leader.
           Retry(s, "the leader changed");
@@ -164,7 +170,8 @@ void Worker::EvictReadSessions() {
     auto it = sessions_.find(id);
     if (it == sessions_.end() || it->second->closed) continue;
     Session& s = *it->second;
-    if ((s.state == SessionState::kConnecting || s.state == SessionState::kServerStartup) &&
+    if ((s.state == SessionState::kConnecting || s.state == SessionState::kServerTls ||
+         s.state == SessionState::kServerStartup) &&
         (!s.hs || !s.hs->forwarded_any())) {
       Retry(s, why);  // the client has seen nothing yet: route it again, to a replica still in the pool
       continue;

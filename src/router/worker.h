@@ -3,11 +3,14 @@
 // worker that accepted it for its whole life, together with its server connection.
 //
 // A session moves through named states, only through Move(), which counts each transition:
-//   kStartup        reading the client's first packet (SSLRequest/GSSENCRequest answered 'N', CancelRequest
-//                   forwarded to the server that runs that backend, StartupMessage -> kWaiting)
+//   kStartup        reading the client's first packet (SSLRequest answered 'S' when client TLS is configured,
+//                   else 'N'; GSSENCRequest 'N'; CancelRequest forwarded to the server that runs that backend,
+//                   StartupMessage -> kWaiting)
+//   kClientTls      TLS handshake with the client (non-blocking), then kStartup again inside TLS
 //   kWaiting        looking for a routable server (topology changes and a 50 ms timer retry); after
 //                   no_leader_wait the client gets an ErrorResponse
 //   kConnecting     non-blocking TCP connect to the chosen server
+//   kServerTls      server_tls_sslmode: SSLRequest sent, waiting for 'S'/'N', then the TLS handshake
 //   kServerStartup  start-up packet sent; authentication relayed; the server's reply checked (ServerHandshake)
 //   kAwaitWritable  write port: authenticated on the leader, which still reports in_hot_standby=on; probed until
 //                   it is off (then linked) or the wait runs out (then refused)
@@ -38,7 +41,9 @@ namespace pgw::router {
 
 enum class Port { kWrite, kRead };
 
-enum class SessionState { kStartup, kWaiting, kConnecting, kServerStartup, kAwaitWritable, kRelaying, kClosing, kCount };
+enum class SessionState {
+  kStartup, kClientTls, kWaiting, kConnecting, kServerTls, kServerStartup, kAwaitWritable, kRelaying, kClosing, kCount
+};
 const char* SessionStateName(SessionState s);
 
 class Worker {
@@ -90,6 +95,12 @@ class Worker {
   void Retry(Session& s, const std::string& why);
   void Probe(Session& s);
   void ForwardCancel(int32_t pid, const std::string& key);
+  // TLS (worker_tls.cc): answers 'S' and starts the handshake; drives it on client events.
+  void StartClientTls(Session& s);
+  void ContinueClientTls(Session& s);
+  // Sends SSLRequest to the connected server; reads its answer and drives the handshake on server events.
+  void StartServerTls(Session& s);
+  void ContinueServerTls(Session& s);
   void DropServer(Session& s);
   // Sends an ErrorResponse (FATAL) and closes once it is flushed (bounded by a timer). When the server's stream to
   // the client stopped inside a message, the error cannot be framed: the client is closed without it.
@@ -102,6 +113,8 @@ class Worker {
   bool FlushClient(Session& s);
   bool FlushServer(Session& s);
   void UpdateInterest(Session& s);
+  // A TLS side holding decrypted bytes gets no readiness event for them: queue one.
+  void KickIfPending(Session& s);
   std::set<std::string> Excluded(Session& s);
 
   int index_;

@@ -286,6 +286,25 @@ TEST(RouterHandshakeTest, CannotConnectNowBeforeAnythingReachedTheClientIsRetrie
   EXPECT_EQ(out, Auth(5, "salt") + Error("57P03"));
 }
 
+TEST(RouterHandshakeTest, ChannelBindingMechanismsAreNotOfferedToTheClient) {
+  ServerHandshake hs(/*write_port=*/false);
+  std::string out;
+  std::string mechs("SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0", 34);
+  EXPECT_EQ(hs.OnServerBytes(Auth(10, mechs), &out), ServerHandshake::Step::kContinue);
+  EXPECT_EQ(out, Auth(10, std::string("SCRAM-SHA-256\0\0", 15)));
+  // A TLS client gets the list unchanged (binding holds when the router presents the server's certificate).
+  out.clear();
+  ServerHandshake tls(false);
+  tls.set_offer_channel_binding(true);
+  EXPECT_EQ(tls.OnServerBytes(Auth(10, mechs), &out), ServerHandshake::Step::kContinue);
+  EXPECT_EQ(out, Auth(10, mechs));
+  // Other authentication requests pass unchanged.
+  out.clear();
+  ServerHandshake md5(false);
+  EXPECT_EQ(md5.OnServerBytes(Auth(5, "salt"), &out), ServerHandshake::Step::kContinue);
+  EXPECT_EQ(out, Auth(5, "salt"));
+}
+
 TEST(RouterHandshakeTest, GarbageFromTheServerFails) {
   ServerHandshake hs(true);
   std::string out;

@@ -8,13 +8,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <thread>
 
 #include "net/socket.h"
 #include "pgwire/startup.h"
 #include "router/worker.h"
+#include "tls_test_util.h"
 
 namespace pgw::router {
 namespace {
@@ -295,6 +299,88 @@ TEST(RouterWorkerTest, ReadSessionIsClosedWithAnErrorWhenItsReplicaLeavesThePool
   }
   EXPECT_EQ(w.stats().closed[static_cast<int>(CloseReason::kReplicaLeftPool)].load(), 1u);
   w.Stop();
+}
+
+// A client asking for TLS gets 'S' when a certificate is configured; start-up, authentication and the relay then
+// run inside TLS (the fake server speaks in clear).
+TEST(RouterWorkerTest, ClientTlsSessionIsAnsweredSAndRelayed) {
+  std::string dir = std::filesystem::temp_directory_path() / ("pgw-worker-tls-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  pgw::testing::WriteSelfSigned(dir, "s");
+  FakeServer server(/*recovering_probes=*/0);
+  RouterConfig cfg;
+  cfg.scope = "t";
+  cfg.listen_write = HostPort{"127.0.0.1", 0};
+  cfg.listen_read = HostPort{"127.0.0.1", 0};
+  auto ctx = net::TlsContext::Server(dir + "/s.crt", dir + "/s.key");
+  ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+  cfg.client_tls = *ctx;
+  RealClock clock;
+  Logger log(stderr, LogLevel::kWarning);
+  RouterShared shared;
+  Worker w(0, std::make_shared<RouterConfig>(cfg), shared, clock, log);
+  ASSERT_TRUE(w.Init().ok());
+  auto t = std::make_shared<Topology>();
+  t->dcs_ready = true;
+  t->fresh_at = clock.Now();
+  ServerInfo r;
+  r.name = "r";
+  r.addr = HostPort{"127.0.0.1", server.port()};
+  r.role = "replica";
+  r.state = "streaming";
+  t->servers.push_back(r);
+  w.SetTopology(t);
+  w.Start();
+
+  int c = ConnectTo(w.read_port());
+  ASSERT_GE(c, 0);
+  pgwire::StartupPacket ssl;
+  ssl.kind = pgwire::StartupKind::kSslRequest;
+  std::string req = pgwire::EncodeStartup(ssl);
+  ASSERT_EQ(send(c, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  char answer = 0;
+  ASSERT_EQ(recv(c, &answer, 1, 0), 1);
+  ASSERT_EQ(answer, 'S');
+  SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
+  SSL* tls = SSL_new(cctx);
+  SSL_set_fd(tls, c);
+  ASSERT_EQ(SSL_connect(tls), 1) << "TLS handshake with the router failed";
+  auto read_until = [&](char until) {
+    pgwire::MessageReader rd(pgwire::Direction::kBackend);
+    std::vector<pgwire::Message> out;
+    char buf[4096];
+    for (int i = 0; i < 1000; ++i) {
+      auto m = rd.Next();
+      if (!m.ok()) break;
+      if (*m) {
+        out.push_back(**m);
+        if ((*m)->type == until) break;
+        continue;
+      }
+      int n = SSL_read(tls, buf, sizeof buf);
+      if (n <= 0) break;
+      rd.Feed(std::string_view(buf, static_cast<size_t>(n)));
+    }
+    return out;
+  };
+  pgwire::StartupPacket p;
+  p.parameters = {{"user", "u"}, {"database", "d"}};
+  std::string sp = pgwire::EncodeStartup(p);
+  ASSERT_EQ(SSL_write(tls, sp.data(), static_cast<int>(sp.size())), static_cast<int>(sp.size()));
+  auto msgs = read_until('Z');
+  ASSERT_FALSE(msgs.empty());
+  EXPECT_EQ(msgs.back().type, 'Z');
+  std::string q = pgwire::EncodeMessage('Q', std::string("SELECT 1\0", 9));
+  ASSERT_EQ(SSL_write(tls, q.data(), static_cast<int>(q.size())), static_cast<int>(q.size()));
+  auto answer_msgs = read_until('Z');
+  ASSERT_EQ(answer_msgs.size(), 2u);
+  EXPECT_EQ(answer_msgs[0].type, 'C');
+  EXPECT_EQ(w.stats().tls_clients.load(), 1u);
+  SSL_free(tls);
+  SSL_CTX_free(cctx);
+  close(c);
+  w.Stop();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
