@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      log.Warn("SIGHUP: live reload is not implemented yet; restart the router to apply a new configuration");
+      // The file (-c, and a --patroni-config) is read again, with the same flags overriding it.
+      log.Info("SIGHUP: reloading the configuration");
+      router.Reload(pgw::router::LoadRouterConfig(args, cores == 0 ? 1 : static_cast<int>(cores)));
       continue;
     }
     log.Info(std::string("signal ") + strsignal(sig) + ": stopping");

@@ -18,7 +18,7 @@ bool ParseLogLevel(const std::string& s, LogLevel* out) {
   return true;
 }
 
-static const char* LevelName(LogLevel l) {
+const char* LogLevelName(LogLevel l) {
   switch (l) {
     case LogLevel::kDebug: return "DEBUG";
     case LogLevel::kInfo: return "INFO";
@@ -39,7 +39,7 @@ void Logger::Log(LogLevel level, const std::string& msg) {
   char ts[32];
   std::strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", &tm_local);
   std::lock_guard<std::mutex> l(mu_);
-  std::fprintf(out_, "%s,%03d %s: %s%s\n", ts, static_cast<int>(ms), LevelName(level), prefix_.c_str(), msg.c_str());
+  std::fprintf(out_, "%s,%03d %s: %s%s\n", ts, static_cast<int>(ms), LogLevelName(level), prefix_.c_str(), msg.c_str());
   std::fflush(out_);
 }
 

@@ -2,6 +2,7 @@
 // Thread-safe: one line is written atomically.
 #pragma once
 
+#include <atomic>
 #include <cstdio>
 #include <mutex>
 #include <sstream>
@@ -13,6 +14,8 @@ enum class LogLevel { kDebug = 0, kInfo, kWarning, kError, kCritical };
 
 // Parses Patroni's level names (DEBUG, INFO, WARNING, WARN, ERROR, CRITICAL; any case).
 bool ParseLogLevel(const std::string& s, LogLevel* out);
+// "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL".
+const char* LogLevelName(LogLevel l);
 
 class Logger {
  public:
@@ -20,8 +23,10 @@ class Logger {
   explicit Logger(FILE* out = stderr, LogLevel level = LogLevel::kInfo, std::string prefix = "")
       : out_(out), level_(level), prefix_(std::move(prefix)) {}
 
-  void SetLevel(LogLevel level) { level_ = level; }
-  bool Enabled(LogLevel level) const { return level >= level_; }
+  // Any thread (a reload changes the level while other threads log).
+  void SetLevel(LogLevel level) { level_.store(level, std::memory_order_relaxed); }
+  LogLevel level() const { return level_.load(std::memory_order_relaxed); }
+  bool Enabled(LogLevel level) const { return level >= level_.load(std::memory_order_relaxed); }
   void Log(LogLevel level, const std::string& msg);
 
   void Debug(const std::string& m) { Log(LogLevel::kDebug, m); }
@@ -32,7 +37,7 @@ class Logger {
  private:
   std::mutex mu_;
   FILE* out_;
-  LogLevel level_;
+  std::atomic<LogLevel> level_;
   std::string prefix_;
 };
 

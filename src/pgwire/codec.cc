@@ -1,5 +1,6 @@
 #include "pgwire/codec.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace pgw::pgwire {
@@ -206,6 +207,28 @@ std::string EncodeParameterStatus(const std::string& name, const std::string& va
   body += value.substr(0, value.find('\0'));
   body.push_back('\0');
   return EncodeMessage('S', body);
+}
+
+void FrameTracker::Feed(std::string_view bytes) {
+  size_t off = 0;
+  while (!broken_ && off < bytes.size()) {
+    if (body_left_ > 0) {
+      uint64_t n = std::min<uint64_t>(body_left_, bytes.size() - off);
+      body_left_ -= n;
+      off += static_cast<size_t>(n);
+      continue;
+    }
+    header_[header_used_++] = bytes[off++];
+    if (header_used_ < 5) continue;
+    header_used_ = 0;
+    uint32_t len = (uint32_t(uint8_t(header_[1])) << 24) | (uint32_t(uint8_t(header_[2])) << 16) |
+                   (uint32_t(uint8_t(header_[3])) << 8) | uint32_t(uint8_t(header_[4]));
+    if (len < 4) {
+      broken_ = true;
+      break;
+    }
+    body_left_ = len - 4;
+  }
 }
 
 }  // namespace pgw::pgwire

@@ -59,6 +59,22 @@ class MessageReader {
   bool failed_ = false;
 };
 
+// Follows the message boundaries of a relayed stream without keeping its bytes: fed every byte in order, it says
+// whether the stream so far ends between two messages, i.e. whether a message of the router's own (an
+// ErrorResponse before a close) may be appended without corrupting the framing. Lengths are not validated here
+// (the peers do that); a length below 4 makes the tracker give up: never at a boundary again.
+class FrameTracker {
+ public:
+  void Feed(std::string_view bytes);
+  bool AtBoundary() const { return !broken_ && header_used_ == 0 && body_left_ == 0; }
+
+ private:
+  char header_[5] = {};
+  size_t header_used_ = 0;  // bytes of the current message's type + length seen
+  uint64_t body_left_ = 0;  // bytes of the current message's body still to come
+  bool broken_ = false;
+};
+
 // Reads the fields of a message body in order; every read is bounds-checked.
 class BodyReader {
  public:

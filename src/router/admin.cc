@@ -95,11 +95,24 @@ std::string RenderStatsJson(const Topology& t, MonoTime now, const RouterConfig&
                   {"startup_retries", Sum(ws, &WorkerStats::startup_retries)},
                   {"cancels_forwarded", Sum(ws, &WorkerStats::cancels_forwarded)},
                   {"cancels_unknown", Sum(ws, &WorkerStats::cancels_unknown)},
+                  {"tls_clients", Sum(ws, &WorkerStats::tls_clients)},
+                  {"tls_servers", Sum(ws, &WorkerStats::tls_servers)},
                   {"closed", closed}};
   j["topology"] = {{"changes", watcher ? watcher->topology_changes() : 0},
                    {"leader_changes", watcher ? watcher->leader_changes() : 0},
                    {"etcd_read_failures", watcher ? watcher->etcd_read_failures() : 0},
                    {"reroute_ms", shared.reroute_ms.load() >= 0 ? Json(shared.reroute_ms.load()) : Json()}};
+  // The settings in force (after the last reload).
+  j["config"] = {{"read_max_lag_bytes", cfg.read_max_lag_bytes},
+                 {"read_fallback_to_primary", cfg.read_fallback_to_primary},
+                 {"no_leader_wait_ms", cfg.no_leader_wait.count()},
+                 {"connect_timeout_ms", cfg.connect_timeout.count()},
+                 {"log_level", LogLevelName(cfg.log_level)},
+                 {"workers", cfg.workers},
+                 {"client_tls", cfg.client_tls != nullptr},
+                 {"server_tls_sslmode", ServerTlsModeName(cfg.server_tls_sslmode)},
+                 {"reloads", shared.reloads.load()},
+                 {"reload_failures", shared.reload_failures.load()}};
   Json workers = Json::array();
   for (const Worker* w : ws) {
     workers.push_back({{"index", w->index()},
@@ -158,6 +171,9 @@ std::string RenderMetrics(const Topology& t, MonoTime now, const RouterConfig& c
   metric("pgwarden_router_cancels_total", "counter", "cancel requests, by outcome");
   line("pgwarden_router_cancels_total", "outcome=\"forwarded\"", static_cast<double>(Sum(ws, &WorkerStats::cancels_forwarded)));
   line("pgwarden_router_cancels_total", "outcome=\"unknown_key\"", static_cast<double>(Sum(ws, &WorkerStats::cancels_unknown)));
+  metric("pgwarden_router_tls_handshakes_total", "counter", "TLS handshakes completed, by side");
+  line("pgwarden_router_tls_handshakes_total", "side=\"client\"", static_cast<double>(Sum(ws, &WorkerStats::tls_clients)));
+  line("pgwarden_router_tls_handshakes_total", "side=\"server\"", static_cast<double>(Sum(ws, &WorkerStats::tls_servers)));
   metric("pgwarden_router_sessions_closed_total", "counter", "sessions ended, by reason");
   for (int r = 0; r < static_cast<int>(CloseReason::kCount); ++r) {
     uint64_t n = 0;
@@ -172,6 +188,9 @@ std::string RenderMetrics(const Topology& t, MonoTime now, const RouterConfig& c
     line("pgwarden_router_session_transitions_total",
          std::string("state=\"") + SessionStateName(static_cast<SessionState>(st)) + "\"", static_cast<double>(n));
   }
+  metric("pgwarden_router_reloads_total", "counter", "SIGHUP reloads, by outcome");
+  line("pgwarden_router_reloads_total", "outcome=\"applied\"", static_cast<double>(shared.reloads.load()));
+  line("pgwarden_router_reloads_total", "outcome=\"refused\"", static_cast<double>(shared.reload_failures.load()));
   metric("pgwarden_router_topology_changes_total", "counter", "topology snapshots that changed something");
   line("pgwarden_router_topology_changes_total", "", watcher ? static_cast<double>(watcher->topology_changes()) : 0);
   metric("pgwarden_router_leader_changes_total", "counter", "write target changes");

@@ -12,6 +12,17 @@
 
 namespace pgw::router {
 
+const char* ServerTlsModeName(ServerTlsMode m) {
+  switch (m) {
+    case ServerTlsMode::kDisable: return "disable";
+    case ServerTlsMode::kPrefer: return "prefer";
+    case ServerTlsMode::kRequire: return "require";
+    case ServerTlsMode::kVerifyCa: return "verify-ca";
+    case ServerTlsMode::kVerifyFull: return "verify-full";
+  }
+  return "?";
+}
+
 std::string RouterConfig::KeyPrefix() const {
   std::string ns = namespace_;
   if (ns.empty() || ns.front() != '/') ns = "/" + ns;
@@ -164,6 +175,35 @@ const std::vector<Field>& Fields() {
          if (!ParseLogLevel(v[0], &c->log_level)) return "'" + v[0] + "' is not a log level";
          return std::nullopt;
        }},
+      {"client_tls_cert_file", "--client-tls-cert-file", "PEM certificate (chain) offered to clients that ask for TLS",
+       false,
+       [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
+         c->client_tls_cert_file = v[0];
+         return std::nullopt;
+       }},
+      {"client_tls_key_file", "--client-tls-key-file", "PEM private key of client_tls_cert_file", false,
+       [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
+         c->client_tls_key_file = v[0];
+         return std::nullopt;
+       }},
+      {"server_tls_sslmode", "--server-tls-sslmode",
+       "TLS to PostgreSQL: disable, prefer, require, verify-ca, verify-full (default disable)", false,
+       [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
+         for (auto m : {ServerTlsMode::kDisable, ServerTlsMode::kPrefer, ServerTlsMode::kRequire,
+                        ServerTlsMode::kVerifyCa, ServerTlsMode::kVerifyFull}) {
+           if (v[0] == ServerTlsModeName(m)) {
+             c->server_tls_sslmode = m;
+             return std::nullopt;
+           }
+         }
+         return "'" + v[0] + "' is not disable, prefer, require, verify-ca or verify-full";
+       }},
+      {"server_tls_ca_file", "--server-tls-ca-file", "PEM CA certificates that verify-ca/verify-full check against",
+       false,
+       [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
+         c->server_tls_ca_file = v[0];
+         return std::nullopt;
+       }},
   };
   return kFields;
 }
@@ -248,6 +288,35 @@ void ReadRouterYaml(const std::string& yaml, const std::string& label, std::map<
   }
 }
 
+// Loads the TLS contexts the files name (so that a bad file is an error of the configuration that names it, at
+// start and at a reload, never a failure of a client's connection).
+void LoadTls(RouterConfig* c, std::vector<std::string>* errors) {
+  bool cert = !c->client_tls_cert_file.empty(), key = !c->client_tls_key_file.empty();
+  if (cert != key) {
+    errors->push_back(cert ? "client_tls_key_file (--client-tls-key-file): required with client_tls_cert_file"
+                           : "client_tls_cert_file (--client-tls-cert-file): required with client_tls_key_file");
+  } else if (cert) {
+    auto ctx = net::TlsContext::Server(c->client_tls_cert_file, c->client_tls_key_file);
+    if (!ctx.ok()) errors->push_back("client_tls_cert_file (--client-tls-cert-file): " + ctx.status().message());
+    else c->client_tls = *ctx;
+  }
+  bool verify = c->server_tls_sslmode == ServerTlsMode::kVerifyCa || c->server_tls_sslmode == ServerTlsMode::kVerifyFull;
+  if (verify && c->server_tls_ca_file.empty()) {
+    errors->push_back(std::string("server_tls_ca_file (--server-tls-ca-file): required with server_tls_sslmode ") +
+                      ServerTlsModeName(c->server_tls_sslmode));
+    return;
+  }
+  if (!verify && !c->server_tls_ca_file.empty()) {
+    errors->push_back("server_tls_ca_file (--server-tls-ca-file): only used with server_tls_sslmode verify-ca or "
+                      "verify-full");
+    return;
+  }
+  if (c->server_tls_sslmode == ServerTlsMode::kDisable) return;
+  auto ctx = net::TlsContext::Client(verify, c->server_tls_ca_file);
+  if (!ctx.ok()) errors->push_back("server_tls_ca_file (--server-tls-ca-file): " + ctx.status().message());
+  else c->server_tls = *ctx;
+}
+
 RouterConfigResult Build(const std::optional<std::string>& file_text, const std::string& file_label,
                          const std::vector<std::string>& args, int cores) {
   RouterConfigResult out;
@@ -325,6 +394,7 @@ RouterConfigResult Build(const std::optional<std::string>& file_text, const std:
   if (c->etcd.endpoints.empty()) {
     out.errors.push_back("dcs_urls (--dcs-url): at least one etcd endpoint is required (or give --patroni-config)");
   }
+  LoadTls(c.get(), &out.errors);
   const std::pair<const char*, const HostPort*> listens[] = {
       {"listen_write", &c->listen_write}, {"listen_read", &c->listen_read}, {"listen_admin", &c->listen_admin}};
   for (size_t i = 0; i < 3; ++i) {

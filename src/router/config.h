@@ -16,8 +16,15 @@
 #include "common/hostport.h"
 #include "common/log.h"
 #include "dcs/etcd_client.h"
+#include "net/tls.h"
 
 namespace pgw::router {
+
+// TLS to servers, as libpq's sslmode: disable (never), prefer (when the server accepts), require (TLS, no
+// certificate check), verify-ca (certificate chains to server_tls_ca_file), verify-full (and names the server's
+// address from its conn_url).
+enum class ServerTlsMode { kDisable, kPrefer, kRequire, kVerifyCa, kVerifyFull };
+const char* ServerTlsModeName(ServerTlsMode m);
 
 struct RouterConfig {
   etcd::ClientOptions etcd;            // endpoints, protocol, credentials, TLS files
@@ -32,6 +39,12 @@ struct RouterConfig {
   Duration no_leader_wait = Duration(5000);  // how long a new connection waits for a routable server
   Duration connect_timeout = Duration(2000);  // TCP connect to a server
   LogLevel log_level = LogLevel::kInfo;
+  // TLS from clients (PgBouncer's names): with both files, SSLRequest is answered 'S'; else 'N'.
+  std::string client_tls_cert_file, client_tls_key_file;
+  std::shared_ptr<const net::TlsContext> client_tls;  // loaded from the files at every (re)load; null: no TLS
+  ServerTlsMode server_tls_sslmode = ServerTlsMode::kDisable;
+  std::string server_tls_ca_file;
+  std::shared_ptr<const net::TlsContext> server_tls;  // null when server_tls_sslmode is disable
 
   // "/service/demo/": where the scope's keys live.
   std::string KeyPrefix() const;

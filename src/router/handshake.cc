@@ -45,6 +45,27 @@ ServerHandshake::Step ServerHandshake::OnMessage(const pgwire::Message& m, std::
         return Step::kFailed;
       }
       if (*sub == 0) authenticated_ = true;
+      if (*sub == 10 && !offer_channel_binding_) {
+        // AuthenticationSASL to a client in clear: the -PLUS mechanisms (offered by a server reached over TLS) are
+        // removed; libpq would refuse them without TLS. The client then uses plain SCRAM and says "n" (no binding).
+        std::string body;
+        pgwire::AppendInt32(&body, 10);
+        while (r.remaining() > 0) {
+          auto name = r.CString();
+          if (!name.ok()) {
+            error_ = "the server sent a malformed SASL mechanism list";
+            return Step::kFailed;
+          }
+          if (name->empty()) break;
+          if (name->size() >= 5 && name->compare(name->size() - 5, 5, "-PLUS") == 0) continue;
+          body += *name;
+          body.push_back('\0');
+        }
+        body.push_back('\0');
+        pgwire::AppendMessage(to_client, 'R', body);
+        forwarded_any_ = true;
+        return Step::kContinue;
+      }
     } else if (m.type == 'E' && !forwarded_any_) {
       auto fields = pgwire::DecodeErrorFields(m.body);
       std::string code, text;

@@ -31,6 +31,11 @@ class ServerHandshake {
 
   // `require_writable`: the write port's rule (in_hot_standby must be off).
   explicit ServerHandshake(bool require_writable) : require_writable_(require_writable) {}
+  // Whether the SASL channel-binding mechanisms (-PLUS) the server offers reach the client. Off for a client in
+  // clear (libpq refuses a -PLUS offer without TLS). On for a TLS client: binding then works end to end only when
+  // the router presents PostgreSQL's own certificate; otherwise such a client needs channel_binding=disable (with
+  // -PLUS withheld it would say "y" and PostgreSQL, over TLS, would refuse that as a downgrade).
+  void set_offer_channel_binding(bool on) { offer_channel_binding_ = on; }
 
   // Feeds bytes from the server. Appends what the client must receive now to *to_client.
   Step OnServerBytes(std::string_view bytes, std::string* to_client);
@@ -56,6 +61,7 @@ class ServerHandshake {
   Step Finish(std::string* to_client);
 
   bool require_writable_;
+  bool offer_channel_binding_ = false;
   pgwire::MessageReader reader_{pgwire::Direction::kBackend};
   bool forwarded_any_ = false;
   bool authenticated_ = false;

@@ -13,7 +13,7 @@ Router::~Router() { Stop(); }
 Status Router::Start() {
   started_at_ = clock_.Now();
   for (int i = 0; i < cfg_->workers; ++i) {
-    auto w = std::make_unique<Worker>(i, *cfg_, shared_, clock_, log_);
+    auto w = std::make_unique<Worker>(i, cfg_, shared_, clock_, log_);
     PGW_RETURN_IF_ERROR(w->Init());
     workers_.push_back(std::move(w));
   }
@@ -61,13 +61,42 @@ void Router::Stop() {
   for (auto& w : workers_) w->Stop();
 }
 
+std::shared_ptr<const RouterConfig> Router::config() const {
+  std::lock_guard<std::mutex> l(cfg_mu_);
+  return cfg_;
+}
+
+ReloadPlan Router::Reload(const RouterConfigResult& loaded) {
+  ReloadPlan plan;
+  for (const auto& w : loaded.warnings) log_.Warn("reload: " + w);
+  if (!loaded.config) {
+    for (const auto& e : loaded.errors) log_.Error("reload refused: " + e);
+    log_.Error("reload refused: the configuration has errors; the running configuration is kept");
+    shared_.reload_failures.fetch_add(1);
+    return plan;
+  }
+  auto running = config();
+  plan = PlanReload(*running, *loaded.config);
+  {
+    std::lock_guard<std::mutex> l(cfg_mu_);
+    cfg_ = plan.next;
+  }
+  log_.SetLevel(plan.next->log_level);
+  for (auto& w : workers_) w->SetConfig(plan.next);
+  for (const auto& a : plan.applied) log_.Info("reload: applied " + a);
+  for (const auto& r : plan.needs_restart) log_.Warn("reload: not applied, " + r);
+  if (plan.applied.empty() && plan.needs_restart.empty()) log_.Info("reload: nothing changed");
+  shared_.reloads.fetch_add(1);  // after the log lines: whoever sees the count sees them
+  return plan;
+}
+
 int Router::write_port() const { return workers_.empty() ? 0 : workers_[0]->write_port(); }
 int Router::read_port() const { return workers_.empty() ? 0 : workers_[0]->read_port(); }
 int Router::admin_port() const { return admin_ ? admin_->port() : 0; }
 
 std::pair<int, std::string> Router::Health() const {
   auto t = topology_ ? topology_->Current() : std::make_shared<Topology>();
-  AdminView v = MakeAdminView(*t, clock_.Now(), *cfg_);
+  AdminView v = MakeAdminView(*t, clock_.Now(), *config());
   Json j;
   j["status"] = v.write_target.empty() ? "no write target" : "ok";
   j["dcs_fresh"] = v.dcs_fresh;
@@ -80,14 +109,14 @@ std::string Router::StatsJson() const {
   auto t = topology_ ? topology_->Current() : std::make_shared<Topology>();
   std::vector<const Worker*> ws;
   for (const auto& w : workers_) ws.push_back(w.get());
-  return RenderStatsJson(*t, clock_.Now(), *cfg_, shared_, ws, topology_.get(), started_at_);
+  return RenderStatsJson(*t, clock_.Now(), *config(), shared_, ws, topology_.get(), started_at_);
 }
 
 std::string Router::Metrics() const {
   auto t = topology_ ? topology_->Current() : std::make_shared<Topology>();
   std::vector<const Worker*> ws;
   for (const auto& w : workers_) ws.push_back(w.get());
-  return RenderMetrics(*t, clock_.Now(), *cfg_, shared_, ws, topology_.get());
+  return RenderMetrics(*t, clock_.Now(), *config(), shared_, ws, topology_.get());
 }
 
 }  // namespace pgw::router

@@ -6,12 +6,14 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "router/config.h"
+#include "router/reload.h"
 #include "router/shared.h"
 #include "router/topology_watcher.h"
 #include "router/worker.h"
@@ -35,6 +37,12 @@ class Router {
   int read_port() const;
   int admin_port() const;
 
+  // SIGHUP: applies what can change live from a freshly loaded configuration (PlanReload) and logs, per setting,
+  // what changed and what needs a restart. A load with errors (`loaded.config` unset) is refused: the errors are
+  // logged and the running configuration is kept. Counted in /stats. From the thread that calls Start/Stop.
+  ReloadPlan Reload(const RouterConfigResult& loaded);
+  std::shared_ptr<const RouterConfig> config() const;
+
   // The bodies of GET /stats (JSON) and GET /metrics (Prometheus text format 0.0.4).
   std::string StatsJson() const;
   std::string Metrics() const;
@@ -42,7 +50,8 @@ class Router {
   std::pair<int, std::string> Health() const;
 
  private:
-  std::shared_ptr<const RouterConfig> cfg_;
+  mutable std::mutex cfg_mu_;
+  std::shared_ptr<const RouterConfig> cfg_;  // under cfg_mu_ (replaced by Reload, read by the admin thread)
   const Clock& clock_;
   Logger& log_;
   RouterShared shared_;

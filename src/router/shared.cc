@@ -53,8 +53,10 @@ const char* CloseReasonName(CloseReason r) {
     case CloseReason::kServerNotWritable: return "server_not_writable";
     case CloseReason::kLeaderChanged: return "leader_changed";
     case CloseReason::kEtcdStale: return "etcd_stale";
+    case CloseReason::kReplicaLeftPool: return "replica_left_pool";
     case CloseReason::kServerRefused: return "server_refused";
     case CloseReason::kCancelRequest: return "cancel_request";
+    case CloseReason::kTlsFailed: return "tls_failed";
     case CloseReason::kShutdown: return "shutdown";
     case CloseReason::kCount: break;
   }

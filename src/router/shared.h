@@ -60,8 +60,10 @@ enum class CloseReason {
   kServerNotWritable,   // the leader stayed in recovery (in_hot_standby on) for the whole wait
   kLeaderChanged,       // the session's server no longer holds the leader key
   kEtcdStale,           // etcd unreadable for more than the ttl: writes stopped
+  kReplicaLeftPool,     // read port: the session's server left the read pool (lag, state, tag, removed, promoted)
   kServerRefused,       // the server answered the start-up with an error
   kCancelRequest,       // a CancelRequest connection (forwarded or not), which always closes
+  kTlsFailed,           // a TLS handshake (with the client or the server) failed, or the server refused TLS
   kShutdown,
   kCount
 };
@@ -80,6 +82,8 @@ struct WorkerStats {
   std::atomic<uint64_t> startup_retries{0};   // server refused before the client saw anything: tried again
   std::atomic<uint64_t> cancels_forwarded{0};
   std::atomic<uint64_t> cancels_unknown{0};
+  std::atomic<uint64_t> tls_clients{0};       // TLS handshakes completed with clients
+  std::atomic<uint64_t> tls_servers{0};       // and with servers
   std::atomic<uint64_t> closed[static_cast<int>(CloseReason::kCount)] = {};
 };
 
@@ -91,6 +95,9 @@ struct RouterShared {
   // latest leader epoch that got one; -1 before any.
   std::atomic<int64_t> reroute_ms{-1};
   std::atomic<uint64_t> reroute_epoch{0};
+  // SIGHUP reloads applied, and refused because the new configuration had errors.
+  std::atomic<uint64_t> reloads{0};
+  std::atomic<uint64_t> reload_failures{0};
 };
 
 }  // namespace pgw::router

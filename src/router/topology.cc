@@ -69,18 +69,29 @@ RouteDecision RouteWrite(const Topology& t, MonoTime now, const std::set<std::st
   return {l, "leader " + l->name};
 }
 
+std::optional<std::string> ReplicaRefusal(const Topology& t, const ServerInfo& s, const ReadPolicy& policy) {
+  if (s.leader || s.role == "primary" || s.role == "master") return s.name + " is the primary";
+  if (s.state != "running" && s.state != "streaming") return s.name + " is not running (state " + s.state + ")";
+  if (s.noloadbalance) return s.name + " has the noloadbalance tag";
+  if (!s.addr) return s.name + " has no usable conn_url";
+  if (t.leader_position) {
+    if (!s.lag_bytes) return s.name + " reports no WAL position to measure its lag";
+    if (*s.lag_bytes > policy.max_lag_bytes) {
+      return s.name + " is " + std::to_string(*s.lag_bytes) + " bytes behind the leader (read_max_lag " +
+             std::to_string(policy.max_lag_bytes) + ")";
+    }
+  }
+  return std::nullopt;
+}
+
 RouteDecision RouteRead(const Topology& t, const ReadPolicy& policy,
                         const std::function<int64_t(const std::string&)>& outstanding,
                         const std::set<std::string>& excluded) {
   if (!t.dcs_ready) return {nullptr, "no view of etcd yet"};
   const ServerInfo* best = nullptr;
   int64_t best_load = std::numeric_limits<int64_t>::max();
-  bool has_reference = t.leader_position.has_value();
   for (const auto& s : t.servers) {
-    if (s.leader || s.role == "primary" || s.role == "master") continue;
-    if (s.state != "running" && s.state != "streaming") continue;
-    if (s.noloadbalance || !s.addr || excluded.count(s.name)) continue;
-    if (has_reference && (!s.lag_bytes || *s.lag_bytes > policy.max_lag_bytes)) continue;
+    if (excluded.count(s.name) || ReplicaRefusal(t, s, policy)) continue;
     int64_t load = outstanding ? outstanding(s.name) : 0;
     if (load < best_load) {  // servers are in name order: ties go to the first name
       best = &s;
@@ -93,6 +104,17 @@ RouteDecision RouteRead(const Topology& t, const ReadPolicy& policy,
     if (l && l->addr && !excluded.count(l->name)) return {l, "no replica qualifies: the primary " + l->name};
   }
   return {nullptr, "no replica is running within the lag threshold"};
+}
+
+std::optional<std::string> ReadEvictionReason(const Topology& t, const std::string& server, const ReadPolicy& policy) {
+  // Before the first read of etcd nothing is known; sessions are only routed after it anyway.
+  if (!t.dcs_ready) return std::nullopt;
+  const ServerInfo* s = t.Find(server);
+  if (!s) return server + " is no longer a member of the cluster";
+  if (s->leader && policy.fallback_to_primary) return std::nullopt;
+  auto why = ReplicaRefusal(t, *s, policy);
+  if (why && s->leader) return *why + " (and read_fallback_to_primary is off)";
+  return why;
 }
 
 }  // namespace pgw::router

@@ -79,4 +79,14 @@ RouteDecision RouteRead(const Topology& t, const ReadPolicy& policy,
                         const std::function<int64_t(const std::string&)>& outstanding,
                         const std::set<std::string>& excluded = {});
 
+// Why the replica `s` is not a read target under `policy` (RouteRead's rules, without load or exclusions), or
+// nullopt when it qualifies.
+std::optional<std::string> ReplicaRefusal(const Topology& t, const ServerInfo& s, const ReadPolicy& policy);
+
+// Whether a read-only session linked to `server` may stay there in topology `t`: nullopt when it may, else why it
+// must be closed (the server left the read pool: removed, no longer running, behind the lag threshold, tagged
+// noloadbalance, or promoted while the primary is not a read fallback). A session on the primary through the
+// fallback stays while it leads and the fallback is allowed.
+std::optional<std::string> ReadEvictionReason(const Topology& t, const std::string& server, const ReadPolicy& policy);
+
 }  // namespace pgw::router

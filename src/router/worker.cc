@@ -16,8 +16,10 @@ namespace pgw::router {
 const char* SessionStateName(SessionState s) {
   switch (s) {
     case SessionState::kStartup: return "startup";
+    case SessionState::kClientTls: return "client_tls";
     case SessionState::kWaiting: return "waiting";
     case SessionState::kConnecting: return "connecting";
+    case SessionState::kServerTls: return "server_tls";
     case SessionState::kServerStartup: return "server_startup";
     case SessionState::kAwaitWritable: return "await_writable";
     case SessionState::kRelaying: return "relaying";
@@ -27,13 +29,16 @@ const char* SessionStateName(SessionState s) {
   return "unknown";
 }
 
-Worker::Worker(int index, const RouterConfig& cfg, RouterShared& shared, const Clock& clock, Logger& log)
-    : index_(index), cfg_(cfg), shared_(shared), clock_(clock), log_(log), loop_(clock),
+Worker::Worker(int index, std::shared_ptr<const RouterConfig> cfg, RouterShared& shared, const Clock& clock,
+               Logger& log)
+    : index_(index), cfg_(std::move(cfg)), shared_(shared), clock_(clock), log_(log), loop_(clock),
       topo_(std::make_shared<Topology>()) {}
 
 Worker::~Worker() {
   Stop();
   for (auto& [id, s] : sessions_) {
+    s->ctls.reset();
+    s->stls.reset();
     if (s->cfd >= 0) close(s->cfd);
     if (s->sfd >= 0) close(s->sfd);
   }
@@ -43,10 +48,10 @@ Worker::~Worker() {
 
 Status Worker::Init() {
   PGW_RETURN_IF_ERROR(loop_.Init());
-  auto w = net::Listen(cfg_.listen_write, /*reuse_port=*/true);
+  auto w = net::Listen(cfg_->listen_write, /*reuse_port=*/true);
   if (!w.ok()) return w.status().Context("listen_write");
   write_lfd_ = *w;
-  auto r = net::Listen(cfg_.listen_read, /*reuse_port=*/true);
+  auto r = net::Listen(cfg_->listen_read, /*reuse_port=*/true);
   if (!r.ok()) return r.status().Context("listen_read");
   read_lfd_ = *r;
   write_port_ = net::LocalPort(write_lfd_);
@@ -65,6 +70,16 @@ void Worker::Stop() {
 
 void Worker::SetTopology(std::shared_ptr<const Topology> t) {
   loop_.Post([this, t] { ApplyTopology(t); });
+}
+
+void Worker::SetConfig(std::shared_ptr<const RouterConfig> cfg) {
+  loop_.Post([this, cfg] { ApplyConfig(cfg); });
+}
+
+void Worker::ApplyConfig(std::shared_ptr<const RouterConfig> cfg) {
+  cfg_ = std::move(cfg);
+  EvictReadSessions();  // the lag threshold or the primary fallback may have changed
+  RetryWaiting();
 }
 
 void Worker::OnAccept(int lfd, Port port) {
@@ -96,7 +111,8 @@ void Worker::OnAccept(int lfd, Port port) {
     // covers the rest, once a server is involved).
     s->startup_timer = loop_.After(Duration(60000), [this, id] {
       auto it = sessions_.find(id);
-      if (it != sessions_.end() && it->second->state == SessionState::kStartup) {
+      if (it != sessions_.end() &&
+          (it->second->state == SessionState::kStartup || it->second->state == SessionState::kClientTls)) {
         it->second->startup_timer = 0;
         Close(*it->second, CloseReason::kProtocolViolation, "no start-up packet within 60 s");
       }
@@ -123,7 +139,8 @@ void Worker::ApplyTopology(std::shared_ptr<const Topology> t) {
       auto it = sessions_.find(id);
       if (it == sessions_.end()) continue;
       Session& s = *it->second;
-      if (s.state == SessionState::kConnecting || s.state == SessionState::kServerStartup) {
+      if (s.state == SessionState::kConnecting || s.state == SessionState::kServerTls ||
+          s.state == SessionState::kServerStartup) {
         if (!s.hs || !s.hs->forwarded_any()) {
           // The client has seen nothing yet: route it again, to the new leader.
           Retry(s, "the leader changed");
@@ -137,7 +154,31 @@ void Worker::ApplyTopology(std::shared_ptr<const Topology> t) {
              stale ? CloseReason::kEtcdStale : CloseReason::kLeaderChanged);
     }
   }
+  EvictReadSessions();
   RetryWaiting();
+}
+
+void Worker::EvictReadSessions() {
+  ReadPolicy policy = Policy();
+  std::vector<std::pair<uint64_t, std::string>> victims;
+  for (auto& [id, s] : sessions_) {
+    if (s->port != Port::kRead || s->server_name.empty() || s->closed) continue;
+    if (s->state == SessionState::kClosing) continue;
+    if (auto why = ReadEvictionReason(*topo_, s->server_name, policy)) victims.emplace_back(id, *why);
+  }
+  for (const auto& [id, why] : victims) {
+    auto it = sessions_.find(id);
+    if (it == sessions_.end() || it->second->closed) continue;
+    Session& s = *it->second;
+    if ((s.state == SessionState::kConnecting || s.state == SessionState::kServerTls ||
+         s.state == SessionState::kServerStartup) &&
+        (!s.hs || !s.hs->forwarded_any())) {
+      Retry(s, why);  // the client has seen nothing yet: route it again, to a replica still in the pool
+      continue;
+    }
+    Refuse(s, "57P01", "pgwarden-router: " + why + ": the server left the read pool; reconnect",
+           CloseReason::kReplicaLeftPool);
+  }
 }
 
 void Worker::ArmWaitTimer() {
@@ -185,7 +226,7 @@ void Worker::ForwardCancel(int32_t pid, const std::string& key) {
     loop_.Remove(cfd);
     close(cfd);
   };
-  *timer = loop_.After(cfg_.connect_timeout, [this, cfd] {
+  *timer = loop_.After(cfg_->connect_timeout, [this, cfd] {
     loop_.Remove(cfd);
     close(cfd);
   });

@@ -3,17 +3,21 @@
 // worker that accepted it for its whole life, together with its server connection.
 //
 // A session moves through named states, only through Move(), which counts each transition:
-//   kStartup        reading the client's first packet (SSLRequest/GSSENCRequest answered 'N', CancelRequest
-//                   forwarded to the server that runs that backend, StartupMessage -> kWaiting)
+//   kStartup        reading the client's first packet (SSLRequest answered 'S' when client TLS is configured,
+//                   else 'N'; GSSENCRequest 'N'; CancelRequest forwarded to the server that runs that backend,
+//                   StartupMessage -> kWaiting)
+//   kClientTls      TLS handshake with the client (non-blocking), then kStartup again inside TLS
 //   kWaiting        looking for a routable server (topology changes and a 50 ms timer retry); after
 //                   no_leader_wait the client gets an ErrorResponse
 //   kConnecting     non-blocking TCP connect to the chosen server
+//   kServerTls      server_tls_sslmode: SSLRequest sent, waiting for 'S'/'N', then the TLS handshake
 //   kServerStartup  start-up packet sent; authentication relayed; the server's reply checked (ServerHandshake)
 //   kAwaitWritable  write port: authenticated on the leader, which still reports in_hot_standby=on; probed until
 //                   it is off (then linked) or the wait runs out (then refused)
 //   kRelaying       bytes relayed both ways unchanged
 //   kClosing        an ErrorResponse is being flushed to the client before closing
-// Threading: everything runs on the worker's thread except Start/Stop/SetTopology (any thread) and the stats.
+// Threading: everything runs on the worker's thread except Start/Stop/SetTopology/SetConfig (any thread) and the
+// stats.
 #pragma once
 
 #include <cstdint>
@@ -37,12 +41,14 @@ namespace pgw::router {
 
 enum class Port { kWrite, kRead };
 
-enum class SessionState { kStartup, kWaiting, kConnecting, kServerStartup, kAwaitWritable, kRelaying, kClosing, kCount };
+enum class SessionState {
+  kStartup, kClientTls, kWaiting, kConnecting, kServerTls, kServerStartup, kAwaitWritable, kRelaying, kClosing, kCount
+};
 const char* SessionStateName(SessionState s);
 
 class Worker {
  public:
-  Worker(int index, const RouterConfig& cfg, RouterShared& shared, const Clock& clock, Logger& log);
+  Worker(int index, std::shared_ptr<const RouterConfig> cfg, RouterShared& shared, const Clock& clock, Logger& log);
   ~Worker();
 
   // Creates the loop and binds this worker's listening sockets. Errors name the address.
@@ -51,6 +57,10 @@ class Worker {
   void Stop();
   // Hands a new topology snapshot to the worker (any thread).
   void SetTopology(std::shared_ptr<const Topology> t);
+  // Hands a reloaded configuration to the worker (any thread): the live settings apply to new routing decisions,
+  // waits and connects, and the read sessions are checked again against the (maybe new) lag threshold. The
+  // listening addresses are not re-bound.
+  void SetConfig(std::shared_ptr<const RouterConfig> cfg);
 
   int index() const { return index_; }
   const WorkerStats& stats() const { return stats_; }
@@ -68,6 +78,10 @@ class Worker {
   void OnClientEvent(uint64_t id, uint32_t ev);
   void OnServerEvent(uint64_t id, uint32_t ev);
   void ApplyTopology(std::shared_ptr<const Topology> t);
+  void ApplyConfig(std::shared_ptr<const RouterConfig> cfg);
+  // Closes the read-only sessions whose server left the read pool (ReadEvictionReason).
+  void EvictReadSessions();
+  ReadPolicy Policy() const { return ReadPolicy{cfg_->read_max_lag_bytes, cfg_->read_fallback_to_primary}; }
   void RetryWaiting();
   void ArmWaitTimer();
 
@@ -81,8 +95,15 @@ class Worker {
   void Retry(Session& s, const std::string& why);
   void Probe(Session& s);
   void ForwardCancel(int32_t pid, const std::string& key);
+  // TLS (worker_tls.cc): answers 'S' and starts the handshake; drives it on client events.
+  void StartClientTls(Session& s);
+  void ContinueClientTls(Session& s);
+  // Sends SSLRequest to the connected server; reads its answer and drives the handshake on server events.
+  void StartServerTls(Session& s);
+  void ContinueServerTls(Session& s);
   void DropServer(Session& s);
-  // Sends an ErrorResponse (FATAL) and closes once it is flushed (bounded by a timer).
+  // Sends an ErrorResponse (FATAL) and closes once it is flushed (bounded by a timer). When the server's stream to
+  // the client stopped inside a message, the error cannot be framed: the client is closed without it.
   void Refuse(Session& s, const std::string& sqlstate, const std::string& message, CloseReason reason);
   void Close(Session& s, CloseReason reason, const std::string& why);
   // Reads what `from` has (bounded per call) and writes it to `to`, keeping what does not fit in `pending`.
@@ -92,10 +113,12 @@ class Worker {
   bool FlushClient(Session& s);
   bool FlushServer(Session& s);
   void UpdateInterest(Session& s);
+  // A TLS side holding decrypted bytes gets no readiness event for them: queue one.
+  void KickIfPending(Session& s);
   std::set<std::string> Excluded(Session& s);
 
   int index_;
-  const RouterConfig& cfg_;
+  std::shared_ptr<const RouterConfig> cfg_;  // loop thread only once started
   RouterShared& shared_;
   const Clock& clock_;
   Logger& log_;

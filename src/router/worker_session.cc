@@ -13,8 +13,6 @@
 namespace pgw::router {
 
 namespace {
-// A side's pending bytes beyond this stop reads from the other side until they drain (backpressure).
-constexpr size_t kMaxPending = 1 << 20;
 constexpr size_t kReadChunk = 64 * 1024;
 // How long a server that failed to connect, or refused the start-up, is skipped by this session.
 constexpr Duration kExcludeFailed = Duration(1000);
@@ -53,6 +51,13 @@ void Worker::OnClientEvent(uint64_t id, uint32_t ev) {
   auto it = sessions_.find(id);
   if (it == sessions_.end() || it->second->closed) return;
   Session& s = *it->second;
+  if (s.state == SessionState::kClientTls) {
+    ContinueClientTls(s);
+    if (!s.closed) UpdateInterest(s);
+    return;
+  }
+  // A TLS read that waited for writability (a key update) is retried on it.
+  if (s.ctls && s.ctls->wants_write() && (ev & net::kWritable)) ev |= net::kReadable;
   if (ev & net::kWritable) {
     if (!FlushClient(s)) return Close(s, CloseReason::kClientClosed, "write to the client failed");
     if (s.state == SessionState::kClosing && s.to_client.empty()) return Close(s, s.close_reason, "error sent");
@@ -63,7 +68,7 @@ void Worker::OnClientEvent(uint64_t id, uint32_t ev) {
       if (!Relay(s, /*from_client=*/true)) return Close(s, CloseReason::kClientClosed, "client closed");
     } else {
       char buf[16384];
-      ssize_t n = read(s.cfd, buf, sizeof buf);
+      ssize_t n = net::StreamRead(s.cfd, s.ctls.get(), buf, sizeof buf);
       if (n == 0) return Close(s, CloseReason::kClientClosed, "client closed");
       if (n < 0 && errno != EAGAIN && errno != EINTR) return Close(s, CloseReason::kClientClosed, strerror(errno));
       if (n > 0) {
@@ -94,12 +99,16 @@ void Worker::OnClientStartupBytes(Session& s) {
     switch (pk.kind) {
       case pgwire::StartupKind::kSslRequest:
       case pgwire::StartupKind::kGssEncRequest:
-        // No TLS or GSS encryption (yet): 'N', and the client goes on in clear (or gives up, if it requires it).
-        // Bytes sent before reading the answer would be read as if they had come after it: refused.
+        // Bytes sent before reading the answer would be read as if they had come after it (and, with TLS, as if
+        // they had come encrypted): refused.
         if (!s.client_in.empty()) {
           return Refuse(s, "08P01", "bytes received after an encryption request, before its answer",
                         CloseReason::kProtocolViolation);
         }
+        if (s.ctls) return Refuse(s, "08P01", "encryption request inside TLS", CloseReason::kProtocolViolation);
+        if (pk.kind == pgwire::StartupKind::kSslRequest && cfg_->client_tls) return StartClientTls(s);
+        // No TLS configured (or GSS encryption asked): 'N', and the client goes on in clear (or gives up, if it
+        // requires encryption).
         s.to_client.push_back('N');
         if (!FlushClient(s)) return Close(s, CloseReason::kClientClosed, "write to the client failed");
         continue;
@@ -114,7 +123,7 @@ void Worker::OnClientStartupBytes(Session& s) {
         s.client_in.clear();
         loop_.Cancel(s.startup_timer);
         s.startup_timer = 0;
-        s.deadline = clock_.Now() + cfg_.no_leader_wait;
+        s.deadline = clock_.Now() + cfg_->no_leader_wait;
         Move(s, SessionState::kWaiting, "start-up received");
         return TryRoute(s);
     }
@@ -128,8 +137,7 @@ void Worker::TryRoute(Session& s) {
   if (s.port == Port::kWrite) {
     d = RouteWrite(*topo_, now, Excluded(s));
   } else {
-    ReadPolicy policy{cfg_.read_max_lag_bytes, cfg_.read_fallback_to_primary};
-    d = RouteRead(*topo_, policy, [this](const std::string& n) { return shared_.loads.Active(n); }, Excluded(s));
+    d = RouteRead(*topo_, Policy(), [this](const std::string& n) { return shared_.loads.Active(n); }, Excluded(s));
   }
   if (d.server) {
     waiting_.erase(s.id);
@@ -139,7 +147,7 @@ void Worker::TryRoute(Session& s) {
     waiting_.erase(s.id);
     return Refuse(s, "08001",
                   std::string("pgwarden-router: no server for ") + PortName(s.port) + " connections after waiting " +
-                      std::to_string(cfg_.no_leader_wait.count()) + " ms: " + d.reason,
+                      std::to_string(cfg_->no_leader_wait.count()) + " ms: " + d.reason,
                   CloseReason::kNoServer);
   }
   waiting_.insert(s.id);
@@ -167,12 +175,12 @@ void Worker::StartConnect(Session& s, const ServerInfo& server) {
     return Refuse(s, "08001", "pgwarden-router: " + st.message(), CloseReason::kNoServer);
   }
   s.smask = net::kWritable;
-  s.connect_timer = loop_.After(cfg_.connect_timeout, [this, id] {
+  s.connect_timer = loop_.After(cfg_->connect_timeout, [this, id] {
     auto it = sessions_.find(id);
     if (it == sessions_.end() || it->second->closed) return;
     Session& x = *it->second;
     x.connect_timer = 0;
-    if (x.state != SessionState::kConnecting) return;
+    if (x.state != SessionState::kConnecting && x.state != SessionState::kServerTls) return;
     stats_.connect_failures.fetch_add(1, std::memory_order_relaxed);
     x.excluded[x.server_name] = clock_.Now() + kExcludeFailed;
     Retry(x, "connect to " + x.server_name + " timed out");
@@ -192,15 +200,20 @@ void Worker::OnServerEvent(uint64_t id, uint32_t ev) {
         s.excluded[s.server_name] = clock_.Now() + kExcludeFailed;
         return Retry(s, "connect to " + s.server_name + ": " + strerror(err));
       }
+      if (cfg_->server_tls) return StartServerTls(s);
       OnConnected(s);
       break;
     }
+    case SessionState::kServerTls:
+      ContinueServerTls(s);
+      break;
     case SessionState::kServerStartup:
     case SessionState::kAwaitWritable: {
       if ((ev & net::kWritable) && !FlushServer(s)) return Close(s, CloseReason::kServerClosed, "write failed");
+      if (s.stls && s.stls->wants_write() && (ev & net::kWritable)) ev |= net::kReadable;
       if (!(ev & (net::kReadable | net::kError | net::kHangup))) break;
       char buf[16384];
-      ssize_t n = read(s.sfd, buf, sizeof buf);
+      ssize_t n = net::StreamRead(s.sfd, s.stls.get(), buf, sizeof buf);
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
       if (n <= 0) {
         if (!s.hs || !s.hs->forwarded_any()) return Retry(s, s.server_name + " closed the connection at start-up");
@@ -211,6 +224,7 @@ void Worker::OnServerEvent(uint64_t id, uint32_t ev) {
     }
     case SessionState::kRelaying:
       if ((ev & net::kWritable) && !FlushServer(s)) return Close(s, CloseReason::kServerClosed, "write failed");
+      if (s.stls && s.stls->wants_write() && (ev & net::kWritable)) ev |= net::kReadable;
       if ((ev & (net::kReadable | net::kError | net::kHangup)) && !Relay(s, /*from_client=*/false)) {
         return Close(s, CloseReason::kServerClosed, "server closed");
       }
@@ -228,6 +242,7 @@ void Worker::OnConnected(Session& s) {
   s.load->active.fetch_add(1, std::memory_order_relaxed);
   s.load->total.fetch_add(1, std::memory_order_relaxed);
   s.hs.emplace(s.port == Port::kWrite);
+  s.hs->set_offer_channel_binding(s.ctls != nullptr);
   s.to_server.insert(0, s.startup);
   Move(s, SessionState::kServerStartup, "connected to " + s.server_name);
   if (!FlushServer(s)) Close(s, CloseReason::kServerClosed, "write to the server failed");
@@ -236,6 +251,7 @@ void Worker::OnConnected(Session& s) {
 void Worker::OnServerStartupBytes(Session& s, std::string_view bytes) {
   std::string out;
   auto step = s.hs->OnServerBytes(bytes, &out);
+  s.to_client_frames.Feed(out);
   s.to_client.append(out);
   switch (step) {
     case ServerHandshake::Step::kContinue:
@@ -267,12 +283,12 @@ void Worker::Probe(Session& s) {
     if (clock_.Now() >= x.deadline) {
       return Refuse(x, "57P03",
                     "pgwarden-router: the leader " + x.server_name + " is still in recovery after waiting " +
-                        std::to_string(cfg_.no_leader_wait.count()) + " ms",
+                        std::to_string(cfg_->no_leader_wait.count()) + " ms",
                     CloseReason::kServerNotWritable);
     }
     if (x.hs->probes_outstanding() == 0) {
       std::string q = ServerHandshake::Probe();
-      if (send(x.sfd, q.data(), q.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(q.size())) {
+      if (net::StreamWrite(x.sfd, x.stls.get(), q.data(), q.size()) != static_cast<ssize_t>(q.size())) {
         return Close(x, CloseReason::kServerClosed, "probe write failed");
       }
       x.hs->ProbeSent();
@@ -323,6 +339,10 @@ void Worker::DropServer(Session& s) {
     if (*t) loop_.Cancel(*t);
     *t = 0;
   }
+  if (s.stls) {
+    s.stls->Shutdown();
+    s.stls.reset();
+  }
   if (s.sfd >= 0) {
     loop_.Remove(s.sfd);
     close(s.sfd);
@@ -347,6 +367,7 @@ void Worker::Refuse(Session& s, const std::string& sqlstate, const std::string& 
             s.database + "): " + message);
   DropServer(s);
   waiting_.erase(s.id);
+  if (!s.to_client_frames.AtBoundary()) return Close(s, reason, message + " (inside a server message: no error sent)");
   pgwire::ErrorFields e;
   e.severity = "FATAL";
   e.sqlstate = sqlstate;
@@ -379,6 +400,10 @@ void Worker::Close(Session& s, CloseReason reason, const std::string& why) {
     if (*t) loop_.Cancel(*t);
     *t = 0;
   }
+  if (s.ctls) {
+    s.ctls->Shutdown();
+    s.ctls.reset();
+  }
   loop_.Remove(s.cfd);
   close(s.cfd);
   s.cfd = -1;
@@ -393,39 +418,44 @@ void Worker::Close(Session& s, CloseReason reason, const std::string& why) {
 bool Worker::Relay(Session& s, bool from_client) {
   int from = from_client ? s.cfd : s.sfd;
   int to = from_client ? s.sfd : s.cfd;
+  net::TlsConn* from_tls = from_client ? s.ctls.get() : s.stls.get();
+  net::TlsConn* to_tls = from_client ? s.stls.get() : s.ctls.get();
   std::string& pending = from_client ? s.to_server : s.to_client;
   auto& counter = from_client ? stats_.bytes_to_server : stats_.bytes_to_client;
   auto& server_counter = from_client ? s.load->bytes_to_server : s.load->bytes_to_client;
   char buf[kReadChunk];
-  // Bounded: at most 4 reads per event; level-triggered epoll brings the rest at the next turn.
+  // Bounded: at most 4 reads per event; level-triggered epoll brings the rest at the next turn (and
+  // KickIfPending what TLS already decrypted).
   for (int i = 0; i < 4 && pending.size() < kMaxPending; ++i) {
-    ssize_t n = read(from, buf, sizeof buf);
+    ssize_t n = net::StreamRead(from, from_tls, buf, sizeof buf);
     if (n == 0) return false;
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) return true;
       return false;
     }
     counter.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+    if (!from_client) s.to_client_frames.Feed(std::string_view(buf, static_cast<size_t>(n)));
     server_counter.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
     ssize_t w = 0;
     if (pending.empty()) {
-      w = send(to, buf, static_cast<size_t>(n), MSG_NOSIGNAL);
+      w = net::StreamWrite(to, to_tls, buf, static_cast<size_t>(n));
       if (w < 0) {
         if (errno != EAGAIN && errno != EINTR) return false;
         w = 0;
       }
     }
     if (w < n) pending.append(buf + w, static_cast<size_t>(n - w));
-    if (static_cast<size_t>(n) < sizeof buf) break;
+    // A short read emptied the socket; TLS returns one record (up to 16 kB) per read: read on.
+    if (!from_tls && static_cast<size_t>(n) < sizeof buf) break;
   }
   return true;
 }
 
 namespace {
 // Writes `pending` to `fd`; false on an error other than a full socket.
-bool FlushTo(int fd, std::string* pending) {
+bool FlushTo(int fd, net::TlsConn* tls, std::string* pending) {
   while (!pending->empty()) {
-    ssize_t w = send(fd, pending->data(), pending->size(), MSG_NOSIGNAL);
+    ssize_t w = net::StreamWrite(fd, tls, pending->data(), pending->size());
     if (w < 0) return errno == EAGAIN || errno == EINTR;
     pending->erase(0, static_cast<size_t>(w));
   }
@@ -433,27 +463,11 @@ bool FlushTo(int fd, std::string* pending) {
 }
 }  // namespace
 
-bool Worker::FlushClient(Session& s) { return s.cfd < 0 || FlushTo(s.cfd, &s.to_client); }
+bool Worker::FlushClient(Session& s) { return s.cfd < 0 || FlushTo(s.cfd, s.ctls.get(), &s.to_client); }
 
 bool Worker::FlushServer(Session& s) {
   if (s.sfd < 0 || (s.state != SessionState::kServerStartup && s.state != SessionState::kRelaying)) return true;
-  return FlushTo(s.sfd, &s.to_server);
-}
-
-void Worker::UpdateInterest(Session& s) {
-  uint32_t cm = 0;
-  if (s.state != SessionState::kClosing && s.to_server.size() < kMaxPending) cm |= net::kReadable;
-  if (!s.to_client.empty()) cm |= net::kWritable;
-  if (cm != s.cmask && loop_.Modify(s.cfd, cm).ok()) s.cmask = cm;
-  if (s.sfd < 0) return;
-  uint32_t sm = 0;
-  if (s.state == SessionState::kConnecting) {
-    sm = net::kWritable;
-  } else {
-    if (s.to_client.size() < kMaxPending) sm |= net::kReadable;
-    if (!s.to_server.empty() && s.state != SessionState::kAwaitWritable) sm |= net::kWritable;
-  }
-  if (sm != s.smask && loop_.Modify(s.sfd, sm).ok()) s.smask = sm;
+  return FlushTo(s.sfd, s.stls.get(), &s.to_server);
 }
 
 }  // namespace pgw::router

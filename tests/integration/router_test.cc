@@ -256,6 +256,118 @@ TEST_F(RouterTest, LeaderKeyMovedClosesOldSessionsAndRoutesToTheNewLeader) {
   EXPECT_GE(stats["routing"]["closed"]["protocol_violation"].get<int>(), 2) << stats.dump();
 }
 
+// A read session whose replica leaves the read pool (here: tagged noloadbalance) is closed at once with FATAL 57P01
+// saying why, and counted; new read sessions go elsewhere (here: nowhere, and they wait then fail).
+TEST_F(RouterTest, ReplicaLeavingTheReadPoolClosesItsReadSessions) {
+  StartCluster(1);
+  std::string real = LeaderKey();
+  ASSERT_FALSE(real.empty());
+  std::string url = "postgres://127.0.0.1:" + std::to_string(PgPort(real)) + "/postgres";
+  std::string prefix = "/service/fakeread/";
+  Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "members/a",
+                                R"({"conn_url":")" + url + R"(","role":"primary","state":"running"})"});
+  Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "members/b",
+                                R"({"conn_url":")" + url + R"(","role":"replica","state":"streaming"})"});
+  Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "leader", "a"});
+  StartRouter("fakeread", {"--no-leader-wait", "1s"});
+  Conn r(Via(false));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r.Query("SELECT 1"), "1");
+
+  MonoTime tagged = Now();
+  Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "members/b",
+                                R"({"conn_url":")" + url +
+                                    R"(","role":"replica","state":"streaming","tags":{"noloadbalance":true}})"});
+  std::string answer;
+  ASSERT_TRUE(WaitFor(seconds(5), [&] {
+    answer = r.Query("SELECT 1");
+    return answer != "1";
+  })) << "the read session stayed open";
+  std::fprintf(stderr, "read session closed %lld ms after the tag: %s\n",
+               static_cast<long long>((Now() - tagged).count()), answer.c_str());
+  EXPECT_NE(answer.find("b has the noloadbalance tag"), std::string::npos) << answer;
+  Json stats = Admin("/stats");
+  EXPECT_EQ(stats["routing"]["closed"]["replica_left_pool"].get<int>(), 1) << stats.dump();
+  std::string metrics = Admin("/metrics").get<std::string>();
+  EXPECT_NE(metrics.find("pgwarden_router_sessions_closed_total{reason=\"replica_left_pool\"} 1"), std::string::npos);
+  Conn none(Via(false));
+  EXPECT_FALSE(none.ok());
+  EXPECT_NE(none.error().find("no replica"), std::string::npos) << none.error();
+}
+
+// TLS on both legs: PostgreSQL with ssl=on, the router with a certificate for clients and server_tls_sslmode
+// verify-full; libpq verifies the router's certificate, and pg_stat_ssl on the server shows the router's
+// connection encrypted. Large values cross both TLS legs each way.
+TEST_F(RouterTest, TlsFromClientsAndToPostgresql) {
+  TempDir certs("rtls");
+  std::string key = certs.path + "/server.key", crt = certs.path + "/server.crt";
+  auto gen = pgw::Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                       "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", crt});
+  ASSERT_TRUE(gen.ok() && gen->Success()) << (gen.ok() ? gen->output : gen.status().message());
+  ASSERT_EQ(chmod(key.c_str(), 0600), 0);
+  if (auto u = Unprivileged()) {
+    ASSERT_EQ(chown(key.c_str(), u->uid, u->gid), 0);
+    ASSERT_EQ(chown(crt.c_str(), u->uid, u->gid), 0);
+  }
+  StartCluster(1, [&](SandboxSpec& spec) {
+    spec.extra_postgresql = "    ssl: 'on'\n    ssl_cert_file: " + crt + "\n    ssl_key_file: " + key + "\n";
+  });
+  std::string leader = LeaderKey();
+  ASSERT_FALSE(leader.empty());
+  // The router presents PostgreSQL's own certificate: SCRAM channel binding (bound to the certificate's hash) then
+  // holds end to end, so the client may require it.
+  StartRouter(scope_, {"--client-tls-cert-file", crt, "--client-tls-key-file", key, "--server-tls-sslmode",
+                       "verify-full", "--server-tls-ca-file", crt});
+  std::string tls_client = "host=127.0.0.1 port=" + std::to_string(router_->write_port()) +
+                           " user=postgres password=" + Sandbox::kSuperuserPassword +
+                           " dbname=postgres gssencmode=disable channel_binding=require sslmode=verify-full" +
+                           " sslrootcert=" + crt;
+  Conn c(tls_client);
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(PQsslInUse(c.c), 1);
+  EXPECT_EQ(c.Query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"), "t");
+  EXPECT_EQ(c.Query("SELECT pg_is_in_recovery()"), "f");
+  // Megabytes each way through both TLS legs (many records, partial writes).
+  EXPECT_EQ(c.Query("SELECT repeat('x', 5000000)").size(), 5000000u);
+  std::string big(3000000, 'y');
+  EXPECT_EQ(c.Query("SELECT length('" + big + "')"), "3000000");
+  // A client in clear still reaches the server over TLS.
+  std::string clear = Via(true);
+  clear.replace(clear.find("sslmode=prefer"), 14, "sslmode=disable");
+  Conn plain(clear);
+  ASSERT_TRUE(plain.ok()) << plain.error();
+  EXPECT_EQ(PQsslInUse(plain.c), 0);
+  EXPECT_EQ(plain.Query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"), "t");
+  // Cancel from a TLS client.
+  ASSERT_EQ(PQsendQuery(c.c, "SELECT pg_sleep(30)"), 1);
+  std::this_thread::sleep_for(milliseconds(200));
+  PGcancel* cancel = PQgetCancel(c.c);
+  char errbuf[256];
+  EXPECT_EQ(PQcancel(cancel, errbuf, sizeof errbuf), 1) << errbuf;
+  PQfreeCancel(cancel);
+  PGresult* res = PQgetResult(c.c);
+  std::string state = PQresultErrorField(res, PG_DIAG_SQLSTATE) ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "";
+  PQclear(res);
+  while ((res = PQgetResult(c.c)) != nullptr) PQclear(res);
+  EXPECT_EQ(state, "57014");
+  Json stats = Admin("/stats");
+  EXPECT_GE(stats["routing"]["tls_clients"].get<int>(), 1) << stats.dump();
+  EXPECT_GE(stats["routing"]["tls_servers"].get<int>(), 2) << stats.dump();
+  EXPECT_EQ(stats["routing"]["closed"]["tls_failed"].get<int>(), 0) << stats.dump();
+
+  // verify-full against a CA that did not sign the server's certificate: refused with a clear error.
+  router_->Stop();
+  TempDir other("rtls2");
+  std::string okey = other.path + "/o.key", ocrt = other.path + "/o.crt";
+  gen = pgw::Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other",
+                  "-keyout", okey, "-out", ocrt});
+  ASSERT_TRUE(gen.ok() && gen->Success());
+  StartRouter(scope_, {"--server-tls-sslmode", "verify-ca", "--server-tls-ca-file", ocrt});
+  Conn refused(Via(true));
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().find("certificate verification failed"), std::string::npos) << refused.error();
+}
+
 TEST_F(RouterTest, LeaderMachineKilledNewConnectionsReachTheNewPrimary) {
   StartCluster(2, [](SandboxSpec& spec) { FastTiming(spec); });
   std::string leader = LeaderKey();

@@ -244,5 +244,34 @@ TEST(PgwireBodiesTest, ReadyForQueryBackendKeyDataParameterStatus) {
   EXPECT_FALSE(b.Byte().ok());
 }
 
+TEST(PgwireFrameTrackerTest, KnowsWhereMessagesEndWhateverTheSplit) {
+  std::string stream = EncodeMessage('D', std::string(70000, 'x')) + EncodeMessage('C', std::string("SELECT 1\0", 9)) +
+                       EncodeReadyForQuery('I');
+  size_t first_end = 5 + 70000, second_end = first_end + 5 + 9;
+  // Byte by byte: at a boundary exactly after each whole message.
+  FrameTracker t;
+  EXPECT_TRUE(t.AtBoundary());
+  for (size_t i = 0; i < stream.size(); ++i) {
+    t.Feed(std::string_view(&stream[i], 1));
+    bool end = i + 1 == first_end || i + 1 == second_end || i + 1 == stream.size();
+    ASSERT_EQ(t.AtBoundary(), end) << "after byte " << i;
+  }
+  // Coalesced, and split inside a header.
+  FrameTracker all;
+  all.Feed(stream);
+  EXPECT_TRUE(all.AtBoundary());
+  FrameTracker split;
+  split.Feed(std::string_view(stream).substr(0, first_end + 3));
+  EXPECT_FALSE(split.AtBoundary());
+  split.Feed(std::string_view(stream).substr(first_end + 3));
+  EXPECT_TRUE(split.AtBoundary());
+  // A length below 4 cannot be followed: never a boundary again.
+  FrameTracker bad;
+  bad.Feed(std::string("Z\0\0\0\2", 5));
+  EXPECT_FALSE(bad.AtBoundary());
+  bad.Feed(EncodeReadyForQuery('I'));
+  EXPECT_FALSE(bad.AtBoundary());
+}
+
 }  // namespace
 }  // namespace pgw::pgwire

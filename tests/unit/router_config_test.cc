@@ -4,8 +4,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "router/config.h"
 #include "test_util.h"
+#include "tls_test_util.h"
 
 namespace pgw::router {
 namespace {
@@ -132,6 +135,55 @@ TEST(RouterConfigTest, HelpAndUsageListEveryFlag) {
                         "--listen-admin", "--workers", "--read-max-lag", "--no-leader-wait"}) {
     EXPECT_NE(u.find(f), std::string::npos) << f;
   }
+}
+
+TEST(RouterConfigTest, TlsSettingsAreValidatedAndTheirFilesLoaded) {
+  std::string dir = std::filesystem::temp_directory_path() / ("pgw-router-tls-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  pgw::testing::WriteSelfSigned(dir, "a");
+  pgw::testing::WriteSelfSigned(dir, "b");
+  std::vector<std::string> base = {"--dcs-url", "http://127.0.0.1:2379", "--scope", "demo"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return LoadRouterConfigText("", "router.yml", args, 2);
+  };
+  // Defaults: no TLS either side.
+  auto r = with({});
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  EXPECT_EQ(r.config->client_tls, nullptr);
+  EXPECT_EQ(r.config->server_tls_sslmode, ServerTlsMode::kDisable);
+  EXPECT_EQ(r.config->server_tls, nullptr);
+  // Client TLS: both files, matching.
+  r = LoadRouterConfigText("client_tls_cert_file: " + dir + "/a.crt\nclient_tls_key_file: " + dir + "/a.key\n",
+                           "router.yml", base, 2);
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  EXPECT_NE(r.config->client_tls, nullptr);
+  EXPECT_TRUE(HasError(with({"--client-tls-cert-file", dir + "/a.crt"}),
+                       "client_tls_key_file (--client-tls-key-file): required with client_tls_cert_file"));
+  EXPECT_TRUE(HasError(with({"--client-tls-key-file", dir + "/a.key"}),
+                       "client_tls_cert_file (--client-tls-cert-file): required with client_tls_key_file"));
+  EXPECT_TRUE(HasError(with({"--client-tls-cert-file", dir + "/a.crt", "--client-tls-key-file", dir + "/b.key"}),
+                       "does not match the certificate"));
+  EXPECT_TRUE(HasError(with({"--client-tls-cert-file", dir + "/none.crt", "--client-tls-key-file", dir + "/a.key"}),
+                       "client_tls_cert_file (--client-tls-cert-file): " + dir + "/none.crt"));
+  // Server TLS: modes, and a CA file exactly when verifying.
+  r = with({"--server-tls-sslmode", "require"});
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  EXPECT_EQ(r.config->server_tls_sslmode, ServerTlsMode::kRequire);
+  EXPECT_NE(r.config->server_tls, nullptr);
+  r = with({"--server-tls-sslmode", "verify-full", "--server-tls-ca-file", dir + "/a.crt"});
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  EXPECT_EQ(r.config->server_tls_sslmode, ServerTlsMode::kVerifyFull);
+  EXPECT_TRUE(HasError(with({"--server-tls-sslmode", "allow"}),
+                       "server_tls_sslmode (--server-tls-sslmode): 'allow' is not disable, prefer"));
+  EXPECT_TRUE(HasError(with({"--server-tls-sslmode", "verify-ca"}),
+                       "server_tls_ca_file (--server-tls-ca-file): required with server_tls_sslmode verify-ca"));
+  EXPECT_TRUE(HasError(with({"--server-tls-sslmode", "require", "--server-tls-ca-file", dir + "/a.crt"}),
+                       "only used with server_tls_sslmode verify-ca or verify-full"));
+  EXPECT_TRUE(HasError(with({"--server-tls-sslmode", "verify-ca", "--server-tls-ca-file", dir + "/none.crt"}),
+                       "server_tls_ca_file (--server-tls-ca-file): " + dir + "/none.crt"));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -150,6 +150,52 @@ TEST(RouterRoutingTest, PrimaryIsTheReadFallbackOnlyWhenAllowed) {
   EXPECT_EQ(RouteRead(t, ReadPolicy{1 << 20, true}, nullptr, {"pg0"}).server, nullptr);
 }
 
+TEST(RouterRoutingTest, ReadSessionsAreEvictedWhenTheirServerLeavesTheReadPool) {
+  ReadPolicy policy;  // 1 MB, no fallback
+  Topology t = Fresh(View(), kNow);
+  EXPECT_EQ(ReadEvictionReason(t, "pg1", policy), std::nullopt);
+  EXPECT_EQ(ReadEvictionReason(t, "pg2", policy), std::nullopt);
+
+  // Behind the threshold: out; back under it: a new session may go there again (RouteRead agrees).
+  ClusterView v = View();
+  v.members["pg1"].xlog_location = 100000000 - (2 << 20);
+  auto why = ReadEvictionReason(Fresh(v, kNow), "pg1", policy);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("2097152 bytes behind the leader (read_max_lag 1048576)"), std::string::npos) << *why;
+  EXPECT_EQ(ReadEvictionReason(Fresh(v, kNow), "pg1", ReadPolicy{4 << 20, false}), std::nullopt);
+  EXPECT_EQ(ReadEvictionReason(t, "pg1", policy), std::nullopt);
+
+  // Not running, tagged noloadbalance, removed.
+  v = View();
+  v.members["pg1"].state = "stopped";
+  v.members["pg2"].tags = Json{{"noloadbalance", true}};
+  Topology changed = Fresh(v, kNow);
+  why = ReadEvictionReason(changed, "pg1", policy);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("not running (state stopped)"), std::string::npos) << *why;
+  why = ReadEvictionReason(changed, "pg2", policy);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("noloadbalance"), std::string::npos) << *why;
+  v = View();
+  v.members.erase("pg2");
+  why = ReadEvictionReason(Fresh(v, kNow), "pg2", policy);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("no longer a member"), std::string::npos) << *why;
+
+  // Promoted: out unless the primary is a read fallback; a fallback session on the primary stays while allowed.
+  v = View();
+  v.leader = LeaderKey{"pg1", 2, 5, 5};
+  v.members["pg1"].role = "primary";
+  why = ReadEvictionReason(Fresh(v, kNow), "pg1", policy);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_NE(why->find("primary"), std::string::npos) << *why;
+  EXPECT_EQ(ReadEvictionReason(Fresh(v, kNow), "pg1", ReadPolicy{1 << 20, true}), std::nullopt);
+  EXPECT_EQ(ReadEvictionReason(t, "pg0", ReadPolicy{1 << 20, true}), std::nullopt);
+  EXPECT_TRUE(ReadEvictionReason(t, "pg0", policy).has_value());
+  // No view yet: nothing is known, nothing is closed.
+  EXPECT_EQ(ReadEvictionReason(Topology{}, "pg1", policy), std::nullopt);
+}
+
 // --- ServerHandshake -------------------------------------------------------------------------------------------
 
 std::string Auth(int32_t sub, const std::string& extra = "") {
@@ -238,6 +284,25 @@ TEST(RouterHandshakeTest, CannotConnectNowBeforeAnythingReachedTheClientIsRetrie
   out.clear();
   EXPECT_EQ(late.OnServerBytes(Auth(5, "salt") + Error("57P03"), &out), ServerHandshake::Step::kContinue);
   EXPECT_EQ(out, Auth(5, "salt") + Error("57P03"));
+}
+
+TEST(RouterHandshakeTest, ChannelBindingMechanismsAreNotOfferedToTheClient) {
+  ServerHandshake hs(/*write_port=*/false);
+  std::string out;
+  std::string mechs("SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0", 34);
+  EXPECT_EQ(hs.OnServerBytes(Auth(10, mechs), &out), ServerHandshake::Step::kContinue);
+  EXPECT_EQ(out, Auth(10, std::string("SCRAM-SHA-256\0\0", 15)));
+  // A TLS client gets the list unchanged (binding holds when the router presents the server's certificate).
+  out.clear();
+  ServerHandshake tls(false);
+  tls.set_offer_channel_binding(true);
+  EXPECT_EQ(tls.OnServerBytes(Auth(10, mechs), &out), ServerHandshake::Step::kContinue);
+  EXPECT_EQ(out, Auth(10, mechs));
+  // Other authentication requests pass unchanged.
+  out.clear();
+  ServerHandshake md5(false);
+  EXPECT_EQ(md5.OnServerBytes(Auth(5, "salt"), &out), ServerHandshake::Step::kContinue);
+  EXPECT_EQ(out, Auth(5, "salt"));
 }
 
 TEST(RouterHandshakeTest, GarbageFromTheServerFails) {

@@ -8,12 +8,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include <atomic>
+#include <filesystem>
+#include <map>
 #include <thread>
 
 #include "net/socket.h"
 #include "pgwire/startup.h"
 #include "router/worker.h"
+#include "tls_test_util.h"
 
 namespace pgw::router {
 namespace {
@@ -62,6 +67,7 @@ class FakeServer {
     thread_ = std::thread([this] { Serve(); });
   }
   ~FakeServer() {
+    stop_ = true;
     shutdown(lfd_, SHUT_RDWR);
     close(lfd_);
     thread_.join();
@@ -72,7 +78,7 @@ class FakeServer {
 
  private:
   int AcceptOne() {
-    for (int i = 0; i < 500; ++i) {
+    for (int i = 0; i < 500 && !stop_; ++i) {
       int fd = net::Accept(lfd_);
       if (fd >= 0) {
         Blocking(fd);
@@ -144,6 +150,7 @@ class FakeServer {
     close(fd);
   }
   int recovering_probes_;
+  std::atomic<bool> stop_{false};
   int lfd_ = -1;
   int port_ = 0;
   std::thread thread_;
@@ -159,7 +166,7 @@ TEST(RouterWorkerTest, WritePortLinksTheClientOnlyOnceTheLeaderLeavesRecoveryAnd
   RealClock clock;
   Logger log(stderr, LogLevel::kWarning);
   RouterShared shared;
-  Worker w(0, cfg, shared, clock, log);
+  Worker w(0, std::make_shared<RouterConfig>(cfg), shared, clock, log);
   ASSERT_TRUE(w.Init().ok());
   auto t = std::make_shared<Topology>();
   t->dcs_ready = true;
@@ -221,6 +228,159 @@ TEST(RouterWorkerTest, WritePortLinksTheClientOnlyOnceTheLeaderLeavesRecoveryAnd
   EXPECT_EQ(w.stats().cancels_forwarded.load(), 1u);
   close(c);
   w.Stop();
+}
+
+// A read-only session on a replica that falls behind the lag threshold is closed with FATAL 57P01 saying why,
+// and counted.
+TEST(RouterWorkerTest, ReadSessionIsClosedWithAnErrorWhenItsReplicaLeavesThePool) {
+  FakeServer server(/*recovering_probes=*/0);
+  RouterConfig cfg;
+  cfg.scope = "t";
+  cfg.listen_write = HostPort{"127.0.0.1", 0};
+  cfg.listen_read = HostPort{"127.0.0.1", 0};
+  RealClock clock;
+  Logger log(stderr, LogLevel::kWarning);
+  RouterShared shared;
+  Worker w(0, std::make_shared<RouterConfig>(cfg), shared, clock, log);
+  ASSERT_TRUE(w.Init().ok());
+  auto make = [&](int64_t lag, uint64_t generation) {
+    auto t = std::make_shared<Topology>();
+    t->generation = generation;
+    t->dcs_ready = true;
+    t->fresh_at = clock.Now();
+    t->leader = "a";
+    t->leader_epoch = 1;
+    t->leader_position = 100 << 20;
+    ServerInfo a;
+    a.name = "a";
+    a.addr = HostPort{"127.0.0.1", 1};
+    a.role = "primary";
+    a.state = "running";
+    a.leader = true;
+    a.lag_bytes = 0;
+    ServerInfo r;
+    r.name = "r";
+    r.addr = HostPort{"127.0.0.1", server.port()};
+    r.role = "replica";
+    r.state = "streaming";
+    r.lag_bytes = lag;
+    t->servers = {a, r};
+    return t;
+  };
+  w.SetTopology(make(0, 1));
+  w.Start();
+
+  int c = ConnectTo(w.read_port());
+  ASSERT_GE(c, 0);
+  pgwire::StartupPacket p;
+  p.parameters = {{"user", "u"}, {"database", "d"}};
+  std::string sp = pgwire::EncodeStartup(p);
+  ASSERT_EQ(send(c, sp.data(), sp.size(), 0), static_cast<ssize_t>(sp.size()));
+  auto msgs = ReadUntil(c, pgwire::Direction::kBackend, 'Z');
+  ASSERT_FALSE(msgs.empty());
+  ASSERT_EQ(msgs.back().type, 'Z');
+  EXPECT_EQ(w.stats().routed_read.load(), 1u);
+
+  w.SetTopology(make(2 << 20, 2));  // 2 MB behind: over the 1 MB default
+  auto err = ReadUntil(c, pgwire::Direction::kBackend, 'E');
+  ASSERT_FALSE(err.empty());
+  ASSERT_EQ(err.back().type, 'E');
+  auto fields = pgwire::DecodeErrorFields(err.back().body);
+  ASSERT_TRUE(fields.ok());
+  std::map<char, std::string> f(fields->begin(), fields->end());
+  EXPECT_EQ(f['V'], "FATAL");
+  EXPECT_EQ(f['C'], "57P01");
+  EXPECT_NE(f['M'].find("r is 2097152 bytes behind the leader"), std::string::npos) << f['M'];
+  char byte;
+  EXPECT_EQ(recv(c, &byte, 1, 0), 0) << "the session stayed open";
+  close(c);
+  for (int i = 0; i < 200 && w.stats().closed[static_cast<int>(CloseReason::kReplicaLeftPool)].load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(w.stats().closed[static_cast<int>(CloseReason::kReplicaLeftPool)].load(), 1u);
+  w.Stop();
+}
+
+// A client asking for TLS gets 'S' when a certificate is configured; start-up, authentication and the relay then
+// run inside TLS (the fake server speaks in clear).
+TEST(RouterWorkerTest, ClientTlsSessionIsAnsweredSAndRelayed) {
+  std::string dir = std::filesystem::temp_directory_path() / ("pgw-worker-tls-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  pgw::testing::WriteSelfSigned(dir, "s");
+  FakeServer server(/*recovering_probes=*/0);
+  RouterConfig cfg;
+  cfg.scope = "t";
+  cfg.listen_write = HostPort{"127.0.0.1", 0};
+  cfg.listen_read = HostPort{"127.0.0.1", 0};
+  auto ctx = net::TlsContext::Server(dir + "/s.crt", dir + "/s.key");
+  ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+  cfg.client_tls = *ctx;
+  RealClock clock;
+  Logger log(stderr, LogLevel::kWarning);
+  RouterShared shared;
+  Worker w(0, std::make_shared<RouterConfig>(cfg), shared, clock, log);
+  ASSERT_TRUE(w.Init().ok());
+  auto t = std::make_shared<Topology>();
+  t->dcs_ready = true;
+  t->fresh_at = clock.Now();
+  ServerInfo r;
+  r.name = "r";
+  r.addr = HostPort{"127.0.0.1", server.port()};
+  r.role = "replica";
+  r.state = "streaming";
+  t->servers.push_back(r);
+  w.SetTopology(t);
+  w.Start();
+
+  int c = ConnectTo(w.read_port());
+  ASSERT_GE(c, 0);
+  pgwire::StartupPacket ssl;
+  ssl.kind = pgwire::StartupKind::kSslRequest;
+  std::string req = pgwire::EncodeStartup(ssl);
+  ASSERT_EQ(send(c, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  char answer = 0;
+  ASSERT_EQ(recv(c, &answer, 1, 0), 1);
+  ASSERT_EQ(answer, 'S');
+  SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
+  SSL* tls = SSL_new(cctx);
+  SSL_set_fd(tls, c);
+  ASSERT_EQ(SSL_connect(tls), 1) << "TLS handshake with the router failed";
+  auto read_until = [&](char until) {
+    pgwire::MessageReader rd(pgwire::Direction::kBackend);
+    std::vector<pgwire::Message> out;
+    char buf[4096];
+    for (int i = 0; i < 1000; ++i) {
+      auto m = rd.Next();
+      if (!m.ok()) break;
+      if (*m) {
+        out.push_back(**m);
+        if ((*m)->type == until) break;
+        continue;
+      }
+      int n = SSL_read(tls, buf, sizeof buf);
+      if (n <= 0) break;
+      rd.Feed(std::string_view(buf, static_cast<size_t>(n)));
+    }
+    return out;
+  };
+  pgwire::StartupPacket p;
+  p.parameters = {{"user", "u"}, {"database", "d"}};
+  std::string sp = pgwire::EncodeStartup(p);
+  ASSERT_EQ(SSL_write(tls, sp.data(), static_cast<int>(sp.size())), static_cast<int>(sp.size()));
+  auto msgs = read_until('Z');
+  ASSERT_FALSE(msgs.empty());
+  EXPECT_EQ(msgs.back().type, 'Z');
+  std::string q = pgwire::EncodeMessage('Q', std::string("SELECT 1\0", 9));
+  ASSERT_EQ(SSL_write(tls, q.data(), static_cast<int>(q.size())), static_cast<int>(q.size()));
+  auto answer_msgs = read_until('Z');
+  ASSERT_EQ(answer_msgs.size(), 2u);
+  EXPECT_EQ(answer_msgs[0].type, 'C');
+  EXPECT_EQ(w.stats().tls_clients.load(), 1u);
+  SSL_free(tls);
+  SSL_CTX_free(cctx);
+  close(c);
+  w.Stop();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
