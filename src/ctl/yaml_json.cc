@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <optional>
 #include <regex>
 
@@ -45,9 +46,10 @@ std::optional<Json> PlainValue(const std::string& s, bool* other = nullptr) {
     bool neg = !digits.empty() && digits[0] == '-';
     if (!digits.empty() && (digits[0] == '-' || digits[0] == '+')) digits.erase(0, 1);
     if (base == 16 || base == 2) digits.erase(0, 2);
+    std::string plain = Strip(digits);  // kept alive: `end` points into it
     errno = 0;
     char* end = nullptr;
-    long long v = std::strtoll(Strip(digits).c_str(), &end, base);
+    long long v = std::strtoll(plain.c_str(), &end, base);
     if (errno != 0 || *end != 0) return std::nullopt;
     return Json(neg ? -v : v);
   };
@@ -61,13 +63,26 @@ std::optional<Json> PlainValue(const std::string& s, bool* other = nullptr) {
     size_t start = (s[0] == '-' || s[0] == '+') ? 1 : 0;
     while (start <= s.size()) {
       size_t colon = s.find(':', start);
-      v = v * 60 + std::stoll(Strip(s.substr(start, colon - start)));
+      std::string part = Strip(s.substr(start, colon - start));
+      errno = 0;
+      char* end = nullptr;
+      long long p = std::strtoll(part.c_str(), &end, 10);
+      // Too large for a 64-bit integer: not a number pgwarden can carry, left as the text it is.
+      if (errno != 0 || *end != 0 || v > (LLONG_MAX - p) / 60) return std::nullopt;
+      v = v * 60 + p;
       if (colon == std::string::npos) break;
       start = colon + 1;
     }
     return Json(neg ? -v : v);
   }
-  if (s != "." && std::regex_match(s, kFloat)) return Json(std::stod(Strip(s)));
+  if (s != "." && std::regex_match(s, kFloat)) {
+    std::string plain = Strip(s);
+    errno = 0;
+    char* end = nullptr;
+    double d = std::strtod(plain.c_str(), &end);
+    if (errno != 0 || *end != 0 || plain.empty()) return std::nullopt;  // out of range: left as text
+    return Json(d);
+  }
   if (other && std::regex_match(s, kOther)) *other = true;
   return std::nullopt;
 }

@@ -57,9 +57,11 @@ std::vector<std::string> ReplicaMethodArgv(const Config& cfg, const std::string&
       return kv.first == "no_params" || kv.first == "no_master" || kv.first == "no_leader" || kv.first == "keep_data";
     });
   } else {
-    for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+    for (const auto& given : std::vector<std::pair<std::string, std::string>>{
              {"scope", cfg.scope}, {"role", "replica"}, {"datadir", cfg.postgresql.data_dir},
              {"connstring", connstring}}) {
+      const std::string& k = given.first;  // not a structured binding: clang 14 cannot capture those
+      const std::string& v = given.second;
       auto own = std::find_if(options.begin(), options.end(), [&](const auto& kv) { return kv.first == k; });
       if (own != options.end()) own->second = v;
       else options.emplace_back(k, v);

@@ -153,3 +153,27 @@ TEST(ConfigRoundTripTest, PatchIsPatronisPatchConfig) {
 
 }  // namespace
 }  // namespace pgw
+
+namespace pgw::ctl {
+namespace {
+
+// Found by the fuzz step (fuzz_ctl_args, under AddressSanitizer): the integer reader read its end pointer after
+// the string it pointed into was gone, and std::stoll / std::stod threw on values past 64 bits.
+TEST(ConfigRoundTripTest, NumbersTooLargeOrMalformedStayTextAndNeverThrow) {
+  for (const std::string text : {"99999999999999999999:00", "1:99999999999999999999", "1.0e+999", ".e+1",
+                                 "0x1ffffffffffffffffff", "99999999999999999999"}) {
+    Result<Json> v = Json();
+    ASSERT_NO_THROW(v = ParseYamlValue(text)) << text;
+    ASSERT_TRUE(v.ok()) << text << ": " << v.status().message();
+    EXPECT_TRUE(v->is_string()) << text << " became " << v->dump();
+  }
+  auto small = ParseYamlValue("1:30");  // YAML 1.1 sexagesimal, as Patroni's PyYAML reads it
+  ASSERT_TRUE(small.ok());
+  EXPECT_EQ(*small, Json(90));
+  auto hex = ParseYamlValue("0x1f");
+  ASSERT_TRUE(hex.ok());
+  EXPECT_EQ(*hex, Json(31));
+}
+
+}  // namespace
+}  // namespace pgw::ctl
