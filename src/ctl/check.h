@@ -29,6 +29,12 @@ struct CheckResult {
   Verdict verdict = Verdict::kPass;
   std::string reason;
 };
+inline CheckResult Pass(std::string check, std::string subject, std::string reason) {
+  return {std::move(check), std::move(subject), Verdict::kPass, std::move(reason)};
+}
+inline CheckResult Fail(std::string check, std::string subject, std::string reason) {
+  return {std::move(check), std::move(subject), Verdict::kFail, std::move(reason)};
+}
 
 // What `check` is asked to do (its command-line options).
 struct CheckOptions {

@@ -11,13 +11,6 @@ namespace pgw::ctl::check {
 
 namespace {
 
-CheckResult Pass(std::string check, std::string subject, std::string reason) {
-  return {std::move(check), std::move(subject), Verdict::kPass, std::move(reason)};
-}
-CheckResult Fail(std::string check, std::string subject, std::string reason) {
-  return {std::move(check), std::move(subject), Verdict::kFail, std::move(reason)};
-}
-
 std::string Hex(uint64_t v) {
   char b[32];
   std::snprintf(b, sizeof b, "%" PRIx64, v);

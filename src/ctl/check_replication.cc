@@ -10,13 +10,6 @@ namespace pgw::ctl::check {
 
 namespace {
 
-CheckResult Pass(std::string check, std::string subject, std::string reason) {
-  return {std::move(check), std::move(subject), Verdict::kPass, std::move(reason)};
-}
-CheckResult Fail(std::string check, std::string subject, std::string reason) {
-  return {std::move(check), std::move(subject), Verdict::kFail, std::move(reason)};
-}
-
 std::string Seconds(double s) {
   char b[32];
   std::snprintf(b, sizeof b, "%.1f s", s);
