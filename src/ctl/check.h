@@ -179,6 +179,11 @@ namespace check {
 
 // ---- I/O (check_gather.cc) ----
 
+// A libpq connection string to the server at `hp` as postgresql.authentication.superuser (password and SSL options
+// included), or as `username` when given.
+std::string SuperuserConnInfo(const Config& target, const HostPort& hp, const std::string& dbname,
+                              const std::string& username, const std::string& application_name);
+
 // Asks etcd, every member's agent and PostgreSQL, writes the canary (unless o.canary is false) and asks the router.
 // Members are asked in parallel; every call is bounded by o.timeout, the canary by o.canary_timeout.
 Facts Gather(Session& session, const Config& target, const ClusterView& cluster, const std::string& scope,

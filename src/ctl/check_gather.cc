@@ -19,6 +19,18 @@
 
 namespace pgw::ctl::check {
 
+std::string SuperuserConnInfo(const Config& target, const HostPort& hp, const std::string& dbname,
+                              const std::string& username, const std::string& application_name) {
+  const PgUser& su = target.postgresql.superuser;
+  std::vector<std::pair<std::string, std::string>> kv = {
+      {"host", hp.host}, {"port", std::to_string(hp.port)}, {"dbname", dbname},
+      {"user", !username.empty() ? username : !su.username.empty() ? su.username : "postgres"},
+      {"application_name", application_name}};
+  if (!su.password.empty() && (username.empty() || username == su.username)) kv.emplace_back("password", su.password);
+  for (const auto& [k, v] : su.options) kv.emplace_back(k, v);
+  return ConnInfo(kv);
+}
+
 namespace {
 
 MonoTime Now() { return RealClock().Now(); }
@@ -85,14 +97,7 @@ EtcdEndpointFacts AskEndpoint(const Config& target, const HostPort& ep, const st
 }
 
 std::string MemberConnInfo(const Config& target, const HostPort& hp, const CheckOptions& o) {
-  const PgUser& su = target.postgresql.superuser;
-  std::vector<std::pair<std::string, std::string>> kv = {
-      {"host", hp.host}, {"port", std::to_string(hp.port)}, {"dbname", o.dbname},
-      {"user", !o.username.empty() ? o.username : !su.username.empty() ? su.username : "postgres"},
-      {"application_name", "pgwardenctl check"}};
-  if (!su.password.empty() && (o.username.empty() || o.username == su.username)) kv.emplace_back("password", su.password);
-  for (const auto& [k, v] : su.options) kv.emplace_back(k, v);
-  return ConnInfo(kv);
+  return SuperuserConnInfo(target, hp, o.dbname, o.username, "pgwardenctl check");
 }
 
 // The identity of the server behind `c` (in_recovery, identity): enough to tell servers apart through a router.

@@ -2,12 +2,18 @@
 #include "ctl/check.h"
 #include "ctl/command.h"
 #include "ctl/ctl.h"
+#include "ctl/top.h"
 
 namespace pgw::ctl {
 
-Status ValidateCheck(const Options& o) { return check::ParseCheckOptions(o.check).status(); }
+Status ValidateCheck(const Options& o) {
+  if (o.watch) return ValidateTop(o);
+  if (!o.top.empty()) return InvalidArgument("check: " + o.top.front() + " goes with --watch (the live view)");
+  return check::ParseCheckOptions(o.check).status();
+}
 
 int RunCheck(const Invocation& in) {
+  if (in.opts.watch) return RunTop(in);
   if (!in.args.empty()) {
     std::fprintf(in.err, "pgwardenctl: check takes no argument besides the cluster name, got '%s'\n",
                  in.args.front().c_str());

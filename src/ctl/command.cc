@@ -25,6 +25,9 @@ const std::vector<Command>& Commands() {
       {"dsn", "dsn [--member M]                 libpq connection string of the leader or a member", RunDsn, false},
       {"check", "check [--router HOST:PORT] [--max-lag-bytes 10MB] [--max-lag-seconds 5] [--no-canary] [-f json]",
        RunCheck, false, ValidateCheck},
+      {"top", "top [--interval 1] [--iterations N] [--max-lag-bytes 10MB] [--max-lag-seconds 5]   live view "
+              "(also check --watch)",
+       RunTop, false, ValidateTop},
       {"remove", "remove CLUSTER                   delete the cluster's keys from etcd (asks for confirmation)",
        RunRemove, false},
   };

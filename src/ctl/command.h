@@ -63,6 +63,8 @@ int RunMembers(const Invocation& in);     // restart, reinit, reload
 int RunRemove(const Invocation& in);
 int RunCheck(const Invocation& in);       // cmd_check.cc
 Status ValidateCheck(const Options& o);
+int RunTop(const Invocation& in);         // cmd_top.cc: top, check --watch
+Status ValidateTop(const Options& o);
 
 // Shared by handlers.
 bool TrueField(const Json& j, const std::string& key);

@@ -49,6 +49,13 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       std::string v;
       s = take(&v);
       o.pgs.push_back(v);
+    } else if (a == "--interval" || a == "--iterations") {
+      std::string v;
+      s = take(&v);
+      o.top.push_back(a);
+      o.top.push_back(v);
+    } else if (a == "--watch") {
+      o.watch = true;
     } else if (a == "--no-canary") {
       o.check.push_back(a);
     } else if (CheckValued(a)) {

@@ -18,6 +18,8 @@ struct Options {
   std::string leader, candidate, scheduled, role, member;
   std::vector<std::string> sets, pgs;  // edit-config --set, --pg
   std::vector<std::string> check;       // check's own options, each followed by its value if it takes one (check.h)
+  std::vector<std::string> top;         // top's own options (--interval, --iterations), each with its value (top.h)
+  bool watch = false;                   // check --watch: the live view (top) instead of one report
   std::vector<std::string> positional;  // the verb, then its arguments
 };
 
