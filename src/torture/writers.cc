@@ -92,7 +92,9 @@ void Writers::Loop(int writer) {
       " ('x' || substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8))::bit(32)::int,"
       " coalesce(host(inet_server_addr()), 'local') || ':' || inet_server_port()) RETURNING timeline, server";
   };
-  const Micros reconnect_us = opts_.reconnect_every.count() * 1000;
+  // Writer i reconnects every reconnect_every * (1 + i/N): writers move to another server at different moments, so
+  // that two servers accepting writes at once are both seen (a pool recycling connections does the same).
+  const Micros reconnect_us = opts_.reconnect_every.count() * 1000 * (opts_.writers + writer) / opts_.writers;
   while (!stop_) {
     Micros started = NowMicros();
     if (c.connected() && reconnect_us > 0 && started - connected_at >= reconnect_us) c.Close();

@@ -28,7 +28,8 @@ struct WriterOptions {
   std::string table = "pgwarden_torture";
   int writers = 4;
   Duration interval{10};             // between a writer's inserts
-  Duration reconnect_every{1000};    // a writer opens a fresh connection this often (0: only after a failure)
+  Duration reconnect_every{1000};    // writer i opens a fresh connection every reconnect_every * (1 + i/N)
+                                     // (0: only after a failure)
   Duration timeout{2000};            // connect and statement timeout
 };
 
