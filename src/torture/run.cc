@@ -65,7 +65,7 @@ Result<Target> OpenCluster(const Options& o, const RunEnv& env, Logger& log) {
     spec.ttl = 5;
     spec.loop_wait = 1;
     spec.retry_timeout = 2;
-    spec.extra_dcs = env.extra_dcs.empty() && o.sync ? "    synchronous_mode: true\n" : env.extra_dcs;
+    if (o.sync) spec.extra_dcs = "    synchronous_mode: true\n";
     std::fprintf(env.err, "starting a sandbox in %s...\n", o.sandbox_dir.c_str());
     auto c = SandboxCluster::Start(spec, log);
     if (!c.ok()) return c.status();

@@ -15,8 +15,6 @@ struct RunEnv {
   std::string pgwarden_bin;  // for a sandbox this run starts
   FILE* out = stdout;        // tables
   FILE* err = stderr;        // progress
-  // Extra YAML under bootstrap.dcs for a sandbox this run starts (the benchmark's timings); "" : none.
-  std::string extra_dcs;
 };
 
 // Runs every round; fills `rounds` (when given) and returns the exit code (0 passed, 1 violation, 3 errors).
