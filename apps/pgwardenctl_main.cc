@@ -10,6 +10,7 @@
 #include "agent/status_json.h"
 #include "ctl/ctl.h"
 #include "ctl/sandbox.h"
+#include "torture/torture.h"
 
 namespace {
 
@@ -25,6 +26,8 @@ void Usage(FILE* out) {
                "                   pause|resume|edit-config|show-config|history|dsn|topology|remove|check ...\n"
                "       pgwardenctl [-c patroni.yml] check [--router HOST:PORT] [--max-lag-bytes 10MB]\n"
                "                   [--max-lag-seconds 5] [--canary-timeout S] [--no-canary] [-f json]\n"
+               "       pgwardenctl torture (--sandbox DIR --fault NAME | --dsn DSN --fault-cmd CMD) [--rounds R]\n"
+               "                   [--json FILE] ...   (pgwardenctl torture --help)\n"
                "DIR defaults to ./sandbox. 'up' starts etcd, N pgwarden nodes (default 3) and a pgwarden-router\n"
                "(unless --no-router) on free loopback ports, waits until one leader streams to every replica and\n"
                "the router sends writes to it, and prints how to connect. Timing defaults:\n"
@@ -52,6 +55,11 @@ int main(int argc, char** argv) {
   if (args[0] == "--version") {
     std::printf("pgwardenctl %s\n", pgw::kPgwardenVersion);
     return 0;
+  }
+  if (args[0] == "torture") {
+    pgw::torture::RunEnv env;
+    env.pgwarden_bin = SelfDir() + "/pgwarden";
+    return pgw::torture::Main(std::vector<std::string>(args.begin() + 1, args.end()), env);
   }
   if (args[0] != "sandbox") return pgw::ctl::Main(args, stdout, stderr);
   if (args.size() < 2) {
