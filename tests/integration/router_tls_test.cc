@@ -22,7 +22,9 @@ class RouterTlsTest : public RouterFixture {
   void GiveToPostgres(const std::vector<std::string>& files) {
     for (const auto& f : files) {
       ASSERT_EQ(chmod(f.c_str(), 0600), 0) << f;
-      if (auto u = Unprivileged()) ASSERT_EQ(chown(f.c_str(), u->uid, u->gid), 0) << f;
+      if (auto u = Unprivileged()) {
+        ASSERT_EQ(chown(f.c_str(), u->uid, u->gid), 0) << f;
+      }
     }
   }
 };
