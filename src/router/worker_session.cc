@@ -116,6 +116,8 @@ void Worker::OnClientStartupBytes(Session& s) {
         ForwardCancel(pk.cancel_pid, pk.cancel_key);
         return Close(s, CloseReason::kCancelRequest, "cancel request");
       case pgwire::StartupKind::kStartup:
+        if (const std::string* u = pk.Parameter("user")) s.user = *u;
+        if (const std::string* d = pk.Parameter("database")) s.database = *d;
         if (!s.ctls && cfg_->client_tls_sslmode == ClientTlsMode::kRequire) {
           return Refuse(s, "28000",
                         "pgwarden-router: TLS is required (client_tls_sslmode require): connect with sslmode=require "
@@ -123,8 +125,6 @@ void Worker::OnClientStartupBytes(Session& s) {
                         CloseReason::kTlsRequired);
         }
         s.startup = std::move(raw);
-        if (const std::string* u = pk.Parameter("user")) s.user = *u;
-        if (const std::string* d = pk.Parameter("database")) s.database = *d;
         s.to_server = std::move(s.client_in);
         s.client_in.clear();
         loop_.Cancel(s.startup_timer);
