@@ -56,6 +56,7 @@ struct System {
   std::string extra_dcs;  // YAML lines under bootstrap.dcs (4-space indent)
   // Each node reaches etcd only through its own Forwarder (Bench::EtcdLink), so that one node alone can be cut off.
   bool etcd_links = false;
+  int max_connections = 50;
 };
 
 struct Round {
@@ -98,6 +99,7 @@ class Bench {
     spec.loop_wait = sys_.loop_wait;
     spec.retry_timeout = sys_.retry_timeout;
     spec.extra_dcs = sys_.extra_dcs;
+    spec.max_connections = sys_.max_connections;
     if (sys_.etcd_links) {
       for (int i = 0; i < spec.nodes; ++i) {
         links_.push_back(std::make_unique<Forwarder>());

@@ -270,7 +270,7 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
         "        wal_level: " + spec.wal_level + "\n"
         "        hot_standby: 'on'\n"
         "        wal_log_hints: 'on'\n"
-        "        max_connections: 50\n" +
+        "        max_connections: " + std::to_string(spec.max_connections) + "\n" +
         spec.extra_dcs +
         "  initdb:\n"
         "  - encoding: UTF8\n"

@@ -43,6 +43,7 @@ struct SandboxSpec {
   // Extra YAML lines under bootstrap.dcs (4-space indent, e.g. "    failsafe_mode: true\n") and under postgresql
   // (2-space indent).
   std::string extra_dcs;
+  int max_connections = 50;  // bootstrap.dcs postgresql.parameters.max_connections (the same on every node)
   std::string wal_level = "replica";  // bootstrap.dcs.postgresql.parameters.wal_level (logical for logical slots)
   std::string extra_postgresql;
   std::string extra_restapi;  // under restapi (2-space indent)

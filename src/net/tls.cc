@@ -43,15 +43,9 @@ SSL_CTX* NewContext(const SSL_METHOD* method) {
 #endif
   return ctx;
 }
-}  // namespace
 
-TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
-
-Result<std::shared_ptr<const TlsContext>> TlsContext::Server(const std::string& cert_file, const std::string& key_file) {
-  ERR_clear_error();
-  SSL_CTX* ctx = NewContext(TLS_server_method());
-  if (!ctx) return Internal("SSL_CTX_new: " + OpenSslErrors());
-  std::shared_ptr<const TlsContext> out(new TlsContext(ctx));
+// Loads a certificate chain and its private key into `ctx`; the error names the file at fault.
+Status UseCertificate(SSL_CTX* ctx, const std::string& cert_file, const std::string& key_file) {
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
     return InvalidArgument(cert_file + ": " + OpenSslErrors());
   }
@@ -63,14 +57,30 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::Server(const std::string& 
   if (SSL_CTX_check_private_key(ctx) != 1) {
     return InvalidArgument(key_file + " does not match the certificate " + cert_file);
   }
+  return Status::Ok();
+}
+}  // namespace
+
+TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+
+Result<std::shared_ptr<const TlsContext>> TlsContext::Server(const std::string& cert_file, const std::string& key_file) {
+  ERR_clear_error();
+  SSL_CTX* ctx = NewContext(TLS_server_method());
+  if (!ctx) return Internal("SSL_CTX_new: " + OpenSslErrors());
+  std::shared_ptr<const TlsContext> out(new TlsContext(ctx));
+  PGW_RETURN_IF_ERROR(UseCertificate(ctx, cert_file, key_file));
   return out;
 }
 
-Result<std::shared_ptr<const TlsContext>> TlsContext::Client(bool verify, const std::string& ca_file) {
+Result<std::shared_ptr<const TlsContext>> TlsContext::Client(bool verify, const std::string& ca_file,
+                                                             const std::string& cert_file,
+                                                             const std::string& key_file) {
   ERR_clear_error();
   SSL_CTX* ctx = NewContext(TLS_client_method());
   if (!ctx) return Internal("SSL_CTX_new: " + OpenSslErrors());
   std::shared_ptr<const TlsContext> out(new TlsContext(ctx));
+  if (cert_file.empty() != key_file.empty()) return InvalidArgument("a client certificate needs both a cert and a key");
+  if (!cert_file.empty()) PGW_RETURN_IF_ERROR(UseCertificate(ctx, cert_file, key_file));
   if (verify) {
     int ok = ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx)
                              : SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr);

@@ -24,8 +24,11 @@ class TlsContext {
   // Accepts TLS from clients with this certificate chain and key (PEM files). Errors name the file.
   static Result<std::shared_ptr<const TlsContext>> Server(const std::string& cert_file, const std::string& key_file);
   // Connects with TLS. With `verify`, the server's certificate must chain to `ca_file` (PEM; the system's store
-  // when empty); TlsConn checks the name when asked.
-  static Result<std::shared_ptr<const TlsContext>> Client(bool verify, const std::string& ca_file);
+  // when empty); TlsConn checks the name when asked. With `cert_file` and `key_file` (PEM, both or neither), that
+  // certificate (chain) is presented when the server asks for one (libpq's sslcert/sslkey). Errors name the file.
+  static Result<std::shared_ptr<const TlsContext>> Client(bool verify, const std::string& ca_file,
+                                                          const std::string& cert_file = "",
+                                                          const std::string& key_file = "");
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;

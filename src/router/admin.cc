@@ -93,6 +93,7 @@ std::string RenderStatsJson(const Topology& t, MonoTime now, const RouterConfig&
                   {"read", Sum(ws, &WorkerStats::routed_read)},
                   {"connect_failures", Sum(ws, &WorkerStats::connect_failures)},
                   {"startup_retries", Sum(ws, &WorkerStats::startup_retries)},
+                  {"recovery_queries", Sum(ws, &WorkerStats::recovery_queries)},
                   {"cancels_forwarded", Sum(ws, &WorkerStats::cancels_forwarded)},
                   {"cancels_unknown", Sum(ws, &WorkerStats::cancels_unknown)},
                   {"tls_clients", Sum(ws, &WorkerStats::tls_clients)},
@@ -101,15 +102,21 @@ std::string RenderStatsJson(const Topology& t, MonoTime now, const RouterConfig&
   j["topology"] = {{"changes", watcher ? watcher->topology_changes() : 0},
                    {"leader_changes", watcher ? watcher->leader_changes() : 0},
                    {"etcd_read_failures", watcher ? watcher->etcd_read_failures() : 0},
+                   {"etcd_switches", watcher ? watcher->etcd_switches() : 0},
+                   {"etcd_switch_failures", watcher ? watcher->etcd_switch_failures() : 0},
                    {"reroute_ms", shared.reroute_ms.load() >= 0 ? Json(shared.reroute_ms.load()) : Json()}};
   // The settings in force (after the last reload).
   j["config"] = {{"read_max_lag_bytes", cfg.read_max_lag_bytes},
+                 {"read_return_lag_bytes", cfg.read_return_lag_bytes},
                  {"read_fallback_to_primary", cfg.read_fallback_to_primary},
                  {"no_leader_wait_ms", cfg.no_leader_wait.count()},
                  {"connect_timeout_ms", cfg.connect_timeout.count()},
+                 {"recovery_check", cfg.recovery_check == RecoveryCheck::kQuery ? "query" : "auto"},
                  {"log_level", LogLevelName(cfg.log_level)},
                  {"workers", cfg.workers},
                  {"client_tls", cfg.client_tls != nullptr},
+                 {"client_tls_sslmode", ClientTlsModeName(cfg.client_tls_sslmode)},
+                 {"server_tls_client_cert", !cfg.server_tls_cert_file.empty()},
                  {"server_tls_sslmode", ServerTlsModeName(cfg.server_tls_sslmode)},
                  {"reloads", shared.reloads.load()},
                  {"reload_failures", shared.reload_failures.load()}};
@@ -168,6 +175,9 @@ std::string RenderMetrics(const Topology& t, MonoTime now, const RouterConfig& c
   line("pgwarden_router_connect_failures_total", "", static_cast<double>(Sum(ws, &WorkerStats::connect_failures)));
   metric("pgwarden_router_startup_retries_total", "counter", "start-ups tried again before the client saw anything");
   line("pgwarden_router_startup_retries_total", "", static_cast<double>(Sum(ws, &WorkerStats::startup_retries)));
+  metric("pgwarden_router_recovery_queries_total", "counter",
+         "SELECT pg_is_in_recovery() checks sent to leaders (no in_hot_standby, or recovery_check query)");
+  line("pgwarden_router_recovery_queries_total", "", static_cast<double>(Sum(ws, &WorkerStats::recovery_queries)));
   metric("pgwarden_router_cancels_total", "counter", "cancel requests, by outcome");
   line("pgwarden_router_cancels_total", "outcome=\"forwarded\"", static_cast<double>(Sum(ws, &WorkerStats::cancels_forwarded)));
   line("pgwarden_router_cancels_total", "outcome=\"unknown_key\"", static_cast<double>(Sum(ws, &WorkerStats::cancels_unknown)));

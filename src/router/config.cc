@@ -9,8 +9,19 @@
 #include "common/config.h"
 #include "common/fs.h"
 #include "net/socket.h"
+#include "router/config_tls.h"
 
 namespace pgw::router {
+
+const char* ClientTlsModeName(ClientTlsMode m) {
+  switch (m) {
+    case ClientTlsMode::kDisable: return "disable";
+    case ClientTlsMode::kAllow: return "allow";
+    case ClientTlsMode::kPrefer: return "prefer";
+    case ClientTlsMode::kRequire: return "require";
+  }
+  return "?";
+}
 
 const char* ServerTlsModeName(ServerTlsMode m) {
   switch (m) {
@@ -154,6 +165,14 @@ const std::vector<Field>& Fields() {
          c->read_max_lag_bytes = *b;
          return std::nullopt;
        }},
+      {"read_return_lag", "--read-return-lag", "a replica that left the read pool for lag returns at or below this "
+       "(bytes; kB, MB, GB; default half of read_max_lag)", false,
+       [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
+         auto b = ParseBytes(v[0]);
+         if (!b) return "'" + v[0] + "' is not a size (bytes, or with kB, MB, GB)";
+         c->read_return_lag_bytes = *b;
+         return std::nullopt;
+       }},
       {"read_fallback_to_primary", "--read-fallback-to-primary", "read port uses the primary when no replica "
        "qualifies (true/false, default false)", false,
        [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
@@ -169,6 +188,14 @@ const std::vector<Field>& Fields() {
          auto e = Duration1(v[0], &c->connect_timeout);
          if (!e && c->connect_timeout.count() == 0) return "must be more than 0";
          return e;
+       }},
+      {"recovery_check", "--recovery-check", "how the write port checks the leader left recovery: auto "
+       "(in_hot_standby, or a query before PostgreSQL 14) or query (always SELECT pg_is_in_recovery())", false,
+       [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
+         if (v[0] == "auto") c->recovery_check = RecoveryCheck::kAuto;
+         else if (v[0] == "query") c->recovery_check = RecoveryCheck::kQuery;
+         else return "'" + v[0] + "' is not auto or query";
+         return std::nullopt;
        }},
       {"log_level", "--log-level", "DEBUG, INFO, WARNING, ERROR (default INFO)", false,
        [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
@@ -186,6 +213,19 @@ const std::vector<Field>& Fields() {
          c->client_tls_key_file = v[0];
          return std::nullopt;
        }},
+      {"client_tls_sslmode", "--client-tls-sslmode", "TLS from clients: disable, allow, prefer, require (default "
+       "prefer with a certificate, else disable; require refuses clients in clear)", false,
+       [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
+         for (auto m : {ClientTlsMode::kDisable, ClientTlsMode::kAllow, ClientTlsMode::kPrefer,
+                        ClientTlsMode::kRequire}) {
+           if (v[0] == ClientTlsModeName(m)) {
+             c->client_tls_sslmode = m;
+             c->client_tls_sslmode_set = true;
+             return std::nullopt;
+           }
+         }
+         return "'" + v[0] + "' is not disable, allow, prefer or require";
+       }},
       {"server_tls_sslmode", "--server-tls-sslmode",
        "TLS to PostgreSQL: disable, prefer, require, verify-ca, verify-full (default disable)", false,
        [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
@@ -202,6 +242,18 @@ const std::vector<Field>& Fields() {
        false,
        [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
          c->server_tls_ca_file = v[0];
+         return std::nullopt;
+       }},
+      {"server_tls_cert_file", "--server-tls-cert-file", "PEM client certificate (chain) presented to PostgreSQL "
+       "(libpq's sslcert)", false,
+       [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
+         c->server_tls_cert_file = v[0];
+         return std::nullopt;
+       }},
+      {"server_tls_key_file", "--server-tls-key-file", "PEM private key of server_tls_cert_file (libpq's sslkey)",
+       false,
+       [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
+         c->server_tls_key_file = v[0];
          return std::nullopt;
        }},
   };
@@ -288,35 +340,6 @@ void ReadRouterYaml(const std::string& yaml, const std::string& label, std::map<
   }
 }
 
-// Loads the TLS contexts the files name (so that a bad file is an error of the configuration that names it, at
-// start and at a reload, never a failure of a client's connection).
-void LoadTls(RouterConfig* c, std::vector<std::string>* errors) {
-  bool cert = !c->client_tls_cert_file.empty(), key = !c->client_tls_key_file.empty();
-  if (cert != key) {
-    errors->push_back(cert ? "client_tls_key_file (--client-tls-key-file): required with client_tls_cert_file"
-                           : "client_tls_cert_file (--client-tls-cert-file): required with client_tls_key_file");
-  } else if (cert) {
-    auto ctx = net::TlsContext::Server(c->client_tls_cert_file, c->client_tls_key_file);
-    if (!ctx.ok()) errors->push_back("client_tls_cert_file (--client-tls-cert-file): " + ctx.status().message());
-    else c->client_tls = *ctx;
-  }
-  bool verify = c->server_tls_sslmode == ServerTlsMode::kVerifyCa || c->server_tls_sslmode == ServerTlsMode::kVerifyFull;
-  if (verify && c->server_tls_ca_file.empty()) {
-    errors->push_back(std::string("server_tls_ca_file (--server-tls-ca-file): required with server_tls_sslmode ") +
-                      ServerTlsModeName(c->server_tls_sslmode));
-    return;
-  }
-  if (!verify && !c->server_tls_ca_file.empty()) {
-    errors->push_back("server_tls_ca_file (--server-tls-ca-file): only used with server_tls_sslmode verify-ca or "
-                      "verify-full");
-    return;
-  }
-  if (c->server_tls_sslmode == ServerTlsMode::kDisable) return;
-  auto ctx = net::TlsContext::Client(verify, c->server_tls_ca_file);
-  if (!ctx.ok()) errors->push_back("server_tls_ca_file (--server-tls-ca-file): " + ctx.status().message());
-  else c->server_tls = *ctx;
-}
-
 RouterConfigResult Build(const std::optional<std::string>& file_text, const std::string& file_label,
                          const std::vector<std::string>& args, int cores) {
   RouterConfigResult out;
@@ -394,7 +417,14 @@ RouterConfigResult Build(const std::optional<std::string>& file_text, const std:
   if (c->etcd.endpoints.empty()) {
     out.errors.push_back("dcs_urls (--dcs-url): at least one etcd endpoint is required (or give --patroni-config)");
   }
-  LoadTls(c.get(), &out.errors);
+  if (!vals.count("read_return_lag")) {
+    c->read_return_lag_bytes = c->read_max_lag_bytes / 2;
+  } else if (c->read_return_lag_bytes > c->read_max_lag_bytes) {
+    out.errors.push_back("read_return_lag (--read-return-lag): " + std::to_string(c->read_return_lag_bytes) +
+                         " is above read_max_lag (" + std::to_string(c->read_max_lag_bytes) +
+                         "): a replica would return to the read pool still too far behind to be in it");
+  }
+  LoadTlsContexts(c.get(), &out.errors);
   const std::pair<const char*, const HostPort*> listens[] = {
       {"listen_write", &c->listen_write}, {"listen_read", &c->listen_read}, {"listen_admin", &c->listen_admin}};
   for (size_t i = 0; i < 3; ++i) {

@@ -4,6 +4,77 @@ namespace pgw::router {
 
 std::string ServerHandshake::Probe() { return pgwire::EncodeMessage('Q', std::string_view("\0", 1)); }
 
+std::string ServerHandshake::RecoveryQuery() {
+  static const std::string kQuery("SELECT pg_is_in_recovery()\0", 27);
+  return pgwire::EncodeMessage('Q', kQuery);
+}
+
+ServerHandshake::Step ServerHandshake::OnProbeReply(const pgwire::Message& m, std::string* to_client) {
+  switch (m.type) {
+    case 'D': {  // DataRow: one column, text "t" or "f"
+      pgwire::BodyReader r(m.body);
+      auto cols = r.Int16();
+      auto len = r.Int32();
+      if (!cols.ok() || !len.ok() || *cols < 1) {
+        error_ = "the server sent a malformed DataRow to SELECT pg_is_in_recovery()";
+        return Step::kFailed;
+      }
+      if (*len < 0) {
+        in_recovery_.clear();  // NULL
+        return Step::kContinue;
+      }
+      auto v = r.Bytes(static_cast<size_t>(*len));
+      if (!v.ok()) {
+        error_ = "the server sent a malformed DataRow to SELECT pg_is_in_recovery()";
+        return Step::kFailed;
+      }
+      in_recovery_ = (*v == "t" || *v == "f") ? *v : "";
+      return Step::kContinue;
+    }
+    case 'E': {
+      auto fields = pgwire::DecodeErrorFields(m.body);
+      std::string severity, text;
+      if (fields.ok()) {
+        for (const auto& [k, v] : *fields) {
+          if (k == 'V' || (k == 'S' && severity.empty())) severity = v;
+          if (k == 'M') text = v;
+        }
+      }
+      if (severity == "ERROR") {  // the query failed; ReadyForQuery follows
+        probe_error_ = text.empty() ? "an error without a message" : text;
+        return Step::kContinue;
+      }
+      // FATAL or PANIC: the server is going away; the client gets what was held and the error, then the close.
+      to_client->append(held_);
+      held_.clear();
+      pgwire::AppendMessage(to_client, m.type, m.body);
+      forwarded_any_ = true;
+      return Step::kContinue;
+    }
+    case 'Z':
+      --probes_outstanding_;
+      if (!query_mode_) return in_hot_standby_ != "on" ? Finish(to_client) : Step::kContinue;
+      if (!probe_error_.empty()) {
+        error_ = "SELECT pg_is_in_recovery() failed: " + probe_error_;
+        return Step::kFailed;
+      }
+      if (in_recovery_ == "f") return Finish(to_client);
+      in_recovery_.clear();  // a later answer must say "f" again
+      return Step::kContinue;
+    case 'S': {  // a ParameterStatus (in_hot_standby changing at a promotion): held for the client
+      auto p = pgwire::DecodeParameterStatus(m.body);
+      if (p.ok() && p->first == "in_hot_standby") in_hot_standby_ = p->second;
+      pgwire::AppendMessage(&held_, m.type, m.body);
+      return Step::kContinue;
+    }
+    case 'N':  // a notice: the client's to see, with the rest
+      pgwire::AppendMessage(&held_, m.type, m.body);
+      return Step::kContinue;
+    default:  // RowDescription, CommandComplete, EmptyQueryResponse
+      return Step::kContinue;
+  }
+}
+
 ServerHandshake::Step ServerHandshake::OnServerBytes(std::string_view bytes, std::string* to_client) {
   reader_.Feed(bytes);
   Step result = Step::kContinue;
@@ -87,6 +158,7 @@ ServerHandshake::Step ServerHandshake::OnMessage(const pgwire::Message& m, std::
     forwarded_any_ = true;
     return Step::kContinue;
   }
+  if (probes_outstanding_ > 0) return OnProbeReply(m, to_client);
   switch (m.type) {
     case 'S': {
       auto p = pgwire::DecodeParameterStatus(m.body);
@@ -103,22 +175,18 @@ ServerHandshake::Step ServerHandshake::OnMessage(const pgwire::Message& m, std::
       pgwire::AppendMessage(&held_, m.type, m.body);
       return Step::kContinue;
     }
-    case 'I':  // EmptyQueryResponse: only our probes cause one before the client is linked
-      if (probes_outstanding_ > 0) return Step::kContinue;
-      pgwire::AppendMessage(&held_, m.type, m.body);
-      return Step::kContinue;
     case 'Z': {
-      if (probes_outstanding_ > 0) {
-        --probes_outstanding_;
-        if (in_hot_standby_ != "on") return Finish(to_client);
-        return Step::kContinue;
-      }
       auto st = pgwire::DecodeReadyForQuery(m.body);
       if (!st.ok()) {
         error_ = "the server sent a malformed ReadyForQuery";
         return Step::kFailed;
       }
       ready_status_ = *st;
+      if (require_writable_ && (always_query_ || in_hot_standby_.empty())) {
+        awaiting_writable_ = true;
+        query_mode_ = true;
+        return Step::kCheckRecovery;
+      }
       if (require_writable_ && in_hot_standby_ == "on") {
         awaiting_writable_ = true;
         return Step::kAwaitWritable;

@@ -7,6 +7,10 @@
 //     waits, sending an empty query (Probe()) now and then and swallowing the answers: PostgreSQL reports the change
 //     of in_hot_standby at the first ReadyForQuery after its promotion, so the client is linked as soon as the
 //     server is writable, and never before.
+//     A server that does not report in_hot_standby (PostgreSQL < 14), or any server when the check is forced
+//     (set_recovery_query), is asked `SELECT pg_is_in_recovery()` on this same connection instead, before the client
+//     is linked, and again while it answers true. (The router holds no credentials of its own: the new session's
+//     connection, authenticated by the client, is the only one it can ask on.)
 //   - an error before anything reached the client (e.g. 57P03 "the database system is starting up") lets the caller
 //     try again, on this server or another, without the client noticing.
 #pragma once
@@ -23,7 +27,9 @@ class ServerHandshake {
  public:
   enum class Step {
     kContinue,        // nothing decided; forward to_client (auth messages) and keep reading
-    kAwaitWritable,   // authenticated, but the server is in recovery: Probe() until it is not (write port only)
+    kCheckRecovery,   // authenticated; no in_hot_standby to trust: send NextProbe() (the recovery query) now, and
+                      // keep probing like kAwaitWritable until it answers false (write port only)
+    kAwaitWritable,   // authenticated, but the server is in recovery: NextProbe() until it is not (write port only)
     kLinked,          // ReadyForQuery reached with an acceptable server: send to_client and relay from now on
     kRetry,           // the server refused before the client saw anything: try again (error() says why)
     kFailed,          // the server broke the protocol: close (error() says why)
@@ -39,8 +45,16 @@ class ServerHandshake {
 
   // Feeds bytes from the server. Appends what the client must receive now to *to_client.
   Step OnServerBytes(std::string_view bytes, std::string* to_client);
+  // Ask with the recovery query even when the server reports in_hot_standby (recovery_check: query; the way to
+  // exercise the PostgreSQL < 14 path on a newer server).
+  void set_recovery_query(bool always) { always_query_ = always; }
+
   // An empty simple query; its replies (EmptyQueryResponse, ReadyForQuery) are swallowed. Only in kAwaitWritable.
   static std::string Probe();
+  // SELECT pg_is_in_recovery() as a simple query; its replies are swallowed and read.
+  static std::string RecoveryQuery();
+  // What to send to the server for the next check: RecoveryQuery() when the recovery query is in use, else Probe().
+  std::string NextProbe() const { return query_mode_ ? RecoveryQuery() : Probe(); }
   // Called by the owner right after it sent Probe() to the server.
   void ProbeSent() { ++probes_outstanding_; }
 
@@ -55,10 +69,14 @@ class ServerHandshake {
   // "on" / "off" as last reported; "" when the server does not report it (PostgreSQL < 14).
   const std::string& in_hot_standby() const { return in_hot_standby_; }
   const std::string& server_version() const { return server_version_; }
+  // "t" / "f" as the last recovery query answered; "" before any answer (or when not used).
+  const std::string& in_recovery() const { return in_recovery_; }
 
  private:
   Step OnMessage(const pgwire::Message& m, std::string* to_client);
   Step Finish(std::string* to_client);
+  // A reply to one of our probes (outstanding > 0), swallowed.
+  Step OnProbeReply(const pgwire::Message& m, std::string* to_client);
 
   bool require_writable_;
   bool offer_channel_binding_ = false;
@@ -66,6 +84,10 @@ class ServerHandshake {
   bool forwarded_any_ = false;
   bool authenticated_ = false;
   bool awaiting_writable_ = false;
+  bool always_query_ = false;
+  bool query_mode_ = false;   // probes are the recovery query
+  std::string in_recovery_;   // the last answer: "t", "f", or "" (none, or not a boolean)
+  std::string probe_error_;   // an ERROR answered to the last recovery query
   int probes_outstanding_ = 0;
   std::string held_;          // ParameterStatus, BackendKeyData, notices: sent with ReadyForQuery
   char ready_status_ = 'I';

@@ -12,6 +12,10 @@ std::string Endpoints(const etcd::ClientOptions& o) {
   return s;
 }
 
+std::string EtcdSecrets(const RouterConfig& c) {
+  return c.etcd.username + "\n" + c.etcd.password + "\n" + c.etcd.cacert + "\n" + c.etcd.cert + "\n" + c.etcd.key;
+}
+
 // One setting: its key, how it is shown, and (for restart-only settings) how the running value is kept.
 struct Setting {
   const char* key;
@@ -21,20 +25,9 @@ struct Setting {
 
 const std::vector<Setting>& Settings() {
   static const std::vector<Setting> kSettings = {
-      {"dcs_urls", [](const RouterConfig& c) { return Endpoints(c.etcd); },
-       [](const RouterConfig& r, RouterConfig* n) { n->etcd.endpoints = r.etcd.endpoints; n->etcd.protocol = r.etcd.protocol; }},
-      {"etcd credentials and TLS (patroni_config)",
-       [](const RouterConfig& c) {
-         return c.etcd.username + "\n" + c.etcd.password + "\n" + c.etcd.cacert + "\n" + c.etcd.cert + "\n" +
-                c.etcd.key;
-       },
-       [](const RouterConfig& r, RouterConfig* n) {
-         n->etcd.username = r.etcd.username;
-         n->etcd.password = r.etcd.password;
-         n->etcd.cacert = r.etcd.cacert;
-         n->etcd.cert = r.etcd.cert;
-         n->etcd.key = r.etcd.key;
-       }},
+      // etcd: applied live by Router::Reload (TopologyWatcher::SetEtcd), which these two tell through etcd_changed.
+      {"dcs_urls", [](const RouterConfig& c) { return Endpoints(c.etcd); }, nullptr},
+      {"etcd credentials and TLS (patroni_config)", EtcdSecrets, nullptr},
       {"scope", [](const RouterConfig& c) { return c.scope; },
        [](const RouterConfig& r, RouterConfig* n) { n->scope = r.scope; }},
       {"namespace", [](const RouterConfig& c) { return c.namespace_; },
@@ -48,17 +41,25 @@ const std::vector<Setting>& Settings() {
       {"workers", [](const RouterConfig& c) { return std::to_string(c.workers); },
        [](const RouterConfig& r, RouterConfig* n) { n->workers = r.workers; }},
       {"read_max_lag", [](const RouterConfig& c) { return std::to_string(c.read_max_lag_bytes); }, nullptr},
+      {"read_return_lag", [](const RouterConfig& c) { return std::to_string(c.read_return_lag_bytes); }, nullptr},
       {"read_fallback_to_primary",
        [](const RouterConfig& c) { return std::string(c.read_fallback_to_primary ? "true" : "false"); }, nullptr},
       {"no_leader_wait", [](const RouterConfig& c) { return std::to_string(c.no_leader_wait.count()) + "ms"; },
        nullptr},
       {"connect_timeout", [](const RouterConfig& c) { return std::to_string(c.connect_timeout.count()) + "ms"; },
        nullptr},
+      {"recovery_check",
+       [](const RouterConfig& c) { return std::string(c.recovery_check == RecoveryCheck::kQuery ? "query" : "auto"); },
+       nullptr},
       {"log_level", [](const RouterConfig& c) { return std::string(LogLevelName(c.log_level)); }, nullptr},
       // TLS files are read again at every reload (a renewed certificate under the same name applies too); new
       // sessions use them, established ones keep theirs.
       {"client_tls_cert_file", [](const RouterConfig& c) { return c.client_tls_cert_file; }, nullptr},
       {"client_tls_key_file", [](const RouterConfig& c) { return c.client_tls_key_file; }, nullptr},
+      {"client_tls_sslmode", [](const RouterConfig& c) { return std::string(ClientTlsModeName(c.client_tls_sslmode)); },
+       nullptr},
+      {"server_tls_cert_file", [](const RouterConfig& c) { return c.server_tls_cert_file; }, nullptr},
+      {"server_tls_key_file", [](const RouterConfig& c) { return c.server_tls_key_file; }, nullptr},
       {"server_tls_sslmode", [](const RouterConfig& c) { return std::string(ServerTlsModeName(c.server_tls_sslmode)); },
        nullptr},
       {"server_tls_ca_file", [](const RouterConfig& c) { return c.server_tls_ca_file; }, nullptr},
@@ -85,6 +86,7 @@ ReloadPlan PlanReload(const RouterConfig& running, const RouterConfig& loaded) {
       plan.applied.push_back(change);
     }
   }
+  plan.etcd_changed = Endpoints(running.etcd) != Endpoints(loaded.etcd) || EtcdSecrets(running) != EtcdSecrets(loaded);
   plan.next = std::move(next);
   return plan;
 }

@@ -83,6 +83,7 @@ ReloadPlan Router::Reload(const RouterConfigResult& loaded) {
   }
   log_.SetLevel(plan.next->log_level);
   for (auto& w : workers_) w->SetConfig(plan.next);
+  if (plan.etcd_changed && topology_) topology_->SetEtcd(plan.next->etcd);
   for (const auto& a : plan.applied) log_.Info("reload: applied " + a);
   for (const auto& r : plan.needs_restart) log_.Warn("reload: not applied, " + r);
   if (plan.applied.empty() && plan.needs_restart.empty()) log_.Info("reload: nothing changed");

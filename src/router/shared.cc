@@ -57,6 +57,7 @@ const char* CloseReasonName(CloseReason r) {
     case CloseReason::kServerRefused: return "server_refused";
     case CloseReason::kCancelRequest: return "cancel_request";
     case CloseReason::kTlsFailed: return "tls_failed";
+    case CloseReason::kTlsRequired: return "tls_required";
     case CloseReason::kShutdown: return "shutdown";
     case CloseReason::kCount: break;
   }

@@ -64,6 +64,7 @@ enum class CloseReason {
   kServerRefused,       // the server answered the start-up with an error
   kCancelRequest,       // a CancelRequest connection (forwarded or not), which always closes
   kTlsFailed,           // a TLS handshake (with the client or the server) failed, or the server refused TLS
+  kTlsRequired,         // a client started in clear while client_tls_sslmode is require
   kShutdown,
   kCount
 };
@@ -80,6 +81,7 @@ struct WorkerStats {
   std::atomic<uint64_t> routed_read{0};
   std::atomic<uint64_t> connect_failures{0};  // TCP connects to servers that failed or timed out
   std::atomic<uint64_t> startup_retries{0};   // server refused before the client saw anything: tried again
+  std::atomic<uint64_t> recovery_queries{0};  // SELECT pg_is_in_recovery() sent (no in_hot_standby, or forced)
   std::atomic<uint64_t> cancels_forwarded{0};
   std::atomic<uint64_t> cancels_unknown{0};
   std::atomic<uint64_t> tls_clients{0};       // TLS handshakes completed with clients

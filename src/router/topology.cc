@@ -69,7 +69,26 @@ RouteDecision RouteWrite(const Topology& t, MonoTime now, const std::set<std::st
   return {l, "leader " + l->name};
 }
 
-std::optional<std::string> ReplicaRefusal(const Topology& t, const ServerInfo& s, const ReadPolicy& policy) {
+int64_t ReadPolicy::ReturnLag() const {
+  if (return_lag_bytes < 0) return max_lag_bytes / 2;
+  return std::min(return_lag_bytes, max_lag_bytes);
+}
+
+std::set<std::string> NextLagging(const Topology& t, const ReadPolicy& policy, const std::set<std::string>& lagging) {
+  std::set<std::string> next;
+  for (const auto& s : t.servers) {
+    bool was = lagging.count(s.name) > 0;
+    if (!t.leader_position || !s.lag_bytes) {
+      if (was) next.insert(s.name);
+      continue;
+    }
+    if (*s.lag_bytes > policy.max_lag_bytes || (was && *s.lag_bytes > policy.ReturnLag())) next.insert(s.name);
+  }
+  return next;
+}
+
+std::optional<std::string> ReplicaRefusal(const Topology& t, const ServerInfo& s, const ReadPolicy& policy,
+                                          const std::set<std::string>& lagging) {
   if (s.leader || s.role == "primary" || s.role == "master") return s.name + " is the primary";
   if (s.state != "running" && s.state != "streaming") return s.name + " is not running (state " + s.state + ")";
   if (s.noloadbalance) return s.name + " has the noloadbalance tag";
@@ -80,18 +99,22 @@ std::optional<std::string> ReplicaRefusal(const Topology& t, const ServerInfo& s
       return s.name + " is " + std::to_string(*s.lag_bytes) + " bytes behind the leader (read_max_lag " +
              std::to_string(policy.max_lag_bytes) + ")";
     }
+    if (lagging.count(s.name) && *s.lag_bytes > policy.ReturnLag()) {
+      return s.name + " is " + std::to_string(*s.lag_bytes) + " bytes behind the leader and has not caught up since "
+             "it left the read pool (returns at read_return_lag " + std::to_string(policy.ReturnLag()) + ")";
+    }
   }
   return std::nullopt;
 }
 
-RouteDecision RouteRead(const Topology& t, const ReadPolicy& policy,
+RouteDecision RouteRead(const Topology& t, const ReadPolicy& policy, const std::set<std::string>& lagging,
                         const std::function<int64_t(const std::string&)>& outstanding,
                         const std::set<std::string>& excluded) {
   if (!t.dcs_ready) return {nullptr, "no view of etcd yet"};
   const ServerInfo* best = nullptr;
   int64_t best_load = std::numeric_limits<int64_t>::max();
   for (const auto& s : t.servers) {
-    if (excluded.count(s.name) || ReplicaRefusal(t, s, policy)) continue;
+    if (excluded.count(s.name) || ReplicaRefusal(t, s, policy, lagging)) continue;
     int64_t load = outstanding ? outstanding(s.name) : 0;
     if (load < best_load) {  // servers are in name order: ties go to the first name
       best = &s;
@@ -106,13 +129,14 @@ RouteDecision RouteRead(const Topology& t, const ReadPolicy& policy,
   return {nullptr, "no replica is running within the lag threshold"};
 }
 
-std::optional<std::string> ReadEvictionReason(const Topology& t, const std::string& server, const ReadPolicy& policy) {
+std::optional<std::string> ReadEvictionReason(const Topology& t, const std::string& server, const ReadPolicy& policy,
+                                              const std::set<std::string>& lagging) {
   // Before the first read of etcd nothing is known; sessions are only routed after it anyway.
   if (!t.dcs_ready) return std::nullopt;
   const ServerInfo* s = t.Find(server);
   if (!s) return server + " is no longer a member of the cluster";
   if (s->leader && policy.fallback_to_primary) return std::nullopt;
-  auto why = ReplicaRefusal(t, *s, policy);
+  auto why = ReplicaRefusal(t, *s, policy, lagging);
   if (why && s->leader) return *why + " (and read_fallback_to_primary is off)";
   return why;
 }

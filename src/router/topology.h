@@ -69,24 +69,39 @@ RouteDecision RouteWrite(const Topology& t, MonoTime now, const std::set<std::st
 struct ReadPolicy {
   int64_t max_lag_bytes = 1 << 20;
   bool fallback_to_primary = false;
+  // Hysteresis: a replica that left the read pool for lag (more than max_lag_bytes behind) returns only once it is at
+  // most this far behind, so that one hovering around the threshold does not flap in and out. < 0: half of
+  // max_lag_bytes. Never above max_lag_bytes.
+  int64_t return_lag_bytes = -1;
+
+  int64_t ReturnLag() const;
 };
 
+// The replicas held out of the read pool for lag, given the set before this topology: a replica enters when its lag
+// is above max_lag_bytes and leaves when its lag is known and at most ReturnLag(). A replica whose lag cannot be
+// measured now (no position reported, or no leader position) keeps its state, so that it must be seen caught up
+// before it returns; members no longer in the topology are dropped. The caller keeps the set from one topology to
+// the next (and recomputes it when the policy changes).
+std::set<std::string> NextLagging(const Topology& t, const ReadPolicy& policy, const std::set<std::string>& lagging);
+
 // The server for a new read-only connection: among running replicas (not the leader) with a known lag under the
-// threshold (or no known leader position to compare with) and without the noloadbalance tag, the one with the
-// fewest outstanding connections (`outstanding(name)`; ties by name). The leader only when no replica qualifies
-// and the policy allows it.
-RouteDecision RouteRead(const Topology& t, const ReadPolicy& policy,
+// threshold (or no known leader position to compare with), not held out for lag (`lagging`, see NextLagging) and
+// without the noloadbalance tag, the one with the fewest outstanding connections (`outstanding(name)`; ties by
+// name). The leader only when no replica qualifies and the policy allows it.
+RouteDecision RouteRead(const Topology& t, const ReadPolicy& policy, const std::set<std::string>& lagging,
                         const std::function<int64_t(const std::string&)>& outstanding,
                         const std::set<std::string>& excluded = {});
 
-// Why the replica `s` is not a read target under `policy` (RouteRead's rules, without load or exclusions), or
-// nullopt when it qualifies.
-std::optional<std::string> ReplicaRefusal(const Topology& t, const ServerInfo& s, const ReadPolicy& policy);
+// Why the replica `s` is not a read target under `policy` and `lagging` (RouteRead's rules, without load or
+// exclusions), or nullopt when it qualifies.
+std::optional<std::string> ReplicaRefusal(const Topology& t, const ServerInfo& s, const ReadPolicy& policy,
+                                          const std::set<std::string>& lagging);
 
 // Whether a read-only session linked to `server` may stay there in topology `t`: nullopt when it may, else why it
-// must be closed (the server left the read pool: removed, no longer running, behind the lag threshold, tagged
-// noloadbalance, or promoted while the primary is not a read fallback). A session on the primary through the
-// fallback stays while it leads and the fallback is allowed.
-std::optional<std::string> ReadEvictionReason(const Topology& t, const std::string& server, const ReadPolicy& policy);
+// must be closed (the server left the read pool: removed, no longer running, behind the lag threshold or not yet
+// back under the return mark, tagged noloadbalance, or promoted while the primary is not a read fallback). A
+// session on the primary through the fallback stays while it leads and the fallback is allowed.
+std::optional<std::string> ReadEvictionReason(const Topology& t, const std::string& server, const ReadPolicy& policy,
+                                              const std::set<std::string>& lagging);
 
 }  // namespace pgw::router

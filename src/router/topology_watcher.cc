@@ -39,12 +39,53 @@ TopologyWatcher::TopologyWatcher(etcd::ClientOptions opts, std::string prefix, c
   etcd::ClientOptions reads = opts;
   reads.request_timeout = std::max(Duration(500), probe_period_);
   client_ = std::make_unique<etcd::Client>(reads, log_);
-  cache_ = std::make_unique<WatchCache>(opts, prefix_, log_, [this] {
+  cache_ = NewCache(opts);
+  current_ = std::make_shared<Topology>();
+}
+
+std::unique_ptr<WatchCache> TopologyWatcher::NewCache(const etcd::ClientOptions& opts) {
+  return std::make_unique<WatchCache>(opts, prefix_, log_, [this] {
     std::lock_guard<std::mutex> l(mu_);
     changed_ = true;
     cv_.notify_all();
   });
-  current_ = std::make_shared<Topology>();
+}
+
+void TopologyWatcher::SetEtcd(etcd::ClientOptions opts) {
+  std::lock_guard<std::mutex> l(mu_);
+  pending_etcd_ = std::move(opts);
+  changed_ = true;  // wake the thread
+  cv_.notify_all();
+}
+
+void TopologyWatcher::TrySwitch(const etcd::ClientOptions& opts) {
+  etcd::ClientOptions reads = opts;
+  reads.request_timeout = std::max(Duration(500), probe_period_);
+  auto client = std::make_unique<etcd::Client>(reads, log_);
+  MonoTime sent = clock_.Now();
+  auto read = client->GetPrefix(prefix_);
+  std::string where;
+  for (const auto& e : opts.endpoints) where += (where.empty() ? "" : ",") + opts.protocol + "://" + e.ToString();
+  if (!read.ok()) {
+    ++switch_failures_;
+    log_.Warn("etcd " + where + " (reloaded): " + read.status().message() + "; still on the previous endpoints");
+    std::lock_guard<std::mutex> l(mu_);
+    if (!pending_etcd_) pending_etcd_ = opts;  // tried again at the next probe, unless replaced meanwhile
+    return;
+  }
+  // The new endpoints answered a quorum read: from now on they are the only source. The old watch is stopped (its
+  // thread ends within its own interrupt); the new one starts from a full read.
+  client_ = std::move(client);
+  auto old = std::move(cache_);
+  cache_ = NewCache(opts);
+  cache_->Start();
+  old->Stop();
+  ++switches_;
+  fresh_at_ = sent;
+  std::map<std::string, etcd::KeyValue> kvs;
+  for (auto& kv : read->kvs) kvs[kv.key] = std::move(kv);
+  Consider(BuildClusterView(prefix_, kvs, read->revision), /*force=*/true);
+  log_.Info("etcd: now reading " + prefix_ + " from " + where);
 }
 
 TopologyWatcher::~TopologyWatcher() { Stop(); }
@@ -97,17 +138,27 @@ void TopologyWatcher::Consider(const ClusterView& view, bool force) {
 
 void TopologyWatcher::Run() {
   MonoTime next_probe = clock_.Now();
+  MonoTime next_switch = clock_.Now();  // a pending switch is tried at once, then at most once per probe period
   // Every turn either reads etcd once (bounded by the client's timeout) or waits at most 100 ms.
   while (true) {
     bool watch_changed = false;
+    std::optional<etcd::ClientOptions> switch_to;
+    MonoTime now = clock_.Now();
     {
       std::unique_lock<std::mutex> l(mu_);
       if (stop_) break;
       watch_changed = changed_;
       changed_ = false;
+      if (pending_etcd_ && now >= next_switch) {
+        switch_to = std::move(pending_etcd_);
+        pending_etcd_.reset();
+      }
     }
-    MonoTime now = clock_.Now();
-    if (now >= next_probe) {
+    if (switch_to) {
+      next_switch = now + probe_period_;
+      TrySwitch(*switch_to);
+      next_probe = clock_.Now() + probe_period_;
+    } else if (now >= next_probe) {
       next_probe = now + probe_period_;
       MonoTime sent = clock_.Now();
       auto read = client_->GetPrefix(prefix_);

@@ -78,6 +78,7 @@ void Worker::SetConfig(std::shared_ptr<const RouterConfig> cfg) {
 
 void Worker::ApplyConfig(std::shared_ptr<const RouterConfig> cfg) {
   cfg_ = std::move(cfg);
+  UpdateLagging();
   EvictReadSessions();  // the lag threshold or the primary fallback may have changed
   RetryWaiting();
 }
@@ -154,8 +155,31 @@ void Worker::ApplyTopology(std::shared_ptr<const Topology> t) {
              stale ? CloseReason::kEtcdStale : CloseReason::kLeaderChanged);
     }
   }
+  UpdateLagging();
   EvictReadSessions();
   RetryWaiting();
+}
+
+void Worker::UpdateLagging() {
+  ReadPolicy policy = Policy();
+  std::set<std::string> next = NextLagging(*topo_, policy, lagging_);
+  if (index_ == 0 && next != lagging_) {
+    for (const auto& n : next) {
+      if (lagging_.count(n)) continue;
+      const ServerInfo* s = topo_->Find(n);
+      log_.Info("read pool: " + n + " left, " + std::to_string(s && s->lag_bytes ? *s->lag_bytes : -1) +
+                " bytes behind the leader (read_max_lag " + std::to_string(policy.max_lag_bytes) + "); it returns at " +
+                std::to_string(policy.ReturnLag()) + " bytes or less");
+    }
+    for (const auto& n : lagging_) {
+      if (next.count(n)) continue;
+      const ServerInfo* s = topo_->Find(n);
+      if (!s) continue;
+      log_.Info("read pool: " + n + " caught up (" + std::to_string(s->lag_bytes ? *s->lag_bytes : -1) +
+                " bytes behind, read_return_lag " + std::to_string(policy.ReturnLag()) + ") and returns");
+    }
+  }
+  lagging_ = std::move(next);
 }
 
 void Worker::EvictReadSessions() {
@@ -164,7 +188,7 @@ void Worker::EvictReadSessions() {
   for (auto& [id, s] : sessions_) {
     if (s->port != Port::kRead || s->server_name.empty() || s->closed) continue;
     if (s->state == SessionState::kClosing) continue;
-    if (auto why = ReadEvictionReason(*topo_, s->server_name, policy)) victims.emplace_back(id, *why);
+    if (auto why = ReadEvictionReason(*topo_, s->server_name, policy, lagging_)) victims.emplace_back(id, *why);
   }
   for (const auto& [id, why] : victims) {
     auto it = sessions_.find(id);

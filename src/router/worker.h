@@ -12,8 +12,9 @@
 //   kConnecting     non-blocking TCP connect to the chosen server
 //   kServerTls      server_tls_sslmode: SSLRequest sent, waiting for 'S'/'N', then the TLS handshake
 //   kServerStartup  start-up packet sent; authentication relayed; the server's reply checked (ServerHandshake)
-//   kAwaitWritable  write port: authenticated on the leader, which still reports in_hot_standby=on; probed until
-//                   it is off (then linked) or the wait runs out (then refused)
+//   kAwaitWritable  write port: authenticated on the leader, which still reports in_hot_standby=on (or, when it
+//                   reports none or recovery_check is query, answers true to SELECT pg_is_in_recovery()); probed
+//                   until it is writable (then linked) or the wait runs out (then refused)
 //   kRelaying       bytes relayed both ways unchanged
 //   kClosing        an ErrorResponse is being flushed to the client before closing
 // Threading: everything runs on the worker's thread except Start/Stop/SetTopology/SetConfig (any thread) and the
@@ -81,7 +82,11 @@ class Worker {
   void ApplyConfig(std::shared_ptr<const RouterConfig> cfg);
   // Closes the read-only sessions whose server left the read pool (ReadEvictionReason).
   void EvictReadSessions();
-  ReadPolicy Policy() const { return ReadPolicy{cfg_->read_max_lag_bytes, cfg_->read_fallback_to_primary}; }
+  ReadPolicy Policy() const {
+    return ReadPolicy{cfg_->read_max_lag_bytes, cfg_->read_fallback_to_primary, cfg_->read_return_lag_bytes};
+  }
+  // Recomputes lagging_ for the current topology and policy (NextLagging); worker 0 logs who left and returned.
+  void UpdateLagging();
   void RetryWaiting();
   void ArmWaitTimer();
 
@@ -127,6 +132,9 @@ class Worker {
   int write_lfd_ = -1, read_lfd_ = -1;
   int write_port_ = 0, read_port_ = 0;
   std::shared_ptr<const Topology> topo_;
+  // Replicas held out of the read pool for lag until they catch up (hysteresis). Every worker receives the same
+  // topologies in the same order, so each computes the same set.
+  std::set<std::string> lagging_;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
   std::set<uint64_t> waiting_;

@@ -116,9 +116,15 @@ void Worker::OnClientStartupBytes(Session& s) {
         ForwardCancel(pk.cancel_pid, pk.cancel_key);
         return Close(s, CloseReason::kCancelRequest, "cancel request");
       case pgwire::StartupKind::kStartup:
-        s.startup = std::move(raw);
         if (const std::string* u = pk.Parameter("user")) s.user = *u;
         if (const std::string* d = pk.Parameter("database")) s.database = *d;
+        if (!s.ctls && cfg_->client_tls_sslmode == ClientTlsMode::kRequire) {
+          return Refuse(s, "28000",
+                        "pgwarden-router: TLS is required (client_tls_sslmode require): connect with sslmode=require "
+                        "or stronger",
+                        CloseReason::kTlsRequired);
+        }
+        s.startup = std::move(raw);
         s.to_server = std::move(s.client_in);
         s.client_in.clear();
         loop_.Cancel(s.startup_timer);
@@ -137,7 +143,8 @@ void Worker::TryRoute(Session& s) {
   if (s.port == Port::kWrite) {
     d = RouteWrite(*topo_, now, Excluded(s));
   } else {
-    d = RouteRead(*topo_, Policy(), [this](const std::string& n) { return shared_.loads.Active(n); }, Excluded(s));
+    d = RouteRead(*topo_, Policy(), lagging_, [this](const std::string& n) { return shared_.loads.Active(n); },
+                  Excluded(s));
   }
   if (d.server) {
     waiting_.erase(s.id);
@@ -243,6 +250,7 @@ void Worker::OnConnected(Session& s) {
   s.load->total.fetch_add(1, std::memory_order_relaxed);
   s.hs.emplace(s.port == Port::kWrite);
   s.hs->set_offer_channel_binding(s.ctls != nullptr);
+  s.hs->set_recovery_query(cfg_->recovery_check == RecoveryCheck::kQuery);
   s.to_server.insert(0, s.startup);
   Move(s, SessionState::kServerStartup, "connected to " + s.server_name);
   if (!FlushServer(s)) Close(s, CloseReason::kServerClosed, "write to the server failed");
@@ -260,6 +268,18 @@ void Worker::OnServerStartupBytes(Session& s, std::string_view bytes) {
       Move(s, SessionState::kAwaitWritable, s.server_name + " reports in_hot_standby=on");
       Probe(s);
       break;
+    case ServerHandshake::Step::kCheckRecovery: {
+      const char* why = s.hs->in_hot_standby().empty() ? " does not report in_hot_standby" : " (recovery_check query)";
+      Move(s, SessionState::kAwaitWritable, s.server_name + why + ": asking pg_is_in_recovery()");
+      std::string q = s.hs->NextProbe();
+      if (net::StreamWrite(s.sfd, s.stls.get(), q.data(), q.size()) != static_cast<ssize_t>(q.size())) {
+        return Close(s, CloseReason::kServerClosed, "recovery check write failed");
+      }
+      s.hs->ProbeSent();
+      stats_.recovery_queries.fetch_add(1, std::memory_order_relaxed);
+      Probe(s);
+      break;
+    }
     case ServerHandshake::Step::kLinked:
       Link(s);
       break;
@@ -287,11 +307,12 @@ void Worker::Probe(Session& s) {
                     CloseReason::kServerNotWritable);
     }
     if (x.hs->probes_outstanding() == 0) {
-      std::string q = ServerHandshake::Probe();
+      std::string q = x.hs->NextProbe();
       if (net::StreamWrite(x.sfd, x.stls.get(), q.data(), q.size()) != static_cast<ssize_t>(q.size())) {
         return Close(x, CloseReason::kServerClosed, "probe write failed");
       }
       x.hs->ProbeSent();
+      if (q == ServerHandshake::RecoveryQuery()) stats_.recovery_queries.fetch_add(1, std::memory_order_relaxed);
     }
     Probe(x);
   });

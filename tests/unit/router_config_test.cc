@@ -40,7 +40,24 @@ TEST(RouterConfigTest, FlagsAloneWithDefaults) {
   EXPECT_EQ(c.workers, 4);
   EXPECT_EQ(c.no_leader_wait.count(), 5000);
   EXPECT_EQ(c.read_max_lag_bytes, 1 << 20);
+  EXPECT_EQ(c.read_return_lag_bytes, 1 << 19);  // half the threshold
   EXPECT_FALSE(c.read_fallback_to_primary);
+}
+
+TEST(RouterConfigTest, ReadReturnLagDefaultsToHalfTheThresholdAndMayNotExceedIt) {
+  std::vector<std::string> base = {"--dcs-url", "http://127.0.0.1:2379", "--scope", "demo"};
+  auto r = LoadRouterConfigText("read_max_lag: 16MB\n", "router.yml", base, 1);
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  EXPECT_EQ(r.config->read_return_lag_bytes, 8 << 20);
+  r = LoadRouterConfigText("read_max_lag: 16MB\nread_return_lag: 1MB\n", "router.yml", base, 1);
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  EXPECT_EQ(r.config->read_return_lag_bytes, 1 << 20);
+  auto args = base;
+  args.insert(args.end(), {"--read-return-lag", "2MB"});
+  r = LoadRouterConfigText("read_max_lag: 1MB\n", "router.yml", args, 1);
+  EXPECT_FALSE(r.config);
+  EXPECT_TRUE(HasError(r, "read_return_lag (--read-return-lag): 2097152 is above read_max_lag (1048576)"))
+      << Joined(r.errors);
 }
 
 TEST(RouterConfigTest, FileThenFlagsOverrideKeyByKey) {
@@ -183,6 +200,59 @@ TEST(RouterConfigTest, TlsSettingsAreValidatedAndTheirFilesLoaded) {
                        "only used with server_tls_sslmode verify-ca or verify-full"));
   EXPECT_TRUE(HasError(with({"--server-tls-sslmode", "verify-ca", "--server-tls-ca-file", dir + "/none.crt"}),
                        "server_tls_ca_file (--server-tls-ca-file): " + dir + "/none.crt"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RouterConfigTest, ClientTlsSslmodeAndTheRoutersClientCertificate) {
+  std::string dir = std::filesystem::temp_directory_path() / ("pgw-router-tls2-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  pgw::testing::WriteSelfSigned(dir, "a");
+  pgw::testing::WriteSelfSigned(dir, "b");
+  std::vector<std::string> base = {"--dcs-url", "http://127.0.0.1:2379", "--scope", "demo"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return LoadRouterConfigText("", "router.yml", args, 2);
+  };
+  std::vector<std::string> files = {"--client-tls-cert-file", dir + "/a.crt", "--client-tls-key-file", dir + "/a.key"};
+  // The default follows the files: prefer with them, disable without.
+  auto r = with({});
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  EXPECT_EQ(r.config->client_tls_sslmode, ClientTlsMode::kDisable);
+  r = with(files);
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  EXPECT_EQ(r.config->client_tls_sslmode, ClientTlsMode::kPrefer);
+  auto req = files;
+  req.insert(req.end(), {"--client-tls-sslmode", "require"});
+  r = with(req);
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  EXPECT_EQ(r.config->client_tls_sslmode, ClientTlsMode::kRequire);
+  EXPECT_NE(r.config->client_tls, nullptr);
+  EXPECT_TRUE(HasError(with({"--client-tls-sslmode", "require"}),
+                       "client_tls_cert_file (--client-tls-cert-file): required with client_tls_sslmode require"));
+  auto off = files;
+  off.insert(off.end(), {"--client-tls-sslmode", "disable"});
+  EXPECT_TRUE(HasError(with(off), "not used with client_tls_sslmode disable"));
+  EXPECT_TRUE(HasError(with({"--client-tls-sslmode", "verify-full"}),
+                       "client_tls_sslmode (--client-tls-sslmode): 'verify-full' is not disable, allow"));
+
+  // The router's certificate to servers: both files, matching, and only with TLS to servers.
+  r = with({"--server-tls-sslmode", "require", "--server-tls-cert-file", dir + "/b.crt", "--server-tls-key-file",
+            dir + "/b.key"});
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  EXPECT_NE(r.config->server_tls, nullptr);
+  EXPECT_TRUE(HasError(with({"--server-tls-sslmode", "require", "--server-tls-cert-file", dir + "/b.crt"}),
+                       "server_tls_key_file (--server-tls-key-file): required with server_tls_cert_file"));
+  auto mismatch = with({"--server-tls-sslmode", "require", "--server-tls-cert-file", dir + "/b.crt",
+                        "--server-tls-key-file", dir + "/a.key"});
+  EXPECT_TRUE(HasError(mismatch, "server_tls_key_file (--server-tls-key-file): " + dir + "/a.key"))
+      << Joined(mismatch.errors);
+  EXPECT_TRUE(HasError(mismatch, "does not match the certificate")) << Joined(mismatch.errors);
+  EXPECT_TRUE(HasError(with({"--server-tls-sslmode", "require", "--server-tls-cert-file", dir + "/none.crt",
+                             "--server-tls-key-file", dir + "/a.key"}),
+                       "server_tls_cert_file (--server-tls-cert-file): " + dir + "/none.crt"));
+  EXPECT_TRUE(HasError(with({"--server-tls-cert-file", dir + "/b.crt", "--server-tls-key-file", dir + "/b.key"}),
+                       "not used with server_tls_sslmode disable"));
   std::filesystem::remove_all(dir);
 }
 

@@ -29,7 +29,8 @@ TEST(RouterReloadTest, LiveSettingsApplyRestartOnlySettingsAreReportedAndKept) {
   EXPECT_TRUE(Has(p.applied, "read_fallback_to_primary: false -> true"));
   EXPECT_TRUE(Has(p.applied, "no_leader_wait: 5000ms -> 1000ms"));
   EXPECT_TRUE(Has(p.applied, "connect_timeout: 2000ms -> 500ms"));
-  EXPECT_EQ(p.applied.size(), 5u);
+  EXPECT_TRUE(Has(p.applied, "read_return_lag: 524288 -> 1048576"));  // half of read_max_lag, unless set
+  EXPECT_EQ(p.applied.size(), 6u);
   EXPECT_TRUE(Has(p.needs_restart, "workers: 2 -> 4 (needs a restart; 2 until then)"));
   EXPECT_TRUE(Has(p.needs_restart, "listen_write: 127.0.0.1:7000 -> 127.0.0.1:7100"));
   EXPECT_EQ(p.needs_restart.size(), 2u);
@@ -40,25 +41,29 @@ TEST(RouterReloadTest, LiveSettingsApplyRestartOnlySettingsAreReportedAndKept) {
   EXPECT_EQ(p.next->listen_write.port, 7000);
 }
 
-TEST(RouterReloadTest, NothingChangedAndEtcdSettingsNeedARestart) {
+TEST(RouterReloadTest, NothingChangedEtcdEndpointsApplyLiveScopeNeedsARestart) {
   auto running = Load("");
   ReloadPlan same = PlanReload(*running, *Load(""));
   EXPECT_TRUE(same.applied.empty());
   EXPECT_TRUE(same.needs_restart.empty());
+  EXPECT_FALSE(same.etcd_changed);
 
   RouterConfig moved = *running;
   moved.etcd.endpoints = {HostPort{"10.0.0.1", 2379}};
   moved.scope = "other";
   moved.etcd.password = "s3cret";
   ReloadPlan p = PlanReload(*running, moved);
-  EXPECT_TRUE(p.applied.empty());
-  EXPECT_TRUE(Has(p.needs_restart, "dcs_urls: http://127.0.0.1:2379 -> http://10.0.0.1:2379"));
+  // The endpoints and credentials move live (the topology thread switches once the new ones answer).
+  EXPECT_TRUE(p.etcd_changed);
+  EXPECT_TRUE(Has(p.applied, "dcs_urls: http://127.0.0.1:2379 -> http://10.0.0.1:2379"));
+  EXPECT_TRUE(Has(p.applied, "etcd credentials and TLS (patroni_config) changed"));
+  for (const auto& s : p.applied) EXPECT_EQ(s.find("s3cret"), std::string::npos) << s;
+  EXPECT_EQ(p.applied.size(), 2u);
   EXPECT_TRUE(Has(p.needs_restart, "scope: demo -> other"));
-  EXPECT_TRUE(Has(p.needs_restart, "etcd credentials and TLS (patroni_config) changed"));
-  for (const auto& s : p.needs_restart) EXPECT_EQ(s.find("s3cret"), std::string::npos) << s;
+  EXPECT_EQ(p.needs_restart.size(), 1u);
   EXPECT_EQ(p.next->scope, "demo");
-  EXPECT_EQ(p.next->etcd.endpoints[0].host, "127.0.0.1");
-  EXPECT_EQ(p.next->etcd.password, "");
+  EXPECT_EQ(p.next->etcd.endpoints[0].host, "10.0.0.1");
+  EXPECT_EQ(p.next->etcd.password, "s3cret");
 }
 
 }  // namespace
