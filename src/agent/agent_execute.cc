@@ -103,8 +103,12 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       return pg_->Start(a.upstream, /*standby=*/true);
     }
     case ActionType::kFollow: {
-      log_.Info("changing primary_conninfo to follow " + a.target + " (" + a.upstream->address.ToString() +
-                ") and reloading");
+      if (a.upstream->address.host.empty()) {
+        log_.Info("changing the recovery settings to follow " + a.target + " (no primary_conninfo) and reloading");
+      } else {
+        log_.Info("changing primary_conninfo to follow " + a.target + " (" + a.upstream->address.ToString() +
+                  ") and reloading");
+      }
       Status s = pg_->Follow(*a.upstream);
       auto it = cfg_->postgresql.callbacks.find("on_reload");
       if (s.ok() && it != cfg_->postgresql.callbacks.end()) {
@@ -226,7 +230,7 @@ Status Agent::SyncSlots(const ha::Action& a, const LocalView& local) {
   PGW_RETURN_IF_ERROR(pg_->DropSlots(p.drop));
   PGW_RETURN_IF_ERROR(pg_->CreateSlots(p.create));
   Status advanced = pg_->AdvanceSlots(p.advance, local.slots);
-  if (p.copy.empty() || !a.address || !local.upstream) return advanced;
+  if (p.copy.empty() || !a.address || !local.upstream || local.upstream->address.host.empty()) return advanced;
   pg_state_ = "restarting";
   Status s = pg_->CopyLogicalSlots(*a.address, p.copy, *local.upstream);
   return s.Context("copying logical slots from " + a.target);

@@ -74,7 +74,9 @@ Status Agent::BootstrapStandby(const ha::Action& a) {
   // Patroni's bootstrap_standby_leader: no initdb, no post_bootstrap, no roles (they come from the remote primary).
   pg_state_ = "creating replica";
   TouchMember(LocalView{});
-  Status s = pg_->CreateReplica(*a.address, ReplicaMethodsInForce(*cfg_, dyn_)).Context("cloning from " + a.target);
+  // Archive-only (no address): only the methods that need no leader run (pg/methods.h); none is a failure that
+  // stops the agent, as in Patroni.
+  Status s = pg_->CreateReplica(a.address, ReplicaMethodsInForce(*cfg_, dyn_)).Context("cloning from " + a.target);
   if (s.ok()) {
     pg_state_ = "starting";
     s = pg_->Start(a.upstream, /*standby=*/true).Context("starting the clone of " + a.target);
@@ -92,7 +94,8 @@ Status Agent::BootstrapStandby(const ha::Action& a) {
   PGW_RETURN_IF_ERROR(dcs_->InitializeConfig(cfg_->bootstrap.dcs.dump()));
   PGW_RETURN_IF_ERROR(dcs_->AttemptLeader());
   pg_state_ = "running";
-  log_.Info("initialized a new standby cluster: this node is the standby leader, streaming from " + a.target);
+  log_.Info("initialized a new standby cluster: this node is the standby leader, " +
+            std::string(a.address ? "streaming from " : "replaying WAL from ") + a.target);
   return Status::Ok();
 }
 

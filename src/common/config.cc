@@ -68,6 +68,7 @@ LoadResult Finish(YAML::Node root, const LoadOptions& opts) {
   auto cfg = std::make_shared<Config>();
   try {
     Extract(tree, opts, cfg.get(), &r.errors, &r.warnings);
+    if (r.errors.empty()) config_internal::WarnArchiveOnlyWithoutMethod(*cfg, &r.warnings);
   } catch (const YAML::Exception& e) {
     // Every access is meant to be guarded (Sub, IsMap); this is the net under a shape nobody thought of.
     r.errors.push_back(std::string("configuration: cannot read a value of an unexpected shape: ") + e.what());

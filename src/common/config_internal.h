@@ -39,6 +39,10 @@ void Merge(YAML::Node dst, const YAML::Node& src);
 // section describes a standby cluster; problems name `path` (e.g. "bootstrap.dcs.standby_cluster").
 void ParseStandbyCluster(const Json& j, const std::string& path, DynamicConfig* d, std::vector<std::string>* problems,
                          std::vector<std::string>* warnings);
+// bootstrap.dcs.standby_cluster without host (archive-only) whose create_replica_methods has no method that works
+// without a leader: the standby leader cannot be made (its bootstrap fails and stops the agent, as in Patroni).
+// A warning at load, since another member's section (or a later PATCH) may still make it work.
+void WarnArchiveOnlyWithoutMethod(const Config& c, std::vector<std::string>* warnings);
 
 // bootstrap.method with its bootstrap.<method> section, and postgresql.create_replica_methods with each
 // postgresql.<method> section (config_methods.cc). Problems name the key path.

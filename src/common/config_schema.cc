@@ -12,7 +12,8 @@ namespace {
 // Schema: Patroni's key tree. Each node says what type it takes, whether it is required, and whether pgwarden
 // acts on it (kIgnored: Patroni knows it, pgwarden accepts it with a warning).
 enum class Kind { kMap, kOpenMap, kStr, kInt, kBool, kStrList, kStrOrList, kAny };
-enum Flag : unsigned { kNone = 0, kRequired = 1, kIgnored = 2 };
+// kEmptyOk: a key given with no value (`password:`, null) counts as unset, as Patroni reads it.
+enum Flag : unsigned { kNone = 0, kRequired = 1, kIgnored = 2, kEmptyOk = 4 };
 
 struct Node {
   Kind kind = Kind::kAny;
@@ -32,7 +33,8 @@ Node Ign(std::string note = "") { return Node{Kind::kAny, kIgnored, {}, std::mov
 
 Node UserSchema(unsigned f) {
   std::vector<std::pair<std::string, Node>> c = {{"username", Leaf(Kind::kStr, kRequired)},
-                                                 {"password", Leaf(Kind::kStr)}};
+                                                 // Debian's template: "password:" with no value
+                                                 {"password", Leaf(Kind::kStr, kEmptyOk)}};
   for (const char* k : {"sslmode", "sslkey", "sslpassword", "sslcert", "sslrootcert", "sslcrl", "sslcrldir",
                         "sslnegotiation", "gssencmode", "channel_binding"}) {
     c.push_back({k, Leaf(Kind::kStr)});
@@ -152,6 +154,7 @@ struct Checker {
     switch (s.kind) {
       case Kind::kAny: return;
       case Kind::kStr:
+        if (n.IsNull() && (s.flags & kEmptyOk)) return;
         if (!n.IsScalar()) errors->push_back(path + ": must be " + KindName(s.kind));
         return;
       case Kind::kInt: {

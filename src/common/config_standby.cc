@@ -99,14 +99,30 @@ void ParseStandbyCluster(const Json& j, const std::string& path, DynamicConfig* 
     if (!known && warnings) warnings->push_back(p(k) + ": unknown key, ignored");
   }
   if (problems->size() != before) return;
-  // Patroni's rule: the section describes a standby cluster when host, port or restore_command is set.
+  // Patroni's rule: the section describes a standby cluster when host, port or restore_command is set. Without
+  // host (an archive-only standby cluster) the standby leader has nothing to stream from: it is made by a
+  // create_replica_methods method that needs no leader and replays WAL through restore_command alone.
   if (sc.host.empty() && !port_set && sc.restore_command.empty()) return;
-  if (sc.host.empty()) {
-    problems->push_back(p("host") + ": required: pgwarden clones and streams from host:port of the remote primary "
-                                    "(an archive-only standby cluster, restore_command without host, is not supported)");
+  if (sc.host.empty() && port_set) {
+    problems->push_back(p("host") + ": required when port is given: pgwarden streams from host:port of the remote "
+                                    "primary (for an archive-only standby cluster give restore_command without "
+                                    "host and port)");
     return;
   }
   d->standby_cluster = sc;
+}
+
+void WarnArchiveOnlyWithoutMethod(const Config& c, std::vector<std::string>* warnings) {
+  const auto& sc = c.bootstrap.dynamic.standby_cluster;
+  if (!sc || !sc->host.empty()) return;
+  for (const auto& m : sc->create_replica_methods) {
+    auto it = c.postgresql.replica_methods.find(m);
+    if (m != "basebackup" && it != c.postgresql.replica_methods.end() && it->second.no_leader) return;
+  }
+  warnings->push_back(
+      "bootstrap.dcs.standby_cluster: no host, so the standby leader can only be made by one of "
+      "create_replica_methods that works without a leader (a postgresql.<method> section with a command and "
+      "no_leader: true), and there is none: bootstrapping this standby cluster will fail");
 }
 
 }  // namespace config_internal

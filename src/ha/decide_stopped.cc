@@ -38,7 +38,15 @@ Decision DecideEmptyDataDir(const Inputs& in) {
       return std::nullopt;
     }
     Decision w;
-    w.actions = {Act(ActionType::kClone), Act(ActionType::kStartReplica)};
+    Action clone = Act(ActionType::kClone), start = Act(ActionType::kStartReplica);
+    if (standby) {
+      // Patroni's leaderless clone in a standby cluster has the remote primary as its source (all methods may
+      // run, with its connection string), and the new member follows the remote like any leaderless one.
+      clone.address = RemoteAddress(in);
+      if (clone.address) clone.target = RemoteName(in);
+      start.upstream = RemoteUpstream(in);
+    }
+    w.actions = {clone, start};
     w.message = "trying to bootstrap (without leader)";
     return w;
   };

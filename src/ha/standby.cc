@@ -39,20 +39,28 @@ Upstream WithRecovery(const Inputs& in, Upstream u, bool remote) {
 
 Upstream RemoteUpstream(const Inputs& in) {
   const StandbyCluster& sc = *in.dynamic.standby_cluster;
+  // Archive-only: no address (no primary_conninfo), and a slot name would serve nothing.
+  if (sc.host.empty()) return WithRecovery(in, Upstream{HostPort{}, ""}, true);
   std::string slot = in.dynamic.use_slots ? sc.primary_slot_name : "";
   return WithRecovery(in, Upstream{HostPort{sc.host, sc.port}, slot}, true);
 }
 
-std::string RemoteName(const Inputs& in) {
+std::optional<HostPort> RemoteAddress(const Inputs& in) {
   const StandbyCluster& sc = *in.dynamic.standby_cluster;
-  return "the remote primary " + HostPort{sc.host, sc.port}.ToString();
+  if (sc.host.empty()) return std::nullopt;
+  return HostPort{sc.host, sc.port};
+}
+
+std::string RemoteName(const Inputs& in) {
+  auto address = RemoteAddress(in);
+  return address ? "the remote primary " + address->ToString() : "the remote archive via restore_command";
 }
 
 Decision BootstrapStandbyLeader(const Inputs& in) {
   Decision d;
   Action a = Act(ActionType::kBootstrapStandby);
   a.upstream = RemoteUpstream(in);
-  a.address = a.upstream->address;
+  a.address = RemoteAddress(in);
   a.target = RemoteName(in);
   d.actions = {Act(ActionType::kAttemptInitialize), a};
   d.message = "trying to bootstrap a new standby leader (clone from " + a.target + ")";

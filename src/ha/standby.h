@@ -5,6 +5,7 @@
 // leader holding the lock in recovery, which the core promotes. Pure functions, like the rest of the core.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "ha/decide.h"
@@ -16,9 +17,13 @@ namespace pgw::ha {
 // primary only, as Patroni) recovery_min_apply_delay from standby_cluster when set there, else from the parameters.
 Upstream WithRecovery(const Inputs& in, Upstream u, bool remote);
 // What the standby leader streams from: standby_cluster host:port, its primary_slot_name (with use_slots).
-// Only in a standby cluster.
+// Only in a standby cluster. In an archive-only one (restore_command, no host) the address is empty (no
+// primary_conninfo: pg/conf.h) and there is no slot.
 Upstream RemoteUpstream(const Inputs& in);
-// "the remote primary 10.0.0.9:5432", for messages and the executor's log.
+// standby_cluster host:port; none in an archive-only standby cluster.
+std::optional<HostPort> RemoteAddress(const Inputs& in);
+// "the remote primary 10.0.0.9:5432" ("the remote archive via restore_command"), for messages and the executor's
+// log.
 std::string RemoteName(const Inputs& in);
 
 // Empty data directory, no `initialize` key, standby cluster: race for initialize, then clone from the remote

@@ -115,8 +115,10 @@ std::string RenderPostgresqlConf(const Config& cfg, const Json& parameters, cons
   for (const auto& [k, v] : parameters.items()) out += k + " = " + ConfValue(v) + "\n";
   if (upstream) {
     out += "\n# recovery: this node is a replica\n";
-    out += "primary_conninfo = " + EscapeConfString(PrimaryConninfo(cfg, upstream->address)) + "\n";
-    if (!upstream->slot.empty()) out += "primary_slot_name = " + EscapeConfString(upstream->slot) + "\n";
+    if (!upstream->address.host.empty()) {
+      out += "primary_conninfo = " + EscapeConfString(PrimaryConninfo(cfg, upstream->address)) + "\n";
+      if (!upstream->slot.empty()) out += "primary_slot_name = " + EscapeConfString(upstream->slot) + "\n";
+    }
     out += "recovery_target_timeline = 'latest'\n";
     if (!upstream->restore_command.empty()) {
       out += "restore_command = " + EscapeConfString(upstream->restore_command) + "\n";

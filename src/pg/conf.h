@@ -14,7 +14,9 @@ namespace pgw {
 // set; the decision core fills them from standby_cluster (or the parameters, so that comparing with what
 // PostgreSQL reports stays stable), the controller from what PostgreSQL runs with.
 struct Upstream {
-  HostPort address;
+  HostPort address;  // empty host: replay from the archive only (no primary_conninfo, no slot), as the standby
+                     // leader of an archive-only standby cluster does
+
   std::string slot;                     // primary_slot_name ("" = none)
   std::string restore_command{};        // standby cluster: fetch WAL from the remote archive
   std::string archive_cleanup_command{};

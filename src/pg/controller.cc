@@ -221,6 +221,9 @@ LocalView PgController::Observe() {
     auto hp = ConninfoHostPort(r[10].value_or(""));
     if (hp) {
       v.upstream = Upstream{*hp, r[11].value_or(""), r[14].value_or(""), r[15].value_or(""), ToInt(r[16])};
+    } else if (!r[14].value_or("").empty()) {
+      // Replaying from an archive only (an archive-only standby cluster's standby leader): no address (conf.h).
+      v.upstream = Upstream{HostPort{}, "", r[14].value_or(""), r[15].value_or(""), ToInt(r[16])};
     }
     v.replication_state = r[12].value_or("f") == "t" ? "streaming" : "in archive recovery";
   }
@@ -350,7 +353,7 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
 
 Status PgController::Start(const std::optional<Upstream>& upstream, bool standby) {
   standby_ = standby || upstream.has_value();
-  if (upstream) {
+  if (upstream && !upstream->address.host.empty()) {
     // A replica of a leader has nothing to gate; the marker may also have come along with pg_basebackup or
     // pg_rewind. A read-only start following nobody keeps it: a crashed primary may be promoted later.
     PGW_RETURN_IF_ERROR(RemoveAll(GatePath()));

@@ -114,7 +114,13 @@ Status PgController::CreateReplica(const std::optional<HostPort>& source, const 
   for (const auto& m : methods) {
     if (source || WorksWithoutLeader(*cfg_, m)) tried.push_back(m);
   }
-  if (tried.empty()) return Unavailable("no replica creation method works without a leader");
+  if (tried.empty()) {
+    std::string names;
+    for (const auto& m : methods) names += (names.empty() ? "" : ", ") + m;
+    return Unavailable("no replica creation method works without a leader to copy from: none of " + names +
+                       " is a method (not basebackup) with no_leader: true (or no_master) in its postgresql.<method> "
+                       "section");
+  }
   Status last;
   for (const auto& m : tried) {
     if (m == "basebackup") {

@@ -64,5 +64,35 @@ TEST(ConfigCorpusTest, NewerKeys) {
   EXPECT_TRUE(Has(r.warnings, "log.format: accepted")) << All(r);
 }
 
+// Debian's own template, /etc/patroni/config.yml.in, as pg_createconfig_patroni renders it (the file's header says
+// how it was made): a custom bootstrap (pg_createcluster), a custom replica method under the old
+// create_replica_method key, pg_hba in the dynamic configuration, an empty superuser password with
+// use_unix_socket, config_dir, and an empty `parameters:`.
+TEST(ConfigCorpusTest, DebianPgCreateconfigTemplate) {
+  auto r = LoadCorpus("debian_pg_createconfig.yml");
+  ASSERT_TRUE(r.errors.empty()) << All(r);
+  const auto& c = *r.config;
+  EXPECT_EQ(c.scope, "15-demo");
+  EXPECT_EQ(c.namespace_, "/postgresql-common/");
+  EXPECT_EQ(c.name, "node1");
+  ASSERT_TRUE(c.bootstrap.custom);
+  EXPECT_EQ(c.bootstrap.custom->name, "pg_createcluster");
+  EXPECT_EQ(c.bootstrap.custom->command, std::vector<std::string>{"/usr/share/patroni/pg_createcluster_patroni"});
+  EXPECT_EQ(c.postgresql.create_replica_methods, std::vector<std::string>{"pg_clonecluster"});
+  EXPECT_EQ(c.postgresql.replica_methods.at("pg_clonecluster").command,
+            std::vector<std::string>{"/usr/share/patroni/pg_clonecluster_patroni"});
+  EXPECT_EQ(c.postgresql.data_dir, "/var/lib/postgresql/15/demo");
+  EXPECT_EQ(c.postgresql.port, 5440);
+  EXPECT_TRUE(c.postgresql.use_unix_socket);
+  EXPECT_EQ(c.postgresql.superuser.password, "");
+  EXPECT_TRUE(c.bootstrap.dynamic.use_pg_rewind);
+  ASSERT_EQ(c.bootstrap.dynamic.pg_hba.size(), 7u);
+  EXPECT_NE(c.bootstrap.dynamic.pg_hba.back().find("127.0.0.0/8"), std::string::npos) << "--network substituted";
+  // The one key pgwarden does not act on: postgresql.conf is written into data_dir (docs/configuration.md).
+  EXPECT_EQ(r.warnings, std::vector<std::string>{
+                            "postgresql.config_dir: accepted for Patroni compatibility, but pgwarden does not use it"})
+      << All(r);
+}
+
 }  // namespace
 }  // namespace pgw

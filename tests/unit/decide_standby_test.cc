@@ -264,6 +264,95 @@ TEST_F(StandbyDecideTest, RemovingTheSectionDropsTheRemoteArchiveFromReplicas) {
   EXPECT_EQ(d.message, "no action. I am (pg0), a secondary, and following a leader (pg1)");
 }
 
+// Archive-only standby clusters (restore_command, no host): nothing to stream from, WAL comes from the archive.
+class ArchiveStandbyDecideTest : public StandbyDecideTest {
+ protected:
+  void SetUp() override {
+    StandbyDecideTest::SetUp();
+    standby_.host = "";
+    standby_.port = 5432;
+    standby_.create_replica_methods = {"restore"};
+    cfg_ = testing::Load(testing::Replace(testing::kGoodConfig, "  pgpass: /tmp/pgpass0\n",
+                                          "  pgpass: /tmp/pgpass0\n  restore: {command: /bin/r, no_leader: true}\n"))
+               .config;
+    ASSERT_TRUE(cfg_);
+  }
+  // The standby leader's recovery settings: restore_command and the apply delay, no primary_conninfo nor slot.
+  static Upstream Archive() { return Upstream{HostPort{}, "", "cp /archive/%f %p", "", 60000}; }
+};
+
+TEST_F(ArchiveStandbyDecideTest, FirstNodeRestoresWithoutASourceToCopyFrom) {
+  auto d = Run();
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kAttemptInitialize, AT::kBootstrapStandby}));
+  const Action& b = d.actions[1];
+  EXPECT_FALSE(b.address) << "only the methods that need no leader can run";
+  ASSERT_TRUE(b.upstream);
+  EXPECT_EQ(*b.upstream, Archive());
+  EXPECT_EQ(d.message, "trying to bootstrap a new standby leader (clone from the remote archive via restore_command)");
+}
+
+TEST_F(ArchiveStandbyDecideTest, StandbyLeaderReplayingFromTheArchiveNeedsNoChange) {
+  Members();
+  SetLeader("pg0");
+  RunningReplica();
+  local_.upstream = Archive();
+  auto d = Run();
+  EXPECT_FALSE(Has(d, AT::kFollow));
+  EXPECT_FALSE(Has(d, AT::kPromote));
+  EXPECT_EQ(d.message, "no action. I am (pg0), the standby leader with the lock");
+}
+
+TEST_F(ArchiveStandbyDecideTest, ReplicasCascadeFromTheStandbyLeaderWithTheArchive) {
+  Members();
+  SetLeader("pg1");
+  auto d = Run();
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kClone, AT::kStartReplica}));
+  EXPECT_EQ(d.actions[0].target, "pg1");
+  EXPECT_EQ(*d.actions[1].upstream, (Upstream{HostPort{"127.0.0.1", 5433}, "pg0", "cp /archive/%f %p", "", 0}));
+}
+
+TEST_F(ArchiveStandbyDecideTest, RemovingTheSectionPromotesTheStandbyLeader) {
+  Members();
+  SetLeader("pg0");
+  RunningReplica(5000);
+  local_.upstream = Archive();
+  standby_on_ = false;
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kPromote});
+}
+
+// Patroni: with the standby leader gone (no leader key) and a bootstrap done, an empty member is created by a
+// no_leader method, then follows the remote (here the archive) like any member of a leaderless standby cluster.
+TEST_F(ArchiveStandbyDecideTest, WithoutAStandbyLeaderAnEmptyMemberRestoresAndFollowsTheArchive) {
+  Members();
+  auto d = Run();
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kClone, AT::kStartReplica}));
+  EXPECT_FALSE(d.actions[0].address);
+  ASSERT_TRUE(d.actions[1].upstream);
+  EXPECT_EQ(*d.actions[1].upstream, Archive());
+  EXPECT_EQ(d.message, "trying to bootstrap (without leader)");
+}
+
+// With a remote primary, Patroni's leaderless clone has it as its source: every listed method may run, with the
+// remote primary's connection string (one no_leader method among them is what allows the attempt).
+TEST_F(ArchiveStandbyDecideTest, WithoutAStandbyLeaderAnEmptyMemberClonesFromTheRemotePrimaryWhenThereIsOne) {
+  standby_.host = "10.0.0.9";
+  standby_.port = 5439;
+  Members();
+  auto d = Run();
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kClone, AT::kStartReplica}));
+  ASSERT_TRUE(d.actions[0].address);
+  EXPECT_EQ(*d.actions[0].address, (HostPort{"10.0.0.9", 5439}));
+  EXPECT_EQ(*d.actions[1].upstream, Remote());
+}
+
+TEST_F(ArchiveStandbyDecideTest, WithoutANoLeaderMethodAnEmptyMemberWaits) {
+  standby_.create_replica_methods = {"basebackup"};
+  Members();
+  auto d = Run();
+  EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
+  EXPECT_EQ(d.message, "waiting for standby_leader to bootstrap");
+}
+
 TEST_F(StandbyDecideTest, StandbyClusterRuleOnTheStoredConfiguration) {
   ClusterView c;
   EXPECT_FALSE(IsStandbyCluster(c));
@@ -273,6 +362,8 @@ TEST_F(StandbyDecideTest, StandbyClusterRuleOnTheStoredConfiguration) {
   EXPECT_FALSE(IsStandbyCluster(c));
   c.config = Json{{"standby_cluster", nullptr}};
   EXPECT_FALSE(IsStandbyCluster(c));
+  c.config = Json{{"standby_cluster", {{"restore_command", "cp /archive/%f %p"}}}};
+  EXPECT_TRUE(IsStandbyCluster(c));
 }
 
 }  // namespace

@@ -81,7 +81,55 @@ TEST(StandbyConfigTest, ErrorsNameTheKey) {
   EXPECT_EQ(first_problem({{"host", "a"}, {"create_replica_methods", "basebackup"}}),
             "bootstrap.dcs.standby_cluster.create_replica_methods: must be a list of strings");
   EXPECT_EQ(first_problem({{"port", 5432}}).rfind("bootstrap.dcs.standby_cluster.host: required", 0), 0u);
-  EXPECT_EQ(first_problem({{"restore_command", "cp x y"}}).rfind("bootstrap.dcs.standby_cluster.host: required", 0), 0u);
+  EXPECT_EQ(first_problem({{"port", 5432}, {"restore_command", "cp x y"}})
+                .rfind("bootstrap.dcs.standby_cluster.host: required", 0),
+            0u);
+}
+
+// Patroni's archive-only standby cluster: restore_command without host or port. The standby leader is created by
+// a create_replica_methods method that needs no leader and replays WAL from the archive only.
+TEST(StandbyConfigTest, ArchiveOnlySectionIsAStandbyCluster) {
+  std::vector<std::string> problems, warnings;
+  DynamicConfig d = Parse({{"standby_cluster",
+                            {{"restore_command", "/usr/local/bin/fetch %f %p"},
+                             {"create_replica_methods", {"restore"}},
+                             {"host", ""},
+                             {"port", ""}}}},
+                          &problems, &warnings);
+  ASSERT_TRUE(problems.empty()) << problems[0];
+  EXPECT_TRUE(warnings.empty());
+  ASSERT_TRUE(d.standby_cluster);
+  EXPECT_EQ(d.standby_cluster->host, "");
+  EXPECT_EQ(d.standby_cluster->restore_command, "/usr/local/bin/fetch %f %p");
+  EXPECT_EQ(d.standby_cluster->create_replica_methods, std::vector<std::string>{"restore"});
+}
+
+TEST(StandbyConfigTest, ArchiveOnlyWithoutANoLeaderMethodWarnsAtLoad) {
+  const std::string section = "bootstrap:\n  dcs:\n    standby_cluster:\n      restore_command: cp /a/%f %p\n"
+                              "      create_replica_methods: [restore, basebackup]\n";
+  auto has_warning = [](const LoadResult& r) {
+    return std::any_of(r.warnings.begin(), r.warnings.end(), [](const std::string& w) {
+      return w.rfind("bootstrap.dcs.standby_cluster: no host", 0) == 0 && w.find("will fail") != std::string::npos;
+    });
+  };
+  auto without = testing::Load(std::string(testing::kGoodConfig) + section);
+  ASSERT_TRUE(without.errors.empty()) << without.errors[0];
+  EXPECT_TRUE(has_warning(without));
+  auto with = testing::Load(testing::Replace(std::string(testing::kGoodConfig) + section, "  pgpass: /tmp/pgpass0\n",
+                                             "  pgpass: /tmp/pgpass0\n  restore: {command: /bin/r, no_leader: true}\n"));
+  ASSERT_TRUE(with.errors.empty()) << with.errors[0];
+  EXPECT_FALSE(has_warning(with));
+}
+
+TEST(StandbyConfigTest, ArchiveOnlyStandbyLeaderConfHasNoPrimaryConninfo) {
+  auto r = testing::Load(testing::kGoodConfig);
+  ASSERT_TRUE(r.errors.empty());
+  Upstream archive{HostPort{}, "", "/usr/local/bin/fetch %f %p", "", 0};
+  std::string conf = RenderPostgresqlConf(*r.config, Json::object(), archive, true);
+  EXPECT_EQ(conf.find("primary_conninfo"), std::string::npos) << conf;
+  EXPECT_EQ(conf.find("primary_slot_name"), std::string::npos) << conf;
+  EXPECT_NE(conf.find("restore_command = '/usr/local/bin/fetch %f %p'\n"), std::string::npos) << conf;
+  EXPECT_NE(conf.find("recovery_target_timeline = 'latest'\n"), std::string::npos) << conf;
 }
 
 TEST(StandbyConfigTest, OtherReplicaMethodsAreKeptAndUnknownKeysWarn) {
