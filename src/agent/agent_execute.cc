@@ -112,8 +112,11 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       }
       return s;
     }
-    case ActionType::kAttemptLeader:
-      return dcs_->AttemptLeader();
+    case ActionType::kAttemptLeader: {
+      Status s = dcs_->AttemptLeader();
+      if (s.ok()) acquired_at_ = clock_.WallSeconds();
+      return s;
+    }
     case ActionType::kRefreshLeader:
       return dcs_->RefreshLeader();
     case ActionType::kPromote:
@@ -145,6 +148,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       rewind_failed_ = !s.ok();
       if (s.ok()) {
         unreconciled_ = false;
+        rejoin_outcome_ = kRejoinRewound;
         log_.Info("pg_rewind from " + a.target + " finished");
       }
       return s;
@@ -153,6 +157,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       log_.Info("removing the data directory to clone it again");
       rewind_failed_ = false;
       unreconciled_ = false;
+      rejoin_outcome_ = kRejoinRecloned;
       return pg_->WipeDataDir();
     }
     case ActionType::kCheckFailsafe:
