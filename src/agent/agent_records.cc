@@ -17,6 +17,7 @@ void Agent::RecordPromotion(const ClusterView& view, const LocalView& after, int
   f.start_lsn = switch_lsn > 0 ? switch_lsn : after.wal_position;
   f.promoted_at = promoted_at;
   f.acquired_at = acquired_at_ > 0 && acquired_at_ <= promoted_at ? acquired_at_ : promoted_at;
+  acquired_at_ = 0;  // a later promotion under a key taken earlier must not reuse this term's time
   f.ttl = dyn_.ttl;
   FailoverRecord rec = ha::BuildFailoverRecord(leader_trail_, view, f);
   Status s = dcs_->UpdateFailovers(
