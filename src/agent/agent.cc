@@ -318,6 +318,7 @@ void Agent::Cycle() {
     Status r = pg_->Stop(StopMode::kImmediate);
     if (r.ok()) r = pg_->WipeDataDir();
     if (!r.ok()) log_.Error("reinitialize: " + r.message());
+    rejoin_outcome_ = kRejoinRecloned;
     local = pg_->Observe();
   }
   if (!old_supervisors_retired_ && (!local.running || (local.query_ok && local.in_recovery))) {
@@ -330,6 +331,7 @@ void Agent::Cycle() {
                                     ? pg_state_ : "stopped")
                              : (local.query_ok ? "running" : "starting");
   standby_leader_ = ha::IsStandbyCluster(dyn_) && view->leader && view->leader->name == cfg_->name;
+  leader_trail_.Observe(*view, clock_.WallSeconds());
   ha::Inputs in;
   in.config = cfg_.get();
   in.dynamic = dyn_;
@@ -401,6 +403,7 @@ void Agent::Cycle() {
   if (!ha::LeaseSuspect(in) || in.my_lease == 0 || in.my_lease != dcs_->LeaseId()) TouchMember(local);
   auto fresh = dcs_->Cluster();
   UpdateFencing(local, fresh.ok() ? &*fresh : &*view);
+  ReportRejoin(fresh.ok() ? *fresh : *view, local);
   Publish(local, fresh.ok() ? &*fresh : &*view);
 }
 

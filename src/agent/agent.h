@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "dcs/etcd_dcs.h"
 #include "ha/decide.h"
+#include "ha/failover_facts.h"
 #include "pg/controller.h"
 
 namespace pgw {
@@ -57,7 +58,13 @@ class Agent {
   void CleanUpFailedBootstrap(const Status& cause);
   Result<std::string> BootstrapPostgres();
   Status RunPostBootstrap();
-  Status WriteHistoryAfterPromote(const ClusterView& view);
+  // Appends the timeline switches of `after`'s .history file to Patroni's `history` key; *switch_lsn := where the
+  // newest timeline begins (left alone when the file cannot be read).
+  Status WriteHistoryAfterPromote(const ClusterView& view, const LocalView& after, int64_t* switch_lsn);
+  // agent/agent_records.cc, the failovers key: the record of the promotion just made (from `view`, the view it was
+  // decided on) and, on a former leader running again as a replica, how it came back.
+  void RecordPromotion(const ClusterView& view, const LocalView& after, int64_t switch_lsn, double promoted_at);
+  void ReportRejoin(const ClusterView& view, const LocalView& local);
   void TouchMember(const LocalView& local);
   void Publish(const LocalView& local, const ClusterView* view);
   void Shutdown();
@@ -131,6 +138,11 @@ class Agent {
   std::string sync_note_;      // ha::SynchronousNote while we lead as primary, for the member key
   std::string last_role_;
   bool standby_leader_ = false;  // holds the leader key in a standby cluster (role "standby_leader")
+
+  // For the failovers key (agent/agent_records.cc).
+  ha::LeaderTrail leader_trail_;  // the leader key as the views showed it
+  double acquired_at_ = 0;        // wall seconds: when this node last took the leader key
+  std::string rejoin_outcome_;    // how this node was reconciled since it last led: "" / "rewound" / "recloned"
 
   // Requests from the REST API to the HA loop.
   std::atomic<bool> restart_requested_{false};

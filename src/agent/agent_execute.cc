@@ -116,8 +116,11 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       }
       return s;
     }
-    case ActionType::kAttemptLeader:
-      return dcs_->AttemptLeader();
+    case ActionType::kAttemptLeader: {
+      Status s = dcs_->AttemptLeader();
+      if (s.ok()) acquired_at_ = clock_.WallSeconds();
+      return s;
+    }
     case ActionType::kRefreshLeader:
       return dcs_->RefreshLeader();
     case ActionType::kPromote:
@@ -149,6 +152,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       rewind_failed_ = !s.ok();
       if (s.ok()) {
         unreconciled_ = false;
+        rejoin_outcome_ = kRejoinRewound;
         log_.Info("pg_rewind from " + a.target + " finished");
       }
       return s;
@@ -157,6 +161,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       log_.Info("removing the data directory to clone it again");
       rewind_failed_ = false;
       unreconciled_ = false;
+      rejoin_outcome_ = kRejoinRecloned;
       return pg_->WipeDataDir();
     }
     case ActionType::kCheckFailsafe:

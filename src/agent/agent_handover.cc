@@ -125,6 +125,7 @@ Status Agent::PromoteNow(const ClusterView& view) {
   }
   MonoTime started = clock_.Now();
   PGW_RETURN_IF_ERROR(pg_->Promote());
+  double promoted_at = clock_.WallSeconds();
   auto took = clock_.Now() - started;
   ++promotions_;
   unreconciled_ = false;
@@ -133,15 +134,17 @@ Status Agent::PromoteNow(const ClusterView& view) {
   // Copies of permanent slots go up to the last positions the former leader published (no further: a consumer
   // never misses a change, it may see some again).
   AdvanceToPublished(view);
-  Status h = WriteHistoryAfterPromote(view);
+  LocalView after = pg_->Observe();
+  int64_t switch_lsn = 0;
+  Status h = WriteHistoryAfterPromote(view, after, &switch_lsn);
   // The end-of-recovery checkpoint puts the new timeline in pg_control, which pg_rewind on the old primary reads.
   Status cp = pg_->Checkpoint();
   if (!cp.ok()) log_.Warn(cp.message());
+  RecordPromotion(view, after, switch_lsn, promoted_at);
   return h;
 }
 
-Status Agent::WriteHistoryAfterPromote(const ClusterView& view) {
-  LocalView after = pg_->Observe();
+Status Agent::WriteHistoryAfterPromote(const ClusterView& view, const LocalView& after, int64_t* switch_lsn) {
   if (after.timeline <= 1) return Status::Ok();
   char name[32];
   std::snprintf(name, sizeof name, "%08X.history", after.timeline);
@@ -161,10 +164,11 @@ Status Agent::WriteHistoryAfterPromote(const ClusterView& view) {
     std::string reason;
     std::getline(ls, reason);
     while (!reason.empty() && (reason.front() == '\t' || reason.front() == ' ')) reason.erase(0, 1);
+    auto lsn_bytes = ParseLsn(lsn);
+    if (lsn_bytes) *switch_lsn = *lsn_bytes;  // the last line is the newest switch
     bool known = false;
     for (const auto& e : history) known = known || (e.is_array() && !e.empty() && e[0] == tl);
     if (known) continue;
-    auto lsn_bytes = ParseLsn(lsn);
     history.push_back({tl, lsn_bytes.value_or(0), reason, IsoTimestamp(clock_.WallSeconds()), cfg_->name});
   }
   return dcs_->WriteHistory(history.dump());

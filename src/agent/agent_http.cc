@@ -6,6 +6,7 @@
 
 #include "agent/agent.h"
 #include "agent/api.h"
+#include "agent/failover_api.h"
 #include "agent/peers.h"
 
 namespace pgw {
@@ -72,6 +73,8 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
     if (route == "/history") {
       return api::JsonBody(200, cv && cv->history.is_array() ? cv->history : Json::array());
     }
+    // pgwarden's record of every leader change (docs/rest-api.md): /history keeps Patroni's format.
+    if (route == "/failovers") return api::FailoversResponse(cv);
     if (route == "/config") {
       if (!cv || !cv->config) return api::Text(502, "No configuration in DCS");
       return api::JsonBody(200, *cv->config);
@@ -89,7 +92,8 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
       k.last_promotion_seconds = last_promotion_seconds_;
       k.lease_remaining_seconds =
           std::max<double>(0, static_cast<double>((dcs_->LeaseDeadline() - clock_.Now()).count()) / 1000.0);
-      HttpServerResponse r = api::Text(200, api::MetricsText(*cfg_, s, cv, k, s.paused, failsafe_mode_));
+      HttpServerResponse r = api::Text(
+          200, api::MetricsText(*cfg_, s, cv, k, s.paused, failsafe_mode_) + api::FailoverMetricsText(*cfg_, cv));
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
       return r;
     }

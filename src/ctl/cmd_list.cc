@@ -12,7 +12,27 @@ int RunList(const Invocation& in) {
 }
 
 int RunHistory(const Invocation& in) {
-  std::fputs(HistoryTable(in.cluster.history).c_str(), in.out);
+  if (!in.opts.verbose) {
+    std::fputs(HistoryTable(in.cluster.history).c_str(), in.out);
+    return 0;
+  }
+  if (in.opts.format == "pretty") {
+    std::fputs(HistoryVerbose(in.cluster).c_str(), in.out);
+    return 0;
+  }
+  // -v -f json|yaml: the records as GET /failovers gives them.
+  FailoverLog log;
+  if (in.cluster.failovers) {
+    auto decoded = DecodeFailoverLog(*in.cluster.failovers);
+    if (!decoded.ok()) {
+      std::fprintf(in.err, "pgwardenctl: %s\n", decoded.status().message().c_str());
+      return 1;
+    }
+    log = std::move(*decoded);
+  }
+  Json j = FailoverLogJson(log);
+  if (in.opts.format == "json") std::fprintf(in.out, "%s\n", j.dump().c_str());
+  else std::fputs(ToYaml(j).c_str(), in.out);
   return 0;
 }
 

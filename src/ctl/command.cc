@@ -10,7 +10,7 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"list", "list [-f pretty|json|yaml]       members, roles, states, timelines and lag", RunList, false},
       {"topology", "topology                         the same, as a tree of who streams from whom", RunList, false},
-      {"history", "history                          timeline switches", RunHistory, false},
+      {"history", "history [-v]                     timeline switches (-v: and every leader change)", RunHistory, false},
       {"show-config", "show-config                      the dynamic configuration", RunShowConfig, false},
       {"edit-config", "edit-config [--set k=v]... [--pg k=v]... [--force]   change the dynamic configuration",
        RunEditConfig, false},

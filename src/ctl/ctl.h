@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "dcs/failovers.h"
 #include "dcs/keys.h"
 
 namespace YAML {
@@ -28,6 +29,11 @@ std::vector<std::pair<std::string, int>> TopologyOrder(const ClusterView& c);
 Json ListJson(const std::string& scope, const ClusterView& c);
 // patronictl's `history` table (pure).
 std::string HistoryTable(const Json& history);
+// `history -v`: patronictl's table, then the leader changes of the `failovers` key (history_verbose.cc). A key that
+// does not decode is reported under the first table, with the reason.
+std::string HistoryVerbose(const ClusterView& c);
+// The leader changes alone, one row per record, newest last (pure).
+std::string FailoverTable(const FailoverLog& log);
 // A box table with patronictl's look; `right` marks right-aligned columns; `title` replaces the start of the top
 // border ("+ Cluster: demo ---+---").
 std::string Table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,

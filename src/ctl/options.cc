@@ -36,6 +36,7 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
     else if (a == "--force") o.force = true;
     else if (a == "--wait") o.wait = true;
     else if (a == "--pending") o.pending = true;
+    else if (a == "-v" || a == "--verbose") o.verbose = true;
     else if (a == "--leader" || a == "--primary" || a == "--master") s = take(&o.leader);
     else if (a == "--candidate") s = take(&o.candidate);
     else if (a == "--scheduled") s = take(&o.scheduled);

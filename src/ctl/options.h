@@ -15,6 +15,7 @@ struct Options {
   bool force = false;
   bool wait = false;
   bool pending = false;
+  bool verbose = false;     // -v: history adds pgwarden's record of every leader change
   std::string leader, candidate, scheduled, role, member;
   std::vector<std::string> sets, pgs;  // edit-config --set, --pg
   std::vector<std::string> check;       // check's own options, each followed by its value if it takes one (check.h)

@@ -394,4 +394,35 @@ Status EtcdDcs::WriteHistory(const std::string& json) {
   return Status::Ok();
 }
 
+Status EtcdDcs::UpdateFailovers(
+    const std::optional<std::string>& seen, int64_t seen_mod,
+    const std::function<std::optional<std::string>(const std::optional<std::string>&)>& change, int attempts) {
+  std::string key = Key(keys::kFailovers);
+  std::optional<std::string> current = seen;
+  int64_t mod = seen ? seen_mod : 0;
+  for (int i = 0; i < attempts; ++i) {
+    if (i > 0) {
+      auto r = client_->Get(key);
+      if (!r.ok()) return r.status().Context("reading failovers");
+      current.reset();
+      mod = 0;
+      if (!r->kvs.empty()) {
+        current = r->kvs.front().value;
+        mod = r->kvs.front().mod_revision;
+      }
+    }
+    std::optional<std::string> next = change(current);
+    if (!next) return Status::Ok();
+    etcd::Compare c{key, mod == 0 ? etcd::Compare::Target::kCreate : etcd::Compare::Target::kMod,
+                    etcd::Compare::Result::kEqual, mod, ""};
+    auto r = client_->Txn({c}, {etcd::Op{etcd::Op::Type::kPut, key, *next, 0, ""}});
+    if (!r.ok()) return r.status().Context("writing failovers");
+    if (r->succeeded) {
+      AwaitCache(r->revision);
+      return Status::Ok();
+    }
+  }
+  return Conflict("failovers: lost " + std::to_string(attempts) + " compare-and-swap races in a row");
+}
+
 }  // namespace pgw

@@ -69,6 +69,15 @@ class EtcdDcs final : public Dcs {
   // Removes the `sync` key (synchronous_mode turned off).
   Status DeleteSync();
 
+  // Read-modify-write of the `failovers` key with compare-and-swap on its mod_revision, so that concurrent writers
+  // (a new leader appending, an old one filling in its rejoin) never lose each other's entries. `change` gets the
+  // current value (nullopt when absent) and returns the new one, or nullopt to write nothing. The first try uses
+  // `seen` / `seen_mod` (from the view; mod 0: absent), later ones a fresh read. kConflict after `attempts` lost
+  // races. From the HA loop.
+  Status UpdateFailovers(const std::optional<std::string>& seen, int64_t seen_mod,
+                         const std::function<std::optional<std::string>(const std::optional<std::string>&)>& change,
+                         int attempts = 5);
+
   // Writes from the REST API's worker threads, on their own connection (the HA loop's is not shared).
   Status ApiSetFailover(const std::string& json);
   Status ApiDeleteFailover();

@@ -122,6 +122,9 @@ ClusterView BuildClusterView(const std::string& prefix, const std::map<std::stri
     } else if (rel == keys::kSync) {
       v.sync = ParseJson(kv.value);
       v.sync_mod_revision = kv.mod_revision;
+    } else if (rel == keys::kFailovers) {
+      v.failovers = kv.value;
+      v.failovers_mod_revision = kv.mod_revision;
     } else if (rel == keys::kFailsafe) {
       v.failsafe = ParseJson(kv.value);
     } else if (key.rfind(members_prefix, 0) == 0) {

@@ -28,6 +28,8 @@ inline constexpr const char* kHistory = "history";
 inline constexpr const char* kFailover = "failover";
 inline constexpr const char* kSync = "sync";
 inline constexpr const char* kFailsafe = "failsafe";
+// pgwarden's own: the record of every leader change (dcs/failovers.h); Patroni ignores it.
+inline constexpr const char* kFailovers = "failovers";
 }  // namespace keys
 
 struct Member {
@@ -80,6 +82,8 @@ struct ClusterView {
   std::optional<Json> sync;
   int64_t sync_mod_revision = 0;
   std::optional<Json> failsafe;           // {name: api_url}, maintained by the leader in failsafe mode
+  std::optional<std::string> failovers;   // the raw `failovers` key: decoded where used (dcs/failovers.h)
+  int64_t failovers_mod_revision = 0;
 
   const Member* FindMember(const std::string& name) const;
   const Member* LeaderMember() const;

@@ -1,5 +1,7 @@
 // The DCS key decoders: BuildClusterView over keys whose values are anything a member (or anyone with write access
 // to etcd) could store, then every accessor the HA loop and pgwardenctl use on the result.
+// The `failovers` key goes through its decoder (an error, never a crash), and what decodes must survive a round
+// trip, the bound, the rejoin update and `history -v`.
 // Input: NUL-separated "relative key", "value" pairs under /service/demo/.
 #include <cstddef>
 #include <cstdint>
@@ -8,7 +10,9 @@
 #include <vector>
 
 #include "ctl/ctl.h"
+#include "dcs/failovers.h"
 #include "dcs/keys.h"
+#include "ha/failover_facts.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string in(reinterpret_cast<const char*>(data), size);
@@ -39,5 +43,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   (void)v.LeaderMember();
   (void)pgw::ctl::TopologyOrder(v);
+  (void)pgw::ctl::HistoryVerbose(v);
+  pgw::ha::LeaderTrail trail;
+  trail.Observe(v, 100.0);
+  pgw::ha::PromotionFacts facts;
+  facts.new_leader = "pg9";
+  facts.timeline = 9;
+  (void)pgw::ha::BuildFailoverRecord(trail, v, facts);
+  if (v.failovers) {
+    auto log = pgw::DecodeFailoverLog(*v.failovers);
+    if (log.ok()) {
+      std::string once = pgw::EncodeFailoverLog(*log);
+      auto again = pgw::DecodeFailoverLog(once);
+      if (!again.ok() || pgw::EncodeFailoverLog(*again) != once) __builtin_trap();
+      for (const auto& r : log->records) {
+        pgw::FailoverLog copy = *log;
+        (void)pgw::SetRejoin(&copy, r.old_leader, r.new_leader, pgw::kRejoinRewound, "now");
+      }
+      pgw::FailoverRecord r;
+      r.kind = pgw::kKindFailover;
+      r.new_leader = "pg9";
+      r.timeline = 1 << 30;
+      pgw::AppendFailover(&*log, r, 3);
+      if (log->records.size() > 3) __builtin_trap();
+    }
+  }
   return 0;
 }
