@@ -146,11 +146,6 @@ void Agent::RequestWake() {
   wake_cv_.notify_all();
 }
 
-void Agent::WaitNextCycle(Duration d) {
-  std::unique_lock<std::mutex> l(wake_mu_);
-  wake_cv_.wait_for(l, d, [&] { return wake_ || stop_.load(); });
-  wake_ = false;
-}
 
 Status Agent::StartupChecks() {
   if (geteuid() == 0) {
@@ -228,25 +223,12 @@ int Agent::Run() {
     auto started = clock_.Now();
     Cycle();
     if (stop_) break;
-    auto elapsed = std::chrono::duration_cast<Duration>(clock_.Now() - started);
     Duration period(dyn_.loop_wait * 1000);
-    if (elapsed >= period) {
+    if (clock_.Now() - started >= period) {
       log_.Info("Loop time exceeded, rescheduling immediately.");
       continue;
     }
-    Duration wait = period - elapsed;
-    if (fencer_->armed()) {
-      // A primary re-decides the moment its lease stops being fresh (last renewal older than retry_timeout) and,
-      // in failsafe mode, the moment a keepalive goes unanswered: not up to loop_wait later.
-      MonoTime last_renewal = dcs_->LeaseDeadline() - Duration(dyn_.ttl * 1000);
-      std::vector<MonoTime> wake = {last_renewal + Duration(dyn_.retry_timeout * 1000) + Duration(10)};
-      if (dyn_.failsafe_mode) wake.push_back(last_renewal + ha::SuspectAfter(dyn_) + Duration(10));
-      for (MonoTime at : wake) {
-        Duration until = std::chrono::duration_cast<Duration>(at - clock_.Now());
-        if (until > Duration(0) && until < wait) wait = until;
-      }
-    }
-    WaitNextCycle(wait);
+    WaitUntilDue(started + period);
   }
   if (exit_code_ == 0) Shutdown();
   {

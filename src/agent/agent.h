@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "agent/callbacks.h"
@@ -88,7 +89,12 @@ class Agent {
   // Whether the PostgreSQL health gate keeps this primary from renewing or confirming its leadership.
   bool PgHealthBlocksLeadership();
   void HoldBackAfterRestartInFailsafe(const ClusterView& view);
-  void WaitNextCycle(Duration d);
+  // Waits up to `d` for RequestWake/RequestStop; true when woken by them.
+  bool WaitNextCycle(Duration d);
+  // Waits until `due` (the next loop_wait cycle), a wake, or, on an armed primary, a lease that stopped being fresh.
+  void WaitUntilDue(MonoTime due);
+  MonoTime LastRenewal() const;
+  std::optional<MonoTime> NextFreshnessDeadline(MonoTime now) const;
   HttpServerResponse HandleHttp(const HttpServerRequest& req);
   HttpServerResponse HandleSwitchover(const std::string& action, const HttpServerRequest& req);
   HttpServerResponse HandleConfigWrite(const HttpServerRequest& req);

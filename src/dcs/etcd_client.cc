@@ -119,6 +119,12 @@ Result<RangeResponse> Client::GetPrefix(const std::string& prefix, bool serializ
   return DecodeRange(*j);
 }
 
+Result<PrefixFingerprint> Client::Fingerprint(const std::string& prefix) {
+  auto j = Call("/v3/kv/range", EncodeRangeFingerprint(prefix, PrefixRangeEnd(prefix)));
+  if (!j.ok()) return j.status();
+  return DecodeRangeFingerprint(*j);
+}
+
 Result<int64_t> Client::Put(const std::string& key, const std::string& value, int64_t lease) {
   auto j = Call("/v3/kv/put", EncodePut(key, value, lease));
   if (!j.ok()) return j.status();

@@ -38,6 +38,8 @@ class Client {
 
   Result<RangeResponse> Get(const std::string& key, bool serializable = false);
   Result<RangeResponse> GetPrefix(const std::string& prefix, bool serializable = false);
+  // A linearizable read of the prefix's key count and highest mod_revision (no values).
+  Result<PrefixFingerprint> Fingerprint(const std::string& prefix);
   Result<int64_t> Put(const std::string& key, const std::string& value, int64_t lease = 0);  // new revision
   Result<int64_t> Delete(const std::string& key);
   Result<int64_t> DeletePrefix(const std::string& prefix);

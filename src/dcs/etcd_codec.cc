@@ -104,6 +104,15 @@ Json EncodeRange(const std::string& key, const std::string& range_end, bool seri
   return j;
 }
 
+Json EncodeRangeFingerprint(const std::string& key, const std::string& range_end) {
+  Json j = EncodeRange(key, range_end, false);
+  j["limit"] = "1";
+  j["sort_order"] = "DESCEND";
+  j["sort_target"] = "MOD";
+  j["keys_only"] = true;
+  return j;
+}
+
 Json EncodePut(const std::string& key, const std::string& value, int64_t lease) {
   Json j = {{"key", Base64Encode(key)}, {"value", Base64Encode(value)}};
   if (lease != 0) j["lease"] = std::to_string(lease);
@@ -181,6 +190,30 @@ Result<RangeResponse> DecodeRange(const Json& j) {
     }
   }
   return r;
+}
+
+Result<PrefixFingerprint> DecodeRangeFingerprint(const Json& j) {
+  auto rev = DecodeHeaderRevision(j);
+  if (!rev.ok()) return rev.status();
+  PrefixFingerprint f;
+  f.revision = *rev;
+  auto count = Int64Field(j, "count");  // absent when 0 (proto3 JSON leaves default values out)
+  if (!count.ok()) return count.status();
+  f.count = *count;
+  if (j.contains("kvs")) {
+    const Json& kvs = j.at("kvs");
+    if (!kvs.is_array()) return InvalidArgument("etcd range response: kvs is not a list");
+    if (kvs.size() > 1) return InvalidArgument("etcd range response: more than the one key asked for");
+    if (!kvs.empty()) {
+      auto m = Int64Field(kvs.front(), "mod_revision");
+      if (!m.ok()) return m.status();
+      f.max_mod_revision = *m;
+    }
+  }
+  if (f.count < 0 || (f.count > 0) != (f.max_mod_revision > 0)) {
+    return InvalidArgument("etcd range response: count " + std::to_string(f.count) + " does not match its keys");
+  }
+  return f;
 }
 
 Result<TxnResponse> DecodeTxn(const Json& j) {

@@ -57,6 +57,14 @@ struct RangeResponse {
   std::vector<KeyValue> kvs;
 };
 
+// What a keys-only, count-carrying range answers about a prefix: enough to prove that a cached copy of the prefix
+// is the same as the store's (see EtcdDcs::FreshCluster), at a fraction of a full read's size.
+struct PrefixFingerprint {
+  int64_t revision = 0;          // the store's revision when the read was served
+  int64_t count = 0;             // keys under the prefix
+  int64_t max_mod_revision = 0;  // the highest mod_revision among them (0: none)
+};
+
 struct TxnResponse {
   bool succeeded = false;
   int64_t revision = 0;
@@ -73,6 +81,9 @@ struct WatchMessage {
 };
 
 Json EncodeRange(const std::string& key, const std::string& range_end, bool serializable);
+// A linearizable range over [key, range_end) that returns the count and only the most recently modified key,
+// without values (limit 1, sorted by mod_revision descending, keys_only).
+Json EncodeRangeFingerprint(const std::string& key, const std::string& range_end);
 Json EncodePut(const std::string& key, const std::string& value, int64_t lease);
 Json EncodeDelete(const std::string& key, const std::string& range_end);
 Json EncodeTxn(const std::vector<Compare>& compares, const std::vector<Op>& success, const std::vector<Op>& failure);
@@ -83,6 +94,7 @@ Json EncodeWatchCreate(const std::string& key, const std::string& range_end, int
 // Each decoder validates the shape and returns kUnavailable for gateway errors ({"error":...} / {"code":...}).
 Result<RangeResponse> DecodeRange(const Json& j);
 Result<int64_t> DecodeHeaderRevision(const Json& j);
+Result<PrefixFingerprint> DecodeRangeFingerprint(const Json& j);
 Result<TxnResponse> DecodeTxn(const Json& j);
 Result<int64_t> DecodeLeaseGrant(const Json& j);       // lease id
 Result<int64_t> DecodeLeaseKeepAlive(const Json& j);   // remaining TTL; kNotFound when the lease is gone

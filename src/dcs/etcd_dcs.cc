@@ -197,7 +197,15 @@ void EtcdDcs::KeeperLoop() {
 Result<ClusterView> EtcdDcs::Cluster() {
   auto snap = cache_->Get();
   if (!snap.ready) return Unavailable("no view of etcd yet (" + client_->CurrentEndpoint() + ")");
-  return BuildClusterView(prefix_, *snap.kvs, snap.revision);
+  // Built once per change of the cache, not once per call: the HA loop and every health check of a load balancer
+  // ask for it, and decoding every member's JSON each time was most of an idle agent's work.
+  std::lock_guard<std::mutex> l(view_mu_);
+  if (view_kvs_ != snap.kvs || view_revision_ != snap.revision) {
+    view_ = BuildClusterView(prefix_, *snap.kvs, snap.revision);
+    view_kvs_ = snap.kvs;
+    view_revision_ = snap.revision;
+  }
+  return view_;
 }
 
 namespace {
@@ -216,13 +224,32 @@ bool CacheCovers(const WatchCache::Snapshot& snap, const etcd::RangeResponse& re
 }
 }  // namespace
 
+// The same proof from a fingerprint (count and highest mod_revision) instead of every key. A key put after the
+// cache's revision would carry a mod_revision above every one the cache holds; so when the highest mod_revisions
+// are equal, every key the store has is in the cache, unchanged, and equal counts leave no key the cache holds that
+// the store deleted.
+bool CacheMatches(const WatchCache::Snapshot& snap, const etcd::PrefixFingerprint& f) {
+  if (!snap.ready) return false;
+  if (snap.revision >= f.revision) return true;
+  if (static_cast<int64_t>(snap.kvs->size()) != f.count) return false;
+  int64_t max_mod = 0;
+  for (const auto& [key, kv] : *snap.kvs) max_mod = std::max(max_mod, kv.mod_revision);
+  return max_mod == f.max_mod_revision;
+}
+
 Result<ClusterView> EtcdDcs::FreshCluster() {
+  // A quorum read of the prefix's fingerprint (a few hundred bytes) proves an unchanged cache fresh; only when it
+  // does not match is the whole prefix read, as before.
+  auto fp = client_->Fingerprint(prefix_);
+  if (!fp.ok()) return Cluster();
+  if (CacheMatches(cache_->Get(), *fp)) return Cluster();
+  cache_->WaitForRevision(fp->revision, Duration(200));
+  if (CacheMatches(cache_->Get(), *fp)) return Cluster();
   auto read = client_->GetPrefix(prefix_);
   if (!read.ok()) return Cluster();
-  if (CacheCovers(cache_->Get(), *read)) return Cluster();
-  cache_->WaitForRevision(read->revision, Duration(200));
+  cache_->WaitForRevision(read->revision, Duration(50));
   auto snap = cache_->Get();
-  if (CacheCovers(snap, *read)) return BuildClusterView(prefix_, *snap.kvs, snap.revision);
+  if (CacheCovers(snap, *read)) return Cluster();
   log_.Warn("etcd watch view is behind a quorum read (watch at revision " + std::to_string(snap.revision) +
             ", etcd at " + std::to_string(read->revision) + "): deciding on the read, moving the watch");
   cache_->Reconnect();

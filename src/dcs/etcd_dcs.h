@@ -19,6 +19,10 @@ namespace pgw {
 // The etcd client settings of a configuration (endpoints, protocol, credentials, TLS): the agent's and pgwardenctl's.
 etcd::ClientOptions EtcdClientOptions(const Config& cfg, Duration timeout);
 
+// Whether the watch cache's snapshot holds exactly what the store held when the fingerprint was read (a quorum
+// read): it applied that revision, or it has as many keys and the same highest mod_revision.
+bool CacheMatches(const WatchCache::Snapshot& snap, const etcd::PrefixFingerprint& f);
+
 class EtcdDcs final : public Dcs {
  public:
   // `on_change` wakes the HA loop when the watch sees a change.
@@ -121,6 +125,11 @@ class EtcdDcs final : public Dcs {
   std::unique_ptr<etcd::Client> api_client_;    // REST API writes (guarded by api_mu_)
   std::unique_ptr<LeaseKeeper> keeper_state_;
   std::unique_ptr<WatchCache> cache_;
+  // The view built from the cache's last snapshot (Cluster()), rebuilt only when the snapshot changed.
+  std::mutex view_mu_;
+  std::shared_ptr<const std::map<std::string, etcd::KeyValue>> view_kvs_;  // guarded by view_mu_
+  int64_t view_revision_ = -1;                                              // guarded by view_mu_
+  ClusterView view_;                                                        // guarded by view_mu_
 
   mutable std::mutex mu_;
   std::mutex grant_mu_;  // one grant/renewal at a time (keeper thread and HA loop may both need one)

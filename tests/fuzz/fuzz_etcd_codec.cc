@@ -14,6 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!j.is_discarded()) {
     (void)DecodeRange(j);
     (void)DecodeHeaderRevision(j);
+    (void)DecodeRangeFingerprint(j);
     (void)DecodeTxn(j);
     (void)DecodeLeaseGrant(j);
     (void)DecodeLeaseKeepAlive(j);

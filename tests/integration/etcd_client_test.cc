@@ -104,6 +104,29 @@ TEST_F(EtcdClientTest, PrefixReadsStayInsideThePrefix) {
   EXPECT_EQ(client_->GetPrefix("/service/")->kvs.size(), 1u);
 }
 
+TEST_F(EtcdClientTest, FingerprintCountsThePrefixAndNamesItsLatestModification) {
+  auto none = client_->Fingerprint("/service/f/");
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_EQ(none->count, 0);
+  EXPECT_EQ(none->max_mod_revision, 0);
+  auto x = client_->Put("/service/f/x", "1");
+  auto y = client_->Put("/service/f/y", "2");
+  ASSERT_TRUE(x.ok() && y.ok());
+  ASSERT_TRUE(client_->Put("/service/fg/z", "3").ok());  // outside the prefix, and later
+  auto f = client_->Fingerprint("/service/f/");
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  EXPECT_EQ(f->count, 2);
+  EXPECT_EQ(f->max_mod_revision, *y);
+  EXPECT_GT(f->revision, *y);
+  auto x2 = client_->Put("/service/f/x", "changed");  // a change moves the highest mod_revision
+  ASSERT_TRUE(x2.ok());
+  EXPECT_EQ(client_->Fingerprint("/service/f/")->max_mod_revision, *x2);
+  ASSERT_TRUE(client_->Delete("/service/f/y").ok());  // a deletion changes the count
+  auto g = client_->Fingerprint("/service/f/");
+  EXPECT_EQ(g->count, 1);
+  EXPECT_EQ(g->max_mod_revision, *x2);
+}
+
 TEST_F(EtcdClientTest, FailsOverToTheNextEndpointAndTimesOut) {
   auto dead = FreePort();
   ASSERT_TRUE(dead.ok());

@@ -56,6 +56,35 @@ TEST(EtcdCodecTest, DecodeRangeWithStringInts) {
   EXPECT_EQ(r->kvs[0].lease, 123);
 }
 
+TEST(EtcdCodecTest, RangeFingerprintAsksForOneKeyWithoutValuesAndDecodesCountAndModRevision) {
+  Json req = EncodeRangeFingerprint("/s/d/", PrefixRangeEnd("/s/d/"));
+  EXPECT_EQ(req.at("limit"), "1");
+  EXPECT_EQ(req.at("sort_order"), "DESCEND");
+  EXPECT_EQ(req.at("sort_target"), "MOD");
+  EXPECT_EQ(req.at("keys_only"), true);
+  EXPECT_FALSE(req.contains("serializable"));  // linearizable: a quorum read
+  auto f = DecodeRangeFingerprint(Json::parse(R"({"header":{"revision":"50"},"kvs":[{"key":")" +
+                                              Base64Encode("/s/d/members/pg1") +
+                                              R"(","create_revision":"7","mod_revision":"44","version":"3"}],"count":"6"})"));
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(f->revision, 50);
+  EXPECT_EQ(f->count, 6);
+  EXPECT_EQ(f->max_mod_revision, 44);
+  auto empty = DecodeRangeFingerprint(Json::parse(R"({"header":{"revision":"50"}})"));  // proto3 leaves 0 out
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->count, 0);
+  EXPECT_EQ(empty->max_mod_revision, 0);
+  // Answers that cannot be a fingerprint are errors, not a "fresh" verdict.
+  EXPECT_FALSE(DecodeRangeFingerprint(Json::parse(R"({"header":{"revision":"50"},"count":"2"})")).ok());
+  EXPECT_FALSE(DecodeRangeFingerprint(Json::parse(R"({"header":{"revision":"50"},"count":"-1"})")).ok());
+  EXPECT_FALSE(DecodeRangeFingerprint(
+                   Json::parse(R"({"header":{"revision":"5"},"kvs":[{"mod_revision":"1"},{"mod_revision":"2"}],"count":"2"})"))
+                   .ok());
+  EXPECT_FALSE(DecodeRangeFingerprint(Json::parse(R"({"header":{"revision":"5"},"kvs":{},"count":"1"})")).ok());
+  EXPECT_EQ(DecodeRangeFingerprint(Json::parse(R"({"error":"etcdserver: request timed out","code":14})")).status().code(),
+            Code::kUnavailable);
+}
+
 TEST(EtcdCodecTest, DecodeErrors) {
   EXPECT_EQ(DecodeRange(Json::parse(R"({"error":"etcdserver: request timed out","code":14})")).status().code(),
             Code::kUnavailable);
