@@ -1,6 +1,7 @@
 // pgwardenctl check against a real cluster (etcd, three agents and PostgreSQL on loopback) and a real router: every
 // check passes on the healthy cluster, and the right ones fail, naming the right member, when the "router" given is a
-// replica, when a replica's replay is paused behind the lag threshold, and when a replica's machine dies.
+// replica, when a replica's replay is paused behind the lag threshold, when a replica's machine dies, and when the
+// last replica is promoted by hand (two primaries).
 #include <nlohmann/json.hpp>
 
 #include "helpers.h"
@@ -166,6 +167,19 @@ TEST_F(CheckTest, PassesOnAHealthyClusterAndFailsNamingTheWrongRouterTheLaggingR
   Out pretty = Check({"--canary-timeout", "3"});
   EXPECT_EQ(pretty.code, 1);
   std::fprintf(stderr, "%s", pretty.text.c_str());
+
+  // The last replica is promoted by hand behind its agent's back (agent and fence supervisor killed first): two
+  // primaries, and check names the second one.
+  const SandboxNode* o = sb_->Node(other);
+  ASSERT_NE(o, nullptr);
+  for (pid_t sup : FenceSupervisorsOf(o->data_dir)) kill(sup, SIGKILL);
+  ASSERT_TRUE(sb_->SignalNode(other, SIGKILL, true, Duration(10000)).ok());
+  ASSERT_EQ(Sql(sb_->Conninfo(other), "SELECT pg_promote()"), "t");
+  Out two = Check({"-f", "json", "--no-canary"});
+  EXPECT_EQ(two.code, 1) << two.text;
+  Json t = Checks(two);
+  EXPECT_EQ(VerdictOf(t, "replica.streaming", other), "fail") << two.text;
+  EXPECT_NE(two.text.find("a second primary"), std::string::npos) << two.text;
 }
 
 TEST_F(CheckTest, InSynchronousModeThePublishedStandbyIsFoundSynchronousOnTheLeader) {
