@@ -38,9 +38,11 @@ Topology BuildTopology(const ClusterView& view) {
     s.role = m.role;
     s.state = m.state;
     s.xlog_location = m.xlog_location;
+    s.replay_lsn = m.replay_lsn;
     s.noloadbalance = m.NoLoadBalance();
     s.leader = t.leader && *t.leader == name;
-    if (reference && m.xlog_location) s.lag_bytes = std::max<int64_t>(0, *reference - *m.xlog_location);
+    std::optional<int64_t> position = m.replay_lsn ? m.replay_lsn : m.xlog_location;
+    if (reference && position) s.lag_bytes = std::max<int64_t>(0, *reference - *position);
     t.servers.push_back(std::move(s));
   }
   return t;
