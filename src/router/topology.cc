@@ -79,6 +79,7 @@ int64_t ReadPolicy::ReturnLag() const {
 std::set<std::string> NextLagging(const Topology& t, const ReadPolicy& policy, const std::set<std::string>& lagging) {
   std::set<std::string> next;
   for (const auto& s : t.servers) {
+    if (s.leader) continue;  // lag is measured from it; a read session there is the fallback, never a replica
     bool was = lagging.count(s.name) > 0;
     if (!t.leader_position || !s.lag_bytes) {
       if (was) next.insert(s.name);

@@ -85,7 +85,8 @@ struct ReadPolicy {
 // The replicas held out of the read pool for lag, given the set before this topology: a replica enters when its lag
 // is above max_lag_bytes and leaves when its lag is known and at most ReturnLag(). A replica whose lag cannot be
 // measured now (no position reported, or no leader position) keeps its state, so that it must be seen caught up
-// before it returns; members no longer in the topology are dropped. The caller keeps the set from one topology to
+// before it returns; members no longer in the topology are dropped, and so is the leader (whose member key may trail
+// the /status optime it is measured against by a loop). The caller keeps the set from one topology to
 // the next (and recomputes it when the policy changes).
 std::set<std::string> NextLagging(const Topology& t, const ReadPolicy& policy, const std::set<std::string>& lagging);
 
