@@ -144,6 +144,9 @@ ClusterView BuildClusterView(const std::string& prefix, const std::map<std::stri
         if (j->contains("xlog_location") && j->at("xlog_location").is_number_integer()) {
           m.xlog_location = j->at("xlog_location").get<int64_t>();
         }
+        if (j->contains("replay_lsn") && j->at("replay_lsn").is_number_integer()) {
+          m.replay_lsn = j->at("replay_lsn").get<int64_t>();
+        }
         if (j->contains("timeline") && j->at("timeline").is_number_integer()) {
           m.timeline = j->at("timeline").get<int>();
         }
@@ -164,6 +167,8 @@ std::string EncodeMember(const MemberData& m) {
   j["role"] = m.role;
   j["version"] = m.version;
   if (m.xlog_location) j["xlog_location"] = *m.xlog_location;
+  if (m.replay_lsn) j["replay_lsn"] = *m.replay_lsn;
+  if (m.receive_lsn) j["receive_lsn"] = *m.receive_lsn;
   if (m.timeline) j["timeline"] = *m.timeline;
   if (!m.replication_state.empty()) j["replication_state"] = m.replication_state;
   if (m.pending_restart) j["pending_restart"] = true;

@@ -40,6 +40,9 @@ struct Member {
   std::string role;
   std::string version;
   std::optional<int64_t> xlog_location;
+  // A standby's replayed position (Patroni 4.1+ and pgwarden publish it; xlog_location is the larger of received and
+  // replayed, so it does not show a replica whose replay is paused or slow while WAL still streams in).
+  std::optional<int64_t> replay_lsn;
   std::optional<int> timeline;
   Json tags = Json::object();
   Json raw = Json::object();
@@ -99,6 +102,8 @@ ClusterView BuildClusterView(const std::string& prefix, const std::map<std::stri
 struct MemberData {
   std::string conn_url, api_url, state, role, version;
   std::optional<int64_t> xlog_location;
+  // Standbys only, as Patroni 4.1 writes them: pg_last_wal_replay_lsn() and pg_last_wal_receive_lsn() as integers.
+  std::optional<int64_t> replay_lsn, receive_lsn;
   std::optional<int> timeline;
   std::string replication_state;  // "streaming" / "in archive recovery" for replicas
   Json tags = Json::object();

@@ -149,7 +149,9 @@ ServerHandshake::Step ServerHandshake::OnMessage(const pgwire::Message& m, std::
       // 57P03 cannot_connect_now: starting up, shutting down, in crash recovery. Another try may find the server
       // (or the new leader) ready; the client has seen nothing yet.
       if (code == "57P03") {
-        error_ = text;
+        // The reason the caller logs and, after the last try, gives the client: never empty (an error without a
+        // message field is still well-formed).
+        error_ = text.empty() ? "the server cannot accept connections now (57P03)" : text;
         error_sqlstate_ = code;
         return Step::kRetry;
       }

@@ -38,9 +38,11 @@ Topology BuildTopology(const ClusterView& view) {
     s.role = m.role;
     s.state = m.state;
     s.xlog_location = m.xlog_location;
+    s.replay_lsn = m.replay_lsn;
     s.noloadbalance = m.NoLoadBalance();
     s.leader = t.leader && *t.leader == name;
-    if (reference && m.xlog_location) s.lag_bytes = std::max<int64_t>(0, *reference - *m.xlog_location);
+    std::optional<int64_t> position = m.replay_lsn ? m.replay_lsn : m.xlog_location;
+    if (reference && position) s.lag_bytes = std::max<int64_t>(0, *reference - *position);
     t.servers.push_back(std::move(s));
   }
   return t;
@@ -77,6 +79,7 @@ int64_t ReadPolicy::ReturnLag() const {
 std::set<std::string> NextLagging(const Topology& t, const ReadPolicy& policy, const std::set<std::string>& lagging) {
   std::set<std::string> next;
   for (const auto& s : t.servers) {
+    if (s.leader) continue;  // lag is measured from it; a read session there is the fallback, never a replica
     bool was = lagging.count(s.name) > 0;
     if (!t.leader_position || !s.lag_bytes) {
       if (was) next.insert(s.name);

@@ -24,7 +24,10 @@ struct ServerInfo {
   std::string role;                  // as the member key says: primary, replica, standby_leader, ...
   std::string state;                 // running, streaming, starting, stopped, ...
   std::optional<int64_t> xlog_location;
-  std::optional<int64_t> lag_bytes;  // behind the leader's position, when both are known
+  std::optional<int64_t> replay_lsn;  // a standby's replayed position, when its member key has it
+  // Behind the leader's position, when both are known: from replay_lsn when published (what a read there sees),
+  // else from xlog_location (the larger of received and replayed).
+  std::optional<int64_t> lag_bytes;
   bool noloadbalance = false;        // tag: never a read target
   bool leader = false;               // holds the leader key
 };
@@ -50,7 +53,9 @@ struct Topology {
 };
 
 // The topology of a cluster view, without the fields the watcher sets (generation, freshness, leader epoch).
-// Lag is the leader's xlog_location (or status.optime, whichever is larger) minus the member's.
+// Lag is the leader's xlog_location (or status.optime, whichever is larger) minus the member's replay_lsn (Patroni
+// 4.1+ and pgwarden agents publish it), or minus its xlog_location when it has none: a replica with replay paused
+// keeps receiving WAL, so only replay_lsn shows it falling behind.
 Topology BuildTopology(const ClusterView& view);
 
 // Whether the write target of `b` differs from that of `a` (leader name or address).
@@ -80,7 +85,8 @@ struct ReadPolicy {
 // The replicas held out of the read pool for lag, given the set before this topology: a replica enters when its lag
 // is above max_lag_bytes and leaves when its lag is known and at most ReturnLag(). A replica whose lag cannot be
 // measured now (no position reported, or no leader position) keeps its state, so that it must be seen caught up
-// before it returns; members no longer in the topology are dropped. The caller keeps the set from one topology to
+// before it returns; members no longer in the topology are dropped, and so is the leader (whose member key may trail
+// the /status optime it is measured against by a loop). The caller keeps the set from one topology to
 // the next (and recomputes it when the policy changes).
 std::set<std::string> NextLagging(const Topology& t, const ReadPolicy& policy, const std::set<std::string>& lagging);
 

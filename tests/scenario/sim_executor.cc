@@ -431,7 +431,13 @@ void SimAgent::TouchMember(const LocalView& local) {
   m.version = kPatroniCompatVersion;
   if (local.query_ok) m.xlog_location = local.wal_position;
   if (local.timeline) m.timeline = local.timeline;
-  if (local.query_ok && local.in_recovery) m.replication_state = local.replication_state;
+  if (local.query_ok && local.in_recovery) {
+    m.replication_state = local.replication_state;
+    // As Patroni 4.1: what a read on this standby sees (replay) apart from what it holds (receive); the router
+    // measures read lag from replay_lsn.
+    if (local.replayed_location > 0) m.replay_lsn = local.replayed_location;
+    if (local.received_location > 0) m.receive_lsn = local.received_location;
+  }
   m.tags = n_.cfg->tags.published;
   m.pause = dyn_.pause;
   m.synchronous = sync_note_;

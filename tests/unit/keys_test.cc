@@ -53,6 +53,17 @@ TEST(KeysTest, MemberJsonIsCompactInPatroniOrder) {
             R"("state":"running","role":"replica","version":"4.0.0","xlog_location":67108960,"timeline":1,)"
             R"("replication_state":"streaming"})");
   EXPECT_EQ(EncodeStatus(123), R"({"optime":123})");
+  // A standby's replay and receive positions follow xlog_location, as Patroni 4.1 writes them; parsed back.
+  m.replay_lsn = 67108000;
+  m.receive_lsn = 67108960;
+  std::string with_lsns = EncodeMember(m);
+  EXPECT_NE(with_lsns.find(R"("xlog_location":67108960,"replay_lsn":67108000,"receive_lsn":67108960,)"),
+            std::string::npos) << with_lsns;
+  ClusterView v = BuildClusterView("/service/demo/", {{"/service/demo/members/pg1", etcd::KeyValue{"", with_lsns}}}, 1);
+  ASSERT_EQ(v.members.count("pg1"), 1u);
+  EXPECT_EQ(v.members["pg1"].replay_lsn, std::optional<int64_t>(67108000));
+  m.replay_lsn.reset();
+  m.receive_lsn.reset();
   m.synchronous = "alone";
   m.client_gate_closed = true;
   EXPECT_NE(EncodeMember(m).find(R"("synchronous":"alone","client_gate":"closed"})"), std::string::npos)

@@ -99,6 +99,33 @@ TEST(RouterReadPoolTest, UnknownLagKeepsTheStateAndRemovedMembersAreForgotten) {
   EXPECT_TRUE(NextLagging(t, p, lagging).empty());
 }
 
+// A replica whose replay is paused keeps receiving WAL: its xlog_location (the larger of received and replayed)
+// stays with the leader's, but its replay_lsn does not, and a read there sees only what was replayed.
+TEST(RouterReadPoolTest, LagIsMeasuredFromTheReplayedPositionWhenPublished) {
+  ClusterView v;
+  v.revision = 10;
+  v.leader = LeaderKey{"pg0", 1, 5, 5};
+  v.members["pg0"] = MakeMember("pg0", 5432, "primary", "running");
+  v.members["pg1"] = MakeMember("pg1", 5433, "replica", "streaming");
+  v.members["pg2"] = MakeMember("pg2", 5434, "replica", "streaming");
+  v.members["pg0"].xlog_location = kLeaderPos;
+  v.members["pg1"].xlog_location = kLeaderPos;
+  v.members["pg1"].replay_lsn = kLeaderPos - (3 << 20);
+  v.members["pg2"].xlog_location = kLeaderPos - 1000;  // no replay_lsn (Patroni before 4.1): xlog_location counts
+  Topology t = BuildTopology(v);
+  EXPECT_EQ(t.Find("pg1")->lag_bytes, std::optional<int64_t>(3 << 20));
+  EXPECT_EQ(t.Find("pg2")->lag_bytes, std::optional<int64_t>(1000));
+  ReadPolicy p = Policy();
+  std::set<std::string> lagging = NextLagging(t, p, {});
+  EXPECT_EQ(lagging, std::set<std::string>{"pg1"});
+  EXPECT_EQ(RouteRead(t, p, lagging, [](const std::string& n) { return n == "pg2" ? 100 : 0; }).server->name, "pg2");
+  // The leader is never held out for lag, even when its member key trails the /status optime (written later in
+  // the same loop): it is what lag is measured from.
+  v.last_lsn = kLeaderPos + (5 << 20);
+  t = BuildTopology(v);
+  EXPECT_EQ(NextLagging(t, p, {"pg0"}).count("pg0"), 0u);
+}
+
 TEST(RouterReadPoolTest, ReturnMarkDefaultsToHalfTheThreshold) {
   ReadPolicy p;
   p.max_lag_bytes = 1000;

@@ -280,6 +280,14 @@ TEST(RouterHandshakeTest, CannotConnectNowBeforeAnythingReachedTheClientIsRetrie
   EXPECT_EQ(hs.OnServerBytes(Error("57P03"), &out), ServerHandshake::Step::kRetry);
   EXPECT_EQ(out, "");
   EXPECT_EQ(hs.error_sqlstate(), "57P03");
+  EXPECT_EQ(hs.error(), "the database system is starting up");
+  // Without a message field the reason is still given (found by fuzz_router_handshake).
+  ServerHandshake bare(true);
+  pgwire::ErrorFields e;
+  e.sqlstate = "57P03";
+  std::string no_message = pgwire::EncodeErrorResponse(e);
+  EXPECT_EQ(bare.OnServerBytes(no_message, &out), ServerHandshake::Step::kRetry);
+  EXPECT_EQ(bare.error(), "the server cannot accept connections now (57P03)");
   // Any other error is the client's to see (e.g. the database does not exist).
   ServerHandshake other(true);
   EXPECT_EQ(other.OnServerBytes(Error("3D000"), &out), ServerHandshake::Step::kContinue);
