@@ -49,6 +49,13 @@ struct CheckOptions {
   int router_read_samples = 0;         // 0 : twice the number of replicas, at least 2
 };
 
+// A size in bytes: "10MB", "512kB", "1048576", "2GB", "100B" (powers of 1024, PostgreSQL's units); nullopt when
+// malformed, negative or past int64. Shared with top (top.h), so that check and check --watch read the
+// thresholds alike.
+std::optional<int64_t> ParseBytes(const std::string& s);
+// Seconds, fractions allowed, at most a day; 0 only when `allow_zero`.
+std::optional<double> ParseSeconds(const std::string& s, bool allow_zero);
+
 // Parses check's own options out of `args` (the arguments after the verb, the cluster name removed); anything else is
 // an error naming the option.
 Result<CheckOptions> ParseCheckOptions(const std::vector<std::string>& args);

@@ -8,8 +8,6 @@
 
 namespace pgw::ctl::check {
 
-namespace {
-
 // "10MB", "512kB", "1048576", "2GB", "100B" -> bytes (powers of 1024, PostgreSQL's units).
 std::optional<int64_t> ParseBytes(const std::string& s) {
   static const std::pair<const char*, int64_t> kUnits[] = {
@@ -39,6 +37,8 @@ std::optional<double> ParseSeconds(const std::string& s, bool allow_zero) {
   if (*end != 0 || !std::isfinite(v) || v < 0 || (v == 0 && !allow_zero) || v > 86400) return std::nullopt;
   return v;
 }
+
+namespace {
 
 Duration Ms(double seconds) { return Duration(static_cast<int64_t>(std::llround(seconds * 1000))); }
 

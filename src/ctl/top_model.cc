@@ -1,9 +1,9 @@
 // pgwardenctl top: options, and rows derived from the last samples (pure).
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdlib>
 
+#include "ctl/check.h"
 #include "ctl/top.h"
 
 namespace pgw::ctl::top {
@@ -16,20 +16,6 @@ bool ParseDouble(const std::string& s, double* out) {
   double v = std::strtod(s.c_str(), &end);
   if (end != s.c_str() + s.size() || !std::isfinite(v)) return false;
   *out = v;
-  return true;
-}
-
-// "10MB", "512kB", "1048576": bytes (PostgreSQL's units, base 1024).
-bool ParseBytes(const std::string& s, int64_t* out) {
-  size_t i = 0;
-  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
-  double n = 0;
-  if (i == 0 || !ParseDouble(s.substr(0, i), &n)) return false;
-  std::string unit = s.substr(i);
-  double mult = unit.empty() || unit == "B" ? 1 : unit == "kB" ? 1024.0 : unit == "MB" ? 1024.0 * 1024
-              : unit == "GB" ? 1024.0 * 1024 * 1024 : -1;
-  if (mult < 0 || n * mult > 9e18) return false;
-  *out = static_cast<int64_t>(n * mult);
   return true;
 }
 
@@ -54,13 +40,15 @@ Result<TopOptions> ParseTopOptions(const std::vector<std::string>& args) {
       }
       o.iterations = static_cast<int>(d);
     } else if (a == "--max-lag-bytes") {
-      if (!ParseBytes(v, &o.max_lag_bytes) || o.max_lag_bytes <= 0) {
+      auto b = check::ParseBytes(v);
+      if (!b || *b <= 0) {
         return InvalidArgument("--max-lag-bytes must be a positive size such as 10MB or 1048576, got '" + v + "'");
       }
+      o.max_lag_bytes = *b;
     } else if (a == "--max-lag-seconds") {
-      if (!ParseDouble(v, &o.max_lag_seconds) || o.max_lag_seconds <= 0) {
-        return InvalidArgument("--max-lag-seconds must be a positive number, got '" + v + "'");
-      }
+      auto sec = check::ParseSeconds(v, false);
+      if (!sec) return InvalidArgument("--max-lag-seconds must be a positive number of seconds, got '" + v + "'");
+      o.max_lag_seconds = *sec;
     } else if (a == "--timeout") {
       if (!ParseDouble(v, &d) || d < 0.1 || d > 60) {
         return InvalidArgument("--timeout must be a number of seconds from 0.1 to 60, got '" + v + "'");

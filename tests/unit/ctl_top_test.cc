@@ -1,6 +1,7 @@
 // pgwardenctl top's pure parts: options, the rows derived from samples (lag, rates, colour levels) and the frame.
 #include <gtest/gtest.h>
 
+#include "ctl/check.h"
 #include "ctl/top.h"
 
 namespace pgw::ctl::top {
@@ -84,6 +85,17 @@ TEST(TopOptionsTest, DefaultsAndEachOptionWithClearErrors) {
     auto r = ParseTopOptions(bad);
     ASSERT_FALSE(r.ok()) << bad[0];
     EXPECT_NE(r.status().message().find(bad[0]), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(TopOptionsTest, ThresholdsAreReadAsCheckReadsThem) {
+  // check --watch hands check's thresholds to top: one parser, so a value is accepted by both or by neither.
+  for (const std::string v : {"10MB", "512kB", "1048576", "2GB", "1.5MB", "-1", "10XB", "", "0"}) {
+    auto b = check::ParseBytes(v);
+    EXPECT_EQ(ParseTopOptions({"--max-lag-bytes", v}).ok(), b.has_value() && *b > 0) << v;
+  }
+  for (const std::string v : {"5", "0.5", "86401", "x", "0"}) {
+    EXPECT_EQ(ParseTopOptions({"--max-lag-seconds", v}).ok(), check::ParseSeconds(v, false).has_value()) << v;
   }
 }
 
