@@ -149,6 +149,16 @@ struct Facts {
   RouterFacts router;
 };
 
+// SQL expressions shared by check and top: the server's WAL position (current on a primary, replayed on a
+// replica, as bytes since 0/0) and its timeline (the one a replica receives, else its last checkpoint's).
+inline constexpr const char* kLsnSql =
+    "CASE WHEN pg_is_in_recovery() THEN COALESCE(pg_last_wal_replay_lsn() - '0/0', 0) "
+    "ELSE pg_current_wal_lsn() - '0/0' END";
+inline constexpr const char* kTimelineSql =
+    "CASE WHEN pg_is_in_recovery() THEN COALESCE((SELECT received_tli FROM pg_stat_wal_receiver), "
+    "(SELECT timeline_id FROM pg_control_checkpoint())) "
+    "ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END";
+
 // ---- evaluation (pure) ----
 
 // Every check, in a fixed order: etcd, leader, members, replication, lag, canary, synchronous mode, router.

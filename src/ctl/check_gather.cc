@@ -113,11 +113,7 @@ Status AskIdentity(PgConnection& c, PgFacts* f) {
 Status AskServer(PgConnection& c, PgFacts* f) {
   PGW_RETURN_IF_ERROR(AskIdentity(c, f));
   auto pos = c.Query(
-      "SELECT CASE WHEN pg_is_in_recovery() THEN COALESCE(pg_last_wal_replay_lsn() - '0/0', 0) "
-      "ELSE pg_current_wal_lsn() - '0/0' END, "
-      "CASE WHEN pg_is_in_recovery() THEN COALESCE((SELECT received_tli FROM pg_stat_wal_receiver), "
-      "(SELECT timeline_id FROM pg_control_checkpoint())) "
-      "ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END, "
+      std::string("SELECT ") + kLsnSql + ", " + kTimelineSql + ", " +
       "COALESCE((SELECT status FROM pg_stat_wal_receiver), ''), "
       "COALESCE((SELECT slot_name FROM pg_stat_wal_receiver), '')");
   if (!pos.ok()) return pos.status();

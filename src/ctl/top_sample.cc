@@ -48,15 +48,9 @@ void Ask(PgConnection& c, const std::string& conninfo, Duration timeout, bool le
       return;
     }
   }
-  auto r = c.Query(
-      "SELECT pg_is_in_recovery(), "
-      "CASE WHEN pg_is_in_recovery() THEN COALESCE(pg_last_wal_replay_lsn() - '0/0', 0) "
-      "ELSE pg_current_wal_lsn() - '0/0' END, "
-      "CASE WHEN pg_is_in_recovery() THEN COALESCE((SELECT received_tli FROM pg_stat_wal_receiver), "
-      "(SELECT timeline_id FROM pg_control_checkpoint())) "
-      "ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END, "
-      "COALESCE((SELECT status FROM pg_stat_wal_receiver), ''), "
-      "(SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database)");
+  auto r = c.Query(std::string("SELECT pg_is_in_recovery(), ") + check::kLsnSql + ", " + check::kTimelineSql +
+                   ", COALESCE((SELECT status FROM pg_stat_wal_receiver), ''), "
+                   "(SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database)");
   if (!r.ok() || r->empty() || r->front().size() < 5) {
     m->pg_error = r.ok() ? "no answer" : r.status().message();
     c.Close();
