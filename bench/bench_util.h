@@ -20,8 +20,8 @@
 
 #include "common/fs.h"
 #include "common/process.h"
-#include "ctl/probe.h"
-#include "ctl/sandbox.h"
+#include "testkit/probe.h"
+#include "testkit/sandbox.h"
 #include "dcs/http.h"
 #include "pg/libpq.h"
 #include "testkit/forwarder.h"

@@ -60,4 +60,8 @@ Status CheckCommandLine(const std::vector<std::string>& args, const std::map<std
 // Runs a cluster command (everything except `sandbox`). Returns the exit code.
 int Main(const std::vector<std::string>& args, FILE* out, FILE* err);
 
+// Runs `sandbox VERB [options]` (cmd_sandbox.cc): `args` starts at the verb (up, down, status); the sandbox runs the
+// pgwarden and pgwarden-router executables found in `bin_dir`. Returns the exit code (2: bad command line).
+int RunSandbox(const std::vector<std::string>& args, const std::string& bin_dir, FILE* out, FILE* err);
+
 }  // namespace pgw::ctl

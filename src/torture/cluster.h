@@ -1,6 +1,7 @@
 // The cluster under torture, as a round sees it: wait until healthy, reach the current primary. Two kinds: a
-// sandbox (ctl/sandbox.h: started by the torture run itself, or one already running in a directory), whose faults
-// are built in (torture/faults.h), and any other cluster reached through a DSN, whose health is a user command.
+// sandbox (testkit/sandbox.h: started by the torture run itself, or one already running in a directory), whose
+// faults are built in (torture/faults.h), and any other cluster reached through a DSN, whose health is a user
+// command.
 //
 // Not thread-safe: one controlling thread.
 #pragma once
@@ -13,7 +14,7 @@
 
 #include "common/log.h"
 #include "common/status.h"
-#include "ctl/sandbox.h"
+#include "testkit/sandbox.h"
 #include "testkit/forwarder.h"
 
 namespace pgw::torture {

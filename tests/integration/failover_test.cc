@@ -5,7 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "ctl/probe.h"
+#include "testkit/probe.h"
 #include "helpers.h"
 
 namespace pgw::itest {

@@ -14,7 +14,7 @@
 
 #include "common/fs.h"
 #include "common/process.h"
-#include "ctl/sandbox.h"
+#include "testkit/sandbox.h"
 #include "pg/libpq.h"
 
 namespace pgw::itest {

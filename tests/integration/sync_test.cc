@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
-#include "ctl/probe.h"
+#include "testkit/probe.h"
 #include "helpers.h"
 
 namespace pgw::itest {

@@ -1,11 +1,11 @@
-// FreePorts (src/ctl/sandbox.h): the ports a sandbox gives its etcd and nodes must all differ. Picking them one at
+// FreePorts (src/testkit/sandbox.h): the ports a sandbox gives its etcd and nodes must all differ. Picking them one at
 // a time (bind, close, bind) let the kernel hand the same port out twice: two nodes of one sandbox once got the
 // same REST port and the integration test LeaseTest.LiveTtlChange... failed on "Address already in use".
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "ctl/sandbox.h"
+#include "testkit/sandbox.h"
 
 namespace pgw {
 namespace {

@@ -1,5 +1,5 @@
-#include "ctl/sandbox.h"
-#include "ctl/sandbox_internal.h"
+#include "testkit/sandbox.h"
+#include "testkit/sandbox_internal.h"
 
 #include "common/config.h"
 #include "pg/fence.h"

@@ -1,4 +1,4 @@
-#include "ctl/probe.h"
+#include "testkit/probe.h"
 
 #include <algorithm>
 #include <set>

@@ -1,5 +1,6 @@
 // A local cluster on loopback: one etcd and N pgwarden agents (each supervising its PostgreSQL), on free ports,
-// under one directory. Used by `pgwardenctl sandbox up|down` and by the integration tests.
+// under one directory. Used by `pgwardenctl sandbox up|down|status`, the integration tests, the benchmarks and the
+// torture tool.
 //
 // When called as root, etcd and the agents run as an unprivileged OS user (default: postgres), because PostgreSQL
 // refuses to run as root. Everything started is recorded (with PIDs) in DIR/sandbox.json; Down() stops exactly

@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ctl/sandbox.h"
-#include "ctl/sandbox_internal.h"
+#include "testkit/sandbox.h"
+#include "testkit/sandbox_internal.h"
 #include "dcs/http.h"
 
 namespace pgw {
