@@ -20,6 +20,7 @@
 
 #include "common/fs.h"
 #include "common/process.h"
+#include "common/wait.h"
 #include "testkit/probe.h"
 #include "testkit/sandbox.h"
 #include "dcs/http.h"
@@ -32,14 +33,8 @@ using Json = nlohmann::json;
 
 inline MonoTime Now() { return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now()); }
 
-inline bool WaitUntil(Duration timeout, const std::function<bool()>& cond) {
-  MonoTime end = Now() + timeout;
-  while (Now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return cond();
-}
+// How often the benchmarks' waits (common/wait.h) look again.
+inline constexpr Duration kBenchPoll{50};
 
 inline std::string Query(const std::string& conninfo, const std::string& sql) {
   PgConnection c;
@@ -171,7 +166,7 @@ class Bench {
     if (leader.empty()) return Unavailable("no writable leader before the round");
     WriteProbe probe(multi_, "bench", first_id, Duration(10));
     probe.Start();
-    if (!WaitUntil(Duration(10000), [&] { return probe.Acks().size() >= 20; })) {
+    if (!WaitFor([&] { return probe.Acks().size() >= 20; }, Duration(10000), kBenchPoll)) {
       probe.Stop();
       return Unavailable("the probe could not write before the crash");
     }
@@ -183,13 +178,12 @@ class Bench {
     if (pm) kill(*pm, SIGKILL);
     Status s = sb_->SignalNode(leader, SIGKILL, true, Duration(10000));
     int old_port = n->pg_port;
-    bool resumed = WaitUntil(Duration(120000), [&] {
+    bool resumed = WaitFor([&] {
       auto acks = probe.Acks();
       return !acks.empty() && acks.back().at > crash && acks.back().server_port != old_port;
-    });
+    }, Duration(120000), kBenchPoll);
     // One more second of writes on the new primary, so the gap is measured between real acknowledgements.
-    MonoTime resumed_at = Now();
-    WaitUntil(Duration(1000), [&] { return Now() - resumed_at >= Duration(1000); });
+    std::this_thread::sleep_for(Duration(1000));
     probe.Stop();
     if (!resumed) return Timeout("writes did not resume within 120 s");
     auto acks = probe.Acks();
@@ -219,7 +213,7 @@ class Bench {
     }
     WriteProbe probe(conninfo.empty() ? multi_ : conninfo, "bench", first_id, Duration(10));
     probe.Start();
-    if (!WaitUntil(Duration(15000), [&] { return probe.Acks().size() >= 20; })) {
+    if (!WaitFor([&] { return probe.Acks().size() >= 20; }, Duration(15000), kBenchPoll)) {
       probe.Stop();
       return Unavailable("the probe could not write before the switchover");
     }
@@ -234,12 +228,11 @@ class Bench {
     req.headers["Content-Type"] = "application/json";
     req.timeout = Duration(60000);
     auto resp = http.Do(req);
-    bool resumed = WaitUntil(Duration(60000), [&] {
+    bool resumed = WaitFor([&] {
       auto acks = probe.Acks();
       return !acks.empty() && acks.back().at > begin && acks.back().server_port != old_port;
-    });
-    MonoTime resumed_at = Now();
-    WaitUntil(Duration(1000), [&] { return Now() - resumed_at >= Duration(1000); });
+    }, Duration(60000), kBenchPoll);
+    std::this_thread::sleep_for(Duration(1000));
     probe.Stop();
     if (!resp.ok() || resp->status != 200) {
       return Unavailable("switchover refused: " + (resp.ok() ? resp->body : resp.status().message()));
@@ -298,7 +291,7 @@ class Bench {
   void StopHaproxy() {
     if (haproxy_pid_ <= 0) return;
     kill(haproxy_pid_, SIGTERM);
-    WaitUntil(Duration(5000), [&] { return Reap(haproxy_pid_); });
+    WaitFor([&] { return Reap(haproxy_pid_); }, Duration(5000), kBenchPoll);
     haproxy_pid_ = 0;
   }
 

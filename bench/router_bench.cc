@@ -107,9 +107,9 @@ class RouterProcess {
   void Stop() {
     if (pid_ <= 0) return;
     kill(pid_, SIGTERM);
-    if (!WaitUntil(Duration(5000), [&] { return Reap(pid_); })) {
+    if (!WaitFor([&] { return Reap(pid_); }, Duration(5000), kBenchPoll)) {
       kill(pid_, SIGKILL);
-      WaitUntil(Duration(5000), [&] { return Reap(pid_); });
+      WaitFor([&] { return Reap(pid_); }, Duration(5000), kBenchPoll);
     }
     pid_ = 0;
   }
@@ -148,12 +148,12 @@ std::vector<Gap> CrashGaps(Bench& b, const std::vector<std::pair<std::string, st
                                                   Duration(10)));
     probes.back()->Start();
   }
-  bool ready = WaitUntil(Duration(30000), [&] {
+  bool ready = WaitFor([&] {
     for (auto& p : probes) {
       if (p->Acks().size() < 20) return false;
     }
     return true;
-  });
+  }, Duration(30000), kBenchPoll);
   if (!ready) {
     for (auto& p : probes) p->Stop();
     return {{"", Duration(0), 0, "a probe could not write before the crash"}};
@@ -167,15 +167,14 @@ std::vector<Gap> CrashGaps(Bench& b, const std::vector<std::pair<std::string, st
   for (pid_t p : FenceSupervisorsOf(n->data_dir)) kill(p, SIGKILL);
   if (pm) kill(*pm, SIGKILL);
   sb.SignalNode(leader, SIGKILL, true, Duration(10000)).ok();
-  WaitUntil(Duration(120000), [&] {
+  WaitFor([&] {
     for (auto& p : probes) {
       auto acks = p->Acks();
       if (acks.empty() || acks.back().at <= crash || acks.back().server_port == old_port) return false;
     }
     return true;
-  });
-  MonoTime resumed_at = Now();
-  WaitUntil(Duration(1000), [&] { return Now() - resumed_at >= Duration(1000); });
+  }, Duration(120000), kBenchPoll);
+  std::this_thread::sleep_for(Duration(1000));
   for (auto& p : probes) p->Stop();
   std::string fresh = b.Leader();
   for (size_t i = 0; i < targets.size(); ++i) {
@@ -269,16 +268,17 @@ int Main(int argc, char** argv) {
     }
   }
   if (s.ok()) s = router.Start(SelfDir() + "/../apps/pgwarden-router", b.sandbox(), o.dir, o.workers);
-  if (s.ok() && !WaitUntil(Duration(30000), [&] {
+  if (s.ok() && !WaitFor([&] {
         return Query(b.ConninfoVia(router.write_port()), "SELECT pg_is_in_recovery()") == "f";
-      })) {
+      }, Duration(30000), kBenchPoll)) {
     s = Unavailable("the router never reached the leader");
   }
   if (s.ok() && o.haproxy) {
     auto port = b.StartHaproxy(1000);
     if (!port.ok()) s = port.status();
     else haproxy_port = *port;
-    if (s.ok() && !WaitUntil(Duration(30000), [&] { return Query(b.ConninfoVia(haproxy_port), "SELECT 1") == "1"; })) {
+    auto answers = [&] { return Query(b.ConninfoVia(haproxy_port), "SELECT 1") == "1"; };
+    if (s.ok() && !WaitFor(answers, Duration(30000), kBenchPoll)) {
       s = Unavailable("HAProxy never routed to the leader");
     }
   }

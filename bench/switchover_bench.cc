@@ -73,7 +73,8 @@ int Main(int argc, char** argv) {
       auto port = b.StartHaproxy(1000);
       if (!port.ok()) s = port.status();
       // Let HAProxy's checks settle on the current leader first.
-      if (s.ok() && !WaitUntil(Duration(30000), [&] { return Query(b.ConninfoVia(*port), "SELECT 1") == "1"; })) {
+      auto answers = [&] { return Query(b.ConninfoVia(*port), "SELECT 1") == "1"; };
+      if (s.ok() && !WaitFor(answers, Duration(30000), kBenchPoll)) {
         s = Unavailable("HAProxy never routed to the leader");
       }
       for (int r = 0; s.ok() && r < rounds; ++r) {

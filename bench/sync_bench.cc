@@ -40,10 +40,10 @@ Status SwitchMode(Bench& b, const std::string& leader, const Mode& m) {
   if (!r.ok()) return r.status().Context("PATCH /config");
   if (r->status != 200) return Internal("PATCH /config answered " + std::to_string(r->status) + ": " + r->body);
   std::string conn = b.sandbox().Conninfo(leader);
-  bool ok = WaitUntil(Duration(60000), [&] {
+  bool ok = WaitFor([&] {
     if (!m.sync) return Query(conn, "SHOW synchronous_standby_names").empty();
     return Query(conn, "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'") == "1";
-  });
+  }, Duration(60000), kBenchPoll);
   return ok ? Status::Ok() : Timeout("the cluster did not reach \"" + m.label + "\" within 60 s");
 }
 

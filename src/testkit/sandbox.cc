@@ -11,14 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <set>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "common/fs.h"
+#include "common/wait.h"
 #include "dcs/http.h"
 #include "dcs/keys.h"
 
@@ -59,22 +58,13 @@ Result<int> FreePort() {
 
 namespace sandbox_internal {
 
-bool WaitUntil(Duration timeout, const std::function<bool()>& cond) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return cond();
-}
-
 bool StopPid(pid_t pid, int sig, Duration timeout) {
   if (pid <= 0 || !ProcessAlive(pid)) {
     Reap(pid);
     return true;
   }
   kill(pid, sig);
-  return WaitUntil(timeout, [&] { return Reap(pid) || !ProcessAlive(pid); });
+  return WaitFor([&] { return Reap(pid) || !ProcessAlive(pid); }, timeout);
 }
 
 Status ChownTree(const std::string& path, const std::optional<RunAs>& who) {
@@ -91,7 +81,6 @@ Status ChownTree(const std::string& path, const std::optional<RunAs>& who) {
 
 using sandbox_internal::ChownTree;
 using sandbox_internal::StopPid;
-using sandbox_internal::WaitUntil;
 
 std::optional<RunAs> Sandbox::RunAsUser() const {
   if (geteuid() != 0) return std::nullopt;
@@ -181,12 +170,12 @@ Status Sandbox::StartEtcd() {
   etcd_pid_ = *pid;
   etcd_endpoint_ = "127.0.0.1:" + std::to_string((*ports)[0]);
   HttpClient http;
-  bool up = WaitUntil(Duration(30000), [&] {
+  bool up = WaitFor([&] {
     HttpRequest req;
     req.url = c + "/health";
     auto r = http.Do(req);
     return r.ok() && r->status == 200;
-  });
+  }, Duration(30000));
   if (!up) return Timeout("etcd did not become healthy within 30 s; see " + spec_.dir + "/etcd.log");
   return Status::Ok();
 }
@@ -365,7 +354,7 @@ Result<std::string> Sandbox::NodeStatus(const std::string& name) const {
 
 Status Sandbox::WaitHealthy(Duration timeout) const {
   std::string last = "no node answered";
-  bool ok = WaitUntil(timeout, [&] {
+  bool ok = WaitFor([&] {
     std::string leader;
     int replicas = 0;
     std::set<std::string> streaming;
@@ -408,7 +397,7 @@ Status Sandbox::WaitHealthy(Duration timeout) const {
       return false;
     }
     return true;
-  });
+  }, timeout);
   if (!ok) return Timeout("cluster not healthy: " + last);
   return Status::Ok();
 }

@@ -3,7 +3,6 @@
 
 #include <sys/types.h>
 
-#include <functional>
 #include <optional>
 #include <string>
 
@@ -13,8 +12,6 @@
 
 namespace pgw::sandbox_internal {
 
-// Polls `cond` every 100 ms until it holds or `timeout` passed; returns its last value.
-bool WaitUntil(Duration timeout, const std::function<bool()>& cond);
 // Sends `sig` to `pid` (if alive) and waits until it exited; true when it is gone.
 bool StopPid(pid_t pid, int sig, Duration timeout);
 Status ChownTree(const std::string& path, const std::optional<RunAs>& who);

@@ -1,8 +1,5 @@
 #include "torture/cluster.h"
 
-#include <chrono>
-#include <thread>
-
 #include <nlohmann/json.hpp>
 
 #include "common/process.h"
@@ -12,15 +9,6 @@
 namespace pgw::torture {
 
 using Json = nlohmann::json;
-
-bool WaitUntil(Duration timeout, const std::function<bool()>& cond) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return cond();
-}
 
 namespace {
 
@@ -158,7 +146,7 @@ Forwarder* SandboxCluster::EtcdLink(const std::string& node) {
 
 Status DsnCluster::WaitHealthy(Duration timeout) {
   std::string last = "not checked";
-  bool ok = WaitUntil(timeout, [&] {
+  bool ok = WaitFor([&] {
     if (health_.empty()) {
       Status s = ReachesPrimary(dsn_);
       last = s.ok() ? "" : s.message();
@@ -172,10 +160,8 @@ Status DsnCluster::WaitHealthy(Duration timeout) {
       return false;
     }
     last = "the health command: " + r->Describe();
-    if (r->Success()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a failed check is not retried in a busy loop
-    return false;
-  });
+    return r->Success();
+  }, timeout, health_.empty() ? kTorturePoll : Duration(500));  // a user's health command is not run in a busy loop
   return ok ? Status::Ok() : Timeout("cluster not healthy: " + last);
 }
 

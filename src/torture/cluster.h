@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/status.h"
+#include "common/wait.h"
 #include "testkit/sandbox.h"
 #include "testkit/forwarder.h"
 
@@ -86,7 +87,8 @@ class DsnCluster final : public Cluster {
 Status ReachesPrimary(const std::string& dsn);
 // synchronous_standby_names on the server `dsn` reaches is not empty (the primary waits for a standby).
 bool WaitsForStandby(const std::string& dsn);
-// Polls `cond` every 50 ms until it holds or `timeout` passed; returns its last value.
-bool WaitUntil(Duration timeout, const std::function<bool()>& cond);
+// How often the torture tool's waits (common/wait.h) look again: finer than the default, since a round's timing
+// (writes resuming after a fault) is what it reports.
+inline constexpr Duration kTorturePoll{50};
 
 }  // namespace pgw::torture

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -193,15 +194,15 @@ class SandboxFault final : public Fault {
     std::vector<pid_t> lagging = PostgresProcesses(sb_, async);
     SignalAll(lagging, SIGSTOP);
     // Acknowledged commits the frozen standby lacks pile up for a second.
-    WaitUntil(Duration(1000), [] { return false; });
+    std::this_thread::sleep_for(Duration(1000));
     KillMachine(sb_, sync);
     restart_ = {sync, leader_};
     // The primary replaces the dead standby with the frozen one in synchronous_standby_names; give it a loop to
     // (wrongly) publish it before the primary dies too.
-    WaitUntil(Duration(5000), [&] {
+    WaitFor([&] {
       return Setting(sb_.Conninfo(leader_), "synchronous_standby_names").find(async) != std::string::npos;
-    });
-    WaitUntil(Duration(1500), [] { return false; });
+    }, Duration(5000), kTorturePoll);
+    std::this_thread::sleep_for(Duration(1500));
     KillMachine(sb_, leader_);
     SignalAll(lagging, SIGCONT);
     return Status::Ok();

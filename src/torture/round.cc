@@ -40,9 +40,8 @@ RoundResult RunRound(int number, const std::string& fault_name, Fault& fault, Cl
   Writers writers(cfg.writers, first_id);
   Micros started = NowMicros();
   writers.Start();
-  if (!WaitUntil(cfg.steady + Duration(15000), [&] {
-        return interrupted || flowing(writers, started, cfg.steady.count() * 1000);
-      })) {
+  auto steady = [&] { return interrupted || flowing(writers, started, cfg.steady.count() * 1000); };
+  if (!WaitFor(steady, cfg.steady + Duration(15000), kTorturePoll)) {
     writers.Stop();
     r.errors.push_back("the writers could not write steadily before the fault: " + Joined(writers.RecentErrors()));
     return r;
@@ -55,10 +54,11 @@ RoundResult RunRound(int number, const std::string& fault_name, Fault& fault, Cl
   };
   std::optional<Duration> hold = fault.Hold();
   if (hold && injected.ok()) {
-    WaitUntil(*hold, [&] { return interrupted.load(); });
+    WaitFor([&] { return interrupted.load(); }, *hold, kTorturePoll);
     recover();
   }
-  bool resumed = WaitUntil(cfg.resume_timeout, [&] { return interrupted || flowing(writers, r.fault_at, span); });
+  bool resumed =
+      WaitFor([&] { return interrupted || flowing(writers, r.fault_at, span); }, cfg.resume_timeout, kTorturePoll);
   if (!hold || !injected.ok()) recover();
   if (interrupted) {
     r.errors.push_back("interrupted");

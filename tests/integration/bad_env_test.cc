@@ -125,14 +125,14 @@ TEST_F(BadEnvTest, EtcdUnreachableIsALoggedWaitAndSigtermEndsIt) {
   o.run_as = Unprivileged();
   auto pid = StartDetached({PgwardenBin(), cfg}, log, o);
   ASSERT_TRUE(pid.ok());
-  bool waited = WaitFor(std::chrono::seconds(15), [&] {
+  bool waited = WaitFor([&] {
     auto t = ReadFile(log);
     return t.ok() && t->find("waiting on etcd at 127.0.0.1:" + std::to_string(etcd_port_)) != std::string::npos;
-  });
+  }, std::chrono::seconds(15));
   EXPECT_TRUE(waited) << ReadFile(log).value();
   EXPECT_FALSE(Reap(*pid)) << "agent exited while etcd was unreachable";
   kill(*pid, SIGTERM);
-  EXPECT_TRUE(WaitFor(std::chrono::seconds(10), [&] { return Reap(*pid); }));
+  EXPECT_TRUE(WaitFor([&] { return Reap(*pid); }, std::chrono::seconds(10)));
   EXPECT_TRUE(IsMissingOrEmptyDir(dir_->path + "/data"));  // nothing was initialised without etcd
 }
 

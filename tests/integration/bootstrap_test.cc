@@ -56,7 +56,7 @@ TEST_F(BootstrapTest, FailingPostBootstrapStopsTheAgentAndCleansUp) {
   StartCluster(1, [&](SandboxSpec& spec) { spec.extra_bootstrap = "  post_init: " + script + "\n"; }, false);
   const SandboxNode& n = sb_->nodes()[0];
   int status = 0;
-  bool exited = WaitFor(std::chrono::seconds(60), [&] { return waitpid(n.pid, &status, WNOHANG) == n.pid; });
+  bool exited = WaitFor([&] { return waitpid(n.pid, &status, WNOHANG) == n.pid; }, std::chrono::seconds(60));
   ASSERT_TRUE(exited) << "the agent kept running after a failed post_bootstrap";
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "status " << status;
   auto log = ReadFile(n.log_path);
@@ -79,7 +79,7 @@ TEST_F(BootstrapTest, FailingInitdbStopsTheAgentWithoutRetrying) {
   StartCluster(1, [](SandboxSpec& spec) { spec.extra_bootstrap = "  - locale: no_such_locale\n"; }, false);
   const SandboxNode& n = sb_->nodes()[0];
   int status = 0;
-  ASSERT_TRUE(WaitFor(std::chrono::seconds(60), [&] { return waitpid(n.pid, &status, WNOHANG) == n.pid; }))
+  ASSERT_TRUE(WaitFor([&] { return waitpid(n.pid, &status, WNOHANG) == n.pid; }, std::chrono::seconds(60)))
       << "the agent kept running after initdb failed";
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "status " << status;
   auto log = ReadFile(n.log_path);

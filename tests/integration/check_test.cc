@@ -90,12 +90,12 @@ TEST_F(CheckTest, PassesOnAHealthyClusterAndFailsNamingTheWrongRouterTheLaggingR
   // Healthy: exit 0, every check passes (retried: slots, streaming and the router's view settle within seconds).
   const std::vector<std::string> router = {"--router", write_, "--router-read", read_, "--router-admin", admin_};
   Out ok;
-  bool healthy = WaitFor(seconds(60), [&] {
+  bool healthy = WaitFor([&] {
     std::vector<std::string> args = {"-f", "json"};
     args.insert(args.end(), router.begin(), router.end());
     ok = Check(args);
     return ok.code == 0;
-  });
+  }, seconds(60));
   ASSERT_TRUE(healthy) << ok.text;
   Json checks = Checks(ok);
   ASSERT_FALSE(checks.empty()) << ok.text;
@@ -145,7 +145,7 @@ TEST_F(CheckTest, PassesOnAHealthyClusterAndFailsNamingTheWrongRouterTheLaggingR
   EXPECT_EQ(VerdictOf(l, "replica.canary", other), "fail") << lag.text;
   EXPECT_EQ(VerdictOf(l, "replica.lag", replica), "pass") << lag.text;
   EXPECT_EQ(VerdictOf(l, "replica.streaming", other), "pass") << lag.text;
-  ASSERT_TRUE(WaitFor(seconds(30), [&] { return Check({"--no-canary"}).code == 0; })) << "replay resumed";
+  ASSERT_TRUE(WaitFor([&] { return Check({"--no-canary"}).code == 0; }, seconds(30))) << "replay resumed";
 
   // A replica's machine dies: the checks about it fail, the others still pass, and the exit status says so.
   KillMachine(replica);
@@ -186,17 +186,17 @@ TEST_F(CheckTest, InSynchronousModeThePublishedStandbyIsFoundSynchronousOnTheLea
   StartCluster(3, [](SandboxSpec& spec) { spec.extra_dcs = "    synchronous_mode: true\n"; });
   ASSERT_FALSE(HasFatalFailure());
   std::string standby;
-  ASSERT_TRUE(WaitFor(seconds(60), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     Json sync = Json::parse(Key("sync"), nullptr, false);
     if (!sync.is_object() || !sync.contains("sync_standby") || !sync.at("sync_standby").is_string()) return false;
     standby = sync.at("sync_standby").get<std::string>();
     return !standby.empty();
-  })) << "no synchronous standby published: " << Key("sync");
+  }, seconds(60))) << "no synchronous standby published: " << Key("sync");
   Out ok;
-  ASSERT_TRUE(WaitFor(seconds(60), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     ok = Check({"-f", "json"});
     return ok.code == 0;
-  })) << ok.text;
+  }, seconds(60))) << ok.text;
   Json checks = Checks(ok);
   EXPECT_EQ(VerdictOf(checks, "sync.standby", standby), "pass") << ok.text;
   for (const auto& c : checks) EXPECT_EQ(c.at("result"), "pass") << c.dump();

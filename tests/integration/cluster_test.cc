@@ -111,9 +111,9 @@ TEST_F(ClusterTest, RowWrittenOnLeaderIsReadOnBothReplicas) {
   ASSERT_TRUE(err.empty()) << err;
   for (const auto& n : sb_->nodes()) {
     if (n.name == leader) continue;
-    EXPECT_TRUE(WaitFor(std::chrono::seconds(20), [&] {
+    EXPECT_TRUE(WaitFor([&] {
       return Sql(sb_->Conninfo(n.name), "SELECT v FROM itest_rows WHERE id = 1") == "written on the leader";
-    })) << n.name;
+    }, std::chrono::seconds(20))) << n.name;
   }
 }
 
@@ -217,7 +217,7 @@ TEST_F(ClusterTest, SigtermOnLeaderStopsPostgresCleanlyAndReleasesTheKey) {
   ASSERT_TRUE(cd.ok());
   EXPECT_NE(cd->output.find("Database cluster state:               shut down\n"), std::string::npos) << cd->output;
   // The key was deleted, not left to expire: within well under the 10 s TTL it is gone or held by another member.
-  EXPECT_TRUE(WaitFor(std::chrono::seconds(5), [&] { return LeaderKey() != leader; }));
+  EXPECT_TRUE(WaitFor([&] { return LeaderKey() != leader; }, std::chrono::seconds(5)));
 }
 
 }  // namespace

@@ -74,7 +74,7 @@ TEST_F(ConfigRoundTripTest, EditConfigPatchAndRestartKeepEveryKey) {
   ASSERT_TRUE(sb_->StartNode(node).ok());
   ASSERT_TRUE(sb_->WaitHealthy(Duration(60000)).ok());
   std::string err;
-  EXPECT_TRUE(WaitFor(seconds(20), [&] { return Sql(sb_->Conninfo(node), "SHOW my_ext.setting", &err) == "1.5"; }))
+  EXPECT_TRUE(WaitFor([&] { return Sql(sb_->Conninfo(node), "SHOW my_ext.setting", &err) == "1.5"; }, seconds(20)))
       << err;
   EXPECT_EQ(Config(), want);
   Json rev_before = Json::parse(revision, nullptr, false);

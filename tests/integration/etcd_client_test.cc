@@ -33,12 +33,12 @@ class EtcdClientTest : public ::testing::Test {
                              dir_->path + "/etcd.log", o);
     ASSERT_TRUE(pid.ok()) << pid.status().message();
     pid_ = *pid;
-    ASSERT_TRUE(WaitFor(std::chrono::seconds(20), [&] { return client_->Get("x").ok(); }));
+    ASSERT_TRUE(WaitFor([&] { return client_->Get("x").ok(); }, std::chrono::seconds(20)));
   }
   void StopEtcd() {
     if (pid_ <= 0) return;
     kill(pid_, SIGTERM);
-    EXPECT_TRUE(WaitFor(std::chrono::seconds(10), [&] { return Reap(pid_); }));
+    EXPECT_TRUE(WaitFor([&] { return Reap(pid_); }, std::chrono::seconds(10)));
     pid_ = 0;
   }
   void TearDown() override { StopEtcd(); }

@@ -37,9 +37,9 @@ class FamilyTest : public ClusterFixture {
     ASSERT_EQ(Query(leader, "CREATE TABLE IF NOT EXISTS fam (v text)"), "");
     ASSERT_EQ(Query(leader, "INSERT INTO fam VALUES ('" + value + "')"), "");
     for (const auto& r : Others(leader)) {
-      EXPECT_TRUE(WaitFor(seconds(20), [&] {
+      EXPECT_TRUE(WaitFor([&] {
         return Query(r, "SELECT count(*) FROM fam WHERE v = '" + value + "'") == "1";
-      })) << value << " written on " << leader << " is not on " << r << ": "
+      }, seconds(20))) << value << " written on " << leader << " is not on " << r << ": "
           << Query(r, "SELECT count(*) FROM fam");
     }
   }
@@ -49,15 +49,15 @@ class FamilyTest : public ClusterFixture {
     std::string old = LeaderKey();
     KillMachine(old);
     std::string now;
-    EXPECT_TRUE(WaitFor(seconds(30), [&] {
+    EXPECT_TRUE(WaitFor([&] {
       now = LeaderKey();
       return !now.empty() && now != old && Query(now, "SELECT pg_is_in_recovery()") == "f";
-    })) << "no failover from " << old;
+    }, seconds(30))) << "no failover from " << old;
     EXPECT_TRUE(sb_->StartNode(old).ok());
-    EXPECT_TRUE(WaitFor(seconds(60), [&] {
+    EXPECT_TRUE(WaitFor([&] {
       return Query(now, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND "
                         "application_name = '" + old + "'") == "1";
-    })) << old << " did not rejoin as a replica of " << now;
+    }, seconds(60))) << old << " did not rejoin as a replica of " << now;
     return now;
   }
   // A config file written for these tests (the families differ in authentication, pg_hba and parameters only).
@@ -177,9 +177,9 @@ TEST_F(FamilyTest, DebianExampleConfigurations) {
                  "switchover", "--leader", leader, "--candidate", cand, "--force"});
   ASSERT_TRUE(sw.ok() && sw->Success()) << (sw.ok() ? sw->output : sw.status().message());
   EXPECT_EQ(LeaderKey(), cand);
-  ASSERT_TRUE(WaitFor(seconds(40), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     return Query(cand, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "2";
-  })) << "the replicas do not follow " << cand;
+  }, seconds(40))) << "the replicas do not follow " << cand;
   ExpectReplicates(cand, "debian-2");
 }
 

@@ -30,11 +30,11 @@ class FenceTest : public ClusterFixture {
       Sql(conninfo, "SELECT count(*) /* " + tag + " */ FROM generate_series(1, 3000000000)");
     });
     std::string pid;
-    EXPECT_TRUE(WaitFor(seconds(30), [&] {
+    EXPECT_TRUE(WaitFor([&] {
       pid = Sql(sb_->Conninfo(name), "SELECT pid FROM pg_stat_activity WHERE query LIKE '%/* " + tag +
                                          " */%' AND pid <> pg_backend_pid()");
       return !pid.empty();
-    }));
+    }, seconds(30)));
     return pid.empty() ? 0 : static_cast<pid_t>(std::stol(pid));
   }
   static bool Running(pid_t pid) { return ProcessAlive(pid) && !ProcessArgv(pid).empty(); }
@@ -71,10 +71,10 @@ TEST_F(FenceTest, PostmasterKilledOnArmedPrimaryLeavesNoBackendRunning) {
               "%lld ms, armed primary %lld ms\n", static_cast<long long>(before), static_cast<long long>(after));
   EXPECT_FALSE(Running(guarded));
   EXPECT_LT(after, 1000) << "the supervisor should kill the orphans within milliseconds";
-  EXPECT_TRUE(WaitFor(seconds(10), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     auto log = ReadFile(sb_->Node(leader)->log_path);
     return log.ok() && log->find("backends it left running") != std::string::npos;
-  })) << "the fence supervisor, not the agent's restart, should have killed the orphan";
+  }, seconds(10))) << "the fence supervisor, not the agent's restart, should have killed the orphan";
 }
 
 TEST_F(FenceTest, FenceWithoutAReadablePidFileStillKillsEveryProcess) {

@@ -14,6 +14,7 @@
 
 #include "common/fs.h"
 #include "common/process.h"
+#include "common/wait.h"
 #include "testkit/sandbox.h"
 #include "pg/libpq.h"
 
@@ -41,16 +42,6 @@ inline std::optional<RunAs> Unprivileged() {
   if (geteuid() != 0) return std::nullopt;
   auto u = LookupUser("postgres");
   return u.ok() ? std::optional<RunAs>(*u) : std::nullopt;
-}
-
-// Polls `cond` every 100 ms until it holds or `timeout` passes.
-inline bool WaitFor(std::chrono::milliseconds timeout, const std::function<bool()>& cond) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return cond();
 }
 
 // Runs one SQL statement on a node; returns the first column of the first row ("" on error, with `err` set).

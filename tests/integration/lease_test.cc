@@ -92,21 +92,21 @@ TEST_F(LeaseTest, FrozenPostmasterLosesTheLeaderKeyAndIsFenced) {
   auto frozen = std::chrono::steady_clock::now();
   ASSERT_EQ(kill(frozen_pid, SIGSTOP), 0);
   std::string fresh;
-  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     fresh = LeaderKey();
     return !fresh.empty() && fresh != old;
-  })) << "no replica took the leader key from the frozen primary";
+  }, seconds(30))) << "no replica took the leader key from the frozen primary";
   auto took = std::chrono::steady_clock::now();
-  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     return Sql(sb_->Conninfo(fresh), "SELECT pg_is_in_recovery()") == "f";
-  })) << fresh << " did not promote";
+  }, seconds(30))) << fresh << " did not promote";
   auto promoted = std::chrono::steady_clock::now();
   std::fprintf(stderr, "postmaster frozen -> key taken by %s after %lld ms, writable after %lld ms\n", fresh.c_str(),
                static_cast<long long>(std::chrono::duration_cast<milliseconds>(took - frozen).count()),
                static_cast<long long>(std::chrono::duration_cast<milliseconds>(promoted - frozen).count()));
   // Bound: health bound (2.5 s) + ttl (5 s) + a loop (1 s) + the race, with slack for a loaded machine.
   EXPECT_LT(took - frozen, seconds(15));
-  EXPECT_TRUE(WaitFor(seconds(10), [&] { return !ProcessAlive(frozen_pid); }))
+  EXPECT_TRUE(WaitFor([&] { return !ProcessAlive(frozen_pid); }, seconds(10)))
       << "the frozen postmaster of " << old << " was not fenced";
 }
 
@@ -115,7 +115,7 @@ TEST_F(LeaseTest, FrozenPostmasterLosesTheLeaderKeyAndIsFenced) {
 TEST_F(LeaseTest, QueryToAFrozenBackendTimesOutClientSide) {
   StartCluster(1, [](SandboxSpec& s) { FastTiming(s); }, /*wait_healthy=*/false);
   std::string node = sb_->nodes().front().name;
-  ASSERT_TRUE(WaitFor(seconds(60), [&] { return !LeaderKey().empty() && !Sql(sb_->Conninfo(node), "SELECT 1").empty(); }));
+  ASSERT_TRUE(WaitFor([&] { return !LeaderKey().empty() && !Sql(sb_->Conninfo(node), "SELECT 1").empty(); }, seconds(60)));
   PgConnection c;
   ASSERT_TRUE(c.Connect(sb_->Conninfo(node), Duration(1000)).ok());
   auto pid = c.Query("SELECT pg_backend_pid()");

@@ -86,7 +86,7 @@ TEST_F(MethodsTest, CustomBootstrapCreatesTheClusterThatReplicatesAndFailsOver) 
       << "the temporary trust lines are gone";
   EXPECT_FALSE(PathExists(l->data_dir + "/recovery.signal"));
   for (const auto& n : sb_->nodes()) {
-    EXPECT_TRUE(WaitFor(std::chrono::seconds(20), [&] { return Query(n.name, "SELECT x FROM restored") == "42"; }))
+    EXPECT_TRUE(WaitFor([&] { return Query(n.name, "SELECT x FROM restored") == "42"; }, std::chrono::seconds(20)))
         << n.name << ": " << Query(n.name, "SELECT x FROM restored");
   }
   EXPECT_NE(Log(*l).find("running custom bootstrap method restore"), std::string::npos);
@@ -94,9 +94,9 @@ TEST_F(MethodsTest, CustomBootstrapCreatesTheClusterThatReplicatesAndFailsOver) 
   // Failover: the replica takes over when the leader's machine dies.
   KillMachine(leader);
   std::string other = sb_->nodes()[0].name == leader ? sb_->nodes()[1].name : sb_->nodes()[0].name;
-  EXPECT_TRUE(WaitFor(std::chrono::seconds(30), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     return Key("leader") == other && Query(other, "SELECT pg_is_in_recovery()") == "f";
-  })) << "leader " << Key("leader");
+  }, std::chrono::seconds(30))) << "leader " << Key("leader");
   EXPECT_EQ(Query(other, "SELECT x FROM restored"), "42");
 }
 
@@ -108,7 +108,7 @@ TEST_F(MethodsTest, FailingCustomBootstrapStopsTheAgentAndCleansUp) {
   }, false);
   const SandboxNode& n = sb_->nodes()[0];
   int status = 0;
-  ASSERT_TRUE(WaitFor(std::chrono::seconds(60), [&] { return waitpid(n.pid, &status, WNOHANG) == n.pid; }))
+  ASSERT_TRUE(WaitFor([&] { return waitpid(n.pid, &status, WNOHANG) == n.pid; }, std::chrono::seconds(60)))
       << "the agent kept running after the custom bootstrap failed";
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "status " << status;
   std::string log = Log(n);

@@ -66,29 +66,29 @@ TEST_F(RecordsTest, CrashFailoverThenSwitchoverAreBothRecordedWithHowTheOldLeade
   double killed = WallNow();
   KillMachine(first);
   std::string second;
-  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     second = LeaderKey();
     return !second.empty() && second != first && Writable(second);
-  })) << "no new writable leader";
-  ASSERT_TRUE(WaitFor(seconds(10), [&] { return Records().size() == 1; })) << Key("failovers");
+  }, seconds(30))) << "no new writable leader";
+  ASSERT_TRUE(WaitFor([&] { return Records().size() == 1; }, seconds(10))) << Key("failovers");
   ASSERT_TRUE(sb_->StartNode(first).ok());
-  ASSERT_TRUE(WaitFor(seconds(90), [&] { return Streams(first, second); })) << first << " did not rejoin";
-  ASSERT_TRUE(WaitFor(seconds(20), [&] { return Records()[0]["rejoin"].is_string(); })) << Key("failovers");
+  ASSERT_TRUE(WaitFor([&] { return Streams(first, second); }, seconds(90))) << first << " did not rejoin";
+  ASSERT_TRUE(WaitFor([&] { return Records()[0]["rejoin"].is_string(); }, seconds(20))) << Key("failovers");
 
   // 2. A planned switchover to the third member.
   std::string third;
   for (const auto& n : sb_->nodes()) {
     if (n.name != first && n.name != second) third = n.name;
   }
-  ASSERT_TRUE(WaitFor(seconds(60), [&] { return Streams(third, second) && Streams(first, second); }));
+  ASSERT_TRUE(WaitFor([&] { return Streams(third, second) && Streams(first, second); }, seconds(60)));
   int code = 0;
   std::string out = Ctl({"switchover", "--leader", second, "--candidate", third, "--force"}, &code);
   ASSERT_EQ(code, 0) << out;
-  ASSERT_TRUE(WaitFor(seconds(60), [&] { return LeaderKey() == third && Writable(third); })) << out;
-  ASSERT_TRUE(WaitFor(seconds(60), [&] {
+  ASSERT_TRUE(WaitFor([&] { return LeaderKey() == third && Writable(third); }, seconds(60))) << out;
+  ASSERT_TRUE(WaitFor([&] {
     Json r = Records();
     return r.size() == 2 && r[1]["rejoin"].is_string();
-  })) << Key("failovers");
+  }, seconds(60))) << Key("failovers");
   double done = WallNow();
 
   Json recs = Records();

@@ -168,7 +168,7 @@ TEST_F(RestServerTest, FullWorkerQueueAnswers503AndRecovers) {
   for (int i = 0; i < RestServer::kMaxDeferred; ++i) slow.emplace_back([&, i] { answers[i] = Get("/slow", Duration(10000)); });
   // Probe only once every slot is held by a slow job: a probe sent earlier could take a slot itself and make one
   // of the slow requests the refused one (that race made this test fail one run in five).
-  ASSERT_TRUE(WaitFor(std::chrono::milliseconds(5000), [&] { return slow_running_ == RestServer::kMaxDeferred; }))
+  ASSERT_TRUE(WaitFor([&] { return slow_running_ == RestServer::kMaxDeferred; }, std::chrono::milliseconds(5000)))
       << slow_running_ << " slow jobs running";
   HttpClient http;
   HttpRequest req;

@@ -50,10 +50,10 @@ TEST(RestTlsTest, HttpsWithAuthenticationAndAllowlist) {
     if (!auth.empty()) req.headers["Authorization"] = auth;
     return http.Do(req);
   };
-  EXPECT_TRUE(WaitFor(seconds(90), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     auto r = call("GET", "/primary");
     return r.ok() && r->status == 200;
-  })) << "the leader never answered /primary over https";
+  }, seconds(90))) << "the leader never answered /primary over https";
   auto body = call("GET", "/patroni");
   ASSERT_TRUE(body.ok());
   EXPECT_EQ(Json::parse(body->body)["role"], "primary");
@@ -109,10 +109,10 @@ TEST_F(FailsafeAuthTest, PrimaryKeepsRunningOnFailsafeAndToolsSeeIt) {
   std::string leader = Key("leader");
   ASSERT_FALSE(leader.empty());
   std::string replica = sb_->nodes()[0].name == leader ? sb_->nodes()[1].name : sb_->nodes()[0].name;
-  ASSERT_TRUE(WaitFor(seconds(20), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     Json f = Json::parse(Key("failsafe"), nullptr, false);
     return f.is_object() && f.size() == 2;
-  })) << "the leader did not publish the failsafe member list";
+  }, seconds(20))) << "the leader did not publish the failsafe member list";
 
   // Only members vote (issue 10, 5c): a stranger gets a clear 403, a listed member 200, no credentials 401.
   std::string stranger = R"({"name":"intruder","conn_url":"postgres://127.0.0.1:1/postgres","api_url":"http://127.0.0.1:1/patroni"})";
@@ -139,11 +139,11 @@ TEST_F(FailsafeAuthTest, PrimaryKeepsRunningOnFailsafeAndToolsSeeIt) {
   // Three ttls: the primary must never stop answering /primary (it would demote if the replica refused its
   // POST /failsafe, e.g. with 401 for missing credentials).
   std::string lost;
-  bool demoted = WaitFor(seconds(15), [&] {
+  bool demoted = WaitFor([&] {
     auto p = Call(leader, "GET", "/primary");
     if (!p.ok() || p->status != 200) lost = p.ok() ? std::to_string(p->status) + " " + p->body : p.status().message();
     return !lost.empty();
-  });
+  }, seconds(15));
   EXPECT_FALSE(demoted) << "the primary stopped being primary during the etcd outage: " << lost;
   auto st = Call(leader, "GET", "/patroni");
   ASSERT_TRUE(st.ok());
@@ -165,10 +165,10 @@ TEST_F(FailsafeAuthTest, PrimaryKeepsRunningOnFailsafeAndToolsSeeIt) {
 
   ASSERT_EQ(kill(sb_->EtcdPid(), SIGCONT), 0);
   frozen_ = false;
-  EXPECT_TRUE(WaitFor(seconds(30), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     auto p = Call(leader, "GET", "/primary");
     return Key("leader") == leader && p.ok() && p->status == 200;
-  })) << "after etcd returned, the same node leads";
+  }, seconds(30))) << "after etcd returned, the same node leads";
 }
 
 
@@ -182,14 +182,14 @@ TEST_F(SlowHandlerTest, WritesToAFrozenEtcdDoNotDelayHealthChecks) {
       1, [](SandboxSpec& spec) { FastTiming(spec); }, /*wait_healthy=*/false);
   if (HasFatalFailure()) return;
   const std::string node = sb_->nodes()[0].name;
-  ASSERT_TRUE(WaitFor(seconds(90), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     auto p = Call(node, "GET", "/primary", "", "");
     return p.ok() && p->status == 200;
-  })) << "the single node never became primary";
+  }, seconds(90))) << "the single node never became primary";
   auto sched = Call(node, "POST", "/switchover", R"({"leader":")" + node + R"(","scheduled_at":"2099-01-01T00:00:00+00:00"})", "");
   ASSERT_TRUE(sched.ok());
   ASSERT_EQ(sched->status, 202) << sched->body;
-  ASSERT_TRUE(WaitFor(seconds(10), [&] { return !Key("failover").empty(); }));
+  ASSERT_TRUE(WaitFor([&] { return !Key("failover").empty(); }, seconds(10)));
 
   ASSERT_EQ(kill(sb_->EtcdPid(), SIGSTOP), 0);
   frozen_ = true;

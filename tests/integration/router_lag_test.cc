@@ -64,7 +64,7 @@ TEST_F(RouterLagTest, ReplicaWithReplayPausedLeavesTheReadPoolAndReturnsOnceCaug
 
   // Both replicas serve reads: two sessions held together go one to each (fewest connections first).
   const std::set<std::string> both = {paused_port, other_port};
-  ASSERT_TRUE(WaitFor(seconds(15), [&] { return ReadPorts(2, &err) == both; })) << err << Admin("/stats").dump();
+  ASSERT_TRUE(WaitFor([&] { return ReadPorts(2, &err) == both; }, seconds(15))) << err << Admin("/stats").dump();
   // A read session on the replica about to be paused, open before it falls behind (sessions held on the other one
   // meanwhile, so that fewest-connections-first sends the next one there).
   std::unique_ptr<Conn> on_paused;
@@ -80,30 +80,30 @@ TEST_F(RouterLagTest, ReplicaWithReplayPausedLeavesTheReadPoolAndReturnsOnceCaug
 
   // Pause replay; WAL still streams in, but nothing newer is visible there.
   Sql(sb_->Conninfo(paused), "SELECT pg_wal_replay_pause()", &err);
-  ASSERT_TRUE(WaitFor(seconds(10), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     return Sql(sb_->Conninfo(paused), "SELECT pg_get_wal_replay_pause_state()") == "paused";
-  }));
+  }, seconds(10)));
   // The leader writes (about 1.2 MB of WAL a round, at most 10 rounds) until the router sees the paused replica past
   // read_max_lag.
   int rounds = 0;
-  ASSERT_TRUE(WaitFor(seconds(60), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     if (RouterLag(paused) > max_lag) return true;
     if (rounds < 10) {
       ++rounds;
       Sql(sb_->Conninfo(leader), "INSERT INTO fill SELECT g, repeat('x', 1000) FROM generate_series(1, 1000) g", &err);
     }
     return false;
-  })) << "after " << rounds << " rounds of inserts: " << err << Admin("/stats").dump();
+  }, seconds(60))) << "after " << rounds << " rounds of inserts: " << err << Admin("/stats").dump();
   // The session on it is closed.
-  EXPECT_TRUE(WaitFor(seconds(5), [&] { return on_paused->Query("SELECT 1") != "1"; })) << "the read session stayed";
+  EXPECT_TRUE(WaitFor([&] { return on_paused->Query("SELECT 1") != "1"; }, seconds(5))) << "the read session stayed";
   EXPECT_GE(Admin("/stats")["routing"]["closed"]["replica_left_pool"].get<int>(), 1);
   // The other replica replays on: once the router sees it within the return mark (the leader's and the replicas'
   // keys are published at different moments, so it too may have looked behind for a moment), new read sessions go
   // only there, even several held together, which fewest-connections-first would have spread over both.
-  EXPECT_TRUE(WaitFor(seconds(15), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     int64_t l = RouterLag(other);
     return l >= 0 && l <= return_lag;
-  })) << Admin("/stats").dump();
+  }, seconds(15))) << Admin("/stats").dump();
   EXPECT_GT(RouterLag(paused), max_lag);
   EXPECT_EQ(ReadPorts(4, &err), std::set<std::string>{other_port}) << err << Admin("/stats").dump();
 
@@ -111,11 +111,11 @@ TEST_F(RouterLagTest, ReplicaWithReplayPausedLeavesTheReadPoolAndReturnsOnceCaug
   // the first read session that reaches it, the router's measure of its lag is at most that mark.
   Sql(sb_->Conninfo(paused), "SELECT pg_wal_replay_resume()", &err);
   int64_t lag_at_return = -1;
-  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     if (ReadPorts(2, &err) != both) return false;
     lag_at_return = RouterLag(paused);
     return true;
-  })) << err << Admin("/stats").dump();
+  }, seconds(30))) << err << Admin("/stats").dump();
   EXPECT_GE(lag_at_return, 0);
   EXPECT_LE(lag_at_return, return_lag);
 }

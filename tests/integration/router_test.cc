@@ -50,10 +50,10 @@ TEST_F(RouterTest, WritePortReachesTheLeaderReadPortReplicasWithScramMd5AndCance
 
   // Read port: replicas, spread by outstanding connections.
   std::unique_ptr<Conn> r1, r2;
-  ASSERT_TRUE(WaitFor(seconds(20), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     r1 = std::make_unique<Conn>(Via(false, "md5user", "md5pass"));
     return r1->ok();
-  })) << r1->error();
+  }, seconds(20))) << r1->error();
   r2 = std::make_unique<Conn>(Via(false));
   ASSERT_TRUE(r2->ok()) << r2->error();
   EXPECT_EQ(r1->Query("SELECT pg_is_in_recovery()"), "t");
@@ -114,7 +114,7 @@ TEST_F(RouterTest, LeaderKeyMovedClosesOldSessionsAndRoutesToTheNewLeader) {
 
   MonoTime moved = Now();
   Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "leader", "b"});
-  ASSERT_TRUE(WaitFor(seconds(5), [&] { return old.Query("SELECT 1") != "1"; })) << "the old session stayed open";
+  ASSERT_TRUE(WaitFor([&] { return old.Query("SELECT 1") != "1"; }, seconds(5))) << "the old session stayed open";
   std::fprintf(stderr, "old session closed %lld ms after the leader key moved\n",
                static_cast<long long>((Now() - moved).count()));
   Conn fresh(Via(true));
@@ -127,7 +127,7 @@ TEST_F(RouterTest, LeaderKeyMovedClosesOldSessionsAndRoutesToTheNewLeader) {
 
   // No leader: new connections wait (no_leader_wait, 3 s here), then get a clear error.
   Etcdctl(sb_->EtcdEndpoint(), {"del", prefix + "leader"});
-  ASSERT_TRUE(WaitFor(seconds(5), [&] { return Admin("/stats")["write_target"].is_null(); }));
+  ASSERT_TRUE(WaitFor([&] { return Admin("/stats")["write_target"].is_null(); }, seconds(5)));
   MonoTime asked = Now();
   Conn none(Via(true));
   EXPECT_FALSE(none.ok());
@@ -182,10 +182,10 @@ TEST_F(RouterTest, ReplicaLeavingTheReadPoolClosesItsReadSessions) {
                                 R"({"conn_url":")" + url +
                                     R"(","role":"replica","state":"streaming","tags":{"noloadbalance":true}})"});
   std::string answer;
-  ASSERT_TRUE(WaitFor(seconds(5), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     answer = r.Query("SELECT 1");
     return answer != "1";
-  })) << "the read session stayed open";
+  }, seconds(5))) << "the read session stayed open";
   std::fprintf(stderr, "read session closed %lld ms after the tag: %s\n",
                static_cast<long long>((Now() - tagged).count()), answer.c_str());
   EXPECT_NE(answer.find("b has the noloadbalance tag"), std::string::npos) << answer;
@@ -282,7 +282,7 @@ TEST_F(RouterTest, LeaderMachineKilledNewConnectionsReachTheNewPrimary) {
 
   MonoTime killed = Now();
   KillMachine(leader);  // agent, fence supervisor and postmaster, SIGKILL by PID
-  EXPECT_TRUE(WaitFor(seconds(5), [&] { return old.Query("SELECT 1") != "1"; })) << "the old session stayed open";
+  EXPECT_TRUE(WaitFor([&] { return old.Query("SELECT 1") != "1"; }, seconds(5))) << "the old session stayed open";
   // One connection attempt made right away waits in the router (up to no_leader_wait) and lands on the new
   // primary as soon as it is promoted and writable.
   Conn next(Via(true));
@@ -309,11 +309,11 @@ TEST_F(RouterTest, EtcdStoppedStopsWritesAfterTheTtlAndTheyResumeWhenItReturns) 
   MonoTime frozen = Now();
   ASSERT_EQ(kill(sb_->EtcdPid(), SIGSTOP), 0);
   std::string refusal;
-  bool refused = WaitFor(seconds(15), [&] {
+  bool refused = WaitFor([&] {
     Conn c(Via(true));
     refusal = c.error();
     return !c.ok() && refusal.find("etcd has not been read") != std::string::npos;
-  });
+  }, seconds(15));
   MonoTime refused_at = Now();
   long status = 0;
   Json health = Admin("/health", &status);
@@ -327,11 +327,11 @@ TEST_F(RouterTest, EtcdStoppedStopsWritesAfterTheTtlAndTheyResumeWhenItReturns) 
 
   // etcd back: writes are routed again (to whichever member leads by then).
   std::string err;
-  EXPECT_TRUE(WaitFor(seconds(40), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     Conn c(Via(true));
     err = c.error();
     return c.ok() && c.Query("SELECT pg_is_in_recovery()") == "f";
-  })) << err;
+  }, seconds(40))) << err;
 }
 
 }  // namespace

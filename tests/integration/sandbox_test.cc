@@ -57,10 +57,10 @@ TEST(SandboxCliTest, UpStartsARouterThatSendsWritesToTheLeaderAndReadsToTheRepli
   EXPECT_EQ(Sql(via(router.write_port), "SELECT pg_is_in_recovery()", &err), "f") << err;
   // The read port admits the replica once the router has seen it stream (its lag is published every loop).
   std::string read_port;
-  EXPECT_TRUE(WaitFor(std::chrono::seconds(20), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     read_port = Sql(via(router.read_port), "SELECT current_setting('port')", &err);
     return read_port == replica_port;
-  })) << "read port reached port '" << read_port << "': " << err;
+  }, std::chrono::seconds(20))) << "read port reached port '" << read_port << "': " << err;
 
   auto status = pgw::Run({Ctl(), "sandbox", "status", "--dir", dir});
   ASSERT_TRUE(status.ok());

@@ -55,15 +55,15 @@ TEST_F(SlotsTest, PermanentSlotsSurviveASwitchoverAndUnknownSlotsAreDropped) {
   std::string replica = leader == "pg0" ? "pg1" : "pg0";
 
   // The leader creates both permanent slots; the replica the physical one and a copy of the logical one.
-  ASSERT_TRUE(WaitFor(seconds(30), [&] { return HasSlot(leader, "cdc") && HasSlot(leader, "keep_phys"); }))
+  ASSERT_TRUE(WaitFor([&] { return HasSlot(leader, "cdc") && HasSlot(leader, "keep_phys"); }, seconds(30)))
       << last_error_;
   Q(leader, "CREATE TABLE t (id int PRIMARY KEY, v text)");
   Q(leader, "INSERT INTO t SELECT g, 'a' FROM generate_series(1, 100) g");
   int64_t consumed = Consume(leader);
   ASSERT_GT(consumed, 0) << last_error_;
-  ASSERT_TRUE(WaitFor(seconds(60), [&] { return HasSlot(replica, "keep_phys") && HasSlot(replica, "cdc"); }))
+  ASSERT_TRUE(WaitFor([&] { return HasSlot(replica, "keep_phys") && HasSlot(replica, "cdc"); }, seconds(60)))
       << "the replica holds no copy of the permanent slots; " << last_error_;
-  ASSERT_TRUE(WaitFor(seconds(30), [&] { return ConfirmedFlush(replica, "cdc") >= consumed; }))
+  ASSERT_TRUE(WaitFor([&] { return ConfirmedFlush(replica, "cdc") >= consumed; }, seconds(30)))
       << "the copy on the replica was not advanced to " << consumed << " (at " << ConfirmedFlush(replica, "cdc")
       << ")";
   EXPECT_EQ(Q(replica, "SHOW hot_standby_feedback"), "on");
@@ -72,7 +72,7 @@ TEST_F(SlotsTest, PermanentSlotsSurviveASwitchoverAndUnknownSlotsAreDropped) {
   Q(leader, "SELECT pg_create_physical_replication_slot('hand_ignored')");
   Q(leader, "SELECT pg_create_logical_replication_slot('hand_unknown', 'test_decoding')");
   ASSERT_TRUE(HasSlot(leader, "hand_unknown")) << last_error_;
-  EXPECT_TRUE(WaitFor(seconds(20), [&] { return !HasSlot(leader, "hand_unknown"); }))
+  EXPECT_TRUE(WaitFor([&] { return !HasSlot(leader, "hand_unknown"); }, seconds(20)))
       << "an unknown slot was not dropped";
   EXPECT_TRUE(HasSlot(leader, "hand_ignored")) << "an ignored slot was dropped";
 
@@ -85,9 +85,9 @@ TEST_F(SlotsTest, PermanentSlotsSurviveASwitchoverAndUnknownSlotsAreDropped) {
                       "{\"leader\":\"" + leader + "\",\"candidate\":\"" + replica + "\"}",
                       "http://127.0.0.1:" + std::to_string(sb_->Node(leader)->api_port) + "/switchover"});
   ASSERT_TRUE(sw.ok() && sw->output == "200") << (sw.ok() ? sw->output : sw.status().message());
-  ASSERT_TRUE(WaitFor(seconds(60), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     return LeaderKey() == replica && Q(replica, "SELECT pg_is_in_recovery()") == "f";
-  }));
+  }, seconds(60)));
   ASSERT_TRUE(HasSlot(replica, "cdc")) << "the permanent logical slot is missing on the new primary";
   int64_t after = ConfirmedFlush(replica, "cdc");
   EXPECT_GE(after, before) << "the slot on the new primary is behind what the consumer confirmed";
@@ -100,7 +100,7 @@ TEST_F(SlotsTest, PermanentSlotsSurviveASwitchoverAndUnknownSlotsAreDropped) {
   // The old leader rejoins; both nodes keep the permanent physical slot, the ignored slot stays where it was.
   ASSERT_TRUE(sb_->WaitHealthy(Duration(120000)).ok());
   EXPECT_TRUE(HasSlot(replica, "keep_phys"));
-  EXPECT_TRUE(WaitFor(seconds(30), [&] { return HasSlot(leader, "keep_phys") && HasSlot(leader, "cdc"); }));
+  EXPECT_TRUE(WaitFor([&] { return HasSlot(leader, "keep_phys") && HasSlot(leader, "cdc"); }, seconds(30)));
   EXPECT_TRUE(HasSlot(leader, "hand_ignored"));
   // status.slots carries the permanent slots' positions.
   auto status = nlohmann::json::parse(Key("status"), nullptr, false);

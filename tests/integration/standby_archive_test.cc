@@ -65,9 +65,9 @@ class ArchiveStandbyTest : public ClusterFixture {
     ASSERT_TRUE(err.empty()) << err;
   }
   bool Has(const SandboxNode& n, int id) {
-    return WaitFor(seconds(60), [&] {
+    return WaitFor([&] {
       return Sql(B(n), "SELECT v FROM rows_a WHERE id = " + std::to_string(id)) == "written on A";
-    });
+    }, seconds(60));
   }
 
   // Cluster A (one node) archiving every WAL file through an argv-safe script, a table with row 1, a base backup
@@ -130,7 +130,7 @@ class ArchiveStandbyTest : public ClusterFixture {
   }
   // Waits until B has a standby leader and, with two nodes, a replica streaming from it.
   void WaitForStandbyLeader() {
-    ASSERT_TRUE(WaitFor(seconds(90), [&] {
+    ASSERT_TRUE(WaitFor([&] {
       leader_ = replica_ = nullptr;
       for (const auto& n : b_->nodes()) {
         std::string role = RoleOf(*b_, n);
@@ -141,7 +141,7 @@ class ArchiveStandbyTest : public ClusterFixture {
       if (b_->nodes().size() == 1) return true;
       return replica_ &&
              Sql(B(*leader_), "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "1";
-    })) << "no standby leader (with a streaming replica)";
+    }, seconds(90))) << "no standby leader (with a streaming replica)";
   }
   static std::pair<int, std::string> Rest(const SandboxNode& n, const std::string& method, const std::string& path,
                                           const std::string& body = "") {
@@ -195,15 +195,15 @@ TEST_F(ArchiveStandbyTest, StandbyLeaderReplaysTheArchiveItsReplicaCascadesAndRe
   // Removing the section: B's standby leader is promoted, its replica follows it.
   auto patch = Rest(leader, "PATCH", "/config", R"({"standby_cluster": null})");
   ASSERT_EQ(patch.first, 200) << patch.second;
-  EXPECT_TRUE(WaitFor(seconds(30), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     return Sql(B(leader), "SELECT pg_is_in_recovery()") == "f" && RoleOf(*b_, leader) == "primary";
-  })) << "B's standby leader was not promoted";
+  }, seconds(30))) << "B's standby leader was not promoted";
   std::string err;
   Sql(B(leader), "INSERT INTO rows_a VALUES (100, 'written on B')", &err);
   ASSERT_TRUE(err.empty()) << err;
-  EXPECT_TRUE(WaitFor(seconds(30), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     return Sql(B(replica), "SELECT v FROM rows_a WHERE id = 100") == "written on B";
-  })) << "B's replica does not follow its new primary";
+  }, seconds(30))) << "B's replica does not follow its new primary";
   EXPECT_EQ(Sql(A(), "SELECT count(*) FROM rows_a WHERE id = 100"), "0");
 }
 
@@ -222,14 +222,14 @@ TEST_F(ArchiveStandbyTest, MemberCreatedWithoutAStandbyLeaderTakesOver) {
   for (const std::string& name : {fresh, old_leader}) {
     ASSERT_TRUE(b_->SignalNode(name, SIGTERM, true, Duration(60000)).ok()) << name;
   }
-  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     return Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/archsbb/leader"}).empty();
-  })) << "the standby leader key is still there";
+  }, seconds(30))) << "the standby leader key is still there";
   const SandboxNode& f = *b_->Node(fresh);
   ASSERT_TRUE(RemoveAll(f.data_dir).ok());
   WriteOnA(4);
   ASSERT_TRUE(b_->StartNode(fresh).ok());
-  EXPECT_TRUE(WaitFor(seconds(90), [&] { return RoleOf(*b_, f) == "standby_leader"; }))
+  EXPECT_TRUE(WaitFor([&] { return RoleOf(*b_, f) == "standby_leader"; }, seconds(90)))
       << fresh << " did not become the standby leader";
   EXPECT_TRUE(Has(f, 4));
   auto log = ReadFile(f.log_path);
@@ -237,10 +237,10 @@ TEST_F(ArchiveStandbyTest, MemberCreatedWithoutAStandbyLeaderTakesOver) {
   EXPECT_NE(log->find("trying to bootstrap (without leader)"), std::string::npos);
   ASSERT_TRUE(b_->StartNode(old_leader).ok());
   const SandboxNode& back = *b_->Node(old_leader);
-  EXPECT_TRUE(WaitFor(seconds(60), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     return RoleOf(*b_, back) == "replica" &&
            Sql(B(f), "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'") == old_leader;
-  })) << old_leader << " does not cascade from " << fresh;
+  }, seconds(60))) << old_leader << " does not cascade from " << fresh;
   WriteOnA(5);
   EXPECT_TRUE(Has(back, 5));
 }
@@ -254,7 +254,7 @@ TEST_F(ArchiveStandbyTest, WithoutANoLeaderMethodTheBootstrapFailsOnceAndSaysWhy
   if (HasFatalFailure()) return;
   const SandboxNode& n = sb_->nodes()[0];
   int status = 0;
-  ASSERT_TRUE(WaitFor(seconds(60), [&] { return waitpid(n.pid, &status, WNOHANG) == n.pid; }))
+  ASSERT_TRUE(WaitFor([&] { return waitpid(n.pid, &status, WNOHANG) == n.pid; }, seconds(60)))
       << "the agent kept running";
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "status " << status;
   auto log = ReadFile(n.log_path);

@@ -71,7 +71,7 @@ class StandbyClusterTest : public ClusterFixture {
     auto up = Sandbox::Up(spec, log_);
     ASSERT_TRUE(up.ok()) << up.status().message();
     b_ = std::make_unique<Sandbox>(std::move(*up));
-    ASSERT_TRUE(WaitFor(std::chrono::seconds(60), [&] {
+    ASSERT_TRUE(WaitFor([&] {
       leader_ = replica_ = nullptr;
       for (const auto& n : b_->nodes()) {
         std::string role = RoleOf(n);
@@ -81,7 +81,7 @@ class StandbyClusterTest : public ClusterFixture {
       return leader_ && replica_ &&
              Sql(b_->Conninfo(leader_->name),
                  "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "1";
-    })) << "no standby leader with a streaming replica";
+    }, std::chrono::seconds(60))) << "no standby leader with a streaming replica";
   }
   // Writes row `id` on A and waits until `n` of B has it.
   bool ReachesB(int id, const SandboxNode& n) {
@@ -89,9 +89,9 @@ class StandbyClusterTest : public ClusterFixture {
     Sql(sb_->Conninfo(sb_->nodes()[0].name),
         "INSERT INTO standby_rows VALUES (" + std::to_string(id) + ", 'written on A') ON CONFLICT DO NOTHING", &err);
     if (!err.empty()) ADD_FAILURE() << err;
-    return WaitFor(std::chrono::seconds(20), [&] {
+    return WaitFor([&] {
       return Sql(b_->Conninfo(n.name), "SELECT v FROM standby_rows WHERE id = " + std::to_string(id)) == "written on A";
-    });
+    }, std::chrono::seconds(20));
   }
 
   std::unique_ptr<Sandbox> b_;
@@ -129,16 +129,16 @@ TEST_F(StandbyClusterTest, ReplicatesFromTheRemotePrimaryThenPromotesWhenTheSect
   // Removing the section makes B an independent cluster: its leader is promoted, the replica follows it.
   auto patch = Rest(*leader, "PATCH", "/config", R"({"standby_cluster": null})");
   ASSERT_EQ(patch.first, 200) << patch.second;
-  EXPECT_TRUE(WaitFor(std::chrono::seconds(30), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     return Sql(b_->Conninfo(leader->name), "SELECT pg_is_in_recovery()") == "f" && RoleOf(*leader) == "primary";
-  })) << "B's leader was not promoted";
+  }, std::chrono::seconds(30))) << "B's leader was not promoted";
   EXPECT_EQ(Rest(*leader, "GET", "/primary").first, 200);
   EXPECT_EQ(Rest(*leader, "GET", "/standby-leader").first, 503);
   Sql(b_->Conninfo(leader->name), "INSERT INTO standby_rows VALUES (3, 'written on B')", &err);
   ASSERT_TRUE(err.empty()) << err;
-  EXPECT_TRUE(WaitFor(std::chrono::seconds(30), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     return Sql(b_->Conninfo(replica->name), "SELECT v FROM standby_rows WHERE id = 3") == "written on B";
-  })) << "B's replica does not follow its new primary";
+  }, std::chrono::seconds(30))) << "B's replica does not follow its new primary";
   EXPECT_EQ(Sql(b_->Conninfo(replica->name), "SELECT pg_is_in_recovery()"), "t");
   // A is untouched: B's write is not there, and A still has its own primary.
   EXPECT_EQ(Sql(sb_->Conninfo(a.name), "SELECT count(*) FROM standby_rows WHERE id = 3"), "0");
@@ -157,10 +157,10 @@ TEST_F(StandbyClusterTest, StandbyLeaderDiesTheReplicaTakesOverWithoutPromoting)
   kill(*pm, SIGKILL);
   ASSERT_TRUE(b_->SignalNode(old_leader, SIGKILL, true, Duration(10000)).ok());
   const SandboxNode& s = *b_->Node(survivor);
-  EXPECT_TRUE(WaitFor(std::chrono::seconds(30), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     return RoleOf(s) == "standby_leader" &&
            Sql(sb_->Conninfo(a.name), "SELECT application_name FROM pg_stat_replication") == survivor;
-  })) << "the replica did not become the standby leader streaming from A";
+  }, std::chrono::seconds(30))) << "the replica did not become the standby leader streaming from A";
   EXPECT_EQ(Sql(b_->Conninfo(survivor), "SELECT pg_is_in_recovery()"), "t") << "a standby leader was promoted";
   EXPECT_EQ(Sql(b_->Conninfo(survivor), "SELECT timeline_id FROM pg_control_checkpoint()"),
             Sql(sb_->Conninfo(a.name), "SELECT timeline_id FROM pg_control_checkpoint()"));
@@ -168,7 +168,7 @@ TEST_F(StandbyClusterTest, StandbyLeaderDiesTheReplicaTakesOverWithoutPromoting)
   // The old standby leader comes back as a replica of the new one.
   ASSERT_TRUE(b_->StartNode(old_leader).ok());
   const SandboxNode& back = *b_->Node(old_leader);
-  EXPECT_TRUE(WaitFor(std::chrono::seconds(30), [&] { return RoleOf(back) == "replica"; }));
+  EXPECT_TRUE(WaitFor([&] { return RoleOf(back) == "replica"; }, std::chrono::seconds(30)));
   EXPECT_TRUE(ReachesB(11, back));
   EXPECT_EQ(Sql(b_->Conninfo(survivor), "SELECT application_name FROM pg_stat_replication"), old_leader);
 }

@@ -49,10 +49,10 @@ TEST_F(SyncTest, SyncKeyFollowsReplicationAndALostStandbyIsReplaced) {
   StartCluster(3, false);
   std::string leader = Key("leader");
   std::string sync;
-  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     sync = SyncStandby();
     return !sync.empty() && SyncState(leader, sync) == "sync";
-  })) << "no synchronous standby published: " << Key("sync");
+  }, seconds(30))) << "no synchronous standby published: " << Key("sync");
   EXPECT_EQ(Json::parse(Key("sync"))["leader"], leader);
   auto code = [&](const std::string& node, const std::string& path) {
     auto body = pgw::Run({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
@@ -68,10 +68,10 @@ TEST_F(SyncTest, SyncKeyFollowsReplicationAndALostStandbyIsReplaced) {
   }
   KillMachine(sync);
   std::string replacement;
-  EXPECT_TRUE(WaitFor(seconds(30), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     replacement = SyncStandby();
     return !replacement.empty() && replacement != sync && SyncState(leader, replacement) == "sync";
-  })) << "the lost synchronous standby was not replaced: " << Key("sync");
+  }, seconds(30))) << "the lost synchronous standby was not replaced: " << Key("sync");
   // Writes keep working with the replacement.
   std::string err;
   Sql(sb_->Conninfo(leader), "CREATE TABLE t AS SELECT 1 AS x", &err);
@@ -83,27 +83,27 @@ TEST_F(SyncTest, SyncKeyFollowsReplicationAndALostStandbyIsReplaced) {
                          "http://127.0.0.1:" + std::to_string(sb_->Node(leader)->api_port) + "/config"});
   ASSERT_TRUE(patch.ok());
   EXPECT_EQ(patch->output, "200");
-  EXPECT_TRUE(WaitFor(seconds(15), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     return Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names").empty() && Key("sync").empty();
-  })) << "synchronous_standby_names: " << Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names")
+  }, seconds(15))) << "synchronous_standby_names: " << Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names")
       << ", sync: " << Key("sync");
 }
 
 TEST_F(SyncTest, CrashRoundsLoseNoAcknowledgedCommit) {
   StartCluster(3, false);
-  ASSERT_TRUE(WaitFor(seconds(30), [&] { return !SyncStandby().empty(); }));
+  ASSERT_TRUE(WaitFor([&] { return !SyncStandby().empty(); }, seconds(30)));
   ASSERT_TRUE(WriteProbe::CreateTable(MultiHost(), "probe").ok());
   // Round 1: the leader's machine dies. Round 2: its postmaster alone is killed.
   for (int round = 1; round <= 2; ++round) {
     std::string leader = Key("leader");
     std::string sync;
-    ASSERT_TRUE(WaitFor(seconds(60), [&] {
+    ASSERT_TRUE(WaitFor([&] {
       sync = SyncStandby();
       return !sync.empty() && SyncState(leader, sync) == "sync";
-    })) << "round " << round << ": no synchronous standby";
+    }, seconds(60))) << "round " << round << ": no synchronous standby";
     WriteProbe probe(MultiHost(), "probe", int64_t{round} * 1000000, Duration(5));
     probe.Start();
-    ASSERT_TRUE(WaitFor(seconds(10), [&] { return probe.Acks().size() >= 50; }));
+    ASSERT_TRUE(WaitFor([&] { return probe.Acks().size() >= 50; }, seconds(10)));
     MonoTime crash = Now();
     if (round == 1) {
       KillMachine(leader);
@@ -113,11 +113,11 @@ TEST_F(SyncTest, CrashRoundsLoseNoAcknowledgedCommit) {
       kill(*pm, SIGKILL);
     }
     std::string fresh;
-    bool resumed = WaitFor(seconds(60), [&] {
+    bool resumed = WaitFor([&] {
       auto acks = probe.Acks();
       fresh = Key("leader");
       return !fresh.empty() && fresh != leader && !acks.empty() && acks.back().at > crash;
-    });
+    }, seconds(60));
     probe.Stop();
     ASSERT_TRUE(resumed) << "round " << round << ": writes did not resume on another node";
     EXPECT_EQ(fresh, sync) << "only the synchronous standby may take over";
@@ -135,7 +135,7 @@ TEST_F(SyncTest, StrictModeBlocksWritesWithoutAStandby) {
   StartCluster(2, true);
   std::string leader = Key("leader");
   std::string other = leader == "pg0" ? "pg1" : "pg0";
-  ASSERT_TRUE(WaitFor(seconds(30), [&] { return SyncStandby() == other; }));
+  ASSERT_TRUE(WaitFor([&] { return SyncStandby() == other; }, seconds(30)));
   KillMachine(other);
   // A commit must wait for a synchronous standby that is not there. Run it in a separate psql that we kill
   // after 4 s (a commit waiting for synchronous replication ignores statement_timeout).
@@ -145,17 +145,17 @@ TEST_F(SyncTest, StrictModeBlocksWritesWithoutAStandby) {
   auto r = pgw::Run({bin + "/psql", sb_->Conninfo(leader), "-c", "CREATE TABLE blocked AS SELECT 1"}, o);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_TRUE(r->timed_out) << "the commit did not wait for a synchronous standby: " << r->output;
-  EXPECT_TRUE(WaitFor(seconds(15), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     return Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names") == "*" ||
            Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names") == "\"" + other + "\"";
-  }));
+  }, seconds(15)));
 }
 
 TEST_F(SyncTest, PrimaryRestartedAfterACrashKeepsClientsOutUntilASyncStandbyHasItsWal) {
   StartCluster(2, true);
   std::string leader = Key("leader");
   std::string other = leader == "pg0" ? "pg1" : "pg0";
-  ASSERT_TRUE(WaitFor(seconds(30), [&] { return SyncStandby() == other; }));
+  ASSERT_TRUE(WaitFor([&] { return SyncStandby() == other; }, seconds(30)));
   std::string err;
   for (const char* stmt : {"CREATE ROLE app LOGIN PASSWORD 'app-pass'", "CREATE TABLE gate_t (x int)",
                            "GRANT ALL ON gate_t TO app"}) {
@@ -167,7 +167,7 @@ TEST_F(SyncTest, PrimaryRestartedAfterACrashKeepsClientsOutUntilASyncStandbyHasI
   ASSERT_EQ(Sql(app, "SELECT count(*) FROM gate_t", &err), "0") << err;
   // The standby goes away for good; strict mode keeps commits waiting.
   KillMachine(other);
-  ASSERT_TRUE(WaitFor(seconds(30), [&] { return SyncStandby().empty(); })) << Key("sync");
+  ASSERT_TRUE(WaitFor([&] { return SyncStandby().empty(); }, seconds(30))) << Key("sync");
   // A commit nobody acknowledges: the client gives up waiting (killed after 3 s); the row is in the WAL.
   ProcessOptions o;
   o.timeout = Duration(3000);
@@ -179,19 +179,19 @@ TEST_F(SyncTest, PrimaryRestartedAfterACrashKeepsClientsOutUntilASyncStandbyHasI
   auto pm = sb_->PostmasterPid(leader);
   ASSERT_TRUE(pm.has_value());
   kill(*pm, SIGKILL);
-  ASSERT_TRUE(WaitFor(seconds(60), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     auto npm = sb_->PostmasterPid(leader);
     return npm && *npm != *pm && Sql(sb_->Conninfo(leader), "SELECT 1") == "1";
-  })) << "the primary was not restarted in place";
+  }, seconds(60))) << "the primary was not restarted in place";
   EXPECT_EQ(Key("leader"), leader);
   EXPECT_EQ(Sql(sb_->Conninfo(leader), "SELECT count(*) FROM gate_t"), "1") << "crash recovery brought the row back";
   std::string refusal;
   EXPECT_EQ(Sql(app, "SELECT count(*) FROM gate_t", &refusal), "") << "an application read an unacknowledged row";
   EXPECT_NE(refusal.find("no pg_hba.conf entry"), std::string::npos) << refusal;
-  EXPECT_TRUE(WaitFor(seconds(15), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     Json m = Json::parse(Key("members/" + leader), nullptr, false);
     return m.is_object() && m.value("client_gate", "") == "closed";
-  })) << Key("members/" + leader);
+  }, seconds(15))) << Key("members/" + leader);
   auto patroni = pgw::Run({"curl", "-s", "http://127.0.0.1:" + std::to_string(sb_->Node(leader)->api_port) + "/patroni"});
   ASSERT_TRUE(patroni.ok());
   Json pj = Json::parse(patroni->output, nullptr, false);
@@ -200,16 +200,16 @@ TEST_F(SyncTest, PrimaryRestartedAfterACrashKeepsClientsOutUntilASyncStandbyHasI
   // The standby comes back: once it is synchronous and has the recovered WAL, clients are let in.
   ASSERT_TRUE(sb_->StartNode(other).ok());
   std::string count;
-  ASSERT_TRUE(WaitFor(seconds(90), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     count = Sql(app, "SELECT count(*) FROM gate_t");
     return count == "1";
-  })) << "the gate did not open: " << Key("members/" + leader);
+  }, seconds(90))) << "the gate did not open: " << Key("members/" + leader);
   EXPECT_EQ(SyncStandby(), other);
   EXPECT_EQ(Sql(sb_->Conninfo(other), "SELECT count(*) FROM gate_t"), "1") << "the standby has the recovered row";
-  EXPECT_TRUE(WaitFor(seconds(15), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     Json m = Json::parse(Key("members/" + leader), nullptr, false);
     return m.is_object() && !m.contains("client_gate");
-  })) << Key("members/" + leader);
+  }, seconds(15))) << Key("members/" + leader);
 }
 
 // Issue 10 item 3a: agent and postmaster killed with no synchronous standby running. The node returns after its
@@ -219,7 +219,7 @@ TEST_F(SyncTest, CrashedPrimaryReturningAfterItsKeyExpiredPromotesBehindTheClien
   StartCluster(2, true);
   std::string leader = Key("leader");
   std::string other = leader == "pg0" ? "pg1" : "pg0";
-  ASSERT_TRUE(WaitFor(seconds(30), [&] { return SyncStandby() == other; }));
+  ASSERT_TRUE(WaitFor([&] { return SyncStandby() == other; }, seconds(30)));
   std::string err;
   for (const char* stmt : {"CREATE ROLE app LOGIN PASSWORD 'app-pass'", "CREATE TABLE gate_t (x int)",
                            "GRANT ALL ON gate_t TO app"}) {
@@ -230,7 +230,7 @@ TEST_F(SyncTest, CrashedPrimaryReturningAfterItsKeyExpiredPromotesBehindTheClien
                     " user=app password=app-pass dbname=postgres connect_timeout=5";
   ASSERT_EQ(Sql(app, "SELECT count(*) FROM gate_t", &err), "0") << err;
   KillMachine(other);
-  ASSERT_TRUE(WaitFor(seconds(30), [&] { return SyncStandby().empty(); })) << Key("sync");
+  ASSERT_TRUE(WaitFor([&] { return SyncStandby().empty(); }, seconds(30))) << Key("sync");
   ProcessOptions o;
   o.timeout = Duration(3000);
   auto bin = FindPostgresBinDir(ProcessEnvironment());
@@ -238,18 +238,18 @@ TEST_F(SyncTest, CrashedPrimaryReturningAfterItsKeyExpiredPromotesBehindTheClien
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_TRUE(r->timed_out) << "the commit did not wait: " << r->output;
   KillMachine(leader);
-  ASSERT_TRUE(WaitFor(seconds(60), [&] { return Key("leader").empty(); })) << "the key did not expire";
+  ASSERT_TRUE(WaitFor([&] { return Key("leader").empty(); }, seconds(60))) << "the key did not expire";
   ASSERT_TRUE(sb_->StartNode(leader).ok());
-  ASSERT_TRUE(WaitFor(seconds(90), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     return Key("leader") == leader && Sql(sb_->Conninfo(leader), "SELECT pg_is_in_recovery()") == "f";
-  })) << "the former leader did not take over again";
+  }, seconds(90))) << "the former leader did not take over again";
   EXPECT_EQ(Sql(sb_->Conninfo(leader), "SELECT count(*) FROM gate_t"), "1") << "crash recovery brought the row back";
   std::string refusal;
   EXPECT_EQ(Sql(app, "SELECT count(*) FROM gate_t", &refusal), "") << "an application read an unacknowledged row";
   EXPECT_NE(refusal.find("no pg_hba.conf entry"), std::string::npos) << refusal;
   // The standby returns: once it has the WAL, clients are let in.
   ASSERT_TRUE(sb_->StartNode(other).ok());
-  EXPECT_TRUE(WaitFor(seconds(120), [&] { return Sql(app, "SELECT count(*) FROM gate_t") == "1"; }))
+  EXPECT_TRUE(WaitFor([&] { return Sql(app, "SELECT count(*) FROM gate_t") == "1"; }, seconds(120)))
       << "the gate did not open: " << Key("members/" + leader);
 }
 

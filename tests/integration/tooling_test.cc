@@ -23,9 +23,9 @@ class ToolingTest : public ClusterFixture {
   void TearDown() override {
     for (pid_t p : started_) {
       kill(p, SIGTERM);
-      if (!WaitFor(seconds(10), [&] { return Reap(p); })) {
+      if (!WaitFor([&] { return Reap(p); }, seconds(10))) {
         kill(p, SIGKILL);
-        WaitFor(seconds(5), [&] { return Reap(p); });
+        WaitFor([&] { return Reap(p); }, seconds(5));
       }
     }
     ClusterFixture::TearDown();
@@ -82,15 +82,15 @@ TEST_F(ToolingTest, HaproxyRoutesWritesToThePrimaryAndReadsToReplicasAcrossASwit
 
   std::string leader = LeaderKey();
   auto port_of = [&](const std::string& n) { return std::to_string(sb_->Node(n)->pg_port); };
-  ASSERT_TRUE(WaitFor(seconds(20), [&] { return ServerPort(wport) == port_of(leader); }))
+  ASSERT_TRUE(WaitFor([&] { return ServerPort(wport) == port_of(leader); }, seconds(20)))
       << "the write port does not reach the leader " << leader;
   // HAProxy starts every server as up and marks it down after `fall` failed checks: wait until the read pool
   // has settled to exactly the two replicas.
-  ASSERT_TRUE(WaitFor(seconds(20), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     std::set<std::string> seen;
     for (int i = 0; i < 6; ++i) seen.insert(ServerPort(rport));
     return seen.size() == 2 && seen.count(port_of(leader)) == 0 && seen.count("") == 0;
-  })) << "the read port does not balance over the two replicas only";
+  }, seconds(20))) << "the read port does not balance over the two replicas only";
 
   std::string cand;
   for (const auto& n : sb_->nodes()) {
@@ -99,14 +99,14 @@ TEST_F(ToolingTest, HaproxyRoutesWritesToThePrimaryAndReadsToReplicasAcrossASwit
   auto sw = pgw::Run({std::string(PGW_BIN_DIR) + "/pgwardenctl", "-c", sb_->nodes()[0].config_path, "switchover",
                       "--candidate", cand, "--force"});
   ASSERT_TRUE(sw.ok() && sw->Success()) << (sw.ok() ? sw->output : sw.status().message());
-  ASSERT_TRUE(WaitFor(seconds(20), [&] { return ServerPort(wport) == port_of(cand); }))
+  ASSERT_TRUE(WaitFor([&] { return ServerPort(wport) == port_of(cand); }, seconds(20)))
       << "the write port did not move to " << cand;
-  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     // The old leader is back as a replica and in the read pool; the new leader is not.
     std::set<std::string> seen;
     for (int i = 0; i < 6; ++i) seen.insert(ServerPort(rport));
     return seen.count(port_of(leader)) == 1 && seen.count(port_of(cand)) == 0;
-  })) << "the read port did not follow the switchover";
+  }, seconds(30))) << "the read port did not follow the switchover";
 }
 
 TEST_F(ToolingTest, MetricsPassPromtoolAndARealPrometheusScrapesThem) {
@@ -137,14 +137,14 @@ TEST_F(ToolingTest, MetricsPassPromtoolAndARealPrometheusScrapesThem) {
         dir_->path + "/prometheus.log");
   std::string base = "http://127.0.0.1:" + std::to_string(*port) + "/api/v1/query?query=";
   Json up, primary;
-  EXPECT_TRUE(WaitFor(seconds(60), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     up = Json::parse(Get(base + "up%7Bjob%3D%22pgwarden%22%7D%3D%3D1"), nullptr, false);
     return !up.is_discarded() && up["data"]["result"].size() == 3;
-  })) << up.dump();
-  EXPECT_TRUE(WaitFor(seconds(30), [&] {
+  }, seconds(60))) << up.dump();
+  EXPECT_TRUE(WaitFor([&] {
     primary = Json::parse(Get(base + "patroni_primary%3D%3D1"), nullptr, false);
     return !primary.is_discarded() && primary["data"]["result"].size() == 1;
-  })) << primary.dump();
+  }, seconds(30))) << primary.dump();
   if (!primary.is_discarded() && primary["data"]["result"].size() == 1) {
     EXPECT_EQ(primary["data"]["result"][0]["metric"]["name"], LeaderKey());
   }
@@ -157,11 +157,11 @@ TEST_F(ToolingTest, TwoSyncStandbysAreShownEverywhere) {
     spec.extra_dcs = "    synchronous_mode: true\n    synchronous_node_count: 2\n";
   });
   if (HasFatalFailure()) return;
-  ASSERT_TRUE(WaitFor(seconds(60), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     Json sync = Json::parse(Key("sync"), nullptr, false);
     return sync.is_object() && sync.value("sync_standby", Json()).is_string() &&
            sync["sync_standby"].get<std::string>().find(',') != std::string::npos;
-  })) << "the leader never published two synchronous standbys: " << Key("sync");
+  }, seconds(60))) << "the leader never published two synchronous standbys: " << Key("sync");
   std::string leader = Key("leader");
   std::vector<std::string> replicas;
   for (const auto& n : sb_->nodes()) {

@@ -120,7 +120,7 @@ TEST_F(TopTest, DrawsFollowsASwitchoverQuitsOnQOrCtrlCAndPrintsPlainFramesInAPip
   // A planned switchover: the view follows it to the new leader.
   std::string out = Pgwardenctl({"-c", sb_->nodes()[0].config_path, "switchover", "--leader", old_leader,
                                  "--candidate", candidate, "--force"});
-  ASSERT_TRUE(WaitFor(seconds(60), [&] { return LeaderKey() == candidate; })) << out;
+  ASSERT_TRUE(WaitFor([&] { return LeaderKey() == candidate; }, seconds(60))) << out;
   size_t mark = top.Mark();
   EXPECT_TRUE(top.ReadUntil(
       [&](const std::string& s) { return s.find("leader " + candidate, mark) != std::string::npos; },

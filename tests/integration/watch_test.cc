@@ -41,19 +41,19 @@ TEST_F(WatchTest, ReplicaWhoseWatchEndpointFreezesStillTakesOverFromADeadLeader)
 
   frozen.SetMode(Forwarder::Mode::kFreeze);
   // The replica notices its view is behind as soon as the leader's member key changes (every loop).
-  EXPECT_TRUE(WaitFor(seconds(20), [&] {
+  EXPECT_TRUE(WaitFor([&] {
     auto log = ReadFile(replica->log_path);
     return log.ok() && log->find("etcd watch view is behind a quorum read") != std::string::npos;
-  })) << "the replica never found its watch view behind";
+  }, seconds(20))) << "the replica never found its watch view behind";
 
   auto killed = std::chrono::steady_clock::now();
   KillMachine(leader);
-  ASSERT_TRUE(WaitFor(seconds(40), [&] { return LeaderKey() == replica->name; }))
+  ASSERT_TRUE(WaitFor([&] { return LeaderKey() == replica->name; }, seconds(40)))
       << "the replica did not take the leader key (leader key: '" << LeaderKey() << "')";
   auto took = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - killed).count();
   std::fprintf(stderr, "replica with a frozen first etcd endpoint took over %lld ms after the leader died\n",
                static_cast<long long>(took));
-  ASSERT_TRUE(WaitFor(seconds(20), [&] { return Sql(sb_->Conninfo(replica->name), "SELECT pg_is_in_recovery()") == "f"; }));
+  ASSERT_TRUE(WaitFor([&] { return Sql(sb_->Conninfo(replica->name), "SELECT pg_is_in_recovery()") == "f"; }, seconds(20)));
   frozen.SetMode(Forwarder::Mode::kPass);
 }
 
