@@ -1,7 +1,7 @@
 // pause and resume: PATCH /config {"pause": true|null} through the first member that answers, leader first.
 #include <chrono>
-#include <thread>
 
+#include "common/wait.h"
 #include "ctl/command.h"
 
 namespace pgw::ctl {
@@ -11,16 +11,14 @@ namespace {
 // --wait: until every member reports the new pause state, bounded by loop_wait + 1 seconds.
 void WaitRecognized(const Invocation& in, bool want) {
   std::fprintf(in.out, "'%s' request sent, waiting until it is recognized by all nodes\n", in.verb.c_str());
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(LoopWait(in.cluster) + 1);
-  while (std::chrono::steady_clock::now() < until) {
+  WaitFor([&] {
     auto v = in.session.Cluster();
     bool all = v.ok();
     if (v.ok()) {
       for (const auto& [name, m] : v->members) all = all && TrueField(m.raw, "pause") == want;
     }
-    if (all) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+    return all;
+  }, std::chrono::seconds(LoopWait(in.cluster) + 1), Duration(200));
 }
 
 }  // namespace

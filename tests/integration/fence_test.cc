@@ -45,9 +45,8 @@ class FenceTest : public ClusterFixture {
     if (!pm) return -1;
     auto t0 = std::chrono::steady_clock::now();
     EXPECT_EQ(kill(*pm, SIGKILL), 0);
-    while (Running(backend) && std::chrono::steady_clock::now() - t0 < cap) {
-      std::this_thread::sleep_for(milliseconds(1));  // finer than WaitFor's polling: this is the measurement
-    }
+    // Polled every millisecond, not at WaitFor's default: this is the measurement.
+    WaitFor([&] { return !Running(backend); }, cap, Duration(1));
     return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0).count();
   }
 

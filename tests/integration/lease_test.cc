@@ -49,17 +49,19 @@ TEST_F(LeaseTest, LiveTtlChangeKeepsLeaderAndMemberKeysAndMovesThemToANewLease) 
   ASSERT_NE(TimeToLive(old_lease).find("granted with TTL(5s)"), std::string::npos) << TimeToLive(old_lease);
 
   SetConfigTtl(8);
-  // Watch every 100 ms for three new ttls (24 s; a lease dropped without a new one is gone after 5 s).
-  auto until = std::chrono::steady_clock::now() + seconds(24);
+  // Watch every 100 ms for three new ttls (24 s; a lease dropped without a new one is gone after 5 s): nothing may
+  // break in that time.
   int samples = 0;
-  while (std::chrono::steady_clock::now() < until) {
-    ASSERT_EQ(LeaderKey(), leader) << "the leader key vanished or changed hands after " << samples << " samples";
+  std::string broken;
+  bool broke = WaitFor([&] {
+    if (std::string now = LeaderKey(); now != leader) broken = "the leader key is '" + now + "'";
     for (const auto& n : sb_->nodes()) {
-      ASSERT_FALSE(Key("members/" + n.name).empty()) << "member key of " << n.name << " vanished";
+      if (Key("members/" + n.name).empty()) broken = "the member key of " + n.name + " vanished";
     }
     ++samples;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
+    return !broken.empty();
+  }, seconds(24));
+  ASSERT_FALSE(broke) << broken << " after " << samples << " samples";
   int64_t new_lease = LeaseOf("leader");
   EXPECT_NE(new_lease, old_lease) << "the leader key is still on the ttl-5 lease";
   EXPECT_NE(TimeToLive(new_lease).find("granted with TTL(8s)"), std::string::npos) << TimeToLive(new_lease);

@@ -58,7 +58,7 @@ class RestServerTest : public ::testing::Test {
           if (req.path == "/slow") {
             r.deferred = [this] {
               ++slow_running_;
-              while (!release_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+              WaitFor([this] { return release_.load(); }, Duration(60000), Duration(10));
               HttpServerResponse done;
               done.body = "slow done";
               return done;
@@ -119,7 +119,7 @@ TEST_F(RestServerTest, OversizedAndMalformedRequestsAreRefused) {
 TEST_F(RestServerTest, SlowOperationDoesNotDelayHealthChecks) {
   std::string slow;
   std::thread t([&] { slow = Get("/slow"); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(WaitFor([&] { return slow_running_ > 0; }, Duration(10000), Duration(5))) << "/slow never started";
   auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(Get("/primary"), "ok /primary");
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1000));

@@ -110,6 +110,13 @@ class RouterFixture : public ClusterFixture {
   }
   int PgPort(const std::string& name) { return sb_->Node(name)->pg_port; }
   std::string ServerPort(Conn& c) { return c.Query("SELECT inet_server_port()"); }
+  // Until a backend of `node` runs `sql` (a cancel sent before it started would find nothing to cancel).
+  bool Running(const std::string& node, const std::string& sql) {
+    return WaitFor([&] {
+      return Sql(sb_->Conninfo(node), "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = '" +
+                                          sql + "'") == "1";
+    }, Duration(10000), Duration(20));
+  }
 
   RealClock clock_;
   Logger rlog_{stderr, LogLevel::kInfo, "router: "};

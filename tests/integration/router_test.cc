@@ -63,7 +63,7 @@ TEST_F(RouterTest, WritePortReachesTheLeaderReadPortReplicasWithScramMd5AndCance
 
   // Cancel: the request arrives on a new connection (possibly another worker) and reaches the backend.
   ASSERT_EQ(PQsendQuery(w.c, "SELECT pg_sleep(30)"), 1);
-  std::this_thread::sleep_for(milliseconds(200));  // let the query start (the cancel must not arrive first)
+  ASSERT_TRUE(Running(leader, "SELECT pg_sleep(30)"));
   PGcancel* cancel = PQgetCancel(w.c);
   char errbuf[256];
   MonoTime sent = Now();
@@ -243,7 +243,7 @@ TEST_F(RouterTest, TlsFromClientsAndToPostgresql) {
   EXPECT_EQ(plain.Query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"), "t");
   // Cancel from a TLS client.
   ASSERT_EQ(PQsendQuery(c.c, "SELECT pg_sleep(30)"), 1);
-  std::this_thread::sleep_for(milliseconds(200));
+  ASSERT_TRUE(Running(leader, "SELECT pg_sleep(30)"));
   PGcancel* cancel = PQgetCancel(c.c);
   char errbuf[256];
   EXPECT_EQ(PQcancel(cancel, errbuf, sizeof errbuf), 1) << errbuf;

@@ -57,16 +57,16 @@ class PtyProcess {
   }
   // The exit status once the child exited within `timeout`, else -1.
   int Wait(Duration timeout) {
-    auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
+    int code = -1;
+    WaitFor([&] {
       int st = 0;
       ReadUntil([](const std::string&) { return false; }, Duration(50));  // keep draining the master side
-      if (waitpid(pid_, &st, WNOHANG) == pid_) {
-        exited_ = true;
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      }
-    }
-    return -1;
+      if (waitpid(pid_, &st, WNOHANG) != pid_) return false;
+      exited_ = true;
+      code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      return true;
+    }, timeout, Duration(1));  // ReadUntil already waited up to 50 ms
+    return code;
   }
   const std::string& output() const { return out_; }
   size_t Mark() const { return out_.size(); }

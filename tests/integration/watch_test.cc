@@ -84,15 +84,15 @@ TEST_F(WatchTest, PrimaryAloneCutOffFromEtcdStopsWritingBeforeTheReplicaIsPromot
     return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - cut_at).count();
   };
   int64_t last_write_ms = -1, promoted_ms = -1;
-  while (since() < 40000 && promoted_ms < 0) {
+  WaitFor([&] {
     PgConnection c;
     if (c.Connect(sb_->Conninfo(leader), Duration(300)).ok() &&
         c.Query("INSERT INTO cut_probe VALUES (now())").ok()) {
       last_write_ms = since();
     }
     if (Sql(sb_->Conninfo(replica), "SELECT pg_is_in_recovery()") == "f") promoted_ms = since();
-    std::this_thread::sleep_for(milliseconds(50));
-  }
+    return promoted_ms >= 0;
+  }, Duration(40000), Duration(50));
   std::fprintf(stderr, "primary cut off from etcd: last write accepted %lld ms after the cut, replica promoted "
                "after %lld ms\n", static_cast<long long>(last_write_ms), static_cast<long long>(promoted_ms));
   ASSERT_GE(promoted_ms, 0) << "the replica was not promoted within 40 s";

@@ -16,6 +16,7 @@
 #include "agent/fence_supervisor.h"
 #include "agent/fencer.h"
 #include "agent/pause_detector.h"
+#include "common/wait.h"
 #include "pg/fence.h"
 
 namespace pgw {
@@ -44,15 +45,8 @@ bool Alive(pid_t pid) {
   return waitpid(pid, &st, WNOHANG) == 0;
 }
 
-template <typename F>
-bool WaitFor(F cond, int ms = 10000) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return cond();
-}
+// Fences act within milliseconds: look every 2 ms.
+constexpr Duration kPoll{2};
 
 // A temporary data directory with a "postgres" binary (a copy of sleep) and the fake processes started in it.
 class FakeDataDir {
@@ -89,7 +83,7 @@ class FakeDataDir {
       char buf[4096];
       ssize_t n = readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), buf, sizeof buf - 1);
       return n > 0 && std::string(buf, static_cast<size_t>(n)) == exe;
-    });
+    }, Duration(10000), kPoll);
     return pid;
   }
   void WritePidFile(pid_t pm) { std::ofstream(data() + "/postmaster.pid") << pm << "\n" << data() << "\n"; }
@@ -125,7 +119,7 @@ TEST(FenceKillTest, FenceKillsEveryProcessWithoutAPidFile) {
   auto killed = FenceDataDir(d.data());
   ASSERT_TRUE(killed.ok()) << killed.status().message();
   EXPECT_EQ(*killed, 2);
-  EXPECT_TRUE(WaitFor([&] { return !Alive(a) && !Alive(b); }));
+  EXPECT_TRUE(WaitFor([&] { return !Alive(a) && !Alive(b); }, Duration(10000), kPoll));
   EXPECT_TRUE(DataDirProcesses(d.data()).empty());
   EXPECT_TRUE(Alive(other));
   EXPECT_TRUE(Alive(notpg));
@@ -140,11 +134,11 @@ TEST(FenceKillTest, FenceKillsOrphansOfADeadPostmasterNamedByAStalePidFile) {
   pid_t backend = d.Spawn(d.data());
   d.WritePidFile(pm);
   kill(pm, SIGKILL);
-  ASSERT_TRUE(WaitFor([&] { return !Alive(pm); }));
+  ASSERT_TRUE(WaitFor([&] { return !Alive(pm); }, Duration(10000), kPoll));
   auto killed = FenceDataDir(d.data());
   ASSERT_TRUE(killed.ok()) << killed.status().message();
   EXPECT_EQ(*killed, 1);
-  EXPECT_TRUE(WaitFor([&] { return !Alive(backend); }));
+  EXPECT_TRUE(WaitFor([&] { return !Alive(backend); }, Duration(10000), kPoll));
 }
 
 TEST(FenceKillTest, OrphanKillSparesALivePostmasterAndProcessesStartedLater) {
@@ -156,7 +150,7 @@ TEST(FenceKillTest, OrphanKillSparesALivePostmasterAndProcessesStartedLater) {
   auto killed = KillOrphanedBackends(d.data(), Duration(5000), died_by);
   ASSERT_TRUE(killed.ok()) << killed.status().message();
   EXPECT_EQ(*killed, 1);
-  EXPECT_TRUE(WaitFor([&] { return !Alive(orphan); }));
+  EXPECT_TRUE(WaitFor([&] { return !Alive(orphan); }, Duration(10000), kPoll));
   EXPECT_TRUE(Alive(later));
   d.WritePidFile(later);
   ASSERT_EQ(LivePostmaster(d.data()), std::optional<pid_t>(later));
@@ -235,7 +229,7 @@ TEST(FenceSupervisorTest, PauseWhileArmedFencesAtOnce) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_TRUE(Alive(pm));
   c.Pause(5000);
-  EXPECT_TRUE(WaitFor([&] { return !Alive(pm) && !Alive(backend); }, 5000))
+  EXPECT_TRUE(WaitFor([&] { return !Alive(pm) && !Alive(backend); }, Duration(5000), kPoll))
       << "a pause longer than the threshold while armed fences at once, 55 s before the deadline";
 }
 
@@ -266,7 +260,7 @@ TEST(FenceSupervisorTest, PostmasterDeathWhileArmedKillsItsOrphansAtOnce) {
   EXPECT_TRUE(Alive(b1));
   auto t0 = std::chrono::steady_clock::now();
   kill(pm, SIGKILL);
-  EXPECT_TRUE(WaitFor([&] { return !Alive(b1) && !Alive(b2); }, 5000));
+  EXPECT_TRUE(WaitFor([&] { return !Alive(b1) && !Alive(b2); }, Duration(5000), kPoll));
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   std::printf("orphans gone %lld ms after the postmaster's SIGKILL (deadline 600 s away)\n", static_cast<long long>(ms));
 }
@@ -288,8 +282,8 @@ TEST(FencerTest, PauseWhileArmedFencesAtOnce) {
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
   EXPECT_TRUE(Alive(pm));
   c.Pause(10000);  // margin 5 s: threshold 2.5 s
-  EXPECT_TRUE(WaitFor([&] { return !Alive(pm); }, 5000));
-  EXPECT_TRUE(WaitFor([&] { return !f.armed(); }, 5000));
+  EXPECT_TRUE(WaitFor([&] { return !Alive(pm); }, Duration(5000), kPoll));
+  EXPECT_TRUE(WaitFor([&] { return !f.armed(); }, Duration(5000), kPoll));
   EXPECT_EQ(f.fences(), 1u);
   f.Stop();
 }
@@ -318,15 +312,16 @@ TEST(FenceSupervisorTest, FailedFenceIsRetriedUntilEveryProcessIsGone) {
   SupervisorRun s(d.data(), c, k.Fn());
   s.Send("arm " + std::to_string(c.Now().time_since_epoch().count() + 100) + " 500");
   c.Advance(200);  // past the deadline
-  EXPECT_TRUE(WaitFor([&] { return k.calls >= 1; }, 5000));
+  EXPECT_TRUE(WaitFor([&] { return k.calls >= 1; }, Duration(5000), kPoll));
   for (int i = 2; i <= 3; ++i) {
     c.Advance(250);  // past the retry time
-    EXPECT_TRUE(WaitFor([&] { return k.calls >= i; }, 5000)) << "a failed fence is retried (attempt " << i << ")";
+    EXPECT_TRUE(WaitFor([&] { return k.calls >= i; }, Duration(5000), kPoll))
+        << "a failed fence is retried (attempt " << i << ")";
   }
   EXPECT_TRUE(Alive(pm));
   k.fail = false;
   c.Advance(250);
-  EXPECT_TRUE(WaitFor([&] { return !Alive(pm) && !Alive(backend); }, 5000));
+  EXPECT_TRUE(WaitFor([&] { return !Alive(pm) && !Alive(backend); }, Duration(5000), kPoll));
   int after = k.calls;
   c.Advance(1000);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a done fence is not repeated
@@ -349,15 +344,15 @@ TEST(FencerTest, FailedFenceStaysArmedAndIsRetriedUntilItSucceeds) {
   Fencer f(c, log, o);
   ASSERT_TRUE(f.Start().ok());
   ASSERT_TRUE(f.Arm(7, c.Now() + Duration(1000), 30).ok());  // margin 5 s: the fence time has passed
-  EXPECT_TRUE(WaitFor([&] { return f.failed_fences() >= 1; }, 5000));
+  EXPECT_TRUE(WaitFor([&] { return f.failed_fences() >= 1; }, Duration(5000), kPoll));
   c.Advance(250);  // past the retry time
-  EXPECT_TRUE(WaitFor([&] { return f.failed_fences() >= 2; }, 5000)) << "a failed fence is retried";
+  EXPECT_TRUE(WaitFor([&] { return f.failed_fences() >= 2; }, Duration(5000), kPoll)) << "a failed fence is retried";
   EXPECT_TRUE(f.armed()) << "a fence that could not kill stays armed";
   EXPECT_EQ(f.fences(), 0u);
   EXPECT_TRUE(Alive(pm));
   k.fail = false;
   c.Advance(250);
-  EXPECT_TRUE(WaitFor([&] { return !Alive(pm) && !f.armed(); }, 5000));
+  EXPECT_TRUE(WaitFor([&] { return !Alive(pm) && !f.armed(); }, Duration(5000), kPoll));
   EXPECT_EQ(f.fences(), 1u);
   f.Stop();
 }
