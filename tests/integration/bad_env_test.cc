@@ -147,7 +147,7 @@ TEST_F(BadEnvTest, RefusesToRunAsRoot) {
 }
 
 TEST_F(BadEnvTest, SandboxRefusesBadTimingFlagsWithOneLineAndStartsNothing) {
-  std::string ctl = std::string(PGW_BIN_DIR) + "/pgwardenctl";
+  std::string ctl = PgwardenctlBin();
   std::string sdir = dir_->path + "/sb";
   struct Case {
     std::vector<std::string> flags;

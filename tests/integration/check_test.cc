@@ -14,11 +14,6 @@ namespace {
 using Json = nlohmann::json;
 using std::chrono::seconds;
 
-struct Out {
-  int code = -1;
-  std::string text;
-};
-
 class CheckTest : public ClusterFixture {
  protected:
   CheckTest() : ClusterFixture("chk") {}
@@ -44,17 +39,15 @@ class CheckTest : public ClusterFixture {
     ASSERT_TRUE(s.ok()) << s.message();
   }
 
-  Out Check(std::vector<std::string> args) {
-    args.insert(args.begin(), {std::string(PGW_BIN_DIR) + "/pgwardenctl", "-c", sb_->nodes()[0].config_path, "check"});
+  CmdOut Check(std::vector<std::string> args) {
+    args.insert(args.begin(), {PgwardenctlBin(), "-c", sb_->nodes()[0].config_path, "check"});
     ProcessOptions o;
     o.timeout = Duration(90000);
-    auto r = pgw::Run(args, o);
-    if (!r.ok()) return Out{-1, r.status().message()};
-    return Out{r->exit_code, r->output};
+    return RunCmd(args, o);
   }
 
   // The checks of a `-f json` run (empty when the output is not the expected JSON).
-  static Json Checks(const Out& o) {
+  static Json Checks(const CmdOut& o) {
     auto start = o.text.find('{');
     if (start == std::string::npos) return Json::array();
     Json j = Json::parse(o.text.substr(start, o.text.rfind('}') - start + 1), nullptr, false);
@@ -80,16 +73,13 @@ TEST_F(CheckTest, PassesOnAHealthyClusterAndFailsNamingTheWrongRouterTheLaggingR
   ASSERT_FALSE(HasFatalFailure());
   const std::string leader = LeaderKey();
   ASSERT_FALSE(leader.empty());
-  std::vector<std::string> replicas;
-  for (const auto& n : sb_->nodes()) {
-    if (n.name != leader) replicas.push_back(n.name);
-  }
+  std::vector<std::string> replicas = ReplicasOf(*sb_, leader);
   ASSERT_EQ(replicas.size(), 2u);
   const std::string replica = replicas[0], other = replicas[1];
 
   // Healthy: exit 0, every check passes (retried: slots, streaming and the router's view settle within seconds).
   const std::vector<std::string> router = {"--router", write_, "--router-read", read_, "--router-admin", admin_};
-  Out ok;
+  CmdOut ok;
   bool healthy = WaitFor([&] {
     std::vector<std::string> args = {"-f", "json"};
     args.insert(args.end(), router.begin(), router.end());
@@ -111,7 +101,7 @@ TEST_F(CheckTest, PassesOnAHealthyClusterAndFailsNamingTheWrongRouterTheLaggingR
   EXPECT_EQ(VerdictOf(checks, "router.write", write_), "pass");
   EXPECT_EQ(VerdictOf(checks, "router.read", read_), "pass");
   EXPECT_EQ(VerdictOf(checks, "router.admin", admin_), "pass");
-  Out table = Check({});
+  CmdOut table = Check({});
   EXPECT_EQ(table.code, 0) << table.text;
   EXPECT_NE(table.text.find(" passed, 0 warned, 0 failed"), std::string::npos) << table.text;
   std::fprintf(stderr, "%s", table.text.c_str());
@@ -119,8 +109,8 @@ TEST_F(CheckTest, PassesOnAHealthyClusterAndFailsNamingTheWrongRouterTheLaggingR
   EXPECT_EQ(Sql(sb_->Conninfo(leader), "SELECT count(*) FROM pgwarden.check_canary"), "1");
 
   // A "router" whose write port is a replica and whose read port is the leader.
-  Out wrong = Check({"-f", "json", "--router", "127.0.0.1:" + std::to_string(sb_->Node(replica)->pg_port),
-                     "--router-read", "127.0.0.1:" + std::to_string(sb_->Node(leader)->pg_port)});
+  CmdOut wrong = Check({"-f", "json", "--router", "127.0.0.1:" + std::to_string(sb_->Node(replica)->pg_port),
+                        "--router-read", "127.0.0.1:" + std::to_string(sb_->Node(leader)->pg_port)});
   EXPECT_EQ(wrong.code, 1) << wrong.text;
   Json w = Checks(wrong);
   const std::string wport = "127.0.0.1:" + std::to_string(sb_->Node(replica)->pg_port);
@@ -137,7 +127,7 @@ TEST_F(CheckTest, PassesOnAHealthyClusterAndFailsNamingTheWrongRouterTheLaggingR
   Sql(sb_->Conninfo(leader), "CREATE TABLE lag_filler AS SELECT g, repeat('x', 100) AS pad "
                              "FROM generate_series(1, 20000) g", &err);
   ASSERT_TRUE(err.empty()) << err;
-  Out lag = Check({"-f", "json", "--max-lag-bytes", "1MB", "--canary-timeout", "2"});
+  CmdOut lag = Check({"-f", "json", "--max-lag-bytes", "1MB", "--canary-timeout", "2"});
   Sql(sb_->Conninfo(other), "SELECT pg_wal_replay_resume()");
   EXPECT_EQ(lag.code, 1) << lag.text;
   Json l = Checks(lag);
@@ -151,7 +141,7 @@ TEST_F(CheckTest, PassesOnAHealthyClusterAndFailsNamingTheWrongRouterTheLaggingR
   KillMachine(replica);
   ASSERT_FALSE(HasFatalFailure());
   MonoTime started = clock_.Now();
-  Out broken = Check({"-f", "json", "--canary-timeout", "3"});
+  CmdOut broken = Check({"-f", "json", "--canary-timeout", "3"});
   auto took = clock_.Now() - started;
   EXPECT_EQ(broken.code, 1) << broken.text;
   Json b = Checks(broken);
@@ -164,7 +154,7 @@ TEST_F(CheckTest, PassesOnAHealthyClusterAndFailsNamingTheWrongRouterTheLaggingR
   EXPECT_EQ(VerdictOf(b, "replica.canary", other), "pass") << broken.text;
   EXPECT_EQ(VerdictOf(b, "leader.unique", leader), "pass") << broken.text;
   EXPECT_LT(took, Duration(30000)) << "every call is bounded";
-  Out pretty = Check({"--canary-timeout", "3"});
+  CmdOut pretty = Check({"--canary-timeout", "3"});
   EXPECT_EQ(pretty.code, 1);
   std::fprintf(stderr, "%s", pretty.text.c_str());
 
@@ -175,7 +165,7 @@ TEST_F(CheckTest, PassesOnAHealthyClusterAndFailsNamingTheWrongRouterTheLaggingR
   for (pid_t sup : FenceSupervisorsOf(o->data_dir)) kill(sup, SIGKILL);
   ASSERT_TRUE(sb_->SignalNode(other, SIGKILL, true, Duration(10000)).ok());
   ASSERT_EQ(Sql(sb_->Conninfo(other), "SELECT pg_promote()"), "t");
-  Out two = Check({"-f", "json", "--no-canary"});
+  CmdOut two = Check({"-f", "json", "--no-canary"});
   EXPECT_EQ(two.code, 1) << two.text;
   Json t = Checks(two);
   EXPECT_EQ(VerdictOf(t, "replica.streaming", other), "fail") << two.text;
@@ -192,7 +182,7 @@ TEST_F(CheckTest, InSynchronousModeThePublishedStandbyIsFoundSynchronousOnTheLea
     standby = sync.at("sync_standby").get<std::string>();
     return !standby.empty();
   }, seconds(60))) << "no synchronous standby published: " << Key("sync");
-  Out ok;
+  CmdOut ok;
   ASSERT_TRUE(WaitFor([&] {
     ok = Check({"-f", "json"});
     return ok.code == 0;

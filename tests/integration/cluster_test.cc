@@ -67,10 +67,7 @@ TEST_F(ClusterTest, OneLeaderTwoReplicasStreamingThroughMemberSlots) {
   ASSERT_FALSE(leader.empty());
   EXPECT_EQ(LeaderKey(), leader);
   std::string ci = sb_->Conninfo(leader);
-  std::vector<std::string> replicas;
-  for (const auto& n : sb_->nodes()) {
-    if (n.name != leader) replicas.push_back(n.name);
-  }
+  std::vector<std::string> replicas = ReplicasOf(*sb_, leader);
   std::sort(replicas.begin(), replicas.end());
   EXPECT_EQ(Sql(ci, "SELECT string_agg(application_name || ':' || state, ',' ORDER BY application_name) "
                     "FROM pg_stat_replication"),

@@ -30,7 +30,7 @@ class ConfigRoundTripTest : public ClusterFixture {
     return r.ok() ? std::to_string(r->status) + " " + r->body : r.status().message();
   }
   std::string Ctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {std::string(PGW_BIN_DIR) + "/pgwardenctl", "-c", sb_->nodes()[0].config_path});
+    args.insert(args.begin(), {PgwardenctlBin(), "-c", sb_->nodes()[0].config_path});
     ProcessOptions o;
     o.env_set["EDITOR"] = "true";  // an editor session that saves the file as it was
     auto r = pgw::Run(args, o);

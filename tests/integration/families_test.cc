@@ -173,7 +173,7 @@ TEST_F(FamilyTest, DebianExampleConfigurations) {
   // ttl 30 and loop_wait 10 as shipped: a switchover, not a killed leader, keeps this test short. It goes through
   // postgresql2's configuration, whose REST API wants a password.
   std::string cand = leader == "postgresql1" ? "postgresql2" : "postgresql1";
-  auto sw = pgw::Run({std::string(PGW_BIN_DIR) + "/pgwardenctl", "-c", sb_->Node("postgresql2")->config_path,
+  auto sw = pgw::Run({PgwardenctlBin(), "-c", sb_->Node("postgresql2")->config_path,
                  "switchover", "--leader", leader, "--candidate", cand, "--force"});
   ASSERT_TRUE(sw.ok() && sw->Success()) << (sw.ok() ? sw->output : sw.status().message());
   EXPECT_EQ(LeaderKey(), cand);

@@ -10,17 +10,32 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 #include <thread>
 
 #include "common/fs.h"
 #include "common/process.h"
 #include "common/wait.h"
 #include "testkit/sandbox.h"
+#include "dcs/http.h"
 #include "pg/libpq.h"
 
 namespace pgw::itest {
 
 inline std::string PgwardenBin() { return std::string(PGW_BIN_DIR) + "/pgwarden"; }
+inline std::string PgwardenctlBin() { return std::string(PGW_BIN_DIR) + "/pgwardenctl"; }
+
+// What a command printed (stdout and stderr) and its exit code (-1, with the reason as text, when it did not run).
+struct CmdOut {
+  int code = -1;
+  std::string text;
+};
+inline CmdOut RunCmd(const std::vector<std::string>& argv, const ProcessOptions& o) {
+  auto r = Run(argv, o);
+  if (!r.ok()) return CmdOut{-1, r.status().message()};
+  return CmdOut{r->exit_code, r->output};
+}
 
 // A fresh directory the unprivileged user can use; removed by the caller (TempDir's destructor).
 struct TempDir {
@@ -42,6 +57,48 @@ inline std::optional<RunAs> Unprivileged() {
   if (geteuid() != 0) return std::nullopt;
   auto u = LookupUser("postgres");
   return u.ok() ? std::optional<RunAs>(*u) : std::nullopt;
+}
+
+// A self-signed certificate (RSA, valid two days, subjectAltName IP:127.0.0.1) for `cn`, the key mode 0600, both
+// files owned by the unprivileged user when the tests run as root.
+inline Status MakeSelfSignedCert(const std::string& key, const std::string& crt,
+                                 const std::string& cn = "127.0.0.1") {
+  auto gen = Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=" + cn,
+                  "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", crt});
+  if (!gen.ok()) return gen.status();
+  if (!gen->Success()) return Internal("openssl req: " + gen->output);
+  if (chmod(key.c_str(), 0600) != 0) return IoError("chmod " + key);
+  auto u = LookupUser("postgres");
+  if (geteuid() == 0 && u.ok()) {
+    for (const std::string& f : {key, crt}) {
+      if (chown(f.c_str(), u->uid, u->gid) != 0) return IoError("chown " + f);
+    }
+  }
+  return Status::Ok();
+}
+
+// Status code and body of a request to a node's REST API (0 and the error when it did not answer).
+inline std::pair<int, std::string> RestCall(const SandboxNode& n, const std::string& method, const std::string& path,
+                                            const std::string& body = "") {
+  HttpClient http;
+  HttpRequest req;
+  req.method = method;
+  req.url = "http://127.0.0.1:" + std::to_string(n.api_port) + path;
+  req.body = body;
+  if (!body.empty()) req.headers["Content-Type"] = "application/json";
+  req.timeout = Duration(5000);
+  auto r = http.Do(req);
+  if (!r.ok()) return {0, r.status().message()};
+  return {static_cast<int>(r->status), r->body};
+}
+
+// Every member of `sb` but `leader`, in the sandbox's order.
+inline std::vector<std::string> ReplicasOf(const Sandbox& sb, const std::string& leader) {
+  std::vector<std::string> out;
+  for (const auto& n : sb.nodes()) {
+    if (n.name != leader) out.push_back(n.name);
+  }
+  return out;
 }
 
 // Runs one SQL statement on a node; returns the first column of the first row ("" on error, with `err` set).

@@ -13,18 +13,11 @@ namespace {
 using Json = nlohmann::json;
 using std::chrono::seconds;
 
-struct Out {
-  int code = -1;
-  std::string text;
-};
-
-Out Cmd(std::vector<std::string> argv) {
+CmdOut Cmd(std::vector<std::string> argv) {
   ProcessOptions o;
   o.timeout = Duration(90000);
   o.env_set["LC_ALL"] = "C.UTF-8";
-  auto r = pgw::Run(argv, o);
-  if (!r.ok()) return Out{-1, r.status().message()};
-  return Out{r->exit_code, r->output};
+  return RunCmd(argv, o);
 }
 
 bool SameYaml(const YAML::Node& a, const YAML::Node& b) {
@@ -55,12 +48,12 @@ class PatronictlTest : public ClusterFixture {
     StartCluster(3);
     if (sb_) cfg_ = sb_->nodes()[0].config_path;
   }
-  Out Patronictl(std::vector<std::string> args) {
+  CmdOut Patronictl(std::vector<std::string> args) {
     args.insert(args.begin(), {"/usr/bin/patronictl", "-c", cfg_});
     return Cmd(args);
   }
-  Out Pgwardenctl(std::vector<std::string> args) {
-    args.insert(args.begin(), {std::string(PGW_BIN_DIR) + "/pgwardenctl", "-c", cfg_});
+  CmdOut Pgwardenctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {PgwardenctlBin(), "-c", cfg_});
     return Cmd(args);
   }
   // Both tools print the same table (retried: lag and timelines settle within a loop or two).
@@ -90,7 +83,7 @@ TEST_F(PatronictlTest, RealPatronictlListsSwitchesOverRestartsAndEditsConfigAndA
   std::string old = LeaderKey();
   std::string cand = old == "pg1" ? "pg2" : "pg1";
 
-  Out sw = Patronictl({"switchover", "--leader", old, "--candidate", cand, "--force"});
+  CmdOut sw = Patronictl({"switchover", "--leader", old, "--candidate", cand, "--force"});
   EXPECT_EQ(sw.code, 0) << sw.text;
   EXPECT_NE(sw.text.find("Successfully switched over to \"" + cand + "\""), std::string::npos) << sw.text;
   EXPECT_EQ(LeaderKey(), cand);
@@ -100,50 +93,50 @@ TEST_F(PatronictlTest, RealPatronictlListsSwitchesOverRestartsAndEditsConfigAndA
   }, seconds(60))) << "the old leader did not follow " << cand;
   ExpectSameList();
 
-  Out h1 = Patronictl({"history"}), h2 = Pgwardenctl({"history"});
+  CmdOut h1 = Patronictl({"history"}), h2 = Pgwardenctl({"history"});
   EXPECT_EQ(h1.code, 0);
   EXPECT_EQ(h1.text, h2.text);
   EXPECT_NE(h1.text.find("| " + cand), std::string::npos) << h1.text;
 
-  Out e = Patronictl({"edit-config", "--set", "loop_wait=2", "--force"});
+  CmdOut e = Patronictl({"edit-config", "--set", "loop_wait=2", "--force"});
   EXPECT_EQ(e.code, 0) << e.text;
-  Out c1 = Patronictl({"show-config"}), c2 = Pgwardenctl({"show-config"});
+  CmdOut c1 = Patronictl({"show-config"}), c2 = Pgwardenctl({"show-config"});
   EXPECT_EQ(c1.code, 0);
   EXPECT_TRUE(SameYaml(YAML::Load(c1.text), YAML::Load(c2.text))) << c1.text << "\n---\n" << c2.text;
   EXPECT_EQ(YAML::Load(c2.text)["loop_wait"].as<int>(), 2);
 
   std::string replica = old;
   auto pm = sb_->PostmasterPid(replica);
-  Out r = Patronictl({"restart", "compat", replica, "--force"});
+  CmdOut r = Patronictl({"restart", "compat", replica, "--force"});
   EXPECT_EQ(r.code, 0) << r.text;
   EXPECT_NE(r.text.find("Success: restart on member " + replica), std::string::npos) << r.text;
   EXPECT_NE(sb_->PostmasterPid(replica), pm) << "PostgreSQL was not restarted";
 
-  Out p = Pgwardenctl({"pause", "--wait"});
+  CmdOut p = Pgwardenctl({"pause", "--wait"});
   EXPECT_EQ(p.code, 0) << p.text;
   EXPECT_TRUE(WaitFor([&] {
     return Patronictl({"list"}).text.find("Maintenance mode: on") != std::string::npos;
   }, seconds(10)));
   ExpectSameList();
-  Out q = Patronictl({"resume", "--wait"});
+  CmdOut q = Patronictl({"resume", "--wait"});
   EXPECT_EQ(q.code, 0) << q.text;
   EXPECT_NE(q.text.find("Success: cluster management is resumed"), std::string::npos) << q.text;
 }
 
 TEST_F(PatronictlTest, PgwardenctlReportsMistakesInOneLineWithNonZeroExit) {
-  Out a = Pgwardenctl({"switchover", "--candidate", "nosuch", "--force"});
+  CmdOut a = Pgwardenctl({"switchover", "--candidate", "nosuch", "--force"});
   EXPECT_NE(a.code, 0);
   EXPECT_NE(a.text.find("nosuch is not a member of cluster compat"), std::string::npos) << a.text;
-  Out b = Pgwardenctl({"list", "other"});
+  CmdOut b = Pgwardenctl({"list", "other"});
   EXPECT_NE(b.code, 0);
   EXPECT_NE(b.text.find("no cluster named 'other'"), std::string::npos) << b.text;
-  Out c = Cmd({std::string(PGW_BIN_DIR) + "/pgwardenctl", "--dcs-url", "http://127.0.0.1:1", "list", "compat"});
+  CmdOut c = Cmd({PgwardenctlBin(), "--dcs-url", "http://127.0.0.1:1", "list", "compat"});
   EXPECT_NE(c.code, 0);
   EXPECT_NE(c.text.find("reading the cluster from etcd"), std::string::npos) << c.text;
-  Out d = Pgwardenctl({"list", "-f", "xml"});
+  CmdOut d = Pgwardenctl({"list", "-f", "xml"});
   EXPECT_EQ(d.code, 2);
   EXPECT_NE(d.text.find("-f must be pretty, json or yaml"), std::string::npos) << d.text;
-  Out e = Pgwardenctl({"edit-config", "--set", "ttl=1", "--force"});
+  CmdOut e = Pgwardenctl({"edit-config", "--set", "ttl=1", "--force"});
   EXPECT_NE(e.code, 0) << e.text;
   EXPECT_NE(e.text.find("ttl"), std::string::npos) << e.text;
 }

@@ -41,7 +41,7 @@ class RecordsTest : public ClusterFixture {
     return j.is_object() && j["records"].is_array() ? j["records"] : Json::array();
   }
   std::string Ctl(std::vector<std::string> args, int* code = nullptr) {
-    args.insert(args.begin(), {std::string(PGW_BIN_DIR) + "/pgwardenctl", "-c", sb_->nodes()[0].config_path});
+    args.insert(args.begin(), {PgwardenctlBin(), "-c", sb_->nodes()[0].config_path});
     ProcessOptions o;
     o.timeout = Duration(90000);
     auto r = pgw::Run(args, o);

@@ -20,13 +20,8 @@ using std::chrono::seconds;
 TEST(RestTlsTest, HttpsWithAuthenticationAndAllowlist) {
   TempDir dir("resttls");
   std::string key = dir.path + "/server.key", crt = dir.path + "/server.crt";
-  auto gen = pgw::Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                       "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", crt});
-  ASSERT_TRUE(gen.ok() && gen->Success()) << (gen.ok() ? gen->output : gen.status().message());
-  if (auto u = Unprivileged()) {
-    ASSERT_EQ(chown(key.c_str(), u->uid, u->gid), 0);
-    ASSERT_EQ(chown(crt.c_str(), u->uid, u->gid), 0);
-  }
+  Status cert = MakeSelfSignedCert(key, crt);
+  ASSERT_TRUE(cert.ok()) << cert.message();
   SandboxSpec spec;
   spec.dir = dir.path + "/sb";
   spec.nodes = 1;

@@ -49,10 +49,7 @@ TEST_F(RouterLagTest, ReplicaWithReplayPausedLeavesTheReadPoolAndReturnsOnceCaug
   StartCluster(3, FastTiming);
   const std::string leader = LeaderKey();
   ASSERT_FALSE(leader.empty());
-  std::vector<std::string> replicas;
-  for (const auto& n : sb_->nodes()) {
-    if (n.name != leader) replicas.push_back(n.name);
-  }
+  std::vector<std::string> replicas = ReplicasOf(*sb_, leader);
   ASSERT_EQ(replicas.size(), 2u);
   const std::string paused = replicas[0], other = replicas[1];
   const std::string paused_port = std::to_string(PgPort(paused)), other_port = std::to_string(PgPort(other));

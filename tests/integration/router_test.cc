@@ -204,14 +204,8 @@ TEST_F(RouterTest, ReplicaLeavingTheReadPoolClosesItsReadSessions) {
 TEST_F(RouterTest, TlsFromClientsAndToPostgresql) {
   TempDir certs("rtls");
   std::string key = certs.path + "/server.key", crt = certs.path + "/server.crt";
-  auto gen = pgw::Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                       "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", crt});
-  ASSERT_TRUE(gen.ok() && gen->Success()) << (gen.ok() ? gen->output : gen.status().message());
-  ASSERT_EQ(chmod(key.c_str(), 0600), 0);
-  if (auto u = Unprivileged()) {
-    ASSERT_EQ(chown(key.c_str(), u->uid, u->gid), 0);
-    ASSERT_EQ(chown(crt.c_str(), u->uid, u->gid), 0);
-  }
+  Status cert = MakeSelfSignedCert(key, crt);
+  ASSERT_TRUE(cert.ok()) << cert.message();
   StartCluster(1, [&](SandboxSpec& spec) {
     spec.extra_postgresql = "    ssl: 'on'\n    ssl_cert_file: " + crt + "\n    ssl_key_file: " + key + "\n";
   });
@@ -262,9 +256,8 @@ TEST_F(RouterTest, TlsFromClientsAndToPostgresql) {
   router_->Stop();
   TempDir other("rtls2");
   std::string okey = other.path + "/o.key", ocrt = other.path + "/o.crt";
-  gen = pgw::Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other",
-                  "-keyout", okey, "-out", ocrt});
-  ASSERT_TRUE(gen.ok() && gen->Success());
+  cert = MakeSelfSignedCert(okey, ocrt, "other");
+  ASSERT_TRUE(cert.ok()) << cert.message();
   StartRouter(scope_, {"--server-tls-sslmode", "verify-ca", "--server-tls-ca-file", ocrt});
   Conn refused(Via(true));
   EXPECT_FALSE(refused.ok());

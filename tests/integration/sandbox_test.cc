@@ -8,8 +8,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string Ctl() { return std::string(PGW_BIN_DIR) + "/pgwardenctl"; }
-
 // Stops whatever a test's sandbox left running, even when the test failed half-way.
 struct SandboxCleanup {
   std::string dir;
@@ -25,7 +23,8 @@ TEST(SandboxCliTest, UpStartsARouterThatSendsWritesToTheLeaderAndReadsToTheRepli
   SandboxCleanup cleanup{dir};
   ProcessOptions o;
   o.timeout = Duration(240000);
-  auto up = pgw::Run({Ctl(), "sandbox", "up", "--dir", dir, "--nodes", "2", "--ttl", "5", "--retry-timeout", "2"}, o);
+  auto up = pgw::Run(
+      {PgwardenctlBin(), "sandbox", "up", "--dir", dir, "--nodes", "2", "--ttl", "5", "--retry-timeout", "2"}, o);
   ASSERT_TRUE(up.ok()) << up.status().message();
   ASSERT_EQ(up->exit_code, 0) << up->output;
 
@@ -62,13 +61,13 @@ TEST(SandboxCliTest, UpStartsARouterThatSendsWritesToTheLeaderAndReadsToTheRepli
     return read_port == replica_port;
   }, std::chrono::seconds(20))) << "read port reached port '" << read_port << "': " << err;
 
-  auto status = pgw::Run({Ctl(), "sandbox", "status", "--dir", dir});
+  auto status = pgw::Run({PgwardenctlBin(), "sandbox", "status", "--dir", dir});
   ASSERT_TRUE(status.ok());
   EXPECT_NE(status->output.find("router admin: http://127.0.0.1:" + std::to_string(router.admin_port)),
             std::string::npos)
       << status->output;
 
-  auto down = pgw::Run({Ctl(), "sandbox", "down", "--dir", dir, "--wipe"}, o);
+  auto down = pgw::Run({PgwardenctlBin(), "sandbox", "down", "--dir", dir, "--wipe"}, o);
   ASSERT_TRUE(down.ok());
   EXPECT_EQ(down->exit_code, 0) << down->output;
   EXPECT_FALSE(ProcessAlive(router.pid)) << "the router outlived 'sandbox down'";
@@ -81,7 +80,7 @@ TEST(SandboxCliTest, NoRouterFlagStartsTheClusterAlone) {
   SandboxCleanup cleanup{dir};
   ProcessOptions o;
   o.timeout = Duration(240000);
-  auto up = pgw::Run({Ctl(), "sandbox", "up", "--dir", dir, "--nodes", "1", "--no-router"}, o);
+  auto up = pgw::Run({PgwardenctlBin(), "sandbox", "up", "--dir", dir, "--nodes", "1", "--no-router"}, o);
   ASSERT_TRUE(up.ok()) << up.status().message();
   ASSERT_EQ(up->exit_code, 0) << up->output;
   auto sb = Sandbox::Load(dir);

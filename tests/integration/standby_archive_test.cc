@@ -143,19 +143,6 @@ class ArchiveStandbyTest : public ClusterFixture {
              Sql(B(*leader_), "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "1";
     }, seconds(90))) << "no standby leader (with a streaming replica)";
   }
-  static std::pair<int, std::string> Rest(const SandboxNode& n, const std::string& method, const std::string& path,
-                                          const std::string& body = "") {
-    HttpClient http;
-    HttpRequest req;
-    req.method = method;
-    req.url = "http://127.0.0.1:" + std::to_string(n.api_port) + path;
-    req.body = body;
-    if (!body.empty()) req.headers["Content-Type"] = "application/json";
-    req.timeout = Duration(5000);
-    auto r = http.Do(req);
-    if (!r.ok()) return {0, r.status().message()};
-    return {static_cast<int>(r->status), r->body};
-  }
 
   std::unique_ptr<Sandbox> b_;
   const SandboxNode* leader_ = nullptr;
@@ -177,8 +164,8 @@ TEST_F(ArchiveStandbyTest, StandbyLeaderReplaysTheArchiveItsReplicaCascadesAndRe
   EXPECT_EQ(Sql(B(leader), "SELECT current_setting('restore_command')"), restore_);
   EXPECT_EQ(Sql(B(leader), "SELECT pg_is_in_recovery()"), "t");
   EXPECT_EQ(Sql(A(), "SELECT count(*) FROM pg_stat_replication"), "0");
-  EXPECT_EQ(Rest(leader, "GET", "/standby-leader").first, 200);
-  EXPECT_EQ(Rest(replica, "GET", "/replica").first, 200);
+  EXPECT_EQ(RestCall(leader, "GET", "/standby-leader").first, 200);
+  EXPECT_EQ(RestCall(replica, "GET", "/replica").first, 200);
   // Both members were made by the restore method: the standby leader with no connection string; the replica with
   // its standby leader's, or with none when it ran in the moment between the bootstrap's `initialize` and leader
   // keys (no leader yet: Patroni's leaderless clone, as here).
@@ -193,7 +180,7 @@ TEST_F(ArchiveStandbyTest, StandbyLeaderReplaysTheArchiveItsReplicaCascadesAndRe
   }
 
   // Removing the section: B's standby leader is promoted, its replica follows it.
-  auto patch = Rest(leader, "PATCH", "/config", R"({"standby_cluster": null})");
+  auto patch = RestCall(leader, "PATCH", "/config", R"({"standby_cluster": null})");
   ASSERT_EQ(patch.first, 200) << patch.second;
   EXPECT_TRUE(WaitFor([&] {
     return Sql(B(leader), "SELECT pg_is_in_recovery()") == "f" && RoleOf(*b_, leader) == "primary";

@@ -27,20 +27,6 @@ class StandbyClusterTest : public ClusterFixture {
     ClusterFixture::TearDown();
   }
 
-  // Status code (and body) of a request to a node of cluster B's REST API.
-  static std::pair<int, std::string> Rest(const SandboxNode& n, const std::string& method, const std::string& path,
-                                          const std::string& body = "") {
-    HttpClient http;
-    HttpRequest req;
-    req.method = method;
-    req.url = "http://127.0.0.1:" + std::to_string(n.api_port) + path;
-    req.body = body;
-    if (!body.empty()) req.headers["Content-Type"] = "application/json";
-    req.timeout = Duration(5000);
-    auto r = http.Do(req);
-    if (!r.ok()) return {0, r.status().message()};
-    return {static_cast<int>(r->status), r->body};
-  }
   std::string RoleOf(const SandboxNode& n) {
     auto body = b_->NodeStatus(n.name);
     if (!body.ok()) return "";
@@ -108,17 +94,17 @@ TEST_F(StandbyClusterTest, ReplicatesFromTheRemotePrimaryThenPromotesWhenTheSect
   std::string err;
   EXPECT_EQ(Sql(b_->Conninfo(leader->name), "SELECT pg_is_in_recovery()"), "t");
   EXPECT_EQ(Sql(sb_->Conninfo(a.name), "SELECT application_name FROM pg_stat_replication"), leader->name);
-  EXPECT_EQ(Rest(*leader, "GET", "/standby-leader").first, 200);
-  EXPECT_EQ(Rest(*leader, "GET", "/standby_leader").first, 200);
-  EXPECT_EQ(Rest(*leader, "GET", "/leader").first, 200);
-  EXPECT_EQ(Rest(*leader, "GET", "/primary").first, 503);
-  EXPECT_EQ(Rest(*replica, "GET", "/standby-leader").first, 503);
-  EXPECT_EQ(Rest(*replica, "GET", "/replica").first, 200);
+  EXPECT_EQ(RestCall(*leader, "GET", "/standby-leader").first, 200);
+  EXPECT_EQ(RestCall(*leader, "GET", "/standby_leader").first, 200);
+  EXPECT_EQ(RestCall(*leader, "GET", "/leader").first, 200);
+  EXPECT_EQ(RestCall(*leader, "GET", "/primary").first, 503);
+  EXPECT_EQ(RestCall(*replica, "GET", "/standby-leader").first, 503);
+  EXPECT_EQ(RestCall(*replica, "GET", "/replica").first, 200);
   // The member key says so too, as Patroni writes it.
   std::string member =
       Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/standbyb/members/" + leader->name});
   EXPECT_NE(member.find("\"role\":\"standby_leader\""), std::string::npos) << member;
-  Json cluster = Json::parse(Rest(*leader, "GET", "/cluster").second, nullptr, false);
+  Json cluster = Json::parse(RestCall(*leader, "GET", "/cluster").second, nullptr, false);
   ASSERT_FALSE(cluster.is_discarded());
   for (const auto& m : cluster["members"]) {
     EXPECT_EQ(m["role"], m["name"] == leader->name ? "standby_leader" : "replica") << cluster.dump();
@@ -127,13 +113,13 @@ TEST_F(StandbyClusterTest, ReplicatesFromTheRemotePrimaryThenPromotesWhenTheSect
   for (const auto& n : b_->nodes()) EXPECT_TRUE(ReachesB(2, n)) << n.name;
 
   // Removing the section makes B an independent cluster: its leader is promoted, the replica follows it.
-  auto patch = Rest(*leader, "PATCH", "/config", R"({"standby_cluster": null})");
+  auto patch = RestCall(*leader, "PATCH", "/config", R"({"standby_cluster": null})");
   ASSERT_EQ(patch.first, 200) << patch.second;
   EXPECT_TRUE(WaitFor([&] {
     return Sql(b_->Conninfo(leader->name), "SELECT pg_is_in_recovery()") == "f" && RoleOf(*leader) == "primary";
   }, std::chrono::seconds(30))) << "B's leader was not promoted";
-  EXPECT_EQ(Rest(*leader, "GET", "/primary").first, 200);
-  EXPECT_EQ(Rest(*leader, "GET", "/standby-leader").first, 503);
+  EXPECT_EQ(RestCall(*leader, "GET", "/primary").first, 200);
+  EXPECT_EQ(RestCall(*leader, "GET", "/standby-leader").first, 503);
   Sql(b_->Conninfo(leader->name), "INSERT INTO standby_rows VALUES (3, 'written on B')", &err);
   ASSERT_TRUE(err.empty()) << err;
   EXPECT_TRUE(WaitFor([&] {

@@ -43,6 +43,34 @@ class SyncTest : public ClusterFixture {
     return "host=" + hosts + " port=" + ports + " user=postgres password=" + Sandbox::kSuperuserPassword +
            " dbname=postgres target_session_attrs=read-write";
   }
+  // Strict mode on two nodes, with a role `app` (password app-pass) writing table gate_t on the leader (`app_` is
+  // its connection string); then the synchronous standby's machine dies and one commit of the application waits
+  // for an acknowledgement that never comes (its client gives up after 3 s; the row is in the leader's WAL).
+  void StartWithAnUnacknowledgedCommit() {
+    StartCluster(2, true);
+    leader_ = Key("leader");
+    other_ = leader_ == "pg0" ? "pg1" : "pg0";
+    ASSERT_TRUE(WaitFor([&] { return SyncStandby() == other_; }, seconds(30)));
+    std::string err;
+    for (const char* stmt : {"CREATE ROLE app LOGIN PASSWORD 'app-pass'", "CREATE TABLE gate_t (x int)",
+                             "GRANT ALL ON gate_t TO app"}) {
+      Sql(sb_->Conninfo(leader_), stmt, &err);
+      ASSERT_EQ(err, "") << stmt;
+    }
+    app_ = "host=127.0.0.1 port=" + std::to_string(sb_->Node(leader_)->pg_port) +
+           " user=app password=app-pass dbname=postgres connect_timeout=5";
+    ASSERT_EQ(Sql(app_, "SELECT count(*) FROM gate_t", &err), "0") << err;
+    KillMachine(other_);
+    ASSERT_TRUE(WaitFor([&] { return SyncStandby().empty(); }, seconds(30))) << Key("sync");
+    ProcessOptions o;
+    o.timeout = Duration(3000);
+    auto bin = FindPostgresBinDir(ProcessEnvironment());
+    auto r = pgw::Run({bin + "/psql", app_, "-c", "INSERT INTO gate_t VALUES (42)"}, o);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    ASSERT_TRUE(r->timed_out) << "the commit did not wait: " << r->output;
+  }
+
+  std::string leader_, other_, app_;
 };
 
 TEST_F(SyncTest, SyncKeyFollowsReplicationAndALostStandbyIsReplaced) {
@@ -152,29 +180,9 @@ TEST_F(SyncTest, StrictModeBlocksWritesWithoutAStandby) {
 }
 
 TEST_F(SyncTest, PrimaryRestartedAfterACrashKeepsClientsOutUntilASyncStandbyHasItsWal) {
-  StartCluster(2, true);
-  std::string leader = Key("leader");
-  std::string other = leader == "pg0" ? "pg1" : "pg0";
-  ASSERT_TRUE(WaitFor([&] { return SyncStandby() == other; }, seconds(30)));
-  std::string err;
-  for (const char* stmt : {"CREATE ROLE app LOGIN PASSWORD 'app-pass'", "CREATE TABLE gate_t (x int)",
-                           "GRANT ALL ON gate_t TO app"}) {
-    Sql(sb_->Conninfo(leader), stmt, &err);
-    ASSERT_EQ(err, "") << stmt;
-  }
-  std::string app = "host=127.0.0.1 port=" + std::to_string(sb_->Node(leader)->pg_port) +
-                    " user=app password=app-pass dbname=postgres connect_timeout=5";
-  ASSERT_EQ(Sql(app, "SELECT count(*) FROM gate_t", &err), "0") << err;
-  // The standby goes away for good; strict mode keeps commits waiting.
-  KillMachine(other);
-  ASSERT_TRUE(WaitFor([&] { return SyncStandby().empty(); }, seconds(30))) << Key("sync");
-  // A commit nobody acknowledges: the client gives up waiting (killed after 3 s); the row is in the WAL.
-  ProcessOptions o;
-  o.timeout = Duration(3000);
-  auto bin = FindPostgresBinDir(ProcessEnvironment());
-  auto r = pgw::Run({bin + "/psql", app, "-c", "INSERT INTO gate_t VALUES (42)"}, o);
-  ASSERT_TRUE(r.ok()) << r.status().message();
-  ASSERT_TRUE(r->timed_out) << "the commit did not wait: " << r->output;
+  // The standby goes away for good; strict mode keeps commits waiting: one is in the WAL, unacknowledged.
+  ASSERT_NO_FATAL_FAILURE(StartWithAnUnacknowledgedCommit());
+  const std::string leader = leader_, other = other_, app = app_;
   // The primary crashes; with no synchronous standby running it restarts in place, behind the client gate.
   auto pm = sb_->PostmasterPid(leader);
   ASSERT_TRUE(pm.has_value());
@@ -216,27 +224,8 @@ TEST_F(SyncTest, PrimaryRestartedAfterACrashKeepsClientsOutUntilASyncStandbyHasI
 // key expired, starts read-only following nobody (crash recovery brings the unacknowledged row back), wins the race
 // as the former leader and promotes: the client gate must hold across all of it.
 TEST_F(SyncTest, CrashedPrimaryReturningAfterItsKeyExpiredPromotesBehindTheClientGate) {
-  StartCluster(2, true);
-  std::string leader = Key("leader");
-  std::string other = leader == "pg0" ? "pg1" : "pg0";
-  ASSERT_TRUE(WaitFor([&] { return SyncStandby() == other; }, seconds(30)));
-  std::string err;
-  for (const char* stmt : {"CREATE ROLE app LOGIN PASSWORD 'app-pass'", "CREATE TABLE gate_t (x int)",
-                           "GRANT ALL ON gate_t TO app"}) {
-    Sql(sb_->Conninfo(leader), stmt, &err);
-    ASSERT_EQ(err, "") << stmt;
-  }
-  std::string app = "host=127.0.0.1 port=" + std::to_string(sb_->Node(leader)->pg_port) +
-                    " user=app password=app-pass dbname=postgres connect_timeout=5";
-  ASSERT_EQ(Sql(app, "SELECT count(*) FROM gate_t", &err), "0") << err;
-  KillMachine(other);
-  ASSERT_TRUE(WaitFor([&] { return SyncStandby().empty(); }, seconds(30))) << Key("sync");
-  ProcessOptions o;
-  o.timeout = Duration(3000);
-  auto bin = FindPostgresBinDir(ProcessEnvironment());
-  auto r = pgw::Run({bin + "/psql", app, "-c", "INSERT INTO gate_t VALUES (42)"}, o);
-  ASSERT_TRUE(r.ok()) << r.status().message();
-  ASSERT_TRUE(r->timed_out) << "the commit did not wait: " << r->output;
+  ASSERT_NO_FATAL_FAILURE(StartWithAnUnacknowledgedCommit());
+  const std::string leader = leader_, other = other_, app = app_;
   KillMachine(leader);
   ASSERT_TRUE(WaitFor([&] { return Key("leader").empty(); }, seconds(60))) << "the key did not expire";
   ASSERT_TRUE(sb_->StartNode(leader).ok());

@@ -96,7 +96,7 @@ TEST_F(ToolingTest, HaproxyRoutesWritesToThePrimaryAndReadsToReplicasAcrossASwit
   for (const auto& n : sb_->nodes()) {
     if (n.name != leader) cand = n.name;
   }
-  auto sw = pgw::Run({std::string(PGW_BIN_DIR) + "/pgwardenctl", "-c", sb_->nodes()[0].config_path, "switchover",
+  auto sw = pgw::Run({PgwardenctlBin(), "-c", sb_->nodes()[0].config_path, "switchover",
                       "--candidate", cand, "--force"});
   ASSERT_TRUE(sw.ok() && sw->Success()) << (sw.ok() ? sw->output : sw.status().message());
   ASSERT_TRUE(WaitFor([&] { return ServerPort(wport) == port_of(cand); }, seconds(20)))
@@ -163,10 +163,7 @@ TEST_F(ToolingTest, TwoSyncStandbysAreShownEverywhere) {
            sync["sync_standby"].get<std::string>().find(',') != std::string::npos;
   }, seconds(60))) << "the leader never published two synchronous standbys: " << Key("sync");
   std::string leader = Key("leader");
-  std::vector<std::string> replicas;
-  for (const auto& n : sb_->nodes()) {
-    if (n.name != leader) replicas.push_back(n.name);
-  }
+  std::vector<std::string> replicas = ReplicasOf(*sb_, leader);
   ASSERT_EQ(replicas.size(), 2u);
   auto api = [&](const std::string& name, const std::string& path) {
     return "http://127.0.0.1:" + std::to_string(sb_->Node(name)->api_port) + path;
@@ -192,7 +189,7 @@ TEST_F(ToolingTest, TwoSyncStandbysAreShownEverywhere) {
     for (size_t p = text.find("Sync Standby"); p != std::string::npos; p = text.find("Sync Standby", p + 1)) ++n;
     return n;
   };
-  std::string ours = list(std::string(PGW_BIN_DIR) + "/pgwardenctl");
+  std::string ours = list(PgwardenctlBin());
   EXPECT_EQ(count(ours), 2) << ours;
   if (PathExists("/usr/bin/patronictl")) {
     std::string theirs = list("/usr/bin/patronictl");

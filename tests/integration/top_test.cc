@@ -80,7 +80,7 @@ class PtyProcess {
 
 // pgwardenctl's output (stdout and stderr) with `args`.
 std::string Pgwardenctl(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {std::string(PGW_BIN_DIR) + "/pgwardenctl"};
+  std::vector<std::string> argv = {PgwardenctlBin()};
   argv.insert(argv.end(), args.begin(), args.end());
   ProcessOptions o;
   o.timeout = Duration(90000);
@@ -92,7 +92,7 @@ class TopTest : public ClusterFixture {
  protected:
   TopTest() : ClusterFixture("top") {}
   std::vector<std::string> TopArgv() {
-    return {std::string(PGW_BIN_DIR) + "/pgwardenctl", "-c", sb_->nodes()[0].config_path, "top", "--interval", "0.3"};
+    return {PgwardenctlBin(), "-c", sb_->nodes()[0].config_path, "top", "--interval", "0.3"};
   }
 };
 

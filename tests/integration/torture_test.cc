@@ -22,7 +22,7 @@ class TortureTest : public ClusterFixture {
 
   Outcome Torture(std::vector<std::string> args) {
     std::string json = Dir() + "/report-" + std::to_string(++runs_) + ".json";
-    args.insert(args.begin(), {std::string(PGW_BIN_DIR) + "/pgwardenctl", "torture"});
+    args.insert(args.begin(), {PgwardenctlBin(), "torture"});
     args.insert(args.end(), {"--json", json});
     ProcessOptions o;
     o.timeout = Duration(150000);
