@@ -21,8 +21,11 @@ bool PostmasterRunning(const std::string& data_dir) {
 }
 
 std::string PasswordlessPing(const std::string& conninfo) {
-  // libpq takes the last value of a repeated keyword.
-  return conninfo + " password='' passfile=/dev/null sslmode=disable gssencmode=disable";
+  // libpq takes the last value of a repeated keyword. With an empty password libpq looks for one in the password
+  // file: it must name no file that exists (a ~/.pgpass would offer the password), and not a device either (libpq
+  // warned on stderr at every ping that /dev/null "is not a plain file"). /dev/null is no directory, so nothing
+  // can exist below it: libpq's stat fails and it goes on without a password, silently.
+  return conninfo + " password='' passfile=/dev/null/none sslmode=disable gssencmode=disable";
 }
 
 PgHealth::PgHealth(std::string conninfo, const Clock& clock, Logger& log)

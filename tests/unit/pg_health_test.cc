@@ -9,7 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -119,6 +123,31 @@ TEST(PgPingTest, HealthPingIsAnsweredByAnAuthenticationRequestAndOffersNoPasswor
   ASSERT_EQ(server.passwords_sent_.load(), 1) << "the stand-in must see a password when one is offered";
   EXPECT_EQ(PgPing(PasswordlessPing(with_password), Duration(1000)), PgPingResult::kOk);
   EXPECT_EQ(server.passwords_sent_.load(), 1) << "the health ping sent a password";
+}
+
+// libpq writes "WARNING: password file ... is not a plain file" to stderr when passfile names a device: the ping
+// at passfile=/dev/null did so ~2.7 times a second into the agent's log.
+TEST(PgPingTest, HealthPingWritesNothingToStderr) {
+  StandInServer server(true, /*ask_password=*/true);
+  char path[] = "/tmp/pg_health_stderr_XXXXXX";
+  int capture = mkstemp(path);
+  ASSERT_GE(capture, 0);
+  fflush(stderr);
+  int saved = dup(2);
+  ASSERT_GE(saved, 0);
+  dup2(capture, 2);
+  PgPingResult r = PgPing(PasswordlessPing(server.Conninfo() + " password=secret"), Duration(1000));
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  off_t size = lseek(capture, 0, SEEK_END);
+  std::string written(static_cast<size_t>(std::max<off_t>(0, size)), '\0');
+  ASSERT_EQ(pread(capture, written.data(), written.size(), 0), static_cast<ssize_t>(written.size()));
+  close(capture);
+  unlink(path);
+  EXPECT_EQ(r, PgPingResult::kOk);
+  EXPECT_EQ(server.passwords_sent_.load(), 0) << "the health ping sent a password";
+  EXPECT_EQ(written, "") << "libpq wrote to stderr during the health ping";
 }
 
 // Found by FailoverTest.PostmasterKilledAloneIsRestartedInPlace under load: crash recovery of a primary restarted
