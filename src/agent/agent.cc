@@ -93,7 +93,9 @@ Status Agent::ArmFencing() {
   // Arming starts the health bound afresh (pg_health.h): the checker's last success may date from before a long
   // initdb or start, and that gap is not a hang of the PostgreSQL this node now runs as primary.
   if (!fencer_->armed()) pg_health_->MarkOk();
-  return fencer_->Arm(lease, dcs_->LeaseDeadline(), dyn_.ttl);
+  Status s = fencer_->Arm(lease, dcs_->LeaseDeadline(), dyn_.ttl);
+  if (s.ok()) pg_health_->SetActive(true);
+  return s;
 }
 
 void Agent::UpdateFencing(const LocalView& local, const ClusterView* view) {
@@ -115,6 +117,8 @@ void Agent::UpdateFencing(const LocalView& local, const ClusterView* view) {
     if (fencer_->supervisor()) fencer_->supervisor()->RetireOthers();
     old_supervisors_retired_ = true;
   }
+  // Only an armed primary's renewals depend on the health check (the renew gate): nobody else pays for it.
+  pg_health_->SetActive(fencer_->armed());
 }
 
 void Agent::FireCallbacks(const LocalView& before, const LocalView& after) {

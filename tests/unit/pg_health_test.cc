@@ -88,6 +88,7 @@ class StandInServer {
       if (poll(&p, 1, 50) <= 0) continue;
       int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) continue;
+      accepted_++;
       if (!answer_) {
         held_.push_back(c);  // accepted by the kernel, never answered
         continue;
@@ -106,6 +107,7 @@ class StandInServer {
 
  public:
   std::atomic<int> passwords_sent_{0};
+  std::atomic<int> accepted_{0};
 };
 
 TEST(PgPingTest, StartingServerIsRejectedAndSilentOneDoesNotRespond) {
@@ -162,6 +164,8 @@ TEST(PgHealthTest, APostmasterThatAnswersStartingUpStaysHealthyASilentOneDoesNot
   ASSERT_EQ(a.Bound(), Duration(1000));
   a.Start();
   b.Start();
+  a.SetActive(true);
+  b.SetActive(true);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (b.Healthy() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -175,6 +179,28 @@ TEST(PgHealthTest, APostmasterThatAnswersStartingUpStaysHealthyASilentOneDoesNot
   }
   a.Stop();
   b.Stop();
+}
+
+// Only an armed primary's renewals ask Healthy(): replicas (the checker inactive) must not ping PostgreSQL.
+TEST(PgHealthTest, AnInactiveCheckerDoesNotConnectAndActivatingChecksAtOnce) {
+  RealClock clock;
+  Logger log(stderr);
+  StandInServer server(true);
+  PgHealth h(server.Conninfo(), clock, log);
+  h.SetTtl(2);
+  h.Start();
+  // Four intervals (250 ms each at ttl 2) without a connection: an active checker would have made four.
+  std::this_thread::sleep_for(4 * h.Interval());
+  EXPECT_EQ(server.accepted_.load(), 0) << "an inactive health check connected to PostgreSQL";
+  h.SetActive(true);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (server.accepted_.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(server.accepted_.load(), 0) << "activating did not start the checks";
+  EXPECT_TRUE(h.Healthy());
+  h.SetActive(false);
+  h.Stop();
 }
 
 }  // namespace
