@@ -432,6 +432,7 @@ void Agent::TouchMember(const LocalView& local) {
 
 void Agent::Publish(const LocalView& local, const ClusterView* view) {
   std::lock_guard<std::mutex> l(state_mu_);
+  ++state_gen_;
   state_.local = local;
   state_.pg_state = pg_state_;
   state_.paused = dyn_.pause;
