@@ -119,6 +119,12 @@ void Agent::UpdateFencing(const LocalView& local, const ClusterView* view) {
   }
   // Only an armed primary's renewals depend on the health check (the renew gate): nobody else pays for it.
   pg_health_->SetActive(fencer_->armed());
+  if (failsafe_mode_ && fencer_->armed()) {
+    // The failsafe thread sleeps until this holds (FailsafeLoop). Taking the mutex orders the notification after
+    // its check of the condition.
+    std::lock_guard<std::mutex> l(wake_mu_);
+    wake_cv_.notify_all();
+  }
 }
 
 void Agent::FireCallbacks(const LocalView& before, const LocalView& after) {
