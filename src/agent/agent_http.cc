@@ -38,8 +38,8 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
     s = state_;
     gen = state_gen_;
   }
-  auto view = dcs_->Cluster();
-  const ClusterView* cv = view.ok() ? &*view : nullptr;
+  auto view = dcs_->ClusterSnapshot();  // not copied: most requests are health checks that only look
+  const ClusterView* cv = view.get();
   // The `failsafe` key as last seen: the loop's copy when the view is gone (etcd down is when it matters).
   Json failsafe_key;
   if (cv && cv->failsafe) {
