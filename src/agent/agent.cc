@@ -393,10 +393,10 @@ void Agent::Cycle() {
   // With no lease at all (a member write found it gone) the write is what grants a new one: without it the node
   // stayed "DCS is not accessible" for good (scenario issue10_vm_pause).
   if (!ha::LeaseSuspect(in) || in.my_lease == 0 || in.my_lease != dcs_->LeaseId()) TouchMember(local);
-  auto fresh = dcs_->Cluster();
-  UpdateFencing(local, fresh.ok() ? &*fresh : &*view);
-  ReportRejoin(fresh.ok() ? *fresh : *view, local);
-  Publish(local, fresh.ok() ? &*fresh : &*view);
+  auto fresh = dcs_->ClusterSnapshot();  // only looked at: borrowed, not copied
+  UpdateFencing(local, fresh ? fresh.get() : &*view);
+  ReportRejoin(fresh ? *fresh : *view, local);
+  Publish(local, fresh ? fresh.get() : &*view);
 }
 
 void Agent::TouchMember(const LocalView& local) {
