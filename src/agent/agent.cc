@@ -93,7 +93,9 @@ Status Agent::ArmFencing() {
   // Arming starts the health bound afresh (pg_health.h): the checker's last success may date from before a long
   // initdb or start, and that gap is not a hang of the PostgreSQL this node now runs as primary.
   if (!fencer_->armed()) pg_health_->MarkOk();
-  return fencer_->Arm(lease, dcs_->LeaseDeadline(), dyn_.ttl);
+  Status s = fencer_->Arm(lease, dcs_->LeaseDeadline(), dyn_.ttl);
+  if (s.ok()) pg_health_->SetActive(true);
+  return s;
 }
 
 void Agent::UpdateFencing(const LocalView& local, const ClusterView* view) {
@@ -114,6 +116,14 @@ void Agent::UpdateFencing(const LocalView& local, const ClusterView* view) {
   if (!old_supervisors_retired_ && (fencer_->armed() || (!primary && !unknown))) {
     if (fencer_->supervisor()) fencer_->supervisor()->RetireOthers();
     old_supervisors_retired_ = true;
+  }
+  // Only an armed primary's renewals depend on the health check (the renew gate): nobody else pays for it.
+  pg_health_->SetActive(fencer_->armed());
+  if (failsafe_mode_ && fencer_->armed()) {
+    // The failsafe thread sleeps until this holds (FailsafeLoop). Taking the mutex orders the notification after
+    // its check of the condition.
+    std::lock_guard<std::mutex> l(wake_mu_);
+    wake_cv_.notify_all();
   }
 }
 
@@ -383,10 +393,10 @@ void Agent::Cycle() {
   // With no lease at all (a member write found it gone) the write is what grants a new one: without it the node
   // stayed "DCS is not accessible" for good (scenario issue10_vm_pause).
   if (!ha::LeaseSuspect(in) || in.my_lease == 0 || in.my_lease != dcs_->LeaseId()) TouchMember(local);
-  auto fresh = dcs_->Cluster();
-  UpdateFencing(local, fresh.ok() ? &*fresh : &*view);
-  ReportRejoin(fresh.ok() ? *fresh : *view, local);
-  Publish(local, fresh.ok() ? &*fresh : &*view);
+  auto fresh = dcs_->ClusterSnapshot();  // only looked at: borrowed, not copied
+  UpdateFencing(local, fresh ? fresh.get() : &*view);
+  ReportRejoin(fresh ? *fresh : *view, local);
+  Publish(local, fresh ? fresh.get() : &*view);
 }
 
 void Agent::TouchMember(const LocalView& local) {
@@ -428,6 +438,7 @@ void Agent::TouchMember(const LocalView& local) {
 
 void Agent::Publish(const LocalView& local, const ClusterView* view) {
   std::lock_guard<std::mutex> l(state_mu_);
+  ++state_gen_;
   state_.local = local;
   state_.pg_state = pg_state_;
   state_.paused = dyn_.pause;

@@ -175,8 +175,16 @@ class Agent {
   std::string last_member_json_;
   int64_t last_member_lease_ = 0;
 
-  std::mutex state_mu_;  // guards state_
+  std::mutex state_mu_;  // guards state_, state_gen_ and status_cache_
   NodeState state_;
+  uint64_t state_gen_ = 1;  // counts Publish() calls
+  // The status JSON as last rendered for a GET (agent/agent_http.cc): a load balancer's checks between two
+  // publications of the state get the same bytes without rendering them again.
+  struct StatusCache {
+    uint64_t gen = 0;  // of state_; 0: empty
+    bool failsafe_active = false, sync_standby = false;  // set per request, outside state_
+    std::string body;
+  } status_cache_;
 };
 
 }  // namespace pgw

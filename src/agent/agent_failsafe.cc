@@ -80,6 +80,12 @@ bool Agent::ConfirmFailsafe() {
 void Agent::FailsafeLoop() {
   std::unique_lock<std::mutex> l(wake_mu_);
   while (!stop_) {
+    // Nothing to watch unless failsafe mode is on and this node is an armed primary: sleep until a cycle makes it
+    // so (UpdateFencing notifies), instead of waking every 100 ms on every node.
+    if (!failsafe_mode_ || !fencer_->armed()) {
+      wake_cv_.wait(l, [&] { return stop_.load() || (failsafe_mode_ && fencer_->armed()); });
+      continue;
+    }
     int ttl = ttl_s_.load();
     wake_cv_.wait_for(l, Duration(100), [&] { return stop_.load(); });
     if (stop_) break;

@@ -32,12 +32,14 @@ std::optional<HttpServerResponse> ReadBodyObject(const HttpServerRequest& req, J
 
 HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
   NodeState s;
+  uint64_t gen;
   {
     std::lock_guard<std::mutex> l(state_mu_);
     s = state_;
+    gen = state_gen_;
   }
-  auto view = dcs_->Cluster();
-  const ClusterView* cv = view.ok() ? &*view : nullptr;
+  auto view = dcs_->ClusterSnapshot();  // not copied: most requests are health checks that only look
+  const ClusterView* cv = view.get();
   // The `failsafe` key as last seen: the loop's copy when the view is gone (etcd down is when it matters).
   Json failsafe_key;
   if (cv && cv->failsafe) {
@@ -112,7 +114,17 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
       return r;
     }
     if (code == 0) code = 503;  // unknown GET path: Patroni's generic health handler answers 503
-    HttpServerResponse r = api::JsonBody(code, StatusJson(*cfg_, s));
+    HttpServerResponse r;
+    r.status = code;
+    r.content_type = "application/json";
+    {
+      std::lock_guard<std::mutex> l(state_mu_);
+      StatusCache& c = status_cache_;
+      if (c.gen != gen || c.failsafe_active != s.failsafe_active || c.sync_standby != s.sync_standby) {
+        c = StatusCache{gen, s.failsafe_active, s.sync_standby, StatusJson(*cfg_, s).dump()};
+      }
+      r.body = c.body;
+    }
     r.status_line_only = status_only;
     return r;
   }

@@ -21,8 +21,11 @@ bool PostmasterRunning(const std::string& data_dir) {
 }
 
 std::string PasswordlessPing(const std::string& conninfo) {
-  // libpq takes the last value of a repeated keyword.
-  return conninfo + " password='' passfile=/dev/null sslmode=disable gssencmode=disable";
+  // libpq takes the last value of a repeated keyword. With an empty password libpq looks for one in the password
+  // file: it must name no file that exists (a ~/.pgpass would offer the password), and not a device either (libpq
+  // warned on stderr at every ping that /dev/null "is not a plain file"). /dev/null is no directory, so nothing
+  // can exist below it: libpq's stat fails and it goes on without a password, silently.
+  return conninfo + " password='' passfile=/dev/null/none sslmode=disable gssencmode=disable";
 }
 
 PgHealth::PgHealth(std::string conninfo, const Clock& clock, Logger& log)
@@ -44,6 +47,21 @@ void PgHealth::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void PgHealth::SetActive(bool active) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (active_ == active) return;
+    active_ = active;
+    if (active) MarkOk();
+  }
+  cv_.notify_all();
+}
+
+bool PgHealth::active() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return active_;
+}
+
 bool PgHealth::Healthy() const { return clock_.Now() - LastOk() <= Bound(); }
 
 void PgHealth::Loop() {
@@ -52,6 +70,12 @@ void PgHealth::Loop() {
   Duration session_bound(0);
   std::unique_lock<std::mutex> l(mu_);
   while (!stop_) {
+    if (!active_) {
+      session.Close();  // a replica keeps no backend of ours busy
+      was_healthy = true;
+      cv_.wait(l, [&] { return stop_ || active_; });
+      continue;
+    }
     l.unlock();
     MonoTime started = clock_.Now();
     Duration bound = Bound();
@@ -89,7 +113,7 @@ void PgHealth::Loop() {
     }
     was_healthy = healthy;
     l.lock();
-    cv_.wait_for(l, Interval(), [&] { return stop_; });
+    cv_.wait_for(l, Interval(), [&] { return stop_ || !active_; });
   }
 }
 

@@ -51,6 +51,11 @@ class PgHealth {
   // Counts now as a success: at the start, and when the fence is armed (a new primary gets one bound to prove
   // itself, however long initdb or the start took before it).
   void MarkOk() { last_ok_ms_ = clock_.Now().time_since_epoch().count(); }
+  // Checks run only while active: Healthy() matters only to an armed primary (the renew gate and failsafe ask it
+  // only then), so replicas pay no ping. Activating counts as a success (MarkOk) and checks at once; deactivating
+  // closes the kept session after the check in progress. Inactive at construction.
+  void SetActive(bool active);
+  bool active() const;
 
  private:
   void Loop();
@@ -60,9 +65,10 @@ class PgHealth {
   Logger& log_;
   std::atomic<int> ttl_s_{30};
   std::atomic<int64_t> last_ok_ms_{0};
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool active_ = false;  // guarded by mu_
   std::thread thread_;
 };
 

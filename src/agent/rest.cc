@@ -53,6 +53,17 @@ struct Conn {
   bool waiting = false;  // a deferred job is computing the answer
 };
 
+// Until the earliest connection deadline (a request's read timeout, a response's send timeout): with no
+// connection open the server sleeps until a client, a finished job or Stop() wakes it, never on a timer.
+int PollTimeoutMs(const std::vector<Conn>& conns, Duration read_timeout) {
+  if (conns.empty()) return -1;
+  auto first = std::chrono::steady_clock::time_point::max();
+  for (const auto& c : conns) first = std::min(first, c.responding ? c.deadline + read_timeout : c.deadline);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(first - std::chrono::steady_clock::now());
+  // One millisecond past the deadline, so that the turn that wakes finds it passed.
+  return static_cast<int>(std::clamp<int64_t>(left.count() + 1, 0, 60000));
+}
+
 void Drop(Conn& c) {
   if (c.ssl) {
     SSL_free(c.ssl);
@@ -265,7 +276,7 @@ void RestServer::Loop() {
       if (c.ssl_wants_write && !c.waiting) ev = POLLOUT;
       pfds.push_back({c.fd, ev, 0});
     }
-    int n = poll(pfds.data(), pfds.size(), 200);
+    int n = poll(pfds.data(), pfds.size(), PollTimeoutMs(conns, read_timeout_));
     if (n < 0 && errno != EINTR) break;
     auto now = std::chrono::steady_clock::now();
     if (pfds[0].revents & POLLIN) {

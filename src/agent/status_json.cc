@@ -11,7 +11,8 @@ std::string RoleOf(const NodeState& s) {
 }
 
 nlohmann::json StatusJson(const Config& cfg, const NodeState& s) {
-  nlohmann::ordered_json j;
+  // Built as the sorted json it is returned as (it was built ordered, dumped and parsed back on every request).
+  nlohmann::json j;
   const LocalView& l = s.local;
   j["state"] = s.pg_state;
   if (!l.postmaster_start_time.empty()) j["postmaster_start_time"] = l.postmaster_start_time;
@@ -21,7 +22,7 @@ nlohmann::json StatusJson(const Config& cfg, const NodeState& s) {
     if (!l.in_recovery) {
       j["xlog"] = {{"location", l.wal_position}};
     } else {
-      nlohmann::ordered_json x;
+      nlohmann::json x;
       x["received_location"] = l.received_location;
       x["replayed_location"] = l.replayed_location;
       x["replayed_timestamp"] = l.replayed_timestamp ? nlohmann::json(*l.replayed_timestamp) : nlohmann::json();
@@ -42,7 +43,7 @@ nlohmann::json StatusJson(const Config& cfg, const NodeState& s) {
   if (!s.sync_note.empty()) j["synchronous"] = s.sync_note;
   if (l.gated) j["client_gate"] = "closed";
   j["patroni"] = {{"version", kPatroniCompatVersion}, {"scope", cfg.scope}, {"name", cfg.name}};
-  return nlohmann::json::parse(j.dump());
+  return j;
 }
 
 }  // namespace pgw

@@ -195,13 +195,19 @@ void EtcdDcs::KeeperLoop() {
 }
 
 Result<ClusterView> EtcdDcs::Cluster() {
+  auto view = ClusterSnapshot();
+  if (!view) return Unavailable("no view of etcd yet (" + client_->CurrentEndpoint() + ")");
+  return *view;
+}
+
+std::shared_ptr<const ClusterView> EtcdDcs::ClusterSnapshot() {
   auto snap = cache_->Get();
-  if (!snap.ready) return Unavailable("no view of etcd yet (" + client_->CurrentEndpoint() + ")");
+  if (!snap.ready) return nullptr;
   // Built once per change of the cache, not once per call: the HA loop and every health check of a load balancer
   // ask for it, and decoding every member's JSON each time was most of an idle agent's work.
   std::lock_guard<std::mutex> l(view_mu_);
-  if (view_kvs_ != snap.kvs || view_revision_ != snap.revision) {
-    view_ = BuildClusterView(prefix_, *snap.kvs, snap.revision);
+  if (!view_ || view_kvs_ != snap.kvs || view_revision_ != snap.revision) {
+    view_ = std::make_shared<const ClusterView>(BuildClusterView(prefix_, *snap.kvs, snap.revision));
     view_kvs_ = snap.kvs;
     view_revision_ = snap.revision;
   }

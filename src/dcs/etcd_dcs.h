@@ -48,6 +48,9 @@ class EtcdDcs final : public Dcs {
   std::string WakeSignature() const;
 
   Result<ClusterView> Cluster() override;
+  // The same view without copying it (nullptr when there is none yet): for readers that only look, such as every
+  // health check of a load balancer. Immutable; valid as long as the caller holds it.
+  std::shared_ptr<const ClusterView> ClusterSnapshot();
   // The view proven fresh by a linearizable read of the prefix (issue 10 item 8): the watch cache when it holds
   // what the read returned (waiting up to 200 ms for events in flight), else the read itself, and the watch is
   // moved to another endpoint. When the read fails the cache is returned as is (freshness unproven).
@@ -129,7 +132,7 @@ class EtcdDcs final : public Dcs {
   std::mutex view_mu_;
   std::shared_ptr<const std::map<std::string, etcd::KeyValue>> view_kvs_;  // guarded by view_mu_
   int64_t view_revision_ = -1;                                              // guarded by view_mu_
-  ClusterView view_;                                                        // guarded by view_mu_
+  std::shared_ptr<const ClusterView> view_;                                 // guarded by view_mu_
 
   mutable std::mutex mu_;
   std::mutex grant_mu_;  // one grant/renewal at a time (keeper thread and HA loop may both need one)

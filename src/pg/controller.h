@@ -187,6 +187,9 @@ class PgController {
   Result<std::vector<Row>> QueryIn(const std::string& database, const std::string& sql,
                                    const std::vector<std::string>& params);
   std::vector<SlotState> ObserveSlots();
+  // ObserveSlots' query (pg/slots.cc), and its rows as SlotStates.
+  static const char* SlotsQuery();
+  static std::vector<SlotState> SlotsFromRows(const std::vector<Row>& rows);
   Status EnsureConnected();
   Result<std::vector<Row>> Query(const std::string& sql, const std::vector<std::string>& params = {});
   std::optional<pid_t> PostmasterPid() const;

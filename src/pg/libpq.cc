@@ -62,6 +62,33 @@ Result<std::vector<Row>> PgConnection::Query(const std::string& sql, const std::
     Close();
     return Unavailable("PostgreSQL connection lost: " + err);
   }
+  auto results = AwaitResults();
+  if (!results.ok()) return results.status();
+  if (results->empty()) return Unavailable("PostgreSQL returned no result");
+  return std::move(results->back());  // the last result of the statement
+}
+
+Result<std::vector<std::vector<Row>>> PgConnection::QueryBatch(const std::vector<std::string>& sqls) {
+  if (!connected()) return Unavailable("not connected to PostgreSQL");
+  std::string text;
+  for (const auto& sql : sqls) text += sql + ";\n";
+  PGconn* c = static_cast<PGconn*>(conn_);
+  if (!PQsendQuery(c, text.c_str())) {
+    std::string err = PQerrorMessage(c);
+    Close();
+    return Unavailable("PostgreSQL connection lost: " + err);
+  }
+  auto results = AwaitResults();
+  if (!results.ok()) return results.status();
+  if (results->size() != sqls.size()) {
+    return Status(Code::kInvalidArgument, "a batch of " + std::to_string(sqls.size()) + " statements returned " +
+                                              std::to_string(results->size()) + " results");
+  }
+  return results;
+}
+
+Result<std::vector<std::vector<Row>>> PgConnection::AwaitResults() {
+  PGconn* c = static_cast<PGconn*>(conn_);
   auto deadline = std::chrono::steady_clock::now() + query_timeout_;
   // Waits until a result can be read without blocking; false on timeout or a broken connection.
   auto ready = [&] {
@@ -75,43 +102,47 @@ Result<std::vector<Row>> PgConnection::Query(const std::string& sql, const std::
     }
     return true;
   };
-  PGresult* res = nullptr;
+  std::vector<std::vector<Row>> out;
+  std::string error;  // of the first failed statement; the results that follow are drained
   while (true) {
     if (!ready()) {
-      if (res) PQclear(res);
       Close();
       return Unavailable("PostgreSQL did not answer within " + std::to_string(query_timeout_.count()) +
                          " ms (connection closed)");
     }
-    PGresult* next = PQgetResult(c);
-    if (!next) break;
-    if (res) PQclear(res);  // keep the last result of the statement
-    res = next;
-  }
-  if (!res) return Unavailable("PostgreSQL returned no result");
-  ExecStatusType st = PQresultStatus(res);
-  if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-    std::string err = PQresultErrorMessage(res);
+    PGresult* res = PQgetResult(c);
+    if (!res) break;
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+      if (error.empty()) {
+        error = PQresultErrorMessage(res);
+        while (!error.empty() && error.back() == '\n') error.pop_back();
+        if (error.empty()) error = "statement failed";
+      }
+      PQclear(res);
+      continue;
+    }
+    std::vector<Row> rows;
+    int n = PQntuples(res), f = PQnfields(res);
+    for (int i = 0; i < n; ++i) {
+      Row r;
+      for (int j = 0; j < f; ++j) {
+        if (PQgetisnull(res, i, j)) r.push_back(std::nullopt);
+        else r.push_back(std::string(PQgetvalue(res, i, j)));
+      }
+      rows.push_back(std::move(r));
+    }
     PQclear(res);
-    while (!err.empty() && err.back() == '\n') err.pop_back();
+    out.push_back(std::move(rows));
+  }
+  if (!error.empty()) {
     if (PQstatus(c) != CONNECTION_OK) {
       Close();
-      return Unavailable("PostgreSQL connection lost: " + err);
+      return Unavailable("PostgreSQL connection lost: " + error);
     }
-    return Status(Code::kInvalidArgument, err);
+    return Status(Code::kInvalidArgument, error);
   }
-  std::vector<Row> rows;
-  int n = PQntuples(res), f = PQnfields(res);
-  for (int i = 0; i < n; ++i) {
-    Row r;
-    for (int j = 0; j < f; ++j) {
-      if (PQgetisnull(res, i, j)) r.push_back(std::nullopt);
-      else r.push_back(std::string(PQgetvalue(res, i, j)));
-    }
-    rows.push_back(std::move(r));
-  }
-  PQclear(res);
-  return rows;
+  return out;
 }
 
 std::string PgConnection::QuoteLiteral(const std::string& s) {

@@ -28,11 +28,18 @@ class PgConnection {
   // no answer came within the Connect timeout + 1 s (client side: a hung backend cannot stall the caller; the
   // connection is closed without a cancel request, which a frozen postmaster would never answer).
   Result<std::vector<Row>> Query(const std::string& sql, const std::vector<std::string>& params = {});
+  // Runs `sqls` (statements without parameters or semicolons) in one round trip: the simple query protocol, so
+  // they share one implicit transaction and a failed statement fails the batch (kInvalidArgument; the caller may
+  // retry them one by one). One row set per statement, in order. Timeouts and connection loss as Query.
+  Result<std::vector<std::vector<Row>>> QueryBatch(const std::vector<std::string>& sqls);
   // Quotes for use in SQL text where parameters cannot be used (CREATE ROLE ... PASSWORD).
   std::string QuoteLiteral(const std::string& s);
   std::string QuoteIdent(const std::string& s);
 
  private:
+  // Waits for every result of what was sent; the first failed statement's error after draining the rest.
+  Result<std::vector<std::vector<Row>>> AwaitResults();
+
   void* conn_ = nullptr;  // PGconn*
   Duration query_timeout_{0};
 };

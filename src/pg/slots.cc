@@ -31,14 +31,21 @@ std::optional<std::string> DecodeHexBytea(const std::string& s) {
 
 }  // namespace
 
+const char* PgController::SlotsQuery() {
+  return "SELECT slot_name, slot_type, COALESCE(database, ''), COALESCE(plugin, ''), active, "
+         "COALESCE(restart_lsn - '0/0', 0)::bigint, COALESCE(confirmed_flush_lsn - '0/0', 0)::bigint "
+         "FROM pg_replication_slots WHERE NOT temporary ORDER BY slot_name";
+}
+
 std::vector<SlotState> PgController::ObserveSlots() {
+  auto rows = Query(SlotsQuery());
+  if (!rows.ok()) return {};
+  return SlotsFromRows(*rows);
+}
+
+std::vector<SlotState> PgController::SlotsFromRows(const std::vector<Row>& rows) {
   std::vector<SlotState> out;
-  auto rows = Query(
-      "SELECT slot_name, slot_type, COALESCE(database, ''), COALESCE(plugin, ''), active, "
-      "COALESCE(restart_lsn - '0/0', 0)::bigint, COALESCE(confirmed_flush_lsn - '0/0', 0)::bigint "
-      "FROM pg_replication_slots WHERE NOT temporary ORDER BY slot_name");
-  if (!rows.ok()) return out;
-  for (const auto& r : *rows) {
+  for (const auto& r : rows) {
     SlotState s;
     s.name = r[0].value_or("");
     s.type = r[1].value_or("");

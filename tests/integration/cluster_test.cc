@@ -98,6 +98,34 @@ TEST_F(ClusterTest, IdleAgentsOpenNoNewPostgresSessions) {
   }
 }
 
+// The HA loop's three observation queries go in one round trip (PgController::Observe): the statements of a batch
+// share one message, hence one implicit transaction (now() is the transaction's start), and each gets its rows.
+// A failing statement fails the batch without closing the session.
+TEST_F(ClusterTest, QueryBatchRunsItsStatementsInOneRoundTrip) {
+  std::string leader = Leader();
+  ASSERT_FALSE(leader.empty());
+  PgConnection c;
+  ASSERT_TRUE(c.Connect(sb_->Conninfo(leader), Duration(5000)).ok());
+  auto r = c.QueryBatch({"SELECT now()::text, 1", "SELECT pg_sleep(0.02), 2 FROM generate_series(1, 2)",
+                         "SELECT now()::text, statement_timestamp() = now() AND clock_timestamp() > now()"});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->size(), 3u);
+  ASSERT_EQ((*r)[0].size(), 1u);
+  ASSERT_EQ((*r)[1].size(), 2u);
+  ASSERT_EQ((*r)[2].size(), 1u);
+  EXPECT_EQ((*r)[0][0][1], "1");
+  EXPECT_EQ((*r)[1][1][1], "2");
+  EXPECT_EQ((*r)[0][0][0], (*r)[2][0][0]) << "the statements ran in separate transactions";
+  EXPECT_EQ((*r)[2][0][1], "t") << "the last statement came in a later message than the first";
+  auto bad = c.QueryBatch({"SELECT 1", "SELECT no_such_column", "SELECT 3"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument) << bad.status().message();
+  EXPECT_TRUE(c.connected());
+  auto after = c.Query("SELECT 4");
+  ASSERT_TRUE(after.ok()) << after.status().message();
+  EXPECT_EQ(after->at(0)[0], "4");
+}
+
 TEST_F(ClusterTest, RowWrittenOnLeaderIsReadOnBothReplicas) {
   std::string leader = Leader();
   ASSERT_FALSE(leader.empty());

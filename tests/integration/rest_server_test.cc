@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -126,6 +127,33 @@ TEST_F(RestServerTest, SlowOperationDoesNotDelayHealthChecks) {
   release_ = true;
   t.join();
   EXPECT_EQ(slow, "slow done");
+}
+
+// Context switches of this process's threads other than the calling one (each wake-up of a sleeping thread is
+// one), from /proc/self/task/*/status.
+long OtherThreadsSwitches() {
+  long total = 0;
+  std::string self = std::to_string(gettid());
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    if (e.path().filename() == self) continue;
+    std::ifstream f(e.path() / "status");
+    std::string line;
+    while (std::getline(f, line)) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0) total += std::atol(line.c_str() + 24);
+    }
+  }
+  return total;
+}
+
+// Issue 14: an idle agent's REST server woke every 200 ms to look for timeouts with no connection open.
+TEST_F(RestServerTest, AnIdleServerDoesNotWakeUp) {
+  EXPECT_EQ(Get("/health"), "ok /health");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the answered connection is closed and dropped
+  long before = OtherThreadsSwitches();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  long woke = OtherThreadsSwitches() - before;
+  EXPECT_LE(woke, 1) << "the server's threads woke " << woke << " times in an idle second";
+  EXPECT_EQ(Get("/health"), "ok /health") << "the server still serves";
 }
 
 // Virtual memory of this process in kB (VmSize), 0 when unreadable.

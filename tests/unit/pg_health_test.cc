@@ -9,7 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -84,6 +88,7 @@ class StandInServer {
       if (poll(&p, 1, 50) <= 0) continue;
       int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) continue;
+      accepted_++;
       if (!answer_) {
         held_.push_back(c);  // accepted by the kernel, never answered
         continue;
@@ -102,6 +107,7 @@ class StandInServer {
 
  public:
   std::atomic<int> passwords_sent_{0};
+  std::atomic<int> accepted_{0};
 };
 
 TEST(PgPingTest, StartingServerIsRejectedAndSilentOneDoesNotRespond) {
@@ -121,6 +127,31 @@ TEST(PgPingTest, HealthPingIsAnsweredByAnAuthenticationRequestAndOffersNoPasswor
   EXPECT_EQ(server.passwords_sent_.load(), 1) << "the health ping sent a password";
 }
 
+// libpq writes "WARNING: password file ... is not a plain file" to stderr when passfile names a device: the ping
+// at passfile=/dev/null did so ~2.7 times a second into the agent's log.
+TEST(PgPingTest, HealthPingWritesNothingToStderr) {
+  StandInServer server(true, /*ask_password=*/true);
+  char path[] = "/tmp/pg_health_stderr_XXXXXX";
+  int capture = mkstemp(path);
+  ASSERT_GE(capture, 0);
+  fflush(stderr);
+  int saved = dup(2);
+  ASSERT_GE(saved, 0);
+  dup2(capture, 2);
+  PgPingResult r = PgPing(PasswordlessPing(server.Conninfo() + " password=secret"), Duration(1000));
+  fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  off_t size = lseek(capture, 0, SEEK_END);
+  std::string written(static_cast<size_t>(std::max<off_t>(0, size)), '\0');
+  ASSERT_EQ(pread(capture, written.data(), written.size(), 0), static_cast<ssize_t>(written.size()));
+  close(capture);
+  unlink(path);
+  EXPECT_EQ(r, PgPingResult::kOk);
+  EXPECT_EQ(server.passwords_sent_.load(), 0) << "the health ping sent a password";
+  EXPECT_EQ(written, "") << "libpq wrote to stderr during the health ping";
+}
+
 // Found by FailoverTest.PostmasterKilledAloneIsRestartedInPlace under load: crash recovery of a primary restarted
 // in place took longer than the bound, the health gate closed, and the fence killed a recovering primary.
 TEST(PgHealthTest, APostmasterThatAnswersStartingUpStaysHealthyASilentOneDoesNot) {
@@ -133,6 +164,8 @@ TEST(PgHealthTest, APostmasterThatAnswersStartingUpStaysHealthyASilentOneDoesNot
   ASSERT_EQ(a.Bound(), Duration(1000));
   a.Start();
   b.Start();
+  a.SetActive(true);
+  b.SetActive(true);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (b.Healthy() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -146,6 +179,28 @@ TEST(PgHealthTest, APostmasterThatAnswersStartingUpStaysHealthyASilentOneDoesNot
   }
   a.Stop();
   b.Stop();
+}
+
+// Only an armed primary's renewals ask Healthy(): replicas (the checker inactive) must not ping PostgreSQL.
+TEST(PgHealthTest, AnInactiveCheckerDoesNotConnectAndActivatingChecksAtOnce) {
+  RealClock clock;
+  Logger log(stderr);
+  StandInServer server(true);
+  PgHealth h(server.Conninfo(), clock, log);
+  h.SetTtl(2);
+  h.Start();
+  // Four intervals (250 ms each at ttl 2) without a connection: an active checker would have made four.
+  std::this_thread::sleep_for(4 * h.Interval());
+  EXPECT_EQ(server.accepted_.load(), 0) << "an inactive health check connected to PostgreSQL";
+  h.SetActive(true);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (server.accepted_.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(server.accepted_.load(), 0) << "activating did not start the checks";
+  EXPECT_TRUE(h.Healthy());
+  h.SetActive(false);
+  h.Stop();
 }
 
 }  // namespace
