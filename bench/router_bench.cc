@@ -13,7 +13,8 @@
 // Every cell is bounded (--seconds each). The figures depend on how busy the machine is: the load average at the
 // start is printed with them.
 //
-//   router_bench [--seconds N] [--clients 1,16,64] [--scale N] [--workers N] [--repeat N] [--dir DIR] [--no-haproxy]
+//   router_bench [--seconds N] [--clients 1,16,64] [--scale N] [--workers N] [--repeat N] [--router-arg ARG]...
+//                [--dir DIR] [--no-haproxy]
 //                [--no-failover] [--no-tpcb] [--keep]
 #include <unistd.h>
 
@@ -34,6 +35,7 @@ struct Options {
   // Rounds per cell: direct, router and HAProxy run one after the other, `repeat` times over; each column shows the
   // median (a compile burst on a shared machine hits one round, not one column).
   int repeat = 1;
+  std::vector<std::string> router_args;  // --router-arg, repeatable: passed to pgwarden-router as they are
   std::string dir = "/tmp/pgwarden-router-bench";
   bool haproxy = true, failover = true, tpcb = true, keep = false;
 };
@@ -135,7 +137,8 @@ std::string LoadAverage() {
 // pgwarden-router as its own process on free ports, reading the sandbox's etcd.
 class RouterProcess {
  public:
-  Status Start(const std::string& bin, const Sandbox& sb, const std::string& dir, int workers) {
+  Status Start(const std::string& bin, const Sandbox& sb, const std::string& dir, int workers,
+               const std::vector<std::string>& extra) {
     auto ports = FreePorts(3);
     if (!ports.ok()) return ports.status();
     write_port_ = (*ports)[0];
@@ -145,6 +148,7 @@ class RouterProcess {
                                      "127.0.0.1:" + std::to_string((*ports)[1]), "--listen-admin",
                                      "127.0.0.1:" + std::to_string(admin_port_), "--log-level", "WARNING"};
     if (workers > 0) argv.insert(argv.end(), {"--workers", std::to_string(workers)});
+    argv.insert(argv.end(), extra.begin(), extra.end());
     auto pid = StartDetached(argv, dir + "/router.log");
     if (!pid.ok()) return pid.status();
     pid_ = *pid;
@@ -271,6 +275,7 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     else if (a == "--scale" && has) o->scale = std::atoi(argv[++i]);
     else if (a == "--workers" && has) o->workers = std::atoi(argv[++i]);
     else if (a == "--repeat" && has) o->repeat = std::atoi(argv[++i]);
+    else if (a == "--router-arg" && has) o->router_args.push_back(argv[++i]);
     else if (a == "--dir" && has) o->dir = argv[++i];
     else if (a == "--clients" && has) {
       o->clients.clear();
@@ -298,7 +303,7 @@ int Main(int argc, char** argv) {
   if (!ParseArgs(argc, argv, &o)) {
     std::fprintf(stderr,
                  "usage: router_bench [--seconds N] [--clients 1,16,64] [--scale N] [--workers N] [--repeat N] "
-                 "[--dir DIR] [--no-haproxy] [--no-failover] [--no-tpcb] [--keep]\n(clients 1..150 each, repeat 1..20)\n");
+                 "[--router-arg ARG]... [--dir DIR] [--no-haproxy] [--no-failover] [--no-tpcb] [--keep]\n(clients 1..150 each, repeat 1..20)\n");
     return 2;
   }
   o.haproxy = o.haproxy && PathExists("/usr/sbin/haproxy");
@@ -326,7 +331,7 @@ int Main(int argc, char** argv) {
       s = Unavailable("pgbench -i: " + (init.ok() ? init->output : init.status().message()));
     }
   }
-  if (s.ok()) s = router.Start(SelfDir() + "/../apps/pgwarden-router", b.sandbox(), o.dir, o.workers);
+  if (s.ok()) s = router.Start(SelfDir() + "/../apps/pgwarden-router", b.sandbox(), o.dir, o.workers, o.router_args);
   if (s.ok() && !WaitUntil(Duration(30000), [&] {
         return Query(b.ConninfoVia(router.write_port()), "SELECT pg_is_in_recovery()") == "f";
       })) {
