@@ -288,6 +288,7 @@ class Bench {
     return "host=127.0.0.1 port=" + std::to_string(port) + " user=postgres password=" +
            std::string(Sandbox::kSuperuserPassword) + " dbname=postgres";
   }
+  pid_t haproxy_pid() const { return haproxy_pid_; }
   void StopHaproxy() {
     if (haproxy_pid_ <= 0) return;
     kill(haproxy_pid_, SIGTERM);

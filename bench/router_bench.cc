@@ -3,7 +3,9 @@
 //   - pgbench select-only (-S) and TPC-B-like, at 1, 16 and 64 clients by default, each cell run directly against
 //     the primary, through the router's write port and through HAProxy's write port, in that order, one after the
 //     other; printed as transactions per second, the ratio to direct, and the latency each adds per transaction
-//     (pgbench's average latency minus direct's);
+//     (pgbench's average latency minus direct's), and each proxy's CPU time per transaction (user + system, all its
+//     threads: what forwarding costs, whatever else the machine runs); --repeat N runs the three N times over,
+//     interleaved, and prints medians;
 //   - a crash-failover row: the leader's machine is killed (agent, fence supervisor, postmaster) while three write
 //     probes run, one through the router, one on a libpq multi-host connection string
 //     (target_session_attrs=read-write) and one through HAProxy; the longest stretch without an acknowledged write
@@ -11,10 +13,12 @@
 // Every cell is bounded (--seconds each). The figures depend on how busy the machine is: the load average at the
 // start is printed with them.
 //
-//   router_bench [--seconds N] [--clients 1,16,64] [--scale N] [--workers N] [--dir DIR] [--no-haproxy]
+//   router_bench [--seconds N] [--clients 1,16,64] [--scale N] [--workers N] [--repeat N] [--router-arg ARG]...
+//                [--dir DIR] [--no-haproxy]
 //                [--no-failover] [--no-tpcb] [--keep]
 #include <unistd.h>
 
+#include <algorithm>
 #include <regex>
 #include <sstream>
 
@@ -28,6 +32,10 @@ struct Options {
   std::vector<int> clients = {1, 16, 64};
   int scale = 10;
   int workers = 0;  // router workers; 0: the number of cores
+  // Rounds per cell: direct, router and HAProxy run one after the other, `repeat` times over; each column shows the
+  // median (a compile burst on a shared machine hits one round, not one column).
+  int repeat = 1;
+  std::vector<std::string> router_args;  // --router-arg, repeatable: passed to pgwarden-router as they are
   std::string dir = "/tmp/pgwarden-router-bench";
   bool haproxy = true, failover = true, tpcb = true, keep = false;
 };
@@ -35,8 +43,48 @@ struct Options {
 struct Cell {
   double tps = 0;
   double latency_ms = 0;
+  double cpu_us_per_tx = -1;  // the proxy's CPU time (user + system, all threads) per transaction; < 0: not measured
   std::string error;
 };
+
+// User + system CPU time of process `pid` (all its threads), in microseconds; -1 when unreadable.
+double CpuUs(pid_t pid) {
+  if (pid <= 0) return -1;
+  auto t = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!t.ok()) return -1;
+  size_t close_paren = t->rfind(')');  // the command name may hold spaces
+  if (close_paren == std::string::npos) return -1;
+  std::istringstream in(t->substr(close_paren + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  // Fields 3.. after the name: state is 3, utime 14, stime 15.
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::atof(field.c_str());
+    if (i == 15) stime = std::atof(field.c_str());
+  }
+  return (utime + stime) * 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// The median of each column over rounds (tps, latency and CPU each on their own); the first error wins.
+Cell Median(std::vector<Cell> rounds) {
+  Cell out;
+  std::vector<double> tps, lat, cpu;
+  for (const Cell& c : rounds) {
+    if (!c.error.empty()) return c;
+    tps.push_back(c.tps);
+    lat.push_back(c.latency_ms);
+    if (c.cpu_us_per_tx >= 0) cpu.push_back(c.cpu_us_per_tx);
+  }
+  auto med = [](std::vector<double> v) {
+    if (v.empty()) return -1.0;
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  };
+  out.tps = med(tps);
+  out.latency_ms = med(lat);
+  out.cpu_us_per_tx = med(cpu);
+  return out;
+}
 
 std::string PgbenchBin() {
   for (const char* p : {"/usr/lib/postgresql/15/bin/pgbench", "/usr/bin/pgbench"}) {
@@ -89,7 +137,8 @@ std::string LoadAverage() {
 // pgwarden-router as its own process on free ports, reading the sandbox's etcd.
 class RouterProcess {
  public:
-  Status Start(const std::string& bin, const Sandbox& sb, const std::string& dir, int workers) {
+  Status Start(const std::string& bin, const Sandbox& sb, const std::string& dir, int workers,
+               const std::vector<std::string>& extra) {
     auto ports = FreePorts(3);
     if (!ports.ok()) return ports.status();
     write_port_ = (*ports)[0];
@@ -99,6 +148,7 @@ class RouterProcess {
                                      "127.0.0.1:" + std::to_string((*ports)[1]), "--listen-admin",
                                      "127.0.0.1:" + std::to_string(admin_port_), "--log-level", "WARNING"};
     if (workers > 0) argv.insert(argv.end(), {"--workers", std::to_string(workers)});
+    argv.insert(argv.end(), extra.begin(), extra.end());
     auto pid = StartDetached(argv, dir + "/router.log");
     if (!pid.ok()) return pid.status();
     pid_ = *pid;
@@ -115,6 +165,7 @@ class RouterProcess {
   }
   ~RouterProcess() { Stop(); }
   int write_port() const { return write_port_; }
+  pid_t pid() const { return pid_; }
   Json Stats() const {
     HttpClient http;
     HttpRequest req;
@@ -201,6 +252,13 @@ std::string Ratio(const Cell& c, const Cell& direct) {
   return buf;
 }
 
+std::string Cpu(const Cell& c) {
+  if (!c.error.empty() || c.cpu_us_per_tx < 0) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f us", c.cpu_us_per_tx);
+  return buf;
+}
+
 std::string Added(const Cell& c, const Cell& direct) {
   if (!c.error.empty() || !direct.error.empty()) return "-";
   char buf[32];
@@ -215,6 +273,8 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     if (a == "--seconds" && has) o->seconds = std::atoi(argv[++i]);
     else if (a == "--scale" && has) o->scale = std::atoi(argv[++i]);
     else if (a == "--workers" && has) o->workers = std::atoi(argv[++i]);
+    else if (a == "--repeat" && has) o->repeat = std::atoi(argv[++i]);
+    else if (a == "--router-arg" && has) o->router_args.push_back(argv[++i]);
     else if (a == "--dir" && has) o->dir = argv[++i];
     else if (a == "--clients" && has) {
       o->clients.clear();
@@ -227,7 +287,10 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     else if (a == "--keep") o->keep = true;
     else return false;
   }
-  if (o->seconds < 1 || o->seconds > 3600 || o->scale < 1 || o->scale > 1000 || o->workers < 0) return false;
+  if (o->seconds < 1 || o->seconds > 3600 || o->scale < 1 || o->scale > 1000 || o->workers < 0 || o->repeat < 1 ||
+      o->repeat > 20) {
+    return false;
+  }
   for (int c : o->clients) {
     if (c < 1 || c > 150) return false;
   }
@@ -238,8 +301,8 @@ int Main(int argc, char** argv) {
   Options o;
   if (!ParseArgs(argc, argv, &o)) {
     std::fprintf(stderr,
-                 "usage: router_bench [--seconds N] [--clients 1,16,64] [--scale N] [--workers N] [--dir DIR] "
-                 "[--no-haproxy] [--no-failover] [--no-tpcb] [--keep]\n(clients 1..150 each)\n");
+                 "usage: router_bench [--seconds N] [--clients 1,16,64] [--scale N] [--workers N] [--repeat N] "
+                 "[--router-arg ARG]... [--dir DIR] [--no-haproxy] [--no-failover] [--no-tpcb] [--keep]\n(clients 1..150 each, repeat 1..20)\n");
     return 2;
   }
   o.haproxy = o.haproxy && PathExists("/usr/sbin/haproxy");
@@ -267,7 +330,7 @@ int Main(int argc, char** argv) {
       s = Unavailable("pgbench -i: " + (init.ok() ? init->output : init.status().message()));
     }
   }
-  if (s.ok()) s = router.Start(SelfDir() + "/../apps/pgwarden-router", b.sandbox(), o.dir, o.workers);
+  if (s.ok()) s = router.Start(SelfDir() + "/../apps/pgwarden-router", b.sandbox(), o.dir, o.workers, o.router_args);
   if (s.ok() && !WaitFor([&] {
         return Query(b.ConninfoVia(router.write_port()), "SELECT pg_is_in_recovery()") == "f";
       }, Duration(30000), kBenchPoll)) {
@@ -291,19 +354,36 @@ int Main(int argc, char** argv) {
 
   int cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   int direct_port = b.sandbox().Node(leader)->pg_port;
-  std::printf("pgbench, %d s per cell, scale %d, %d cores, router workers %d; load average at the start: %s\n",
-              o.seconds, o.scale, cores, o.workers > 0 ? o.workers : cores, load_before.c_str());
-  std::printf("%-12s %7s %10s %18s %10s %18s %10s\n", "workload", "clients", "direct tps", "router tps (x)",
-              "router +lat", "HAProxy tps (x)", "HAProxy +lat");
+  std::printf("pgbench, %d s per cell%s, scale %d, %d cores, router workers %d; load average at the start: %s\n",
+              o.seconds, o.repeat > 1 ? (", median of " + std::to_string(o.repeat) + " interleaved rounds").c_str() : "",
+              o.scale, cores, o.workers > 0 ? o.workers : cores, load_before.c_str());
+  std::printf("%-12s %7s %10s %18s %10s %10s %18s %10s %10s\n", "workload", "clients", "direct tps", "router tps (x)",
+              "router +lat", "router cpu", "HAProxy tps (x)", "HAProxy +lat", "HAProxy cpu");
   bool failed = false;
   std::vector<bool> workloads = {true};
   if (o.tpcb) workloads.push_back(false);
   for (bool select_only : workloads) {
     for (int c : o.clients) {
-      Cell direct = Pgbench(direct_port, select_only, c, o.seconds);
-      Cell via_router = Pgbench(router.write_port(), select_only, c, o.seconds);
+      // A proxy's cell with its CPU time per transaction (the proxy serves nothing else meanwhile).
+      auto through = [&](int port, pid_t pid) {
+        double before = CpuUs(pid);
+        Cell x = Pgbench(port, select_only, c, o.seconds);
+        double after = CpuUs(pid);
+        if (x.error.empty() && before >= 0 && after >= before && x.tps > 0) {
+          x.cpu_us_per_tx = (after - before) / (x.tps * o.seconds);
+        }
+        return x;
+      };
+      std::vector<Cell> directs, routers, haproxies;
+      for (int round = 0; round < o.repeat; ++round) {
+        directs.push_back(Pgbench(direct_port, select_only, c, o.seconds));
+        routers.push_back(through(router.write_port(), router.pid()));
+        if (o.haproxy) haproxies.push_back(through(haproxy_port, b.haproxy_pid()));
+      }
+      Cell direct = Median(directs);
+      Cell via_router = Median(routers);
       Cell via_haproxy;
-      if (o.haproxy) via_haproxy = Pgbench(haproxy_port, select_only, c, o.seconds);
+      if (o.haproxy) via_haproxy = Median(haproxies);
       else via_haproxy.error = "not run";
       for (const Cell* x : {&direct, &via_router, &via_haproxy}) {
         if (!x->error.empty() && x->error != "not run") {
@@ -313,10 +393,11 @@ int Main(int argc, char** argv) {
       }
       char dt[32];
       std::snprintf(dt, sizeof dt, "%10.0f", direct.tps);
-      std::printf("%-12s %7d %10s %18s %10s %18s %10s\n", select_only ? "select-only" : "tpc-b", c,
+      std::printf("%-12s %7d %10s %18s %10s %10s %18s %10s %10s\n", select_only ? "select-only" : "tpc-b", c,
                   direct.error.empty() ? dt : "error", Ratio(via_router, direct).c_str(),
-                  Added(via_router, direct).c_str(), o.haproxy ? Ratio(via_haproxy, direct).c_str() : "-",
-                  o.haproxy ? Added(via_haproxy, direct).c_str() : "-");
+                  Added(via_router, direct).c_str(), Cpu(via_router).c_str(),
+                  o.haproxy ? Ratio(via_haproxy, direct).c_str() : "-", o.haproxy ? Added(via_haproxy, direct).c_str() : "-",
+                  o.haproxy ? Cpu(via_haproxy).c_str() : "-");
       std::fflush(stdout);
     }
   }

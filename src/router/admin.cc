@@ -65,6 +65,7 @@ std::string RenderStatsJson(const Topology& t, MonoTime now, const RouterConfig&
               {"state", s.state},
               {"leader", s.leader},
               {"lag_bytes", s.lag_bytes ? Json(*s.lag_bytes) : Json()},
+              {"lag_time_ms", s.lag_time ? Json(s.lag_time->count()) : Json()},
               {"noloadbalance", s.noloadbalance}};
     auto it = loads.find(s.name);
     if (it != loads.end()) {
@@ -108,6 +109,7 @@ std::string RenderStatsJson(const Topology& t, MonoTime now, const RouterConfig&
   // The settings in force (after the last reload).
   j["config"] = {{"read_max_lag_bytes", cfg.read_max_lag_bytes},
                  {"read_return_lag_bytes", cfg.read_return_lag_bytes},
+                 {"read_max_lag_time_ms", cfg.read_max_lag_time.count()},
                  {"read_fallback_to_primary", cfg.read_fallback_to_primary},
                  {"no_leader_wait_ms", cfg.no_leader_wait.count()},
                  {"connect_timeout_ms", cfg.connect_timeout.count()},

@@ -173,6 +173,9 @@ const std::vector<Field>& Fields() {
          c->read_return_lag_bytes = *b;
          return std::nullopt;
        }},
+      {"read_max_lag_time", "--read-max-lag-time", "replicas known to be further behind in time leave the read pool "
+       "too (30s, 1min; 0 off, the default; resolution about one loop_wait)", false,
+       [](const std::vector<std::string>& v, RouterConfig* c) { return Duration1(v[0], &c->read_max_lag_time); }},
       {"read_fallback_to_primary", "--read-fallback-to-primary", "read port uses the primary when no replica "
        "qualifies (true/false, default false)", false,
        [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {

@@ -49,6 +49,8 @@ struct RouterConfig {
   // ... and return once at most this far behind (hysteresis); resolved: half of read_max_lag unless set, and never
   // above it.
   int64_t read_return_lag_bytes = 1 << 19;
+  // Replicas known to be further behind in time leave the read pool too (ServerInfo::lag_time); 0: off.
+  Duration read_max_lag_time = Duration(0);
   bool read_fallback_to_primary = false;  // read port: the primary when no replica qualifies
   Duration no_leader_wait = Duration(5000);  // how long a new connection waits for a routable server
   Duration connect_timeout = Duration(2000);  // TCP connect to a server

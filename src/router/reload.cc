@@ -42,6 +42,8 @@ const std::vector<Setting>& Settings() {
        [](const RouterConfig& r, RouterConfig* n) { n->workers = r.workers; }},
       {"read_max_lag", [](const RouterConfig& c) { return std::to_string(c.read_max_lag_bytes); }, nullptr},
       {"read_return_lag", [](const RouterConfig& c) { return std::to_string(c.read_return_lag_bytes); }, nullptr},
+      {"read_max_lag_time", [](const RouterConfig& c) { return std::to_string(c.read_max_lag_time.count()) + "ms"; },
+       nullptr},
       {"read_fallback_to_primary",
        [](const RouterConfig& c) { return std::string(c.read_fallback_to_primary ? "true" : "false"); }, nullptr},
       {"no_leader_wait", [](const RouterConfig& c) { return std::to_string(c.no_leader_wait.count()) + "ms"; },

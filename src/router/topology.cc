@@ -5,6 +5,10 @@
 
 namespace pgw::router {
 
+namespace {
+std::string Ms(Duration d) { return std::to_string(d.count()) + " ms"; }
+}  // namespace
+
 const ServerInfo* Topology::Find(const std::string& name) const {
   for (const auto& s : servers) {
     if (s.name == name) return &s;
@@ -71,6 +75,37 @@ RouteDecision RouteWrite(const Topology& t, MonoTime now, const std::set<std::st
   return {l, "leader " + l->name};
 }
 
+void LeaderPositionHistory::Observe(const std::optional<std::string>& leader, std::optional<int64_t> position,
+                                    MonoTime now) {
+  if (!leader || !position) return;
+  if (*leader != leader_ || (!entries_.empty() && *position < entries_.back().second)) {
+    leader_ = *leader;
+    entries_.clear();
+  }
+  if (!entries_.empty() && *position == entries_.back().second) return;
+  if (entries_.size() >= kMaxEntries) entries_.erase(entries_.begin(), entries_.begin() + kMaxEntries / 2);
+  entries_.emplace_back(now, *position);
+}
+
+std::optional<Duration> LeaderPositionHistory::Behind(int64_t position, MonoTime now) const {
+  if (entries_.empty()) return std::nullopt;
+  if (position >= entries_.back().second) return Duration(0);
+  // The first position seen past `position` (entries ascend in both time and position).
+  auto it = std::upper_bound(entries_.begin(), entries_.end(), position,
+                             [](int64_t p, const std::pair<MonoTime, int64_t>& e) { return p < e.second; });
+  return std::max(Duration(0), std::chrono::duration_cast<Duration>(now - it->first));
+}
+
+void AddLagTimes(Topology* t, LeaderPositionHistory* history, MonoTime now) {
+  history->Observe(t->leader, t->leader_position, now);
+  if (!t->leader_position) return;
+  for (auto& s : t->servers) {
+    if (s.leader) continue;
+    std::optional<int64_t> position = s.replay_lsn ? s.replay_lsn : s.xlog_location;
+    if (position) s.lag_time = history->Behind(*position, now);
+  }
+}
+
 int64_t ReadPolicy::ReturnLag() const {
   if (return_lag_bytes < 0) return max_lag_bytes / 2;
   return std::min(return_lag_bytes, max_lag_bytes);
@@ -85,7 +120,10 @@ std::set<std::string> NextLagging(const Topology& t, const ReadPolicy& policy, c
       if (was) next.insert(s.name);
       continue;
     }
-    if (*s.lag_bytes > policy.max_lag_bytes || (was && *s.lag_bytes > policy.ReturnLag())) next.insert(s.name);
+    bool timed = policy.max_lag_time.count() > 0 && s.lag_time;
+    bool over = *s.lag_bytes > policy.max_lag_bytes || (timed && *s.lag_time > policy.max_lag_time);
+    bool not_back = *s.lag_bytes > policy.ReturnLag() || (timed && *s.lag_time > policy.ReturnLagTime());
+    if (over || (was && not_back)) next.insert(s.name);
   }
   return next;
 }
@@ -102,9 +140,18 @@ std::optional<std::string> ReplicaRefusal(const Topology& t, const ServerInfo& s
       return s.name + " is " + std::to_string(*s.lag_bytes) + " bytes behind the leader (read_max_lag " +
              std::to_string(policy.max_lag_bytes) + ")";
     }
+    bool timed = policy.max_lag_time.count() > 0 && s.lag_time;
+    if (timed && *s.lag_time > policy.max_lag_time) {
+      return s.name + " is " + Ms(*s.lag_time) + " behind the leader (read_max_lag_time " + Ms(policy.max_lag_time) +
+             ")";
+    }
     if (lagging.count(s.name) && *s.lag_bytes > policy.ReturnLag()) {
       return s.name + " is " + std::to_string(*s.lag_bytes) + " bytes behind the leader and has not caught up since "
              "it left the read pool (returns at read_return_lag " + std::to_string(policy.ReturnLag()) + ")";
+    }
+    if (lagging.count(s.name) && timed && *s.lag_time > policy.ReturnLagTime()) {
+      return s.name + " is " + Ms(*s.lag_time) + " behind the leader and has not caught up since it left the read "
+             "pool (returns at half of read_max_lag_time, " + Ms(policy.ReturnLagTime()) + ")";
     }
   }
   return std::nullopt;

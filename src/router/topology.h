@@ -28,6 +28,10 @@ struct ServerInfo {
   // Behind the leader's position, when both are known: from replay_lsn when published (what a read there sees),
   // else from xlog_location (the larger of received and replayed).
   std::optional<int64_t> lag_bytes;
+  // Behind the leader in time, when known: how long ago the router first saw the leader past this member's position
+  // (LeaderPositionHistory; set by the topology watcher, not by BuildTopology). An estimate at the resolution of the
+  // member keys' updates (one agent loop): a replica that keeps up may show up to about one loop_wait.
+  std::optional<Duration> lag_time;
   bool noloadbalance = false;        // tag: never a read target
   bool leader = false;               // holds the leader key
 };
@@ -71,6 +75,29 @@ struct RouteDecision {
 // moments ago.
 RouteDecision RouteWrite(const Topology& t, MonoTime now, const std::set<std::string>& excluded = {});
 
+// When the router saw the leader's WAL position advance: (first time seen, position), oldest first, for the time
+// lag of replicas (ServerInfo::lag_time). Bounded (kMaxEntries, the oldest dropped: a replica older than the history
+// gets its age as a lower bound). Forgotten when the leader changes or its position goes backwards. Not thread-safe:
+// the topology thread owns it.
+class LeaderPositionHistory {
+ public:
+  static constexpr size_t kMaxEntries = 4096;
+  // Records the leader's position seen at `now` (nothing when `leader` or `position` is unknown).
+  void Observe(const std::optional<std::string>& leader, std::optional<int64_t> position, MonoTime now);
+  // How far behind in time a member at `position` is: 0 when at or past the latest position seen, else now minus
+  // when the leader was first seen past it; nullopt when no leader position has been seen.
+  std::optional<Duration> Behind(int64_t position, MonoTime now) const;
+  size_t size() const { return entries_.size(); }
+
+ private:
+  std::string leader_;
+  std::vector<std::pair<MonoTime, int64_t>> entries_;
+};
+
+// Sets lag_time on the members of `t` (all but the leader) whose position is known, from `history` after it observed
+// `t`'s leader position at `now`.
+void AddLagTimes(Topology* t, LeaderPositionHistory* history, MonoTime now);
+
 struct ReadPolicy {
   int64_t max_lag_bytes = 1 << 20;
   bool fallback_to_primary = false;
@@ -78,12 +105,17 @@ struct ReadPolicy {
   // most this far behind, so that one hovering around the threshold does not flap in and out. < 0: half of
   // max_lag_bytes. Never above max_lag_bytes.
   int64_t return_lag_bytes = -1;
+  // Time threshold, applied where a replica's lag_time is known; 0: off. A replica held out returns once at most half
+  // of it behind (and under the byte mark).
+  Duration max_lag_time = Duration(0);
 
   int64_t ReturnLag() const;
+  Duration ReturnLagTime() const { return max_lag_time / 2; }
 };
 
 // The replicas held out of the read pool for lag, given the set before this topology: a replica enters when its lag
-// is above max_lag_bytes and leaves when its lag is known and at most ReturnLag(). A replica whose lag cannot be
+// is above max_lag_bytes (or, with max_lag_time set and its lag_time known, above that) and leaves when its lag is
+// known and at most ReturnLag() (and its lag_time, when known, at most ReturnLagTime()). A replica whose lag cannot be
 // measured now (no position reported, or no leader position) keeps its state, so that it must be seen caught up
 // before it returns; members no longer in the topology are dropped, and so is the leader (whose member key may trail
 // the /status optime it is measured against by a loop). The caller keeps the set from one topology to

@@ -113,6 +113,8 @@ std::shared_ptr<const Topology> TopologyWatcher::Current() const {
 void TopologyWatcher::Consider(const ClusterView& view, bool force) {
   auto prev = Current();
   auto t = std::make_shared<Topology>(BuildTopology(view));
+  // lag_time is not compared below: it grows with the clock; the forced publish every probe period carries it.
+  AddLagTimes(t.get(), &history_, clock_.Now());
   t->fresh_at = fresh_at_;
   t->leader_epoch = prev->leader_epoch;
   t->leader_changed_at = prev->leader_changed_at;

@@ -62,6 +62,7 @@ class TopologyWatcher {
   Duration probe_period_;
   std::unique_ptr<etcd::Client> client_;  // quorum reads
   std::unique_ptr<WatchCache> cache_;
+  LeaderPositionHistory history_;  // watcher thread: when the leader's position advanced (replicas' lag_time)
 
   std::mutex mu_;
   std::condition_variable cv_;

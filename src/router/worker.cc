@@ -29,6 +29,15 @@ const char* SessionStateName(SessionState s) {
   return "unknown";
 }
 
+namespace {
+// ", 12000 ms behind (read_max_lag_time 10000 ms)" when the time threshold is on and the lag known, else "".
+std::string LagTimeText(const ServerInfo* s, const ReadPolicy& policy) {
+  if (!s || !s->lag_time || policy.max_lag_time.count() <= 0) return "";
+  return ", " + std::to_string(s->lag_time->count()) + " ms behind (read_max_lag_time " +
+         std::to_string(policy.max_lag_time.count()) + " ms)";
+}
+}  // namespace
+
 Worker::Worker(int index, std::shared_ptr<const RouterConfig> cfg, RouterShared& shared, const Clock& clock,
                Logger& log)
     : index_(index), cfg_(std::move(cfg)), shared_(shared), clock_(clock), log_(log), loop_(clock),
@@ -168,15 +177,16 @@ void Worker::UpdateLagging() {
       if (lagging_.count(n)) continue;
       const ServerInfo* s = topo_->Find(n);
       log_.Info("read pool: " + n + " left, " + std::to_string(s && s->lag_bytes ? *s->lag_bytes : -1) +
-                " bytes behind the leader (read_max_lag " + std::to_string(policy.max_lag_bytes) + "); it returns at " +
-                std::to_string(policy.ReturnLag()) + " bytes or less");
+                " bytes behind the leader (read_max_lag " + std::to_string(policy.max_lag_bytes) + ")" +
+                LagTimeText(s, policy) + "; it returns at " + std::to_string(policy.ReturnLag()) + " bytes or less");
     }
     for (const auto& n : lagging_) {
       if (next.count(n)) continue;
       const ServerInfo* s = topo_->Find(n);
       if (!s) continue;
       log_.Info("read pool: " + n + " caught up (" + std::to_string(s->lag_bytes ? *s->lag_bytes : -1) +
-                " bytes behind, read_return_lag " + std::to_string(policy.ReturnLag()) + ") and returns");
+                " bytes behind, read_return_lag " + std::to_string(policy.ReturnLag()) + ")" + LagTimeText(s, policy) +
+                " and returns");
     }
   }
   lagging_ = std::move(next);

@@ -83,7 +83,8 @@ class Worker {
   // Closes the read-only sessions whose server left the read pool (ReadEvictionReason).
   void EvictReadSessions();
   ReadPolicy Policy() const {
-    return ReadPolicy{cfg_->read_max_lag_bytes, cfg_->read_fallback_to_primary, cfg_->read_return_lag_bytes};
+    return ReadPolicy{cfg_->read_max_lag_bytes, cfg_->read_fallback_to_primary, cfg_->read_return_lag_bytes,
+                      cfg_->read_max_lag_time};
   }
   // Recomputes lagging_ for the current topology and policy (NextLagging); worker 0 logs who left and returned.
   void UpdateLagging();

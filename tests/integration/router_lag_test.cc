@@ -28,6 +28,11 @@ class RouterLagTest : public RouterFixture {
     Json sv = ServerStats(name);
     return sv.is_object() && sv["lag_bytes"].is_number() ? sv["lag_bytes"].get<int64_t>() : -1;
   }
+  // The time lag the router estimated for `name` in ms, or -1 when it has none.
+  int64_t RouterLagMs(const std::string& name) {
+    Json sv = ServerStats(name);
+    return sv.is_object() && sv["lag_time_ms"].is_number() ? sv["lag_time_ms"].get<int64_t>() : -1;
+  }
   // The servers (by PostgreSQL port) that `n` read-port connections, held open together, were sent to.
   std::set<std::string> ReadPorts(int n, std::string* err) {
     std::vector<std::unique_ptr<Conn>> held;
@@ -115,6 +120,52 @@ TEST_F(RouterLagTest, ReplicaWithReplayPausedLeavesTheReadPoolAndReturnsOnceCaug
   }, seconds(30))) << err << Admin("/stats").dump();
   EXPECT_GE(lag_at_return, 0);
   EXPECT_LE(lag_at_return, return_lag);
+}
+
+// read_max_lag_time: a replica whose replay is paused while the leader writes a little, far under the byte
+// threshold, leaves the read pool once the router sees it behind for longer than the time threshold, and returns
+// once it has replayed.
+TEST_F(RouterLagTest, ReplicaBehindInTimeLeavesTheReadPoolUnderTheByteThreshold) {
+  StartCluster(3, FastTiming);
+  const std::string leader = LeaderKey();
+  ASSERT_FALSE(leader.empty());
+  std::vector<std::string> replicas;
+  for (const auto& n : sb_->nodes()) {
+    if (n.name != leader) replicas.push_back(n.name);
+  }
+  ASSERT_EQ(replicas.size(), 2u);
+  const std::string paused = replicas[0], other = replicas[1];
+  const std::string paused_port = std::to_string(PgPort(paused)), other_port = std::to_string(PgPort(other));
+  StartRouter(scope_, {"--read-max-lag", "1GB", "--read-max-lag-time", "5s"});
+  std::string err;
+  ASSERT_EQ(Sql(sb_->Conninfo(leader), "CREATE TABLE tick (id int)", &err), "") << err;
+  const std::set<std::string> both = {paused_port, other_port};
+  ASSERT_TRUE(WaitFor(seconds(15), [&] { return ReadPorts(2, &err) == both; })) << err << Admin("/stats").dump();
+
+  Sql(sb_->Conninfo(paused), "SELECT pg_wal_replay_pause()", &err);
+  ASSERT_TRUE(WaitFor(seconds(10), [&] {
+    return Sql(sb_->Conninfo(paused), "SELECT pg_get_wal_replay_pause_state()") == "paused";
+  }));
+  // One small insert per check (a few hundred bytes of WAL): the leader's position moves, the byte lag stays tiny.
+  int inserts = 0;
+  auto tick = [&] {
+    if (inserts < 200) {
+      ++inserts;
+      Sql(sb_->Conninfo(leader), "INSERT INTO tick VALUES (1)", &err);
+    }
+  };
+  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+    tick();
+    return RouterLagMs(paused) > 5000 && ReadPorts(3, &err) == std::set<std::string>{other_port};
+  })) << inserts << " inserts: " << err << Admin("/stats").dump();
+  EXPECT_LT(RouterLag(paused), 1 << 20) << "the byte threshold alone would have kept it";
+
+  Sql(sb_->Conninfo(paused), "SELECT pg_wal_replay_resume()", &err);
+  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+    tick();
+    return ReadPorts(2, &err) == both;
+  })) << err << Admin("/stats").dump();
+  EXPECT_LE(RouterLagMs(paused), 2500);
 }
 
 }  // namespace

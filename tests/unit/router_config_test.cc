@@ -44,6 +44,26 @@ TEST(RouterConfigTest, FlagsAloneWithDefaults) {
   EXPECT_FALSE(c.read_fallback_to_primary);
 }
 
+TEST(RouterConfigTest, ReadMaxLagTimeIsOffByDefaultAndValidated) {
+  std::vector<std::string> base = {"--dcs-url", "http://127.0.0.1:2379", "--scope", "demo"};
+  auto r = LoadRouterConfigText("", "router.yml", base, 1);
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  EXPECT_EQ(r.config->read_max_lag_time.count(), 0);
+  r = LoadRouterConfigText("read_max_lag_time: 30s\n", "router.yml", base, 1);
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  EXPECT_EQ(r.config->read_max_lag_time.count(), 30000);
+  auto args = base;
+  args.insert(args.end(), {"--read-max-lag-time", "1500ms"});
+  r = LoadRouterConfigText("read_max_lag_time: 30s\n", "router.yml", args, 1);  // the flag wins
+  ASSERT_TRUE(r.config) << Joined(r.errors);
+  EXPECT_EQ(r.config->read_max_lag_time.count(), 1500);
+  for (const char* bad : {"-1s", "soon", "2h"}) {
+    r = LoadRouterConfigText(std::string("read_max_lag_time: ") + bad + "\n", "router.yml", base, 1);
+    EXPECT_FALSE(r.config) << bad;
+    EXPECT_TRUE(HasError(r, "read_max_lag_time (--read-max-lag-time)")) << Joined(r.errors);
+  }
+}
+
 TEST(RouterConfigTest, ReadReturnLagDefaultsToHalfTheThresholdAndMayNotExceedIt) {
   std::vector<std::string> base = {"--dcs-url", "http://127.0.0.1:2379", "--scope", "demo"};
   auto r = LoadRouterConfigText("read_max_lag: 16MB\n", "router.yml", base, 1);

@@ -22,7 +22,8 @@ bool Has(const std::vector<std::string>& v, const std::string& s) {
 TEST(RouterReloadTest, LiveSettingsApplyRestartOnlySettingsAreReportedAndKept) {
   auto running = Load("read_max_lag: 1MB\nworkers: 2\nlisten_write: :7000\n");
   auto loaded = Load("read_max_lag: 2MB\nworkers: 4\nlisten_write: :7100\nlog_level: DEBUG\n"
-                     "read_fallback_to_primary: true\nno_leader_wait: 1s\nconnect_timeout: 500ms\n");
+                     "read_fallback_to_primary: true\nno_leader_wait: 1s\nconnect_timeout: 500ms\n"
+                     "read_max_lag_time: 20s\n");
   ReloadPlan p = PlanReload(*running, *loaded);
   EXPECT_TRUE(Has(p.applied, "read_max_lag: 1048576 -> 2097152"));
   EXPECT_TRUE(Has(p.applied, "log_level: INFO -> DEBUG"));
@@ -30,7 +31,8 @@ TEST(RouterReloadTest, LiveSettingsApplyRestartOnlySettingsAreReportedAndKept) {
   EXPECT_TRUE(Has(p.applied, "no_leader_wait: 5000ms -> 1000ms"));
   EXPECT_TRUE(Has(p.applied, "connect_timeout: 2000ms -> 500ms"));
   EXPECT_TRUE(Has(p.applied, "read_return_lag: 524288 -> 1048576"));  // half of read_max_lag, unless set
-  EXPECT_EQ(p.applied.size(), 6u);
+  EXPECT_TRUE(Has(p.applied, "read_max_lag_time: 0ms -> 20000ms"));
+  EXPECT_EQ(p.applied.size(), 7u);
   EXPECT_TRUE(Has(p.needs_restart, "workers: 2 -> 4 (needs a restart; 2 until then)"));
   EXPECT_TRUE(Has(p.needs_restart, "listen_write: 127.0.0.1:7000 -> 127.0.0.1:7100"));
   EXPECT_EQ(p.needs_restart.size(), 2u);
