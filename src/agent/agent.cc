@@ -371,6 +371,7 @@ void Agent::Cycle() {
   }
   failsafe_active_ = in.failsafe_ok && !ha::DcsReachable(in);
   log_.Info(d.message);
+  CountDecision(d);
   // Peers racing for the key we are about to release must not see the state of the previous cycle (a crashed
   // primary still reported as primary would hold them back a loop).
   Publish(local, &*view);
@@ -380,6 +381,7 @@ void Agent::Cycle() {
     in.bootstrap_failed = bootstrap_failed_;
     d = ha::Decide(in);
     log_.Info(d.message);
+    CountDecision(d);
     Execute(d, *view, pg_->Observe());
   }
   if (stop_) return;

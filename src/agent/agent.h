@@ -5,6 +5,7 @@
 // NodeState snapshot that the loop publishes after every cycle, so it never waits for PostgreSQL or etcd.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -163,6 +164,8 @@ class Agent {
   // Counters for /metrics.
   std::atomic<uint64_t> cycles_{0}, promotions_{0}, demotions_{0};
   std::atomic<double> last_cycle_seconds_{0}, last_promotion_seconds_{0};
+  std::array<std::atomic<uint64_t>, ha::kReasonCount> decisions_{};  // by ha::Reason
+  void CountDecision(const ha::Decision& d) { ++decisions_[static_cast<size_t>(d.reason)]; }
 
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;

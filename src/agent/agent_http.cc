@@ -90,6 +90,7 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
       k.promotions = promotions_;
       k.demotions = demotions_;
       k.fences = fencer_->fences();
+      for (size_t i = 0; i < k.decisions.size(); ++i) k.decisions[i] = decisions_[i].load();
       k.last_cycle_seconds = last_cycle_seconds_;
       k.last_promotion_seconds = last_promotion_seconds_;
       k.lease_remaining_seconds =

@@ -356,6 +356,18 @@ std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView
         k.last_promotion_seconds);
   gauge("pgwarden_demotions_total", "Times this node demoted its primary.", static_cast<double>(k.demotions),
         "counter");
+  // One sample per reason seen so far (label values appear once counted, as Prometheus client libraries do).
+  bool any_decision = false;
+  for (size_t i = 0; i < k.decisions.size(); ++i) {
+    if (k.decisions[i] == 0) continue;
+    if (!any_decision) {
+      o << "# HELP pgwarden_ha_decisions_total Decisions of the HA loop, by reason code (one per logged decision).\n"
+           "# TYPE pgwarden_ha_decisions_total counter\n";
+      any_decision = true;
+    }
+    o << "pgwarden_ha_decisions_total{scope=\"" << cfg.scope << "\",name=\"" << cfg.name << "\",reason=\""
+      << ha::ReasonName(static_cast<ha::Reason>(i)) << "\"} " << k.decisions[i] << "\n";
+  }
   gauge("pgwarden_fences_total", "Times the agent's fence killed PostgreSQL because the lease lapsed.",
         static_cast<double>(k.fences), "counter");
   return o.str();

@@ -3,6 +3,7 @@
 // access control. No I/O: the agent feeds them its cached state, so they are unit-tested with hand-built views.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +60,7 @@ int HealthCode(const HealthInputs& in, const std::string& path, const std::strin
 struct Counters {
   uint64_t lease_renewals = 0, lease_failures = 0, cycles = 0, promotions = 0, demotions = 0, fences = 0;
   double last_cycle_seconds = 0, last_promotion_seconds = 0, lease_remaining_seconds = 0;
+  std::array<uint64_t, ha::kReasonCount> decisions{};  // decisions taken, by reason code (ha/reason.h)
 };
 std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView* c, const Counters& k,
                         bool paused, bool failsafe_enabled);

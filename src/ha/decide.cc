@@ -166,17 +166,20 @@ Decision Decide(const Inputs& in) {
                    "; the initialize key and the data directory were removed, so another member may bootstrap; "
                    "fix the cause and start pgwarden again";
     d.actions.push_back(fatal);
+    d.reason = Reason::kBootstrapFailed;
     d.message = "stopping after a failed bootstrap";
     return d;
   }
   if (l.data == LocalView::Data::kInvalid) {
     d.actions.push_back(Act(ActionType::kFatal));
+    d.reason = Reason::kInvalidDataDir;
     d.message = l.data_problem;
     return d;
   }
   if (l.data == LocalView::Data::kEmpty) {
     if (in.dynamic.pause) {
       d.actions.push_back(Act(ActionType::kWait));
+      d.reason = Reason::kPausedEmptyDataDir;
       d.message = "PAUSE: running with empty data directory";
       return d;
     }
@@ -185,6 +188,7 @@ Decision Decide(const Inputs& in) {
 
   if (c.initialize && !c.initialize->empty() && !l.sysid.empty() && *c.initialize != l.sysid) {
     d.actions.push_back(Act(ActionType::kFatal));
+    d.reason = Reason::kSysidMismatch;
     d.message = "system ID mismatch, node " + cfg.name + " belongs to a different cluster: " + l.sysid +
                 " != " + *c.initialize;
     return d;
@@ -197,6 +201,7 @@ Decision Decide(const Inputs& in) {
   if (!l.running) return Paused(in, DecideStopped(in, have_lock, lock_on_my_lease));
   if (!l.query_ok) {
     d.actions.push_back(Act(ActionType::kWait));
+    d.reason = Reason::kPgUnreachable;
     d.message = "Error communicating with PostgreSQL. Will try again later";
     return Paused(in, d);
   }

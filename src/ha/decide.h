@@ -14,6 +14,7 @@
 
 #include "common/config.h"
 #include "dcs/keys.h"
+#include "ha/reason.h"
 #include "ha/slots.h"
 #include "pg/controller.h"
 
@@ -166,6 +167,7 @@ struct Action {
 struct Decision {
   std::vector<Action> actions;
   std::string message;  // one line: what was decided and why
+  Reason reason = Reason::kNone;  // the same as a code (ha/reason.h); every decision sets one
 };
 
 Decision Decide(const Inputs& in);

@@ -45,23 +45,25 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
   const ClusterView& c = *in.cluster;
   const std::string& me = in.config->name;
   auto f = ParseFailover(*c.failover);
-  auto cleanup = [&](const std::string& why) {
+  auto cleanup = [&](Reason reason, const std::string& why) {
     d->actions = {Act(ActionType::kDeleteFailover)};
+    d->reason = reason;
     d->message = why;
     return true;
   };
-  if (!f) return cleanup("Cleaning up failover key: it cannot be parsed");
+  if (!f) return cleanup(Reason::kFailoverKeyInvalid, "Cleaning up failover key: it cannot be parsed");
   if ((!f->leader.empty() && f->leader != me) || f->member == me) {
     // A request for another leader, or the one that made us leader: done.
     LeaderHousekeeping(in, d);
     d->actions.insert(d->actions.begin(), Act(ActionType::kDeleteFailover));
+    d->reason = Reason::kFailoverKeyDone;
     d->message = "no action. I am " + Me(in) + ", the leader with the lock (cleaning up failover key)";
     return true;
   }
   if (f->scheduled_at) {
     if (*f->scheduled_at > in.wall_now) return false;
     if (in.wall_now - *f->scheduled_at > 1.5 * std::max(in.dynamic.loop_wait, 1) + 5) {
-      return cleanup("Cleaning up failover key: the scheduled switchover time passed long ago");
+      return cleanup(Reason::kFailoverKeyStale, "Cleaning up failover key: the scheduled switchover time passed long ago");
     }
   }
   std::string candidate = f->member;
@@ -72,10 +74,10 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
   if (!candidate.empty()) {
     const Member* m = c.FindMember(candidate);
     if (!allowed(candidate)) {
-      return cleanup("manual failover: candidate " + candidate + " is not a synchronous standby; cleaning up failover key");
+      return cleanup(Reason::kSwitchoverCandidateNotSync, "manual failover: candidate " + candidate + " is not a synchronous standby; cleaning up failover key");
     }
     if (m == nullptr || !m->IsRunning() || m->NoFailover()) {
-      return cleanup("manual failover: member " + candidate + " is not healthy; cleaning up failover key");
+      return cleanup(Reason::kSwitchoverCandidateUnhealthy, "manual failover: member " + candidate + " is not healthy; cleaning up failover key");
     }
   } else {
     int64_t best = -1;
@@ -89,12 +91,13 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
         candidate = name;
       }
     }
-    if (candidate.empty()) return cleanup("manual failover: no healthy candidate; cleaning up failover key");
+    if (candidate.empty()) return cleanup(Reason::kSwitchoverNoCandidate, "manual failover: no healthy candidate; cleaning up failover key");
   }
   Action a = Act(ActionType::kDemote);
   a.mode = "graceful";
   a.target = candidate;
   d->actions = {a};
+  d->reason = Reason::kSwitchoverDemote;
   d->message = "manual failover: demoting myself";
   return true;
 }
@@ -108,11 +111,13 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   if (in.dynamic.failsafe_mode && !in.dynamic.pause && (suspect || !dcs_ok) && (have_lock || !dcs_ok)) {
     if (!in.failsafe_checked) {
       d.actions.push_back(Act(ActionType::kCheckFailsafe));
+      d.reason = Reason::kFailsafeCheck;
       d.message = "DCS is not accessible: asking every member for failsafe confirmation";
       return d;
     }
     if (in.failsafe_ok) {
       d.actions.push_back(Act(ActionType::kWait));
+      d.reason = Reason::kFailsafeHold;
       d.message = "continue to run as a leader because failsafe mode is enabled and all members are accessible";
       return d;
     }
@@ -123,18 +128,21 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     Action a = Act(ActionType::kDemote);
     a.mode = "offline";
     d.actions.push_back(a);
+    d.reason = Reason::kStandbyClusterDemote;
     d.message = "cannot be a real primary in a standby cluster";
     return d;
   }
   if (!dcs_ok) {
     if (in.dynamic.pause) {
       d.actions.push_back(Act(ActionType::kWait));
+      d.reason = Reason::kPausedDcsLost;
       d.message = "continue to run as primary after failing to update leader lock in DCS";
       return d;
     }
     Action a = Act(ActionType::kDemote);
     a.mode = "offline";
     d.actions.push_back(a);
+    d.reason = Reason::kDcsLostDemote;
     d.message = "demoting self because DCS is not accessible and I was a leader";
     return d;
   }
@@ -142,6 +150,7 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
     if (suspect) {
       // A keepalive went unanswered: etcd writes would only block this loop for their timeout.
+      d.reason = Reason::kLeaderEtcdSlow;
       d.message = "no action. I am " + Me(in) + ", the leader with the lock (etcd is slow to answer)";
       return d;
     }
@@ -158,11 +167,13 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     }
     if (in.restart_requested) {
       d.actions.push_back(Act(ActionType::kRestart));
+      d.reason = Reason::kRestartRequested;
       d.message = "restarting after a request";
       return d;
     }
     LeaderHousekeeping(in, &d);
     if (failsafe_stale) d.actions.push_back(Act(ActionType::kWriteFailsafe));
+    d.reason = Reason::kLeader;
     d.message = "no action. I am " + Me(in) + ", the leader with the lock";
     std::string note = SynchronousNote(in.dynamic, c, in.config->name);
     if (note == "waiting") d.message += " (synchronous_mode_strict: writes wait until a synchronous standby connects)";
@@ -175,22 +186,26 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       Action a = Act(ActionType::kDemote);
       a.mode = "immediate-nolock";
       d.actions.push_back(a);
+      d.reason = Reason::kWatchdogDemote;
       d.message = "Demoting self because watchdog could not be activated";
       return d;
     }
     d.actions.push_back(Act(ActionType::kAttemptLeader));
     LeaderHousekeeping(in, &d);
+    d.reason = Reason::kAcquiredLock;
     d.message = "acquired session lock as a leader";
     return d;
   }
   if (in.dynamic.pause) {
     d.actions.push_back(Act(ActionType::kWait));
+    d.reason = Reason::kPausedPrimaryWithoutLock;
     d.message = "continue to run as primary without lock";
     return d;
   }
   Action demote = Act(ActionType::kDemote);
   demote.mode = "immediate-nolock";
   d.actions.push_back(demote);
+  d.reason = Reason::kLockLostDemote;
   d.message = "demoting self because I do not have the lock and I was a leader";
   return d;
 }

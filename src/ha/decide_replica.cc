@@ -1,6 +1,7 @@
 // The decision core when PostgreSQL runs in recovery: follow the leader, or race for the leader key when nobody
 // holds it (reference §3.5).
 #include <algorithm>
+#include <utility>
 
 #include "ha/decide_internal.h"
 #include "ha/standby.h"
@@ -28,11 +29,11 @@ bool SyncForbids(const Inputs& in, const std::string& name) {
 namespace {
 
 // Election among replicas when nobody holds the leader key (reference §3.5). Returns the reason we are not the
-// healthiest node, or "" when we may race.
-std::string NotHealthiestReason(const Inputs& in) {
+// healthiest node, or Reason::kNone when we may race.
+std::pair<Reason, std::string> NotHealthiestReason(const Inputs& in) {
   const LocalView& l = *in.local;
   if (in.cluster->last_lsn && *in.cluster->last_lsn - l.wal_position > in.dynamic.maximum_lag_on_failover) {
-    return "My wal position exceeds maximum replication lag";
+    return {Reason::kTooFarBehind, "My wal position exceeds maximum replication lag"};
   }
   int my_priority = in.config->tags.failover_priority.value_or(1);
   // In synchronous mode the former leader's WAL may hold commits nobody acknowledged: a synchronous standby is not
@@ -47,17 +48,20 @@ std::string NotHealthiestReason(const Inputs& in) {
   };
   for (const auto& p : in.peers) {
     if (!p.reachable || p.name == in.config->name) continue;
-    if (p.is_primary) return "Primary (" + p.name + ") is still alive";
+    if (p.is_primary) return {Reason::kPrimaryStillAlive, "Primary (" + p.name + ") is still alive"};
     // A member that may not race does not hold the others back (scenario failsafe_unlisted_member_ahead: both
     // nodes waited for each other for good).
     if (p.nofailover || p.name == former || !may_race(p.name) || FailsafeExcludes(in, p.name)) continue;
-    if (p.wal_position > l.wal_position) return "Wal position of " + p.name + " is ahead of my wal position";
+    if (p.wal_position > l.wal_position) {
+      return {Reason::kPeerAhead, "Wal position of " + p.name + " is ahead of my wal position"};
+    }
     if (p.wal_position == l.wal_position && p.failover_priority > my_priority) {
-      return p.name + " has equally tolerable WAL position and priority " + std::to_string(p.failover_priority) +
-             ", while this node has priority " + std::to_string(my_priority);
+      return {Reason::kPeerPriority, p.name + " has equally tolerable WAL position and priority " +
+                                         std::to_string(p.failover_priority) + ", while this node has priority " +
+                                         std::to_string(my_priority)};
     }
   }
-  return "";
+  return {Reason::kNone, ""};
 }
 
 }  // namespace
@@ -69,6 +73,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   Decision d;
   if (!dcs_ok) {
     d.actions.push_back(Act(ActionType::kWait));
+    d.reason = Reason::kDcsUnreachable;
     d.message = "DCS is not accessible";
     return d;
   }
@@ -77,16 +82,19 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   if (have_lock) {
     if (in.dynamic.pause) {
       d.actions.push_back(Act(ActionType::kReleaseLeader));
+      d.reason = Reason::kPausedReleaseLock;
       d.message = "removed leader lock because postgres is not running as primary";
       return d;
     }
     if (in.watchdog_unusable) {
       d.actions.push_back(Act(ActionType::kReleaseLeader));
+      d.reason = Reason::kWatchdogNoPromote;
       d.message = "Not promoting self because watchdog could not be activated";
       return d;
     }
     if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
     d.actions.push_back(Act(ActionType::kPromote));
+    d.reason = Reason::kPromoteWithLock;
     d.message = "promoted self to leader because I had the session lock";
     return d;
   }
@@ -98,6 +106,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       Action a = Act(ActionType::kDemote);
       a.mode = "offline";
       d.actions.push_back(a);
+      d.reason = Reason::kReconcileTimeline;
       d.message = "stopping to reconcile with the timeline of the new leader (" + c.leader->name + ")";
       return d;
     }
@@ -105,6 +114,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     std::optional<Upstream> want = up ? UpstreamFor(in, *up) : std::nullopt;
     if (!want) {
       d.actions.push_back(Act(ActionType::kWait));
+      d.reason = Reason::kWaitLeaderAddress;
       d.message = "no action. I am " + Me(in) + ", a secondary, and waiting for the leader (" + c.leader->name +
                   ") to publish its address";
       return d;
@@ -118,9 +128,11 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     AddSlotSync(in, false, &d);
     if (in.restart_requested) {
       d.actions = {Act(ActionType::kRestart)};
+      d.reason = Reason::kRestartRequested;
       d.message = "restarting after a request";
       return d;
     }
+    d.reason = Reason::kFollowing;
     d.message = "no action. I am " + Me(in) + ", a secondary, and following a " +
                 (standby ? "standby leader (" : "leader (") + c.leader->name + ")";
     return d;
@@ -131,6 +143,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   auto take_over = [&]() {
     if (!standby) {
       d.actions = {Act(ActionType::kAttemptLeader), Act(ActionType::kPromote)};
+      d.reason = Reason::kPromoteRace;
       d.message = "promoted self to leader by acquiring session lock";
       return d;
     }
@@ -142,20 +155,24 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       f.target = RemoteName(in);
       d.actions.push_back(f);
     }
+    d.reason = Reason::kStandbyLeaderRace;
     d.message = "promoted self to a standby leader by acquiring session lock";
     return d;
   };
-  auto not_healthiest = [&](const std::string& why) {
+  auto not_healthiest = [&](Reason reason, const std::string& why) {
     d.actions.push_back(Act(ActionType::kWait));
+    d.reason = reason;
     d.message = "following a different leader because i am not the healthiest node (" + why + ")";
     return d;
   };
   // A primary that vouched for itself through POST /failsafe still runs (etcd is out of reach for it), and a node
   // backing off must let the others go first: neither may promote, not even when the `failover` key names it.
-  if (in.now < in.no_race_until) return not_healthiest("backing off: this node gave the leader key up or its pre_promote script failed");
+  if (in.now < in.no_race_until) return not_healthiest(Reason::kBackingOff, "backing off: this node gave the leader key up or its pre_promote script failed");
   if (in.now < in.failsafe_primary_until) {
-    return not_healthiest(in.failsafe_restart_hold ? "failsafe mode: a ttl has not passed since this agent started"
-                                                   : "the primary confirmed through POST /failsafe that it is alive");
+    if (in.failsafe_restart_hold) {
+      return not_healthiest(Reason::kFailsafeRestartHold, "failsafe mode: a ttl has not passed since this agent started");
+    }
+    return not_healthiest(Reason::kFailsafePrimaryAlive, "the primary confirmed through POST /failsafe that it is alive");
   }
   // Nobody holds the lock: the leader race. A manual failover names who should win.
   if (c.failover) {
@@ -172,35 +189,38 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       const Member* cand = f->member.empty() || excluded ? nullptr : c.FindMember(f->member);
       if (cand != nullptr && cand->IsRunning()) {
         d.actions.push_back(Act(ActionType::kWait));
+        d.reason = Reason::kSwitchoverElsewhere;
         d.message = "following a different leader because i am not the healthiest node (manual failover to " +
                     f->member + " in progress)";
         return d;
       }
     }
   }
-  if (in.dynamic.pause) return not_healthiest("no automatic failover in maintenance mode");
+  if (in.dynamic.pause) return not_healthiest(Reason::kPausedNoFailover, "no automatic failover in maintenance mode");
   if (cfg.tags.NeverPromote()) {
     d.actions.push_back(Act(ActionType::kWait));
+    d.reason = Reason::kNofailoverTag;
     d.message = "following a different leader because I am not allowed to promote";
     return d;
   }
   // A standby leader is never writable: it needs no watchdog.
-  if (in.watchdog_unusable && !standby) return not_healthiest("Watchdog device is not usable");
+  if (in.watchdog_unusable && !standby) return not_healthiest(Reason::kWatchdogUnusable, "Watchdog device is not usable");
   if (std::string former = SyncLeader(c); in.dynamic.synchronous_mode && !former.empty()) {
     auto standbys = SyncStandbys(c, former);
     if (former != cfg.name && std::find(standbys.begin(), standbys.end(), cfg.name) == standbys.end()) {
-      return not_healthiest("synchronous mode: only the former leader " + former +
+      return not_healthiest(Reason::kSyncNotCandidate, "synchronous mode: only the former leader " + former +
                             (standbys.empty() ? std::string() : " or a synchronous standby") + " may be promoted");
     }
   }
-  if (FailsafeExcludes(in, cfg.name)) return not_healthiest("not listed in the failsafe key");
+  if (FailsafeExcludes(in, cfg.name)) return not_healthiest(Reason::kFailsafeUnlisted, "not listed in the failsafe key");
   if (!in.peers_checked) {
     d.actions.push_back(Act(ActionType::kCheckPeers));
+    d.reason = Reason::kCheckPeers;
     d.message = "no leader: checking the other members before the leader race";
     return d;
   }
-  std::string why = NotHealthiestReason(in);
-  if (!why.empty()) return not_healthiest(why);
+  auto [reason, why] = NotHealthiestReason(in);
+  if (reason != Reason::kNone) return not_healthiest(reason, why);
   return take_over();
 }
 

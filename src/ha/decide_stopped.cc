@@ -47,6 +47,7 @@ Decision DecideEmptyDataDir(const Inputs& in) {
       start.upstream = RemoteUpstream(in);
     }
     w.actions = {clone, start};
+    w.reason = Reason::kBootstrapWithoutLeader;
     w.message = "trying to bootstrap (without leader)";
     return w;
   };
@@ -56,17 +57,20 @@ Decision DecideEmptyDataDir(const Inputs& in) {
         if (auto w = without_leader()) return *w;
       }
       d.actions.push_back(Act(ActionType::kWait));
+      d.reason = Reason::kWaitingForBootstrap;
       d.message = waiting;
       return d;
     }
     if (standby) return BootstrapStandbyLeader(in);
     d.actions = {Act(ActionType::kAttemptInitialize), Act(ActionType::kBootstrap)};
+    d.reason = Reason::kBootstrapRace;
     d.message = "trying to bootstrap a new cluster";
     return d;
   }
   if (no_leader) {
     if (auto w = without_leader()) return *w;
     d.actions.push_back(Act(ActionType::kWait));
+    d.reason = Reason::kWaitingForBootstrap;
     d.message = waiting;
     return d;
   }
@@ -85,6 +89,7 @@ Decision DecideEmptyDataDir(const Inputs& in) {
   auto up = UpstreamMember(*in.config, c);
   if (up) start.upstream = UpstreamFor(in, *up);
   d.actions = {clone, start};
+  d.reason = Reason::kClone;
   d.message = source == leader ? "trying to bootstrap from leader '" + leader->name + "'"
                                : "trying to bootstrap from replica '" + source->name + "'";
   return d;
@@ -97,9 +102,11 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   if (in.dynamic.pause) {
     if (have_lock) {
       d.actions.push_back(Act(ActionType::kReleaseLeader));
+      d.reason = Reason::kPausedReleaseLock;
       d.message = "removed leader lock because postgres is not running";
     } else {
       d.actions.push_back(Act(ActionType::kWait));
+      d.reason = Reason::kPausedStopped;
       d.message = "postgres is not running";
     }
     return d;
@@ -107,6 +114,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   if (!DcsReachable(in)) {
     // Never start a primary on a stale view; a read-only start can wait for etcd too.
     d.actions.push_back(Act(ActionType::kWait));
+    d.reason = Reason::kDcsUnreachable;
     d.message = "DCS is not accessible";
     return d;
   }
@@ -117,12 +125,14 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
     Action start = Act(ActionType::kStartReplica);
     start.upstream = RemoteUpstream(in);
     d.actions.push_back(start);
+    d.reason = Reason::kStartStandbyLeader;
     d.message = "starting as a standby leader because i had the session lock";
     return d;
   }
   if (have_lock) {
     if (in.primary_start_failed) {
       d.actions.push_back(Act(ActionType::kReleaseLeader));
+      d.reason = Reason::kPrimaryStartFailed;
       d.message = "removed leader key after trying and failing to start postgres";
       return d;
     }
@@ -136,12 +146,14 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
     }
     if (WasPrimary(l) && (in.dynamic.primary_start_timeout == 0 || sync_standby_ready)) {
       d.actions.push_back(Act(ActionType::kReleaseLeader));
+      d.reason = Reason::kCrashHandover;
       d.message = "stopped PostgreSQL to fail over after a crash";
       return d;
     }
     if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
     if (WasPrimary(l)) {
       Action start = Act(ActionType::kStartPrimary);
+      d.reason = Reason::kStartPrimary;
       d.message = "starting primary after failure";
       if (in.dynamic.synchronous_mode && Crashed(l)) {
         // Crash recovery will bring back commits that were waiting for a standby: nobody acknowledged them, so
@@ -152,6 +164,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
       d.actions.push_back(start);
     } else {
       d.actions.push_back(Act(ActionType::kStartReplica));
+      d.reason = Reason::kStartReadonlyWithLock;
       d.message = "starting as readonly because i had the session lock";
     }
     return d;
@@ -160,6 +173,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
     // We gave the key up so that another member takes over: starting PostgreSQL now would only mean stopping it
     // again for pg_rewind once the new leader is known (and exposes a read-only server at the old address).
     d.actions.push_back(Act(ActionType::kWait));
+    d.reason = Reason::kWaitForNewLeader;
     d.message = "waiting for another member to take the leader key";
     return d;
   }
@@ -171,6 +185,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   } else if (standby) {
     start.upstream = RemoteUpstream(in);
     d.actions.push_back(start);
+    d.reason = Reason::kFollowRemote;
     d.message = "trying to follow a remote member because standby cluster is unhealthy";
     return d;
   }
@@ -190,6 +205,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
       (in.unreconciled_primary || WasPrimary(l))) {
     if (!leader->IsPrimaryRole()) {
       d.actions.push_back(Act(ActionType::kWait));
+      d.reason = Reason::kWaitPromotionBeforeRewind;
       d.message = "waiting for leader " + leader->name + " to finish its promotion before reconciling with it";
       return d;
     }
@@ -198,10 +214,12 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
     if (rewind && in.rewind_failed) {
       if (pg.remove_data_directory_on_rewind_failure) {
         d.actions.push_back(Act(ActionType::kReinitialize));
+        d.reason = Reason::kReinitAfterRewindFailure;
         d.message = "reinitializing because pg_rewind failed";
         return d;
       }
       d.actions.push_back(Act(ActionType::kWait));
+      d.reason = Reason::kRewindFailed;
       d.message = "pg_rewind from " + leader->name + " failed; reinitialize this member (pgwardenctl reinit) or set "
                   "remove_data_directory_on_rewind_failure";
       return d;
@@ -211,16 +229,19 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
       r.target = leader->name;
       r.address = leader->conn;
       d.actions = {r, start};
+      d.reason = Reason::kRewind;
       d.message = "running pg_rewind from " + leader->name;
       return d;
     }
     if (other_timeline && pg.remove_data_directory_on_diverged_timelines) {
       d.actions.push_back(Act(ActionType::kReinitialize));
+      d.reason = Reason::kReinitDiverged;
       d.message = "reinitializing due to diverged timelines";
       return d;
     }
   }
   d.actions.push_back(start);
+  d.reason = Reason::kStartReplica;
   d.message = "starting as a secondary";
   return d;
 }

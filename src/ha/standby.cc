@@ -63,6 +63,7 @@ Decision BootstrapStandbyLeader(const Inputs& in) {
   a.address = RemoteAddress(in);
   a.target = RemoteName(in);
   d.actions = {Act(ActionType::kAttemptInitialize), a};
+  d.reason = Reason::kBootstrapStandbyLeader;
   d.message = "trying to bootstrap a new standby leader (clone from " + a.target + ")";
   return d;
 }
@@ -80,6 +81,7 @@ Decision DecideStandbyLeader(const Inputs& in, bool lock_on_my_lease) {
   }
   if (in.restart_requested) {
     d.actions = {Act(ActionType::kRestart)};
+    d.reason = Reason::kRestartRequested;
     d.message = "restarting after a request";
     return d;
   }
@@ -93,6 +95,7 @@ Decision DecideStandbyLeader(const Inputs& in, bool lock_on_my_lease) {
   }
   LeaderHousekeeping(in, &d);
   // Patroni's two lines: the first cycle that points PostgreSQL at the remote primary, then the steady one.
+  d.reason = Reason::kStandbyLeader;
   d.message = remote_already ? "no action. I am " + Me(in) + ", the standby leader with the lock"
                         : "promoted self to a standby leader because i had the session lock";
   return d;

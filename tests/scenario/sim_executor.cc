@@ -118,7 +118,9 @@ void SimAgent::Cycle() {
     in.failsafe_ok = Now() < failsafe_confirmed_until_ - fencer_.Margin() || ConfirmFailsafe();
     d = ha::Decide(in);
   }
-  std::string line = d.message + " [" + ActionList(d) + "]";
+  // Every decision names its reason (ha/reason.h): /metrics counts them, and a trace line shows the code.
+  if (d.reason == ha::Reason::kNone) w_.Violation(n_.name + ": decision without a reason code: " + d.message);
+  std::string line = d.message + " [" + ActionList(d) + "] {" + ha::ReasonName(d.reason) + "}";
   if (line != last_traced_) {
     w_.Trace(n_.name, line);
     last_traced_ = line;

@@ -65,7 +65,10 @@ class DecideTest : public ::testing::Test {
     in.watchdog_unusable = watchdog_unusable_;
     in.sync_added_lsn = sync_added_lsn_;
     if (tweak_) tweak_(in);
-    return Decide(in);
+    Decision d = Decide(in);
+    // Every decision carries a reason code (ha/reason.h): /metrics counts them.
+    EXPECT_NE(d.reason, Reason::kNone) << "decision without a reason: " << d.message;
+    return d;
   }
   static std::vector<AT> Types(const Decision& d) {
     std::vector<AT> t;
