@@ -140,12 +140,12 @@ TEST_F(RouterLagTest, ReplicaBehindInTimeLeavesTheReadPoolUnderTheByteThreshold)
   std::string err;
   ASSERT_EQ(Sql(sb_->Conninfo(leader), "CREATE TABLE tick (id int)", &err), "") << err;
   const std::set<std::string> both = {paused_port, other_port};
-  ASSERT_TRUE(WaitFor(seconds(15), [&] { return ReadPorts(2, &err) == both; })) << err << Admin("/stats").dump();
+  ASSERT_TRUE(WaitFor([&] { return ReadPorts(2, &err) == both; }, seconds(15))) << err << Admin("/stats").dump();
 
   Sql(sb_->Conninfo(paused), "SELECT pg_wal_replay_pause()", &err);
-  ASSERT_TRUE(WaitFor(seconds(10), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     return Sql(sb_->Conninfo(paused), "SELECT pg_get_wal_replay_pause_state()") == "paused";
-  }));
+  }, seconds(10)));
   // One small insert per check (a few hundred bytes of WAL): the leader's position moves, the byte lag stays tiny.
   int inserts = 0;
   auto tick = [&] {
@@ -154,17 +154,17 @@ TEST_F(RouterLagTest, ReplicaBehindInTimeLeavesTheReadPoolUnderTheByteThreshold)
       Sql(sb_->Conninfo(leader), "INSERT INTO tick VALUES (1)", &err);
     }
   };
-  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     tick();
     return RouterLagMs(paused) > 5000 && ReadPorts(3, &err) == std::set<std::string>{other_port};
-  })) << inserts << " inserts: " << err << Admin("/stats").dump();
+  }, seconds(30))) << inserts << " inserts: " << err << Admin("/stats").dump();
   EXPECT_LT(RouterLag(paused), 1 << 20) << "the byte threshold alone would have kept it";
 
   Sql(sb_->Conninfo(paused), "SELECT pg_wal_replay_resume()", &err);
-  ASSERT_TRUE(WaitFor(seconds(30), [&] {
+  ASSERT_TRUE(WaitFor([&] {
     tick();
     return ReadPorts(2, &err) == both;
-  })) << err << Admin("/stats").dump();
+  }, seconds(30))) << err << Admin("/stats").dump();
   EXPECT_LE(RouterLagMs(paused), 2500);
 }
 
