@@ -95,10 +95,39 @@ int DownOrStatus(const std::string& verb, const std::string& dir, bool wipe, FIL
   return 0;
 }
 
+constexpr const char* kSandboxUsage =
+    "usage: pgwardenctl sandbox up|down|status [options]\n"
+    "  up       start etcd, a cluster and pgwarden-router on loopback, wait until healthy, print the ports\n"
+    "  status   print the ports and processes of a running sandbox\n"
+    "  down     stop everything the sandbox started (--wipe also removes its directory)\n"
+    "options:\n"
+    "  --dir DIR             sandbox directory (default ./sandbox)\n"
+    "  --nodes N             PostgreSQL nodes, 1 to 9 (default 3)\n"
+    "  --ttl S --loop-wait S --retry-timeout S   the cluster's timing\n"
+    "  --sync | --sync-strict                     synchronous_mode (strict)\n"
+    "  --scope NAME          cluster name\n"
+    "  --user NAME           OS user for PostgreSQL and the agents (default postgres)\n"
+    "  --no-router           do not start pgwarden-router\n"
+    "  --wipe                (down) remove the directory\n";
+
+bool WantsHelp(const std::vector<std::string>& args) {
+  for (const auto& a : args) {
+    if (a == "--help" || a == "-h" || a == "help") return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int RunSandbox(const std::vector<std::string>& args, const std::string& bin_dir, FILE* out, FILE* err) {
-  if (args.empty()) return 2;
+  if (WantsHelp(args)) {
+    std::fprintf(out, "%s", kSandboxUsage);
+    return 0;
+  }
+  if (args.empty()) {
+    std::fprintf(err, "pgwardenctl: sandbox needs a verb (up, down, status)\n%s", kSandboxUsage);
+    return 2;
+  }
   const std::string& verb = args[0];
   SandboxSpec spec;
   spec.dir = "sandbox";
