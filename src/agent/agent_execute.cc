@@ -71,7 +71,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       }
       pg_state_ = "starting";
       sync_added_lsn_.clear();
-      if (a.mode == "gated") {
+      if (a.mode == ha::Mode::kGated) {
         PGW_RETURN_IF_ERROR(pg_->CloseGate());
         gate_since_ = clock_.Now();
         log_.Warn("client gate closed: only replication and pgwarden's roles may connect until a synchronous "
@@ -91,7 +91,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       pg_state_ = "starting";
       pg_->SetSyncNames(std::nullopt);
       sync_added_lsn_.clear();
-      if (a.mode == "gated") {
+      if (a.mode == ha::Mode::kGated) {
         // Kept across the read-only start (following nobody): honoured if this node is promoted later.
         PGW_RETURN_IF_ERROR(pg_->CloseGate());
         log_.Warn("client gate closed: this crashed primary starts read-only; should it be promoted, clients wait "
@@ -126,18 +126,14 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
     case ActionType::kPromote:
       return PromoteNow(view);
     case ActionType::kDemote: {
-      if (a.mode == "graceful") return DemoteGracefully(a.target, view);
+      if (a.mode == ha::Mode::kGraceful) return DemoteGracefully(a.target, view);
       ++demotions_;
-      StopMode mode = a.mode == "offline" ? StopMode::kFast : StopMode::kImmediate;
-      log_.Info("demoting: stopping PostgreSQL (" + a.mode + ")");
+      StopMode mode = a.mode == ha::Mode::kOffline ? StopMode::kFast : StopMode::kImmediate;
+      log_.Info(std::string("demoting: stopping PostgreSQL (") + ha::ModeName(a.mode) + ")");
       Status s = pg_->Stop(mode);
       if (!s.ok()) return s;
       fencer_->Disarm();
       pg_state_ = "stopped";
-      if (a.mode == "immediate") {
-        Status rel = dcs_->DeleteLeader();
-        if (!rel.ok() && rel.code() != Code::kConflict) log_.Warn(rel.message());
-      }
       return Status::Ok();
     }
     case ActionType::kReleaseLeader: {

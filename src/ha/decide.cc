@@ -8,7 +8,7 @@
 
 namespace pgw::ha {
 
-Action Act(ActionType t) { return Action{t, std::nullopt, "", std::nullopt, {}, 0, "", {}, "", {}, {}}; }
+Action Act(ActionType t) { return Action{t, std::nullopt, "", std::nullopt, {}, 0, Mode::kNone, {}, "", {}, {}}; }
 
 std::string Me(const Inputs& in) { return "(" + in.config->name + ")"; }
 
@@ -93,6 +93,17 @@ Duration SuspectAfter(const DynamicConfig& d) {
 
 bool DcsReachable(const Inputs& in) {
   return in.my_lease != 0 && in.now - LastRenewal(in) <= Duration(int64_t{in.dynamic.retry_timeout} * 1000);
+}
+
+const char* ModeName(Mode m) {
+  switch (m) {
+    case Mode::kNone: return "";
+    case Mode::kOffline: return "offline";
+    case Mode::kImmediateNoLock: return "immediate-nolock";
+    case Mode::kGraceful: return "graceful";
+    case Mode::kGated: return "gated";
+  }
+  return "?";
 }
 
 const char* ActionName(ActionType t) {

@@ -146,6 +146,18 @@ enum class ActionType {
   kFatal,              // the agent must stop: the message says why
 };
 
+// How a kDemote stops PostgreSQL, or how a start lets clients in (kStartPrimary / kStartReplica).
+enum class Mode {
+  kNone,
+  kOffline,          // kDemote: fast shutdown (the leader key is kept or lost by the cycle's own rules)
+  kImmediateNoLock,  // kDemote: immediate shutdown of a primary that no longer holds the key
+  kGraceful,         // kDemote: planned switchover: checkpoint, hand over to `target`, stop cleanly
+  kGated,            // kStartPrimary/kStartReplica: clients wait behind the client gate (a crashed primary in
+                     // synchronous mode: recovered commits nobody acknowledged stay hidden)
+};
+// "", "offline", "immediate-nolock", "graceful", "gated": Patroni's words where it has them (logs, traces).
+const char* ModeName(Mode m);
+
 struct Action {
   ActionType type;
   std::optional<Upstream> upstream;
@@ -153,10 +165,7 @@ struct Action {
   std::optional<HostPort> address;  // clone source address
   std::vector<std::string> slots;
   int64_t optime = 0;
-  std::string mode;                 // kDemote: offline | immediate | immediate-nolock | graceful;
-                                    // kStartPrimary: "gated" (clients wait for a synchronous standby)
-                                    // kStartReplica: "gated" (a crashed primary starting read-only keeps the
-                                    // client gate closed for a later promotion)
+  Mode mode = Mode::kNone;
   std::vector<std::string> sync;    // kWriteSync: the members to publish as synchronous standbys
   std::string sync_names;           // kSetSyncNames: the value for synchronous_standby_names
   SlotPlan slot_plan;               // kSyncSlots

@@ -94,7 +94,7 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
     if (candidate.empty()) return cleanup(Reason::kSwitchoverNoCandidate, "manual failover: no healthy candidate; cleaning up failover key");
   }
   Action a = Act(ActionType::kDemote);
-  a.mode = "graceful";
+  a.mode = Mode::kGraceful;
   a.target = candidate;
   d->actions = {a};
   d->reason = Reason::kSwitchoverDemote;
@@ -126,7 +126,7 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     // As Patroni: a cluster configured as a standby cluster has no writable primary. With the lock, the next cycle
     // starts PostgreSQL again as the standby leader.
     Action a = Act(ActionType::kDemote);
-    a.mode = "offline";
+    a.mode = Mode::kOffline;
     d.actions.push_back(a);
     d.reason = Reason::kStandbyClusterDemote;
     d.message = "cannot be a real primary in a standby cluster";
@@ -140,7 +140,7 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       return d;
     }
     Action a = Act(ActionType::kDemote);
-    a.mode = "offline";
+    a.mode = Mode::kOffline;
     d.actions.push_back(a);
     d.reason = Reason::kDcsLostDemote;
     d.message = "demoting self because DCS is not accessible and I was a leader";
@@ -184,7 +184,7 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   if (!c.leader) {
     if (in.watchdog_unusable && !in.dynamic.pause) {
       Action a = Act(ActionType::kDemote);
-      a.mode = "immediate-nolock";
+      a.mode = Mode::kImmediateNoLock;
       d.actions.push_back(a);
       d.reason = Reason::kWatchdogDemote;
       d.message = "Demoting self because watchdog could not be activated";
@@ -203,7 +203,7 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     return d;
   }
   Action demote = Act(ActionType::kDemote);
-  demote.mode = "immediate-nolock";
+  demote.mode = Mode::kImmediateNoLock;
   d.actions.push_back(demote);
   d.reason = Reason::kLockLostDemote;
   d.message = "demoting self because I do not have the lock and I was a leader";

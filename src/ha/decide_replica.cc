@@ -104,7 +104,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       // Started as a replica while nobody led; the leader that appeared since is on another timeline. Stop
       // cleanly so that the next cycle can pg_rewind (or re-clone) before streaming (safety rule 6).
       Action a = Act(ActionType::kDemote);
-      a.mode = "offline";
+      a.mode = Mode::kOffline;
       d.actions.push_back(a);
       d.reason = Reason::kReconcileTimeline;
       d.message = "stopping to reconcile with the timeline of the new leader (" + c.leader->name + ")";

@@ -158,7 +158,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
       if (in.dynamic.synchronous_mode && Crashed(l)) {
         // Crash recovery will bring back commits that were waiting for a standby: nobody acknowledged them, so
         // no client may see them until a synchronous standby has them too.
-        start.mode = "gated";
+        start.mode = Mode::kGated;
         d.message += "; clients wait until a synchronous standby has caught up";
       }
       d.actions.push_back(start);
@@ -192,7 +192,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   if (in.dynamic.synchronous_mode && Crashed(l) && !start.upstream) {
     // Crash recovery brings back commits nobody acknowledged; following nobody, this node may later win the race
     // and promote: the client gate must hold across the read-only start (and is honoured after the promotion).
-    start.mode = "gated";
+    start.mode = Mode::kGated;
   }
   // A former primary (stopped in production or crashed) that did not hand over cleanly has, or may have, WAL the
   // new leader never saw: reconcile before streaming (safety rule 6). It rewinds whatever the timelines in the

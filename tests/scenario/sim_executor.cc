@@ -13,7 +13,7 @@ std::string ActionList(const ha::Decision& d) {
     if (a.type == ha::ActionType::kWriteStatus || a.type == ha::ActionType::kSyncSlots) continue;
     s += s.empty() ? "" : " ";
     s += ha::ActionName(a.type);
-    if (!a.mode.empty()) s += "(" + a.mode + (a.target.empty() ? "" : " " + a.target) + ")";
+    if (a.mode != ha::Mode::kNone) s += std::string("(") + ha::ModeName(a.mode) + (a.target.empty() ? "" : " " + a.target) + ")";
     else if (a.type == ha::ActionType::kWriteSync) {
       std::string l;
       for (const auto& n : a.sync) l += (l.empty() ? "" : ",") + n;
@@ -197,7 +197,7 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       }
       pg_state_ = "starting";
       sync_added_lsn_.clear();
-      if (a.mode == "gated") {
+      if (a.mode == ha::Mode::kGated) {
         n_.pg.gate_marker = true;  // pg_->CloseGate()
         gate_since_ = Now();
       }
@@ -214,7 +214,7 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
     case ActionType::kStartReplica: {
       pg_state_ = "starting";
       sync_added_lsn_.clear();
-      if (a.mode == "gated") {
+      if (a.mode == ha::Mode::kGated) {
         // Kept across the read-only start (following nobody): honoured if this node is promoted later.
         n_.pg.gate_marker = true;  // pg_->CloseGate()
         w_.Trace(n_.name, "client gate closed: this crashed primary starts read-only");
@@ -236,15 +236,11 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
     case ActionType::kPromote:
       return PromoteNow(view);
     case ActionType::kDemote: {
-      if (a.mode == "graceful") return DemoteGracefully(a.target, view);
-      Status s = w_.PgStop(n_, a.mode == "offline");
+      if (a.mode == ha::Mode::kGraceful) return DemoteGracefully(a.target, view);
+      Status s = w_.PgStop(n_, a.mode == ha::Mode::kOffline);
       if (!s.ok()) return s;
       Disarm();
       pg_state_ = "stopped";
-      if (a.mode == "immediate") {
-        Status rel = DeleteLeader();
-        (void)rel;
-      }
       return Status::Ok();
     }
     case ActionType::kReleaseLeader: {

@@ -97,7 +97,7 @@ TEST_F(SyncDecideTest, CrashedPrimaryDoesNotHandOverToANofailoverSyncStandby) {
   cluster_.members["pg1"].tags = Json{{"nofailover", true}};
   auto d = Run();
   EXPECT_EQ(Types(d), std::vector<AT>{AT::kStartPrimary}) << "pg1 cannot take over: restart in place";
-  EXPECT_EQ(d.actions[0].mode, "gated");
+  EXPECT_EQ(d.actions[0].mode, Mode::kGated);
 }
 
 // Issue 10 items 3a and 3c: a crashed primary started read-only (nobody leads: it was away longer than the ttl, or
@@ -110,13 +110,13 @@ TEST_F(SyncDecideTest, CrashedPrimaryStartingReadOnlyKeepsTheClientGate) {
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartReplica});
   EXPECT_FALSE(d.actions[0].upstream);
-  EXPECT_EQ(d.actions[0].mode, "gated");
+  EXPECT_EQ(d.actions[0].mode, Mode::kGated);
 
   local_.cluster_state = "shut down";  // a clean shutdown brings nothing back
-  EXPECT_EQ(Run().actions.at(0).mode, "");
+  EXPECT_EQ(Run().actions.at(0).mode, Mode::kNone);
   local_.cluster_state = "in production";
   tweak_ = nullptr;  // asynchronous mode has no gate
-  EXPECT_EQ(Run().actions.at(0).mode, "");
+  EXPECT_EQ(Run().actions.at(0).mode, Mode::kNone);
 }
 
 TEST_F(SyncDecideTest, CrashedPrimaryAfterItsHandoverBackOffStartsReadOnlyGated) {
@@ -129,7 +129,7 @@ TEST_F(SyncDecideTest, CrashedPrimaryAfterItsHandoverBackOffStartsReadOnlyGated)
   clock_.Advance(Duration(30000));  // the handover target never promoted
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartReplica});
-  EXPECT_EQ(d.actions[0].mode, "gated");
+  EXPECT_EQ(d.actions[0].mode, Mode::kGated);
 }
 
 // Issue 10 item 5b: the `failover` key must not let a candidate promote while a failsafe primary still runs.

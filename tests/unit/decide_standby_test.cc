@@ -236,7 +236,7 @@ TEST_F(StandbyDecideTest, PrimaryInAStandbyClusterStopsToBecomeTheStandbyLeader)
   RunningPrimary();
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].mode, "offline");
+  EXPECT_EQ(d.actions[0].mode, Mode::kOffline);
   EXPECT_EQ(d.message, "cannot be a real primary in a standby cluster");
 }
 

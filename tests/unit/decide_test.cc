@@ -118,7 +118,7 @@ TEST_F(DecideTest, PrimaryWithAnotherLeaderDemotes) {
   RunningPrimary();
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].mode, "immediate-nolock");  // stop now; the next cycle rejoins (rewind if needed)
+  EXPECT_EQ(d.actions[0].mode, Mode::kImmediateNoLock);  // stop now; the next cycle rejoins (rewind if needed)
   EXPECT_EQ(d.message, "demoting self because I do not have the lock and I was a leader");
 }
 
@@ -283,7 +283,7 @@ TEST_F(DecideTest, LeaderWhoseRenewalsFailForRetryTimeoutDemotesBeforeTheDeadlin
   LastRenewalAgo(Duration(10001));
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].mode, "offline");
+  EXPECT_EQ(d.actions[0].mode, Mode::kOffline);
   EXPECT_EQ(d.message, "demoting self because DCS is not accessible and I was a leader");
 }
 
@@ -292,7 +292,7 @@ TEST_F(DecideTest, LeaderWithoutAnyLeaseDemotes) {
   my_lease_ = 0;  // the lease expired and a new one cannot be granted
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].mode, "offline");
+  EXPECT_EQ(d.actions[0].mode, Mode::kOffline);
 }
 
 TEST_F(DecideTest, StoppedNodeNeverStartsAsPrimaryOnAStaleView) {
@@ -587,7 +587,7 @@ TEST_F(DecideTest, PrimarySeeingAnotherLeaderDemotesImmediatelyWithoutTouchingTh
   SetLeader("pg1");
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].mode, "immediate-nolock");
+  EXPECT_EQ(d.actions[0].mode, Mode::kImmediateNoLock);
 }
 
 // A scenario, events in and decisions out: the leader's lease stops renewing while a replica watches.
@@ -616,7 +616,7 @@ TEST_F(SwitchoverTest, LeaderDemotesGracefullyForAHealthyCandidate) {
   cluster_.failover = Json{{"leader", "pg0"}, {"member", "pg1"}};
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].mode, "graceful");
+  EXPECT_EQ(d.actions[0].mode, Mode::kGraceful);
   EXPECT_EQ(d.actions[0].target, "pg1");
   EXPECT_EQ(d.message, "manual failover: demoting myself");
 }
@@ -841,16 +841,16 @@ TEST_F(SyncDecideTest, CrashRestartInPlaceClosesTheClientGateOnlyAfterACrash) {
   tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartPrimary});
-  EXPECT_EQ(d.actions[0].mode, "gated") << "recovered commits nobody acknowledged must not reach clients";
+  EXPECT_EQ(d.actions[0].mode, Mode::kGated) << "recovered commits nobody acknowledged must not reach clients";
   local_.cluster_state = "shut down";
   d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartPrimary});
-  EXPECT_EQ(d.actions[0].mode, "") << "a clean shutdown waited for its standbys: nothing to hide";
+  EXPECT_EQ(d.actions[0].mode, Mode::kNone) << "a clean shutdown waited for its standbys: nothing to hide";
   local_.cluster_state = "in crash recovery";
   tweak_ = nullptr;
   d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartPrimary});
-  EXPECT_EQ(d.actions[0].mode, "") << "without synchronous mode every commit was acknowledged alone anyway";
+  EXPECT_EQ(d.actions[0].mode, Mode::kNone) << "without synchronous mode every commit was acknowledged alone anyway";
 }
 
 TEST_F(SyncDecideTest, ClientGateOpensOnlyOnceASyncStandbyFlushedTheEndOfRecovery) {
@@ -988,7 +988,7 @@ TEST_F(DecideTest, FormerPrimaryStartedWithoutALeaderStopsToRewindWhenALeaderApp
   };
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].mode, "offline");
+  EXPECT_EQ(d.actions[0].mode, Mode::kOffline);
   // Stopped (cleanly, in recovery): the next cycle rewinds although pg_control no longer says "in production".
   local_ = LocalView{};
   local_.data = LocalView::Data::kValid;
