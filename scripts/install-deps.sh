@@ -6,6 +6,7 @@ PKGS=(build-essential cmake pkg-config git curl
       libyaml-cpp-dev nlohmann-json3-dev libpq-dev libcurl4-openssl-dev libssl-dev openssl libgtest-dev libgmock-dev
       postgresql-15 postgresql-client-15 etcd-server etcd-client
       clang libclang-rt-14-dev  # libFuzzer + sanitizer runtimes for scripts/fuzz.sh
+      clang-format clang-tidy  # scripts/lint.sh
       patroni haproxy prometheus)  # the real patronictl, HAProxy, promtool, for the compatibility tests (and the failover benchmark baseline)
 missing=()
 for p in "${PKGS[@]}"; do

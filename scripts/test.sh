@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds, and runs every test: unit tests first (fast), then the fuzz targets briefly, then
-# the scenarios, then integration tests against real etcd and PostgreSQL on loopback. Pass a ctest label to run one
-# layer (scripts/test.sh unit), or `fuzz` for the fuzz step alone.
+# Installs dependencies, builds, checks layout and bug patterns (scripts/lint.sh: clang-format, clang-tidy), and runs
+# every test: unit tests first (fast), then the fuzz targets briefly, then the scenarios, then integration tests
+# against real etcd and PostgreSQL on loopback. Pass a ctest label to run one layer (scripts/test.sh unit), or `fuzz`
+# for the fuzz step alone.
 #   PGW_FUZZ_SECONDS=N   seconds per fuzz target (default 10); 0 skips the fuzz step
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,7 @@ scripts/build.sh
 if [ $# -gt 0 ]; then
   exec ctest --test-dir build -L "$1" --output-on-failure
 fi
+scripts/lint.sh
 ctest --test-dir build -L unit --output-on-failure -j2
 fuzz_step
 ctest --test-dir build -L scenario --output-on-failure -j2

@@ -56,7 +56,7 @@ void ParseBootstrapMethod(const YAML::Node& b, Config* c, std::vector<std::strin
                           std::vector<std::string>* warnings) {
   const YAML::Node m = Sub(b, "method");
   if (!m || !m.IsScalar() || m.Scalar() == "initdb" || m.Scalar().empty()) return;
-  const std::string name = m.Scalar();
+  const std::string& name = m.Scalar();
   const std::string path = "bootstrap." + name;
   const YAML::Node section = Sub(b, name);
   if (section && !section.IsNull() && !section.IsMap()) {

@@ -11,7 +11,7 @@ namespace {
 // ---------------------------------------------------------------------------------------------------------------
 // PATRONI_* environment variables.
 
-YAML::Node EnsurePath(YAML::Node root, const std::vector<std::string>& path) {
+YAML::Node EnsurePath(const YAML::Node& root, const std::vector<std::string>& path) {
   YAML::Node cur = root;
   for (size_t i = 0; i + 1 < path.size(); ++i) {
     if (!cur[path[i]] || !cur[path[i]].IsMap()) cur[path[i]] = YAML::Node(YAML::NodeType::Map);
