@@ -11,8 +11,8 @@
 #include "agent/agent.h"
 #include "agent/fence_supervisor.h"
 #include "agent/status_json.h"
-#include "pg/fence.h"
 #include "common/config.h"
+#include "pg/fence.h"
 
 namespace {
 

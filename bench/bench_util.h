@@ -21,11 +21,11 @@
 #include "common/fs.h"
 #include "common/process.h"
 #include "common/wait.h"
-#include "testkit/probe.h"
-#include "testkit/sandbox.h"
 #include "dcs/http.h"
 #include "pg/libpq.h"
 #include "testkit/forwarder.h"
+#include "testkit/probe.h"
+#include "testkit/sandbox.h"
 
 namespace pgw {
 
@@ -178,10 +178,12 @@ class Bench {
     if (pm) kill(*pm, SIGKILL);
     Status s = sb_->SignalNode(leader, SIGKILL, true, Duration(10000));
     int old_port = n->pg_port;
-    bool resumed = WaitFor([&] {
-      auto acks = probe.Acks();
-      return !acks.empty() && acks.back().at > crash && acks.back().server_port != old_port;
-    }, Duration(120000), kBenchPoll);
+    bool resumed = WaitFor(
+        [&] {
+          auto acks = probe.Acks();
+          return !acks.empty() && acks.back().at > crash && acks.back().server_port != old_port;
+        },
+        Duration(120000), kBenchPoll);
     // One more second of writes on the new primary, so the gap is measured between real acknowledgements.
     std::this_thread::sleep_for(Duration(1000));
     probe.Stop();
@@ -228,10 +230,12 @@ class Bench {
     req.headers["Content-Type"] = "application/json";
     req.timeout = Duration(60000);
     auto resp = http.Do(req);
-    bool resumed = WaitFor([&] {
-      auto acks = probe.Acks();
-      return !acks.empty() && acks.back().at > begin && acks.back().server_port != old_port;
-    }, Duration(60000), kBenchPoll);
+    bool resumed = WaitFor(
+        [&] {
+          auto acks = probe.Acks();
+          return !acks.empty() && acks.back().at > begin && acks.back().server_port != old_port;
+        },
+        Duration(60000), kBenchPoll);
     std::this_thread::sleep_for(Duration(1000));
     probe.Stop();
     if (!resp.ok() || resp->status != 200) {
@@ -265,13 +269,14 @@ class Bench {
   Result<int> StartHaproxy(int inter_ms, bool with_read_port = false) {
     auto ports = FreePorts(2);
     if (!ports.ok()) return ports.status();
-    std::string cfg = "global\n  maxconn 200\ndefaults\n  mode tcp\n  timeout connect 1s\n  timeout client 60s\n"
-                      "  timeout server 60s\n";
+    std::string cfg =
+        "global\n  maxconn 200\ndefaults\n  mode tcp\n  timeout connect 1s\n  timeout client 60s\n"
+        "  timeout server 60s\n";
     for (int side = 0; side < (with_read_port ? 2 : 1); ++side) {
-      cfg += std::string("listen ") + (side == 0 ? "primary" : "replicas") + "\n  bind 127.0.0.1:" +
-             std::to_string((*ports)[side]) + "\n  option httpchk GET " + (side == 0 ? "/primary" : "/replica") +
-             "\n  http-check expect status 200\n  default-server inter " + std::to_string(inter_ms) +
-             "ms on-marked-down shutdown-sessions\n";
+      cfg += std::string("listen ") + (side == 0 ? "primary" : "replicas") +
+             "\n  bind 127.0.0.1:" + std::to_string((*ports)[side]) + "\n  option httpchk GET " +
+             (side == 0 ? "/primary" : "/replica") + "\n  http-check expect status 200\n  default-server inter " +
+             std::to_string(inter_ms) + "ms on-marked-down shutdown-sessions\n";
       for (const auto& n : sb_->nodes()) {
         cfg += "  server " + n.name + " 127.0.0.1:" + std::to_string(n.pg_port) + " check port " +
                std::to_string(n.api_port) + "\n";
@@ -285,8 +290,8 @@ class Bench {
     return *port;
   }
   std::string ConninfoVia(int port) const {
-    return "host=127.0.0.1 port=" + std::to_string(port) + " user=postgres password=" +
-           std::string(Sandbox::kSuperuserPassword) + " dbname=postgres";
+    return "host=127.0.0.1 port=" + std::to_string(port) +
+           " user=postgres password=" + std::string(Sandbox::kSuperuserPassword) + " dbname=postgres";
   }
   pid_t haproxy_pid() const { return haproxy_pid_; }
   void StopHaproxy() {
@@ -305,7 +310,6 @@ class Bench {
   std::unique_ptr<Sandbox> sb_;
   std::string multi_;
 };
-
 
 inline std::string SelfDir() {
   char buf[4096];

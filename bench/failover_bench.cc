@@ -19,9 +19,12 @@ int Main(int argc, char** argv) {
   bool patroni = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
-    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
-    else if (a == "--no-patroni") patroni = false;
+    if (a == "--rounds" && i + 1 < argc)
+      rounds = std::atoi(argv[++i]);
+    else if (a == "--dir" && i + 1 < argc)
+      dir = argv[++i];
+    else if (a == "--no-patroni")
+      patroni = false;
     else {
       std::fprintf(stderr, "usage: failover_bench [--rounds N] [--dir DIR] [--no-patroni]\n");
       return 2;
@@ -78,8 +81,7 @@ int Main(int argc, char** argv) {
     return v.empty() ? Duration(0) : v[v.size() / 2].gap;
   };
   std::printf("\nCrash failover (leader machine killed), writes through a libpq multi-host connection string\n");
-  std::printf("%-45s %8s %8s %6s %11s %13s\n", "system", "median", "max", "lost", "agent RSS",
-              "agent private");
+  std::printf("%-45s %8s %8s %6s %11s %13s\n", "system", "median", "max", "lost", "agent RSS", "agent private");
   for (const auto& s : out) {
     if (!s.error.empty()) {
       std::printf("%-45s error: %s\n", s.label.c_str(), s.error.c_str());
@@ -99,10 +101,11 @@ int Main(int argc, char** argv) {
     double base = static_cast<double>(median(out[2].rounds).count());
     for (size_t i = 0; i < 2; ++i) {
       if (!out[i].error.empty() || out[i].rounds.empty()) continue;
-      std::printf("%s: %.2fx the baseline's write-unavailable window, %.2fx its agent RSS, %.2fx its private memory\n",
-                  out[i].label.c_str(), static_cast<double>(median(out[i].rounds).count()) / base,
-                  static_cast<double>(out[i].mem.rss) / static_cast<double>(std::max(1L, out[2].mem.rss)),
-                  static_cast<double>(out[i].mem.private_kb) / static_cast<double>(std::max(1L, out[2].mem.private_kb)));
+      std::printf(
+          "%s: %.2fx the baseline's write-unavailable window, %.2fx its agent RSS, %.2fx its private memory\n",
+          out[i].label.c_str(), static_cast<double>(median(out[i].rounds).count()) / base,
+          static_cast<double>(out[i].mem.rss) / static_cast<double>(std::max(1L, out[2].mem.rss)),
+          static_cast<double>(out[i].mem.private_kb) / static_cast<double>(std::max(1L, out[2].mem.private_kb)));
     }
   }
   bool ok = std::all_of(out.begin(), out.end(), [](const Summary& s) { return s.error.empty(); });

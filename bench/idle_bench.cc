@@ -100,10 +100,14 @@ int Main(int argc, char** argv) {
   bool patroni = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--seconds" && i + 1 < argc) seconds = std::atoi(argv[++i]);
-    else if (a == "--ttl" && i + 1 < argc) ttl = std::atoi(argv[++i]);
-    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
-    else if (a == "--no-patroni") patroni = false;
+    if (a == "--seconds" && i + 1 < argc)
+      seconds = std::atoi(argv[++i]);
+    else if (a == "--ttl" && i + 1 < argc)
+      ttl = std::atoi(argv[++i]);
+    else if (a == "--dir" && i + 1 < argc)
+      dir = argv[++i];
+    else if (a == "--no-patroni")
+      patroni = false;
     else {
       std::fprintf(stderr, "usage: idle_bench [--seconds N] [--dir DIR] [--no-patroni] [--ttl S]\n");
       return 2;

@@ -104,8 +104,19 @@ ProcessOptions PgEnv(Duration timeout) {
 // One pgbench run against 127.0.0.1:port; tps excludes the initial connections.
 Cell Pgbench(int port, bool select_only, int clients, int seconds) {
   int threads = std::max(1, std::min<int>(clients, static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN))));
-  std::vector<std::string> argv = {PgbenchBin(), "-h", "127.0.0.1", "-p", std::to_string(port), "-U", "postgres",
-                                   "-n", "-c", std::to_string(clients), "-j", std::to_string(threads), "-T",
+  std::vector<std::string> argv = {PgbenchBin(),
+                                   "-h",
+                                   "127.0.0.1",
+                                   "-p",
+                                   std::to_string(port),
+                                   "-U",
+                                   "postgres",
+                                   "-n",
+                                   "-c",
+                                   std::to_string(clients),
+                                   "-j",
+                                   std::to_string(threads),
+                                   "-T",
                                    std::to_string(seconds)};
   if (select_only) argv.push_back("-S");
   argv.push_back("postgres");
@@ -143,10 +154,19 @@ class RouterProcess {
     if (!ports.ok()) return ports.status();
     write_port_ = (*ports)[0];
     admin_port_ = (*ports)[2];
-    std::vector<std::string> argv = {bin, "--dcs-url", "http://" + sb.EtcdEndpoint(), "--scope", "bench",
-                                     "--listen-write", "127.0.0.1:" + std::to_string(write_port_), "--listen-read",
-                                     "127.0.0.1:" + std::to_string((*ports)[1]), "--listen-admin",
-                                     "127.0.0.1:" + std::to_string(admin_port_), "--log-level", "WARNING"};
+    std::vector<std::string> argv = {bin,
+                                     "--dcs-url",
+                                     "http://" + sb.EtcdEndpoint(),
+                                     "--scope",
+                                     "bench",
+                                     "--listen-write",
+                                     "127.0.0.1:" + std::to_string(write_port_),
+                                     "--listen-read",
+                                     "127.0.0.1:" + std::to_string((*ports)[1]),
+                                     "--listen-admin",
+                                     "127.0.0.1:" + std::to_string(admin_port_),
+                                     "--log-level",
+                                     "WARNING"};
     if (workers > 0) argv.insert(argv.end(), {"--workers", std::to_string(workers)});
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto pid = StartDetached(argv, dir + "/router.log");
@@ -195,16 +215,18 @@ std::vector<Gap> CrashGaps(Bench& b, const std::vector<std::pair<std::string, st
   std::vector<std::unique_ptr<WriteProbe>> probes;
   int64_t base = 1000000000;
   for (size_t i = 0; i < targets.size(); ++i) {
-    probes.push_back(std::make_unique<WriteProbe>(targets[i].second, "bench", base * static_cast<int64_t>(i + 1),
-                                                  Duration(10)));
+    probes.push_back(
+        std::make_unique<WriteProbe>(targets[i].second, "bench", base * static_cast<int64_t>(i + 1), Duration(10)));
     probes.back()->Start();
   }
-  bool ready = WaitFor([&] {
-    for (auto& p : probes) {
-      if (p->Acks().size() < 20) return false;
-    }
-    return true;
-  }, Duration(30000), kBenchPoll);
+  bool ready = WaitFor(
+      [&] {
+        for (auto& p : probes) {
+          if (p->Acks().size() < 20) return false;
+        }
+        return true;
+      },
+      Duration(30000), kBenchPoll);
   if (!ready) {
     for (auto& p : probes) p->Stop();
     return {{"", Duration(0), 0, "a probe could not write before the crash"}};
@@ -218,13 +240,15 @@ std::vector<Gap> CrashGaps(Bench& b, const std::vector<std::pair<std::string, st
   for (pid_t p : FenceSupervisorsOf(n->data_dir)) kill(p, SIGKILL);
   if (pm) kill(*pm, SIGKILL);
   sb.SignalNode(leader, SIGKILL, true, Duration(10000)).ok();
-  WaitFor([&] {
-    for (auto& p : probes) {
-      auto acks = p->Acks();
-      if (acks.empty() || acks.back().at <= crash || acks.back().server_port == old_port) return false;
-    }
-    return true;
-  }, Duration(120000), kBenchPoll);
+  WaitFor(
+      [&] {
+        for (auto& p : probes) {
+          auto acks = p->Acks();
+          if (acks.empty() || acks.back().at <= crash || acks.back().server_port == old_port) return false;
+        }
+        return true;
+      },
+      Duration(120000), kBenchPoll);
   std::this_thread::sleep_for(Duration(1000));
   for (auto& p : probes) p->Stop();
   std::string fresh = b.Leader();
@@ -237,8 +261,10 @@ std::vector<Gap> CrashGaps(Bench& b, const std::vector<std::pair<std::string, st
     } else {
       g.gap = WriteProbe::LongestGap(acks, crash - Duration(1000), acks.back().at);
       auto missing = WriteProbe::Missing(sb.Conninfo(fresh), "bench", acks);
-      if (missing.ok()) g.lost = missing->size();
-      else g.error = missing.status().message();
+      if (missing.ok())
+        g.lost = missing->size();
+      else
+        g.error = missing.status().message();
     }
     out.push_back(g);
   }
@@ -270,22 +296,33 @@ bool ParseArgs(int argc, char** argv, Options* o) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     bool has = i + 1 < argc;
-    if (a == "--seconds" && has) o->seconds = std::atoi(argv[++i]);
-    else if (a == "--scale" && has) o->scale = std::atoi(argv[++i]);
-    else if (a == "--workers" && has) o->workers = std::atoi(argv[++i]);
-    else if (a == "--repeat" && has) o->repeat = std::atoi(argv[++i]);
-    else if (a == "--router-arg" && has) o->router_args.push_back(argv[++i]);
-    else if (a == "--dir" && has) o->dir = argv[++i];
+    if (a == "--seconds" && has)
+      o->seconds = std::atoi(argv[++i]);
+    else if (a == "--scale" && has)
+      o->scale = std::atoi(argv[++i]);
+    else if (a == "--workers" && has)
+      o->workers = std::atoi(argv[++i]);
+    else if (a == "--repeat" && has)
+      o->repeat = std::atoi(argv[++i]);
+    else if (a == "--router-arg" && has)
+      o->router_args.push_back(argv[++i]);
+    else if (a == "--dir" && has)
+      o->dir = argv[++i];
     else if (a == "--clients" && has) {
       o->clients.clear();
       std::stringstream in(argv[++i]);
       std::string item;
       while (std::getline(in, item, ',')) o->clients.push_back(std::atoi(item.c_str()));
-    } else if (a == "--no-haproxy") o->haproxy = false;
-    else if (a == "--no-failover") o->failover = false;
-    else if (a == "--no-tpcb") o->tpcb = false;
-    else if (a == "--keep") o->keep = true;
-    else return false;
+    } else if (a == "--no-haproxy")
+      o->haproxy = false;
+    else if (a == "--no-failover")
+      o->failover = false;
+    else if (a == "--no-tpcb")
+      o->tpcb = false;
+    else if (a == "--keep")
+      o->keep = true;
+    else
+      return false;
   }
   if (o->seconds < 1 || o->seconds > 3600 || o->scale < 1 || o->scale > 1000 || o->workers < 0 || o->repeat < 1 ||
       o->repeat > 20) {
@@ -302,7 +339,8 @@ int Main(int argc, char** argv) {
   if (!ParseArgs(argc, argv, &o)) {
     std::fprintf(stderr,
                  "usage: router_bench [--seconds N] [--clients 1,16,64] [--scale N] [--workers N] [--repeat N] "
-                 "[--router-arg ARG]... [--dir DIR] [--no-haproxy] [--no-failover] [--no-tpcb] [--keep]\n(clients 1..150 each, repeat 1..20)\n");
+                 "[--router-arg ARG]... [--dir DIR] [--no-haproxy] [--no-failover] [--no-tpcb] [--keep]\n(clients "
+                 "1..150 each, repeat 1..20)\n");
     return 2;
   }
   o.haproxy = o.haproxy && PathExists("/usr/sbin/haproxy");
@@ -331,15 +369,16 @@ int Main(int argc, char** argv) {
     }
   }
   if (s.ok()) s = router.Start(SelfDir() + "/../apps/pgwarden-router", b.sandbox(), o.dir, o.workers, o.router_args);
-  if (s.ok() && !WaitFor([&] {
-        return Query(b.ConninfoVia(router.write_port()), "SELECT pg_is_in_recovery()") == "f";
-      }, Duration(30000), kBenchPoll)) {
+  if (s.ok() && !WaitFor([&] { return Query(b.ConninfoVia(router.write_port()), "SELECT pg_is_in_recovery()") == "f"; },
+                         Duration(30000), kBenchPoll)) {
     s = Unavailable("the router never reached the leader");
   }
   if (s.ok() && o.haproxy) {
     auto port = b.StartHaproxy(1000);
-    if (!port.ok()) s = port.status();
-    else haproxy_port = *port;
+    if (!port.ok())
+      s = port.status();
+    else
+      haproxy_port = *port;
     auto answers = [&] { return Query(b.ConninfoVia(haproxy_port), "SELECT 1") == "1"; };
     if (s.ok() && !WaitFor(answers, Duration(30000), kBenchPoll)) {
       s = Unavailable("HAProxy never routed to the leader");
@@ -355,8 +394,9 @@ int Main(int argc, char** argv) {
   int cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   int direct_port = b.sandbox().Node(leader)->pg_port;
   std::printf("pgbench, %d s per cell%s, scale %d, %d cores, router workers %d; load average at the start: %s\n",
-              o.seconds, o.repeat > 1 ? (", median of " + std::to_string(o.repeat) + " interleaved rounds").c_str() : "",
-              o.scale, cores, o.workers > 0 ? o.workers : cores, load_before.c_str());
+              o.seconds,
+              o.repeat > 1 ? (", median of " + std::to_string(o.repeat) + " interleaved rounds").c_str() : "", o.scale,
+              cores, o.workers > 0 ? o.workers : cores, load_before.c_str());
   std::printf("%-12s %7s %10s %18s %10s %10s %18s %10s %10s\n", "workload", "clients", "direct tps", "router tps (x)",
               "router +lat", "router cpu", "HAProxy tps (x)", "HAProxy +lat", "HAProxy cpu");
   bool failed = false;
@@ -383,8 +423,10 @@ int Main(int argc, char** argv) {
       Cell direct = Median(directs);
       Cell via_router = Median(routers);
       Cell via_haproxy;
-      if (o.haproxy) via_haproxy = Median(haproxies);
-      else via_haproxy.error = "not run";
+      if (o.haproxy)
+        via_haproxy = Median(haproxies);
+      else
+        via_haproxy.error = "not run";
       for (const Cell* x : {&direct, &via_router, &via_haproxy}) {
         if (!x->error.empty() && x->error != "not run") {
           std::fprintf(stderr, "pgbench: %s\n", x->error.c_str());
@@ -396,8 +438,8 @@ int Main(int argc, char** argv) {
       std::printf("%-12s %7d %10s %18s %10s %10s %18s %10s %10s\n", select_only ? "select-only" : "tpc-b", c,
                   direct.error.empty() ? dt : "error", Ratio(via_router, direct).c_str(),
                   Added(via_router, direct).c_str(), Cpu(via_router).c_str(),
-                  o.haproxy ? Ratio(via_haproxy, direct).c_str() : "-", o.haproxy ? Added(via_haproxy, direct).c_str() : "-",
-                  o.haproxy ? Cpu(via_haproxy).c_str() : "-");
+                  o.haproxy ? Ratio(via_haproxy, direct).c_str() : "-",
+                  o.haproxy ? Added(via_haproxy, direct).c_str() : "-", o.haproxy ? Cpu(via_haproxy).c_str() : "-");
       std::fflush(stdout);
     }
   }

@@ -127,7 +127,7 @@ int Main(int argc, char** argv) {
       smp.workload = workload;
       std::atomic<bool> stop{false};
       std::thread watcher([&] { Watch(b.sandbox(), stop, &smp.obs); });
-      std::vector<std::string> run = {pgbin + "/pgbench", "-c", std::to_string(clients), "-j", "2", "-T",
+      std::vector<std::string> run = {pgbin + "/pgbench",     "-c", std::to_string(clients), "-j", "2", "-T",
                                       std::to_string(seconds)};
       if (workload == "select-only") run.push_back("-S");
       run.insert(run.end(), conn.begin(), conn.end());
@@ -149,8 +149,10 @@ int Main(int argc, char** argv) {
     if (!s.ok()) failure += "ttl " + std::to_string(ttl) + ": " + s.message() + "\n";
     results.emplace_back(ttl, samples);
   }
-  std::printf("\nSpurious leader changes under CPU-saturating pgbench (%d clients, %d s per workload; loop_wait 1, "
-              "retry_timeout 1)\n", clients, seconds);
+  std::printf(
+      "\nSpurious leader changes under CPU-saturating pgbench (%d clients, %d s per workload; loop_wait 1, "
+      "retry_timeout 1)\n",
+      clients, seconds);
   std::printf("%-8s %-12s %10s %16s %18s\n", "ttl", "workload", "tps", "leader changes", "timeline changes");
   for (const auto& [ttl, samples] : results) {
     for (const auto& x : samples) {

@@ -22,14 +22,22 @@ int Main(int argc, char** argv) {
   bool patroni = true, haproxy = true, name_candidate = true, keep = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--rounds" && i + 1 < argc) rounds = std::atoi(argv[++i]);
-    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
-    else if (a == "--no-patroni") patroni = false;
-    else if (a == "--no-haproxy") haproxy = false;
-    else if (a == "--no-candidate") name_candidate = false;
-    else if (a == "--keep") keep = true;
+    if (a == "--rounds" && i + 1 < argc)
+      rounds = std::atoi(argv[++i]);
+    else if (a == "--dir" && i + 1 < argc)
+      dir = argv[++i];
+    else if (a == "--no-patroni")
+      patroni = false;
+    else if (a == "--no-haproxy")
+      haproxy = false;
+    else if (a == "--no-candidate")
+      name_candidate = false;
+    else if (a == "--keep")
+      keep = true;
     else {
-      std::fprintf(stderr, "usage: switchover_bench [--rounds N] [--dir DIR] [--no-patroni] [--no-haproxy] [--no-candidate] [--keep]\n");
+      std::fprintf(
+          stderr,
+          "usage: switchover_bench [--rounds N] [--dir DIR] [--no-patroni] [--no-haproxy] [--no-candidate] [--keep]\n");
       return 2;
     }
   }
@@ -40,7 +48,8 @@ int Main(int argc, char** argv) {
   haproxy = haproxy && PathExists("/usr/sbin/haproxy");
   Logger log(stderr, LogLevel::kWarning);
   std::vector<System> systems = {{"pgwarden", SelfDir() + "/../apps/pgwarden", 5, 1, 2, ""}};
-  if (patroni && PathExists("/usr/bin/patroni")) systems.push_back({"Patroni baseline", "/usr/bin/patroni", 5, 1, 2, ""});
+  if (patroni && PathExists("/usr/bin/patroni"))
+    systems.push_back({"Patroni baseline", "/usr/bin/patroni", 5, 1, 2, ""});
   struct Row {
     std::string label;
     std::vector<Duration> multi, via_haproxy;
@@ -108,8 +117,9 @@ int Main(int argc, char** argv) {
                 static_cast<double>(Median(rows[0].multi).count()) /
                     static_cast<double>(std::max<int64_t>(1, Median(rows[1].multi).count())));
     if (!rows[1].via_haproxy.empty()) {
-      std::printf(", %.2fx through HAProxy", static_cast<double>(Median(rows[0].via_haproxy).count()) /
-                                                 static_cast<double>(std::max<int64_t>(1, Median(rows[1].via_haproxy).count())));
+      std::printf(", %.2fx through HAProxy",
+                  static_cast<double>(Median(rows[0].via_haproxy).count()) /
+                      static_cast<double>(std::max<int64_t>(1, Median(rows[1].via_haproxy).count())));
     }
     std::printf("\n");
   }

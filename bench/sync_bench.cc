@@ -40,10 +40,12 @@ Status SwitchMode(Bench& b, const std::string& leader, const Mode& m) {
   if (!r.ok()) return r.status().Context("PATCH /config");
   if (r->status != 200) return Internal("PATCH /config answered " + std::to_string(r->status) + ": " + r->body);
   std::string conn = b.sandbox().Conninfo(leader);
-  bool ok = WaitFor([&] {
-    if (!m.sync) return Query(conn, "SHOW synchronous_standby_names").empty();
-    return Query(conn, "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'") == "1";
-  }, Duration(60000), kBenchPoll);
+  bool ok = WaitFor(
+      [&] {
+        if (!m.sync) return Query(conn, "SHOW synchronous_standby_names").empty();
+        return Query(conn, "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'") == "1";
+      },
+      Duration(60000), kBenchPoll);
   return ok ? Status::Ok() : Timeout("the cluster did not reach \"" + m.label + "\" within 60 s");
 }
 
@@ -52,9 +54,12 @@ int Main(int argc, char** argv) {
   std::string dir = "/tmp/pgwarden-sync-bench";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--seconds" && i + 1 < argc) seconds = std::atoi(argv[++i]);
-    else if (a == "--repeats" && i + 1 < argc) repeats = std::atoi(argv[++i]);
-    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
+    if (a == "--seconds" && i + 1 < argc)
+      seconds = std::atoi(argv[++i]);
+    else if (a == "--repeats" && i + 1 < argc)
+      repeats = std::atoi(argv[++i]);
+    else if (a == "--dir" && i + 1 < argc)
+      dir = argv[++i];
     else {
       std::fprintf(stderr, "usage: sync_bench [--seconds N] [--repeats R] [--dir DIR]\n");
       return 2;
@@ -117,8 +122,10 @@ int Main(int argc, char** argv) {
     std::printf("sync_bench: %s\n", s.message().c_str());
     return 1;
   }
-  std::printf("\npgbench TPC-B-like, scale 5, 4 clients, %d s per run, %d runs per mode in rotation, one 3-node "
-              "cluster; medians\n", seconds, repeats);
+  std::printf(
+      "\npgbench TPC-B-like, scale 5, 4 clients, %d s per run, %d runs per mode in rotation, one 3-node "
+      "cluster; medians\n",
+      seconds, repeats);
   std::printf("%-26s %10s %14s %12s %16s\n", "mode", "tps", "latency (ms)", "tps ratio", "latency ratio");
   auto med = [&](const std::string& label, bool tps) {
     std::vector<double> v;

@@ -66,8 +66,8 @@ int Main(int argc, char** argv) {
       }
       list = kept;
     }
-    std::vector<std::string> args = {"--sandbox", dir + "/" + mode, "--fault", list, "--rounds", rounds,
-                                     "--json", dir + "/" + mode + ".json", "--writers", "2", "--interval", "5"};
+    std::vector<std::string> args = {"--sandbox", dir + "/" + mode,           "--fault",   list, "--rounds",   rounds,
+                                     "--json",    dir + "/" + mode + ".json", "--writers", "2",  "--interval", "5"};
     if (sync) args.push_back("--sync");
     RemoveAll(dir + "/" + mode).ok();
     if (Status m = MakeDirs(dir, 0755); !m.ok()) {

@@ -11,9 +11,9 @@
 #include <thread>
 
 #include "agent/peers.h"
+#include "common/fs.h"
 #include "ha/sync.h"
 #include "pg/fence.h"
-#include "common/fs.h"
 
 namespace pgw {
 
@@ -156,11 +156,11 @@ void Agent::RequestWake() {
   wake_cv_.notify_all();
 }
 
-
 Status Agent::StartupChecks() {
   if (geteuid() == 0) {
-    return InvalidArgument("refusing to run as root: PostgreSQL cannot run as root; run pgwarden as the OS user "
-                           "that owns the data directory (usually postgres)");
+    return InvalidArgument(
+        "refusing to run as root: PostgreSQL cannot run as root; run pgwarden as the OS user "
+        "that owns the data directory (usually postgres)");
   }
   std::string problem;
   if (pg_->InspectDataDir(&problem) == LocalView::Data::kInvalid) return InvalidArgument(problem);
@@ -319,9 +319,9 @@ void Agent::Cycle() {
     if (fencer_->supervisor()) fencer_->supervisor()->RetireOthers();
     old_supervisors_retired_ = true;
   }
-  pg_state_ = !local.running ? (pg_state_ == "creating replica" || pg_state_ == "initializing new cluster"
-                                    ? pg_state_ : "stopped")
-                             : (local.query_ok ? "running" : "starting");
+  pg_state_ = !local.running
+                  ? (pg_state_ == "creating replica" || pg_state_ == "initializing new cluster" ? pg_state_ : "stopped")
+                  : (local.query_ok ? "running" : "starting");
   standby_leader_ = ha::IsStandbyCluster(dyn_) && view->leader && view->leader->name == cfg_->name;
   leader_trail_.Observe(*view, clock_.WallSeconds());
   ha::Inputs in;
@@ -343,9 +343,12 @@ void Agent::Cycle() {
   in.clean_demote = clean_demote_;
   in.unreconciled_primary = unreconciled_;
   in.bootstrap_failed = bootstrap_failed_;
-  if (!local.gated) gate_since_ = MonoTime{};
-  else if (gate_since_ == MonoTime{}) gate_since_ = clock_.Now();  // an agent restarted behind a closed gate
-  else if (!ha::SyncCandidates(in).empty()) gate_since_ = clock_.Now();  // the grace restarts: a candidate streams
+  if (!local.gated)
+    gate_since_ = MonoTime{};
+  else if (gate_since_ == MonoTime{})
+    gate_since_ = clock_.Now();  // an agent restarted behind a closed gate
+  else if (!ha::SyncCandidates(in).empty())
+    gate_since_ = clock_.Now();  // the grace restarts: a candidate streams
   in.gate_since = gate_since_;
   in.sync_added_lsn = sync_added_lsn_;
   double sched = scheduled_restart_.load();
@@ -425,7 +428,8 @@ void Agent::TouchMember(const LocalView& local) {
   m.pause = dyn_.pause;
   m.synchronous = sync_note_;
   m.client_gate_closed = local.gated;
-  if (double sched = scheduled_restart_.load(); sched > 0) m.scheduled_restart = Json{{"schedule", IsoTimestamp(sched)}};
+  if (double sched = scheduled_restart_.load(); sched > 0)
+    m.scheduled_restart = Json{{"schedule", IsoTimestamp(sched)}};
   std::string json = EncodeMember(m);
   int64_t lease = dcs_->LeaseId();
   if (json == last_member_json_ && lease == last_member_lease_ && lease != 0) return;
@@ -477,8 +481,10 @@ void Agent::Shutdown() {
   pg_state_ = "stopped";
   if (leader) {
     s = dcs_->DeleteLeader();
-    if (s.ok()) log_.Info("Leader key released");
-    else log_.Error("could not release the leader key: " + s.message());
+    if (s.ok())
+      log_.Info("Leader key released");
+    else
+      log_.Error("could not release the leader key: " + s.message());
   }
   TouchMember(pg_->Observe());
   log_.Info("PostgreSQL stopped; pgwarden exits");

@@ -16,8 +16,8 @@
 
 #include "agent/callbacks.h"
 #include "agent/fencer.h"
-#include "agent/pg_health.h"
 #include "agent/peers.h"
+#include "agent/pg_health.h"
 #include "agent/rest.h"
 #include "agent/status_json.h"
 #include "common/clock.h"
@@ -114,8 +114,8 @@ class Agent {
   std::unique_ptr<PgController> pg_;
   std::unique_ptr<RestServer> rest_;
   std::unique_ptr<Fencer> fencer_;
-  std::unique_ptr<PgHealth> pg_health_;  // gates the lease renewal of an armed primary
-  std::atomic<bool> failsafe_withheld_{false};  // logged once per episode
+  std::unique_ptr<PgHealth> pg_health_;             // gates the lease renewal of an armed primary
+  std::atomic<bool> failsafe_withheld_{false};      // logged once per episode
   std::atomic<int64_t> renew_blocked_until_ms_{0};  // MonoTime ms: the gate stays closed until the lease lapsed
   CallbackRunner callbacks_;
   DynamicConfig dyn_;
@@ -124,8 +124,9 @@ class Agent {
   std::atomic<int> ttl_s_{30};
   MonoTime started_at_{};
   bool failsafe_restart_checked_ = false;
-  int64_t restart_hold_until_ms_ = -1;  // MonoTime ms of the hold HoldBackAfterRestartInFailsafe set  // HoldBackAfterRestartInFailsafe ran (first cycle with failsafe_mode)
-  std::atomic<int64_t> failsafe_primary_until_ms_{0};  // MonoTime ms: a primary vouched for itself via POST /failsafe
+  int64_t restart_hold_until_ms_ = -1;  // MonoTime ms of the hold HoldBackAfterRestartInFailsafe set  //
+                                        // HoldBackAfterRestartInFailsafe ran (first cycle with failsafe_mode)
+  std::atomic<int64_t> failsafe_primary_until_ms_{0};    // MonoTime ms: a primary vouched for itself via POST /failsafe
   std::atomic<int64_t> failsafe_confirmed_until_ms_{0};  // MonoTime ms: members' promise not to race covers us
   std::mutex failsafe_mu_;                               // guards failsafe_members_
   Json failsafe_members_;                                // the `failsafe` key as last seen
@@ -138,11 +139,11 @@ class Agent {
   bool failsafe_active_ = false;
   bool old_supervisors_retired_ = false;
   bool clean_demote_ = false;
-  bool unreconciled_ = false;  // see ha::Inputs::unreconciled_primary
-  std::string bootstrap_failed_;  // see ha::Inputs::bootstrap_failed
-  MonoTime gate_since_{};      // see ha::Inputs::gate_since (zero: the client gate is open)
+  bool unreconciled_ = false;                      // see ha::Inputs::unreconciled_primary
+  std::string bootstrap_failed_;                   // see ha::Inputs::bootstrap_failed
+  MonoTime gate_since_{};                          // see ha::Inputs::gate_since (zero: the client gate is open)
   std::map<std::string, int64_t> sync_added_lsn_;  // see ha::Inputs::sync_added_lsn
-  std::string sync_note_;      // ha::SynchronousNote while we lead as primary, for the member key
+  std::string sync_note_;                          // ha::SynchronousNote while we lead as primary, for the member key
   std::string last_role_;
   bool standby_leader_ = false;  // holds the leader key in a standby cluster (role "standby_leader")
 
@@ -155,10 +156,10 @@ class Agent {
   std::atomic<bool> restart_requested_{false};
   std::atomic<bool> reload_requested_{false};
   std::atomic<bool> reinit_requested_{false};
-  std::atomic<uint64_t> restarts_done_{0};       // restart attempts finished (REST waits on it)
+  std::atomic<uint64_t> restarts_done_{0};  // restart attempts finished (REST waits on it)
   std::atomic<bool> last_restart_ok_{false};
-  std::atomic<double> scheduled_restart_{0};      // wall seconds, 0 = none
-  std::atomic<int64_t> last_cycle_end_ms_{0};    // MonoTime ms: liveness
+  std::atomic<double> scheduled_restart_{0};   // wall seconds, 0 = none
+  std::atomic<int64_t> last_cycle_end_ms_{0};  // MonoTime ms: liveness
   std::atomic<int64_t> loop_wait_s_{10};
 
   // Counters for /metrics.
@@ -184,7 +185,7 @@ class Agent {
   // The status JSON as last rendered for a GET (agent/agent_http.cc): a load balancer's checks between two
   // publications of the state get the same bytes without rendering them again.
   struct StatusCache {
-    uint64_t gen = 0;  // of state_; 0: empty
+    uint64_t gen = 0;                                    // of state_; 0: empty
     bool failsafe_active = false, sync_standby = false;  // set per request, outside state_
     std::string body;
   } status_cache_;

@@ -34,19 +34,15 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
   using ha::ActionType;
   switch (a.type) {
     case ActionType::kWait:
-    case ActionType::kCheckPeers:
-      return Status::Ok();
+    case ActionType::kCheckPeers: return Status::Ok();
     case ActionType::kFatal:
       log_.Error(a.target.empty() ? "stopping: fatal condition" : a.target);
       exit_code_ = 1;
       stop_ = true;
       return Internal("fatal");
-    case ActionType::kAttemptInitialize:
-      return dcs_->AttemptInitialize("");
-    case ActionType::kBootstrap:
-      return Bootstrap();
-    case ActionType::kBootstrapStandby:
-      return BootstrapStandby(a);
+    case ActionType::kAttemptInitialize: return dcs_->AttemptInitialize("");
+    case ActionType::kBootstrap: return Bootstrap();
+    case ActionType::kBootstrapStandby: return BootstrapStandby(a);
     case ActionType::kClone: {
       pg_state_ = "creating replica";
       TouchMember(local);
@@ -74,8 +70,9 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       if (a.mode == ha::Mode::kGated) {
         PGW_RETURN_IF_ERROR(pg_->CloseGate());
         gate_since_ = clock_.Now();
-        log_.Warn("client gate closed: only replication and pgwarden's roles may connect until a synchronous "
-                  "standby has received all WAL");
+        log_.Warn(
+            "client gate closed: only replication and pgwarden's roles may connect until a synchronous "
+            "standby has received all WAL");
       }
       if (dyn_.synchronous_mode) {
         // Restarting in place after a crash: only the published synchronous standbys (or '*' when strict) may
@@ -94,8 +91,9 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       if (a.mode == ha::Mode::kGated) {
         // Kept across the read-only start (following nobody): honoured if this node is promoted later.
         PGW_RETURN_IF_ERROR(pg_->CloseGate());
-        log_.Warn("client gate closed: this crashed primary starts read-only; should it be promoted, clients wait "
-                  "until a synchronous standby has received all WAL");
+        log_.Warn(
+            "client gate closed: this crashed primary starts read-only; should it be promoted, clients wait "
+            "until a synchronous standby has received all WAL");
       }
       bool was_primary = ha::WasPrimary(local);
       // A former primary started before any leader is known has not been reconciled with the leader to come.
@@ -121,10 +119,8 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       if (s.ok()) acquired_at_ = clock_.WallSeconds();
       return s;
     }
-    case ActionType::kRefreshLeader:
-      return dcs_->RefreshLeader();
-    case ActionType::kPromote:
-      return PromoteNow(view);
+    case ActionType::kRefreshLeader: return dcs_->RefreshLeader();
+    case ActionType::kPromote: return PromoteNow(view);
     case ActionType::kDemote: {
       if (a.mode == ha::Mode::kGraceful) return DemoteGracefully(a.target, view);
       ++demotions_;
@@ -160,10 +156,8 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       rejoin_outcome_ = kRejoinRecloned;
       return pg_->WipeDataDir();
     }
-    case ActionType::kCheckFailsafe:
-      return Status::Ok();
-    case ActionType::kDeleteFailover:
-      return dcs_->DeleteFailover();
+    case ActionType::kCheckFailsafe: return Status::Ok();
+    case ActionType::kDeleteFailover: return dcs_->DeleteFailover();
     case ActionType::kSetSyncNames: {
       log_.Info(a.sync_names.empty() ? std::string("synchronous_standby_names := '' (no synchronous standby)")
                                      : "synchronous_standby_names := '" + a.sync_names + "'");
@@ -211,12 +205,9 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       if (!s.ok() && primary) primary_start_failed_ = true;
       return s;
     }
-    case ActionType::kWriteFailsafe:
-      return dcs_->WriteFailsafe(ha::FailsafeMembers(view).dump());
-    case ActionType::kWriteStatus:
-      return dcs_->WriteStatus(EncodeStatus(a.optime, a.slot_lsns));
-    case ActionType::kSyncSlots:
-      return SyncSlots(a, local);
+    case ActionType::kWriteFailsafe: return dcs_->WriteFailsafe(ha::FailsafeMembers(view).dump());
+    case ActionType::kWriteStatus: return dcs_->WriteStatus(EncodeStatus(a.optime, a.slot_lsns));
+    case ActionType::kSyncSlots: return SyncSlots(a, local);
     case ActionType::kOpenGate: {
       Status s = pg_->OpenGate();
       if (s.ok()) log_.Info("client gate opened: " + a.target);

@@ -25,8 +25,9 @@ void Agent::HoldBackAfterRestartInFailsafe(const ClusterView& view) {
   while (prev < until && !failsafe_primary_until_ms_.compare_exchange_weak(prev, until)) {
   }
   if (clock_.Now() < MonoTime(Duration(until))) {
-    log_.Info("failsafe mode: not racing for the leader key until a ttl after this agent started (a promise to "
-              "the primary given before the restart may still hold)");
+    log_.Info(
+        "failsafe mode: not racing for the leader key until a ttl after this agent started (a promise to "
+        "the primary given before the restart may still hold)");
   }
 }
 

@@ -52,8 +52,10 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
     if (m == nullptr || !m->conn) continue;
     auto c = std::make_unique<PgConnection>();
     Status cs = c->Connect(SuperuserConninfo(*cfg_, m->conn->host, m->conn->port), Duration(1000));
-    if (cs.ok()) conns.push_back(std::move(c));
-    else log_.Warn("manual failover: cannot query " + n + ": " + cs.message());
+    if (cs.ok())
+      conns.push_back(std::move(c));
+    else
+      log_.Warn("manual failover: cannot query " + n + ": " + cs.message());
   }
   MonoTime t0 = clock_.Now();
   Status cp = pg_->Checkpoint();  // makes the shutdown checkpoint short
@@ -96,8 +98,7 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
 
 Status Agent::PromoteNow(const ClusterView& view) {
   const std::string& hook = cfg_->postgresql.pre_promote;
-  if (!hook.empty() &&
-      !callbacks_.RunSync(hook, "pre_promote", Duration(cfg_->postgresql.pg_ctl_timeout * 1000))) {
+  if (!hook.empty() && !callbacks_.RunSync(hook, "pre_promote", Duration(cfg_->postgresql.pg_ctl_timeout * 1000))) {
     no_race_until_ = clock_.Now() + Duration(dyn_.ttl * 1000);
     Status rel = dcs_->DeleteLeader();
     if (!rel.ok()) log_.Warn(rel.message());

@@ -173,7 +173,8 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
     return api::Text(202, "reload scheduled");
   }
   if (req.method == "POST" && route == "/reinitialize") {
-    if (cv && cv->leader && cv->leader->name == cfg_->name) return api::Text(503, "I am the leader, can not reinitialize");
+    if (cv && cv->leader && cv->leader->name == cfg_->name)
+      return api::Text(503, "I am the leader, can not reinitialize");
     if (!cv || !cv->leader) return api::Text(503, "Cluster has no leader, can not reinitialize");
     reinit_requested_ = true;
     RequestWake();
@@ -198,7 +199,8 @@ HttpServerResponse Agent::HandleSwitchover(const std::string& action, const Http
     log_.Info("received " + action + " request with leader=" + plan.leader + " candidate=" + plan.candidate);
     if (plan.code != 0) return api::Text(plan.code, plan.message);
     if (!plan.to_check.empty()) {
-      std::string problem = api::CandidateProblem(action, CheckMembers(*view, plan.to_check, Duration(2000), peer_tls_));
+      std::string problem =
+          api::CandidateProblem(action, CheckMembers(*view, plan.to_check, Duration(2000), peer_tls_));
       if (!problem.empty()) return api::Text(412, problem);
     }
     Status w = dcs_->ApiSetFailover(plan.key.dump());
@@ -283,7 +285,8 @@ HttpServerResponse Agent::HandleRestart(const HttpServerRequest& req) {
   if (body.contains("role")) {
     std::string role = body["role"].is_string() ? body["role"].get<std::string>() : "";
     if (role == "master") role = "primary";
-    if (role != "primary" && role != "replica") return api::Text(400, "PostgreSQL role should be either primary or replica");
+    if (role != "primary" && role != "replica")
+      return api::Text(400, "PostgreSQL role should be either primary or replica");
     if (role != RoleOf(s)) return api::Text(503, "restart conditions are not satisfied");
   }
   if (body.contains("timeout") && (!body["timeout"].is_number() || body["timeout"].get<double>() <= 0)) {
@@ -293,19 +296,21 @@ HttpServerResponse Agent::HandleRestart(const HttpServerRequest& req) {
     // Restart only when the running server is older than the given version ("15.2" -> 150002).
     std::string v = body["postgres_version"].is_string() ? body["postgres_version"].get<std::string>() : "";
     int major = 0, minor = 0;
-    if (std::sscanf(v.c_str(), "%d.%d", &major, &minor) < 1) return api::Text(400, "postgres_version must look like 15.2");
+    if (std::sscanf(v.c_str(), "%d.%d", &major, &minor) < 1)
+      return api::Text(400, "postgres_version must look like 15.2");
     if (s.local.server_version >= major * 10000 + minor) return api::Text(503, "restart conditions are not satisfied");
   }
   if (body.value("restart_pending", false)) return api::Text(503, "restart conditions are not satisfied");
   if (body.contains("schedule")) {
     if (s.paused) return api::Text(500, "Can't schedule restart in the paused state");
     bool zone = false;
-    auto t = body["schedule"].is_string() ? ParseIsoTimestamp(body["schedule"].get<std::string>(), &zone)
-                                          : std::nullopt;
+    auto t =
+        body["schedule"].is_string() ? ParseIsoTimestamp(body["schedule"].get<std::string>(), &zone) : std::nullopt;
     if (!t || !zone) return api::Text(400, "schedule must be an ISO 8601 timestamp with a time zone");
     if (*t < clock_.WallSeconds()) return api::Text(422, "Cannot schedule restart in the past");
     double none = 0;
-    if (!scheduled_restart_.compare_exchange_strong(none, *t)) return api::Text(409, "Another restart is already scheduled");
+    if (!scheduled_restart_.compare_exchange_strong(none, *t))
+      return api::Text(409, "Another restart is already scheduled");
     return api::Text(202, "Restart scheduled");
   }
   if (s.pg_state == "starting") return api::Text(503, "postgres is still starting");
@@ -315,8 +320,9 @@ HttpServerResponse Agent::HandleRestart(const HttpServerRequest& req) {
   r.deferred = [this, timeout_s]() -> HttpServerResponse {
     uint64_t before = restarts_done_.load();
     RequestWake();
-    MonoTime until = clock_.Now() + Duration(static_cast<int64_t>(
-                                        (timeout_s > 0 ? timeout_s : cfg_->postgresql.pg_ctl_timeout * 2 + 10) * 1000));
+    MonoTime until =
+        clock_.Now() +
+        Duration(static_cast<int64_t>((timeout_s > 0 ? timeout_s : cfg_->postgresql.pg_ctl_timeout * 2 + 10) * 1000));
     while (clock_.Now() < until && !stop_) {
       if (restarts_done_.load() != before) {
         return last_restart_ok_ ? api::Text(200, "restarted successfully") : api::Text(503, "restart failed");

@@ -6,8 +6,7 @@
 
 namespace pgw {
 
-void Agent::RecordPromotion(const ClusterView& view, const LocalView& after, int64_t switch_lsn,
-                            double promoted_at) {
+void Agent::RecordPromotion(const ClusterView& view, const LocalView& after, int64_t switch_lsn, double promoted_at) {
   rejoin_outcome_.clear();
   if (after.timeline <= 1) return;  // nothing was promoted onto a new timeline
   ha::PromotionFacts f;
@@ -27,8 +26,10 @@ void Agent::RecordPromotion(const ClusterView& view, const LocalView& after, int
         if (current) {
           auto decoded = DecodeFailoverLog(*current);
           // A key nobody can read would block every later record: start a new list, and say what was dropped.
-          if (decoded.ok()) log = std::move(*decoded);
-          else log_.Warn("replacing the failovers key, which does not decode: " + decoded.status().message());
+          if (decoded.ok())
+            log = std::move(*decoded);
+          else
+            log_.Warn("replacing the failovers key, which does not decode: " + decoded.status().message());
         }
         if (!AppendFailover(&log, rec)) return std::nullopt;  // recorded by an earlier try
         return EncodeFailoverLog(log);
@@ -53,15 +54,15 @@ void Agent::ReportRejoin(const ClusterView& view, const LocalView& local) {
   std::string outcome = rejoin_outcome_.empty() ? kRejoinRejoined : rejoin_outcome_;
   std::string at = IsoTimestamp(clock_.WallSeconds());
   bool filled = false;
-  Status s = dcs_->UpdateFailovers(
-      view.failovers, view.failovers_mod_revision,
-      [&](const std::optional<std::string>& current) -> std::optional<std::string> {
-        if (!current) return std::nullopt;
-        auto l = DecodeFailoverLog(*current);
-        if (!l.ok() || !SetRejoin(&*l, cfg_->name, view.leader->name, outcome, at)) return std::nullopt;
-        filled = true;
-        return EncodeFailoverLog(*l);
-      });
+  Status s = dcs_->UpdateFailovers(view.failovers, view.failovers_mod_revision,
+                                   [&](const std::optional<std::string>& current) -> std::optional<std::string> {
+                                     if (!current) return std::nullopt;
+                                     auto l = DecodeFailoverLog(*current);
+                                     if (!l.ok() || !SetRejoin(&*l, cfg_->name, view.leader->name, outcome, at))
+                                       return std::nullopt;
+                                     filled = true;
+                                     return EncodeFailoverLog(*l);
+                                   });
   if (!s.ok()) {
     log_.Warn("could not record how this node rejoined: " + s.message());
     return;

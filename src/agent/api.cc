@@ -49,8 +49,10 @@ Json ClusterJson(const Config& cfg, const ClusterView& c, bool paused) {
     if (m.raw.is_object() && m.raw.value("pending_restart", false)) j["pending_restart"] = true;
     if (!m.tags.empty()) j["tags"] = m.tags;
     if (!leader) {
-      if (c.last_lsn && m.xlog_location) j["lag"] = std::max<int64_t>(0, *c.last_lsn - *m.xlog_location);
-      else j["lag"] = "unknown";
+      if (c.last_lsn && m.xlog_location)
+        j["lag"] = std::max<int64_t>(0, *c.last_lsn - *m.xlog_location);
+      else
+        j["lag"] = "unknown";
     }
     members.push_back(j);
   }
@@ -142,7 +144,8 @@ SwitchoverPlan PlanSwitchover(const std::string& action, const Json& body, const
     if (paused) return refuse(400, "Can't schedule " + action + " in the paused state");
     bool zone = false;
     auto t = ParseIsoTimestamp(scheduled, &zone);
-    if (!t) return refuse(422, "Unable to parse scheduled timestamp. It should be in an unambiguous format, e.g. ISO 8601");
+    if (!t)
+      return refuse(422, "Unable to parse scheduled timestamp. It should be in an unambiguous format, e.g. ISO 8601");
     if (!zone) return refuse(400, "Timezone information is mandatory for the scheduled " + action);
     if (*t < wall_now) return refuse(422, "Cannot schedule " + action + " in the past");
     p.scheduled_at = *t;
@@ -151,7 +154,8 @@ SwitchoverPlan PlanSwitchover(const std::string& action, const Json& body, const
     return refuse(400, title + " is possible only to a specific candidate in a paused state");
   }
   if (!p.scheduled_at) {
-    if (!p.leader.empty() && (!c.leader || c.leader->name != p.leader)) return refuse(412, "leader name does not match");
+    if (!p.leader.empty() && (!c.leader || c.leader->name != p.leader))
+      return refuse(412, "leader name does not match");
     if (!p.candidate.empty()) {
       if (action == "switchover" && c.sync && c.leader) {
         auto standbys = ha::SyncStandbys(c, c.leader->name);
@@ -178,7 +182,8 @@ SwitchoverPlan PlanSwitchover(const std::string& action, const Json& body, const
       for (const auto& [name, m] : c.members) {
         if ((!c.leader || name != c.leader->name) && !m.api_url.empty()) p.to_check.push_back(name);
       }
-      if (p.to_check.empty()) return refuse(412, action + " is not possible: cluster does not have members except leader");
+      if (p.to_check.empty())
+        return refuse(412, action + " is not possible: cluster does not have members except leader");
     }
   }
   p.key = Json::object();
@@ -262,8 +267,9 @@ int HealthCode(const HealthInputs& in, const std::string& path, const std::strin
         replica_ok = false;
       } else {
         const Json& t = tags.at(k);
-        std::string have = t.is_string() ? t.get<std::string>() : t.is_boolean() ? (t.get<bool>() ? "true" : "false")
-                                                                                 : t.dump();
+        std::string have = t.is_string()    ? t.get<std::string>()
+                           : t.is_boolean() ? (t.get<bool>() ? "true" : "false")
+                                            : t.dump();
         if (have != v) replica_ok = false;
       }
       pos += 4;
@@ -316,9 +322,11 @@ std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView
   gauge("patroni_replica", "Value is 1 if this node is a replica, 0 otherwise.", role == "replica" && running);
   bool sync = IsSyncStandby(c, cfg.name);
   gauge("patroni_sync_standby", "Value is 1 if this node is a sync standby replica, 0 otherwise.", sync);
-  gauge("patroni_xlog_received_location", "Current location of the received Postgres transaction log, 0 if this node is not a replica.",
+  gauge("patroni_xlog_received_location",
+        "Current location of the received Postgres transaction log, 0 if this node is not a replica.",
         l.in_recovery ? static_cast<double>(l.received_location) : 0);
-  gauge("patroni_xlog_replayed_location", "Current location of the replayed Postgres transaction log, 0 if this node is not a replica.",
+  gauge("patroni_xlog_replayed_location",
+        "Current location of the replayed Postgres transaction log, 0 if this node is not a replica.",
         l.in_recovery ? static_cast<double>(l.replayed_location) : 0);
   double replayed_ts = 0;
   if (l.replayed_timestamp) {
@@ -373,7 +381,6 @@ std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView
   return o.str();
 }
 
-
 std::optional<HttpServerResponse> CheckFailsafeSender(const Json& body, const Json& failsafe_key,
                                                       const ClusterView* cluster, const std::string& self) {
   if (!body.is_object() || !body.contains("name") || !body.at("name").is_string() ||
@@ -384,8 +391,9 @@ std::optional<HttpServerResponse> CheckFailsafeSender(const Json& body, const Js
   if (name == self) return Text(403, "POST /failsafe from \"" + name + "\": that is this node's own name");
   if (failsafe_key.is_object() && !failsafe_key.empty()) {
     if (failsafe_key.contains(name)) return std::nullopt;
-    return Text(403, "POST /failsafe from \"" + name + "\", which is not listed in the failsafe key: only members "
-                     "of this cluster may vouch for a primary");
+    return Text(403, "POST /failsafe from \"" + name +
+                         "\", which is not listed in the failsafe key: only members "
+                         "of this cluster may vouch for a primary");
   }
   if (!cluster) return Text(503, "POST /failsafe: cannot check the sender, no view of the cluster yet");
   if (cluster->FindMember(name)) return std::nullopt;

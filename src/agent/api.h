@@ -31,16 +31,15 @@ Json ClusterJson(const Config& cfg, const ClusterView& c, bool paused);
 // stored one's (30 and "30") leaves the stored value. `changed` tells whether anything changed.
 Json MergePatch(Json target, const Json& patch, bool* changed = nullptr);
 
-
 // POST /switchover and /failover, first stage (no I/O). `action` is "switchover" or "failover".
 struct SwitchoverPlan {
-  int code = 0;          // non-zero: refuse with this code and message
+  int code = 0;  // non-zero: refuse with this code and message
   std::string message;
-  std::string leader;    // current leader (may be empty for a failover without leader)
+  std::string leader;  // current leader (may be empty for a failover without leader)
   std::string candidate;
   std::optional<double> scheduled_at;
   std::vector<std::string> to_check;  // members whose failover_limitation must be checked (GET /patroni)
-  Json key;              // the /failover key to write when accepted
+  Json key;                           // the /failover key to write when accepted
 };
 SwitchoverPlan PlanSwitchover(const std::string& action, const Json& body, const ClusterView& c, bool paused,
                               double wall_now);
@@ -62,8 +61,8 @@ struct Counters {
   double last_cycle_seconds = 0, last_promotion_seconds = 0, lease_remaining_seconds = 0;
   std::array<uint64_t, ha::kReasonCount> decisions{};  // decisions taken, by reason code (ha/reason.h)
 };
-std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView* c, const Counters& k,
-                        bool paused, bool failsafe_enabled);
+std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView* c, const Counters& k, bool paused,
+                        bool failsafe_enabled);
 
 // Access control for unsafe methods (POST/PUT/PATCH/DELETE), in Patroni's order: restapi.allowlist (plus the
 // members' API hosts with allowlist_include_members) -> 403, client certificate when verify_client is set -> 403,

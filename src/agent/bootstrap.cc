@@ -42,7 +42,8 @@ Result<std::string> Agent::BootstrapPostgres() {
 void Agent::CleanUpFailedBootstrap(const Status& cause) {
   // As Patroni: free the initialize key first (another member may bootstrap), then stop and remove what we made.
   std::string why = cause.message();
-  log_.Error("bootstrap failed: " + why + "; removing the initialize key, stopping PostgreSQL and removing the "
+  log_.Error("bootstrap failed: " + why +
+             "; removing the initialize key, stopping PostgreSQL and removing the "
              "data directory");
   Status st = dcs_->CancelInitialize();
   if (!st.ok()) why += "; removing the initialize key failed too: " + st.message();

@@ -42,8 +42,8 @@ std::string FailoverMetricsText(const Config& cfg, const ClusterView* c) {
     o << "# HELP pgwarden_last_failover_downtime_seconds From the old leader's last lease renewal (or release) to "
          "the end of the new leader's promotion, for the newest recorded leader change.\n"
       << "# TYPE pgwarden_last_failover_downtime_seconds gauge\n"
-      << "pgwarden_last_failover_downtime_seconds{" << labels << ",kind=\"" << last.kind << "\"} "
-      << *last.downtime_s << "\n";
+      << "pgwarden_last_failover_downtime_seconds{" << labels << ",kind=\"" << last.kind << "\"} " << *last.downtime_s
+      << "\n";
   }
   if (last.bytes_possibly_lost) {
     o << "# HELP pgwarden_last_failover_bytes_possibly_lost WAL bytes the old leader had published beyond the new "

@@ -18,7 +18,6 @@ namespace pgw {
 
 namespace {
 
-
 std::string SelfExe() {
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -79,7 +78,10 @@ namespace {
 class Supervisor {
  public:
   Supervisor(const std::string& data_dir, int fd, Logger& log, const SupervisorSeams& seams)
-      : data_dir_(data_dir), fd_(fd), log_(log), clock_(seams.clock),
+      : data_dir_(data_dir),
+        fd_(fd),
+        log_(log),
+        clock_(seams.clock),
         fence_(seams.fence ? seams.fence : [](const std::string& d) { return FenceDataDir(d); }),
         pauses_(seams.clock, seams.boottime_ms, Duration(1000)) {}
   ~Supervisor() { Unwatch(); }
@@ -159,8 +161,8 @@ class Supervisor {
     // Its backends may still be executing a COMMIT: kill them now. A postmaster started since is spared.
     auto killed = KillOrphanedBackends(data_dir_, Duration(5000), died_by);
     if (!killed.ok()) {
-      log_.Error("the postmaster (pid " + std::to_string(dead) + ") died; killing its backends FAILED: " +
-                 killed.status().message());
+      log_.Error("the postmaster (pid " + std::to_string(dead) +
+                 ") died; killing its backends FAILED: " + killed.status().message());
     } else if (*killed > 0) {
       log_.Warn("the postmaster (pid " + std::to_string(dead) + ") died while PostgreSQL ran as primary: killed " +
                 std::to_string(*killed) + " backends it left running");
@@ -193,8 +195,9 @@ class Supervisor {
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
     if (n <= 0) {
       if (timer_.FenceAt()) {
-        log_.Warn("fence supervisor: the agent went away while PostgreSQL may run as primary; fencing at the "
-                  "lease deadline unless a new agent takes over");
+        log_.Warn(
+            "fence supervisor: the agent went away while PostgreSQL may run as primary; fencing at the "
+            "lease deadline unless a new agent takes over");
       }
       timer_.OnEof();
       return;

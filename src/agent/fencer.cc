@@ -14,9 +14,14 @@ Duration FenceMargin(int ttl_s, int safety_margin_s) {
 }
 
 Fencer::Fencer(const Clock& clock, Logger& log, FenceOptions opts)
-    : clock_(clock), log_(log), opts_(std::move(opts)), watchdog_(opts_.watchdog_device, log),
-      pauses_(clock_, opts_.boottime_ms ? opts_.boottime_ms
-                      : dynamic_cast<const RealClock*>(&clock) ? std::function<int64_t()>(BootTimeMs) : nullptr,
+    : clock_(clock),
+      log_(log),
+      opts_(std::move(opts)),
+      watchdog_(opts_.watchdog_device, log),
+      pauses_(clock_,
+              opts_.boottime_ms                        ? opts_.boottime_ms
+              : dynamic_cast<const RealClock*>(&clock) ? std::function<int64_t()>(BootTimeMs)
+                                                       : nullptr,
               Duration(1000)) {
   if (opts_.supervisor) supervisor_ = std::make_unique<FenceSupervisorClient>(opts_.data_dir, log_);
 }
@@ -63,8 +68,10 @@ MonoTime Fencer::FenceAtLocked() const {
 
 void Fencer::PushLocked() {
   if (supervisor_) {
-    if (armed_) supervisor_->Arm(FenceAtLocked(), PauseThreshold(FenceMargin(ttl_s_, opts_.safety_margin_s)));
-    else supervisor_->Disarm();
+    if (armed_)
+      supervisor_->Arm(FenceAtLocked(), PauseThreshold(FenceMargin(ttl_s_, opts_.safety_margin_s)));
+    else
+      supervisor_->Disarm();
   }
   cv_.notify_all();
 }
@@ -179,7 +186,8 @@ void Fencer::Loop() {
                                   std::to_string((clock_.Now() - at).count()) + " ms)";
     if (!killed.ok()) {
       // Stay armed: retried until every process of the data directory is gone.
-      if (failed_fences_++ % 25 == 0) log_.Error("FENCING FAILED (" + why + "), retrying: " + killed.status().message());
+      if (failed_fences_++ % 25 == 0)
+        log_.Error("FENCING FAILED (" + why + "), retrying: " + killed.status().message());
       retry_at = clock_.Now() + Duration(200);
       continue;
     }

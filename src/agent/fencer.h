@@ -35,7 +35,7 @@ struct FenceOptions {
   int safety_margin_s = 5;
   std::string watchdog_mode = "automatic";  // off | automatic | required
   std::string watchdog_device = "/dev/watchdog";
-  bool supervisor = true;                   // off only in unit tests
+  bool supervisor = true;  // off only in unit tests
   // CLOCK_BOOTTIME for the pause detector. Empty: the real one when the clock is a RealClock, none otherwise (a
   // fake monotonic clock must not be compared with the real boot time).
   std::function<int64_t()> boottime_ms;

@@ -1,10 +1,10 @@
 #include "agent/rest.h"
 
 #include <arpa/inet.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -81,8 +81,8 @@ std::string Lower(std::string s) {
 std::string Render(const HttpServerResponse& r) {
   std::string s = "HTTP/1.0 " + std::to_string(r.status) + " " + HttpReason(r.status) + "\r\n";
   if (r.status_line_only) return s + "\r\n";
-  s += "Server: pgwarden\r\nContent-Type: " + r.content_type + "\r\nContent-Length: " +
-       std::to_string(r.body.size()) + "\r\nConnection: close\r\n";
+  s += "Server: pgwarden\r\nContent-Type: " + r.content_type + "\r\nContent-Length: " + std::to_string(r.body.size()) +
+       "\r\nConnection: close\r\n";
   for (const auto& h : r.headers) s += h + "\r\n";
   s += "\r\n";
   return s + r.body;
@@ -141,7 +141,8 @@ RestServer::RestServer(Handler handler, size_t max_request, Duration read_timeou
 RestServer::~RestServer() {
   Stop();
   if (listen_fd_ >= 0) close(listen_fd_);
-  for (int fd : wake_fd_) if (fd >= 0) close(fd);
+  for (int fd : wake_fd_)
+    if (fd >= 0) close(fd);
 }
 
 Status RestServer::Listen(const std::string& host, int port) {

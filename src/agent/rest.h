@@ -12,8 +12,8 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <string>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -24,12 +24,12 @@ namespace pgw {
 
 struct HttpServerRequest {
   std::string method;
-  std::string path;    // without the query string
-  std::string query;   // after '?', undecoded
+  std::string path;                            // without the query string
+  std::string query;                           // after '?', undecoded
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
-  std::string peer;            // client IP address
-  bool client_cert = false;    // TLS: the client presented a certificate that verified against cafile
+  std::string peer;          // client IP address
+  bool client_cert = false;  // TLS: the client presented a certificate that verified against cafile
 };
 
 struct HttpServerResponse {

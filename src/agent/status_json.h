@@ -18,17 +18,17 @@ inline constexpr const char* kPgwardenVersion = "0.1.0";
 struct NodeState {
   std::string pg_state = "stopped";  // Patroni's state strings: running, starting, stopped, creating replica...
   LocalView local;
-  bool is_leader = false;            // holds the leader key
-  bool cluster_unlocked = false;     // no leader key at all
+  bool is_leader = false;         // holds the leader key
+  bool cluster_unlocked = false;  // no leader key at all
   bool dcs_ok = false;
-  double dcs_last_seen = 0;          // wall seconds
-  std::optional<int64_t> last_lsn;   // status.optime
-  bool paused = false;               // maintenance mode (config `pause`)
-  bool failsafe_active = false;      // running as primary on failsafe confirmations while etcd is unreachable
-  bool sync_standby = false;         // a replica the `sync` key names (Patroni's "sync_standby": true)
-  std::string sync_note;             // ha::SynchronousNote while leading as primary
-  bool standby_cluster = false;      // the dynamic configuration has a standby_cluster section
-  bool standby_leader = false;       // holds the leader key in a standby cluster
+  double dcs_last_seen = 0;         // wall seconds
+  std::optional<int64_t> last_lsn;  // status.optime
+  bool paused = false;              // maintenance mode (config `pause`)
+  bool failsafe_active = false;     // running as primary on failsafe confirmations while etcd is unreachable
+  bool sync_standby = false;        // a replica the `sync` key names (Patroni's "sync_standby": true)
+  std::string sync_note;            // ha::SynchronousNote while leading as primary
+  bool standby_cluster = false;     // the dynamic configuration has a standby_cluster section
+  bool standby_leader = false;      // holds the leader key in a standby cluster
 };
 
 // "primary" / "replica" / "standby_leader" / "uninitialized"

@@ -14,8 +14,8 @@ std::string Base64Encode(const std::string& in) {
   out.reserve((in.size() + 2) / 3 * 4);
   size_t i = 0;
   while (i + 2 < in.size()) {
-    uint32_t n = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
-                 static_cast<uint8_t>(in[i + 2]);
+    uint32_t n =
+        (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) | static_cast<uint8_t>(in[i + 2]);
     out += kB64[(n >> 18) & 63];
     out += kB64[(n >> 12) & 63];
     out += kB64[(n >> 6) & 63];

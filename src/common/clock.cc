@@ -8,9 +8,7 @@
 
 namespace pgw {
 
-MonoTime RealClock::Now() const {
-  return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now());
-}
+MonoTime RealClock::Now() const { return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now()); }
 
 double RealClock::WallSeconds() const {
   auto d = std::chrono::system_clock::now().time_since_epoch();

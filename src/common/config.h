@@ -44,11 +44,11 @@ struct SlotMatcher {
 struct StandbyCluster {
   std::string host;
   int port = 5432;
-  std::string primary_slot_name;                // slot on the remote primary ("" : none)
-  std::string restore_command;                  // also given to the cascading replicas
-  std::string archive_cleanup_command;          // also given to the cascading replicas
+  std::string primary_slot_name;                       // slot on the remote primary ("" : none)
+  std::string restore_command;                         // also given to the cascading replicas
+  std::string archive_cleanup_command;                 // also given to the cascading replicas
   std::optional<int64_t> recovery_min_apply_delay_ms;  // standby leader only
-  std::vector<std::string> create_replica_methods;      // replaces postgresql.create_replica_methods here
+  std::vector<std::string> create_replica_methods;     // replaces postgresql.create_replica_methods here
   bool operator==(const StandbyCluster&) const = default;
 };
 
@@ -63,18 +63,18 @@ struct DynamicConfig {
   bool use_pg_rewind = false;
   bool pause = false;
   bool failsafe_mode = false;
-  bool synchronous_mode = false;          // true for on (and for Patroni 4's "quorum", treated as on)
+  bool synchronous_mode = false;  // true for on (and for Patroni 4's "quorum", treated as on)
   bool synchronous_mode_strict = false;
   int synchronous_node_count = 1;
   long long maximum_lag_on_syncnode = -1;
-  Json parameters = Json::object();      // postgresql.parameters
-  std::vector<std::string> pg_hba;       // postgresql.pg_hba
+  Json parameters = Json::object();  // postgresql.parameters
+  std::vector<std::string> pg_hba;   // postgresql.pg_hba
   // `slots` (aliases `permanent_slots`, `permanent_replication_slots`, Patroni's order of precedence).
   std::map<std::string, PermanentSlot> slots;
   std::vector<SlotMatcher> ignore_slots;
   // Set when the configuration describes a standby cluster (Patroni's rule: host, port or restore_command set).
   std::optional<StandbyCluster> standby_cluster;
-  Json raw = Json::object();             // the whole object as stored
+  Json raw = Json::object();  // the whole object as stored
 
   // pgwarden's floor for the timing keys; see docs/configuration.md. Patroni's are 20/1/3.
   static constexpr int kMinTtl = 3;
@@ -155,8 +155,8 @@ struct Config {
 
   struct Bootstrap {
     Json dcs = Json::object();
-    DynamicConfig dynamic;               // dcs, parsed
-    std::vector<std::string> initdb_args; // e.g. "--encoding=UTF8", "--data-checksums"
+    DynamicConfig dynamic;                 // dcs, parsed
+    std::vector<std::string> initdb_args;  // e.g. "--encoding=UTF8", "--data-checksums"
     // post_bootstrap (or its older name post_init), split into an argv vector (common/shlex.h): run once after
     // initdb and the first start, with the superuser's connection string appended. Empty: none.
     std::vector<std::string> post_bootstrap;
@@ -173,7 +173,7 @@ struct Config {
     // bootstrap.method other than initdb, with a `command` in bootstrap.<method> (Patroni's custom bootstrap).
     struct Method {
       std::string name;
-      std::vector<std::string> command;        // split; run with --scope= and --datadir= unless no_params
+      std::vector<std::string> command;  // split; run with --scope= and --datadir= unless no_params
       bool keep_existing_recovery_conf = false;
       bool no_params = false;
       // recovery_conf: recovery parameters (restore_command, recovery_target_*...) written for the first start,
@@ -188,7 +188,7 @@ struct Config {
     int port = 5432;
     HostPort connect_address;
     std::string data_dir;
-    std::string bin_dir;                 // resolved: configured, or found in PATH / /usr/lib/postgresql/*/bin
+    std::string bin_dir;  // resolved: configured, or found in PATH / /usr/lib/postgresql/*/bin
     std::string pgpass;
     PgUser superuser, replication, rewind;
     bool has_rewind_user = false;
@@ -203,7 +203,7 @@ struct Config {
     bool use_pg_rewind = false;
     bool remove_data_directory_on_rewind_failure = false;
     bool remove_data_directory_on_diverged_timelines = false;
-    std::string pre_promote;                   // command line; a non-zero exit vetoes the promotion
+    std::string pre_promote;  // command line; a non-zero exit vetoes the promotion
     std::map<std::string, std::string> callbacks;
   } postgresql;
 

@@ -14,7 +14,8 @@ std::string Show(const Json& v) { return v.dump(-1, ' ', false, Json::error_hand
 // Patroni's rule for slot names: lower case letters, digits and underscores, 1 to 63 of them.
 bool ValidSlotName(const std::string& n) {
   if (n.empty() || n.size() > 63) return false;
-  return std::all_of(n.begin(), n.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+  return std::all_of(n.begin(), n.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
 }
 
 // Python's truth value of a JSON value (Patroni reads `name: null`, `name: 0` and `name: {}` as a physical slot).
@@ -51,21 +52,26 @@ void ParseSlots(const Json& j, const std::string& prefix, DynamicConfig* d, std:
     std::string path = prefix + "." + key;
     const Json& slots = j.at(key);
     if (!slots.is_object()) {
-      problems->push_back(path + ": must be a mapping of slot names to {type: physical} or {type: logical, "
-                          "database: ..., plugin: ...}, got " + Show(slots));
+      problems->push_back(path +
+                          ": must be a mapping of slot names to {type: physical} or {type: logical, "
+                          "database: ..., plugin: ...}, got " +
+                          Show(slots));
     } else {
       for (const auto& [name, v] : slots.items()) {
         std::string sp = path + "." + name;
         if (!ValidSlotName(name)) {
-          problems->push_back(sp + ": not a valid replication slot name (lower case letters, digits and '_', at "
+          problems->push_back(sp +
+                              ": not a valid replication slot name (lower case letters, digits and '_', at "
                               "most 63 characters)");
           continue;
         }
         PermanentSlot ps{"physical", "", ""};
         if (Truthy(v)) {
           if (!v.is_object()) {
-            problems->push_back(sp + ": must be a mapping ({type: physical} or {type: logical, database: ..., "
-                                "plugin: ...}), got " + Show(v));
+            problems->push_back(sp +
+                                ": must be a mapping ({type: physical} or {type: logical, database: ..., "
+                                "plugin: ...}), got " +
+                                Show(v));
             continue;
           }
           auto type = OptString(v, "type", sp, problems);
@@ -118,7 +124,7 @@ void ParseSlots(const Json& j, const std::string& prefix, DynamicConfig* d, std:
 }  // namespace
 
 DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, std::vector<std::string>* problems,
-                                     std::vector<std::string>* warnings) {
+                                      std::vector<std::string>* warnings) {
   DynamicConfig d;
   if (!j.is_object()) {
     problems->push_back(prefix + ": must be a mapping");
@@ -146,10 +152,12 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
   auto get_bool = [&](const Json& obj, const char* key, bool* out, const std::string& path) {
     if (!obj.contains(key)) return;
     const auto& v = obj.at(key);
-    if (v.is_boolean()) *out = v.get<bool>();
+    if (v.is_boolean())
+      *out = v.get<bool>();
     else if (v.is_string() && ParseBoolText(v.get<std::string>(), out)) {
     } else if (v.is_null()) {
-    } else problems->push_back(path + ": must be a boolean, got " + Show(v));
+    } else
+      problems->push_back(path + ": must be a boolean, got " + Show(v));
   };
   long long v;
   // Seconds beyond kMaxSeconds are refused: the agent works in milliseconds in an int, and no real setting is near.
@@ -166,16 +174,18 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
   get_seconds("loop_wait", &d.loop_wait);
   get_seconds("retry_timeout", &d.retry_timeout);
   if (get_int("maximum_lag_on_failover", &v)) d.maximum_lag_on_failover = v;
-  if (j.contains("primary_start_timeout")) get_seconds("primary_start_timeout", &d.primary_start_timeout);
-  else get_seconds("master_start_timeout", &d.primary_start_timeout);
+  if (j.contains("primary_start_timeout"))
+    get_seconds("primary_start_timeout", &d.primary_start_timeout);
+  else
+    get_seconds("master_start_timeout", &d.primary_start_timeout);
   // Below the floors, and against the rule loop_wait + 2*retry_timeout <= ttl, Patroni adjusts and warns rather
   // than refusing; so does pgwarden (with its own lower floors, see docs/configuration.md).
   auto adjust = [&](const std::string& what) {
     if (warnings) warnings->push_back(prefix + ": " + what);
   };
   if (d.ttl < kMinTtl) {
-    adjust("ttl=" + std::to_string(d.ttl) + " is below the minimum of " + std::to_string(kMinTtl) +
-           " seconds, using " + std::to_string(kMinTtl));
+    adjust("ttl=" + std::to_string(d.ttl) + " is below the minimum of " + std::to_string(kMinTtl) + " seconds, using " +
+           std::to_string(kMinTtl));
     d.ttl = kMinTtl;
   }
   if (d.loop_wait < kMinLoopWait) {
@@ -207,8 +217,10 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
   }
   get_bool(j, "synchronous_mode_strict", &d.synchronous_mode_strict, p("synchronous_mode_strict"));
   if (get_int("synchronous_node_count", &v)) {
-    if (v < 1) problems->push_back(p("synchronous_node_count") + ": must be at least 1");
-    else d.synchronous_node_count = static_cast<int>(v);
+    if (v < 1)
+      problems->push_back(p("synchronous_node_count") + ": must be at least 1");
+    else
+      d.synchronous_node_count = static_cast<int>(v);
   }
   if (get_int("maximum_lag_on_syncnode", &v)) d.maximum_lag_on_syncnode = v;
   if (j.contains("standby_cluster")) {
@@ -223,15 +235,20 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
       get_bool(pg, "use_pg_rewind", &d.use_pg_rewind, p("postgresql.use_pg_rewind"));
       // An empty "parameters:" (as in Debian's example) or "pg_hba:" is null: nothing set.
       if (pg.contains("parameters") && !pg.at("parameters").is_null()) {
-        if (!pg.at("parameters").is_object()) problems->push_back(p("postgresql.parameters") + ": must be a mapping");
-        else d.parameters = pg.at("parameters");
+        if (!pg.at("parameters").is_object())
+          problems->push_back(p("postgresql.parameters") + ": must be a mapping");
+        else
+          d.parameters = pg.at("parameters");
       }
       if (pg.contains("pg_hba") && !pg.at("pg_hba").is_null()) {
-        if (!pg.at("pg_hba").is_array()) problems->push_back(p("postgresql.pg_hba") + ": must be a list of strings");
+        if (!pg.at("pg_hba").is_array())
+          problems->push_back(p("postgresql.pg_hba") + ": must be a list of strings");
         else
           for (const auto& l : pg.at("pg_hba")) {
-            if (l.is_string()) d.pg_hba.push_back(l.get<std::string>());
-            else problems->push_back(p("postgresql.pg_hba") + ": entries must be strings");
+            if (l.is_string())
+              d.pg_hba.push_back(l.get<std::string>());
+            else
+              problems->push_back(p("postgresql.pg_hba") + ": entries must be strings");
           }
       }
     }

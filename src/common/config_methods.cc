@@ -65,7 +65,8 @@ void ParseBootstrapMethod(const YAML::Node& b, Config* c, std::vector<std::strin
   }
   if (!Sub(section, "command")) {
     // Patroni's rule: a method without a section holding `command` means initdb.
-    warnings->push_back("bootstrap.method: '" + name + "' has no " + path + ".command, so initdb runs instead (as "
+    warnings->push_back("bootstrap.method: '" + name + "' has no " + path +
+                        ".command, so initdb runs instead (as "
                         "with Patroni)");
     return;
   }
@@ -96,7 +97,8 @@ void ParseBootstrapMethod(const YAML::Node& b, Config* c, std::vector<std::strin
       }
       method.recovery_conf = params;
     } else {
-      warnings->push_back(kpath + ": unknown key, ignored (a bootstrap command gets only --scope and --datadir, as "
+      warnings->push_back(kpath +
+                          ": unknown key, ignored (a bootstrap command gets only --scope and --datadir, as "
                           "with Patroni)");
     }
   }
@@ -158,8 +160,10 @@ void ParseReplicaMethods(const YAML::Node& pg, Config* c, std::vector<std::strin
     if (method.command.empty() && !Sub(section, "command")) {
       // Patroni runs the method's name as the command when the section has none.
       auto argv = SplitCommandLine(name);
-      if (!argv.ok()) errors->push_back("postgresql." + list_key + ": '" + name + "': " + argv.status().message());
-      else method.command = *argv;
+      if (!argv.ok())
+        errors->push_back("postgresql." + list_key + ": '" + name + "': " + argv.status().message());
+      else
+        method.command = *argv;
     }
     p.replica_methods[name] = method;
   }

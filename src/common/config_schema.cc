@@ -49,18 +49,40 @@ const Node& RootSchema() {
       {"namespace", Leaf(Kind::kStr)},
       {"thread_pool_size", Ign()},
       {"thread_stack_size", Ign()},
-      {"log", Map({{"level", Leaf(Kind::kStr)}, {"dir", Leaf(Kind::kStr)}, {"type", Ign()},
-                   {"traceback_level", Ign()}, {"format", Ign()}, {"dateformat", Ign()}, {"static_fields", Ign()},
-                   {"max_queue_size", Ign()}, {"mode", Ign()}, {"file_num", Ign()}, {"file_size", Ign()},
-                   {"loggers", Ign()}, {"deduplicate_heartbeat_logs", Ign()}})},
-      {"bootstrap", Map({{"dcs", Leaf(Kind::kAny)}, {"method", Leaf(Kind::kStr)}, {"initdb", Leaf(Kind::kAny)},
-                         {"post_bootstrap", Leaf(Kind::kStr)}, {"post_init", Leaf(Kind::kStr)},
-                         {"users", Leaf(Kind::kAny)}, {"pg_hba", Leaf(Kind::kStrList)}})},
-      {"etcd3", Map({{"host", Leaf(Kind::kStr)}, {"hosts", Leaf(Kind::kStrOrList)}, {"url", Leaf(Kind::kStr)},
-                     {"proxy", Leaf(Kind::kStr)}, {"srv", Ign()}, {"srv_suffix", Ign()},
-                     {"use_proxies", Leaf(Kind::kBool)}, {"protocol", Leaf(Kind::kStr)},
-                     {"username", Leaf(Kind::kStr)}, {"password", Leaf(Kind::kStr)}, {"cacert", Leaf(Kind::kStr)},
-                     {"cert", Leaf(Kind::kStr)}, {"key", Leaf(Kind::kStr)}, {"key_password", Ign()},
+      {"log", Map({{"level", Leaf(Kind::kStr)},
+                   {"dir", Leaf(Kind::kStr)},
+                   {"type", Ign()},
+                   {"traceback_level", Ign()},
+                   {"format", Ign()},
+                   {"dateformat", Ign()},
+                   {"static_fields", Ign()},
+                   {"max_queue_size", Ign()},
+                   {"mode", Ign()},
+                   {"file_num", Ign()},
+                   {"file_size", Ign()},
+                   {"loggers", Ign()},
+                   {"deduplicate_heartbeat_logs", Ign()}})},
+      {"bootstrap", Map({{"dcs", Leaf(Kind::kAny)},
+                         {"method", Leaf(Kind::kStr)},
+                         {"initdb", Leaf(Kind::kAny)},
+                         {"post_bootstrap", Leaf(Kind::kStr)},
+                         {"post_init", Leaf(Kind::kStr)},
+                         {"users", Leaf(Kind::kAny)},
+                         {"pg_hba", Leaf(Kind::kStrList)}})},
+      {"etcd3", Map({{"host", Leaf(Kind::kStr)},
+                     {"hosts", Leaf(Kind::kStrOrList)},
+                     {"url", Leaf(Kind::kStr)},
+                     {"proxy", Leaf(Kind::kStr)},
+                     {"srv", Ign()},
+                     {"srv_suffix", Ign()},
+                     {"use_proxies", Leaf(Kind::kBool)},
+                     {"protocol", Leaf(Kind::kStr)},
+                     {"username", Leaf(Kind::kStr)},
+                     {"password", Leaf(Kind::kStr)},
+                     {"cacert", Leaf(Kind::kStr)},
+                     {"cert", Leaf(Kind::kStr)},
+                     {"key", Leaf(Kind::kStr)},
+                     {"key_password", Ign()},
                      {"verify", Ign()}})},
       {"citus", Ign()},
       {"postgresql",
@@ -84,8 +106,10 @@ const Node& RootSchema() {
                                     {"replication", UserSchema(kRequired)},
                                     {"rewind", UserSchema(kNone)}},
                                    kRequired)},
-            {"callbacks", Map({{"on_start", Leaf(Kind::kStr)}, {"on_stop", Leaf(Kind::kStr)},
-                               {"on_restart", Leaf(Kind::kStr)}, {"on_reload", Leaf(Kind::kStr)},
+            {"callbacks", Map({{"on_start", Leaf(Kind::kStr)},
+                               {"on_stop", Leaf(Kind::kStr)},
+                               {"on_restart", Leaf(Kind::kStr)},
+                               {"on_reload", Leaf(Kind::kStr)},
                                {"on_role_change", Leaf(Kind::kStr)}})},
             {"create_replica_methods", Leaf(Kind::kStrList)},
             {"create_replica_method", Leaf(Kind::kStrList)},
@@ -107,28 +131,46 @@ const Node& RootSchema() {
       {"restapi", Map({{"listen", Leaf(Kind::kStr, kRequired)},
                        {"connect_address", Leaf(Kind::kStr, kRequired)},
                        {"authentication", Map({{"username", Leaf(Kind::kStr)}, {"password", Leaf(Kind::kStr)}})},
-                       {"certfile", Leaf(Kind::kStr)}, {"keyfile", Leaf(Kind::kStr)}, {"keyfile_password", Ign()},
-                       {"cafile", Leaf(Kind::kStr)}, {"ciphers", Ign()}, {"verify_client", Leaf(Kind::kStr)},
-                       {"allowlist", Leaf(Kind::kStrList)}, {"allowlist_include_members", Leaf(Kind::kBool)}, {"http_extra_headers", Ign()},
-                       {"https_extra_headers", Ign()}, {"request_queue_size", Ign()}, {"thread_pool_size", Ign()},
+                       {"certfile", Leaf(Kind::kStr)},
+                       {"keyfile", Leaf(Kind::kStr)},
+                       {"keyfile_password", Ign()},
+                       {"cafile", Leaf(Kind::kStr)},
+                       {"ciphers", Ign()},
+                       {"verify_client", Leaf(Kind::kStr)},
+                       {"allowlist", Leaf(Kind::kStrList)},
+                       {"allowlist_include_members", Leaf(Kind::kBool)},
+                       {"http_extra_headers", Ign()},
+                       {"https_extra_headers", Ign()},
+                       {"request_queue_size", Ign()},
+                       {"thread_pool_size", Ign()},
                        {"server_tokens", Ign()}},
                       kRequired)},
-      {"ctl", Map({{"cacert", Leaf(Kind::kStr)}, {"certfile", Leaf(Kind::kStr)}, {"keyfile", Leaf(Kind::kStr)},
-                   {"keyfile_password", Ign()}, {"insecure", Ign()}, {"authentication", Ign()}})},
-      {"watchdog", Map({{"mode", Leaf(Kind::kStr)}, {"device", Leaf(Kind::kStr)},
-                        {"safety_margin", Leaf(Kind::kInt)}, {"driver", Ign()}})},
-      {"tags", OpenMap({{"nofailover", Leaf(Kind::kBool)}, {"noloadbalance", Leaf(Kind::kBool)},
-                        {"clonefrom", Leaf(Kind::kBool)}, {"nosync", Leaf(Kind::kBool)},
-                        {"failover_priority", Leaf(Kind::kInt)}, {"replicatefrom", Leaf(Kind::kStr)},
-                        {"nostream", Ign()}, {"sync_priority", Ign()}})},
+      {"ctl", Map({{"cacert", Leaf(Kind::kStr)},
+                   {"certfile", Leaf(Kind::kStr)},
+                   {"keyfile", Leaf(Kind::kStr)},
+                   {"keyfile_password", Ign()},
+                   {"insecure", Ign()},
+                   {"authentication", Ign()}})},
+      {"watchdog", Map({{"mode", Leaf(Kind::kStr)},
+                        {"device", Leaf(Kind::kStr)},
+                        {"safety_margin", Leaf(Kind::kInt)},
+                        {"driver", Ign()}})},
+      {"tags", OpenMap({{"nofailover", Leaf(Kind::kBool)},
+                        {"noloadbalance", Leaf(Kind::kBool)},
+                        {"clonefrom", Leaf(Kind::kBool)},
+                        {"nosync", Leaf(Kind::kBool)},
+                        {"failover_priority", Leaf(Kind::kInt)},
+                        {"replicatefrom", Leaf(Kind::kStr)},
+                        {"nostream", Ign()},
+                        {"sync_priority", Ign()}})},
   });
   return root;
 }
 
-
 const char* KindName(Kind k) {
   switch (k) {
-    case Kind::kMap: case Kind::kOpenMap: return "a mapping";
+    case Kind::kMap:
+    case Kind::kOpenMap: return "a mapping";
     case Kind::kStr: return "a string";
     case Kind::kInt: return "an integer";
     case Kind::kBool: return "a boolean (true/false)";
@@ -147,8 +189,8 @@ struct Checker {
 
   void Check(const YAML::Node& n, const Node& s, const std::string& path) {
     if (s.flags & kIgnored) {
-      warnings->push_back(path + ": " +
-                          (s.note.empty() ? "accepted for Patroni compatibility, but pgwarden does not use it" : s.note));
+      warnings->push_back(
+          path + ": " + (s.note.empty() ? "accepted for Patroni compatibility, but pgwarden does not use it" : s.note));
       return;
     }
     switch (s.kind) {
@@ -183,8 +225,7 @@ struct Checker {
         }
         return;
       case Kind::kMap:
-      case Kind::kOpenMap:
-        break;
+      case Kind::kOpenMap: break;
     }
     if (!n.IsMap()) {
       if (n.IsNull()) return;  // "tags:" with nothing under it
@@ -205,8 +246,9 @@ struct Checker {
       if (it != s.children.end()) {
         Check(kv.second, it->second, child_path);
       } else if (path.empty() && key == "etcd") {
-        errors->push_back("etcd: the etcd v2 protocol is not supported (etcd 3.6 removed it); rename the section to "
-                          "'etcd3:' with the same hosts");
+        errors->push_back(
+            "etcd: the etcd v2 protocol is not supported (etcd 3.6 removed it); rename the section to "
+            "'etcd3:' with the same hosts");
       } else if (path.empty() && kOtherDcs.count(key)) {
         errors->push_back(key + ": pgwarden supports the etcd3 DCS only (use an 'etcd3:' section)");
       } else if (extra_known.count(child_path)) {

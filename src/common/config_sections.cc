@@ -16,8 +16,8 @@ namespace {
 
 bool IsExecutable(const std::string& p) { return access(p.c_str(), X_OK) == 0 && !IsDirectory(p); }
 
-const std::vector<std::string> kRequiredPrograms = {"pg_ctl", "initdb", "pg_controldata", "pg_basebackup",
-                                                    "postgres", "pg_isready"};
+const std::vector<std::string> kRequiredPrograms = {"pg_ctl",        "initdb",   "pg_controldata",
+                                                    "pg_basebackup", "postgres", "pg_isready"};
 
 std::vector<std::string> MissingPrograms(const std::string& dir) {
   std::vector<std::string> missing;
@@ -34,9 +34,12 @@ PgUser ParseUser(const YAML::Node& n) {
   if (!n || !n.IsMap()) return u;
   for (const auto& kv : n) {
     std::string k = kv.first.Scalar();
-    if (k == "username") u.username = Str(kv.second);
-    else if (k == "password") u.password = Str(kv.second);
-    else u.options[k] = Str(kv.second);
+    if (k == "username")
+      u.username = Str(kv.second);
+    else if (k == "password")
+      u.password = Str(kv.second);
+    else
+      u.options[k] = Str(kv.second);
   }
   return u;
 }
@@ -79,8 +82,8 @@ std::vector<std::string> ParseInitdb(const YAML::Node& n, std::vector<std::strin
 // (CREATEDB, NOLOGIN...), CONNECTION LIMIT <n>, or VALID UNTIL '<timestamp>'. Patroni pastes options into the SQL
 // unchecked; pgwarden refuses anything else when loading, instead of failing the bootstrap.
 bool IsRoleOption(const std::string& opt) {
-  static const std::set<std::string> kWords = {"SUPERUSER", "CREATEDB", "CREATEROLE", "INHERIT", "LOGIN",
-                                               "REPLICATION", "BYPASSRLS"};
+  static const std::set<std::string> kWords = {"SUPERUSER", "CREATEDB",    "CREATEROLE", "INHERIT",
+                                               "LOGIN",     "REPLICATION", "BYPASSRLS"};
   if (kWords.count(opt) || (opt.rfind("NO", 0) == 0 && kWords.count(opt.substr(2)))) return true;
   const std::string limit = "CONNECTION LIMIT ", until = "VALID UNTIL '";
   if (opt.rfind(limit, 0) == 0) {
@@ -102,8 +105,9 @@ std::vector<Config::Bootstrap::User> ParseBootstrapUsers(const YAML::Node& n, st
     errors->push_back("bootstrap.users: must be a mapping of role names to {password, options}");
     return out;
   }
-  warnings->push_back("bootstrap.users: deprecated (Patroni 4 removed it); pgwarden still creates these roles after "
-                      "bootstrap, as Patroni 3 does: better create them in the post_bootstrap script");
+  warnings->push_back(
+      "bootstrap.users: deprecated (Patroni 4 removed it); pgwarden still creates these roles after "
+      "bootstrap, as Patroni 3 does: better create them in the post_bootstrap script");
   for (const auto& kv : n) {
     Config::Bootstrap::User u;
     u.name = Str(kv.first);
@@ -128,7 +132,8 @@ std::vector<Config::Bootstrap::User> ParseBootstrapUsers(const YAML::Node& n, st
         std::string o = opts[i].IsScalar() ? opts[i].Scalar() : "";
         std::transform(o.begin(), o.end(), o.begin(), [](unsigned char c) { return std::toupper(c); });
         if (!IsRoleOption(o)) {
-          errors->push_back(p + ".options[" + std::to_string(i) + "]: '" + (opts[i].IsScalar() ? opts[i].Scalar() : "") +
+          errors->push_back(p + ".options[" + std::to_string(i) + "]: '" +
+                            (opts[i].IsScalar() ? opts[i].Scalar() : "") +
                             "' is not a role option (SUPERUSER, CREATEDB, CREATEROLE, INHERIT, LOGIN, REPLICATION, "
                             "BYPASSRLS, their NO forms, CONNECTION LIMIT n, VALID UNTIL 'timestamp')");
           continue;
@@ -145,26 +150,32 @@ std::vector<Config::Bootstrap::User> ParseBootstrapUsers(const YAML::Node& n, st
 std::vector<std::string> ParseBasebackup(const YAML::Node& n, std::vector<std::string>* errors) {
   std::vector<std::string> out;
   if (!n) return out;
-  static const std::set<std::string> kForbidden = {"pgdata", "format", "wal-method", "gzip", "compress", "dbname",
-                                                   "host", "port", "username", "password", "D", "F", "X", "d", "h",
-                                                   "p", "U", "W", "z", "Z"};
+  static const std::set<std::string> kForbidden = {
+      "pgdata", "format", "wal-method", "gzip", "compress", "dbname", "host", "port", "username", "password",
+      "D",      "F",      "X",          "d",    "h",        "p",      "U",    "W",    "z",        "Z"};
   auto add = [&](const std::string& path, const std::string& k, const YAML::Node* v) {
     if (kForbidden.count(k)) {
       errors->push_back(path + ": option '" + k + "' is set by pgwarden and cannot be given here");
       return;
     }
-    if (v == nullptr) out.push_back("--" + k);
-    else if (v->IsScalar()) out.push_back("--" + k + "=" + v->Scalar());
-    else errors->push_back(path + "." + k + ": must be a string");
+    if (v == nullptr)
+      out.push_back("--" + k);
+    else if (v->IsScalar())
+      out.push_back("--" + k + "=" + v->Scalar());
+    else
+      errors->push_back(path + "." + k + ": must be a string");
   };
   if (n.IsMap()) {
     for (const auto& kv : n) add("postgresql.basebackup", kv.first.Scalar(), &kv.second);
   } else if (n.IsSequence()) {
     for (size_t i = 0; i < n.size(); ++i) {
       std::string p = "postgresql.basebackup[" + std::to_string(i) + "]";
-      if (n[i].IsScalar()) add(p, n[i].Scalar(), nullptr);
-      else if (n[i].IsMap() && n[i].size() == 1) add(p, n[i].begin()->first.Scalar(), &n[i].begin()->second);
-      else errors->push_back(p + ": must be a string or a one-key mapping");
+      if (n[i].IsScalar())
+        add(p, n[i].Scalar(), nullptr);
+      else if (n[i].IsMap() && n[i].size() == 1)
+        add(p, n[i].begin()->first.Scalar(), &n[i].begin()->second);
+      else
+        errors->push_back(p + ": must be a string or a one-key mapping");
     }
   } else {
     errors->push_back("postgresql.basebackup: must be a mapping or a list");
@@ -219,9 +230,8 @@ std::string FindBinDir(const std::map<std::string, std::string>& env) {
   for (const auto& e : std::filesystem::directory_iterator("/usr/lib/postgresql", ec)) {
     versions.push_back(e.path().filename().string());
   }
-  std::sort(versions.begin(), versions.end(), [](const std::string& a, const std::string& b) {
-    return std::atoi(a.c_str()) > std::atoi(b.c_str());
-  });
+  std::sort(versions.begin(), versions.end(),
+            [](const std::string& a, const std::string& b) { return std::atoi(a.c_str()) > std::atoi(b.c_str()); });
   for (const auto& v : versions) {
     std::string dir = "/usr/lib/postgresql/" + v + "/bin";
     if (MissingPrograms(dir).empty()) return dir;
@@ -248,7 +258,8 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
   const auto& log = root["log"];
   if (Sub(log, "level")) {
     if (!ParseLogLevel(Str(Sub(log, "level")), &c->log.level)) {
-      errors->push_back("log.level: '" + Str(Sub(log, "level")) + "' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL");
+      errors->push_back("log.level: '" + Str(Sub(log, "level")) +
+                        "' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL");
     }
   }
   c->log.dir = Str(Sub(log, "dir"));
@@ -258,7 +269,8 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
   if (ra && ra.IsMap()) {
     if (ra["listen"]) {
       auto l = ParseListen(Str(ra["listen"]));
-      if (!l.ok()) errors->push_back("restapi.listen: " + l.status().message());
+      if (!l.ok())
+        errors->push_back("restapi.listen: " + l.status().message());
       else {
         c->restapi.listen_host = l->first.front();
         c->restapi.listen_port = l->second;
@@ -266,8 +278,10 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
     }
     if (ra["connect_address"]) {
       auto hp = ParseHostPort(Str(ra["connect_address"]));
-      if (!hp.ok()) errors->push_back("restapi.connect_address: " + hp.status().message());
-      else c->restapi.connect_address = *hp;
+      if (!hp.ok())
+        errors->push_back("restapi.connect_address: " + hp.status().message());
+      else
+        c->restapi.connect_address = *hp;
     }
     if (ra["authentication"]) {
       c->restapi.username = Str(Sub(Sub(ra, "authentication"), "username"));
@@ -309,11 +323,16 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
   } else if (e.IsMap()) {
     std::vector<std::string> items;
     int sources = 0;
-    if (e["host"]) { items.push_back(Str(e["host"])); ++sources; }
+    if (e["host"]) {
+      items.push_back(Str(e["host"]));
+      ++sources;
+    }
     if (e["hosts"]) {
       ++sources;
-      if (e["hosts"].IsScalar()) items.push_back(e["hosts"].Scalar());
-      else if (e["hosts"].IsSequence()) for (const auto& h : e["hosts"]) items.push_back(Str(h));
+      if (e["hosts"].IsScalar())
+        items.push_back(e["hosts"].Scalar());
+      else if (e["hosts"].IsSequence())
+        for (const auto& h : e["hosts"]) items.push_back(Str(h));
     }
     for (const char* k : {"url", "proxy"}) {
       if (!e[k]) continue;
@@ -332,8 +351,10 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
       errors->push_back("etcd3: one of host, hosts, url or proxy is required");
     } else {
       auto hps = ParseHostPortList(items);
-      if (!hps.ok()) errors->push_back("etcd3.hosts: " + hps.status().message());
-      else c->etcd3.hosts = *hps;
+      if (!hps.ok())
+        errors->push_back("etcd3.hosts: " + hps.status().message());
+      else
+        c->etcd3.hosts = *hps;
     }
     if (e["protocol"]) c->etcd3.protocol = Str(e["protocol"]);
     if (c->etcd3.protocol != "http" && c->etcd3.protocol != "https") {
@@ -353,8 +374,10 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
   const auto& b = root["bootstrap"];
   if (b && b.IsMap()) {
     if (b["dcs"]) {
-      if (!b["dcs"].IsMap()) errors->push_back("bootstrap.dcs: must be a mapping");
-      else c->bootstrap.dcs = YamlToJson(b["dcs"]);
+      if (!b["dcs"].IsMap())
+        errors->push_back("bootstrap.dcs: must be a mapping");
+      else
+        c->bootstrap.dcs = YamlToJson(b["dcs"]);
     }
     ParseBootstrapMethod(b, c, errors, warnings);
     c->bootstrap.initdb_args = ParseInitdb(b["initdb"], errors);
@@ -363,8 +386,10 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
       std::string line = b[key] && b[key].IsScalar() ? Str(b[key]) : "";
       if (line.empty() || !c->bootstrap.post_bootstrap.empty()) continue;
       auto argv = SplitCommandLine(line);
-      if (!argv.ok()) errors->push_back(std::string("bootstrap.") + key + ": " + argv.status().message());
-      else c->bootstrap.post_bootstrap = *argv;
+      if (!argv.ok())
+        errors->push_back(std::string("bootstrap.") + key + ": " + argv.status().message());
+      else
+        c->bootstrap.post_bootstrap = *argv;
     }
     c->bootstrap.users = ParseBootstrapUsers(b["users"], errors, warnings);
     if (b["pg_hba"] && b["pg_hba"].IsSequence()) {
@@ -379,7 +404,8 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
     auto& p = c->postgresql;
     if (pg["listen"]) {
       auto l = ParseListen(Str(pg["listen"]));
-      if (!l.ok()) errors->push_back("postgresql.listen: " + l.status().message());
+      if (!l.ok())
+        errors->push_back("postgresql.listen: " + l.status().message());
       else {
         p.listen_hosts = l->first;
         p.port = l->second;
@@ -387,8 +413,10 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
     }
     if (pg["connect_address"]) {
       auto hp = ParseHostPort(Str(pg["connect_address"]));
-      if (!hp.ok()) errors->push_back("postgresql.connect_address: " + hp.status().message());
-      else p.connect_address = *hp;
+      if (!hp.ok())
+        errors->push_back("postgresql.connect_address: " + hp.status().message());
+      else
+        p.connect_address = *hp;
     }
     p.data_dir = Str(pg["data_dir"]);
     if (pg["data_dir"] && p.data_dir.empty()) errors->push_back("postgresql.data_dir: must not be empty");
@@ -439,15 +467,15 @@ void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::ve
           if (!missing.empty()) {
             std::string m;
             for (const auto& s : missing) m += (m.empty() ? "" : ", ") + s;
-            errors->push_back("postgresql.bin_dir: '" + p.bin_dir + "' has no PostgreSQL programs (missing " + m +
-                              ")");
+            errors->push_back("postgresql.bin_dir: '" + p.bin_dir + "' has no PostgreSQL programs (missing " + m + ")");
           }
         }
       }
     } else {
       p.bin_dir = FindBinDir(opts.env);
       if (p.bin_dir.empty() && opts.check_bin_dir) {
-        errors->push_back("postgresql.bin_dir: not set, and no PostgreSQL binaries in PATH or /usr/lib/postgresql/*/bin");
+        errors->push_back(
+            "postgresql.bin_dir: not set, and no PostgreSQL binaries in PATH or /usr/lib/postgresql/*/bin");
       }
     }
   }

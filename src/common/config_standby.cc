@@ -45,8 +45,10 @@ void ParseStandbyCluster(const Json& j, const std::string& path, DynamicConfig* 
   auto p = [&](const std::string& k) { return path + "." + k; };
   auto get_str = [&](const char* key, std::string* out) {
     if (!j.contains(key) || j.at(key).is_null()) return;
-    if (j.at(key).is_string()) *out = j.at(key).get<std::string>();
-    else problems->push_back(p(key) + ": must be a string");
+    if (j.at(key).is_string())
+      *out = j.at(key).get<std::string>();
+    else
+      problems->push_back(p(key) + ": must be a string");
   };
   get_str("host", &sc.host);
   get_str("primary_slot_name", &sc.primary_slot_name);
@@ -62,9 +64,12 @@ void ParseStandbyCluster(const Json& j, const std::string& path, DynamicConfig* 
     long long port = 0;
     bool ok = v.is_number_integer() ? (port = v.get<long long>(), true)
                                     : v.is_string() && ParseIntText(v.get<std::string>(), &port);
-    if (!ok) problems->push_back(p("port") + ": must be an integer");
-    else if (port < 1 || port > 65535) problems->push_back(p("port") + ": " + std::to_string(port) + " is outside 1..65535");
-    else sc.port = static_cast<int>(port);
+    if (!ok)
+      problems->push_back(p("port") + ": must be an integer");
+    else if (port < 1 || port > 65535)
+      problems->push_back(p("port") + ": " + std::to_string(port) + " is outside 1..65535");
+    else
+      sc.port = static_cast<int>(port);
   }
   if (given("recovery_min_apply_delay")) {
     sc.recovery_min_apply_delay_ms = PgDurationMs(j.at("recovery_min_apply_delay"));
@@ -77,8 +82,10 @@ void ParseStandbyCluster(const Json& j, const std::string& path, DynamicConfig* 
     const Json& m = j.at("create_replica_methods");
     bool ok = m.is_array();
     for (const auto& x : ok ? m : Json::array()) {
-      if (x.is_string()) sc.create_replica_methods.push_back(x.get<std::string>());
-      else ok = false;
+      if (x.is_string())
+        sc.create_replica_methods.push_back(x.get<std::string>());
+      else
+        ok = false;
     }
     if (!ok) problems->push_back(p("create_replica_methods") + ": must be a list of strings");
     // Each member runs these with its own postgresql.<method> section (pg/create_replica.h), as Patroni does.
@@ -91,8 +98,12 @@ void ParseStandbyCluster(const Json& j, const std::string& path, DynamicConfig* 
     }
   }
   for (const auto& [k, v] : j.items()) {
-    static const char* const kKnown[] = {"host", "port", "primary_slot_name", "restore_command",
-                                         "archive_cleanup_command", "recovery_min_apply_delay",
+    static const char* const kKnown[] = {"host",
+                                         "port",
+                                         "primary_slot_name",
+                                         "restore_command",
+                                         "archive_cleanup_command",
+                                         "recovery_min_apply_delay",
                                          "create_replica_methods"};
     bool known = false;
     for (const char* n : kKnown) known = known || k == n;
@@ -104,9 +115,10 @@ void ParseStandbyCluster(const Json& j, const std::string& path, DynamicConfig* 
   // create_replica_methods method that needs no leader and replays WAL through restore_command alone.
   if (sc.host.empty() && !port_set && sc.restore_command.empty()) return;
   if (sc.host.empty() && port_set) {
-    problems->push_back(p("host") + ": required when port is given: pgwarden streams from host:port of the remote "
-                                    "primary (for an archive-only standby cluster give restore_command without "
-                                    "host and port)");
+    problems->push_back(p("host") +
+                        ": required when port is given: pgwarden streams from host:port of the remote "
+                        "primary (for an archive-only standby cluster give restore_command without "
+                        "host and port)");
     return;
   }
   d->standby_cluster = sc;

@@ -32,8 +32,14 @@ std::string Join(const std::string& a, const std::string& b) { return a.empty() 
 bool ParseBoolText(const std::string& s, bool* out) {
   std::string l = s;
   std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (l == "true" || l == "yes" || l == "on" || l == "y") { *out = true; return true; }
-  if (l == "false" || l == "no" || l == "off" || l == "n") { *out = false; return true; }
+  if (l == "true" || l == "yes" || l == "on" || l == "y") {
+    *out = true;
+    return true;
+  }
+  if (l == "false" || l == "no" || l == "off" || l == "n") {
+    *out = false;
+    return true;
+  }
   return false;
 }
 
@@ -53,8 +59,8 @@ std::string Lower(std::string s) {
   return s;
 }
 void ApplyEnv(YAML::Node& root, const std::map<std::string, std::string>& env, std::vector<std::string>* errors) {
-  static const std::set<std::string> kStructured = {"HOSTS", "ALLOWLIST", "LOGGERS", "STATIC_FIELDS",
-                                                    "HTTP_EXTRA_HEADERS", "HTTPS_EXTRA_HEADERS", "PORTS", "LABELS"};
+  static const std::set<std::string> kStructured = {
+      "HOSTS", "ALLOWLIST", "LOGGERS", "STATIC_FIELDS", "HTTP_EXTRA_HEADERS", "HTTPS_EXTRA_HEADERS", "PORTS", "LABELS"};
   auto value_for = [&](const std::string& var, const std::string& suffix, const std::string& text) -> YAML::Node {
     if (kStructured.count(suffix)) {
       try {
@@ -161,9 +167,7 @@ Json YamlToJson(const YAML::Node& n) {
   return nullptr;
 }
 
-std::string Str(const YAML::Node& n, const std::string& def) {
-  return n && n.IsScalar() ? n.Scalar() : def;
-}
+std::string Str(const YAML::Node& n, const std::string& def) { return n && n.IsScalar() ? n.Scalar() : def; }
 bool Bool(const YAML::Node& n, bool def) {
   bool b;
   return n && n.IsScalar() && ParseBoolText(n.Scalar(), &b) ? b : def;
@@ -172,7 +176,6 @@ long long Int(const YAML::Node& n, long long def) {
   long long v;
   return n && n.IsScalar() && ParseIntText(n.Scalar(), &v) ? v : def;
 }
-
 
 YAML::Node Sub(const YAML::Node& n, const std::string& key) {
   if (!n || !n.IsMap()) return YAML::Node(YAML::NodeType::Undefined);

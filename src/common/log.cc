@@ -9,12 +9,18 @@ namespace pgw {
 bool ParseLogLevel(const std::string& s, LogLevel* out) {
   std::string u = s;
   std::transform(u.begin(), u.end(), u.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  if (u == "DEBUG") *out = LogLevel::kDebug;
-  else if (u == "INFO") *out = LogLevel::kInfo;
-  else if (u == "WARNING" || u == "WARN") *out = LogLevel::kWarning;
-  else if (u == "ERROR") *out = LogLevel::kError;
-  else if (u == "CRITICAL" || u == "FATAL") *out = LogLevel::kCritical;
-  else return false;
+  if (u == "DEBUG")
+    *out = LogLevel::kDebug;
+  else if (u == "INFO")
+    *out = LogLevel::kInfo;
+  else if (u == "WARNING" || u == "WARN")
+    *out = LogLevel::kWarning;
+  else if (u == "ERROR")
+    *out = LogLevel::kError;
+  else if (u == "CRITICAL" || u == "FATAL")
+    *out = LogLevel::kCritical;
+  else
+    return false;
   return true;
 }
 

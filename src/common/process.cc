@@ -97,11 +97,15 @@ Result<RunResult> Run(const std::vector<std::string>& argv, const ProcessOptions
   int out[2], in[2], errp[2];
   if (pipe2(out, O_CLOEXEC) != 0) return IoError("pipe: " + std::string(std::strerror(errno)));
   if (pipe2(in, O_CLOEXEC) != 0) {
-    close(out[0]); close(out[1]);
+    close(out[0]);
+    close(out[1]);
     return IoError("pipe: " + std::string(std::strerror(errno)));
   }
   if (pipe2(errp, O_CLOEXEC) != 0) {
-    close(out[0]); close(out[1]); close(in[0]); close(in[1]);
+    close(out[0]);
+    close(out[1]);
+    close(in[0]);
+    close(in[1]);
     return IoError("pipe: " + std::string(std::strerror(errno)));
   }
   pid_t pid = fork();
@@ -188,7 +192,7 @@ Result<pid_t> StartDetached(const std::vector<std::string>& argv, const std::str
   if (argv.empty()) return InvalidArgument("empty command");
   ExecPlan plan(argv, opts);
   int logfd = log_path.empty() ? fcntl(2, F_DUPFD_CLOEXEC, 3)
-                              : open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+                               : open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (logfd < 0) return IoError("cannot open " + log_path + ": " + std::strerror(errno));
   if (!log_path.empty() && opts.run_as && geteuid() == 0 && fchown(logfd, opts.run_as->uid, opts.run_as->gid) != 0) {
     close(logfd);
@@ -203,7 +207,10 @@ Result<pid_t> StartDetached(const std::vector<std::string>& argv, const std::str
   }
   pid_t pid = fork();
   if (pid < 0) {
-    close(logfd); close(devnull); close(errp[0]); close(errp[1]);
+    close(logfd);
+    close(devnull);
+    close(errp[0]);
+    close(errp[1]);
     return IoError("fork: " + std::string(std::strerror(errno)));
   }
   if (pid == 0) {

@@ -28,19 +28,19 @@ struct ProcessOptions {
   std::map<std::string, std::string> env_set;  // added to (or replacing in) the inherited environment
   std::vector<std::string> env_unset;
   std::string cwd;
-  std::optional<RunAs> run_as;                   // drop privileges in the child (only when we are root)
-  Duration timeout = Duration(60000);            // Run(): kill the child (SIGKILL) once this passes
+  std::optional<RunAs> run_as;         // drop privileges in the child (only when we are root)
+  Duration timeout = Duration(60000);  // Run(): kill the child (SIGKILL) once this passes
   // Run(): called with each complete output line as it arrives (for logging); may be empty.
   std::function<void(const std::string&)> on_line;
-  std::string stdin_data;                        // Run(): written to the child's stdin, then closed
-  int stdin_fd = -1;                             // StartDetached(): the child's stdin (default /dev/null)
+  std::string stdin_data;  // Run(): written to the child's stdin, then closed
+  int stdin_fd = -1;       // StartDetached(): the child's stdin (default /dev/null)
 };
 
 struct RunResult {
-  int exit_code = -1;   // valid when !signaled
-  int signal = 0;       // the signal that ended the child, or 0
+  int exit_code = -1;  // valid when !signaled
+  int signal = 0;      // the signal that ended the child, or 0
   bool timed_out = false;
-  std::string output;   // stdout and stderr, interleaved (bounded to the last 1 MiB)
+  std::string output;  // stdout and stderr, interleaved (bounded to the last 1 MiB)
   bool Success() const { return !timed_out && signal == 0 && exit_code == 0; }
   // One line for an operator: "exit code 1" / "killed by signal 9" / "timed out after ...".
   std::string Describe() const;

@@ -10,8 +10,10 @@ Result<std::vector<std::string>> SplitCommandLine(const std::string& line) {
   for (size_t i = 0; i < line.size(); ++i) {
     char c = line[i];
     if (quote == kSingle) {
-      if (c == '\'') quote = kNone;
-      else cur += c;
+      if (c == '\'')
+        quote = kNone;
+      else
+        cur += c;
       continue;
     }
     if (quote == kDouble) {

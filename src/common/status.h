@@ -16,14 +16,14 @@ namespace pgw {
 
 enum class Code {
   kOk = 0,
-  kInvalidArgument,   // bad input: config, request, CLI argument
-  kNotFound,          // a key, file or member that does not exist
-  kAlreadyExists,     // create-only write lost the race
-  kConflict,          // compare-and-swap failed (someone else changed it)
-  kUnavailable,       // peer (etcd, PostgreSQL, REST) cannot be reached; retrying may help
-  kTimeout,           // deadline passed
-  kIo,                // local file system or process failure
-  kInternal,          // a bug: an invariant did not hold
+  kInvalidArgument,  // bad input: config, request, CLI argument
+  kNotFound,         // a key, file or member that does not exist
+  kAlreadyExists,    // create-only write lost the race
+  kConflict,         // compare-and-swap failed (someone else changed it)
+  kUnavailable,      // peer (etcd, PostgreSQL, REST) cannot be reached; retrying may help
+  kTimeout,          // deadline passed
+  kIo,               // local file system or process failure
+  kInternal,         // a bug: an invariant did not hold
 };
 
 const char* CodeName(Code code);
@@ -81,8 +81,8 @@ class [[nodiscard]] Result {
 }  // namespace pgw
 
 // Returns early from the enclosing function with the error of a Status expression.
-#define PGW_RETURN_IF_ERROR(expr)          \
-  do {                                     \
-    ::pgw::Status pgw_status_ = (expr);    \
+#define PGW_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::pgw::Status pgw_status_ = (expr);        \
     if (!pgw_status_.ok()) return pgw_status_; \
   } while (0)

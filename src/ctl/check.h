@@ -40,13 +40,13 @@ inline CheckResult Fail(std::string check, std::string subject, std::string reas
 struct CheckOptions {
   int64_t max_lag_bytes = 10 * 1024 * 1024;
   double max_lag_seconds = 5;
-  bool canary = true;                  // --no-canary: write nothing
+  bool canary = true;  // --no-canary: write nothing
   Duration canary_timeout = Duration(10000);
-  Duration timeout = Duration(3000);   // each network call (connect, query, HTTP request)
-  std::string dbname = "postgres";     // --dbname
-  std::string username;                // --username; "" : postgresql.authentication.superuser
+  Duration timeout = Duration(3000);  // each network call (connect, query, HTTP request)
+  std::string dbname = "postgres";    // --dbname
+  std::string username;               // --username; "" : postgresql.authentication.superuser
   std::optional<HostPort> router_write, router_read, router_admin;
-  int router_read_samples = 0;         // 0 : twice the number of replicas, at least 2
+  int router_read_samples = 0;  // 0 : twice the number of replicas, at least 2
 };
 
 // A size in bytes: "10MB", "512kB", "1048576", "2GB", "100B" (powers of 1024, PostgreSQL's units); nullopt when
@@ -63,24 +63,24 @@ Result<CheckOptions> ParseCheckOptions(const std::vector<std::string>& args);
 // ---- facts ----
 
 struct EtcdEndpointFacts {
-  std::string endpoint;        // "127.0.0.1:2379"
-  std::string error;           // "" : maintenance/status answered
+  std::string endpoint;  // "127.0.0.1:2379"
+  std::string error;     // "" : maintenance/status answered
   uint64_t member_id = 0, leader_id = 0;
   int64_t raft_term = 0;
   std::vector<std::string> alarms;  // errors reported by the member ("NOSPACE", ...)
   bool is_learner = false;
-  std::string read_error;      // "" : a linearizable (quorum) read through this endpoint succeeded
+  std::string read_error;  // "" : a linearizable (quorum) read through this endpoint succeeded
 };
 
 struct EtcdFacts {
   std::vector<EtcdEndpointFacts> endpoints;
-  int cluster_members = 0;     // voting members in the member list (0: unknown)
+  int cluster_members = 0;  // voting members in the member list (0: unknown)
 };
 
 // The leader key's lease as etcd reports it.
 struct LeaseFacts {
   bool asked = false;
-  int64_t ttl = -1;            // remaining seconds; -1 : expired or unknown
+  int64_t ttl = -1;  // remaining seconds; -1 : expired or unknown
   std::string error;
 };
 
@@ -99,7 +99,7 @@ struct SlotRow {  // pg_replication_slots
 
 // One PostgreSQL server, asked directly.
 struct PgFacts {
-  std::string error;            // "" : connected and answered
+  std::string error;  // "" : connected and answered
   bool in_recovery = false;
   int timeline = 0;             // primary: the WAL insert timeline; replica: the timeline it receives/replays
   int64_t lsn = 0;              // primary: pg_current_wal_lsn; replica: pg_last_wal_replay_lsn
@@ -119,10 +119,10 @@ inline PgFacts PgUnanswered(std::string error) {
 
 struct MemberFacts {
   std::string name;
-  std::string api_error;        // "" : GET /patroni answered 200
+  std::string api_error;  // "" : GET /patroni answered 200
   Json patroni = Json::object();
-  std::string config_error;     // "" : GET /config answered
-  std::optional<Json> config;   // the configuration as this member's agent holds it
+  std::string config_error;    // "" : GET /config answered
+  std::optional<Json> config;  // the configuration as this member's agent holds it
   PgFacts pg;
   // The canary: nullopt when not looked for on this member (the leader, --no-canary, no write).
   std::optional<bool> canary_seen;
@@ -143,9 +143,9 @@ struct Facts {
   ClusterView cluster;
   EtcdFacts etcd;
   LeaseFacts lease;
-  std::map<std::string, MemberFacts> members;   // by name; every member key, plus the leader's name
+  std::map<std::string, MemberFacts> members;  // by name; every member key, plus the leader's name
   bool canary_tried = false;
-  std::string canary_write_error;               // "" : written on the leader
+  std::string canary_write_error;  // "" : written on the leader
   RouterFacts router;
 };
 

@@ -95,8 +95,9 @@ std::vector<CheckResult> EvaluateEtcd(const EtcdFacts& e) {
     }
   }
   const int n = static_cast<int>(e.endpoints.size());
-  const std::string counts = std::to_string(healthy) + " of " + std::to_string(n) + " endpoints healthy" +
-                             (e.cluster_members > 0 ? ", " + std::to_string(e.cluster_members) + " voting members" : "");
+  const std::string counts =
+      std::to_string(healthy) + " of " + std::to_string(n) + " endpoints healthy" +
+      (e.cluster_members > 0 ? ", " + std::to_string(e.cluster_members) + " voting members" : "");
   if (healthy == 0) {
     out.push_back(Fail("etcd.quorum", "etcd", "no endpoint reads through a raft quorum (" + counts + ")"));
   } else if (leaders.size() > 1) {
@@ -138,9 +139,9 @@ std::vector<CheckResult> EvaluateLeader(const Facts& f) {
                        "more than one primary: " + Join(others) + " also run" + (others.size() == 1 ? "s" : "") +
                            " outside recovery"));
   } else if (!lf || !lf->pg.error.empty()) {
-    out.push_back(Fail("leader.unique", leader,
-                       "holds the leader key but its PostgreSQL does not answer" +
-                           (lf ? ": " + lf->pg.error : std::string())));
+    out.push_back(
+        Fail("leader.unique", leader,
+             "holds the leader key but its PostgreSQL does not answer" + (lf ? ": " + lf->pg.error : std::string())));
   } else if (lf->pg.in_recovery && !standby_cluster) {
     out.push_back(Fail("leader.unique", leader, "holds the leader key but its PostgreSQL is in recovery"));
   } else {
@@ -150,8 +151,9 @@ std::vector<CheckResult> EvaluateLeader(const Facts& f) {
   if (c.leader->lease == 0) {
     out.push_back(Fail("leader.lease", leader, "the leader key is not attached to a lease"));
   } else if (!f.lease.error.empty()) {
-    out.push_back(Fail("leader.lease", leader, "lease " + Hex(static_cast<uint64_t>(c.leader->lease)) +
-                                                   " could not be read: " + f.lease.error));
+    out.push_back(
+        Fail("leader.lease", leader,
+             "lease " + Hex(static_cast<uint64_t>(c.leader->lease)) + " could not be read: " + f.lease.error));
   } else if (!f.lease.asked || f.lease.ttl <= 0) {
     out.push_back(Fail("leader.lease", leader, "lease " + Hex(static_cast<uint64_t>(c.leader->lease)) + " expired"));
   } else {

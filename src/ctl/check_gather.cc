@@ -22,10 +22,13 @@ namespace pgw::ctl::check {
 std::string SuperuserConnInfo(const Config& target, const HostPort& hp, const std::string& dbname,
                               const std::string& username, const std::string& application_name) {
   const PgUser& su = target.postgresql.superuser;
-  std::vector<std::pair<std::string, std::string>> kv = {
-      {"host", hp.host}, {"port", std::to_string(hp.port)}, {"dbname", dbname},
-      {"user", !username.empty() ? username : !su.username.empty() ? su.username : "postgres"},
-      {"application_name", application_name}};
+  std::vector<std::pair<std::string, std::string>> kv = {{"host", hp.host},
+                                                         {"port", std::to_string(hp.port)},
+                                                         {"dbname", dbname},
+                                                         {"user", !username.empty()      ? username
+                                                                  : !su.username.empty() ? su.username
+                                                                                         : "postgres"},
+                                                         {"application_name", application_name}};
   if (!su.password.empty() && (username.empty() || username == su.username)) kv.emplace_back("password", su.password);
   for (const auto& [k, v] : su.options) kv.emplace_back(k, v);
   return ConnInfo(kv);
@@ -112,10 +115,9 @@ Status AskIdentity(PgConnection& c, PgFacts* f) {
 
 Status AskServer(PgConnection& c, PgFacts* f) {
   PGW_RETURN_IF_ERROR(AskIdentity(c, f));
-  auto pos = c.Query(
-      std::string("SELECT ") + kLsnSql + ", " + kTimelineSql + ", " +
-      "COALESCE((SELECT status FROM pg_stat_wal_receiver), ''), "
-      "COALESCE((SELECT slot_name FROM pg_stat_wal_receiver), '')");
+  auto pos = c.Query(std::string("SELECT ") + kLsnSql + ", " + kTimelineSql + ", " +
+                     "COALESCE((SELECT status FROM pg_stat_wal_receiver), ''), "
+                     "COALESCE((SELECT slot_name FROM pg_stat_wal_receiver), '')");
   if (!pos.ok()) return pos.status();
   if (pos->empty() || pos->front().size() < 4) return Unavailable("no answer");
   const Row& p = pos->front();
@@ -171,8 +173,10 @@ MemberFacts AskMember(Session& session, const Config& target, const ClusterView&
     f.api_error = "GET /patroni answered " + std::to_string(p->status);
   } else {
     Json j = Json::parse(p->body, nullptr, false);
-    if (j.is_discarded()) f.api_error = "GET /patroni answered something that is not JSON";
-    else f.patroni = j;
+    if (j.is_discarded())
+      f.api_error = "GET /patroni answered something that is not JSON";
+    else
+      f.patroni = j;
   }
   auto cfg = session.Api(*m, "GET", "/config", nullptr, o.timeout);
   if (!cfg.ok()) {
@@ -181,11 +185,15 @@ MemberFacts AskMember(Session& session, const Config& target, const ClusterView&
     f.config_error = "answered " + std::to_string(cfg->status) + " (" + cfg->body.substr(0, 80) + ")";
   } else {
     Json j = Json::parse(cfg->body, nullptr, false);
-    if (j.is_discarded()) f.config_error = "the answer is not JSON";
-    else f.config = j;
+    if (j.is_discarded())
+      f.config_error = "the answer is not JSON";
+    else
+      f.config = j;
   }
-  if (!m->conn) f.pg.error = "no PostgreSQL address in the member key";
-  else f.pg = AskPg(MemberConnInfo(target, *m->conn, o), o.timeout, true);
+  if (!m->conn)
+    f.pg.error = "no PostgreSQL address in the member key";
+  else
+    f.pg = AskPg(MemberConnInfo(target, *m->conn, o), o.timeout, true);
   return f;
 }
 
@@ -199,10 +207,10 @@ std::string CanaryToken() {
 Status WriteCanary(const std::string& conninfo, const std::string& token, Duration timeout) {
   PgConnection c;
   PGW_RETURN_IF_ERROR(c.Connect(conninfo, timeout));
-  for (const char* sql : {"SET synchronous_commit = local", "SET client_min_messages = warning",
-                          "CREATE SCHEMA IF NOT EXISTS pgwarden",
-                          "CREATE TABLE IF NOT EXISTS pgwarden.check_canary (id int PRIMARY KEY, token text NOT NULL, "
-                          "written_at timestamptz NOT NULL DEFAULT now())"}) {
+  for (const char* sql :
+       {"SET synchronous_commit = local", "SET client_min_messages = warning", "CREATE SCHEMA IF NOT EXISTS pgwarden",
+        "CREATE TABLE IF NOT EXISTS pgwarden.check_canary (id int PRIMARY KEY, token text NOT NULL, "
+        "written_at timestamptz NOT NULL DEFAULT now())"}) {
     auto r = c.Query(sql);
     if (!r.ok()) return r.status();
   }
@@ -302,8 +310,10 @@ void Router(const Config& target, const CheckOptions& o, Facts* facts) {
     req.timeout = o.timeout;
     HttpClient http;
     auto resp = http.Do(req);
-    if (resp.ok()) r.admin_status = static_cast<int>(resp->status);
-    else r.admin_error = resp.status().message();
+    if (resp.ok())
+      r.admin_status = static_cast<int>(resp->status);
+    else
+      r.admin_error = resp.status().message();
   }
 }
 
@@ -325,8 +335,10 @@ Facts Gather(Session& session, const Config& target, const ClusterView& cluster,
   if (cluster.leader && cluster.leader->lease != 0) {
     facts.lease.asked = true;
     auto ttl = session.etcd().Raw("/v3/lease/timetolive", etcd::EncodeLeaseId(cluster.leader->lease));
-    if (ttl.ok()) facts.lease.ttl = Int(*ttl, "TTL");
-    else facts.lease.error = ttl.status().message();
+    if (ttl.ok())
+      facts.lease.ttl = Int(*ttl, "TTL");
+    else
+      facts.lease.error = ttl.status().message();
   }
 
   std::vector<std::string> names;

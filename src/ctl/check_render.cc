@@ -96,10 +96,10 @@ std::string RenderTable(const std::string& scope, const std::vector<CheckResult>
     rows.push_back({r.check, r.subject, VerdictName(r.verdict), r.reason});
     ++counts[static_cast<int>(r.verdict)];
   }
-  std::string out = Table({"Check", "Subject", "Result", "Reason"}, rows, {false, false, false, false},
-                          "Cluster: " + scope);
-  out += std::to_string(counts[0]) + " passed, " + std::to_string(counts[1]) + " warned, " +
-         std::to_string(counts[2]) + " failed\n";
+  std::string out =
+      Table({"Check", "Subject", "Result", "Reason"}, rows, {false, false, false, false}, "Cluster: " + scope);
+  out += std::to_string(counts[0]) + " passed, " + std::to_string(counts[1]) + " warned, " + std::to_string(counts[2]) +
+         " failed\n";
   return out;
 }
 
@@ -107,8 +107,8 @@ Json RenderJson(const std::string& scope, const std::vector<CheckResult>& result
   Json checks = Json::array();
   Json summary = {{"pass", 0}, {"warn", 0}, {"fail", 0}};
   for (const auto& r : results) {
-    checks.push_back({{"check", r.check}, {"subject", r.subject}, {"result", VerdictName(r.verdict)},
-                      {"reason", r.reason}});
+    checks.push_back(
+        {{"check", r.check}, {"subject", r.subject}, {"result", VerdictName(r.verdict)}, {"reason", r.reason}});
     summary[VerdictName(r.verdict)] = summary[VerdictName(r.verdict)].get<int>() + 1;
   }
   return {{"cluster", scope}, {"ok", ExitCode(results) == 0}, {"summary", summary}, {"checks", checks}};

@@ -18,9 +18,12 @@ std::string Seconds(double s) {
 
 std::string Bytes(int64_t b) {
   char s[48];
-  if (b >= 1024 * 1024) std::snprintf(s, sizeof s, "%.1f MB", static_cast<double>(b) / 1024 / 1024);
-  else if (b >= 1024) std::snprintf(s, sizeof s, "%.1f kB", static_cast<double>(b) / 1024);
-  else std::snprintf(s, sizeof s, "%lld bytes", static_cast<long long>(b));
+  if (b >= 1024 * 1024)
+    std::snprintf(s, sizeof s, "%.1f MB", static_cast<double>(b) / 1024 / 1024);
+  else if (b >= 1024)
+    std::snprintf(s, sizeof s, "%.1f kB", static_cast<double>(b) / 1024);
+  else
+    std::snprintf(s, sizeof s, "%lld bytes", static_cast<long long>(b));
   return s;
 }
 
@@ -69,7 +72,8 @@ CheckResult Streaming(const Facts& f, const std::string& name, const MemberFacts
 
 CheckResult Timeline(const std::string& name, const MemberFacts& m, const std::string& leader, const PgFacts& lpg) {
   if (!m.pg.error.empty() || m.pg.timeline <= 0) return Fail("replica.timeline", name, "its timeline is unknown");
-  if (!lpg.error.empty() || lpg.timeline <= 0) return Fail("replica.timeline", name, "the leader's timeline is unknown");
+  if (!lpg.error.empty() || lpg.timeline <= 0)
+    return Fail("replica.timeline", name, "the leader's timeline is unknown");
   if (m.pg.timeline != lpg.timeline) {
     return Fail("replica.timeline", name,
                 "on timeline " + std::to_string(m.pg.timeline) + ", the leader " + leader + " on " +
@@ -151,8 +155,9 @@ std::vector<CheckResult> EvaluateSync(const Facts& f) {
     if (!row) {
       out.push_back(Fail("sync.standby", s, "published as synchronous, but it does not stream from " + leader));
     } else if (row->sync_state != "sync" && row->sync_state != "quorum") {
-      out.push_back(Fail("sync.standby", s, "published as synchronous, but " + leader +
-                                                "'s pg_stat_replication says sync_state '" + row->sync_state + "'"));
+      out.push_back(Fail("sync.standby", s,
+                         "published as synchronous, but " + leader + "'s pg_stat_replication says sync_state '" +
+                             row->sync_state + "'"));
     } else {
       out.push_back(Pass("sync.standby", s, "synchronous on " + leader + " (sync_state " + row->sync_state + ")"));
     }

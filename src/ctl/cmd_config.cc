@@ -23,8 +23,10 @@ void SetPath(Json& node, std::vector<std::string> keys, size_t i, const Json& va
     keys[i] = name;
   }
   if (i + 1 == keys.size()) {
-    if (value.is_null()) node.erase(keys[i]);
-    else node[keys[i]] = value;
+    if (value.is_null())
+      node.erase(keys[i]);
+    else
+      node[keys[i]] = value;
     return;
   }
   SetPath(node[keys[i]], keys, i + 1, value);

@@ -5,9 +5,12 @@
 namespace pgw::ctl {
 
 int RunList(const Invocation& in) {
-  if (in.opts.format == "json") std::fprintf(in.out, "%s\n", ListJson(in.scope, in.cluster).dump().c_str());
-  else if (in.opts.format == "yaml") std::fputs(ToYaml(ListJson(in.scope, in.cluster)).c_str(), in.out);
-  else std::fputs(ListTable(in.scope, in.cluster, in.Paused(), in.verb == "topology").c_str(), in.out);
+  if (in.opts.format == "json")
+    std::fprintf(in.out, "%s\n", ListJson(in.scope, in.cluster).dump().c_str());
+  else if (in.opts.format == "yaml")
+    std::fputs(ToYaml(ListJson(in.scope, in.cluster)).c_str(), in.out);
+  else
+    std::fputs(ListTable(in.scope, in.cluster, in.Paused(), in.verb == "topology").c_str(), in.out);
   return 0;
 }
 
@@ -31,8 +34,10 @@ int RunHistory(const Invocation& in) {
     log = std::move(*decoded);
   }
   Json j = FailoverLogJson(log);
-  if (in.opts.format == "json") std::fprintf(in.out, "%s\n", j.dump().c_str());
-  else std::fputs(ToYaml(j).c_str(), in.out);
+  if (in.opts.format == "json")
+    std::fprintf(in.out, "%s\n", j.dump().c_str());
+  else
+    std::fputs(ToYaml(j).c_str(), in.out);
   return 0;
 }
 

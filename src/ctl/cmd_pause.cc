@@ -11,14 +11,16 @@ namespace {
 // --wait: until every member reports the new pause state, bounded by loop_wait + 1 seconds.
 void WaitRecognized(const Invocation& in, bool want) {
   std::fprintf(in.out, "'%s' request sent, waiting until it is recognized by all nodes\n", in.verb.c_str());
-  WaitFor([&] {
-    auto v = in.session.Cluster();
-    bool all = v.ok();
-    if (v.ok()) {
-      for (const auto& [name, m] : v->members) all = all && TrueField(m.raw, "pause") == want;
-    }
-    return all;
-  }, std::chrono::seconds(LoopWait(in.cluster) + 1), Duration(200));
+  WaitFor(
+      [&] {
+        auto v = in.session.Cluster();
+        bool all = v.ok();
+        if (v.ok()) {
+          for (const auto& [name, m] : v->members) all = all && TrueField(m.raw, "pause") == want;
+        }
+        return all;
+      },
+      std::chrono::seconds(LoopWait(in.cluster) + 1), Duration(200));
 }
 
 }  // namespace

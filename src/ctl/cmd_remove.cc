@@ -12,7 +12,8 @@ namespace {
 // The two confirmations patronictl asks for on a terminal; false (after saying why) when they are not given.
 bool ConfirmRemoval(const Invocation& in) {
   if (!isatty(0)) {
-    std::fprintf(in.err, "pgwardenctl: remove deletes every key of the cluster; run it on a terminal, or add --force\n");
+    std::fprintf(in.err,
+                 "pgwardenctl: remove deletes every key of the cluster; run it on a terminal, or add --force\n");
     return false;
   }
   std::fprintf(in.out, "Please confirm the cluster name to remove: ");

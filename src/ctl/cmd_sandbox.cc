@@ -36,19 +36,30 @@ Status ParseSandboxOptions(const std::vector<std::string>& args, SandboxSpec* sp
       return Status::Ok();
     };
     Status st;
-    if (flag == "--dir") st = value(&spec->dir);
-    else if (flag == "--nodes") st = number(&spec->nodes, 1, 9);
-    else if (flag == "--ttl") st = number(&spec->ttl, 1, 3600);
-    else if (flag == "--loop-wait") st = number(&spec->loop_wait, 1, 3600);
-    else if (flag == "--retry-timeout") st = number(&spec->retry_timeout, 1, 3600);
-    else if (flag == "--sync") spec->extra_dcs = "    synchronous_mode: true\n";
+    if (flag == "--dir")
+      st = value(&spec->dir);
+    else if (flag == "--nodes")
+      st = number(&spec->nodes, 1, 9);
+    else if (flag == "--ttl")
+      st = number(&spec->ttl, 1, 3600);
+    else if (flag == "--loop-wait")
+      st = number(&spec->loop_wait, 1, 3600);
+    else if (flag == "--retry-timeout")
+      st = number(&spec->retry_timeout, 1, 3600);
+    else if (flag == "--sync")
+      spec->extra_dcs = "    synchronous_mode: true\n";
     else if (flag == "--sync-strict")
       spec->extra_dcs = "    synchronous_mode: true\n    synchronous_mode_strict: true\n";
-    else if (flag == "--scope") st = value(&spec->scope);
-    else if (flag == "--user") st = value(&spec->run_as);
-    else if (flag == "--wipe") *wipe = true;
-    else if (flag == "--no-router") spec->start_router = false;
-    else st = InvalidArgument("unknown option '" + flag + "' for sandbox " + verb);
+    else if (flag == "--scope")
+      st = value(&spec->scope);
+    else if (flag == "--user")
+      st = value(&spec->run_as);
+    else if (flag == "--wipe")
+      *wipe = true;
+    else if (flag == "--no-router")
+      spec->start_router = false;
+    else
+      st = InvalidArgument("unknown option '" + flag + "' for sandbox " + verb);
     PGW_RETURN_IF_ERROR(st);
   }
   return Status::Ok();
@@ -66,9 +77,10 @@ int Up(const SandboxSpec& spec, FILE* out, FILE* err) {
   std::fprintf(err, "waiting for the cluster to become healthy...\n");
   Status s = sb->WaitHealthy(Duration(180000));
   if (!s.ok()) {
-    std::fprintf(err, "pgwardenctl: %s\n(the sandbox is left running for inspection; logs under %s; stop it "
-                 "with: pgwardenctl sandbox down --dir %s)\n", s.message().c_str(), spec.dir.c_str(),
-                 spec.dir.c_str());
+    std::fprintf(err,
+                 "pgwardenctl: %s\n(the sandbox is left running for inspection; logs under %s; stop it "
+                 "with: pgwardenctl sandbox down --dir %s)\n",
+                 s.message().c_str(), spec.dir.c_str(), spec.dir.c_str());
     return 1;
   }
   std::fprintf(out, "%s", sb->Describe().c_str());

@@ -61,7 +61,7 @@ class SignalFd {
   int Next() {
     signalfd_siginfo si{};
     return fd_ >= 0 && read(fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si) ? static_cast<int>(si.ssi_signo)
-                                                                                      : 0;
+                                                                                    : 0;
   }
 
  private:
@@ -158,8 +158,10 @@ int RunTop(const Invocation& in) {
       if (poll(fds, 2, static_cast<int>(left)) <= 0) continue;
       if (fds[0].revents & POLLIN) {
         for (int sig = signals.Next(); sig != 0; sig = signals.Next()) {
-          if (sig == SIGWINCH) draw();
-          else quit = true;
+          if (sig == SIGWINCH)
+            draw();
+          else
+            quit = true;
         }
       }
       if (fds[1].revents & (POLLIN | POLLHUP)) {

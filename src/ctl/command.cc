@@ -10,7 +10,8 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"list", "list [-f pretty|json|yaml]       members, roles, states, timelines and lag", RunList, false},
       {"topology", "topology                         the same, as a tree of who streams from whom", RunList, false},
-      {"history", "history [-v]                     timeline switches (-v: and every leader change)", RunHistory, false},
+      {"history", "history [-v]                     timeline switches (-v: and every leader change)", RunHistory,
+       false},
       {"show-config", "show-config                      the dynamic configuration", RunShowConfig, false},
       {"edit-config", "edit-config [--set k=v]... [--pg k=v]... [--force]   change the dynamic configuration",
        RunEditConfig, false},
@@ -25,8 +26,9 @@ const std::vector<Command>& Commands() {
       {"dsn", "dsn [--member M]                 libpq connection string of the leader or a member", RunDsn, false},
       {"check", "check [--router HOST:PORT] [--max-lag-bytes 10MB] [--max-lag-seconds 5] [--no-canary] [-f json]",
        RunCheck, false, ValidateCheck},
-      {"top", "top [--interval 1] [--iterations N] [--max-lag-bytes 10MB] [--max-lag-seconds 5]   live view "
-              "(also check --watch)",
+      {"top",
+       "top [--interval 1] [--iterations N] [--max-lag-bytes 10MB] [--max-lag-seconds 5]   live view "
+       "(also check --watch)",
        RunTop, false, ValidateTop},
       {"remove", "remove CLUSTER                   delete the cluster's keys from etcd (asks for confirmation)",
        RunRemove, false},

@@ -17,11 +17,11 @@ struct Invocation {
   const std::string& scope;
   const std::vector<std::string>& args;  // positional arguments after the verb and the cluster name
   const Options& opts;
-  const ClusterView& cluster;            // as read just before the handler runs
+  const ClusterView& cluster;  // as read just before the handler runs
   Session& session;
   FILE* out;
   FILE* err;
-  const Config& config;                  // the loaded configuration (credentials for PostgreSQL, etcd, the API)
+  const Config& config;  // the loaded configuration (credentials for PostgreSQL, etcd, the API)
 
   const Member* Leader() const { return cluster.LeaderMember(); }
   // The member named `name`; prints patronictl's complaint to err and returns nullptr when there is none.
@@ -52,7 +52,7 @@ const std::vector<Command>& Commands();
 std::string Usage();
 
 // Handlers (cmd_*.cc).
-int RunList(const Invocation& in);        // list, topology
+int RunList(const Invocation& in);  // list, topology
 int RunHistory(const Invocation& in);
 int RunShowConfig(const Invocation& in);
 int RunDsn(const Invocation& in);
@@ -61,9 +61,9 @@ int RunPause(const Invocation& in);       // pause, resume
 int RunSwitchover(const Invocation& in);  // switchover, failover
 int RunMembers(const Invocation& in);     // restart, reinit, reload
 int RunRemove(const Invocation& in);
-int RunCheck(const Invocation& in);       // cmd_check.cc
+int RunCheck(const Invocation& in);  // cmd_check.cc
 Status ValidateCheck(const Options& o);
-int RunTop(const Invocation& in);         // cmd_top.cc: top, check --watch
+int RunTop(const Invocation& in);  // cmd_top.cc: top, check --watch
 Status ValidateTop(const Options& o);
 
 // Shared by handlers.

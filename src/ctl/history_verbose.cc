@@ -40,18 +40,18 @@ std::string FailoverTable(const FailoverLog& log) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : log.records) {
     std::string rejoin = r.rejoin.empty() ? "not yet" : r.rejoin + " " + Offset(r.rejoined_at, r.promoted_at);
-    rows.push_back({std::to_string(r.timeline), r.kind, r.old_leader.empty() ? "unknown" : r.old_leader,
-                    r.new_leader, ShortTime(r.acquired_at), Offset(r.old_lease_renewed_at, r.acquired_at),
+    rows.push_back({std::to_string(r.timeline), r.kind, r.old_leader.empty() ? "unknown" : r.old_leader, r.new_leader,
+                    ShortTime(r.acquired_at), Offset(r.old_lease_renewed_at, r.acquired_at),
                     Offset(r.promoted_at, r.acquired_at), Seconds(r.downtime_s),
                     r.old_leader_lsn ? FormatLsn(*r.old_leader_lsn) : "unknown", FormatLsn(r.new_leader_start_lsn),
                     r.bytes_possibly_lost ? std::to_string(*r.bytes_possibly_lost) : "unknown", rejoin});
   }
   std::string totals;
   for (const auto& [kind, n] : log.totals) totals += (totals.empty() ? "" : ", ") + kind + " " + std::to_string(n);
-  std::string out = Table({"TL", "Kind", "Old Leader", "New Leader", "Key Taken (UTC)", "Lease Renewed", "Promoted",
-                           "Downtime", "Old LSN", "New TL Start", "Lost Bytes", "Old Leader Rejoined"},
-                          rows, {true, false, false, false, false, true, true, true, true, true, true, false},
-                          "Leader changes");
+  std::string out =
+      Table({"TL", "Kind", "Old Leader", "New Leader", "Key Taken (UTC)", "Lease Renewed", "Promoted", "Downtime",
+             "Old LSN", "New TL Start", "Lost Bytes", "Old Leader Rejoined"},
+            rows, {true, false, false, false, false, true, true, true, true, true, true, false}, "Leader changes");
   out += "Totals: " + (totals.empty() ? std::string("none") : totals) +
          ". Lease Renewed and Promoted are relative to Key Taken; Lost Bytes is the old leader's last published WAL "
          "position past the new timeline's start.\n";

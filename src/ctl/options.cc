@@ -30,18 +30,30 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       return Status::Ok();
     };
     Status s;
-    if (a == "-c" || a == "--config-file") s = take(&o.config_file);
-    else if (a == "-d" || a == "--dcs-url" || a == "--dcs") s = take(&o.dcs_url);
-    else if (a == "-f" || a == "--format") s = take(&o.format);
-    else if (a == "--force") o.force = true;
-    else if (a == "--wait") o.wait = true;
-    else if (a == "--pending") o.pending = true;
-    else if (a == "-v" || a == "--verbose") o.verbose = true;
-    else if (a == "--leader" || a == "--primary" || a == "--master") s = take(&o.leader);
-    else if (a == "--candidate") s = take(&o.candidate);
-    else if (a == "--scheduled") s = take(&o.scheduled);
-    else if (a == "-r" || a == "--role") s = take(&o.role);
-    else if (a == "-m" || a == "--member") s = take(&o.member);
+    if (a == "-c" || a == "--config-file")
+      s = take(&o.config_file);
+    else if (a == "-d" || a == "--dcs-url" || a == "--dcs")
+      s = take(&o.dcs_url);
+    else if (a == "-f" || a == "--format")
+      s = take(&o.format);
+    else if (a == "--force")
+      o.force = true;
+    else if (a == "--wait")
+      o.wait = true;
+    else if (a == "--pending")
+      o.pending = true;
+    else if (a == "-v" || a == "--verbose")
+      o.verbose = true;
+    else if (a == "--leader" || a == "--primary" || a == "--master")
+      s = take(&o.leader);
+    else if (a == "--candidate")
+      s = take(&o.candidate);
+    else if (a == "--scheduled")
+      s = take(&o.scheduled);
+    else if (a == "-r" || a == "--role")
+      s = take(&o.role);
+    else if (a == "-m" || a == "--member")
+      s = take(&o.member);
     else if (a == "-s" || a == "--set") {
       std::string v;
       s = take(&v);

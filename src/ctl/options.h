@@ -15,9 +15,9 @@ struct Options {
   bool force = false;
   bool wait = false;
   bool pending = false;
-  bool verbose = false;     // -v: history adds pgwarden's record of every leader change
+  bool verbose = false;  // -v: history adds pgwarden's record of every leader change
   std::string leader, candidate, scheduled, role, member;
-  std::vector<std::string> sets, pgs;  // edit-config --set, --pg
+  std::vector<std::string> sets, pgs;   // edit-config --set, --pg
   std::vector<std::string> check;       // check's own options, each followed by its value if it takes one (check.h)
   std::vector<std::string> top;         // top's own options (--interval, --iterations), each with its value (top.h)
   bool watch = false;                   // check --watch: the live view (top) instead of one report

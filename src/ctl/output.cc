@@ -102,8 +102,8 @@ std::string ListTable(const std::string& scope, const ClusterView& c, bool pause
   for (const auto& [name, level] : order) {
     const Member& m = c.members.at(name);
     std::string shown = level > 0 ? std::string(static_cast<size_t>(level - 1) * 2, ' ') + "+ " + name : name;
-    rows.push_back({shown, HostOf(m), RoleLabel(c, name), m.state, m.timeline ? std::to_string(*m.timeline) : "",
-                    LagMb(c, m)});
+    rows.push_back(
+        {shown, HostOf(m), RoleLabel(c, name), m.state, m.timeline ? std::to_string(*m.timeline) : "", LagMb(c, m)});
   }
   std::string out = Table({"Member", "Host", "Role", "State", "TL", "Lag in MB"}, rows,
                           {false, false, false, false, true, true}, "Cluster: " + scope);
@@ -114,8 +114,8 @@ std::string ListTable(const std::string& scope, const ClusterView& c, bool pause
 Json ListJson(const std::string& scope, const ClusterView& c) {
   Json out = Json::array();
   for (const auto& [name, m] : c.members) {
-    Json j = {{"Cluster", scope}, {"Member", name}, {"Host", HostOf(m)}, {"Role", RoleLabel(c, name)},
-              {"State", m.state}};
+    Json j = {
+        {"Cluster", scope}, {"Member", name}, {"Host", HostOf(m)}, {"Role", RoleLabel(c, name)}, {"State", m.state}};
     if (m.timeline) j["TL"] = *m.timeline;
     std::string lag = LagMb(c, m);
     if (!lag.empty()) j["Lag in MB"] = lag == "unknown" ? Json("unknown") : Json(std::stoll(lag));
@@ -131,8 +131,10 @@ std::string HistoryTable(const Json& history) {
       if (!e.is_array()) continue;
       std::vector<std::string> r;
       for (size_t i = 0; i < 5; ++i) {
-        if (i < e.size()) r.push_back(e[i].is_string() ? e[i].get<std::string>() : e[i].dump());
-        else r.push_back("");
+        if (i < e.size())
+          r.push_back(e[i].is_string() ? e[i].get<std::string>() : e[i].dump());
+        else
+          r.push_back("");
       }
       rows.push_back(r);
     }

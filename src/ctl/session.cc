@@ -24,8 +24,8 @@ Result<ClusterView> Session::Cluster() {
   return BuildClusterView(prefix_, kvs, r->revision);
 }
 
-Result<HttpResponse> Session::Api(const Member& m, const std::string& method, const std::string& path,
-                                  const Json& body, Duration timeout) {
+Result<HttpResponse> Session::Api(const Member& m, const std::string& method, const std::string& path, const Json& body,
+                                  Duration timeout) {
   if (m.api_url.empty()) return Unavailable("member " + m.name + " publishes no api_url");
   std::string base = m.api_url;
   auto slash = base.find('/', base.find("://") + 3);

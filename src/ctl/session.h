@@ -8,10 +8,10 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "ctl/target.h"
 #include "dcs/etcd_client.h"
 #include "dcs/http.h"
 #include "dcs/keys.h"
-#include "ctl/target.h"
 
 namespace pgw::ctl {
 

@@ -25,11 +25,11 @@ namespace top {
 
 // What `top` is asked to do (its command-line options).
 struct TopOptions {
-  Duration interval = Duration(1000);  // --interval SECONDS (0.2 .. 60)
-  int iterations = 0;                  // --iterations N: stop after N frames (0: until q or Ctrl-C)
+  Duration interval = Duration(1000);        // --interval SECONDS (0.2 .. 60)
+  int iterations = 0;                        // --iterations N: stop after N frames (0: until q or Ctrl-C)
   int64_t max_lag_bytes = 10 * 1024 * 1024;  // --max-lag-bytes: red at or above, yellow from half
   double max_lag_seconds = 5;                // --max-lag-seconds
-  Duration timeout = Duration(1000);   // --timeout: each connection attempt; a query waits at most 1 s more
+  Duration timeout = Duration(1000);         // --timeout: each connection attempt; a query waits at most 1 s more
   std::string dbname = "postgres";
 };
 // Parses top's options (and check's threshold options, which `check --watch` passes on) out of `args`; anything
@@ -39,9 +39,9 @@ Result<TopOptions> ParseTopOptions(const std::vector<std::string>& args);
 // One member as seen at one instant.
 struct MemberSample {
   std::string name;
-  std::string role;   // from its member key: primary, replica, standby_leader...
-  std::string state;  // from its member key: running, streaming, stopped...
-  bool has_key = true;  // false: named by the leader key only
+  std::string role;      // from its member key: primary, replica, standby_leader...
+  std::string state;     // from its member key: running, streaming, stopped...
+  bool has_key = true;   // false: named by the leader key only
   std::string pg_error;  // "" : PostgreSQL answered
   bool in_recovery = false;
   int timeline = 0;
@@ -76,13 +76,13 @@ struct Row {
   std::string name, role, state;
   int timeline = 0;
   bool leader = false;
-  std::optional<int64_t> lag_bytes;   // replicas: the leader's position minus this member's replay position
-  std::optional<double> lag_s;        // replicas: replay_lag as the leader reports it (0 when caught up)
-  std::vector<int64_t> lag_history;   // lag_bytes of the last samples, oldest first (unknown samples left out)
-  std::optional<double> tps;          // transactions per second since the previous sample
-  std::optional<double> wal_rate;     // leader: WAL bytes per second since the previous sample
+  std::optional<int64_t> lag_bytes;  // replicas: the leader's position minus this member's replay position
+  std::optional<double> lag_s;       // replicas: replay_lag as the leader reports it (0 when caught up)
+  std::vector<int64_t> lag_history;  // lag_bytes of the last samples, oldest first (unknown samples left out)
+  std::optional<double> tps;         // transactions per second since the previous sample
+  std::optional<double> wal_rate;    // leader: WAL bytes per second since the previous sample
   Level level = Level::kOk;
-  std::string note;                   // why the row is not kOk ("PostgreSQL: ...", "not streaming", ...)
+  std::string note;  // why the row is not kOk ("PostgreSQL: ...", "not streaming", ...)
 };
 
 struct Summary {

@@ -58,7 +58,8 @@ Result<TopOptions> ParseTopOptions(const std::vector<std::string>& args) {
       if (v.empty()) return InvalidArgument("--dbname must not be empty");
       o.dbname = v;
     } else {
-      return InvalidArgument("option " + a + " is not one of top's (--interval, --iterations, --max-lag-bytes, "
+      return InvalidArgument("option " + a +
+                             " is not one of top's (--interval, --iterations, --max-lag-bytes, "
                              "--max-lag-seconds, --timeout, --dbname)");
     }
   }

@@ -17,8 +17,10 @@ const char* kGreen = "\033[32m";
 // `v` with `decimals` digits after the point (0 or 1).
 std::string Fixed(double v, int decimals) {
   char buf[64];
-  if (decimals == 0) std::snprintf(buf, sizeof buf, "%.0f", v);
-  else std::snprintf(buf, sizeof buf, "%.1f", v);
+  if (decimals == 0)
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f", v);
   return buf;
 }
 
@@ -104,7 +106,10 @@ std::string Render(const Model& m, const TopOptions& o, const std::string& scope
                          Pad(r.lag_bytes ? HumanBytes(static_cast<double>(*r.lag_bytes)) : "-", 11, true) +
                          Pad(r.lag_s ? Fixed(*r.lag_s, 1) : "-", 8, true) + "  " +
                          Pad(Sparkline(hist, o.max_lag_bytes), trend_w) + Pad(Rate(r.tps), 8, true) + "  " + r.note;
-      const char* code = r.level == Level::kBad ? kRed : r.level == Level::kWarn ? kYellow : r.leader ? kGreen : nullptr;
+      const char* code = r.level == Level::kBad    ? kRed
+                         : r.level == Level::kWarn ? kYellow
+                         : r.leader                ? kGreen
+                                                   : nullptr;
       lines.push_back(paint(Cut(line, width), code));
     }
     Summary t = m.Totals(rows);

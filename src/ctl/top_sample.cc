@@ -63,8 +63,9 @@ void Ask(PgConnection& c, const std::string& conninfo, Duration timeout, bool le
   m->receiver = row[3].value_or("");
   m->xacts = Int(row[4], -1);
   if (!leader || m->in_recovery) return;
-  auto s = c.Query("SELECT application_name, COALESCE(sync_state, ''), EXTRACT(epoch FROM replay_lag) "
-                   "FROM pg_stat_replication");
+  auto s = c.Query(
+      "SELECT application_name, COALESCE(sync_state, ''), EXTRACT(epoch FROM replay_lag) "
+      "FROM pg_stat_replication");
   if (s.ok()) *senders = std::move(*s);
 }
 

@@ -151,8 +151,7 @@ Result<TxnResponse> Client::Txn(const std::vector<Compare>& compares, const std:
 }
 
 Status Client::WatchPrefix(const std::string& prefix, int64_t start_revision,
-                           const std::function<bool(const WatchMessage&)>& on_message,
-                           const std::atomic<bool>& stop) {
+                           const std::function<bool(const WatchMessage&)>& on_message, const std::atomic<bool>& stop) {
   size_t ep;
   std::string token;
   {

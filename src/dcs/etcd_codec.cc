@@ -7,7 +7,6 @@
 namespace pgw::etcd {
 namespace {
 
-
 // int64 fields come as JSON strings ("123") from the gateway, or as numbers from some versions; absent means 0.
 Result<int64_t> Int64Field(const Json& obj, const char* name) {
   if (!obj.is_object() || !obj.contains(name)) return int64_t{0};
@@ -64,8 +63,10 @@ Result<KeyValue> DecodeKv(const Json& j) {
     if (!d.ok()) return d.status().Context(std::string("etcd kv field '") + name + "'");
     *field = *d;
   }
-  for (auto [name, field] : {std::pair{"create_revision", &kv.create_revision}, {"mod_revision", &kv.mod_revision},
-                             {"version", &kv.version}, {"lease", &kv.lease}}) {
+  for (auto [name, field] : {std::pair{"create_revision", &kv.create_revision},
+                             {"mod_revision", &kv.mod_revision},
+                             {"version", &kv.version},
+                             {"lease", &kv.lease}}) {
     auto r = Int64Field(j, name);
     if (!r.ok()) return r.status();
     *field = *r;
@@ -298,9 +299,12 @@ Status JsonStreamSplitter::Feed(const char* data, size_t n, std::vector<std::str
   for (; scanned_ < buf_.size(); ++scanned_) {
     char c = buf_[scanned_];
     if (in_string_) {
-      if (escape_) escape_ = false;
-      else if (c == '\\') escape_ = true;
-      else if (c == '"') in_string_ = false;
+      if (escape_)
+        escape_ = false;
+      else if (c == '\\')
+        escape_ = true;
+      else if (c == '"')
+        in_string_ = false;
       continue;
     }
     if (c == '"') {

@@ -41,9 +41,9 @@ struct Op {
   enum class Type { kPut, kDelete, kRange };
   Type type = Type::kPut;
   std::string key;
-  std::string value;       // kPut
-  int64_t lease = 0;       // kPut
-  std::string range_end;   // kDelete / kRange
+  std::string value;      // kPut
+  int64_t lease = 0;      // kPut
+  std::string range_end;  // kDelete / kRange
 };
 
 struct Event {
@@ -72,7 +72,7 @@ struct TxnResponse {
 };
 
 struct WatchMessage {
-  int64_t revision = 0;     // header revision
+  int64_t revision = 0;  // header revision
   bool created = false;
   bool canceled = false;
   int64_t compact_revision = 0;  // > 0: the requested revision was compacted away
@@ -96,8 +96,8 @@ Result<RangeResponse> DecodeRange(const Json& j);
 Result<int64_t> DecodeHeaderRevision(const Json& j);
 Result<PrefixFingerprint> DecodeRangeFingerprint(const Json& j);
 Result<TxnResponse> DecodeTxn(const Json& j);
-Result<int64_t> DecodeLeaseGrant(const Json& j);       // lease id
-Result<int64_t> DecodeLeaseKeepAlive(const Json& j);   // remaining TTL; kNotFound when the lease is gone
+Result<int64_t> DecodeLeaseGrant(const Json& j);      // lease id
+Result<int64_t> DecodeLeaseKeepAlive(const Json& j);  // remaining TTL; kNotFound when the lease is gone
 Result<WatchMessage> DecodeWatch(const Json& j);
 
 // Splits a byte stream of concatenated JSON objects (the watch response) into complete objects. Feed it chunks;

@@ -32,7 +32,10 @@ class EtcdLeaseApi final : public LeaseApi {
 }  // namespace
 
 EtcdDcs::EtcdDcs(const Config& cfg, const Clock& clock, Logger& log, std::function<void()> on_change)
-    : prefix_(cfg.KeyPrefix()), name_(cfg.name), clock_(clock), log_(log),
+    : prefix_(cfg.KeyPrefix()),
+      name_(cfg.name),
+      clock_(clock),
+      log_(log),
       opts_(EtcdClientOptions(cfg, Duration(2000))) {
   // The HA loop's writes fail fast when etcd hangs, so that a cycle never sits out the demotion deadline.
   etcd::ClientOptions writes = opts_;
@@ -301,9 +304,7 @@ Status EtcdDcs::DeleteKey(etcd::Client& client, const char* rel, const char* wha
   return Status::Ok();
 }
 
-Status EtcdDcs::CancelInitialize() {
-  return DeleteKey(*client_, keys::kInitialize, "initialize");
-}
+Status EtcdDcs::CancelInitialize() { return DeleteKey(*client_, keys::kInitialize, "initialize"); }
 
 Status EtcdDcs::AttemptLeader() {
   PGW_RETURN_IF_ERROR(EnsureLease());
@@ -365,13 +366,9 @@ void EtcdDcs::SetOnRenewed(std::function<void(int64_t, MonoTime)> f) {
   on_renewed_ = std::move(f);
 }
 
-Status EtcdDcs::DeleteFailover() {
-  return DeleteKey(*client_, keys::kFailover, "failover");
-}
+Status EtcdDcs::DeleteFailover() { return DeleteKey(*client_, keys::kFailover, "failover"); }
 
-Status EtcdDcs::DeleteSync() {
-  return DeleteKey(*client_, keys::kSync, "sync");
-}
+Status EtcdDcs::DeleteSync() { return DeleteKey(*client_, keys::kSync, "sync"); }
 
 Status EtcdDcs::WriteSync(const std::string& json, int64_t expect_mod) {
   std::string key = Key(keys::kSync);

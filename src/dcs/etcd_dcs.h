@@ -39,7 +39,8 @@ class EtcdDcs final : public Dcs {
   // transaction, and only then revokes the old lease: the keys never lapse. On failure the old lease stays in use
   // and the next call retries. From the HA loop.
   Status SetTtl(int ttl_seconds);
-  // The HA loop counts the lease stale after retry_timeout without a renewal: the renewal period stays within 2/3 of it.
+  // The HA loop counts the lease stale after retry_timeout without a renewal: the renewal period stays within 2/3 of
+  // it.
   void SetRetryTimeout(int seconds);
   // Ensures a lease exists (grants one if needed). Called by the HA loop before it writes keys.
   Status EnsureLease();
@@ -125,21 +126,22 @@ class EtcdDcs final : public Dcs {
   std::unique_ptr<etcd::Client> lease_client_;  // lease keeper only: never queued behind a slow write
   std::unique_ptr<LeaseApi> lease_api_;
   std::mutex api_mu_;
-  std::unique_ptr<etcd::Client> api_client_;    // REST API writes (guarded by api_mu_)
+  std::unique_ptr<etcd::Client> api_client_;  // REST API writes (guarded by api_mu_)
   std::unique_ptr<LeaseKeeper> keeper_state_;
   std::unique_ptr<WatchCache> cache_;
   // The view built from the cache's last snapshot (Cluster()), rebuilt only when the snapshot changed.
   std::mutex view_mu_;
   std::shared_ptr<const std::map<std::string, etcd::KeyValue>> view_kvs_;  // guarded by view_mu_
-  int64_t view_revision_ = -1;                                              // guarded by view_mu_
-  std::shared_ptr<const ClusterView> view_;                                 // guarded by view_mu_
+  int64_t view_revision_ = -1;                                             // guarded by view_mu_
+  std::shared_ptr<const ClusterView> view_;                                // guarded by view_mu_
 
   mutable std::mutex mu_;
   std::mutex grant_mu_;  // one grant/renewal at a time (keeper thread and HA loop may both need one)
   std::condition_variable cv_;
   std::string last_member_json_;
   std::function<void(int64_t, MonoTime)> on_renewed_;  // guarded by mu_
-  std::function<void(int64_t, MonoTime, int)> on_lease_moved_;  // guarded by mu_  // re-put after a lease had to be re-granted
+  std::function<void(int64_t, MonoTime, int)>
+      on_lease_moved_;  // guarded by mu_  // re-put after a lease had to be re-granted
   bool stop_ = false;
   std::thread keeper_;
 };

@@ -8,9 +8,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-bool KnownKind(const std::string& k) {
-  return k == kKindFailover || k == kKindSwitchover || k == kKindManualFailover;
-}
+bool KnownKind(const std::string& k) { return k == kKindFailover || k == kKindSwitchover || k == kKindManualFailover; }
 
 bool KnownRejoin(const std::string& k) {
   return k.empty() || k == kRejoinRewound || k == kRejoinRecloned || k == kRejoinRejoined;

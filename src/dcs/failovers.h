@@ -22,9 +22,9 @@
 namespace pgw {
 
 // The kinds a record can have.
-inline constexpr const char* kKindFailover = "failover";              // the leader key expired (crash, hang, cut off)
-inline constexpr const char* kKindSwitchover = "switchover";          // planned: the failover key named the leader
-inline constexpr const char* kKindManualFailover = "manual_failover"; // the failover key named only a candidate
+inline constexpr const char* kKindFailover = "failover";               // the leader key expired (crash, hang, cut off)
+inline constexpr const char* kKindSwitchover = "switchover";           // planned: the failover key named the leader
+inline constexpr const char* kKindManualFailover = "manual_failover";  // the failover key named only a candidate
 
 // The rejoin outcomes the old leader fills in when it runs again as a replica of the cluster.
 inline constexpr const char* kRejoinRewound = "rewound";    // pg_rewind reconciled its timeline
@@ -33,19 +33,19 @@ inline constexpr const char* kRejoinRejoined = "rejoined";  // it came back with
 
 struct FailoverRecord {
   std::string kind;
-  int timeline = 0;                // the new leader's timeline after the promotion
-  std::string old_leader;          // "" when the new leader could not tell
+  int timeline = 0;        // the new leader's timeline after the promotion
+  std::string old_leader;  // "" when the new leader could not tell
   std::string new_leader;
   // ISO 8601 times ("" when unknown). old_lease_renewed_at: the latest moment the old leader's lease is known to
   // have been renewed (an expired lease: when etcd dropped the key minus the ttl; a released key: the release).
   std::string old_lease_renewed_at;
-  std::string acquired_at;         // the new leader took the key
-  std::string promoted_at;         // pg_promote() returned on the new leader
+  std::string acquired_at;                     // the new leader took the key
+  std::string promoted_at;                     // pg_promote() returned on the new leader
   std::optional<int64_t> old_leader_lsn;       // the old leader's last published WAL position
   int64_t new_leader_start_lsn = 0;            // where the new timeline begins (its .history switch point)
   std::optional<int64_t> bytes_possibly_lost;  // max(0, old_leader_lsn - new_leader_start_lsn)
   std::optional<double> downtime_s;            // promoted_at - old_lease_renewed_at
-  std::string rejoin;              // "" until the old leader reports: kRejoinRewound / Recloned / Rejoined
+  std::string rejoin;                          // "" until the old leader reports: kRejoinRewound / Recloned / Rejoined
   std::string rejoined_at;
 };
 

@@ -114,8 +114,8 @@ Status HttpClient::Stream(const HttpRequest& req, const std::function<bool(const
   CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(headers);
   if (stop.load()) return Status::Ok();
-  if (ctx.idle_expired) return Timeout("watch " + req.url + ": no data for " +
-                                       std::to_string(idle_timeout.count()) + " ms");
+  if (ctx.idle_expired)
+    return Timeout("watch " + req.url + ": no data for " + std::to_string(idle_timeout.count()) + " ms");
   if (rc == CURLE_WRITE_ERROR) return Status::Ok();  // on_data asked to stop
   if (rc != CURLE_OK) return FromCurl(rc, req);
   return Unavailable("watch " + req.url + ": server closed the stream");

@@ -198,9 +198,16 @@ std::string SlotNameFromMemberName(const std::string& member) {
     unsigned char c = static_cast<unsigned char>(member[i]);
     uint32_t cp = c;
     size_t len = 1;
-    if (c >= 0xF0) { cp = c & 0x07; len = 4; }
-    else if (c >= 0xE0) { cp = c & 0x0F; len = 3; }
-    else if (c >= 0xC0) { cp = c & 0x1F; len = 2; }
+    if (c >= 0xF0) {
+      cp = c & 0x07;
+      len = 4;
+    } else if (c >= 0xE0) {
+      cp = c & 0x0F;
+      len = 3;
+    } else if (c >= 0xC0) {
+      cp = c & 0x1F;
+      len = 2;
+    }
     if (i + len > member.size()) len = 1, cp = c;
     for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(member[i + k]) & 0x3F);
     i += len;

@@ -77,15 +77,15 @@ struct ClusterView {
   int64_t config_mod_revision = 0;
   std::optional<LeaderKey> leader;
   std::map<std::string, Member> members;
-  std::optional<int64_t> last_lsn;        // status.optime
+  std::optional<int64_t> last_lsn;  // status.optime
   Json status = Json::object();
   Json history = Json::array();
   std::optional<Json> failover;
   int64_t failover_mod_revision = 0;
   std::optional<Json> sync;
   int64_t sync_mod_revision = 0;
-  std::optional<Json> failsafe;           // {name: api_url}, maintained by the leader in failsafe mode
-  std::optional<std::string> failovers;   // the raw `failovers` key: decoded where used (dcs/failovers.h)
+  std::optional<Json> failsafe;          // {name: api_url}, maintained by the leader in failsafe mode
+  std::optional<std::string> failovers;  // the raw `failovers` key: decoded where used (dcs/failovers.h)
   int64_t failovers_mod_revision = 0;
 
   const Member* FindMember(const std::string& name) const;
@@ -108,8 +108,8 @@ struct MemberData {
   std::string replication_state;  // "streaming" / "in archive recovery" for replicas
   Json tags = Json::object();
   bool pending_restart = false;
-  bool pause = false;             // maintenance mode as this member sees it (patronictl pause --wait reads it)
-  Json scheduled_restart;         // {"schedule": iso8601} when a restart is scheduled
+  bool pause = false;      // maintenance mode as this member sees it (patronictl pause --wait reads it)
+  Json scheduled_restart;  // {"schedule": iso8601} when a restart is scheduled
   // pgwarden's own fields (Patroni ignores unknown ones): "synchronous": "alone" | "waiting" on a leader in
   // synchronous mode without a synchronous standby; "client_gate": "closed" while the gate of a crash restart is
   // closed (docs/synchronous.md).

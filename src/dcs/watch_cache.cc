@@ -3,13 +3,18 @@
 namespace pgw {
 
 WatchCache::WatchCache(etcd::ClientOptions opts, std::string prefix, Logger& log, std::function<void()> on_change)
-    : opts_(std::move(opts)), prefix_(std::move(prefix)), log_(log), on_change_(std::move(on_change)),
+    : opts_(std::move(opts)),
+      prefix_(std::move(prefix)),
+      log_(log),
+      on_change_(std::move(on_change)),
       client_(std::make_unique<etcd::Client>(opts_, log)),
       kvs_(std::make_shared<std::map<std::string, etcd::KeyValue>>()) {}
 
 WatchCache::~WatchCache() { Stop(); }
 
-void WatchCache::Start() { thread_ = std::thread([this] { Run(); }); }
+void WatchCache::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void WatchCache::Reconnect() {
   reconnect_ = true;
@@ -74,34 +79,39 @@ void WatchCache::Run() {
         std::lock_guard<std::mutex> l(mu_);
         from = revision_ + 1;
       }
-      s = client_->WatchPrefix(prefix_, from, [&](const etcd::WatchMessage& m) {
-        if (m.compact_revision > 0 || m.canceled) {
-          need_resync = true;
-          return false;
-        }
-        failures = 0;
-        if (m.events.empty()) {
-          // progress notification / creation: only the revision moves (only forward).
-          std::lock_guard<std::mutex> l(mu_);
-          if (m.revision > revision_ && m.created == false) revision_ = m.revision;
-          return true;
-        }
-        auto next = std::make_shared<std::map<std::string, etcd::KeyValue>>(*Get().kvs);
-        int64_t rev = 0;
-        for (const auto& ev : m.events) {
-          if (ev.type == etcd::Event::Type::kDelete) next->erase(ev.kv.key);
-          else (*next)[ev.kv.key] = ev.kv;
-          rev = std::max(rev, ev.kv.mod_revision);
-        }
-        {
-          std::lock_guard<std::mutex> l(mu_);
-          kvs_ = std::move(next);
-          revision_ = std::max({revision_, rev, m.revision});
-        }
-        cv_.notify_all();
-        if (on_change_) on_change_();
-        return true;
-      }, interrupt_);
+      s = client_->WatchPrefix(
+          prefix_, from,
+          [&](const etcd::WatchMessage& m) {
+            if (m.compact_revision > 0 || m.canceled) {
+              need_resync = true;
+              return false;
+            }
+            failures = 0;
+            if (m.events.empty()) {
+              // progress notification / creation: only the revision moves (only forward).
+              std::lock_guard<std::mutex> l(mu_);
+              if (m.revision > revision_ && m.created == false) revision_ = m.revision;
+              return true;
+            }
+            auto next = std::make_shared<std::map<std::string, etcd::KeyValue>>(*Get().kvs);
+            int64_t rev = 0;
+            for (const auto& ev : m.events) {
+              if (ev.type == etcd::Event::Type::kDelete)
+                next->erase(ev.kv.key);
+              else
+                (*next)[ev.kv.key] = ev.kv;
+              rev = std::max(rev, ev.kv.mod_revision);
+            }
+            {
+              std::lock_guard<std::mutex> l(mu_);
+              kvs_ = std::move(next);
+              revision_ = std::max({revision_, rev, m.revision});
+            }
+            cv_.notify_all();
+            if (on_change_) on_change_();
+            return true;
+          },
+          interrupt_);
     }
     if (stop_) break;
     if (reconnect_) continue;

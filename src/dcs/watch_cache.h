@@ -20,7 +20,7 @@ namespace pgw {
 class WatchCache {
  public:
   struct Snapshot {
-    bool ready = false;          // false until the first full read succeeded
+    bool ready = false;  // false until the first full read succeeded
     int64_t revision = 0;
     std::shared_ptr<const std::map<std::string, etcd::KeyValue>> kvs;
   };

@@ -78,13 +78,9 @@ Json FailsafeMembers(const ClusterView& c) {
 }
 
 // When the lease keeper last had a keepalive acknowledged: the deadline is that send time plus ttl.
-MonoTime LastRenewal(const Inputs& in) {
-  return in.lease_deadline - Duration(int64_t{in.dynamic.ttl} * 1000);
-}
+MonoTime LastRenewal(const Inputs& in) { return in.lease_deadline - Duration(int64_t{in.dynamic.ttl} * 1000); }
 
-bool LeaseSuspect(const Inputs& in) {
-  return in.my_lease == 0 || in.now - LastRenewal(in) > SuspectAfter(in.dynamic);
-}
+bool LeaseSuspect(const Inputs& in) { return in.my_lease == 0 || in.now - LastRenewal(in) > SuspectAfter(in.dynamic); }
 
 Duration SuspectAfter(const DynamicConfig& d) {
   // One renewal period (ttl/4, as the lease keeper renews) plus half a period of grace.
@@ -200,8 +196,8 @@ Decision Decide(const Inputs& in) {
   if (c.initialize && !c.initialize->empty() && !l.sysid.empty() && *c.initialize != l.sysid) {
     d.actions.push_back(Act(ActionType::kFatal));
     d.reason = Reason::kSysidMismatch;
-    d.message = "system ID mismatch, node " + cfg.name + " belongs to a different cluster: " + l.sysid +
-                " != " + *c.initialize;
+    d.message =
+        "system ID mismatch, node " + cfg.name + " belongs to a different cluster: " + l.sysid + " != " + *c.initialize;
     return d;
   }
 

@@ -24,7 +24,7 @@ namespace pgw::ha {
 struct PeerStatus {
   std::string name;
   bool reachable = false;
-  bool is_primary = false;        // reports not in recovery (xlog.location present)
+  bool is_primary = false;  // reports not in recovery (xlog.location present)
   int64_t wal_position = 0;
   bool nofailover = false;
   int failover_priority = 1;
@@ -32,12 +32,12 @@ struct PeerStatus {
 
 struct Inputs {
   const Config* config = nullptr;
-  DynamicConfig dynamic;            // from the DCS `config` key, or bootstrap.dcs before it exists
+  DynamicConfig dynamic;  // from the DCS `config` key, or bootstrap.dcs before it exists
   const ClusterView* cluster = nullptr;
   const LocalView* local = nullptr;
-  int64_t my_lease = 0;             // our current lease id (0: none)
-  std::vector<PeerStatus> peers;    // filled only when the leader key is absent
-  bool peers_checked = false;       // whether `peers` was gathered this cycle
+  int64_t my_lease = 0;           // our current lease id (0: none)
+  std::vector<PeerStatus> peers;  // filled only when the leader key is absent
+  bool peers_checked = false;     // whether `peers` was gathered this cycle
 
   // Time and the lease. The view of etcd is trusted only while the lease was renewed within retry_timeout:
   // lease_deadline - ttl is the send time of the last acknowledged keepalive (dcs/lease_keeper.h).
@@ -61,9 +61,9 @@ struct Inputs {
   // removed the initialize key and the data directory; "" when it did not. The agent stops, as Patroni does.
   std::string bootstrap_failed;
 
-  double wall_now = 0;                // wall seconds (scheduled switchovers)
-  bool clean_demote = false;          // we shut down gracefully and a replica confirmed our last WAL: no rewind
-  bool restart_requested = false;     // POST /restart (or a due scheduled restart)
+  double wall_now = 0;             // wall seconds (scheduled switchovers)
+  bool clean_demote = false;       // we shut down gracefully and a replica confirmed our last WAL: no rewind
+  bool restart_requested = false;  // POST /restart (or a due scheduled restart)
   // This node was a primary and was started as a replica before any leader was known: its timeline is not yet
   // reconciled with the leader's (it may hold WAL the new leader never had).
   bool unreconciled_primary = false;
@@ -124,26 +124,26 @@ enum class ActionType {
   kAttemptLeader,      // create-only acquire of `leader`
   kRefreshLeader,      // re-attach our leader key to our current lease
   kPromote,
-  kDemote,             // stop PostgreSQL (mode: offline = fast, immediate, immediate-nolock); the next cycle
-                       // brings it back as a replica (after pg_rewind when needed)
-  kReleaseLeader,      // delete `leader` (compare on our name)
-  kRewind,             // pg_rewind from `target` at `address`
-  kReinitialize,       // wipe the data directory; the next cycle clones
-  kCheckFailsafe,      // POST /failsafe to every member in `failsafe`, then decide again
-  kWriteFailsafe,      // failsafe := {name: api_url} of every member
-  kDeleteFailover,     // remove the `failover` key (done, stale, or impossible)
-  kRestart,            // stop (fast) and start PostgreSQL again in the same role
-  kSetSyncNames,       // synchronous_standby_names := `sync_names` (reload); then measure the WAL position into
-                       // Inputs::sync_added_lsn for every member in `sync`
-  kWriteSync,          // sync := {"leader": me, "sync_standby": `sync`} (compare-and-swap)
-  kDeleteSync,         // remove `sync` (synchronous_mode turned off)
-  kWriteStatus,        // status := {"optime": optime, "slots": slot_lsns}
-  kSyncSlots,          // carry out `slot_plan` (ha/slots.h): drop, create, advance, copy from the leader at
-                       // `address` (`target`); `slots` lists what the node holds afterwards
-  kOpenGate,           // let clients connect again after a crash restart in synchronous mode (target: why)
-  kCheckPeers,         // gather GET /patroni of every member, then decide again (election input)
-  kWait,               // nothing to do but wait (message says why)
-  kFatal,              // the agent must stop: the message says why
+  kDemote,          // stop PostgreSQL (mode: offline = fast, immediate, immediate-nolock); the next cycle
+                    // brings it back as a replica (after pg_rewind when needed)
+  kReleaseLeader,   // delete `leader` (compare on our name)
+  kRewind,          // pg_rewind from `target` at `address`
+  kReinitialize,    // wipe the data directory; the next cycle clones
+  kCheckFailsafe,   // POST /failsafe to every member in `failsafe`, then decide again
+  kWriteFailsafe,   // failsafe := {name: api_url} of every member
+  kDeleteFailover,  // remove the `failover` key (done, stale, or impossible)
+  kRestart,         // stop (fast) and start PostgreSQL again in the same role
+  kSetSyncNames,    // synchronous_standby_names := `sync_names` (reload); then measure the WAL position into
+                    // Inputs::sync_added_lsn for every member in `sync`
+  kWriteSync,       // sync := {"leader": me, "sync_standby": `sync`} (compare-and-swap)
+  kDeleteSync,      // remove `sync` (synchronous_mode turned off)
+  kWriteStatus,     // status := {"optime": optime, "slots": slot_lsns}
+  kSyncSlots,       // carry out `slot_plan` (ha/slots.h): drop, create, advance, copy from the leader at
+                    // `address` (`target`); `slots` lists what the node holds afterwards
+  kOpenGate,        // let clients connect again after a crash restart in synchronous mode (target: why)
+  kCheckPeers,      // gather GET /patroni of every member, then decide again (election input)
+  kWait,            // nothing to do but wait (message says why)
+  kFatal,           // the agent must stop: the message says why
 };
 
 // How a kDemote stops PostgreSQL, or how a start lets clients in (kStartPrimary / kStartReplica).
@@ -166,16 +166,16 @@ struct Action {
   std::vector<std::string> slots;
   int64_t optime = 0;
   Mode mode = Mode::kNone;
-  std::vector<std::string> sync;    // kWriteSync: the members to publish as synchronous standbys
-  std::string sync_names;           // kSetSyncNames: the value for synchronous_standby_names
-  SlotPlan slot_plan;               // kSyncSlots
+  std::vector<std::string> sync;             // kWriteSync: the members to publish as synchronous standbys
+  std::string sync_names;                    // kSetSyncNames: the value for synchronous_standby_names
+  SlotPlan slot_plan;                        // kSyncSlots
   std::map<std::string, int64_t> slot_lsns;  // kWriteStatus: status.slots
   bool operator==(const Action&) const = default;
 };
 
 struct Decision {
   std::vector<Action> actions;
-  std::string message;  // one line: what was decided and why
+  std::string message;            // one line: what was decided and why
   Reason reason = Reason::kNone;  // the same as a code (ha/reason.h); every decision sets one
 };
 

@@ -63,7 +63,8 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
   if (f->scheduled_at) {
     if (*f->scheduled_at > in.wall_now) return false;
     if (in.wall_now - *f->scheduled_at > 1.5 * std::max(in.dynamic.loop_wait, 1) + 5) {
-      return cleanup(Reason::kFailoverKeyStale, "Cleaning up failover key: the scheduled switchover time passed long ago");
+      return cleanup(Reason::kFailoverKeyStale,
+                     "Cleaning up failover key: the scheduled switchover time passed long ago");
     }
   }
   std::string candidate = f->member;
@@ -74,10 +75,13 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
   if (!candidate.empty()) {
     const Member* m = c.FindMember(candidate);
     if (!allowed(candidate)) {
-      return cleanup(Reason::kSwitchoverCandidateNotSync, "manual failover: candidate " + candidate + " is not a synchronous standby; cleaning up failover key");
+      return cleanup(
+          Reason::kSwitchoverCandidateNotSync,
+          "manual failover: candidate " + candidate + " is not a synchronous standby; cleaning up failover key");
     }
     if (m == nullptr || !m->IsRunning() || m->NoFailover()) {
-      return cleanup(Reason::kSwitchoverCandidateUnhealthy, "manual failover: member " + candidate + " is not healthy; cleaning up failover key");
+      return cleanup(Reason::kSwitchoverCandidateUnhealthy,
+                     "manual failover: member " + candidate + " is not healthy; cleaning up failover key");
     }
   } else {
     int64_t best = -1;
@@ -91,7 +95,8 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
         candidate = name;
       }
     }
-    if (candidate.empty()) return cleanup(Reason::kSwitchoverNoCandidate, "manual failover: no healthy candidate; cleaning up failover key");
+    if (candidate.empty())
+      return cleanup(Reason::kSwitchoverNoCandidate, "manual failover: no healthy candidate; cleaning up failover key");
   }
   Action a = Act(ActionType::kDemote);
   a.mode = Mode::kGraceful;
@@ -177,7 +182,8 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     d.message = "no action. I am " + Me(in) + ", the leader with the lock";
     std::string note = SynchronousNote(in.dynamic, c, in.config->name);
     if (note == "waiting") d.message += " (synchronous_mode_strict: writes wait until a synchronous standby connects)";
-    if (note == "alone") d.message += " (running without a synchronous standby: commits are not replicated synchronously)";
+    if (note == "alone")
+      d.message += " (running without a synchronous standby: commits are not replicated synchronously)";
     d.message += ClientGate(in, &d);
     return d;
   }

@@ -167,12 +167,16 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   };
   // A primary that vouched for itself through POST /failsafe still runs (etcd is out of reach for it), and a node
   // backing off must let the others go first: neither may promote, not even when the `failover` key names it.
-  if (in.now < in.no_race_until) return not_healthiest(Reason::kBackingOff, "backing off: this node gave the leader key up or its pre_promote script failed");
+  if (in.now < in.no_race_until)
+    return not_healthiest(Reason::kBackingOff,
+                          "backing off: this node gave the leader key up or its pre_promote script failed");
   if (in.now < in.failsafe_primary_until) {
     if (in.failsafe_restart_hold) {
-      return not_healthiest(Reason::kFailsafeRestartHold, "failsafe mode: a ttl has not passed since this agent started");
+      return not_healthiest(Reason::kFailsafeRestartHold,
+                            "failsafe mode: a ttl has not passed since this agent started");
     }
-    return not_healthiest(Reason::kFailsafePrimaryAlive, "the primary confirmed through POST /failsafe that it is alive");
+    return not_healthiest(Reason::kFailsafePrimaryAlive,
+                          "the primary confirmed through POST /failsafe that it is alive");
   }
   // Nobody holds the lock: the leader race. A manual failover names who should win.
   if (c.failover) {
@@ -204,15 +208,18 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     return d;
   }
   // A standby leader is never writable: it needs no watchdog.
-  if (in.watchdog_unusable && !standby) return not_healthiest(Reason::kWatchdogUnusable, "Watchdog device is not usable");
+  if (in.watchdog_unusable && !standby)
+    return not_healthiest(Reason::kWatchdogUnusable, "Watchdog device is not usable");
   if (std::string former = SyncLeader(c); in.dynamic.synchronous_mode && !former.empty()) {
     auto standbys = SyncStandbys(c, former);
     if (former != cfg.name && std::find(standbys.begin(), standbys.end(), cfg.name) == standbys.end()) {
-      return not_healthiest(Reason::kSyncNotCandidate, "synchronous mode: only the former leader " + former +
-                            (standbys.empty() ? std::string() : " or a synchronous standby") + " may be promoted");
+      return not_healthiest(Reason::kSyncNotCandidate,
+                            "synchronous mode: only the former leader " + former +
+                                (standbys.empty() ? std::string() : " or a synchronous standby") + " may be promoted");
     }
   }
-  if (FailsafeExcludes(in, cfg.name)) return not_healthiest(Reason::kFailsafeUnlisted, "not listed in the failsafe key");
+  if (FailsafeExcludes(in, cfg.name))
+    return not_healthiest(Reason::kFailsafeUnlisted, "not listed in the failsafe key");
   if (!in.peers_checked) {
     d.actions.push_back(Act(ActionType::kCheckPeers));
     d.reason = Reason::kCheckPeers;

@@ -201,8 +201,8 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   // node would follow it. Without pg_rewind, only a visibly different timeline re-clones.
   const Member* leader = c.LeaderMember();
   bool rewind = in.dynamic.use_pg_rewind || in.config->postgresql.use_pg_rewind;
-  if (!standby && c.leader && leader != nullptr && leader->conn && leader->name != in.config->name && !in.clean_demote &&
-      (in.unreconciled_primary || WasPrimary(l))) {
+  if (!standby && c.leader && leader != nullptr && leader->conn && leader->name != in.config->name &&
+      !in.clean_demote && (in.unreconciled_primary || WasPrimary(l))) {
     if (!leader->IsPrimaryRole()) {
       d.actions.push_back(Act(ActionType::kWait));
       d.reason = Reason::kWaitPromotionBeforeRewind;
@@ -220,7 +220,8 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
       }
       d.actions.push_back(Act(ActionType::kWait));
       d.reason = Reason::kRewindFailed;
-      d.message = "pg_rewind from " + leader->name + " failed; reinitialize this member (pgwardenctl reinit) or set "
+      d.message = "pg_rewind from " + leader->name +
+                  " failed; reinitialize this member (pgwardenctl reinit) or set "
                   "remove_data_directory_on_rewind_failure";
       return d;
     }

@@ -33,11 +33,11 @@ class LeaderTrail {
 
 struct PromotionFacts {
   std::string new_leader;
-  int timeline = 0;         // after the promotion
-  int64_t start_lsn = 0;    // the switch point of the new timeline
-  double acquired_at = 0;   // wall seconds
+  int timeline = 0;        // after the promotion
+  int64_t start_lsn = 0;   // the switch point of the new timeline
+  double acquired_at = 0;  // wall seconds
   double promoted_at = 0;
-  int ttl = 30;             // the lease ttl in force (an expired lease was last renewed ttl before it went)
+  int ttl = 30;  // the lease ttl in force (an expired lease was last renewed ttl before it went)
 };
 
 // The record of the promotion `f`, from the trail and the view the promotion was decided on (its `failover` key

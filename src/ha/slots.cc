@@ -28,7 +28,8 @@ std::map<std::string, SlotSpec> DesiredSlots(const Config& cfg, const DynamicCon
     // Not the leader's: nobody streams from it while it leads, and it has no position to advance to.
     for (const auto& [name, m] : cluster.members) {
       std::string slot = SlotNameFromMemberName(name);
-      if (slot != mine && !(cluster.leader && cluster.leader->name == name)) out[slot] = SlotSpec{slot, "physical", "", ""};
+      if (slot != mine && !(cluster.leader && cluster.leader->name == name))
+        out[slot] = SlotSpec{slot, "physical", "", ""};
     }
   }
   for (const auto& [name, ps] : dyn.slots) {

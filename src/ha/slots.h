@@ -5,8 +5,8 @@
 // configuration (`slots`), and never drops the slot of a member whose key exists, nor a slot matching
 // `ignore_slots`; any other slot is dropped (inactive ones; Patroni does the same). A replica holds the slots of the
 // members cascading from it, the permanent physical slots, and unless it may never be promoted a slot for every
-// other member but the leader, and copies of the permanent logical slots; it advances them to the positions the leader publishes
-// in `status.slots`.
+// other member but the leader, and copies of the permanent logical slots; it advances them to the positions the leader
+// publishes in `status.slots`.
 #pragma once
 
 #include <cstdint>

@@ -97,7 +97,7 @@ Decision DecideStandbyLeader(const Inputs& in, bool lock_on_my_lease) {
   // Patroni's two lines: the first cycle that points PostgreSQL at the remote primary, then the steady one.
   d.reason = Reason::kStandbyLeader;
   d.message = remote_already ? "no action. I am " + Me(in) + ", the standby leader with the lock"
-                        : "promoted self to a standby leader because i had the session lock";
+                             : "promoted self to a standby leader because i had the session lock";
   return d;
 }
 

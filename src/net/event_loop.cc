@@ -117,8 +117,8 @@ void EventLoop::RunPosted() {
 void EventLoop::ArmLagProbe() {
   lag_expected_ = std::chrono::steady_clock::now() + kLagProbePeriod;
   After(kLagProbePeriod, [this] {
-    auto late = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                                      lag_expected_).count();
+    auto late =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - lag_expected_).count();
     if (late < 0) late = 0;
     lag_last_us_.store(late, std::memory_order_relaxed);
     if (late > lag_max_us_.load(std::memory_order_relaxed)) lag_max_us_.store(late, std::memory_order_relaxed);

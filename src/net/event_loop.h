@@ -22,10 +22,10 @@
 namespace pgw::net {
 
 // Event bits passed to Add()/Modify() and to handlers (the epoll bits of the same names).
-inline constexpr uint32_t kReadable = 0x001;   // EPOLLIN
-inline constexpr uint32_t kWritable = 0x004;   // EPOLLOUT
-inline constexpr uint32_t kError = 0x008;      // EPOLLERR (always reported)
-inline constexpr uint32_t kHangup = 0x010;     // EPOLLHUP (always reported)
+inline constexpr uint32_t kReadable = 0x001;  // EPOLLIN
+inline constexpr uint32_t kWritable = 0x004;  // EPOLLOUT
+inline constexpr uint32_t kError = 0x008;     // EPOLLERR (always reported)
+inline constexpr uint32_t kHangup = 0x010;    // EPOLLHUP (always reported)
 
 class EventLoop {
  public:

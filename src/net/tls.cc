@@ -63,7 +63,8 @@ Status UseCertificate(SSL_CTX* ctx, const std::string& cert_file, const std::str
 
 TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
 
-Result<std::shared_ptr<const TlsContext>> TlsContext::Server(const std::string& cert_file, const std::string& key_file) {
+Result<std::shared_ptr<const TlsContext>> TlsContext::Server(const std::string& cert_file,
+                                                             const std::string& key_file) {
   ERR_clear_error();
   SSL_CTX* ctx = NewContext(TLS_server_method());
   if (!ctx) return Internal("SSL_CTX_new: " + OpenSslErrors());
@@ -153,8 +154,10 @@ TlsConn::Step TlsConn::Handshake() {
   if (e == SSL_ERROR_WANT_WRITE) return Step::kWantWrite;
   error_ = OpenSslErrors();
   long v = SSL_get_verify_result(ssl_);
-  if (v != X509_V_OK) error_ = std::string("certificate verification failed: ") + X509_verify_cert_error_string(v);
-  else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) error_ = "the peer closed the connection during the TLS handshake";
+  if (v != X509_V_OK)
+    error_ = std::string("certificate verification failed: ") + X509_verify_cert_error_string(v);
+  else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+    error_ = "the peer closed the connection during the TLS handshake";
   return Step::kFailed;
 }
 

@@ -15,7 +15,8 @@ namespace pgw {
 
 std::string RoleStatement(bool exists, const std::string& quoted_name, std::vector<std::string> options,
                           const std::string& quoted_password) {
-  for (auto& o : options) std::transform(o.begin(), o.end(), o.begin(), [](unsigned char c) { return std::toupper(c); });
+  for (auto& o : options)
+    std::transform(o.begin(), o.end(), o.begin(), [](unsigned char c) { return std::toupper(c); });
   if (std::find(options.begin(), options.end(), "LOGIN") == options.end() &&
       std::find(options.begin(), options.end(), "NOLOGIN") == options.end()) {
     options.push_back("LOGIN");
@@ -76,9 +77,9 @@ Status PgController::CreateRoles() {
   if (pg.has_rewind_user && pg.rewind.username != su) {
     PGW_RETURN_IF_ERROR(role(pg.rewind.username, pg.rewind.password, {}));
     std::string who = conn_.QuoteIdent(pg.rewind.username);
-    for (const char* fn : {"pg_catalog.pg_ls_dir(text, boolean, boolean)", "pg_catalog.pg_stat_file(text, boolean)",
-                           "pg_catalog.pg_read_binary_file(text)",
-                           "pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)"}) {
+    for (const char* fn :
+         {"pg_catalog.pg_ls_dir(text, boolean, boolean)", "pg_catalog.pg_stat_file(text, boolean)",
+          "pg_catalog.pg_read_binary_file(text)", "pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)"}) {
       auto r = conn_.Query(std::string("GRANT EXECUTE ON function ") + fn + " TO " + who);
       if (!r.ok()) return r.status().Context("granting rewind privileges");
     }

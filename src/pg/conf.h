@@ -17,10 +17,10 @@ struct Upstream {
   HostPort address;  // empty host: replay from the archive only (no primary_conninfo, no slot), as the standby
                      // leader of an archive-only standby cluster does
 
-  std::string slot;                     // primary_slot_name ("" = none)
-  std::string restore_command{};        // standby cluster: fetch WAL from the remote archive
+  std::string slot;               // primary_slot_name ("" = none)
+  std::string restore_command{};  // standby cluster: fetch WAL from the remote archive
   std::string archive_cleanup_command{};
-  int64_t min_apply_delay_ms = 0;       // recovery_min_apply_delay
+  int64_t min_apply_delay_ms = 0;  // recovery_min_apply_delay
   bool operator==(const Upstream&) const = default;
 };
 

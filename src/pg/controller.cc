@@ -76,10 +76,14 @@ ControlData ParseControlData(const std::string& output) {
     auto colon = line.find(':');
     if (colon == std::string::npos) continue;
     std::string k = Trim(line.substr(0, colon)), v = Trim(line.substr(colon + 1));
-    if (k == "Database system identifier") d.sysid = v;
-    else if (k == "Database cluster state") d.state = v;
-    else if (k == "Latest checkpoint's TimeLineID") d.timeline = std::atoi(v.c_str());
-    else if (k == "Latest checkpoint location") d.checkpoint_lsn = ParseLsn(v).value_or(0);
+    if (k == "Database system identifier")
+      d.sysid = v;
+    else if (k == "Database cluster state")
+      d.state = v;
+    else if (k == "Latest checkpoint's TimeLineID")
+      d.timeline = std::atoi(v.c_str());
+    else if (k == "Latest checkpoint location")
+      d.checkpoint_lsn = ParseLsn(v).value_or(0);
   }
   return d;
 }
@@ -140,8 +144,8 @@ std::string UserConninfo(const PgUser& u, std::vector<std::pair<std::string, std
 
 std::string SuperuserConninfo(const Config& cfg, const std::string& host, int port) {
   const auto& su = cfg.postgresql.superuser;
-  return UserConninfo(su, {{"host", host}, {"port", std::to_string(port)}, {"password", su.password},
-                           {"dbname", "postgres"}});
+  return UserConninfo(
+      su, {{"host", host}, {"port", std::to_string(port)}, {"password", su.password}, {"dbname", "postgres"}});
 }
 
 Status PgController::EnsureConnected() {
@@ -291,9 +295,7 @@ std::optional<int64_t> PgController::ReadGate() const {
   return n > 0 ? n : 0;
 }
 
-Status PgController::CloseGate() {
-  return WriteFileAtomic(GatePath(), "0\n", 0600).Context("closing the client gate");
-}
+Status PgController::CloseGate() { return WriteFileAtomic(GatePath(), "0\n", 0600).Context("closing the client gate"); }
 
 Status PgController::OpenGate() {
   PGW_RETURN_IF_ERROR(RemoveAll(GatePath()));
@@ -317,9 +319,7 @@ Status PgController::RunProgram(const std::vector<std::string>& argv, Duration t
   return Status::Ok();
 }
 
-Status PgController::WritePgpass() {
-  return WriteFileAtomic(cfg_->postgresql.pgpass, RenderPgpass(*cfg_), 0600);
-}
+Status PgController::WritePgpass() { return WriteFileAtomic(cfg_->postgresql.pgpass, RenderPgpass(*cfg_), 0600); }
 
 Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream) {
   const std::string& dir = cfg_->postgresql.data_dir;
@@ -334,15 +334,16 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
     }
   }
   std::vector<std::string> param_warnings;
-  Json params = TranslateEffectiveParameters(DataDirMajorVersion(dir), EffectiveParameters(*cfg_, dyn_), *cfg_,
-                                             dyn_, &param_warnings);
+  Json params = TranslateEffectiveParameters(DataDirMajorVersion(dir), EffectiveParameters(*cfg_, dyn_), *cfg_, dyn_,
+                                             &param_warnings);
   for (const auto& w : param_warnings) log_.Warn(w);
   // Also written on a standby about to be promoted (no effect until then), so that strict mode holds from the
   // first commit on.
   if (sync_names_) params["synchronous_standby_names"] = *sync_names_;
   // Copies of logical slots on a replica need the primary to keep the catalog rows they may decode: the replica's
   // feedback carries their catalog_xmin (Patroni forces this too). Harmless on a primary.
-  bool logical = std::any_of(dyn_.slots.begin(), dyn_.slots.end(), [](const auto& s) { return s.second.type == "logical"; });
+  bool logical =
+      std::any_of(dyn_.slots.begin(), dyn_.slots.end(), [](const auto& s) { return s.second.type == "logical"; });
   if (logical && dyn_.use_slots && !cfg_->tags.NeverPromote()) params["hot_standby_feedback"] = "on";
   // A custom bootstrap's recovery (pg/methods.cc).
   if (bootstrap_recovery_) {
@@ -414,11 +415,12 @@ Status PgController::Launch(const std::optional<Upstream>& upstream) {
   if (!LivePostmaster(pg.data_dir)) {
     auto orphans = KillOrphanedBackends(pg.data_dir);
     if (!orphans.ok()) return orphans.status().Context("start");
-    if (*orphans > 0) log_.Warn("killed " + std::to_string(*orphans) + " backends left running by a postmaster that died");
+    if (*orphans > 0)
+      log_.Warn("killed " + std::to_string(*orphans) + " backends left running by a postmaster that died");
   }
   std::string log_path = pg.data_dir + "/pgwarden-postmaster.log";
-  auto pid = StartDetached({cfg_->PgBin("postgres"), "-D", pg.data_dir, "--config-file=" + pg.data_dir +
-                            "/postgresql.conf"}, log_path);
+  auto pid = StartDetached(
+      {cfg_->PgBin("postgres"), "-D", pg.data_dir, "--config-file=" + pg.data_dir + "/postgresql.conf"}, log_path);
   if (!pid.ok()) return pid.status();
   child_pid_ = *pid;
   return Status::Ok();
@@ -533,16 +535,15 @@ Status PgController::Rewind(const HostPort& source) {
   conn_.Close();
   PGW_RETURN_IF_ERROR(WritePgpass());
   const PgUser& who = pg.has_rewind_user ? pg.rewind : pg.superuser;
-  std::string src = UserConninfo(who, {{"host", source.host},
-                                       {"port", std::to_string(source.port)},
-                                       {"dbname", "postgres"},
-                                       {"connect_timeout", "5"}});
+  std::string src = UserConninfo(
+      who,
+      {{"host", source.host}, {"port", std::to_string(source.port)}, {"dbname", "postgres"}, {"connect_timeout", "5"}});
   // Keep our own postmaster log: pg_rewind copies every file of the source, including the source's log.
   std::string log_path = pg.data_dir + "/pgwarden-postmaster.log";
   auto own_log = ReadFile(log_path);
-  Status s = RunProgram({cfg_->PgBin("pg_rewind"), "--target-pgdata=" + pg.data_dir, "--source-server=" + src,
-                         "--progress"},
-                        Duration(3600 * 1000), {{"PGPASSFILE", pg.pgpass}});
+  Status s =
+      RunProgram({cfg_->PgBin("pg_rewind"), "--target-pgdata=" + pg.data_dir, "--source-server=" + src, "--progress"},
+                 Duration(3600 * 1000), {{"PGPASSFILE", pg.pgpass}});
   if (own_log.ok()) {
     Status w = WriteFileAtomic(log_path, *own_log, 0600);
     if (!w.ok()) log_.Warn(w.message());

@@ -41,18 +41,18 @@ struct SlotState {
 struct LocalView {
   enum class Data { kEmpty, kValid, kInvalid };
   Data data = Data::kEmpty;
-  std::string data_problem;          // why kInvalid
-  bool running = false;              // postmaster alive
-  bool query_ok = false;             // we could query it this cycle
+  std::string data_problem;  // why kInvalid
+  bool running = false;      // postmaster alive
+  bool query_ok = false;     // we could query it this cycle
   bool in_recovery = false;
   int timeline = 0;
-  int64_t wal_position = 0;          // primary: current LSN; replica: max(received, replayed)
+  int64_t wal_position = 0;  // primary: current LSN; replica: max(received, replayed)
   int64_t received_location = 0;
   int64_t replayed_location = 0;
   std::optional<std::string> replayed_timestamp;
   bool replay_paused = false;
   std::string sysid;
-  std::string cluster_state;         // pg_controldata "Database cluster state" when stopped
+  std::string cluster_state;  // pg_controldata "Database cluster state" when stopped
   // backup_label is present: a base backup (our clone) that never started. Its pg_control was copied from the
   // running primary and says "in production", but it is not a former primary.
   bool backup_label = false;
@@ -62,8 +62,8 @@ struct LocalView {
   std::vector<SlotState> slots;      // non-temporary slots
   Json replication = Json::array();  // pg_stat_replication rows (Patroni's fields)
   std::map<std::string, int64_t> replication_flush;  // application_name -> flush LSN (streaming rows)
-  std::string sync_names;            // synchronous_standby_names in effect
-  std::string replication_state;     // replica: "streaming" or "in archive recovery"
+  std::string sync_names;                            // synchronous_standby_names in effect
+  std::string replication_state;                     // replica: "streaming" or "in archive recovery"
   // Client gate (docs/synchronous.md): PostgreSQL was restarted as primary after a crash in synchronous mode and
   // only replication and pgwarden's roles may connect. gate_lsn: the end of WAL the gate waits for a synchronous
   // standby to flush (0 until measured on the running primary).
@@ -169,8 +169,8 @@ class PgController {
   // The client gate. CloseGate marks the data directory (pgwarden.gate, so that a restarted agent keeps the gate)
   // before a start as primary (or a read-only start of a crashed primary following nobody, which may be promoted
   // later); while it exists, pg_hba.conf admits no client unless PostgreSQL follows a leader, and it is removed by
-  // any start following a leader (clone and pg_rewind copy it from their source). OpenGate removes it and, when PostgreSQL
-  // runs, rewrites pg_hba.conf and reloads.
+  // any start following a leader (clone and pg_rewind copy it from their source). OpenGate removes it and, when
+  // PostgreSQL runs, rewrites pg_hba.conf and reloads.
   Status CloseGate();
   Status OpenGate();
 

@@ -2,8 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -14,8 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <optional>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -139,7 +139,7 @@ Result<int> KillDataDir(const std::string& data_dir, Duration verify, const std:
       if (p == me || !IsDataDirProcess(p, want) || (skip && skip(p))) continue;
       auto it = killed.find(p);
       if (it != killed.end()) {
-        if (!Exited(it->second, p)) continue;  // already SIGKILLed, still exiting
+        if (!Exited(it->second, p)) continue;    // already SIGKILLed, still exiting
         if (it->second >= 0) close(it->second);  // that one is gone: this is a new process with a recycled pid
         killed.erase(it);
       }

@@ -29,9 +29,7 @@ void PgConnection::Close() {
   conn_ = nullptr;
 }
 
-bool PgConnection::connected() const {
-  return conn_ && PQstatus(static_cast<PGconn*>(conn_)) == CONNECTION_OK;
-}
+bool PgConnection::connected() const { return conn_ && PQstatus(static_cast<PGconn*>(conn_)) == CONNECTION_OK; }
 
 Status PgConnection::Connect(const std::string& conninfo, Duration timeout) {
   Close();
@@ -56,8 +54,8 @@ Result<std::vector<Row>> PgConnection::Query(const std::string& sql, const std::
   std::vector<const char*> values;
   for (const auto& p : params) values.push_back(p.c_str());
   PGconn* c = static_cast<PGconn*>(conn_);
-  if (!PQsendQueryParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                         nullptr, 0)) {
+  if (!PQsendQueryParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+                         0)) {
     std::string err = PQerrorMessage(c);
     Close();
     return Unavailable("PostgreSQL connection lost: " + err);
@@ -127,8 +125,10 @@ Result<std::vector<std::vector<Row>>> PgConnection::AwaitResults() {
     for (int i = 0; i < n; ++i) {
       Row r;
       for (int j = 0; j < f; ++j) {
-        if (PQgetisnull(res, i, j)) r.push_back(std::nullopt);
-        else r.push_back(std::string(PQgetvalue(res, i, j)));
+        if (PQgetisnull(res, i, j))
+          r.push_back(std::nullopt);
+        else
+          r.push_back(std::string(PQgetvalue(res, i, j)));
       }
       rows.push_back(std::move(r));
     }

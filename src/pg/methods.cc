@@ -57,14 +57,17 @@ std::vector<std::string> ReplicaMethodArgv(const Config& cfg, const std::string&
       return kv.first == "no_params" || kv.first == "no_master" || kv.first == "no_leader" || kv.first == "keep_data";
     });
   } else {
-    for (const auto& given : std::vector<std::pair<std::string, std::string>>{
-             {"scope", cfg.scope}, {"role", "replica"}, {"datadir", cfg.postgresql.data_dir},
-             {"connstring", connstring}}) {
+    for (const auto& given : std::vector<std::pair<std::string, std::string>>{{"scope", cfg.scope},
+                                                                              {"role", "replica"},
+                                                                              {"datadir", cfg.postgresql.data_dir},
+                                                                              {"connstring", connstring}}) {
       const std::string& k = given.first;  // not a structured binding: clang 14 cannot capture those
       const std::string& v = given.second;
       auto own = std::find_if(options.begin(), options.end(), [&](const auto& kv) { return kv.first == k; });
-      if (own != options.end()) own->second = v;
-      else options.emplace_back(k, v);
+      if (own != options.end())
+        own->second = v;
+      else
+        options.emplace_back(k, v);
     }
   }
   for (const auto& [k, v] : options) argv.push_back("--" + k + "=" + v);
@@ -136,8 +139,10 @@ Status PgController::CreateReplica(const std::optional<HostPort>& source, const 
     auto it = pg.replica_methods.find(m);
     bool keep = it != pg.replica_methods.end() && it->second.keep_data;
     if (!DataDirIsEmpty()) {
-      if (keep) log_.Info("create_replica_methods " + m + ": leaving the data directory as it is (keep_data)");
-      else PGW_RETURN_IF_ERROR(WipeDataDir());
+      if (keep)
+        log_.Info("create_replica_methods " + m + ": leaving the data directory as it is (keep_data)");
+      else
+        PGW_RETURN_IF_ERROR(WipeDataDir());
     }
     std::vector<std::string> argv = ReplicaMethodArgv(*cfg_, m, connstring);
     log_.Info("creating the replica using method " + m + ": running " + argv[0]);
@@ -214,7 +219,8 @@ Result<std::string> PgController::BootstrapCustom() {
       auto rows = Query("SELECT pg_catalog.pg_is_in_recovery()");
       if (rows.ok() && !rows->empty() && rows->front()[0].value_or("t") == "f") break;
     }
-    if (std::chrono::steady_clock::now() > deadline) return Timeout("PostgreSQL did not leave recovery after bootstrap");
+    if (std::chrono::steady_clock::now() > deadline)
+      return Timeout("PostgreSQL did not leave recovery after bootstrap");
     if (std::chrono::steady_clock::now() > next_note) {
       log_.Info("waiting for end of recovery after bootstrap");
       next_note = std::chrono::steady_clock::now() + std::chrono::seconds(30);

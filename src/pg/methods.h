@@ -21,8 +21,7 @@ std::vector<std::string> BootstrapMethodArgv(const Config& cfg);
 // datadir and connstring are set on top of them, Python-dict style: an option of the same name is overwritten where
 // it stands, the others are appended in that order. With no_params, the flags keep_data, no_params, no_master and
 // no_leader are left out and only the method's own options follow. A method without a section: no options.
-std::vector<std::string> ReplicaMethodArgv(const Config& cfg, const std::string& method,
-                                           const std::string& connstring);
+std::vector<std::string> ReplicaMethodArgv(const Config& cfg, const std::string& method, const std::string& connstring);
 
 // The methods tried when this node creates a replica: standby_cluster.create_replica_methods in a standby cluster,
 // else postgresql.create_replica_methods; ["basebackup"] when that list is empty.

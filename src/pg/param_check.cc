@@ -64,8 +64,8 @@ struct UnitName {
   const char* name;
   double size;  // in bytes or in milliseconds
 };
-constexpr UnitName kMemoryUnits[] = {{"TB", 1099511627776.0}, {"GB", 1073741824.0}, {"MB", 1048576.0},
-                                     {"kB", 1024.0},          {"B", 1.0}};
+constexpr UnitName kMemoryUnits[] = {
+    {"TB", 1099511627776.0}, {"GB", 1073741824.0}, {"MB", 1048576.0}, {"kB", 1024.0}, {"B", 1.0}};
 constexpr UnitName kTimeUnits[] = {{"d", 86400000.0}, {"h", 3600000.0}, {"min", 60000.0},
                                    {"s", 1000.0},     {"ms", 1.0},      {"us", 0.001}};
 

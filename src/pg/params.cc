@@ -23,9 +23,8 @@ struct Removal {
   int removed_in;  // first major version without it
 };
 constexpr Removal kRemovals[] = {
-    {"operator_precedence_warning", 14}, {"vacuum_cleanup_index_scale_factor", 14},
-    {"stats_temp_directory", 15},        {"promote_trigger_file", 16},
-    {"vacuum_defer_cleanup_age", 16},    {"db_user_namespace", 17},
+    {"operator_precedence_warning", 14}, {"vacuum_cleanup_index_scale_factor", 14}, {"stats_temp_directory", 15},
+    {"promote_trigger_file", 16},        {"vacuum_defer_cleanup_age", 16},          {"db_user_namespace", 17},
     {"old_snapshot_threshold", 17},      {"trace_recovery_messages", 17},
 };
 
@@ -90,8 +89,8 @@ Json TranslateParameters(int major, const Json& params, std::vector<std::string>
     if (major >= r.since && out.contains(r.from)) {
       if (!out.contains(r.to)) out[r.to] = out.at(r.from);
       out.erase(r.from);
-      warn(std::string(r.from) + ": renamed " + r.to + " in PostgreSQL " + std::to_string(r.since) +
-           ", written as " + r.to);
+      warn(std::string(r.from) + ": renamed " + r.to + " in PostgreSQL " + std::to_string(r.since) + ", written as " +
+           r.to);
     } else if (major < r.since && out.contains(r.to)) {
       if (!out.contains(r.from)) out[r.from] = out.at(r.to);
       out.erase(r.to);
@@ -102,8 +101,8 @@ Json TranslateParameters(int major, const Json& params, std::vector<std::string>
   for (const auto& r : kRemovals) {
     if (major >= r.removed_in && out.contains(r.name)) {
       out.erase(r.name);
-      warn(std::string(r.name) + ": removed in PostgreSQL " + std::to_string(r.removed_in) +
-           ", left out (PostgreSQL " + std::to_string(major) + " would refuse to start)");
+      warn(std::string(r.name) + ": removed in PostgreSQL " + std::to_string(r.removed_in) + ", left out (PostgreSQL " +
+           std::to_string(major) + " would refuse to start)");
     }
   }
   return CheckParameters(major, out, warnings);

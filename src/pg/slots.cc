@@ -70,9 +70,10 @@ Result<std::vector<Row>> PgController::QueryIn(const std::string& database, cons
 
 Status PgController::DropSlots(const std::vector<std::string>& drop) {
   for (const auto& name : drop) {
-    auto r = Query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                   "WHERE slot_name = $1 AND NOT active AND NOT temporary",
-                   {name});
+    auto r = Query(
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+        "WHERE slot_name = $1 AND NOT active AND NOT temporary",
+        {name});
     if (!r.ok()) return r.status().Context("dropping slot " + name);
     if (!r->empty()) log_.Info("dropped unknown replication slot " + name);
   }
@@ -86,13 +87,15 @@ Status PgController::CreateSlots(const std::vector<SlotSpec>& create) {
                        "SELECT pg_create_logical_replication_slot($1, $2) WHERE NOT EXISTS "
                        "(SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
                        {s.name, s.plugin});
-      if (!r.ok()) return r.status().Context("creating logical slot " + s.name + " (" + s.plugin + ") in " + s.database);
+      if (!r.ok())
+        return r.status().Context("creating logical slot " + s.name + " (" + s.plugin + ") in " + s.database);
       log_.Info("created logical replication slot " + s.name + " (" + s.plugin + ", database " + s.database + ")");
       continue;
     }
-    auto r = Query("SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS "
-                   "(SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
-                   {s.name});
+    auto r = Query(
+        "SELECT pg_create_physical_replication_slot($1, true) WHERE NOT EXISTS "
+        "(SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
+        {s.name});
     if (!r.ok()) return r.status().Context("creating slot " + s.name);
     log_.Info("created physical replication slot " + s.name);
   }

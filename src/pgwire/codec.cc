@@ -101,8 +101,7 @@ Result<std::string> BodyReader::Bytes(size_t n) {
 
 void AppendInt32(std::string* out, int32_t v) {
   auto u = static_cast<uint32_t>(v);
-  char b[4] = {static_cast<char>(u >> 24), static_cast<char>(u >> 16), static_cast<char>(u >> 8),
-               static_cast<char>(u)};
+  char b[4] = {static_cast<char>(u >> 24), static_cast<char>(u >> 16), static_cast<char>(u >> 8), static_cast<char>(u)};
   out->append(b, 4);
 }
 
@@ -165,7 +164,8 @@ Result<std::vector<std::pair<char, std::string>>> DecodeErrorFields(std::string_
 Result<char> DecodeReadyForQuery(std::string_view body) {
   if (body.size() != 1) return InvalidArgument("ReadyForQuery body must be 1 byte, got " + std::to_string(body.size()));
   char s = body[0];
-  if (s != 'I' && s != 'T' && s != 'E') return InvalidArgument("ReadyForQuery status " + Printable(s) + " is not I, T or E");
+  if (s != 'I' && s != 'T' && s != 'E')
+    return InvalidArgument("ReadyForQuery status " + Printable(s) + " is not I, T or E");
   return s;
 }
 

@@ -18,12 +18,12 @@
 
 namespace pgw::pgwire {
 
-inline constexpr int32_t kProtocol30 = 0x00030000;        // 196608
-inline constexpr int32_t kProtocol32 = 0x00030002;        // 196610 (PostgreSQL 18)
-inline constexpr int32_t kCancelRequestCode = 80877102;   // 1234.5678
-inline constexpr int32_t kSslRequestCode = 80877103;      // 1234.5679
-inline constexpr int32_t kGssEncRequestCode = 80877104;   // 1234.5680
-inline constexpr size_t kMaxCancelKey = 256;              // protocol 3.2
+inline constexpr int32_t kProtocol30 = 0x00030000;       // 196608
+inline constexpr int32_t kProtocol32 = 0x00030002;       // 196610 (PostgreSQL 18)
+inline constexpr int32_t kCancelRequestCode = 80877102;  // 1234.5678
+inline constexpr int32_t kSslRequestCode = 80877103;     // 1234.5679
+inline constexpr int32_t kGssEncRequestCode = 80877104;  // 1234.5680
+inline constexpr size_t kMaxCancelKey = 256;             // protocol 3.2
 
 enum class StartupKind { kStartup, kSslRequest, kGssEncRequest, kCancel };
 
@@ -33,8 +33,8 @@ struct StartupPacket {
   // NegotiateProtocolVersion.
   int32_t protocol = kProtocol30;
   std::vector<std::pair<std::string, std::string>> parameters;  // kStartup, in the order sent
-  int32_t cancel_pid = 0;   // kCancel
-  std::string cancel_key;   // kCancel: 4 bytes (3.0) up to kMaxCancelKey (3.2)
+  int32_t cancel_pid = 0;                                       // kCancel
+  std::string cancel_key;                                       // kCancel: 4 bytes (3.0) up to kMaxCancelKey (3.2)
 
   // The value of a start-up parameter ("user", "database", "options", "_pq_.*"...), or nullptr.
   const std::string* Parameter(const std::string& name) const;

@@ -36,14 +36,15 @@ AdminView MakeAdminView(const Topology& t, MonoTime now, const RouterConfig&) {
   AdminView v;
   v.dcs_fresh = t.dcs_ready && now - t.fresh_at <= std::chrono::seconds(t.ttl_seconds);
   auto d = RouteWrite(t, now);
-  if (d.server) v.write_target = d.server->name;
-  else v.write_refusal = d.reason;
+  if (d.server)
+    v.write_target = d.server->name;
+  else
+    v.write_refusal = d.reason;
   return v;
 }
 
 std::string RenderStatsJson(const Topology& t, MonoTime now, const RouterConfig& cfg, const RouterShared& shared,
-                            const std::vector<const Worker*>& ws, const TopologyWatcher* watcher,
-                            MonoTime started_at) {
+                            const std::vector<const Worker*>& ws, const TopologyWatcher* watcher, MonoTime started_at) {
   AdminView v = MakeAdminView(t, now, cfg);
   Json j;
   j["uptime_s"] = std::chrono::duration_cast<Duration>(now - started_at).count() / 1000.0;
@@ -157,8 +158,8 @@ std::string RenderMetrics(const Topology& t, MonoTime now, const RouterConfig& c
     line("pgwarden_router_server_connections", "server=\"" + Label(s.name) + "\"",
          it == loads.end() ? 0 : static_cast<double>(it->second->active.load()));
     line("pgwarden_router_server_role",
-         "server=\"" + Label(s.name) + "\",role=\"" + Label(s.role) + "\",state=\"" + Label(s.state) +
-             "\",leader=\"" + (s.leader ? "true" : "false") + "\"",
+         "server=\"" + Label(s.name) + "\",role=\"" + Label(s.role) + "\",state=\"" + Label(s.state) + "\",leader=\"" +
+             (s.leader ? "true" : "false") + "\"",
          1);
   }
   metric("pgwarden_router_clients", "gauge", "client connections open");
@@ -168,8 +169,10 @@ std::string RenderMetrics(const Topology& t, MonoTime now, const RouterConfig& c
   metric("pgwarden_router_accepted_total", "counter", "client connections accepted");
   line("pgwarden_router_accepted_total", "", static_cast<double>(Sum(ws, &WorkerStats::accepted)));
   metric("pgwarden_router_bytes_total", "counter", "bytes relayed");
-  line("pgwarden_router_bytes_total", "direction=\"to_server\"", static_cast<double>(Sum(ws, &WorkerStats::bytes_to_server)));
-  line("pgwarden_router_bytes_total", "direction=\"to_client\"", static_cast<double>(Sum(ws, &WorkerStats::bytes_to_client)));
+  line("pgwarden_router_bytes_total", "direction=\"to_server\"",
+       static_cast<double>(Sum(ws, &WorkerStats::bytes_to_server)));
+  line("pgwarden_router_bytes_total", "direction=\"to_client\"",
+       static_cast<double>(Sum(ws, &WorkerStats::bytes_to_client)));
   metric("pgwarden_router_routed_total", "counter", "sessions linked to a server, by port");
   line("pgwarden_router_routed_total", "port=\"write\"", static_cast<double>(Sum(ws, &WorkerStats::routed_write)));
   line("pgwarden_router_routed_total", "port=\"read\"", static_cast<double>(Sum(ws, &WorkerStats::routed_read)));
@@ -181,11 +184,15 @@ std::string RenderMetrics(const Topology& t, MonoTime now, const RouterConfig& c
          "SELECT pg_is_in_recovery() checks sent to leaders (no in_hot_standby, or recovery_check query)");
   line("pgwarden_router_recovery_queries_total", "", static_cast<double>(Sum(ws, &WorkerStats::recovery_queries)));
   metric("pgwarden_router_cancels_total", "counter", "cancel requests, by outcome");
-  line("pgwarden_router_cancels_total", "outcome=\"forwarded\"", static_cast<double>(Sum(ws, &WorkerStats::cancels_forwarded)));
-  line("pgwarden_router_cancels_total", "outcome=\"unknown_key\"", static_cast<double>(Sum(ws, &WorkerStats::cancels_unknown)));
+  line("pgwarden_router_cancels_total", "outcome=\"forwarded\"",
+       static_cast<double>(Sum(ws, &WorkerStats::cancels_forwarded)));
+  line("pgwarden_router_cancels_total", "outcome=\"unknown_key\"",
+       static_cast<double>(Sum(ws, &WorkerStats::cancels_unknown)));
   metric("pgwarden_router_tls_handshakes_total", "counter", "TLS handshakes completed, by side");
-  line("pgwarden_router_tls_handshakes_total", "side=\"client\"", static_cast<double>(Sum(ws, &WorkerStats::tls_clients)));
-  line("pgwarden_router_tls_handshakes_total", "side=\"server\"", static_cast<double>(Sum(ws, &WorkerStats::tls_servers)));
+  line("pgwarden_router_tls_handshakes_total", "side=\"client\"",
+       static_cast<double>(Sum(ws, &WorkerStats::tls_clients)));
+  line("pgwarden_router_tls_handshakes_total", "side=\"server\"",
+       static_cast<double>(Sum(ws, &WorkerStats::tls_servers)));
   metric("pgwarden_router_sessions_closed_total", "counter", "sessions ended, by reason");
   for (int r = 0; r < static_cast<int>(CloseReason::kCount); ++r) {
     uint64_t n = 0;
@@ -216,7 +223,8 @@ std::string RenderMetrics(const Topology& t, MonoTime now, const RouterConfig& c
   }
   metric("pgwarden_router_loop_lag_max_seconds", "gauge", "largest event-loop lag of each worker since start");
   for (const Worker* w : ws) {
-    line("pgwarden_router_loop_lag_max_seconds", "worker=\"" + std::to_string(w->index()) + "\"", w->lag_max_us() / 1e6);
+    line("pgwarden_router_loop_lag_max_seconds", "worker=\"" + std::to_string(w->index()) + "\"",
+         w->lag_max_us() / 1e6);
   }
   return o;
 }

@@ -14,9 +14,9 @@
 namespace pgw::router {
 
 struct AdminView {
-  bool dcs_fresh = false;        // etcd read within the ttl
-  std::string write_target;      // member name, "" when writes are not routed
-  std::string write_refusal;     // why not
+  bool dcs_fresh = false;     // etcd read within the ttl
+  std::string write_target;   // member name, "" when writes are not routed
+  std::string write_refusal;  // why not
 };
 AdminView MakeAdminView(const Topology& t, MonoTime now, const RouterConfig& cfg);
 

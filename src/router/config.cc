@@ -63,8 +63,8 @@ std::optional<int64_t> ParseInt(const std::string& s) {
 // Bytes with an optional unit (B, kB, MB, GB; PostgreSQL's units, powers of 1024).
 std::optional<int64_t> ParseBytes(std::string s) {
   while (!s.empty() && s.back() == ' ') s.pop_back();
-  static const std::pair<const char*, int64_t> kUnits[] = {{"GB", 1LL << 30}, {"MB", 1LL << 20}, {"kB", 1LL << 10},
-                                                           {"B", 1}};
+  static const std::pair<const char*, int64_t> kUnits[] = {
+      {"GB", 1LL << 30}, {"MB", 1LL << 20}, {"kB", 1LL << 10}, {"B", 1}};
   for (const auto& [unit, mult] : kUnits) {
     std::string u = unit;
     if (s.size() > u.size() && s.compare(s.size() - u.size(), u.size(), u) == 0) {
@@ -165,19 +165,25 @@ const std::vector<Field>& Fields() {
          c->read_max_lag_bytes = *b;
          return std::nullopt;
        }},
-      {"read_return_lag", "--read-return-lag", "a replica that left the read pool for lag returns at or below this "
-       "(bytes; kB, MB, GB; default half of read_max_lag)", false,
+      {"read_return_lag", "--read-return-lag",
+       "a replica that left the read pool for lag returns at or below this "
+       "(bytes; kB, MB, GB; default half of read_max_lag)",
+       false,
        [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
          auto b = ParseBytes(v[0]);
          if (!b) return "'" + v[0] + "' is not a size (bytes, or with kB, MB, GB)";
          c->read_return_lag_bytes = *b;
          return std::nullopt;
        }},
-      {"read_max_lag_time", "--read-max-lag-time", "replicas known to be further behind in time leave the read pool "
-       "too (30s, 1min; 0 off, the default; resolution about one loop_wait)", false,
+      {"read_max_lag_time", "--read-max-lag-time",
+       "replicas known to be further behind in time leave the read pool "
+       "too (30s, 1min; 0 off, the default; resolution about one loop_wait)",
+       false,
        [](const std::vector<std::string>& v, RouterConfig* c) { return Duration1(v[0], &c->read_max_lag_time); }},
-      {"read_fallback_to_primary", "--read-fallback-to-primary", "read port uses the primary when no replica "
-       "qualifies (true/false, default false)", false,
+      {"read_fallback_to_primary", "--read-fallback-to-primary",
+       "read port uses the primary when no replica "
+       "qualifies (true/false, default false)",
+       false,
        [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
          auto b = ParseBool(v[0]);
          if (!b) return "'" + v[0] + "' is not true or false";
@@ -192,12 +198,17 @@ const std::vector<Field>& Fields() {
          if (!e && c->connect_timeout.count() == 0) return "must be more than 0";
          return e;
        }},
-      {"recovery_check", "--recovery-check", "how the write port checks the leader left recovery: auto "
-       "(in_hot_standby, or a query before PostgreSQL 14) or query (always SELECT pg_is_in_recovery())", false,
+      {"recovery_check", "--recovery-check",
+       "how the write port checks the leader left recovery: auto "
+       "(in_hot_standby, or a query before PostgreSQL 14) or query (always SELECT pg_is_in_recovery())",
+       false,
        [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
-         if (v[0] == "auto") c->recovery_check = RecoveryCheck::kAuto;
-         else if (v[0] == "query") c->recovery_check = RecoveryCheck::kQuery;
-         else return "'" + v[0] + "' is not auto or query";
+         if (v[0] == "auto")
+           c->recovery_check = RecoveryCheck::kAuto;
+         else if (v[0] == "query")
+           c->recovery_check = RecoveryCheck::kQuery;
+         else
+           return "'" + v[0] + "' is not auto or query";
          return std::nullopt;
        }},
       {"log_level", "--log-level", "DEBUG, INFO, WARNING, ERROR (default INFO)", false,
@@ -216,19 +227,23 @@ const std::vector<Field>& Fields() {
          c->client_tls_key_file = v[0];
          return std::nullopt;
        }},
-      {"client_tls_sslmode", "--client-tls-sslmode", "TLS from clients: disable, allow, prefer, require (default "
-       "prefer with a certificate, else disable; require refuses clients in clear)", false,
-       [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
-         for (auto m : {ClientTlsMode::kDisable, ClientTlsMode::kAllow, ClientTlsMode::kPrefer,
-                        ClientTlsMode::kRequire}) {
-           if (v[0] == ClientTlsModeName(m)) {
-             c->client_tls_sslmode = m;
-             c->client_tls_sslmode_set = true;
-             return std::nullopt;
-           }
-         }
-         return "'" + v[0] + "' is not disable, allow, prefer or require";
-       }},
+      {"client_tls_sslmode", "--client-tls-sslmode",
+       "TLS from clients: disable, allow, prefer, require (default "
+       "prefer with a certificate, else disable; require refuses clients in clear)",
+       false,
+       [](const std::vector<std::string>& v,
+          RouterConfig* c) -> std::
+                               optional<std::string> {
+                                 for (auto m : {ClientTlsMode::kDisable, ClientTlsMode::kAllow, ClientTlsMode::kPrefer,
+                                                ClientTlsMode::kRequire}) {
+                                   if (v[0] == ClientTlsModeName(m)) {
+                                     c->client_tls_sslmode = m;
+                                     c->client_tls_sslmode_set = true;
+                                     return std::nullopt;
+                                   }
+                                 }
+                                 return "'" + v[0] + "' is not disable, allow, prefer or require";
+                               }},
       {"server_tls_sslmode", "--server-tls-sslmode",
        "TLS to PostgreSQL: disable, prefer, require, verify-ca, verify-full (default disable)", false,
        [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
@@ -243,22 +258,27 @@ const std::vector<Field>& Fields() {
        }},
       {"server_tls_ca_file", "--server-tls-ca-file", "PEM CA certificates that verify-ca/verify-full check against",
        false,
-       [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
-         c->server_tls_ca_file = v[0];
-         return std::nullopt;
-       }},
-      {"server_tls_cert_file", "--server-tls-cert-file", "PEM client certificate (chain) presented to PostgreSQL "
-       "(libpq's sslcert)", false,
-       [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
-         c->server_tls_cert_file = v[0];
-         return std::nullopt;
-       }},
+       [](const std::vector<std::string>& v, RouterConfig* c) -> std::
+                                                                  optional<std::string> {
+                                                                    c->server_tls_ca_file = v[0];
+                                                                    return std::nullopt;
+                                                                  }},
+      {"server_tls_cert_file", "--server-tls-cert-file",
+       "PEM client certificate (chain) presented to PostgreSQL "
+       "(libpq's sslcert)",
+       false,
+       [](const std::vector<std::string>& v, RouterConfig* c) -> std::
+                                                                  optional<std::string> {
+                                                                    c->server_tls_cert_file = v[0];
+                                                                    return std::nullopt;
+                                                                  }},
       {"server_tls_key_file", "--server-tls-key-file", "PEM private key of server_tls_cert_file (libpq's sslkey)",
        false,
-       [](const std::vector<std::string>& v, RouterConfig* c) -> std::optional<std::string> {
-         c->server_tls_key_file = v[0];
-         return std::nullopt;
-       }},
+       [](const std::vector<std::string>& v, RouterConfig* c) -> std::
+                                                                  optional<std::string> {
+                                                                    c->server_tls_key_file = v[0];
+                                                                    return std::nullopt;
+                                                                  }},
   };
   return kFields;
 }
@@ -304,8 +324,8 @@ void ApplyPatroniConfig(const std::string& path, const std::map<std::string, std
 }
 
 // Reads the -c file into key -> values; problems name the key.
-void ReadRouterYaml(const std::string& yaml, const std::string& label, std::map<std::string, std::vector<std::string>>* vals,
-              std::vector<std::string>* errors) {
+void ReadRouterYaml(const std::string& yaml, const std::string& label,
+                    std::map<std::string, std::vector<std::string>>* vals, std::vector<std::string>* errors) {
   YAML::Node root;
   try {
     root = YAML::Load(yaml);

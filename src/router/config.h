@@ -38,21 +38,21 @@ const char* ClientTlsModeName(ClientTlsMode m);
 enum class RecoveryCheck { kAuto, kQuery };
 
 struct RouterConfig {
-  etcd::ClientOptions etcd;            // endpoints, protocol, credentials, TLS files
+  etcd::ClientOptions etcd;  // endpoints, protocol, credentials, TLS files
   std::string scope;
   std::string namespace_ = "/service";
   HostPort listen_write{"127.0.0.1", 6432};
   HostPort listen_read{"127.0.0.1", 6433};
   HostPort listen_admin{"127.0.0.1", 8404};
-  int workers = 0;                     // resolved: > 0 (0 in the input means the number of cores)
+  int workers = 0;                       // resolved: > 0 (0 in the input means the number of cores)
   int64_t read_max_lag_bytes = 1 << 20;  // replicas further behind the leader leave the read pool
   // ... and return once at most this far behind (hysteresis); resolved: half of read_max_lag unless set, and never
   // above it.
   int64_t read_return_lag_bytes = 1 << 19;
   // Replicas known to be further behind in time leave the read pool too (ServerInfo::lag_time); 0: off.
   Duration read_max_lag_time = Duration(0);
-  bool read_fallback_to_primary = false;  // read port: the primary when no replica qualifies
-  Duration no_leader_wait = Duration(5000);  // how long a new connection waits for a routable server
+  bool read_fallback_to_primary = false;      // read port: the primary when no replica qualifies
+  Duration no_leader_wait = Duration(5000);   // how long a new connection waits for a routable server
   Duration connect_timeout = Duration(2000);  // TCP connect to a server
   RecoveryCheck recovery_check = RecoveryCheck::kAuto;
   LogLevel log_level = LogLevel::kInfo;
@@ -60,7 +60,7 @@ struct RouterConfig {
   std::string client_tls_cert_file, client_tls_key_file;
   // Resolved: when not set, prefer with a certificate, disable without.
   ClientTlsMode client_tls_sslmode = ClientTlsMode::kDisable;
-  bool client_tls_sslmode_set = false;  // given in the file or a flag (while loading only)
+  bool client_tls_sslmode_set = false;                // given in the file or a flag (while loading only)
   std::shared_ptr<const net::TlsContext> client_tls;  // loaded from the files at every (re)load; null: no TLS
   ServerTlsMode server_tls_sslmode = ServerTlsMode::kDisable;
   std::string server_tls_ca_file;
@@ -76,7 +76,7 @@ struct RouterConfigResult {
   std::shared_ptr<const RouterConfig> config;  // set when errors is empty
   std::vector<std::string> errors;
   std::vector<std::string> warnings;
-  bool help = false;                           // --help was given
+  bool help = false;  // --help was given
 };
 
 // Parses argv (argv[0] excluded): -c/--config FILE and the flags of Usage(). Reads the files named; `cores` is the

@@ -40,8 +40,9 @@ void LoadServerSide(RouterConfig* c, std::vector<std::string>* errors) {
     return;
   }
   if (!verify && !c->server_tls_ca_file.empty()) {
-    errors->push_back("server_tls_ca_file (--server-tls-ca-file): only used with server_tls_sslmode verify-ca or "
-                      "verify-full");
+    errors->push_back(
+        "server_tls_ca_file (--server-tls-ca-file): only used with server_tls_sslmode verify-ca or "
+        "verify-full");
     return;
   }
   bool cert = !c->server_tls_cert_file.empty(), key = !c->server_tls_key_file.empty();
@@ -62,10 +63,10 @@ void LoadServerSide(RouterConfig* c, std::vector<std::string>* errors) {
     std::string m = ctx.status().message();
     bool ca = !c->server_tls_ca_file.empty() && m.rfind(c->server_tls_ca_file, 0) == 0;
     bool keyfile = cert && m.rfind(c->server_tls_key_file, 0) == 0;
-    const char* label = ca ? "server_tls_ca_file (--server-tls-ca-file)"
-                           : keyfile ? "server_tls_key_file (--server-tls-key-file)"
-                                     : cert ? "server_tls_cert_file (--server-tls-cert-file)"
-                                            : "server_tls_ca_file (--server-tls-ca-file)";
+    const char* label = ca        ? "server_tls_ca_file (--server-tls-ca-file)"
+                        : keyfile ? "server_tls_key_file (--server-tls-key-file)"
+                        : cert    ? "server_tls_cert_file (--server-tls-cert-file)"
+                                  : "server_tls_ca_file (--server-tls-ca-file)";
     errors->push_back(std::string(label) + ": " + m);
   } else {
     c->server_tls = *ctx;

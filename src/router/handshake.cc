@@ -203,9 +203,7 @@ ServerHandshake::Step ServerHandshake::OnMessage(const pgwire::Message& m, std::
       pgwire::AppendMessage(to_client, m.type, m.body);
       forwarded_any_ = true;
       return Step::kContinue;
-    default:
-      pgwire::AppendMessage(&held_, m.type, m.body);
-      return Step::kContinue;
+    default: pgwire::AppendMessage(&held_, m.type, m.body); return Step::kContinue;
   }
 }
 

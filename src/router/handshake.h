@@ -26,13 +26,13 @@ namespace pgw::router {
 class ServerHandshake {
  public:
   enum class Step {
-    kContinue,        // nothing decided; forward to_client (auth messages) and keep reading
-    kCheckRecovery,   // authenticated; no in_hot_standby to trust: send NextProbe() (the recovery query) now, and
-                      // keep probing like kAwaitWritable until it answers false (write port only)
-    kAwaitWritable,   // authenticated, but the server is in recovery: NextProbe() until it is not (write port only)
-    kLinked,          // ReadyForQuery reached with an acceptable server: send to_client and relay from now on
-    kRetry,           // the server refused before the client saw anything: try again (error() says why)
-    kFailed,          // the server broke the protocol: close (error() says why)
+    kContinue,       // nothing decided; forward to_client (auth messages) and keep reading
+    kCheckRecovery,  // authenticated; no in_hot_standby to trust: send NextProbe() (the recovery query) now, and
+                     // keep probing like kAwaitWritable until it answers false (write port only)
+    kAwaitWritable,  // authenticated, but the server is in recovery: NextProbe() until it is not (write port only)
+    kLinked,         // ReadyForQuery reached with an acceptable server: send to_client and relay from now on
+    kRetry,          // the server refused before the client saw anything: try again (error() says why)
+    kFailed,         // the server broke the protocol: close (error() says why)
   };
 
   // `require_writable`: the write port's rule (in_hot_standby must be off).
@@ -85,11 +85,11 @@ class ServerHandshake {
   bool authenticated_ = false;
   bool awaiting_writable_ = false;
   bool always_query_ = false;
-  bool query_mode_ = false;   // probes are the recovery query
-  std::string in_recovery_;   // the last answer: "t", "f", or "" (none, or not a boolean)
-  std::string probe_error_;   // an ERROR answered to the last recovery query
+  bool query_mode_ = false;  // probes are the recovery query
+  std::string in_recovery_;  // the last answer: "t", "f", or "" (none, or not a boolean)
+  std::string probe_error_;  // an ERROR answered to the last recovery query
   int probes_outstanding_ = 0;
-  std::string held_;          // ParameterStatus, BackendKeyData, notices: sent with ReadyForQuery
+  std::string held_;  // ParameterStatus, BackendKeyData, notices: sent with ReadyForQuery
   char ready_status_ = 'I';
   std::string error_, error_sqlstate_;
   std::optional<pgwire::BackendKeyData> key_;

@@ -17,8 +17,8 @@ namespace pgw::router {
 
 // One server's connection counts, summed over every worker.
 struct ServerLoad {
-  std::atomic<int64_t> active{0};       // client sessions linked to this server now
-  std::atomic<uint64_t> total{0};       // sessions ever linked
+  std::atomic<int64_t> active{0};  // client sessions linked to this server now
+  std::atomic<uint64_t> total{0};  // sessions ever linked
   std::atomic<uint64_t> bytes_to_server{0};
   std::atomic<uint64_t> bytes_to_client{0};
 };
@@ -56,15 +56,15 @@ enum class CloseReason {
   kClientClosed,
   kServerClosed,
   kProtocolViolation,
-  kNoServer,            // nothing routable before the wait ran out
-  kServerNotWritable,   // the leader stayed in recovery (in_hot_standby on) for the whole wait
-  kLeaderChanged,       // the session's server no longer holds the leader key
-  kEtcdStale,           // etcd unreadable for more than the ttl: writes stopped
-  kReplicaLeftPool,     // read port: the session's server left the read pool (lag, state, tag, removed, promoted)
-  kServerRefused,       // the server answered the start-up with an error
-  kCancelRequest,       // a CancelRequest connection (forwarded or not), which always closes
-  kTlsFailed,           // a TLS handshake (with the client or the server) failed, or the server refused TLS
-  kTlsRequired,         // a client started in clear while client_tls_sslmode is require
+  kNoServer,           // nothing routable before the wait ran out
+  kServerNotWritable,  // the leader stayed in recovery (in_hot_standby on) for the whole wait
+  kLeaderChanged,      // the session's server no longer holds the leader key
+  kEtcdStale,          // etcd unreadable for more than the ttl: writes stopped
+  kReplicaLeftPool,    // read port: the session's server left the read pool (lag, state, tag, removed, promoted)
+  kServerRefused,      // the server answered the start-up with an error
+  kCancelRequest,      // a CancelRequest connection (forwarded or not), which always closes
+  kTlsFailed,          // a TLS handshake (with the client or the server) failed, or the server refused TLS
+  kTlsRequired,        // a client started in clear while client_tls_sslmode is require
   kShutdown,
   kCount
 };
@@ -73,19 +73,19 @@ const char* CloseReasonName(CloseReason r);
 // Counters of one worker (written by that worker only, read by the admin thread).
 struct WorkerStats {
   std::atomic<uint64_t> accepted{0};
-  std::atomic<int64_t> clients{0};            // client connections open now
-  std::atomic<int64_t> waiting{0};            // of which waiting for a routable server
+  std::atomic<int64_t> clients{0};  // client connections open now
+  std::atomic<int64_t> waiting{0};  // of which waiting for a routable server
   std::atomic<uint64_t> bytes_to_server{0};
   std::atomic<uint64_t> bytes_to_client{0};
-  std::atomic<uint64_t> routed_write{0};      // sessions linked to the leader (ReadyForQuery reached the client)
+  std::atomic<uint64_t> routed_write{0};  // sessions linked to the leader (ReadyForQuery reached the client)
   std::atomic<uint64_t> routed_read{0};
   std::atomic<uint64_t> connect_failures{0};  // TCP connects to servers that failed or timed out
   std::atomic<uint64_t> startup_retries{0};   // server refused before the client saw anything: tried again
   std::atomic<uint64_t> recovery_queries{0};  // SELECT pg_is_in_recovery() sent (no in_hot_standby, or forced)
   std::atomic<uint64_t> cancels_forwarded{0};
   std::atomic<uint64_t> cancels_unknown{0};
-  std::atomic<uint64_t> tls_clients{0};       // TLS handshakes completed with clients
-  std::atomic<uint64_t> tls_servers{0};       // and with servers
+  std::atomic<uint64_t> tls_clients{0};  // TLS handshakes completed with clients
+  std::atomic<uint64_t> tls_servers{0};  // and with servers
   std::atomic<uint64_t> closed[static_cast<int>(CloseReason::kCount)] = {};
 };
 

@@ -25,8 +25,7 @@ Topology BuildTopology(const ClusterView& view) {
   if (view.leader) t.leader = view.leader->name;
   if (view.config && view.config->is_object()) {
     auto it = view.config->find("ttl");
-    if (it != view.config->end() && it->is_number_integer() && it->get<int64_t>() > 0 &&
-        it->get<int64_t>() < 1000000) {
+    if (it != view.config->end() && it->is_number_integer() && it->get<int64_t>() > 0 && it->get<int64_t>() < 1000000) {
       t.ttl_seconds = static_cast<int>(it->get<int64_t>());
     }
   }
@@ -146,12 +145,16 @@ std::optional<std::string> ReplicaRefusal(const Topology& t, const ServerInfo& s
              ")";
     }
     if (lagging.count(s.name) && *s.lag_bytes > policy.ReturnLag()) {
-      return s.name + " is " + std::to_string(*s.lag_bytes) + " bytes behind the leader and has not caught up since "
-             "it left the read pool (returns at read_return_lag " + std::to_string(policy.ReturnLag()) + ")";
+      return s.name + " is " + std::to_string(*s.lag_bytes) +
+             " bytes behind the leader and has not caught up since "
+             "it left the read pool (returns at read_return_lag " +
+             std::to_string(policy.ReturnLag()) + ")";
     }
     if (lagging.count(s.name) && timed && *s.lag_time > policy.ReturnLagTime()) {
-      return s.name + " is " + Ms(*s.lag_time) + " behind the leader and has not caught up since it left the read "
-             "pool (returns at half of read_max_lag_time, " + Ms(policy.ReturnLagTime()) + ")";
+      return s.name + " is " + Ms(*s.lag_time) +
+             " behind the leader and has not caught up since it left the read "
+             "pool (returns at half of read_max_lag_time, " +
+             Ms(policy.ReturnLagTime()) + ")";
     }
   }
   return std::nullopt;

@@ -19,10 +19,10 @@
 namespace pgw::router {
 
 struct ServerInfo {
-  std::string name;                  // member name
-  std::optional<HostPort> addr;      // from conn_url; nullopt when it does not parse
-  std::string role;                  // as the member key says: primary, replica, standby_leader, ...
-  std::string state;                 // running, streaming, starting, stopped, ...
+  std::string name;              // member name
+  std::optional<HostPort> addr;  // from conn_url; nullopt when it does not parse
+  std::string role;              // as the member key says: primary, replica, standby_leader, ...
+  std::string state;             // running, streaming, starting, stopped, ...
   std::optional<int64_t> xlog_location;
   std::optional<int64_t> replay_lsn;  // a standby's replayed position, when its member key has it
   // Behind the leader's position, when both are known: from replay_lsn when published (what a read there sees),
@@ -32,20 +32,20 @@ struct ServerInfo {
   // (LeaderPositionHistory; set by the topology watcher, not by BuildTopology). An estimate at the resolution of the
   // member keys' updates (one agent loop): a replica that keeps up may show up to about one loop_wait.
   std::optional<Duration> lag_time;
-  bool noloadbalance = false;        // tag: never a read target
-  bool leader = false;               // holds the leader key
+  bool noloadbalance = false;  // tag: never a read target
+  bool leader = false;         // holds the leader key
 };
 
 struct Topology {
   // Increases with every snapshot the topology thread publishes.
   uint64_t generation = 0;
   int64_t revision = 0;
-  bool dcs_ready = false;            // a first full read of the scope succeeded
-  std::optional<std::string> leader; // the leader key's value
-  std::vector<ServerInfo> servers;   // by name
+  bool dcs_ready = false;             // a first full read of the scope succeeded
+  std::optional<std::string> leader;  // the leader key's value
+  std::vector<ServerInfo> servers;    // by name
   // The leader's WAL position (its xlog_location or status.optime, the larger), which lag is measured from.
   std::optional<int64_t> leader_position;
-  int ttl_seconds = 30;              // the `config` key's ttl (Patroni's default 30)
+  int ttl_seconds = 30;  // the `config` key's ttl (Patroni's default 30)
   // Monotonic time of the last successful read of etcd (a quorum read or a watch event).
   MonoTime fresh_at{};
   // Increases each time the write target (leader name or its address) changes; with the time it changed.

@@ -118,8 +118,8 @@ void TopologyWatcher::Consider(const ClusterView& view, bool force) {
   t->fresh_at = fresh_at_;
   t->leader_epoch = prev->leader_epoch;
   t->leader_changed_at = prev->leader_changed_at;
-  bool content_changed = !prev->dcs_ready || prev->leader != t->leader || prev->ttl_seconds != t->ttl_seconds ||
-                         !SameServers(*prev, *t);
+  bool content_changed =
+      !prev->dcs_ready || prev->leader != t->leader || prev->ttl_seconds != t->ttl_seconds || !SameServers(*prev, *t);
   if (WriteTargetChanged(*prev, *t)) {
     ++t->leader_epoch;
     t->leader_changed_at = clock_.Now();

@@ -40,7 +40,12 @@ std::string LagTimeText(const ServerInfo* s, const ReadPolicy& policy) {
 
 Worker::Worker(int index, std::shared_ptr<const RouterConfig> cfg, RouterShared& shared, const Clock& clock,
                Logger& log)
-    : index_(index), cfg_(std::move(cfg)), shared_(shared), clock_(clock), log_(log), loop_(clock),
+    : index_(index),
+      cfg_(std::move(cfg)),
+      shared_(shared),
+      clock_(clock),
+      log_(log),
+      loop_(clock),
       topo_(std::make_shared<Topology>()) {}
 
 Worker::~Worker() {
@@ -69,7 +74,9 @@ Status Worker::Init() {
   return loop_.Add(read_lfd_, net::kReadable, [this](uint32_t) { OnAccept(read_lfd_, Port::kRead); });
 }
 
-void Worker::Start() { thread_ = std::thread([this] { loop_.Run(); }); }
+void Worker::Start() {
+  thread_ = std::thread([this] { loop_.Run(); });
+}
 
 void Worker::Stop() {
   if (!thread_.joinable()) return;
@@ -97,7 +104,8 @@ void Worker::OnAccept(int lfd, Port port) {
   for (int i = 0; i < 64; ++i) {
     int fd = net::Accept(lfd);
     if (fd < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) log_.Warn("accept: " + std::string(strerror(errno)));
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        log_.Warn("accept: " + std::string(strerror(errno)));
       return;
     }
     net::SetNoDelay(fd);
@@ -265,7 +273,8 @@ void Worker::ForwardCancel(int32_t pid, const std::string& key) {
     close(cfd);
   });
   Status st = loop_.Add(cfd, net::kWritable, [this, cfd, packet, done](uint32_t) {
-    if (net::ConnectResult(cfd) == 0 && send(cfd, packet->data(), packet->size(), MSG_NOSIGNAL) == ssize_t(packet->size())) {
+    if (net::ConnectResult(cfd) == 0 &&
+        send(cfd, packet->data(), packet->size(), MSG_NOSIGNAL) == ssize_t(packet->size())) {
       stats_.cancels_forwarded.fetch_add(1, std::memory_order_relaxed);
     }
     done();

@@ -43,7 +43,16 @@ namespace pgw::router {
 enum class Port { kWrite, kRead };
 
 enum class SessionState {
-  kStartup, kClientTls, kWaiting, kConnecting, kServerTls, kServerStartup, kAwaitWritable, kRelaying, kClosing, kCount
+  kStartup,
+  kClientTls,
+  kWaiting,
+  kConnecting,
+  kServerTls,
+  kServerStartup,
+  kAwaitWritable,
+  kRelaying,
+  kClosing,
+  kCount
 };
 const char* SessionStateName(SessionState s);
 

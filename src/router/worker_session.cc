@@ -143,8 +143,8 @@ void Worker::TryRoute(Session& s) {
   if (s.port == Port::kWrite) {
     d = RouteWrite(*topo_, now, Excluded(s));
   } else {
-    d = RouteRead(*topo_, Policy(), lagging_, [this](const std::string& n) { return shared_.loads.Active(n); },
-                  Excluded(s));
+    d = RouteRead(
+        *topo_, Policy(), lagging_, [this](const std::string& n) { return shared_.loads.Active(n); }, Excluded(s));
   }
   if (d.server) {
     waiting_.erase(s.id);
@@ -211,9 +211,7 @@ void Worker::OnServerEvent(uint64_t id, uint32_t ev) {
       OnConnected(s);
       break;
     }
-    case SessionState::kServerTls:
-      ContinueServerTls(s);
-      break;
+    case SessionState::kServerTls: ContinueServerTls(s); break;
     case SessionState::kServerStartup:
     case SessionState::kAwaitWritable: {
       if ((ev & net::kWritable) && !FlushServer(s)) return Close(s, CloseReason::kServerClosed, "write failed");
@@ -236,8 +234,7 @@ void Worker::OnServerEvent(uint64_t id, uint32_t ev) {
         return Close(s, CloseReason::kServerClosed, "server closed");
       }
       break;
-    default:
-      break;
+    default: break;
   }
   if (!s.closed) UpdateInterest(s);
 }
@@ -262,8 +259,7 @@ void Worker::OnServerStartupBytes(Session& s, std::string_view bytes) {
   s.to_client_frames.Feed(out);
   s.to_client.append(out);
   switch (step) {
-    case ServerHandshake::Step::kContinue:
-      break;
+    case ServerHandshake::Step::kContinue: break;
     case ServerHandshake::Step::kAwaitWritable:
       Move(s, SessionState::kAwaitWritable, s.server_name + " reports in_hot_standby=on");
       Probe(s);
@@ -280,11 +276,8 @@ void Worker::OnServerStartupBytes(Session& s, std::string_view bytes) {
       Probe(s);
       break;
     }
-    case ServerHandshake::Step::kLinked:
-      Link(s);
-      break;
-    case ServerHandshake::Step::kRetry:
-      return Retry(s, s.server_name + ": " + s.hs->error());
+    case ServerHandshake::Step::kLinked: Link(s); break;
+    case ServerHandshake::Step::kRetry: return Retry(s, s.server_name + ": " + s.hs->error());
     case ServerHandshake::Step::kFailed:
       return Refuse(s, "08P01", "pgwarden-router: " + s.server_name + ": " + s.hs->error(),
                     CloseReason::kProtocolViolation);
@@ -384,8 +377,8 @@ void Worker::DropServer(Session& s) {
 
 void Worker::Refuse(Session& s, const std::string& sqlstate, const std::string& message, CloseReason reason) {
   if (s.closed || s.state == SessionState::kClosing) return;
-  log_.Info("refused a " + std::string(PortName(s.port)) + " connection (user " + s.user + ", database " +
-            s.database + "): " + message);
+  log_.Info("refused a " + std::string(PortName(s.port)) + " connection (user " + s.user + ", database " + s.database +
+            "): " + message);
   DropServer(s);
   waiting_.erase(s.id);
   if (!s.to_client_frames.AtBoundary()) return Close(s, reason, message + " (inside a server message: no error sent)");
@@ -411,8 +404,8 @@ void Worker::Refuse(Session& s, const std::string& sqlstate, const std::string& 
 void Worker::Close(Session& s, CloseReason reason, const std::string& why) {
   if (s.closed) return;
   if (log_.Enabled(LogLevel::kDebug)) {
-    log_.Debug("session " + std::to_string(index_) + "." + std::to_string(s.id) + " closed: " +
-               CloseReasonName(reason) + " (" + why + ")");
+    log_.Debug("session " + std::to_string(index_) + "." + std::to_string(s.id) +
+               " closed: " + CloseReasonName(reason) + " (" + why + ")");
   }
   if (s.state == SessionState::kWaiting) stats_.waiting.fetch_sub(1, std::memory_order_relaxed);
   s.closed = true;

@@ -16,7 +16,8 @@ void Worker::StartClientTls(Session& s) {
   // 'S' goes in clear, alone: anything queued before it would be read by the client as TLS.
   if (!s.to_client.empty()) return Close(s, CloseReason::kClientClosed, "client not reading");
   char yes = 'S';
-  if (send(s.cfd, &yes, 1, MSG_NOSIGNAL) != 1) return Close(s, CloseReason::kClientClosed, "write to the client failed");
+  if (send(s.cfd, &yes, 1, MSG_NOSIGNAL) != 1)
+    return Close(s, CloseReason::kClientClosed, "write to the client failed");
   s.ctls = std::make_unique<net::TlsConn>(cfg_->client_tls, s.cfd, /*server_side=*/true);
   Move(s, SessionState::kClientTls, "SSLRequest");
   ContinueClientTls(s);
@@ -29,12 +30,8 @@ void Worker::ContinueClientTls(Session& s) {
       s.ctls_wait = 0;
       Move(s, SessionState::kStartup, "TLS with the client: " + s.ctls->Describe());
       return;
-    case net::TlsConn::Step::kWantRead:
-      s.ctls_wait = net::kReadable;
-      return;
-    case net::TlsConn::Step::kWantWrite:
-      s.ctls_wait = net::kWritable;
-      return;
+    case net::TlsConn::Step::kWantRead: s.ctls_wait = net::kReadable; return;
+    case net::TlsConn::Step::kWantWrite: s.ctls_wait = net::kWritable; return;
     case net::TlsConn::Step::kFailed:
       // Nothing can be said to the client: it speaks TLS and the handshake is broken.
       log_.Info("TLS handshake with a client failed: " + s.ctls->error());
@@ -75,8 +72,8 @@ void Worker::ContinueServerTls(Session& s) {
                     CloseReason::kTlsFailed);
     }
     bool full = cfg_->server_tls_sslmode == ServerTlsMode::kVerifyFull;
-    s.stls = std::make_unique<net::TlsConn>(cfg_->server_tls, s.sfd, /*server_side=*/false,
-                                            full ? s.server_addr.host : "");
+    s.stls =
+        std::make_unique<net::TlsConn>(cfg_->server_tls, s.sfd, /*server_side=*/false, full ? s.server_addr.host : "");
   }
   switch (s.stls->Handshake()) {
     case net::TlsConn::Step::kDone:
@@ -84,12 +81,8 @@ void Worker::ContinueServerTls(Session& s) {
       s.stls_wait = 0;
       if (log_.Enabled(LogLevel::kDebug)) log_.Debug("TLS with " + s.server_name + ": " + s.stls->Describe());
       return OnConnected(s);
-    case net::TlsConn::Step::kWantRead:
-      s.stls_wait = net::kReadable;
-      return;
-    case net::TlsConn::Step::kWantWrite:
-      s.stls_wait = net::kWritable;
-      return;
+    case net::TlsConn::Step::kWantRead: s.stls_wait = net::kReadable; return;
+    case net::TlsConn::Step::kWantWrite: s.stls_wait = net::kWritable; return;
     case net::TlsConn::Step::kFailed:
       return Refuse(s, "08001", "pgwarden-router: TLS with the server " + s.server_name + ": " + s.stls->error(),
                     CloseReason::kTlsFailed);

@@ -1,6 +1,7 @@
 // A TCP forwarder on loopback for one-sided faults (tests, benchmarks, the torture tool): a node's etcd traffic
 // goes through it, and the test freezes it (connections stay open, no byte moves: an etcd member cut off from its
-// peers or a black-holed link) or cuts it (every connection closed, new ones closed at once), then lets traffic pass again.
+// peers or a black-holed link) or cuts it (every connection closed, new ones closed at once), then lets traffic pass
+// again.
 //
 // One thread polls every socket with a 50 ms bound, so mode changes and Stop take effect within that.
 #pragma once
@@ -124,15 +125,19 @@ class Forwarder {
         int c = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
         if (c >= 0) {
           ++accepted_;
-          if (mode == Mode::kCut) close(c);
-          else pairs_.push_back(Pair{c, -1});
+          if (mode == Mode::kCut)
+            close(c);
+          else
+            pairs_.push_back(Pair{c, -1});
         }
       }
       for (size_t i = 1; i < fds.size(); ++i) {
         if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
         for (auto& p : pairs_) {
-          if (fds[i].fd == p.client && p.server >= 0 && !Relay(p.client, p.server)) Close(p);
-          else if (fds[i].fd == p.server && p.client >= 0 && !Relay(p.server, p.client)) Close(p);
+          if (fds[i].fd == p.client && p.server >= 0 && !Relay(p.client, p.server))
+            Close(p);
+          else if (fds[i].fd == p.server && p.client >= 0 && !Relay(p.server, p.client))
+            Close(p);
         }
       }
       std::erase_if(pairs_, [](const Pair& p) { return p.client < 0; });

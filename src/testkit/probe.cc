@@ -46,8 +46,8 @@ void WriteProbe::Loop() {
     ++attempts_;
     bool ok = false;
     if (!c.connected()) {
-      if (c.Connect(conninfo_, Duration(1000)).ok()) sql = "INSERT INTO " + c.QuoteIdent(table_) +
-                                                            " VALUES ($1, inet_server_port()) RETURNING port";
+      if (c.Connect(conninfo_, Duration(1000)).ok())
+        sql = "INSERT INTO " + c.QuoteIdent(table_) + " VALUES ($1, inet_server_port()) RETURNING port";
     }
     if (c.connected()) {
       int64_t id = next_id_;

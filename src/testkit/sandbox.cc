@@ -114,13 +114,21 @@ Status Sandbox::SaveState() const {
   j["pgwarden_bin"] = spec_.pgwarden_bin;
   j["run_as"] = spec_.run_as;
   if (router_.pid > 0) {
-    j["router"] = {{"pid", router_.pid}, {"write_port", router_.write_port}, {"read_port", router_.read_port},
-                   {"admin_port", router_.admin_port}, {"log", router_.log_path}};
+    j["router"] = {{"pid", router_.pid},
+                   {"write_port", router_.write_port},
+                   {"read_port", router_.read_port},
+                   {"admin_port", router_.admin_port},
+                   {"log", router_.log_path}};
   }
   j["nodes"] = Json::array();
   for (const auto& n : nodes_) {
-    j["nodes"].push_back({{"name", n.name}, {"pg_port", n.pg_port}, {"api_port", n.api_port}, {"pid", n.pid},
-                          {"config", n.config_path}, {"log", n.log_path}, {"data_dir", n.data_dir}});
+    j["nodes"].push_back({{"name", n.name},
+                          {"pg_port", n.pg_port},
+                          {"api_port", n.api_port},
+                          {"pid", n.pid},
+                          {"config", n.config_path},
+                          {"log", n.log_path},
+                          {"data_dir", n.data_dir}});
   }
   return WriteFileAtomic(spec_.dir + "/sandbox.json", j.dump(2) + "\n", 0644);
 }
@@ -163,19 +171,21 @@ Status Sandbox::StartEtcd() {
   ProcessOptions o;
   o.run_as = RunAsUser();
   auto pid = StartDetached({"etcd", "--name", "sandbox", "--data-dir", data, "--listen-client-urls", c,
-                            "--advertise-client-urls", c, "--listen-peer-urls", p, "--initial-advertise-peer-urls",
-                            p, "--initial-cluster", "sandbox=" + p, "--initial-cluster-state", "new"},
+                            "--advertise-client-urls", c, "--listen-peer-urls", p, "--initial-advertise-peer-urls", p,
+                            "--initial-cluster", "sandbox=" + p, "--initial-cluster-state", "new"},
                            spec_.dir + "/etcd.log", o);
   if (!pid.ok()) return pid.status().Context("starting etcd (is etcd-server installed?)");
   etcd_pid_ = *pid;
   etcd_endpoint_ = "127.0.0.1:" + std::to_string((*ports)[0]);
   HttpClient http;
-  bool up = WaitFor([&] {
-    HttpRequest req;
-    req.url = c + "/health";
-    auto r = http.Do(req);
-    return r.ok() && r->status == 200;
-  }, Duration(30000));
+  bool up = WaitFor(
+      [&] {
+        HttpRequest req;
+        req.url = c + "/health";
+        auto r = http.Do(req);
+        return r.ok() && r->status == 200;
+      },
+      Duration(30000));
   if (!up) return Timeout("etcd did not become healthy within 30 s; see " + spec_.dir + "/etcd.log");
   return Status::Ok();
 }
@@ -186,13 +196,14 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
   if (spec.nodes < 1 || spec.nodes > 9) return InvalidArgument("--nodes must be between 1 and 9");
   if (spec.ttl < DynamicConfig::kMinTtl || spec.loop_wait < DynamicConfig::kMinLoopWait ||
       spec.retry_timeout < DynamicConfig::kMinRetryTimeout) {
-    return InvalidArgument("--ttl must be at least " + std::to_string(DynamicConfig::kMinTtl) + ", --loop-wait and "
+    return InvalidArgument("--ttl must be at least " + std::to_string(DynamicConfig::kMinTtl) +
+                           ", --loop-wait and "
                            "--retry-timeout at least 1");
   }
   if (spec.loop_wait + 2 * spec.retry_timeout > spec.ttl) {
     return InvalidArgument("--loop-wait (" + std::to_string(spec.loop_wait) + ") + 2 * --retry-timeout (" +
-                           std::to_string(spec.retry_timeout) + ") must not exceed --ttl (" +
-                           std::to_string(spec.ttl) + ")");
+                           std::to_string(spec.retry_timeout) + ") must not exceed --ttl (" + std::to_string(spec.ttl) +
+                           ")");
   }
   if (PathExists(spec.dir + "/sandbox.json")) {
     return InvalidArgument(spec.dir + " already holds a sandbox; run 'pgwardenctl sandbox down --dir " + spec.dir +
@@ -237,44 +248,67 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
     // Written out so that the same files also run Patroni, which looks only in PATH.
     std::string bin_dir = FindPostgresBinDir(ProcessEnvironment());
     std::string yml =
-        "scope: " + spec.scope + "\n"
-        "namespace: " + spec.namespace_ + "\n"
-        "name: " + n.name + "\n"
+        "scope: " + spec.scope +
+        "\n"
+        "namespace: " +
+        spec.namespace_ +
+        "\n"
+        "name: " +
+        n.name +
+        "\n"
         "restapi:\n"
-        "  listen: 127.0.0.1:" + std::to_string(n.api_port) + "\n"
-        "  connect_address: 127.0.0.1:" + std::to_string(n.api_port) + "\n" +
-        spec.extra_restapi +
+        "  listen: 127.0.0.1:" +
+        std::to_string(n.api_port) +
+        "\n"
+        "  connect_address: 127.0.0.1:" +
+        std::to_string(n.api_port) + "\n" + spec.extra_restapi +
         "etcd3:\n"
-        "  hosts: " + hosts + "\n"
+        "  hosts: " +
+        hosts +
+        "\n"
         "bootstrap:\n"
         "  dcs:\n"
-        "    ttl: " + std::to_string(spec.ttl) + "\n"
-        "    loop_wait: " + std::to_string(spec.loop_wait) + "\n"
-        "    retry_timeout: " + std::to_string(spec.retry_timeout) + "\n"
+        "    ttl: " +
+        std::to_string(spec.ttl) +
+        "\n"
+        "    loop_wait: " +
+        std::to_string(spec.loop_wait) +
+        "\n"
+        "    retry_timeout: " +
+        std::to_string(spec.retry_timeout) +
+        "\n"
         "    maximum_lag_on_failover: 1048576\n"
         "    postgresql:\n"
         "      use_pg_rewind: true\n"
         "      use_slots: true\n"
         "      parameters:\n"
-        "        wal_level: " + spec.wal_level + "\n"
+        "        wal_level: " +
+        spec.wal_level +
+        "\n"
         "        hot_standby: 'on'\n"
         "        wal_log_hints: 'on'\n"
-        "        max_connections: " + std::to_string(spec.max_connections) + "\n" +
-        spec.extra_dcs +
+        "        max_connections: " +
+        std::to_string(spec.max_connections) + "\n" + spec.extra_dcs +
         "  initdb:\n"
         "  - encoding: UTF8\n"
         "  - data-checksums\n" +
         spec.extra_bootstrap +
         "postgresql:\n"
-        "  listen: 127.0.0.1:" + std::to_string(n.pg_port) + "\n"
-        "  connect_address: 127.0.0.1:" + std::to_string(n.pg_port) + "\n"
-        "  data_dir: " + n.data_dir + "\n" +
-        (bin_dir.empty() ? std::string() : "  bin_dir: " + bin_dir + "\n") +
-        "  pgpass: " + home + "/pgpass\n"
+        "  listen: 127.0.0.1:" +
+        std::to_string(n.pg_port) +
+        "\n"
+        "  connect_address: 127.0.0.1:" +
+        std::to_string(n.pg_port) +
+        "\n"
+        "  data_dir: " +
+        n.data_dir + "\n" + (bin_dir.empty() ? std::string() : "  bin_dir: " + bin_dir + "\n") + "  pgpass: " + home +
+        "/pgpass\n"
         "  authentication:\n"
         "    superuser:\n"
         "      username: postgres\n"
-        "      password: " + kSuperuserPassword + "\n"
+        "      password: " +
+        kSuperuserPassword +
+        "\n"
         "    replication:\n"
         "      username: replicator\n"
         "      password: sandbox-replicator\n"
@@ -282,7 +316,9 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
         "      username: rewind_user\n"
         "      password: sandbox-rewind\n"
         "  parameters:\n"
-        "    unix_socket_directories: " + home + "\n"
+        "    unix_socket_directories: " +
+        home +
+        "\n"
         "    shared_buffers: 32MB\n" +
         spec.extra_postgresql +
         (spec.postgresql_pg_hba ? std::string("  pg_hba:\n"
@@ -354,50 +390,52 @@ Result<std::string> Sandbox::NodeStatus(const std::string& name) const {
 
 Status Sandbox::WaitHealthy(Duration timeout) const {
   std::string last = "no node answered";
-  bool ok = WaitFor([&] {
-    std::string leader;
-    int replicas = 0;
-    std::set<std::string> streaming;
-    for (const auto& n : nodes_) {
-      auto body = NodeStatus(n.name);
-      if (!body.ok()) {
-        last = n.name + " does not answer: " + body.status().message();
-        return false;
-      }
-      Json j = Json::parse(*body, nullptr, false);
-      if (j.is_discarded() || j.value("state", "") != "running") {
-        last = n.name + " is not running yet";
-        return false;
-      }
-      if (j.value("role", "") == "primary" || j.value("role", "") == "master") {  // Patroni 3 says master
-        if (!leader.empty()) {
-          last = "two primaries: " + leader + " and " + n.name;
+  bool ok = WaitFor(
+      [&] {
+        std::string leader;
+        int replicas = 0;
+        std::set<std::string> streaming;
+        for (const auto& n : nodes_) {
+          auto body = NodeStatus(n.name);
+          if (!body.ok()) {
+            last = n.name + " does not answer: " + body.status().message();
+            return false;
+          }
+          Json j = Json::parse(*body, nullptr, false);
+          if (j.is_discarded() || j.value("state", "") != "running") {
+            last = n.name + " is not running yet";
+            return false;
+          }
+          if (j.value("role", "") == "primary" || j.value("role", "") == "master") {  // Patroni 3 says master
+            if (!leader.empty()) {
+              last = "two primaries: " + leader + " and " + n.name;
+              return false;
+            }
+            leader = n.name;
+            for (const auto& r : j.value("replication", Json::array())) {
+              if (r.value("state", "") == "streaming") streaming.insert(r.value("application_name", ""));
+            }
+          } else {
+            ++replicas;
+          }
+        }
+        if (leader.empty()) {
+          last = "no primary yet";
           return false;
         }
-        leader = n.name;
-        for (const auto& r : j.value("replication", Json::array())) {
-          if (r.value("state", "") == "streaming") streaming.insert(r.value("application_name", ""));
+        if (replicas != static_cast<int>(nodes_.size()) - 1 || streaming.size() != nodes_.size() - 1) {
+          last = std::to_string(streaming.size()) + " of " + std::to_string(nodes_.size() - 1) +
+                 " replicas stream from " + leader;
+          return false;
         }
-      } else {
-        ++replicas;
-      }
-    }
-    if (leader.empty()) {
-      last = "no primary yet";
-      return false;
-    }
-    if (replicas != static_cast<int>(nodes_.size()) - 1 || streaming.size() != nodes_.size() - 1) {
-      last = std::to_string(streaming.size()) + " of " + std::to_string(nodes_.size() - 1) +
-             " replicas stream from " + leader;
-      return false;
-    }
-    Status routed = RouterRoutesTo(leader);
-    if (!routed.ok()) {
-      last = routed.message();
-      return false;
-    }
-    return true;
-  }, timeout);
+        Status routed = RouterRoutesTo(leader);
+        if (!routed.ok()) {
+          last = routed.message();
+          return false;
+        }
+        return true;
+      },
+      timeout);
   if (!ok) return Timeout("cluster not healthy: " + last);
   return Status::Ok();
 }
@@ -451,9 +489,9 @@ std::string Sandbox::Describe() const {
       Json j = Json::parse(*body, nullptr, false);
       if (!j.is_discarded()) role = j.value("role", "?");
     }
-    out += n.name + " (" + role + "): postgresql://postgres:" + kSuperuserPassword + "@127.0.0.1:" +
-           std::to_string(n.pg_port) + "/postgres   REST http://127.0.0.1:" + std::to_string(n.api_port) +
-           "/patroni   log " + n.log_path + "\n";
+    out += n.name + " (" + role + "): postgresql://postgres:" + kSuperuserPassword +
+           "@127.0.0.1:" + std::to_string(n.pg_port) +
+           "/postgres   REST http://127.0.0.1:" + std::to_string(n.api_port) + "/patroni   log " + n.log_path + "\n";
   }
   return out + DescribeRouter();
 }

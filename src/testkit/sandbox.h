@@ -34,8 +34,8 @@ struct SandboxSpec {
   int nodes = 3;
   std::string scope = "demo";
   std::string namespace_ = "/service";
-  std::string pgwarden_bin;      // path of the pgwarden executable
-  std::string etcd_endpoint;     // host:port of an existing etcd; empty = start one
+  std::string pgwarden_bin;   // path of the pgwarden executable
+  std::string etcd_endpoint;  // host:port of an existing etcd; empty = start one
   std::string run_as = "postgres";
   int ttl = 10, loop_wait = 1, retry_timeout = 3;
   std::string name_prefix = "pg";
@@ -44,14 +44,14 @@ struct SandboxSpec {
   // Extra YAML lines under bootstrap.dcs (4-space indent, e.g. "    failsafe_mode: true\n") and under postgresql
   // (2-space indent).
   std::string extra_dcs;
-  int max_connections = 50;  // bootstrap.dcs postgresql.parameters.max_connections (the same on every node)
+  int max_connections = 50;           // bootstrap.dcs postgresql.parameters.max_connections (the same on every node)
   std::string wal_level = "replica";  // bootstrap.dcs.postgresql.parameters.wal_level (logical for logical slots)
   std::string extra_postgresql;
   std::string extra_restapi;  // under restapi (2-space indent)
   // etcd3.hosts of node i when set (comma-separated host:port list; tests put a forwarder first): with `{etcd}`
   // replaced by the sandbox's etcd endpoint.
   std::vector<std::string> node_etcd_hosts;
-  std::string extra_bootstrap;  // under bootstrap (2-space indent): post_bootstrap, users, pg_hba
+  std::string extra_bootstrap;    // under bootstrap (2-space indent): post_bootstrap, users, pg_hba
   bool postgresql_pg_hba = true;  // write the sandbox's postgresql.pg_hba (false: bootstrap.pg_hba or defaults)
   // Also start a pgwarden-router (write, read and admin ports on loopback) watching the cluster's keys.
   bool start_router = false;
@@ -82,8 +82,8 @@ class Sandbox {
   // Sends `sig` to the agent of `name`; with wait, until it exited (bounded).
   Status SignalNode(const std::string& name, int sig, bool wait, Duration timeout = Duration(60000));
   Status StartNode(const std::string& name);
-  // Stops the router, every agent (SIGTERM, then SIGKILL after a bound), any postmaster left in our data dirs, and the etcd
-  // we started. With wipe, removes the directory.
+  // Stops the router, every agent (SIGTERM, then SIGKILL after a bound), any postmaster left in our data dirs, and the
+  // etcd we started. With wipe, removes the directory.
   Status Down(bool wipe);
 
   std::string EtcdEndpoint() const { return etcd_endpoint_; }

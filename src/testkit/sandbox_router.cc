@@ -4,9 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dcs/http.h"
 #include "testkit/sandbox.h"
 #include "testkit/sandbox_internal.h"
-#include "dcs/http.h"
 
 namespace pgw {
 
@@ -28,8 +28,8 @@ Status Sandbox::StartRouter() {
   ProcessOptions o;
   o.run_as = RunAsUser();
   auto pid = StartDetached({bin, "--dcs-url", "http://" + etcd_endpoint_, "--scope", spec_.scope, "--namespace",
-                            spec_.namespace_, "--listen-write", port(r.write_port), "--listen-read",
-                            port(r.read_port), "--listen-admin", port(r.admin_port), "--workers", "2"},
+                            spec_.namespace_, "--listen-write", port(r.write_port), "--listen-read", port(r.read_port),
+                            "--listen-admin", port(r.admin_port), "--workers", "2"},
                            r.log_path, o);
   if (!pid.ok()) return pid.status().Context("starting pgwarden-router");
   r.pid = *pid;

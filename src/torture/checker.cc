@@ -5,9 +5,7 @@
 
 namespace pgw::torture {
 
-std::string ServerId::Key() const {
-  return address + " tl " + std::to_string(timeline) + " sysid " + sysid;
-}
+std::string ServerId::Key() const { return address + " tl " + std::to_string(timeline) + " sysid " + sysid; }
 
 namespace {
 

@@ -24,9 +24,9 @@ namespace pgw::torture {
 using Micros = int64_t;
 
 struct ServerId {
-  std::string sysid;    // pg_control_system().system_identifier
-  int timeline = 0;     // the timeline the insert was written on
-  std::string address;  // "host:port" as the server sees itself (inet_server_addr, inet_server_port)
+  std::string sysid;        // pg_control_system().system_identifier
+  int timeline = 0;         // the timeline the insert was written on
+  std::string address;      // "host:port" as the server sees itself (inet_server_addr, inet_server_port)
   std::string Key() const;  // "127.0.0.1:5432 tl 3 sysid 7...": stable, readable, unique per incarnation
   bool operator==(const ServerId&) const = default;
 };
@@ -56,7 +56,7 @@ struct Verdict {
   std::vector<int64_t> lost;        // acknowledged, not in the table (ascending)
   std::vector<int64_t> duplicates;  // in the table more than once (ascending; each id once)
   std::vector<SplitBrain> split_brain;
-  std::vector<Window> windows;      // one per server, by first acknowledgement
+  std::vector<Window> windows;  // one per server, by first acknowledgement
 };
 
 // Per-server windows, ordered by first acknowledgement.

@@ -146,22 +146,24 @@ Forwarder* SandboxCluster::EtcdLink(const std::string& node) {
 
 Status DsnCluster::WaitHealthy(Duration timeout) {
   std::string last = "not checked";
-  bool ok = WaitFor([&] {
-    if (health_.empty()) {
-      Status s = ReachesPrimary(dsn_);
-      last = s.ok() ? "" : s.message();
-      return s.ok();
-    }
-    ProcessOptions o;
-    o.timeout = Duration(30000);
-    auto r = Run(health_, o);
-    if (!r.ok()) {
-      last = r.status().message();
-      return false;
-    }
-    last = "the health command: " + r->Describe();
-    return r->Success();
-  }, timeout, health_.empty() ? kTorturePoll : Duration(500));  // a user's health command is not run in a busy loop
+  bool ok = WaitFor(
+      [&] {
+        if (health_.empty()) {
+          Status s = ReachesPrimary(dsn_);
+          last = s.ok() ? "" : s.message();
+          return s.ok();
+        }
+        ProcessOptions o;
+        o.timeout = Duration(30000);
+        auto r = Run(health_, o);
+        if (!r.ok()) {
+          last = r.status().message();
+          return false;
+        }
+        last = "the health command: " + r->Describe();
+        return r->Success();
+      },
+      timeout, health_.empty() ? kTorturePoll : Duration(500));  // a user's health command is not run in a busy loop
   return ok ? Status::Ok() : Timeout("cluster not healthy: " + last);
 }
 

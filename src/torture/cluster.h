@@ -15,8 +15,8 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/wait.h"
-#include "testkit/sandbox.h"
 #include "testkit/forwarder.h"
+#include "testkit/sandbox.h"
 
 namespace pgw::torture {
 

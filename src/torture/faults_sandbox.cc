@@ -55,8 +55,8 @@ void KillMachine(const Sandbox& sb, const std::string& node) {
   if (pm) kill(*pm, SIGKILL);
 }
 
-Result<HttpResponse> Api(const Sandbox& sb, const std::string& node, const std::string& method,
-                         const std::string& path, const std::string& body, Duration timeout) {
+Result<HttpResponse> Api(const Sandbox& sb, const std::string& node, const std::string& method, const std::string& path,
+                         const std::string& body, Duration timeout) {
   HttpClient http;
   HttpRequest req;
   req.method = method;
@@ -131,8 +131,9 @@ class SandboxFault final : public Fault {
     } else if (name_ == "partition-primary") {
       link_ = c_.EtcdLink(leader_);
       if (link_ == nullptr) {
-        return InvalidArgument("partition-primary needs a sandbox this run starts (--sandbox on a directory without "
-                               "one), whose agents reach etcd through forwarders");
+        return InvalidArgument(
+            "partition-primary needs a sandbox this run starts (--sandbox on a directory without "
+            "one), whose agents reach etcd through forwarders");
       }
       link_->SetMode(Forwarder::Mode::kFreeze);
     } else if (name_ == "ttl-change") {
@@ -199,9 +200,9 @@ class SandboxFault final : public Fault {
     restart_ = {sync, leader_};
     // The primary replaces the dead standby with the frozen one in synchronous_standby_names; give it a loop to
     // (wrongly) publish it before the primary dies too.
-    WaitFor([&] {
-      return Setting(sb_.Conninfo(leader_), "synchronous_standby_names").find(async) != std::string::npos;
-    }, Duration(5000), kTorturePoll);
+    WaitFor(
+        [&] { return Setting(sb_.Conninfo(leader_), "synchronous_standby_names").find(async) != std::string::npos; },
+        Duration(5000), kTorturePoll);
     std::this_thread::sleep_for(Duration(1500));
     KillMachine(sb_, leader_);
     SignalAll(lagging, SIGCONT);
@@ -223,9 +224,9 @@ class SandboxFault final : public Fault {
 }  // namespace
 
 const std::vector<std::string>& SandboxFaultNames() {
-  static const std::vector<std::string> kNames = {
-      "kill-primary", "kill-agent",        "kill-machine", "freeze-agent", "freeze-postgres",
-      "stop-etcd",    "switchover",        "partition-primary", "ttl-change", "lagging-sync"};
+  static const std::vector<std::string> kNames = {"kill-primary",    "kill-agent",  "kill-machine", "freeze-agent",
+                                                  "freeze-postgres", "stop-etcd",   "switchover",   "partition-primary",
+                                                  "ttl-change",      "lagging-sync"};
   return kNames;
 }
 

@@ -23,7 +23,9 @@ std::string TortureUsage() {
          "mode; 2: bad arguments; 3: a round could not be completed (see its errors).\n"
          "  --sandbox DIR        a sandbox (pgwardenctl sandbox up); when DIR holds none, one is started there\n"
          "                       (3 nodes, ttl 5, etcd through forwarders) and taken down at the end\n"
-         "  --fault NAME         built-in, on the sandbox's leader: " + faults + "\n"
+         "  --fault NAME         built-in, on the sandbox's leader: " +
+         faults +
+         "\n"
          "                       (a comma-separated list rotates across rounds)\n"
          "  --dsn DSN            libpq keyword/value string the writers use: the router's write port, a multi-host\n"
          "                       string with target_session_attrs=read-write, or a node (default for a sandbox:\n"
@@ -73,8 +75,8 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       char* end = nullptr;
       long n = std::strtol(v->c_str(), &end, 10);
       if (v->empty() || *end != 0 || n < lo || n > hi) {
-        return InvalidArgument(flag + " must be a whole number of " + unit + " from " + std::to_string(lo) +
-                               " to " + std::to_string(hi) + ", got '" + *v + "'");
+        return InvalidArgument(flag + " must be a whole number of " + unit + " from " + std::to_string(lo) + " to " +
+                               std::to_string(hi) + ", got '" + *v + "'");
       }
       return n;
     };
@@ -92,8 +94,10 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
     };
     Status st = Status::Ok();
     auto take = [&](auto result, auto& into) {
-      if (result.ok()) into = *result;
-      else st = result.status();
+      if (result.ok())
+        into = *result;
+      else
+        st = result.status();
     };
     if (flag == "--sandbox") {
       take(value(), o.sandbox_dir);
@@ -164,8 +168,9 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
     return InvalidArgument("no fault: give --fault NAME (with --sandbox) or --fault-cmd CMD");
   }
   if (!o.faults.empty() && o.sandbox_dir.empty()) {
-    return InvalidArgument("--fault acts on a sandbox's processes and needs --sandbox DIR; for another cluster use "
-                           "--fault-cmd CMD");
+    return InvalidArgument(
+        "--fault acts on a sandbox's processes and needs --sandbox DIR; for another cluster use "
+        "--fault-cmd CMD");
   }
   if (!o.recover_cmd.empty() && o.fault_cmd.empty()) return InvalidArgument("--recover-cmd needs --fault-cmd");
   if (!o.health_cmd.empty() && !o.sandbox_dir.empty()) {

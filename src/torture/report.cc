@@ -79,14 +79,14 @@ std::string SummaryText(const std::vector<RoundResult>& rounds) {
     split += r.split_brain.size();
     errors += r.errors.size();
   }
-  std::string out = ctl::Table({"Round", "Fault", "Mode", "Downtime (s)", "Acked", "Lost", "Duplicates",
-                                "Split brain", "Errors", "Verdict"},
-                               rows, {true, false, false, true, true, true, true, true, true, false}, "Summary ");
+  std::string out = ctl::Table(
+      {"Round", "Fault", "Mode", "Downtime (s)", "Acked", "Lost", "Duplicates", "Split brain", "Errors", "Verdict"},
+      rows, {true, false, false, true, true, true, true, true, true, false}, "Summary ");
   Spread s = Summarize(Downtimes(rounds));
   out += "downtime median " + Fixed(s.median, 3) + " s, p95 " + Fixed(s.p95, 3) + " s, max " + Fixed(s.max, 3) +
-         " s; " + std::to_string(acked) + " acknowledged, " + std::to_string(lost) + " lost, " +
-         std::to_string(dups) + " duplicates, " + std::to_string(split) + " split brain, " +
-         std::to_string(errors) + " errors: " + (Passed(rounds) ? "PASSED" : "FAILED") + "\n";
+         " s; " + std::to_string(acked) + " acknowledged, " + std::to_string(lost) + " lost, " + std::to_string(dups) +
+         " duplicates, " + std::to_string(split) + " split brain, " + std::to_string(errors) +
+         " errors: " + (Passed(rounds) ? "PASSED" : "FAILED") + "\n";
   return out;
 }
 
@@ -96,23 +96,38 @@ Json ReportJson(const std::vector<RoundResult>& rounds) {
   for (const auto& r : rounds) {
     Json servers = Json::array();
     for (const auto& w : r.windows) {
-      servers.push_back({{"server", w.server.address}, {"timeline", w.server.timeline},
-                         {"system_identifier", w.server.sysid}, {"acked", w.acks},
+      servers.push_back({{"server", w.server.address},
+                         {"timeline", w.server.timeline},
+                         {"system_identifier", w.server.sysid},
+                         {"acked", w.acks},
                          {"first_s", static_cast<double>(w.first_acked - r.fault_at) / 1e6},
                          {"last_s", static_cast<double>(w.last_acked - r.fault_at) / 1e6}});
     }
     Json pairs = Json::array();
     for (const auto& s : r.split_brain) {
-      pairs.push_back({{"a", s.a}, {"b", s.b}, {"from_s", static_cast<double>(s.from - r.fault_at) / 1e6},
+      pairs.push_back({{"a", s.a},
+                       {"b", s.b},
+                       {"from_s", static_cast<double>(s.from - r.fault_at) / 1e6},
                        {"to_s", static_cast<double>(s.to - r.fault_at) / 1e6}});
     }
-    out["rounds"].push_back({{"round", r.round}, {"fault", r.fault}, {"synchronous", r.synchronous},
-                             {"downtime_s", r.downtime_s}, {"acked", r.acked}, {"lost", r.lost.size()},
-                             {"duplicates", r.duplicates.size()}, {"split_brain", r.split_brain.size()},
-                             {"errors", r.errors}, {"failed_writes", r.failed_writes},
-                             {"first_id", r.first_id}, {"last_id", r.last_id}, {"lost_ids", r.lost},
-                             {"duplicate_ids", r.duplicates}, {"split_brain_pairs", pairs}, {"servers", servers},
-                             {"write_errors", r.write_errors}, {"passed", !r.Violation() && r.errors.empty()}});
+    out["rounds"].push_back({{"round", r.round},
+                             {"fault", r.fault},
+                             {"synchronous", r.synchronous},
+                             {"downtime_s", r.downtime_s},
+                             {"acked", r.acked},
+                             {"lost", r.lost.size()},
+                             {"duplicates", r.duplicates.size()},
+                             {"split_brain", r.split_brain.size()},
+                             {"errors", r.errors},
+                             {"failed_writes", r.failed_writes},
+                             {"first_id", r.first_id},
+                             {"last_id", r.last_id},
+                             {"lost_ids", r.lost},
+                             {"duplicate_ids", r.duplicates},
+                             {"split_brain_pairs", pairs},
+                             {"servers", servers},
+                             {"write_errors", r.write_errors},
+                             {"passed", !r.Violation() && r.errors.empty()}});
     acked += r.acked;
     lost += r.lost.size();
     dups += r.duplicates.size();
@@ -120,10 +135,10 @@ Json ReportJson(const std::vector<RoundResult>& rounds) {
     errors += r.errors.size();
   }
   Spread s = Summarize(Downtimes(rounds));
-  out["summary"] = {{"rounds", rounds.size()},
-                    {"downtime_s", {{"median", s.median}, {"p95", s.p95}, {"max", s.max}}},
-                    {"acked", acked}, {"lost", lost}, {"duplicates", dups}, {"split_brain", split},
-                    {"errors", errors}, {"passed", Passed(rounds)}};
+  out["summary"] = {{"rounds", rounds.size()}, {"downtime_s", {{"median", s.median}, {"p95", s.p95}, {"max", s.max}}},
+                    {"acked", acked},          {"lost", lost},
+                    {"duplicates", dups},      {"split_brain", split},
+                    {"errors", errors},        {"passed", Passed(rounds)}};
   return out;
 }
 

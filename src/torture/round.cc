@@ -16,8 +16,8 @@ std::string Joined(const std::vector<std::string>& v) {
 
 }  // namespace
 
-RoundResult RunRound(int number, const std::string& fault_name, Fault& fault, Cluster& cluster,
-                     const RoundConfig& cfg, int64_t first_id, const std::atomic<bool>& interrupted) {
+RoundResult RunRound(int number, const std::string& fault_name, Fault& fault, Cluster& cluster, const RoundConfig& cfg,
+                     int64_t first_id, const std::atomic<bool>& interrupted) {
   RoundResult r;
   r.round = number;
   r.fault = fault_name;

@@ -134,7 +134,8 @@ int Run(const Options& o, const RunEnv& env, std::vector<RoundResult>* out_round
   if (!rounds.empty()) std::fprintf(env.out, "%s", SummaryText(rounds).c_str());
   if (!o.json_path.empty()) {
     Status w = WriteFileAtomic(o.json_path, ReportJson(rounds).dump(2) + "\n", 0644);
-    if (!w.ok()) std::fprintf(env.err, "pgwardenctl torture: writing %s: %s\n", o.json_path.c_str(), w.message().c_str());
+    if (!w.ok())
+      std::fprintf(env.err, "pgwardenctl torture: writing %s: %s\n", o.json_path.c_str(), w.message().c_str());
   }
   bool violation = false, errors = !next_id.ok() || rounds.empty();
   for (const auto& r : rounds) {

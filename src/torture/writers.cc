@@ -88,9 +88,9 @@ void Writers::Loop(int writer) {
   std::string sql;  // quoting the table's name needs a connection
   auto insert_sql = [&] {
     return "INSERT INTO " + c.QuoteIdent(opts_.table) +
-      " (id, writer, sysid, timeline, server) VALUES ($1, $2, $3,"
-      " ('x' || substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8))::bit(32)::int,"
-      " coalesce(host(inet_server_addr()), 'local') || ':' || inet_server_port()) RETURNING timeline, server";
+           " (id, writer, sysid, timeline, server) VALUES ($1, $2, $3,"
+           " ('x' || substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8))::bit(32)::int,"
+           " coalesce(host(inet_server_addr()), 'local') || ':' || inet_server_port()) RETURNING timeline, server";
   };
   // Writer i reconnects every reconnect_every * (1 + i/N): writers move to another server at different moments, so
   // that two servers accepting writes at once are both seen (a pool recycling connections does the same).

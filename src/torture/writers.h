@@ -24,13 +24,13 @@ namespace pgw::torture {
 Micros NowMicros();
 
 struct WriterOptions {
-  std::string dsn;                   // libpq keyword/value string
+  std::string dsn;  // libpq keyword/value string
   std::string table = "pgwarden_torture";
   int writers = 4;
-  Duration interval{10};             // between a writer's inserts
-  Duration reconnect_every{1000};    // writer i opens a fresh connection every reconnect_every * (1 + i/N)
-                                     // (0: only after a failure)
-  Duration timeout{2000};            // connect and statement timeout
+  Duration interval{10};           // between a writer's inserts
+  Duration reconnect_every{1000};  // writer i opens a fresh connection every reconnect_every * (1 + i/N)
+                                   // (0: only after a failure)
+  Duration timeout{2000};          // connect and statement timeout
 };
 
 // The table: id, writer, and the acknowledging server as the server saw itself. No unique constraint on id, so

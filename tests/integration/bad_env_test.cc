@@ -26,9 +26,9 @@ class BadEnvTest : public ::testing::Test {
                       "\n  connect_address: 127.0.0.1:" + std::to_string(api_port_) +
                       "\netcd3:\n  hosts: 127.0.0.1:" + std::to_string(etcd_port_) +
                       "\nbootstrap:\n  dcs: {ttl: 10, loop_wait: 1, retry_timeout: 3}\npostgresql:\n"
-                      "  listen: 127.0.0.1:" + std::to_string(pg_port_) +
-                      "\n  connect_address: 127.0.0.1:" + std::to_string(pg_port_) + "\n  data_dir: " + data_dir +
-                      "\n  pgpass: " + dir_->path + "/pgpass\n" + extra_pg +
+                      "  listen: 127.0.0.1:" +
+                      std::to_string(pg_port_) + "\n  connect_address: 127.0.0.1:" + std::to_string(pg_port_) +
+                      "\n  data_dir: " + data_dir + "\n  pgpass: " + dir_->path + "/pgpass\n" + extra_pg +
                       "  authentication:\n    superuser: {username: postgres, password: x}\n"
                       "    replication: {username: replicator, password: y}\n";
     EXPECT_TRUE(WriteFileAtomic(path, yml, 0644).ok());
@@ -55,8 +55,8 @@ TEST_F(BadEnvTest, ValidateConfigGoodAndBad) {
   auto r = RunAgent({"--validate-config", good});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output, "");
-  ASSERT_TRUE(WriteFileAtomic(dir_->path + "/bad.yml", "scope: x\nname: y\nrestapi: {listen: 'a:0'}\nfoo: 1\n",
-                              0644).ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(dir_->path + "/bad.yml", "scope: x\nname: y\nrestapi: {listen: 'a:0'}\nfoo: 1\n", 0644).ok());
   auto b = RunAgent({"--validate-config", dir_->path + "/bad.yml"});
   EXPECT_EQ(b.exit_code, 1);
   EXPECT_NE(b.output.find("restapi.listen: 'a:0': port 0 is outside 1..65535"), std::string::npos) << b.output;
@@ -125,10 +125,12 @@ TEST_F(BadEnvTest, EtcdUnreachableIsALoggedWaitAndSigtermEndsIt) {
   o.run_as = Unprivileged();
   auto pid = StartDetached({PgwardenBin(), cfg}, log, o);
   ASSERT_TRUE(pid.ok());
-  bool waited = WaitFor([&] {
-    auto t = ReadFile(log);
-    return t.ok() && t->find("waiting on etcd at 127.0.0.1:" + std::to_string(etcd_port_)) != std::string::npos;
-  }, std::chrono::seconds(15));
+  bool waited = WaitFor(
+      [&] {
+        auto t = ReadFile(log);
+        return t.ok() && t->find("waiting on etcd at 127.0.0.1:" + std::to_string(etcd_port_)) != std::string::npos;
+      },
+      std::chrono::seconds(15));
   EXPECT_TRUE(waited) << ReadFile(log).value();
   EXPECT_FALSE(Reap(*pid)) << "agent exited while etcd was unreachable";
   kill(*pid, SIGTERM);
@@ -157,7 +159,9 @@ TEST_F(BadEnvTest, SandboxRefusesBadTimingFlagsWithOneLineAndStartsNothing) {
   const std::vector<Case> cases = {
       {{"--ttl", "abc"}, 2, "--ttl must be a number from 1 to 3600, got 'abc'"},
       {{"--loop-wait", ""}, 2, "--loop-wait must be a number from 1 to 3600, got ''"},
-      {{"--ttl", "4", "--retry-timeout", "2"}, 1, "--loop-wait (1) + 2 * --retry-timeout (2) must not exceed --ttl (4)"},
+      {{"--ttl", "4", "--retry-timeout", "2"},
+       1,
+       "--loop-wait (1) + 2 * --retry-timeout (2) must not exceed --ttl (4)"},
       {{"--ttl", "2", "--retry-timeout", "1"}, 1, "--ttl must be at least 3"},
       {{"--retry-timeout"}, 2, "--retry-timeout needs a value"},
   };

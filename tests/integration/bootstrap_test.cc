@@ -33,11 +33,15 @@ class BootstrapTest : public ClusterFixture {
 TEST_F(BootstrapTest, PostBootstrapCreatesARoleAndADatabaseSeenOnTheReplicaToo) {
   // The role and database names come as arguments, so the command line's quoting is exercised as well; the
   // connection string is the last argument, and the password comes through PGPASSFILE.
-  std::string script = Script("setup.sh",
-                              "set -e\n"
-                              "conn=\"$3\"\n"
-                              "\"" + Psql() + "\" -v ON_ERROR_STOP=1 \"$conn\" -c \"CREATE ROLE \\\"$1\\\" LOGIN\"\n"
-                              "\"" + Psql() + "\" -v ON_ERROR_STOP=1 \"$conn\" -c \"CREATE DATABASE $2 OWNER \\\"$1\\\"\"\n");
+  std::string script =
+      Script("setup.sh",
+             "set -e\n"
+             "conn=\"$3\"\n"
+             "\"" +
+                 Psql() +
+                 "\" -v ON_ERROR_STOP=1 \"$conn\" -c \"CREATE ROLE \\\"$1\\\" LOGIN\"\n"
+                 "\"" +
+                 Psql() + "\" -v ON_ERROR_STOP=1 \"$conn\" -c \"CREATE DATABASE $2 OWNER \\\"$1\\\"\"\n");
   StartCluster(2, [&](SandboxSpec& spec) {
     spec.extra_bootstrap = "  post_bootstrap: " + script + " 'app owner' \"appdb\"\n";
     // CREATE DATABASE leaves many dirty buffers: pg_basebackup's default spread checkpoint would take a minute and
@@ -53,7 +57,8 @@ TEST_F(BootstrapTest, PostBootstrapCreatesARoleAndADatabaseSeenOnTheReplicaToo) 
 
 TEST_F(BootstrapTest, FailingPostBootstrapStopsTheAgentAndCleansUp) {
   std::string script = Script("fail.sh", "echo 'cannot create the application role' >&2\nexit 1\n");
-  StartCluster(1, [&](SandboxSpec& spec) { spec.extra_bootstrap = "  post_init: " + script + "\n"; }, false);
+  StartCluster(
+      1, [&](SandboxSpec& spec) { spec.extra_bootstrap = "  post_init: " + script + "\n"; }, false);
   const SandboxNode& n = sb_->nodes()[0];
   int status = 0;
   bool exited = WaitFor([&] { return waitpid(n.pid, &status, WNOHANG) == n.pid; }, std::chrono::seconds(60));
@@ -76,7 +81,8 @@ TEST_F(BootstrapTest, FailingPostBootstrapStopsTheAgentAndCleansUp) {
 
 TEST_F(BootstrapTest, FailingInitdbStopsTheAgentWithoutRetrying) {
   // extra_bootstrap follows the sandbox's initdb list: this line extends it with an option initdb refuses.
-  StartCluster(1, [](SandboxSpec& spec) { spec.extra_bootstrap = "  - locale: no_such_locale\n"; }, false);
+  StartCluster(
+      1, [](SandboxSpec& spec) { spec.extra_bootstrap = "  - locale: no_such_locale\n"; }, false);
   const SandboxNode& n = sb_->nodes()[0];
   int status = 0;
   ASSERT_TRUE(WaitFor([&] { return waitpid(n.pid, &status, WNOHANG) == n.pid; }, std::chrono::seconds(60)))
@@ -90,14 +96,19 @@ TEST_F(BootstrapTest, FailingInitdbStopsTheAgentWithoutRetrying) {
 
 TEST_F(BootstrapTest, BootstrapUsersCanLogInWithTheirPassword) {
   StartCluster(1, [](SandboxSpec& spec) {
-    spec.extra_bootstrap = "  users:\n    admin:\n      password: 'admin%pass'\n      options: [createdb, createrole]\n";
+    spec.extra_bootstrap =
+        "  users:\n    admin:\n      password: 'admin%pass'\n      options: [createdb, createrole]\n";
   });
   const SandboxNode& n = sb_->nodes()[0];
   std::string as_admin = "host=127.0.0.1 port=" + std::to_string(n.pg_port) + " dbname=postgres user=admin";
   std::string err;
   // The sandbox's pg_hba has scram-sha-256 for 127.0.0.1: the password is checked.
-  EXPECT_EQ(Sql(as_admin + " password='admin%pass'", "SELECT rolcreatedb AND rolcreaterole FROM pg_roles "
-                                                     "WHERE rolname = current_user", &err), "t") << err;
+  EXPECT_EQ(Sql(as_admin + " password='admin%pass'",
+                "SELECT rolcreatedb AND rolcreaterole FROM pg_roles "
+                "WHERE rolname = current_user",
+                &err),
+            "t")
+      << err;
   err.clear();
   Sql(as_admin + " password=wrong", "SELECT 1", &err);
   EXPECT_NE(err.find("password authentication failed"), std::string::npos) << err;
@@ -109,18 +120,21 @@ TEST_F(BootstrapTest, BootstrapUsersCanLogInWithTheirPassword) {
 TEST_F(BootstrapTest, BootstrapPgHbaLinesAreInEffectOnLeaderAndReplica) {
   StartCluster(2, [](SandboxSpec& spec) {
     spec.postgresql_pg_hba = false;
-    spec.extra_bootstrap = "  pg_hba:\n"
-                           "  - host replication replicator 127.0.0.1/32 scram-sha-256\n"
-                           "  - host all app_only 10.11.12.0/24 md5\n";
+    spec.extra_bootstrap =
+        "  pg_hba:\n"
+        "  - host replication replicator 127.0.0.1/32 scram-sha-256\n"
+        "  - host all app_only 10.11.12.0/24 md5\n";
   });
   for (const auto& n : sb_->nodes()) {
-    EXPECT_EQ(Count(n.name, "SELECT count(*) FROM pg_hba_file_rules WHERE error IS NULL AND address = '10.11.12.0' "
-                            "AND user_name = '{app_only}' AND auth_method = 'md5'"),
+    EXPECT_EQ(Count(n.name,
+                    "SELECT count(*) FROM pg_hba_file_rules WHERE error IS NULL AND address = '10.11.12.0' "
+                    "AND user_name = '{app_only}' AND auth_method = 'md5'"),
               "1")
         << n.name;
     // Patroni appends the lines to initdb's file: initdb's own lines come first.
-    EXPECT_EQ(Count(n.name, "SELECT type || ' ' || array_to_string(database, ',') FROM pg_hba_file_rules "
-                            "ORDER BY line_number LIMIT 1"),
+    EXPECT_EQ(Count(n.name,
+                    "SELECT type || ' ' || array_to_string(database, ',') FROM pg_hba_file_rules "
+                    "ORDER BY line_number LIMIT 1"),
               "local all")
         << n.name;
   }

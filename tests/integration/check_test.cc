@@ -29,10 +29,10 @@ class CheckTest : public ClusterFixture {
     write_ = "127.0.0.1:" + std::to_string((*ports)[0]);
     read_ = "127.0.0.1:" + std::to_string((*ports)[1]);
     admin_ = "127.0.0.1:" + std::to_string((*ports)[2]);
-    auto r = router::LoadRouterConfig({"--dcs-url", "http://" + sb_->EtcdEndpoint(), "--scope", scope_,
-                                       "--listen-write", write_, "--listen-read", read_, "--listen-admin", admin_,
-                                       "--workers", "1"},
-                                      1);
+    auto r =
+        router::LoadRouterConfig({"--dcs-url", "http://" + sb_->EtcdEndpoint(), "--scope", scope_, "--listen-write",
+                                  write_, "--listen-read", read_, "--listen-admin", admin_, "--workers", "1"},
+                                 1);
     ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0]);
     router_ = std::make_unique<router::Router>(r.config, clock_, rlog_);
     Status s = router_->Start();
@@ -80,12 +80,14 @@ TEST_F(CheckTest, PassesOnAHealthyClusterAndFailsNamingTheWrongRouterTheLaggingR
   // Healthy: exit 0, every check passes (retried: slots, streaming and the router's view settle within seconds).
   const std::vector<std::string> router = {"--router", write_, "--router-read", read_, "--router-admin", admin_};
   CmdOut ok;
-  bool healthy = WaitFor([&] {
-    std::vector<std::string> args = {"-f", "json"};
-    args.insert(args.end(), router.begin(), router.end());
-    ok = Check(args);
-    return ok.code == 0;
-  }, seconds(60));
+  bool healthy = WaitFor(
+      [&] {
+        std::vector<std::string> args = {"-f", "json"};
+        args.insert(args.end(), router.begin(), router.end());
+        ok = Check(args);
+        return ok.code == 0;
+      },
+      seconds(60));
   ASSERT_TRUE(healthy) << ok.text;
   Json checks = Checks(ok);
   ASSERT_FALSE(checks.empty()) << ok.text;
@@ -124,15 +126,18 @@ TEST_F(CheckTest, PassesOnAHealthyClusterAndFailsNamingTheWrongRouterTheLaggingR
   // Replay paused on a replica while the leader writes 2 MB: its lag fails a 1 MB threshold, the other's passes.
   ASSERT_EQ(Sql(sb_->Conninfo(other), "SELECT pg_wal_replay_pause()"), "");
   std::string err;
-  Sql(sb_->Conninfo(leader), "CREATE TABLE lag_filler AS SELECT g, repeat('x', 100) AS pad "
-                             "FROM generate_series(1, 20000) g", &err);
+  Sql(sb_->Conninfo(leader),
+      "CREATE TABLE lag_filler AS SELECT g, repeat('x', 100) AS pad "
+      "FROM generate_series(1, 20000) g",
+      &err);
   ASSERT_TRUE(err.empty()) << err;
   // The other replica replays as it goes, but on a loaded machine it may still be a few MB behind right after the
   // write (it once was: 1.7 MB, a false failure): wait until it has replayed everything written so far.
   const std::string written = Sql(sb_->Conninfo(leader), "SELECT pg_current_wal_lsn()");
-  ASSERT_TRUE(WaitFor([&] {
-    return Sql(sb_->Conninfo(replica), "SELECT pg_last_wal_replay_lsn() >= '" + written + "'") == "t";
-  }, seconds(30))) << replica << " did not replay up to " << written;
+  ASSERT_TRUE(WaitFor(
+      [&] { return Sql(sb_->Conninfo(replica), "SELECT pg_last_wal_replay_lsn() >= '" + written + "'") == "t"; },
+      seconds(30)))
+      << replica << " did not replay up to " << written;
   CmdOut lag = Check({"-f", "json", "--max-lag-bytes", "1MB", "--canary-timeout", "2"});
   Sql(sb_->Conninfo(other), "SELECT pg_wal_replay_resume()");
   EXPECT_EQ(lag.code, 1) << lag.text;
@@ -182,17 +187,23 @@ TEST_F(CheckTest, InSynchronousModeThePublishedStandbyIsFoundSynchronousOnTheLea
   StartCluster(3, [](SandboxSpec& spec) { spec.extra_dcs = "    synchronous_mode: true\n"; });
   ASSERT_FALSE(HasFatalFailure());
   std::string standby;
-  ASSERT_TRUE(WaitFor([&] {
-    Json sync = Json::parse(Key("sync"), nullptr, false);
-    if (!sync.is_object() || !sync.contains("sync_standby") || !sync.at("sync_standby").is_string()) return false;
-    standby = sync.at("sync_standby").get<std::string>();
-    return !standby.empty();
-  }, seconds(60))) << "no synchronous standby published: " << Key("sync");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Json sync = Json::parse(Key("sync"), nullptr, false);
+        if (!sync.is_object() || !sync.contains("sync_standby") || !sync.at("sync_standby").is_string()) return false;
+        standby = sync.at("sync_standby").get<std::string>();
+        return !standby.empty();
+      },
+      seconds(60)))
+      << "no synchronous standby published: " << Key("sync");
   CmdOut ok;
-  ASSERT_TRUE(WaitFor([&] {
-    ok = Check({"-f", "json"});
-    return ok.code == 0;
-  }, seconds(60))) << ok.text;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        ok = Check({"-f", "json"});
+        return ok.code == 0;
+      },
+      seconds(60)))
+      << ok.text;
   Json checks = Checks(ok);
   EXPECT_EQ(VerdictOf(checks, "sync.standby", standby), "pass") << ok.text;
   for (const auto& c : checks) EXPECT_EQ(c.at("result"), "pass") << c.dump();

@@ -69,8 +69,9 @@ TEST_F(ClusterTest, OneLeaderTwoReplicasStreamingThroughMemberSlots) {
   std::string ci = sb_->Conninfo(leader);
   std::vector<std::string> replicas = ReplicasOf(*sb_, leader);
   std::sort(replicas.begin(), replicas.end());
-  EXPECT_EQ(Sql(ci, "SELECT string_agg(application_name || ':' || state, ',' ORDER BY application_name) "
-                    "FROM pg_stat_replication"),
+  EXPECT_EQ(Sql(ci,
+                "SELECT string_agg(application_name || ':' || state, ',' ORDER BY application_name) "
+                "FROM pg_stat_replication"),
             replicas[0] + ":streaming," + replicas[1] + ":streaming");
   // Each replica streams through an active physical slot named after it.
   EXPECT_EQ(Sql(ci, "SELECT string_agg(slot_name || ':' || active, ',' ORDER BY slot_name) FROM pg_replication_slots"),
@@ -136,9 +137,10 @@ TEST_F(ClusterTest, RowWrittenOnLeaderIsReadOnBothReplicas) {
   ASSERT_TRUE(err.empty()) << err;
   for (const auto& n : sb_->nodes()) {
     if (n.name == leader) continue;
-    EXPECT_TRUE(WaitFor([&] {
-      return Sql(sb_->Conninfo(n.name), "SELECT v FROM itest_rows WHERE id = 1") == "written on the leader";
-    }, std::chrono::seconds(20))) << n.name;
+    EXPECT_TRUE(WaitFor(
+        [&] { return Sql(sb_->Conninfo(n.name), "SELECT v FROM itest_rows WHERE id = 1") == "written on the leader"; },
+        std::chrono::seconds(20)))
+        << n.name;
   }
 }
 
@@ -148,14 +150,14 @@ TEST_F(ClusterTest, EtcdHoldsPatroniLayoutAndFields) {
   std::istringstream in(dump);
   std::string k, v;
   while (std::getline(in, k) && std::getline(in, v)) kv[k] = v;
-  for (const char* key : {"/service/itest/initialize", "/service/itest/config", "/service/itest/leader",
-                          "/service/itest/status", "/service/itest/members/pg0", "/service/itest/members/pg1",
-                          "/service/itest/members/pg2"}) {
+  for (const char* key :
+       {"/service/itest/initialize", "/service/itest/config", "/service/itest/leader", "/service/itest/status",
+        "/service/itest/members/pg0", "/service/itest/members/pg1", "/service/itest/members/pg2"}) {
     EXPECT_TRUE(kv.count(key)) << key << " missing in:\n" << dump;
   }
   std::string leader = kv["/service/itest/leader"];
-  EXPECT_EQ(kv["/service/itest/initialize"], Sql(sb_->Conninfo(leader),
-                                                  "SELECT system_identifier::text FROM pg_control_system()"));
+  EXPECT_EQ(kv["/service/itest/initialize"],
+            Sql(sb_->Conninfo(leader), "SELECT system_identifier::text FROM pg_control_system()"));
   Json config = Json::parse(kv["/service/itest/config"], nullptr, false);
   EXPECT_EQ(config.value("ttl", 0), 10);
   EXPECT_TRUE(Json::parse(kv["/service/itest/status"], nullptr, false).at("optime").is_number_integer());

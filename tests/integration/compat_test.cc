@@ -34,7 +34,7 @@ TEST_F(CompatTest, UnknownParametersAndBadValuesAreLeftOutAndPostgresStarts) {
   });
   const auto& n = sb_->nodes().front();
   std::string err;
-  EXPECT_EQ(Sql(sb_->Conninfo(n.name), "SHOW work_mem", &err), "4MB") << err;  // PostgreSQL's default
+  EXPECT_EQ(Sql(sb_->Conninfo(n.name), "SHOW work_mem", &err), "4MB") << err;           // PostgreSQL's default
   EXPECT_EQ(Sql(sb_->Conninfo(n.name), "SHOW checkpoint_timeout", &err), "1d") << err;  // the maximum
   EXPECT_EQ(Sql(sb_->Conninfo(n.name), "SHOW my_extension.setting", &err), "anything") << err;
   auto log = ReadFile(n.log_path);

@@ -57,7 +57,8 @@ TEST_F(ConfigRoundTripTest, EditConfigPatchAndRestartKeepEveryKey) {
   EXPECT_EQ(want["future_key"], Json::parse(patch)["future_key"]);
   // An editor session that saves without a change, --set and --pg touch nothing else.
   EXPECT_NE(Ctl({"edit-config", "--force"}).find("Not changed"), std::string::npos);
-  std::string out = Ctl({"edit-config", "--force", "--set", "future_key.added=on", "--pg", "pg_stat_statements.max=500"});
+  std::string out =
+      Ctl({"edit-config", "--force", "--set", "future_key.added=on", "--pg", "pg_stat_statements.max=500"});
   EXPECT_NE(out.find("Configuration changed"), std::string::npos) << out;
   want["future_key"]["added"] = true;
   want["postgresql"]["parameters"]["pg_stat_statements.max"] = 500;
@@ -80,7 +81,8 @@ TEST_F(ConfigRoundTripTest, EditConfigPatchAndRestartKeepEveryKey) {
   Json rev_before = Json::parse(revision, nullptr, false);
   Json rev_after = Json::parse(Etcdctl(sb_->EtcdEndpoint(), {"get", "-w", "json", "/service/" + scope_ + "/config"}),
                                nullptr, false);
-  EXPECT_EQ(rev_after["kvs"][0]["mod_revision"], rev_before["kvs"][0]["mod_revision"]) << "the config key was rewritten";
+  EXPECT_EQ(rev_after["kvs"][0]["mod_revision"], rev_before["kvs"][0]["mod_revision"])
+      << "the config key was rewritten";
 }
 
 }  // namespace

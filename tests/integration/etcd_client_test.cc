@@ -28,8 +28,8 @@ class EtcdClientTest : public ::testing::Test {
     ProcessOptions o;
     o.run_as = Unprivileged();
     auto pid = StartDetached({"etcd", "--name", "t", "--data-dir", dir_->path + "/etcd", "--listen-client-urls", cu,
-                              "--advertise-client-urls", cu, "--listen-peer-urls", pu,
-                              "--initial-advertise-peer-urls", pu, "--initial-cluster", "t=" + pu},
+                              "--advertise-client-urls", cu, "--listen-peer-urls", pu, "--initial-advertise-peer-urls",
+                              pu, "--initial-cluster", "t=" + pu},
                              dir_->path + "/etcd.log", o);
     ASSERT_TRUE(pid.ok()) << pid.status().message();
     pid_ = *pid;

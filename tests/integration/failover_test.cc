@@ -5,8 +5,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "testkit/probe.h"
 #include "helpers.h"
+#include "testkit/probe.h"
 
 namespace pgw::itest {
 namespace {
@@ -52,9 +52,8 @@ class FailoverTest : public ClusterFixture {
   }
   // Until `name` streams from `leader` (pg_stat_replication on the leader), on the leader's timeline.
   bool Streams(const std::string& name, const std::string& leader) {
-    return Sql(sb_->Conninfo(leader),
-               "SELECT count(*) FROM pg_stat_replication WHERE application_name = '" + name +
-                   "' AND state = 'streaming'") == "1" &&
+    return Sql(sb_->Conninfo(leader), "SELECT count(*) FROM pg_stat_replication WHERE application_name = '" + name +
+                                          "' AND state = 'streaming'") == "1" &&
            NodeJson(name).value("timeline", -1) == NodeJson(leader).value("timeline", -2);
   }
   // A callback program that appends its arguments to DIR/callbacks.log; returns the callbacks: YAML block.
@@ -101,10 +100,13 @@ TEST_F(FailoverTest, LeaderMachineKilledGivesOneNewLeaderAndTheOldOneRejoinsThro
   MonoTime killed = Now();
   KillMachine(old);
   std::string fresh;
-  ASSERT_TRUE(WaitFor([&] {
-    fresh = LeaderKey();
-    return !fresh.empty() && fresh != old && Writable(fresh);
-  }, seconds(30))) << "no new writable leader";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        fresh = LeaderKey();
+        return !fresh.empty() && fresh != old && Writable(fresh);
+      },
+      seconds(30)))
+      << "no new writable leader";
   std::fprintf(stderr, "new leader %s writable %lld ms after the crash\n", fresh.c_str(),
                static_cast<long long>((Now() - killed).count()));
   int writable = 0;
@@ -113,10 +115,13 @@ TEST_F(FailoverTest, LeaderMachineKilledGivesOneNewLeaderAndTheOldOneRejoinsThro
   }
   EXPECT_EQ(writable, 1) << "exactly one writable primary among the survivors";
   Json hist;
-  ASSERT_TRUE(WaitFor([&] {
-    hist = Json::parse(Key("history"), nullptr, false);
-    return hist.is_array() && !hist.empty();
-  }, seconds(10))) << "no history after the promotion";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        hist = Json::parse(Key("history"), nullptr, false);
+        return hist.is_array() && !hist.empty();
+      },
+      seconds(10)))
+      << "no history after the promotion";
   EXPECT_EQ(hist.back().back(), fresh) << "history names the new leader";
   EXPECT_TRUE(WaitFor([&] { return CallbackLog().find("on_role_change primary fo") != std::string::npos; }, seconds(5)))
       << CallbackLog();
@@ -145,10 +150,13 @@ TEST_F(FailoverTest, FrozenLeaderAgentIsFencedBeforeAnotherLeaderAcceptsWrites) 
   MonoTime frozen = Now();
   ASSERT_TRUE(sb_->SignalNode(old, SIGSTOP, false).ok());
   std::string fresh;
-  ASSERT_TRUE(WaitFor([&] {
-    fresh = LeaderKey();
-    return !fresh.empty() && fresh != old && FirstAckAfter(*probes[fresh], sb_->Node(fresh)->pg_port, frozen);
-  }, seconds(30))) << "no other node accepted writes";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        fresh = LeaderKey();
+        return !fresh.empty() && fresh != old && FirstAckAfter(*probes[fresh], sb_->Node(fresh)->pg_port, frozen);
+      },
+      seconds(30)))
+      << "no other node accepted writes";
   for (auto& [name, p] : probes) p->Stop();
 
   auto last_old = LastAck(*probes[old], sb_->Node(old)->pg_port);
@@ -176,10 +184,12 @@ TEST_F(FailoverTest, EtcdStoppedMakesThePrimaryStopAcceptingWritesWithinTheBound
 
   MonoTime frozen = Now();
   ASSERT_EQ(kill(sb_->EtcdPid(), SIGSTOP), 0);
-  bool stopped = WaitFor([&] {
-    auto last = LastAck(*p, sb_->Node(leader)->pg_port);
-    return last && Now() - *last > Duration(2000);
-  }, seconds(15));
+  bool stopped = WaitFor(
+      [&] {
+        auto last = LastAck(*p, sb_->Node(leader)->pg_port);
+        return last && Now() - *last > Duration(2000);
+      },
+      seconds(15));
   auto last = LastAck(*p, sb_->Node(leader)->pg_port);
   kill(sb_->EtcdPid(), SIGCONT);
   ASSERT_TRUE(stopped) << "the primary kept accepting writes with etcd frozen";
@@ -195,20 +205,25 @@ TEST_F(FailoverTest, EtcdStoppedMakesThePrimaryStopAcceptingWritesWithinTheBound
 
   // Once etcd is back, the cluster has a writable leader again.
   std::string again;
-  EXPECT_TRUE(WaitFor([&] {
-    again = LeaderKey();
-    return !again.empty() && Writable(again);
-  }, seconds(60)));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        again = LeaderKey();
+        return !again.empty() && Writable(again);
+      },
+      seconds(60)));
 }
 
 TEST_F(FailoverTest, EtcdStoppedWithFailsafeKeepsThePrimaryRunningWhileEveryMemberAnswers) {
   StartCluster(3, "    failsafe_mode: true\n");
   std::string leader = LeaderKey();
   ASSERT_FALSE(leader.empty());
-  ASSERT_TRUE(WaitFor([&] {
-    Json f = Json::parse(Key("failsafe"), nullptr, false);
-    return f.is_object() && f.size() == 3;
-  }, seconds(20))) << "the leader did not publish the failsafe member list";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Json f = Json::parse(Key("failsafe"), nullptr, false);
+        return f.is_object() && f.size() == 3;
+      },
+      seconds(20)))
+      << "the leader did not publish the failsafe member list";
   ASSERT_TRUE(WriteProbe::CreateTable(sb_->Conninfo(leader), "probe").ok());
   WriteProbe* p = Probe(leader, 1);
   ASSERT_TRUE(WaitFor([&] { return !p->Acks().empty(); }, seconds(10)));
@@ -216,9 +231,8 @@ TEST_F(FailoverTest, EtcdStoppedWithFailsafeKeepsThePrimaryRunningWhileEveryMemb
   MonoTime frozen = Now();
   ASSERT_EQ(kill(sb_->EtcdPid(), SIGSTOP), 0);
   // Watch three TTLs: writes must never pause for long.
-  bool gap = WaitFor([&] {
-    return WriteProbe::LongestGap(p->Acks(), frozen, Now()) > Duration(1500);
-  }, seconds(3 * kTtl));
+  bool gap =
+      WaitFor([&] { return WriteProbe::LongestGap(p->Acks(), frozen, Now()) > Duration(1500); }, seconds(3 * kTtl));
   Json st = NodeJson(leader);
   kill(sb_->EtcdPid(), SIGCONT);
   EXPECT_FALSE(gap) << "writes stopped although every member vouched for the primary";
@@ -234,15 +248,20 @@ TEST_F(FailoverTest, PostmasterKilledAloneIsRestartedInPlace) {
   auto pm = sb_->PostmasterPid(leader);
   ASSERT_TRUE(pm.has_value());
   ASSERT_EQ(kill(*pm, SIGKILL), 0);
-  ASSERT_TRUE(WaitFor([&] {
-    auto now = sb_->PostmasterPid(leader);
-    return now && *now != *pm && Writable(leader);
-  }, seconds(30))) << "PostgreSQL was not restarted";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto now = sb_->PostmasterPid(leader);
+        return now && *now != *pm && Writable(leader);
+      },
+      seconds(30)))
+      << "PostgreSQL was not restarted";
   EXPECT_EQ(LeaderKey(), leader) << "a crash with the agent alive should not cost the lock";
   EXPECT_NE(Log(leader).find("starting primary after failure"), std::string::npos);
-  EXPECT_TRUE(WaitFor([&] {
-    return Sql(sb_->Conninfo(leader), "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "2";
-  }, seconds(30)));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Sql(sb_->Conninfo(leader), "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "2";
+      },
+      seconds(30)));
 }
 
 // Issue 10 item 3b: with PostgreSQL's default restart_after_crash, a crashed child made the postmaster recover in
@@ -255,10 +274,13 @@ TEST_F(FailoverTest, BackendCrashStopsThePostmasterAndTheAgentHandlesIt) {
   std::string pid = Sql(sb_->Conninfo(leader), "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'");
   ASSERT_FALSE(pid.empty());
   ASSERT_EQ(kill(static_cast<pid_t>(std::stol(pid)), SIGKILL), 0);
-  ASSERT_TRUE(WaitFor([&] {
-    auto now = sb_->PostmasterPid(leader);
-    return now && *now != *pm && Writable(LeaderKey());
-  }, seconds(60))) << "the postmaster recovered in place behind the agent's back";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto now = sb_->PostmasterPid(leader);
+        return now && *now != *pm && Writable(LeaderKey());
+      },
+      seconds(60)))
+      << "the postmaster recovered in place behind the agent's back";
   EXPECT_NE(Log(leader).find("starting primary after failure"), std::string::npos);
 }
 
@@ -272,10 +294,12 @@ TEST_F(FailoverTest, UnnamedSwitchoverIsTakenAtOnceByTheChosenCandidate) {
                       "http://127.0.0.1:" + std::to_string(sb_->Node(leader)->api_port) + "/switchover"});
   ASSERT_TRUE(sw.ok() && sw->output == "200") << (sw.ok() ? sw->output : sw.status().message());
   std::string now;
-  ASSERT_TRUE(WaitFor([&] {
-    now = LeaderKey();
-    return !now.empty() && now != leader && Writable(now);
-  }, seconds(60)));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        now = LeaderKey();
+        return !now.empty() && now != leader && Writable(now);
+      },
+      seconds(60)));
   ASSERT_TRUE(sb_->WaitHealthy(Duration(120000)).ok());
   for (const auto& n : sb_->nodes()) {
     std::string log = Log(n.name);
@@ -292,7 +316,8 @@ TEST_F(FailoverTest, NofailoverMemberIsNeverPromoted) {
   StartCluster(2, "", {"", "  nofailover: true\n"});
   ASSERT_TRUE(WaitFor([&] { return LeaderKey() == "pg0" && Streams("pg1", "pg0"); }, seconds(120)));
   KillMachine("pg0");
-  ASSERT_TRUE(WaitFor([&] { return LeaderKey().empty(); }, seconds(2 * kTtl))) << "the dead leader's lease did not expire";
+  ASSERT_TRUE(WaitFor([&] { return LeaderKey().empty(); }, seconds(2 * kTtl)))
+      << "the dead leader's lease did not expire";
   // Three more TTLs: pg1 must stay a replica and nobody may take the lock.
   bool promoted = WaitFor([&] { return !LeaderKey().empty() || Writable("pg1"); }, seconds(3 * kTtl));
   EXPECT_FALSE(promoted);
@@ -310,10 +335,13 @@ TEST_F(FailoverTest, RestartedAgentAdoptsTheRunningPrimaryAndRetiresTheOldSuperv
   ASSERT_EQ(old_sups.size(), 1u);
   ASSERT_TRUE(sb_->SignalNode(leader, SIGKILL, true, Duration(10000)).ok());
   ASSERT_TRUE(sb_->StartNode(leader).ok());
-  ASSERT_TRUE(WaitFor([&] {
-    auto sups = FenceSupervisorsOf(n->data_dir);
-    return sups.size() == 1 && sups[0] != old_sups[0];
-  }, seconds(30))) << "the old supervisor was not retired (or no new one started)";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto sups = FenceSupervisorsOf(n->data_dir);
+        return sups.size() == 1 && sups[0] != old_sups[0];
+      },
+      seconds(30)))
+      << "the old supervisor was not retired (or no new one started)";
   // Two TTLs: past the dead agent's lease and its supervisor's deadline. PostgreSQL must not be touched.
   bool restarted = WaitFor([&] { return sb_->PostmasterPid(leader) != pm; }, seconds(2 * kTtl));
   EXPECT_FALSE(restarted) << "the running primary was stopped or fenced instead of adopted";
@@ -327,9 +355,9 @@ TEST_F(FailoverTest, PrePromoteVetoKeepsAReplicaFromPromoting) {
   std::string other = leader == "pg0" ? "pg1" : "pg0";
   ASSERT_TRUE(WaitFor([&] { return Streams(other, leader); }, seconds(60)));
   KillMachine(leader);
-  ASSERT_TRUE(WaitFor([&] {
-    return Log(other).find("Promotion cancelled because the pre-promote script failed") != std::string::npos;
-  }, seconds(30)));
+  ASSERT_TRUE(WaitFor(
+      [&] { return Log(other).find("Promotion cancelled because the pre-promote script failed") != std::string::npos; },
+      seconds(30)));
   EXPECT_FALSE(WaitFor([&] { return Writable(other); }, seconds(kTtl))) << "promoted despite the veto";
 }
 

@@ -37,10 +37,9 @@ class FamilyTest : public ClusterFixture {
     ASSERT_EQ(Query(leader, "CREATE TABLE IF NOT EXISTS fam (v text)"), "");
     ASSERT_EQ(Query(leader, "INSERT INTO fam VALUES ('" + value + "')"), "");
     for (const auto& r : Others(leader)) {
-      EXPECT_TRUE(WaitFor([&] {
-        return Query(r, "SELECT count(*) FROM fam WHERE v = '" + value + "'") == "1";
-      }, seconds(20))) << value << " written on " << leader << " is not on " << r << ": "
-          << Query(r, "SELECT count(*) FROM fam");
+      EXPECT_TRUE(
+          WaitFor([&] { return Query(r, "SELECT count(*) FROM fam WHERE v = '" + value + "'") == "1"; }, seconds(20)))
+          << value << " written on " << leader << " is not on " << r << ": " << Query(r, "SELECT count(*) FROM fam");
     }
   }
   // The whole leader machine dies: another node takes the leader key and is writable; the old one, started again,
@@ -49,15 +48,23 @@ class FamilyTest : public ClusterFixture {
     std::string old = LeaderKey();
     KillMachine(old);
     std::string now;
-    EXPECT_TRUE(WaitFor([&] {
-      now = LeaderKey();
-      return !now.empty() && now != old && Query(now, "SELECT pg_is_in_recovery()") == "f";
-    }, seconds(30))) << "no failover from " << old;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          now = LeaderKey();
+          return !now.empty() && now != old && Query(now, "SELECT pg_is_in_recovery()") == "f";
+        },
+        seconds(30)))
+        << "no failover from " << old;
     EXPECT_TRUE(sb_->StartNode(old).ok());
-    EXPECT_TRUE(WaitFor([&] {
-      return Query(now, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND "
-                        "application_name = '" + old + "'") == "1";
-    }, seconds(60))) << old << " did not rejoin as a replica of " << now;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          return Query(now,
+                       "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND "
+                       "application_name = '" +
+                           old + "'") == "1";
+        },
+        seconds(60)))
+        << old << " did not rejoin as a replica of " << now;
     return now;
   }
   // A config file written for these tests (the families differ in authentication, pg_hba and parameters only).
@@ -66,21 +73,19 @@ class FamilyTest : public ClusterFixture {
                           const std::string& local_params = "") {
     std::string home = n.data_dir.substr(0, n.data_dir.rfind('/'));
     std::string bin_dir = FindPostgresBinDir(ProcessEnvironment());
-    return "scope: " + scope + "\nname: " + n.name +
-           "\nrestapi:\n  listen: 127.0.0.1:" + std::to_string(n.api_port) +
-           "\n  connect_address: 127.0.0.1:" + std::to_string(n.api_port) +
-           "\netcd3:\n  hosts: " + etcd +
+    return "scope: " + scope + "\nname: " + n.name + "\nrestapi:\n  listen: 127.0.0.1:" + std::to_string(n.api_port) +
+           "\n  connect_address: 127.0.0.1:" + std::to_string(n.api_port) + "\netcd3:\n  hosts: " + etcd +
            "\nbootstrap:\n  dcs:\n    ttl: 5\n    loop_wait: 1\n    retry_timeout: 2\n"
            "    maximum_lag_on_failover: 1048576\n"
            "    postgresql:\n      use_pg_rewind: true\n      use_slots: true\n"
-           "      parameters:\n        wal_log_hints: 'on'\n        max_connections: 50\n" + params +
+           "      parameters:\n        wal_log_hints: 'on'\n        max_connections: 50\n" +
+           params +
            "  initdb:\n  - encoding: UTF8\n"
-           "postgresql:\n  listen: 127.0.0.1:" + std::to_string(n.pg_port) +
-           "\n  connect_address: 127.0.0.1:" + std::to_string(n.pg_port) +
+           "postgresql:\n  listen: 127.0.0.1:" +
+           std::to_string(n.pg_port) + "\n  connect_address: 127.0.0.1:" + std::to_string(n.pg_port) +
            "\n  data_dir: " + n.data_dir + "\n  bin_dir: " + bin_dir + "\n  pgpass: " + home + "/pgpass\n" +
-           "  authentication:\n" + authentication +
-           "  parameters:\n    unix_socket_directories: " + home + "\n    shared_buffers: 32MB\n" + local_params +
-           "  pg_hba:\n" + pg_hba;
+           "  authentication:\n" + authentication + "  parameters:\n    unix_socket_directories: " + home +
+           "\n    shared_buffers: 32MB\n" + local_params + "  pg_hba:\n" + pg_hba;
   }
   // Runs a command as the test's user; the output on failure.
   static void Cmd(const std::vector<std::string>& argv) {
@@ -99,8 +104,8 @@ class FamilyTest : public ClusterFixture {
       head.insert(head.end(), tail.begin(), tail.end());
       return head;
     };
-    Cmd(with({"openssl", "req", "-x509"}, {"-days", "2", "-subj", "/CN=pgwarden test CA", "-keyout", d + "/ca.key",
-                                          "-out", d + "/ca.crt"}));
+    Cmd(with({"openssl", "req", "-x509"},
+             {"-days", "2", "-subj", "/CN=pgwarden test CA", "-keyout", d + "/ca.key", "-out", d + "/ca.crt"}));
     std::vector<std::pair<std::string, std::string>> certs = {{"server", "127.0.0.1"}};
     for (const auto& u : users) certs.push_back({u, u});
     for (const auto& [file, cn] : certs) {
@@ -173,13 +178,14 @@ TEST_F(FamilyTest, DebianExampleConfigurations) {
   // ttl 30 and loop_wait 10 as shipped: a switchover, not a killed leader, keeps this test short. It goes through
   // postgresql2's configuration, whose REST API wants a password.
   std::string cand = leader == "postgresql1" ? "postgresql2" : "postgresql1";
-  auto sw = pgw::Run({PgwardenctlBin(), "-c", sb_->Node("postgresql2")->config_path,
-                 "switchover", "--leader", leader, "--candidate", cand, "--force"});
+  auto sw = pgw::Run({PgwardenctlBin(), "-c", sb_->Node("postgresql2")->config_path, "switchover", "--leader", leader,
+                      "--candidate", cand, "--force"});
   ASSERT_TRUE(sw.ok() && sw->Success()) << (sw.ok() ? sw->output : sw.status().message());
   EXPECT_EQ(LeaderKey(), cand);
-  ASSERT_TRUE(WaitFor([&] {
-    return Query(cand, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "2";
-  }, seconds(40))) << "the replicas do not follow " << cand;
+  ASSERT_TRUE(
+      WaitFor([&] { return Query(cand, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "2"; },
+              seconds(40)))
+      << "the replicas do not follow " << cand;
   ExpectReplicates(cand, "debian-2");
 }
 
@@ -193,18 +199,17 @@ TEST_F(FamilyTest, Md5AndSslWithClientCertificatesForAllUsers) {
   };
   StartCluster(2, [&](SandboxSpec& spec) {
     spec.node_config = [&](int, const SandboxNode& n, const std::string& etcd) {
-      return Yaml(n, etcd, scope_,
-                  "    superuser:\n      username: postgres\n" + ssl("postgres", "      ") +
-                      "    replication:\n      username: replicator\n      password: rep-pass\n" +
-                      ssl("replicator", "      ") +
-                      "    rewind:\n      username: rewind_user\n      password: rewind-pass\n" +
-                      ssl("rewind_user", "      "),
-                  "  - hostssl replication replicator 127.0.0.1/32 md5 clientcert=verify-ca\n"
-                  "  - hostssl all postgres 127.0.0.1/32 cert\n"
-                  "  - hostssl all all 127.0.0.1/32 md5 clientcert=verify-ca\n",
-                  "        password_encryption: md5\n",
-                  "    ssl: 'on'\n    ssl_cert_file: " + c + "/server.crt\n    ssl_key_file: " + c +
-                      "/server.key\n    ssl_ca_file: " + c + "/ca.crt\n");
+      return Yaml(
+          n, etcd, scope_,
+          "    superuser:\n      username: postgres\n" + ssl("postgres", "      ") +
+              "    replication:\n      username: replicator\n      password: rep-pass\n" + ssl("replicator", "      ") +
+              "    rewind:\n      username: rewind_user\n      password: rewind-pass\n" + ssl("rewind_user", "      "),
+          "  - hostssl replication replicator 127.0.0.1/32 md5 clientcert=verify-ca\n"
+          "  - hostssl all postgres 127.0.0.1/32 cert\n"
+          "  - hostssl all all 127.0.0.1/32 md5 clientcert=verify-ca\n",
+          "        password_encryption: md5\n",
+          "    ssl: 'on'\n    ssl_cert_file: " + c + "/server.crt\n    ssl_key_file: " + c +
+              "/server.key\n    ssl_ca_file: " + c + "/ca.crt\n");
     };
   });
   if (HasFatalFailure()) return;
@@ -218,23 +223,33 @@ TEST_F(FamilyTest, Md5AndSslWithClientCertificatesForAllUsers) {
   std::string leader = LeaderKey();
   ExpectReplicates(leader, "ssl-1");
   for (const auto& n : sb_->nodes()) {
-    EXPECT_EQ(Query(n.name, "SELECT count(*) FROM pg_stat_ssl WHERE ssl AND client_dn IS NOT NULL AND pid = "
-                            "pg_backend_pid()"), "1") << n.name;
+    EXPECT_EQ(Query(n.name,
+                    "SELECT count(*) FROM pg_stat_ssl WHERE ssl AND client_dn IS NOT NULL AND pid = "
+                    "pg_backend_pid()"),
+              "1")
+        << n.name;
   }
-  EXPECT_EQ(Query(leader, "SELECT count(*) FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) WHERE s.ssl "
-                          "AND s.client_dn = '/CN=replicator'"), "1")
+  EXPECT_EQ(Query(leader,
+                  "SELECT count(*) FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) WHERE s.ssl "
+                  "AND s.client_dn = '/CN=replicator'"),
+            "1")
       << "the replica does not stream over SSL with its certificate";
   EXPECT_EQ(Query(leader, "SELECT left(rolpassword, 3) FROM pg_authid WHERE rolname = 'replicator'"), "md5");
   std::string err;
   Sql("host=127.0.0.1 port=" + std::to_string(sb_->Node(leader)->pg_port) +
-          " user=postgres dbname=postgres sslmode=disable", "SELECT 1", &err);
+          " user=postgres dbname=postgres sslmode=disable",
+      "SELECT 1", &err);
   EXPECT_NE(err.find("no pg_hba.conf entry"), std::string::npos) << "a connection without SSL got in: " << err;
   // The rewind user logs in with its certificate and password (pg_rewind uses the same settings).
   err.clear();
   std::string rewind = "host=127.0.0.1 port=" + std::to_string(sb_->Node(leader)->pg_port) +
                        " user=rewind_user password=rewind-pass dbname=postgres" + sslconn("rewind_user");
-  EXPECT_EQ(Sql(rewind, "SELECT has_function_privilege('pg_read_binary_file(text, bigint, bigint, boolean)', "
-                        "'execute')", &err), "t") << err;
+  EXPECT_EQ(Sql(rewind,
+                "SELECT has_function_privilege('pg_read_binary_file(text, bigint, bigint, boolean)', "
+                "'execute')",
+                &err),
+            "t")
+      << err;
   std::string now = KillLeaderAndRejoin();
   ExpectReplicates(now, "ssl-2");
   // The crashed leader was reconciled with pg_rewind, logging in as rewind_user with its certificate.
@@ -263,8 +278,9 @@ TEST_F(FamilyTest, ScramSha256) {
   };
   std::string leader = LeaderKey();
   ExpectReplicates(leader, "scram-1");
-  EXPECT_EQ(Query(leader, "SELECT string_agg(rolname || ':' || split_part(rolpassword, '$', 1), ',' ORDER BY rolname) "
-                          "FROM pg_authid WHERE rolname IN ('postgres', 'replicator', 'rewind_user')"),
+  EXPECT_EQ(Query(leader,
+                  "SELECT string_agg(rolname || ':' || split_part(rolpassword, '$', 1), ',' ORDER BY rolname) "
+                  "FROM pg_authid WHERE rolname IN ('postgres', 'replicator', 'rewind_user')"),
             "postgres:SCRAM-SHA-256,replicator:SCRAM-SHA-256,rewind_user:SCRAM-SHA-256");
   std::string now = KillLeaderAndRejoin();
   ExpectReplicates(now, "scram-2");

@@ -26,15 +26,16 @@ class FenceTest : public ClusterFixture {
   pid_t BusyBackend(const std::string& name) {
     std::string tag = "busy" + std::to_string(busy_.size());
     std::string conninfo = sb_->Conninfo(name) + " options='-c statement_timeout=120000'";
-    busy_.emplace_back([conninfo, tag] {
-      Sql(conninfo, "SELECT count(*) /* " + tag + " */ FROM generate_series(1, 3000000000)");
-    });
+    busy_.emplace_back(
+        [conninfo, tag] { Sql(conninfo, "SELECT count(*) /* " + tag + " */ FROM generate_series(1, 3000000000)"); });
     std::string pid;
-    EXPECT_TRUE(WaitFor([&] {
-      pid = Sql(sb_->Conninfo(name), "SELECT pid FROM pg_stat_activity WHERE query LIKE '%/* " + tag +
-                                         " */%' AND pid <> pg_backend_pid()");
-      return !pid.empty();
-    }, seconds(30)));
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          pid = Sql(sb_->Conninfo(name), "SELECT pid FROM pg_stat_activity WHERE query LIKE '%/* " + tag +
+                                             " */%' AND pid <> pg_backend_pid()");
+          return !pid.empty();
+        },
+        seconds(30)));
     return pid.empty() ? 0 : static_cast<pid_t>(std::stol(pid));
   }
   static bool Running(pid_t pid) { return ProcessAlive(pid) && !ProcessArgv(pid).empty(); }
@@ -66,14 +67,19 @@ TEST_F(FenceTest, PostmasterKilledOnArmedPrimaryLeavesNoBackendRunning) {
   pid_t guarded = BusyBackend(leader);
   ASSERT_GT(guarded, 0);
   int64_t after = OrphanLifetimeMs(leader, guarded, milliseconds(30000));
-  std::printf("orphaned backend still running after its postmaster's SIGKILL: unguarded (replica, old behaviour) "
-              "%lld ms, armed primary %lld ms\n", static_cast<long long>(before), static_cast<long long>(after));
+  std::printf(
+      "orphaned backend still running after its postmaster's SIGKILL: unguarded (replica, old behaviour) "
+      "%lld ms, armed primary %lld ms\n",
+      static_cast<long long>(before), static_cast<long long>(after));
   EXPECT_FALSE(Running(guarded));
   EXPECT_LT(after, 1000) << "the supervisor should kill the orphans within milliseconds";
-  EXPECT_TRUE(WaitFor([&] {
-    auto log = ReadFile(sb_->Node(leader)->log_path);
-    return log.ok() && log->find("backends it left running") != std::string::npos;
-  }, seconds(10))) << "the fence supervisor, not the agent's restart, should have killed the orphan";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto log = ReadFile(sb_->Node(leader)->log_path);
+        return log.ok() && log->find("backends it left running") != std::string::npos;
+      },
+      seconds(10)))
+      << "the fence supervisor, not the agent's restart, should have killed the orphan";
 }
 
 TEST_F(FenceTest, FenceWithoutAReadablePidFileStillKillsEveryProcess) {

@@ -10,16 +10,16 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
-#include <thread>
 
 #include "common/fs.h"
 #include "common/process.h"
 #include "common/wait.h"
-#include "testkit/sandbox.h"
 #include "dcs/http.h"
 #include "pg/libpq.h"
+#include "testkit/sandbox.h"
 
 namespace pgw::itest {
 
@@ -61,8 +61,7 @@ inline std::optional<RunAs> Unprivileged() {
 
 // A self-signed certificate (RSA, valid two days, subjectAltName IP:127.0.0.1) for `cn`, the key mode 0600, both
 // files owned by the unprivileged user when the tests run as root.
-inline Status MakeSelfSignedCert(const std::string& key, const std::string& crt,
-                                 const std::string& cn = "127.0.0.1") {
+inline Status MakeSelfSignedCert(const std::string& key, const std::string& crt, const std::string& cn = "127.0.0.1") {
   auto gen = Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=" + cn,
                   "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", crt});
   if (!gen.ok()) return gen.status();

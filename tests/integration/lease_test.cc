@@ -17,8 +17,8 @@ class LeaseTest : public ClusterFixture {
 
   // The lease a key is attached to (0: key absent or on no lease).
   int64_t LeaseOf(const std::string& key) {
-    Json j = Json::parse(Etcdctl(sb_->EtcdEndpoint(), {"get", "/service/" + scope_ + "/" + key, "-w", "json"}),
-                         nullptr, false);
+    Json j = Json::parse(Etcdctl(sb_->EtcdEndpoint(), {"get", "/service/" + scope_ + "/" + key, "-w", "json"}), nullptr,
+                         false);
     if (!j.is_object() || !j.contains("kvs") || j["kvs"].empty()) return 0;
     return j["kvs"][0].value("lease", int64_t{0});
   }
@@ -53,14 +53,16 @@ TEST_F(LeaseTest, LiveTtlChangeKeepsLeaderAndMemberKeysAndMovesThemToANewLease) 
   // break in that time.
   int samples = 0;
   std::string broken;
-  bool broke = WaitFor([&] {
-    if (std::string now = LeaderKey(); now != leader) broken = "the leader key is '" + now + "'";
-    for (const auto& n : sb_->nodes()) {
-      if (Key("members/" + n.name).empty()) broken = "the member key of " + n.name + " vanished";
-    }
-    ++samples;
-    return !broken.empty();
-  }, seconds(24));
+  bool broke = WaitFor(
+      [&] {
+        if (std::string now = LeaderKey(); now != leader) broken = "the leader key is '" + now + "'";
+        for (const auto& n : sb_->nodes()) {
+          if (Key("members/" + n.name).empty()) broken = "the member key of " + n.name + " vanished";
+        }
+        ++samples;
+        return !broken.empty();
+      },
+      seconds(24));
   ASSERT_FALSE(broke) << broken << " after " << samples << " samples";
   int64_t new_lease = LeaseOf("leader");
   EXPECT_NE(new_lease, old_lease) << "the leader key is still on the ttl-5 lease";
@@ -94,14 +96,16 @@ TEST_F(LeaseTest, FrozenPostmasterLosesTheLeaderKeyAndIsFenced) {
   auto frozen = std::chrono::steady_clock::now();
   ASSERT_EQ(kill(frozen_pid, SIGSTOP), 0);
   std::string fresh;
-  ASSERT_TRUE(WaitFor([&] {
-    fresh = LeaderKey();
-    return !fresh.empty() && fresh != old;
-  }, seconds(30))) << "no replica took the leader key from the frozen primary";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        fresh = LeaderKey();
+        return !fresh.empty() && fresh != old;
+      },
+      seconds(30)))
+      << "no replica took the leader key from the frozen primary";
   auto took = std::chrono::steady_clock::now();
-  ASSERT_TRUE(WaitFor([&] {
-    return Sql(sb_->Conninfo(fresh), "SELECT pg_is_in_recovery()") == "f";
-  }, seconds(30))) << fresh << " did not promote";
+  ASSERT_TRUE(WaitFor([&] { return Sql(sb_->Conninfo(fresh), "SELECT pg_is_in_recovery()") == "f"; }, seconds(30)))
+      << fresh << " did not promote";
   auto promoted = std::chrono::steady_clock::now();
   std::fprintf(stderr, "postmaster frozen -> key taken by %s after %lld ms, writable after %lld ms\n", fresh.c_str(),
                static_cast<long long>(std::chrono::duration_cast<milliseconds>(took - frozen).count()),
@@ -115,9 +119,11 @@ TEST_F(LeaseTest, FrozenPostmasterLosesTheLeaderKeyAndIsFenced) {
 // The agent's libpq queries have a client-side timeout: a backend that stops answering (here SIGSTOPped) makes
 // Query fail with kUnavailable after the Connect timeout + 1 s instead of blocking its caller (the HA loop) forever.
 TEST_F(LeaseTest, QueryToAFrozenBackendTimesOutClientSide) {
-  StartCluster(1, [](SandboxSpec& s) { FastTiming(s); }, /*wait_healthy=*/false);
+  StartCluster(
+      1, [](SandboxSpec& s) { FastTiming(s); }, /*wait_healthy=*/false);
   std::string node = sb_->nodes().front().name;
-  ASSERT_TRUE(WaitFor([&] { return !LeaderKey().empty() && !Sql(sb_->Conninfo(node), "SELECT 1").empty(); }, seconds(60)));
+  ASSERT_TRUE(
+      WaitFor([&] { return !LeaderKey().empty() && !Sql(sb_->Conninfo(node), "SELECT 1").empty(); }, seconds(60)));
   PgConnection c;
   ASSERT_TRUE(c.Connect(sb_->Conninfo(node), Duration(1000)).ok());
   auto pid = c.Query("SELECT pg_backend_pid()");

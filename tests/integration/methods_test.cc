@@ -57,27 +57,30 @@ class MethodsTest : public ClusterFixture {
 // row; the cluster fails over.
 TEST_F(MethodsTest, CustomBootstrapCreatesTheClusterThatReplicatesAndFailsOver) {
   std::string args = Dir() + "/boot.args";
-  std::string script = Script(
-      "restore.sh", "set -e\n" + ParseArgs() + "printf '%s\\n' \"$@\" > " + args + "\n\"" + Bin() +
-                        "/initdb\" -D \"$datadir\" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null\n"
-                        "printf \"CREATE TABLE restored(x int);\\nINSERT INTO restored VALUES (42);\\n"
-                        "ALTER ROLE postgres PASSWORD 'not-the-configured-one';\\n\" | \"" +
-                        Bin() + "/postgres\" --single -D \"$datadir\" postgres >/dev/null\n");
+  std::string script =
+      Script("restore.sh", "set -e\n" + ParseArgs() + "printf '%s\\n' \"$@\" > " + args + "\n\"" + Bin() +
+                               "/initdb\" -D \"$datadir\" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null\n"
+                               "printf \"CREATE TABLE restored(x int);\\nINSERT INTO restored VALUES (42);\\n"
+                               "ALTER ROLE postgres PASSWORD 'not-the-configured-one';\\n\" | \"" +
+                               Bin() + "/postgres\" --single -D \"$datadir\" postgres >/dev/null\n");
   StartCluster(2, [&](SandboxSpec& spec) {
     FastTiming(spec);
-    spec.extra_bootstrap = "  method: restore\n"
-                           "  restore:\n"
-                           "    command: " + script + " --label 'nightly backup'\n"
-                           "    recovery_conf:\n"
-                           "      restore_command: 'false'\n"
-                           "      recovery_target_action: promote\n";
+    spec.extra_bootstrap =
+        "  method: restore\n"
+        "  restore:\n"
+        "    command: " +
+        script +
+        " --label 'nightly backup'\n"
+        "    recovery_conf:\n"
+        "      restore_command: 'false'\n"
+        "      recovery_target_action: promote\n";
   });
   std::string leader = Key("leader");
   ASSERT_FALSE(leader.empty());
   const SandboxNode* l = sb_->Node(leader);
   ASSERT_NE(l, nullptr);
-  EXPECT_EQ(Lines(args), (std::vector<std::string>{"--label", "nightly backup", "--scope=" + scope_,
-                                                    "--datadir=" + l->data_dir}));
+  EXPECT_EQ(Lines(args),
+            (std::vector<std::string>{"--label", "nightly backup", "--scope=" + scope_, "--datadir=" + l->data_dir}));
   // The archive recovery ended with a promotion: timeline 2. The configured password works (scram over TCP).
   EXPECT_EQ(Query(leader, "SELECT timeline_id FROM pg_control_checkpoint()"), "2");
   EXPECT_EQ(Query(leader, "SELECT setting FROM pg_settings WHERE name = 'hot_standby'"), "on")
@@ -94,18 +97,20 @@ TEST_F(MethodsTest, CustomBootstrapCreatesTheClusterThatReplicatesAndFailsOver) 
   // Failover: the replica takes over when the leader's machine dies.
   KillMachine(leader);
   std::string other = sb_->nodes()[0].name == leader ? sb_->nodes()[1].name : sb_->nodes()[0].name;
-  EXPECT_TRUE(WaitFor([&] {
-    return Key("leader") == other && Query(other, "SELECT pg_is_in_recovery()") == "f";
-  }, std::chrono::seconds(30))) << "leader " << Key("leader");
+  EXPECT_TRUE(WaitFor([&] { return Key("leader") == other && Query(other, "SELECT pg_is_in_recovery()") == "f"; },
+                      std::chrono::seconds(30)))
+      << "leader " << Key("leader");
   EXPECT_EQ(Query(other, "SELECT x FROM restored"), "42");
 }
 
 TEST_F(MethodsTest, FailingCustomBootstrapStopsTheAgentAndCleansUp) {
-  std::string script = Script("broken.sh", ParseArgs() + "mkdir -p \"$datadir/base\"\necho half-restored > "
-                                                          "\"$datadir/PG_VERSION\"\necho 'no backup found' >&2\nexit 3\n");
-  StartCluster(1, [&](SandboxSpec& spec) {
-    spec.extra_bootstrap = "  method: broken\n  broken:\n    command: " + script + "\n";
-  }, false);
+  std::string script = Script("broken.sh", ParseArgs() +
+                                               "mkdir -p \"$datadir/base\"\necho half-restored > "
+                                               "\"$datadir/PG_VERSION\"\necho 'no backup found' >&2\nexit 3\n");
+  StartCluster(
+      1,
+      [&](SandboxSpec& spec) { spec.extra_bootstrap = "  method: broken\n  broken:\n    command: " + script + "\n"; },
+      false);
   const SandboxNode& n = sb_->nodes()[0];
   int status = 0;
   ASSERT_TRUE(WaitFor([&] { return waitpid(n.pid, &status, WNOHANG) == n.pid; }, std::chrono::seconds(60)))
@@ -126,17 +131,27 @@ TEST_F(MethodsTest, FailingCustomBootstrapStopsTheAgentAndCleansUp) {
 // replica falls back to the built-in basebackup.
 TEST_F(MethodsTest, ReplicaMethodsAreTriedInOrderAndFallBackToBasebackup) {
   std::string d = Dir();
-  std::string broken = Script("broken.sh", ParseArgs() + "touch " + d + "/broken.ran.$$\necho junk > "
-                                           "\"$datadir/junk\"\nexit 1\n");
-  std::string copy = Script("copy.sh", "set -e\n" + ParseArgs() + "mkdir " + d + "/copy.lock || exit 5\n"
-                                       "printf '%s\\n' \"$@\" > " + d + "/copy.args\n"
-                                       "test ! -e \"$datadir/junk\"\n\"" + Bin() +
-                                       "/pg_basebackup\" -D \"$datadir\" -X stream --checkpoint=fast -d \"$conn\"\n");
+  std::string broken = Script("broken.sh", ParseArgs() + "touch " + d +
+                                               "/broken.ran.$$\necho junk > "
+                                               "\"$datadir/junk\"\nexit 1\n");
+  std::string copy =
+      Script("copy.sh", "set -e\n" + ParseArgs() + "mkdir " + d +
+                            "/copy.lock || exit 5\n"
+                            "printf '%s\\n' \"$@\" > " +
+                            d +
+                            "/copy.args\n"
+                            "test ! -e \"$datadir/junk\"\n\"" +
+                            Bin() + "/pg_basebackup\" -D \"$datadir\" -X stream --checkpoint=fast -d \"$conn\"\n");
   StartCluster(3, [&](SandboxSpec& spec) {
-    spec.extra_postgresql = "  create_replica_methods: [broken, copy, basebackup]\n"
-                            "  broken:\n    command: " + broken + "\n"
-                            "  copy:\n    command: " + copy + "\n    bucket: b1\n"
-                            "  basebackup:\n  - checkpoint: fast\n";
+    spec.extra_postgresql =
+        "  create_replica_methods: [broken, copy, basebackup]\n"
+        "  broken:\n    command: " +
+        broken +
+        "\n"
+        "  copy:\n    command: " +
+        copy +
+        "\n    bucket: b1\n"
+        "  basebackup:\n  - checkpoint: fast\n";
   });
   std::string leader = Key("leader");
   const SandboxNode* l = sb_->Node(leader);
@@ -146,8 +161,7 @@ TEST_F(MethodsTest, ReplicaMethodsAreTriedInOrderAndFallBackToBasebackup) {
   for (const auto& n : sb_->nodes()) {
     if (n.name == leader) continue;
     std::string log = Log(n);
-    EXPECT_NE(log.find("replica creation method broken: broken.sh failed (exit code 1)"), std::string::npos)
-        << n.name;
+    EXPECT_NE(log.find("replica creation method broken: broken.sh failed (exit code 1)"), std::string::npos) << n.name;
     if (log.find("replica has been created using copy") != std::string::npos) {
       ++by_copy;
       copied = n.name;
@@ -160,10 +174,9 @@ TEST_F(MethodsTest, ReplicaMethodsAreTriedInOrderAndFallBackToBasebackup) {
   EXPECT_EQ(by_basebackup, 1);
   ASSERT_FALSE(copied.empty());
   EXPECT_EQ(Lines(d + "/copy.args"),
-            (std::vector<std::string>{"--bucket=b1", "--scope=" + scope_, "--role=replica",
-                                      "--datadir=" + sb_->Node(copied)->data_dir,
-                                      "--connstring=dbname=postgres user=replicator host=127.0.0.1 port=" +
-                                          std::to_string(l->pg_port)}));
+            (std::vector<std::string>{
+                "--bucket=b1", "--scope=" + scope_, "--role=replica", "--datadir=" + sb_->Node(copied)->data_dir,
+                "--connstring=dbname=postgres user=replicator host=127.0.0.1 port=" + std::to_string(l->pg_port)}));
   EXPECT_EQ(Log(*l).find("broken.sh"), std::string::npos) << "the leader bootstrapped with initdb";
 }
 

@@ -25,9 +25,10 @@ const std::set<std::string> kHookChecked = {
 };
 // max_connections + autovacuum_max_workers + max_worker_processes + max_wal_senders + 1 must not exceed 262143:
 // each maximum alone passes the table, all four together (as in a round here) do not.
-const std::set<std::pair<std::string, std::string>> kHookCheckedValues = {
-    {"max_connections", "262143"}, {"autovacuum_max_workers", "262143"}, {"max_worker_processes", "262143"},
-    {"max_wal_senders", "262143"}};
+const std::set<std::pair<std::string, std::string>> kHookCheckedValues = {{"max_connections", "262143"},
+                                                                          {"autovacuum_max_workers", "262143"},
+                                                                          {"max_worker_processes", "262143"},
+                                                                          {"max_wal_senders", "262143"}};
 
 std::string Lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -37,10 +38,9 @@ std::string Lower(std::string s) {
 std::vector<std::string> ValuesFor(const PgParamSpec& s) {
   auto num = [](double v) { return std::to_string(static_cast<long long>(v)); };
   switch (s.type) {
-    case PgParamType::kBool:
-      return {"on", "OFF", "tru", "o", "of", "2", "yes ", "1", "enable"};
+    case PgParamType::kBool: return {"on", "OFF", "tru", "o", "of", "2", "yes ", "1", "enable"};
     case PgParamType::kInteger:
-      return {num(s.min), num(s.max), num(s.min - 1), num(s.max + 1), "0x10", "1.5", "1e3", "abc", "", " 7 ",
+      return {num(s.min), num(s.max), num(s.min - 1), num(s.max + 1), "0x10", "1.5",  "1e3", "abc", "",      " 7 ",
               "1kB",      "1MB",      "3GB",          "1min",         "2s",   "30ms", "1us", "1 d", "5mins", "1x"};
     case PgParamType::kReal:
       return {"0", "0.5", "-1", "1e309", "nan", "inf", "2ms", "1.5s", "abc", "1e-3", "100000000"};
@@ -60,10 +60,8 @@ std::vector<std::string> ValuesFor(const PgParamSpec& s) {
       }
       return out;
     }
-    case PgParamType::kInternal:
-      return {"1"};
-    case PgParamType::kString:
-      break;
+    case PgParamType::kInternal: return {"1"};
+    case PgParamType::kString: break;
   }
   return {};
 }

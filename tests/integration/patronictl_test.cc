@@ -59,11 +59,13 @@ class PatronictlTest : public ClusterFixture {
   // Both tools print the same table (retried: lag and timelines settle within a loop or two).
   void ExpectSameList() {
     std::string a, b;
-    bool same = WaitFor([&] {
-      a = Patronictl({"list"}).text;
-      b = Pgwardenctl({"list"}).text;
-      return a == b;
-    }, seconds(20));
+    bool same = WaitFor(
+        [&] {
+          a = Patronictl({"list"}).text;
+          b = Pgwardenctl({"list"}).text;
+          return a == b;
+        },
+        seconds(20));
     EXPECT_TRUE(same) << "patronictl:\n" << a << "pgwardenctl:\n" << b;
   }
 
@@ -74,11 +76,16 @@ TEST_F(PatronictlTest, RealPatronictlListsSwitchesOverRestartsAndEditsConfigAndA
   ExpectSameList();
   {
     std::string a, b;
-    EXPECT_TRUE(WaitFor([&] {
-      a = Patronictl({"topology"}).text;
-      b = Pgwardenctl({"topology"}).text;
-      return a == b && a.find("+ ") != std::string::npos;
-    }, seconds(20))) << "patronictl:\n" << a << "pgwardenctl:\n" << b;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          a = Patronictl({"topology"}).text;
+          b = Pgwardenctl({"topology"}).text;
+          return a == b && a.find("+ ") != std::string::npos;
+        },
+        seconds(20)))
+        << "patronictl:\n"
+        << a << "pgwardenctl:\n"
+        << b;
   }
   std::string old = LeaderKey();
   std::string cand = old == "pg1" ? "pg2" : "pg1";
@@ -87,10 +94,13 @@ TEST_F(PatronictlTest, RealPatronictlListsSwitchesOverRestartsAndEditsConfigAndA
   EXPECT_EQ(sw.code, 0) << sw.text;
   EXPECT_NE(sw.text.find("Successfully switched over to \"" + cand + "\""), std::string::npos) << sw.text;
   EXPECT_EQ(LeaderKey(), cand);
-  ASSERT_TRUE(WaitFor([&] {
-    return Sql(sb_->Conninfo(old), "SELECT pg_is_in_recovery()") == "t" &&
-           Sql(sb_->Conninfo(cand), "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "2";
-  }, seconds(60))) << "the old leader did not follow " << cand;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Sql(sb_->Conninfo(old), "SELECT pg_is_in_recovery()") == "t" &&
+               Sql(sb_->Conninfo(cand), "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "2";
+      },
+      seconds(60)))
+      << "the old leader did not follow " << cand;
   ExpectSameList();
 
   CmdOut h1 = Patronictl({"history"}), h2 = Pgwardenctl({"history"});
@@ -114,9 +124,8 @@ TEST_F(PatronictlTest, RealPatronictlListsSwitchesOverRestartsAndEditsConfigAndA
 
   CmdOut p = Pgwardenctl({"pause", "--wait"});
   EXPECT_EQ(p.code, 0) << p.text;
-  EXPECT_TRUE(WaitFor([&] {
-    return Patronictl({"list"}).text.find("Maintenance mode: on") != std::string::npos;
-  }, seconds(10)));
+  EXPECT_TRUE(WaitFor([&] { return Patronictl({"list"}).text.find("Maintenance mode: on") != std::string::npos; },
+                      seconds(10)));
   ExpectSameList();
   CmdOut q = Patronictl({"resume", "--wait"});
   EXPECT_EQ(q.code, 0) << q.text;

@@ -17,9 +17,7 @@ namespace {
 using Json = nlohmann::json;
 using std::chrono::seconds;
 
-double WallNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double WallNow() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 double At(const Json& rec, const char* field) {
   bool zone = false;
@@ -66,10 +64,13 @@ TEST_F(RecordsTest, CrashFailoverThenSwitchoverAreBothRecordedWithHowTheOldLeade
   double killed = WallNow();
   KillMachine(first);
   std::string second;
-  ASSERT_TRUE(WaitFor([&] {
-    second = LeaderKey();
-    return !second.empty() && second != first && Writable(second);
-  }, seconds(30))) << "no new writable leader";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        second = LeaderKey();
+        return !second.empty() && second != first && Writable(second);
+      },
+      seconds(30)))
+      << "no new writable leader";
   ASSERT_TRUE(WaitFor([&] { return Records().size() == 1; }, seconds(10))) << Key("failovers");
   ASSERT_TRUE(sb_->StartNode(first).ok());
   ASSERT_TRUE(WaitFor([&] { return Streams(first, second); }, seconds(90))) << first << " did not rejoin";
@@ -85,10 +86,13 @@ TEST_F(RecordsTest, CrashFailoverThenSwitchoverAreBothRecordedWithHowTheOldLeade
   std::string out = Ctl({"switchover", "--leader", second, "--candidate", third, "--force"}, &code);
   ASSERT_EQ(code, 0) << out;
   ASSERT_TRUE(WaitFor([&] { return LeaderKey() == third && Writable(third); }, seconds(60))) << out;
-  ASSERT_TRUE(WaitFor([&] {
-    Json r = Records();
-    return r.size() == 2 && r[1]["rejoin"].is_string();
-  }, seconds(60))) << Key("failovers");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Json r = Records();
+        return r.size() == 2 && r[1]["rejoin"].is_string();
+      },
+      seconds(60)))
+      << Key("failovers");
   double done = WallNow();
 
   Json recs = Records();
@@ -178,15 +182,18 @@ TEST_F(RecordsTest, ConcurrentWritersLoseNoRecord) {
       r.kind = kKindFailover;
       r.timeline = tl;
       r.new_leader = name;
-      Status s = dcs.UpdateFailovers(std::nullopt, 0, [&](const std::optional<std::string>& cur) {
-        FailoverLog l;
-        if (cur) {
-          auto d = DecodeFailoverLog(*cur);
-          if (d.ok()) l = std::move(*d);
-        }
-        AppendFailover(&l, r);
-        return std::optional<std::string>(EncodeFailoverLog(l));
-      }, 50);
+      Status s = dcs.UpdateFailovers(
+          std::nullopt, 0,
+          [&](const std::optional<std::string>& cur) {
+            FailoverLog l;
+            if (cur) {
+              auto d = DecodeFailoverLog(*cur);
+              if (d.ok()) l = std::move(*d);
+            }
+            AppendFailover(&l, r);
+            return std::optional<std::string>(EncodeFailoverLog(l));
+          },
+          50);
       EXPECT_TRUE(s.ok()) << s.message();
     }
   };

@@ -193,7 +193,8 @@ TEST_F(RestServerTest, FullWorkerQueueAnswers503AndRecovers) {
       }
     }
   } join_all{slow, release_};
-  for (int i = 0; i < RestServer::kMaxDeferred; ++i) slow.emplace_back([&, i] { answers[i] = Get("/slow", Duration(10000)); });
+  for (int i = 0; i < RestServer::kMaxDeferred; ++i)
+    slow.emplace_back([&, i] { answers[i] = Get("/slow", Duration(10000)); });
   // Probe only once every slot is held by a slow job: a probe sent earlier could take a slot itself and make one
   // of the slow requests the refused one (that race made this test fail one run in five).
   ASSERT_TRUE(WaitFor([&] { return slow_running_ == RestServer::kMaxDeferred; }, std::chrono::milliseconds(5000)))
@@ -237,7 +238,8 @@ TEST(PostFailsafeTest, SendsCredentialsAndCountsOnlyAccepted) {
   server.Start();
   std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/patroni";
   Json key = {{"pg0", "http://127.0.0.1:1/patroni"}, {"pg1", url}};
-  std::string body = R"({"name":"pg0","conn_url":"postgres://127.0.0.1:5432/postgres","api_url":"http://127.0.0.1:1/patroni"})";
+  std::string body =
+      R"({"name":"pg0","conn_url":"postgres://127.0.0.1:5432/postgres","api_url":"http://127.0.0.1:1/patroni"})";
   PeerTls tls;
   EXPECT_FALSE(PostFailsafe(key, "pg0", body, Duration(2000), tls)) << "without credentials the peer answers 401";
   tls.username = "admin";

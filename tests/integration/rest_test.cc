@@ -45,10 +45,13 @@ TEST(RestTlsTest, HttpsWithAuthenticationAndAllowlist) {
     if (!auth.empty()) req.headers["Authorization"] = auth;
     return http.Do(req);
   };
-  EXPECT_TRUE(WaitFor([&] {
-    auto r = call("GET", "/primary");
-    return r.ok() && r->status == 200;
-  }, seconds(90))) << "the leader never answered /primary over https";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto r = call("GET", "/primary");
+        return r.ok() && r->status == 200;
+      },
+      seconds(90)))
+      << "the leader never answered /primary over https";
   auto body = call("GET", "/patroni");
   ASSERT_TRUE(body.ok());
   EXPECT_EQ(Json::parse(body->body)["role"], "primary");
@@ -66,7 +69,6 @@ TEST(RestTlsTest, HttpsWithAuthenticationAndAllowlist) {
   EXPECT_NE(members.find("\"api_url\":\"https://127.0.0.1:"), std::string::npos) << members;
   EXPECT_TRUE(sb->Down(false).ok());
 }
-
 
 // etcd frozen (SIGSTOP) while restapi.authentication is set and failsafe_mode is on: the replica must accept the
 // primary's POST /failsafe, so the primary keeps running, and tools see that it runs on failsafe.
@@ -104,13 +106,17 @@ TEST_F(FailsafeAuthTest, PrimaryKeepsRunningOnFailsafeAndToolsSeeIt) {
   std::string leader = Key("leader");
   ASSERT_FALSE(leader.empty());
   std::string replica = sb_->nodes()[0].name == leader ? sb_->nodes()[1].name : sb_->nodes()[0].name;
-  ASSERT_TRUE(WaitFor([&] {
-    Json f = Json::parse(Key("failsafe"), nullptr, false);
-    return f.is_object() && f.size() == 2;
-  }, seconds(20))) << "the leader did not publish the failsafe member list";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Json f = Json::parse(Key("failsafe"), nullptr, false);
+        return f.is_object() && f.size() == 2;
+      },
+      seconds(20)))
+      << "the leader did not publish the failsafe member list";
 
   // Only members vote (issue 10, 5c): a stranger gets a clear 403, a listed member 200, no credentials 401.
-  std::string stranger = R"({"name":"intruder","conn_url":"postgres://127.0.0.1:1/postgres","api_url":"http://127.0.0.1:1/patroni"})";
+  std::string stranger =
+      R"({"name":"intruder","conn_url":"postgres://127.0.0.1:1/postgres","api_url":"http://127.0.0.1:1/patroni"})";
   auto r = Call(replica, "POST", "/failsafe", stranger);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->status, 403) << r->body;
@@ -134,11 +140,14 @@ TEST_F(FailsafeAuthTest, PrimaryKeepsRunningOnFailsafeAndToolsSeeIt) {
   // Three ttls: the primary must never stop answering /primary (it would demote if the replica refused its
   // POST /failsafe, e.g. with 401 for missing credentials).
   std::string lost;
-  bool demoted = WaitFor([&] {
-    auto p = Call(leader, "GET", "/primary");
-    if (!p.ok() || p->status != 200) lost = p.ok() ? std::to_string(p->status) + " " + p->body : p.status().message();
-    return !lost.empty();
-  }, seconds(15));
+  bool demoted = WaitFor(
+      [&] {
+        auto p = Call(leader, "GET", "/primary");
+        if (!p.ok() || p->status != 200)
+          lost = p.ok() ? std::to_string(p->status) + " " + p->body : p.status().message();
+        return !lost.empty();
+      },
+      seconds(15));
   EXPECT_FALSE(demoted) << "the primary stopped being primary during the etcd outage: " << lost;
   auto st = Call(leader, "GET", "/patroni");
   ASSERT_TRUE(st.ok());
@@ -160,12 +169,14 @@ TEST_F(FailsafeAuthTest, PrimaryKeepsRunningOnFailsafeAndToolsSeeIt) {
 
   ASSERT_EQ(kill(sb_->EtcdPid(), SIGCONT), 0);
   frozen_ = false;
-  EXPECT_TRUE(WaitFor([&] {
-    auto p = Call(leader, "GET", "/primary");
-    return Key("leader") == leader && p.ok() && p->status == 200;
-  }, seconds(30))) << "after etcd returned, the same node leads";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto p = Call(leader, "GET", "/primary");
+        return Key("leader") == leader && p.ok() && p->status == 200;
+      },
+      seconds(30)))
+      << "after etcd returned, the same node leads";
 }
-
 
 // Issue 10, item 9: PATCH /config and DELETE /switchover write to etcd. With etcd frozen (SIGSTOP) each waits for
 // the etcd client's deadline; health checks must keep answering at once meanwhile. The PATCH changes a value: an
@@ -177,11 +188,15 @@ TEST_F(SlowHandlerTest, WritesToAFrozenEtcdDoNotDelayHealthChecks) {
       1, [](SandboxSpec& spec) { FastTiming(spec); }, /*wait_healthy=*/false);
   if (HasFatalFailure()) return;
   const std::string node = sb_->nodes()[0].name;
-  ASSERT_TRUE(WaitFor([&] {
-    auto p = Call(node, "GET", "/primary", "", "");
-    return p.ok() && p->status == 200;
-  }, seconds(90))) << "the single node never became primary";
-  auto sched = Call(node, "POST", "/switchover", R"({"leader":")" + node + R"(","scheduled_at":"2099-01-01T00:00:00+00:00"})", "");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto p = Call(node, "GET", "/primary", "", "");
+        return p.ok() && p->status == 200;
+      },
+      seconds(90)))
+      << "the single node never became primary";
+  auto sched = Call(node, "POST", "/switchover",
+                    R"({"leader":")" + node + R"(","scheduled_at":"2099-01-01T00:00:00+00:00"})", "");
   ASSERT_TRUE(sched.ok());
   ASSERT_EQ(sched->status, 202) << sched->body;
   ASSERT_TRUE(WaitFor([&] { return !Key("failover").empty(); }, seconds(10)));
@@ -195,7 +210,8 @@ TEST_F(SlowHandlerTest, WritesToAFrozenEtcdDoNotDelayHealthChecks) {
     auto r = Call(node, method, path, body, "", method == "GET" ? Duration(3000) : Duration(15000));
     return std::make_pair(r.ok() ? r->status : -1, Clock::now() - start);
   };
-  auto patch = std::async(std::launch::async, [&] { return timed("PATCH", "/config", R"({"maximum_lag_on_failover":1})"); });
+  auto patch =
+      std::async(std::launch::async, [&] { return timed("PATCH", "/config", R"({"maximum_lag_on_failover":1})"); });
   auto del = std::async(std::launch::async, [&] { return timed("DELETE", "/switchover", ""); });
   // Health checks, one after another, for as long as either write is in flight (bounded by the loop count).
   Clock::duration slowest{};

@@ -42,26 +42,33 @@ TEST_F(RouterChecksTest, LaggingReplicaReturnsToTheReadPoolOnlyBelowTheReturnMar
   ASSERT_TRUE(WaitFor([&] { return r.Query("SELECT 1") != "1"; }, seconds(5))) << "the read session stayed open";
   // Back under read_max_lag but above read_return_lag: still out (new read sessions find no replica).
   PutMember(prefix, "b", real, "replica", top - (512 << 10));
-  ASSERT_TRUE(WaitFor([&] {
-    Json s = Admin("/stats");
-    for (const auto& sv : s["servers"]) {
-      if (sv.value("name", "") == "b" && sv["lag_bytes"].is_number() && sv["lag_bytes"].get<int64_t>() == (512 << 10)) {
-        return true;
-      }
-    }
-    return false;
-  }, seconds(5))) << Admin("/stats").dump();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Json s = Admin("/stats");
+        for (const auto& sv : s["servers"]) {
+          if (sv.value("name", "") == "b" && sv["lag_bytes"].is_number() &&
+              sv["lag_bytes"].get<int64_t>() == (512 << 10)) {
+            return true;
+          }
+        }
+        return false;
+      },
+      seconds(5)))
+      << Admin("/stats").dump();
   Conn held(Via(false));
   EXPECT_FALSE(held.ok());
   EXPECT_NE(held.error().find("no replica"), std::string::npos) << held.error();
   // At the return mark: back.
   PutMember(prefix, "b", real, "replica", top - (256 << 10));
   std::string err;
-  EXPECT_TRUE(WaitFor([&] {
-    Conn c(Via(false));
-    err = c.error();
-    return c.ok() && c.Query("SELECT 1") == "1";
-  }, seconds(5))) << err;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        Conn c(Via(false));
+        err = c.error();
+        return c.ok() && c.Query("SELECT 1") == "1";
+      },
+      seconds(5)))
+      << err;
   Json stats = Admin("/stats");
   EXPECT_EQ(stats["routing"]["closed"]["replica_left_pool"].get<int>(), 1) << stats.dump();
   EXPECT_EQ(stats["config"]["read_return_lag_bytes"].get<int64_t>(), 256 << 10);
@@ -93,11 +100,14 @@ TEST_F(RouterChecksTest, RecoveryQueryKeepsWritesOffAServerInRecoveryAndLinksThe
   // swallowed, the client's own start-up messages were not).
   Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "leader", "a"});
   std::string err;
-  ASSERT_TRUE(WaitFor([&] {
-    Conn c(Via(true));
-    err = c.error();
-    return c.ok() && c.Query("SELECT pg_is_in_recovery()") == "f";
-  }, seconds(5))) << err;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Conn c(Via(true));
+        err = c.error();
+        return c.ok() && c.Query("SELECT pg_is_in_recovery()") == "f";
+      },
+      seconds(5)))
+      << err;
   Conn w(Via(true));
   ASSERT_TRUE(w.ok()) << w.error();
   EXPECT_EQ(w.Query("SELECT current_setting('server_version_num')::int >= 140000"), "t");
@@ -135,11 +145,14 @@ TEST_F(RouterChecksTest, EtcdEndpointsChangeOnReload) {
   EXPECT_EQ(plan.applied[0], "dcs_urls: " + nowhere + " -> " + real);
   EXPECT_TRUE(plan.needs_restart.empty());
   std::string err;
-  ASSERT_TRUE(WaitFor([&] {
-    Conn c(Via(true));
-    err = c.error();
-    return c.ok() && c.Query("SELECT pg_is_in_recovery()") == "f";
-  }, seconds(10))) << err;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Conn c(Via(true));
+        err = c.error();
+        return c.ok() && c.Query("SELECT pg_is_in_recovery()") == "f";
+      },
+      seconds(10)))
+      << err;
   EXPECT_EQ(Admin("/stats")["topology"]["etcd_switches"].get<int>(), 1);
 
   // Back to an endpoint that does not answer: tried (at least twice), never switched to; writes still routed.

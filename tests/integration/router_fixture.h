@@ -34,8 +34,10 @@ struct Conn {
   std::string Query(const std::string& sql) {
     PGresult* r = PQexec(c, sql.c_str());
     std::string out;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) out = PQgetvalue(r, 0, 0);
-    else if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) out = "ERROR: " + error();
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+      out = PQgetvalue(r, 0, 0);
+    else if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+      out = "ERROR: " + error();
     PQclear(r);
     return out;
   }
@@ -75,11 +77,12 @@ class RouterFixture : public ClusterFixture {
   void StartRouter(const std::string& scope, std::vector<std::string> extra = {}) {
     auto ports = FreePorts(3);
     ASSERT_TRUE(ports.ok()) << ports.status().message();
-    std::vector<std::string> args = {"--scope", scope,
-                                     "--listen-write", "127.0.0.1:" + std::to_string((*ports)[0]),
-                                     "--listen-read", "127.0.0.1:" + std::to_string((*ports)[1]),
-                                     "--listen-admin", "127.0.0.1:" + std::to_string((*ports)[2]),
-                                     "--workers", "2", "--no-leader-wait", "3s"};
+    std::vector<std::string> args = {"--scope",          scope,
+                                     "--listen-write",   "127.0.0.1:" + std::to_string((*ports)[0]),
+                                     "--listen-read",    "127.0.0.1:" + std::to_string((*ports)[1]),
+                                     "--listen-admin",   "127.0.0.1:" + std::to_string((*ports)[2]),
+                                     "--workers",        "2",
+                                     "--no-leader-wait", "3s"};
     // The sandbox's etcd unless `extra` names endpoints.
     if (std::find(extra.begin(), extra.end(), "--dcs-url") == extra.end()) {
       args.insert(args.end(), {"--dcs-url", "http://" + sb_->EtcdEndpoint()});
@@ -112,10 +115,12 @@ class RouterFixture : public ClusterFixture {
   std::string ServerPort(Conn& c) { return c.Query("SELECT inet_server_port()"); }
   // Until a backend of `node` runs `sql` (a cancel sent before it started would find nothing to cancel).
   bool Running(const std::string& node, const std::string& sql) {
-    return WaitFor([&] {
-      return Sql(sb_->Conninfo(node), "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = '" +
-                                          sql + "'") == "1";
-    }, Duration(10000), Duration(20));
+    return WaitFor(
+        [&] {
+          return Sql(sb_->Conninfo(node),
+                     "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = '" + sql + "'") == "1";
+        },
+        Duration(10000), Duration(20));
   }
 
   RealClock clock_;

@@ -74,38 +74,46 @@ TEST_F(RouterLagTest, ReplicaWithReplayPausedLeavesTheReadPoolAndReturnsOnceCaug
   for (int i = 0; i < 4 && !on_paused; ++i) {
     auto c = std::make_unique<Conn>(Via(false));
     ASSERT_TRUE(c->ok()) << c->error();
-    if (ServerPort(*c) == paused_port) on_paused = std::move(c);
-    else pinned.push_back(std::move(c));
+    if (ServerPort(*c) == paused_port)
+      on_paused = std::move(c);
+    else
+      pinned.push_back(std::move(c));
   }
   ASSERT_TRUE(on_paused) << "no read session reached " << paused;
   pinned.clear();
 
   // Pause replay; WAL still streams in, but nothing newer is visible there.
   Sql(sb_->Conninfo(paused), "SELECT pg_wal_replay_pause()", &err);
-  ASSERT_TRUE(WaitFor([&] {
-    return Sql(sb_->Conninfo(paused), "SELECT pg_get_wal_replay_pause_state()") == "paused";
-  }, seconds(10)));
+  ASSERT_TRUE(WaitFor([&] { return Sql(sb_->Conninfo(paused), "SELECT pg_get_wal_replay_pause_state()") == "paused"; },
+                      seconds(10)));
   // The leader writes (about 1.2 MB of WAL a round, at most 10 rounds) until the router sees the paused replica past
   // read_max_lag.
   int rounds = 0;
-  ASSERT_TRUE(WaitFor([&] {
-    if (RouterLag(paused) > max_lag) return true;
-    if (rounds < 10) {
-      ++rounds;
-      Sql(sb_->Conninfo(leader), "INSERT INTO fill SELECT g, repeat('x', 1000) FROM generate_series(1, 1000) g", &err);
-    }
-    return false;
-  }, seconds(60))) << "after " << rounds << " rounds of inserts: " << err << Admin("/stats").dump();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        if (RouterLag(paused) > max_lag) return true;
+        if (rounds < 10) {
+          ++rounds;
+          Sql(sb_->Conninfo(leader), "INSERT INTO fill SELECT g, repeat('x', 1000) FROM generate_series(1, 1000) g",
+              &err);
+        }
+        return false;
+      },
+      seconds(60)))
+      << "after " << rounds << " rounds of inserts: " << err << Admin("/stats").dump();
   // The session on it is closed.
   EXPECT_TRUE(WaitFor([&] { return on_paused->Query("SELECT 1") != "1"; }, seconds(5))) << "the read session stayed";
   EXPECT_GE(Admin("/stats")["routing"]["closed"]["replica_left_pool"].get<int>(), 1);
   // The other replica replays on: once the router sees it within the return mark (the leader's and the replicas'
   // keys are published at different moments, so it too may have looked behind for a moment), new read sessions go
   // only there, even several held together, which fewest-connections-first would have spread over both.
-  EXPECT_TRUE(WaitFor([&] {
-    int64_t l = RouterLag(other);
-    return l >= 0 && l <= return_lag;
-  }, seconds(15))) << Admin("/stats").dump();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        int64_t l = RouterLag(other);
+        return l >= 0 && l <= return_lag;
+      },
+      seconds(15)))
+      << Admin("/stats").dump();
   EXPECT_GT(RouterLag(paused), max_lag);
   EXPECT_EQ(ReadPorts(4, &err), std::set<std::string>{other_port}) << err << Admin("/stats").dump();
 
@@ -113,11 +121,14 @@ TEST_F(RouterLagTest, ReplicaWithReplayPausedLeavesTheReadPoolAndReturnsOnceCaug
   // the first read session that reaches it, the router's measure of its lag is at most that mark.
   Sql(sb_->Conninfo(paused), "SELECT pg_wal_replay_resume()", &err);
   int64_t lag_at_return = -1;
-  ASSERT_TRUE(WaitFor([&] {
-    if (ReadPorts(2, &err) != both) return false;
-    lag_at_return = RouterLag(paused);
-    return true;
-  }, seconds(30))) << err << Admin("/stats").dump();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        if (ReadPorts(2, &err) != both) return false;
+        lag_at_return = RouterLag(paused);
+        return true;
+      },
+      seconds(30)))
+      << err << Admin("/stats").dump();
   EXPECT_GE(lag_at_return, 0);
   EXPECT_LE(lag_at_return, return_lag);
 }
@@ -143,9 +154,8 @@ TEST_F(RouterLagTest, ReplicaBehindInTimeLeavesTheReadPoolUnderTheByteThreshold)
   ASSERT_TRUE(WaitFor([&] { return ReadPorts(2, &err) == both; }, seconds(15))) << err << Admin("/stats").dump();
 
   Sql(sb_->Conninfo(paused), "SELECT pg_wal_replay_pause()", &err);
-  ASSERT_TRUE(WaitFor([&] {
-    return Sql(sb_->Conninfo(paused), "SELECT pg_get_wal_replay_pause_state()") == "paused";
-  }, seconds(10)));
+  ASSERT_TRUE(WaitFor([&] { return Sql(sb_->Conninfo(paused), "SELECT pg_get_wal_replay_pause_state()") == "paused"; },
+                      seconds(10)));
   // One small insert per check (a few hundred bytes of WAL): the leader's position moves, the byte lag stays tiny.
   int inserts = 0;
   auto tick = [&] {
@@ -154,17 +164,23 @@ TEST_F(RouterLagTest, ReplicaBehindInTimeLeavesTheReadPoolUnderTheByteThreshold)
       Sql(sb_->Conninfo(leader), "INSERT INTO tick VALUES (1)", &err);
     }
   };
-  ASSERT_TRUE(WaitFor([&] {
-    tick();
-    return RouterLagMs(paused) > 5000 && ReadPorts(3, &err) == std::set<std::string>{other_port};
-  }, seconds(30))) << inserts << " inserts: " << err << Admin("/stats").dump();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        tick();
+        return RouterLagMs(paused) > 5000 && ReadPorts(3, &err) == std::set<std::string>{other_port};
+      },
+      seconds(30)))
+      << inserts << " inserts: " << err << Admin("/stats").dump();
   EXPECT_LT(RouterLag(paused), 1 << 20) << "the byte threshold alone would have kept it";
 
   Sql(sb_->Conninfo(paused), "SELECT pg_wal_replay_resume()", &err);
-  ASSERT_TRUE(WaitFor([&] {
-    tick();
-    return ReadPorts(2, &err) == both;
-  }, seconds(30))) << err << Admin("/stats").dump();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        tick();
+        return ReadPorts(2, &err) == both;
+      },
+      seconds(30)))
+      << err << Admin("/stats").dump();
   EXPECT_LE(RouterLagMs(paused), 2500);
 }
 

@@ -61,10 +61,13 @@ TEST(RouterReloadTest, SighupAppliesLiveSettingsReportsRestartOnesAndRefusesBadF
   // Live: the lag threshold, the waits, the log level; restart-only: the worker count.
   WriteText(file, base + "workers: 2\nread_max_lag: 3MB\nno_leader_wait: 1s\nlog_level: DEBUG\n");
   ASSERT_EQ(kill(*pid, SIGHUP), 0);
-  EXPECT_TRUE(WaitFor([&] {
-    s = Stats(admin);
-    return s.is_object() && s["config"]["reloads"].get<int>() == 1;
-  }, seconds(10))) << s.dump();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        s = Stats(admin);
+        return s.is_object() && s["config"]["reloads"].get<int>() == 1;
+      },
+      seconds(10)))
+      << s.dump();
   EXPECT_EQ(s["config"]["read_max_lag_bytes"].get<int64_t>(), 3 << 20);
   EXPECT_EQ(s["config"]["no_leader_wait_ms"].get<int64_t>(), 1000);
   EXPECT_EQ(s["config"]["log_level"].get<std::string>(), "DEBUG");
@@ -79,10 +82,13 @@ TEST(RouterReloadTest, SighupAppliesLiveSettingsReportsRestartOnesAndRefusesBadF
   // A file with errors: refused, every error logged, the running configuration kept.
   WriteText(file, base + "read_max_lag: lots\nno_such_key: 1\n");
   ASSERT_EQ(kill(*pid, SIGHUP), 0);
-  EXPECT_TRUE(WaitFor([&] {
-    s = Stats(admin);
-    return s.is_object() && s["config"]["reload_failures"].get<int>() == 1;
-  }, seconds(10))) << s.dump();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        s = Stats(admin);
+        return s.is_object() && s["config"]["reload_failures"].get<int>() == 1;
+      },
+      seconds(10)))
+      << s.dump();
   EXPECT_EQ(s["config"]["read_max_lag_bytes"].get<int64_t>(), 3 << 20);
   EXPECT_EQ(s["config"]["reloads"].get<int>(), 1);
   text = ReadText(log);

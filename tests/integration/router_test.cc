@@ -18,10 +18,11 @@ class RouterTest : public RouterFixture {
 TEST_F(RouterTest, WritePortReachesTheLeaderReadPortReplicasWithScramMd5AndCancel) {
   StartCluster(3, [](SandboxSpec& spec) {
     spec.postgresql_pg_hba = false;
-    spec.extra_postgresql = "  pg_hba:\n  - local all all trust\n"
-                            "  - host replication replicator 127.0.0.1/32 scram-sha-256\n"
-                            "  - host all md5user 127.0.0.1/32 md5\n"
-                            "  - host all all 127.0.0.1/32 scram-sha-256\n";
+    spec.extra_postgresql =
+        "  pg_hba:\n  - local all all trust\n"
+        "  - host replication replicator 127.0.0.1/32 scram-sha-256\n"
+        "  - host all md5user 127.0.0.1/32 md5\n"
+        "  - host all all 127.0.0.1/32 scram-sha-256\n";
   });
   std::string leader = LeaderKey();
   ASSERT_FALSE(leader.empty());
@@ -50,10 +51,13 @@ TEST_F(RouterTest, WritePortReachesTheLeaderReadPortReplicasWithScramMd5AndCance
 
   // Read port: replicas, spread by outstanding connections.
   std::unique_ptr<Conn> r1, r2;
-  ASSERT_TRUE(WaitFor([&] {
-    r1 = std::make_unique<Conn>(Via(false, "md5user", "md5pass"));
-    return r1->ok();
-  }, seconds(20))) << r1->error();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        r1 = std::make_unique<Conn>(Via(false, "md5user", "md5pass"));
+        return r1->ok();
+      },
+      seconds(20)))
+      << r1->error();
   r2 = std::make_unique<Conn>(Via(false));
   ASSERT_TRUE(r2->ok()) << r2->error();
   EXPECT_EQ(r1->Query("SELECT pg_is_in_recovery()"), "t");
@@ -103,8 +107,8 @@ TEST_F(RouterTest, LeaderKeyMovedClosesOldSessionsAndRoutesToTheNewLeader) {
   std::string url = "postgres://127.0.0.1:" + std::to_string(PgPort(real)) + "/postgres";
   std::string prefix = "/service/fake/";
   for (const char* n : {"a", "b"}) {
-    Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "members/" + n,
-                                  R"({"conn_url":")" + url + R"(","role":"primary","state":"running"})"});
+    Etcdctl(sb_->EtcdEndpoint(),
+            {"put", prefix + "members/" + n, R"({"conn_url":")" + url + R"(","role":"primary","state":"running"})"});
   }
   Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "leader", "a"});
   StartRouter("fake");
@@ -167,10 +171,10 @@ TEST_F(RouterTest, ReplicaLeavingTheReadPoolClosesItsReadSessions) {
   ASSERT_FALSE(real.empty());
   std::string url = "postgres://127.0.0.1:" + std::to_string(PgPort(real)) + "/postgres";
   std::string prefix = "/service/fakeread/";
-  Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "members/a",
-                                R"({"conn_url":")" + url + R"(","role":"primary","state":"running"})"});
-  Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "members/b",
-                                R"({"conn_url":")" + url + R"(","role":"replica","state":"streaming"})"});
+  Etcdctl(sb_->EtcdEndpoint(),
+          {"put", prefix + "members/a", R"({"conn_url":")" + url + R"(","role":"primary","state":"running"})"});
+  Etcdctl(sb_->EtcdEndpoint(),
+          {"put", prefix + "members/b", R"({"conn_url":")" + url + R"(","role":"replica","state":"streaming"})"});
   Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "leader", "a"});
   StartRouter("fakeread", {"--no-leader-wait", "1s"});
   Conn r(Via(false));
@@ -178,14 +182,17 @@ TEST_F(RouterTest, ReplicaLeavingTheReadPoolClosesItsReadSessions) {
   EXPECT_EQ(r.Query("SELECT 1"), "1");
 
   MonoTime tagged = Now();
-  Etcdctl(sb_->EtcdEndpoint(), {"put", prefix + "members/b",
-                                R"({"conn_url":")" + url +
-                                    R"(","role":"replica","state":"streaming","tags":{"noloadbalance":true}})"});
+  Etcdctl(sb_->EtcdEndpoint(),
+          {"put", prefix + "members/b",
+           R"({"conn_url":")" + url + R"(","role":"replica","state":"streaming","tags":{"noloadbalance":true}})"});
   std::string answer;
-  ASSERT_TRUE(WaitFor([&] {
-    answer = r.Query("SELECT 1");
-    return answer != "1";
-  }, seconds(5))) << "the read session stayed open";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        answer = r.Query("SELECT 1");
+        return answer != "1";
+      },
+      seconds(5)))
+      << "the read session stayed open";
   std::fprintf(stderr, "read session closed %lld ms after the tag: %s\n",
                static_cast<long long>((Now() - tagged).count()), answer.c_str());
   EXPECT_NE(answer.find("b has the noloadbalance tag"), std::string::npos) << answer;
@@ -302,11 +309,13 @@ TEST_F(RouterTest, EtcdStoppedStopsWritesAfterTheTtlAndTheyResumeWhenItReturns) 
   MonoTime frozen = Now();
   ASSERT_EQ(kill(sb_->EtcdPid(), SIGSTOP), 0);
   std::string refusal;
-  bool refused = WaitFor([&] {
-    Conn c(Via(true));
-    refusal = c.error();
-    return !c.ok() && refusal.find("etcd has not been read") != std::string::npos;
-  }, seconds(15));
+  bool refused = WaitFor(
+      [&] {
+        Conn c(Via(true));
+        refusal = c.error();
+        return !c.ok() && refusal.find("etcd has not been read") != std::string::npos;
+      },
+      seconds(15));
   MonoTime refused_at = Now();
   long status = 0;
   Json health = Admin("/health", &status);
@@ -320,11 +329,14 @@ TEST_F(RouterTest, EtcdStoppedStopsWritesAfterTheTtlAndTheyResumeWhenItReturns) 
 
   // etcd back: writes are routed again (to whichever member leads by then).
   std::string err;
-  EXPECT_TRUE(WaitFor([&] {
-    Conn c(Via(true));
-    err = c.error();
-    return c.ok() && c.Query("SELECT pg_is_in_recovery()") == "f";
-  }, seconds(40))) << err;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        Conn c(Via(true));
+        err = c.error();
+        return c.ok() && c.Query("SELECT pg_is_in_recovery()") == "f";
+      },
+      seconds(40)))
+      << err;
 }
 
 }  // namespace

@@ -65,9 +65,9 @@ TEST_F(RouterTlsTest, RouterClientCertificateSatisfiesCertAuthAndRequireRefusesC
 
   // With it: cert authentication passes (the client sends no password; the server asks for none), and the server
   // sees the router's certificate. The router's own client side uses TLS with require.
-  StartRouter(scope_, {"--server-tls-sslmode", "verify-ca", "--server-tls-ca-file", srv, "--server-tls-cert-file",
-                       cli, "--server-tls-key-file", clikey, "--client-tls-cert-file", srv, "--client-tls-key-file",
-                       srvkey, "--client-tls-sslmode", "require"});
+  StartRouter(scope_, {"--server-tls-sslmode", "verify-ca", "--server-tls-ca-file", srv, "--server-tls-cert-file", cli,
+                       "--server-tls-key-file", clikey, "--client-tls-cert-file", srv, "--client-tls-key-file", srvkey,
+                       "--client-tls-sslmode", "require"});
   std::string base = "host=127.0.0.1 port=" + std::to_string(router_->write_port()) +
                      " user=certuser dbname=postgres gssencmode=disable";
   Conn c(base + " sslmode=require");

@@ -48,18 +48,21 @@ TEST(SandboxCliTest, UpStartsARouterThatSendsWritesToTheLeaderAndReadsToTheRepli
   ASSERT_FALSE(leader_port.empty());
   ASSERT_FALSE(replica_port.empty());
   auto via = [&](int port) {
-    return "host=127.0.0.1 port=" + std::to_string(port) + " user=postgres password=" +
-           Sandbox::kSuperuserPassword + " dbname=postgres connect_timeout=5";
+    return "host=127.0.0.1 port=" + std::to_string(port) + " user=postgres password=" + Sandbox::kSuperuserPassword +
+           " dbname=postgres connect_timeout=5";
   };
   std::string err;
   EXPECT_EQ(Sql(via(router.write_port), "SELECT current_setting('port')", &err), leader_port) << err;
   EXPECT_EQ(Sql(via(router.write_port), "SELECT pg_is_in_recovery()", &err), "f") << err;
   // The read port admits the replica once the router has seen it stream (its lag is published every loop).
   std::string read_port;
-  EXPECT_TRUE(WaitFor([&] {
-    read_port = Sql(via(router.read_port), "SELECT current_setting('port')", &err);
-    return read_port == replica_port;
-  }, std::chrono::seconds(20))) << "read port reached port '" << read_port << "': " << err;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        read_port = Sql(via(router.read_port), "SELECT current_setting('port')", &err);
+        return read_port == replica_port;
+      },
+      std::chrono::seconds(20)))
+      << "read port reached port '" << read_port << "': " << err;
 
   auto status = pgw::Run({PgwardenctlBin(), "sandbox", "status", "--dir", dir});
   ASSERT_TRUE(status.ok());

@@ -23,8 +23,8 @@ class SlotsTest : public ClusterFixture {
     return Q(node, "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + slot + "'") == "1";
   }
   int64_t ConfirmedFlush(const std::string& node, const std::string& slot) {
-    std::string v = Q(node, "SELECT confirmed_flush_lsn - '0/0' FROM pg_replication_slots WHERE slot_name = '" +
-                                slot + "'");
+    std::string v =
+        Q(node, "SELECT confirmed_flush_lsn - '0/0' FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
     return v.empty() ? -1 : std::atoll(v.c_str());
   }
   // Decodes and confirms everything the slot has on `node`; returns the slot's confirmed position afterwards.
@@ -64,8 +64,7 @@ TEST_F(SlotsTest, PermanentSlotsSurviveASwitchoverAndUnknownSlotsAreDropped) {
   ASSERT_TRUE(WaitFor([&] { return HasSlot(replica, "keep_phys") && HasSlot(replica, "cdc"); }, seconds(60)))
       << "the replica holds no copy of the permanent slots; " << last_error_;
   ASSERT_TRUE(WaitFor([&] { return ConfirmedFlush(replica, "cdc") >= consumed; }, seconds(30)))
-      << "the copy on the replica was not advanced to " << consumed << " (at " << ConfirmedFlush(replica, "cdc")
-      << ")";
+      << "the copy on the replica was not advanced to " << consumed << " (at " << ConfirmedFlush(replica, "cdc") << ")";
   EXPECT_EQ(Q(replica, "SHOW hot_standby_feedback"), "on");
 
   // Hand-made slots on the leader: the ignored one stays, the unknown one goes.
@@ -80,14 +79,13 @@ TEST_F(SlotsTest, PermanentSlotsSurviveASwitchoverAndUnknownSlotsAreDropped) {
   Q(leader, "INSERT INTO t SELECT g, 'b' FROM generate_series(101, 200) g");
   int64_t before = Consume(leader);
   ASSERT_GT(before, consumed);
-  auto sw = pgw::Run({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-XPOST", "-H",
-                      "Content-Type: application/json", "-d",
-                      "{\"leader\":\"" + leader + "\",\"candidate\":\"" + replica + "\"}",
-                      "http://127.0.0.1:" + std::to_string(sb_->Node(leader)->api_port) + "/switchover"});
+  auto sw =
+      pgw::Run({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-XPOST", "-H", "Content-Type: application/json",
+                "-d", "{\"leader\":\"" + leader + "\",\"candidate\":\"" + replica + "\"}",
+                "http://127.0.0.1:" + std::to_string(sb_->Node(leader)->api_port) + "/switchover"});
   ASSERT_TRUE(sw.ok() && sw->output == "200") << (sw.ok() ? sw->output : sw.status().message());
-  ASSERT_TRUE(WaitFor([&] {
-    return LeaderKey() == replica && Q(replica, "SELECT pg_is_in_recovery()") == "f";
-  }, seconds(60)));
+  ASSERT_TRUE(
+      WaitFor([&] { return LeaderKey() == replica && Q(replica, "SELECT pg_is_in_recovery()") == "f"; }, seconds(60)));
   ASSERT_TRUE(HasSlot(replica, "cdc")) << "the permanent logical slot is missing on the new primary";
   int64_t after = ConfirmedFlush(replica, "cdc");
   EXPECT_GE(after, before) << "the slot on the new primary is behind what the consumer confirmed";

@@ -65,9 +65,8 @@ class ArchiveStandbyTest : public ClusterFixture {
     ASSERT_TRUE(err.empty()) << err;
   }
   bool Has(const SandboxNode& n, int id) {
-    return WaitFor([&] {
-      return Sql(B(n), "SELECT v FROM rows_a WHERE id = " + std::to_string(id)) == "written on A";
-    }, seconds(60));
+    return WaitFor([&] { return Sql(B(n), "SELECT v FROM rows_a WHERE id = " + std::to_string(id)) == "written on A"; },
+                   seconds(60));
   }
 
   // Cluster A (one node) archiving every WAL file through an argv-safe script, a table with row 1, a base backup
@@ -75,9 +74,9 @@ class ArchiveStandbyTest : public ClusterFixture {
   // method_ (the postgresql section defining B's `restore` method: copy the backup in, no leader needed).
   void StartRemote() {
     std::string archive = OwnedDir("archive");
-    std::string archive_sh = Script("archive.sh", "test ! -f \"" + archive + "/$2\"\ncp \"$1\" \"" + archive +
-                                                      "/$2.part\"\nmv \"" + archive + "/$2.part\" \"" + archive +
-                                                      "/$2\"\n");
+    std::string archive_sh =
+        Script("archive.sh", "test ! -f \"" + archive + "/$2\"\ncp \"$1\" \"" + archive + "/$2.part\"\nmv \"" +
+                                 archive + "/$2.part\" \"" + archive + "/$2\"\n");
     std::string fetch_sh = Script("fetch.sh", "exec cp \"" + archive + "/$1\" \"$2\"\n");
     StartCluster(1, [&](SandboxSpec& spec) {
       spec.extra_postgresql = "    archive_mode: 'on'\n    archive_command: '" + archive_sh + " %p %f'\n";
@@ -100,9 +99,10 @@ class ArchiveStandbyTest : public ClusterFixture {
     ASSERT_TRUE(r.ok() && r->Success()) << (r.ok() ? r->output : r.status().message());
     WriteOnA(2);
     runs_ = Dir() + "/restore.runs";
-    std::string restore_sh = Script(
-        "restore-backup.sh", "for a in \"$@\"; do\n  case \"$a\" in\n    --datadir=*) d=\"${a#--datadir=}\";;\n"
-                             "  esac\ndone\necho \"$*\" >> \"" + runs_ + "\"\ncp -a \"" + backup + "/.\" \"$d/\"\n");
+    std::string restore_sh = Script("restore-backup.sh",
+                                    "for a in \"$@\"; do\n  case \"$a\" in\n    --datadir=*) d=\"${a#--datadir=}\";;\n"
+                                    "  esac\ndone\necho \"$*\" >> \"" +
+                                        runs_ + "\"\ncp -a \"" + backup + "/.\" \"$d/\"\n");
     restore_ = fetch_sh + " %f %p";
     method_ = "  restore:\n    command: " + restore_sh + "\n    no_leader: true\n";
     std::ofstream(runs_).close();
@@ -130,18 +130,21 @@ class ArchiveStandbyTest : public ClusterFixture {
   }
   // Waits until B has a standby leader and, with two nodes, a replica streaming from it.
   void WaitForStandbyLeader() {
-    ASSERT_TRUE(WaitFor([&] {
-      leader_ = replica_ = nullptr;
-      for (const auto& n : b_->nodes()) {
-        std::string role = RoleOf(*b_, n);
-        if (role == "standby_leader") leader_ = &n;
-        if (role == "replica") replica_ = &n;
-      }
-      if (!leader_) return false;
-      if (b_->nodes().size() == 1) return true;
-      return replica_ &&
-             Sql(B(*leader_), "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "1";
-    }, seconds(90))) << "no standby leader (with a streaming replica)";
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          leader_ = replica_ = nullptr;
+          for (const auto& n : b_->nodes()) {
+            std::string role = RoleOf(*b_, n);
+            if (role == "standby_leader") leader_ = &n;
+            if (role == "replica") replica_ = &n;
+          }
+          if (!leader_) return false;
+          if (b_->nodes().size() == 1) return true;
+          return replica_ &&
+                 Sql(B(*leader_), "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "1";
+        },
+        seconds(90)))
+        << "no standby leader (with a streaming replica)";
   }
 
   std::unique_ptr<Sandbox> b_;
@@ -182,15 +185,16 @@ TEST_F(ArchiveStandbyTest, StandbyLeaderReplaysTheArchiveItsReplicaCascadesAndRe
   // Removing the section: B's standby leader is promoted, its replica follows it.
   auto patch = RestCall(leader, "PATCH", "/config", R"({"standby_cluster": null})");
   ASSERT_EQ(patch.first, 200) << patch.second;
-  EXPECT_TRUE(WaitFor([&] {
-    return Sql(B(leader), "SELECT pg_is_in_recovery()") == "f" && RoleOf(*b_, leader) == "primary";
-  }, seconds(30))) << "B's standby leader was not promoted";
+  EXPECT_TRUE(
+      WaitFor([&] { return Sql(B(leader), "SELECT pg_is_in_recovery()") == "f" && RoleOf(*b_, leader) == "primary"; },
+              seconds(30)))
+      << "B's standby leader was not promoted";
   std::string err;
   Sql(B(leader), "INSERT INTO rows_a VALUES (100, 'written on B')", &err);
   ASSERT_TRUE(err.empty()) << err;
-  EXPECT_TRUE(WaitFor([&] {
-    return Sql(B(replica), "SELECT v FROM rows_a WHERE id = 100") == "written on B";
-  }, seconds(30))) << "B's replica does not follow its new primary";
+  EXPECT_TRUE(
+      WaitFor([&] { return Sql(B(replica), "SELECT v FROM rows_a WHERE id = 100") == "written on B"; }, seconds(30)))
+      << "B's replica does not follow its new primary";
   EXPECT_EQ(Sql(A(), "SELECT count(*) FROM rows_a WHERE id = 100"), "0");
 }
 
@@ -209,9 +213,12 @@ TEST_F(ArchiveStandbyTest, MemberCreatedWithoutAStandbyLeaderTakesOver) {
   for (const std::string& name : {fresh, old_leader}) {
     ASSERT_TRUE(b_->SignalNode(name, SIGTERM, true, Duration(60000)).ok()) << name;
   }
-  ASSERT_TRUE(WaitFor([&] {
-    return Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/archsbb/leader"}).empty();
-  }, seconds(30))) << "the standby leader key is still there";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Etcdctl(sb_->EtcdEndpoint(), {"get", "--print-value-only", "/service/archsbb/leader"}).empty();
+      },
+      seconds(30)))
+      << "the standby leader key is still there";
   const SandboxNode& f = *b_->Node(fresh);
   ASSERT_TRUE(RemoveAll(f.data_dir).ok());
   WriteOnA(4);
@@ -224,10 +231,13 @@ TEST_F(ArchiveStandbyTest, MemberCreatedWithoutAStandbyLeaderTakesOver) {
   EXPECT_NE(log->find("trying to bootstrap (without leader)"), std::string::npos);
   ASSERT_TRUE(b_->StartNode(old_leader).ok());
   const SandboxNode& back = *b_->Node(old_leader);
-  EXPECT_TRUE(WaitFor([&] {
-    return RoleOf(*b_, back) == "replica" &&
-           Sql(B(f), "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'") == old_leader;
-  }, seconds(60))) << old_leader << " does not cascade from " << fresh;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return RoleOf(*b_, back) == "replica" &&
+               Sql(B(f), "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'") == old_leader;
+      },
+      seconds(60)))
+      << old_leader << " does not cascade from " << fresh;
   WriteOnA(5);
   EXPECT_TRUE(Has(back, 5));
 }
@@ -235,9 +245,8 @@ TEST_F(ArchiveStandbyTest, MemberCreatedWithoutAStandbyLeaderTakesOver) {
 // Only restore_command and no method that needs no leader: nothing can make the standby leader. The bootstrap
 // fails once with the reason, removes the initialize key and stops the agent, as Patroni does; no spin.
 TEST_F(ArchiveStandbyTest, WithoutANoLeaderMethodTheBootstrapFailsOnceAndSaysWhy) {
-  StartCluster(1, [&](SandboxSpec& spec) {
-    spec.extra_dcs = "    standby_cluster:\n      restore_command: 'false'\n";
-  }, false);
+  StartCluster(
+      1, [&](SandboxSpec& spec) { spec.extra_dcs = "    standby_cluster:\n      restore_command: 'false'\n"; }, false);
   if (HasFatalFailure()) return;
   const SandboxNode& n = sb_->nodes()[0];
   int status = 0;

@@ -57,17 +57,20 @@ class StandbyClusterTest : public ClusterFixture {
     auto up = Sandbox::Up(spec, log_);
     ASSERT_TRUE(up.ok()) << up.status().message();
     b_ = std::make_unique<Sandbox>(std::move(*up));
-    ASSERT_TRUE(WaitFor([&] {
-      leader_ = replica_ = nullptr;
-      for (const auto& n : b_->nodes()) {
-        std::string role = RoleOf(n);
-        if (role == "standby_leader") leader_ = &n;
-        if (role == "replica") replica_ = &n;
-      }
-      return leader_ && replica_ &&
-             Sql(b_->Conninfo(leader_->name),
-                 "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "1";
-    }, std::chrono::seconds(60))) << "no standby leader with a streaming replica";
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          leader_ = replica_ = nullptr;
+          for (const auto& n : b_->nodes()) {
+            std::string role = RoleOf(n);
+            if (role == "standby_leader") leader_ = &n;
+            if (role == "replica") replica_ = &n;
+          }
+          return leader_ && replica_ &&
+                 Sql(b_->Conninfo(leader_->name),
+                     "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "1";
+        },
+        std::chrono::seconds(60)))
+        << "no standby leader with a streaming replica";
   }
   // Writes row `id` on A and waits until `n` of B has it.
   bool ReachesB(int id, const SandboxNode& n) {
@@ -75,9 +78,12 @@ class StandbyClusterTest : public ClusterFixture {
     Sql(sb_->Conninfo(sb_->nodes()[0].name),
         "INSERT INTO standby_rows VALUES (" + std::to_string(id) + ", 'written on A') ON CONFLICT DO NOTHING", &err);
     if (!err.empty()) ADD_FAILURE() << err;
-    return WaitFor([&] {
-      return Sql(b_->Conninfo(n.name), "SELECT v FROM standby_rows WHERE id = " + std::to_string(id)) == "written on A";
-    }, std::chrono::seconds(20));
+    return WaitFor(
+        [&] {
+          return Sql(b_->Conninfo(n.name), "SELECT v FROM standby_rows WHERE id = " + std::to_string(id)) ==
+                 "written on A";
+        },
+        std::chrono::seconds(20));
   }
 
   std::unique_ptr<Sandbox> b_;
@@ -115,16 +121,20 @@ TEST_F(StandbyClusterTest, ReplicatesFromTheRemotePrimaryThenPromotesWhenTheSect
   // Removing the section makes B an independent cluster: its leader is promoted, the replica follows it.
   auto patch = RestCall(*leader, "PATCH", "/config", R"({"standby_cluster": null})");
   ASSERT_EQ(patch.first, 200) << patch.second;
-  EXPECT_TRUE(WaitFor([&] {
-    return Sql(b_->Conninfo(leader->name), "SELECT pg_is_in_recovery()") == "f" && RoleOf(*leader) == "primary";
-  }, std::chrono::seconds(30))) << "B's leader was not promoted";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Sql(b_->Conninfo(leader->name), "SELECT pg_is_in_recovery()") == "f" && RoleOf(*leader) == "primary";
+      },
+      std::chrono::seconds(30)))
+      << "B's leader was not promoted";
   EXPECT_EQ(RestCall(*leader, "GET", "/primary").first, 200);
   EXPECT_EQ(RestCall(*leader, "GET", "/standby-leader").first, 503);
   Sql(b_->Conninfo(leader->name), "INSERT INTO standby_rows VALUES (3, 'written on B')", &err);
   ASSERT_TRUE(err.empty()) << err;
-  EXPECT_TRUE(WaitFor([&] {
-    return Sql(b_->Conninfo(replica->name), "SELECT v FROM standby_rows WHERE id = 3") == "written on B";
-  }, std::chrono::seconds(30))) << "B's replica does not follow its new primary";
+  EXPECT_TRUE(WaitFor(
+      [&] { return Sql(b_->Conninfo(replica->name), "SELECT v FROM standby_rows WHERE id = 3") == "written on B"; },
+      std::chrono::seconds(30)))
+      << "B's replica does not follow its new primary";
   EXPECT_EQ(Sql(b_->Conninfo(replica->name), "SELECT pg_is_in_recovery()"), "t");
   // A is untouched: B's write is not there, and A still has its own primary.
   EXPECT_EQ(Sql(sb_->Conninfo(a.name), "SELECT count(*) FROM standby_rows WHERE id = 3"), "0");
@@ -143,10 +153,13 @@ TEST_F(StandbyClusterTest, StandbyLeaderDiesTheReplicaTakesOverWithoutPromoting)
   kill(*pm, SIGKILL);
   ASSERT_TRUE(b_->SignalNode(old_leader, SIGKILL, true, Duration(10000)).ok());
   const SandboxNode& s = *b_->Node(survivor);
-  EXPECT_TRUE(WaitFor([&] {
-    return RoleOf(s) == "standby_leader" &&
-           Sql(sb_->Conninfo(a.name), "SELECT application_name FROM pg_stat_replication") == survivor;
-  }, std::chrono::seconds(30))) << "the replica did not become the standby leader streaming from A";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return RoleOf(s) == "standby_leader" &&
+               Sql(sb_->Conninfo(a.name), "SELECT application_name FROM pg_stat_replication") == survivor;
+      },
+      std::chrono::seconds(30)))
+      << "the replica did not become the standby leader streaming from A";
   EXPECT_EQ(Sql(b_->Conninfo(survivor), "SELECT pg_is_in_recovery()"), "t") << "a standby leader was promoted";
   EXPECT_EQ(Sql(b_->Conninfo(survivor), "SELECT timeline_id FROM pg_control_checkpoint()"),
             Sql(sb_->Conninfo(a.name), "SELECT timeline_id FROM pg_control_checkpoint()"));
@@ -166,13 +179,14 @@ TEST_F(StandbyClusterTest, CreateReplicaMethodsOfTheStandbyClusterAreUsed) {
   std::string runs = Dir() + "/copy.runs";
   std::string script = Dir() + "/copy.sh";
   std::string bin = FindPostgresBinDir(ProcessEnvironment());
-  ASSERT_TRUE(WriteFileAtomic(script,
-                              "#!/bin/sh\nset -e\nfor a in \"$@\"; do\n  case \"$a\" in\n"
-                              "    --datadir=*) d=\"${a#--datadir=}\";;\n    --connstring=*) c=\"${a#--connstring=}\";;\n"
-                              "  esac\ndone\necho \"$d|$c\" >> " + runs + "\n\"" + bin +
-                                  "/pg_basebackup\" -D \"$d\" -X stream --checkpoint=fast -d \"$c\"\n",
-                              0755)
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(script,
+                      "#!/bin/sh\nset -e\nfor a in \"$@\"; do\n  case \"$a\" in\n"
+                      "    --datadir=*) d=\"${a#--datadir=}\";;\n    --connstring=*) c=\"${a#--connstring=}\";;\n"
+                      "  esac\ndone\necho \"$d|$c\" >> " +
+                          runs + "\n\"" + bin + "/pg_basebackup\" -D \"$d\" -X stream --checkpoint=fast -d \"$c\"\n",
+                      0755)
+          .ok());
   chmod(script.c_str(), 0755);
   StartBoth([&](SandboxSpec& spec) {
     spec.extra_dcs += "      create_replica_methods: [copy]\n";
@@ -184,8 +198,9 @@ TEST_F(StandbyClusterTest, CreateReplicaMethodsOfTheStandbyClusterAreUsed) {
   ASSERT_TRUE(text.ok());
   std::string a_port = std::to_string(sb_->nodes()[0].pg_port);
   std::string from_a = leader_->data_dir + "|dbname=postgres user=replicator host=127.0.0.1 port=" + a_port + "\n";
-  std::string from_leader = replica_->data_dir + "|dbname=postgres user=replicator host=127.0.0.1 port=" +
-                            std::to_string(leader_->pg_port) + "\n";
+  std::string from_leader = replica_->data_dir +
+                            "|dbname=postgres user=replicator host=127.0.0.1 port=" + std::to_string(leader_->pg_port) +
+                            "\n";
   EXPECT_EQ(*text, from_a + from_leader);
   EXPECT_TRUE(ReachesB(7, *replica_));
 }

@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
-#include "testkit/probe.h"
 #include "helpers.h"
+#include "testkit/probe.h"
 
 namespace pgw::itest {
 namespace {
@@ -22,7 +22,8 @@ class SyncTest : public ClusterFixture {
   void StartCluster(int nodes, bool strict) {
     ClusterFixture::StartCluster(nodes, [&](SandboxSpec& spec) {
       FastTiming(spec);
-      spec.extra_dcs = std::string("    synchronous_mode: true\n") + (strict ? "    synchronous_mode_strict: true\n" : "");
+      spec.extra_dcs =
+          std::string("    synchronous_mode: true\n") + (strict ? "    synchronous_mode_strict: true\n" : "");
     });
   }
   std::string SyncStandby() {
@@ -52,8 +53,8 @@ class SyncTest : public ClusterFixture {
     other_ = leader_ == "pg0" ? "pg1" : "pg0";
     ASSERT_TRUE(WaitFor([&] { return SyncStandby() == other_; }, seconds(30)));
     std::string err;
-    for (const char* stmt : {"CREATE ROLE app LOGIN PASSWORD 'app-pass'", "CREATE TABLE gate_t (x int)",
-                             "GRANT ALL ON gate_t TO app"}) {
+    for (const char* stmt :
+         {"CREATE ROLE app LOGIN PASSWORD 'app-pass'", "CREATE TABLE gate_t (x int)", "GRANT ALL ON gate_t TO app"}) {
       Sql(sb_->Conninfo(leader_), stmt, &err);
       ASSERT_EQ(err, "") << stmt;
     }
@@ -77,10 +78,13 @@ TEST_F(SyncTest, SyncKeyFollowsReplicationAndALostStandbyIsReplaced) {
   StartCluster(3, false);
   std::string leader = Key("leader");
   std::string sync;
-  ASSERT_TRUE(WaitFor([&] {
-    sync = SyncStandby();
-    return !sync.empty() && SyncState(leader, sync) == "sync";
-  }, seconds(30))) << "no synchronous standby published: " << Key("sync");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        sync = SyncStandby();
+        return !sync.empty() && SyncState(leader, sync) == "sync";
+      },
+      seconds(30)))
+      << "no synchronous standby published: " << Key("sync");
   EXPECT_EQ(Json::parse(Key("sync"))["leader"], leader);
   auto code = [&](const std::string& node, const std::string& path) {
     auto body = pgw::Run({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
@@ -96,10 +100,13 @@ TEST_F(SyncTest, SyncKeyFollowsReplicationAndALostStandbyIsReplaced) {
   }
   KillMachine(sync);
   std::string replacement;
-  EXPECT_TRUE(WaitFor([&] {
-    replacement = SyncStandby();
-    return !replacement.empty() && replacement != sync && SyncState(leader, replacement) == "sync";
-  }, seconds(30))) << "the lost synchronous standby was not replaced: " << Key("sync");
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        replacement = SyncStandby();
+        return !replacement.empty() && replacement != sync && SyncState(leader, replacement) == "sync";
+      },
+      seconds(30)))
+      << "the lost synchronous standby was not replaced: " << Key("sync");
   // Writes keep working with the replacement.
   std::string err;
   Sql(sb_->Conninfo(leader), "CREATE TABLE t AS SELECT 1 AS x", &err);
@@ -111,9 +118,10 @@ TEST_F(SyncTest, SyncKeyFollowsReplicationAndALostStandbyIsReplaced) {
                          "http://127.0.0.1:" + std::to_string(sb_->Node(leader)->api_port) + "/config"});
   ASSERT_TRUE(patch.ok());
   EXPECT_EQ(patch->output, "200");
-  EXPECT_TRUE(WaitFor([&] {
-    return Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names").empty() && Key("sync").empty();
-  }, seconds(15))) << "synchronous_standby_names: " << Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names")
+  EXPECT_TRUE(WaitFor(
+      [&] { return Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names").empty() && Key("sync").empty(); },
+      seconds(15)))
+      << "synchronous_standby_names: " << Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names")
       << ", sync: " << Key("sync");
 }
 
@@ -125,10 +133,13 @@ TEST_F(SyncTest, CrashRoundsLoseNoAcknowledgedCommit) {
   for (int round = 1; round <= 2; ++round) {
     std::string leader = Key("leader");
     std::string sync;
-    ASSERT_TRUE(WaitFor([&] {
-      sync = SyncStandby();
-      return !sync.empty() && SyncState(leader, sync) == "sync";
-    }, seconds(60))) << "round " << round << ": no synchronous standby";
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          sync = SyncStandby();
+          return !sync.empty() && SyncState(leader, sync) == "sync";
+        },
+        seconds(60)))
+        << "round " << round << ": no synchronous standby";
     WriteProbe probe(MultiHost(), "probe", int64_t{round} * 1000000, Duration(5));
     probe.Start();
     ASSERT_TRUE(WaitFor([&] { return probe.Acks().size() >= 50; }, seconds(10)));
@@ -141,11 +152,13 @@ TEST_F(SyncTest, CrashRoundsLoseNoAcknowledgedCommit) {
       kill(*pm, SIGKILL);
     }
     std::string fresh;
-    bool resumed = WaitFor([&] {
-      auto acks = probe.Acks();
-      fresh = Key("leader");
-      return !fresh.empty() && fresh != leader && !acks.empty() && acks.back().at > crash;
-    }, seconds(60));
+    bool resumed = WaitFor(
+        [&] {
+          auto acks = probe.Acks();
+          fresh = Key("leader");
+          return !fresh.empty() && fresh != leader && !acks.empty() && acks.back().at > crash;
+        },
+        seconds(60));
     probe.Stop();
     ASSERT_TRUE(resumed) << "round " << round << ": writes did not resume on another node";
     EXPECT_EQ(fresh, sync) << "only the synchronous standby may take over";
@@ -173,10 +186,12 @@ TEST_F(SyncTest, StrictModeBlocksWritesWithoutAStandby) {
   auto r = pgw::Run({bin + "/psql", sb_->Conninfo(leader), "-c", "CREATE TABLE blocked AS SELECT 1"}, o);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_TRUE(r->timed_out) << "the commit did not wait for a synchronous standby: " << r->output;
-  EXPECT_TRUE(WaitFor([&] {
-    return Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names") == "*" ||
-           Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names") == "\"" + other + "\"";
-  }, seconds(15)));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names") == "*" ||
+               Sql(sb_->Conninfo(leader), "SHOW synchronous_standby_names") == "\"" + other + "\"";
+      },
+      seconds(15)));
 }
 
 TEST_F(SyncTest, PrimaryRestartedAfterACrashKeepsClientsOutUntilASyncStandbyHasItsWal) {
@@ -187,20 +202,27 @@ TEST_F(SyncTest, PrimaryRestartedAfterACrashKeepsClientsOutUntilASyncStandbyHasI
   auto pm = sb_->PostmasterPid(leader);
   ASSERT_TRUE(pm.has_value());
   kill(*pm, SIGKILL);
-  ASSERT_TRUE(WaitFor([&] {
-    auto npm = sb_->PostmasterPid(leader);
-    return npm && *npm != *pm && Sql(sb_->Conninfo(leader), "SELECT 1") == "1";
-  }, seconds(60))) << "the primary was not restarted in place";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto npm = sb_->PostmasterPid(leader);
+        return npm && *npm != *pm && Sql(sb_->Conninfo(leader), "SELECT 1") == "1";
+      },
+      seconds(60)))
+      << "the primary was not restarted in place";
   EXPECT_EQ(Key("leader"), leader);
   EXPECT_EQ(Sql(sb_->Conninfo(leader), "SELECT count(*) FROM gate_t"), "1") << "crash recovery brought the row back";
   std::string refusal;
   EXPECT_EQ(Sql(app, "SELECT count(*) FROM gate_t", &refusal), "") << "an application read an unacknowledged row";
   EXPECT_NE(refusal.find("no pg_hba.conf entry"), std::string::npos) << refusal;
-  EXPECT_TRUE(WaitFor([&] {
-    Json m = Json::parse(Key("members/" + leader), nullptr, false);
-    return m.is_object() && m.value("client_gate", "") == "closed";
-  }, seconds(15))) << Key("members/" + leader);
-  auto patroni = pgw::Run({"curl", "-s", "http://127.0.0.1:" + std::to_string(sb_->Node(leader)->api_port) + "/patroni"});
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        Json m = Json::parse(Key("members/" + leader), nullptr, false);
+        return m.is_object() && m.value("client_gate", "") == "closed";
+      },
+      seconds(15)))
+      << Key("members/" + leader);
+  auto patroni =
+      pgw::Run({"curl", "-s", "http://127.0.0.1:" + std::to_string(sb_->Node(leader)->api_port) + "/patroni"});
   ASSERT_TRUE(patroni.ok());
   Json pj = Json::parse(patroni->output, nullptr, false);
   EXPECT_EQ(pj.value("client_gate", ""), "closed") << patroni->output;
@@ -208,16 +230,22 @@ TEST_F(SyncTest, PrimaryRestartedAfterACrashKeepsClientsOutUntilASyncStandbyHasI
   // The standby comes back: once it is synchronous and has the recovered WAL, clients are let in.
   ASSERT_TRUE(sb_->StartNode(other).ok());
   std::string count;
-  ASSERT_TRUE(WaitFor([&] {
-    count = Sql(app, "SELECT count(*) FROM gate_t");
-    return count == "1";
-  }, seconds(90))) << "the gate did not open: " << Key("members/" + leader);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        count = Sql(app, "SELECT count(*) FROM gate_t");
+        return count == "1";
+      },
+      seconds(90)))
+      << "the gate did not open: " << Key("members/" + leader);
   EXPECT_EQ(SyncStandby(), other);
   EXPECT_EQ(Sql(sb_->Conninfo(other), "SELECT count(*) FROM gate_t"), "1") << "the standby has the recovered row";
-  EXPECT_TRUE(WaitFor([&] {
-    Json m = Json::parse(Key("members/" + leader), nullptr, false);
-    return m.is_object() && !m.contains("client_gate");
-  }, seconds(15))) << Key("members/" + leader);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        Json m = Json::parse(Key("members/" + leader), nullptr, false);
+        return m.is_object() && !m.contains("client_gate");
+      },
+      seconds(15)))
+      << Key("members/" + leader);
 }
 
 // Issue 10 item 3a: agent and postmaster killed with no synchronous standby running. The node returns after its
@@ -229,9 +257,10 @@ TEST_F(SyncTest, CrashedPrimaryReturningAfterItsKeyExpiredPromotesBehindTheClien
   KillMachine(leader);
   ASSERT_TRUE(WaitFor([&] { return Key("leader").empty(); }, seconds(60))) << "the key did not expire";
   ASSERT_TRUE(sb_->StartNode(leader).ok());
-  ASSERT_TRUE(WaitFor([&] {
-    return Key("leader") == leader && Sql(sb_->Conninfo(leader), "SELECT pg_is_in_recovery()") == "f";
-  }, seconds(90))) << "the former leader did not take over again";
+  ASSERT_TRUE(WaitFor(
+      [&] { return Key("leader") == leader && Sql(sb_->Conninfo(leader), "SELECT pg_is_in_recovery()") == "f"; },
+      seconds(90)))
+      << "the former leader did not take over again";
   EXPECT_EQ(Sql(sb_->Conninfo(leader), "SELECT count(*) FROM gate_t"), "1") << "crash recovery brought the row back";
   std::string refusal;
   EXPECT_EQ(Sql(app, "SELECT count(*) FROM gate_t", &refusal), "") << "an application read an unacknowledged row";

@@ -38,8 +38,8 @@ class ToolingTest : public ClusterFixture {
   }
   // Port of the server a new connection through `port` lands on ("" when none).
   std::string ServerPort(int port) {
-    return Sql("host=127.0.0.1 port=" + std::to_string(port) + " user=postgres password=" +
-                   Sandbox::kSuperuserPassword + " dbname=postgres",
+    return Sql("host=127.0.0.1 port=" + std::to_string(port) +
+                   " user=postgres password=" + Sandbox::kSuperuserPassword + " dbname=postgres",
                "SELECT inet_server_port()");
   }
   std::string Get(const std::string& url) {
@@ -63,7 +63,9 @@ TEST_F(ToolingTest, HaproxyRoutesWritesToThePrimaryAndReadsToReplicasAcrossASwit
   std::string cfg =
       "global\n  maxconn 200\n"
       "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 30s\n  timeout server 30s\n"
-      "listen primary\n  bind 127.0.0.1:" + std::to_string(wport) + "\n"
+      "listen primary\n  bind 127.0.0.1:" +
+      std::to_string(wport) +
+      "\n"
       "  option httpchk GET /primary\n  http-check expect status 200\n"
       "  default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions\n";
   std::string servers;
@@ -71,9 +73,11 @@ TEST_F(ToolingTest, HaproxyRoutesWritesToThePrimaryAndReadsToReplicasAcrossASwit
     servers += "  server " + n.name + " 127.0.0.1:" + std::to_string(n.pg_port) + " check port " +
                std::to_string(n.api_port) + "\n";
   }
-  cfg += servers + "listen replicas\n  bind 127.0.0.1:" + std::to_string(rport) + "\n"
+  cfg += servers + "listen replicas\n  bind 127.0.0.1:" + std::to_string(rport) +
+         "\n"
          "  balance roundrobin\n  option httpchk GET /replica\n  http-check expect status 200\n"
-         "  default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions\n" + servers;
+         "  default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions\n" +
+         servers;
   std::string path = dir_->path + "/haproxy.cfg";
   ASSERT_TRUE(WriteFileAtomic(path, cfg, 0644).ok());
   auto check = pgw::Run({"/usr/sbin/haproxy", "-c", "-f", path});
@@ -86,27 +90,33 @@ TEST_F(ToolingTest, HaproxyRoutesWritesToThePrimaryAndReadsToReplicasAcrossASwit
       << "the write port does not reach the leader " << leader;
   // HAProxy starts every server as up and marks it down after `fall` failed checks: wait until the read pool
   // has settled to exactly the two replicas.
-  ASSERT_TRUE(WaitFor([&] {
-    std::set<std::string> seen;
-    for (int i = 0; i < 6; ++i) seen.insert(ServerPort(rport));
-    return seen.size() == 2 && seen.count(port_of(leader)) == 0 && seen.count("") == 0;
-  }, seconds(20))) << "the read port does not balance over the two replicas only";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::set<std::string> seen;
+        for (int i = 0; i < 6; ++i) seen.insert(ServerPort(rport));
+        return seen.size() == 2 && seen.count(port_of(leader)) == 0 && seen.count("") == 0;
+      },
+      seconds(20)))
+      << "the read port does not balance over the two replicas only";
 
   std::string cand;
   for (const auto& n : sb_->nodes()) {
     if (n.name != leader) cand = n.name;
   }
-  auto sw = pgw::Run({PgwardenctlBin(), "-c", sb_->nodes()[0].config_path, "switchover",
-                      "--candidate", cand, "--force"});
+  auto sw =
+      pgw::Run({PgwardenctlBin(), "-c", sb_->nodes()[0].config_path, "switchover", "--candidate", cand, "--force"});
   ASSERT_TRUE(sw.ok() && sw->Success()) << (sw.ok() ? sw->output : sw.status().message());
   ASSERT_TRUE(WaitFor([&] { return ServerPort(wport) == port_of(cand); }, seconds(20)))
       << "the write port did not move to " << cand;
-  ASSERT_TRUE(WaitFor([&] {
-    // The old leader is back as a replica and in the read pool; the new leader is not.
-    std::set<std::string> seen;
-    for (int i = 0; i < 6; ++i) seen.insert(ServerPort(rport));
-    return seen.count(port_of(leader)) == 1 && seen.count(port_of(cand)) == 0;
-  }, seconds(30))) << "the read port did not follow the switchover";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        // The old leader is back as a replica and in the read pool; the new leader is not.
+        std::set<std::string> seen;
+        for (int i = 0; i < 6; ++i) seen.insert(ServerPort(rport));
+        return seen.count(port_of(leader)) == 1 && seen.count(port_of(cand)) == 0;
+      },
+      seconds(30)))
+      << "the read port did not follow the switchover";
 }
 
 TEST_F(ToolingTest, MetricsPassPromtoolAndARealPrometheusScrapesThem) {
@@ -129,22 +139,30 @@ TEST_F(ToolingTest, MetricsPassPromtoolAndARealPrometheusScrapesThem) {
   for (const auto& n : sb_->nodes()) {
     targets += std::string(targets.empty() ? "" : ", ") + "'127.0.0.1:" + std::to_string(n.api_port) + "'";
   }
-  std::string cfg = "global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: pgwarden\n  static_configs:\n"
-                    "  - targets: [" + targets + "]\n";
+  std::string cfg =
+      "global:\n  scrape_interval: 1s\nscrape_configs:\n- job_name: pgwarden\n  static_configs:\n"
+      "  - targets: [" +
+      targets + "]\n";
   ASSERT_TRUE(WriteFileAtomic(dir_->path + "/prometheus.yml", cfg, 0644).ok());
   Start({"/usr/bin/prometheus", "--config.file=" + dir_->path + "/prometheus.yml",
          "--storage.tsdb.path=" + dir_->path + "/tsdb", "--web.listen-address=127.0.0.1:" + std::to_string(*port)},
         dir_->path + "/prometheus.log");
   std::string base = "http://127.0.0.1:" + std::to_string(*port) + "/api/v1/query?query=";
   Json up, primary;
-  EXPECT_TRUE(WaitFor([&] {
-    up = Json::parse(Get(base + "up%7Bjob%3D%22pgwarden%22%7D%3D%3D1"), nullptr, false);
-    return !up.is_discarded() && up["data"]["result"].size() == 3;
-  }, seconds(60))) << up.dump();
-  EXPECT_TRUE(WaitFor([&] {
-    primary = Json::parse(Get(base + "patroni_primary%3D%3D1"), nullptr, false);
-    return !primary.is_discarded() && primary["data"]["result"].size() == 1;
-  }, seconds(30))) << primary.dump();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        up = Json::parse(Get(base + "up%7Bjob%3D%22pgwarden%22%7D%3D%3D1"), nullptr, false);
+        return !up.is_discarded() && up["data"]["result"].size() == 3;
+      },
+      seconds(60)))
+      << up.dump();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        primary = Json::parse(Get(base + "patroni_primary%3D%3D1"), nullptr, false);
+        return !primary.is_discarded() && primary["data"]["result"].size() == 1;
+      },
+      seconds(30)))
+      << primary.dump();
   if (!primary.is_discarded() && primary["data"]["result"].size() == 1) {
     EXPECT_EQ(primary["data"]["result"][0]["metric"]["name"], LeaderKey());
   }
@@ -153,15 +171,17 @@ TEST_F(ToolingTest, MetricsPassPromtoolAndARealPrometheusScrapesThem) {
 // synchronous_node_count 2: the agent writes sync_standby as "pgA,pgB"; GET /cluster, each replica's status and
 // /sync check, pgwardenctl list and the real patronictl list all show both as synchronous standbys.
 TEST_F(ToolingTest, TwoSyncStandbysAreShownEverywhere) {
-  ClusterFixture::StartCluster(3, [](SandboxSpec& spec) {
-    spec.extra_dcs = "    synchronous_mode: true\n    synchronous_node_count: 2\n";
-  });
+  ClusterFixture::StartCluster(
+      3, [](SandboxSpec& spec) { spec.extra_dcs = "    synchronous_mode: true\n    synchronous_node_count: 2\n"; });
   if (HasFatalFailure()) return;
-  ASSERT_TRUE(WaitFor([&] {
-    Json sync = Json::parse(Key("sync"), nullptr, false);
-    return sync.is_object() && sync.value("sync_standby", Json()).is_string() &&
-           sync["sync_standby"].get<std::string>().find(',') != std::string::npos;
-  }, seconds(60))) << "the leader never published two synchronous standbys: " << Key("sync");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        Json sync = Json::parse(Key("sync"), nullptr, false);
+        return sync.is_object() && sync.value("sync_standby", Json()).is_string() &&
+               sync["sync_standby"].get<std::string>().find(',') != std::string::npos;
+      },
+      seconds(60)))
+      << "the leader never published two synchronous standbys: " << Key("sync");
   std::string leader = Key("leader");
   std::vector<std::string> replicas = ReplicasOf(*sb_, leader);
   ASSERT_EQ(replicas.size(), 2u);

@@ -50,22 +50,26 @@ class PtyProcess {
       if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
       char buf[4096];
       ssize_t n = read(master_, buf, sizeof buf);
-      if (n > 0) out_.append(buf, static_cast<size_t>(n));
-      else if (n == 0 || (errno != EAGAIN && errno != EINTR)) return pred(out_);  // EIO: the child closed the pty
+      if (n > 0)
+        out_.append(buf, static_cast<size_t>(n));
+      else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+        return pred(out_);  // EIO: the child closed the pty
     }
     return true;
   }
   // The exit status once the child exited within `timeout`, else -1.
   int Wait(Duration timeout) {
     int code = -1;
-    WaitFor([&] {
-      int st = 0;
-      ReadUntil([](const std::string&) { return false; }, Duration(50));  // keep draining the master side
-      if (waitpid(pid_, &st, WNOHANG) != pid_) return false;
-      exited_ = true;
-      code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      return true;
-    }, timeout, Duration(1));  // ReadUntil already waited up to 50 ms
+    WaitFor(
+        [&] {
+          int st = 0;
+          ReadUntil([](const std::string&) { return false; }, Duration(50));  // keep draining the master side
+          if (waitpid(pid_, &st, WNOHANG) != pid_) return false;
+          exited_ = true;
+          code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+          return true;
+        },
+        timeout, Duration(1));  // ReadUntil already waited up to 50 ms
     return code;
   }
   const std::string& output() const { return out_; }
@@ -118,13 +122,12 @@ TEST_F(TopTest, DrawsFollowsASwitchoverQuitsOnQOrCtrlCAndPrintsPlainFramesInAPip
       << top.output();
 
   // A planned switchover: the view follows it to the new leader.
-  std::string out = Pgwardenctl({"-c", sb_->nodes()[0].config_path, "switchover", "--leader", old_leader,
-                                 "--candidate", candidate, "--force"});
+  std::string out = Pgwardenctl(
+      {"-c", sb_->nodes()[0].config_path, "switchover", "--leader", old_leader, "--candidate", candidate, "--force"});
   ASSERT_TRUE(WaitFor([&] { return LeaderKey() == candidate; }, seconds(60))) << out;
   size_t mark = top.Mark();
   EXPECT_TRUE(top.ReadUntil(
-      [&](const std::string& s) { return s.find("leader " + candidate, mark) != std::string::npos; },
-      Duration(20000)))
+      [&](const std::string& s) { return s.find("leader " + candidate, mark) != std::string::npos; }, Duration(20000)))
       << top.output().substr(mark);
 
   // q: the cursor and the main screen come back and the exit status is 0.

@@ -61,8 +61,8 @@ TEST_F(TortureTest, ReportsADeletedAcknowledgedRowAsLostAndAHandPromotedReplicaA
   // were getting steady. --sync: a lost row fails the run.
   std::string del = "psql '" + sb_->Conninfo(leader) +
                     "' -c 'DELETE FROM pgwarden_torture WHERE id = (SELECT min(id) FROM pgwarden_torture)'";
-  Outcome lost = Torture({"--sandbox", sb_->Dir(), "--fault-cmd", "true", "--recover-cmd", del, "--sync",
-                          "--steady", "1", "--heal-timeout", "30"});
+  Outcome lost = Torture({"--sandbox", sb_->Dir(), "--fault-cmd", "true", "--recover-cmd", del, "--sync", "--steady",
+                          "1", "--heal-timeout", "30"});
   ASSERT_TRUE(lost.report.is_object()) << lost.output;
   const Json& r1 = lost.report["rounds"][0];
   EXPECT_EQ(lost.code, 1) << lost.output;
@@ -85,11 +85,12 @@ TEST_F(TortureTest, ReportsADeletedAcknowledgedRowAsLostAndAHandPromotedReplicaA
   ASSERT_TRUE(sb_->SignalNode(replica, SIGKILL, true, Duration(10000)).ok());
   for (pid_t p : FenceSupervisorsOf(rn->data_dir)) kill(p, SIGKILL);
   std::string dsn = "host=127.0.0.1,127.0.0.1 port=" + std::to_string(rn->pg_port) + "," +
-                    std::to_string(sb_->Node(leader)->pg_port) + " user=postgres password=" +
-                    Sandbox::kSuperuserPassword + " dbname=postgres target_session_attrs=read-write";
+                    std::to_string(sb_->Node(leader)->pg_port) +
+                    " user=postgres password=" + Sandbox::kSuperuserPassword +
+                    " dbname=postgres target_session_attrs=read-write";
   std::string promote = "psql '" + sb_->Conninfo(replica) + "' -c 'SELECT pg_promote()'";
-  Outcome split = Torture({"--dsn", dsn, "--fault-cmd", promote, "--reconnect-every", "200", "--steady", "1",
-                           "--heal-timeout", "5"});
+  Outcome split = Torture(
+      {"--dsn", dsn, "--fault-cmd", promote, "--reconnect-every", "200", "--steady", "1", "--heal-timeout", "5"});
   ASSERT_TRUE(split.report.is_object()) << split.output;
   const Json& r2 = split.report["rounds"][0];
   EXPECT_EQ(split.code, 1) << split.output;

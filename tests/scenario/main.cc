@@ -59,7 +59,8 @@ int RunFile(const std::string& path, bool print) {
       std::cerr << path << ": no golden file " << golden_path << " (run with PGW_UPDATE_GOLDEN=1)\n";
       rc = 1;
     } else if (golden != r.trace) {
-      std::cerr << path << ": trace differs from " << golden_path << "\n--- golden\n" << golden << "--- now\n"
+      std::cerr << path << ": trace differs from " << golden_path << "\n--- golden\n"
+                << golden << "--- now\n"
                 << r.trace << "(rerun with PGW_UPDATE_GOLDEN=1 if the change is intended)\n";
       rc = 1;
     }
@@ -96,16 +97,23 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--print") print = true;
-    else if (a == "--all-faults") all_faults = true;
-    else if (a == "--random") random = std::atoll(next().c_str());
-    else if (a == "--seed") seed = std::strtoull(next().c_str(), nullptr, 10);
-    else if (a == "--budget-s") budget = std::atof(next().c_str());
-    else if (a == "--replay-seed") replay = std::atoll(next().c_str());
+    if (a == "--print")
+      print = true;
+    else if (a == "--all-faults")
+      all_faults = true;
+    else if (a == "--random")
+      random = std::atoll(next().c_str());
+    else if (a == "--seed")
+      seed = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--budget-s")
+      budget = std::atof(next().c_str());
+    else if (a == "--replay-seed")
+      replay = std::atoll(next().c_str());
     else if (!a.empty() && a[0] == '-') {
       std::cerr << "unknown option " << a << "\n";
       return 2;
-    } else files.push_back(a);
+    } else
+      files.push_back(a);
   }
   if (replay >= 0) {
     std::string trace;

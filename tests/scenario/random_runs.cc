@@ -30,8 +30,12 @@ std::string RunRandomHistory(uint64_t seed, bool all_faults, std::string* trace)
   int ttl = 3 + static_cast<int>(pick(3));  // retry_timeout 1 with ttl 5 was renewal_period_vs_retry_timeout
   bool sync = pick(2) == 0;
   bool failsafe = pick(4) == 0;
-  o.bootstrap_dcs = {{"ttl", ttl}, {"loop_wait", 1}, {"retry_timeout", 1}, {"synchronous_mode", sync},
-                     {"synchronous_mode_strict", sync && pick(4) == 0}, {"failsafe_mode", failsafe},
+  o.bootstrap_dcs = {{"ttl", ttl},
+                     {"loop_wait", 1},
+                     {"retry_timeout", 1},
+                     {"synchronous_mode", sync},
+                     {"synchronous_mode_strict", sync && pick(4) == 0},
+                     {"failsafe_mode", failsafe},
                      {"postgresql", {{"use_pg_rewind", true}}}};
   o.seed = seed;
   // A failed pg_rewind needs an operator unless the data directory may be removed: allow it, so that every node
@@ -49,31 +53,37 @@ std::string RunRandomHistory(uint64_t seed, bool all_faults, std::string* trace)
   w.Trace("setup", std::to_string(count) + " nodes, bootstrap.dcs " + o.bootstrap_dcs.dump());
   step("start all");
   step("await healthy within 30s");
-  std::vector<std::string> kinds = {"crash-pg", "kill", "kill-agent", "cut-etcd", "cut-peer", "freeze-agent",
-                                    "switchover", "failover", "lag", "slow-promote", "heal", "restart",
-                                    "freeze-pg", "set-ttl", "stall", "backend-crash"};
+  std::vector<std::string> kinds = {"crash-pg",   "kill",     "kill-agent", "cut-etcd",     "cut-peer", "freeze-agent",
+                                    "switchover", "failover", "lag",        "slow-promote", "heal",     "restart",
+                                    "freeze-pg",  "set-ttl",  "stall",      "backend-crash"};
   kinds.push_back("stale");
   if (all_faults) kinds.insert(kinds.end(), kKnownBuggy.begin(), kKnownBuggy.end());
   size_t faults = 2 + pick(4);
   for (size_t i = 0; i < faults && failures.empty(); ++i) {
     std::string k = kinds[pick(kinds.size())];
     std::string n = node();
-    if (k == "cut-etcd") step("cut " + n + " etcd");
+    if (k == "cut-etcd")
+      step("cut " + n + " etcd");
     else if (k == "cut-peer") {
       std::string m = node();
       if (m != n) step("cut " + n + " " + m);
     } else if (k == "switchover") {
       step(pick(2) ? "switchover" : "switchover candidate=" + n);
-    } else if (k == "failover") step("failover candidate=" + n);
-    else if (k == "lag") step("lag " + n + " " + std::to_string(100 * (1 + pick(20))) + "ms");
-    else if (k == "slow-promote") step("slow-promote " + n + " " + std::to_string(500 * (1 + pick(8))) + "ms");
-    else if (k == "heal") step("heal all");
+    } else if (k == "failover")
+      step("failover candidate=" + n);
+    else if (k == "lag")
+      step("lag " + n + " " + std::to_string(100 * (1 + pick(20))) + "ms");
+    else if (k == "slow-promote")
+      step("slow-promote " + n + " " + std::to_string(500 * (1 + pick(8))) + "ms");
+    else if (k == "heal")
+      step("heal all");
     else if (k == "set-ttl") {
       // Any retry_timeout with loop_wait + 2 * retry_timeout <= ttl (the renewal period follows retry_timeout).
       int t = 3 + static_cast<int>(pick(6));
-      step("set ttl=" + std::to_string(t) + " retry_timeout=" + std::to_string(1 + static_cast<int>(pick((t - 1) / 2))));
-    }
-    else step(k + " " + n);
+      step("set ttl=" + std::to_string(t) +
+           " retry_timeout=" + std::to_string(1 + static_cast<int>(pick((t - 1) / 2))));
+    } else
+      step(k + " " + n);
     step("run " + std::to_string(200 * (1 + pick(40))) + "ms");
   }
   step("heal all");

@@ -85,7 +85,8 @@ std::string CheckCondition(World& w, const std::vector<std::string>& c, bool* ho
     auto s = w.etcd().Get("sync");
     Json j = s ? Json::parse(*s, nullptr, false) : Json();
     std::string v = j.is_object() && j.contains("sync_standby") && j["sync_standby"].is_string()
-                        ? j["sync_standby"].get<std::string>() : "-";
+                        ? j["sync_standby"].get<std::string>()
+                        : "-";
     *holds = v == c[1];
   } else if (what == "timeline" && node(1) && c.size() == 3) {
     *holds = node(1)->pg.timeline == std::atoi(c[2].c_str());
@@ -140,7 +141,8 @@ std::string ApplyStep(World& w, const std::vector<std::string>& words, std::vect
       if (d < 0) return "expect: bad duration '" + words.back() + "'";
     }
     if (op == "await") {
-      if (words.size() < 4 || words[words.size() - 2] != "within") return "await: expected 'await <condition> within <duration>'";
+      if (words.size() < 4 || words[words.size() - 2] != "within")
+        return "await: expected 'await <condition> within <duration>'";
       within = words.size() - 2;
       d = ParseDuration(words.back());
       if (d < 0) return "await: bad duration '" + words.back() + "'";
@@ -151,18 +153,22 @@ std::string ApplyStep(World& w, const std::vector<std::string>& words, std::vect
     if (!err.empty()) return err;
     int64_t start = w.now_ms();
     if (op == "await") {
-      holds = w.RunUntil([&] {
-        bool h = false;
-        (void)CheckCondition(w, cond, &h);
-        return h;
-      }, d);
+      holds = w.RunUntil(
+          [&] {
+            bool h = false;
+            (void)CheckCondition(w, cond, &h);
+            return h;
+          },
+          d);
     } else if (throughout && holds) {
       // The condition must hold at every tick for the duration: stop at the first tick it does not.
-      holds = !w.RunUntil([&] {
-        bool h = false;
-        (void)CheckCondition(w, cond, &h);
-        return !h;
-      }, d);
+      holds = !w.RunUntil(
+          [&] {
+            bool h = false;
+            (void)CheckCondition(w, cond, &h);
+            return !h;
+          },
+          d);
     }
     std::string c = Join(words, 1, within);
     if (holds) {
@@ -295,8 +301,8 @@ ScenarioResult RunScenario(const std::string& text, const std::string& name) {
     }
     auto words = SplitWords(line);
     if (words.empty()) continue;
-    if (!steps.empty() || (words[0] != "nodes" && words[0] != "dcs" && words[0] != "tags" &&
-                           words[0] != "postgresql" && words[0] != "seed")) {
+    if (!steps.empty() || (words[0] != "nodes" && words[0] != "dcs" && words[0] != "tags" && words[0] != "postgresql" &&
+                           words[0] != "seed")) {
       steps.emplace_back(lineno, line);
       continue;
     }

@@ -9,10 +9,10 @@
 namespace pgw::sim {
 
 struct ScenarioResult {
-  std::string trace;              // what the golden file holds
+  std::string trace;                  // what the golden file holds
   std::vector<std::string> failures;  // violations and failed expectations
-  std::string known_bug;          // the file's known-bug line ("" when none)
-  std::string error;              // the file itself is wrong (unknown step, bad argument)
+  std::string known_bug;              // the file's known-bug line ("" when none)
+  std::string error;                  // the file itself is wrong (unknown step, bad argument)
 };
 
 ScenarioResult RunScenario(const std::string& text, const std::string& name);

@@ -29,7 +29,7 @@ SimAgent::SimAgent(World& w, SimNode& n)
   dyn_ = n_.cfg->bootstrap.dynamic;
   fencer_.safety_margin_s = n_.cfg->watchdog.safety_margin;
   keeper_.SetRetryTimeout(dyn_.retry_timeout);  // Agent::Run: dcs_->SetRetryTimeout before Start
-  keeper_.SetTtl(dyn_.ttl);  // EtcdDcs::Start(dyn_.ttl)
+  keeper_.SetTtl(dyn_.ttl);                     // EtcdDcs::Start(dyn_.ttl)
   // Agent::Agent: the renew gate of an armed primary depends on PostgreSQL health (pg_health.h).
   keeper_.SetGate([this] { return RenewGate(); });
   pg_last_ok_ = Now();  // PgHealth::Start marks the start as a success
@@ -55,7 +55,8 @@ void SimAgent::SetTtl(int ttl) {
   Status s = keeper_.Rotate([&](int64_t, int64_t to) { return MoveKeys(to, &leader_moved); });
   int64_t fence_lease = s.ok() ? keeper_.Id() : keeper_.PendingId();
   // Agent::Agent's SetOnLeaseMoved: the fence follows the leader key onto the new lease.
-  if (fence_lease != 0 && (leader_moved || !s.ok()) && fencer_.armed) (void)ArmWith(fence_lease, keeper_.Deadline(), ttl);
+  if (fence_lease != 0 && (leader_moved || !s.ok()) && fencer_.armed)
+    (void)ArmWith(fence_lease, keeper_.Deadline(), ttl);
   if (!s.ok()) w_.Trace(n_.name, "changing the lease ttl to " + std::to_string(ttl) + ": " + s.message());
 }
 
@@ -269,8 +270,8 @@ bool SimAgent::ConfirmFailsafe() {
     for (const auto& [name, url] : members.items()) {
       if (name == n_.name) continue;
       SimNode* peer = w_.Find(name);
-      bool ok = peer != nullptr && peer->agent && w_.Link(n_, *peer) && !peer->f.agent_frozen &&
-                !peer->f.agent_dead && !peer->f.paused && peer->agent->AcceptFailsafe(n_.name);
+      bool ok = peer != nullptr && peer->agent && w_.Link(n_, *peer) && !peer->f.agent_frozen && !peer->f.agent_dead &&
+                !peer->f.paused && peer->agent->AcceptFailsafe(n_.name);
       all = ok && all;
     }
   }

@@ -110,7 +110,7 @@ class SimAgent {
   MonoTime next_failsafe_{};
   bool retry_soon_ = false;
   bool wake_ = false;
-  MonoTime busy_until_{};  // a slow call (promotion) holds the loop until then
+  MonoTime busy_until_{};        // a slow call (promotion) holds the loop until then
   bool initdb_running_ = false;  // a slow initdb holds the loop; FinishBootstrap runs when it is done
 
   bool primary_start_failed_ = false;
@@ -120,7 +120,7 @@ class SimAgent {
   bool unreconciled_ = false;
   MonoTime gate_since_{};
   MonoTime failsafe_primary_until_{};
-  MonoTime born_{};                        // Agent::started_at_
+  MonoTime born_{};  // Agent::started_at_
   bool failsafe_restart_checked_ = false;
   MonoTime restart_hold_until_{Duration(-1)};
   MonoTime failsafe_confirmed_until_{};

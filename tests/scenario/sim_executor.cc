@@ -13,7 +13,8 @@ std::string ActionList(const ha::Decision& d) {
     if (a.type == ha::ActionType::kWriteStatus || a.type == ha::ActionType::kSyncSlots) continue;
     s += s.empty() ? "" : " ";
     s += ha::ActionName(a.type);
-    if (a.mode != ha::Mode::kNone) s += std::string("(") + ha::ModeName(a.mode) + (a.target.empty() ? "" : " " + a.target) + ")";
+    if (a.mode != ha::Mode::kNone)
+      s += std::string("(") + ha::ModeName(a.mode) + (a.target.empty() ? "" : " " + a.target) + ")";
     else if (a.type == ha::ActionType::kWriteSync) {
       std::string l;
       for (const auto& n : a.sync) l += (l.empty() ? "" : ",") + n;
@@ -63,7 +64,7 @@ void SimAgent::Cycle() {
     if (problems.empty()) dyn_ = d;
   }
   keeper_.SetRetryTimeout(dyn_.retry_timeout);  // dcs_->SetRetryTimeout(dyn_.retry_timeout)
-  SetTtl(dyn_.ttl);  // dcs_->SetTtl(dyn_.ttl): a live change rotates the lease
+  SetTtl(dyn_.ttl);                             // dcs_->SetTtl(dyn_.ttl): a live change rotates the lease
   LocalView local = w_.Observe(n_);
   if (local.running && local.query_ok) {
     primary_start_failed_ = false;
@@ -72,9 +73,9 @@ void SimAgent::Cycle() {
   if (!local.running || (local.query_ok && local.in_recovery)) {
     if (!fencer_.armed) n_.sup.armed = false;  // RetireOthers
   }
-  pg_state_ = !local.running ? (pg_state_ == "creating replica" || pg_state_ == "initializing new cluster"
-                                    ? pg_state_ : "stopped")
-                             : (local.query_ok ? "running" : "starting");
+  pg_state_ = !local.running
+                  ? (pg_state_ == "creating replica" || pg_state_ == "initializing new cluster" ? pg_state_ : "stopped")
+                  : (local.query_ok ? "running" : "starting");
   ha::Inputs in;
   in.config = n_.cfg.get();
   in.dynamic = dyn_;
@@ -100,9 +101,12 @@ void SimAgent::Cycle() {
   in.wall_now = n_.clock.WallSeconds();
   in.clean_demote = clean_demote_;
   in.unreconciled_primary = unreconciled_;
-  if (!local.gated) gate_since_ = MonoTime{};
-  else if (gate_since_ == MonoTime{}) gate_since_ = Now();
-  else if (!ha::SyncCandidates(in).empty()) gate_since_ = Now();
+  if (!local.gated)
+    gate_since_ = MonoTime{};
+  else if (gate_since_ == MonoTime{})
+    gate_since_ = Now();
+  else if (!ha::SyncCandidates(in).empty())
+    gate_since_ = Now();
   in.gate_since = gate_since_;
   in.sync_added_lsn = sync_added_lsn_;
   in.restart_requested = false;
@@ -157,8 +161,7 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
   switch (a.type) {
     case ActionType::kWait:
     case ActionType::kCheckPeers:
-    case ActionType::kCheckFailsafe:
-      return Status::Ok();
+    case ActionType::kCheckFailsafe: return Status::Ok();
     case ActionType::kFatal:
       w_.Trace(n_.name, "agent stops: fatal condition");
       n_.f.agent_dead = true;
@@ -171,8 +174,7 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       if (!*r) return Status(Code::kAlreadyExists, "initialize race: key exists already");
       return Status::Ok();
     }
-    case ActionType::kBootstrap:
-      return Bootstrap();
+    case ActionType::kBootstrap: return Bootstrap();
     case ActionType::kBootstrapStandby:
       // Standby clusters are not modelled (no remote primary in the simulated world): no scenario configures one.
       return Internal("standby clusters are not modelled by the simulator");
@@ -229,12 +231,9 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       n_.pg.upstream = a.upstream;
       return Status::Ok();
     }
-    case ActionType::kAttemptLeader:
-      return AttemptLeader();
-    case ActionType::kRefreshLeader:
-      return RefreshLeader();
-    case ActionType::kPromote:
-      return PromoteNow(view);
+    case ActionType::kAttemptLeader: return AttemptLeader();
+    case ActionType::kRefreshLeader: return RefreshLeader();
+    case ActionType::kPromote: return PromoteNow(view);
     case ActionType::kDemote: {
       if (a.mode == ha::Mode::kGraceful) return DemoteGracefully(a.target, view);
       Status s = w_.PgStop(n_, a.mode == ha::Mode::kOffline);
@@ -260,8 +259,7 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       unreconciled_ = false;
       w_.PgWipe(n_);
       return Status::Ok();
-    case ActionType::kDeleteFailover:
-      return DeleteKey("failover");
+    case ActionType::kDeleteFailover: return DeleteKey("failover");
     case ActionType::kSetSyncNames: {
       for (const auto& n : a.sync) sync_added_lsn_.erase(n);
       if (!n_.pg.running) return Unavailable("set sync names: PostgreSQL is not running");
@@ -276,8 +274,7 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       for (const auto& n : a.sync) sync_added_lsn_[n] = after.wal_position;
       return Status::Ok();
     }
-    case ActionType::kDeleteSync:
-      return DeleteKey("sync");
+    case ActionType::kDeleteSync: return DeleteKey("sync");
     case ActionType::kWriteSync: {
       std::string list;
       for (const auto& n : a.sync) list += (list.empty() ? "" : ",") + n;
@@ -295,10 +292,8 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       if (!s.ok() && primary) primary_start_failed_ = true;
       return s;
     }
-    case ActionType::kWriteFailsafe:
-      return PutKey("failsafe", ha::FailsafeMembers(view).dump());
-    case ActionType::kWriteStatus:
-      return PutKey("status", EncodeStatus(a.optime, a.slot_lsns));
+    case ActionType::kWriteFailsafe: return PutKey("failsafe", ha::FailsafeMembers(view).dump());
+    case ActionType::kWriteStatus: return PutKey("status", EncodeStatus(a.optime, a.slot_lsns));
     case ActionType::kSyncSlots:
       if (!n_.pg.running || n_.pg.frozen) return Unavailable("slots: PostgreSQL unavailable");
       // A primary never drops the slot of a member whose key exists (issue 10 item 12).

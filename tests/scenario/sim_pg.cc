@@ -20,8 +20,8 @@ Status World::PgStart(SimNode& n, const std::optional<Upstream>& up, bool standb
     pg.cluster_state = "in archive recovery";
     return Status::Ok();
   }
-  bool was_replica = pg.backup_label || pg.cluster_state == "shut down in recovery" ||
-                     pg.cluster_state == "in archive recovery";
+  bool was_replica =
+      pg.backup_label || pg.cluster_state == "shut down in recovery" || pg.cluster_state == "in archive recovery";
   pg.in_recovery = false;
   pg.upstream.reset();
   pg.backup_label = false;
@@ -101,7 +101,8 @@ void World::FinishPromotion(SimNode& n) {
   // pg/controller.cc Observe: a primary with the gate marker is gated; the first look takes the end of WAL.
   pg.gated = pg.gate_marker;
   pg.gate_lsn = pg.gated ? Lsn(pg.wal.size()) : 0;
-  Trace(n.name, "pg: promoted to timeline " + std::to_string(pg.timeline) + (pg.gated ? " behind the client gate" : ""));
+  Trace(n.name,
+        "pg: promoted to timeline " + std::to_string(pg.timeline) + (pg.gated ? " behind the client gate" : ""));
   CheckNoLostCommits(n, "promoted");
 }
 
@@ -109,7 +110,8 @@ Status World::PgRewind(SimNode& n, const HostPort& source) {
   ModelPg& pg = n.pg;
   if (pg.running) return Unavailable("pg_rewind: PostgreSQL is running");
   SimNode* s = ByAddress(source);
-  if (s == nullptr || !s->pg.running || s->pg.frozen || !Link(n, *s)) return Unavailable("pg_rewind: source unreachable");
+  if (s == nullptr || !s->pg.running || s->pg.frozen || !Link(n, *s))
+    return Unavailable("pg_rewind: source unreachable");
   size_t common = CommonPrefix(pg.wal, s->pg.wal);
   size_t dropped = pg.wal.size() - common;
   pg.wal = s->pg.wal;
@@ -123,7 +125,8 @@ Status World::PgRewind(SimNode& n, const HostPort& source) {
 
 Status World::PgClone(SimNode& n, const HostPort& source) {
   SimNode* s = ByAddress(source);
-  if (s == nullptr || !s->pg.running || s->pg.frozen || !Link(n, *s)) return Unavailable("pg_basebackup: source unreachable");
+  if (s == nullptr || !s->pg.running || s->pg.frozen || !Link(n, *s))
+    return Unavailable("pg_basebackup: source unreachable");
   ModelPg& pg = n.pg;
   pg.has_data = true;
   pg.sysid = s->pg.sysid;
@@ -194,7 +197,9 @@ LocalView World::Observe(const SimNode& n) {
     // PostgreSQL reports a listed standby as sync however far behind it is (issue 10 item 2).
     std::string state = "async";
     if (listed) state = sync_given++ < spec.count ? "sync" : "potential";
-    l.replication.push_back({{"application_name", r->name}, {"state", "streaming"}, {"sync_state", state},
+    l.replication.push_back({{"application_name", r->name},
+                             {"state", "streaming"},
+                             {"sync_state", state},
                              {"flush_lsn", FormatLsn(Lsn(r->pg.wal.size()))}});
     l.replication_flush[r->name] = Lsn(r->pg.wal.size());
   }

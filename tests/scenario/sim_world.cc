@@ -46,7 +46,10 @@ std::string NodeYaml(const std::string& name, const HostPort& pg, const HostPort
 }  // namespace
 
 World::World(WorldOptions opts)
-    : opts_(std::move(opts)), etcd_("/service/sim/"), rng_(opts_.seed), devnull_(std::fopen("/dev/null", "w")),
+    : opts_(std::move(opts)),
+      etcd_("/service/sim/"),
+      rng_(opts_.seed),
+      devnull_(std::fopen("/dev/null", "w")),
       quiet_(devnull_ ? devnull_ : stderr, LogLevel::kCritical) {
   for (size_t i = 0; i < opts_.nodes.size(); ++i) {
     auto n = std::make_unique<SimNode>(*this, static_cast<int>(i), opts_.nodes[i]);
@@ -59,8 +62,8 @@ World::World(WorldOptions opts)
       Violation("configuration of " + n->name + ": " + r.errors[0]);
       LoadOptions lo2;
       lo2.check_bin_dir = false;
-      r = LoadConfigText(NodeYaml(n->name, n->pg_address(), n->api_address(), Json::object(), Json::object(),
-                                  Json::object()), lo2);
+      r = LoadConfigText(
+          NodeYaml(n->name, n->pg_address(), n->api_address(), Json::object(), Json::object(), Json::object()), lo2);
     }
     n->cfg = r.config;
     nodes_.push_back(std::move(n));
@@ -113,7 +116,9 @@ void World::AfterWrite(SimNode& n) {
 
 std::string World::Stamp() const { return "[" + FormatMs(now_ms_) + "]"; }
 
-void World::Trace(const std::string& who, const std::string& line) { trace_.push_back(Stamp() + " " + who + ": " + line); }
+void World::Trace(const std::string& who, const std::string& line) {
+  trace_.push_back(Stamp() + " " + who + ": " + line);
+}
 
 void World::Violation(const std::string& what) {
   if (!reported_.insert(what).second) return;
@@ -333,10 +338,14 @@ void World::CheckInvariants() {
     // after it streamed. Judged at the moment it opens: a standby that connects later changes nothing.
     bool recent = n->candidate_seen_ms >= 0 && now_ms_ - n->candidate_seen_ms < ttl_ms - loop_ms - 100;
     if (strict || recent) {
-      Violation(n->name + " serves clients after a crash in synchronous mode before a standby has its WAL "
-                "(client gate bypassed" + std::string(strict ? ", synchronous_mode_strict" : "") +
+      Violation(n->name +
+                " serves clients after a crash in synchronous mode before a standby has its WAL "
+                "(client gate bypassed" +
+                std::string(strict ? ", synchronous_mode_strict" : "") +
                 (recent ? ", a synchronous candidate streamed " + std::to_string(now_ms_ - n->candidate_seen_ms) +
-                              " ms before" : "") + ")");
+                              " ms before"
+                        : "") +
+                ")");
     }
     pg.crash_unacked = 0;
   }

@@ -42,7 +42,7 @@ struct Faults {
   bool agent_dead = false;    // agent process gone (its fence supervisor still runs)
   bool paused = false;        // the whole machine (VM pause): nothing runs, the node's clock stands still
   int64_t promote_delay_ms = 0;
-  int64_t initdb_ms = 0;      // initdb takes this long (PostgreSQL not running meanwhile)
+  int64_t initdb_ms = 0;  // initdb takes this long (PostgreSQL not running meanwhile)
   bool pre_promote_fails = false;
   std::set<std::string> peers_cut;  // no traffic to these members (REST and replication)
 };
@@ -78,9 +78,9 @@ struct SimNode {
 
 struct WorldOptions {
   std::vector<std::string> nodes;
-  Json bootstrap_dcs = Json::object();         // bootstrap.dcs of every node
-  std::map<std::string, Json> tags;            // per node
-  std::map<std::string, Json> postgresql;      // extra postgresql.* keys per node
+  Json bootstrap_dcs = Json::object();     // bootstrap.dcs of every node
+  std::map<std::string, Json> tags;        // per node
+  std::map<std::string, Json> postgresql;  // extra postgresql.* keys per node
   uint64_t seed = 1;
   int64_t tick_ms = 50;
 };

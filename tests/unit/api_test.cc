@@ -95,7 +95,8 @@ TEST_F(ApiTest, SwitchoverRequestsAreCheckedLikePatroni) {
   };
   EXPECT_EQ(plan("switchover", Json{{"candidate", "pg1"}}).message,
             "Switchover could be performed only from a specific leader");
-  EXPECT_EQ(plan("failover", Json{{"leader", "pg0"}}).message, "Failover could be performed only to a specific candidate");
+  EXPECT_EQ(plan("failover", Json{{"leader", "pg0"}}).message,
+            "Failover could be performed only to a specific candidate");
   auto p = plan("switchover", Json{{"leader", "pg1"}});
   EXPECT_EQ(p.code, 412);
   EXPECT_EQ(p.message, "leader name does not match");
@@ -192,16 +193,20 @@ TEST_F(ApiTest, MetricsAreOneSampleLineAfterHelpAndTypeEach) {
   std::string text = api::MetricsText(*cfg_, s, &c_, k, false, false);
   EXPECT_NE(text.find("patroni_primary{scope=\"demo\",name=\"pg0\"} 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("patroni_xlog_location{scope=\"demo\",name=\"pg0\"} 12345\n"), std::string::npos);
-  EXPECT_NE(text.find("# TYPE pgwarden_promotions_total counter\npgwarden_promotions_total{scope=\"demo\",name=\"pg0\"} 2\n"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("# TYPE pgwarden_promotions_total counter\npgwarden_promotions_total{scope=\"demo\",name=\"pg0\"} 2\n"),
+      std::string::npos);
   // Every metric: HELP, TYPE, one sample.
   std::istringstream in(text);
   std::string line;
   int help = 0, type = 0, sample = 0;
   while (std::getline(in, line)) {
-    if (line.rfind("# HELP ", 0) == 0) ++help;
-    else if (line.rfind("# TYPE ", 0) == 0) ++type;
-    else if (!line.empty()) ++sample;
+    if (line.rfind("# HELP ", 0) == 0)
+      ++help;
+    else if (line.rfind("# TYPE ", 0) == 0)
+      ++type;
+    else if (!line.empty())
+      ++sample;
   }
   EXPECT_EQ(help, type);
   EXPECT_EQ(type, sample);
@@ -246,9 +251,9 @@ TEST_F(ApiTest, TopologyNestsMembersUnderTheirReplicatefromLikePatronictl) {
   };
   add("pg1", "pg3");
   add("pg3", "");
-  add("pg4", "pg0");       // names the leader: directly under it
-  add("pg5", "nobody");    // unknown member: under the leader
-  add("pga", "pgb");       // a cycle nobody reaches from the leader: still listed
+  add("pg4", "pg0");     // names the leader: directly under it
+  add("pg5", "nobody");  // unknown member: under the leader
+  add("pga", "pgb");     // a cycle nobody reaches from the leader: still listed
   add("pgb", "pga");
   std::vector<std::pair<std::string, int>> want = {{"pg0", 0}, {"pg2", 1}, {"pg3", 1}, {"pg1", 2},
                                                    {"pg4", 1}, {"pg5", 1}, {"pga", 1}, {"pgb", 2}};
@@ -365,10 +370,9 @@ TEST(AccessTest, AllowlistAddressesAndCidrs) {
 }
 
 TEST(AccessTest, AllowlistThenClientCertificateThenPassword) {
-  auto r = testing::Load(testing::Replace(
-      testing::kGoodConfig, "restapi:\n",
-      "restapi:\n  allowlist: [10.0.0.0/8]\n  allowlist_include_members: true\n"
-      "  authentication:\n    username: admin\n    password: s3cret\n"));
+  auto r = testing::Load(testing::Replace(testing::kGoodConfig, "restapi:\n",
+                                          "restapi:\n  allowlist: [10.0.0.0/8]\n  allowlist_include_members: true\n"
+                                          "  authentication:\n    username: admin\n    password: s3cret\n"));
   ASSERT_TRUE(r.errors.empty()) << r.errors[0];
   HttpServerRequest req;
   req.method = "POST";

@@ -18,7 +18,9 @@ using testing::Replace;
 
 const char* kBootstrapAt = "  initdb:\n";
 
-LoadResult WithBootstrap(const std::string& lines) { return Load(Replace(kGoodConfig, kBootstrapAt, lines + kBootstrapAt)); }
+LoadResult WithBootstrap(const std::string& lines) {
+  return Load(Replace(kGoodConfig, kBootstrapAt, lines + kBootstrapAt));
+}
 
 bool HasWarning(const LoadResult& r, const std::string& needle) {
   for (const auto& w : r.warnings) {
@@ -72,7 +74,8 @@ TEST(BootstrapConfigTest, UsersAreParsedAndDeprecatedOnce) {
 
 TEST(BootstrapConfigTest, SomethingThatIsNotARoleOptionIsRefusedWithItsPath) {
   auto r = WithBootstrap("  users:\n    admin:\n      options: [createdb, 'superuser; drop table x']\n");
-  EXPECT_TRUE(HasError(r, "bootstrap.users.admin.options[1]: 'superuser; drop table x' is not a role option")) << r.errors[0];
+  EXPECT_TRUE(HasError(r, "bootstrap.users.admin.options[1]: 'superuser; drop table x' is not a role option"))
+      << r.errors[0];
   EXPECT_TRUE(HasError(WithBootstrap("  users: [admin]\n"), "bootstrap.users: must be a mapping"));
   EXPECT_TRUE(HasError(WithBootstrap("  users:\n    admin:\n      options: createdb\n"),
                        "bootstrap.users.admin.options: must be a list"));
@@ -93,8 +96,8 @@ TEST(BootstrapConfigTest, UseUnixSocketReplSaysWhatItMeans) {
 }
 
 std::shared_ptr<const Config> Cfg(const std::string& bootstrap_lines, const std::string& pg_lines = "") {
-  auto r = Load(Replace(Replace(kGoodConfig, kBootstrapAt, bootstrap_lines + kBootstrapAt), "  pgpass:",
-                        pg_lines + "  pgpass:"));
+  auto r = Load(
+      Replace(Replace(kGoodConfig, kBootstrapAt, bootstrap_lines + kBootstrapAt), "  pgpass:", pg_lines + "  pgpass:"));
   if (!r.errors.empty()) ADD_FAILURE() << r.errors[0];
   return r.config;
 }

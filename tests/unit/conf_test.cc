@@ -20,7 +20,8 @@ TEST(ConfTest, ClusterWideParametersComeFromTheDynamicConfigOnly) {
   EXPECT_EQ(p["max_connections"], 200);  // local 10 ignored: must be equal on every node
   EXPECT_EQ(p["work_mem"], "8MB");       // local wins for ordinary parameters
   EXPECT_EQ(p["wal_level"], "replica");  // default
-  EXPECT_EQ(p["wal_retrieve_retry_interval"], "500ms") << "promotion must not sleep out PostgreSQL's 5 s retry interval";
+  EXPECT_EQ(p["wal_retrieve_retry_interval"], "500ms")
+      << "promotion must not sleep out PostgreSQL's 5 s retry interval";
   EXPECT_EQ(p["listen_addresses"], "0.0.0.0");
   EXPECT_EQ(p["port"], 5432);
   EXPECT_EQ(p["cluster_name"], "demo");
@@ -38,8 +39,9 @@ TEST(ConfTest, EveryConnectionOfAUserCarriesItsSslSettings) {
     EXPECT_NE(su.find(want), std::string::npos) << want << " not in " << su;
   }
   std::string rep = UserConninfo(cfg->postgresql.superuser, {{"host", "h"}});
-  EXPECT_EQ(rep, "host='h' user='postgres' sslcert='/c/su.crt' sslkey='/c/su.key' sslmode='verify-ca' "
-                 "sslrootcert='/c/ca.crt'");
+  EXPECT_EQ(rep,
+            "host='h' user='postgres' sslcert='/c/su.crt' sslkey='/c/su.key' sslmode='verify-ca' "
+            "sslrootcert='/c/ca.crt'");
 }
 
 TEST(ConfTest, ReplicaConfHasPatroniStylePrimaryConninfo) {
@@ -107,8 +109,8 @@ TEST(ConfTest, GatedHbaKeepsOnlyReplicationAndPgwardensRoles) {
 }
 
 TEST(ConfTest, PgpassEscapesSeparators) {
-  auto cfg = Cfg("superuser: {username: postgres, password: secret}",
-                 "superuser: {username: postgres, password: 'a:b\\c'}");
+  auto cfg =
+      Cfg("superuser: {username: postgres, password: secret}", "superuser: {username: postgres, password: 'a:b\\c'}");
   ASSERT_TRUE(cfg);
   std::string pgpass = RenderPgpass(*cfg);
   EXPECT_NE(pgpass.find("*:*:*:postgres:a\\:b\\\\c"), std::string::npos) << pgpass;

@@ -89,8 +89,9 @@ TEST(ConfigCorpusTest, DebianPgCreateconfigTemplate) {
   ASSERT_EQ(c.bootstrap.dynamic.pg_hba.size(), 7u);
   EXPECT_NE(c.bootstrap.dynamic.pg_hba.back().find("127.0.0.0/8"), std::string::npos) << "--network substituted";
   // The one key pgwarden does not act on: postgresql.conf is written into data_dir (docs/configuration.md).
-  EXPECT_EQ(r.warnings, std::vector<std::string>{
-                            "postgresql.config_dir: accepted for Patroni compatibility, but pgwarden does not use it"})
+  EXPECT_EQ(r.warnings,
+            std::vector<std::string>{
+                "postgresql.config_dir: accepted for Patroni compatibility, but pgwarden does not use it"})
       << All(r);
 }
 

@@ -61,7 +61,8 @@ TEST(ConfigRobustTest, NestedScalarsWhereMappingsAreExpected) {
     std::string error;
   } cases[] = {
       {"  authentication: 5\n", "postgresql.authentication: must be a mapping"},
-      {"  authentication: {superuser: x, replication: [1]}\n", "postgresql.authentication.superuser: must be a mapping"},
+      {"  authentication: {superuser: x, replication: [1]}\n",
+       "postgresql.authentication.superuser: must be a mapping"},
       {"  authentication: {superuser: {username: a}, replication: {username: b}}\n  callbacks: 5\n",
        "postgresql.callbacks: must be a mapping"},
       {"  authentication: {superuser: {username: a}, replication: {username: b}}\n  create_replica_methods: 5\n",

@@ -51,11 +51,11 @@ TEST(ConfigRoundTripTest, PatroniKeysPgwardenIgnoresOrDoesNotKnowAreNoProblem) {
 
 TEST(ConfigRoundTripTest, PatronisEmptyStandbyClusterDefaultsAreUnset) {
   std::vector<std::string> problems;
-  DynamicConfig d = DynamicConfig::FromJson(
-      Json::parse(R"({"standby_cluster": {"create_replica_methods": "", "host": "", "port": "",
+  DynamicConfig d =
+      DynamicConfig::FromJson(Json::parse(R"({"standby_cluster": {"create_replica_methods": "", "host": "", "port": "",
                       "primary_slot_name": "", "restore_command": "", "archive_cleanup_command": "",
                       "recovery_min_apply_delay": ""}})"),
-      "config", &problems);
+                              "config", &problems);
   EXPECT_TRUE(problems.empty()) << problems.front();
   EXPECT_FALSE(d.standby_cluster.has_value());
 }
@@ -72,11 +72,28 @@ TEST(ConfigRoundTripTest, TheEditorSessionWithoutChangesGivesTheSameConfiguratio
 TEST(ConfigRoundTripTest, YamlValuesAreReadAsPatronictlReadsThem) {
   // PyYAML's safe_load (YAML 1.1): what patronictl's --set and editor session store.
   const std::vector<std::pair<std::string, Json>> cases = {
-      {"on", true},        {"Off", false},       {"yes", true},  {"NO", false},       {"TRUE", true},
-      {"~", nullptr},      {"Null", nullptr},    {"", nullptr},  {"42", 42},          {"-7", -7},
-      {"0x1f", 31},        {"010", 8},           {"1_000", 1000}, {"1.5", 1.5},       {"12:30", 750},
-      {"'on'", "on"},      {"\"42\"", "42"},     {"y", "y"},     {"1e3", "1e3"},      {"30min", "30min"},
-      {"[a, 1]", Json::array({"a", 1})},         {"{a: off}", Json{{"a", false}}},
+      {"on", true},
+      {"Off", false},
+      {"yes", true},
+      {"NO", false},
+      {"TRUE", true},
+      {"~", nullptr},
+      {"Null", nullptr},
+      {"", nullptr},
+      {"42", 42},
+      {"-7", -7},
+      {"0x1f", 31},
+      {"010", 8},
+      {"1_000", 1000},
+      {"1.5", 1.5},
+      {"12:30", 750},
+      {"'on'", "on"},
+      {"\"42\"", "42"},
+      {"y", "y"},
+      {"1e3", "1e3"},
+      {"30min", "30min"},
+      {"[a, 1]", Json::array({"a", 1})},
+      {"{a: off}", Json{{"a", false}}},
       {std::string(100000, '1'), std::string(100000, '1')},  // no stack overflow in the matching either
   };
   for (const auto& [text, want] : cases) {

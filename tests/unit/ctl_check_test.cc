@@ -152,7 +152,8 @@ TEST(CtlCheck, LeaderMustBeUniqueAPrimaryAndHoldALiveLease) {
 
   Facts g = Healthy();
   g.cluster.leader.reset();
-  EXPECT_TRUE(Is(g, "leader.unique", "cluster", Verdict::kFail, "no member holds the leader key; running as primary: pg1"));
+  EXPECT_TRUE(
+      Is(g, "leader.unique", "cluster", Verdict::kFail, "no member holds the leader key; running as primary: pg1"));
 
   Facts h = Healthy();
   h.members["pg1"].pg.in_recovery = true;

@@ -109,8 +109,10 @@ TEST(CtlTargetTest, PatroniEnvironmentReachesTheEndpointsCtlTalksTo) {
   ASSERT_TRUE(t.ok()) << t.status().message();
   EXPECT_EQ(t->etcd3.hosts, kUrlHost);
 
-  std::map<std::string, std::string> env = {{"PATRONI_SCOPE", "envdemo"}, {"PATRONI_ETCD3_URL", "http://10.0.0.7:2379"},
-                                            {"PATRONI_ETCD3_USERNAME", "root"}, {"PATRONI_ETCD3_PASSWORD", "pw"},
+  std::map<std::string, std::string> env = {{"PATRONI_SCOPE", "envdemo"},
+                                            {"PATRONI_ETCD3_URL", "http://10.0.0.7:2379"},
+                                            {"PATRONI_ETCD3_USERNAME", "root"},
+                                            {"PATRONI_ETCD3_PASSWORD", "pw"},
                                             {"PATRONI_ETCD3_CACERT", "/etc/ca.pem"}};
   EXPECT_TRUE(CheckCommandLine({"list"}, env).ok());
   auto e = TargetOf({"list"}, env);

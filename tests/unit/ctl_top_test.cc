@@ -55,9 +55,12 @@ size_t Columns(const std::string& line) {
   size_t n = 0;
   bool esc = false;
   for (unsigned char c : line) {
-    if (c == 0x1b) esc = true;
-    else if (esc && c == 'm') esc = false;
-    else if (!esc) n += (c & 0xC0) != 0x80;
+    if (c == 0x1b)
+      esc = true;
+    else if (esc && c == 'm')
+      esc = false;
+    else if (!esc)
+      n += (c & 0xC0) != 0x80;
   }
   return n;
 }
@@ -68,20 +71,20 @@ TEST(TopOptionsTest, DefaultsAndEachOptionWithClearErrors) {
   EXPECT_EQ(d->interval, Duration(1000));
   EXPECT_EQ(d->iterations, 0);
   EXPECT_EQ(d->max_lag_bytes, 10 * 1024 * 1024);
-  auto o = ParseTopOptions({"--interval", "0.5", "--iterations", "3", "--max-lag-bytes", "2MB", "--max-lag-seconds",
-                            "1.5", "--no-canary"});
+  auto o = ParseTopOptions(
+      {"--interval", "0.5", "--iterations", "3", "--max-lag-bytes", "2MB", "--max-lag-seconds", "1.5", "--no-canary"});
   ASSERT_TRUE(o.ok()) << o.status().message();
   EXPECT_EQ(o->interval, Duration(500));
   EXPECT_EQ(o->iterations, 3);
   EXPECT_EQ(o->max_lag_bytes, 2 * 1024 * 1024);
   EXPECT_DOUBLE_EQ(o->max_lag_seconds, 1.5);
   for (const auto& bad : std::vector<std::vector<std::string>>{{"--interval", "0"},
-                                                                {"--interval", "fast"},
-                                                                {"--iterations", "1.5"},
-                                                                {"--max-lag-bytes", "10XB"},
-                                                                {"--max-lag-seconds", "-1"},
-                                                                {"--interval"},
-                                                                {"--router", "127.0.0.1:6432"}}) {
+                                                               {"--interval", "fast"},
+                                                               {"--iterations", "1.5"},
+                                                               {"--max-lag-bytes", "10XB"},
+                                                               {"--max-lag-seconds", "-1"},
+                                                               {"--interval"},
+                                                               {"--router", "127.0.0.1:6432"}}) {
     auto r = ParseTopOptions(bad);
     ASSERT_FALSE(r.ok()) << bad[0];
     EXPECT_NE(r.status().message().find(bad[0]), std::string::npos) << r.status().message();
@@ -111,7 +114,7 @@ TEST(TopModelTest, LagRatesAndTrendComeFromTheLastSamples) {
   EXPECT_EQ(l.role, "leader");
   EXPECT_FALSE(l.lag_bytes);
   ASSERT_TRUE(l.tps && l.wal_rate);
-  EXPECT_DOUBLE_EQ(*l.tps, 100);       // 200 transactions in 2 s
+  EXPECT_DOUBLE_EQ(*l.tps, 100);        // 200 transactions in 2 s
   EXPECT_DOUBLE_EQ(*l.wal_rate, 2000);  // 4000 bytes in 2 s
   const Row& r2 = RowOf(rows, "n2");
   ASSERT_TRUE(r2.lag_bytes);
@@ -133,14 +136,14 @@ TEST(TopModelTest, ThresholdsAndFaultsColourTheRowAndSayWhy) {
   o.max_lag_bytes = 1000;
   o.max_lag_seconds = 5;
   Model m;
-  MemberSample slow = Replica("n2", 9400, 0);         // 600 behind: past half
-  MemberSample behind = Replica("n3", 8000, 0);       // 2000 behind: past the threshold
-  MemberSample late = Replica("n4", 10000, 0);        // caught up in bytes, 6 s behind in time
+  MemberSample slow = Replica("n2", 9400, 0);    // 600 behind: past half
+  MemberSample behind = Replica("n3", 8000, 0);  // 2000 behind: past the threshold
+  MemberSample late = Replica("n4", 10000, 0);   // caught up in bytes, 6 s behind in time
   late.replay_lag_s = 6;
   MemberSample down = Replica("n5", 0, -1);
   down.pg_error = "connection refused";
-  MemberSample second = Primary("n6", 10000, 0);      // a second server out of recovery
-  MemberSample old_tl = Replica("n7", 10000, 0, 1);   // caught up, but on an older timeline
+  MemberSample second = Primary("n6", 10000, 0);     // a second server out of recovery
+  MemberSample old_tl = Replica("n7", 10000, 0, 1);  // caught up, but on an older timeline
   MemberSample idle = Replica("n8", 10000, 0);
   idle.receiver = "";
   m.Add(At(0, {Primary("n1", 10000, 0), slow, behind, late, down, second, old_tl, idle}));
@@ -174,7 +177,7 @@ TEST(TopModelTest, RatesSpanTwoSecondsWhereSamplesReachThatFar) {
   Model m;
   m.Add(At(0, {Primary("n1", 1000, 0)}));
   m.Add(At(500, {Primary("n1", 1000, 0)}));
-  m.Add(At(1000, {Primary("n1", 1000, 60)}));  // counters flushed once a second
+  m.Add(At(1000, {Primary("n1", 1000, 60)}));                    // counters flushed once a second
   EXPECT_DOUBLE_EQ(*RowOf(m.Rows(TopOptions{}), "n1").tps, 60);  // over the whole second, not the last half
   m.Add(At(2500, {Primary("n1", 1000, 120)}));
   m.Add(At(3000, {Primary("n1", 1000, 120)}));

@@ -93,7 +93,7 @@ class DecideTest : public ::testing::Test {
   MonoTime no_race_until_{};
   bool watchdog_unusable_ = false;
   std::map<std::string, int64_t> sync_added_lsn_;  // what the executor measured on kSetSyncNames
-  std::function<void(Inputs&)> tweak_;  // e.g. dynamic config changes
+  std::function<void(Inputs&)> tweak_;             // e.g. dynamic config changes
 
   // The last acknowledged renewal was sent `age` ago (ttl 30 from kGoodConfig).
   void LastRenewalAgo(Duration age) { lease_deadline_ = clock_.Now() - age + Duration(30000); }

@@ -25,9 +25,7 @@ class StandbyDecideTest : public DecideTest {
     };
   }
   // The upstream of the standby leader: the remote primary, its slot, restore_command and the apply delay.
-  Upstream Remote() const {
-    return Upstream{HostPort{"10.0.0.9", 5439}, "standby_b", "cp /archive/%f %p", "", 60000};
-  }
+  Upstream Remote() const { return Upstream{HostPort{"10.0.0.9", 5439}, "standby_b", "cp /archive/%f %p", "", 60000}; }
   // A standby cluster of pg0 (this node), pg1 and pg2.
   void Members() {
     cluster_.initialize = "42";
@@ -181,8 +179,9 @@ TEST_F(StandbyDecideTest, LessHealthyReplicaWaitsForTheNewStandbyLeader) {
   peers_checked_ = true;
   auto d = Run();
   EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
-  EXPECT_EQ(d.message, "following a different leader because i am not the healthiest node (Wal position of pg2 is "
-                       "ahead of my wal position)");
+  EXPECT_EQ(d.message,
+            "following a different leader because i am not the healthiest node (Wal position of pg2 is "
+            "ahead of my wal position)");
 }
 
 TEST_F(StandbyDecideTest, FailoverKeyNamingThisNodeMakesItTheStandbyLeader) {

@@ -462,7 +462,9 @@ TEST_F(DecideTest, FailedRewindReclonesOnlyWhenAllowed) {
   auto d = Run();
   EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
   EXPECT_NE(d.message.find("remove_data_directory_on_rewind_failure"), std::string::npos);
-  cfg_ = testing::Load(testing::Replace(testing::kGoodConfig, "  pgpass:", "  remove_data_directory_on_rewind_failure: true\n  pgpass:")).config;
+  cfg_ = testing::Load(testing::Replace(testing::kGoodConfig,
+                                        "  pgpass:", "  remove_data_directory_on_rewind_failure: true\n  pgpass:"))
+             .config;
   ASSERT_NE(cfg_, nullptr);
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kReinitialize});
 }
@@ -470,7 +472,9 @@ TEST_F(DecideTest, FailedRewindReclonesOnlyWhenAllowed) {
 TEST_F(DecideTest, DivergedFormerPrimaryWithoutRewindReclonesWhenAllowed) {
   FormerPrimaryStopped(2);
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartReplica});  // nothing allowed: try to stream as is
-  cfg_ = testing::Load(testing::Replace(testing::kGoodConfig, "  pgpass:", "  remove_data_directory_on_diverged_timelines: true\n  pgpass:")).config;
+  cfg_ = testing::Load(testing::Replace(testing::kGoodConfig,
+                                        "  pgpass:", "  remove_data_directory_on_diverged_timelines: true\n  pgpass:"))
+             .config;
   ASSERT_NE(cfg_, nullptr);
   auto d = Run();
   EXPECT_EQ(Types(d), std::vector<AT>{AT::kReinitialize});

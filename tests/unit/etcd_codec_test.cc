@@ -6,7 +6,8 @@ namespace pgw::etcd {
 namespace {
 
 TEST(EtcdCodecTest, Base64RoundTrip) {
-  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "/service/demo/leader", std::string("\0\xff\x10", 3)}) {
+  for (const std::string& s :
+       std::vector<std::string>{"", "a", "ab", "abc", "/service/demo/leader", std::string("\0\xff\x10", 3)}) {
     auto d = Base64Decode(Base64Encode(s));
     ASSERT_TRUE(d.ok());
     EXPECT_EQ(*d, s);
@@ -63,9 +64,9 @@ TEST(EtcdCodecTest, RangeFingerprintAsksForOneKeyWithoutValuesAndDecodesCountAnd
   EXPECT_EQ(req.at("sort_target"), "MOD");
   EXPECT_EQ(req.at("keys_only"), true);
   EXPECT_FALSE(req.contains("serializable"));  // linearizable: a quorum read
-  auto f = DecodeRangeFingerprint(Json::parse(R"({"header":{"revision":"50"},"kvs":[{"key":")" +
-                                              Base64Encode("/s/d/members/pg1") +
-                                              R"(","create_revision":"7","mod_revision":"44","version":"3"}],"count":"6"})"));
+  auto f = DecodeRangeFingerprint(
+      Json::parse(R"({"header":{"revision":"50"},"kvs":[{"key":")" + Base64Encode("/s/d/members/pg1") +
+                  R"(","create_revision":"7","mod_revision":"44","version":"3"}],"count":"6"})"));
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(f->revision, 50);
   EXPECT_EQ(f->count, 6);
@@ -77,12 +78,14 @@ TEST(EtcdCodecTest, RangeFingerprintAsksForOneKeyWithoutValuesAndDecodesCountAnd
   // Answers that cannot be a fingerprint are errors, not a "fresh" verdict.
   EXPECT_FALSE(DecodeRangeFingerprint(Json::parse(R"({"header":{"revision":"50"},"count":"2"})")).ok());
   EXPECT_FALSE(DecodeRangeFingerprint(Json::parse(R"({"header":{"revision":"50"},"count":"-1"})")).ok());
-  EXPECT_FALSE(DecodeRangeFingerprint(
-                   Json::parse(R"({"header":{"revision":"5"},"kvs":[{"mod_revision":"1"},{"mod_revision":"2"}],"count":"2"})"))
-                   .ok());
+  EXPECT_FALSE(
+      DecodeRangeFingerprint(
+          Json::parse(R"({"header":{"revision":"5"},"kvs":[{"mod_revision":"1"},{"mod_revision":"2"}],"count":"2"})"))
+          .ok());
   EXPECT_FALSE(DecodeRangeFingerprint(Json::parse(R"({"header":{"revision":"5"},"kvs":{},"count":"1"})")).ok());
-  EXPECT_EQ(DecodeRangeFingerprint(Json::parse(R"({"error":"etcdserver: request timed out","code":14})")).status().code(),
-            Code::kUnavailable);
+  EXPECT_EQ(
+      DecodeRangeFingerprint(Json::parse(R"({"error":"etcdserver: request timed out","code":14})")).status().code(),
+      Code::kUnavailable);
 }
 
 TEST(EtcdCodecTest, DecodeErrors) {
@@ -90,8 +93,7 @@ TEST(EtcdCodecTest, DecodeErrors) {
             Code::kUnavailable);
   EXPECT_FALSE(DecodeRange(Json::parse(R"({"header":{"revision":"x"}})")).ok());
   EXPECT_FALSE(DecodeRange(Json::parse(R"([1,2])")).ok());
-  EXPECT_EQ(DecodeLeaseKeepAlive(Json::parse(R"({"result":{"ID":"5","header":{}}})")).status().code(),
-            Code::kNotFound);
+  EXPECT_EQ(DecodeLeaseKeepAlive(Json::parse(R"({"result":{"ID":"5","header":{}}})")).status().code(), Code::kNotFound);
   EXPECT_EQ(*DecodeLeaseKeepAlive(Json::parse(R"({"result":{"ID":"5","TTL":"9"}})")), 9);
   EXPECT_EQ(*DecodeLeaseGrant(Json::parse(R"({"ID":"77","TTL":"10"})")), 77);
 }
@@ -105,9 +107,9 @@ TEST(EtcdCodecTest, TxnResult) {
 }
 
 TEST(EtcdCodecTest, WatchMessages) {
-  Json msg = Json::parse(R"({"result":{"header":{"revision":"20"},"events":[{"kv":{"key":")" +
-                         Base64Encode("/a/b") + R"(","mod_revision":"20"}},{"type":"DELETE","kv":{"key":")" +
-                         Base64Encode("/a/c") + R"(","mod_revision":"20"}}]}})");
+  Json msg = Json::parse(R"({"result":{"header":{"revision":"20"},"events":[{"kv":{"key":")" + Base64Encode("/a/b") +
+                         R"(","mod_revision":"20"}},{"type":"DELETE","kv":{"key":")" + Base64Encode("/a/c") +
+                         R"(","mod_revision":"20"}}]}})");
   auto m = DecodeWatch(msg);
   ASSERT_TRUE(m.ok());
   ASSERT_EQ(m->events.size(), 2u);
@@ -176,7 +178,8 @@ TEST(EtcdCodecFuzzRegressionTest, WrongTypedFieldsAreErrorsNotExceptions) {
 TEST(JsonStreamSplitterTest, SplitsChunksAndIgnoresBracesInStrings) {
   JsonStreamSplitter s;
   std::vector<std::string> out;
-  std::string stream = R"({"result":{"x":"a}b{"}}{"result":{"y":"\"}"}})" "\n";
+  std::string stream = R"({"result":{"x":"a}b{"}}{"result":{"y":"\"}"}})"
+                       "\n";
   for (char c : stream) ASSERT_TRUE(s.Feed(&c, 1, &out).ok());
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(Json::parse(out[0])["result"]["x"], "a}b{");

@@ -30,7 +30,12 @@ TEST(EventLoopTest, PostFromAnotherThreadWakesTheLoop) {
   EventLoop loop(clock);
   ASSERT_TRUE(loop.Init().ok());
   std::thread::id ran_on;
-  std::thread t([&] { loop.Post([&] { ran_on = std::this_thread::get_id(); loop.Stop(); }); });
+  std::thread t([&] {
+    loop.Post([&] {
+      ran_on = std::this_thread::get_id();
+      loop.Stop();
+    });
+  });
   auto start = clock.Now();
   loop.Run();
   t.join();
@@ -45,12 +50,14 @@ TEST(EventLoopTest, ReadinessAndRemovalFromInsideTheHandler) {
   int p[2];
   ASSERT_EQ(pipe(p), 0);
   int calls = 0;
-  ASSERT_TRUE(loop.Add(p[0], kReadable, [&](uint32_t ev) {
-    ++calls;
-    EXPECT_TRUE(ev & kReadable);
-    loop.Remove(p[0]);  // level-triggered: without this the handler would run every turn
-    loop.After(Duration(20), [&] { loop.Stop(); });
-  }).ok());
+  ASSERT_TRUE(loop.Add(p[0], kReadable,
+                       [&](uint32_t ev) {
+                         ++calls;
+                         EXPECT_TRUE(ev & kReadable);
+                         loop.Remove(p[0]);  // level-triggered: without this the handler would run every turn
+                         loop.After(Duration(20), [&] { loop.Stop(); });
+                       })
+                  .ok());
   ASSERT_EQ(write(p[1], "x", 1), 1);
   loop.Run();
   EXPECT_EQ(calls, 1);

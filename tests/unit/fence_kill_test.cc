@@ -31,7 +31,7 @@ class SplitClock final : public Clock {
   double WallSeconds() const override { return static_cast<double>(wall_.load()) / 1000.0; }
   int64_t Boot() const { return boot_.load(); }
   void Advance(int64_t ms) { mono_ += ms, wall_ += ms, boot_ += ms; }
-  void Pause(int64_t ms) { wall_ += ms, boot_ += ms; }      // monotonic time stood still
+  void Pause(int64_t ms) { wall_ += ms, boot_ += ms; }  // monotonic time stood still
   void StepWall(int64_t ms) { wall_ += ms; }
   void Suspend(int64_t ms) { boot_ += ms; }
 
@@ -79,11 +79,13 @@ class FakeDataDir {
     }
     pids_.push_back(pid);
     // Wait until it runs the binary (before exec it is still a copy of the test).
-    WaitFor([&] {
-      char buf[4096];
-      ssize_t n = readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), buf, sizeof buf - 1);
-      return n > 0 && std::string(buf, static_cast<size_t>(n)) == exe;
-    }, Duration(10000), kPoll);
+    WaitFor(
+        [&] {
+          char buf[4096];
+          ssize_t n = readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), buf, sizeof buf - 1);
+          return n > 0 && std::string(buf, static_cast<size_t>(n)) == exe;
+        },
+        Duration(10000), kPoll);
     return pid;
   }
   void WritePidFile(pid_t pm) { std::ofstream(data() + "/postmaster.pid") << pm << "\n" << data() << "\n"; }
@@ -103,8 +105,8 @@ TEST(FenceKillTest, ScanFindsPostgresProcessesOfTheDataDirOnly) {
   FakeDataDir d;
   pid_t a = d.Spawn(d.data());
   pid_t b = d.Spawn(d.data());
-  d.Spawn(d.other());               // postgres of another data directory
-  d.Spawn(d.data(), "notpg");       // another program in this data directory (archive_command, a shell...)
+  d.Spawn(d.other());          // postgres of another data directory
+  d.Spawn(d.data(), "notpg");  // another program in this data directory (archive_command, a shell...)
   EXPECT_EQ(Sorted(DataDirProcesses(d.data())), Sorted({a, b}));
   EXPECT_EQ(Sorted(DataDirProcesses(d.data() + "/./")), Sorted({a, b})) << "paths are compared canonically";
 }
@@ -146,7 +148,7 @@ TEST(FenceKillTest, OrphanKillSparesALivePostmasterAndProcessesStartedLater) {
   pid_t orphan = d.Spawn(d.data());
   uint64_t died_by = BootTicks();
   std::this_thread::sleep_for(std::chrono::milliseconds(30));  // start times are in clock ticks (10 ms)
-  pid_t later = d.Spawn(d.data());  // a new postmaster before its pid file exists
+  pid_t later = d.Spawn(d.data());                             // a new postmaster before its pid file exists
   auto killed = KillOrphanedBackends(d.data(), Duration(5000), died_by);
   ASSERT_TRUE(killed.ok()) << killed.status().message();
   EXPECT_EQ(*killed, 1);
@@ -162,7 +164,8 @@ TEST(FenceKillTest, OrphanKillSparesALivePostmasterAndProcessesStartedLater) {
 
 TEST(PauseDetectorTest, DetectsClocksThatMovedWhileMonotonicStoodStill) {
   SplitClock c;
-  PauseDetector p(c, [&] { return c.Boot(); }, Duration(500));
+  PauseDetector p(
+      c, [&] { return c.Boot(); }, Duration(500));
   EXPECT_FALSE(p.Sample()) << "the first sample only sets the baseline";
   c.Advance(10000);
   EXPECT_FALSE(p.Sample()) << "all clocks moving together is no pause";
@@ -185,8 +188,7 @@ TEST(PauseDetectorTest, DetectsClocksThatMovedWhileMonotonicStoodStill) {
 // Supervisor fixture: runs RunFenceSupervisor on a thread with injected clocks, talking over a pipe.
 class SupervisorRun {
  public:
-  SupervisorRun(const std::string& data_dir, SplitClock& c,
-                std::function<Result<int>(const std::string&)> fence = {})
+  SupervisorRun(const std::string& data_dir, SplitClock& c, std::function<Result<int>(const std::string&)> fence = {})
       : clock_(c) {
     EXPECT_EQ(pipe2(p_, O_CLOEXEC), 0);
     thread_ = std::thread([this, data_dir, fence] {
@@ -262,7 +264,8 @@ TEST(FenceSupervisorTest, PostmasterDeathWhileArmedKillsItsOrphansAtOnce) {
   kill(pm, SIGKILL);
   EXPECT_TRUE(WaitFor([&] { return !Alive(b1) && !Alive(b2); }, Duration(5000), kPoll));
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("orphans gone %lld ms after the postmaster's SIGKILL (deadline 600 s away)\n", static_cast<long long>(ms));
+  std::printf("orphans gone %lld ms after the postmaster's SIGKILL (deadline 600 s away)\n",
+              static_cast<long long>(ms));
 }
 
 TEST(FencerTest, PauseWhileArmedFencesAtOnce) {

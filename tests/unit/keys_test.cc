@@ -16,9 +16,10 @@ TEST(KeysTest, BuildsClusterViewFromPatroniLayout) {
   put(KV("/service/demo/config", R"({"ttl":30,"loop_wait":10})", 0, 3));
   put(KV("/service/demo/leader", "pg0", 99, 7));
   put(KV("/service/demo/status", R"({"optime":67109056})"));
-  put(KV("/service/demo/members/pg0",
-         R"({"conn_url":"postgres://127.0.0.1:5432/postgres","api_url":"http://127.0.0.1:8008/patroni","state":"running","role":"primary","version":"4.0.0","xlog_location":67108960,"timeline":1})",
-         99));
+  put(KV(
+      "/service/demo/members/pg0",
+      R"({"conn_url":"postgres://127.0.0.1:5432/postgres","api_url":"http://127.0.0.1:8008/patroni","state":"running","role":"primary","version":"4.0.0","xlog_location":67108960,"timeline":1})",
+      99));
   put(KV("/service/demo/members/pg1", "not json", 55));
   put(KV("/service/other/leader", "x"));  // another scope: ignored
   auto v = BuildClusterView("/service/demo/", kvs, 12);
@@ -58,7 +59,8 @@ TEST(KeysTest, MemberJsonIsCompactInPatroniOrder) {
   m.receive_lsn = 67108960;
   std::string with_lsns = EncodeMember(m);
   EXPECT_NE(with_lsns.find(R"("xlog_location":67108960,"replay_lsn":67108000,"receive_lsn":67108960,)"),
-            std::string::npos) << with_lsns;
+            std::string::npos)
+      << with_lsns;
   ClusterView v = BuildClusterView("/service/demo/", {{"/service/demo/members/pg1", etcd::KeyValue{"", with_lsns}}}, 1);
   ASSERT_EQ(v.members.count("pg1"), 1u);
   EXPECT_EQ(v.members["pg1"].replay_lsn, std::optional<int64_t>(67108000));
@@ -95,8 +97,8 @@ namespace {
 // store one) threw out of BuildClusterView, and a non-boolean tag threw out of NoFailover()/CloneFrom().
 TEST(KeysFuzzRegressionTest, WrongTypedMemberFieldsAreIgnored) {
   std::map<std::string, etcd::KeyValue> kvs;
-  kvs["/service/demo/members/pg0"] = KV("/service/demo/members/pg0",
-                                        R"({"conn_url":5,"api_url":[1],"state":{"a":1},"role":null,"version":true})");
+  kvs["/service/demo/members/pg0"] =
+      KV("/service/demo/members/pg0", R"({"conn_url":5,"api_url":[1],"state":{"a":1},"role":null,"version":true})");
   kvs["/service/demo/members/pg1"] =
       KV("/service/demo/members/pg1", R"({"state":"running","tags":{"nofailover":"yes","clonefrom":1}})");
   ClusterView v;

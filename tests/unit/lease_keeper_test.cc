@@ -201,10 +201,12 @@ TEST_F(LeaseKeeperTest, FailedMoveKeepsBothLeasesAliveAndTheEarlierDeadlineUntil
   EXPECT_EQ(keeper_.Deadline(), sent + Duration(5000));
   // The retry reuses the pending lease rather than granting a third one.
   std::vector<int64_t> targets;
-  ASSERT_TRUE(keeper_.Rotate([&](int64_t, int64_t to) {
-    targets.push_back(to);
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE(keeper_
+                  .Rotate([&](int64_t, int64_t to) {
+                    targets.push_back(to);
+                    return Status::Ok();
+                  })
+                  .ok());
   EXPECT_EQ(targets, std::vector<int64_t>{101});
   EXPECT_EQ(api_.grants, 2);
   EXPECT_EQ(keeper_.Id(), 101);
@@ -218,7 +220,7 @@ TEST_F(LeaseKeeperTest, PendingLeaseLostGivesUpTheCurrentOneWithoutExtendingTheD
   EXPECT_FALSE(keeper_.Rotate([](int64_t, int64_t) { return Unavailable("txn timed out"); }).ok());
   MonoTime pending_deadline = keeper_.Deadline();
   clock_.Advance(Duration(6000));
-  api_.answers.push_back(int64_t{30});                     // the old lease renews...
+  api_.answers.push_back(int64_t{30});                            // the old lease renews...
   api_.answers.push_back(NotFound("requested lease not found"));  // ...the pending one is gone
   EXPECT_EQ(keeper_.Renew(), LeaseKeeper::Outcome::kExpired);
   EXPECT_EQ(keeper_.Id(), 0);

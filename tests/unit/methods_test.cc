@@ -67,8 +67,10 @@ TEST(MethodsConfigTest, InitdbOrAMethodWithoutCommandMeansInitdbAsInPatroni) {
 }
 
 TEST(MethodsConfigTest, CustomBootstrapErrorsNameTheKeyPath) {
-  EXPECT_TRUE(HasError(WithBootstrap("  method: r\n  r: {command: \"/bin/x 'y\"}\n"), "bootstrap.r.command: unterminated"));
-  EXPECT_TRUE(HasError(WithBootstrap("  method: r\n  r: {command: [a, b]}\n"), "bootstrap.r.command: must be a command"));
+  EXPECT_TRUE(
+      HasError(WithBootstrap("  method: r\n  r: {command: \"/bin/x 'y\"}\n"), "bootstrap.r.command: unterminated"));
+  EXPECT_TRUE(
+      HasError(WithBootstrap("  method: r\n  r: {command: [a, b]}\n"), "bootstrap.r.command: must be a command"));
   EXPECT_TRUE(HasError(WithBootstrap("  method: r\n  r: {command: /x, no_params: maybe}\n"),
                        "bootstrap.r.no_params: must be a boolean"));
   EXPECT_TRUE(HasError(WithBootstrap("  method: r\n  r: {command: /x, keep_existing_recovery_conf: [1]}\n"),
@@ -103,8 +105,11 @@ TEST(MethodsConfigTest, ReplicaMethodsAreParsedInOrder) {
   EXPECT_TRUE(m.keep_data);
   EXPECT_FALSE(m.no_params);
   // As Python prints what PyYAML read: plain booleans are True, a quoted 'true' stays text.
-  EXPECT_EQ(m.options, (Pairs{{"no_leader", "True"}, {"keep_data", "True"}, {"threshold_megabytes", "10240"},
-                              {"envdir", "/etc/wal-e"}, {"quoted", "true"}}));
+  EXPECT_EQ(m.options, (Pairs{{"no_leader", "True"},
+                              {"keep_data", "True"},
+                              {"threshold_megabytes", "10240"},
+                              {"envdir", "/etc/wal-e"},
+                              {"quoted", "true"}}));
   EXPECT_EQ(p.replica_methods.at("plain").command, (Argv{"plain"})) << "no section: the name is the command";
   EXPECT_EQ(p.replica_methods.count("basebackup"), 0u);
   EXPECT_FALSE(Mentions(r.warnings, "wal_e")) << "no warning: the method runs";
@@ -151,15 +156,16 @@ Config ConfigOf(const LoadResult& r) {
 
 TEST(MethodsArgvTest, BootstrapCommandGetsScopeAndDatadirUnlessNoParams) {
   Config c = ConfigOf(WithBootstrap("  method: r\n  r: {command: \"/bin/restore --label 'a b'\"}\n"));
-  EXPECT_EQ(BootstrapMethodArgv(c), (Argv{"/bin/restore", "--label", "a b", "--scope=demo",
-                                          "--datadir=/var/lib/postgresql/15/main"}));
+  EXPECT_EQ(BootstrapMethodArgv(c),
+            (Argv{"/bin/restore", "--label", "a b", "--scope=demo", "--datadir=/var/lib/postgresql/15/main"}));
   Config n = ConfigOf(WithBootstrap("  method: r\n  r: {command: /bin/restore x, no_params: true}\n"));
   EXPECT_EQ(BootstrapMethodArgv(n), (Argv{"/bin/restore", "x"}));
 }
 
 TEST(MethodsArgvTest, ReplicaCommandGetsItsOptionsThenPatronisParameters) {
-  Config c = ConfigOf(WithPostgresql("  create_replica_methods: [m]\n  m: {command: /bin/m -v, keep_data: true, "
-                                     "bucket: b1}\n"));
+  Config c =
+      ConfigOf(WithPostgresql("  create_replica_methods: [m]\n  m: {command: /bin/m -v, keep_data: true, "
+                              "bucket: b1}\n"));
   EXPECT_EQ(ReplicaMethodArgv(c, "m", "dbname=postgres host=h"),
             (Argv{"/bin/m", "-v", "--keep_data=True", "--bucket=b1", "--scope=demo", "--role=replica",
                   "--datadir=/var/lib/postgresql/15/main", "--connstring=dbname=postgres host=h"}));
@@ -167,30 +173,29 @@ TEST(MethodsArgvTest, ReplicaCommandGetsItsOptionsThenPatronisParameters) {
 
 TEST(MethodsArgvTest, AnOptionNamedLikeAParameterIsOverwrittenWhereItStands) {
   Config c = ConfigOf(WithPostgresql("  create_replica_methods: [m]\n  m: {command: /bin/m, role: master, x: 1}\n"));
-  EXPECT_EQ(ReplicaMethodArgv(c, "m", "cs"),
-            (Argv{"/bin/m", "--role=replica", "--x=1", "--scope=demo", "--datadir=/var/lib/postgresql/15/main",
-                  "--connstring=cs"}));
+  EXPECT_EQ(ReplicaMethodArgv(c, "m", "cs"), (Argv{"/bin/m", "--role=replica", "--x=1", "--scope=demo",
+                                                   "--datadir=/var/lib/postgresql/15/main", "--connstring=cs"}));
 }
 
 TEST(MethodsArgvTest, NoParamsKeepsOnlyTheMethodsOwnOptions) {
-  Config c = ConfigOf(WithPostgresql("  create_replica_methods: [m]\n  m: {command: /bin/m, no_params: true, "
-                                     "no_leader: true, keep_data: false, no_master: true, bucket: b1}\n"));
+  Config c =
+      ConfigOf(WithPostgresql("  create_replica_methods: [m]\n  m: {command: /bin/m, no_params: true, "
+                              "no_leader: true, keep_data: false, no_master: true, bucket: b1}\n"));
   EXPECT_EQ(ReplicaMethodArgv(c, "m", "cs"), (Argv{"/bin/m", "--bucket=b1"}));
 }
 
 TEST(MethodsArgvTest, AMethodWithoutSectionRunsItsName) {
   Config c = ConfigOf(WithPostgresql("  create_replica_methods: [restore_it]\n"));
-  EXPECT_EQ(ReplicaMethodArgv(c, "restore_it", ""),
-            (Argv{"restore_it", "--scope=demo", "--role=replica", "--datadir=/var/lib/postgresql/15/main",
-                  "--connstring="}));
+  EXPECT_EQ(ReplicaMethodArgv(c, "restore_it", ""), (Argv{"restore_it", "--scope=demo", "--role=replica",
+                                                          "--datadir=/var/lib/postgresql/15/main", "--connstring="}));
   // Standby cluster methods may have no local section either.
   EXPECT_EQ(ReplicaMethodArgv(c, "other", "").front(), "other");
 }
 
 TEST(MethodsArgvTest, ConnstringIsTheReplicationUsersConninfoWithoutPassword) {
   Config c = ConfigOf(Load(Replace(kGoodConfig, "replication: {username: replicator, password: rep-pass}",
-                              "replication: {username: replicator, password: rep-pass, sslmode: verify-full, "
-                              "sslrootcert: /etc/ca 1.pem}")));
+                                   "replication: {username: replicator, password: rep-pass, sslmode: verify-full, "
+                                   "sslrootcert: /etc/ca 1.pem}")));
   EXPECT_EQ(ReplicaMethodConninfo(c, HostPort{"10.0.0.2", 5433}),
             "dbname=postgres user=replicator host=10.0.0.2 port=5433 sslmode=verify-full "
             "sslrootcert='/etc/ca 1.pem'");
@@ -200,8 +205,9 @@ TEST(MethodsArgvTest, MethodsInForce) {
   Config plain = ConfigOf(Load(kGoodConfig));
   DynamicConfig dyn;
   EXPECT_EQ(ReplicaMethodsInForce(plain, dyn), (Argv{"basebackup"}));
-  Config c = ConfigOf(WithPostgresql("  create_replica_methods: [m, basebackup]\n  m: {command: /bin/m, no_leader: "
-                                     "true}\n"));
+  Config c =
+      ConfigOf(WithPostgresql("  create_replica_methods: [m, basebackup]\n  m: {command: /bin/m, no_leader: "
+                              "true}\n"));
   EXPECT_EQ(ReplicaMethodsInForce(c, dyn), (Argv{"m", "basebackup"}));
   EXPECT_TRUE(WorksWithoutLeader(c, "m"));
   EXPECT_FALSE(WorksWithoutLeader(c, "basebackup"));

@@ -16,9 +16,7 @@ namespace {
 
 using Kind = ParamVerdict::Kind;
 
-Kind K(int major, const std::string& name, const std::string& value) {
-  return CheckParameter(major, name, value).kind;
-}
+Kind K(int major, const std::string& name, const std::string& value) { return CheckParameter(major, name, value).kind; }
 
 bool Has(const std::vector<std::string>& v, const std::string& needle) {
   return std::any_of(v.begin(), v.end(), [&](const std::string& s) { return s.find(needle) != std::string::npos; });
@@ -29,8 +27,9 @@ TEST(ParamCheckTest, UnknownParameterIsLeftOutWithOneWarning) {
   Json out = CheckParameters(15, Json{{"work_mem", "8MB"}, {"no_such_parameter", 1}}, &w);
   EXPECT_EQ(out, (Json{{"work_mem", "8MB"}}));
   ASSERT_EQ(w.size(), 1u);
-  EXPECT_EQ(w[0], "postgresql.parameters.no_such_parameter: not a parameter of PostgreSQL 15, left out (PostgreSQL "
-                  "15 would refuse to start)");
+  EXPECT_EQ(w[0],
+            "postgresql.parameters.no_such_parameter: not a parameter of PostgreSQL 15, left out (PostgreSQL "
+            "15 would refuse to start)");
 }
 
 TEST(ParamCheckTest, VersionEdges13And14) {
@@ -95,9 +94,9 @@ TEST(ParamCheckTest, UnitsAreConvertedForTheRangeCheck) {
   EXPECT_EQ(K(15, "checkpoint_timeout", "30000ms"), Kind::kOk);
   EXPECT_EQ(K(15, "wal_retrieve_retry_interval", "500ms"), Kind::kOk);
   EXPECT_EQ(K(15, "wal_retrieve_retry_interval", "500us"), Kind::kBelowMin);  // rounds to 0 ms, the minimum is 1
-  EXPECT_EQ(K(15, "max_connections", "100kB"), Kind::kInvalid);  // no unit
-  EXPECT_EQ(K(15, "max_connections", "0x40"), Kind::kOk);        // hex, as strtol reads it
-  EXPECT_EQ(K(15, "max_connections", "100.4"), Kind::kOk);       // rounded
+  EXPECT_EQ(K(15, "max_connections", "100kB"), Kind::kInvalid);               // no unit
+  EXPECT_EQ(K(15, "max_connections", "0x40"), Kind::kOk);                     // hex, as strtol reads it
+  EXPECT_EQ(K(15, "max_connections", "100.4"), Kind::kOk);                    // rounded
   EXPECT_EQ(K(15, "max_connections", "1e2"), Kind::kOk);
   EXPECT_EQ(K(15, "max_connections", "99999999999"), Kind::kInvalid);  // beyond int
   EXPECT_EQ(K(15, "max_connections", "lots"), Kind::kInvalid);
@@ -112,8 +111,9 @@ TEST(ParamCheckTest, OutOfRangeIsReplacedByTheLimitAsPatroniDoes) {
   std::vector<std::string> w;
   Json out = CheckParameters(15, Json{{"checkpoint_timeout", "2d"}, {"work_mem", "1kB"}}, &w);
   EXPECT_EQ(out, (Json{{"checkpoint_timeout", 86400}, {"work_mem", 64}}));
-  EXPECT_TRUE(Has(w, "postgresql.parameters.checkpoint_timeout: value '2d' is above the maximum (range 30s to 86400s) "
-                     "in PostgreSQL 15; written as 86400"));
+  EXPECT_TRUE(Has(w,
+                  "postgresql.parameters.checkpoint_timeout: value '2d' is above the maximum (range 30s to 86400s) "
+                  "in PostgreSQL 15; written as 86400"));
   EXPECT_TRUE(Has(w, "postgresql.parameters.work_mem: value '1kB' is below the minimum (range 64kB to"));
   out = CheckParameters(15, Json{{"checkpoint_completion_target", 2.5}}, &w);
   EXPECT_EQ(out, (Json{{"checkpoint_completion_target", 1.0}}));
@@ -137,8 +137,8 @@ TEST(ParamCheckTest, Enums) {
 }
 
 TEST(ParamCheckTest, BoolsAsPostgresqlParsesThem) {
-  for (const char* ok : {"on", "off", "true", "false", "yes", "no", "1", "0", "ON", "True", "t", "tr", "f", "y", "n",
-                         "of", "OFF"}) {
+  for (const char* ok :
+       {"on", "off", "true", "false", "yes", "no", "1", "0", "ON", "True", "t", "tr", "f", "y", "n", "of", "OFF"}) {
     EXPECT_EQ(K(15, "hot_standby", ok), Kind::kOk) << ok;
   }
   for (const char* bad : {"o", "2", "", " on", "on ", "truex", "yess", "01", "enable", "nope"}) {
@@ -160,8 +160,9 @@ TEST(ParamCheckTest, BadValueIsLeftOutWithAWarningNamingKeyValueAndReason) {
   std::vector<std::string> w;
   Json out = CheckParameters(15, Json{{"work_mem", "lots"}, {"hot_standby", "maybe"}, {"block_size", 4096}}, &w);
   EXPECT_EQ(out, Json::object());
-  EXPECT_TRUE(Has(w, "postgresql.parameters.work_mem: invalid value 'lots' for PostgreSQL 15: not an integer; left "
-                     "out, PostgreSQL uses its default"));
+  EXPECT_TRUE(Has(w,
+                  "postgresql.parameters.work_mem: invalid value 'lots' for PostgreSQL 15: not an integer; left "
+                  "out, PostgreSQL uses its default"));
   EXPECT_TRUE(Has(w, "postgresql.parameters.hot_standby: invalid value 'maybe'"));
   EXPECT_TRUE(Has(w, "postgresql.parameters.block_size: read-only"));
 }
@@ -205,15 +206,69 @@ TEST(ParamCheckTest, TableIsSortedAndConsistent) {
 
 // Robustness: arbitrary names and values never crash the checker, and its verdict is stable.
 TEST(ParamCheckTest, NastyInputsNeverCrash) {
-  const std::vector<std::string> nasty = {
-      "", " ", "\t\n", std::string("on\0off", 6), std::string(1, '\0'), "'", "''", "\\", "\\\\'", "%s%n%x",
-      "\xff\xfe", "\xc3\x28", "1e400", "-1e400", "1e-400", "0x", "0x7fffffffffffffffff", "-0x80000000", "--1",
-      "+-1", "1..2", ".", "e5", "1e", "1e+", "inf", "-inf", "nan", "infinity", "0x1p3", "1 kB", "1    kB  ",
-      "1kB x", "1TBB", "1TB", "99999999999999999999TB", "-99999999999999999999ms", "1min", "1mins", "1 m i n",
-      std::string(10000, '9'), std::string(100000, 'a'), "\x01\x02\x03", "on\n", "true\r\n", "a,b|c", "|", ","};
-  const std::vector<std::string> names = {"work_mem", "shared_buffers", "checkpoint_timeout", "hot_standby",
-                                          "wal_level", "ssl_max_protocol_version", "checkpoint_completion_target",
-                                          "search_path", "block_size", "x.y", "x..y", ".x", "x.", "Work_Mem", ""};
+  const std::vector<std::string> nasty = {"",
+                                          " ",
+                                          "\t\n",
+                                          std::string("on\0off", 6),
+                                          std::string(1, '\0'),
+                                          "'",
+                                          "''",
+                                          "\\",
+                                          "\\\\'",
+                                          "%s%n%x",
+                                          "\xff\xfe",
+                                          "\xc3\x28",
+                                          "1e400",
+                                          "-1e400",
+                                          "1e-400",
+                                          "0x",
+                                          "0x7fffffffffffffffff",
+                                          "-0x80000000",
+                                          "--1",
+                                          "+-1",
+                                          "1..2",
+                                          ".",
+                                          "e5",
+                                          "1e",
+                                          "1e+",
+                                          "inf",
+                                          "-inf",
+                                          "nan",
+                                          "infinity",
+                                          "0x1p3",
+                                          "1 kB",
+                                          "1    kB  ",
+                                          "1kB x",
+                                          "1TBB",
+                                          "1TB",
+                                          "99999999999999999999TB",
+                                          "-99999999999999999999ms",
+                                          "1min",
+                                          "1mins",
+                                          "1 m i n",
+                                          std::string(10000, '9'),
+                                          std::string(100000, 'a'),
+                                          "\x01\x02\x03",
+                                          "on\n",
+                                          "true\r\n",
+                                          "a,b|c",
+                                          "|",
+                                          ","};
+  const std::vector<std::string> names = {"work_mem",
+                                          "shared_buffers",
+                                          "checkpoint_timeout",
+                                          "hot_standby",
+                                          "wal_level",
+                                          "ssl_max_protocol_version",
+                                          "checkpoint_completion_target",
+                                          "search_path",
+                                          "block_size",
+                                          "x.y",
+                                          "x..y",
+                                          ".x",
+                                          "x.",
+                                          "Work_Mem",
+                                          ""};
   for (int major : {0, 12, 13, 14, 15, 16, 17, 18}) {
     for (const auto& n : names) {
       for (const auto& v : nasty) {

@@ -46,7 +46,8 @@ class StandInServer {
     close(fd_);
   }
   std::string Conninfo() const {
-    return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=postgres sslmode=disable "
+    return "host=127.0.0.1 port=" + std::to_string(port_) +
+           " user=postgres dbname=postgres sslmode=disable "
            "gssencmode=disable";
   }
 

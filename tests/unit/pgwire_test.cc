@@ -132,8 +132,8 @@ TEST(PgwireStartupTest, NegotiateProtocolVersion) {
 }
 
 TEST(PgwireFramingTest, SplitAndCoalescedMessages) {
-  std::string stream = EncodeMessage('Q', std::string("select 1\0", 9)) + EncodeMessage('S', "") +
-                       EncodeMessage('X', "");
+  std::string stream =
+      EncodeMessage('Q', std::string("select 1\0", 9)) + EncodeMessage('S', "") + EncodeMessage('X', "");
   // Byte by byte.
   MessageReader one(Direction::kFrontend);
   std::vector<Message> got;
@@ -168,8 +168,8 @@ TEST(PgwireFramingTest, SplitAndCoalescedMessages) {
 }
 
 TEST(PgwireFramingTest, DirectionDecidesValidTypes) {
-  EXPECT_TRUE(ValidType(Direction::kFrontend, 'S'));   // Sync
-  EXPECT_TRUE(ValidType(Direction::kBackend, 'S'));    // ParameterStatus
+  EXPECT_TRUE(ValidType(Direction::kFrontend, 'S'));  // Sync
+  EXPECT_TRUE(ValidType(Direction::kBackend, 'S'));   // ParameterStatus
   EXPECT_TRUE(ValidType(Direction::kBackend, 'Z'));
   EXPECT_FALSE(ValidType(Direction::kFrontend, 'Z'));  // ReadyForQuery never comes from a client
   EXPECT_FALSE(ValidType(Direction::kBackend, 'Q'));

@@ -55,8 +55,7 @@ TEST(ReasonMetricsTest, DecisionsAreCountedByReasonName) {
   EXPECT_NE(text.find("# TYPE pgwarden_ha_decisions_total counter\n"), std::string::npos) << text;
   EXPECT_NE(text.find("pgwarden_ha_decisions_total{" + labels + ",reason=\"following\"} 7\n"), std::string::npos)
       << text;
-  EXPECT_NE(text.find("pgwarden_ha_decisions_total{" + labels + ",reason=\"crash_handover\"} 1\n"),
-            std::string::npos);
+  EXPECT_NE(text.find("pgwarden_ha_decisions_total{" + labels + ",reason=\"crash_handover\"} 1\n"), std::string::npos);
   EXPECT_EQ(text.find("reason=\"leader\""), std::string::npos) << "uncounted reasons have no sample";
 }
 

@@ -29,9 +29,7 @@ TEST(RestParseTest, WaitsForTheWholeHeadAndBody) {
   EXPECT_EQ(Parse("GET /health HTTP/1.0\r\n\r\n"), 1);
 }
 
-TEST(RestParseTest, MalformedRequestLineIs400) {
-  EXPECT_EQ(Parse("GARBAGE\r\n\r\n"), -400);
-}
+TEST(RestParseTest, MalformedRequestLineIs400) { EXPECT_EQ(Parse("GARBAGE\r\n\r\n"), -400); }
 
 TEST(RestParseTest, OversizedIs413) {
   EXPECT_EQ(Parse(std::string(kMax + 1, 'a')), -413);

@@ -128,9 +128,9 @@ TEST(RouterConfigTest, ErrorsNameTheKeyAndFlagAndAreAllReported) {
 }
 
 TEST(RouterConfigTest, UnknownFlagMissingValueAndPortClash) {
-  auto r = LoadRouterConfigText("", "x", {"--scope", "s", "--dcs-url", "127.0.0.1:2379", "--listen-read", ":6432",
-                                          "--frobnicate", "1", "--workers"},
-                                1);
+  auto r = LoadRouterConfigText(
+      "", "x",
+      {"--scope", "s", "--dcs-url", "127.0.0.1:2379", "--listen-read", ":6432", "--frobnicate", "1", "--workers"}, 1);
   EXPECT_FALSE(r.config);
   EXPECT_TRUE(HasError(r, "--frobnicate: unknown option")) << Joined(r.errors);
   EXPECT_TRUE(HasError(r, "--workers: needs a value")) << Joined(r.errors);

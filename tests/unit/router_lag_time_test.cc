@@ -21,25 +21,25 @@ TEST(RouterLagTimeTest, BehindIsTheTimeSinceTheLeaderFirstPassedThePosition) {
   h.Observe(std::string("pg0"), 2000, At(12000));
   h.Observe(std::string("pg0"), 3000, At(15000));
   EXPECT_EQ(h.size(), 3u);
-  EXPECT_EQ(h.Behind(3000, At(20000)), Duration(0));    // at the latest position
-  EXPECT_EQ(h.Behind(5000, At(20000)), Duration(0));    // past it (its key is newer than the leader's)
+  EXPECT_EQ(h.Behind(3000, At(20000)), Duration(0));     // at the latest position
+  EXPECT_EQ(h.Behind(5000, At(20000)), Duration(0));     // past it (its key is newer than the leader's)
   EXPECT_EQ(h.Behind(2500, At(20000)), Duration(5000));  // the leader passed 2500 at 15 s
   EXPECT_EQ(h.Behind(2000, At(20000)), Duration(5000));  // at 2000 exactly: behind since 3000 was seen
   EXPECT_EQ(h.Behind(1999, At(20000)), Duration(8000));
-  EXPECT_EQ(h.Behind(10, At(20000)), Duration(10000));   // older than the history: at least its age
+  EXPECT_EQ(h.Behind(10, At(20000)), Duration(10000));  // older than the history: at least its age
 }
 
 TEST(RouterLagTimeTest, HistoryIsForgottenOnALeaderChangeOrAPositionGoingBack) {
   LeaderPositionHistory h;
   h.Observe(std::string("pg0"), 1000, At(0));
   h.Observe(std::string("pg0"), 2000, At(1000));
-  h.Observe(std::nullopt, 9000, At(2000));          // no leader: nothing recorded
+  h.Observe(std::nullopt, 9000, At(2000));  // no leader: nothing recorded
   h.Observe(std::string("pg0"), std::nullopt, At(2000));
   EXPECT_EQ(h.size(), 2u);
-  h.Observe(std::string("pg1"), 2500, At(5000));   // new leader
+  h.Observe(std::string("pg1"), 2500, At(5000));  // new leader
   EXPECT_EQ(h.size(), 1u);
   EXPECT_EQ(h.Behind(1000, At(6000)), Duration(1000));  // only the new leader's history counts
-  h.Observe(std::string("pg1"), 100, At(7000));     // backwards: start again
+  h.Observe(std::string("pg1"), 100, At(7000));         // backwards: start again
   EXPECT_EQ(h.size(), 1u);
   EXPECT_EQ(h.Behind(50, At(8000)), Duration(1000));
 }

@@ -21,9 +21,10 @@ bool Has(const std::vector<std::string>& v, const std::string& s) {
 
 TEST(RouterReloadTest, LiveSettingsApplyRestartOnlySettingsAreReportedAndKept) {
   auto running = Load("read_max_lag: 1MB\nworkers: 2\nlisten_write: :7000\n");
-  auto loaded = Load("read_max_lag: 2MB\nworkers: 4\nlisten_write: :7100\nlog_level: DEBUG\n"
-                     "read_fallback_to_primary: true\nno_leader_wait: 1s\nconnect_timeout: 500ms\n"
-                     "read_max_lag_time: 20s\n");
+  auto loaded = Load(
+      "read_max_lag: 2MB\nworkers: 4\nlisten_write: :7100\nlog_level: DEBUG\n"
+      "read_fallback_to_primary: true\nno_leader_wait: 1s\nconnect_timeout: 500ms\n"
+      "read_max_lag_time: 20s\n");
   ReloadPlan p = PlanReload(*running, *loaded);
   EXPECT_TRUE(Has(p.applied, "read_max_lag: 1048576 -> 2097152"));
   EXPECT_TRUE(Has(p.applied, "log_level: INFO -> DEBUG"));

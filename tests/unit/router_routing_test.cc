@@ -250,12 +250,12 @@ TEST(RouterHandshakeTest, WritePortWaitsForInHotStandbyOffThroughProbes) {
   EXPECT_EQ(hs.probes_outstanding(), 0);
   // Promoted: PostgreSQL reports the change before the next ReadyForQuery.
   hs.ProbeSent();
-  EXPECT_EQ(hs.OnServerBytes(pgwire::EncodeMessage('I', "") + Param("in_hot_standby", "off") +
-                                 pgwire::EncodeReadyForQuery('I'),
-                             &out),
-            ServerHandshake::Step::kLinked);
-  EXPECT_EQ(out, Param("in_hot_standby", "on") + Key() + Param("in_hot_standby", "off") +
-                     pgwire::EncodeReadyForQuery('I'));
+  EXPECT_EQ(
+      hs.OnServerBytes(
+          pgwire::EncodeMessage('I', "") + Param("in_hot_standby", "off") + pgwire::EncodeReadyForQuery('I'), &out),
+      ServerHandshake::Step::kLinked);
+  EXPECT_EQ(out,
+            Param("in_hot_standby", "on") + Key() + Param("in_hot_standby", "off") + pgwire::EncodeReadyForQuery('I'));
 }
 
 TEST(RouterHandshakeTest, ReadPortAndOldServersDoNotWait) {
@@ -267,8 +267,7 @@ TEST(RouterHandshakeTest, ReadPortAndOldServersDoNotWait) {
   // does not.
   ServerHandshake old(true);
   out.clear();
-  EXPECT_EQ(old.OnServerBytes(Auth(0) + pgwire::EncodeReadyForQuery('I'), &out),
-            ServerHandshake::Step::kCheckRecovery);
+  EXPECT_EQ(old.OnServerBytes(Auth(0) + pgwire::EncodeReadyForQuery('I'), &out), ServerHandshake::Step::kCheckRecovery);
   EXPECT_EQ(old.in_hot_standby(), "");
   ServerHandshake old_read(false);
   EXPECT_EQ(old_read.OnServerBytes(Auth(0) + pgwire::EncodeReadyForQuery('I'), &out), ServerHandshake::Step::kLinked);

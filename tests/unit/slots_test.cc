@@ -78,7 +78,8 @@ TEST(SlotsConfigTest, BadSlotsAreErrorsNamingTheKey) {
     Dyn(Json::parse(text), &problems);
     return problems.empty() ? std::string("<none>") : problems[0];
   };
-  EXPECT_EQ(first(R"({"slots": {"x": {"type": "stream"}}})"), "config.slots.x.type: must be physical or logical, got \"stream\"");
+  EXPECT_EQ(first(R"({"slots": {"x": {"type": "stream"}}})"),
+            "config.slots.x.type: must be physical or logical, got \"stream\"");
   EXPECT_EQ(first(R"({"slots": {"x": {"type": "logical", "database": "app"}}})"),
             "config.slots.x: a logical slot needs both database and plugin");
   EXPECT_EQ(first(R"({"slots": {"Bad-Name": null}})"),
@@ -89,7 +90,8 @@ TEST(SlotsConfigTest, BadSlotsAreErrorsNamingTheKey) {
   EXPECT_NE(first(R"({"slots": ["x"]})").find("config.slots: must be a mapping"), std::string::npos);
   EXPECT_NE(first(R"({"slots": {"x": "physical"}})").find("config.slots.x: must be a mapping"), std::string::npos);
   EXPECT_NE(first(R"({"ignore_slots": {"name": "x"}})").find("config.ignore_slots: must be a list"), std::string::npos);
-  EXPECT_EQ(first(R"({"ignore_slots": [{"type": "both"}]})"), "config.ignore_slots[0].type: must be physical or logical, got \"both\"");
+  EXPECT_EQ(first(R"({"ignore_slots": [{"type": "both"}]})"),
+            "config.ignore_slots[0].type: must be physical or logical, got \"both\"");
   EXPECT_NE(first(R"({"ignore_slots": ["x"]})").find("config.ignore_slots[0]: must be a mapping"), std::string::npos);
 }
 
@@ -106,7 +108,8 @@ class PermanentSlotsTest : public DecideTest {
     std::vector<std::string> problems;
     dyn_ = Dyn(Json::parse(R"({"ttl": 30, "loop_wait": 10, "retry_timeout": 10,
         "slots": {"phys": {"type": "physical"}, "pg0": null, "cdc": {"type": "logical", "database": "app", "plugin": "test_decoding"}},
-        "ignore_slots": [{"name": "keep_me"}, {"type": "logical", "plugin": "wal2json"}]})"), &problems);
+        "ignore_slots": [{"name": "keep_me"}, {"type": "logical", "plugin": "wal2json"}]})"),
+               &problems);
     ASSERT_TRUE(problems.empty());
     tweak_ = [this](Inputs& in) { in.dynamic = dyn_; };
   }
@@ -132,8 +135,8 @@ TEST_F(PermanentSlotsTest, LeaderCreatesPermanentSlotsDropsUnknownOnesAndKeepsIg
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->slot_plan.drop, (std::vector<std::string>{"stray", "stray_phys"}));
   // No slot named after ourselves (pg0), even when configured as permanent.
-  EXPECT_EQ(a->slot_plan.create, (std::vector<SlotSpec>{{"cdc", "logical", "app", "test_decoding"},
-                                                        {"phys", "physical", "", ""}}));
+  EXPECT_EQ(a->slot_plan.create,
+            (std::vector<SlotSpec>{{"cdc", "logical", "app", "test_decoding"}, {"phys", "physical", "", ""}}));
   EXPECT_TRUE(a->slot_plan.advance.empty());
   EXPECT_TRUE(a->slot_plan.copy.empty());
 }

@@ -43,7 +43,8 @@ TEST(StandbyConfigTest, FullSectionIsParsed) {
 
 TEST(StandbyConfigTest, PortDefaultsAndStringsAreAccepted) {
   std::vector<std::string> problems;
-  DynamicConfig d = Parse({{"standby_cluster", {{"host", "a.example"}, {"recovery_min_apply_delay", 1500}}}}, &problems);
+  DynamicConfig d =
+      Parse({{"standby_cluster", {{"host", "a.example"}, {"recovery_min_apply_delay", 1500}}}}, &problems);
   ASSERT_TRUE(problems.empty());
   EXPECT_EQ(d.standby_cluster->port, 5432);
   EXPECT_EQ(d.standby_cluster->recovery_min_apply_delay_ms, 1500);
@@ -105,8 +106,9 @@ TEST(StandbyConfigTest, ArchiveOnlySectionIsAStandbyCluster) {
 }
 
 TEST(StandbyConfigTest, ArchiveOnlyWithoutANoLeaderMethodWarnsAtLoad) {
-  const std::string section = "bootstrap:\n  dcs:\n    standby_cluster:\n      restore_command: cp /a/%f %p\n"
-                              "      create_replica_methods: [restore, basebackup]\n";
+  const std::string section =
+      "bootstrap:\n  dcs:\n    standby_cluster:\n      restore_command: cp /a/%f %p\n"
+      "      create_replica_methods: [restore, basebackup]\n";
   auto has_warning = [](const LoadResult& r) {
     return std::any_of(r.warnings.begin(), r.warnings.end(), [](const std::string& w) {
       return w.rfind("bootstrap.dcs.standby_cluster: no host", 0) == 0 && w.find("will fail") != std::string::npos;
@@ -115,8 +117,9 @@ TEST(StandbyConfigTest, ArchiveOnlyWithoutANoLeaderMethodWarnsAtLoad) {
   auto without = testing::Load(std::string(testing::kGoodConfig) + section);
   ASSERT_TRUE(without.errors.empty()) << without.errors[0];
   EXPECT_TRUE(has_warning(without));
-  auto with = testing::Load(testing::Replace(std::string(testing::kGoodConfig) + section, "  pgpass: /tmp/pgpass0\n",
-                                             "  pgpass: /tmp/pgpass0\n  restore: {command: /bin/r, no_leader: true}\n"));
+  auto with =
+      testing::Load(testing::Replace(std::string(testing::kGoodConfig) + section, "  pgpass: /tmp/pgpass0\n",
+                                     "  pgpass: /tmp/pgpass0\n  restore: {command: /bin/r, no_leader: true}\n"));
   ASSERT_TRUE(with.errors.empty()) << with.errors[0];
   EXPECT_FALSE(has_warning(with));
 }
@@ -134,8 +137,9 @@ TEST(StandbyConfigTest, ArchiveOnlyStandbyLeaderConfHasNoPrimaryConninfo) {
 
 TEST(StandbyConfigTest, OtherReplicaMethodsAreKeptAndUnknownKeysWarn) {
   std::vector<std::string> problems, warnings;
-  auto d = Parse({{"standby_cluster", {{"host", "a"}, {"create_replica_methods", {"wal_e", "basebackup"}}, {"hots", "b"}}}},
-                 &problems, &warnings);
+  auto d =
+      Parse({{"standby_cluster", {{"host", "a"}, {"create_replica_methods", {"wal_e", "basebackup"}}, {"hots", "b"}}}},
+            &problems, &warnings);
   EXPECT_TRUE(problems.empty());
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_EQ(warnings[0], "config.standby_cluster.hots: unknown key, ignored");
@@ -144,7 +148,8 @@ TEST(StandbyConfigTest, OtherReplicaMethodsAreKeptAndUnknownKeysWarn) {
 }
 
 TEST(StandbyConfigTest, BootstrapDcsSectionIsValidatedAtLoad) {
-  auto r = testing::Load(std::string(testing::kGoodConfig) + "bootstrap:\n  dcs:\n    standby_cluster:\n      host: a\n"
+  auto r = testing::Load(std::string(testing::kGoodConfig) +
+                         "bootstrap:\n  dcs:\n    standby_cluster:\n      host: a\n"
                          "      port: zero\n");
   // kGoodConfig already has a bootstrap section: the later one wins (duplicate keys), so this is its dcs.
   ASSERT_FALSE(r.errors.empty());

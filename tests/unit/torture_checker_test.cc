@@ -105,8 +105,7 @@ TEST(TortureChecker, WindowsThatOnlyTouchOrOverlapByLessThanTheRoundTripPass) {
 TEST(TortureChecker, TheSameNodeOnANewTimelineIsAnotherServer) {
   // A fails over to B and later becomes primary again (timeline 3): three windows, none overlapping.
   ServerId a3 = Server("127.0.0.1:5432", 3);
-  std::vector<Ack> acks = {At(1, kA, 0), At(2, kA, 10), At(3, kB, 100), At(4, kB, 110), At(5, a3, 200),
-                           At(6, a3, 210)};
+  std::vector<Ack> acks = {At(1, kA, 0), At(2, kA, 10), At(3, kB, 100), At(4, kB, 110), At(5, a3, 200), At(6, a3, 210)};
   auto w = Windows(acks);
   ASSERT_EQ(w.size(), 3u);
   EXPECT_TRUE(Overlaps(acks).empty());

@@ -34,8 +34,7 @@ TEST(TortureOptions, EveryMistakeIsNamed) {
   EXPECT_EQ(Error({"--fault", "kill-primary"}), "give --sandbox DIR or --dsn DSN");
   EXPECT_EQ(Error({"--sandbox", "d"}), "no fault: give --fault NAME (with --sandbox) or --fault-cmd CMD");
   EXPECT_NE(Error({"--dsn", "h", "--fault", "kill-primary"}).find("needs --sandbox DIR"), std::string::npos);
-  EXPECT_NE(Error({"--sandbox", "d", "--fault", "kill-primry"}).find("unknown fault 'kill-primry'"),
-            std::string::npos);
+  EXPECT_NE(Error({"--sandbox", "d", "--fault", "kill-primry"}).find("unknown fault 'kill-primry'"), std::string::npos);
   EXPECT_EQ(Error({"--sandbox", "d", "--fault", "kill-primary", "--rounds"}), "--rounds needs a value");
   EXPECT_NE(Error({"--sandbox", "d", "--fault", "kill-primary", "--rounds", "x"}).find("--rounds must be a whole"),
             std::string::npos);

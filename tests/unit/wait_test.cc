@@ -36,7 +36,12 @@ TEST(WaitTest, GivesUpAtTheDeadlineWithoutSleepingPastIt) {
   Recorder r;
   int calls = 0;
   MonoTime start = r.clock.Now();
-  bool held = WaitUntil([&] { ++calls; return false; }, start + Duration(250), Duration(100), r.clock, r.Sleep());
+  bool held = WaitUntil(
+      [&] {
+        ++calls;
+        return false;
+      },
+      start + Duration(250), Duration(100), r.clock, r.Sleep());
   EXPECT_FALSE(held);
   // At 0, 100 and 200 ms, then once more at the deadline.
   EXPECT_EQ(calls, 4);
@@ -56,7 +61,12 @@ TEST(WaitTest, SeesAConditionThatBecameTrueDuringTheLastSleep) {
 TEST(WaitTest, APassedDeadlineStillEvaluatesOnceAndNeverSleeps) {
   Recorder r;
   int calls = 0;
-  bool held = WaitUntil([&] { ++calls; return true; }, r.clock.Now() - Duration(5), Duration(100), r.clock, r.Sleep());
+  bool held = WaitUntil(
+      [&] {
+        ++calls;
+        return true;
+      },
+      r.clock.Now() - Duration(5), Duration(100), r.clock, r.Sleep());
   EXPECT_TRUE(held);
   EXPECT_EQ(calls, 1);
   EXPECT_TRUE(r.sleeps.empty());
@@ -66,7 +76,12 @@ TEST(WaitTest, AZeroPollIsNotABusyLoop) {
   Recorder r;
   int calls = 0;
   MonoTime start = r.clock.Now();
-  EXPECT_FALSE(WaitUntil([&] { ++calls; return false; }, start + Duration(5), Duration(0), r.clock, r.Sleep()));
+  EXPECT_FALSE(WaitUntil(
+      [&] {
+        ++calls;
+        return false;
+      },
+      start + Duration(5), Duration(0), r.clock, r.Sleep()));
   EXPECT_EQ(calls, 6);
   for (Duration d : r.sleeps) EXPECT_EQ(d, Duration(1));
 }
@@ -79,7 +94,12 @@ TEST(WaitTest, WaitForOnTheRealClock) {
 
   t0 = clock.Now();
   int calls = 0;
-  EXPECT_FALSE(WaitFor([&] { ++calls; return false; }, Duration(200), Duration(20)));
+  EXPECT_FALSE(WaitFor(
+      [&] {
+        ++calls;
+        return false;
+      },
+      Duration(200), Duration(20)));
   Duration took = clock.Now() - t0;
   EXPECT_GE(took, Duration(200));
   EXPECT_LT(took, Duration(5000));  // generous: the machine is shared
