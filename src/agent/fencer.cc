@@ -17,7 +17,7 @@ Fencer::Fencer(const Clock& clock, Logger& log, FenceOptions opts)
     : clock_(clock),
       log_(log),
       opts_(std::move(opts)),
-      watchdog_(opts_.watchdog_device, log),
+      watchdog_(opts_.watchdog_device),
       pauses_(clock_,
               opts_.boottime_ms                        ? opts_.boottime_ms
               : dynamic_cast<const RealClock*>(&clock) ? std::function<int64_t()>(BootTimeMs)

@@ -81,6 +81,7 @@ std::vector<ha::PeerStatus> CheckMembers(const ClusterView& cluster, const std::
     }));
   }
   std::vector<ha::PeerStatus> out;
+  out.reserve(futures.size());
   for (auto& f : futures) out.push_back(f.get());
   return out;
 }

@@ -13,7 +13,7 @@ namespace pgw {
 
 class Watchdog {
  public:
-  Watchdog(std::string device, Logger& log) : device_(std::move(device)), log_(log) {}
+  explicit Watchdog(std::string device) : device_(std::move(device)) {}
   ~Watchdog() { Disable(); }
 
   // Opens the device and sets its timeout. Fails when the device is missing, not a watchdog, or cannot take a
@@ -26,7 +26,6 @@ class Watchdog {
 
  private:
   std::string device_;
-  Logger& log_;
   mutable std::mutex mu_;
   int fd_ = -1;
 };

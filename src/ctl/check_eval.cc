@@ -102,6 +102,7 @@ std::vector<CheckResult> EvaluateEtcd(const EtcdFacts& e) {
     out.push_back(Fail("etcd.quorum", "etcd", "no endpoint reads through a raft quorum (" + counts + ")"));
   } else if (leaders.size() > 1) {
     std::vector<std::string> ids;
+    ids.reserve(leaders.size());
     for (uint64_t l : leaders) ids.push_back(Hex(l));
     out.push_back(Fail("etcd.quorum", "etcd", "endpoints disagree on the raft leader: " + Join(ids)));
   } else if (e.cluster_members > 0 && n >= e.cluster_members && healthy < e.cluster_members / 2 + 1) {
@@ -272,7 +273,7 @@ std::string FirstDifference(const Json& a, const Json& b, const std::string& pat
     for (const auto& [k, v] : a.items()) keys.insert(k);
     for (const auto& [k, v] : b.items()) keys.insert(k);
     for (const auto& k : keys) {
-      const std::string sub = path.empty() ? k : path + "." + k;
+      std::string sub = path.empty() ? k : path + "." + k;
       if (!a.contains(k) || !b.contains(k)) return sub;
       std::string d = FirstDifference(a.at(k), b.at(k), sub);
       if (!d.empty()) return d;

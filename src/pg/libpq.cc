@@ -52,6 +52,7 @@ Status PgConnection::Connect(const std::string& conninfo, Duration timeout) {
 Result<std::vector<Row>> PgConnection::Query(const std::string& sql, const std::vector<std::string>& params) {
   if (!connected()) return Unavailable("not connected to PostgreSQL");
   std::vector<const char*> values;
+  values.reserve(params.size());
   for (const auto& p : params) values.push_back(p.c_str());
   PGconn* c = static_cast<PGconn*>(conn_);
   if (!PQsendQueryParams(c, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,

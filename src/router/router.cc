@@ -42,7 +42,7 @@ Status Router::Start() {
   });
   PGW_RETURN_IF_ERROR(admin_->Listen(cfg_->listen_admin.host, cfg_->listen_admin.port).Context("listen_admin"));
   topology_ = std::make_unique<TopologyWatcher>(cfg_->etcd, cfg_->KeyPrefix(), clock_, log_,
-                                                [this](std::shared_ptr<const Topology> t) {
+                                                [this](const std::shared_ptr<const Topology>& t) {
                                                   for (auto& w : workers_) w->SetTopology(t);
                                                 });
   for (auto& w : workers_) w->Start();

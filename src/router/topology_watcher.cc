@@ -32,7 +32,7 @@ bool CacheCovers(const WatchCache::Snapshot& snap, const etcd::RangeResponse& re
 
 }  // namespace
 
-TopologyWatcher::TopologyWatcher(etcd::ClientOptions opts, std::string prefix, const Clock& clock, Logger& log,
+TopologyWatcher::TopologyWatcher(const etcd::ClientOptions& opts, std::string prefix, const Clock& clock, Logger& log,
                                  Publish publish, Duration probe_period)
     : prefix_(std::move(prefix)), clock_(clock), log_(log), publish_(std::move(publish)), probe_period_(probe_period) {
   // A quorum read must not hold the thread past the probe period for long: one endpoint try is bounded by it.

@@ -26,7 +26,7 @@ class TopologyWatcher {
  public:
   using Publish = std::function<void(std::shared_ptr<const Topology>)>;
 
-  TopologyWatcher(etcd::ClientOptions opts, std::string prefix, const Clock& clock, Logger& log, Publish publish,
+  TopologyWatcher(const etcd::ClientOptions& opts, std::string prefix, const Clock& clock, Logger& log, Publish publish,
                   Duration probe_period = Duration(1000));
   ~TopologyWatcher();
 

@@ -85,11 +85,11 @@ void Worker::Stop() {
 }
 
 void Worker::SetTopology(std::shared_ptr<const Topology> t) {
-  loop_.Post([this, t] { ApplyTopology(t); });
+  loop_.Post([this, t = std::move(t)] { ApplyTopology(t); });
 }
 
 void Worker::SetConfig(std::shared_ptr<const RouterConfig> cfg) {
-  loop_.Post([this, cfg] { ApplyConfig(cfg); });
+  loop_.Post([this, cfg = std::move(cfg)] { ApplyConfig(cfg); });
 }
 
 void Worker::ApplyConfig(std::shared_ptr<const RouterConfig> cfg) {

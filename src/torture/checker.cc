@@ -35,6 +35,7 @@ std::vector<Window> Windows(const std::vector<Ack>& acks) {
     w.last_acked = std::max(w.last_acked, a.acked);
   }
   std::vector<Window> out;
+  out.reserve(by_key.size());
   for (auto& [key, w] : by_key) out.push_back(std::move(w));
   std::sort(out.begin(), out.end(), [](const Window& x, const Window& y) {
     return x.first_acked != y.first_acked ? x.first_acked < y.first_acked : x.server.Key() < y.server.Key();
@@ -71,6 +72,7 @@ std::vector<SplitBrain> Overlaps(const std::vector<Ack>& acks) {
     }
   }
   std::vector<SplitBrain> out;
+  out.reserve(found.size());
   for (auto& [key, s] : found) out.push_back(std::move(s));
   return out;
 }

@@ -66,13 +66,12 @@ namespace pgw {
 namespace {
 
 TEST(WatchdogTest, MissingOrNonWatchdogDevicesAreRefusedWithTheReason) {
-  Logger log(stderr, LogLevel::kCritical);
-  Watchdog missing("/nonexistent/watchdog", log);
+  Watchdog missing("/nonexistent/watchdog");
   Status s = missing.Activate(10);
   EXPECT_EQ(s.code(), Code::kUnavailable);
   EXPECT_NE(s.message().find("/nonexistent/watchdog"), std::string::npos);
   EXPECT_FALSE(missing.active());
-  Watchdog not_a_watchdog("/dev/null", log);
+  Watchdog not_a_watchdog("/dev/null");
   s = not_a_watchdog.Activate(10);
   EXPECT_EQ(s.code(), Code::kUnavailable);
   EXPECT_NE(s.message().find("does not accept a timeout"), std::string::npos);
