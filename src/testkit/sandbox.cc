@@ -247,68 +247,47 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
     }
     // Written out so that the same files also run Patroni, which looks only in PATH.
     std::string bin_dir = FindPostgresBinDir(ProcessEnvironment());
+    // One line of YAML per source line, so that the code reads as the file it writes.
+    // clang-format off
     std::string yml =
-        "scope: " + spec.scope +
-        "\n"
-        "namespace: " +
-        spec.namespace_ +
-        "\n"
-        "name: " +
-        n.name +
-        "\n"
+        "scope: " + spec.scope + "\n"
+        "namespace: " + spec.namespace_ + "\n"
+        "name: " + n.name + "\n"
         "restapi:\n"
-        "  listen: 127.0.0.1:" +
-        std::to_string(n.api_port) +
-        "\n"
-        "  connect_address: 127.0.0.1:" +
-        std::to_string(n.api_port) + "\n" + spec.extra_restapi +
+        "  listen: 127.0.0.1:" + std::to_string(n.api_port) + "\n"
+        "  connect_address: 127.0.0.1:" + std::to_string(n.api_port) + "\n" +
+        spec.extra_restapi +
         "etcd3:\n"
-        "  hosts: " +
-        hosts +
-        "\n"
+        "  hosts: " + hosts + "\n"
         "bootstrap:\n"
         "  dcs:\n"
-        "    ttl: " +
-        std::to_string(spec.ttl) +
-        "\n"
-        "    loop_wait: " +
-        std::to_string(spec.loop_wait) +
-        "\n"
-        "    retry_timeout: " +
-        std::to_string(spec.retry_timeout) +
-        "\n"
+        "    ttl: " + std::to_string(spec.ttl) + "\n"
+        "    loop_wait: " + std::to_string(spec.loop_wait) + "\n"
+        "    retry_timeout: " + std::to_string(spec.retry_timeout) + "\n"
         "    maximum_lag_on_failover: 1048576\n"
         "    postgresql:\n"
         "      use_pg_rewind: true\n"
         "      use_slots: true\n"
         "      parameters:\n"
-        "        wal_level: " +
-        spec.wal_level +
-        "\n"
+        "        wal_level: " + spec.wal_level + "\n"
         "        hot_standby: 'on'\n"
         "        wal_log_hints: 'on'\n"
-        "        max_connections: " +
-        std::to_string(spec.max_connections) + "\n" + spec.extra_dcs +
+        "        max_connections: " + std::to_string(spec.max_connections) + "\n" +
+        spec.extra_dcs +
         "  initdb:\n"
         "  - encoding: UTF8\n"
         "  - data-checksums\n" +
         spec.extra_bootstrap +
         "postgresql:\n"
-        "  listen: 127.0.0.1:" +
-        std::to_string(n.pg_port) +
-        "\n"
-        "  connect_address: 127.0.0.1:" +
-        std::to_string(n.pg_port) +
-        "\n"
-        "  data_dir: " +
-        n.data_dir + "\n" + (bin_dir.empty() ? std::string() : "  bin_dir: " + bin_dir + "\n") + "  pgpass: " + home +
-        "/pgpass\n"
+        "  listen: 127.0.0.1:" + std::to_string(n.pg_port) + "\n"
+        "  connect_address: 127.0.0.1:" + std::to_string(n.pg_port) + "\n"
+        "  data_dir: " + n.data_dir + "\n" +
+        (bin_dir.empty() ? std::string() : "  bin_dir: " + bin_dir + "\n") +
+        "  pgpass: " + home + "/pgpass\n"
         "  authentication:\n"
         "    superuser:\n"
         "      username: postgres\n"
-        "      password: " +
-        kSuperuserPassword +
-        "\n"
+        "      password: " + kSuperuserPassword + "\n"
         "    replication:\n"
         "      username: replicator\n"
         "      password: sandbox-replicator\n"
@@ -316,9 +295,7 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
         "      username: rewind_user\n"
         "      password: sandbox-rewind\n"
         "  parameters:\n"
-        "    unix_socket_directories: " +
-        home +
-        "\n"
+        "    unix_socket_directories: " + home + "\n"
         "    shared_buffers: 32MB\n" +
         spec.extra_postgresql +
         (spec.postgresql_pg_hba ? std::string("  pg_hba:\n"
@@ -327,6 +304,7 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
                                               "  - host all all 127.0.0.1/32 scram-sha-256\n")
                                 : std::string()) +
         (tags.empty() ? std::string() : "tags:\n" + tags);
+    // clang-format on
     if (spec.node_config) yml = spec.node_config(i, n, hosts);
     PGW_RETURN_IF_ERROR(WriteFileAtomic(n.config_path, yml, 0600));
     PGW_RETURN_IF_ERROR(ChownTree(home, who));
