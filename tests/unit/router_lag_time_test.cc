@@ -62,16 +62,8 @@ TEST(RouterLagTimeTest, HistoryIsBoundedAndKeepsALowerBound) {
 // pg0 leads; pg1 replays at `pg1_pos`, pg2 keeps up. The history saw the leader at 1000 (t=0), 2000 (t=10 s) and
 // 3000 (t=20 s).
 Topology Cluster(int64_t pg1_pos, LeaderPositionHistory* h, MonoTime now) {
-  ClusterView v;
-  v.revision = 10;
-  v.leader = LeaderKey{"pg0", 1, 5, 5};
-  v.members["pg0"] = MakeMember("pg0", 5432, "primary", "running");
-  v.members["pg1"] = MakeMember("pg1", 5433, "replica", "streaming");
-  v.members["pg2"] = MakeMember("pg2", 5434, "replica", "streaming");
-  v.members["pg0"].xlog_location = 3000;
-  v.members["pg1"].xlog_location = 3000;
+  ClusterView v = pgw::testing::LeaderAndTwoReplicas(3000, 0, 0);
   v.members["pg1"].replay_lsn = pg1_pos;
-  v.members["pg2"].xlog_location = 3000;
   Topology t = BuildTopology(v);
   AddLagTimes(&t, h, now);
   return t;

@@ -14,16 +14,7 @@ constexpr int64_t kLeaderPos = 100000000;
 
 // pg0 leads at kLeaderPos; pg1 is `pg1_lag` bytes behind, pg2 1000 bytes behind.
 Topology WithLag(int64_t pg1_lag) {
-  ClusterView v;
-  v.revision = 10;
-  v.leader = LeaderKey{"pg0", 1, 5, 5};
-  v.members["pg0"] = MakeMember("pg0", 5432, "primary", "running");
-  v.members["pg1"] = MakeMember("pg1", 5433, "replica", "streaming");
-  v.members["pg2"] = MakeMember("pg2", 5434, "replica", "streaming");
-  v.members["pg0"].xlog_location = kLeaderPos;
-  v.members["pg1"].xlog_location = kLeaderPos - pg1_lag;
-  v.members["pg2"].xlog_location = kLeaderPos - 1000;
-  return BuildTopology(v);
+  return BuildTopology(pgw::testing::LeaderAndTwoReplicas(kLeaderPos, pg1_lag, 1000));
 }
 
 ReadPolicy Policy() {

@@ -15,18 +15,7 @@ namespace {
 using pgw::testing::MakeMember;
 using namespace std::chrono_literals;
 
-ClusterView View() {
-  ClusterView v;
-  v.revision = 10;
-  v.leader = LeaderKey{"pg0", 1, 5, 5};
-  v.members["pg0"] = MakeMember("pg0", 5432, "primary", "running");
-  v.members["pg1"] = MakeMember("pg1", 5433, "replica", "streaming");
-  v.members["pg2"] = MakeMember("pg2", 5434, "replica", "streaming");
-  v.members["pg0"].xlog_location = 100000000;
-  v.members["pg1"].xlog_location = 100000000 - 1000;
-  v.members["pg2"].xlog_location = 100000000 - 2000;
-  return v;
-}
+ClusterView View() { return pgw::testing::LeaderAndTwoReplicas(100000000, 1000, 2000); }
 
 Topology Fresh(const ClusterView& v, MonoTime now) {
   Topology t = BuildTopology(v);

@@ -21,6 +21,21 @@ inline Member MakeMember(const std::string& name, int port, const std::string& r
   return m;
 }
 
+// pg0 leads (port 5432) at WAL position `leader_pos`; pg1 (5433) and pg2 (5434) stream, `pg1_behind` and `pg2_behind`
+// bytes behind it (xlog_location). Revision 10.
+inline ClusterView LeaderAndTwoReplicas(int64_t leader_pos, int64_t pg1_behind, int64_t pg2_behind) {
+  ClusterView v;
+  v.revision = 10;
+  v.leader = LeaderKey{"pg0", 1, 5, 5};
+  v.members["pg0"] = MakeMember("pg0", 5432, "primary", "running");
+  v.members["pg1"] = MakeMember("pg1", 5433, "replica", "streaming");
+  v.members["pg2"] = MakeMember("pg2", 5434, "replica", "streaming");
+  v.members["pg0"].xlog_location = leader_pos;
+  v.members["pg1"].xlog_location = leader_pos - pg1_behind;
+  v.members["pg2"].xlog_location = leader_pos - pg2_behind;
+  return v;
+}
+
 inline const char* kGoodConfig = R"(
 scope: demo
 name: pg0
