@@ -319,9 +319,7 @@ void Agent::Cycle() {
     if (fencer_->supervisor()) fencer_->supervisor()->RetireOthers();
     old_supervisors_retired_ = true;
   }
-  pg_state_ = !local.running
-                  ? (pg_state_ == "creating replica" || pg_state_ == "initializing new cluster" ? pg_state_ : "stopped")
-                  : (local.query_ok ? "running" : "starting");
+  pg_state_.Observe(local.running, local.query_ok);
   standby_leader_ = ha::IsStandbyCluster(dyn_) && view->leader && view->leader->name == cfg_->name;
   leader_trail_.Observe(*view, clock_.WallSeconds());
   ha::Inputs in;
@@ -390,7 +388,7 @@ void Agent::Cycle() {
   if (stop_) return;
   // Re-observe after acting so that the member key and the API show the state we left PostgreSQL in.
   if (ok && !d.actions.empty() && d.actions.front().type != ha::ActionType::kWait) local = pg_->Observe();
-  if (local.running) pg_state_ = local.query_ok ? "running" : "starting";
+  if (local.running) pg_state_.Observe(local.running, local.query_ok);
   bool leading_primary = view->leader && view->leader->name == cfg_->name && local.query_ok && !local.in_recovery;
   sync_note_ = leading_primary ? ha::SynchronousNote(dyn_, *view, cfg_->name) : "";
   FireCallbacks(before, local);
@@ -408,10 +406,10 @@ void Agent::TouchMember(const LocalView& local) {
   MemberData m;
   m.conn_url = ConnUrl(cfg_->postgresql.connect_address);
   m.api_url = ApiUrl(cfg_->restapi.connect_address, cfg_->restapi.Tls());
-  m.state = pg_state_;
+  m.state = pg_state_.name();
   NodeState ns;
   ns.local = local;
-  ns.pg_state = pg_state_;
+  ns.pg_state = pg_state_.state();
   ns.standby_leader = standby_leader_;
   m.role = RoleOf(ns);
   m.version = kPatroniCompatVersion;
@@ -446,7 +444,7 @@ void Agent::Publish(const LocalView& local, const ClusterView* view) {
   std::lock_guard<std::mutex> l(state_mu_);
   ++state_gen_;
   state_.local = local;
-  state_.pg_state = pg_state_;
+  state_.pg_state = pg_state_.state();
   state_.paused = dyn_.pause;
   state_.failsafe_active = failsafe_active_;
   state_.sync_note = sync_note_;
@@ -478,7 +476,7 @@ void Agent::Shutdown() {
     return;
   }
   fencer_->Disarm();
-  pg_state_ = "stopped";
+  pg_state_.Move(ha::PgState::kStopped, ha::PgCause::kStop);
   if (leader) {
     s = dcs_->DeleteLeader();
     if (s.ok())

@@ -26,6 +26,7 @@
 #include "dcs/etcd_dcs.h"
 #include "ha/decide.h"
 #include "ha/failover_facts.h"
+#include "ha/pg_state.h"
 #include "pg/controller.h"
 
 namespace pgw {
@@ -175,7 +176,7 @@ class Agent {
   int exit_code_ = 0;
   std::string last_leader_sig_;  // leader key as last seen by the watch callback
 
-  std::string pg_state_ = "stopped";
+  ha::PgStateMachine pg_state_;  // what the member key and the API report as "state"
   std::string last_member_json_;
   int64_t last_member_lease_ = 0;
 

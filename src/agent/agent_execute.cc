@@ -44,13 +44,13 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
     case ActionType::kBootstrap: return Bootstrap();
     case ActionType::kBootstrapStandby: return BootstrapStandby(a);
     case ActionType::kClone: {
-      pg_state_ = "creating replica";
+      pg_state_.Move(ha::PgState::kCreatingReplica, ha::PgCause::kClone);
       TouchMember(local);
       // create_replica_methods in order (pg/methods.h); without an address (no leader), only no_leader ones.
       Status s = pg_->CreateReplica(a.address, ReplicaMethodsInForce(*cfg_, dyn_));
       std::string from = a.address ? "from " + a.target : "without a leader";
       if (!s.ok()) {
-        pg_state_ = "stopped";
+        pg_state_.Move(ha::PgState::kStopped, ha::PgCause::kFailed);
         Status w = pg_->WipeDataDir();
         if (!w.ok()) log_.Error(w.message());
         return s.Context("creating a replica " + from);
@@ -65,7 +65,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
         if (!rel.ok()) log_.Warn(rel.message());
         return armed.Context("not starting as primary");
       }
-      pg_state_ = "starting";
+      pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kStart);
       sync_added_lsn_.clear();
       if (a.mode == ha::Mode::kGated) {
         PGW_RETURN_IF_ERROR(pg_->CloseGate());
@@ -85,7 +85,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       return s;
     }
     case ActionType::kStartReplica: {
-      pg_state_ = "starting";
+      pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kStart);
       pg_->SetSyncNames(std::nullopt);
       sync_added_lsn_.clear();
       if (a.mode == ha::Mode::kGated) {
@@ -129,7 +129,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       Status s = pg_->Stop(mode);
       if (!s.ok()) return s;
       fencer_->Disarm();
-      pg_state_ = "stopped";
+      pg_state_.Move(ha::PgState::kStopped, ha::PgCause::kStop);
       return Status::Ok();
     }
     case ActionType::kReleaseLeader: {
@@ -192,7 +192,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       std::optional<Upstream> up = primary ? std::nullopt : local.upstream;
       Status s = pg_->Stop(StopMode::kFast);
       if (s.ok()) {
-        pg_state_ = "starting";
+        pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kRestart);
         if (primary) s = ArmFencing();
         if (s.ok()) s = pg_->Start(up, /*standby=*/!primary);
       }
@@ -223,7 +223,7 @@ Status Agent::SyncSlots(const ha::Action& a, const LocalView& local) {
   PGW_RETURN_IF_ERROR(pg_->CreateSlots(p.create));
   Status advanced = pg_->AdvanceSlots(p.advance, local.slots);
   if (p.copy.empty() || !a.address || !local.upstream || local.upstream->address.host.empty()) return advanced;
-  pg_state_ = "restarting";
+  pg_state_.Move(ha::PgState::kRestarting, ha::PgCause::kRestart);
   Status s = pg_->CopyLogicalSlots(*a.address, p.copy, *local.upstream);
   return s.Context("copying logical slots from " + a.target);
 }

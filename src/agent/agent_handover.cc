@@ -64,7 +64,7 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
   PGW_RETURN_IF_ERROR(pg_->Stop(StopMode::kFast));
   MonoTime t2 = clock_.Now();
   fencer_->Disarm();
-  pg_state_ = "stopped";
+  pg_state_.Move(ha::PgState::kStopped, ha::PgCause::kStop);
   int64_t ckpt = pg_->ShutdownCheckpointLsn();
   MonoTime t3 = clock_.Now();
   // Release the key once a candidate has received the shutdown checkpoint: from then on it has every commit.

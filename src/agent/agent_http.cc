@@ -91,6 +91,7 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
       k.demotions = demotions_;
       k.fences = fencer_->fences();
       for (size_t i = 0; i < k.decisions.size(); ++i) k.decisions[i] = decisions_[i].load();
+      k.pg_transitions = pg_state_.Counted();
       k.last_cycle_seconds = last_cycle_seconds_;
       k.last_promotion_seconds = last_promotion_seconds_;
       k.lease_remaining_seconds =
@@ -313,7 +314,7 @@ HttpServerResponse Agent::HandleRestart(const HttpServerRequest& req) {
       return api::Text(409, "Another restart is already scheduled");
     return api::Text(202, "Restart scheduled");
   }
-  if (s.pg_state == "starting") return api::Text(503, "postgres is still starting");
+  if (s.pg_state == ha::PgState::kStarting) return api::Text(503, "postgres is still starting");
   if (restart_requested_.exchange(true)) return api::Text(503, "restart already in progress");
   HttpServerResponse r;
   double timeout_s = body.value("timeout", 0.0);

@@ -240,7 +240,7 @@ bool IsSyncStandby(const ClusterView* c, const std::string& name) {
 int HealthCode(const HealthInputs& in, const std::string& path, const std::string& query) {
   const NodeState& s = *in.state;
   const Config& cfg = *in.cfg;
-  bool running = s.pg_state == "running";
+  bool running = s.pg_state == ha::PgState::kRunning;
   std::string role = RoleOf(s);
   // As Patroni: in a standby cluster the leader is never "primary", and it is not a "replica" either.
   bool primary_with_lock = s.is_leader && role == "primary" && !s.standby_cluster;
@@ -305,7 +305,7 @@ std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView
   };
   const LocalView& l = s.local;
   std::string role = RoleOf(s);
-  bool running = s.pg_state == "running";
+  bool running = s.pg_state == ha::PgState::kRunning;
   gauge("patroni_version", "Patroni semver without periods (the Patroni generation pgwarden emulates).", 40000);
   gauge("patroni_postgres_running", "Value is 1 if Postgres is running, 0 otherwise.", running ? 1 : 0);
   double start = 0;
@@ -375,6 +375,17 @@ std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView
     }
     o << "pgwarden_ha_decisions_total{scope=\"" << cfg.scope << "\",name=\"" << cfg.name << "\",reason=\""
       << ha::ReasonName(static_cast<ha::Reason>(i)) << "\"} " << k.decisions[i] << "\n";
+  }
+  // PostgreSQL's state machine: every move counted with its cause (label sets appear once counted).
+  for (size_t i = 0; i < k.pg_transitions.size(); ++i) {
+    const auto& t = k.pg_transitions[i];
+    if (i == 0) {
+      o << "# HELP pgwarden_pg_state_transitions_total Moves of PostgreSQL's state (the member key's \"state\"), by "
+           "cause.\n# TYPE pgwarden_pg_state_transitions_total counter\n";
+    }
+    o << "pgwarden_pg_state_transitions_total{scope=\"" << cfg.scope << "\",name=\"" << cfg.name << "\",from=\""
+      << ha::PgStateName(t.from) << "\",to=\"" << ha::PgStateName(t.to) << "\",cause=\"" << ha::PgCauseName(t.cause)
+      << "\"} " << t.count << "\n";
   }
   gauge("pgwarden_fences_total", "Times the agent's fence killed PostgreSQL because the lease lapsed.",
         static_cast<double>(k.fences), "counter");

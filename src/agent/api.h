@@ -59,7 +59,8 @@ int HealthCode(const HealthInputs& in, const std::string& path, const std::strin
 struct Counters {
   uint64_t lease_renewals = 0, lease_failures = 0, cycles = 0, promotions = 0, demotions = 0, fences = 0;
   double last_cycle_seconds = 0, last_promotion_seconds = 0, lease_remaining_seconds = 0;
-  std::array<uint64_t, ha::kReasonCount> decisions{};  // decisions taken, by reason code (ha/reason.h)
+  std::array<uint64_t, ha::kReasonCount> decisions{};          // decisions taken, by reason code (ha/reason.h)
+  std::vector<ha::PgStateMachine::Transition> pg_transitions;  // moves of PostgreSQL's state (ha/pg_state.h)
 };
 std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView* c, const Counters& k, bool paused,
                         bool failsafe_enabled);

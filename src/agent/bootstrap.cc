@@ -51,12 +51,13 @@ void Agent::CleanUpFailedBootstrap(const Status& cause) {
   if (!st.ok()) why += "; stopping PostgreSQL failed too: " + st.message();
   st = pg_->WipeDataDir();
   if (!st.ok()) why += "; removing the data directory failed too: " + st.message();
-  pg_state_ = "stopped";
+  pg_state_.Move(ha::PgState::kStopped, ha::PgCause::kFailed);
   bootstrap_failed_ = why;
 }
 
 Status Agent::Bootstrap() {
-  pg_state_ = cfg_->bootstrap.custom ? "running custom bootstrap script" : "initializing new cluster";
+  pg_state_.Move(cfg_->bootstrap.custom ? ha::PgState::kCustomBootstrap : ha::PgState::kInitializing,
+                 ha::PgCause::kBootstrap);
   TouchMember(LocalView{});
   auto sysid = BootstrapPostgres();
   if (!sysid.ok()) {
@@ -66,20 +67,20 @@ Status Agent::Bootstrap() {
   PGW_RETURN_IF_ERROR(dcs_->SetInitialize(*sysid, ""));
   PGW_RETURN_IF_ERROR(dcs_->InitializeConfig(cfg_->bootstrap.dcs.dump()));
   PGW_RETURN_IF_ERROR(dcs_->AttemptLeader());
-  pg_state_ = "running";
+  pg_state_.Move(ha::PgState::kRunning, ha::PgCause::kBootstrap);
   log_.Info("initialized a new cluster");
   return Status::Ok();
 }
 
 Status Agent::BootstrapStandby(const ha::Action& a) {
   // Patroni's bootstrap_standby_leader: no initdb, no post_bootstrap, no roles (they come from the remote primary).
-  pg_state_ = "creating replica";
+  pg_state_.Move(ha::PgState::kCreatingReplica, ha::PgCause::kBootstrap);
   TouchMember(LocalView{});
   // Archive-only (no address): only the methods that need no leader run (pg/methods.h); none is a failure that
   // stops the agent, as in Patroni.
   Status s = pg_->CreateReplica(a.address, ReplicaMethodsInForce(*cfg_, dyn_)).Context("cloning from " + a.target);
   if (s.ok()) {
-    pg_state_ = "starting";
+    pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kBootstrap);
     s = pg_->Start(a.upstream, /*standby=*/true).Context("starting the clone of " + a.target);
   }
   std::string sysid;
@@ -94,7 +95,7 @@ Status Agent::BootstrapStandby(const ha::Action& a) {
   PGW_RETURN_IF_ERROR(dcs_->SetInitialize(sysid, ""));
   PGW_RETURN_IF_ERROR(dcs_->InitializeConfig(cfg_->bootstrap.dcs.dump()));
   PGW_RETURN_IF_ERROR(dcs_->AttemptLeader());
-  pg_state_ = "running";
+  pg_state_.Move(ha::PgState::kRunning, ha::PgCause::kBootstrap);
   log_.Info("initialized a new standby cluster: this node is the standby leader, " +
             std::string(a.address ? "streaming from " : "replaying WAL from ") + a.target);
   return Status::Ok();

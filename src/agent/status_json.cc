@@ -14,7 +14,7 @@ nlohmann::json StatusJson(const Config& cfg, const NodeState& s) {
   // Built as the sorted json it is returned as (it was built ordered, dumped and parsed back on every request).
   nlohmann::json j;
   const LocalView& l = s.local;
-  j["state"] = s.pg_state;
+  j["state"] = ha::PgStateName(s.pg_state);
   if (!l.postmaster_start_time.empty()) j["postmaster_start_time"] = l.postmaster_start_time;
   j["role"] = RoleOf(s);
   if (l.server_version) j["server_version"] = l.server_version;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
+#include "ha/pg_state.h"
 #include "pg/controller.h"
 
 namespace pgw {
@@ -16,7 +17,7 @@ inline constexpr const char* kPatroniCompatVersion = "4.0.0";
 inline constexpr const char* kPgwardenVersion = "0.1.0";
 
 struct NodeState {
-  std::string pg_state = "stopped";  // Patroni's state strings: running, starting, stopped, creating replica...
+  ha::PgState pg_state = ha::PgState::kStopped;
   LocalView local;
   bool is_leader = false;         // holds the leader key
   bool cluster_unlocked = false;  // no leader key at all

@@ -127,6 +127,9 @@ TEST_F(ToolingTest, MetricsPassPromtoolAndARealPrometheusScrapesThem) {
   for (const auto& n : sb_->nodes()) {
     std::string text = Get("http://127.0.0.1:" + std::to_string(n.api_port) + "/metrics");
     ASSERT_FALSE(text.empty());
+    // Every node has started PostgreSQL: its state machine counted a move to "running".
+    EXPECT_NE(text.find("# TYPE pgwarden_pg_state_transitions_total counter\n"), std::string::npos) << text;
+    EXPECT_NE(text.find(",to=\"running\",cause="), std::string::npos) << text;
     ProcessOptions o;
     o.stdin_data = text;
     auto r = pgw::Run({"/usr/bin/promtool", "check", "metrics"}, o);

@@ -11,6 +11,7 @@
 
 #include "dcs/lease_keeper.h"
 #include "ha/decide.h"
+#include "ha/pg_state.h"
 #include "sim_world.h"
 
 namespace pgw::sim {
@@ -125,7 +126,7 @@ class SimAgent {
   MonoTime restart_hold_until_{Duration(-1)};
   MonoTime failsafe_confirmed_until_{};
   Json failsafe_members_;
-  std::string pg_state_ = "stopped";
+  ha::PgStateMachine pg_state_;
   std::string sync_note_;
   std::string last_member_json_;
   int64_t last_member_lease_ = 0;

@@ -73,9 +73,7 @@ void SimAgent::Cycle() {
   if (!local.running || (local.query_ok && local.in_recovery)) {
     if (!fencer_.armed) n_.sup.armed = false;  // RetireOthers
   }
-  pg_state_ = !local.running
-                  ? (pg_state_ == "creating replica" || pg_state_ == "initializing new cluster" ? pg_state_ : "stopped")
-                  : (local.query_ok ? "running" : "starting");
+  pg_state_.Observe(local.running, local.query_ok);
   ha::Inputs in;
   in.config = n_.cfg.get();
   in.dynamic = dyn_;
@@ -133,7 +131,7 @@ void SimAgent::Cycle() {
   bool ok = Execute(d, *view, local);
   if (n_.f.agent_dead) return;
   if (ok && !d.actions.empty() && d.actions.front().type != ha::ActionType::kWait) local = w_.Observe(n_);
-  if (local.running) pg_state_ = local.query_ok ? "running" : "starting";
+  if (local.running) pg_state_.Observe(local.running, local.query_ok);
   bool leading_primary = view->leader && view->leader->name == n_.name && local.query_ok && !local.in_recovery;
   sync_note_ = leading_primary ? ha::SynchronousNote(dyn_, *view, n_.name) : "";
   if (!ha::LeaseSuspect(in) || in.my_lease == 0 || in.my_lease != keeper_.Id()) TouchMember(local);
@@ -179,13 +177,13 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       // Standby clusters are not modelled (no remote primary in the simulated world): no scenario configures one.
       return Internal("standby clusters are not modelled by the simulator");
     case ActionType::kClone: {
-      pg_state_ = "creating replica";
+      pg_state_.Move(ha::PgState::kCreatingReplica, ha::PgCause::kClone);
       TouchMember(local);
       // Replica creation methods that work without a leader (a restore from a backup) are not modelled.
       if (!a.address) return Internal("creating a replica without a leader is not modelled by the simulator");
       Status s = w_.PgClone(n_, *a.address);
       if (!s.ok()) {
-        pg_state_ = "stopped";
+        pg_state_.Move(ha::PgState::kStopped, ha::PgCause::kFailed);
         w_.PgWipe(n_);
         return s.Context("cloning from " + a.target);
       }
@@ -197,7 +195,7 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
         (void)DeleteLeader();
         return armed.Context("not starting as primary");
       }
-      pg_state_ = "starting";
+      pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kStart);
       sync_added_lsn_.clear();
       if (a.mode == ha::Mode::kGated) {
         n_.pg.gate_marker = true;  // pg_->CloseGate()
@@ -214,7 +212,7 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       return s;
     }
     case ActionType::kStartReplica: {
-      pg_state_ = "starting";
+      pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kStart);
       sync_added_lsn_.clear();
       if (a.mode == ha::Mode::kGated) {
         // Kept across the read-only start (following nobody): honoured if this node is promoted later.
@@ -239,7 +237,7 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       Status s = w_.PgStop(n_, a.mode == ha::Mode::kOffline);
       if (!s.ok()) return s;
       Disarm();
-      pg_state_ = "stopped";
+      pg_state_.Move(ha::PgState::kStopped, ha::PgCause::kStop);
       return Status::Ok();
     }
     case ActionType::kReleaseLeader: {
@@ -337,7 +335,7 @@ Status SimAgent::DemoteGracefully(const std::string& candidate, const ClusterVie
   size_t before = n_.pg.wal.size();
   PGW_RETURN_IF_ERROR(w_.PgStop(n_, true));
   Disarm();
-  pg_state_ = "stopped";
+  pg_state_.Move(ha::PgState::kStopped, ha::PgCause::kStop);
   int64_t ckpt = n_.pg.wal.size() > before ? Lsn(n_.pg.wal.size()) : 0;
   bool confirmed = false;
   for (const auto& [name, m] : view.members) {
@@ -384,7 +382,7 @@ Status SimAgent::PromoteNow(const ClusterView& view) {
 }
 
 Status SimAgent::Bootstrap() {
-  pg_state_ = "initializing new cluster";
+  pg_state_.Move(ha::PgState::kInitializing, ha::PgCause::kBootstrap);
   auto sysid = w_.PgBootstrap(n_);
   if (!sysid.ok()) return sysid.status();
   if (n_.f.initdb_ms > 0) {
@@ -407,7 +405,7 @@ Status SimAgent::FinishBootstrap() {
   (void)w_.etcd().CreateOnly("config", n_.cfg->bootstrap.dcs.dump(), 0, w_.now_ms());
   w_.AfterWrite(n_);
   PGW_RETURN_IF_ERROR(AttemptLeader());
-  pg_state_ = "running";
+  pg_state_.Move(ha::PgState::kRunning, ha::PgCause::kBootstrap);
   w_.Trace(n_.name, "initialized a new cluster");
   return Status::Ok();
 }
@@ -416,10 +414,10 @@ void SimAgent::TouchMember(const LocalView& local) {
   MemberData m;
   m.conn_url = ConnUrl(n_.pg_address());
   m.api_url = ApiUrl(n_.api_address());
-  m.state = pg_state_;
+  m.state = pg_state_.name();
   NodeState ns;
   ns.local = local;
-  ns.pg_state = pg_state_;
+  ns.pg_state = pg_state_.state();
   m.role = RoleOf(ns);
   m.version = kPatroniCompatVersion;
   if (local.query_ok) m.xlog_location = local.wal_position;

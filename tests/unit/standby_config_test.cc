@@ -191,7 +191,7 @@ class StandbyApiTest : public ::testing::Test {
     c_.members["pg1"] = testing::MakeMember("pg1", 5433, "replica", "running");
     c_.leader = LeaderKey{"pg0", 1, 5, 5};
     c_.config = Json{{"ttl", 30}, {"standby_cluster", {{"host", "10.0.0.9"}, {"port", 5439}}}};
-    s_.pg_state = "running";
+    s_.pg_state = ha::PgState::kRunning;
     s_.local.data = LocalView::Data::kValid;
     s_.local.running = s_.local.query_ok = s_.local.in_recovery = true;
     s_.dcs_ok = true;

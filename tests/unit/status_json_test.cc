@@ -13,7 +13,7 @@ class StatusJsonTest : public ::testing::Test {
     auto r = testing::Load(testing::kGoodConfig);
     ASSERT_TRUE(r.errors.empty());
     cfg_ = r.config;
-    s_.pg_state = "running";
+    s_.pg_state = ha::PgState::kRunning;
     s_.local.data = LocalView::Data::kValid;
     s_.local.running = s_.local.query_ok = true;
     s_.local.timeline = 1;
