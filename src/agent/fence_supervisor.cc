@@ -83,10 +83,19 @@ class Supervisor {
         log_(log),
         clock_(seams.clock),
         fence_(seams.fence ? seams.fence : [](const std::string& d) { return FenceDataDir(d); }),
-        pauses_(seams.clock, seams.boottime_ms, Duration(1000)) {}
+        pauses_(seams.clock, seams.boottime_ms, Duration(1000)),
+        wakeups_(seams.wakeups) {}
   ~Supervisor() { Unwatch(); }
 
   int Run() {
+    if (!wakeups_) {
+      auto w = MakeKernelFenceWakeups();
+      if (!w.ok()) {
+        log_.Error("fence supervisor for " + data_dir_ + " cannot start: " + w.status().message());
+        return 1;
+      }
+      wakeups_ = std::move(*w);
+    }
     log_.Info("fence supervisor for " + data_dir_ + " running (pid " + std::to_string(getpid()) + ")");
     while (!timer_.Done()) Step();
     return 0;
@@ -99,9 +108,12 @@ class Supervisor {
       Unwatch();
       pauses_.Reset();
       pause_.reset();
+      wakeups_->SetPauseChecks(std::nullopt);
     } else {
       if (pm_fd_ < 0) Watch();
       pauses_.set_threshold(timer_.pause_threshold());
+      // Before the sample: a clock change after it wakes us again.
+      wakeups_->SetPauseChecks(PauseCheckPeriod(timer_.pause_threshold()));
       if (auto p = pauses_.Sample()) pause_ = p;
     }
     MonoTime now = clock_.Now();
@@ -111,15 +123,20 @@ class Supervisor {
                    : "the agent did not renew its leader lease before the deadline");
       return;
     }
-    // Wait for: a line from the agent, the postmaster's death, the deadline, or the next pause sample.
-    int timeout = -1;
+    // Sleep until: a line from the agent, the postmaster's death, the deadline (or the retry of a failed fence), or
+    // a pause check (agent/fence_wakeups.h).
+    std::optional<MonoTime> next;
     if (at) {
-      MonoTime next = pause_ || now >= *at ? retry_at_ : *at;
-      timeout = static_cast<int>(std::clamp<int64_t>((next - now).count(), 0, kSampleMs));
+      next = pause_ || now >= *at ? retry_at_ : *at;
+      // No postmaster watched yet (its pid file not written yet, or it died and is being restarted): look for it
+      // every kWatchRetryMs, as often as the old 50 ms clock sampling did.
+      if (pm_fd_ < 0) next = std::min(*next, now + Duration(kWatchRetryMs));
     }
-    pollfd p[2];
+    wakeups_->SetDeadline(next);
+    pollfd p[3];
     nfds_t n = 0;
     int agent = -1, pm = -1;
+    p[n++] = pollfd{wakeups_->fd(), POLLIN, 0};
     if (!timer_.eof()) {
       agent = static_cast<int>(n);
       p[n++] = pollfd{fd_, POLLIN, 0};
@@ -128,13 +145,14 @@ class Supervisor {
       pm = static_cast<int>(n);
       p[n++] = pollfd{pm_fd_, POLLIN, 0};
     }
-    int r = poll(p, n, timeout);
+    int r = poll(p, n, -1);
     if (r < 0 && errno != EINTR) {
       log_.Error(std::string("fence supervisor: poll: ") + std::strerror(errno));
       timer_.OnEof();
       return;
     }
     if (r <= 0) return;
+    if (p[0].revents != 0) wakeups_->Ack();
     if (pm >= 0 && p[pm].revents != 0) OnPostmasterDeath();
     if (agent >= 0 && p[agent].revents != 0) ReadAgent();
   }
@@ -212,7 +230,7 @@ class Supervisor {
     }
   }
 
-  static constexpr int64_t kSampleMs = 50;  // pause detector period while armed
+  static constexpr int64_t kWatchRetryMs = 50;
 
   const std::string& data_dir_;
   int fd_;
@@ -221,6 +239,7 @@ class Supervisor {
   std::function<Result<int>(const std::string&)> fence_;
   FenceTimer timer_;
   PauseDetector pauses_;
+  std::shared_ptr<FenceWakeups> wakeups_;
   std::optional<Duration> pause_;
   MonoTime retry_at_{};
   uint64_t failures_ = 0;

@@ -19,12 +19,14 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "agent/fence_wakeups.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -54,12 +56,14 @@ class FenceTimer {
   Duration pause_threshold_{1000};
 };
 
-// How the supervisor reads time, samples CLOCK_BOOTTIME and kills a data directory's processes (tests inject all
-// three; an empty `fence` is pg/fence.h's FenceDataDir).
+// How the supervisor reads time, samples CLOCK_BOOTTIME, kills a data directory's processes and sleeps between two
+// looks at its clocks (tests inject all four; an empty `fence` is pg/fence.h's FenceDataDir, empty `wakeups` the
+// kernel timers of agent/fence_wakeups.h, which need a real clock).
 struct SupervisorSeams {
   const Clock& clock;
   std::function<int64_t()> boottime_ms;
   std::function<Result<int>(const std::string& data_dir)> fence;
+  std::shared_ptr<FenceWakeups> wakeups = nullptr;
 };
 
 // The supervisor's main loop over `fd` (its stdin). Returns the exit code.

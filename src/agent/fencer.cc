@@ -1,7 +1,12 @@
 #include "agent/fencer.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "pg/fence.h"
 
@@ -18,6 +23,7 @@ Fencer::Fencer(const Clock& clock, Logger& log, FenceOptions opts)
       log_(log),
       opts_(std::move(opts)),
       watchdog_(opts_.watchdog_device),
+      wakeups_(opts_.wakeups),
       pauses_(clock_,
               opts_.boottime_ms                        ? opts_.boottime_ms
               : dynamic_cast<const RealClock*>(&clock) ? std::function<int64_t()>(BootTimeMs)
@@ -31,11 +37,19 @@ Fencer::~Fencer() {
     std::lock_guard<std::mutex> l(mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  Wake();
   if (thread_.joinable()) thread_.join();
+  if (wake_fd_ >= 0) close(wake_fd_);
 }
 
 Status Fencer::Start() {
+  if (!wakeups_) {
+    auto w = MakeKernelFenceWakeups();
+    if (!w.ok()) return w.status();
+    wakeups_ = std::move(*w);
+  }
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) return IoError(std::string("fencer: eventfd: ") + std::strerror(errno));
   if (supervisor_) PGW_RETURN_IF_ERROR(supervisor_->Start());
   thread_ = std::thread([this] { Loop(); });
   return Status::Ok();
@@ -49,7 +63,7 @@ void Fencer::Stop() {
     armed_ = false;
     stop_ = true;
   }
-  cv_.notify_all();
+  Wake();
   if (thread_.joinable()) thread_.join();
   if (was_armed) {
     // PostgreSQL may still run as primary (its stop failed): leave the supervisor armed with the last deadline (it
@@ -66,14 +80,40 @@ MonoTime Fencer::FenceAtLocked() const {
   return std::max(lease_deadline_, failsafe_until_) - FenceMargin(ttl_s_, opts_.safety_margin_s);
 }
 
-void Fencer::PushLocked() {
+void Fencer::PushLocked(bool state_changed) {
   if (supervisor_) {
     if (armed_)
       supervisor_->Arm(FenceAtLocked(), PauseThreshold(FenceMargin(ttl_s_, opts_.safety_margin_s)));
     else
       supervisor_->Disarm();
   }
-  cv_.notify_all();
+  // A renewal (1.5 a second at ttl 3) need not wake the thread: the timer it sleeps on takes the new fence time.
+  if (!state_changed && armed_ && sleeping_until_fence_at_)
+    wakeups_->SetDeadline(FenceAtLocked());
+  else
+    Wake();
+}
+
+void Fencer::Wake() {
+  if (wake_fd_ < 0) return;
+  uint64_t one = 1;
+  ssize_t n = write(wake_fd_, &one, sizeof one);
+  (void)n;
+}
+
+void Fencer::Sleep(std::unique_lock<std::mutex>& l) {
+  l.unlock();
+  pollfd p[2] = {{wakeups_->fd(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  int r = poll(p, 2, -1);
+  if (r < 0 && errno != EINTR) log_.Error(std::string("fencer: poll: ") + std::strerror(errno));
+  if (p[1].revents != 0) {
+    uint64_t v = 0;
+    ssize_t n = read(wake_fd_, &v, sizeof v);
+    (void)n;
+  }
+  l.lock();
+  sleeping_until_fence_at_ = false;
+  if (p[0].revents != 0) wakeups_->Ack();
 }
 
 Status Fencer::Arm(int64_t lease_id, MonoTime lease_deadline, int ttl_s) {
@@ -97,7 +137,7 @@ Status Fencer::Arm(int64_t lease_id, MonoTime lease_deadline, int ttl_s) {
   lease_deadline_ = same_lease ? std::max(lease_deadline_, lease_deadline) : lease_deadline;
   lease_id_ = lease_id;
   ttl_s_ = ttl_s;
-  PushLocked();
+  PushLocked(true);
   return Status::Ok();
 }
 
@@ -108,7 +148,7 @@ void Fencer::Disarm() {
   lease_id_ = 0;
   failsafe_until_ = MonoTime{};
   watchdog_.Disable();
-  PushLocked();
+  PushLocked(true);
 }
 
 void Fencer::OnLeaseRenewed(int64_t lease_id, MonoTime deadline) {
@@ -117,7 +157,7 @@ void Fencer::OnLeaseRenewed(int64_t lease_id, MonoTime deadline) {
   lease_deadline_ = deadline;
   Status s = watchdog_.Keepalive();
   if (!s.ok()) log_.Warn(s.message());
-  PushLocked();
+  PushLocked(false);
 }
 
 void Fencer::ExtendUntil(MonoTime until) {
@@ -126,7 +166,7 @@ void Fencer::ExtendUntil(MonoTime until) {
   failsafe_until_ = until;
   Status s = watchdog_.Keepalive();
   if (!s.ok()) log_.Warn(s.message());
-  PushLocked();
+  PushLocked(false);
 }
 
 bool Fencer::armed() const {
@@ -160,30 +200,37 @@ bool Fencer::WatchdogRequiredButUnusable() {
 void Fencer::Loop() {
   std::unique_lock<std::mutex> l(mu_);
   MonoTime retry_at{};
-  std::optional<Duration> pause;  // a detected pause: fence now, and keep trying until it succeeds
+  Duration pause{0};  // a detected pause (> 0): fence now, and keep trying until it succeeds
   while (!stop_) {
     if (!armed_) {
-      pause.reset();
-      cv_.wait(l, [&] { return stop_ || armed_; });
+      pause = Duration(0);
+      wakeups_->SetDeadline(std::nullopt);
+      wakeups_->SetPauseChecks(std::nullopt);
+      Sleep(l);
       continue;
     }
     MonoTime at = FenceAtLocked();
-    pauses_.set_threshold(PauseThreshold(FenceMargin(ttl_s_, opts_.safety_margin_s)));
-    if (auto p = pauses_.Sample()) pause = p;
+    Duration threshold = PauseThreshold(FenceMargin(ttl_s_, opts_.safety_margin_s));
+    pauses_.set_threshold(threshold);
+    // Before the sample: a clock change after it wakes us again.
+    wakeups_->SetPauseChecks(PauseCheckPeriod(threshold));
+    if (auto p = pauses_.Sample()) pause = *p;
     MonoTime now = clock_.Now();
-    if ((!pause && now < at) || now < retry_at) {
-      // Bounded waits: the clock is an interface, and the pause detector needs regular samples.
-      MonoTime next = pause || now >= at ? retry_at : at;
-      cv_.wait_for(l, std::min<Duration>(next - now, Duration(50)));
+    if ((pause.count() == 0 && now < at) || now < retry_at) {
+      bool until_fence_at = pause.count() == 0 && now < at;
+      wakeups_->SetDeadline(until_fence_at ? at : retry_at);
+      sleeping_until_fence_at_ = until_fence_at;
+      Sleep(l);
       continue;
     }
     l.unlock();
     auto killed = opts_.fence ? opts_.fence(opts_.data_dir) : FenceDataDir(opts_.data_dir);
     l.lock();
-    std::string why = pause ? "this machine was paused for about " + std::to_string(pause->count()) +
-                                  " ms (clocks disagree) while the fence was armed; the lease may have lapsed"
-                            : "the leader lease was not renewed in time (fence time passed by " +
-                                  std::to_string((clock_.Now() - at).count()) + " ms)";
+    std::string why = pause.count() > 0
+                          ? "this machine was paused for about " + std::to_string(pause.count()) +
+                                " ms (clocks disagree) while the fence was armed; the lease may have lapsed"
+                          : "the leader lease was not renewed in time (fence time passed by " +
+                                std::to_string((clock_.Now() - at).count()) + " ms)";
     if (!killed.ok()) {
       // Stay armed: retried until every process of the data directory is gone.
       if (failed_fences_++ % 25 == 0)
@@ -193,9 +240,9 @@ void Fencer::Loop() {
     }
     ++fences_;
     armed_ = false;
-    pause.reset();
+    pause = Duration(0);
     log_.Error("fenced PostgreSQL: " + why + "; killed " + std::to_string(*killed) + " processes");
-    PushLocked();
+    PushLocked(true);
   }
 }
 

@@ -8,17 +8,18 @@
 //   3. the watchdog device, when configured (covers a frozen machine: it resets it).
 // The HA loop normally demotes well before, once renewals have failed for retry_timeout; the Fencer is the bound.
 // A fence that could not kill every process of the data directory stays armed and is retried. A detected pause of
-// the machine (agent/pause_detector.h) longer than half the margin fences at once while armed.
+// the machine (agent/pause_detector.h) longer than half the margin fences at once while armed. The thread sleeps on
+// kernel timers (agent/fence_wakeups.h): a renewal moves its deadline timer without waking it.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
 
 #include "agent/fence_supervisor.h"
+#include "agent/fence_wakeups.h"
 #include "agent/pause_detector.h"
 #include "agent/watchdog.h"
 #include "common/clock.h"
@@ -41,6 +42,9 @@ struct FenceOptions {
   std::function<int64_t()> boottime_ms;
   // Kills every process of the data directory. Empty: pg/fence.h's FenceDataDir (tests inject failures).
   std::function<Result<int>(const std::string& data_dir)> fence;
+  // What the thread sleeps on. Empty: the kernel timers (MakeKernelFenceWakeups), which need a RealClock; a test
+  // with an injected clock passes a ManualFenceWakeups that it pokes when it moves the clock.
+  std::shared_ptr<FenceWakeups> wakeups;
 };
 
 // The pause that makes an armed fence act at once: half the margin (the other half still absorbs the kill).
@@ -76,7 +80,12 @@ class Fencer {
 
  private:
   void Loop();
-  void PushLocked();
+  // Sleeps (mutex released) until the wake-ups fire or Wake() is called.
+  void Sleep(std::unique_lock<std::mutex>& l);
+  void Wake();
+  // After a change of the deadline: moves the thread's deadline timer when it sleeps until the fence time and
+  // `state_changed` is false (a renewal), wakes the thread otherwise; tells the supervisor.
+  void PushLocked(bool state_changed);
   MonoTime FenceAtLocked() const;
 
   const Clock& clock_;
@@ -86,8 +95,10 @@ class Fencer {
   Watchdog watchdog_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::shared_ptr<FenceWakeups> wakeups_;
+  int wake_fd_ = -1;  // eventfd: Arm, Disarm, Stop
   bool stop_ = false;
+  bool sleeping_until_fence_at_ = false;  // the thread sleeps until FenceAtLocked() on wakeups_
   bool armed_ = false;
   int64_t lease_id_ = 0;
   int ttl_s_ = 30;

@@ -24,16 +24,19 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A clock whose monotonic, wall and boot readings move independently.
+// A clock whose monotonic, wall and boot readings move independently. Every move wakes whoever sleeps on its
+// `wakeups` (as the kernel timers of agent/fence_wakeups.h wake on a deadline, a wall clock step or a resume).
 class SplitClock final : public Clock {
  public:
   MonoTime Now() const override { return MonoTime(Duration(mono_.load())); }
   double WallSeconds() const override { return static_cast<double>(wall_.load()) / 1000.0; }
   int64_t Boot() const { return boot_.load(); }
-  void Advance(int64_t ms) { mono_ += ms, wall_ += ms, boot_ += ms; }
-  void Pause(int64_t ms) { wall_ += ms, boot_ += ms; }  // monotonic time stood still
-  void StepWall(int64_t ms) { wall_ += ms; }
-  void Suspend(int64_t ms) { boot_ += ms; }
+  void Advance(int64_t ms) { mono_ += ms, wall_ += ms, boot_ += ms, wakeups->Poke(); }
+  void Pause(int64_t ms) { wall_ += ms, boot_ += ms, wakeups->Poke(); }  // monotonic time stood still
+  void StepWall(int64_t ms) { wall_ += ms, wakeups->Poke(); }
+  void Suspend(int64_t ms) { boot_ += ms, wakeups->Poke(); }
+
+  std::shared_ptr<ManualFenceWakeups> wakeups = std::make_shared<ManualFenceWakeups>();
 
  private:
   std::atomic<int64_t> mono_{1000000}, wall_{1800000000000}, boot_{2000000};
@@ -192,7 +195,7 @@ class SupervisorRun {
       : clock_(c) {
     EXPECT_EQ(pipe2(p_, O_CLOEXEC), 0);
     thread_ = std::thread([this, data_dir, fence] {
-      SupervisorSeams seams{clock_, [this] { return clock_.Boot(); }, fence};
+      SupervisorSeams seams{clock_, [this] { return clock_.Boot(); }, fence, clock_.wakeups};
       RunFenceSupervisor(data_dir, p_[0], log_, seams);
       done_ = true;
     });
@@ -279,6 +282,7 @@ TEST(FencerTest, PauseWhileArmedFencesAtOnce) {
   o.watchdog_mode = "off";
   o.supervisor = false;
   o.boottime_ms = [&] { return c.Boot(); };
+  o.wakeups = c.wakeups;
   Fencer f(c, log, o);
   ASSERT_TRUE(f.Start().ok());
   ASSERT_TRUE(f.Arm(7, c.Now() + Duration(30000), 30).ok());
@@ -343,6 +347,7 @@ TEST(FencerTest, FailedFenceStaysArmedAndIsRetriedUntilItSucceeds) {
   o.watchdog_mode = "off";
   o.supervisor = false;
   o.boottime_ms = [&] { return c.Boot(); };
+  o.wakeups = c.wakeups;
   o.fence = k.Fn();
   Fencer f(c, log, o);
   ASSERT_TRUE(f.Start().ok());
