@@ -111,7 +111,7 @@ class Agent {
   PeerTls peer_tls_;
   const Clock& clock_;
   Logger& log_;
-  std::unique_ptr<EtcdDcs> dcs_;
+  std::unique_ptr<Dcs> dcs_;  // EtcdDcs; the agent uses only the interface
   std::unique_ptr<PgController> pg_;
   std::unique_ptr<RestServer> rest_;
   std::unique_ptr<Fencer> fencer_;

@@ -30,32 +30,32 @@ class EtcdDcs final : public Dcs {
   ~EtcdDcs() override;
 
   // Starts the watch and, once a lease is granted, the lease keeper. Does not block on etcd.
-  void Start(int ttl_seconds);
-  void Stop();
+  void Start(int ttl_seconds) override;
+  void Stop() override;
   // Revokes the lease (members/<name> and leader disappear at once). For clean shutdown.
-  void RevokeLease();
+  void RevokeLease() override;
   // Changes the TTL (dynamic config changed). A lease's TTL is fixed when granted, so when a lease is held this
   // grants one with the new TTL, moves the leader key (only while it is ours) and the member key onto it in one
   // transaction, and only then revokes the old lease: the keys never lapse. On failure the old lease stays in use
   // and the next call retries. From the HA loop.
-  Status SetTtl(int ttl_seconds);
+  Status SetTtl(int ttl_seconds) override;
   // The HA loop counts the lease stale after retry_timeout without a renewal: the renewal period stays within 2/3 of
   // it.
-  void SetRetryTimeout(int seconds);
+  void SetRetryTimeout(int seconds) override;
   // Ensures a lease exists (grants one if needed). Called by the HA loop before it writes keys.
-  Status EnsureLease();
+  Status EnsureLease() override;
 
   // The leader, config and initialize keys with their revisions: the loop wakes early only when this changes.
-  std::string WakeSignature() const;
+  std::string WakeSignature() const override;
 
   Result<ClusterView> Cluster() override;
   // The same view without copying it (nullptr when there is none yet): for readers that only look, such as every
   // health check of a load balancer. Immutable; valid as long as the caller holds it.
-  std::shared_ptr<const ClusterView> ClusterSnapshot();
+  std::shared_ptr<const ClusterView> ClusterSnapshot() override;
   // The view proven fresh by a linearizable read of the prefix (issue 10 item 8): the watch cache when it holds
   // what the read returned (waiting up to 200 ms for events in flight), else the read itself, and the watch is
   // moved to another endpoint. When the read fails the cache is returned as is (freshness unproven).
-  Result<ClusterView> FreshCluster();
+  Result<ClusterView> FreshCluster() override;
   int watch_reconnects() const;
   int64_t LeaseId() const override { return keeper_state_->Id(); }
   MonoTime LeaseDeadline() const override;
@@ -71,11 +71,11 @@ class EtcdDcs final : public Dcs {
   Status WriteHistory(const std::string& json) override;
   Status WriteFailsafe(const std::string& json) override;
   // failover := json (unconditional, as Patroni) / removed. From the HA loop.
-  Status DeleteFailover();
+  Status DeleteFailover() override;
   // sync := json if its mod_revision is still `expect_mod` (0: only if absent). kConflict when it changed.
-  Status WriteSync(const std::string& json, int64_t expect_mod);
+  Status WriteSync(const std::string& json, int64_t expect_mod) override;
   // Removes the `sync` key (synchronous_mode turned off).
-  Status DeleteSync();
+  Status DeleteSync() override;
 
   // Read-modify-write of the `failovers` key with compare-and-swap on its mod_revision, so that concurrent writers
   // (a new leader appending, an old one filling in its rejoin) never lose each other's entries. `change` gets the
@@ -84,26 +84,26 @@ class EtcdDcs final : public Dcs {
   // races. From the HA loop.
   Status UpdateFailovers(const std::optional<std::string>& seen, int64_t seen_mod,
                          const std::function<std::optional<std::string>(const std::optional<std::string>&)>& change,
-                         int attempts = 5);
+                         int attempts = 5) override;
 
   // Writes from the REST API's worker threads, on their own connection (the HA loop's is not shared).
-  Status ApiSetFailover(const std::string& json);
-  Status ApiDeleteFailover();
+  Status ApiSetFailover(const std::string& json) override;
+  Status ApiDeleteFailover() override;
   // config := json if its mod_revision is still `expect_mod` (0: unconditional). kConflict when it changed.
-  Status ApiWriteConfig(const std::string& json, int64_t expect_mod);
+  Status ApiWriteConfig(const std::string& json, int64_t expect_mod) override;
   // Waits until the watch cache shows `revision` or later (bounded).
-  void WaitForCache(int64_t revision, Duration timeout) { cache_->WaitForRevision(revision, timeout); }
+  void WaitForCache(int64_t revision, Duration timeout) override { cache_->WaitForRevision(revision, timeout); }
 
   // Called on the keeper thread after every acknowledged keepalive, with the lease and its new deadline (fencing).
-  void SetOnRenewed(std::function<void(int64_t, MonoTime)> f);
+  void SetOnRenewed(std::function<void(int64_t, MonoTime)> f) override;
   // Called (from the HA loop, inside SetTtl) when the leader key may now live on lease `lease`, whose deadline is
   // `deadline`: the fencer must follow it (re-arm), or it would watch a lease that no longer holds the key.
-  void SetOnLeaseMoved(std::function<void(int64_t lease, MonoTime deadline, int ttl_s)> f);
+  void SetOnLeaseMoved(std::function<void(int64_t lease, MonoTime deadline, int ttl_s)> f) override;
   // Keepalives are sent only while `allow` returns true (the PostgreSQL health gate, agent/pg_health.h).
-  void SetRenewGate(std::function<bool()> allow) { keeper_state_->SetGate(std::move(allow)); }
+  void SetRenewGate(std::function<bool()> allow) override { keeper_state_->SetGate(std::move(allow)); }
   // Keepalives acknowledged / failed (metrics).
-  uint64_t LeaseRenewals() const { return keeper_state_->renewals(); }
-  uint64_t LeaseFailures() const { return keeper_state_->failures(); }
+  uint64_t LeaseRenewals() const override { return keeper_state_->renewals(); }
+  uint64_t LeaseFailures() const override { return keeper_state_->failures(); }
 
  private:
   std::string Key(const char* rel) const { return prefix_ + rel; }
