@@ -74,8 +74,9 @@ bool IpAllowed(const std::string& ip, const std::string& entry);
 
 // POST /failsafe: only a member of this cluster may vouch for itself as the running primary (a replica that accepts
 // stops racing for the leader key for ttl). `body` is the parsed request; `failsafe_key` is the `failsafe` key as
-// last seen (nullopt when absent or not an object); `cluster` may be null. The sender must be listed in the key or, when there is no
-// key, have a member key, and must not claim to be `self`. Returns the refusal (400 / 403 / 503) or nullopt.
+// last seen (nullopt when absent or not an object); `cluster` may be null. The sender must be listed in the key or,
+// when there is no key, have a member key, and must not claim to be `self`. Returns the refusal (400 / 403 / 503) or
+// nullopt.
 std::optional<HttpServerResponse> CheckFailsafeSender(const Json& body,
                                                       const std::optional<FailsafeTopology>& failsafe_key,
                                                       const ClusterView* cluster, const std::string& self);

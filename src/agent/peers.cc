@@ -86,8 +86,8 @@ std::vector<ha::PeerStatus> CheckMembers(const ClusterView& cluster, const std::
   return out;
 }
 
-bool PostFailsafe(const std::optional<FailsafeTopology>& failsafe, const std::string& self, const std::string& body, Duration timeout,
-                  const PeerTls& tls) {
+bool PostFailsafe(const std::optional<FailsafeTopology>& failsafe, const std::string& self, const std::string& body,
+                  Duration timeout, const PeerTls& tls) {
   if (!failsafe || !failsafe->contains(self)) return false;
   std::vector<std::future<bool>> futures;
   for (const auto& [name, url] : *failsafe) {

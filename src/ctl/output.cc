@@ -125,9 +125,10 @@ Json ListJson(const std::string& scope, const ClusterView& c) {
 
 std::string HistoryTable(const std::vector<HistoryLine>& history) {
   std::vector<std::vector<std::string>> rows;
+  rows.reserve(history.size());
   for (const auto& h : history) {
-    rows.push_back({std::to_string(h.timeline), h.lsn ? std::to_string(*h.lsn) : "", h.reason, h.timestamp,
-                    h.new_leader});
+    rows.push_back(
+        {std::to_string(h.timeline), h.lsn ? std::to_string(*h.lsn) : "", h.reason, h.timestamp, h.new_leader});
   }
   return Table({"TL", "LSN", "Reason", "Timestamp", "New Leader"}, rows, {true, true, false, false, false}, "");
 }

@@ -92,7 +92,7 @@ struct ClusterView {
   std::optional<SyncState> sync;
   int64_t sync_mod_revision = 0;
   std::optional<FailsafeTopology> failsafe;  // maintained by the leader in failsafe mode; absent when not an object
-  std::optional<std::string> failovers;  // the raw `failovers` key: decoded where used (dcs/failovers.h)
+  std::optional<std::string> failovers;      // the raw `failovers` key: decoded where used (dcs/failovers.h)
   int64_t failovers_mod_revision = 0;
 
   const Member* FindMember(const std::string& name) const;

@@ -51,7 +51,8 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
     d->message = why;
     return true;
   };
-  if (!f) return cleanup(Reason::kFailoverKeyInvalid, "Cleaning up failover key: it cannot be parsed or asks for nothing");
+  if (!f)
+    return cleanup(Reason::kFailoverKeyInvalid, "Cleaning up failover key: it cannot be parsed or asks for nothing");
   if ((!f->leader.empty() && f->leader != me) || f->member == me) {
     // A request for another leader, or the one that made us leader: done.
     LeaderHousekeeping(in, d);

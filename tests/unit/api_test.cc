@@ -44,7 +44,8 @@ TEST_F(ApiTest, ClusterJsonHasPatronisFields) {
   EXPECT_EQ(j["members"][2]["tags"]["nofailover"], true);
   EXPECT_EQ(j["pause"], true);
   EXPECT_EQ(j["scope"], "demo");
-  c_.failover = DecodeFailover(Json{{"leader", "pg0"}, {"member", "pg1"}, {"scheduled_at", "2099-01-01T00:00:00+00:00"}});
+  c_.failover =
+      DecodeFailover(Json{{"leader", "pg0"}, {"member", "pg1"}, {"scheduled_at", "2099-01-01T00:00:00+00:00"}});
   j = api::ClusterJson(*cfg_, c_, false);
   EXPECT_EQ(j["scheduled_switchover"]["from"], "pg0");
   EXPECT_EQ(j["scheduled_switchover"]["to"], "pg1");

@@ -13,9 +13,11 @@ using Json = nlohmann::json;
 using Names = std::vector<std::string>;
 
 // Values of every JSON type and a few that are not JSON at all.
-const std::vector<std::string> kGarbage = {"",      "{",    "null", "[]",  "[1,2]", "7",  "-1.5", "\"text\"",
-                                           "true",  "{}",   "\xff", " ",   "{\"a\"", "][", "leader:",
-                                           "{\"leader\":{\"x\":1},\"sync_standby\":7,\"member\":[1],\"slots\":5}"};
+const std::vector<std::string> kGarbage = {
+    "",       "{",  "null",    "[]",
+    "[1,2]",  "7",  "-1.5",    "\"text\"",
+    "true",   "{}", "\xff",    " ",
+    "{\"a\"", "][", "leader:", "{\"leader\":{\"x\":1},\"sync_standby\":7,\"member\":[1],\"slots\":5}"};
 
 TEST(SyncStateTest, PatroniShapes) {
   SyncState s = DecodeSync(std::string(R"({"leader":"pg0","sync_standby":"pg1"})"));
@@ -39,8 +41,7 @@ TEST(SyncStateTest, PatroniShapes) {
 
 TEST(SyncStateTest, ListsAreTrimmedAsPatroniSplitsThem) {
   // SyncState.members: [s.strip() for s in sync_standby.split(',')], empty names dropped.
-  EXPECT_EQ(DecodeSync(std::string(R"({"leader":"pg0","sync_standby":" pg1 , pg2 "})")).members,
-            (Names{"pg1", "pg2"}));
+  EXPECT_EQ(DecodeSync(std::string(R"({"leader":"pg0","sync_standby":" pg1 , pg2 "})")).members, (Names{"pg1", "pg2"}));
   EXPECT_EQ(DecodeSync(std::string(R"({"leader":"pg0","sync_standby":",pg1,,\tpg2,"})")).members,
             (Names{"pg1", "pg2"}));
   EXPECT_TRUE(DecodeSync(std::string(R"({"leader":"pg0","sync_standby":" , "})")).members.empty());
@@ -57,8 +58,7 @@ TEST(SyncStateTest, WrongTypesAndGarbageAreEmpty) {
   SyncState s = DecodeSync(Json{{"leader", 5}, {"sync_standby", 7}, {"quorum", "x"}});
   EXPECT_EQ(s, SyncState{});
   // A list of names is not what Patroni writes; pgwarden always read one, and still does.
-  EXPECT_EQ(DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", {"pg1", 3, " pg2"}}}).members,
-            (Names{"pg1", "pg2"}));
+  EXPECT_EQ(DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", {"pg1", 3, " pg2"}}}).members, (Names{"pg1", "pg2"}));
 }
 
 TEST(SyncStateTest, EncodeDecodeRoundTrip) {
@@ -133,7 +133,8 @@ TEST(FailoverKeyTest, GarbageNeverThrows) {
 }
 
 TEST(FailsafeTopologyTest, Shapes) {
-  auto t = DecodeFailsafe(std::string(R"({"pg0":"http://10.0.0.1:8008/patroni","pg1":"http://10.0.0.2:8008/patroni"})"));
+  auto t =
+      DecodeFailsafe(std::string(R"({"pg0":"http://10.0.0.1:8008/patroni","pg1":"http://10.0.0.2:8008/patroni"})"));
   ASSERT_TRUE(t);
   EXPECT_EQ(t->size(), 2u);
   EXPECT_EQ(t->at("pg1"), "http://10.0.0.2:8008/patroni");
@@ -172,11 +173,12 @@ TEST(StatusKeyTest, Shapes) {
 }
 
 TEST(HistoryTest, Shapes) {
-  auto h = DecodeHistory(Json::parse(
-      R"([[1,25165984,"no recovery target specified","2026-01-01T10:00:05.300000+00:00","pg1"],)"
-      R"([2,50331744,"no recovery target specified"],"junk",[],["3",1],[4,null,7,8,9]])"));
+  auto h = DecodeHistory(
+      Json::parse(R"([[1,25165984,"no recovery target specified","2026-01-01T10:00:05.300000+00:00","pg1"],)"
+                  R"([2,50331744,"no recovery target specified"],"junk",[],["3",1],[4,null,7,8,9]])"));
   ASSERT_EQ(h.size(), 3u);
-  EXPECT_EQ(h[0], (HistoryLine{1, 25165984, "no recovery target specified", "2026-01-01T10:00:05.300000+00:00", "pg1"}));
+  EXPECT_EQ(h[0],
+            (HistoryLine{1, 25165984, "no recovery target specified", "2026-01-01T10:00:05.300000+00:00", "pg1"}));
   // A line written before Patroni 1.6: no timestamp, no leader.
   EXPECT_EQ(h[1], (HistoryLine{2, 50331744, "no recovery target specified", "", ""}));
   EXPECT_EQ(h[2], (HistoryLine{4, std::nullopt, "", "", ""}));
@@ -187,7 +189,9 @@ TEST(HistoryTest, Shapes) {
   EXPECT_TRUE(DecodeHistory(Json::object()).empty());
 }
 
-etcd::KeyValue KV(const std::string& k, const std::string& v, int64_t mod) { return etcd::KeyValue{k, v, mod, mod, 1, 0}; }
+etcd::KeyValue KV(const std::string& k, const std::string& v, int64_t mod) {
+  return etcd::KeyValue{k, v, mod, mod, 1, 0};
+}
 
 ClusterView View(const std::vector<etcd::KeyValue>& kvs) {
   std::map<std::string, etcd::KeyValue> m;
