@@ -103,6 +103,9 @@ TEST_F(SyncDecideTest, OnlyTheFormerLeaderOrASyncStandbyMayRace) {
   EXPECT_NE(d.message.find("synchronous mode"), std::string::npos);
   cluster_.sync = DecodeSync(Json{{"leader", "pgX"}, {"sync_standby", "pg0,pg1"}});
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kCheckPeers});
+  // Patroni strips each name of the list: " pg0" is pg0 (it used to be read as a member named " pg0").
+  cluster_.sync = DecodeSync(Json{{"leader", "pgX"}, {"sync_standby", "pg1, pg0"}});
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kCheckPeers});
   cluster_.sync = DecodeSync(Json{{"leader", "pgX"}, {"sync_standby", nullptr}});
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kWait}) << "no synchronous standby: only the former leader";
 }
