@@ -360,7 +360,7 @@ void Agent::Cycle() {
   }
   {
     std::lock_guard<std::mutex> l(failsafe_mu_);
-    failsafe_members_ = view->failsafe ? *view->failsafe : Json();
+    failsafe_members_ = view->failsafe;
   }
   // The failsafe thread asks the members; the loop only reads the outcome, so it never waits on them.
   auto confirmed = [&] {

@@ -130,7 +130,7 @@ class Agent {
   std::atomic<int64_t> failsafe_primary_until_ms_{0};    // MonoTime ms: a primary vouched for itself via POST /failsafe
   std::atomic<int64_t> failsafe_confirmed_until_ms_{0};  // MonoTime ms: members' promise not to race covers us
   std::mutex failsafe_mu_;                               // guards failsafe_members_
-  Json failsafe_members_;                                // the `failsafe` key as last seen
+  std::optional<FailsafeTopology> failsafe_members_;     // the `failsafe` key as last seen
   std::thread failsafe_thread_;
 
   // What earlier cycles learned, for the decision core (ha::Inputs).

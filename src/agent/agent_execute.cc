@@ -181,8 +181,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       std::string list;
       for (const auto& n : a.sync) list += (list.empty() ? "" : ",") + n;
       log_.Info("Synchronous standby status assigned to [" + list + "]");
-      Json j = {{"leader", cfg_->name}, {"sync_standby", list.empty() ? Json(nullptr) : Json(list)}};
-      return dcs_->WriteSync(j.dump(), view.sync ? view.sync_mod_revision : 0);
+      return dcs_->WriteSync(EncodeSync(cfg_->name, a.sync), view.sync_mod_revision);
     }
     case ActionType::kRestart: {
       restart_requested_ = false;
@@ -205,7 +204,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       if (!s.ok() && primary) primary_start_failed_ = true;
       return s;
     }
-    case ActionType::kWriteFailsafe: return dcs_->WriteFailsafe(ha::FailsafeMembers(view).dump());
+    case ActionType::kWriteFailsafe: return dcs_->WriteFailsafe(EncodeFailsafe(ha::FailsafeMembers(view)));
     case ActionType::kWriteStatus: return dcs_->WriteStatus(EncodeStatus(a.optime, a.slot_lsns));
     case ActionType::kSyncSlots: return SyncSlots(a, local);
     case ActionType::kOpenGate: {
@@ -230,7 +229,7 @@ Status Agent::SyncSlots(const ha::Action& a, const LocalView& local) {
 
 void Agent::AdvanceToPublished(const ClusterView& view) {
   if (!dyn_.use_slots) return;
-  auto published = ha::StatusSlots(view);
+  const auto& published = view.status.slots;
   LocalView now = pg_->Observe();
   std::map<std::string, int64_t> to;
   std::string mine = SlotNameFromMemberName(cfg_->name);

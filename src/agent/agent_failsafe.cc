@@ -18,7 +18,7 @@ void Agent::HoldBackAfterRestartInFailsafe(const ClusterView& view) {
   // primary still running on failsafe). Without a failsafe key nobody asked it to promise anything.
   if (failsafe_restart_checked_ || !dyn_.failsafe_mode) return;
   failsafe_restart_checked_ = true;
-  if (!view.failsafe || !view.failsafe->is_object() || !view.failsafe->contains(cfg_->name)) return;
+  if (!view.failsafe || !view.failsafe->contains(cfg_->name)) return;
   int64_t until = (started_at_ + Duration(int64_t{dyn_.ttl} * 1000)).time_since_epoch().count();
   restart_hold_until_ms_ = until;
   int64_t prev = failsafe_primary_until_ms_.load();
@@ -48,7 +48,7 @@ bool Agent::ConfirmFailsafe() {
     return false;
   }
   failsafe_withheld_ = false;
-  Json members;
+  std::optional<FailsafeTopology> members;
   {
     std::lock_guard<std::mutex> fl(failsafe_mu_);
     members = failsafe_members_;

@@ -18,12 +18,12 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
   // looking at its peers (decide_replica.cc), so nothing needs to be published before the release.
   bool named_in_key = false;
   if (!candidate.empty() && view.failover) {
-    auto f = ha::ParseFailover(*view.failover);
+    const auto& f = view.failover->request;
     named_in_key = f && f->member == candidate;
     if (f && f->member.empty()) {
       // A switchover without a named candidate: name the one the core chose, so that it promotes in the cycle the
       // key is released (watch event) instead of checking its peers and waiting a loop (issue 10 item 12).
-      Json named = *view.failover;
+      Json named = view.failover->raw.is_object() ? view.failover->raw : Json::object();
       named["leader"] = cfg_->name;
       named["member"] = candidate;
       Status w = dcs_->ApiSetFailover(named.dump());
@@ -107,8 +107,7 @@ Status Agent::PromoteNow(const ClusterView& view) {
   sync_added_lsn_.clear();
   if (dyn_.synchronous_mode) {
     // Before promoting: nobody is a synchronous standby of the new leader yet (reference §3.3).
-    Json j = {{"leader", cfg_->name}, {"sync_standby", nullptr}};
-    Status w = dcs_->WriteSync(j.dump(), view.sync ? view.sync_mod_revision : 0);
+    Status w = dcs_->WriteSync(EncodeSync(cfg_->name, {}), view.sync_mod_revision);
     if (!w.ok()) {
       Status rel = dcs_->DeleteLeader();
       if (!rel.ok()) log_.Warn(rel.message());
@@ -154,7 +153,7 @@ Status Agent::WriteHistoryAfterPromote(const ClusterView& view, const LocalView&
     log_.Warn("promoted, but cannot read the timeline history: " + text.status().message());
     return Status::Ok();
   }
-  Json history = view.history.is_array() ? view.history : Json::array();
+  Json history = view.history_raw;
   std::istringstream in(*text);
   std::string line;
   while (std::getline(in, line)) {

@@ -41,9 +41,9 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
   auto view = dcs_->ClusterSnapshot();  // not copied: most requests are health checks that only look
   const ClusterView* cv = view.get();
   // The `failsafe` key as last seen: the loop's copy when the view is gone (etcd down is when it matters).
-  Json failsafe_key;
+  std::optional<FailsafeTopology> failsafe_key;
   if (cv && cv->failsafe) {
-    failsafe_key = *cv->failsafe;
+    failsafe_key = cv->failsafe;
   } else if (!cv) {
     std::lock_guard<std::mutex> l(failsafe_mu_);
     failsafe_key = failsafe_members_;
@@ -73,7 +73,7 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
       return api::JsonBody(200, api::ClusterJson(*cfg_, *cv, s.paused));
     }
     if (route == "/history") {
-      return api::JsonBody(200, cv && cv->history.is_array() ? cv->history : Json::array());
+      return api::JsonBody(200, cv ? cv->history_raw : Json::array());
     }
     // pgwarden's record of every leader change (docs/rest-api.md): /history keeps Patroni's format.
     if (route == "/failovers") return api::FailoversResponse(cv);
@@ -153,7 +153,7 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
   }
   if (req.method == "DELETE" && route == "/switchover") {
     if (!cv || !cv->failover) return api::Text(404, "no switchover is scheduled");
-    auto f = ha::ParseFailover(*cv->failover);
+    const auto& f = cv->failover->request;
     if (!f || !f->scheduled_at) return api::Text(404, "no switchover is scheduled");
     HttpServerResponse r;
     r.deferred = [this]() -> HttpServerResponse {  // an etcd write: never on the server thread

@@ -60,7 +60,7 @@ Json ClusterJson(const Config& cfg, const ClusterView& c, bool paused) {
   out["scope"] = cfg.scope;
   if (paused) out["pause"] = true;
   if (c.failover) {
-    auto f = ha::ParseFailover(*c.failover);
+    const auto& f = c.failover->request;
     if (f && f->scheduled_at) {
       nlohmann::ordered_json s;
       s["at"] = IsoTimestamp(*f->scheduled_at);
@@ -392,7 +392,8 @@ std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView
   return o.str();
 }
 
-std::optional<HttpServerResponse> CheckFailsafeSender(const Json& body, const Json& failsafe_key,
+std::optional<HttpServerResponse> CheckFailsafeSender(const Json& body,
+                                                      const std::optional<FailsafeTopology>& failsafe_key,
                                                       const ClusterView* cluster, const std::string& self) {
   if (!body.is_object() || !body.contains("name") || !body.at("name").is_string() ||
       body.at("name").get<std::string>().empty()) {
@@ -400,8 +401,8 @@ std::optional<HttpServerResponse> CheckFailsafeSender(const Json& body, const Js
   }
   const std::string name = body.at("name").get<std::string>();
   if (name == self) return Text(403, "POST /failsafe from \"" + name + "\": that is this node's own name");
-  if (failsafe_key.is_object() && !failsafe_key.empty()) {
-    if (failsafe_key.contains(name)) return std::nullopt;
+  if (failsafe_key && !failsafe_key->empty()) {
+    if (failsafe_key->contains(name)) return std::nullopt;
     return Text(403, "POST /failsafe from \"" + name +
                          "\", which is not listed in the failsafe key: only members "
                          "of this cluster may vouch for a primary");
@@ -411,10 +412,10 @@ std::optional<HttpServerResponse> CheckFailsafeSender(const Json& body, const Js
   return Text(403, "POST /failsafe from \"" + name + "\", which is not a member of this cluster");
 }
 
-HttpServerResponse FailsafeListing(bool failsafe_mode, const Json& failsafe_key) {
+HttpServerResponse FailsafeListing(bool failsafe_mode, const std::optional<FailsafeTopology>& failsafe_key) {
   if (!failsafe_mode) return Text(502, "Failsafe mode is not enabled");
-  if (!failsafe_key.is_object()) return Text(502, "No failsafe topology in DCS");
-  return JsonBody(200, failsafe_key);
+  if (!failsafe_key) return Text(502, "No failsafe topology in DCS");
+  return JsonBody(200, Json(*failsafe_key));
 }
 
 bool FailsafeActive(const FailsafeClock& f) {

@@ -75,14 +75,16 @@ bool IpAllowed(const std::string& ip, const std::string& entry);
 
 // POST /failsafe: only a member of this cluster may vouch for itself as the running primary (a replica that accepts
 // stops racing for the leader key for ttl). `body` is the parsed request; `failsafe_key` is the `failsafe` key as
-// last seen (null when absent); `cluster` may be null. The sender must be listed in the key or, when there is no
-// key, have a member key, and must not claim to be `self`. Returns the refusal (400 / 403 / 503) or nullopt.
-std::optional<HttpServerResponse> CheckFailsafeSender(const Json& body, const Json& failsafe_key,
+// last seen (nullopt when absent or not an object); `cluster` may be null. The sender must be listed in the key or,
+// when there is no key, have a member key, and must not claim to be `self`. Returns the refusal (400 / 403 / 503) or
+// nullopt.
+std::optional<HttpServerResponse> CheckFailsafeSender(const Json& body,
+                                                      const std::optional<FailsafeTopology>& failsafe_key,
                                                       const ClusterView* cluster, const std::string& self);
 
 // GET /failsafe: the `failsafe` key ({name: api_url}) as last seen, 502 when failsafe mode is off or there is no
 // such key (Patroni answers 502 unless the key holds an object).
-HttpServerResponse FailsafeListing(bool failsafe_mode, const Json& failsafe_key);
+HttpServerResponse FailsafeListing(bool failsafe_mode, const std::optional<FailsafeTopology>& failsafe_key);
 
 // `failsafe_mode_is_active` in the status JSON and /metrics, as Patroni reports it, from the agent's clocks (all
 // on the monotonic clock): a primary is on failsafe while its lease is unrenewed for longer than `suspect_after`

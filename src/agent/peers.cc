@@ -86,14 +86,14 @@ std::vector<ha::PeerStatus> CheckMembers(const ClusterView& cluster, const std::
   return out;
 }
 
-bool PostFailsafe(const Json& failsafe, const std::string& self, const std::string& body, Duration timeout,
-                  const PeerTls& tls) {
-  if (!failsafe.is_object() || !failsafe.contains(self)) return false;
+bool PostFailsafe(const std::optional<FailsafeTopology>& failsafe, const std::string& self, const std::string& body,
+                  Duration timeout, const PeerTls& tls) {
+  if (!failsafe || !failsafe->contains(self)) return false;
   std::vector<std::future<bool>> futures;
-  for (const auto& [name, url] : failsafe.items()) {
+  for (const auto& [name, url] : *failsafe) {
     if (name == self) continue;
-    if (!url.is_string()) return false;
-    std::string base = url.get<std::string>();
+    if (url.empty()) return false;  // an api_url that was not a string: that member cannot be asked
+    std::string base = url;
     auto slash = base.find('/', base.find("://") == std::string::npos ? 0 : base.find("://") + 3);
     if (slash != std::string::npos) base = base.substr(0, slash);
     futures.push_back(std::async(std::launch::async, [base, body, timeout, tls] {

@@ -30,7 +30,7 @@ std::vector<ha::PeerStatus> CheckMembers(const ClusterView& cluster, const std::
 
 // Failsafe mode: POSTs `body` to /failsafe of every member listed in the `failsafe` key except `self`, in parallel.
 // True only when every one answered "200 Accepted" (and `self` is listed).
-bool PostFailsafe(const Json& failsafe, const std::string& self, const std::string& body, Duration timeout,
-                  const PeerTls& tls = {});
+bool PostFailsafe(const std::optional<FailsafeTopology>& failsafe, const std::string& self, const std::string& body,
+                  Duration timeout, const PeerTls& tls = {});
 
 }  // namespace pgw

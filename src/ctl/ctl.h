@@ -28,7 +28,7 @@ std::vector<std::pair<std::string, int>> TopologyOrder(const ClusterView& c);
 // `list -f json`: one object per member with the table's columns.
 Json ListJson(const std::string& scope, const ClusterView& c);
 // patronictl's `history` table (pure).
-std::string HistoryTable(const Json& history);
+std::string HistoryTable(const std::vector<HistoryLine>& history);
 // `history -v`: patronictl's table, then the leader changes of the `failovers` key (history_verbose.cc). A key that
 // does not decode is reported under the first table, with the reason.
 std::string HistoryVerbose(const ClusterView& c);

@@ -19,7 +19,6 @@ std::string HostOf(const Member& m) {
 
 std::string RoleLabel(const ClusterView& c, const std::string& name) {
   if (c.leader && c.leader->name == name) return ha::IsStandbyCluster(c) ? "Standby Leader" : "Leader";
-  // `sync_standby` is a comma-separated list with synchronous_node_count >= 2: decoded where the agent decodes it.
   auto standbys = ha::SyncStandbys(c, ha::SyncLeader(c));
   if (std::find(standbys.begin(), standbys.end(), name) != standbys.end()) return "Sync Standby";
   return "Replica";
@@ -124,20 +123,12 @@ Json ListJson(const std::string& scope, const ClusterView& c) {
   return out;
 }
 
-std::string HistoryTable(const Json& history) {
+std::string HistoryTable(const std::vector<HistoryLine>& history) {
   std::vector<std::vector<std::string>> rows;
-  if (history.is_array()) {
-    for (const auto& e : history) {
-      if (!e.is_array()) continue;
-      std::vector<std::string> r;
-      for (size_t i = 0; i < 5; ++i) {
-        if (i < e.size())
-          r.push_back(e[i].is_string() ? e[i].get<std::string>() : e[i].dump());
-        else
-          r.push_back("");
-      }
-      rows.push_back(r);
-    }
+  rows.reserve(history.size());
+  for (const auto& h : history) {
+    rows.push_back(
+        {std::to_string(h.timeline), h.lsn ? std::to_string(*h.lsn) : "", h.reason, h.timestamp, h.new_leader});
   }
   return Table({"TL", "LSN", "Reason", "Timestamp", "New Leader"}, rows, {true, true, false, false, false}, "");
 }

@@ -100,13 +100,12 @@ Sample Sampler::Take() {
     ms.pg_error = "no member key, so no address";
     s.members.push_back(ms);
   }
-  for (const auto& e : c.history) {
-    if (!e.is_array() || e.empty() || !e[0].is_number_integer()) continue;
+  for (const auto& line : c.history) {
     HistoryEntry h;
-    h.timeline = e[0].get<int>();
-    if (e.size() > 2 && e[2].is_string()) h.reason = e[2].get<std::string>();
-    if (e.size() > 3 && e[3].is_string()) h.timestamp = e[3].get<std::string>();
-    if (e.size() > 4 && e[4].is_string()) h.new_leader = e[4].get<std::string>();
+    h.timeline = static_cast<int>(line.timeline);
+    h.reason = line.reason;
+    h.timestamp = line.timestamp;
+    h.new_leader = line.new_leader;
     s.history.push_back(h);
   }
   // Sessions of members that left the cluster are closed.

@@ -90,6 +90,8 @@ ClusterView BuildClusterView(const std::string& prefix, const std::map<std::stri
   ClusterView v;
   v.revision = revision;
   std::string members_prefix = prefix + keys::kMembers;
+  bool status_seen = false;
+  std::optional<int64_t> leader_optime;
   for (const auto& [key, kv] : kvs) {
     if (key.rfind(prefix, 0) != 0) continue;
     std::string rel = key.substr(prefix.size());
@@ -103,30 +105,25 @@ ClusterView BuildClusterView(const std::string& prefix, const std::map<std::stri
     } else if (rel == keys::kLeader) {
       v.leader = LeaderKey{kv.value, kv.lease, kv.mod_revision, kv.create_revision};
     } else if (rel == keys::kStatus) {
-      auto j = ParseJson(kv.value);
-      if (j && j->is_object()) {
-        v.status = *j;
-        if (j->contains("optime") && j->at("optime").is_number_integer()) v.last_lsn = j->at("optime").get<int64_t>();
-      }
-    } else if (rel == "optime/leader" && !v.last_lsn) {
-      try {
-        v.last_lsn = std::stoll(kv.value);
-      } catch (const std::exception&) {
-      }
+      status_seen = true;
+      v.status = DecodeStatus(kv.value);
+    } else if (rel == "optime/leader") {
+      leader_optime = DecodeLeaderOptime(kv.value);
     } else if (rel == keys::kHistory) {
       auto j = ParseJson(kv.value);
-      if (j && j->is_array()) v.history = *j;
+      if (j && j->is_array()) v.history_raw = *j;
+      v.history = DecodeHistory(v.history_raw);
     } else if (rel == keys::kFailover) {
-      v.failover = ParseJson(kv.value);
+      v.failover = DecodeFailover(kv.value);
       v.failover_mod_revision = kv.mod_revision;
     } else if (rel == keys::kSync) {
-      v.sync = ParseJson(kv.value);
+      v.sync = DecodeSync(kv.value);
       v.sync_mod_revision = kv.mod_revision;
     } else if (rel == keys::kFailovers) {
       v.failovers = kv.value;
       v.failovers_mod_revision = kv.mod_revision;
     } else if (rel == keys::kFailsafe) {
-      v.failsafe = ParseJson(kv.value);
+      v.failsafe = DecodeFailsafe(kv.value);
     } else if (key.rfind(members_prefix, 0) == 0) {
       Member m;
       m.name = key.substr(members_prefix.size());
@@ -156,6 +153,8 @@ ClusterView BuildClusterView(const std::string& prefix, const std::map<std::stri
       v.members[m.name] = std::move(m);
     }
   }
+  // As Patroni: the legacy optime/leader key counts only when there is no status key.
+  v.last_lsn = status_seen ? v.status.optime : leader_optime;
   return v;
 }
 

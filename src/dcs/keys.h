@@ -13,6 +13,7 @@
 
 #include "common/hostport.h"
 #include "dcs/etcd_codec.h"
+#include "dcs/key_values.h"
 
 namespace pgw {
 
@@ -77,15 +78,21 @@ struct ClusterView {
   int64_t config_mod_revision = 0;
   std::optional<LeaderKey> leader;
   std::map<std::string, Member> members;
-  std::optional<int64_t> last_lsn;  // status.optime
-  Json status = Json::object();
-  Json history = Json::array();
-  std::optional<Json> failover;
+  // The leader's last known WAL position: status.optime, or the legacy optime/leader key when there is no status.
+  std::optional<int64_t> last_lsn;
+  StatusKey status;
+  std::vector<HistoryLine> history;
+  Json history_raw = Json::array();  // the key's lines as stored, for GET /history and for appending to them
+  // Present whenever the key exists (its request absent when it asks for nothing): the leader deletes what it
+  // cannot use.
+  std::optional<FailoverKey> failover;
   int64_t failover_mod_revision = 0;
-  std::optional<Json> sync;
+  // Present whenever the key exists, empty when it does not decode: a leader writes it with compare-and-swap on
+  // sync_mod_revision (0 only when there is no key) and deletes it outside synchronous mode.
+  std::optional<SyncState> sync;
   int64_t sync_mod_revision = 0;
-  std::optional<Json> failsafe;          // {name: api_url}, maintained by the leader in failsafe mode
-  std::optional<std::string> failovers;  // the raw `failovers` key: decoded where used (dcs/failovers.h)
+  std::optional<FailsafeTopology> failsafe;  // maintained by the leader in failsafe mode; absent when not an object
+  std::optional<std::string> failovers;      // the raw `failovers` key: decoded where used (dcs/failovers.h)
   int64_t failovers_mod_revision = 0;
 
   const Member* FindMember(const std::string& name) const;

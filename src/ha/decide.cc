@@ -54,23 +54,8 @@ Decision Paused(const Inputs& in, Decision d) {
 
 }  // namespace
 
-std::optional<FailoverRequest> ParseFailover(const Json& j) {
-  if (!j.is_object()) return std::nullopt;
-  FailoverRequest f;
-  if (j.contains("leader") && j["leader"].is_string()) f.leader = j["leader"];
-  if (j.contains("member") && j["member"].is_string()) f.member = j["member"];
-  if (f.member.empty() && j.contains("candidate") && j["candidate"].is_string()) f.member = j["candidate"];
-  if (j.contains("scheduled_at") && j["scheduled_at"].is_string()) {
-    bool zone = false;
-    auto t = ParseIsoTimestamp(j["scheduled_at"].get<std::string>(), &zone);
-    if (!t) return std::nullopt;
-    f.scheduled_at = *t;
-  }
-  return f;
-}
-
-Json FailsafeMembers(const ClusterView& c) {
-  Json j = Json::object();
+FailsafeTopology FailsafeMembers(const ClusterView& c) {
+  FailsafeTopology j;
   for (const auto& [name, m] : c.members) {
     if (!m.api_url.empty()) j[name] = m.api_url;
   }

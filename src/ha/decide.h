@@ -76,14 +76,6 @@ struct Inputs {
   std::map<std::string, int64_t> sync_added_lsn;
 };
 
-// The `failover` key (written by POST /switchover and /failover, patronictl, or by hand).
-struct FailoverRequest {
-  std::string leader;
-  std::string member;
-  std::optional<double> scheduled_at;  // wall seconds
-};
-std::optional<FailoverRequest> ParseFailover(const Json& j);
-
 // Whether pg_control says this data directory was last a primary (running, crashed, or shut down as primary).
 bool WasPrimary(const LocalView& l);
 // Whether pg_control says PostgreSQL died as a primary (crashed, or crashed again during crash recovery).
@@ -110,7 +102,7 @@ std::string RenderSyncNames(const std::vector<std::string>& names, int count, bo
 std::string SynchronousNote(const DynamicConfig& dyn, const ClusterView& c, const std::string& me);
 
 // `failsafe` as the leader publishes it: {name: api_url} of every member.
-Json FailsafeMembers(const ClusterView& c);
+FailsafeTopology FailsafeMembers(const ClusterView& c);
 
 enum class ActionType {
   kAttemptInitialize,  // create-only race for `initialize`; the rest of the plan runs only if we won

@@ -29,7 +29,7 @@ void LeaderHousekeeping(const Inputs& in, Decision* d) {
   }
   const LocalView& l = *in.local;
   auto published = PublishedSlots(*in.config, in.dynamic, *in.cluster, l);
-  if (!in.cluster->last_lsn || *in.cluster->last_lsn != l.wal_position || StatusSlots(*in.cluster) != published) {
+  if (!in.cluster->last_lsn || *in.cluster->last_lsn != l.wal_position || in.cluster->status.slots != published) {
     Action a = Act(ActionType::kWriteStatus);
     a.optime = l.wal_position;
     a.slot_lsns = published;
@@ -44,14 +44,15 @@ void LeaderHousekeeping(const Inputs& in, Decision* d) {
 bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
   const ClusterView& c = *in.cluster;
   const std::string& me = in.config->name;
-  auto f = ParseFailover(*c.failover);
+  const auto& f = c.failover->request;
   auto cleanup = [&](Reason reason, const std::string& why) {
     d->actions = {Act(ActionType::kDeleteFailover)};
     d->reason = reason;
     d->message = why;
     return true;
   };
-  if (!f) return cleanup(Reason::kFailoverKeyInvalid, "Cleaning up failover key: it cannot be parsed");
+  if (!f)
+    return cleanup(Reason::kFailoverKeyInvalid, "Cleaning up failover key: it cannot be parsed or asks for nothing");
   if ((!f->leader.empty() && f->leader != me) || f->member == me) {
     // A request for another leader, or the one that made us leader: done.
     LeaderHousekeeping(in, d);

@@ -13,8 +13,7 @@ namespace pgw::ha {
 // exactly those to confirm it is alive, so an unlisted member cannot know whether a failsafe primary still runs.
 bool FailsafeExcludes(const Inputs& in, const std::string& name) {
   const ClusterView& c = *in.cluster;
-  return in.dynamic.failsafe_mode && c.failsafe && c.failsafe->is_object() && !c.failsafe->empty() &&
-         !c.failsafe->contains(name);
+  return in.dynamic.failsafe_mode && c.failsafe && !c.failsafe->empty() && !c.failsafe->contains(name);
 }
 
 // In synchronous mode only the former leader and its synchronous standbys may be promoted (reference §3.5).
@@ -180,7 +179,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   }
   // Nobody holds the lock: the leader race. A manual failover names who should win.
   if (c.failover) {
-    auto f = ParseFailover(*c.failover);
+    const auto& f = c.failover->request;
     if (f && (!f->scheduled_at || *f->scheduled_at <= in.wall_now)) {
       // A candidate outside the failsafe key may not take over either (scenario failsafe_failover_to_unlisted: it
       // promoted next to the failsafe primary), and nobody waits for it.

@@ -12,7 +12,7 @@ namespace {
 // failover (patronictl's failover verb); none (or one scheduled for later) means the lease went.
 std::string KindOf(const ClusterView& view, double now) {
   if (!view.failover) return kKindFailover;
-  auto f = ParseFailover(*view.failover);
+  const auto& f = view.failover->request;
   if (!f || (f->scheduled_at && *f->scheduled_at > now)) return kKindFailover;
   return f->leader.empty() ? kKindManualFailover : kKindSwitchover;
 }
@@ -24,11 +24,7 @@ std::string FallbackOldLeader(const ClusterView& view) {
     auto log = DecodeFailoverLog(*view.failovers);
     if (log.ok() && !log->records.empty()) return log->records.back().new_leader;
   }
-  if (view.history.is_array() && !view.history.empty()) {
-    const Json& e = view.history.back();
-    if (e.is_array() && e.size() >= 5 && e[4].is_string()) return e[4].get<std::string>();
-  }
-  return "";
+  return view.history.empty() ? "" : view.history.back().new_leader;
 }
 
 }  // namespace

@@ -71,7 +71,7 @@ SlotPlan PlanSlots(const Config& cfg, const DynamicConfig& dyn, const ClusterVie
   for (const auto& [name, m] : cluster.members) {
     if (name != cfg.name) live.insert(SlotNameFromMemberName(name));
   }
-  auto published = StatusSlots(cluster);
+  const auto& published = cluster.status.slots;
   std::set<std::string> hold;
   std::map<std::string, const SlotState*> have;
   for (const auto& s : local.slots) {
@@ -133,17 +133,6 @@ std::map<std::string, int64_t> PublishedSlots(const Config& cfg, const DynamicCo
     } else if (s.name != mine && s.restart_lsn > 0) {
       out[s.name] = s.restart_lsn;
     }
-  }
-  return out;
-}
-
-std::map<std::string, int64_t> StatusSlots(const ClusterView& cluster) {
-  std::map<std::string, int64_t> out;
-  if (!cluster.status.is_object() || !cluster.status.contains("slots")) return out;
-  const Json& s = cluster.status.at("slots");
-  if (!s.is_object()) return out;
-  for (const auto& [name, v] : s.items()) {
-    if (v.is_number_integer()) out[name] = v.get<int64_t>();
   }
   return out;
 }

@@ -46,7 +46,5 @@ bool SlotIgnored(const DynamicConfig& dyn, const SlotState& s);
 // permanent physical slot and member slot it holds.
 std::map<std::string, int64_t> PublishedSlots(const Config& cfg, const DynamicConfig& dyn, const ClusterView& cluster,
                                               const LocalView& local);
-// `status.slots` as the leader published it (entries that are not integers are skipped).
-std::map<std::string, int64_t> StatusSlots(const ClusterView& cluster);
 
 }  // namespace pgw::ha

@@ -138,30 +138,11 @@ std::string SynchronousNote(const DynamicConfig& dyn, const ClusterView& c, cons
   return dyn.synchronous_mode_strict ? "waiting" : "alone";
 }
 
-std::string SyncLeader(const ClusterView& c) {
-  if (!c.sync || !c.sync->is_object() || !c.sync->contains("leader") || !c.sync->at("leader").is_string()) return "";
-  return c.sync->at("leader").get<std::string>();
-}
+std::string SyncLeader(const ClusterView& c) { return c.sync ? c.sync->leader : std::string(); }
 
 std::vector<std::string> SyncStandbys(const ClusterView& c, const std::string& leader) {
-  std::vector<std::string> out;
-  if (leader.empty() || SyncLeader(c) != leader) return out;
-  const Json& s = c.sync->contains("sync_standby") ? c.sync->at("sync_standby") : Json();
-  if (s.is_string()) {
-    std::string all = s.get<std::string>();
-    size_t p = 0;
-    while (p <= all.size()) {
-      auto comma = all.find(',', p);
-      std::string n = all.substr(p, comma == std::string::npos ? std::string::npos : comma - p);
-      if (!n.empty()) out.push_back(n);
-      if (comma == std::string::npos) break;
-      p = comma + 1;
-    }
-  } else if (s.is_array()) {
-    for (const auto& x : s) {
-      if (x.is_string()) out.push_back(x.get<std::string>());
-    }
-  }
+  if (leader.empty() || SyncLeader(c) != leader) return {};
+  std::vector<std::string> out = c.sync->members;
   std::sort(out.begin(), out.end());
   return out;
 }

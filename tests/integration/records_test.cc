@@ -133,7 +133,7 @@ TEST_F(RecordsTest, CrashFailoverThenSwitchoverAreBothRecordedWithHowTheOldLeade
   ASSERT_EQ(hist.size(), 2u);
   for (const auto& e : hist) EXPECT_TRUE(e.is_array() && e.size() == 5) << e.dump();
   std::string plain = Ctl({"history"});
-  EXPECT_EQ(plain, ctl::HistoryTable(Json::parse(Key("history")))) << plain;
+  EXPECT_EQ(plain, ctl::HistoryTable(DecodeHistory(Json::parse(Key("history"))))) << plain;
   std::string verbose = Ctl({"history", "-v"}, &code);
   EXPECT_EQ(code, 0);
   std::fprintf(stderr, "history -v:\n%s", verbose.c_str());

@@ -83,10 +83,9 @@ std::string CheckCondition(World& w, const std::vector<std::string>& c, bool* ho
     *holds = node(1)->pg.running;
   } else if (what == "sync" && c.size() >= 2) {
     auto s = w.etcd().Get("sync");
-    Json j = s ? Json::parse(*s, nullptr, false) : Json();
-    std::string v = j.is_object() && j.contains("sync_standby") && j["sync_standby"].is_string()
-                        ? j["sync_standby"].get<std::string>()
-                        : "-";
+    std::string v;
+    for (const auto& n : DecodeSync(s ? *s : std::string()).members) v += (v.empty() ? "" : ",") + n;
+    if (v.empty()) v = "-";
     *holds = v == c[1];
   } else if (what == "timeline" && node(1) && c.size() == 3) {
     *holds = node(1)->pg.timeline == std::atoi(c[2].c_str());

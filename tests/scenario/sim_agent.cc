@@ -246,12 +246,12 @@ void SimAgent::FailsafeTick() {
 bool SimAgent::AcceptFailsafe(const std::string& sender) {
   // agent_http.cc POST /failsafe with api::CheckFailsafeSender: only members listed in the failsafe key (or, with
   // no such key, members of the cluster) may vote.
-  Json key = failsafe_members_;
+  std::optional<FailsafeTopology> key = failsafe_members_;
   auto v = View();
-  if (v.ok() && v->failsafe) key = *v->failsafe;
+  if (v.ok() && v->failsafe) key = v->failsafe;
   if (sender == n_.name) return false;
-  if (key.is_object() && !key.empty()) {
-    if (!key.contains(sender)) return false;
+  if (key && !key->empty()) {
+    if (!key->contains(sender)) return false;
   } else if (!v.ok() || v->FindMember(sender) == nullptr) {
     return false;
   }
@@ -263,11 +263,11 @@ bool SimAgent::ConfirmFailsafe() {
   // Agent::ConfirmFailsafe with peers.cc PostFailsafe; withheld while the PostgreSQL health gate is closed
   // (Agent::PgHealthBlocksLeadership).
   if (Now() < renew_blocked_until_ || (fencer_.armed && !PgHealthy() && n_.pg.running)) return false;
-  Json members = failsafe_members_;
+  std::optional<FailsafeTopology> members = failsafe_members_;
   MonoTime sent = Now();
-  bool all = members.is_object() && members.contains(n_.name);
+  bool all = members && members->contains(n_.name);
   if (all) {
-    for (const auto& [name, url] : members.items()) {
+    for (const auto& [name, url] : *members) {
       if (name == n_.name) continue;
       SimNode* peer = w_.Find(name);
       bool ok = peer != nullptr && peer->agent && w_.Link(n_, *peer) && !peer->f.agent_frozen && !peer->f.agent_dead &&

@@ -125,7 +125,7 @@ class SimAgent {
   bool failsafe_restart_checked_ = false;
   MonoTime restart_hold_until_{Duration(-1)};
   MonoTime failsafe_confirmed_until_{};
-  Json failsafe_members_;
+  std::optional<FailsafeTopology> failsafe_members_;
   ha::PgStateMachine pg_state_;
   std::string sync_note_;
   std::string last_member_json_;

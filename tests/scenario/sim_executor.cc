@@ -88,7 +88,7 @@ void SimAgent::Cycle() {
   if (!failsafe_restart_checked_ && dyn_.failsafe_mode) {
     // Agent::HoldBackAfterRestartInFailsafe
     failsafe_restart_checked_ = true;
-    if (view->failsafe && view->failsafe->is_object() && view->failsafe->contains(n_.name)) {
+    if (view->failsafe && view->failsafe->contains(n_.name)) {
       restart_hold_until_ = born_ + Duration(int64_t{dyn_.ttl} * 1000);
       failsafe_primary_until_ = std::max(failsafe_primary_until_, restart_hold_until_);
     }
@@ -114,7 +114,7 @@ void SimAgent::Cycle() {
     in.peers_checked = true;
     d = ha::Decide(in);
   }
-  failsafe_members_ = view->failsafe ? *view->failsafe : Json();
+  failsafe_members_ = view->failsafe;
   if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckFailsafe) {
     in.failsafe_checked = true;
     in.failsafe_ok = Now() < failsafe_confirmed_until_ - fencer_.Margin() || ConfirmFailsafe();
@@ -274,10 +274,7 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
     }
     case ActionType::kDeleteSync: return DeleteKey("sync");
     case ActionType::kWriteSync: {
-      std::string list;
-      for (const auto& n : a.sync) list += (list.empty() ? "" : ",") + n;
-      Json j = {{"leader", n_.name}, {"sync_standby", list.empty() ? Json(nullptr) : Json(list)}};
-      return WriteSync(j.dump(), view.sync ? view.sync_mod_revision : 0);
+      return WriteSync(EncodeSync(n_.name, a.sync), view.sync_mod_revision);
     }
     case ActionType::kRestart: {
       bool primary = local.running && local.query_ok && !local.in_recovery;
@@ -290,7 +287,7 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       if (!s.ok() && primary) primary_start_failed_ = true;
       return s;
     }
-    case ActionType::kWriteFailsafe: return PutKey("failsafe", ha::FailsafeMembers(view).dump());
+    case ActionType::kWriteFailsafe: return PutKey("failsafe", EncodeFailsafe(ha::FailsafeMembers(view)));
     case ActionType::kWriteStatus: return PutKey("status", EncodeStatus(a.optime, a.slot_lsns));
     case ActionType::kSyncSlots:
       if (!n_.pg.running || n_.pg.frozen) return Unavailable("slots: PostgreSQL unavailable");
@@ -322,10 +319,10 @@ Status SimAgent::DemoteGracefully(const std::string& candidate, const ClusterVie
   // Checkpoint, stop fast (the shutdown checkpoint reaches the streaming replicas), then release the key once a
   // candidate has received it.
   if (!candidate.empty() && view.failover) {
-    auto f = ha::ParseFailover(*view.failover);
+    const auto& f = view.failover->request;
     if (f && f->member.empty()) {
       // A switchover without a named candidate: name the one the core chose (issue 10 item 12).
-      Json named = *view.failover;
+      Json named = view.failover->raw.is_object() ? view.failover->raw : Json::object();
       named["leader"] = n_.name;
       named["member"] = candidate;
       Status wr = PutKey("failover", named.dump());
@@ -360,8 +357,7 @@ Status SimAgent::PromoteNow(const ClusterView& view) {
   }
   sync_added_lsn_.clear();
   if (dyn_.synchronous_mode) {
-    Json j = {{"leader", n_.name}, {"sync_standby", nullptr}};
-    Status wr = WriteSync(j.dump(), view.sync ? view.sync_mod_revision : 0);
+    Status wr = WriteSync(EncodeSync(n_.name, {}), view.sync_mod_revision);
     if (!wr.ok()) {
       (void)DeleteLeader();
       return wr.Context("Postponing promotion because synchronous replication state was updated by somebody else");

@@ -47,7 +47,8 @@ TEST_F(ApiTest, ClusterJsonHasPatronisFields) {
   EXPECT_EQ(j["members"][2]["tags"]["nofailover"], true);
   EXPECT_EQ(j["pause"], true);
   EXPECT_EQ(j["scope"], "demo");
-  c_.failover = Json{{"leader", "pg0"}, {"member", "pg1"}, {"scheduled_at", "2099-01-01T00:00:00+00:00"}};
+  c_.failover =
+      DecodeFailover(Json{{"leader", "pg0"}, {"member", "pg1"}, {"scheduled_at", "2099-01-01T00:00:00+00:00"}});
   j = api::ClusterJson(*cfg_, c_, false);
   EXPECT_EQ(j["scheduled_switchover"]["from"], "pg0");
   EXPECT_EQ(j["scheduled_switchover"]["to"], "pg1");
@@ -56,7 +57,7 @@ TEST_F(ApiTest, ClusterJsonHasPatronisFields) {
 
 // synchronous_node_count >= 2: the agent writes sync_standby as "a,b"; every one of them is a sync standby.
 TEST_F(ApiTest, EverySyncStandbyOfACommaListIsShown) {
-  c_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1,pg2"}};
+  c_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg1,pg2"}});
   Json j = api::ClusterJson(*cfg_, c_, false);
   EXPECT_EQ(j["members"][0]["role"], "leader");
   EXPECT_EQ(j["members"][1]["role"], "sync_standby") << j.dump();
@@ -69,15 +70,15 @@ TEST_F(ApiTest, EverySyncStandbyOfACommaListIsShown) {
   EXPECT_EQ(l[1]["Role"], "Sync Standby");
   EXPECT_EQ(l[2]["Role"], "Sync Standby");
   // One standby is still one name; an empty value names nobody.
-  c_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg2"}};
+  c_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg2"}});
   j = api::ClusterJson(*cfg_, c_, false);
   EXPECT_EQ(j["members"][1]["role"], "replica");
   EXPECT_EQ(j["members"][2]["role"], "sync_standby");
-  c_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  c_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", nullptr}});
   EXPECT_EQ(api::ClusterJson(*cfg_, c_, false)["members"][1]["role"], "replica");
   EXPECT_EQ(ctl::ListTable("demo", c_, false).find("Sync Standby"), std::string::npos);
   // The status JSON of each replica and the /sync health check agree.
-  c_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1,pg2"}};
+  c_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg1,pg2"}});
   EXPECT_TRUE(api::IsSyncStandby(&c_, "pg1"));
   EXPECT_TRUE(api::IsSyncStandby(&c_, "pg2"));
   EXPECT_FALSE(api::IsSyncStandby(&c_, "pg0"));
@@ -136,7 +137,7 @@ TEST_F(ApiTest, SwitchoverRequestsAreCheckedLikePatroni) {
 // acknowledged commits; the API refuses it up front (the agents refuse it too, ha::Decide).
 TEST_F(ApiTest, FailoverWithoutALeaderInSynchronousModeOnlyToASynchronousStandby) {
   c_.leader.reset();
-  c_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg2"}};
+  c_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg2"}});
   auto p = api::PlanSwitchover("failover", Json{{"candidate", "pg1"}}, c_, false, 1.8e9);
   EXPECT_EQ(p.code, 412);
   EXPECT_EQ(p.message, "candidate name does not match with sync_standby");
@@ -172,7 +173,7 @@ TEST_F(ApiTest, HealthChecksForTagsLagSyncAndLiveness) {
   EXPECT_EQ(api::HealthCode(in, "/replica", "tag_rack=1"), 503);
   EXPECT_EQ(api::HealthCode(in, "/async", ""), 200);
   EXPECT_EQ(api::HealthCode(in, "/sync", ""), 503);
-  c_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg0"}};
+  c_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg0"}});
   EXPECT_EQ(api::HealthCode(in, "/sync", ""), 200);
   EXPECT_EQ(api::HealthCode(in, "/async", ""), 503);
   EXPECT_EQ(api::HealthCode(in, "/readiness", ""), 200);
@@ -294,7 +295,7 @@ TEST_F(ApiTest, EditConfigSetPaths) {
 }
 
 TEST_F(ApiTest, OnlyMembersMayVouchThroughPostFailsafe) {
-  Json key = {{"pg0", "http://127.0.0.1:6432/patroni"}, {"pg1", "http://127.0.0.1:6433/patroni"}};
+  FailsafeTopology key = {{"pg0", "http://127.0.0.1:6432/patroni"}, {"pg1", "http://127.0.0.1:6433/patroni"}};
   auto from = [](const std::string& name) { return Json{{"name", name}, {"api_url", "http://x/patroni"}}; };
   // Listed in the failsafe key: accepted.
   EXPECT_FALSE(api::CheckFailsafeSender(from("pg0"), key, &c_, "pg1").has_value());
@@ -311,13 +312,13 @@ TEST_F(ApiTest, OnlyMembersMayVouchThroughPostFailsafe) {
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 403);
   // No failsafe key yet: the member keys decide.
-  EXPECT_FALSE(api::CheckFailsafeSender(from("pg2"), Json(), &c_, "pg1").has_value());
-  r = api::CheckFailsafeSender(from("stranger"), Json(), &c_, "pg1");
+  EXPECT_FALSE(api::CheckFailsafeSender(from("pg2"), std::nullopt, &c_, "pg1").has_value());
+  r = api::CheckFailsafeSender(from("stranger"), std::nullopt, &c_, "pg1");
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 403);
   EXPECT_EQ(r->body, "POST /failsafe from \"stranger\", which is not a member of this cluster");
   // Neither: nothing to check against.
-  r = api::CheckFailsafeSender(from("pg0"), Json(), nullptr, "pg1");
+  r = api::CheckFailsafeSender(from("pg0"), std::nullopt, nullptr, "pg1");
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status, 503);
   // Malformed bodies.
@@ -329,14 +330,14 @@ TEST_F(ApiTest, OnlyMembersMayVouchThroughPostFailsafe) {
 }
 
 TEST_F(ApiTest, GetFailsafeListsTheKeyOrAnswers502) {
-  Json key = {{"pg0", "http://127.0.0.1:6432/patroni"}, {"pg1", "http://127.0.0.1:6433/patroni"}};
+  FailsafeTopology key = {{"pg0", "http://127.0.0.1:6432/patroni"}, {"pg1", "http://127.0.0.1:6433/patroni"}};
   auto r = api::FailsafeListing(true, key);
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(Json::parse(r.body), key);
+  EXPECT_EQ(Json::parse(r.body), Json(key));
   EXPECT_EQ(r.content_type, "application/json");
   EXPECT_EQ(api::FailsafeListing(false, key).status, 502);
-  EXPECT_EQ(api::FailsafeListing(true, Json()).status, 502);
-  EXPECT_EQ(api::FailsafeListing(true, Json("garbage")).status, 502);
+  EXPECT_EQ(api::FailsafeListing(true, std::nullopt).status, 502);
+  EXPECT_EQ(api::FailsafeListing(true, DecodeFailsafe(Json("garbage"))).status, 502);
 }
 
 TEST_F(ApiTest, FailsafeActiveFollowsTheLeaseAndTheConfirmations) {

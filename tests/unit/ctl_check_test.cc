@@ -289,7 +289,7 @@ TEST(CtlCheck, InSynchronousModeThePublishedStandbyMustReallyBeSynchronous) {
   for (auto& [n, m] : f.members) m.config = *f.cluster.config;
   EXPECT_TRUE(Is(f, "sync.standby", "pg1", Verdict::kFail, "no synchronous standby is published"));
 
-  f.cluster.sync = Json{{"leader", "pg1"}, {"sync_standby", "pg2"}};
+  f.cluster.sync = DecodeSync(Json{{"leader", "pg1"}, {"sync_standby", "pg2"}});
   EXPECT_TRUE(Is(f, "sync.standby", "pg2", Verdict::kFail, "sync_state 'async'"));
   f.members["pg1"].pg.replication[0].sync_state = "sync";
   EXPECT_TRUE(Is(f, "sync.standby", "pg2", Verdict::kPass, "synchronous on pg1"));

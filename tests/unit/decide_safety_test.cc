@@ -12,7 +12,7 @@ namespace {
 // calls pg2 "sync" at once, but it lacks commits pg1 acknowledged: publishing it would let it be promoted.
 TEST_F(SyncDecideTest, LaggingReplacementOfADeadSyncStandbyIsPublishedOnlyOnceItHasFlushedTheLsnOfItsAddition) {
   SyncLeader();
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg1"}});
   cluster_.sync_mod_revision = 3;
   local_.sync_names = "\"pg1\"";
   Streaming("pg2", 600);  // pg1 is gone from pg_stat_replication
@@ -22,7 +22,7 @@ TEST_F(SyncDecideTest, LaggingReplacementOfADeadSyncStandbyIsPublishedOnlyOnceIt
   EXPECT_EQ(NamesOf(d), "\"pg2\"");
   EXPECT_EQ(SetSyncMeasures(d), std::vector<std::string>{"pg2"}) << "the executor measures pg2's addition";
 
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", nullptr}});
   local_.sync_names = "\"pg2\"";
   sync_added_lsn_["pg2"] = 1000;  // the primary's WAL position right after the reload
   local_.replication = Json::array();
@@ -43,7 +43,7 @@ TEST_F(SyncDecideTest, LaggingReplacementOfADeadSyncStandbyIsPublishedOnlyOnceIt
 // value again and measures now, which can only be later (stricter) than the real addition.
 TEST_F(SyncDecideTest, StandbyNeverMeasuredIsMeasuredAgainBeforeItCanBePublished) {
   SyncLeader();
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", nullptr}});
   local_.sync_names = "\"pg2\"";
   Streaming("pg2", 1000, "sync");
   auto d = Run();
@@ -57,7 +57,7 @@ TEST_F(SyncDecideTest, StandbyNeverMeasuredIsMeasuredAgainBeforeItCanBePublished
 // A published standby keeps its place: the rule applies to additions only.
 TEST_F(SyncDecideTest, PublishedStandbyNeedsNoMeasurement) {
   SyncLeader();
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg2"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg2"}});
   local_.sync_names = "\"pg2\"";
   Streaming("pg2", 900, "sync");
   EXPECT_EQ(Types(Run()), std::vector<AT>{});
@@ -66,7 +66,7 @@ TEST_F(SyncDecideTest, PublishedStandbyNeedsNoMeasurement) {
 // Issue 10 item 3c: a nofailover member holds acknowledged commits but can never take over.
 TEST_F(SyncDecideTest, NofailoverMemberIsNeverChosenAsSyncStandby) {
   SyncLeader();
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", nullptr}});
   cluster_.members["pg2"].tags = Json{{"nofailover", true}};
   Streaming("pg1", 900);
   Streaming("pg2", 1000);
@@ -78,7 +78,7 @@ TEST_F(SyncDecideTest, NofailoverMemberIsNeverChosenAsSyncStandby) {
 
 TEST_F(SyncDecideTest, PublishedStandbyTaggedNofailoverLeavesSyncFirst) {
   SyncLeader();
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg1"}});
   local_.sync_names = "\"pg1\"";
   cluster_.members["pg1"].tags = Json{{"nofailover", true}};
   Streaming("pg1", 1000, "sync");
@@ -93,7 +93,7 @@ TEST_F(SyncDecideTest, CrashedPrimaryDoesNotHandOverToANofailoverSyncStandby) {
   FormerPrimaryStopped(1);
   SetLeader("pg0");
   tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg1"}});
   cluster_.members["pg1"].tags = Json{{"nofailover", true}};
   auto d = Run();
   EXPECT_EQ(Types(d), std::vector<AT>{AT::kStartPrimary}) << "pg1 cannot take over: restart in place";
@@ -122,7 +122,7 @@ TEST_F(SyncDecideTest, CrashedPrimaryStartingReadOnlyKeepsTheClientGate) {
 TEST_F(SyncDecideTest, CrashedPrimaryAfterItsHandoverBackOffStartsReadOnlyGated) {
   FormerPrimaryStopped(1);
   cluster_.leader.reset();
-  cluster_.sync = Json{{"leader", "pg1"}, {"sync_standby", "pg0"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg1"}, {"sync_standby", "pg0"}});
   tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
   no_race_until_ = clock_.Now() + Duration(30000);
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kWait});
@@ -136,7 +136,7 @@ TEST_F(SyncDecideTest, CrashedPrimaryAfterItsHandoverBackOffStartsReadOnlyGated)
 TEST_F(DecideTest, FailoverKeyNamingMeWaitsWhileAFailsafePrimaryRuns) {
   cluster_.initialize = "42";
   AddMember("pg1", 5433);
-  cluster_.failover = Json{{"leader", "pg1"}, {"member", "pg0"}};
+  cluster_.failover = DecodeFailover(Json{{"leader", "pg1"}, {"member", "pg0"}});
   RunningReplica();
   failsafe_primary_until_ = clock_.Now() + Duration(1000);
   auto d = Run();
@@ -149,7 +149,7 @@ TEST_F(DecideTest, FailoverKeyNamingMeWaitsWhileAFailsafePrimaryRuns) {
 TEST_F(DecideTest, FailoverKeyNamingMeWaitsOutABackOff) {
   cluster_.initialize = "42";
   AddMember("pg1", 5433);
-  cluster_.failover = Json{{"member", "pg0"}};
+  cluster_.failover = DecodeFailover(Json{{"member", "pg0"}});
   RunningReplica();
   no_race_until_ = clock_.Now() + Duration(1000);  // e.g. its pre_promote script just vetoed
   auto d = Run();

@@ -188,7 +188,7 @@ TEST_F(StandbyDecideTest, FailoverKeyNamingThisNodeMakesItTheStandbyLeader) {
   Members();
   RunningReplica(1000);
   local_.upstream = Remote();
-  cluster_.failover = Json{{"member", "pg0"}};
+  cluster_.failover = DecodeFailover(Json{{"member", "pg0"}});
   auto d = Run();
   EXPECT_EQ(Types(d), std::vector<AT>{AT::kAttemptLeader});
   EXPECT_EQ(d.message, "promoted self to a standby leader by acquiring session lock");

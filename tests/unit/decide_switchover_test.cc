@@ -12,7 +12,7 @@ class SwitchoverTest : public DecideTest {};
 
 TEST_F(SwitchoverTest, LeaderDemotesGracefullyForAHealthyCandidate) {
   SteadyLeader();
-  cluster_.failover = Json{{"leader", "pg0"}, {"member", "pg1"}};
+  cluster_.failover = DecodeFailover(Json{{"leader", "pg0"}, {"member", "pg1"}});
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
   EXPECT_EQ(d.actions[0].mode, Mode::kGraceful);
@@ -26,8 +26,8 @@ TEST_F(SwitchoverTest, LeaderDemotesGracefullyForAHealthyCandidate) {
 TEST_F(SwitchoverTest, FailsafeLeaderListsTheMembersBeforeItHandsOver) {
   SteadyLeader();
   tweak_ = [](Inputs& in) { in.dynamic.failsafe_mode = true; };
-  cluster_.failsafe = Json{{"pg0", "http://x/patroni"}};
-  cluster_.failover = Json{{"member", "pg1"}};
+  cluster_.failsafe = FailsafeTopology{{"pg0", "http://x/patroni"}};
+  cluster_.failover = DecodeFailover(Json{{"member", "pg1"}});
   auto d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kWriteFailsafe, AT::kDemote})) << d.message;
   EXPECT_EQ(d.actions[1].target, "pg1");
@@ -38,13 +38,31 @@ TEST_F(SwitchoverTest, FailsafeLeaderListsTheMembersBeforeItHandsOver) {
 TEST_F(SwitchoverTest, UnhealthyOrIneligibleCandidateClearsTheRequest) {
   SteadyLeader();
   cluster_.members["pg1"].state = "stopped";
-  cluster_.failover = Json{{"leader", "pg0"}, {"member", "pg1"}};
+  cluster_.failover = DecodeFailover(Json{{"leader", "pg0"}, {"member", "pg1"}});
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kDeleteFailover});
   cluster_.members["pg1"].state = "running";
   cluster_.members["pg1"].tags = Json{{"nofailover", true}};
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kDeleteFailover});
-  cluster_.failover = Json{{"leader", "pg0"}};  // any candidate: none is eligible
+  cluster_.failover = DecodeFailover(Json{{"leader", "pg0"}});  // any candidate: none is eligible
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kDeleteFailover});
+}
+
+// A failover key naming neither a leader nor a candidate asks for nothing (Patroni's Failover.__len__ is 0 and it
+// ignores the key). The leader used to read `{}` as a switchover to any candidate and demoted itself.
+TEST_F(SwitchoverTest, AKeyThatAsksForNothingIsCleanedUpNotObeyed) {
+  SteadyLeader();
+  for (const char* value : {"{}", R"({"leader":"","member":""})", "[]", ""}) {
+    cluster_.failover = DecodeFailover(std::string(value));
+    auto d = Run();
+    EXPECT_EQ(Types(d), std::vector<AT>{AT::kDeleteFailover}) << value << ": " << d.message;
+    EXPECT_EQ(d.reason, Reason::kFailoverKeyInvalid) << value;
+  }
+  // Not JSON at all: Patroni's legacy "leader:candidate", here a request from another leader, so done with.
+  cluster_.failover = DecodeFailover(std::string("{garbage"));
+  auto d = Run();
+  ASSERT_FALSE(d.actions.empty());
+  EXPECT_EQ(d.actions[0].type, AT::kDeleteFailover) << d.message;
+  EXPECT_EQ(d.reason, Reason::kFailoverKeyDone);
 }
 
 TEST_F(SwitchoverTest, WithoutCandidateTheMostAdvancedEligibleReplicaIsChosen) {
@@ -52,7 +70,7 @@ TEST_F(SwitchoverTest, WithoutCandidateTheMostAdvancedEligibleReplicaIsChosen) {
   AddMember("pg2", 5434);
   cluster_.members["pg1"].xlog_location = 100;
   cluster_.members["pg2"].xlog_location = 900;
-  cluster_.failover = Json{{"leader", "pg0"}};
+  cluster_.failover = DecodeFailover(Json{{"leader", "pg0"}});
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
   EXPECT_EQ(d.actions[0].target, "pg2");
@@ -66,7 +84,7 @@ TEST_F(SwitchoverTest, WithoutCandidateTheMostAdvancedEligibleReplicaIsChosen) {
 TEST_F(SwitchoverTest, ScheduledSwitchoverWaitsForItsTime) {
   SteadyLeader();
   tweak_ = [](Inputs& in) { in.wall_now = 1000; };
-  cluster_.failover = Json{{"leader", "pg0"}, {"member", "pg1"}, {"scheduled_at", IsoTimestamp(1010)}};
+  cluster_.failover = DecodeFailover(Json{{"leader", "pg0"}, {"member", "pg1"}, {"scheduled_at", IsoTimestamp(1010)}});
   EXPECT_TRUE(Types(Run()).empty()) << "before its time the leader carries on";
   tweak_ = [](Inputs& in) { in.wall_now = 1010.5; };
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kDemote});
@@ -76,20 +94,20 @@ TEST_F(SwitchoverTest, ScheduledSwitchoverWaitsForItsTime) {
 
 TEST_F(SwitchoverTest, RequestForAnotherLeaderOrFulfilledIsCleanedUp) {
   SteadyLeader();
-  cluster_.failover = Json{{"leader", "pgX"}, {"member", "pg1"}};
+  cluster_.failover = DecodeFailover(Json{{"leader", "pgX"}, {"member", "pg1"}});
   EXPECT_EQ(Types(Run()).front(), AT::kDeleteFailover);
-  cluster_.failover = Json{{"leader", "pgX"}, {"member", "pg0"}};  // the switchover that made us leader
+  cluster_.failover = DecodeFailover(Json{{"leader", "pgX"}, {"member", "pg0"}});  // the switchover that made us leader
   EXPECT_EQ(Types(Run()).front(), AT::kDeleteFailover);
 }
 
 TEST_F(SwitchoverTest, CandidatePromotesAtOnceAndOthersStepAside) {
   cluster_.initialize = "42";
   AddMember("pg1", 5433);
-  cluster_.failover = Json{{"leader", "pg9"}, {"member", "pg0"}};
+  cluster_.failover = DecodeFailover(Json{{"leader", "pg9"}, {"member", "pg0"}});
   RunningReplica();
   auto d = Run();
   EXPECT_EQ(Types(d), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote})) << "no peer check for the candidate";
-  cluster_.failover = Json{{"leader", "pg9"}, {"member", "pg1"}};
+  cluster_.failover = DecodeFailover(Json{{"leader", "pg9"}, {"member", "pg1"}});
   d = Run();
   EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
   EXPECT_NE(d.message.find("manual failover to pg1 in progress"), std::string::npos);

@@ -10,7 +10,7 @@ namespace {
 
 TEST_F(SyncDecideTest, AddingAStandbyChangesPostgresFirstAndPublishesOnlyOnceItIsSyncAndCaughtUp) {
   SyncLeader();
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", nullptr}});
   cluster_.sync_mod_revision = 7;
   Streaming("pg1", 900);
   Streaming("pg2", 950);
@@ -41,7 +41,7 @@ TEST_F(SyncDecideTest, AddingAStandbyChangesPostgresFirstAndPublishesOnlyOnceItI
 
 TEST_F(SyncDecideTest, RemovingAStandbyPublishesFirstThenChangesPostgres) {
   SyncLeader();
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg1"}});
   local_.sync_names = "\"pg1\"";
   Streaming("pg2", 950);  // pg1 disconnected
   auto d = Run();
@@ -49,7 +49,7 @@ TEST_F(SyncDecideTest, RemovingAStandbyPublishesFirstThenChangesPostgres) {
       << "pg1 leaves `sync` before PostgreSQL stops waiting for it, and the replacement is added in the same cycle";
   EXPECT_EQ(SyncOf(d), std::vector<std::string>{});
   EXPECT_EQ(NamesOf(d), "\"pg2\"");
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", nullptr}});
   local_.sync_names = "\"pg2\"";
   sync_added_lsn_["pg2"] = 950;
   local_.replication = Json::array();
@@ -61,7 +61,7 @@ TEST_F(SyncDecideTest, RemovingAStandbyPublishesFirstThenChangesPostgres) {
 
 TEST_F(SyncDecideTest, NosyncAndLaggingMembersAreNeverChosen) {
   SyncLeader();
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", nullptr}});
   cluster_.members["pg2"].tags = Json{{"nosync", true}};
   Streaming("pg1", 10);
   Streaming("pg2", 1000);
@@ -76,7 +76,7 @@ TEST_F(SyncDecideTest, NosyncAndLaggingMembersAreNeverChosen) {
 
 TEST_F(SyncDecideTest, StrictModeWithoutStandbyBlocksAndNonStrictRunsAloneSayingSo) {
   SyncLeader();
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", nullptr}});
   local_.sync_names = "\"gone\"";
   auto d = Run();
   EXPECT_EQ(NamesOf(d), "");
@@ -97,13 +97,16 @@ TEST_F(SyncDecideTest, OnlyTheFormerLeaderOrASyncStandbyMayRace) {
   AddMember("pg1", 5433);
   RunningReplica();
   tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
-  cluster_.sync = Json{{"leader", "pgX"}, {"sync_standby", "pg1"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pgX"}, {"sync_standby", "pg1"}});
   auto d = Run();
   EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
   EXPECT_NE(d.message.find("synchronous mode"), std::string::npos);
-  cluster_.sync = Json{{"leader", "pgX"}, {"sync_standby", "pg0,pg1"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pgX"}, {"sync_standby", "pg0,pg1"}});
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kCheckPeers});
-  cluster_.sync = Json{{"leader", "pgX"}, {"sync_standby", nullptr}};
+  // Patroni strips each name of the list: " pg0" is pg0 (it used to be read as a member named " pg0").
+  cluster_.sync = DecodeSync(Json{{"leader", "pgX"}, {"sync_standby", "pg1, pg0"}});
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kCheckPeers});
+  cluster_.sync = DecodeSync(Json{{"leader", "pgX"}, {"sync_standby", nullptr}});
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kWait}) << "no synchronous standby: only the former leader";
 }
 
@@ -111,7 +114,7 @@ TEST_F(SyncDecideTest, CrashedPrimaryHandsOverToARunningSyncStandby) {
   FormerPrimaryStopped(1);
   SetLeader("pg0");
   tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg1"}});
   auto d = Run();
   EXPECT_EQ(Types(d), std::vector<AT>{AT::kReleaseLeader})
       << "its unacknowledged commits must not be served: the sync standby has every acknowledged one";
@@ -121,12 +124,12 @@ TEST_F(SyncDecideTest, CrashedPrimaryHandsOverToARunningSyncStandby) {
 
 TEST_F(SyncDecideTest, SwitchoverOnlyToASyncStandby) {
   SyncLeader();
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg2"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg2"}});
   local_.sync_names = "\"pg2\"";
   Streaming("pg2", 1000, "sync");
-  cluster_.failover = Json{{"leader", "pg0"}, {"member", "pg1"}};
+  cluster_.failover = DecodeFailover(Json{{"leader", "pg0"}, {"member", "pg1"}});
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kDeleteFailover});
-  cluster_.failover = Json{{"leader", "pg0"}};
+  cluster_.failover = DecodeFailover(Json{{"leader", "pg0"}});
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
   EXPECT_EQ(d.actions[0].target, "pg2");
@@ -136,7 +139,7 @@ TEST_F(SyncDecideTest, CrashRestartInPlaceClosesTheClientGateOnlyAfterACrash) {
   FormerPrimaryStopped(1);
   SetLeader("pg0");
   cluster_.members["pg1"].state = "stopped";
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg1"}});
   tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartPrimary});
@@ -156,7 +159,7 @@ TEST_F(SyncDecideTest, ClientGateOpensOnlyOnceASyncStandbyFlushedTheEndOfRecover
   SyncLeader();
   local_.gated = true;
   local_.gate_lsn = 1000;
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg1"}});
   local_.sync_names = "\"pg1\"";
   Streaming("pg1", 999, "sync");
   auto has_open = [](const Decision& d) {
@@ -186,7 +189,7 @@ TEST_F(SyncDecideTest, ClientGateWithoutAnyStandbyWaitsInStrictModeAndOpensAfter
   SyncLeader();
   local_.gated = true;
   local_.gate_lsn = 1000;
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", nullptr}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", nullptr}});
   local_.sync_names = "";
   MonoTime since = clock_.Now();
   auto gate_opens = [&](Duration elapsed) {
@@ -226,7 +229,7 @@ TEST_F(SyncDecideTest, SynchronousNoteNamesAloneAndWaiting) {
   EXPECT_EQ(SynchronousNote(dyn, c, "pg0"), "alone");
   dyn.synchronous_mode_strict = true;
   EXPECT_EQ(SynchronousNote(dyn, c, "pg0"), "waiting");
-  c.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1"}};
+  c.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg1"}});
   EXPECT_EQ(SynchronousNote(dyn, c, "pg0"), "");
   EXPECT_EQ(SynchronousNote(dyn, c, "pg1"), "waiting") << "the key belongs to another leader";
 }
@@ -234,7 +237,7 @@ TEST_F(SyncDecideTest, SynchronousNoteNamesAloneAndWaiting) {
 TEST_F(SyncDecideTest, SwitchoverWithoutCandidatePicksTheSyncStandbyWithTheHighestFlushedLsn) {
   SyncLeader();
   AddMember("pg3", 5435);
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1,pg2"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg1,pg2"}});
   local_.sync_names = "2 (\"pg1\",\"pg2\")";
   Streaming("pg1", 800, "sync");
   Streaming("pg2", 900, "sync");
@@ -243,7 +246,7 @@ TEST_F(SyncDecideTest, SwitchoverWithoutCandidatePicksTheSyncStandbyWithTheHighe
     in.dynamic.synchronous_mode = true;
     in.dynamic.synchronous_node_count = 2;
   };
-  cluster_.failover = Json{{"leader", "pg0"}};
+  cluster_.failover = DecodeFailover(Json{{"leader", "pg0"}});
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
   EXPECT_EQ(d.actions[0].target, "pg2") << "pg3 has more WAL but is not synchronous";
@@ -251,7 +254,7 @@ TEST_F(SyncDecideTest, SwitchoverWithoutCandidatePicksTheSyncStandbyWithTheHighe
 
 TEST_F(SyncDecideTest, TurningSynchronousModeOffStopsTheWaitAndRemovesTheSyncKey) {
   SyncLeader();
-  cluster_.sync = Json{{"leader", "pg0"}, {"sync_standby", "pg1"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg1"}});
   local_.sync_names = "\"pg1\"";
   Streaming("pg1", 1000, "sync");
   tweak_ = nullptr;  // synchronous_mode off
@@ -278,7 +281,7 @@ TEST_F(DecideTest, InSyncModeTheFormerLeadersWalDoesNotBlockASyncStandby) {
   cluster_.initialize = "42";
   AddMember("pg1", 5433);
   RunningReplica(500);
-  cluster_.sync = Json{{"leader", "pg1"}, {"sync_standby", "pg0"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg1"}, {"sync_standby", "pg0"}});
   peers_ = {PeerStatus{"pg1", true, false, 900, false, 1}};
   peers_checked_ = true;
   tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
@@ -292,14 +295,14 @@ TEST_F(DecideTest, InSyncModeAnAsynchronousStandbyAheadDoesNotBlockTheSyncStandb
   AddMember("pg1", 5433);
   AddMember("pg2", 5434);
   RunningReplica(500);
-  cluster_.sync = Json{{"leader", "pg1"}, {"sync_standby", "pg0"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg1"}, {"sync_standby", "pg0"}});
   // pg1 (the former leader) is down; pg2 streamed asynchronously and received more WAL than we did.
   peers_ = {PeerStatus{"pg2", true, false, 700, false, 1}};
   peers_checked_ = true;
   tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
   EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}))
       << "pg2 may not be promoted, so it must not keep the synchronous standby from it either";
-  cluster_.sync = Json{{"leader", "pg1"}, {"sync_standby", "pg0,pg2"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg1"}, {"sync_standby", "pg0,pg2"}});
   EXPECT_NE(Run().message.find("Wal position of pg2 is ahead"), std::string::npos)
       << "between two synchronous standbys the one with more WAL wins";
   tweak_ = nullptr;

@@ -369,7 +369,7 @@ TEST_F(DecideTest, ReplicaVouchedForByFailsafeDoesNotRace) {
 
 TEST_F(DecideTest, FailsafeMemberNotListedDoesNotRace) {
   cluster_.initialize = "42";
-  cluster_.failsafe = Json{{"pg1", "http://x/patroni"}};
+  cluster_.failsafe = FailsafeTopology{{"pg1", "http://x/patroni"}};
   RunningReplica();
   tweak_ = [](Inputs& in) { in.dynamic.failsafe_mode = true; };
   EXPECT_NE(Run().message.find("not listed in the failsafe key"), std::string::npos);
@@ -378,13 +378,13 @@ TEST_F(DecideTest, FailsafeMemberNotListedDoesNotRace) {
 // Random seed 15026: a peer that may not race (not in the failsafe key) held the only racer back for good.
 TEST_F(DecideTest, FailsafeUnlistedPeerAheadDoesNotHoldTheRaceBack) {
   cluster_.initialize = "42";
-  cluster_.failsafe = Json{{"pg0", "http://x/patroni"}};
+  cluster_.failsafe = FailsafeTopology{{"pg0", "http://x/patroni"}};
   RunningReplica(1000);
   tweak_ = [](Inputs& in) { in.dynamic.failsafe_mode = true; };
   peers_checked_ = true;
   peers_ = {PeerStatus{"pg1", true, false, 2000, false, 1}};
   EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}));
-  cluster_.failsafe = Json{{"pg0", "http://x/patroni"}, {"pg1", "http://y/patroni"}};
+  cluster_.failsafe = FailsafeTopology{{"pg0", "http://x/patroni"}, {"pg1", "http://y/patroni"}};
   EXPECT_NE(Run().message.find("Wal position of pg1 is ahead"), std::string::npos);
 }
 
@@ -392,15 +392,15 @@ TEST_F(DecideTest, FailsafeUnlistedPeerAheadDoesNotHoldTheRaceBack) {
 // that still ran on failsafe; and the others must not wait for a candidate that may not take over.
 TEST_F(DecideTest, FailoverKeyCandidateOutsideTheFailsafeKeyDoesNotTakeOver) {
   cluster_.initialize = "42";
-  cluster_.failsafe = Json{{"pg1", "http://x/patroni"}};
-  cluster_.failover = Json{{"member", "pg0"}};
+  cluster_.failsafe = FailsafeTopology{{"pg1", "http://x/patroni"}};
+  cluster_.failover = DecodeFailover(Json{{"member", "pg0"}});
   RunningReplica();
   tweak_ = [](Inputs& in) { in.dynamic.failsafe_mode = true; };
   auto d = Run();
   EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
   EXPECT_NE(d.message.find("not listed in the failsafe key"), std::string::npos);
-  cluster_.failsafe = Json{{"pg0", "http://x/patroni"}};
-  cluster_.failover = Json{{"member", "pg1"}};  // pg1 runs but is not listed: nobody waits for it
+  cluster_.failsafe = FailsafeTopology{{"pg0", "http://x/patroni"}};
+  cluster_.failover = DecodeFailover(Json{{"member", "pg1"}});  // pg1 runs but is not listed: nobody waits for it
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kCheckPeers});
 }
 
@@ -408,14 +408,14 @@ TEST_F(DecideTest, FailoverKeyCandidateOutsideTheFailsafeKeyDoesNotTakeOver) {
 // without commits the former leader had acknowledged.
 TEST_F(DecideTest, FailoverKeyCandidateOutsideTheSyncKeyDoesNotTakeOverInSynchronousMode) {
   cluster_.initialize = "42";
-  cluster_.sync = Json{{"leader", "pg1"}, {"sync_standby", "pg2"}};
-  cluster_.failover = Json{{"member", "pg0"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg1"}, {"sync_standby", "pg2"}});
+  cluster_.failover = DecodeFailover(Json{{"member", "pg0"}});
   RunningReplica();
   tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
   auto d = Run();
   EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
   EXPECT_NE(d.message.find("only the former leader pg1"), std::string::npos) << d.message;
-  cluster_.sync = Json{{"leader", "pg1"}, {"sync_standby", "pg0"}};
+  cluster_.sync = DecodeSync(Json{{"leader", "pg1"}, {"sync_standby", "pg0"}});
   EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}));
 }
 

@@ -45,7 +45,8 @@ FailoverLog TwoChanges() {
 
 ClusterView ViewWith(const std::string& failovers) {
   ClusterView v;
-  v.history = Json::parse(R"([[1,50331744,"no recovery target specified","2026-01-01T10:00:05.300000+00:00","pg1"]])");
+  v.history = DecodeHistory(
+      Json::parse(R"([[1,50331744,"no recovery target specified","2026-01-01T10:00:05.300000+00:00","pg1"]])"));
   v.failovers = failovers;
   return v;
 }

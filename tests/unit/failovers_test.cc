@@ -189,7 +189,7 @@ TEST(FailoverFactsTest, SwitchoverAndManualFailoverKinds) {
   trail.Observe(with, 100.0);
   ClusterView without = with;
   without.leader.reset();
-  without.failover = Json{{"leader", "pg0"}, {"member", "pg1"}};
+  without.failover = DecodeFailover(Json{{"leader", "pg0"}, {"member", "pg1"}});
   trail.Observe(without, 102.0);
   ha::PromotionFacts f;
   f.new_leader = "pg1";
@@ -203,7 +203,7 @@ TEST(FailoverFactsTest, SwitchoverAndManualFailoverKinds) {
   EXPECT_EQ(r.old_lease_renewed_at, IsoTimestamp(102.0));  // released: the lease was live until then
   EXPECT_EQ(*r.bytes_possibly_lost, 0);                    // never negative
   EXPECT_NEAR(*r.downtime_s, 0.2, 1e-9);
-  without.failover = Json{{"member", "pg1"}};
+  without.failover = DecodeFailover(Json{{"member", "pg1"}});
   EXPECT_EQ(ha::BuildFailoverRecord(trail, without, f).kind, "manual_failover");
 }
 

@@ -171,7 +171,7 @@ TEST_F(PermanentSlotsTest, LeaderPublishesPermanentAndMemberSlotPositions) {
   EXPECT_EQ(st->slot_lsns, (std::map<std::string, int64_t>{{"cdc", 600}, {"phys", 500}, {"pg1", 700}}));
   EXPECT_EQ(EncodeStatus(1000, st->slot_lsns), R"({"optime":1000,"slots":{"cdc":600,"pg1":700,"phys":500}})");
   // Once published, nothing more to do.
-  cluster_.status = Json::parse(EncodeStatus(1000, st->slot_lsns));
+  cluster_.status = DecodeStatus(EncodeStatus(1000, st->slot_lsns));
   EXPECT_TRUE(Run().actions.empty());
 }
 
@@ -182,7 +182,7 @@ TEST_F(PermanentSlotsTest, ReplicaCopiesLogicalSlotsAndAdvancesTheOthersToThePub
   SetLeader("pg1");
   RunningReplica();
   local_.upstream = Upstream{HostPort{"127.0.0.1", 5433}, "pg0"};
-  cluster_.status = Json::parse(R"({"optime": 1000, "slots": {"cdc": 900, "phys": 800, "pg2": 700}})");
+  cluster_.status = DecodeStatus(R"({"optime": 1000, "slots": {"cdc": 900, "phys": 800, "pg2": 700}})");
   Slot("phys", "physical", 500);
   Slot("pg2", "physical", 700);
   auto d = Run();
@@ -225,7 +225,7 @@ TEST_F(PermanentSlotsTest, NofailoverReplicaGetsNoLogicalCopiesAndNoMemberSlots)
   SetLeader("pg1");
   RunningReplica();
   local_.upstream = Upstream{HostPort{"127.0.0.1", 5433}, "pg0"};
-  cluster_.status = Json::parse(R"({"optime": 1000, "slots": {"cdc": 900}})");
+  cluster_.status = DecodeStatus(R"({"optime": 1000, "slots": {"cdc": 900}})");
   Slot("cdc", "logical", 850, "test_decoding");
   Decision d = Run();
   const Action* a = SlotsAction(d);
