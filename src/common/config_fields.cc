@@ -81,8 +81,7 @@ std::vector<ConfigField> BuildTable() {
       Row("restapi.listen", C::kAgentRestart,
           [](auto& c) { return std::tie(c.restapi.listen_host, c.restapi.listen_port); }),
       Row("restapi.connect_address", C::kLive, [](auto& c) { return std::tie(c.restapi.connect_address); }),
-      Row("restapi.authentication", C::kLive,
-          [](auto& c) { return std::tie(c.restapi.username, c.restapi.password); }),
+      Row("restapi.authentication", C::kLive, [](auto& c) { return std::tie(c.restapi.username, c.restapi.password); }),
       Row("restapi.certfile", C::kAgentRestart, [](auto& c) { return std::tie(c.restapi.certfile); }),
       Row("restapi.keyfile", C::kAgentRestart, [](auto& c) { return std::tie(c.restapi.keyfile); }),
       Row("restapi.cafile", C::kAgentRestart, [](auto& c) { return std::tie(c.restapi.cafile); }),
@@ -95,7 +94,8 @@ std::vector<ConfigField> BuildTable() {
       Row("watchdog.device", C::kAgentRestart, [](auto& c) { return std::tie(c.watchdog.device); }),
       Row("watchdog.safety_margin", C::kAgentRestart, [](auto& c) { return std::tie(c.watchdog.safety_margin); }),
   };
-  ConfigField params = Row("postgresql.parameters", C::kLive, [](auto& c) { return std::tie(c.postgresql.parameters); });
+  ConfigField params =
+      Row("postgresql.parameters", C::kLive, [](auto& c) { return std::tie(c.postgresql.parameters); });
   params.entries = [](const Config& c) -> const Json& { return c.postgresql.parameters; };
   params.entry_class = ParameterClass;
   t.push_back(params);
@@ -208,8 +208,7 @@ std::string DescribeChange(const ConfigChange& c) {
     case C::kLive: return c.path + ": applied";
     case C::kPostgresRestart:
       return c.path + ": written to postgresql.conf, needs a restart of PostgreSQL to take effect (pending_restart)";
-    case C::kAgentRestart:
-      return c.path + ": needs a restart of pgwarden; the running value stays in force until then";
+    case C::kAgentRestart: return c.path + ": needs a restart of pgwarden; the running value stays in force until then";
   }
   return c.path;
 }

@@ -58,7 +58,8 @@ TEST_F(ConfigReloadTest, EditedFileIsAppliedByPostReloadAndSighupAndAnInvalidOne
   ASSERT_TRUE(original.ok());
 
   // 1. patronictl reload: a reloadable parameter, one that needs a restart of PostgreSQL, and the tags.
-  std::string edited = Replaced(*original, "    shared_buffers: 32MB\n", "    shared_buffers: 48MB\n    work_mem: 7MB\n");
+  std::string edited =
+      Replaced(*original, "    shared_buffers: 32MB\n", "    shared_buffers: 48MB\n    work_mem: 7MB\n");
   edited = Replaced(edited, "  region: west\n", "  region: east\n  nofailover: true\n");
   WriteNodeConfig(n, edited);
   auto [code, body] = RestCall(n, "POST", "/reload");
@@ -93,8 +94,8 @@ TEST_F(ConfigReloadTest, EditedFileIsAppliedByPostReloadAndSighupAndAnInvalidOne
       << member;
 
   // 2. A file that does not validate: the answer names the key, nothing changes, the agent keeps running.
-  std::string invalid = Replaced(Replaced(edited, "    work_mem: 7MB\n", "    work_mem: 9MB\n"), "  data_dir: ",
-                                 "  pg_ctl_timeout: soon\n  data_dir: ");
+  std::string invalid = Replaced(Replaced(edited, "    work_mem: 7MB\n", "    work_mem: 9MB\n"),
+                                 "  data_dir: ", "  pg_ctl_timeout: soon\n  data_dir: ");
   WriteNodeConfig(n, invalid);
   auto [bad_code, bad_body] = RestCall(n, "POST", "/reload");
   EXPECT_EQ(bad_code, 500) << bad_body;

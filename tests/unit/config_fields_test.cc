@@ -111,9 +111,8 @@ TEST(ConfigFieldsTest, AfterReloadRestartFieldsKeepTheirRunningValue) {
   EXPECT_EQ(next->postgresql.parameters.at("work_mem"), "16MB");
   // What is left to report is only what still waits for an agent restart.
   for (const auto& c : DiffConfig(*running, *next)) EXPECT_NE(c.cls, ChangeClass::kAgentRestart) << c.path;
-  EXPECT_EQ(DiffConfig(*next, *loaded),
-            (std::vector<ConfigChange>{{"postgresql.data_dir", ChangeClass::kAgentRestart},
-                                       {"restapi.listen", ChangeClass::kAgentRestart}}));
+  EXPECT_EQ(DiffConfig(*next, *loaded), (std::vector<ConfigChange>{{"postgresql.data_dir", ChangeClass::kAgentRestart},
+                                                                   {"restapi.listen", ChangeClass::kAgentRestart}}));
 }
 
 TEST(ConfigFieldsTest, PathsAreUniqueAndKeepRestoresEachField) {
