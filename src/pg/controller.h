@@ -66,7 +66,7 @@ struct LocalView {
   // A setting in postgresql.conf waits for a restart of PostgreSQL (pg_settings.pending_restart), Patroni's
   // pending_restart.
   bool pending_restart = false;
-  std::string replication_state;                     // replica: "streaming" or "in archive recovery"
+  std::string replication_state;  // replica: "streaming" or "in archive recovery"
   // Client gate (docs/synchronous.md): PostgreSQL was restarted as primary after a crash in synchronous mode and
   // only replication and pgwarden's roles may connect. gate_lsn: the end of WAL the gate waits for a synchronous
   // standby to flush (0 until measured on the running primary).
