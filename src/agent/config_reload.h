@@ -23,7 +23,7 @@ namespace pgw {
 
 class ConfigCell {
  public:
-  explicit ConfigCell(const std::shared_ptr<const Config>& first) : all_{first}, cur_(first.get()) {}
+  explicit ConfigCell(std::shared_ptr<const Config> first) : cur_(first.get()) { all_.push_back(std::move(first)); }
 
   // Any thread.
   const Config* get() const { return cur_.load(std::memory_order_acquire); }
