@@ -73,13 +73,16 @@ int main(int argc, char** argv) {
 
   pgw::RealClock clock;
   pgw::Agent agent(loaded.config, clock, log);
+  // SIGHUP and POST /reload read the same path with the environment of the start, as Patroni does.
+  agent.SetConfigLoader([path = std::string(argv[1]), opts] { return pgw::LoadConfigFile(path, opts); });
   std::atomic<bool> exiting{false};
   std::thread signals([&] {
     int sig = 0;
     while (sigwait(&set, &sig) == 0) {
       if (exiting) return;  // our own wake-up after Run() returned
       if (sig == SIGHUP) {
-        log.Info("SIGHUP received: configuration reload is not supported yet; restart the agent to apply changes");
+        log.Info("received SIGHUP, reloading the configuration");
+        agent.ReloadConfig();
         continue;
       }
       log.Info(std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", shutting down");

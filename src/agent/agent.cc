@@ -48,7 +48,7 @@ Agent::Agent(std::shared_ptr<const Config> cfg, const Clock& clock, Logger& log)
   fo.watchdog_mode = cfg_->watchdog.mode;
   fo.watchdog_device = cfg_->watchdog.device;
   fencer_ = std::make_unique<Fencer>(clock_, log_, fo);
-  pg_ = std::make_unique<PgController>(cfg_, log_);
+  pg_ = std::make_unique<PgController>(cfg_.shared(), log_);
   dcs_ = std::make_unique<EtcdDcs>(*cfg_, clock_, log_, [this] {
     // Called on the watch thread: wake the loop at once when the leader, config or initialize key changed.
     // Other changes (member keys, status) wait for the next loop_wait, as in Patroni.
@@ -298,14 +298,7 @@ void Agent::Cycle() {
     clean_demote_ = false;
   }
   loop_wait_s_ = dyn_.loop_wait;
-  if (reload_requested_.exchange(false) && local.running && local.query_ok) {
-    Status r = pg_->Reload(local.in_recovery ? local.upstream : std::nullopt);
-    if (!r.ok()) log_.Warn("reload: " + r.message());
-    auto it = cfg_->postgresql.callbacks.find("on_reload");
-    if (r.ok() && it != cfg_->postgresql.callbacks.end()) {
-      callbacks_.Fire(it->second, "on_reload", local.in_recovery ? "replica" : "primary", cfg_->scope);
-    }
-  }
+  if (reload_requested_.exchange(false)) ApplyReload(local);
   if (reinit_requested_.exchange(false)) {
     log_.Info("reinitializing: stopping PostgreSQL and removing the data directory; the next cycle clones");
     Status r = pg_->Stop(StopMode::kImmediate);
@@ -424,6 +417,7 @@ void Agent::TouchMember(const LocalView& local) {
     if (local.received_location > 0) m.receive_lsn = local.received_location;
   }
   m.tags = cfg_->tags.published;
+  m.pending_restart = local.query_ok && local.pending_restart;
   m.pause = dyn_.pause;
   m.synchronous = sync_note_;
   m.client_gate_closed = local.gated;

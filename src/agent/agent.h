@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "agent/callbacks.h"
+#include "agent/config_reload.h"
 #include "agent/fencer.h"
 #include "agent/peers.h"
 #include "agent/pg_health.h"
@@ -42,6 +43,12 @@ class Agent {
   void RequestStop();
   // Wakes the HA loop now (a REST request wants it to act).
   void RequestWake();
+  // How ReloadConfig reads the configuration again: the loader and path the agent was started with.
+  void SetConfigLoader(ConfigReloader::Loader loader) { reloader_.SetLoader(std::move(loader)); }
+  // SIGHUP and POST /reload (agent/agent_reload.cc): reads the configuration again and, when it is valid, has the
+  // HA loop apply it and reload PostgreSQL; returns the errors of an invalid one (logged, nothing changes). Any
+  // thread but an event loop's: it reads files.
+  std::vector<std::string> ReloadConfig();
 
  private:
   Status StartupChecks();
@@ -97,6 +104,9 @@ class Agent {
   void WaitUntilDue(MonoTime due);
   MonoTime LastRenewal() const;
   std::optional<MonoTime> NextFreshnessDeadline(MonoTime now) const;
+  // A reload requested by ReloadConfig, on the HA loop: the new snapshot published and the changes logged, then
+  // PostgreSQL's files rewritten and reloaded when it runs.
+  void ApplyReload(const LocalView& local);
   HttpServerResponse HandleHttp(const HttpServerRequest& req);
   HttpServerResponse HandleSwitchover(const std::string& action, const HttpServerRequest& req);
   HttpServerResponse HandleConfigWrite(const HttpServerRequest& req);
@@ -107,7 +117,8 @@ class Agent {
   // when empty) received the shutdown checkpoint, release the leader key.
   Status DemoteGracefully(const std::string& candidate, const ClusterView& view);
 
-  std::shared_ptr<const Config> cfg_;
+  ConfigCell cfg_;  // read from every thread; replaced by ApplyReload only
+  ConfigReloader reloader_;
   PeerTls peer_tls_;
   const Clock& clock_;
   Logger& log_;

@@ -169,9 +169,16 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
     return api::Text(200, "scheduled restart deleted");
   }
   if (req.method == "POST" && route == "/reload") {
-    reload_requested_ = true;
-    RequestWake();
-    return api::Text(202, "reload scheduled");
+    HttpServerResponse r;
+    r.deferred = [this]() -> HttpServerResponse {  // reads the configuration files: never on the server thread
+      std::vector<std::string> errors = ReloadConfig();
+      if (errors.empty()) return api::Text(202, "reload scheduled");
+      // Patroni answers 202 and only logs a file it cannot load; saying so here lets patronictl print why.
+      std::string text = "reload refused: the configuration is invalid, the running one stays in force:";
+      for (const auto& e : errors) text += "\n" + e;
+      return api::Text(500, text);
+    };
+    return r;
   }
   if (req.method == "POST" && route == "/reinitialize") {
     if (cv && cv->leader && cv->leader->name == cfg_->name)
@@ -301,7 +308,9 @@ HttpServerResponse Agent::HandleRestart(const HttpServerRequest& req) {
       return api::Text(400, "postgres_version must look like 15.2");
     if (s.local.server_version >= major * 10000 + minor) return api::Text(503, "restart conditions are not satisfied");
   }
-  if (body.value("restart_pending", false)) return api::Text(503, "restart conditions are not satisfied");
+  if (body.value("restart_pending", false) && !(s.local.query_ok && s.local.pending_restart)) {
+    return api::Text(503, "restart conditions are not satisfied");
+  }
   if (body.contains("schedule")) {
     if (s.paused) return api::Text(500, "Can't schedule restart in the paused state");
     bool zone = false;

@@ -346,7 +346,8 @@ std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView
   gauge("patroni_postgres_timeline", "Postgres timeline of this node (if running), 0 otherwise.", l.timeline);
   gauge("patroni_dcs_last_seen", "Epoch timestamp when DCS was last contacted successfully by Patroni.",
         std::floor(s.dcs_last_seen));
-  gauge("patroni_pending_restart", "Value is 1 if the node needs a restart, 0 otherwise.", 0);
+  gauge("patroni_pending_restart", "Value is 1 if the node needs a restart, 0 otherwise.",
+        l.query_ok && l.pending_restart);
   gauge("patroni_is_paused", "Value is 1 if auto failover is disabled, 0 otherwise.", paused);
   gauge("patroni_failsafe_mode_enabled", "Value is 1 if failsafe mode is enabled, 0 otherwise.", failsafe_enabled);
   gauge("pgwarden_lease_renewals_total", "Lease keepalives acknowledged by etcd.",

@@ -32,6 +32,7 @@ nlohmann::json StatusJson(const Config& cfg, const NodeState& s) {
   }
   if (s.sync_standby && RoleOf(s) == "replica") j["sync_standby"] = true;
   if (l.timeline) j["timeline"] = l.timeline;
+  if (l.query_ok && l.pending_restart) j["pending_restart"] = true;
   if (l.in_recovery && !l.replication_state.empty()) j["replication_state"] = l.replication_state;
   if (!l.replication.empty()) j["replication"] = l.replication;
   if (s.cluster_unlocked) j["cluster_unlocked"] = true;

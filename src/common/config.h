@@ -75,6 +75,7 @@ struct DynamicConfig {
   // Set when the configuration describes a standby cluster (Patroni's rule: host, port or restore_command set).
   std::optional<StandbyCluster> standby_cluster;
   Json raw = Json::object();  // the whole object as stored
+  bool operator==(const DynamicConfig&) const = default;
 
   // pgwarden's floor for the timing keys; see docs/configuration.md. Patroni's are 20/1/3.
   static constexpr int kMinTtl = 3;
@@ -98,6 +99,7 @@ struct PgUser {
   std::string username;
   std::string password;
   std::map<std::string, std::string> options;  // sslmode, sslcert, ... passed through to libpq
+  bool operator==(const PgUser&) const = default;
 };
 
 struct Tags {
@@ -122,6 +124,7 @@ struct ReplicaMethod {
   // Every key but `command`, in file order, with values as Patroni renders them (`True`, `5`, text): passed as
   // --key=value (the four flags above included, as Patroni passes them, except with no_params).
   std::vector<std::pair<std::string, std::string>> options;
+  bool operator==(const ReplicaMethod&) const = default;
 };
 
 struct Config {
@@ -165,6 +168,7 @@ struct Config {
       std::string name;
       std::string password;              // "" : no password
       std::vector<std::string> options;  // upper case role options (CREATEDB, CONNECTION LIMIT 5, ...)
+      bool operator==(const User&) const = default;
     };
     std::vector<User> users;
     // Lines added after initdb's own pg_hba.conf lines when neither postgresql.pg_hba nor the dynamic
@@ -179,6 +183,7 @@ struct Config {
       // recovery_conf: recovery parameters (restore_command, recovery_target_*...) written for the first start,
       // which then runs in recovery until PostgreSQL leaves it. nullopt: no recovery_conf key.
       std::optional<std::vector<std::pair<std::string, std::string>>> recovery_conf;
+      bool operator==(const Method&) const = default;
     };
     std::optional<Method> custom;
   } bootstrap;

@@ -59,7 +59,8 @@ SELECT pg_is_in_recovery(),
        current_setting('synchronous_standby_names'),
        current_setting('restore_command'),
        current_setting('archive_cleanup_command'),
-       (SELECT setting FROM pg_settings WHERE name = 'recovery_min_apply_delay')
+       (SELECT setting FROM pg_settings WHERE name = 'recovery_min_apply_delay'),
+       EXISTS (SELECT 1 FROM pg_settings WHERE pending_restart)
 )SQL";
 
 constexpr const char* kReplicationQuery =
@@ -258,6 +259,7 @@ LocalView PgController::Observe() {
     v.replication_state = r[12].value_or("f") == "t" ? "streaming" : "in archive recovery";
   }
   v.sync_names = r[13].value_or("");
+  v.pending_restart = r[17].value_or("f") == "t";
   if (slot_rows.ok()) v.slots = SlotsFromRows(*slot_rows);
   if (repl.ok()) {
     for (const auto& s : *repl) {

@@ -63,7 +63,10 @@ struct LocalView {
   Json replication = Json::array();  // pg_stat_replication rows (Patroni's fields)
   std::map<std::string, int64_t> replication_flush;  // application_name -> flush LSN (streaming rows)
   std::string sync_names;                            // synchronous_standby_names in effect
-  std::string replication_state;                     // replica: "streaming" or "in archive recovery"
+  // A setting in postgresql.conf waits for a restart of PostgreSQL (pg_settings.pending_restart), Patroni's
+  // pending_restart.
+  bool pending_restart = false;
+  std::string replication_state;  // replica: "streaming" or "in archive recovery"
   // Client gate (docs/synchronous.md): PostgreSQL was restarted as primary after a crash in synchronous mode and
   // only replication and pgwarden's roles may connect. gate_lsn: the end of WAL the gate waits for a synchronous
   // standby to flush (0 until measured on the running primary).
@@ -100,6 +103,8 @@ class PgController {
   ~PgController();
 
   void SetDynamicConfig(const DynamicConfig& dyn) { dyn_ = dyn; }
+  // A reloaded local configuration (agent/config_reload.h): used from the next call on.
+  void SetConfig(std::shared_ptr<const Config> cfg) { cfg_ = std::move(cfg); }
   // synchronous_standby_names as the HA loop wants it on a primary (nullopt: not managed). Takes effect with the
   // next WriteConfiguration (start, reload).
   void SetSyncNames(std::optional<std::string> v) { sync_names_ = std::move(v); }
