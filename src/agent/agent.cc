@@ -37,11 +37,13 @@ bool PortInUse(const std::string& host, int port) {
 Agent::Agent(std::shared_ptr<const Config> cfg, const Clock& clock, Logger& log)
     : cfg_(std::move(cfg)), clock_(clock), log_(log), callbacks_(log) {
   dyn_ = cfg_->bootstrap.dynamic;
-  peer_tls_.cacert = cfg_->restapi.cafile;
+  PeerTls peer_tls;
+  peer_tls.cacert = cfg_->restapi.cafile;
   if (cfg_->restapi.verify_client != "none") {
-    peer_tls_.cert = cfg_->restapi.certfile;
-    peer_tls_.key = cfg_->restapi.keyfile.empty() ? cfg_->restapi.certfile : cfg_->restapi.keyfile;
+    peer_tls.cert = cfg_->restapi.certfile;
+    peer_tls.key = cfg_->restapi.keyfile.empty() ? cfg_->restapi.certfile : cfg_->restapi.keyfile;
   }
+  peers_ = std::make_unique<HttpPeerClient>(peer_tls);
   FenceOptions fo;
   fo.data_dir = cfg_->postgresql.data_dir;
   fo.safety_margin_s = cfg_->watchdog.safety_margin;
@@ -347,7 +349,7 @@ void Agent::Cycle() {
   in.restart_requested = restart_requested_.load() || (sched > 0 && sched <= in.wall_now);
   ha::Decision d = ha::Decide(in);
   if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckPeers) {
-    in.peers = CheckPeers(*view, cfg_->name, Duration(2000), peer_tls_);
+    in.peers = peers_->CheckPeers(*view, cfg_->name, Duration(2000));
     in.peers_checked = true;
     d = ha::Decide(in);
   }

@@ -119,10 +119,10 @@ class Agent {
 
   ConfigCell cfg_;  // read from every thread; replaced by ApplyReload only
   ConfigReloader reloader_;
-  PeerTls peer_tls_;
   const Clock& clock_;
   Logger& log_;
-  std::unique_ptr<Dcs> dcs_;  // EtcdDcs; the agent uses only the interface
+  std::unique_ptr<PeerClient> peers_;  // HttpPeerClient
+  std::unique_ptr<Dcs> dcs_;           // EtcdDcs; the agent uses only the interface
   std::unique_ptr<PgController> pg_;
   std::unique_ptr<RestServer> rest_;
   std::unique_ptr<Fencer> fencer_;

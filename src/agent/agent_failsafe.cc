@@ -59,11 +59,9 @@ bool Agent::ConfirmFailsafe() {
                {"api_url", ApiUrl(cfg_->restapi.connect_address, cfg_->restapi.Tls())},
                {"slots", Json::object()}};
   // Our own restapi credentials, as Patroni sends them: the members check them on POST /failsafe.
-  PeerTls tls = peer_tls_;
-  tls.username = cfg_->restapi.username;
-  tls.password = cfg_->restapi.password;
   MonoTime sent = clock_.Now();
-  bool ok = PostFailsafe(members, cfg_->name, body.dump(), Duration(std::min(2000, ttl * 1000 / 4)), tls);
+  bool ok = peers_->PostFailsafe(members, cfg_->name, body.dump(), Duration(std::min(2000, ttl * 1000 / 4)),
+                                 cfg_->restapi.username, cfg_->restapi.password);
   if (!ok) {
     log_.Warn("failsafe: not every member listed in the failsafe key confirmed");
     return false;

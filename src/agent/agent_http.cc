@@ -207,8 +207,7 @@ HttpServerResponse Agent::HandleSwitchover(const std::string& action, const Http
     log_.Info("received " + action + " request with leader=" + plan.leader + " candidate=" + plan.candidate);
     if (plan.code != 0) return api::Text(plan.code, plan.message);
     if (!plan.to_check.empty()) {
-      std::string problem =
-          api::CandidateProblem(action, CheckMembers(*view, plan.to_check, Duration(2000), peer_tls_));
+      std::string problem = api::CandidateProblem(action, peers_->CheckMembers(*view, plan.to_check, Duration(2000)));
       if (!problem.empty()) return api::Text(412, problem);
     }
     Status w = dcs_->ApiSetFailover(plan.key.dump());

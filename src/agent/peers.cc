@@ -111,4 +111,30 @@ bool PostFailsafe(const std::optional<FailsafeTopology>& failsafe, const std::st
   return all;
 }
 
+std::vector<ha::PeerStatus> PeerClient::CheckPeers(const ClusterView& cluster, const std::string& self,
+                                                   Duration timeout) {
+  std::vector<std::string> names;
+  for (const auto& [name, m] : cluster.members) {
+    if (name != self) names.push_back(name);
+  }
+  return CheckMembers(cluster, names, timeout);
+}
+
+std::vector<ha::PeerStatus> HttpPeerClient::CheckMembers(const ClusterView& cluster,
+                                                         const std::vector<std::string>& names, Duration timeout) {
+  PeerTls tls = tls_;
+  tls.username.clear();
+  tls.password.clear();
+  return pgw::CheckMembers(cluster, names, timeout, tls);
+}
+
+bool HttpPeerClient::PostFailsafe(const std::optional<FailsafeTopology>& failsafe, const std::string& self,
+                                  const std::string& body, Duration timeout, const std::string& username,
+                                  const std::string& password) {
+  PeerTls tls = tls_;
+  tls.username = username;
+  tls.password = password;
+  return pgw::PostFailsafe(failsafe, self, body, timeout, tls);
+}
+
 }  // namespace pgw

@@ -8,7 +8,10 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/peers.h"
 #include "agent/rest.h"
@@ -251,6 +254,57 @@ TEST(PostFailsafeTest, SendsCredentialsAndCountsOnlyAccepted) {
   EXPECT_FALSE(PostFailsafe(key, "pg2", body, Duration(2000), tls)) << "a sender not listed asks nobody";
   EXPECT_EQ(calls.load(), 3);
   server.Stop();
+}
+
+// HttpPeerClient, the agent's PeerClient: status checks go out without credentials (GET /patroni needs none), the
+// failsafe post with exactly the credentials it is given (the agent passes its current restapi.authentication).
+TEST(HttpPeerClientTest, StatusChecksCarryNoCredentialsAndFailsafeCarriesTheGivenOnes) {
+  std::mutex mu;
+  std::vector<std::string> seen;  // "METHOD PATH AUTH"
+  RestServer server([&](const HttpServerRequest& req) {
+    auto it = req.headers.find("authorization");
+    {
+      std::lock_guard<std::mutex> l(mu);
+      seen.push_back(req.method + " " + req.path + " " + (it == req.headers.end() ? "-" : it->second));
+    }
+    HttpServerResponse r;
+    if (req.method == "GET" && req.path == "/patroni") {
+      r.content_type = "application/json";
+      r.body = R"({"state":"running","role":"replica","xlog":{"received_location":5000,"replayed_location":4000}})";
+    } else if (req.method == "POST" && req.path == "/failsafe") {
+      r.content_type = "text/html";
+      r.body = "Accepted";
+    } else {
+      r.status = 404;
+    }
+    return r;
+  });
+  ASSERT_TRUE(server.Listen("127.0.0.1", 0).ok());
+  server.Start();
+  std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/patroni";
+  ClusterView view;
+  for (const char* name : {"pg0", "pg1"}) {
+    Member m;
+    m.name = name;
+    m.api_url = std::string(name) == "pg1" ? url : "http://127.0.0.1:1/patroni";
+    view.members[name] = m;
+  }
+  PeerTls tls;
+  tls.username = "ignored";
+  tls.password = "ignored";
+  HttpPeerClient peers(tls);
+  auto st = peers.CheckPeers(view, "pg0", Duration(2000));
+  ASSERT_EQ(st.size(), 1U);
+  EXPECT_EQ(st[0].name, "pg1");
+  EXPECT_TRUE(st[0].reachable);
+  EXPECT_EQ(st[0].wal_position, 5000);
+  FailsafeTopology key = {{"pg0", "http://127.0.0.1:1/patroni"}, {"pg1", url}};
+  EXPECT_TRUE(peers.PostFailsafe(key, "pg0", R"({"name":"pg0"})", Duration(2000), "admin", "s3cret"));
+  EXPECT_FALSE(peers.PostFailsafe(key, "pg2", R"({"name":"pg2"})", Duration(2000), "admin", "s3cret"))
+      << "a sender not listed asks nobody";
+  server.Stop();
+  std::lock_guard<std::mutex> l(mu);
+  EXPECT_EQ(seen, (std::vector<std::string>{"GET /patroni -", "POST /failsafe Basic YWRtaW46czNjcmV0"}));
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Model of Agent::Cycle and the threads around it (agent.cc). Keep in step with agent.cc: see sim_agent.h.
 #include "sim_agent.h"
 
+#include <algorithm>
+
 #include "agent/fencer.h"
 #include "agent/status_json.h"
 
@@ -25,7 +27,7 @@ Status SimLeaseApi::Revoke(int64_t id) {
 Duration SimFencer::Margin() const { return FenceMargin(ttl_s, safety_margin_s); }
 
 SimAgent::SimAgent(World& w, SimNode& n)
-    : w_(w), n_(n), log_(w.quiet_log()), lease_api_(w, n), keeper_(lease_api_, n.clock, w.quiet_log()) {
+    : w_(w), n_(n), log_(w.quiet_log()), lease_api_(w, n), peers_(w, n), keeper_(lease_api_, n.clock, w.quiet_log()) {
   dyn_ = n_.cfg->bootstrap.dynamic;
   fencer_.safety_margin_s = n_.cfg->watchdog.safety_margin;
   keeper_.SetRetryTimeout(dyn_.retry_timeout);  // Agent::Run: dcs_->SetRetryTimeout before Start
@@ -263,19 +265,8 @@ bool SimAgent::ConfirmFailsafe() {
   // Agent::ConfirmFailsafe with peers.cc PostFailsafe; withheld while the PostgreSQL health gate is closed
   // (Agent::PgHealthBlocksLeadership).
   if (Now() < renew_blocked_until_ || (fencer_.armed && !PgHealthy() && n_.pg.running)) return false;
-  std::optional<FailsafeTopology> members = failsafe_members_;
   MonoTime sent = Now();
-  bool all = members && members->contains(n_.name);
-  if (all) {
-    for (const auto& [name, url] : *members) {
-      if (name == n_.name) continue;
-      SimNode* peer = w_.Find(name);
-      bool ok = peer != nullptr && peer->agent && w_.Link(n_, *peer) && !peer->f.agent_frozen && !peer->f.agent_dead &&
-                !peer->f.paused && peer->agent->AcceptFailsafe(n_.name);
-      all = ok && all;
-    }
-  }
-  if (!all) return false;
+  if (!peers_.PostFailsafe(failsafe_members_, n_.name, "", Duration(2000), "", "")) return false;
   MonoTime until = sent + Duration(int64_t{dyn_.ttl} * 1000);
   failsafe_confirmed_until_ = std::max(failsafe_confirmed_until_, until);
   // Fencer::ExtendUntil
@@ -301,21 +292,46 @@ ha::PeerStatus SimAgent::PeerView() const {
   return p;
 }
 
-std::vector<ha::PeerStatus> SimAgent::CheckPeers(const ClusterView& view) {
+SimAgent* SimPeerClient::Reachable(const std::string& name) const {
+  SimNode* peer = w_.Find(name);
+  if (peer == nullptr || !peer->agent || peer->f.agent_dead || peer->f.agent_frozen || peer->f.paused ||
+      !w_.Link(self_, *peer)) {
+    return nullptr;
+  }
+  return peer->agent.get();
+}
+
+std::vector<ha::PeerStatus> SimPeerClient::CheckMembers(const ClusterView& cluster,
+                                                        const std::vector<std::string>& names, Duration /*timeout*/) {
+  // peers.cc CheckMembers: members without an api_url are not asked; one that cannot answer is unreachable.
   std::vector<ha::PeerStatus> out;
-  for (const auto& [name, m] : view.members) {
-    if (name == n_.name || m.api_url.empty()) continue;
-    SimNode* peer = w_.Find(name);
-    if (peer == nullptr || !peer->agent || peer->f.agent_dead || peer->f.agent_frozen || peer->f.paused ||
-        !w_.Link(n_, *peer)) {
+  for (const auto& [name, m] : cluster.members) {
+    if (std::find(names.begin(), names.end(), name) == names.end() || m.api_url.empty()) continue;
+    SimAgent* peer = Reachable(name);
+    if (peer == nullptr) {
       ha::PeerStatus p;
       p.name = name;
       out.push_back(p);
       continue;
     }
-    out.push_back(peer->agent->PeerView());
+    out.push_back(peer->PeerView());
   }
   return out;
+}
+
+bool SimPeerClient::PostFailsafe(const std::optional<FailsafeTopology>& failsafe, const std::string& self,
+                                 const std::string& /*body*/, Duration /*timeout*/, const std::string& /*username*/,
+                                 const std::string& /*password*/) {
+  // peers.cc PostFailsafe: every other listed member must accept; an empty api_url cannot be asked.
+  if (!failsafe || !failsafe->contains(self)) return false;
+  bool all = true;
+  for (const auto& [name, url] : *failsafe) {
+    if (name == self) continue;
+    if (url.empty()) return false;
+    SimAgent* peer = Reachable(name);
+    all = peer != nullptr && peer->AcceptFailsafe(self) && all;
+  }
+  return all;
 }
 
 // --- fencing (Agent::ArmFencing, Agent::UpdateFencing, Fencer) -------------------------------------------------

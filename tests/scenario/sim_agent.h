@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "agent/peers.h"
 #include "dcs/lease_keeper.h"
 #include "ha/decide.h"
 #include "ha/pg_state.h"
@@ -26,6 +27,27 @@ class SimLeaseApi final : public LeaseApi {
  private:
   World& w_;
   SimNode& n_;
+};
+
+class SimAgent;
+
+// The agent's PeerClient (agent/peers.h) over the world's model agents: a peer answers when its agent runs, is
+// not frozen, its machine is not paused, and the network links the two nodes.
+class SimPeerClient final : public PeerClient {
+ public:
+  SimPeerClient(World& w, SimNode& self) : w_(w), self_(self) {}
+  std::vector<ha::PeerStatus> CheckMembers(const ClusterView& cluster, const std::vector<std::string>& names,
+                                           Duration timeout) override;
+  // The sender's name is `self`; the body and credentials are not modelled.
+  bool PostFailsafe(const std::optional<FailsafeTopology>& failsafe, const std::string& self, const std::string& body,
+                    Duration timeout, const std::string& username, const std::string& password) override;
+
+ private:
+  // The peer's agent when it can answer a request from this node now, else nullptr.
+  SimAgent* Reachable(const std::string& name) const;
+
+  World& w_;
+  SimNode& self_;
 };
 
 // The in-agent Fencer (agent/fencer.cc): fence time = max(lease deadline, failsafe until) - margin. Pushes its
@@ -75,7 +97,6 @@ class SimAgent {
   void UpdateFencing(const LocalView& local, const ClusterView* view);
   void Disarm();
   bool ConfirmFailsafe();
-  std::vector<ha::PeerStatus> CheckPeers(const ClusterView& view);
   void TouchMember(const LocalView& local);
   void Publish(const LocalView& local) { published_ = local; }
   void PushSupervisor();
@@ -101,6 +122,7 @@ class SimAgent {
   SimNode& n_;
   Logger& log_;
   SimLeaseApi lease_api_;
+  SimPeerClient peers_;
   LeaseKeeper keeper_;
   SimFencer fencer_;
   DynamicConfig dyn_;

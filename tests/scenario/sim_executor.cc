@@ -110,7 +110,7 @@ void SimAgent::Cycle() {
   in.restart_requested = false;
   ha::Decision d = ha::Decide(in);
   if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckPeers) {
-    in.peers = CheckPeers(*view);
+    in.peers = peers_.CheckPeers(*view, n_.name, Duration(2000));
     in.peers_checked = true;
     d = ha::Decide(in);
   }
