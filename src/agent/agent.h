@@ -123,7 +123,7 @@ class Agent {
   Logger& log_;
   std::unique_ptr<PeerClient> peers_;  // HttpPeerClient
   std::unique_ptr<Dcs> dcs_;           // EtcdDcs; the agent uses only the interface
-  std::unique_ptr<PgController> pg_;
+  std::unique_ptr<PgControl> pg_;      // PgController
   std::unique_ptr<RestServer> rest_;
   std::unique_ptr<Fencer> fencer_;
   std::unique_ptr<PgHealth> pg_health_;             // gates the lease renewal of an armed primary

@@ -15,64 +15,9 @@
 #include "common/process.h"
 #include "pg/conf.h"
 #include "pg/libpq.h"
+#include "pg/pg_control.h"
 
 namespace pgw {
-
-// A slot as the decision core wants it (ha/slots.h).
-struct SlotSpec {
-  std::string name;
-  std::string type;  // physical | logical
-  std::string database, plugin;
-  bool operator==(const SlotSpec&) const = default;
-};
-
-// A non-temporary replication slot of the local PostgreSQL (pg_replication_slots).
-struct SlotState {
-  std::string name;
-  std::string type;  // physical | logical
-  std::string database, plugin;
-  bool active = false;
-  int64_t restart_lsn = 0;
-  int64_t confirmed_flush_lsn = 0;  // logical only
-  bool operator==(const SlotState&) const = default;
-};
-
-// What the agent observes of its local PostgreSQL in one cycle.
-struct LocalView {
-  enum class Data { kEmpty, kValid, kInvalid };
-  Data data = Data::kEmpty;
-  std::string data_problem;  // why kInvalid
-  bool running = false;      // postmaster alive
-  bool query_ok = false;     // we could query it this cycle
-  bool in_recovery = false;
-  int timeline = 0;
-  int64_t wal_position = 0;  // primary: current LSN; replica: max(received, replayed)
-  int64_t received_location = 0;
-  int64_t replayed_location = 0;
-  std::optional<std::string> replayed_timestamp;
-  bool replay_paused = false;
-  std::string sysid;
-  std::string cluster_state;  // pg_controldata "Database cluster state" when stopped
-  // backup_label is present: a base backup (our clone) that never started. Its pg_control was copied from the
-  // running primary and says "in production", but it is not a former primary.
-  bool backup_label = false;
-  std::string postmaster_start_time;
-  int server_version = 0;
-  std::optional<Upstream> upstream;  // primary_conninfo host/port + primary_slot_name as PostgreSQL has them now
-  std::vector<SlotState> slots;      // non-temporary slots
-  Json replication = Json::array();  // pg_stat_replication rows (Patroni's fields)
-  std::map<std::string, int64_t> replication_flush;  // application_name -> flush LSN (streaming rows)
-  std::string sync_names;                            // synchronous_standby_names in effect
-  // A setting in postgresql.conf waits for a restart of PostgreSQL (pg_settings.pending_restart), Patroni's
-  // pending_restart.
-  bool pending_restart = false;
-  std::string replication_state;  // replica: "streaming" or "in archive recovery"
-  // Client gate (docs/synchronous.md): PostgreSQL was restarted as primary after a crash in synchronous mode and
-  // only replication and pgwarden's roles may connect. gate_lsn: the end of WAL the gate waits for a synchronous
-  // standby to flush (0 until measured on the running primary).
-  bool gated = false;
-  int64_t gate_lsn = 0;
-};
 
 // A libpq connection string for the configured superuser to database postgres on host:port (the agent's own
 // session, and its queries to other members' PostgreSQL).
@@ -80,13 +25,7 @@ std::string SuperuserConninfo(const Config& cfg, const std::string& host, int po
 // Conninfo of `u` (its name and libpq options: sslmode, sslcert, ...) added to `kv` (host, port, ...).
 std::string UserConninfo(const PgUser& u, std::vector<std::pair<std::string, std::string>> kv);
 
-// Parsed `pg_controldata` output.
-struct ControlData {
-  std::string sysid;
-  std::string state;
-  int timeline = 0;
-  int64_t checkpoint_lsn = 0;  // "Latest checkpoint location": after a clean shutdown, the shutdown checkpoint
-};
+// pg_controldata output parsed.
 ControlData ParseControlData(const std::string& output);
 // "0/3000060" -> bytes.
 std::optional<int64_t> ParseLsn(const std::string& s);
@@ -95,89 +34,42 @@ std::string FormatLsn(int64_t lsn);
 // host and port out of a primary_conninfo string.
 std::optional<HostPort> ConninfoHostPort(const std::string& conninfo);
 
-enum class StopMode { kSmart, kFast, kImmediate };
-
-class PgController {
+class PgController final : public PgControl {
  public:
   PgController(std::shared_ptr<const Config> cfg, Logger& log);
-  ~PgController();
+  ~PgController() override;
 
-  void SetDynamicConfig(const DynamicConfig& dyn) { dyn_ = dyn; }
-  // A reloaded local configuration (agent/config_reload.h): used from the next call on.
-  void SetConfig(std::shared_ptr<const Config> cfg) { cfg_ = std::move(cfg); }
-  // synchronous_standby_names as the HA loop wants it on a primary (nullopt: not managed). Takes effect with the
-  // next WriteConfiguration (start, reload).
-  void SetSyncNames(std::optional<std::string> v) { sync_names_ = std::move(v); }
-  // Sets synchronous_standby_names now (configuration rewritten, reload).
-  Status ApplySyncNames(const std::string& v, const std::optional<Upstream>& upstream);
-
-  LocalView Observe();
-  // Checks the data directory at start-up: kInvalid when it is non-empty but not a cluster.
-  LocalView::Data InspectDataDir(std::string* problem) const;
-
-  // initdb + configuration + start as primary (pg/bootstrap.cc). On success returns the system id. The agent runs
-  // post_bootstrap next, then CreateRoles.
-  Result<std::string> Bootstrap();
-  // Creates (or updates) the replication and rewind roles, then bootstrap.users, as Patroni does after
-  // post_bootstrap. Role passwords are kept out of the server log.
-  Status CreateRoles();
-  // pg_basebackup from `source` into the (empty) data directory.
-  Status Clone(const HostPort& source);
-  // Patroni's create_replica (pg/methods.cc): `methods` (basebackup or custom ones, pg/methods.h) tried in order
-  // until one succeeds, the data directory emptied before each (unless a custom method's keep_data). Without a
-  // `source` (no leader), only the methods that work without one are tried. Returns the last failure.
-  Status CreateReplica(const std::optional<HostPort>& source, const std::vector<std::string>& methods);
-  // A custom bootstrap (bootstrap.method, pg/methods.cc) instead of Bootstrap(): runs the method's command, writes
-  // its recovery_conf (or removes or keeps what recovery settings the data has, as Patroni does), starts PostgreSQL
-  // with local connections trusted, waits until it has left recovery, and sets the superuser's password. Returns
-  // the system id. The agent then runs post_bootstrap and CreateRoles, then FinishCustomBootstrap, which restores
-  // the configured pg_hba.conf and parameters (restarting when hot_standby was turned off for the recovery).
-  Result<std::string> BootstrapCustom();
-  Status FinishCustomBootstrap();
-  // Writes postgresql.conf, pg_hba.conf, pgpass and standby.signal (present iff upstream is set). The files initdb
-  // (or the clone source) left are kept once as postgresql.base.conf (included) and pg_hba.base.conf (its lines
-  // come before bootstrap.pg_hba).
-  Status WriteConfiguration(const std::optional<Upstream>& upstream);
-  // Writes the configuration and starts the postmaster, waiting until it accepts connections.
-  // `standby`: start in recovery (standby.signal) even without an upstream (a replica that follows nobody yet).
-  Status Start(const std::optional<Upstream>& upstream, bool standby = false);
-  // Fails unless no process of the data directory is left (pg/fence.h: leftovers are killed).
-  Status Stop(StopMode mode);
-  Status Promote();
-  // Re-points a running replica (primary_conninfo / primary_slot_name are reloadable on PostgreSQL 13+).
-  Status Follow(const Upstream& upstream);
-  // Rewrites the configuration files (same upstream) and reloads PostgreSQL.
-  Status Reload(const std::optional<Upstream>& upstream);
-  // Drops the inactive slots `drop`, then creates `create` (logical ones in their database).
-  Status DropSlots(const std::vector<std::string>& drop);
-  Status CreateSlots(const std::vector<SlotSpec>& create);
-  // pg_replication_slot_advance of each slot to its position (never backwards; logical slots in their database).
-  Status AdvanceSlots(const std::map<std::string, int64_t>& to, const std::vector<SlotState>& local);
-  // A replica copies logical slots from the leader at `leader` (its superuser reads each slot's state file with
-  // pg_read_binary_file): PostgreSQL is stopped, the files are written into pg_replslot, and it starts again
-  // following `upstream`. Slots whose type, database or plugin differ on the leader are skipped with a warning.
-  Status CopyLogicalSlots(const HostPort& leader, const std::vector<SlotSpec>& slots, const Upstream& upstream);
-  // pg_rewind from `source` (PostgreSQL must be stopped; pg_rewind runs crash recovery itself when the node crashed).
-  // Uses the rewind user when configured, else the superuser.
-  Status Rewind(const HostPort& source);
-  // CHECKPOINT on the running instance (after a promotion, so that pg_rewind on the old primary sees the new
-  // timeline in the control file).
-  Status Checkpoint();
-  // pg_controldata of the (stopped) data directory.
-  Result<ControlData> ReadControlData();
-  // The shutdown checkpoint's LSN of a cleanly stopped data directory, read from pg_control directly (no fork:
-  // a switchover waits on it with writes stopped), else through pg_controldata; 0 when it cannot be known.
-  int64_t ShutdownCheckpointLsn();
-  // Removes everything in the data directory (after a failed bootstrap or clone).
-  Status WipeDataDir();
-
-  // The client gate. CloseGate marks the data directory (pgwarden.gate, so that a restarted agent keeps the gate)
-  // before a start as primary (or a read-only start of a crashed primary following nobody, which may be promoted
-  // later); while it exists, pg_hba.conf admits no client unless PostgreSQL follows a leader, and it is removed by
-  // any start following a leader (clone and pg_rewind copy it from their source). OpenGate removes it and, when
-  // PostgreSQL runs, rewrites pg_hba.conf and reloads.
-  Status CloseGate();
-  Status OpenGate();
+  // PgControl (pg/pg_control.h)
+  void SetDynamicConfig(const DynamicConfig& dyn) override { dyn_ = dyn; }
+  void SetConfig(std::shared_ptr<const Config> cfg) override { cfg_ = std::move(cfg); }
+  void SetSyncNames(std::optional<std::string> v) override { sync_names_ = std::move(v); }
+  Status ApplySyncNames(const std::string& v, const std::optional<Upstream>& upstream) override;
+  LocalView Observe() override;
+  LocalView::Data InspectDataDir(std::string* problem) const override;
+  Result<std::string> Bootstrap() override;
+  Status CreateRoles() override;
+  Status Clone(const HostPort& source) override;
+  Status CreateReplica(const std::optional<HostPort>& source, const std::vector<std::string>& methods) override;
+  Result<std::string> BootstrapCustom() override;
+  Status FinishCustomBootstrap() override;
+  Status WriteConfiguration(const std::optional<Upstream>& upstream) override;
+  Status Start(const std::optional<Upstream>& upstream, bool standby = false) override;
+  Status Stop(StopMode mode) override;
+  Status Promote() override;
+  Status Follow(const Upstream& upstream) override;
+  Status Reload(const std::optional<Upstream>& upstream) override;
+  Status DropSlots(const std::vector<std::string>& drop) override;
+  Status CreateSlots(const std::vector<SlotSpec>& create) override;
+  Status AdvanceSlots(const std::map<std::string, int64_t>& to, const std::vector<SlotState>& local) override;
+  Status CopyLogicalSlots(const HostPort& leader, const std::vector<SlotSpec>& slots,
+                          const Upstream& upstream) override;
+  Status Rewind(const HostPort& source) override;
+  Status Checkpoint() override;
+  Result<ControlData> ReadControlData() override;
+  int64_t ShutdownCheckpointLsn() override;
+  Status WipeDataDir() override;
+  Status CloseGate() override;
+  Status OpenGate() override;
 
  private:
   // Start's first half: configuration written, leftovers of a dead postmaster killed, postmaster started.
