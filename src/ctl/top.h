@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/status.h"
+#include "dcs/key_values.h"
 
 namespace pgw::ctl {
 class Session;
@@ -54,11 +55,6 @@ struct MemberSample {
 };
 
 // Patroni's history entry: [timeline, lsn, reason, timestamp, new leader].
-struct HistoryEntry {
-  int timeline = 0;
-  std::string reason, timestamp, new_leader;
-};
-
 struct Sample {
   MonoTime at{};
   std::string wall;        // local time of day, "HH:MM:SS"
@@ -67,7 +63,7 @@ struct Sample {
   bool paused = false;
   bool sync_mode = false;
   std::vector<MemberSample> members;  // by name
-  std::vector<HistoryEntry> history;  // oldest first
+  std::vector<HistoryLine> history;   // oldest first (the `history` key, decoded by dcs/key_values.h)
 };
 
 enum class Level { kOk, kWarn, kBad };

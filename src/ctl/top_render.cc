@@ -124,7 +124,7 @@ std::string Render(const Model& m, const TopOptions& o, const std::string& scope
     if (s->history.empty()) lines.push_back("  none recorded");
     size_t from = s->history.size() > 3 ? s->history.size() - 3 : 0;
     for (size_t i = s->history.size(); i-- > from;) {
-      const HistoryEntry& h = s->history[i];
+      const HistoryLine& h = s->history[i];
       std::string line = "  timeline " + std::to_string(h.timeline) + " -> " + std::to_string(h.timeline + 1);
       if (!h.timestamp.empty()) line += " at " + h.timestamp;
       if (!h.new_leader.empty()) line += ", new leader " + h.new_leader;

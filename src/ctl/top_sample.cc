@@ -100,14 +100,7 @@ Sample Sampler::Take() {
     ms.pg_error = "no member key, so no address";
     s.members.push_back(ms);
   }
-  for (const auto& line : c.history) {
-    HistoryEntry h;
-    h.timeline = static_cast<int>(line.timeline);
-    h.reason = line.reason;
-    h.timestamp = line.timestamp;
-    h.new_leader = line.new_leader;
-    s.history.push_back(h);
-  }
+  s.history = c.history;
   // Sessions of members that left the cluster are closed.
   for (auto it = conns_.begin(); it != conns_.end();) {
     it = c.FindMember(it->first) ? std::next(it) : conns_.erase(it);

@@ -212,8 +212,8 @@ TEST(TopRenderTest, FrameShowsMembersRatesAndTheLastFailoversNewestFirst) {
   Sample a = At(0, {Primary("n1", 1000, 100), Replica("n2", 1000, 50)});
   Sample b = At(1000, {Primary("n1", 1900, 200), Replica("n2", 1000, 60)});
   for (int tl = 1; tl <= 4; ++tl) {
-    b.history.push_back({tl, "reason " + std::to_string(tl), "2026-12-06T10:0" + std::to_string(tl) + ":00",
-                         "node" + std::to_string(tl)});
+    b.history.push_back({tl, std::nullopt, "reason " + std::to_string(tl),
+                         "2026-12-06T10:0" + std::to_string(tl) + ":00", "node" + std::to_string(tl)});
   }
   m.Add(a);
   m.Add(b);
