@@ -407,7 +407,7 @@ void Agent::TouchMember(const LocalView& local) {
   ns.local = local;
   ns.pg_state = pg_state_.state();
   ns.standby_leader = standby_leader_;
-  m.role = RoleOf(ns);
+  m.role = RoleName(RoleOf(ns));
   m.version = kPatroniCompatVersion;
   if (local.query_ok) m.xlog_location = local.wal_position;
   if (local.timeline) m.timeline = local.timeline;

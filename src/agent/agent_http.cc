@@ -53,7 +53,7 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
     // failsafe, and a replica reports the vouching it received as Patroni's does.
     api::FailsafeClock f;
     f.enabled = failsafe_mode_;
-    f.primary = RoleOf(s) == "primary";
+    f.primary = RoleOf(s) == MemberRole::kPrimary;
     f.now = clock_.Now();
     DynamicConfig timing;
     timing.ttl = ttl_s_.load();
@@ -106,7 +106,7 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
     hi.state = &s;
     hi.cluster = cv;
     // Liveness: the HA loop ran within ttl (primary) / 2*ttl (replica) of when it should have.
-    int64_t ttl_ms = int64_t{ttl_s_.load()} * 1000 * (RoleOf(s) == "primary" ? 1 : 2);
+    int64_t ttl_ms = int64_t{ttl_s_.load()} * 1000 * (RoleOf(s) == MemberRole::kPrimary ? 1 : 2);
     int64_t since = clock_.Now().time_since_epoch().count() - last_cycle_end_ms_.load();
     hi.loop_alive = s.paused || last_cycle_end_ms_.load() == 0 || since <= loop_wait_s_.load() * 1000 + ttl_ms;
     int code = api::HealthCode(hi, route, req.query);
@@ -138,7 +138,7 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
 
   if (req.method == "POST" && route == "/failsafe") {
     if (!failsafe_mode_) return api::Text(502, "Failsafe mode is not enabled");
-    if (RoleOf(s) == "primary") return api::Text(500, "Running as a leader");
+    if (RoleOf(s) == MemberRole::kPrimary) return api::Text(500, "Running as a leader");
     Json body;
     if (auto refused = ReadBodyObject(req, &body)) return *refused;
     if (auto refused = api::CheckFailsafeSender(body, failsafe_key, cv, cfg_->name)) return *refused;
@@ -294,7 +294,7 @@ HttpServerResponse Agent::HandleRestart(const HttpServerRequest& req) {
     if (role == "master") role = "primary";
     if (role != "primary" && role != "replica")
       return api::Text(400, "PostgreSQL role should be either primary or replica");
-    if (role != RoleOf(s)) return api::Text(503, "restart conditions are not satisfied");
+    if (role != RoleName(RoleOf(s))) return api::Text(503, "restart conditions are not satisfied");
   }
   if (body.contains("timeout") && (!body["timeout"].is_number() || body["timeout"].get<double>() <= 0)) {
     return api::Text(400, "Timeout should be a positive number of seconds");

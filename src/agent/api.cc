@@ -241,11 +241,13 @@ int HealthCode(const HealthInputs& in, const std::string& path, const std::strin
   const NodeState& s = *in.state;
   const Config& cfg = *in.cfg;
   bool running = s.pg_state == ha::PgState::kRunning;
-  std::string role = RoleOf(s);
+  MemberRole role = RoleOf(s);
   // As Patroni: in a standby cluster the leader is never "primary", and it is not a "replica" either.
-  bool primary_with_lock = s.is_leader && role == "primary" && !s.standby_cluster;
-  bool standby_leader = s.is_leader && s.standby_cluster && (role == "replica" || role == "standby_leader");
-  bool replica_ok = role == "replica" && running && !cfg.tags.noloadbalance && !(s.is_leader && s.standby_cluster);
+  bool primary_with_lock = s.is_leader && role == MemberRole::kPrimary && !s.standby_cluster;
+  bool standby_leader =
+      s.is_leader && s.standby_cluster && (role == MemberRole::kReplica || role == MemberRole::kStandbyLeader);
+  bool replica_ok =
+      role == MemberRole::kReplica && running && !cfg.tags.noloadbalance && !(s.is_leader && s.standby_cluster);
   if (replica_ok) {
     if (auto lag = QueryParam(query, "lag")) {
       auto max = ParseSize(*lag);
@@ -304,7 +306,7 @@ std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView
       << "\n";
   };
   const LocalView& l = s.local;
-  std::string role = RoleOf(s);
+  MemberRole role = RoleOf(s);
   bool running = s.pg_state == ha::PgState::kRunning;
   gauge("patroni_version", "Patroni semver without periods (the Patroni generation pgwarden emulates).", 40000);
   gauge("patroni_postgres_running", "Value is 1 if Postgres is running, 0 otherwise.", running ? 1 : 0);
@@ -314,12 +316,14 @@ std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView
     start = ParseIsoTimestamp(l.postmaster_start_time, &zone).value_or(0);
   }
   gauge("patroni_postmaster_start_time", "Epoch seconds since Postgres started.", start);
-  gauge("patroni_primary", "Value is 1 if this node is the leader, 0 otherwise.", s.is_leader && role == "primary");
+  gauge("patroni_primary", "Value is 1 if this node is the leader, 0 otherwise.",
+        s.is_leader && role == MemberRole::kPrimary);
   gauge("patroni_xlog_location", "Current location of the Postgres transaction log, 0 if this node is not the leader.",
         l.query_ok && !l.in_recovery ? static_cast<double>(l.wal_position) : 0);
   gauge("patroni_standby_leader", "Value is 1 if this node is the standby_leader, 0 otherwise.",
-        role == "standby_leader");
-  gauge("patroni_replica", "Value is 1 if this node is a replica, 0 otherwise.", role == "replica" && running);
+        role == MemberRole::kStandbyLeader);
+  gauge("patroni_replica", "Value is 1 if this node is a replica, 0 otherwise.",
+        role == MemberRole::kReplica && running);
   bool sync = IsSyncStandby(c, cfg.name);
   gauge("patroni_sync_standby", "Value is 1 if this node is a sync standby replica, 0 otherwise.", sync);
   gauge("patroni_xlog_received_location",

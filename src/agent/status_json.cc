@@ -4,10 +4,20 @@
 
 namespace pgw {
 
-std::string RoleOf(const NodeState& s) {
-  if (s.local.data != LocalView::Data::kValid) return "uninitialized";
-  if (s.local.running && s.local.query_ok && !s.local.in_recovery) return "primary";
-  return s.standby_leader ? "standby_leader" : "replica";
+const char* RoleName(MemberRole r) {
+  switch (r) {
+    case MemberRole::kUninitialized: return "uninitialized";
+    case MemberRole::kPrimary: return "primary";
+    case MemberRole::kReplica: return "replica";
+    case MemberRole::kStandbyLeader: return "standby_leader";
+  }
+  return "uninitialized";
+}
+
+MemberRole RoleOf(const NodeState& s) {
+  if (s.local.data != LocalView::Data::kValid) return MemberRole::kUninitialized;
+  if (s.local.running && s.local.query_ok && !s.local.in_recovery) return MemberRole::kPrimary;
+  return s.standby_leader ? MemberRole::kStandbyLeader : MemberRole::kReplica;
 }
 
 nlohmann::json StatusJson(const Config& cfg, const NodeState& s) {
@@ -16,7 +26,7 @@ nlohmann::json StatusJson(const Config& cfg, const NodeState& s) {
   const LocalView& l = s.local;
   j["state"] = ha::PgStateName(s.pg_state);
   if (!l.postmaster_start_time.empty()) j["postmaster_start_time"] = l.postmaster_start_time;
-  j["role"] = RoleOf(s);
+  j["role"] = RoleName(RoleOf(s));
   if (l.server_version) j["server_version"] = l.server_version;
   if (l.query_ok) {
     if (!l.in_recovery) {
@@ -30,7 +40,7 @@ nlohmann::json StatusJson(const Config& cfg, const NodeState& s) {
       j["xlog"] = x;
     }
   }
-  if (s.sync_standby && RoleOf(s) == "replica") j["sync_standby"] = true;
+  if (s.sync_standby && RoleOf(s) == MemberRole::kReplica) j["sync_standby"] = true;
   if (l.timeline) j["timeline"] = l.timeline;
   if (l.query_ok && l.pending_restart) j["pending_restart"] = true;
   if (l.in_recovery && !l.replication_state.empty()) j["replication_state"] = l.replication_state;

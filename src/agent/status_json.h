@@ -32,8 +32,11 @@ struct NodeState {
   bool standby_leader = false;      // holds the leader key in a standby cluster
 };
 
-// "primary" / "replica" / "standby_leader" / "uninitialized"
-std::string RoleOf(const NodeState& s);
+// The member's role as the member key and GET /patroni report it.
+enum class MemberRole { kUninitialized, kPrimary, kReplica, kStandbyLeader };
+// "uninitialized" / "primary" / "replica" / "standby_leader"
+const char* RoleName(MemberRole r);
+MemberRole RoleOf(const NodeState& s);
 nlohmann::json StatusJson(const Config& cfg, const NodeState& s);
 
 }  // namespace pgw

@@ -414,7 +414,7 @@ void SimAgent::TouchMember(const LocalView& local) {
   NodeState ns;
   ns.local = local;
   ns.pg_state = pg_state_.state();
-  m.role = RoleOf(ns);
+  m.role = RoleName(RoleOf(ns));
   m.version = kPatroniCompatVersion;
   if (local.query_ok) m.xlog_location = local.wal_position;
   if (local.timeline) m.timeline = local.timeline;

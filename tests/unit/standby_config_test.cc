@@ -207,7 +207,7 @@ class StandbyApiTest : public ::testing::Test {
 
 TEST_F(StandbyApiTest, StandbyLeaderAnswersLikePatroni) {
   s_.is_leader = s_.standby_cluster = s_.standby_leader = true;
-  EXPECT_EQ(RoleOf(s_), "standby_leader");
+  EXPECT_EQ(RoleOf(s_), MemberRole::kStandbyLeader);
   EXPECT_EQ(StatusJson(*cfg_, s_)["role"], "standby_leader");
   EXPECT_EQ(Code("/standby-leader"), 200);
   EXPECT_EQ(Code("/standby_leader"), 200);
@@ -222,7 +222,7 @@ TEST_F(StandbyApiTest, StandbyLeaderAnswersLikePatroni) {
 
 TEST_F(StandbyApiTest, ReplicaOfAStandbyClusterIsAReplica) {
   s_.standby_cluster = true;
-  EXPECT_EQ(RoleOf(s_), "replica");
+  EXPECT_EQ(RoleOf(s_), MemberRole::kReplica);
   EXPECT_EQ(Code("/standby-leader"), 503);
   EXPECT_EQ(Code("/leader"), 503);
   EXPECT_EQ(Code("/replica"), 200);

@@ -94,5 +94,23 @@ TEST_F(StatusJsonTest, FailsafeActiveIsShownOnlyWhenSet) {
   EXPECT_EQ(StatusJson(*cfg_, s_)["failsafe_mode_is_active"], true);
 }
 
+TEST_F(StatusJsonTest, RoleFollowsTheDataPostgreSQLAndTheLeaderKey) {
+  EXPECT_STREQ(RoleName(MemberRole::kUninitialized), "uninitialized");
+  EXPECT_STREQ(RoleName(MemberRole::kPrimary), "primary");
+  EXPECT_STREQ(RoleName(MemberRole::kReplica), "replica");
+  EXPECT_STREQ(RoleName(MemberRole::kStandbyLeader), "standby_leader");
+  NodeState n;
+  EXPECT_EQ(RoleOf(n), MemberRole::kUninitialized) << "no valid data directory";
+  n.local.data = LocalView::Data::kValid;
+  EXPECT_EQ(RoleOf(n), MemberRole::kReplica) << "stopped with data";
+  n.local.running = n.local.query_ok = true;
+  EXPECT_EQ(RoleOf(n), MemberRole::kPrimary) << "running out of recovery";
+  n.local.in_recovery = true;
+  EXPECT_EQ(RoleOf(n), MemberRole::kReplica);
+  n.standby_leader = true;
+  EXPECT_EQ(RoleOf(n), MemberRole::kStandbyLeader);
+  EXPECT_EQ(StatusJson(*cfg_, n)["role"], "standby_leader");
+}
+
 }  // namespace
 }  // namespace pgw
