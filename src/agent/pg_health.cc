@@ -4,10 +4,8 @@
 
 #include "common/fs.h"
 #include "common/process.h"
-#include "pg/conf.h"
 #include "pg/controller.h"
 #include "pg/libpq.h"
-#include "pg/socket_ping.h"
 
 namespace pgw {
 
@@ -30,29 +28,8 @@ std::string PasswordlessPing(const std::string& conninfo) {
   return conninfo + " password='' passfile=/dev/null/none sslmode=disable gssencmode=disable";
 }
 
-std::string LocalHealthSocket(const Config& cfg) {
-  const auto& pg = cfg.postgresql;
-  std::string dir;
-  auto it = pg.parameters.find("unix_socket_directories");
-  if (it != pg.parameters.end() && it->is_string()) dir = it->get<std::string>();
-  auto comma = dir.find(',');
-  if (comma != std::string::npos) dir = dir.substr(0, comma);
-  while (!dir.empty() && dir.front() == ' ') dir.erase(0, 1);
-  while (!dir.empty() && dir.back() == ' ') dir.pop_back();
-  if (dir.empty() && pg.use_unix_socket) dir = LocalHost(cfg);
-  // Only absolute directories: not an abstract socket ("@name") nor one relative to the data directory.
-  if (dir.empty() || dir.front() != '/') return "";
-  return PgSocketPath(dir, pg.port);
-}
-
-PgHealth::PgHealth(std::string conninfo, const Clock& clock, Logger& log, std::string ping_socket,
-                   std::string ping_user)
-    : conninfo_(std::move(conninfo)),
-      ping_conninfo_(PasswordlessPing(conninfo_)),
-      ping_socket_(std::move(ping_socket)),
-      ping_user_(std::move(ping_user)),
-      clock_(clock),
-      log_(log) {}
+PgHealth::PgHealth(std::string conninfo, const Clock& clock, Logger& log)
+    : conninfo_(std::move(conninfo)), ping_conninfo_(PasswordlessPing(conninfo_)), clock_(clock), log_(log) {}
 
 PgHealth::~PgHealth() { Stop(); }
 
@@ -102,10 +79,7 @@ void PgHealth::Loop() {
     l.unlock();
     MonoTime started = clock_.Now();
     Duration bound = Bound();
-    PgPingResult ping = PgPingResult::kNoAttempt;
-    if (!ping_socket_.empty()) ping = PgSocketPing(ping_socket_, ping_user_, bound);
-    // No such socket, or nothing listening on it: as before, over TCP (a dead postmaster answers neither).
-    if (ping == PgPingResult::kNoAttempt) ping = PgPing(ping_conninfo_, bound);
+    PgPingResult ping = PgPing(ping_conninfo_, bound);
     // A postmaster that answers at once but refuses connections (starting up, in crash recovery after a restart in
     // place) is not hung. Only silence counts against it (a SIGSTOPped or I/O-stalled postmaster does not answer).
     bool starting = ping == PgPingResult::kRejected;

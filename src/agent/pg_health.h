@@ -2,9 +2,8 @@
 // stall) must not keep the leader key. Its own thread checks every Interval(), with a connect and statement
 // timeout, that
 //   * the postmaster answers a new connection (a frozen postmaster still lets existing sessions answer, so a kept
-//     session alone proves nothing): a start-up packet over its Unix-domain socket when it has one
-//     (pg/socket_ping.h: no libpq, no TCP), else a PQping that offers no password; either way the server's
-//     authentication request is the answer and neither side pays a SCRAM key derivation every interval;
+//     session alone proves nothing): a PQping that offers no password, so the server's authentication request
+//     is the answer and neither side pays a SCRAM key derivation every interval;
 //   * a kept session answers `SELECT 1` (backends, shared memory and locks work); it is reconnected when lost.
 // A postmaster that answers "starting up" (57P03) counts as healthy: how long a start may take is
 // primary_start_timeout's business, as in Patroni. Healthy() is true while the last success is at most Bound()
@@ -33,18 +32,12 @@ namespace pgw {
 std::string LocalHealthConninfo(const Config& cfg);
 // `conninfo` for a ping that must not authenticate: no password (nor a password file), no TLS or GSS handshake.
 std::string PasswordlessPing(const std::string& conninfo);
-// The local PostgreSQL's Unix-domain socket file (the first of unix_socket_directories, or the socket directory
-// pgwarden connects through with use_unix_socket), or "" when none is configured (the ping then goes over TCP).
-std::string LocalHealthSocket(const Config& cfg);
 // Whether the postmaster of `data_dir` runs (its pid file names a live process; a stopped one counts as live).
 bool PostmasterRunning(const std::string& data_dir);
 
 class PgHealth {
  public:
-  // `ping_socket`, `ping_user`: ping over that socket file as that user (LocalHealthSocket); when it is empty, or
-  // nothing listens there, the ping goes over `conninfo` (PQping).
-  PgHealth(std::string conninfo, const Clock& clock, Logger& log, std::string ping_socket = "",
-           std::string ping_user = "");
+  PgHealth(std::string conninfo, const Clock& clock, Logger& log);
   ~PgHealth();
 
   void Start();
@@ -67,7 +60,7 @@ class PgHealth {
  private:
   void Loop();
 
-  std::string conninfo_, ping_conninfo_, ping_socket_, ping_user_;
+  std::string conninfo_, ping_conninfo_;
   const Clock& clock_;
   Logger& log_;
   std::atomic<int> ttl_s_{30};
