@@ -1,6 +1,7 @@
 // Agent::Execute and ExecuteOne: carrying out the actions of one decision (split from agent.cc).
 #include "agent/agent.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "agent/peers.h"
@@ -231,11 +232,27 @@ void Agent::AdvanceToPublished(const ClusterView& view) {
   if (!dyn_.use_slots) return;
   const auto& published = view.status.slots;
   LocalView now = pg_->Observe();
+  if (!now.query_ok) log_.Warn("after the promotion: cannot read the replication slots, none is advanced");
   std::map<std::string, int64_t> to;
   std::string mine = SlotNameFromMemberName(cfg_->name);
   for (const auto& s : now.slots) {
     auto it = published.find(s.name);
-    if (s.name != mine && it != published.end()) to[s.name] = it->second;
+    if (s.name == mine || it == published.end()) continue;
+    int64_t at = s.type == "logical" ? s.confirmed_flush_lsn : s.restart_lsn;
+    if (at >= it->second) continue;
+    if (s.active) {
+      log_.Warn("after the promotion: slot " + s.name + " is in use, not advancing it to " + FormatLsn(it->second));
+      continue;
+    }
+    to[s.name] = it->second;
+    log_.Info("after the promotion: advancing slot " + s.name + " from " + FormatLsn(at) + " to " +
+              FormatLsn(it->second) + ", where the former leader last published it");
+  }
+  for (const auto& entry : dyn_.slots) {
+    const std::string& name = entry.first;
+    bool held = std::any_of(now.slots.begin(), now.slots.end(), [&](const SlotState& s) { return s.name == name; });
+    if (!held && published.count(name))
+      log_.Warn("after the promotion: permanent slot " + name + " has no local copy to advance");
   }
   Status s = pg_->AdvanceSlots(to, now.slots);
   if (!s.ok()) log_.Warn("after the promotion: " + s.message());

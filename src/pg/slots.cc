@@ -111,9 +111,15 @@ Status PgController::AdvanceSlots(const std::map<std::string, int64_t>& to, cons
     int64_t at = it->type == "logical" ? it->confirmed_flush_lsn : it->restart_lsn;
     if (at >= lsn) continue;
     // PostgreSQL clamps the target to what was replayed (flushed on a primary): never past our own WAL.
-    auto r = QueryIn(it->type == "logical" ? it->database : "", "SELECT pg_replication_slot_advance($1, $2::pg_lsn)",
-                     {name, FormatLsn(lsn)});
-    if (r.ok()) continue;
+    auto r = QueryIn(it->type == "logical" ? it->database : "",
+                     "SELECT * FROM pg_replication_slot_advance($1, $2::pg_lsn)", {name, FormatLsn(lsn)});
+    if (r.ok()) {
+      int64_t reached = r->empty() || r->front().size() < 2 ? 0 : ParseLsn(r->front()[1].value_or("")).value_or(0);
+      if (reached < lsn)
+        log_.Info("advanced slot " + name + " to " + FormatLsn(reached) + " of " + FormatLsn(lsn) +
+                  " (PostgreSQL stops at what it has replayed or flushed)");
+      continue;
+    }
     Status s = r.status().Context("advancing slot " + name + " to " + FormatLsn(lsn));
     log_.Warn(s.message());
     if (it->type == "logical" && standby_) {
