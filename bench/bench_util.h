@@ -47,7 +47,8 @@ inline std::string Query(const std::string& conninfo, const std::string& sql) {
 struct System {
   std::string label;
   std::string binary;
-  int ttl, loop_wait, retry_timeout;
+  int ttl, loop_wait;
+  double retry_timeout;
   std::string extra_dcs;  // YAML lines under bootstrap.dcs (4-space indent)
   // Each node reaches etcd only through its own Forwarder (Bench::EtcdLink), so that one node alone can be cut off.
   bool etcd_links = false;

@@ -36,7 +36,8 @@ int Main(int argc, char** argv) {
   }
   Logger log(stderr, LogLevel::kWarning);
   std::string pgwarden = SelfDir() + "/../apps/pgwarden";
-  std::vector<System> systems = {{"pgwarden fast (ttl 3, loop 1, retry 1)", pgwarden, 3, 1, 1, ""},
+  std::vector<System> systems = {{"pgwarden fastest (ttl 2, loop 1, retry 0.5)", pgwarden, 2, 1, 0.5, ""},
+                                 {"pgwarden fast (ttl 3, loop 1, retry 1)", pgwarden, 3, 1, 1, ""},
                                  {"pgwarden (ttl 5, loop 1, retry 2)", pgwarden, 5, 1, 2, ""}};
   if (patroni && PathExists("/usr/bin/patroni")) {
     systems.push_back({"Patroni baseline (ttl 5, loop 1, retry 2)", "/usr/bin/patroni", 5, 1, 2, ""});

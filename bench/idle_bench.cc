@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "common/config.h"
 
 namespace pgw {
 namespace {
@@ -118,8 +119,8 @@ int Main(int argc, char** argv) {
     return 2;
   }
   Logger log(stderr, LogLevel::kWarning);
-  int retry = ttl >= 5 ? 2 : 1;
-  std::string timing = "ttl " + std::to_string(ttl) + ", loop 1, retry " + std::to_string(retry);
+  double retry = ttl >= 5 ? 2 : ttl >= 3 ? 1 : 0.5;
+  std::string timing = "ttl " + std::to_string(ttl) + ", loop 1, retry " + FormatSeconds(retry);
   std::vector<System> systems = {{"pgwarden (" + timing + ")", SelfDir() + "/../apps/pgwarden", ttl, 1, retry, ""}};
   if (patroni && PathExists("/usr/bin/patroni")) {
     systems.push_back({"Patroni baseline (" + timing + ")", "/usr/bin/patroni", ttl, 1, retry, ""});

@@ -6,7 +6,7 @@
 //
 //   stability_bench [--seconds N] [--clients C] [--profiles 3,2] [--dir DIR]
 //     N seconds per workload per profile (default 300), C pgbench clients (default 16), ttl values to try
-//     (loop_wait 1, retry_timeout 1 for each)
+//     (loop_wait 1, retry_timeout 1; 0.5 at ttl 2, as loop_wait + 2 * retry_timeout <= ttl requires)
 #include <atomic>
 #include <regex>
 
@@ -104,7 +104,8 @@ int Main(int argc, char** argv) {
   for (int ttl : ttls) {
     std::string sdir = dir + "/ttl" + std::to_string(ttl);
     RemoveAll(sdir).ok();
-    Bench b({"pgwarden ttl " + std::to_string(ttl), bin, ttl, 1, 1, ""}, sdir, log);
+    double retry = ttl >= 3 ? 1 : 0.5;
+    Bench b({"pgwarden ttl " + std::to_string(ttl), bin, ttl, 1, retry, ""}, sdir, log);
     Status s = b.Start();
     std::string leader = s.ok() ? b.Leader() : "";
     if (s.ok() && leader.empty()) s = Unavailable("no leader");
@@ -151,7 +152,7 @@ int Main(int argc, char** argv) {
   }
   std::printf(
       "\nSpurious leader changes under CPU-saturating pgbench (%d clients, %d s per workload; loop_wait 1, "
-      "retry_timeout 1)\n",
+      "retry_timeout 1, 0.5 at ttl 2)\n",
       clients, seconds);
   std::printf("%-8s %-12s %10s %16s %18s\n", "ttl", "workload", "tps", "leader changes", "timeline changes");
   for (const auto& [ttl, samples] : results) {

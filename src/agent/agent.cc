@@ -221,7 +221,7 @@ int Agent::Run() {
   started_at_ = clock_.Now();
   pg_health_->SetTtl(dyn_.ttl);
   pg_health_->Start();
-  dcs_->SetRetryTimeout(dyn_.retry_timeout);
+  dcs_->SetRetryTimeout(dyn_.RetryTimeout());
   dcs_->Start(dyn_.ttl);
   if (!WaitForDcs()) {
     pg_health_->Stop();
@@ -286,7 +286,7 @@ void Agent::Cycle() {
   }
   pg_->SetDynamicConfig(dyn_);
   if (!dyn_.synchronous_mode) pg_->SetSyncNames(std::nullopt);
-  dcs_->SetRetryTimeout(dyn_.retry_timeout);
+  dcs_->SetRetryTimeout(dyn_.RetryTimeout());
   dcs_->SetTtl(dyn_.ttl).ok();  // a failed ttl change is logged and retried next cycle on the old lease
   failsafe_mode_ = dyn_.failsafe_mode;
   ttl_s_ = dyn_.ttl;

@@ -12,7 +12,7 @@ MonoTime Agent::LastRenewal() const { return dcs_->LeaseDeadline() - Duration(dy
 // or, in failsafe mode, at which a keepalive counts as unanswered; nullopt when both lie in the past.
 std::optional<MonoTime> Agent::NextFreshnessDeadline(MonoTime now) const {
   MonoTime last_renewal = LastRenewal();
-  std::vector<MonoTime> at = {last_renewal + Duration(dyn_.retry_timeout * 1000) + Duration(10)};
+  std::vector<MonoTime> at = {last_renewal + dyn_.RetryTimeout() + Duration(10)};
   if (dyn_.failsafe_mode) at.push_back(last_renewal + ha::SuspectAfter(dyn_) + Duration(10));
   std::optional<MonoTime> next;
   for (MonoTime t : at) {

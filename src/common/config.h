@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "common/hostport.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -56,7 +57,7 @@ struct StandbyCluster {
 struct DynamicConfig {
   int ttl = 30;
   int loop_wait = 10;
-  int retry_timeout = 10;
+  double retry_timeout = 10;  // seconds; decimals allowed (pgwarden: ttl 2 needs 0.5 under the rule below)
   long long maximum_lag_on_failover = 1048576;
   int primary_start_timeout = 300;
   bool use_slots = true;
@@ -76,11 +77,12 @@ struct DynamicConfig {
   std::optional<StandbyCluster> standby_cluster;
   Json raw = Json::object();  // the whole object as stored
   bool operator==(const DynamicConfig&) const = default;
+  Duration RetryTimeout() const { return Duration(static_cast<int64_t>(retry_timeout * 1000 + 0.5)); }
 
   // pgwarden's floor for the timing keys; see docs/configuration.md. Patroni's are 20/1/3.
-  static constexpr int kMinTtl = 3;
+  static constexpr int kMinTtl = 2;
   static constexpr int kMinLoopWait = 1;
-  static constexpr int kMinRetryTimeout = 1;
+  static constexpr double kMinRetryTimeout = 0.5;
   // Timing keys beyond this many seconds are refused (milliseconds must fit an int).
   static constexpr int kMaxSeconds = 1000000;
 
@@ -94,6 +96,9 @@ struct DynamicConfig {
   // configuration it wrote may hold values pgwarden refuses or adjusts, and other keys must stay editable).
   static std::string IntroducedProblem(const Json& before, const Json& after, bool adjustments);
 };
+
+// A number of seconds as written in a configuration: "10", "0.5" (no trailing zeros).
+std::string FormatSeconds(double seconds);
 
 struct PgUser {
   std::string username;

@@ -1,4 +1,8 @@
 #include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "common/config_internal.h"
 
@@ -7,7 +11,24 @@ namespace pgw {
 using config_internal::ParseBoolText;
 using config_internal::ParseIntText;
 
+std::string FormatSeconds(double seconds) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f", seconds);
+  std::string s = buf;
+  while (!s.empty() && s.back() == '0') s.pop_back();
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
 namespace {
+// "0.5", "10", " 2.25" refused (no blanks), "1e3" accepted as strtod reads it.
+bool ParseDecimalText(const std::string& s, double* out) {
+  if (s.empty() || std::isspace(static_cast<unsigned char>(s.front()))) return false;
+  char* end = nullptr;
+  *out = std::strtod(s.c_str(), &end);
+  return end == s.c_str() + s.size();
+}
+
 // A value for an error message. Json::dump throws on invalid UTF-8 (a DCS value can hold anything); replace it.
 std::string Show(const Json& v) { return v.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
@@ -172,7 +193,22 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
   };
   get_seconds("ttl", &d.ttl);
   get_seconds("loop_wait", &d.loop_wait);
-  get_seconds("retry_timeout", &d.retry_timeout);
+  // retry_timeout takes decimals (pgwarden only; Patroni's are whole seconds): the rule below needs 0.5 at ttl 2.
+  if (j.contains("retry_timeout")) {
+    const auto& rv = j.at("retry_timeout");
+    double x = 0;
+    bool number = rv.is_number();
+    if (number) x = rv.get<double>();
+    if (rv.is_string()) number = ParseDecimalText(rv.get<std::string>(), &x);
+    if (!number || !std::isfinite(x)) {
+      problems->push_back(p("retry_timeout") + ": must be a number of seconds, got " + Show(rv));
+    } else if (x > kMaxSeconds) {
+      problems->push_back(p("retry_timeout") + ": " + FormatSeconds(x) + " is beyond the maximum of " +
+                          std::to_string(kMaxSeconds) + " seconds");
+    } else {
+      d.retry_timeout = x;
+    }
+  }
   if (get_int("maximum_lag_on_failover", &v)) d.maximum_lag_on_failover = v;
   if (j.contains("primary_start_timeout"))
     get_seconds("primary_start_timeout", &d.primary_start_timeout);
@@ -194,15 +230,16 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
     d.loop_wait = kMinLoopWait;
   }
   if (d.retry_timeout < kMinRetryTimeout) {
-    adjust("retry_timeout=" + std::to_string(d.retry_timeout) + " is below the minimum of " +
-           std::to_string(kMinRetryTimeout) + ", using " + std::to_string(kMinRetryTimeout));
+    adjust("retry_timeout=" + FormatSeconds(d.retry_timeout) + " is below the minimum of " +
+           FormatSeconds(kMinRetryTimeout) + ", using " + FormatSeconds(kMinRetryTimeout));
     d.retry_timeout = kMinRetryTimeout;
   }
   if (d.loop_wait + 2 * d.retry_timeout > d.ttl) {
-    int retry = std::max(kMinRetryTimeout, (d.ttl - kMinLoopWait) / 2);
-    adjust("loop_wait (" + std::to_string(d.loop_wait) + ") + 2*retry_timeout (" + std::to_string(d.retry_timeout) +
+    // Patroni's whole seconds, (ttl - 1) / 2 rounded down; at ttl 2 that is 0, below the floor: 0.5.
+    double retry = std::max(kMinRetryTimeout, static_cast<double>((d.ttl - kMinLoopWait) / 2));
+    adjust("loop_wait (" + std::to_string(d.loop_wait) + ") + 2*retry_timeout (" + FormatSeconds(d.retry_timeout) +
            ") exceeds ttl (" + std::to_string(d.ttl) + "): using loop_wait=" + std::to_string(kMinLoopWait) +
-           " and retry_timeout=" + std::to_string(retry) + ", as Patroni does");
+           " and retry_timeout=" + FormatSeconds(retry) + ", as Patroni does");
     d.loop_wait = kMinLoopWait;
     d.retry_timeout = retry;
   }

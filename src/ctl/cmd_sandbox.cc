@@ -5,6 +5,7 @@
 #include <climits>
 #include <cstdlib>
 
+#include "common/config.h"
 #include "ctl/ctl.h"
 #include "testkit/sandbox.h"
 
@@ -35,6 +36,19 @@ Status ParseSandboxOptions(const std::vector<std::string>& args, SandboxSpec* sp
       *n = static_cast<int>(parsed);
       return Status::Ok();
     };
+    // Seconds with decimals (retry_timeout: ttl 2 needs 0.5), from `lo` to `hi`.
+    auto seconds = [&](double* n, double lo, double hi) -> Status {
+      std::string v;
+      PGW_RETURN_IF_ERROR(value(&v));
+      char* end = nullptr;
+      double parsed = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != 0 || !(parsed >= lo && parsed <= hi)) {
+        return InvalidArgument(flag + " must be a number of seconds from " + FormatSeconds(lo) + " to " +
+                               FormatSeconds(hi) + ", got '" + v + "'");
+      }
+      *n = parsed;
+      return Status::Ok();
+    };
     Status st;
     if (flag == "--dir")
       st = value(&spec->dir);
@@ -45,7 +59,7 @@ Status ParseSandboxOptions(const std::vector<std::string>& args, SandboxSpec* sp
     else if (flag == "--loop-wait")
       st = number(&spec->loop_wait, 1, 3600);
     else if (flag == "--retry-timeout")
-      st = number(&spec->retry_timeout, 1, 3600);
+      st = seconds(&spec->retry_timeout, 0.1, 3600);
     else if (flag == "--sync")
       spec->extra_dcs = "    synchronous_mode: true\n";
     else if (flag == "--sync-strict")

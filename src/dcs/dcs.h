@@ -60,7 +60,7 @@ class Dcs {
   // old lease stays in use and the next call retries.
   virtual Status SetTtl(int ttl_seconds) = 0;
   // retry_timeout bounds the renewal period (2/3 of it at most).
-  virtual void SetRetryTimeout(int seconds) = 0;
+  virtual void SetRetryTimeout(Duration retry_timeout) = 0;
   // Ensures a lease exists (grants one if needed), before the loop writes keys.
   virtual Status EnsureLease() = 0;
 

@@ -93,11 +93,11 @@ Status EtcdDcs::SetTtl(int ttl_seconds) {
   return s;
 }
 
-void EtcdDcs::SetRetryTimeout(int seconds) {
-  if (keeper_state_->retry_timeout() == seconds) return;  // called every cycle: no lock unless it changed
+void EtcdDcs::SetRetryTimeout(Duration retry_timeout) {
+  if (keeper_state_->retry_timeout() == retry_timeout) return;  // called every cycle: no lock unless it changed
   {
     std::lock_guard<std::mutex> g(grant_mu_);
-    keeper_state_->SetRetryTimeout(seconds);
+    keeper_state_->SetRetryTimeout(retry_timeout);
     lease_client_->SetRequestTimeout(std::clamp(keeper_state_->Period(), Duration(250), Duration(2000)));
   }
   cv_.notify_all();

@@ -41,7 +41,7 @@ class EtcdDcs final : public Dcs {
   Status SetTtl(int ttl_seconds) override;
   // The HA loop counts the lease stale after retry_timeout without a renewal: the renewal period stays within 2/3 of
   // it.
-  void SetRetryTimeout(int seconds) override;
+  void SetRetryTimeout(Duration retry_timeout) override;
   // Ensures a lease exists (grants one if needed). Called by the HA loop before it writes keys.
   Status EnsureLease() override;
 

@@ -123,11 +123,11 @@ Duration LeaseKeeper::Period() const {
     std::lock_guard<std::mutex> l(mu_);
     if (pending_id_ != 0) ttl = std::min(ttl, pending_ttl_);
   }
-  int period = ttl * 1000 / 4;
+  int64_t period = ttl * 1000 / 4;
   // A keepalive lost in a period is retried a quarter period later: renewals stay within retry_timeout while
   // period * 5/4 < retry_timeout; two thirds of it leaves room for the round trips.
-  if (int rt = retry_timeout_.load(); rt > 0) period = std::min(period, rt * 2000 / 3);
-  return Duration(std::max(200, period));
+  if (int64_t rt = retry_timeout_ms_.load(); rt > 0) period = std::min<int64_t>(period, rt * 2 / 3);
+  return Duration(std::max<int64_t>(200, period));
 }
 
 Status LeaseKeeper::Rotate(const MoveKeys& move) {

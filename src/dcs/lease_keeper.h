@@ -72,8 +72,8 @@ class LeaseKeeper {
   // costs the lease, and at most 2/3 of retry_timeout, the age after which the HA loop counts the lease stale
   // (ttl 5 with retry_timeout 1 is a valid Patroni timing; a ttl/4 period alone made such a primary flap).
   Duration Period() const;
-  void SetRetryTimeout(int seconds) { retry_timeout_ = seconds; }
-  int retry_timeout() const { return retry_timeout_.load(); }
+  void SetRetryTimeout(Duration d) { retry_timeout_ms_ = d.count(); }
+  Duration retry_timeout() const { return Duration(retry_timeout_ms_.load()); }
   // Renew sends keepalives only while `allow` returns true (unset: always).
   void SetGate(std::function<bool()> allow);
 
@@ -90,7 +90,7 @@ class LeaseKeeper {
   std::atomic<int64_t> id_{0};
   std::atomic<int> ttl_{30};
   std::atomic<int> lease_ttl_{30};
-  std::atomic<int> retry_timeout_{0};  // seconds; 0: no bound beyond the ttl  // TTL the current lease was granted with
+  std::atomic<int64_t> retry_timeout_ms_{0};  // 0: no bound beyond the ttl  // TTL the current lease was granted with
   std::atomic<uint64_t> renewals_{0};
   std::atomic<uint64_t> failures_{0};
   mutable std::mutex mu_;

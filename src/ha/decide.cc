@@ -73,7 +73,7 @@ Duration SuspectAfter(const DynamicConfig& d) {
 }
 
 bool DcsReachable(const Inputs& in) {
-  return in.my_lease != 0 && in.now - LastRenewal(in) <= Duration(int64_t{in.dynamic.retry_timeout} * 1000);
+  return in.my_lease != 0 && in.now - LastRenewal(in) <= in.dynamic.RetryTimeout();
 }
 
 const char* ModeName(Mode m) {

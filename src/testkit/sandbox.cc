@@ -197,12 +197,12 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
   if (spec.ttl < DynamicConfig::kMinTtl || spec.loop_wait < DynamicConfig::kMinLoopWait ||
       spec.retry_timeout < DynamicConfig::kMinRetryTimeout) {
     return InvalidArgument("--ttl must be at least " + std::to_string(DynamicConfig::kMinTtl) +
-                           ", --loop-wait and "
-                           "--retry-timeout at least 1");
+                           ", --loop-wait at least " + std::to_string(DynamicConfig::kMinLoopWait) +
+                           " and --retry-timeout at least " + FormatSeconds(DynamicConfig::kMinRetryTimeout));
   }
   if (spec.loop_wait + 2 * spec.retry_timeout > spec.ttl) {
     return InvalidArgument("--loop-wait (" + std::to_string(spec.loop_wait) + ") + 2 * --retry-timeout (" +
-                           std::to_string(spec.retry_timeout) + ") must not exceed --ttl (" + std::to_string(spec.ttl) +
+                           FormatSeconds(spec.retry_timeout) + ") must not exceed --ttl (" + std::to_string(spec.ttl) +
                            ")");
   }
   if (PathExists(spec.dir + "/sandbox.json")) {
@@ -263,7 +263,7 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
         "  dcs:\n"
         "    ttl: " + std::to_string(spec.ttl) + "\n"
         "    loop_wait: " + std::to_string(spec.loop_wait) + "\n"
-        "    retry_timeout: " + std::to_string(spec.retry_timeout) + "\n"
+        "    retry_timeout: " + FormatSeconds(spec.retry_timeout) + "\n"
         "    maximum_lag_on_failover: 1048576\n"
         "    postgresql:\n"
         "      use_pg_rewind: true\n"

@@ -37,7 +37,8 @@ struct SandboxSpec {
   std::string pgwarden_bin;   // path of the pgwarden executable
   std::string etcd_endpoint;  // host:port of an existing etcd; empty = start one
   std::string run_as = "postgres";
-  int ttl = 10, loop_wait = 1, retry_timeout = 3;
+  int ttl = 10, loop_wait = 1;
+  double retry_timeout = 3;  // seconds, decimals allowed (ttl 2 needs 0.5)
   std::string name_prefix = "pg";
   // Extra YAML lines appended under `tags:` for node i (tests use it for nofailover etc.).
   std::vector<std::string> node_tags;

@@ -27,12 +27,13 @@ std::string RunRandomHistory(uint64_t seed, bool all_faults, std::string* trace)
   WorldOptions o;
   size_t count = 2 + pick(3);
   for (size_t i = 0; i < count; ++i) o.nodes.push_back("n" + std::to_string(i + 1));
-  int ttl = 3 + static_cast<int>(pick(3));  // retry_timeout 1 with ttl 5 was renewal_period_vs_retry_timeout
+  // ttl 2 is the fast profile (retry_timeout 0.5); retry_timeout 1 with ttl 5 was renewal_period_vs_retry_timeout.
+  int ttl = 2 + static_cast<int>(pick(4));
   bool sync = pick(2) == 0;
   bool failsafe = pick(4) == 0;
   o.bootstrap_dcs = {{"ttl", ttl},
                      {"loop_wait", 1},
-                     {"retry_timeout", 1},
+                     {"retry_timeout", ttl == 2 ? 0.5 : 1.0},
                      {"synchronous_mode", sync},
                      {"synchronous_mode_strict", sync && pick(4) == 0},
                      {"failsafe_mode", failsafe},
@@ -79,9 +80,9 @@ std::string RunRandomHistory(uint64_t seed, bool all_faults, std::string* trace)
       step("heal all");
     else if (k == "set-ttl") {
       // Any retry_timeout with loop_wait + 2 * retry_timeout <= ttl (the renewal period follows retry_timeout).
-      int t = 3 + static_cast<int>(pick(6));
+      int t = 2 + static_cast<int>(pick(7));
       step("set ttl=" + std::to_string(t) +
-           " retry_timeout=" + std::to_string(1 + static_cast<int>(pick((t - 1) / 2))));
+           " retry_timeout=" + (t == 2 ? std::string("0.5") : std::to_string(1 + static_cast<int>(pick((t - 1) / 2)))));
     } else
       step(k + " " + n);
     step("run " + std::to_string(200 * (1 + pick(40))) + "ms");

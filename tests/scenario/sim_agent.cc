@@ -30,7 +30,7 @@ SimAgent::SimAgent(World& w, SimNode& n)
     : w_(w), n_(n), log_(w.quiet_log()), lease_api_(w, n), peers_(w, n), keeper_(lease_api_, n.clock, w.quiet_log()) {
   dyn_ = n_.cfg->bootstrap.dynamic;
   fencer_.safety_margin_s = n_.cfg->watchdog.safety_margin;
-  keeper_.SetRetryTimeout(dyn_.retry_timeout);  // Agent::Run: dcs_->SetRetryTimeout before Start
+  keeper_.SetRetryTimeout(dyn_.RetryTimeout());  // Agent::Run: dcs_->SetRetryTimeout before Start
   keeper_.SetTtl(dyn_.ttl);                     // EtcdDcs::Start(dyn_.ttl)
   // Agent::Agent: the renew gate of an armed primary depends on PostgreSQL health (pg_health.h).
   keeper_.SetGate([this] { return RenewGate(); });
@@ -202,7 +202,7 @@ void SimAgent::Tick() {
   Duration wait = period - elapsed;
   if (fencer_.armed) {
     MonoTime last_renewal = keeper_.Deadline() - Duration(int64_t{dyn_.ttl} * 1000);
-    std::vector<MonoTime> at = {last_renewal + Duration(int64_t{dyn_.retry_timeout} * 1000) + Duration(10)};
+    std::vector<MonoTime> at = {last_renewal + dyn_.RetryTimeout() + Duration(10)};
     if (dyn_.failsafe_mode) at.push_back(last_renewal + ha::SuspectAfter(dyn_) + Duration(10));
     for (MonoTime t : at) {
       Duration until = std::chrono::duration_cast<Duration>(t - end);

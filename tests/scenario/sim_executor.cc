@@ -63,7 +63,7 @@ void SimAgent::Cycle() {
     DynamicConfig d = DynamicConfig::FromJson(*view->config, "config", &problems);
     if (problems.empty()) dyn_ = d;
   }
-  keeper_.SetRetryTimeout(dyn_.retry_timeout);  // dcs_->SetRetryTimeout(dyn_.retry_timeout)
+  keeper_.SetRetryTimeout(dyn_.RetryTimeout());  // dcs_->SetRetryTimeout(dyn_.retry_timeout)
   SetTtl(dyn_.ttl);                             // dcs_->SetTtl(dyn_.ttl): a live change rotates the lease
   LocalView local = w_.Observe(n_);
   if (local.running && local.query_ok) {

@@ -91,10 +91,37 @@ TEST(ConfigTest, TimingRuleIsAdjustedAsPatroniDoes) {
   ASSERT_TRUE(fast.errors.empty()) << Errors(fast);
   EXPECT_TRUE(fast.warnings.empty());
   EXPECT_EQ(fast.config->bootstrap.dynamic.ttl, 3);
-  auto tiny = Load(Replace(kGoodConfig, "ttl: 30", "ttl: 2"));
+  auto tiny = Load(Replace(kGoodConfig, "ttl: 30", "ttl: 1"));
   ASSERT_TRUE(tiny.errors.empty()) << Errors(tiny);
-  EXPECT_EQ(tiny.config->bootstrap.dynamic.ttl, 3);
-  EXPECT_TRUE(HasWarning(tiny, "ttl=2 is below the minimum of 3 seconds, using 3"));
+  EXPECT_EQ(tiny.config->bootstrap.dynamic.ttl, 2);
+  EXPECT_TRUE(HasWarning(tiny, "ttl=1 is below the minimum of 2 seconds, using 2"));
+}
+
+TEST(ConfigTest, RetryTimeoutTakesDecimalsSoThatTtlTwoKeepsTheRule) {
+  // The fast profile: ttl 2 needs retry_timeout 0.5 under loop_wait + 2*retry_timeout <= ttl.
+  std::string fast = Replace(Replace(kGoodConfig, "ttl: 30", "ttl: 2"), "loop_wait: 10", "loop_wait: 1");
+  for (const char* rt : {"0.5", "\"0.5\"", "'0.5'"}) {
+    auto r = Load(Replace(fast, "retry_timeout: 10", std::string("retry_timeout: ") + rt));
+    ASSERT_TRUE(r.errors.empty()) << rt << ": " << Errors(r);
+    EXPECT_TRUE(r.warnings.empty()) << rt;
+    EXPECT_EQ(r.config->bootstrap.dynamic.retry_timeout, 0.5) << rt;
+    EXPECT_EQ(r.config->bootstrap.dynamic.RetryTimeout(), Duration(500)) << rt;
+  }
+  // ttl 2 with whole seconds breaks the rule: adjusted to 0.5, the floor (Patroni's (ttl-1)/2 would be 0).
+  auto adjusted = Load(Replace(fast, "retry_timeout: 10", "retry_timeout: 1"));
+  ASSERT_TRUE(adjusted.errors.empty()) << Errors(adjusted);
+  EXPECT_EQ(adjusted.config->bootstrap.dynamic.retry_timeout, 0.5);
+  EXPECT_TRUE(HasWarning(adjusted, "2*retry_timeout (1) exceeds ttl (2): using loop_wait=1 and retry_timeout=0.5"))
+      << adjusted.warnings.size();
+  auto low = Load(Replace(kGoodConfig, "retry_timeout: 10", "retry_timeout: 0.1"));
+  EXPECT_TRUE(HasWarning(low, "retry_timeout=0.1 is below the minimum of 0.5, using 0.5"));
+  auto bad = Load(Replace(kGoodConfig, "retry_timeout: 10", "retry_timeout: soon"));
+  EXPECT_TRUE(HasError(bad, "bootstrap.dcs.retry_timeout: must be a number of seconds, got")) << Errors(bad);
+  auto nan = Load(Replace(kGoodConfig, "retry_timeout: 10", "retry_timeout: .nan"));
+  EXPECT_FALSE(nan.errors.empty()) << "NaN accepted as a retry_timeout";
+  EXPECT_EQ(FormatSeconds(0.5), "0.5");
+  EXPECT_EQ(FormatSeconds(10), "10");
+  EXPECT_EQ(FormatSeconds(2.25), "2.25");
 }
 
 TEST(ConfigTest, HugeTimingValuesAreRefusedWithTheKeyPath) {

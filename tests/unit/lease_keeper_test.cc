@@ -277,9 +277,9 @@ TEST_F(LeaseKeeperTest, PeriodHasAFloorForTinyTtls) {
 TEST_F(LeaseKeeperTest, PeriodStaysWithinTwoThirdsOfRetryTimeout) {
   keeper_.SetTtl(5);
   EXPECT_EQ(keeper_.Period(), Duration(1250));
-  keeper_.SetRetryTimeout(1);
+  keeper_.SetRetryTimeout(Duration(1000));
   EXPECT_EQ(keeper_.Period(), Duration(666));
-  keeper_.SetRetryTimeout(10);  // the ttl bound is the tighter one
+  keeper_.SetRetryTimeout(Duration(10000));  // the ttl bound is the tighter one
   EXPECT_EQ(keeper_.Period(), Duration(1250));
 }
 
