@@ -1,13 +1,16 @@
 // The key table (src/common/config_table.h): its shape, its PATRONI_* variables against Patroni's, and that the
-// schema and the environment mapping read it the same way.
+// schema, the environment mapping and the loader read it the same way.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
 
 #include "common/config.h"
+#include "common/config_fields.h"
 #include "common/config_table.h"
+#include "test_util.h"
 
 namespace pgw::config_internal {
 namespace {
@@ -125,6 +128,124 @@ TEST(ConfigTableTest, VariablesReachTheSnapshot) {
   EXPECT_EQ(c.restapi.allowlist, (std::vector<std::string>{"10.0.0.0/8"}));
   EXPECT_EQ(c.ctl.cacert, "/etc/ca.pem");
   EXPECT_EQ(c.log.level, LogLevel::kDebug);
+}
+
+// The row that reads a key: its own, the one it names (read_by), its nearest section with a reader, or (for a
+// section diffed as a whole) one of its keys.
+const KeyRow* Reader(const KeyRow& row) {
+  if (!row.read_by.empty()) return FindKey(row.read_by);
+  for (std::string p = row.path;;) {
+    const KeyRow* r = FindKey(p);
+    if (r->extract) return r;
+    auto dot = p.rfind('.');
+    if (dot == std::string::npos) break;
+    p = p.substr(0, dot);
+  }
+  for (const auto& r : KeyTable()) {
+    if (r.extract && r.path.rfind(row.path + ".", 0) == 0) return &r;
+  }
+  return nullptr;
+}
+
+// The schema and the extraction cannot disagree: every key the schema accepts without a warning is read (by its own
+// reader or its section's), and no key it warns about is read or diffed.
+TEST(ConfigTableTest, EveryKeyTheSchemaAcceptsIsReadAndNoIgnoredOneIs) {
+  for (const auto& r : KeyTable()) {
+    if (r.Has(kIgnored)) {
+      EXPECT_EQ(r.extract, nullptr) << r.path << " is ignored with a warning, yet read";
+      EXPECT_EQ(r.field.same, nullptr) << r.path << " is ignored with a warning, yet diffed";
+      continue;
+    }
+    if (r.kind == Kind::kMap && !r.extract && !r.field.same) continue;  // a section: its keys are checked
+    EXPECT_NE(Reader(r), nullptr) << r.path << " is accepted but nothing reads it";
+    if (!r.read_by.empty()) {
+      EXPECT_NE(FindKey(r.read_by), nullptr) << r.path;
+    }
+  }
+}
+
+// The diff path of a key: its own row, or the nearest section that diffs it.
+std::string DiffPath(const KeyRow& row) {
+  for (std::string p = row.path;;) {
+    const KeyRow* r = FindKey(p);
+    if (r->field.same) return p;
+    auto dot = p.rfind('.');
+    if (dot == std::string::npos) return "";
+    p = p.substr(0, dot);
+  }
+}
+
+void SetAt(YAML::Node root, const std::vector<std::string>& parts, const YAML::Node& v) {
+  YAML::Node cur = root;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (!cur[parts[i]] || !cur[parts[i]].IsMap()) cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
+    cur.reset(cur[parts[i]]);
+  }
+  cur[parts.back()] = v;
+}
+
+// Every key bound to a field by its type, set in a good file at the path the schema checks, changes the field
+// that the reload diff reports under that path: reading, checking and diffing name the same key.
+TEST(ConfigTableTest, EachBoundKeyIsReadFromItsPath) {
+  // Values a key's own rules need (a file to read, a partner key, one of a few words).
+  const std::map<std::string, std::string> kValue = {
+      {"name", "other-name"},
+      {"scope", "other-scope"},
+      {"log.level", "DEBUG"},
+      {"postgresql.connect_address", "10.9.9.9:5439"},
+      {"restapi.connect_address", "10.9.9.9:8019"},
+      {"restapi.verify_client", "none"},  // the default already: set below with the files it needs
+      {"watchdog.mode", "off"},
+      {"etcd3.username", "u"},
+      {"etcd3.password", "p"},
+      {"restapi.certfile", "/dev/null"},
+      {"restapi.cafile", "/dev/null"},
+      {"restapi.keyfile", "/dev/null"},
+  };
+  int checked = 0;
+  for (const auto& r : KeyTable()) {
+    if (!r.bound || r.path == "restapi.verify_client") continue;
+    YAML::Node root = YAML::Load(pgw::testing::kGoodConfig);
+    YAML::Node v;
+    if (kValue.count(r.path)) {
+      v = YAML::Node(kValue.at(r.path));
+    } else if (r.kind == Kind::kBool) {
+      v = YAML::Node(r.def == "true" ? "false" : "true");
+    } else if (r.kind == Kind::kInt) {
+      v = YAML::Node("77");
+    } else if (r.kind == Kind::kStrList) {
+      v = YAML::Load("['local all all trust']");
+    } else {
+      v = YAML::Node("/tmp/pgw-table-" + r.path);
+    }
+    SetAt(root, SplitPath(r.path), v);
+    if (r.path == "etcd3.username") SetAt(root, {"etcd3", "password"}, YAML::Node("p"));
+    if (r.path == "restapi.keyfile") SetAt(root, {"restapi", "certfile"}, YAML::Node("/dev/null"));
+    YAML::Emitter out;
+    out << root;
+    auto before = pgw::testing::Load(pgw::testing::kGoodConfig);
+    auto after = pgw::testing::Load(out.c_str());
+    ASSERT_TRUE(after.errors.empty()) << r.path << ": " << after.errors.front();
+    std::vector<ConfigChange> d = DiffConfig(*before.config, *after.config);
+    std::string want = DiffPath(r);
+    ASSERT_FALSE(want.empty()) << r.path << " is read but no reload diff covers it";
+    EXPECT_TRUE(std::any_of(d.begin(), d.end(), [&](const ConfigChange& c) { return c.path == want; }))
+        << r.path << " set in the file did not change " << want;
+    ++checked;
+  }
+  EXPECT_GT(checked, 30);
+}
+
+// Every row the reload diffs is read, and ConfigFields() holds exactly those rows.
+TEST(ConfigTableTest, EveryDiffedKeyIsRead) {
+  for (const auto& r : KeyTable()) {
+    if (r.field.same) {
+      EXPECT_NE(Reader(r), nullptr) << r.path;
+    }
+  }
+  EXPECT_EQ(ConfigFields().size(),
+            static_cast<size_t>(std::count_if(KeyTable().begin(), KeyTable().end(),
+                                              [](const KeyRow& r) { return r.field.same != nullptr; })));
 }
 
 }  // namespace
