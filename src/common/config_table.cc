@@ -281,7 +281,7 @@ std::vector<KeyRow> BuildTable() {
           .Diff(C::kLive, [](auto& c) { return std::tie(c.postgresql.parameters); })
           .Entries([](const Config& c) -> const Json& { return c.postgresql.parameters; }, ParameterClass),
       B("postgresql.pg_hba", K::kStrList).Field(C::kLive, [](auto& c) { return std::tie(c.postgresql.pg_hba); }),
-      Ign("postgresql.pg_ident"),
+      B("postgresql.pg_ident", K::kStrList).Field(C::kLive, [](auto& c) { return std::tie(c.postgresql.pg_ident); }),
       B("postgresql.pg_ctl_timeout", K::kInt)
           .Field(
               C::kLive, [](auto& c) { return std::tie(c.postgresql.pg_ctl_timeout); }, "60"),
