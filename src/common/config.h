@@ -204,6 +204,7 @@ struct Config {
     bool has_rewind_user = false;
     Json parameters = Json::object();
     std::vector<std::string> pg_hba;
+    std::vector<std::string> pg_ident;         // pg_ident.conf's lines (pg/conf.h RenderPgIdent)
     std::vector<std::string> basebackup_args;  // "--max-rate=100M", "--checkpoint=fast"
     // create_replica_methods (or the older create_replica_method), tried in order; empty: basebackup only.
     std::vector<std::string> create_replica_methods;

@@ -1,7 +1,9 @@
 // The local configuration's fields as one table: for each, its path as written in patroni.yml, how two snapshots
-// compare on it, and what a change of it takes to apply. A reload (SIGHUP, POST /reload) diffs the running snapshot
-// against the file just read, logs each changed path with its class, and runs with the new snapshot except for the
-// fields that only an agent restart can apply, which keep their old value until then.
+// compare on it, and what a change of it takes to apply. The rows are the key table's (common/config_table.h, where
+// each key is declared once with its schema type, PATRONI_* variable and reader) that set fields of their own. A reload
+// (SIGHUP, POST /reload) diffs the running snapshot against the file just read, logs each changed path with its class,
+// and runs with the new snapshot except for the fields that only an agent restart can apply, which keep their old value
+// until then.
 //
 // Pure: no I/O, no clock. Any thread.
 #pragma once
@@ -32,7 +34,7 @@ struct ConfigField {
   ChangeClass (*entry_class)(const std::string& key) = nullptr;
 };
 
-// Every field of Config, in patroni.yml order.
+// Every field of Config, in patroni.yml order. `path` points into the key table (static, never freed).
 const std::vector<ConfigField>& ConfigFields();
 
 struct ConfigChange {

@@ -1,5 +1,5 @@
-// Internals shared by the configuration loader's files (config.cc, config_schema.cc, config_yaml.cc,
-// config_sections.cc, config_dynamic.cc). Not part of the public interface.
+// Internals shared by the configuration loader's files (config.cc, config_table.cc, config_schema.cc,
+// config_yaml.cc, config_readers.cc, config_sections.cc, config_dynamic.cc). Not part of the public interface.
 #pragma once
 
 #include <map>
@@ -10,6 +10,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/config.h"
+#include "common/config_table.h"
 
 namespace pgw::config_internal {
 
@@ -57,7 +58,45 @@ long long Int(const YAML::Node& n, long long def);
 
 std::string FindBinDir(const std::map<std::string, std::string>& env);
 
-// Typed extraction of every section into `c`. The schema check has already reported type errors.
+// The programs of kRequiredPrograms missing from `dir`.
+std::vector<std::string> MissingPrograms(const std::string& dir);
+
+// Parsers of the sections with a shape of their own (config_sections.cc). Problems name the key path.
+PgUser ParseUser(const YAML::Node& n);
+std::vector<std::string> ParseInitdb(const YAML::Node& n, std::vector<std::string>* errors);
+std::vector<Config::Bootstrap::User> ParseBootstrapUsers(const YAML::Node& n, std::vector<std::string>* errors,
+                                                         std::vector<std::string>* warnings);
+std::vector<std::string> ParseBasebackup(const YAML::Node& n, std::vector<std::string>* errors);
+Tags ParseTags(const YAML::Node& n, std::vector<std::string>* warnings);
+
+// A key bound to one field by its type (KeyRow::def when absent); problems name row.path (config_readers.cc).
+void ReadValue(const KeyRow& row, const YAML::Node& n, LoadContext& x, std::string* v);
+void ReadValue(const KeyRow& row, const YAML::Node& n, LoadContext& x, bool* v);
+void ReadValue(const KeyRow& row, const YAML::Node& n, LoadContext& x, int* v);
+void ReadValue(const KeyRow& row, const YAML::Node& n, LoadContext& x, std::vector<std::string>* v);
+void ReadValue(const KeyRow& row, const YAML::Node& n, LoadContext& x, HostPort* v);
+void ReadValue(const KeyRow& row, const YAML::Node& n, LoadContext& x, LogLevel* v);
+
+// The readers and checks of the keys with rules of their own (config_readers.cc), named in the key table.
+void ReadListen(const KeyRow& row, const YAML::Node& n, const YAML::Node& parent, LoadContext& x);
+void ReadEtcdEndpoints(const KeyRow& row, const YAML::Node& n, const YAML::Node& parent, LoadContext& x);
+void ReadPostBootstrap(const KeyRow& row, const YAML::Node& n, const YAML::Node& parent, LoadContext& x);
+void ReadDataDir(const KeyRow& row, const YAML::Node& n, const YAML::Node& parent, LoadContext& x);
+void ReadBinDir(const KeyRow& row, const YAML::Node& n, const YAML::Node& parent, LoadContext& x);
+void ReadPgpass(const KeyRow& row, const YAML::Node& n, const YAML::Node& parent, LoadContext& x);
+void ReadUser(const KeyRow& row, const YAML::Node& n, const YAML::Node& parent, LoadContext& x);
+void ReadParameters(const KeyRow& row, const YAML::Node& n, const YAML::Node& parent, LoadContext& x);
+void ReadCallbacks(const KeyRow& row, const YAML::Node& n, const YAML::Node& parent, LoadContext& x);
+void CheckNames(LoadContext& x);
+void CheckRestapi(LoadContext& x);
+void CheckEtcd(LoadContext& x);
+void CheckBootstrapDcs(LoadContext& x);
+void CheckPostgresql(LoadContext& x);
+void CheckWatchdog(LoadContext& x);
+void CheckTags(LoadContext& x);
+
+// Typed extraction of every key into `c`, row by row of the key table, then the checks across keys. The schema
+// check has already reported type errors.
 void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::vector<std::string>* errors,
              std::vector<std::string>* warnings);
 

@@ -1,3 +1,5 @@
+// The parsers of the sections with a shape of their own (users, initdb, basebackup, tags), and where PostgreSQL's
+// programs are. The key table (config_table.cc) calls them through the readers of config_readers.cc.
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,7 +11,6 @@
 
 #include "common/config_internal.h"
 #include "common/fs.h"
-#include "common/shlex.h"
 
 namespace pgw::config_internal {
 namespace {
@@ -19,6 +20,8 @@ bool IsExecutable(const std::string& p) { return access(p.c_str(), X_OK) == 0 &&
 const std::vector<std::string> kRequiredPrograms = {"pg_ctl",        "initdb",   "pg_controldata",
                                                     "pg_basebackup", "postgres", "pg_isready"};
 
+}  // namespace
+
 std::vector<std::string> MissingPrograms(const std::string& dir) {
   std::vector<std::string> missing;
   for (const auto& prog : kRequiredPrograms) {
@@ -26,8 +29,6 @@ std::vector<std::string> MissingPrograms(const std::string& dir) {
   }
   return missing;
 }
-
-// PATH first, then Debian's /usr/lib/postgresql/<newest>/bin.
 
 PgUser ParseUser(const YAML::Node& n) {
   PgUser u;
@@ -78,6 +79,8 @@ std::vector<std::string> ParseInitdb(const YAML::Node& n, std::vector<std::strin
   return out;
 }
 
+namespace {
+
 // Whether `opt` (upper case) is a CREATE ROLE option Patroni's users section could have meant: a keyword
 // (CREATEDB, NOLOGIN...), CONNECTION LIMIT <n>, or VALID UNTIL '<timestamp>'. Patroni pastes options into the SQL
 // unchecked; pgwarden refuses anything else when loading, instead of failing the bootstrap.
@@ -95,6 +98,8 @@ bool IsRoleOption(const std::string& opt) {
   }
   return false;
 }
+
+}  // namespace
 
 // bootstrap.users: {name: {password: ..., options: [createdb, ...]}}
 std::vector<Config::Bootstrap::User> ParseBootstrapUsers(const YAML::Node& n, std::vector<std::string>* errors,
@@ -213,8 +218,6 @@ Tags ParseTags(const YAML::Node& n, std::vector<std::string>* warnings) {
   return t;
 }
 
-}  // namespace
-
 std::string FindBinDir(const std::map<std::string, std::string>& env) {
   auto path = env.count("PATH") ? env.at("PATH") : std::string("/usr/local/bin:/usr/bin:/bin");
   size_t start = 0;
@@ -237,264 +240,6 @@ std::string FindBinDir(const std::map<std::string, std::string>& env) {
     if (MissingPrograms(dir).empty()) return dir;
   }
   return "";
-}
-
-void Extract(const YAML::Node& root, const LoadOptions& opts, Config* c, std::vector<std::string>* errors,
-             std::vector<std::string>* warnings) {
-  c->name = Str(root["name"]);
-  c->scope = Str(root["scope"]);
-  if (root["name"] && c->name.empty()) errors->push_back("name: must not be empty");
-  if (root["scope"] && c->scope.empty()) errors->push_back("scope: must not be empty");
-  if (c->scope.find('/') != std::string::npos) errors->push_back("scope: must not contain '/'");
-  if (c->name.find('/') != std::string::npos) errors->push_back("name: must not contain '/'");
-  c->namespace_ = Str(root["namespace"], "/service");
-  const bool client = opts.reader == LoadOptions::Reader::kClient;
-  const auto& ctl = root["ctl"];
-  c->ctl.cacert = Str(Sub(ctl, "cacert"));
-  c->ctl.certfile = Str(Sub(ctl, "certfile"));
-  c->ctl.keyfile = Str(Sub(ctl, "keyfile"));
-
-  // log
-  const auto& log = root["log"];
-  if (Sub(log, "level")) {
-    if (!ParseLogLevel(Str(Sub(log, "level")), &c->log.level)) {
-      errors->push_back("log.level: '" + Str(Sub(log, "level")) +
-                        "' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL");
-    }
-  }
-  c->log.dir = Str(Sub(log, "dir"));
-
-  // restapi
-  const auto& ra = root["restapi"];
-  if (ra && ra.IsMap()) {
-    if (ra["listen"]) {
-      auto l = ParseListen(Str(ra["listen"]));
-      if (!l.ok())
-        errors->push_back("restapi.listen: " + l.status().message());
-      else {
-        c->restapi.listen_host = l->first.front();
-        c->restapi.listen_port = l->second;
-      }
-    }
-    if (ra["connect_address"]) {
-      auto hp = ParseHostPort(Str(ra["connect_address"]));
-      if (!hp.ok())
-        errors->push_back("restapi.connect_address: " + hp.status().message());
-      else
-        c->restapi.connect_address = *hp;
-    }
-    if (ra["authentication"]) {
-      c->restapi.username = Str(Sub(Sub(ra, "authentication"), "username"));
-      c->restapi.password = Str(Sub(Sub(ra, "authentication"), "password"));
-    }
-    auto& r = c->restapi;
-    r.certfile = Str(ra["certfile"]);
-    r.keyfile = Str(ra["keyfile"]);
-    r.cafile = Str(ra["cafile"]);
-    r.verify_client = Str(ra["verify_client"], "none");
-    // The server's files and its client verification concern the agent only (a client may run elsewhere).
-    for (const char* k : {"certfile", "keyfile", "cafile"}) {
-      std::string v = Str(ra[k]);
-      if (!client && !v.empty() && access(v.c_str(), R_OK) != 0) {
-        errors->push_back(std::string("restapi.") + k + ": cannot read '" + v + "'");
-      }
-    }
-    if (!client && !r.keyfile.empty() && r.certfile.empty()) {
-      errors->push_back("restapi.keyfile: given without restapi.certfile");
-    }
-    const bool known_mode = r.verify_client == "none" || r.verify_client == "optional" || r.verify_client == "required";
-    if (!client && !known_mode) {
-      errors->push_back("restapi.verify_client: '" + r.verify_client + "' must be none, optional or required");
-    } else if (!client && r.verify_client != "none" && (r.cafile.empty() || r.certfile.empty())) {
-      errors->push_back("restapi.verify_client: needs restapi.certfile and restapi.cafile");
-    }
-    if (ra["allowlist"] && ra["allowlist"].IsSequence()) {
-      for (const auto& a : ra["allowlist"]) r.allowlist.push_back(Str(a));
-    }
-    r.allowlist_include_members = Bool(ra["allowlist_include_members"], false);
-  }
-
-  // etcd3
-  const auto& e = root["etcd3"];
-  bool other_dcs = false;
-  for (const auto& d : kOtherDcs) other_dcs = other_dcs || root[d];
-  if (!e) {
-    if (!other_dcs && !client) errors->push_back("etcd3: required section is missing (where is etcd?)");
-  } else if (e.IsMap()) {
-    std::vector<std::string> items;
-    int sources = 0;
-    if (e["host"]) {
-      items.push_back(Str(e["host"]));
-      ++sources;
-    }
-    if (e["hosts"]) {
-      ++sources;
-      if (e["hosts"].IsScalar())
-        items.push_back(e["hosts"].Scalar());
-      else if (e["hosts"].IsSequence())
-        for (const auto& h : e["hosts"]) items.push_back(Str(h));
-    }
-    for (const char* k : {"url", "proxy"}) {
-      if (!e[k]) continue;
-      ++sources;
-      std::string u = Str(e[k]);
-      auto scheme = u.find("://");
-      if (scheme != std::string::npos) {
-        c->etcd3.protocol = u.substr(0, scheme);
-        u = u.substr(scheme + 3);
-      }
-      auto slash = u.find('/');
-      if (slash != std::string::npos) u = u.substr(0, slash);
-      items.push_back(u);
-    }
-    if (sources == 0) {
-      errors->push_back("etcd3: one of host, hosts, url or proxy is required");
-    } else {
-      auto hps = ParseHostPortList(items);
-      if (!hps.ok())
-        errors->push_back("etcd3.hosts: " + hps.status().message());
-      else
-        c->etcd3.hosts = *hps;
-    }
-    if (e["protocol"]) c->etcd3.protocol = Str(e["protocol"]);
-    if (c->etcd3.protocol != "http" && c->etcd3.protocol != "https") {
-      errors->push_back("etcd3.protocol: '" + c->etcd3.protocol + "' must be http or https");
-    }
-    c->etcd3.username = Str(e["username"]);
-    c->etcd3.password = Str(e["password"]);
-    c->etcd3.cacert = Str(e["cacert"]);
-    c->etcd3.cert = Str(e["cert"]);
-    c->etcd3.key = Str(e["key"]);
-    if (!c->etcd3.username.empty() && c->etcd3.password.empty()) {
-      errors->push_back("etcd3.password: required when etcd3.username is set");
-    }
-  }
-
-  // bootstrap
-  const auto& b = root["bootstrap"];
-  if (b && b.IsMap()) {
-    if (b["dcs"]) {
-      if (!b["dcs"].IsMap())
-        errors->push_back("bootstrap.dcs: must be a mapping");
-      else
-        c->bootstrap.dcs = YamlToJson(b["dcs"]);
-    }
-    ParseBootstrapMethod(b, c, errors, warnings);
-    c->bootstrap.initdb_args = ParseInitdb(b["initdb"], errors);
-    // Patroni runs post_bootstrap, or post_init when post_bootstrap is not set.
-    for (const char* key : {"post_bootstrap", "post_init"}) {
-      std::string line = b[key] && b[key].IsScalar() ? Str(b[key]) : "";
-      if (line.empty() || !c->bootstrap.post_bootstrap.empty()) continue;
-      auto argv = SplitCommandLine(line);
-      if (!argv.ok())
-        errors->push_back(std::string("bootstrap.") + key + ": " + argv.status().message());
-      else
-        c->bootstrap.post_bootstrap = *argv;
-    }
-    c->bootstrap.users = ParseBootstrapUsers(b["users"], errors, warnings);
-    if (b["pg_hba"] && b["pg_hba"].IsSequence()) {
-      for (const auto& l : b["pg_hba"]) c->bootstrap.pg_hba.push_back(Str(l));
-    }
-  }
-  c->bootstrap.dynamic = DynamicConfig::FromJson(c->bootstrap.dcs, "bootstrap.dcs", errors, warnings);
-
-  // postgresql
-  const auto& pg = root["postgresql"];
-  if (pg && pg.IsMap()) {
-    auto& p = c->postgresql;
-    if (pg["listen"]) {
-      auto l = ParseListen(Str(pg["listen"]));
-      if (!l.ok())
-        errors->push_back("postgresql.listen: " + l.status().message());
-      else {
-        p.listen_hosts = l->first;
-        p.port = l->second;
-      }
-    }
-    if (pg["connect_address"]) {
-      auto hp = ParseHostPort(Str(pg["connect_address"]));
-      if (!hp.ok())
-        errors->push_back("postgresql.connect_address: " + hp.status().message());
-      else
-        p.connect_address = *hp;
-    }
-    p.data_dir = Str(pg["data_dir"]);
-    if (pg["data_dir"] && p.data_dir.empty()) errors->push_back("postgresql.data_dir: must not be empty");
-    if (!p.data_dir.empty() && p.data_dir[0] != '/') {
-      p.data_dir = std::filesystem::absolute(p.data_dir).lexically_normal().string();
-    }
-    std::string home = opts.env.count("HOME") ? opts.env.at("HOME") : "/";
-    p.pgpass = Str(pg["pgpass"], home + "/pgpass");
-    const auto& auth = pg["authentication"];
-    if (auth && auth.IsMap()) {
-      p.superuser = ParseUser(auth["superuser"]);
-      p.replication = ParseUser(auth["replication"]);
-      p.rewind = ParseUser(auth["rewind"]);
-      p.has_rewind_user = auth["rewind"] && !p.rewind.username.empty();
-    }
-    if (pg["parameters"] && pg["parameters"].IsMap()) {
-      p.parameters = YamlToJson(pg["parameters"]);
-      for (const char* k : {"listen_addresses", "port", "hba_file", "data_directory", "config_file"}) {
-        if (p.parameters.contains(k)) {
-          errors->push_back(std::string("postgresql.parameters.") + k +
-                            ": set by pgwarden (use postgresql.listen / data_dir instead)");
-        }
-      }
-    }
-    if (pg["pg_hba"] && pg["pg_hba"].IsSequence()) {
-      for (const auto& l : pg["pg_hba"]) p.pg_hba.push_back(Str(l));
-    }
-    p.basebackup_args = ParseBasebackup(pg["basebackup"], errors);
-    ParseReplicaMethods(pg, c, errors);
-    p.use_unix_socket = Bool(pg["use_unix_socket"], false);
-    p.pg_ctl_timeout = static_cast<int>(Int(pg["pg_ctl_timeout"], 60));
-    if (p.pg_ctl_timeout <= 0) errors->push_back("postgresql.pg_ctl_timeout: must be a positive number of seconds");
-    p.use_pg_rewind = Bool(pg["use_pg_rewind"], false);
-    p.remove_data_directory_on_rewind_failure = Bool(pg["remove_data_directory_on_rewind_failure"], false);
-    p.remove_data_directory_on_diverged_timelines = Bool(pg["remove_data_directory_on_diverged_timelines"], false);
-    p.pre_promote = Str(pg["pre_promote"]);
-    if (pg["callbacks"] && pg["callbacks"].IsMap()) {
-      for (const auto& kv : pg["callbacks"]) p.callbacks[kv.first.Scalar()] = Str(kv.second);
-    }
-    // bin_dir
-    if (pg["bin_dir"]) {
-      p.bin_dir = Str(pg["bin_dir"]);
-      if (opts.check_bin_dir) {
-        if (!IsDirectory(p.bin_dir)) {
-          errors->push_back("postgresql.bin_dir: '" + p.bin_dir + "' is not a directory");
-        } else {
-          std::vector<std::string> missing = MissingPrograms(p.bin_dir);
-          if (!missing.empty()) {
-            std::string m;
-            for (const auto& s : missing) m += (m.empty() ? "" : ", ") + s;
-            errors->push_back("postgresql.bin_dir: '" + p.bin_dir + "' has no PostgreSQL programs (missing " + m + ")");
-          }
-        }
-      }
-    } else {
-      p.bin_dir = FindBinDir(opts.env);
-      if (p.bin_dir.empty() && opts.check_bin_dir) {
-        errors->push_back(
-            "postgresql.bin_dir: not set, and no PostgreSQL binaries in PATH or /usr/lib/postgresql/*/bin");
-      }
-    }
-  }
-
-  // watchdog
-  const auto& w = root["watchdog"];
-  if (w && w.IsMap()) {
-    c->watchdog.mode = Str(w["mode"], "automatic");
-    if (c->watchdog.mode != "off" && c->watchdog.mode != "automatic" && c->watchdog.mode != "required") {
-      errors->push_back("watchdog.mode: '" + c->watchdog.mode + "' must be off, automatic or required");
-    }
-    c->watchdog.device = Str(w["device"], "/dev/watchdog");
-    c->watchdog.safety_margin = static_cast<int>(Int(w["safety_margin"], 5));
-  }
-
-  c->tags = ParseTags(root["tags"], warnings);
-  if (!c->tags.replicatefrom.empty() && c->tags.replicatefrom == c->name) {
-    errors->push_back("tags.replicatefrom: a member cannot replicate from itself");
-  }
 }
 
 }  // namespace pgw::config_internal

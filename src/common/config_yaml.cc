@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/config_internal.h"
+#include "common/config_table.h"
 
 namespace pgw::config_internal {
 namespace {
@@ -58,11 +59,14 @@ std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
+// A variable the key table declares sets its key (config_table.h). Any other PATRONI_<SECTION>_<KEY> still sets
+// <section>.<key> by the rule below (Patroni's rule for the DCS sections): the schema check then names a key of a
+// newer Patroni as unknown, or another DCS as unsupported, instead of dropping the variable without a word.
 void ApplyEnv(YAML::Node& root, const std::map<std::string, std::string>& env, std::vector<std::string>* errors) {
   static const std::set<std::string> kStructured = {
       "HOSTS", "ALLOWLIST", "LOGGERS", "STATIC_FIELDS", "HTTP_EXTRA_HEADERS", "HTTPS_EXTRA_HEADERS", "PORTS", "LABELS"};
-  auto value_for = [&](const std::string& var, const std::string& suffix, const std::string& text) -> YAML::Node {
-    if (kStructured.count(suffix)) {
+  auto value_for = [&](const std::string& var, bool yaml, const std::string& text) -> YAML::Node {
+    if (yaml) {
       try {
         return YAML::Load(text);
       } catch (const YAML::Exception& e) {
@@ -73,6 +77,10 @@ void ApplyEnv(YAML::Node& root, const std::map<std::string, std::string>& env, s
   };
   for (const auto& [var, text] : env) {
     if (var.rfind("PATRONI_", 0) != 0 || var == "PATRONI_CONFIGURATION") continue;
+    if (const KeyRow* row = FindEnv(var)) {
+      SetPath(root, SplitPath(row->path), value_for(var, row->EnvIsYaml(), text));
+      continue;
+    }
     std::string rest = var.substr(8);
     auto starts = [&](const std::string& p) { return rest.rfind(p, 0) == 0; };
     std::vector<std::string> path;
@@ -116,7 +124,7 @@ void ApplyEnv(YAML::Node& root, const std::map<std::string, std::string>& env, s
       }
     }
     if (path.empty()) continue;  // bootstrap users, ...: not configuration read from the tree
-    SetPath(root, path, value_for(var, suffix, text));
+    SetPath(root, path, value_for(var, kStructured.count(suffix) > 0, text));
   }
 }
 

@@ -55,6 +55,10 @@ std::string PrimaryConninfo(const Config& cfg, const HostPort& upstream);
 // naming only other roles, groups (+role) or files (@file) are left out, and so are `include` directives.
 std::string RenderPgHba(const Config& cfg, const DynamicConfig& dyn, bool gated = false,
                         const std::vector<std::string>& initdb_lines = {});
+// pg_ident.conf as Patroni writes it: the header, then the lines of postgresql.pg_ident, else of the dynamic
+// configuration's postgresql.pg_ident. nullopt (the file is left as it is) when neither has a line, or when
+// postgresql.parameters (local or dynamic) points ident_file at another file, which is then the user's.
+std::optional<std::string> RenderPgIdent(const Config& cfg, const DynamicConfig& dyn);
 // The entries of a pg_hba.conf file's text: comments and blank lines dropped.
 std::vector<std::string> HbaLines(const std::string& text);
 

@@ -367,6 +367,9 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
   }
   PGW_RETURN_IF_ERROR(WriteFileAtomic(
       hba, bootstrap_trust_ ? RenderBootstrapTrustHba(*cfg_) : RenderPgHba(*cfg_, dyn_, gated, initdb_hba), 0600));
+  // pg_ident.conf only when configured (Patroni leaves initdb's file, or the user's ident_file, alone otherwise).
+  if (auto ident = RenderPgIdent(*cfg_, dyn_))
+    PGW_RETURN_IF_ERROR(WriteFileAtomic(dir + "/pg_ident.conf", *ident, 0600));
   PGW_RETURN_IF_ERROR(WritePgpass());
   std::string signal = dir + "/standby.signal";
   if (upstream || standby_) {

@@ -127,6 +127,15 @@ TEST(CtlTargetTest, PatroniEnvironmentReachesTheEndpointsCtlTalksTo) {
   EXPECT_EQ(c->etcd3.hosts, kUrlHost);
 }
 
+// PATRONI_ETCD3_PROXY goes through the same key table as the agent's: endpoint and protocol from the URL, and the
+// file's etcd3.hosts joins it (the agent's rule for host, hosts, url and proxy together).
+TEST(CtlTargetTest, PatroniEtcd3ProxyVariableNamesTheEndpoint) {
+  auto t = TargetOf({"list"}, {{"PATRONI_SCOPE", "demo"}, {"PATRONI_ETCD3_PROXY", "https://10.0.0.7:2379/v3"}});
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_EQ(t->etcd3.hosts, kUrlHost);
+  EXPECT_EQ(t->etcd3.protocol, "https");
+}
+
 // The rest of patroni.yml configures an agent: pgwardenctl neither requires it nor checks it (patronictl loads the
 // file without a validator). What it reads keeps its types, and --dcs-url replaces the endpoints.
 TEST(CtlTargetTest, ReadsOnlyWhatAClientNeeds) {
