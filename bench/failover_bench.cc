@@ -98,15 +98,17 @@ int Main(int argc, char** argv) {
                 static_cast<long long>(median(s.rounds).count()), static_cast<long long>(mx.count()), lost, s.mem.rss,
                 s.mem.private_kb);
   }
-  if (out.size() >= 3 && out[2].error.empty() && !out[2].rounds.empty()) {
-    double base = static_cast<double>(median(out[2].rounds).count());
-    for (size_t i = 0; i < 2; ++i) {
+  // Ratios against the Patroni baseline (the last system, when it ran), for each pgwarden profile.
+  const bool has_base = systems.back().binary == "/usr/bin/patroni";
+  const Summary& b = out.back();
+  if (has_base && b.error.empty() && !b.rounds.empty()) {
+    double base = static_cast<double>(median(b.rounds).count());
+    for (size_t i = 0; i + 1 < out.size(); ++i) {
       if (!out[i].error.empty() || out[i].rounds.empty()) continue;
-      std::printf(
-          "%s: %.2fx the baseline's write-unavailable window, %.2fx its agent RSS, %.2fx its private memory\n",
-          out[i].label.c_str(), static_cast<double>(median(out[i].rounds).count()) / base,
-          static_cast<double>(out[i].mem.rss) / static_cast<double>(std::max(1L, out[2].mem.rss)),
-          static_cast<double>(out[i].mem.private_kb) / static_cast<double>(std::max(1L, out[2].mem.private_kb)));
+      std::printf("%s: %.2fx the baseline's write-unavailable window, %.2fx its agent RSS, %.2fx its private memory\n",
+                  out[i].label.c_str(), static_cast<double>(median(out[i].rounds).count()) / base,
+                  static_cast<double>(out[i].mem.rss) / static_cast<double>(std::max(1L, b.mem.rss)),
+                  static_cast<double>(out[i].mem.private_kb) / static_cast<double>(std::max(1L, b.mem.private_kb)));
     }
   }
   bool ok = std::all_of(out.begin(), out.end(), [](const Summary& s) { return s.error.empty(); });

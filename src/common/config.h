@@ -8,6 +8,7 @@
 // that an existing patroni.yml loads unchanged; keys nobody knows are errors (they are nearly always typos).
 #pragma once
 
+#include <cmath>
 #include <map>
 #include <memory>
 #include <optional>
@@ -77,7 +78,7 @@ struct DynamicConfig {
   std::optional<StandbyCluster> standby_cluster;
   Json raw = Json::object();  // the whole object as stored
   bool operator==(const DynamicConfig&) const = default;
-  Duration RetryTimeout() const { return Duration(static_cast<int64_t>(retry_timeout * 1000 + 0.5)); }
+  Duration RetryTimeout() const { return Duration(std::llround(retry_timeout * 1000)); }
 
   // pgwarden's floor for the timing keys; see docs/configuration.md. Patroni's are 20/1/3.
   static constexpr int kMinTtl = 2;

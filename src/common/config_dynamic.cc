@@ -236,7 +236,7 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
   }
   if (d.loop_wait + 2 * d.retry_timeout > d.ttl) {
     // Patroni's whole seconds, (ttl - 1) / 2 rounded down; at ttl 2 that is 0, below the floor: 0.5.
-    double retry = std::max(kMinRetryTimeout, static_cast<double>((d.ttl - kMinLoopWait) / 2));
+    double retry = std::max(kMinRetryTimeout, std::floor((d.ttl - kMinLoopWait) / 2.0));
     adjust("loop_wait (" + std::to_string(d.loop_wait) + ") + 2*retry_timeout (" + FormatSeconds(d.retry_timeout) +
            ") exceeds ttl (" + std::to_string(d.ttl) + "): using loop_wait=" + std::to_string(kMinLoopWait) +
            " and retry_timeout=" + FormatSeconds(retry) + ", as Patroni does");
