@@ -294,10 +294,7 @@ void Agent::Cycle() {
 
   LocalView local = pg_->Observe();
   const LocalView before = local;
-  if (local.running && local.query_ok) {
-    primary_start_failed_ = false;
-    clean_demote_ = false;
-  }
+  core_ = ha::ObservePostgres(std::move(core_), local);
   loop_wait_s_ = dyn_.loop_wait;
   if (reload_requested_.exchange(false)) ApplyReload(local);
   if (reinit_requested_.exchange(false)) {
@@ -325,25 +322,13 @@ void Agent::Cycle() {
   in.my_lease = dcs_->LeaseId();
   in.now = clock_.Now();
   in.lease_deadline = dcs_->LeaseDeadline();
-  in.primary_start_failed = primary_start_failed_;
-  in.rewind_failed = rewind_failed_;
-  in.no_race_until = no_race_until_;
   HoldBackAfterRestartInFailsafe(*view);
   in.failsafe_primary_until = MonoTime(Duration(failsafe_primary_until_ms_.load()));
   in.failsafe_restart_hold = failsafe_primary_until_ms_.load() == restart_hold_until_ms_;
   in.watchdog_unusable = fencer_->WatchdogRequiredButUnusable();
   in.wall_now = clock_.WallSeconds();
-  in.clean_demote = clean_demote_;
-  in.unreconciled_primary = unreconciled_;
-  in.bootstrap_failed = bootstrap_failed_;
-  if (!local.gated)
-    gate_since_ = MonoTime{};
-  else if (gate_since_ == MonoTime{})
-    gate_since_ = clock_.Now();  // an agent restarted behind a closed gate
-  else if (!ha::SyncCandidates(in).empty())
-    gate_since_ = clock_.Now();  // the grace restarts: a candidate streams
-  in.gate_since = gate_since_;
-  in.sync_added_lsn = sync_added_lsn_;
+  in.state = core_;
+  core_ = in.state = ha::ObserveGate(in);
   double sched = scheduled_restart_.load();
   in.restart_requested = restart_requested_.load() || (sched > 0 && sched <= in.wall_now);
   ha::Decision d = ha::Decide(in);
@@ -372,9 +357,9 @@ void Agent::Cycle() {
   // primary still reported as primary would hold them back a loop).
   Publish(local, &*view);
   bool ok = Execute(d, *view, local);
-  if (!ok && !bootstrap_failed_.empty()) {
+  if (!ok && !core_.bootstrap_failed.empty()) {
     // The bootstrap failed and was cleaned up: the core decides what that means now, not a loop_wait later.
-    in.bootstrap_failed = bootstrap_failed_;
+    in.state = core_;
     d = ha::Decide(in);
     log_.Info(d.message);
     CountDecision(d);

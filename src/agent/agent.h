@@ -54,18 +54,21 @@ class Agent {
   Status StartupChecks();
   bool WaitForDcs();
   void Cycle();
-  // Executes the plan; returns false when an action failed (the rest of the plan is skipped).
+  // Executes the plan; returns false when an action failed (the rest of the plan is skipped). The report of every
+  // action carried out is folded into core_ (ha::Record).
   bool Execute(const ha::Decision& d, const ClusterView& view, const LocalView& local);
-  Status ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local);
+  // Carries out one action; *r := what the core needs to know about it (ha/core_state.h), r->ok aside.
+  Status ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local, ha::ActionReport* r);
   // kBootstrap (agent/bootstrap.cc): initdb and start, post_bootstrap, roles, then the DCS keys. A failure before
-  // the DCS keys is cleaned up (initialize key removed, PostgreSQL stopped, data directory wiped) and recorded in
-  // bootstrap_failed_, which makes the core stop the agent.
-  Status Bootstrap();
+  // the DCS keys is cleaned up (initialize key removed, PostgreSQL stopped, data directory wiped) and reported in
+  // r->bootstrap_failed, which makes the core stop the agent.
+  Status Bootstrap(ha::ActionReport* r);
   // kBootstrapStandby (agent/bootstrap.cc): clone from the remote primary, start in recovery following it, then
   // the same DCS keys as Bootstrap; a failure is cleaned up and stops the agent as a failed bootstrap does.
-  Status BootstrapStandby(const ha::Action& a);
-  // A failed bootstrap: initialize key removed, PostgreSQL stopped, data directory wiped; sets bootstrap_failed_.
-  void CleanUpFailedBootstrap(const Status& cause);
+  Status BootstrapStandby(const ha::Action& a, ha::ActionReport* r);
+  // A failed bootstrap: initialize key removed, PostgreSQL stopped, data directory wiped; returns why it failed
+  // (with whatever went wrong in the clean-up) for ActionReport::bootstrap_failed.
+  std::string CleanUpFailedBootstrap(const Status& cause);
   Result<std::string> BootstrapPostgres();
   Status RunPostBootstrap();
   // Appends the timeline switches of `after`'s .history file to Patroni's `history` key; *switch_lsn := where the
@@ -85,7 +88,7 @@ class Agent {
   void UpdateFencing(const LocalView& local, const ClusterView* view);
   // on_start / on_stop / on_role_change, from what changed in this cycle.
   void FireCallbacks(const LocalView& before, const LocalView& after);
-  Status PromoteNow(const ClusterView& view);
+  Status PromoteNow(const ClusterView& view, ha::ActionReport* r);
   // kSyncSlots: the slot plan of the decision (ha/slots.h).
   Status SyncSlots(const ha::Action& a, const LocalView& local);
   // Moves local copies of permanent slots up to the positions in `status.slots` (after a promotion).
@@ -115,7 +118,7 @@ class Agent {
   HttpServerResponse HandleRestart(const HttpServerRequest& req);
   // Graceful demotion for a planned switchover: checkpoint, fast shutdown, wait until `candidate` (any replica
   // when empty) received the shutdown checkpoint, release the leader key.
-  Status DemoteGracefully(const std::string& candidate, const ClusterView& view);
+  Status DemoteGracefully(const std::string& candidate, const ClusterView& view, ha::ActionReport* r);
 
   ConfigCell cfg_;  // read from every thread; replaced by ApplyReload only
   ConfigReloader reloader_;
@@ -144,18 +147,11 @@ class Agent {
   std::optional<FailsafeTopology> failsafe_members_;     // the `failsafe` key as last seen
   std::thread failsafe_thread_;
 
-  // What earlier cycles learned, for the decision core (ha::Inputs).
-  bool primary_start_failed_ = false;
-  bool rewind_failed_ = false;
-  MonoTime no_race_until_{};
-  bool failsafe_active_ = false;
+  // What earlier cycles learned, for the decision core: its own state (ha/core_state.h), HA loop only.
+  ha::CoreState core_;
+  bool failsafe_active_ = false;  // this cycle ran on failsafe confirmations (for the REST API)
   bool old_supervisors_retired_ = false;
-  bool clean_demote_ = false;
-  bool unreconciled_ = false;                      // see ha::Inputs::unreconciled_primary
-  std::string bootstrap_failed_;                   // see ha::Inputs::bootstrap_failed
-  MonoTime gate_since_{};                          // see ha::Inputs::gate_since (zero: the client gate is open)
-  std::map<std::string, int64_t> sync_added_lsn_;  // see ha::Inputs::sync_added_lsn
-  std::string sync_note_;                          // ha::SynchronousNote while we lead as primary, for the member key
+  std::string sync_note_;  // ha::SynchronousNote while we lead as primary, for the member key
   std::string last_role_;
   bool standby_leader_ = false;  // holds the leader key in a standby cluster (role "standby_leader")
 

@@ -10,7 +10,7 @@
 
 namespace pgw {
 
-Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& view) {
+Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& view, ha::ActionReport* report) {
   log_.Info("manual failover: checkpointing, then stopping PostgreSQL so that " +
             (candidate.empty() ? std::string("a replica") : candidate) + " can take over");
   ++demotions_;
@@ -78,7 +78,7 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
     if (!confirmed) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (!confirmed) log_.Warn("manual failover: no replica confirmed the shutdown checkpoint; releasing the lock anyway");
-  clean_demote_ = confirmed;
+  report->handed_over = confirmed;
   MonoTime t4 = clock_.Now();
   // GET /patroni must stop calling us primary before the key goes when the peers race for it: they would
   // otherwise see a live primary and wait a loop. A named candidate does not look (the release goes first then).
@@ -96,15 +96,15 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
   return rel.code() == Code::kConflict ? Status::Ok() : rel;
 }
 
-Status Agent::PromoteNow(const ClusterView& view) {
+Status Agent::PromoteNow(const ClusterView& view, ha::ActionReport* report) {
   const std::string& hook = cfg_->postgresql.pre_promote;
   if (!hook.empty() && !callbacks_.RunSync(hook, "pre_promote", Duration(cfg_->postgresql.pg_ctl_timeout * 1000))) {
-    no_race_until_ = clock_.Now() + Duration(dyn_.ttl * 1000);
+    report->vetoed = true;
+    report->at = clock_.Now();
     Status rel = dcs_->DeleteLeader();
     if (!rel.ok()) log_.Warn(rel.message());
     return Internal("Promotion cancelled because the pre-promote script failed");
   }
-  sync_added_lsn_.clear();
   if (dyn_.synchronous_mode) {
     // Before promoting: nobody is a synchronous standby of the new leader yet (reference §3.3).
     Status w = dcs_->WriteSync(EncodeSync(cfg_->name, {}), view.sync_mod_revision);
@@ -128,7 +128,7 @@ Status Agent::PromoteNow(const ClusterView& view) {
   double promoted_at = clock_.WallSeconds();
   auto took = clock_.Now() - started;
   ++promotions_;
-  unreconciled_ = false;
+  report->promoted = true;
   last_promotion_seconds_ = static_cast<double>(took.count()) / 1000.0;
   log_.Info("promoted PostgreSQL in " + std::to_string(took.count()) + " ms");
   // Copies of permanent slots go up to the last positions the former leader published (no further: a consumer

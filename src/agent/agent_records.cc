@@ -45,7 +45,7 @@ void Agent::RecordPromotion(const ClusterView& view, const LocalView& after, int
 }
 
 void Agent::ReportRejoin(const ClusterView& view, const LocalView& local) {
-  if (!view.failovers || unreconciled_) return;
+  if (!view.failovers || core_.unreconciled_primary) return;
   // Back means: running as a replica that follows somebody, while another member leads.
   if (!local.running || !local.query_ok || !local.in_recovery || !local.upstream) return;
   if (!view.leader || view.leader->name == cfg_->name) return;

@@ -39,7 +39,7 @@ Result<std::string> Agent::BootstrapPostgres() {
   return sysid;
 }
 
-void Agent::CleanUpFailedBootstrap(const Status& cause) {
+std::string Agent::CleanUpFailedBootstrap(const Status& cause) {
   // As Patroni: free the initialize key first (another member may bootstrap), then stop and remove what we made.
   std::string why = cause.message();
   log_.Error("bootstrap failed: " + why +
@@ -52,16 +52,16 @@ void Agent::CleanUpFailedBootstrap(const Status& cause) {
   st = pg_->WipeDataDir();
   if (!st.ok()) why += "; removing the data directory failed too: " + st.message();
   pg_state_.Move(ha::PgState::kStopped, ha::PgCause::kFailed);
-  bootstrap_failed_ = why;
+  return why;
 }
 
-Status Agent::Bootstrap() {
+Status Agent::Bootstrap(ha::ActionReport* r) {
   pg_state_.Move(cfg_->bootstrap.custom ? ha::PgState::kCustomBootstrap : ha::PgState::kInitializing,
                  ha::PgCause::kBootstrap);
   TouchMember(LocalView{});
   auto sysid = BootstrapPostgres();
   if (!sysid.ok()) {
-    CleanUpFailedBootstrap(sysid.status());
+    r->bootstrap_failed = CleanUpFailedBootstrap(sysid.status());
     return sysid.status();
   }
   PGW_RETURN_IF_ERROR(dcs_->SetInitialize(*sysid, ""));
@@ -72,7 +72,7 @@ Status Agent::Bootstrap() {
   return Status::Ok();
 }
 
-Status Agent::BootstrapStandby(const ha::Action& a) {
+Status Agent::BootstrapStandby(const ha::Action& a, ha::ActionReport* r) {
   // Patroni's bootstrap_standby_leader: no initdb, no post_bootstrap, no roles (they come from the remote primary).
   pg_state_.Move(ha::PgState::kCreatingReplica, ha::PgCause::kBootstrap);
   TouchMember(LocalView{});
@@ -89,7 +89,7 @@ Status Agent::BootstrapStandby(const ha::Action& a) {
     if (sysid.empty()) s = Internal("cannot read the system identifier of the clone of " + a.target);
   }
   if (!s.ok()) {
-    CleanUpFailedBootstrap(s);
+    r->bootstrap_failed = CleanUpFailedBootstrap(s);
     return s;
   }
   PGW_RETURN_IF_ERROR(dcs_->SetInitialize(sysid, ""));

@@ -11,6 +11,7 @@
 
 #include "agent/peers.h"
 #include "dcs/lease_keeper.h"
+#include "ha/core_state.h"
 #include "ha/decide.h"
 #include "ha/pg_state.h"
 #include "sim_world.h"
@@ -81,9 +82,9 @@ class SimAgent {
   // Agent::Cycle
   void Cycle();
   bool Execute(const ha::Decision& d, const ClusterView& view, const LocalView& local);
-  Status ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local);
-  Status PromoteNow(const ClusterView& view);
-  Status DemoteGracefully(const std::string& candidate, const ClusterView& view);
+  Status ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local, ha::ActionReport* r);
+  Status PromoteNow(const ClusterView& view, ha::ActionReport* r);
+  Status DemoteGracefully(const std::string& candidate, const ClusterView& view, ha::ActionReport* r);
   Status Bootstrap();
   Status FinishBootstrap();
   Status ArmFencing();
@@ -136,12 +137,7 @@ class SimAgent {
   MonoTime busy_until_{};        // a slow call (promotion) holds the loop until then
   bool initdb_running_ = false;  // a slow initdb holds the loop; FinishBootstrap runs when it is done
 
-  bool primary_start_failed_ = false;
-  bool rewind_failed_ = false;
-  MonoTime no_race_until_{};
-  bool clean_demote_ = false;
-  bool unreconciled_ = false;
-  MonoTime gate_since_{};
+  ha::CoreState core_;  // the decision core's own state, as Agent::core_
   MonoTime failsafe_primary_until_{};
   MonoTime born_{};  // Agent::started_at_
   bool failsafe_restart_checked_ = false;
@@ -155,8 +151,7 @@ class SimAgent {
   std::string keeper_member_json_;
   LocalView published_;
   std::string last_traced_;
-  std::map<std::string, int64_t> sync_added_lsn_;  // see ha::Inputs::sync_added_lsn
-  MonoTime pg_last_ok_{};                          // PgHealth: the last check that answered
+  MonoTime pg_last_ok_{};  // PgHealth: the last check that answered
   MonoTime next_health_check_{};
   MonoTime renew_blocked_until_{};
 };
