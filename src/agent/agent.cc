@@ -81,6 +81,7 @@ Agent::Agent(std::shared_ptr<const Config> cfg, const Clock& clock, Logger& log)
     Status s = fencer_->Arm(lease, deadline, ttl_s);
     if (!s.ok()) log_.Error(s.message());
   });
+  failsafe_ = std::make_unique<Failsafe>(cfg_, clock_, log_, *peers_, FailsafeHooks());
   rest_ = std::make_unique<RestServer>([this](const HttpServerRequest& r) { return HandleHttp(r); });
 }
 
@@ -121,12 +122,8 @@ void Agent::UpdateFencing(const LocalView& local, const ClusterView* view) {
   }
   // Only an armed primary's renewals depend on the health check (the renew gate): nobody else pays for it.
   pg_health_->SetActive(fencer_->armed());
-  if (failsafe_mode_ && fencer_->armed()) {
-    // The failsafe thread sleeps until this holds (FailsafeLoop). Taking the mutex orders the notification after
-    // its check of the condition.
-    std::lock_guard<std::mutex> l(wake_mu_);
-    wake_cv_.notify_all();
-  }
+  // The failsafe thread sleeps until this holds.
+  if (failsafe_->Enabled() && fencer_->armed()) failsafe_->Notify();
 }
 
 void Agent::FireCallbacks(const LocalView& before, const LocalView& after) {
@@ -147,6 +144,7 @@ void Agent::FireCallbacks(const LocalView& before, const LocalView& after) {
 
 void Agent::RequestStop() {
   stop_ = true;
+  failsafe_->RequestStop();
   std::lock_guard<std::mutex> l(wake_mu_);
   wake_ = true;
   wake_cv_.notify_all();
@@ -215,7 +213,7 @@ int Agent::Run() {
     return 1;
   }
   rest_->Start();
-  failsafe_thread_ = std::thread([this] { FailsafeLoop(); });
+  failsafe_->Start();
   log_.Info("pgwarden " + std::string(kPgwardenVersion) + " starting: member " + cfg_->name + " of scope " +
             cfg_->scope + ", REST API on " + cfg_->restapi.listen_host + ":" + std::to_string(rest_->port()));
   started_at_ = clock_.Now();
@@ -225,7 +223,7 @@ int Agent::Run() {
   dcs_->Start(dyn_.ttl);
   if (!WaitForDcs()) {
     pg_health_->Stop();
-    if (failsafe_thread_.joinable()) failsafe_thread_.join();
+    failsafe_->Stop();
     fencer_->Stop();
     rest_->Stop();
     dcs_->Stop();
@@ -243,11 +241,7 @@ int Agent::Run() {
     WaitUntilDue(started + period);
   }
   if (exit_code_ == 0) Shutdown();
-  {
-    std::lock_guard<std::mutex> l(wake_mu_);
-    wake_cv_.notify_all();
-  }
-  if (failsafe_thread_.joinable()) failsafe_thread_.join();
+  failsafe_->Stop();
   pg_health_->Stop();
   fencer_->Stop();
   rest_->Stop();
@@ -288,7 +282,7 @@ void Agent::Cycle() {
   if (!dyn_.synchronous_mode) pg_->SetSyncNames(std::nullopt);
   dcs_->SetRetryTimeout(dyn_.RetryTimeout());
   dcs_->SetTtl(dyn_.ttl).ok();  // a failed ttl change is logged and retried next cycle on the old lease
-  failsafe_mode_ = dyn_.failsafe_mode;
+  failsafe_->Configure(dyn_.failsafe_mode, dyn_.ttl);
   ttl_s_ = dyn_.ttl;
   pg_health_->SetTtl(dyn_.ttl);
 
@@ -322,9 +316,9 @@ void Agent::Cycle() {
   in.my_lease = dcs_->LeaseId();
   in.now = clock_.Now();
   in.lease_deadline = dcs_->LeaseDeadline();
-  HoldBackAfterRestartInFailsafe(*view);
-  in.failsafe_primary_until = MonoTime(Duration(failsafe_primary_until_ms_.load()));
-  in.failsafe_restart_hold = failsafe_primary_until_ms_.load() == restart_hold_until_ms_;
+  failsafe_->HoldBackAfterRestart(*view, started_at_);
+  in.failsafe_primary_until = failsafe_->VouchedUntil();
+  in.failsafe_restart_hold = failsafe_->RestartHold();
   in.watchdog_unusable = fencer_->WatchdogRequiredButUnusable();
   in.wall_now = clock_.WallSeconds();
   in.state = core_;
@@ -337,17 +331,10 @@ void Agent::Cycle() {
     in.peers_checked = true;
     d = ha::Decide(in);
   }
-  {
-    std::lock_guard<std::mutex> l(failsafe_mu_);
-    failsafe_members_ = view->failsafe;
-  }
-  // The failsafe thread asks the members; the loop only reads the outcome, so it never waits on them.
-  auto confirmed = [&] {
-    return clock_.Now() < MonoTime(Duration(failsafe_confirmed_until_ms_.load())) - fencer_->margin();
-  };
+  failsafe_->SetMembers(view->failsafe);
   if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckFailsafe) {
     in.failsafe_checked = true;
-    in.failsafe_ok = confirmed() || ConfirmFailsafe();
+    in.failsafe_ok = failsafe_->Check(fencer_->margin());
     d = ha::Decide(in);
   }
   failsafe_active_ = in.failsafe_ok && !ha::DcsReachable(in);

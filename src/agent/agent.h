@@ -16,6 +16,7 @@
 
 #include "agent/callbacks.h"
 #include "agent/config_reload.h"
+#include "agent/failsafe.h"
 #include "agent/fencer.h"
 #include "agent/peers.h"
 #include "agent/pg_health.h"
@@ -93,14 +94,10 @@ class Agent {
   Status SyncSlots(const ha::Action& a, const LocalView& local);
   // Moves local copies of permanent slots up to the positions in `status.slots` (after a promotion).
   void AdvanceToPublished(const ClusterView& view);
-  // Failsafe mode: while this node runs as an armed primary and keepalives go unanswered, POST /failsafe to every
-  // member on its own thread (the HA loop may be stuck in an etcd call) and extend the fence on success.
-  void FailsafeLoop();
-  // POST /failsafe to every member now; on success extends the fence. Thread-safe.
-  bool ConfirmFailsafe();
   // Whether the PostgreSQL health gate keeps this primary from renewing or confirming its leadership.
   bool PgHealthBlocksLeadership();
-  void HoldBackAfterRestartInFailsafe(const ClusterView& view);
+  // agent/agent_failsafe.cc: what failsafe coordination (agent/failsafe.h) needs of this agent.
+  Failsafe::Hooks FailsafeHooks();
   // Waits up to `d` for RequestWake/RequestStop; true when woken by them.
   bool WaitNextCycle(Duration d);
   // Waits until `due` (the next loop_wait cycle), a wake, or, on an armed primary, a lease that stopped being fresh.
@@ -130,22 +127,15 @@ class Agent {
   std::unique_ptr<RestServer> rest_;
   std::unique_ptr<Fencer> fencer_;
   std::unique_ptr<PgHealth> pg_health_;             // gates the lease renewal of an armed primary
-  std::atomic<bool> failsafe_withheld_{false};      // logged once per episode
   std::atomic<int64_t> renew_blocked_until_ms_{0};  // MonoTime ms: the gate stays closed until the lease lapsed
+  // Failsafe mode: confirmations asked of the members (its own thread) and promises given to a primary. Declared
+  // after what its hooks use, so that it stops first.
+  std::unique_ptr<Failsafe> failsafe_;
   CallbackRunner callbacks_;
   DynamicConfig dyn_;
   // Read by the REST thread.
-  std::atomic<bool> failsafe_mode_{false};
   std::atomic<int> ttl_s_{30};
   MonoTime started_at_{};
-  bool failsafe_restart_checked_ = false;
-  int64_t restart_hold_until_ms_ = -1;  // MonoTime ms of the hold HoldBackAfterRestartInFailsafe set  //
-                                        // HoldBackAfterRestartInFailsafe ran (first cycle with failsafe_mode)
-  std::atomic<int64_t> failsafe_primary_until_ms_{0};    // MonoTime ms: a primary vouched for itself via POST /failsafe
-  std::atomic<int64_t> failsafe_confirmed_until_ms_{0};  // MonoTime ms: members' promise not to race covers us
-  std::mutex failsafe_mu_;                               // guards failsafe_members_
-  std::optional<FailsafeTopology> failsafe_members_;     // the `failsafe` key as last seen
-  std::thread failsafe_thread_;
 
   // What earlier cycles learned, for the decision core: its own state (ha/core_state.h), HA loop only.
   ha::CoreState core_;

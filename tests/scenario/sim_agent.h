@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "agent/failsafe.h"
 #include "agent/peers.h"
 #include "dcs/lease_keeper.h"
 #include "ha/core_state.h"
@@ -97,11 +98,12 @@ class SimAgent {
   bool RenewGate();
   void UpdateFencing(const LocalView& local, const ClusterView* view);
   void Disarm();
-  bool ConfirmFailsafe();
+  // What the real failsafe coordination (agent/failsafe.h) needs of this agent, as Agent::FailsafeHooks.
+  Failsafe::Hooks FailsafeHooks();
   void TouchMember(const LocalView& local);
   void Publish(const LocalView& local) { published_ = local; }
   void PushSupervisor();
-  // The lease keeper thread (EtcdDcs::KeeperLoop) and the failsafe thread (Agent::FailsafeLoop).
+  // The lease keeper thread (EtcdDcs::KeeperLoop) and the failsafe thread (Failsafe's thread).
   void KeeperTick();
   void FailsafeTick();
 
@@ -127,6 +129,8 @@ class SimAgent {
   LeaseKeeper keeper_;
   SimFencer fencer_;
   DynamicConfig dyn_;
+  ConfigCell cfg_cell_;
+  Failsafe failsafe_;  // the real one, over peers_ and this node's clock; its thread is not started
 
   bool started_ = false;  // WaitForDcs done
   MonoTime next_cycle_{};
@@ -138,12 +142,7 @@ class SimAgent {
   bool initdb_running_ = false;  // a slow initdb holds the loop; FinishBootstrap runs when it is done
 
   ha::CoreState core_;  // the decision core's own state, as Agent::core_
-  MonoTime failsafe_primary_until_{};
-  MonoTime born_{};  // Agent::started_at_
-  bool failsafe_restart_checked_ = false;
-  MonoTime restart_hold_until_{Duration(-1)};
-  MonoTime failsafe_confirmed_until_{};
-  std::optional<FailsafeTopology> failsafe_members_;
+  MonoTime born_{};     // Agent::started_at_
   ha::PgStateMachine pg_state_;
   std::string sync_note_;
   std::string last_member_json_;

@@ -63,6 +63,7 @@ void SimAgent::Cycle() {
     DynamicConfig d = DynamicConfig::FromJson(*view->config, "config", &problems);
     if (problems.empty()) dyn_ = d;
   }
+  failsafe_.Configure(dyn_.failsafe_mode, dyn_.ttl);
   keeper_.SetRetryTimeout(dyn_.RetryTimeout());  // dcs_->SetRetryTimeout(dyn_.retry_timeout)
   SetTtl(dyn_.ttl);                             // dcs_->SetTtl(dyn_.ttl): a live change rotates the lease
   LocalView local = w_.Observe(n_);
@@ -79,16 +80,9 @@ void SimAgent::Cycle() {
   in.my_lease = keeper_.Id();
   in.now = Now();
   in.lease_deadline = keeper_.Deadline();
-  if (!failsafe_restart_checked_ && dyn_.failsafe_mode) {
-    // Agent::HoldBackAfterRestartInFailsafe
-    failsafe_restart_checked_ = true;
-    if (view->failsafe && view->failsafe->contains(n_.name)) {
-      restart_hold_until_ = born_ + Duration(int64_t{dyn_.ttl} * 1000);
-      failsafe_primary_until_ = std::max(failsafe_primary_until_, restart_hold_until_);
-    }
-  }
-  in.failsafe_primary_until = failsafe_primary_until_;
-  in.failsafe_restart_hold = failsafe_primary_until_ == restart_hold_until_;
+  failsafe_.HoldBackAfterRestart(*view, born_);
+  in.failsafe_primary_until = failsafe_.VouchedUntil();
+  in.failsafe_restart_hold = failsafe_.RestartHold();
   in.watchdog_unusable = false;
   in.wall_now = n_.clock.WallSeconds();
   in.state = core_;
@@ -100,10 +94,10 @@ void SimAgent::Cycle() {
     in.peers_checked = true;
     d = ha::Decide(in);
   }
-  failsafe_members_ = view->failsafe;
+  failsafe_.SetMembers(view->failsafe);
   if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckFailsafe) {
     in.failsafe_checked = true;
-    in.failsafe_ok = Now() < failsafe_confirmed_until_ - fencer_.Margin() || ConfirmFailsafe();
+    in.failsafe_ok = failsafe_.Check(fencer_.Margin());
     d = ha::Decide(in);
   }
   // Every decision names its reason (ha/reason.h): /metrics counts them, and a trace line shows the code.
