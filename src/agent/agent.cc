@@ -81,6 +81,8 @@ Agent::Agent(std::shared_ptr<const Config> cfg, const Clock& clock, Logger& log)
     Status s = fencer_->Arm(lease, deadline, ttl_s);
     if (!s.ok()) log_.Error(s.message());
   });
+  Executor::Host& host = *this;  // a private base: converted here, where it is accessible
+  executor_ = std::make_unique<Executor>(cfg_, dyn_, clock_, log_, *dcs_, *pg_, callbacks_, pg_state_, host);
   failsafe_ = std::make_unique<Failsafe>(cfg_, clock_, log_, *peers_, FailsafeHooks());
   rest_ = std::make_unique<RestServer>([this](const HttpServerRequest& r) { return HandleHttp(r); });
 }
@@ -279,6 +281,7 @@ void Agent::Cycle() {
     }
   }
   pg_->SetDynamicConfig(dyn_);
+  executor_->SetDynamic(dyn_);
   if (!dyn_.synchronous_mode) pg_->SetSyncNames(std::nullopt);
   dcs_->SetRetryTimeout(dyn_.RetryTimeout());
   dcs_->SetTtl(dyn_.ttl).ok();  // a failed ttl change is logged and retried next cycle on the old lease
@@ -296,7 +299,7 @@ void Agent::Cycle() {
     Status r = pg_->Stop(StopMode::kImmediate);
     if (r.ok()) r = pg_->WipeDataDir();
     if (!r.ok()) log_.Error("reinitialize: " + r.message());
-    rejoin_outcome_ = kRejoinRecloned;
+    executor_->NoteRecloned();
     local = pg_->Observe();
   }
   if (!old_supervisors_retired_ && (!local.running || (local.query_ok && local.in_recovery))) {
@@ -307,7 +310,7 @@ void Agent::Cycle() {
   }
   pg_state_.Observe(local.running, local.query_ok);
   standby_leader_ = ha::IsStandbyCluster(dyn_) && view->leader && view->leader->name == cfg_->name;
-  leader_trail_.Observe(*view, clock_.WallSeconds());
+  executor_->ObserveLeader(*view);
   ha::Inputs in;
   in.config = cfg_.get();
   in.dynamic = dyn_;
@@ -343,14 +346,14 @@ void Agent::Cycle() {
   // Peers racing for the key we are about to release must not see the state of the previous cycle (a crashed
   // primary still reported as primary would hold them back a loop).
   Publish(local, &*view);
-  bool ok = Execute(d, *view, local);
+  bool ok = executor_->Execute(d, *view, local, &core_);
   if (!ok && !core_.bootstrap_failed.empty()) {
     // The bootstrap failed and was cleaned up: the core decides what that means now, not a loop_wait later.
     in.state = core_;
     d = ha::Decide(in);
     log_.Info(d.message);
     CountDecision(d);
-    Execute(d, *view, pg_->Observe());
+    executor_->Execute(d, *view, pg_->Observe(), &core_);
   }
   if (stop_) return;
   // Re-observe after acting so that the member key and the API show the state we left PostgreSQL in.
@@ -365,7 +368,7 @@ void Agent::Cycle() {
   if (!ha::LeaseSuspect(in) || in.my_lease == 0 || in.my_lease != dcs_->LeaseId()) TouchMember(local);
   auto fresh = dcs_->ClusterSnapshot();  // only looked at: borrowed, not copied
   UpdateFencing(local, fresh ? fresh.get() : &*view);
-  ReportRejoin(fresh ? *fresh : *view, local);
+  executor_->ReportRejoin(fresh ? *fresh : *view, local, core_.unreconciled_primary);
   Publish(local, fresh ? fresh.get() : &*view);
 }
 

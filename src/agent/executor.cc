@@ -1,5 +1,5 @@
-// Agent::Execute and ExecuteOne: carrying out the actions of one decision (split from agent.cc).
-#include "agent/agent.h"
+// Executor::Execute and ExecuteOne: carrying out the actions of one decision (agent/executor.h).
+#include "agent/executor.h"
 
 #include <algorithm>
 #include <thread>
@@ -12,13 +12,25 @@
 
 namespace pgw {
 
-bool Agent::Execute(const ha::Decision& d, const ClusterView& view, const LocalView& local) {
+Executor::Executor(const ConfigCell& cfg, const DynamicConfig& dyn, const Clock& clock, Logger& log, Dcs& dcs,
+                   PgControl& pg, CallbackRunner& callbacks, ha::PgStateMachine& pg_state, Host& host)
+    : cfg_(cfg),
+      dyn_(dyn),
+      clock_(clock),
+      log_(log),
+      dcs_(&dcs),
+      pg_(&pg),
+      callbacks_(callbacks),
+      pg_state_(pg_state),
+      host_(&host) {}
+
+bool Executor::Execute(const ha::Decision& d, const ClusterView& view, const LocalView& local, ha::CoreState* core) {
   for (const auto& a : d.actions) {
-    if (stop_) return false;
+    if (host_->Stopping()) return false;
     ha::ActionReport report;
     Status s = ExecuteOne(a, view, local, &report);
     report.ok = s.ok();
-    core_ = ha::Record(std::move(core_), a, report, local, dyn_);
+    *core = ha::Record(std::move(*core), a, report, local, dyn_);
     if (!s.ok()) {
       if (a.type == ha::ActionType::kFatal) return false;
       if (s.code() == Code::kAlreadyExists && a.type == ha::ActionType::kAttemptInitialize) {
@@ -34,22 +46,21 @@ bool Agent::Execute(const ha::Decision& d, const ClusterView& view, const LocalV
   return true;
 }
 
-Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local, ha::ActionReport* r) {
+Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local, ha::ActionReport* r) {
   using ha::ActionType;
   switch (a.type) {
     case ActionType::kWait:
     case ActionType::kCheckPeers: return Status::Ok();
     case ActionType::kFatal:
       log_.Error(a.target.empty() ? "stopping: fatal condition" : a.target);
-      exit_code_ = 1;
-      stop_ = true;
+      host_->Fatal();
       return Internal("fatal");
     case ActionType::kAttemptInitialize: return dcs_->AttemptInitialize("");
     case ActionType::kBootstrap: return Bootstrap(r);
     case ActionType::kBootstrapStandby: return BootstrapStandby(a, r);
     case ActionType::kClone: {
       pg_state_.Move(ha::PgState::kCreatingReplica, ha::PgCause::kClone);
-      TouchMember(local);
+      host_->TouchMember(local);
       // create_replica_methods in order (pg/methods.h); without an address (no leader), only no_leader ones.
       Status s = pg_->CreateReplica(a.address, ReplicaMethodsInForce(*cfg_, dyn_));
       std::string from = a.address ? "from " + a.target : "without a leader";
@@ -63,7 +74,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       return Status::Ok();
     }
     case ActionType::kStartPrimary: {
-      Status armed = ArmFencing();
+      Status armed = host_->ArmFencing();
       if (!armed.ok()) {
         r->fenced = false;
         Status rel = dcs_->DeleteLeader();
@@ -123,12 +134,12 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
     case ActionType::kPromote: return PromoteNow(view, r);
     case ActionType::kDemote: {
       if (a.mode == ha::Mode::kGraceful) return DemoteGracefully(a.target, view, r);
-      ++demotions_;
+      host_->CountDemotion();
       StopMode mode = a.mode == ha::Mode::kOffline ? StopMode::kFast : StopMode::kImmediate;
       log_.Info(std::string("demoting: stopping PostgreSQL (") + ha::ModeName(a.mode) + ")");
       Status s = pg_->Stop(mode);
       if (!s.ok()) return s;
-      fencer_->Disarm();
+      host_->DisarmFencing();
       pg_state_.Move(ha::PgState::kStopped, ha::PgCause::kStop);
       return Status::Ok();
     }
@@ -178,19 +189,17 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       return dcs_->WriteSync(EncodeSync(cfg_->name, a.sync), view.sync_mod_revision);
     }
     case ActionType::kRestart: {
-      restart_requested_ = false;
-      scheduled_restart_ = 0;
+      host_->RestartStarting();
       log_.Info("restarting PostgreSQL");
       bool primary = local.running && local.query_ok && !local.in_recovery;
       std::optional<Upstream> up = primary ? std::nullopt : local.upstream;
       Status s = pg_->Stop(StopMode::kFast);
       if (s.ok()) {
         pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kRestart);
-        if (primary) s = ArmFencing();
+        if (primary) s = host_->ArmFencing();
         if (s.ok()) s = pg_->Start(up, /*standby=*/!primary);
       }
-      last_restart_ok_ = s.ok();
-      ++restarts_done_;
+      host_->RestartFinished(s.ok());
       auto it = cfg_->postgresql.callbacks.find("on_restart");
       if (s.ok() && it != cfg_->postgresql.callbacks.end()) {
         callbacks_.Fire(it->second, "on_restart", primary ? "primary" : "replica", cfg_->scope);
@@ -209,7 +218,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
   return Internal("unknown action");
 }
 
-Status Agent::SyncSlots(const ha::Action& a, const LocalView& local) {
+Status Executor::SyncSlots(const ha::Action& a, const LocalView& local) {
   const ha::SlotPlan& p = a.slot_plan;
   PGW_RETURN_IF_ERROR(pg_->DropSlots(p.drop));
   PGW_RETURN_IF_ERROR(pg_->CreateSlots(p.create));
@@ -220,7 +229,7 @@ Status Agent::SyncSlots(const ha::Action& a, const LocalView& local) {
   return s.Context("copying logical slots from " + a.target);
 }
 
-void Agent::AdvanceToPublished(const ClusterView& view) {
+void Executor::AdvanceToPublished(const ClusterView& view) {
   if (!dyn_.use_slots) return;
   const auto& published = view.status.slots;
   LocalView now = pg_->Observe();
