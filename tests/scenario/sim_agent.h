@@ -1,8 +1,8 @@
-// A model of src/agent/agent*.cc's HA loop and executor (Cycle, Execute, ExecuteOne, PromoteNow, DemoteGracefully,
-// Bootstrap, UpdateFencing, the failsafe thread, the lease keeper thread), driving the REAL ha::Decide and the
-// REAL LeaseKeeper over the model etcd and PostgreSQL. The agent is not yet behind interfaces (issue 14), so this
-// file copies its executor's rules: KEEP IT IN STEP WITH agent.cc, agent_execute.cc, agent_failsafe.cc and
-// agent_handover.cc (docs/testing.md). Each function names the agent function it models.
+// A model of src/agent/agent*.cc's HA loop and executor*.cc (Cycle, Execute, ExecuteOne, PromoteNow,
+// DemoteGracefully, Bootstrap, UpdateFencing, the lease keeper thread), driving the REAL ha::Decide with its REAL
+// state transitions (ha/core_state.h), the REAL LeaseKeeper and the REAL Failsafe over the model etcd and
+// PostgreSQL. There is no in-memory Dcs or PgControl yet (issue 14), so this file copies the executor's rules: KEEP
+// IT IN STEP WITH agent.cc and executor*.cc (docs/testing.md). Each function names the agent function it models.
 #pragma once
 
 #include <map>

@@ -1,5 +1,5 @@
-// Model of Agent::Cycle, Execute, ExecuteOne, PromoteNow, DemoteGracefully, Bootstrap and TouchMember
-// (agent.cc). Keep in step with agent.cc: see sim_agent.h.
+// Model of Agent::Cycle and TouchMember (agent.cc) and of Executor::Execute, ExecuteOne, PromoteNow,
+// DemoteGracefully and Bootstrap (executor*.cc). Keep in step with them: see sim_agent.h.
 #include "agent/status_json.h"
 #include "ha/sync.h"
 #include "sim_agent.h"
