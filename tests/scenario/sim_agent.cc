@@ -39,7 +39,7 @@ SimAgent::SimAgent(World& w, SimNode& n)
   failsafe_.Configure(dyn_.failsafe_mode, dyn_.ttl);
   fencer_.safety_margin_s = n_.cfg->watchdog.safety_margin;
   keeper_.SetRetryTimeout(dyn_.RetryTimeout());  // Agent::Run: dcs_->SetRetryTimeout before Start
-  keeper_.SetTtl(dyn_.ttl);                     // EtcdDcs::Start(dyn_.ttl)
+  keeper_.SetTtl(dyn_.ttl);                      // EtcdDcs::Start(dyn_.ttl)
   // Agent::Agent: the renew gate of an armed primary depends on PostgreSQL health (pg_health.h).
   keeper_.SetGate([this] { return RenewGate(); });
   pg_last_ok_ = Now();  // PgHealth::Start marks the start as a success

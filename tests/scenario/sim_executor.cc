@@ -65,7 +65,7 @@ void SimAgent::Cycle() {
   }
   failsafe_.Configure(dyn_.failsafe_mode, dyn_.ttl);
   keeper_.SetRetryTimeout(dyn_.RetryTimeout());  // dcs_->SetRetryTimeout(dyn_.retry_timeout)
-  SetTtl(dyn_.ttl);                             // dcs_->SetTtl(dyn_.ttl): a live change rotates the lease
+  SetTtl(dyn_.ttl);                              // dcs_->SetTtl(dyn_.ttl): a live change rotates the lease
   LocalView local = w_.Observe(n_);
   core_ = ha::ObservePostgres(std::move(core_), local);
   if (!local.running || (local.query_ok && local.in_recovery)) {
