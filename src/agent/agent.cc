@@ -81,6 +81,9 @@ Agent::Agent(std::shared_ptr<const Config> cfg, const Clock& clock, Logger& log)
     Status s = fencer_->Arm(lease, deadline, ttl_s);
     if (!s.ok()) log_.Error(s.message());
   });
+  Executor::Host& host = *this;  // a private base: converted here, where it is accessible
+  executor_ = std::make_unique<Executor>(cfg_, dyn_, clock_, log_, *dcs_, *pg_, callbacks_, pg_state_, host);
+  failsafe_ = std::make_unique<Failsafe>(cfg_, clock_, log_, *peers_, FailsafeHooks());
   rest_ = std::make_unique<RestServer>([this](const HttpServerRequest& r) { return HandleHttp(r); });
 }
 
@@ -121,12 +124,8 @@ void Agent::UpdateFencing(const LocalView& local, const ClusterView* view) {
   }
   // Only an armed primary's renewals depend on the health check (the renew gate): nobody else pays for it.
   pg_health_->SetActive(fencer_->armed());
-  if (failsafe_mode_ && fencer_->armed()) {
-    // The failsafe thread sleeps until this holds (FailsafeLoop). Taking the mutex orders the notification after
-    // its check of the condition.
-    std::lock_guard<std::mutex> l(wake_mu_);
-    wake_cv_.notify_all();
-  }
+  // The failsafe thread sleeps until this holds.
+  if (failsafe_->Enabled() && fencer_->armed()) failsafe_->Notify();
 }
 
 void Agent::FireCallbacks(const LocalView& before, const LocalView& after) {
@@ -147,6 +146,7 @@ void Agent::FireCallbacks(const LocalView& before, const LocalView& after) {
 
 void Agent::RequestStop() {
   stop_ = true;
+  failsafe_->RequestStop();
   std::lock_guard<std::mutex> l(wake_mu_);
   wake_ = true;
   wake_cv_.notify_all();
@@ -215,7 +215,7 @@ int Agent::Run() {
     return 1;
   }
   rest_->Start();
-  failsafe_thread_ = std::thread([this] { FailsafeLoop(); });
+  failsafe_->Start();
   log_.Info("pgwarden " + std::string(kPgwardenVersion) + " starting: member " + cfg_->name + " of scope " +
             cfg_->scope + ", REST API on " + cfg_->restapi.listen_host + ":" + std::to_string(rest_->port()));
   started_at_ = clock_.Now();
@@ -225,7 +225,7 @@ int Agent::Run() {
   dcs_->Start(dyn_.ttl);
   if (!WaitForDcs()) {
     pg_health_->Stop();
-    if (failsafe_thread_.joinable()) failsafe_thread_.join();
+    failsafe_->Stop();
     fencer_->Stop();
     rest_->Stop();
     dcs_->Stop();
@@ -243,11 +243,7 @@ int Agent::Run() {
     WaitUntilDue(started + period);
   }
   if (exit_code_ == 0) Shutdown();
-  {
-    std::lock_guard<std::mutex> l(wake_mu_);
-    wake_cv_.notify_all();
-  }
-  if (failsafe_thread_.joinable()) failsafe_thread_.join();
+  failsafe_->Stop();
   pg_health_->Stop();
   fencer_->Stop();
   rest_->Stop();
@@ -285,19 +281,17 @@ void Agent::Cycle() {
     }
   }
   pg_->SetDynamicConfig(dyn_);
+  executor_->SetDynamic(dyn_);
   if (!dyn_.synchronous_mode) pg_->SetSyncNames(std::nullopt);
   dcs_->SetRetryTimeout(dyn_.RetryTimeout());
   dcs_->SetTtl(dyn_.ttl).ok();  // a failed ttl change is logged and retried next cycle on the old lease
-  failsafe_mode_ = dyn_.failsafe_mode;
+  failsafe_->Configure(dyn_.failsafe_mode, dyn_.ttl);
   ttl_s_ = dyn_.ttl;
   pg_health_->SetTtl(dyn_.ttl);
 
   LocalView local = pg_->Observe();
   const LocalView before = local;
-  if (local.running && local.query_ok) {
-    primary_start_failed_ = false;
-    clean_demote_ = false;
-  }
+  core_ = ha::ObservePostgres(std::move(core_), local);
   loop_wait_s_ = dyn_.loop_wait;
   if (reload_requested_.exchange(false)) ApplyReload(local);
   if (reinit_requested_.exchange(false)) {
@@ -305,7 +299,7 @@ void Agent::Cycle() {
     Status r = pg_->Stop(StopMode::kImmediate);
     if (r.ok()) r = pg_->WipeDataDir();
     if (!r.ok()) log_.Error("reinitialize: " + r.message());
-    rejoin_outcome_ = kRejoinRecloned;
+    executor_->NoteRecloned();
     local = pg_->Observe();
   }
   if (!old_supervisors_retired_ && (!local.running || (local.query_ok && local.in_recovery))) {
@@ -316,7 +310,7 @@ void Agent::Cycle() {
   }
   pg_state_.Observe(local.running, local.query_ok);
   standby_leader_ = ha::IsStandbyCluster(dyn_) && view->leader && view->leader->name == cfg_->name;
-  leader_trail_.Observe(*view, clock_.WallSeconds());
+  executor_->ObserveLeader(*view);
   ha::Inputs in;
   in.config = cfg_.get();
   in.dynamic = dyn_;
@@ -325,25 +319,13 @@ void Agent::Cycle() {
   in.my_lease = dcs_->LeaseId();
   in.now = clock_.Now();
   in.lease_deadline = dcs_->LeaseDeadline();
-  in.primary_start_failed = primary_start_failed_;
-  in.rewind_failed = rewind_failed_;
-  in.no_race_until = no_race_until_;
-  HoldBackAfterRestartInFailsafe(*view);
-  in.failsafe_primary_until = MonoTime(Duration(failsafe_primary_until_ms_.load()));
-  in.failsafe_restart_hold = failsafe_primary_until_ms_.load() == restart_hold_until_ms_;
+  failsafe_->HoldBackAfterRestart(*view, started_at_);
+  in.failsafe_primary_until = failsafe_->VouchedUntil();
+  in.failsafe_restart_hold = failsafe_->RestartHold();
   in.watchdog_unusable = fencer_->WatchdogRequiredButUnusable();
   in.wall_now = clock_.WallSeconds();
-  in.clean_demote = clean_demote_;
-  in.unreconciled_primary = unreconciled_;
-  in.bootstrap_failed = bootstrap_failed_;
-  if (!local.gated)
-    gate_since_ = MonoTime{};
-  else if (gate_since_ == MonoTime{})
-    gate_since_ = clock_.Now();  // an agent restarted behind a closed gate
-  else if (!ha::SyncCandidates(in).empty())
-    gate_since_ = clock_.Now();  // the grace restarts: a candidate streams
-  in.gate_since = gate_since_;
-  in.sync_added_lsn = sync_added_lsn_;
+  in.state = core_;
+  core_ = in.state = ha::ObserveGate(in);
   double sched = scheduled_restart_.load();
   in.restart_requested = restart_requested_.load() || (sched > 0 && sched <= in.wall_now);
   ha::Decision d = ha::Decide(in);
@@ -352,17 +334,10 @@ void Agent::Cycle() {
     in.peers_checked = true;
     d = ha::Decide(in);
   }
-  {
-    std::lock_guard<std::mutex> l(failsafe_mu_);
-    failsafe_members_ = view->failsafe;
-  }
-  // The failsafe thread asks the members; the loop only reads the outcome, so it never waits on them.
-  auto confirmed = [&] {
-    return clock_.Now() < MonoTime(Duration(failsafe_confirmed_until_ms_.load())) - fencer_->margin();
-  };
+  failsafe_->SetMembers(view->failsafe);
   if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckFailsafe) {
     in.failsafe_checked = true;
-    in.failsafe_ok = confirmed() || ConfirmFailsafe();
+    in.failsafe_ok = failsafe_->Check(fencer_->margin());
     d = ha::Decide(in);
   }
   failsafe_active_ = in.failsafe_ok && !ha::DcsReachable(in);
@@ -371,14 +346,14 @@ void Agent::Cycle() {
   // Peers racing for the key we are about to release must not see the state of the previous cycle (a crashed
   // primary still reported as primary would hold them back a loop).
   Publish(local, &*view);
-  bool ok = Execute(d, *view, local);
-  if (!ok && !bootstrap_failed_.empty()) {
+  bool ok = executor_->Execute(d, *view, local, &core_);
+  if (!ok && !core_.bootstrap_failed.empty()) {
     // The bootstrap failed and was cleaned up: the core decides what that means now, not a loop_wait later.
-    in.bootstrap_failed = bootstrap_failed_;
+    in.state = core_;
     d = ha::Decide(in);
     log_.Info(d.message);
     CountDecision(d);
-    Execute(d, *view, pg_->Observe());
+    executor_->Execute(d, *view, pg_->Observe(), &core_);
   }
   if (stop_) return;
   // Re-observe after acting so that the member key and the API show the state we left PostgreSQL in.
@@ -393,7 +368,7 @@ void Agent::Cycle() {
   if (!ha::LeaseSuspect(in) || in.my_lease == 0 || in.my_lease != dcs_->LeaseId()) TouchMember(local);
   auto fresh = dcs_->ClusterSnapshot();  // only looked at: borrowed, not copied
   UpdateFencing(local, fresh ? fresh.get() : &*view);
-  ReportRejoin(fresh ? *fresh : *view, local);
+  executor_->ReportRejoin(fresh ? *fresh : *view, local, core_.unreconciled_primary);
   Publish(local, fresh ? fresh.get() : &*view);
 }
 

@@ -45,22 +45,21 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
   if (cv && cv->failsafe) {
     failsafe_key = cv->failsafe;
   } else if (!cv) {
-    std::lock_guard<std::mutex> l(failsafe_mu_);
-    failsafe_key = failsafe_members_;
+    failsafe_key = failsafe_->Members();
   }
   {
     // From the clocks, not only the loop's last cycle: the loop may be stuck in an etcd call while we run on
     // failsafe, and a replica reports the vouching it received as Patroni's does.
     api::FailsafeClock f;
-    f.enabled = failsafe_mode_;
+    f.enabled = failsafe_->Enabled();
     f.primary = RoleOf(s) == MemberRole::kPrimary;
     f.now = clock_.Now();
     DynamicConfig timing;
     timing.ttl = ttl_s_.load();
     f.last_renewal = dcs_->LeaseDeadline() - Duration(int64_t{timing.ttl} * 1000);
     f.suspect_after = ha::SuspectAfter(timing);
-    f.confirmed_until = MonoTime(Duration(failsafe_confirmed_until_ms_.load()));
-    f.vouched_until = MonoTime(Duration(failsafe_primary_until_ms_.load()));
+    f.confirmed_until = failsafe_->ConfirmedUntil();
+    f.vouched_until = failsafe_->VouchedUntil();
     s.failsafe_active = s.failsafe_active || api::FailsafeActive(f);
   }
   s.sync_standby = api::IsSyncStandby(cv, cfg_->name);
@@ -81,7 +80,7 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
       if (!cv || !cv->config) return api::Text(502, "No configuration in DCS");
       return api::JsonBody(200, *cv->config);
     }
-    if (route == "/failsafe" && req.method == "GET") return api::FailsafeListing(failsafe_mode_, failsafe_key);
+    if (route == "/failsafe" && req.method == "GET") return api::FailsafeListing(failsafe_->Enabled(), failsafe_key);
     if (route == "/metrics") {
       api::Counters k;
       k.lease_renewals = dcs_->LeaseRenewals();
@@ -97,7 +96,7 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
       k.lease_remaining_seconds =
           std::max<double>(0, static_cast<double>((dcs_->LeaseDeadline() - clock_.Now()).count()) / 1000.0);
       HttpServerResponse r = api::Text(
-          200, api::MetricsText(*cfg_, s, cv, k, s.paused, failsafe_mode_) + api::FailoverMetricsText(*cfg_, cv));
+          200, api::MetricsText(*cfg_, s, cv, k, s.paused, failsafe_->Enabled()) + api::FailoverMetricsText(*cfg_, cv));
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
       return r;
     }
@@ -137,15 +136,12 @@ HttpServerResponse Agent::HandleHttp(const HttpServerRequest& req) {
   if (auto refused = api::CheckAccess(*cfg_, req, cv)) return *refused;
 
   if (req.method == "POST" && route == "/failsafe") {
-    if (!failsafe_mode_) return api::Text(502, "Failsafe mode is not enabled");
+    if (!failsafe_->Enabled()) return api::Text(502, "Failsafe mode is not enabled");
     if (RoleOf(s) == MemberRole::kPrimary) return api::Text(500, "Running as a leader");
     Json body;
     if (auto refused = ReadBodyObject(req, &body)) return *refused;
     if (auto refused = api::CheckFailsafeSender(body, failsafe_key, cv, cfg_->name)) return *refused;
-    int64_t until = (clock_.Now() + Duration(ttl_s_.load() * 1000)).time_since_epoch().count();
-    int64_t prev = failsafe_primary_until_ms_.load();
-    while (prev < until && !failsafe_primary_until_ms_.compare_exchange_weak(prev, until)) {
-    }
+    failsafe_->Vouch();
     return api::Text(200, "Accepted");
   }
   if (req.method == "POST" && (route == "/switchover" || route == "/failover")) {

@@ -150,11 +150,11 @@ Decision Decide(const Inputs& in) {
   const LocalView& l = *in.local;
   Decision d;
 
-  if (!in.bootstrap_failed.empty()) {
+  if (!in.state.bootstrap_failed.empty()) {
     // Patroni too stops after a failed bootstrap instead of trying again: the same configuration would fail the
     // same way, and the initialize key is free for another member.
     Action fatal = Act(ActionType::kFatal);
-    fatal.target = "Failed to bootstrap cluster: " + in.bootstrap_failed +
+    fatal.target = "Failed to bootstrap cluster: " + in.state.bootstrap_failed +
                    "; the initialize key and the data directory were removed, so another member may bootstrap; "
                    "fix the cause and start pgwarden again";
     d.actions.push_back(fatal);

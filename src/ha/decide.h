@@ -14,6 +14,7 @@
 
 #include "common/config.h"
 #include "dcs/keys.h"
+#include "ha/core_state.h"
 #include "ha/reason.h"
 #include "ha/slots.h"
 #include "pg/controller.h"
@@ -52,28 +53,11 @@ struct Inputs {
   // failsafe_primary_until comes from this agent's start, not from a POST /failsafe (only the message differs).
   bool failsafe_restart_hold = false;
 
-  // Outcomes of earlier cycles that the executor remembers for the core.
-  bool primary_start_failed = false;  // the last start as primary (holding the lock) failed
-  bool rewind_failed = false;         // the last pg_rewind failed
-  MonoTime no_race_until{};           // pre_promote vetoed a promotion: stay out of races until then
-  bool watchdog_unusable = false;     // watchdog.mode is required and the device cannot be used
-  // Why this node's bootstrap failed (initdb, the first start, post_bootstrap, the roles), after the executor
-  // removed the initialize key and the data directory; "" when it did not. The agent stops, as Patroni does.
-  std::string bootstrap_failed;
-
+  // What earlier cycles learned (ha/core_state.h): the core's own state, kept by the caller between cycles.
+  CoreState state;
+  bool watchdog_unusable = false;  // watchdog.mode is required and the device cannot be used
   double wall_now = 0;             // wall seconds (scheduled switchovers)
-  bool clean_demote = false;       // we shut down gracefully and a replica confirmed our last WAL: no rewind
   bool restart_requested = false;  // POST /restart (or a due scheduled restart)
-  // This node was a primary and was started as a replica before any leader was known: its timeline is not yet
-  // reconciled with the leader's (it may hold WAL the new leader never had).
-  bool unreconciled_primary = false;
-  // When the client gate was closed (or first seen closed by this agent), moved to the last cycle in which a
-  // synchronous candidate streamed: the non-strict grace ("no candidate streamed for a ttl") counts from here.
-  MonoTime gate_since{};
-  // Synchronous mode (safety rule 9, ha/sync.h): for each member the executor added to synchronous_standby_names
-  // (kSetSyncNames), the primary's WAL position measured right after the change. Such a member is published in
-  // `sync` only once its flush position has reached it. The executor forgets it all when PostgreSQL changes role.
-  std::map<std::string, int64_t> sync_added_lsn;
 };
 
 // Whether pg_control says this data directory was last a primary (running, crashed, or shut down as primary).
@@ -125,8 +109,8 @@ enum class ActionType {
   kWriteFailsafe,   // failsafe := {name: api_url} of every member
   kDeleteFailover,  // remove the `failover` key (done, stale, or impossible)
   kRestart,         // stop (fast) and start PostgreSQL again in the same role
-  kSetSyncNames,    // synchronous_standby_names := `sync_names` (reload); then measure the WAL position into
-                    // Inputs::sync_added_lsn for every member in `sync`
+  kSetSyncNames,    // synchronous_standby_names := `sync_names` (reload); then measure the WAL position
+                    // (ActionReport::wal_position, kept in CoreState::sync_added_lsn) for every member in `sync`
   kWriteSync,       // sync := {"leader": me, "sync_standby": `sync`} (compare-and-swap)
   kDeleteSync,      // remove `sync` (synchronous_mode turned off)
   kWriteStatus,     // status := {"optime": optime, "slots": slot_lsns}

@@ -99,7 +99,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   }
   if (c.leader) {
     const Member* lm = c.LeaderMember();
-    if (in.unreconciled_primary && lm != nullptr) {
+    if (in.state.unreconciled_primary && lm != nullptr) {
       // Started as a replica while nobody led; the leader that appeared since is on another timeline. Stop
       // cleanly so that the next cycle can pg_rewind (or re-clone) before streaming (safety rule 6).
       Action a = Act(ActionType::kDemote);
@@ -166,7 +166,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   };
   // A primary that vouched for itself through POST /failsafe still runs (etcd is out of reach for it), and a node
   // backing off must let the others go first: neither may promote, not even when the `failover` key names it.
-  if (in.now < in.no_race_until)
+  if (in.now < in.state.no_race_until)
     return not_healthiest(Reason::kBackingOff,
                           "backing off: this node gave the leader key up or its pre_promote script failed");
   if (in.now < in.failsafe_primary_until) {

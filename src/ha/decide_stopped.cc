@@ -130,7 +130,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
     return d;
   }
   if (have_lock) {
-    if (in.primary_start_failed) {
+    if (in.state.primary_start_failed) {
       d.actions.push_back(Act(ActionType::kReleaseLeader));
       d.reason = Reason::kPrimaryStartFailed;
       d.message = "removed leader key after trying and failing to start postgres";
@@ -169,7 +169,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
     }
     return d;
   }
-  if (!c.leader && WasPrimary(l) && in.now < in.no_race_until) {
+  if (!c.leader && WasPrimary(l) && in.now < in.state.no_race_until) {
     // We gave the key up so that another member takes over: starting PostgreSQL now would only mean stopping it
     // again for pg_rewind once the new leader is known (and exposes a read-only server at the old address).
     d.actions.push_back(Act(ActionType::kWait));
@@ -202,7 +202,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   const Member* leader = c.LeaderMember();
   bool rewind = in.dynamic.use_pg_rewind || in.config->postgresql.use_pg_rewind;
   if (!standby && c.leader && leader != nullptr && leader->conn && leader->name != in.config->name &&
-      !in.clean_demote && (in.unreconciled_primary || WasPrimary(l))) {
+      !in.state.clean_demote && (in.state.unreconciled_primary || WasPrimary(l))) {
     if (!leader->IsPrimaryRole()) {
       d.actions.push_back(Act(ActionType::kWait));
       d.reason = Reason::kWaitPromotionBeforeRewind;
@@ -211,7 +211,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
     }
     bool other_timeline = !leader->timeline || *leader->timeline != l.timeline;
     const auto& pg = in.config->postgresql;
-    if (rewind && in.rewind_failed) {
+    if (rewind && in.state.rewind_failed) {
       if (pg.remove_data_directory_on_rewind_failure) {
         d.actions.push_back(Act(ActionType::kReinitialize));
         d.reason = Reason::kReinitAfterRewindFailure;

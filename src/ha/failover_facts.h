@@ -1,6 +1,6 @@
 // What a new leader knows about the leader change it just made, gathered without any extra I/O: the leader key as
 // its views showed it cycle after cycle (LeaderTrail), and the facts of its own promotion. Pure; the agent feeds it
-// and writes the record (agent/agent_records.cc).
+// and writes the record (agent/executor_records.cc).
 #pragma once
 
 #include <optional>

@@ -73,7 +73,7 @@ void SyncHousekeeping(const Inputs& in, Decision* d) {
   std::string want = RenderSyncNames(desired, dyn.synchronous_node_count, dyn.synchronous_mode_strict);
   std::vector<std::string> unmeasured;
   for (const auto& n : unpublished) {
-    if (in.sync_added_lsn.find(n) == in.sync_added_lsn.end()) unmeasured.push_back(n);
+    if (in.state.sync_added_lsn.find(n) == in.state.sync_added_lsn.end()) unmeasured.push_back(n);
   }
   if (l.sync_names != want || !unmeasured.empty()) {
     // Also when PostgreSQL already has the wanted value but this agent never measured when a member was added
@@ -93,9 +93,9 @@ void SyncHousekeeping(const Inputs& in, Decision* d) {
     std::string name = row.value("application_name", "");
     std::string st = row.value("sync_state", "");
     if ((st != "sync" && st != "quorum") || !Contains(unpublished, name)) continue;
-    auto added = in.sync_added_lsn.find(name);
+    auto added = in.state.sync_added_lsn.find(name);
     auto flushed = l.replication_flush.find(name);
-    if (added == in.sync_added_lsn.end() || flushed == l.replication_flush.end()) continue;
+    if (added == in.state.sync_added_lsn.end() || flushed == l.replication_flush.end()) continue;
     if (flushed->second >= added->second) confirmed.push_back(name);
   }
   std::sort(confirmed.begin(), confirmed.end());
@@ -127,7 +127,7 @@ std::string ClientGate(const Inputs& in, Decision* d) {
     }
   }
   if (!in.dynamic.synchronous_mode_strict && SyncCandidates(in).empty() &&
-      in.now - in.gate_since >= Duration(static_cast<int64_t>(in.dynamic.ttl) * 1000)) {
+      in.now - in.state.gate_since >= Duration(static_cast<int64_t>(in.dynamic.ttl) * 1000)) {
     return open("no synchronous standby streamed for ttl; running alone (synchronous_mode_strict is off)");
   }
   return " (client gate closed until a synchronous standby has flushed " + FormatLsn(l.gate_lsn) + ")";

@@ -4,7 +4,7 @@
 // Invariant kept (DESIGN.md safety rules 5 and 9): every member named in `sync` has every commit the primary
 // acknowledged. A member is added to synchronous_standby_names first; it is published only once PostgreSQL reports
 // it synchronous AND its flush position has reached the primary's WAL position measured when it was added
-// (Inputs::sync_added_lsn). A member leaves `sync` before PostgreSQL stops waiting for it.
+// (CoreState::sync_added_lsn, ha/core_state.h). A member leaves `sync` before PostgreSQL stops waiting for it.
 #pragma once
 
 #include <string>

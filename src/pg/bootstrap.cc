@@ -1,5 +1,5 @@
 // PgController's part of a bootstrap: initdb, the first start as primary, and the roles pgwarden and
-// bootstrap.users need. The agent runs post_bootstrap between the two (agent/bootstrap.cc).
+// bootstrap.users need. The agent runs post_bootstrap between the two (agent/executor_bootstrap.cc).
 #include "pg/bootstrap.h"
 
 #include <unistd.h>

@@ -27,11 +27,19 @@ Status SimLeaseApi::Revoke(int64_t id) {
 Duration SimFencer::Margin() const { return FenceMargin(ttl_s, safety_margin_s); }
 
 SimAgent::SimAgent(World& w, SimNode& n)
-    : w_(w), n_(n), log_(w.quiet_log()), lease_api_(w, n), peers_(w, n), keeper_(lease_api_, n.clock, w.quiet_log()) {
+    : w_(w),
+      n_(n),
+      log_(w.quiet_log()),
+      lease_api_(w, n),
+      peers_(w, n),
+      keeper_(lease_api_, n.clock, w.quiet_log()),
+      cfg_cell_(n.cfg),
+      failsafe_(cfg_cell_, n.clock, w.quiet_log(), peers_, FailsafeHooks()) {
   dyn_ = n_.cfg->bootstrap.dynamic;
+  failsafe_.Configure(dyn_.failsafe_mode, dyn_.ttl);
   fencer_.safety_margin_s = n_.cfg->watchdog.safety_margin;
   keeper_.SetRetryTimeout(dyn_.RetryTimeout());  // Agent::Run: dcs_->SetRetryTimeout before Start
-  keeper_.SetTtl(dyn_.ttl);                     // EtcdDcs::Start(dyn_.ttl)
+  keeper_.SetTtl(dyn_.ttl);                      // EtcdDcs::Start(dyn_.ttl)
   // Agent::Agent: the renew gate of an armed primary depends on PostgreSQL health (pg_health.h).
   keeper_.SetGate([this] { return RenewGate(); });
   pg_last_ok_ = Now();  // PgHealth::Start marks the start as a success
@@ -234,21 +242,14 @@ void SimAgent::KeeperTick() {
 }
 
 void SimAgent::FailsafeTick() {
-  // Agent::FailsafeLoop (every 100 ms in the agent; every tick here)
-  if (!dyn_.failsafe_mode || !fencer_.armed) return;
-  DynamicConfig timing;
-  timing.ttl = dyn_.ttl;
-  MonoTime last_renewal = keeper_.Deadline() - Duration(int64_t{dyn_.ttl} * 1000);
-  MonoTime now = Now();
-  if (now - last_renewal <= ha::SuspectAfter(timing)) return;
-  if (failsafe_confirmed_until_ - now > Duration(int64_t{dyn_.ttl} * 750)) return;
-  ConfirmFailsafe();
+  // Failsafe's thread (every 100 ms in the agent; every tick here)
+  if (failsafe_.Due()) failsafe_.Confirm();
 }
 
 bool SimAgent::AcceptFailsafe(const std::string& sender) {
   // agent_http.cc POST /failsafe with api::CheckFailsafeSender: only members listed in the failsafe key (or, with
   // no such key, members of the cluster) may vote.
-  std::optional<FailsafeTopology> key = failsafe_members_;
+  std::optional<FailsafeTopology> key = failsafe_.Members();
   auto v = View();
   if (v.ok() && v->failsafe) key = v->failsafe;
   if (sender == n_.name) return false;
@@ -257,24 +258,27 @@ bool SimAgent::AcceptFailsafe(const std::string& sender) {
   } else if (!v.ok() || v->FindMember(sender) == nullptr) {
     return false;
   }
-  failsafe_primary_until_ = std::max(failsafe_primary_until_, Now() + Duration(int64_t{dyn_.ttl} * 1000));
+  failsafe_.Vouch();
   return true;
 }
 
-bool SimAgent::ConfirmFailsafe() {
-  // Agent::ConfirmFailsafe with peers.cc PostFailsafe; withheld while the PostgreSQL health gate is closed
-  // (Agent::PgHealthBlocksLeadership).
-  if (Now() < renew_blocked_until_ || (fencer_.armed && !PgHealthy() && n_.pg.running)) return false;
-  MonoTime sent = Now();
-  if (!peers_.PostFailsafe(failsafe_members_, n_.name, "", Duration(2000), "", "")) return false;
-  MonoTime until = sent + Duration(int64_t{dyn_.ttl} * 1000);
-  failsafe_confirmed_until_ = std::max(failsafe_confirmed_until_, until);
-  // Fencer::ExtendUntil
-  if (fencer_.armed && until > fencer_.failsafe_until) {
-    fencer_.failsafe_until = until;
-    PushSupervisor();
-  }
-  return true;
+Failsafe::Hooks SimAgent::FailsafeHooks() {
+  Failsafe::Hooks h;
+  h.armed = [this] { return fencer_.armed; };
+  h.lease_deadline = [this] { return keeper_.Deadline(); };
+  h.withhold = [this] {
+    // Agent::PgHealthBlocksLeadership
+    bool blocked = Now() < renew_blocked_until_ || (fencer_.armed && !PgHealthy() && n_.pg.running);
+    return blocked ? std::string("PostgreSQL is running but has not answered") : std::string();
+  };
+  h.extend_fence = [this](MonoTime until) {
+    // Fencer::ExtendUntil
+    if (fencer_.armed && until > fencer_.failsafe_until) {
+      fencer_.failsafe_until = until;
+      PushSupervisor();
+    }
+  };
+  return h;
 }
 
 ha::PeerStatus SimAgent::PeerView() const {

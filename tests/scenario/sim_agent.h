@@ -1,16 +1,18 @@
-// A model of src/agent/agent*.cc's HA loop and executor (Cycle, Execute, ExecuteOne, PromoteNow, DemoteGracefully,
-// Bootstrap, UpdateFencing, the failsafe thread, the lease keeper thread), driving the REAL ha::Decide and the
-// REAL LeaseKeeper over the model etcd and PostgreSQL. The agent is not yet behind interfaces (issue 14), so this
-// file copies its executor's rules: KEEP IT IN STEP WITH agent.cc, agent_execute.cc, agent_failsafe.cc and
-// agent_handover.cc (docs/testing.md). Each function names the agent function it models.
+// A model of src/agent/agent*.cc's HA loop and executor*.cc (Cycle, Execute, ExecuteOne, PromoteNow,
+// DemoteGracefully, Bootstrap, UpdateFencing, the lease keeper thread), driving the REAL ha::Decide with its REAL
+// state transitions (ha/core_state.h), the REAL LeaseKeeper and the REAL Failsafe over the model etcd and
+// PostgreSQL. There is no in-memory Dcs or PgControl yet (issue 14), so this file copies the executor's rules: KEEP
+// IT IN STEP WITH agent.cc and executor*.cc (docs/testing.md). Each function names the agent function it models.
 #pragma once
 
 #include <map>
 #include <memory>
 #include <string>
 
+#include "agent/failsafe.h"
 #include "agent/peers.h"
 #include "dcs/lease_keeper.h"
+#include "ha/core_state.h"
 #include "ha/decide.h"
 #include "ha/pg_state.h"
 #include "sim_world.h"
@@ -81,9 +83,9 @@ class SimAgent {
   // Agent::Cycle
   void Cycle();
   bool Execute(const ha::Decision& d, const ClusterView& view, const LocalView& local);
-  Status ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local);
-  Status PromoteNow(const ClusterView& view);
-  Status DemoteGracefully(const std::string& candidate, const ClusterView& view);
+  Status ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local, ha::ActionReport* r);
+  Status PromoteNow(const ClusterView& view, ha::ActionReport* r);
+  Status DemoteGracefully(const std::string& candidate, const ClusterView& view, ha::ActionReport* r);
   Status Bootstrap();
   Status FinishBootstrap();
   Status ArmFencing();
@@ -96,11 +98,12 @@ class SimAgent {
   bool RenewGate();
   void UpdateFencing(const LocalView& local, const ClusterView* view);
   void Disarm();
-  bool ConfirmFailsafe();
+  // What the real failsafe coordination (agent/failsafe.h) needs of this agent, as Agent::FailsafeHooks.
+  Failsafe::Hooks FailsafeHooks();
   void TouchMember(const LocalView& local);
   void Publish(const LocalView& local) { published_ = local; }
   void PushSupervisor();
-  // The lease keeper thread (EtcdDcs::KeeperLoop) and the failsafe thread (Agent::FailsafeLoop).
+  // The lease keeper thread (EtcdDcs::KeeperLoop) and the failsafe thread (Failsafe's thread).
   void KeeperTick();
   void FailsafeTick();
 
@@ -126,6 +129,8 @@ class SimAgent {
   LeaseKeeper keeper_;
   SimFencer fencer_;
   DynamicConfig dyn_;
+  ConfigCell cfg_cell_;
+  Failsafe failsafe_;  // the real one, over peers_ and this node's clock; its thread is not started
 
   bool started_ = false;  // WaitForDcs done
   MonoTime next_cycle_{};
@@ -136,18 +141,8 @@ class SimAgent {
   MonoTime busy_until_{};        // a slow call (promotion) holds the loop until then
   bool initdb_running_ = false;  // a slow initdb holds the loop; FinishBootstrap runs when it is done
 
-  bool primary_start_failed_ = false;
-  bool rewind_failed_ = false;
-  MonoTime no_race_until_{};
-  bool clean_demote_ = false;
-  bool unreconciled_ = false;
-  MonoTime gate_since_{};
-  MonoTime failsafe_primary_until_{};
-  MonoTime born_{};  // Agent::started_at_
-  bool failsafe_restart_checked_ = false;
-  MonoTime restart_hold_until_{Duration(-1)};
-  MonoTime failsafe_confirmed_until_{};
-  std::optional<FailsafeTopology> failsafe_members_;
+  ha::CoreState core_;  // the decision core's own state, as Agent::core_
+  MonoTime born_{};     // Agent::started_at_
   ha::PgStateMachine pg_state_;
   std::string sync_note_;
   std::string last_member_json_;
@@ -155,8 +150,7 @@ class SimAgent {
   std::string keeper_member_json_;
   LocalView published_;
   std::string last_traced_;
-  std::map<std::string, int64_t> sync_added_lsn_;  // see ha::Inputs::sync_added_lsn
-  MonoTime pg_last_ok_{};                          // PgHealth: the last check that answered
+  MonoTime pg_last_ok_{};  // PgHealth: the last check that answered
   MonoTime next_health_check_{};
   MonoTime renew_blocked_until_{};
 };

@@ -1,5 +1,5 @@
-// Model of Agent::Cycle, Execute, ExecuteOne, PromoteNow, DemoteGracefully, Bootstrap and TouchMember
-// (agent.cc). Keep in step with agent.cc: see sim_agent.h.
+// Model of Agent::Cycle and TouchMember (agent.cc) and of Executor::Execute, ExecuteOne, PromoteNow,
+// DemoteGracefully and Bootstrap (executor*.cc). Keep in step with them: see sim_agent.h.
 #include "agent/status_json.h"
 #include "ha/sync.h"
 #include "sim_agent.h"
@@ -63,13 +63,11 @@ void SimAgent::Cycle() {
     DynamicConfig d = DynamicConfig::FromJson(*view->config, "config", &problems);
     if (problems.empty()) dyn_ = d;
   }
+  failsafe_.Configure(dyn_.failsafe_mode, dyn_.ttl);
   keeper_.SetRetryTimeout(dyn_.RetryTimeout());  // dcs_->SetRetryTimeout(dyn_.retry_timeout)
-  SetTtl(dyn_.ttl);                             // dcs_->SetTtl(dyn_.ttl): a live change rotates the lease
+  SetTtl(dyn_.ttl);                              // dcs_->SetTtl(dyn_.ttl): a live change rotates the lease
   LocalView local = w_.Observe(n_);
-  if (local.running && local.query_ok) {
-    primary_start_failed_ = false;
-    clean_demote_ = false;
-  }
+  core_ = ha::ObservePostgres(std::move(core_), local);
   if (!local.running || (local.query_ok && local.in_recovery)) {
     if (!fencer_.armed) n_.sup.armed = false;  // RetireOthers
   }
@@ -82,31 +80,13 @@ void SimAgent::Cycle() {
   in.my_lease = keeper_.Id();
   in.now = Now();
   in.lease_deadline = keeper_.Deadline();
-  in.primary_start_failed = primary_start_failed_;
-  in.rewind_failed = rewind_failed_;
-  in.no_race_until = no_race_until_;
-  if (!failsafe_restart_checked_ && dyn_.failsafe_mode) {
-    // Agent::HoldBackAfterRestartInFailsafe
-    failsafe_restart_checked_ = true;
-    if (view->failsafe && view->failsafe->contains(n_.name)) {
-      restart_hold_until_ = born_ + Duration(int64_t{dyn_.ttl} * 1000);
-      failsafe_primary_until_ = std::max(failsafe_primary_until_, restart_hold_until_);
-    }
-  }
-  in.failsafe_primary_until = failsafe_primary_until_;
-  in.failsafe_restart_hold = failsafe_primary_until_ == restart_hold_until_;
+  failsafe_.HoldBackAfterRestart(*view, born_);
+  in.failsafe_primary_until = failsafe_.VouchedUntil();
+  in.failsafe_restart_hold = failsafe_.RestartHold();
   in.watchdog_unusable = false;
   in.wall_now = n_.clock.WallSeconds();
-  in.clean_demote = clean_demote_;
-  in.unreconciled_primary = unreconciled_;
-  if (!local.gated)
-    gate_since_ = MonoTime{};
-  else if (gate_since_ == MonoTime{})
-    gate_since_ = Now();
-  else if (!ha::SyncCandidates(in).empty())
-    gate_since_ = Now();
-  in.gate_since = gate_since_;
-  in.sync_added_lsn = sync_added_lsn_;
+  in.state = core_;
+  core_ = in.state = ha::ObserveGate(in);
   in.restart_requested = false;
   ha::Decision d = ha::Decide(in);
   if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckPeers) {
@@ -114,10 +94,10 @@ void SimAgent::Cycle() {
     in.peers_checked = true;
     d = ha::Decide(in);
   }
-  failsafe_members_ = view->failsafe;
+  failsafe_.SetMembers(view->failsafe);
   if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckFailsafe) {
     in.failsafe_checked = true;
-    in.failsafe_ok = Now() < failsafe_confirmed_until_ - fencer_.Margin() || ConfirmFailsafe();
+    in.failsafe_ok = failsafe_.Check(fencer_.Margin());
     d = ha::Decide(in);
   }
   // Every decision names its reason (ha/reason.h): /metrics counts them, and a trace line shows the code.
@@ -142,7 +122,10 @@ void SimAgent::Cycle() {
 
 bool SimAgent::Execute(const ha::Decision& d, const ClusterView& view, const LocalView& local) {
   for (const auto& a : d.actions) {
-    Status s = ExecuteOne(a, view, local);
+    ha::ActionReport report;
+    Status s = ExecuteOne(a, view, local, &report);
+    report.ok = s.ok();
+    core_ = ha::Record(std::move(core_), a, report, local, dyn_);
     if (!s.ok()) {
       if (a.type == ha::ActionType::kFatal) return false;
       bool race = s.code() == Code::kAlreadyExists &&
@@ -154,7 +137,8 @@ bool SimAgent::Execute(const ha::Decision& d, const ClusterView& view, const Loc
   return true;
 }
 
-Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local) {
+Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local,
+                            ha::ActionReport* report) {
   using ha::ActionType;
   switch (a.type) {
     case ActionType::kWait:
@@ -192,35 +176,33 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
     case ActionType::kStartPrimary: {
       Status armed = ArmFencing();
       if (!armed.ok()) {
+        report->fenced = false;
         (void)DeleteLeader();
         return armed.Context("not starting as primary");
       }
       pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kStart);
-      sync_added_lsn_.clear();
       if (a.mode == ha::Mode::kGated) {
         n_.pg.gate_marker = true;  // pg_->CloseGate()
-        gate_since_ = Now();
+        report->at = Now();
       }
       std::optional<std::string> names;
       if (dyn_.synchronous_mode) {
         names = ha::RenderSyncNames(ha::SyncStandbys(view, n_.name), dyn_.synchronous_node_count,
                                     dyn_.synchronous_mode_strict);
       }
+      report->start_attempted = true;
       Status s = w_.PgStart(n_, std::nullopt, false);
       if (s.ok() && names) n_.pg.sync_names = *names;
-      if (!s.ok()) primary_start_failed_ = true;
       return s;
     }
     case ActionType::kStartReplica: {
       pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kStart);
-      sync_added_lsn_.clear();
       if (a.mode == ha::Mode::kGated) {
         // Kept across the read-only start (following nobody): honoured if this node is promoted later.
         n_.pg.gate_marker = true;  // pg_->CloseGate()
         w_.Trace(n_.name, "client gate closed: this crashed primary starts read-only");
       }
-      bool was_primary = ha::WasPrimary(local);
-      if (was_primary && !a.upstream && !clean_demote_) unreconciled_ = true;
+      report->start_attempted = true;
       return w_.PgStart(n_, a.upstream, true);
     }
     case ActionType::kFollow: {
@@ -231,9 +213,9 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
     }
     case ActionType::kAttemptLeader: return AttemptLeader();
     case ActionType::kRefreshLeader: return RefreshLeader();
-    case ActionType::kPromote: return PromoteNow(view);
+    case ActionType::kPromote: return PromoteNow(view, report);
     case ActionType::kDemote: {
-      if (a.mode == ha::Mode::kGraceful) return DemoteGracefully(a.target, view);
+      if (a.mode == ha::Mode::kGraceful) return DemoteGracefully(a.target, view, report);
       Status s = w_.PgStop(n_, a.mode == ha::Mode::kOffline);
       if (!s.ok()) return s;
       Disarm();
@@ -241,25 +223,17 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       return Status::Ok();
     }
     case ActionType::kReleaseLeader: {
-      no_race_until_ = Now() + Duration(int64_t{dyn_.ttl} * 1000);
+      report->at = Now();
       Status s = DeleteLeader();
       if (s.code() == Code::kConflict) return Status::Ok();
       return s;
     }
     case ActionType::kRewind: {
-      Status s = w_.PgRewind(n_, *a.address);
-      rewind_failed_ = !s.ok();
-      if (s.ok()) unreconciled_ = false;
-      return s;
+      return w_.PgRewind(n_, *a.address);
     }
-    case ActionType::kReinitialize:
-      rewind_failed_ = false;
-      unreconciled_ = false;
-      w_.PgWipe(n_);
-      return Status::Ok();
+    case ActionType::kReinitialize: w_.PgWipe(n_); return Status::Ok();
     case ActionType::kDeleteFailover: return DeleteKey("failover");
     case ActionType::kSetSyncNames: {
-      for (const auto& n : a.sync) sync_added_lsn_.erase(n);
       if (!n_.pg.running) return Unavailable("set sync names: PostgreSQL is not running");
       if (n_.pg.frozen) return Timeout("reload timed out");
       n_.pg.sync_names = a.sync_names;
@@ -269,7 +243,7 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       if (!after.query_ok || after.in_recovery) {
         return Unavailable("cannot read the WAL position after changing synchronous_standby_names");
       }
-      for (const auto& n : a.sync) sync_added_lsn_[n] = after.wal_position;
+      report->wal_position = after.wal_position;
       return Status::Ok();
     }
     case ActionType::kDeleteSync: return DeleteKey("sync");
@@ -284,7 +258,6 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
         if (primary) s = ArmFencing();
         if (s.ok()) s = w_.PgStart(n_, up, !primary);
       }
-      if (!s.ok() && primary) primary_start_failed_ = true;
       return s;
     }
     case ActionType::kWriteFailsafe: return PutKey("failsafe", EncodeFailsafe(ha::FailsafeMembers(view)));
@@ -315,7 +288,7 @@ Status SimAgent::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
   return Internal("unknown action");
 }
 
-Status SimAgent::DemoteGracefully(const std::string& candidate, const ClusterView& view) {
+Status SimAgent::DemoteGracefully(const std::string& candidate, const ClusterView& view, ha::ActionReport* report) {
   // Checkpoint, stop fast (the shutdown checkpoint reaches the streaming replicas), then release the key once a
   // candidate has received it.
   if (!candidate.empty() && view.failover) {
@@ -341,7 +314,7 @@ Status SimAgent::DemoteGracefully(const std::string& candidate, const ClusterVie
     if (c == nullptr || !c->pg.running || c->pg.frozen || !w_.Link(n_, *c)) continue;
     if (ckpt > 0 && Lsn(c->pg.wal.size()) >= ckpt && IsPrefix(n_.pg.wal, c->pg.wal)) confirmed = true;
   }
-  clean_demote_ = confirmed;
+  report->handed_over = confirmed;
   // GET /patroni must stop calling us primary before the key goes.
   Publish(w_.Observe(n_));
   Status rel = DeleteLeader();
@@ -349,13 +322,13 @@ Status SimAgent::DemoteGracefully(const std::string& candidate, const ClusterVie
   return rel.code() == Code::kConflict ? Status::Ok() : rel;
 }
 
-Status SimAgent::PromoteNow(const ClusterView& view) {
+Status SimAgent::PromoteNow(const ClusterView& view, ha::ActionReport* report) {
   if (n_.f.pre_promote_fails) {
-    no_race_until_ = Now() + Duration(int64_t{dyn_.ttl} * 1000);
+    report->vetoed = true;
+    report->at = Now();
     (void)DeleteLeader();
     return Internal("Promotion cancelled because the pre-promote script failed");
   }
-  sync_added_lsn_.clear();
   if (dyn_.synchronous_mode) {
     Status wr = WriteSync(EncodeSync(n_.name, {}), view.sync_mod_revision);
     if (!wr.ok()) {
@@ -370,7 +343,7 @@ Status SimAgent::PromoteNow(const ClusterView& view) {
     return armed.Context("Not promoting self because watchdog could not be activated");
   }
   PGW_RETURN_IF_ERROR(w_.PgPromote(n_));
-  unreconciled_ = false;
+  report->promoted = true;
   // pg_->Promote() waits for the promotion: a slow one holds the loop.
   if (n_.pg.promote_done_ms >= 0) busy_until_ = MonoTime(Duration(1000000 + n_.pg.promote_done_ms));
   if (w_.EtcdReachable(n_)) (void)PutKey("history", "[]");

@@ -174,7 +174,7 @@ namespace ha {
 namespace {
 
 TEST_F(DecideTest, AFailedBootstrapStopsTheAgentNamingTheCause) {
-  tweak_ = [](Inputs& in) { in.bootstrap_failed = "post_bootstrap script /bin/false failed (exit code 1)"; };
+  tweak_ = [](Inputs& in) { in.state.bootstrap_failed = "post_bootstrap script /bin/false failed (exit code 1)"; };
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kFatal});
   EXPECT_NE(d.actions[0].target.find("Failed to bootstrap cluster: post_bootstrap script /bin/false failed"),

@@ -59,11 +59,11 @@ class DecideTest : public ::testing::Test {
     in.failsafe_checked = failsafe_checked_;
     in.failsafe_ok = failsafe_ok_;
     in.failsafe_primary_until = failsafe_primary_until_;
-    in.primary_start_failed = primary_start_failed_;
-    in.rewind_failed = rewind_failed_;
-    in.no_race_until = no_race_until_;
+    in.state.primary_start_failed = primary_start_failed_;
+    in.state.rewind_failed = rewind_failed_;
+    in.state.no_race_until = no_race_until_;
     in.watchdog_unusable = watchdog_unusable_;
-    in.sync_added_lsn = sync_added_lsn_;
+    in.state.sync_added_lsn = sync_added_lsn_;
     if (tweak_) tweak_(in);
     Decision d = Decide(in);
     // Every decision carries a reason code (ha/reason.h): /metrics counts them.

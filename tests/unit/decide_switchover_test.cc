@@ -119,7 +119,7 @@ TEST_F(SwitchoverTest, CleanlyDemotedLeaderFollowsWithoutRewind) {
   FormerPrimaryStopped(2);
   tweak_ = [](Inputs& in) {
     in.dynamic.use_pg_rewind = true;
-    in.clean_demote = true;
+    in.state.clean_demote = true;
   };
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartReplica});
 }

@@ -196,7 +196,7 @@ TEST_F(SyncDecideTest, ClientGateWithoutAnyStandbyWaitsInStrictModeAndOpensAfter
     auto base = tweak_;
     tweak_ = [&, base, elapsed](Inputs& in) {
       base(in);
-      in.gate_since = since;
+      in.state.gate_since = since;
       in.now = since + elapsed;
       in.lease_deadline = in.now + Duration(static_cast<int64_t>(in.dynamic.ttl) * 1000);  // renewed just now
     };

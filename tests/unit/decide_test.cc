@@ -491,7 +491,7 @@ TEST_F(DecideTest, FormerPrimaryOnTheLeadersTimelineRewindsWhenItCanElseFollows)
   local_.cluster_state = "shut down";
   tweak_ = [](Inputs& in) {
     in.dynamic.use_pg_rewind = true;
-    in.clean_demote = true;
+    in.state.clean_demote = true;
   };
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartReplica}) << "a clean handover needs no rewind";
 }
@@ -619,7 +619,7 @@ TEST_F(DecideTest, FormerPrimaryStartedWithoutALeaderStopsToRewindWhenALeaderApp
   RunningReplica();
   local_.timeline = 1;
   tweak_ = [](Inputs& in) {
-    in.unreconciled_primary = true;
+    in.state.unreconciled_primary = true;
     in.dynamic.use_pg_rewind = true;
   };
   auto d = Run();
@@ -638,7 +638,7 @@ TEST_F(DecideTest, FormerPrimaryStartedWithoutALeaderStopsToRewindWhenALeaderApp
   // primary goes through pg_rewind once.
   RunningReplica();
   local_.timeline = 2;
-  tweak_ = [](Inputs& in) { in.unreconciled_primary = true; };
+  tweak_ = [](Inputs& in) { in.state.unreconciled_primary = true; };
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kDemote});
 }
 

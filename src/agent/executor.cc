@@ -1,5 +1,5 @@
-// Agent::Execute and ExecuteOne: carrying out the actions of one decision (split from agent.cc).
-#include "agent/agent.h"
+// Executor::Execute and ExecuteOne: carrying out the actions of one decision (agent/executor.h).
+#include "agent/executor.h"
 
 #include <algorithm>
 #include <thread>
@@ -12,10 +12,25 @@
 
 namespace pgw {
 
-bool Agent::Execute(const ha::Decision& d, const ClusterView& view, const LocalView& local) {
+Executor::Executor(const ConfigCell& cfg, const DynamicConfig& dyn, const Clock& clock, Logger& log, Dcs& dcs,
+                   PgControl& pg, CallbackRunner& callbacks, ha::PgStateMachine& pg_state, Host& host)
+    : cfg_(cfg),
+      dyn_(dyn),
+      clock_(clock),
+      log_(log),
+      dcs_(&dcs),
+      pg_(&pg),
+      callbacks_(callbacks),
+      pg_state_(pg_state),
+      host_(&host) {}
+
+bool Executor::Execute(const ha::Decision& d, const ClusterView& view, const LocalView& local, ha::CoreState* core) {
   for (const auto& a : d.actions) {
-    if (stop_) return false;
-    Status s = ExecuteOne(a, view, local);
+    if (host_->Stopping()) return false;
+    ha::ActionReport report;
+    Status s = ExecuteOne(a, view, local, &report);
+    report.ok = s.ok();
+    *core = ha::Record(std::move(*core), a, report, local, dyn_);
     if (!s.ok()) {
       if (a.type == ha::ActionType::kFatal) return false;
       if (s.code() == Code::kAlreadyExists && a.type == ha::ActionType::kAttemptInitialize) {
@@ -31,22 +46,21 @@ bool Agent::Execute(const ha::Decision& d, const ClusterView& view, const LocalV
   return true;
 }
 
-Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local) {
+Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local, ha::ActionReport* r) {
   using ha::ActionType;
   switch (a.type) {
     case ActionType::kWait:
     case ActionType::kCheckPeers: return Status::Ok();
     case ActionType::kFatal:
       log_.Error(a.target.empty() ? "stopping: fatal condition" : a.target);
-      exit_code_ = 1;
-      stop_ = true;
+      host_->Fatal();
       return Internal("fatal");
     case ActionType::kAttemptInitialize: return dcs_->AttemptInitialize("");
-    case ActionType::kBootstrap: return Bootstrap();
-    case ActionType::kBootstrapStandby: return BootstrapStandby(a);
+    case ActionType::kBootstrap: return Bootstrap(r);
+    case ActionType::kBootstrapStandby: return BootstrapStandby(a, r);
     case ActionType::kClone: {
       pg_state_.Move(ha::PgState::kCreatingReplica, ha::PgCause::kClone);
-      TouchMember(local);
+      host_->TouchMember(local);
       // create_replica_methods in order (pg/methods.h); without an address (no leader), only no_leader ones.
       Status s = pg_->CreateReplica(a.address, ReplicaMethodsInForce(*cfg_, dyn_));
       std::string from = a.address ? "from " + a.target : "without a leader";
@@ -60,17 +74,17 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       return Status::Ok();
     }
     case ActionType::kStartPrimary: {
-      Status armed = ArmFencing();
+      Status armed = host_->ArmFencing();
       if (!armed.ok()) {
+        r->fenced = false;
         Status rel = dcs_->DeleteLeader();
         if (!rel.ok()) log_.Warn(rel.message());
         return armed.Context("not starting as primary");
       }
       pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kStart);
-      sync_added_lsn_.clear();
       if (a.mode == ha::Mode::kGated) {
         PGW_RETURN_IF_ERROR(pg_->CloseGate());
-        gate_since_ = clock_.Now();
+        r->at = clock_.Now();
         log_.Warn(
             "client gate closed: only replication and pgwarden's roles may connect until a synchronous "
             "standby has received all WAL");
@@ -81,14 +95,12 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
         pg_->SetSyncNames(ha::RenderSyncNames(ha::SyncStandbys(view, cfg_->name), dyn_.synchronous_node_count,
                                               dyn_.synchronous_mode_strict));
       }
-      Status s = pg_->Start(std::nullopt);
-      if (!s.ok()) primary_start_failed_ = true;
-      return s;
+      r->start_attempted = true;
+      return pg_->Start(std::nullopt);
     }
     case ActionType::kStartReplica: {
       pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kStart);
       pg_->SetSyncNames(std::nullopt);
-      sync_added_lsn_.clear();
       if (a.mode == ha::Mode::kGated) {
         // Kept across the read-only start (following nobody): honoured if this node is promoted later.
         PGW_RETURN_IF_ERROR(pg_->CloseGate());
@@ -96,9 +108,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
             "client gate closed: this crashed primary starts read-only; should it be promoted, clients wait "
             "until a synchronous standby has received all WAL");
       }
-      bool was_primary = ha::WasPrimary(local);
-      // A former primary started before any leader is known has not been reconciled with the leader to come.
-      if (was_primary && !a.upstream && !clean_demote_) unreconciled_ = true;
+      r->start_attempted = true;  // the core may now take a former primary as unreconciled
       return pg_->Start(a.upstream, /*standby=*/true);
     }
     case ActionType::kFollow: {
@@ -121,30 +131,27 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       return s;
     }
     case ActionType::kRefreshLeader: return dcs_->RefreshLeader();
-    case ActionType::kPromote: return PromoteNow(view);
+    case ActionType::kPromote: return PromoteNow(view, r);
     case ActionType::kDemote: {
-      if (a.mode == ha::Mode::kGraceful) return DemoteGracefully(a.target, view);
-      ++demotions_;
+      if (a.mode == ha::Mode::kGraceful) return DemoteGracefully(a.target, view, r);
+      host_->CountDemotion();
       StopMode mode = a.mode == ha::Mode::kOffline ? StopMode::kFast : StopMode::kImmediate;
       log_.Info(std::string("demoting: stopping PostgreSQL (") + ha::ModeName(a.mode) + ")");
       Status s = pg_->Stop(mode);
       if (!s.ok()) return s;
-      fencer_->Disarm();
+      host_->DisarmFencing();
       pg_state_.Move(ha::PgState::kStopped, ha::PgCause::kStop);
       return Status::Ok();
     }
     case ActionType::kReleaseLeader: {
-      // Given up on purpose: let the others take it before racing again.
-      no_race_until_ = clock_.Now() + Duration(dyn_.ttl * 1000);
+      r->at = clock_.Now();  // given up on purpose: the core lets the others take it before racing again
       Status s = dcs_->DeleteLeader();
       if (s.code() == Code::kConflict) return Status::Ok();  // not ours any more: nothing to release
       return s;
     }
     case ActionType::kRewind: {
       Status s = pg_->Rewind(*a.address);
-      rewind_failed_ = !s.ok();
       if (s.ok()) {
-        unreconciled_ = false;
         rejoin_outcome_ = kRejoinRewound;
         log_.Info("pg_rewind from " + a.target + " finished");
       }
@@ -152,8 +159,6 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
     }
     case ActionType::kReinitialize: {
       log_.Info("removing the data directory to clone it again");
-      rewind_failed_ = false;
-      unreconciled_ = false;
       rejoin_outcome_ = kRejoinRecloned;
       return pg_->WipeDataDir();
     }
@@ -162,7 +167,6 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
     case ActionType::kSetSyncNames: {
       log_.Info(a.sync_names.empty() ? std::string("synchronous_standby_names := '' (no synchronous standby)")
                                      : "synchronous_standby_names := '" + a.sync_names + "'");
-      for (const auto& n : a.sync) sync_added_lsn_.erase(n);
       PGW_RETURN_IF_ERROR(pg_->ApplySyncNames(a.sync_names, std::nullopt));
       if (a.sync.empty()) return Status::Ok();
       // Safety rule 9: measured after the change, so the position covers every commit acknowledged before it.
@@ -170,7 +174,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       if (!after.query_ok || after.in_recovery) {
         return Unavailable("cannot read the WAL position after changing synchronous_standby_names");
       }
-      for (const auto& n : a.sync) sync_added_lsn_[n] = after.wal_position;
+      r->wal_position = after.wal_position;
       log_.Info("synchronous standby candidates added at " + FormatLsn(after.wal_position) +
                 ": published once they have flushed it");
       return Status::Ok();
@@ -185,24 +189,21 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
       return dcs_->WriteSync(EncodeSync(cfg_->name, a.sync), view.sync_mod_revision);
     }
     case ActionType::kRestart: {
-      restart_requested_ = false;
-      scheduled_restart_ = 0;
+      host_->RestartStarting();
       log_.Info("restarting PostgreSQL");
       bool primary = local.running && local.query_ok && !local.in_recovery;
       std::optional<Upstream> up = primary ? std::nullopt : local.upstream;
       Status s = pg_->Stop(StopMode::kFast);
       if (s.ok()) {
         pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kRestart);
-        if (primary) s = ArmFencing();
+        if (primary) s = host_->ArmFencing();
         if (s.ok()) s = pg_->Start(up, /*standby=*/!primary);
       }
-      last_restart_ok_ = s.ok();
-      ++restarts_done_;
+      host_->RestartFinished(s.ok());
       auto it = cfg_->postgresql.callbacks.find("on_restart");
       if (s.ok() && it != cfg_->postgresql.callbacks.end()) {
         callbacks_.Fire(it->second, "on_restart", primary ? "primary" : "replica", cfg_->scope);
       }
-      if (!s.ok() && primary) primary_start_failed_ = true;
       return s;
     }
     case ActionType::kWriteFailsafe: return dcs_->WriteFailsafe(EncodeFailsafe(ha::FailsafeMembers(view)));
@@ -217,7 +218,7 @@ Status Agent::ExecuteOne(const ha::Action& a, const ClusterView& view, const Loc
   return Internal("unknown action");
 }
 
-Status Agent::SyncSlots(const ha::Action& a, const LocalView& local) {
+Status Executor::SyncSlots(const ha::Action& a, const LocalView& local) {
   const ha::SlotPlan& p = a.slot_plan;
   PGW_RETURN_IF_ERROR(pg_->DropSlots(p.drop));
   PGW_RETURN_IF_ERROR(pg_->CreateSlots(p.create));
@@ -228,7 +229,7 @@ Status Agent::SyncSlots(const ha::Action& a, const LocalView& local) {
   return s.Context("copying logical slots from " + a.target);
 }
 
-void Agent::AdvanceToPublished(const ClusterView& view) {
+void Executor::AdvanceToPublished(const ClusterView& view) {
   if (!dyn_.use_slots) return;
   const auto& published = view.status.slots;
   LocalView now = pg_->Observe();

@@ -1,12 +1,15 @@
 // The failovers key (dcs/failovers.h): the new leader appends the record of its promotion, the old leader fills in
 // how it came back. Both are best effort: a failed write is logged and never holds up the HA loop's real work.
-#include "agent/agent.h"
+#include "agent/executor.h"
 
 #include "dcs/failovers.h"
 
 namespace pgw {
 
-void Agent::RecordPromotion(const ClusterView& view, const LocalView& after, int64_t switch_lsn, double promoted_at) {
+void Executor::NoteRecloned() { rejoin_outcome_ = kRejoinRecloned; }
+
+void Executor::RecordPromotion(const ClusterView& view, const LocalView& after, int64_t switch_lsn,
+                               double promoted_at) {
   rejoin_outcome_.clear();
   if (after.timeline <= 1) return;  // nothing was promoted onto a new timeline
   ha::PromotionFacts f;
@@ -44,8 +47,8 @@ void Agent::RecordPromotion(const ClusterView& view, const LocalView& after, int
                                      : std::string()));
 }
 
-void Agent::ReportRejoin(const ClusterView& view, const LocalView& local) {
-  if (!view.failovers || unreconciled_) return;
+void Executor::ReportRejoin(const ClusterView& view, const LocalView& local, bool unreconciled) {
+  if (!view.failovers || unreconciled) return;
   // Back means: running as a replica that follows somebody, while another member leads.
   if (!local.running || !local.query_ok || !local.in_recovery || !local.upstream) return;
   if (!view.leader || view.leader->name == cfg_->name) return;

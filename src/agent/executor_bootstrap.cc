@@ -1,13 +1,13 @@
 // The executor's kBootstrap (Patroni's bootstrap and post_bootstrap): initdb and the first start as primary, the
 // post_bootstrap script, the roles; only then the cluster is taken as initialized (initialize := system id, config
 // seeded from bootstrap.dcs, leader key). A failure before that point is cleaned up as Patroni cleans it up and
-// stops the agent (ha::Inputs::bootstrap_failed).
-#include "agent/agent.h"
+// stops the agent (ha::CoreState::bootstrap_failed).
+#include "agent/executor.h"
 #include "pg/methods.h"
 
 namespace pgw {
 
-Status Agent::RunPostBootstrap() {
+Status Executor::RunPostBootstrap() {
   const auto& script = cfg_->bootstrap.post_bootstrap;
   std::vector<std::string> argv = script;
   argv.push_back(PostBootstrapConninfo(*cfg_));
@@ -27,7 +27,7 @@ Status Agent::RunPostBootstrap() {
   return Status::Ok();
 }
 
-Result<std::string> Agent::BootstrapPostgres() {
+Result<std::string> Executor::BootstrapPostgres() {
   // bootstrap.method: a custom command instead of initdb (pg/methods.cc), then the same steps, as in Patroni.
   const bool custom = cfg_->bootstrap.custom.has_value();
   auto sysid = custom ? pg_->BootstrapCustom() : pg_->Bootstrap();
@@ -39,7 +39,7 @@ Result<std::string> Agent::BootstrapPostgres() {
   return sysid;
 }
 
-void Agent::CleanUpFailedBootstrap(const Status& cause) {
+std::string Executor::CleanUpFailedBootstrap(const Status& cause) {
   // As Patroni: free the initialize key first (another member may bootstrap), then stop and remove what we made.
   std::string why = cause.message();
   log_.Error("bootstrap failed: " + why +
@@ -52,16 +52,16 @@ void Agent::CleanUpFailedBootstrap(const Status& cause) {
   st = pg_->WipeDataDir();
   if (!st.ok()) why += "; removing the data directory failed too: " + st.message();
   pg_state_.Move(ha::PgState::kStopped, ha::PgCause::kFailed);
-  bootstrap_failed_ = why;
+  return why;
 }
 
-Status Agent::Bootstrap() {
+Status Executor::Bootstrap(ha::ActionReport* r) {
   pg_state_.Move(cfg_->bootstrap.custom ? ha::PgState::kCustomBootstrap : ha::PgState::kInitializing,
                  ha::PgCause::kBootstrap);
-  TouchMember(LocalView{});
+  host_->TouchMember(LocalView{});
   auto sysid = BootstrapPostgres();
   if (!sysid.ok()) {
-    CleanUpFailedBootstrap(sysid.status());
+    r->bootstrap_failed = CleanUpFailedBootstrap(sysid.status());
     return sysid.status();
   }
   PGW_RETURN_IF_ERROR(dcs_->SetInitialize(*sysid, ""));
@@ -72,10 +72,10 @@ Status Agent::Bootstrap() {
   return Status::Ok();
 }
 
-Status Agent::BootstrapStandby(const ha::Action& a) {
+Status Executor::BootstrapStandby(const ha::Action& a, ha::ActionReport* r) {
   // Patroni's bootstrap_standby_leader: no initdb, no post_bootstrap, no roles (they come from the remote primary).
   pg_state_.Move(ha::PgState::kCreatingReplica, ha::PgCause::kBootstrap);
-  TouchMember(LocalView{});
+  host_->TouchMember(LocalView{});
   // Archive-only (no address): only the methods that need no leader run (pg/methods.h); none is a failure that
   // stops the agent, as in Patroni.
   Status s = pg_->CreateReplica(a.address, ReplicaMethodsInForce(*cfg_, dyn_)).Context("cloning from " + a.target);
@@ -89,7 +89,7 @@ Status Agent::BootstrapStandby(const ha::Action& a) {
     if (sysid.empty()) s = Internal("cannot read the system identifier of the clone of " + a.target);
   }
   if (!s.ok()) {
-    CleanUpFailedBootstrap(s);
+    r->bootstrap_failed = CleanUpFailedBootstrap(s);
     return s;
   }
   PGW_RETURN_IF_ERROR(dcs_->SetInitialize(sysid, ""));

@@ -1,5 +1,5 @@
-// Leadership changes: graceful demotion for a switchover, promotion, the history entry (split from agent.cc).
-#include "agent/agent.h"
+// Leadership changes: graceful demotion for a switchover, promotion, the history entry (agent/executor.h).
+#include "agent/executor.h"
 
 #include <thread>
 
@@ -10,10 +10,10 @@
 
 namespace pgw {
 
-Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& view) {
+Status Executor::DemoteGracefully(const std::string& candidate, const ClusterView& view, ha::ActionReport* report) {
   log_.Info("manual failover: checkpointing, then stopping PostgreSQL so that " +
             (candidate.empty() ? std::string("a replica") : candidate) + " can take over");
-  ++demotions_;
+  host_->CountDemotion();
   // Whether the failover key names the candidate: it then takes the key the moment it is released, without
   // looking at its peers (decide_replica.cc), so nothing needs to be published before the release.
   bool named_in_key = false;
@@ -63,14 +63,14 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
   MonoTime t1 = clock_.Now();
   PGW_RETURN_IF_ERROR(pg_->Stop(StopMode::kFast));
   MonoTime t2 = clock_.Now();
-  fencer_->Disarm();
+  host_->DisarmFencing();
   pg_state_.Move(ha::PgState::kStopped, ha::PgCause::kStop);
   int64_t ckpt = pg_->ShutdownCheckpointLsn();
   MonoTime t3 = clock_.Now();
   // Release the key once a candidate has received the shutdown checkpoint: from then on it has every commit.
   bool confirmed = false;
   MonoTime give_up = clock_.Now() + Duration(std::max(5000, dyn_.loop_wait * 2000));
-  while (ckpt > 0 && !confirmed && !conns.empty() && clock_.Now() < give_up && !stop_) {
+  while (ckpt > 0 && !confirmed && !conns.empty() && clock_.Now() < give_up && !host_->Stopping()) {
     for (auto& c : conns) {
       auto r = c->Query("SELECT COALESCE(pg_last_wal_receive_lsn(), '0/0') - '0/0'");
       if (r.ok() && !r->empty() && std::atoll(r->front()[0].value_or("0").c_str()) > ckpt) confirmed = true;
@@ -78,11 +78,11 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
     if (!confirmed) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   if (!confirmed) log_.Warn("manual failover: no replica confirmed the shutdown checkpoint; releasing the lock anyway");
-  clean_demote_ = confirmed;
+  report->handed_over = confirmed;
   MonoTime t4 = clock_.Now();
   // GET /patroni must stop calling us primary before the key goes when the peers race for it: they would
   // otherwise see a live primary and wait a loop. A named candidate does not look (the release goes first then).
-  if (!named_in_key || !confirmed) Publish(pg_->Observe(), &view);
+  if (!named_in_key || !confirmed) host_->Publish(pg_->Observe(), &view);
   Status rel = dcs_->DeleteLeader();
   auto ms = [](MonoTime a, MonoTime b) { return std::to_string((b - a).count()) + " ms"; };
   if (rel.ok()) {
@@ -90,21 +90,21 @@ Status Agent::DemoteGracefully(const std::string& candidate, const ClusterView& 
               ", control data " + ms(t2, t3) + ", shutdown checkpoint confirmed " + ms(t3, t4) + ", then " +
               ms(t4, clock_.Now()) + ")");
   }
-  if (named_in_key && confirmed) Publish(pg_->Observe(), &view);
+  if (named_in_key && confirmed) host_->Publish(pg_->Observe(), &view);
   auto it = cfg_->postgresql.callbacks.find("on_stop");
   if (it != cfg_->postgresql.callbacks.end()) callbacks_.Fire(it->second, "on_stop", "primary", cfg_->scope);
   return rel.code() == Code::kConflict ? Status::Ok() : rel;
 }
 
-Status Agent::PromoteNow(const ClusterView& view) {
+Status Executor::PromoteNow(const ClusterView& view, ha::ActionReport* report) {
   const std::string& hook = cfg_->postgresql.pre_promote;
   if (!hook.empty() && !callbacks_.RunSync(hook, "pre_promote", Duration(cfg_->postgresql.pg_ctl_timeout * 1000))) {
-    no_race_until_ = clock_.Now() + Duration(dyn_.ttl * 1000);
+    report->vetoed = true;
+    report->at = clock_.Now();
     Status rel = dcs_->DeleteLeader();
     if (!rel.ok()) log_.Warn(rel.message());
     return Internal("Promotion cancelled because the pre-promote script failed");
   }
-  sync_added_lsn_.clear();
   if (dyn_.synchronous_mode) {
     // Before promoting: nobody is a synchronous standby of the new leader yet (reference §3.3).
     Status w = dcs_->WriteSync(EncodeSync(cfg_->name, {}), view.sync_mod_revision);
@@ -117,7 +117,7 @@ Status Agent::PromoteNow(const ClusterView& view) {
     if (!n.ok()) log_.Warn(n.message());
   }
   // Fencing is armed before PostgreSQL can accept a single write.
-  Status armed = ArmFencing();
+  Status armed = host_->ArmFencing();
   if (!armed.ok()) {
     Status rel = dcs_->DeleteLeader();
     if (!rel.ok()) log_.Warn(rel.message());
@@ -127,9 +127,8 @@ Status Agent::PromoteNow(const ClusterView& view) {
   PGW_RETURN_IF_ERROR(pg_->Promote());
   double promoted_at = clock_.WallSeconds();
   auto took = clock_.Now() - started;
-  ++promotions_;
-  unreconciled_ = false;
-  last_promotion_seconds_ = static_cast<double>(took.count()) / 1000.0;
+  host_->CountPromotion(static_cast<double>(took.count()) / 1000.0);
+  report->promoted = true;
   log_.Info("promoted PostgreSQL in " + std::to_string(took.count()) + " ms");
   // Copies of permanent slots go up to the last positions the former leader published (no further: a consumer
   // never misses a change, it may see some again).
@@ -144,7 +143,7 @@ Status Agent::PromoteNow(const ClusterView& view) {
   return h;
 }
 
-Status Agent::WriteHistoryAfterPromote(const ClusterView& view, const LocalView& after, int64_t* switch_lsn) {
+Status Executor::WriteHistoryAfterPromote(const ClusterView& view, const LocalView& after, int64_t* switch_lsn) {
   if (after.timeline <= 1) return Status::Ok();
   char name[32];
   std::snprintf(name, sizeof name, "%08X.history", after.timeline);

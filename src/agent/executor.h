@@ -1,0 +1,115 @@
+// The executor: carries out the actions of one decision of the core (ha::Decide), in order, stopping at the first
+// that fails, and reports to the core what happened (ha::ActionReport, folded into ha::CoreState by ha::Record). It
+// decides nothing itself. It reaches etcd only through Dcs, PostgreSQL only through PgControl, time through the
+// Clock, and the agent around it through Host (fencing, the member key, the published state, counters).
+//
+// Files: executor.cc (Execute, ExecuteOne, slots), executor_handover.cc (promotion, graceful demotion, the history
+// key), executor_bootstrap.cc (kBootstrap, kBootstrapStandby), executor_records.cc (the failovers key).
+// Threads: the HA loop only.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "agent/callbacks.h"
+#include "agent/config_reload.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "dcs/dcs.h"
+#include "ha/core_state.h"
+#include "ha/decide.h"
+#include "ha/failover_facts.h"
+#include "ha/pg_state.h"
+#include "pg/pg_control.h"
+
+namespace pgw {
+
+class Executor {
+ public:
+  // What the executor needs of the agent around it. HA loop thread.
+  class Host {
+   public:
+    virtual ~Host() = default;
+    // Arms the fencer for our lease; fails when watchdog.mode is required and the device cannot be used.
+    virtual Status ArmFencing() = 0;
+    virtual void DisarmFencing() = 0;
+    // Writes the member key from `local` (when it changed).
+    virtual void TouchMember(const LocalView& local) = 0;
+    // Publishes the state the REST API answers from.
+    virtual void Publish(const LocalView& local, const ClusterView* view) = 0;
+    // Whether the agent is stopping: the rest of a plan is skipped, waits end early.
+    virtual bool Stopping() const = 0;
+    // kFatal: the agent stops with exit code 1.
+    virtual void Fatal() = 0;
+    // Counters for /metrics.
+    virtual void CountDemotion() = 0;
+    virtual void CountPromotion(double seconds) = 0;
+    // kRestart begins (the request it answers is taken) and ends (the REST API waits for it).
+    virtual void RestartStarting() = 0;
+    virtual void RestartFinished(bool ok) = 0;
+  };
+
+  // Every reference must outlive the executor.
+  Executor(const ConfigCell& cfg, const DynamicConfig& dyn, const Clock& clock, Logger& log, Dcs& dcs, PgControl& pg,
+           CallbackRunner& callbacks, ha::PgStateMachine& pg_state, Host& host);
+
+  // The dynamic configuration the actions are carried out under: set by the HA loop every cycle.
+  void SetDynamic(const DynamicConfig& dyn) { dyn_ = dyn; }
+  // Carries out the plan; returns false when an action failed (the rest of the plan is skipped). The report of
+  // every action carried out is folded into *core (ha::Record).
+  bool Execute(const ha::Decision& d, const ClusterView& view, const LocalView& local, ha::CoreState* core);
+
+  // For the failovers key (executor_records.cc): the leader key as each cycle's view shows it.
+  void ObserveLeader(const ClusterView& view) { leader_trail_.Observe(view, clock_.WallSeconds()); }
+  // A reinitialization outside the plan (POST /reinitialize) wiped the data directory: the next rejoin is a clone.
+  void NoteRecloned();
+  // On a former leader running again as a replica: records how it came back in the failovers key (not while its
+  // timeline is still unreconciled).
+  void ReportRejoin(const ClusterView& view, const LocalView& local, bool unreconciled);
+
+ private:
+  // Carries out one action; *r := what the core needs to know about it (ha/core_state.h), r->ok aside.
+  Status ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local, ha::ActionReport* r);
+  // kBootstrap (executor_bootstrap.cc): initdb and start, post_bootstrap, roles, then the DCS keys. A failure
+  // before the DCS keys is cleaned up (initialize key removed, PostgreSQL stopped, data directory wiped) and
+  // reported in r->bootstrap_failed, which makes the core stop the agent.
+  Status Bootstrap(ha::ActionReport* r);
+  // kBootstrapStandby: clone from the remote primary, start in recovery following it, then the same DCS keys as
+  // Bootstrap; a failure is cleaned up and stops the agent as a failed bootstrap does.
+  Status BootstrapStandby(const ha::Action& a, ha::ActionReport* r);
+  // A failed bootstrap: initialize key removed, PostgreSQL stopped, data directory wiped; returns why it failed
+  // (with whatever went wrong in the clean-up) for ActionReport::bootstrap_failed.
+  std::string CleanUpFailedBootstrap(const Status& cause);
+  Result<std::string> BootstrapPostgres();
+  Status RunPostBootstrap();
+  Status PromoteNow(const ClusterView& view, ha::ActionReport* report);
+  // Appends the timeline switches of `after`'s .history file to Patroni's `history` key; *switch_lsn := where the
+  // newest timeline begins (left alone when the file cannot be read).
+  Status WriteHistoryAfterPromote(const ClusterView& view, const LocalView& after, int64_t* switch_lsn);
+  // The failovers key: the record of the promotion just made (from `view`, the view it was decided on).
+  void RecordPromotion(const ClusterView& view, const LocalView& after, int64_t switch_lsn, double promoted_at);
+  // kSyncSlots: the slot plan of the decision (ha/slots.h).
+  Status SyncSlots(const ha::Action& a, const LocalView& local);
+  // Moves local copies of permanent slots up to the positions in `status.slots` (after a promotion).
+  void AdvanceToPublished(const ClusterView& view);
+  // Graceful demotion for a planned switchover: checkpoint, fast shutdown, wait until `candidate` (any replica
+  // when empty) received the shutdown checkpoint, release the leader key.
+  Status DemoteGracefully(const std::string& candidate, const ClusterView& view, ha::ActionReport* report);
+
+  const ConfigCell& cfg_;
+  DynamicConfig dyn_;
+  const Clock& clock_;
+  Logger& log_;
+  Dcs* dcs_;
+  PgControl* pg_;
+  CallbackRunner& callbacks_;
+  ha::PgStateMachine& pg_state_;  // the agent's: what the member key and the API report as "state"
+  Host* host_;
+
+  // For the failovers key (executor_records.cc).
+  ha::LeaderTrail leader_trail_;  // the leader key as the views showed it
+  double acquired_at_ = 0;        // wall seconds: when this node last took the leader key
+  std::string rejoin_outcome_;    // how this node was reconciled since it last led: "" / "rewound" / "recloned"
+};
+
+}  // namespace pgw

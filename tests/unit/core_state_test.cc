@@ -1,0 +1,178 @@
+// The decision core's own state (ha/core_state.h): what a new observation settles, and how each action the
+// executor reports on moves it. The agent and the simulator both go through these functions.
+#include "ha/core_state.h"
+
+#include <gtest/gtest.h>
+
+#include "ha/decide.h"
+
+namespace pgw::ha {
+namespace {
+
+MonoTime At(int64_t ms) { return MonoTime(Duration(ms)); }
+
+Action Act(ActionType t, Mode m = Mode::kNone) {
+  Action a;
+  a.type = t;
+  a.mode = m;
+  return a;
+}
+
+class CoreStateTest : public ::testing::Test {
+ protected:
+  CoreStateTest() { dyn_.ttl = 30; }
+  CoreState Rec(const Action& a, const ActionReport& r) { return Record(state_, a, r, local_, dyn_); }
+  static ActionReport Ok() {
+    ActionReport r;
+    r.ok = true;
+    return r;
+  }
+
+  CoreState state_;
+  LocalView local_;
+  DynamicConfig dyn_;
+};
+
+TEST_F(CoreStateTest, PostgresAnsweringClearsAFailedStartAndACleanDemotion) {
+  state_.primary_start_failed = true;
+  state_.clean_demote = true;
+  state_.rewind_failed = true;
+  local_.running = true;
+  EXPECT_EQ(ObservePostgres(state_, local_), state_) << "running but not answering settles nothing";
+  local_.query_ok = true;
+  CoreState s = ObservePostgres(state_, local_);
+  EXPECT_FALSE(s.primary_start_failed);
+  EXPECT_FALSE(s.clean_demote);
+  EXPECT_TRUE(s.rewind_failed);
+}
+
+TEST_F(CoreStateTest, GateSinceIsZeroWhileOpenAndStartsWhenFirstSeenClosed) {
+  ClusterView c;
+  Inputs in;
+  in.dynamic = dyn_;
+  in.cluster = &c;
+  in.local = &local_;
+  in.now = At(5000);
+  in.state.gate_since = At(1000);
+  EXPECT_EQ(ObserveGate(in).gate_since, MonoTime{});
+  local_.gated = true;
+  in.state.gate_since = MonoTime{};
+  EXPECT_EQ(ObserveGate(in).gate_since, At(5000)) << "an agent restarted behind a closed gate";
+}
+
+TEST_F(CoreStateTest, StartPrimaryThatCouldNotArmFencingChangesNothing) {
+  state_.sync_added_lsn["b"] = 7;
+  ActionReport r;
+  r.fenced = false;
+  EXPECT_EQ(Rec(Act(ActionType::kStartPrimary), r), state_);
+}
+
+TEST_F(CoreStateTest, GatedStartPrimaryThatFailsRecordsTheGateAndTheFailure) {
+  state_.sync_added_lsn["b"] = 7;
+  ActionReport r;
+  r.start_attempted = true;
+  r.at = At(4000);
+  CoreState s = Rec(Act(ActionType::kStartPrimary, Mode::kGated), r);
+  EXPECT_TRUE(s.sync_added_lsn.empty());
+  EXPECT_EQ(s.gate_since, At(4000));
+  EXPECT_TRUE(s.primary_start_failed);
+  r.start_attempted = false;  // the gate could not be closed: PostgreSQL was not started
+  s = Rec(Act(ActionType::kStartPrimary, Mode::kGated), r);
+  EXPECT_TRUE(s.sync_added_lsn.empty());
+  EXPECT_FALSE(s.primary_start_failed);
+  EXPECT_EQ(s.gate_since, MonoTime{});
+}
+
+TEST_F(CoreStateTest, FormerPrimaryStartedWithoutALeaderIsUnreconciled) {
+  local_.cluster_state = "in production";
+  ActionReport r = Ok();
+  r.start_attempted = true;
+  EXPECT_TRUE(Rec(Act(ActionType::kStartReplica), r).unreconciled_primary);
+  Action follow = Act(ActionType::kStartReplica);
+  follow.upstream = Upstream{};
+  EXPECT_FALSE(Rec(follow, r).unreconciled_primary) << "it follows a leader: the start reconciles it";
+  state_.clean_demote = true;
+  EXPECT_FALSE(Rec(Act(ActionType::kStartReplica), r).unreconciled_primary) << "a replica had all its WAL";
+  state_.clean_demote = false;
+  local_.cluster_state = "in archive recovery";
+  EXPECT_FALSE(Rec(Act(ActionType::kStartReplica), r).unreconciled_primary);
+}
+
+TEST_F(CoreStateTest, ReleaseAndVetoKeepOutOfRacesForATtl) {
+  ActionReport r = Ok();
+  r.at = At(10000);
+  EXPECT_EQ(Rec(Act(ActionType::kReleaseLeader), r).no_race_until, At(40000));
+  ActionReport veto;
+  veto.vetoed = true;
+  veto.at = At(12000);
+  state_.sync_added_lsn["b"] = 7;
+  CoreState s = Rec(Act(ActionType::kPromote), veto);
+  EXPECT_EQ(s.no_race_until, At(42000));
+  EXPECT_EQ(s.sync_added_lsn.size(), 1U) << "nothing changed in PostgreSQL";
+}
+
+TEST_F(CoreStateTest, PromotionReconcilesAndForgetsSyncMeasurements) {
+  state_.unreconciled_primary = true;
+  state_.sync_added_lsn["b"] = 7;
+  ActionReport r;  // e.g. the sync key could not be written: not promoted
+  CoreState s = Rec(Act(ActionType::kPromote), r);
+  EXPECT_TRUE(s.sync_added_lsn.empty());
+  EXPECT_TRUE(s.unreconciled_primary);
+  r.promoted = true;  // promoted, though writing the history afterwards failed
+  EXPECT_FALSE(Rec(Act(ActionType::kPromote), r).unreconciled_primary);
+}
+
+TEST_F(CoreStateTest, SetSyncNamesForgetsThenMeasuresItsMembers) {
+  state_.sync_added_lsn = {{"b", 5}, {"c", 6}};
+  Action a = Act(ActionType::kSetSyncNames);
+  a.sync = {"b", "d"};
+  ActionReport failed;
+  EXPECT_EQ(Rec(a, failed).sync_added_lsn, (std::map<std::string, int64_t>{{"c", 6}}));
+  ActionReport r = Ok();
+  r.wal_position = 900;
+  EXPECT_EQ(Rec(a, r).sync_added_lsn, (std::map<std::string, int64_t>{{"b", 900}, {"c", 6}, {"d", 900}}));
+}
+
+TEST_F(CoreStateTest, RewindOutcomeAndReinitialize) {
+  state_.unreconciled_primary = true;
+  CoreState s = Rec(Act(ActionType::kRewind), ActionReport{});
+  EXPECT_TRUE(s.rewind_failed);
+  EXPECT_TRUE(s.unreconciled_primary);
+  s = Rec(Act(ActionType::kRewind), Ok());
+  EXPECT_FALSE(s.rewind_failed);
+  EXPECT_FALSE(s.unreconciled_primary);
+  state_.rewind_failed = true;
+  s = Rec(Act(ActionType::kReinitialize), ActionReport{});
+  EXPECT_FALSE(s.rewind_failed);
+  EXPECT_FALSE(s.unreconciled_primary);
+}
+
+TEST_F(CoreStateTest, FailedRestartOfAPrimaryIsAFailedStartAsPrimary) {
+  local_.running = local_.query_ok = true;
+  local_.in_recovery = true;
+  EXPECT_FALSE(Rec(Act(ActionType::kRestart), ActionReport{}).primary_start_failed);
+  local_.in_recovery = false;
+  EXPECT_FALSE(Rec(Act(ActionType::kRestart), Ok()).primary_start_failed);
+  EXPECT_TRUE(Rec(Act(ActionType::kRestart), ActionReport{}).primary_start_failed);
+}
+
+TEST_F(CoreStateTest, GracefulDemotionRecordsWhetherACandidateConfirmed) {
+  ActionReport r;
+  EXPECT_FALSE(Rec(Act(ActionType::kDemote, Mode::kGraceful), r).clean_demote) << "PostgreSQL did not stop";
+  r.handed_over = true;
+  EXPECT_TRUE(Rec(Act(ActionType::kDemote, Mode::kGraceful), r).clean_demote);
+  r.handed_over = false;
+  state_.clean_demote = true;
+  EXPECT_FALSE(Rec(Act(ActionType::kDemote, Mode::kGraceful), r).clean_demote);
+}
+
+TEST_F(CoreStateTest, FailedBootstrapIsKept) {
+  ActionReport r;
+  r.bootstrap_failed = "initdb failed";
+  EXPECT_EQ(Rec(Act(ActionType::kBootstrap), r).bootstrap_failed, "initdb failed");
+  EXPECT_EQ(Rec(Act(ActionType::kBootstrapStandby), r).bootstrap_failed, "initdb failed");
+  EXPECT_EQ(Rec(Act(ActionType::kBootstrap), Ok()).bootstrap_failed, "");
+}
+
+}  // namespace
+}  // namespace pgw::ha
