@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "agent/peers.h"
-#include "agent/rest.h"
-#include "dcs/http.h"
 #include "helpers.h"
+#include "net/http_client.h"
+#include "net/http_server.h"
 
 namespace pgw::itest {
 namespace {

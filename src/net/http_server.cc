@@ -1,4 +1,4 @@
-#include "agent/rest.h"
+#include "net/http_server.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "dcs/http.h"
+#include "net/http_client.h"
 
 #include <curl/curl.h>
 
