@@ -21,7 +21,7 @@
 #include "common/fs.h"
 #include "common/process.h"
 #include "common/wait.h"
-#include "dcs/http.h"
+#include "net/http_client.h"
 #include "pg/libpq.h"
 #include "testkit/forwarder.h"
 #include "testkit/probe.h"

@@ -21,7 +21,6 @@
 #include "agent/fencer.h"
 #include "agent/peers.h"
 #include "agent/pg_health.h"
-#include "agent/rest.h"
 #include "agent/status_json.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -30,6 +29,7 @@
 #include "ha/decide.h"
 #include "ha/failover_facts.h"
 #include "ha/pg_state.h"
+#include "net/http_server.h"
 #include "pg/controller.h"
 
 namespace pgw {

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "agent/rest.h"
 #include "agent/status_json.h"
 #include "common/config.h"
 #include "dcs/keys.h"
 #include "ha/decide.h"
+#include "net/http_server.h"
 
 namespace pgw::api {
 

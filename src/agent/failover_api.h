@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "agent/rest.h"
 #include "common/config.h"
 #include "dcs/keys.h"
+#include "net/http_server.h"
 
 namespace pgw::api {
 

@@ -4,7 +4,7 @@
 #include <future>
 
 #include "common/base64.h"
-#include "dcs/http.h"
+#include "net/http_client.h"
 
 namespace pgw {
 

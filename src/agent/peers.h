@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "dcs/http.h"
 #include "dcs/keys.h"
 #include "ha/decide.h"
+#include "net/http_client.h"
 
 namespace pgw {
 

@@ -79,26 +79,38 @@ void PgHealth::Loop() {
     l.unlock();
     MonoTime started = clock_.Now();
     Duration bound = Bound();
+    // The kept session's `SELECT 1` goes out before the ping and is answered while the ping waits for the
+    // postmaster: one wait for both round trips instead of one after the other. Both are still required, and both
+    // were sent after `started`, so the bound means what it meant.
+    bool in_flight = session.connected() && session_bound == bound && session.SendQuery("SELECT 1").ok();
     PgPingResult ping = PgPing(ping_conninfo_, bound);
     // A postmaster that answers at once but refuses connections (starting up, in crash recovery after a restart in
     // place) is not hung. Only silence counts against it (a SIGSTOPped or I/O-stalled postmaster does not answer).
     bool starting = ping == PgPingResult::kRejected;
     Status s;
     if (ping == PgPingResult::kOk) {
-      if (!session.connected() || session_bound != bound) {
-        session.Close();
-        s = session.Connect(conninfo_, bound);
-        session_bound = bound;
-      }
-      if (s.ok()) {
-        auto r = session.Query("SELECT 1");
+      if (in_flight) {
+        auto r = session.AwaitQuery();
         if (!r.ok()) s = r.status();
+      } else {
+        if (!session.connected() || session_bound != bound) {
+          session.Close();
+          s = session.Connect(conninfo_, bound);
+          session_bound = bound;
+        }
+        if (s.ok()) {
+          auto r = session.Query("SELECT 1");
+          if (!r.ok()) s = r.status();
+        }
       }
       if (!s.ok()) session.Close();
-    } else if (!starting) {
-      s = Unavailable("the postmaster did not answer a connection attempt within " + std::to_string(bound.count()) +
-                      " ms");
-      session.Close();
+    } else {
+      if (!starting) {
+        s = Unavailable("the postmaster did not answer a connection attempt within " + std::to_string(bound.count()) +
+                        " ms");
+      }
+      // Not waited for: the next check connects afresh.
+      if (!starting || in_flight) session.Close();
     }
     if (s.ok() || starting) {
       // The check proves PostgreSQL answered after it was started: count from then, not from the answer.

@@ -5,6 +5,7 @@
 //     session alone proves nothing): a PQping that offers no password, so the server's authentication request
 //     is the answer and neither side pays a SCRAM key derivation every interval;
 //   * a kept session answers `SELECT 1` (backends, shared memory and locks work); it is reconnected when lost.
+//     The query is sent before the ping and read after it, so the two round trips overlap (issue 14).
 // A postmaster that answers "starting up" (57P03) counts as healthy: how long a start may take is
 // primary_start_timeout's business, as in Patroni. Healthy() is true while the last success is at most Bound()
 // old; the agent closes the lease renew gate of an armed primary when it is not, so the lease lapses and the

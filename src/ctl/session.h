@@ -10,8 +10,8 @@
 #include "common/log.h"
 #include "ctl/target.h"
 #include "dcs/etcd_client.h"
-#include "dcs/http.h"
 #include "dcs/keys.h"
+#include "net/http_client.h"
 
 namespace pgw::ctl {
 

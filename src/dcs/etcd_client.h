@@ -13,7 +13,7 @@
 #include "common/hostport.h"
 #include "common/log.h"
 #include "dcs/etcd_codec.h"
-#include "dcs/http.h"
+#include "net/http_client.h"
 
 namespace pgw::etcd {
 

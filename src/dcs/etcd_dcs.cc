@@ -89,7 +89,6 @@ Status EtcdDcs::SetTtl(int ttl_seconds) {
     // A keepalive must not hang longer than a renewal period, or one slow answer would cost a retry_timeout.
     lease_client_->SetRequestTimeout(std::clamp(keeper_state_->Period(), Duration(250), Duration(2000)));
   }
-  cv_.notify_all();
   return s;
 }
 
@@ -100,7 +99,6 @@ void EtcdDcs::SetRetryTimeout(Duration retry_timeout) {
     keeper_state_->SetRetryTimeout(retry_timeout);
     lease_client_->SetRequestTimeout(std::clamp(keeper_state_->Period(), Duration(250), Duration(2000)));
   }
-  cv_.notify_all();
 }
 
 Status EtcdDcs::MoveKeys(int64_t to, bool* leader_moved) {
@@ -150,7 +148,6 @@ Status EtcdDcs::EnsureLease() {
     std::lock_guard<std::mutex> g(grant_mu_);
     s = keeper_state_->Ensure();
   }
-  cv_.notify_all();
   return s;
 }
 
@@ -162,6 +159,9 @@ void EtcdDcs::KeeperLoop() {
     // single lost answer must not age the lease past retry_timeout.
     Duration wait = keeper_state_->Period();
     if (retry_soon) wait = std::max(Duration(100), wait / 4);
+    // Only Stop() notifies cv_: a wait with a predicate keeps its deadline through any notification, so waking
+    // the keeper for a grant or a ttl change (as the HA loop's every cycle did) cost a wake-up and moved nothing.
+    // A new Period() takes effect from the next wait.
     cv_.wait_for(l, wait, [&] { return stop_; });
     if (stop_) break;
     l.unlock();

@@ -86,6 +86,25 @@ Result<std::vector<std::vector<Row>>> PgConnection::QueryBatch(const std::vector
   return results;
 }
 
+Status PgConnection::SendQuery(const std::string& sql) {
+  if (!connected()) return Unavailable("not connected to PostgreSQL");
+  PGconn* c = static_cast<PGconn*>(conn_);
+  if (!PQsendQuery(c, sql.c_str())) {
+    std::string err = PQerrorMessage(c);
+    Close();
+    return Unavailable("PostgreSQL connection lost: " + err);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<Row>> PgConnection::AwaitQuery() {
+  if (!connected()) return Unavailable("not connected to PostgreSQL");
+  auto results = AwaitResults();
+  if (!results.ok()) return results.status();
+  if (results->empty()) return Unavailable("PostgreSQL returned no result");
+  return std::move(results->back());
+}
+
 Result<std::vector<std::vector<Row>>> PgConnection::AwaitResults() {
   PGconn* c = static_cast<PGconn*>(conn_);
   auto deadline = std::chrono::steady_clock::now() + query_timeout_;

@@ -32,6 +32,11 @@ class PgConnection {
   // they share one implicit transaction and a failed statement fails the batch (kInvalidArgument; the caller may
   // retry them one by one). One row set per statement, in order. Timeouts and connection loss as Query.
   Result<std::vector<std::vector<Row>>> QueryBatch(const std::vector<std::string>& sqls);
+  // Query split in two, to overlap its round trip with other work: SendQuery sends `sql` (simple protocol, no
+  // parameters) without waiting; AwaitQuery then returns its rows (its deadline counts from the call). Errors,
+  // timeouts and connection loss as Query. Exactly one AwaitQuery (or Close) must follow a successful SendQuery.
+  Status SendQuery(const std::string& sql);
+  Result<std::vector<Row>> AwaitQuery();
   // Quotes for use in SQL text where parameters cannot be used (CREATE ROLE ... PASSWORD).
   std::string QuoteLiteral(const std::string& s);
   std::string QuoteIdent(const std::string& s);

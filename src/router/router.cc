@@ -1,6 +1,6 @@
 #include "router/router.h"
 
-#include "agent/rest.h"
+#include "net/http_server.h"
 #include "router/admin.h"
 
 namespace pgw::router {

@@ -18,8 +18,8 @@
 
 #include "common/fs.h"
 #include "common/wait.h"
-#include "dcs/http.h"
 #include "dcs/keys.h"
+#include "net/http_client.h"
 
 namespace pgw {
 

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dcs/http.h"
+#include "net/http_client.h"
 #include "testkit/sandbox.h"
 #include "testkit/sandbox_internal.h"
 

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/process.h"
-#include "dcs/http.h"
+#include "net/http_client.h"
 #include "pg/libpq.h"
 
 namespace pgw::torture {

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/fs.h"
-#include "dcs/http.h"
+#include "net/http_client.h"
 #include "pg/libpq.h"
 #include "torture/faults.h"
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "agent/rest.h"
+#include "net/http_server.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string buf(reinterpret_cast<const char*>(data), size);

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "agent/peers.h"
-#include "agent/rest.h"
-#include "dcs/http.h"
 #include "helpers.h"
+#include "net/http_client.h"
+#include "net/http_server.h"
 
 namespace pgw::itest {
 namespace {
@@ -69,6 +69,11 @@ class RestServerTest : public ::testing::Test {
             };
             return r;
           }
+          if (req.path == "/echo") {
+            auto auth = req.headers.find("authorization");
+            r.body = req.method + "|" + req.body + "|" + (auth == req.headers.end() ? "" : auth->second);
+            return r;
+          }
           r.body = "ok " + req.path;
           return r;
         },
@@ -88,10 +93,45 @@ class RestServerTest : public ::testing::Test {
     auto r = http.Do(req);
     return r.ok() ? r->body : "error: " + r.status().message();
   }
+  std::string token_;  // sent as Authorization when not empty
   std::atomic<bool> release_{false};
   std::atomic<int> slow_running_{0};  // /slow jobs that hold a worker
   std::unique_ptr<RestServer> server_;
 };
+
+// The etcd client sends the same request again and again (issue 14): HttpClient builds its set-up once and keeps
+// it, and what changes from one request to the next (body, headers, URL, method) still reaches the server.
+TEST_F(RestServerTest, HttpClientReusesItsSetUpAndSendsWhatChanged) {
+  HttpClient http;
+  std::string base = "http://127.0.0.1:" + std::to_string(server_->port());
+  auto send = [&](const std::string& method, const std::string& path, const std::string& body) {
+    HttpRequest req;
+    req.method = method;
+    req.url = base + path;
+    req.body = body;
+    if (!token_.empty()) req.headers["Authorization"] = token_;
+    auto r = http.Do(req);
+    return r.ok() ? r->body : "error: " + r.status().message();
+  };
+  EXPECT_EQ(send("POST", "/echo", "one"), "POST|one|");
+  EXPECT_EQ(send("POST", "/echo", "two"), "POST|two|");
+  EXPECT_EQ(send("POST", "/echo", ""), "POST||");
+  EXPECT_EQ(http.setups(), 1u) << "a repeated POST set the request up again";
+  token_ = "t1";
+  EXPECT_EQ(send("POST", "/echo", "three"), "POST|three|t1");
+  token_ = "t2";
+  EXPECT_EQ(send("POST", "/echo", "four"), "POST|four|t2");
+  token_.clear();
+  EXPECT_EQ(send("POST", "/echo", "five"), "POST|five|");
+  EXPECT_EQ(send("GET", "/plain", ""), "ok /plain");
+  EXPECT_EQ(send("GET", "/echo", ""), "GET||");
+  EXPECT_EQ(http.setups(), 2u);
+  EXPECT_EQ(send("POST", "/echo", "six"), "POST|six|");
+  EXPECT_EQ(send("PUT", "/echo", "seven"), "PUT|seven|");
+  EXPECT_EQ(send("PUT", "/echo", ""), "PUT||") << "a PUT without a body sent the previous one";
+  EXPECT_EQ(send("DELETE", "/echo", ""), "DELETE||");
+  EXPECT_EQ(send("POST", "/echo", "eight"), "POST|eight|");
+}
 
 TEST_F(RestServerTest, StalledClientGets408AndDoesNotBlockOthers) {
   int stalled = Connect(server_->port());

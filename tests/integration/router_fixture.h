@@ -12,8 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "dcs/http.h"
 #include "helpers.h"
+#include "net/http_client.h"
 #include "router/config.h"
 #include "router/router.h"
 

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "dcs/http.h"
 #include "helpers.h"
+#include "net/http_client.h"
 
 namespace pgw::itest {
 namespace {

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
-#include "dcs/http.h"
 #include "helpers.h"
+#include "net/http_client.h"
 
 namespace pgw {
 namespace {

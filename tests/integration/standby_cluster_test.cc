@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
-#include "dcs/http.h"
 #include "helpers.h"
+#include "net/http_client.h"
 
 namespace pgw {
 namespace {

@@ -1,7 +1,7 @@
 // The REST server's request parser (ParseHttpRequest), without sockets.
 #include <gtest/gtest.h>
 
-#include "agent/rest.h"
+#include "net/http_server.h"
 
 namespace pgw {
 namespace {

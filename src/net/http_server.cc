@@ -1,4 +1,4 @@
-#include "agent/rest.h"
+#include "net/http_server.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -51,6 +51,7 @@ struct Conn {
   std::chrono::steady_clock::time_point deadline;
   bool responding = false;
   bool waiting = false;  // a deferred job is computing the answer
+  bool fresh = false;    // just accepted: read at once, the request has usually arrived with the connection
 };
 
 // Until the earliest connection deadline (a request's read timeout, a response's send timeout): with no
@@ -299,35 +300,41 @@ void RestServer::Loop() {
       }
       done_.clear();
     }
+    // One connection per turn: a health checker opens one at a time, and a second accept4 would almost always
+    // find nothing (a burst is served one per turn, poll answering at once while the backlog holds more).
     if (pfds[1].revents & POLLIN) {
-      while (conns.size() < kMaxConns) {
+      if (conns.size() < kMaxConns) {
         sockaddr_storage addr{};
         socklen_t alen = sizeof addr;
         int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) break;
-        Conn c;
-        c.id = next_id++;
-        c.fd = fd;
-        c.deadline = now + read_timeout_;
-        char host[INET6_ADDRSTRLEN] = "";
-        if (addr.ss_family == AF_INET) {
-          inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, host, sizeof host);
-        } else if (addr.ss_family == AF_INET6) {
-          inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, host, sizeof host);
+        if (fd >= 0) {
+          Conn c;
+          c.id = next_id++;
+          c.fd = fd;
+          c.fresh = true;
+          c.deadline = now + read_timeout_;
+          char host[INET6_ADDRSTRLEN] = "";
+          if (addr.ss_family == AF_INET) {
+            inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, host, sizeof host);
+          } else if (addr.ss_family == AF_INET6) {
+            inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, host, sizeof host);
+          }
+          c.peer = host;
+          if (ssl_ctx_) {
+            c.ssl = SSL_new(static_cast<SSL_CTX*>(ssl_ctx_));
+            SSL_set_fd(c.ssl, fd);
+            SSL_set_accept_state(c.ssl);
+          }
+          conns.push_back(std::move(c));
         }
-        c.peer = host;
-        if (ssl_ctx_) {
-          c.ssl = SSL_new(static_cast<SSL_CTX*>(ssl_ctx_));
-          SSL_set_fd(c.ssl, fd);
-          SSL_set_accept_state(c.ssl);
-        }
-        conns.push_back(std::move(c));
       }
     }
     for (size_t i = 0; i < conns.size(); ++i) {
       Conn& c = conns[i];
       short re = i + 2 < pfds.size() && pfds[i + 2].fd == c.fd ? pfds[i + 2].revents : 0;
-      if (!c.responding && !c.waiting && (re & (POLLIN | POLLOUT | POLLHUP | POLLERR))) {
+      bool fresh = c.fresh;
+      c.fresh = false;
+      if (!c.responding && !c.waiting && (fresh || (re & (POLLIN | POLLOUT | POLLHUP | POLLERR)))) {
         char buf[8192];
         ssize_t r;
         if (c.ssl) {

@@ -1,4 +1,5 @@
-// A small HTTP/1.0 server for the agent's REST API. One thread, poll()-based, non-blocking sockets.
+// A small HTTP/1.0 server: the agent's REST API and the router's admin port. One thread, poll()-based,
+// non-blocking sockets.
 // Each request must arrive within `read_timeout` and fit in `max_request` bytes, so a slow or oversized client
 // cannot tie the server up. The handler runs on the server thread and must answer from cached state; requests
 // that must wait for something (an etcd write, a switchover, a restart) return a `deferred` job, which runs on one
