@@ -162,7 +162,12 @@ TEST_F(BadEnvTest, SandboxRefusesBadTimingFlagsWithOneLineAndStartsNothing) {
       {{"--ttl", "4", "--retry-timeout", "2"},
        1,
        "--loop-wait (1) + 2 * --retry-timeout (2) must not exceed --ttl (4)"},
-      {{"--ttl", "2", "--retry-timeout", "1"}, 1, "--ttl must be at least 3"},
+      {{"--ttl", "1"}, 1, "--ttl must be at least 2, --loop-wait at least 1 and --retry-timeout at least 0.5"},
+      {{"--ttl", "2", "--retry-timeout", "1"},
+       1,
+       "--loop-wait (1) + 2 * --retry-timeout (1) must not exceed --ttl (2)"},
+      {{"--retry-timeout", "0.2"}, 1, "--retry-timeout at least 0.5"},
+      {{"--retry-timeout", "soon"}, 2, "--retry-timeout must be a number of seconds from 0.1 to 3600, got 'soon'"},
       {{"--retry-timeout"}, 2, "--retry-timeout needs a value"},
   };
   for (const auto& c : cases) {
