@@ -4,6 +4,8 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -36,6 +38,30 @@ inline MonoTime Now() { return std::chrono::time_point_cast<Duration>(std::chron
 // How often the benchmarks' waits (common/wait.h) look again.
 inline constexpr Duration kBenchPoll{50};
 
+// Local wall-clock time as the agents' logs print it ("HH:MM:SS,mmm"), to line a round up with those logs.
+inline std::string WallClockMillis() {
+  timeval tv{};
+  gettimeofday(&tv, nullptr);
+  tm t{};
+  localtime_r(&tv.tv_sec, &t);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02d:%02d:%02d,%03ld", t.tm_hour, t.tm_min, t.tm_sec,
+                static_cast<long>(tv.tv_usec / 1000));
+  return buf;
+}
+
+// "2,3,5" -> {2, 3, 5} (a --profiles argument; an empty item or a word gives 0, which callers refuse).
+inline std::vector<int> ParseIntList(const std::string& list) {
+  std::vector<int> out;
+  for (size_t p = 0; p <= list.size();) {
+    size_t c = list.find(',', p);
+    if (c == std::string::npos) c = list.size();
+    out.push_back(std::atoi(list.substr(p, c - p).c_str()));
+    p = c + 1;
+  }
+  return out;
+}
+
 inline std::string Query(const std::string& conninfo, const std::string& sql) {
   PgConnection c;
   if (!c.Connect(conninfo, Duration(3000)).ok()) return "";
@@ -60,6 +86,7 @@ struct Round {
   Duration gap_start{0};  // when the longest gap began, from the fault (or the switchover request)
   size_t lost = 0;
   size_t acked = 0;
+  std::string crash_at;  // CrashRound: wall-clock time of the kill, as the agents' logs print it
 };
 
 // Memory of a process: resident set (shared library pages included) and private pages (what the process costs
@@ -174,6 +201,7 @@ class Bench {
     const SandboxNode* n = sb_->Node(leader);
     auto pm = sb_->PostmasterPid(leader);
     MonoTime crash = Now();
+    std::string crash_at = WallClockMillis();
     kill(n->pid, SIGKILL);
     for (pid_t p : FenceSupervisorsOf(n->data_dir)) kill(p, SIGKILL);
     if (pm) kill(*pm, SIGKILL);
@@ -193,6 +221,7 @@ class Bench {
     Round r;
     r.acked = acks.size();
     r.gap = WriteProbe::LongestGap(acks, crash - Duration(1000), acks.back().at);
+    r.crash_at = crash_at;
     std::string fresh = Leader();
     auto missing = WriteProbe::Missing(sb_->Conninfo(fresh), "bench", acks);
     if (!missing.ok()) return missing.status();

@@ -7,7 +7,9 @@
 // gets a fresh sandbox; every round crash-kills the current leader (agent, fence supervisor, postmaster), waits
 // for writes to resume, then restarts the dead node and waits until it streams again.
 //
-//   failover_bench [--rounds N] [--dir DIR] [--no-patroni]
+//   failover_bench [--rounds N] [--profiles 2,3,5] [--dir DIR] [--no-patroni] [--keep]
+//
+// --profiles picks the pgwarden timing profiles (ttl values 2, 3, 5); --keep leaves every sandbox's logs in DIR.
 #include "bench_util.h"
 
 namespace pgw {
@@ -17,6 +19,8 @@ int Main(int argc, char** argv) {
   int rounds = 3;
   std::string dir = "/tmp/pgwarden-failover-bench";
   bool patroni = true;
+  bool keep = false;
+  std::vector<int> profiles = {2, 3, 5};
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--rounds" && i + 1 < argc)
@@ -25,8 +29,19 @@ int Main(int argc, char** argv) {
       dir = argv[++i];
     else if (a == "--no-patroni")
       patroni = false;
-    else {
-      std::fprintf(stderr, "usage: failover_bench [--rounds N] [--dir DIR] [--no-patroni]\n");
+    else if (a == "--keep")
+      keep = true;
+    else if (a == "--profiles" && i + 1 < argc) {
+      profiles = ParseIntList(argv[++i]);
+      for (int ttl : profiles) {
+        if (ttl != 2 && ttl != 3 && ttl != 5) {
+          std::fprintf(stderr, "failover_bench: --profiles takes ttl values among 2, 3 and 5\n");
+          return 2;
+        }
+      }
+    } else {
+      std::fprintf(stderr,
+                   "usage: failover_bench [--rounds N] [--profiles 2,3,5] [--dir DIR] [--no-patroni] [--keep]\n");
       return 2;
     }
   }
@@ -36,9 +51,13 @@ int Main(int argc, char** argv) {
   }
   Logger log(stderr, LogLevel::kWarning);
   std::string pgwarden = SelfDir() + "/../apps/pgwarden";
-  std::vector<System> systems = {{"pgwarden fastest (ttl 2, loop 1, retry 0.5)", pgwarden, 2, 1, 0.5, ""},
-                                 {"pgwarden fast (ttl 3, loop 1, retry 1)", pgwarden, 3, 1, 1, ""},
-                                 {"pgwarden (ttl 5, loop 1, retry 2)", pgwarden, 5, 1, 2, ""}};
+  const std::vector<System> all = {{"pgwarden fastest (ttl 2, loop 1, retry 0.5)", pgwarden, 2, 1, 0.5, ""},
+                                   {"pgwarden fast (ttl 3, loop 1, retry 1)", pgwarden, 3, 1, 1, ""},
+                                   {"pgwarden (ttl 5, loop 1, retry 2)", pgwarden, 5, 1, 2, ""}};
+  std::vector<System> systems;
+  for (const auto& sys : all) {
+    if (std::find(profiles.begin(), profiles.end(), sys.ttl) != profiles.end()) systems.push_back(sys);
+  }
   if (patroni && PathExists("/usr/bin/patroni")) {
     systems.push_back({"Patroni baseline (ttl 5, loop 1, retry 2)", "/usr/bin/patroni", 5, 1, 2, ""});
   } else if (patroni) {
@@ -69,12 +88,13 @@ int Main(int argc, char** argv) {
           sum.error = res.status().message();
           break;
         }
-        std::fprintf(stderr, "%s round %d: %lld ms without writes, %zu of %zu acknowledged rows lost\n",
-                     sys.label.c_str(), r + 1, static_cast<long long>(res->gap.count()), res->lost, res->acked);
+        std::fprintf(stderr, "%s round %d (killed at %s): %lld ms without writes, %zu of %zu acknowledged rows lost\n",
+                     sys.label.c_str(), r + 1, res->crash_at.c_str(), static_cast<long long>(res->gap.count()),
+                     res->lost, res->acked);
         sum.rounds.push_back(*res);
       }
     }
-    b.Stop(!sum.error.empty());
+    b.Stop(keep || !sum.error.empty());
     out.push_back(sum);
   }
   auto median = [](std::vector<Round> v) {

@@ -76,14 +76,7 @@ int Main(int argc, char** argv) {
     } else if (a == "--clients" && i + 1 < argc) {
       clients = std::atoi(argv[++i]);
     } else if (a == "--profiles" && i + 1 < argc) {
-      ttls.clear();
-      std::string list = argv[++i];
-      for (size_t p = 0; p < list.size();) {
-        size_t c = list.find(',', p);
-        ttls.push_back(std::atoi(list.substr(p, c == std::string::npos ? std::string::npos : c - p).c_str()));
-        if (c == std::string::npos) break;
-        p = c + 1;
-      }
+      ttls = ParseIntList(argv[++i]);
     } else if (a == "--dir" && i + 1 < argc) {
       dir = argv[++i];
     } else {
