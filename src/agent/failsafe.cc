@@ -118,11 +118,9 @@ void Failsafe::Vouch() {
 
 bool Failsafe::Due(int ttl_s) const {
   if (!enabled_ || !hooks_.armed()) return false;
-  DynamicConfig timing;
-  timing.ttl = ttl_s;
   MonoTime last_renewal = hooks_.lease_deadline() - Duration(int64_t{ttl_s} * 1000);
   MonoTime now = clock_.Now();
-  if (now - last_renewal <= ha::SuspectAfter(timing)) return false;
+  if (now - last_renewal <= ha::SuspectAfter(ttl_s)) return false;
   // Not more often than every quarter ttl while confirmations are fresh.
   return ConfirmedUntil() - now <= Duration(int64_t{ttl_s} * 750);
 }

@@ -67,9 +67,11 @@ MonoTime LastRenewal(const Inputs& in) { return in.lease_deadline - Duration(int
 
 bool LeaseSuspect(const Inputs& in) { return in.my_lease == 0 || in.now - LastRenewal(in) > SuspectAfter(in.dynamic); }
 
-Duration SuspectAfter(const DynamicConfig& d) {
+Duration SuspectAfter(const DynamicConfig& d) { return SuspectAfter(d.ttl); }
+
+Duration SuspectAfter(int ttl_seconds) {
   // One renewal period (ttl/4, as the lease keeper renews) plus half a period of grace.
-  return Duration(std::max<int64_t>(200, int64_t{d.ttl} * 1000 / 4) * 3 / 2);
+  return Duration(std::max<int64_t>(200, int64_t{ttl_seconds} * 1000 / 4) * 3 / 2);
 }
 
 bool DcsReachable(const Inputs& in) {

@@ -72,6 +72,7 @@ MonoTime LastRenewal(const Inputs& in);
 // Whether a keepalive went unanswered: the last renewal is older than SuspectAfter (a renewal period and a half).
 bool LeaseSuspect(const Inputs& in);
 Duration SuspectAfter(const DynamicConfig& d);
+Duration SuspectAfter(int ttl_seconds);
 // Synchronous replication (reference §3.9, DESIGN.md safety rule 5).
 // The leader named in `sync` ("" when there is no such key or name).
 std::string SyncLeader(const ClusterView& c);
