@@ -93,7 +93,8 @@ int main(int argc, char** argv) {
   int rc = agent.Run();
   // Wake the signal thread if it is still waiting (we stopped for another reason).
   exiting = true;
-  pthread_kill(signals.native_handle(), SIGTERM);
+  // SIGTERM is blocked in every thread and taken by that thread's sigwait: it wakes the thread, it cannot kill it.
+  pthread_kill(signals.native_handle(), SIGTERM);  // NOLINT(bugprone-bad-signal-to-kill-thread)
   signals.join();
   return rc;
 }

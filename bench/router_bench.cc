@@ -66,7 +66,7 @@ double CpuUs(pid_t pid) {
 }
 
 // The median of each column over rounds (tps, latency and CPU each on their own); the first error wins.
-Cell Median(std::vector<Cell> rounds) {
+Cell Median(const std::vector<Cell>& rounds) {
   Cell out;
   std::vector<double> tps, lat, cpu;
   for (const Cell& c : rounds) {

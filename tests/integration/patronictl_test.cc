@@ -13,7 +13,7 @@ namespace {
 using Json = nlohmann::json;
 using std::chrono::seconds;
 
-CmdOut Cmd(std::vector<std::string> argv) {
+CmdOut Cmd(const std::vector<std::string>& argv) {
   ProcessOptions o;
   o.timeout = Duration(90000);
   o.env_set["LC_ALL"] = "C.UTF-8";

@@ -22,6 +22,7 @@ class PtyProcess {
     ws.ws_col = 100;
     ws.ws_row = 30;
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     pid_ = forkpty(&master_, nullptr, nullptr, &ws);

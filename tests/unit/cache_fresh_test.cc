@@ -7,7 +7,7 @@
 namespace pgw {
 namespace {
 
-WatchCache::Snapshot Snap(int64_t revision, std::map<std::string, int64_t> mods) {
+WatchCache::Snapshot Snap(int64_t revision, const std::map<std::string, int64_t>& mods) {
   auto kvs = std::make_shared<std::map<std::string, etcd::KeyValue>>();
   for (const auto& [k, m] : mods) {
     etcd::KeyValue kv;

@@ -175,7 +175,7 @@ std::string DiffPath(const KeyRow& row) {
   }
 }
 
-void SetAt(YAML::Node root, const std::vector<std::string>& parts, const YAML::Node& v) {
+void SetAt(const YAML::Node& root, const std::vector<std::string>& parts, const YAML::Node& v) {
   YAML::Node cur = root;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     if (!cur[parts[i]] || !cur[parts[i]].IsMap()) cur[parts[i]] = YAML::Node(YAML::NodeType::Map);

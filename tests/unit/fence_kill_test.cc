@@ -191,7 +191,8 @@ TEST(PauseDetectorTest, DetectsClocksThatMovedWhileMonotonicStoodStill) {
 // Supervisor fixture: runs RunFenceSupervisor on a thread with injected clocks, talking over a pipe.
 class SupervisorRun {
  public:
-  SupervisorRun(const std::string& data_dir, SplitClock& c, std::function<Result<int>(const std::string&)> fence = {})
+  SupervisorRun(const std::string& data_dir, SplitClock& c,
+                const std::function<Result<int>(const std::string&)>& fence = {})
       : clock_(c) {
     EXPECT_EQ(pipe2(p_, O_CLOEXEC), 0);
     thread_ = std::thread([this, data_dir, fence] {

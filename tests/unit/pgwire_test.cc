@@ -74,7 +74,7 @@ TEST(PgwireStartupTest, SslGssAndCancelRequests) {
 // plaintext bytes sent ahead of the TLS handshake.
 TEST(PgwireStartupTest, BytesAfterSslRequestAreNotConsumed) {
   size_t consumed = 0;
-  auto p = Decode(Int32Bytes(8) + Int32Bytes(80877103) + "Q\0\0\0\x05x", &consumed);
+  auto p = Decode(Int32Bytes(8) + Int32Bytes(80877103) + std::string("Q\0\0\0\x05x", 6), &consumed);
   ASSERT_TRUE(p.ok() && *p);
   EXPECT_EQ(consumed, 8u);
 }

@@ -9,8 +9,6 @@
 namespace pgw::router {
 namespace {
 
-using pgw::testing::MakeMember;
-
 MonoTime At(int64_t ms) { return MonoTime(Duration(ms)); }
 
 TEST(RouterLagTimeTest, BehindIsTheTimeSinceTheLeaderFirstPassedThePosition) {

@@ -12,7 +12,6 @@
 namespace pgw::router {
 namespace {
 
-using pgw::testing::MakeMember;
 using namespace std::chrono_literals;
 
 ClusterView View() { return pgw::testing::LeaderAndTwoReplicas(100000000, 1000, 2000); }
@@ -289,7 +288,7 @@ TEST(RouterHandshakeTest, CannotConnectNowBeforeAnythingReachedTheClientIsRetrie
 }
 
 TEST(RouterHandshakeTest, ChannelBindingMechanismsAreNotOfferedToTheClient) {
-  ServerHandshake hs(/*write_port=*/false);
+  ServerHandshake hs(/*require_writable=*/false);
   std::string out;
   std::string mechs("SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0", 34);
   EXPECT_EQ(hs.OnServerBytes(Auth(10, mechs), &out), ServerHandshake::Step::kContinue);

@@ -46,6 +46,7 @@ TEST(TortureChecker, ARowStoredTwiceIsADuplicateOnceAcknowledgedOrNot) {
 
 TEST(TortureChecker, OneServerNeverSplitsTheBrain) {
   std::vector<Ack> acks;
+  acks.reserve(100);
   for (int i = 0; i < 100; ++i) acks.push_back(At(i, kA, i * 5));
   Verdict v = Check(acks, {});
   EXPECT_TRUE(v.split_brain.empty());
