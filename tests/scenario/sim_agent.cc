@@ -29,9 +29,9 @@ std::string ActionList(const ha::Decision& d) {
 
 // The executor's log lines a trace shows: the message, or the shorter text the golden files use.
 std::optional<std::string> TracedLine(const std::string& msg) {
-  static const char* const kPrefixes[] = {"initialized a new cluster", "manual failover: leader key released",
-                                          "client gate opened: ",
-                                          "client gate closed: this crashed primary starts read-only"};
+  static const char* const kPrefixes[] = {
+      "initialized a new cluster", "manual failover: leader key released",
+      "client gate opened: ", "client gate closed: this crashed primary starts read-only"};
   for (const char* p : kPrefixes) {
     std::string ps(p);
     if (msg.rfind(ps, 0) != 0) continue;

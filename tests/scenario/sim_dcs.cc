@@ -21,8 +21,7 @@ Status SimLeaseApi::Revoke(int64_t id) {
   return Status::Ok();
 }
 
-SimDcs::SimDcs(World& w, SimNode& n)
-    : w_(w), n_(n), lease_api_(w, n), keeper_(lease_api_, n.clock, w.quiet_log()) {}
+SimDcs::SimDcs(World& w, SimNode& n) : w_(w), n_(n), lease_api_(w, n), keeper_(lease_api_, n.clock, w.quiet_log()) {}
 
 void SimDcs::Start(int ttl_seconds) { (void)SetTtl(ttl_seconds); }
 

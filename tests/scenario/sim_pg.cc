@@ -22,7 +22,7 @@ Status World::PgStart(SimNode& n, const std::optional<Upstream>& up, bool standb
     pg.upstream = up;
     // A start following a leader removes the gate marker; a read-only start following nobody keeps it (a crashed
     // primary may be promoted later), as pg/controller.cc Start.
-    if (up) pg.gate_marker = false;
+    if (up && !up->address.host.empty()) pg.gate_marker = false;
     pg.backup_label = false;
     pg.cluster_state = "in archive recovery";
     return Status::Ok();

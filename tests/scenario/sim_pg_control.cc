@@ -52,11 +52,11 @@ Status SimPgControl::CreateReplica(const std::optional<HostPort>& source, const 
 }
 
 Status SimPgControl::Start(const std::optional<Upstream>& upstream, bool standby) {
-  bool as_primary = !standby && !upstream;
+  bool was_running = n_.pg.running;
   Status s = w_.PgStart(n_, upstream, standby || upstream.has_value());
   // postgresql.conf is written before the start: synchronous_standby_names as the HA loop set it (unmanaged:
   // the configured value, empty in the model).
-  if (s.ok() && as_primary) n_.pg.sync_names = sync_names_.value_or("");
+  if (s.ok() && !was_running) n_.pg.sync_names = sync_names_.value_or("");
   return s;
 }
 
