@@ -2,7 +2,6 @@
 #include "agent/executor.h"
 
 #include <algorithm>
-#include <thread>
 
 #include "agent/peers.h"
 #include "common/fs.h"
@@ -14,15 +13,26 @@ namespace pgw {
 
 Executor::Executor(const ConfigCell& cfg, const DynamicConfig& dyn, const Clock& clock, Logger& log, Dcs& dcs,
                    PgControl& pg, CallbackRunner& callbacks, ha::PgStateMachine& pg_state, Host& host)
+    : Executor(cfg, dyn, clock, log, dcs, pg, MakeExecutorIo(cfg, clock, log, callbacks), nullptr, pg_state, host) {}
+
+Executor::Executor(const ConfigCell& cfg, const DynamicConfig& dyn, const Clock& clock, Logger& log, Dcs& dcs,
+                   PgControl& pg, Io& io, ha::PgStateMachine& pg_state, Host& host)
+    : Executor(cfg, dyn, clock, log, dcs, pg, nullptr, &io, pg_state, host) {}
+
+Executor::Executor(const ConfigCell& cfg, const DynamicConfig& dyn, const Clock& clock, Logger& log, Dcs& dcs,
+                   PgControl& pg, std::unique_ptr<Io> own_io, Io* io, ha::PgStateMachine& pg_state, Host& host)
     : cfg_(cfg),
       dyn_(dyn),
       clock_(clock),
       log_(log),
       dcs_(&dcs),
       pg_(&pg),
-      callbacks_(callbacks),
+      own_io_(std::move(own_io)),
+      io_(io != nullptr ? io : own_io_.get()),
       pg_state_(pg_state),
       host_(&host) {}
+
+Executor::~Executor() = default;
 
 bool Executor::Execute(const ha::Decision& d, const ClusterView& view, const LocalView& local, ha::CoreState* core) {
   for (const auto& a : d.actions) {
@@ -121,7 +131,7 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       Status s = pg_->Follow(*a.upstream);
       auto it = cfg_->postgresql.callbacks.find("on_reload");
       if (s.ok() && it != cfg_->postgresql.callbacks.end()) {
-        callbacks_.Fire(it->second, "on_reload", "replica", cfg_->scope);
+        io_->FireCallback(it->second, "on_reload", "replica", cfg_->scope);
       }
       return s;
     }
@@ -202,7 +212,7 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       host_->RestartFinished(s.ok());
       auto it = cfg_->postgresql.callbacks.find("on_restart");
       if (s.ok() && it != cfg_->postgresql.callbacks.end()) {
-        callbacks_.Fire(it->second, "on_restart", primary ? "primary" : "replica", cfg_->scope);
+        io_->FireCallback(it->second, "on_restart", primary ? "primary" : "replica", cfg_->scope);
       }
       return s;
     }

@@ -1,15 +1,20 @@
 // The executor: carries out the actions of one decision of the core (ha::Decide), in order, stopping at the first
 // that fails, and reports to the core what happened (ha::ActionReport, folded into ha::CoreState by ha::Record). It
 // decides nothing itself. It reaches etcd only through Dcs, PostgreSQL only through PgControl, time through the
-// Clock, and the agent around it through Host (fencing, the member key, the published state, counters).
+// Clock, the agent around it through Host (fencing, the member key, the published state, counters), and the rest
+// of the machine through Io (scripts, the timeline history file, the switchover candidates' PostgreSQL). The
+// simulator (tests/scenario/) runs this class over in-memory implementations of all five.
 //
 // Files: executor.cc (Execute, ExecuteOne, slots), executor_handover.cc (promotion, graceful demotion, the history
-// key), executor_bootstrap.cc (kBootstrap, kBootstrapStandby), executor_records.cc (the failovers key).
+// key), executor_bootstrap.cc (kBootstrap, kBootstrapStandby), executor_records.cc (the failovers key),
+// executor_io.cc (the real Io: CallbackRunner, files, libpq).
 // Threads: the HA loop only.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/callbacks.h"
 #include "agent/config_reload.h"
@@ -49,9 +54,38 @@ class Executor {
     virtual void RestartFinished(bool ok) = 0;
   };
 
-  // Every reference must outlive the executor.
+  // What the executor does on the machine beyond etcd and its own PostgreSQL's control. HA loop thread.
+  class Io {
+   public:
+    virtual ~Io() = default;
+    // A postgresql.callbacks script, in the background (CallbackRunner::Fire).
+    virtual void FireCallback(const std::string& command_line, const std::string& action, const std::string& role,
+                              const std::string& scope) = 0;
+    // The pre_promote script, waited for (bounded); true when it exited 0 (CallbackRunner::RunSync).
+    virtual bool RunPrePromote(const std::string& command_line, Duration timeout) = 0;
+    // The text of pg_wal/<timeline>.history in the data directory.
+    virtual Result<std::string> ReadTimelineHistory(int timeline) = 0;
+    // Sessions to the candidates' PostgreSQL for a graceful demotion; closed when destroyed.
+    class Candidates {
+     public:
+      virtual ~Candidates() = default;
+      // Waits until a candidate has received WAL past `lsn` (true), or until `give_up`, `stopping()` or none is
+      // connected (false).
+      virtual bool AwaitReceived(int64_t lsn, MonoTime give_up, const std::function<bool()>& stopping) = 0;
+    };
+    // Opens a session to each candidate's PostgreSQL (`names`, members of `view`), while writes still run; a
+    // candidate that cannot be reached is logged and left out.
+    virtual std::unique_ptr<Candidates> ConnectCandidates(const ClusterView& view,
+                                                          const std::vector<std::string>& names) = 0;
+  };
+
+  // Every reference must outlive the executor. Io is the real one (executor_io.cc) over `callbacks`.
   Executor(const ConfigCell& cfg, const DynamicConfig& dyn, const Clock& clock, Logger& log, Dcs& dcs, PgControl& pg,
            CallbackRunner& callbacks, ha::PgStateMachine& pg_state, Host& host);
+  // Over another Io (the simulator's).
+  Executor(const ConfigCell& cfg, const DynamicConfig& dyn, const Clock& clock, Logger& log, Dcs& dcs, PgControl& pg,
+           Io& io, ha::PgStateMachine& pg_state, Host& host);
+  ~Executor();
 
   // The dynamic configuration the actions are carried out under: set by the HA loop every cycle.
   void SetDynamic(const DynamicConfig& dyn) { dyn_ = dyn; }
@@ -68,6 +102,8 @@ class Executor {
   void ReportRejoin(const ClusterView& view, const LocalView& local, bool unreconciled);
 
  private:
+  Executor(const ConfigCell& cfg, const DynamicConfig& dyn, const Clock& clock, Logger& log, Dcs& dcs, PgControl& pg,
+           std::unique_ptr<Io> own_io, Io* io, ha::PgStateMachine& pg_state, Host& host);
   // Carries out one action; *r := what the core needs to know about it (ha/core_state.h), r->ok aside.
   Status ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local, ha::ActionReport* r);
   // kBootstrap (executor_bootstrap.cc): initdb and start, post_bootstrap, roles, then the DCS keys. A failure
@@ -102,7 +138,8 @@ class Executor {
   Logger& log_;
   Dcs* dcs_;
   PgControl* pg_;
-  CallbackRunner& callbacks_;
+  std::unique_ptr<Io> own_io_;  // the real Io, when constructed over a CallbackRunner
+  Io* io_;
   ha::PgStateMachine& pg_state_;  // the agent's: what the member key and the API report as "state"
   Host* host_;
 
@@ -111,5 +148,9 @@ class Executor {
   double acquired_at_ = 0;        // wall seconds: when this node last took the leader key
   std::string rejoin_outcome_;    // how this node was reconciled since it last led: "" / "rewound" / "recloned"
 };
+
+// The real Io (executor_io.cc): scripts through `callbacks`, files of the data directory, libpq sessions.
+std::unique_ptr<Executor::Io> MakeExecutorIo(const ConfigCell& cfg, const Clock& clock, Logger& log,
+                                             CallbackRunner& callbacks);
 
 }  // namespace pgw

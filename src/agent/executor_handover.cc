@@ -1,12 +1,9 @@
 // Leadership changes: graceful demotion for a switchover, promotion, the history entry (agent/executor.h).
 #include "agent/executor.h"
 
-#include <thread>
+#include <sstream>
 
-#include "agent/peers.h"
-#include "common/fs.h"
 #include "ha/sync.h"
-#include "pg/fence.h"
 
 namespace pgw {
 
@@ -46,17 +43,7 @@ Status Executor::DemoteGracefully(const std::string& candidate, const ClusterVie
   for (const auto& [name, m] : view.members) {
     if (name != cfg_->name && (candidate.empty() || name == candidate)) names.push_back(name);
   }
-  std::vector<std::unique_ptr<PgConnection>> conns;
-  for (const auto& n : names) {
-    const Member* m = view.FindMember(n);
-    if (m == nullptr || !m->conn) continue;
-    auto c = std::make_unique<PgConnection>();
-    Status cs = c->Connect(SuperuserConninfo(*cfg_, m->conn->host, m->conn->port), Duration(1000));
-    if (cs.ok())
-      conns.push_back(std::move(c));
-    else
-      log_.Warn("manual failover: cannot query " + n + ": " + cs.message());
-  }
+  std::unique_ptr<Io::Candidates> conns = io_->ConnectCandidates(view, names);
   MonoTime t0 = clock_.Now();
   Status cp = pg_->Checkpoint();  // makes the shutdown checkpoint short
   if (!cp.ok()) log_.Warn(cp.message());
@@ -68,15 +55,8 @@ Status Executor::DemoteGracefully(const std::string& candidate, const ClusterVie
   int64_t ckpt = pg_->ShutdownCheckpointLsn();
   MonoTime t3 = clock_.Now();
   // Release the key once a candidate has received the shutdown checkpoint: from then on it has every commit.
-  bool confirmed = false;
   MonoTime give_up = clock_.Now() + Duration(std::max(5000, dyn_.loop_wait * 2000));
-  while (ckpt > 0 && !confirmed && !conns.empty() && clock_.Now() < give_up && !host_->Stopping()) {
-    for (auto& c : conns) {
-      auto r = c->Query("SELECT COALESCE(pg_last_wal_receive_lsn(), '0/0') - '0/0'");
-      if (r.ok() && !r->empty() && std::atoll(r->front()[0].value_or("0").c_str()) > ckpt) confirmed = true;
-    }
-    if (!confirmed) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  bool confirmed = ckpt > 0 && conns->AwaitReceived(ckpt, give_up, [this] { return host_->Stopping(); });
   if (!confirmed) log_.Warn("manual failover: no replica confirmed the shutdown checkpoint; releasing the lock anyway");
   report->handed_over = confirmed;
   MonoTime t4 = clock_.Now();
@@ -92,13 +72,13 @@ Status Executor::DemoteGracefully(const std::string& candidate, const ClusterVie
   }
   if (named_in_key && confirmed) host_->Publish(pg_->Observe(), &view);
   auto it = cfg_->postgresql.callbacks.find("on_stop");
-  if (it != cfg_->postgresql.callbacks.end()) callbacks_.Fire(it->second, "on_stop", "primary", cfg_->scope);
+  if (it != cfg_->postgresql.callbacks.end()) io_->FireCallback(it->second, "on_stop", "primary", cfg_->scope);
   return rel.code() == Code::kConflict ? Status::Ok() : rel;
 }
 
 Status Executor::PromoteNow(const ClusterView& view, ha::ActionReport* report) {
   const std::string& hook = cfg_->postgresql.pre_promote;
-  if (!hook.empty() && !callbacks_.RunSync(hook, "pre_promote", Duration(cfg_->postgresql.pg_ctl_timeout * 1000))) {
+  if (!hook.empty() && !io_->RunPrePromote(hook, Duration(cfg_->postgresql.pg_ctl_timeout * 1000))) {
     report->vetoed = true;
     report->at = clock_.Now();
     Status rel = dcs_->DeleteLeader();
@@ -145,9 +125,7 @@ Status Executor::PromoteNow(const ClusterView& view, ha::ActionReport* report) {
 
 Status Executor::WriteHistoryAfterPromote(const ClusterView& view, const LocalView& after, int64_t* switch_lsn) {
   if (after.timeline <= 1) return Status::Ok();
-  char name[32];
-  std::snprintf(name, sizeof name, "%08X.history", after.timeline);
-  auto text = ReadFile(cfg_->postgresql.data_dir + "/pg_wal/" + name);
+  auto text = io_->ReadTimelineHistory(after.timeline);
   if (!text.ok()) {
     log_.Warn("promoted, but cannot read the timeline history: " + text.status().message());
     return Status::Ok();

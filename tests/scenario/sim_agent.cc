@@ -1,172 +1,120 @@
-// Model of Agent::Cycle and the threads around it (agent.cc). Keep in step with agent.cc: see sim_agent.h.
+// The simulated agent's HA loop (sim_agent.h): Agent::Run's schedule and Agent::Cycle around the real executor.
 #include "sim_agent.h"
 
 #include <algorithm>
 
-#include "agent/fencer.h"
 #include "agent/status_json.h"
 
 namespace pgw::sim {
 
-Result<int64_t> SimLeaseApi::Grant(int ttl_seconds) {
-  if (!w_.EtcdReachable(n_)) return Unavailable("etcd unreachable");
-  return w_.etcd().Grant(ttl_seconds, w_.now_ms());
+namespace {
+std::string ActionList(const ha::Decision& d) {
+  std::string s;
+  for (const auto& a : d.actions) {
+    if (a.type == ha::ActionType::kWriteStatus || a.type == ha::ActionType::kSyncSlots) continue;
+    s += s.empty() ? "" : " ";
+    s += ha::ActionName(a.type);
+    if (a.mode != ha::Mode::kNone)
+      s += std::string("(") + ha::ModeName(a.mode) + (a.target.empty() ? "" : " " + a.target) + ")";
+    else if (a.type == ha::ActionType::kWriteSync) {
+      std::string l;
+      for (const auto& n : a.sync) l += (l.empty() ? "" : ",") + n;
+      s += "(" + l + ")";
+    } else if (a.type == ha::ActionType::kSetSyncNames) {
+      s += "(" + a.sync_names + ")";
+    }
+  }
+  return s;
 }
 
-Result<int64_t> SimLeaseApi::KeepAlive(int64_t id) {
-  if (!w_.EtcdReachable(n_)) return Unavailable("etcd unreachable");
-  return w_.etcd().KeepAlive(id, w_.now_ms());
+// The executor's log lines a trace shows: the message, or the shorter text the golden files use.
+std::optional<std::string> TracedLine(const std::string& msg) {
+  static const char* const kPrefixes[] = {
+      "initialized a new cluster", "manual failover: leader key released",
+      "client gate opened: ", "client gate closed: this crashed primary starts read-only"};
+  for (const char* p : kPrefixes) {
+    std::string ps(p);
+    if (msg.rfind(ps, 0) != 0) continue;
+    // The durations and explanations after these prefixes are real time or prose: the trace keeps the prefix.
+    if (ps.back() == ' ') return msg;
+    return ps;
+  }
+  // Execute's "<action> failed: <why>" (a lost race is logged as such at INFO and not traced).
+  auto f = msg.find(" failed: ");
+  if (f != std::string::npos && f > 0 && msg.find(' ') == f) return msg;
+  return std::nullopt;
 }
-
-Status SimLeaseApi::Revoke(int64_t id) {
-  if (!w_.EtcdReachable(n_)) return Unavailable("etcd unreachable");
-  w_.etcd().Revoke(id, w_.now_ms());
-  return Status::Ok();
-}
-
-Duration SimFencer::Margin() const { return FenceMargin(ttl_s, safety_margin_s); }
+}  // namespace
 
 SimAgent::SimAgent(World& w, SimNode& n)
     : w_(w),
       n_(n),
-      log_(w.quiet_log()),
-      lease_api_(w, n),
+      log_file_(fopencookie(this, "w", cookie_io_functions_t{nullptr, &SimAgent::LogWrite, nullptr, nullptr})),
+      exec_log_(log_file_ != nullptr ? log_file_ : stderr, LogLevel::kInfo, "|"),
+      dcs_(w, n),
+      pg_(w, n, [this](Duration d) { Sleep(d); }),
+      io_(w, n, [this](Duration d) { Sleep(d); }),
       peers_(w, n),
-      keeper_(lease_api_, n.clock, w.quiet_log()),
       cfg_cell_(n.cfg),
-      failsafe_(cfg_cell_, n.clock, w.quiet_log(), peers_, FailsafeHooks()) {
+      failsafe_(cfg_cell_, n.clock, w.quiet_log(), peers_, FailsafeHooks()),
+      executor_(cfg_cell_, n.cfg->bootstrap.dynamic, n.clock, exec_log_, dcs_, pg_, io_, pg_state_, *this) {
   dyn_ = n_.cfg->bootstrap.dynamic;
   failsafe_.Configure(dyn_.failsafe_mode, dyn_.ttl);
   fencer_.safety_margin_s = n_.cfg->watchdog.safety_margin;
-  keeper_.SetRetryTimeout(dyn_.RetryTimeout());  // Agent::Run: dcs_->SetRetryTimeout before Start
-  keeper_.SetTtl(dyn_.ttl);                      // EtcdDcs::Start(dyn_.ttl)
-  // Agent::Agent: the renew gate of an armed primary depends on PostgreSQL health (pg_health.h).
-  keeper_.SetGate([this] { return RenewGate(); });
+  // Agent::Agent: the hooks of the lease keeper; Agent::Run: retry_timeout, then Start.
+  dcs_.SetRenewGate([this] { return RenewGate(); });
+  dcs_.SetOnRenewed([this](int64_t lease, MonoTime deadline) {
+    // Fencer::OnLeaseRenewed
+    if (fencer_.armed && lease == fencer_.lease_id && deadline > fencer_.lease_deadline) {
+      fencer_.lease_deadline = deadline;
+      PushSupervisor();
+    }
+  });
+  dcs_.SetOnLeaseMoved([this](int64_t lease, MonoTime deadline, int ttl_s) {
+    if (fencer_.armed) (void)ArmWith(lease, deadline, ttl_s);
+  });
+  dcs_.SetRetryTimeout(dyn_.RetryTimeout());
+  dcs_.Start(dyn_.ttl);
   pg_last_ok_ = Now();  // PgHealth::Start marks the start as a success
   next_cycle_ = Now();
   born_ = Now();
-  next_renew_ = Now() + keeper_.Period();
+  next_renew_ = Now() + dcs_.KeeperPeriod();
+  loop_ = std::make_unique<Fiber>([this] {
+    for (;;) {
+      Cycle();
+      cycle_done_ = true;
+      loop_->Suspend();
+    }
+  });
   // A restarted agent finds the supervisor of its predecessor still armed (it outlives the agent).
 }
 
-// --- EtcdDcs over the model ---------------------------------------------------------------------------------
-
-Result<ClusterView> SimAgent::View() {
-  if (!n_.view_ready) return Unavailable("no view of etcd yet");
-  return BuildClusterView(w_.etcd().prefix(), *n_.view, n_.view_revision);
+SimAgent::~SimAgent() {
+  loop_.reset();  // unwinds a cycle suspended in a slow call before what it uses goes
+  if (log_file_ != nullptr) std::fclose(log_file_);
 }
 
-Status SimAgent::EnsureLease() { return keeper_.Ensure(); }
+// --- the executor's log -------------------------------------------------------------------------------------------
 
-void SimAgent::SetTtl(int ttl) {
-  // EtcdDcs::SetTtl
-  if (!keeper_.SetTtl(ttl)) return;
-  bool leader_moved = false;
-  Status s = keeper_.Rotate([&](int64_t, int64_t to) { return MoveKeys(to, &leader_moved); });
-  int64_t fence_lease = s.ok() ? keeper_.Id() : keeper_.PendingId();
-  // Agent::Agent's SetOnLeaseMoved: the fence follows the leader key onto the new lease.
-  if (fence_lease != 0 && (leader_moved || !s.ok()) && fencer_.armed)
-    (void)ArmWith(fence_lease, keeper_.Deadline(), ttl);
-  if (!s.ok()) w_.Trace(n_.name, "changing the lease ttl to " + std::to_string(ttl) + ": " + s.message());
-}
-
-Status SimAgent::MoveKeys(int64_t to, bool* leader_moved) {
-  // EtcdDcs::MoveKeys: one txn; member key always, leader key only while it is ours.
-  if (!w_.EtcdReachable(n_)) return Unavailable("moving keys to the new lease: etcd unreachable");
-  bool ours = w_.etcd().Get("leader") == std::optional<std::string>(n_.name);
-  if (!keeper_member_json_.empty()) {
-    Status p = w_.etcd().Put("members/" + n_.name, keeper_member_json_, to, w_.now_ms());
-    if (!p.ok()) return p.Context("moving keys to the new lease");
+ssize_t SimAgent::LogWrite(void* self, const char* buf, size_t size) {
+  auto* a = static_cast<SimAgent*>(self);
+  a->log_pending_.append(buf, size);
+  size_t nl;
+  while ((nl = a->log_pending_.find('\n')) != std::string::npos) {
+    a->LogLine(a->log_pending_.substr(0, nl));
+    a->log_pending_.erase(0, nl + 1);
   }
-  if (ours) {
-    Status p = w_.etcd().Put("leader", n_.name, to, w_.now_ms());
-    if (!p.ok()) return p.Context("moving keys to the new lease");
-  }
-  *leader_moved = ours;
-  w_.AfterWrite(n_);
-  return Status::Ok();
+  return static_cast<ssize_t>(size);
 }
 
-bool SimAgent::PgHealthy() const {
-  // PgHealth::Healthy: bound = max(1 s, ttl / 2)
-  Duration bound(std::max<int64_t>(1000, int64_t{dyn_.ttl} * 500));
-  return Now() - pg_last_ok_ <= bound;
+void SimAgent::LogLine(const std::string& line) {
+  // Logger: "<date> <time>,<ms> LEVEL: |message"
+  auto p = line.find(": |");
+  if (p == std::string::npos) return;
+  if (auto t = TracedLine(line.substr(p + 3))) w_.Trace(n_.name, *t);
 }
 
-bool SimAgent::RenewGate() {
-  // The gate Agent::Agent sets on the lease keeper.
-  if (Now() < renew_blocked_until_) return false;
-  if (!fencer_.armed || PgHealthy() || !n_.pg.running) return true;
-  renew_blocked_until_ = keeper_.Deadline() + Duration(1000);
-  w_.Trace(n_.name, "not renewing the leader lease: PostgreSQL is running but has not answered");
-  return false;
-}
-
-Status SimAgent::AttemptLeader() {
-  PGW_RETURN_IF_ERROR(EnsureLease());
-  if (!w_.EtcdReachable(n_)) return Unavailable("leader race: etcd unreachable");
-  auto r = w_.etcd().CreateOnly("leader", n_.name, keeper_.Id(), w_.now_ms());
-  if (!r.ok()) return r.status().Context("leader race");
-  w_.AfterWrite(n_);
-  if (!*r) return Status(Code::kAlreadyExists, "leader race: key exists already");
-  return Status::Ok();
-}
-
-Status SimAgent::RefreshLeader() {
-  PGW_RETURN_IF_ERROR(EnsureLease());
-  if (!w_.EtcdReachable(n_)) return Unavailable("refreshing leader key: etcd unreachable");
-  auto r = w_.etcd().PutIfValue("leader", n_.name, n_.name, keeper_.Id(), w_.now_ms());
-  if (!r.ok()) return r.status().Context("refreshing leader key");
-  w_.AfterWrite(n_);
-  if (!*r) return Conflict("leader key is not ours");
-  return Status::Ok();
-}
-
-Status SimAgent::DeleteLeader() {
-  if (!w_.EtcdReachable(n_)) return Unavailable("deleting leader key: etcd unreachable");
-  bool ok = w_.etcd().DeleteIfValue("leader", n_.name, w_.now_ms());
-  w_.AfterWrite(n_);
-  if (!ok) return Conflict("leader key is not ours");
-  return Status::Ok();
-}
-
-Status SimAgent::WriteSync(const std::string& json, int64_t expect_mod) {
-  if (!w_.EtcdReachable(n_)) return Unavailable("writing sync: etcd unreachable");
-  bool ok = w_.etcd().PutIfMod("sync", expect_mod, json, w_.now_ms());
-  w_.AfterWrite(n_);
-  if (!ok) return Conflict("synchronous replication state was updated by somebody else");
-  return Status::Ok();
-}
-
-Status SimAgent::PutKey(const std::string& rel, const std::string& json) {
-  if (!w_.EtcdReachable(n_)) return Unavailable("writing " + rel + ": etcd unreachable");
-  Status s = w_.etcd().Put(rel, json, 0, w_.now_ms());
-  w_.AfterWrite(n_);
-  return s;
-}
-
-Status SimAgent::DeleteKey(const std::string& rel) {
-  if (!w_.EtcdReachable(n_)) return Unavailable("removing " + rel + ": etcd unreachable");
-  w_.etcd().Delete(rel, w_.now_ms());
-  w_.AfterWrite(n_);
-  return Status::Ok();
-}
-
-Status SimAgent::DcsTouchMember(const std::string& json) {
-  PGW_RETURN_IF_ERROR(EnsureLease());
-  if (!w_.EtcdReachable(n_)) return Unavailable("writing member key: etcd unreachable");
-  int64_t lease = keeper_.Id();
-  Status s = w_.etcd().Put("members/" + n_.name, json, lease, w_.now_ms());
-  if (!s.ok()) {
-    if (s.code() == Code::kNotFound) keeper_.Forget(lease);
-    return s.Context("writing member key");
-  }
-  keeper_member_json_ = json;
-  w_.AfterWrite(n_);
-  return Status::Ok();
-}
-
-// --- threads ----------------------------------------------------------------------------------------------------
+// --- Agent::Run -----------------------------------------------------------------------------------------------------
 
 void SimAgent::Tick() {
   MonoTime now = Now();
@@ -176,20 +124,19 @@ void SimAgent::Tick() {
     Duration bound(std::max<int64_t>(1000, int64_t{dyn_.ttl} * 500));
     next_health_check_ = now + std::min(Duration(1000), bound / 4);
   }
-  if (now >= next_renew_ && started_) KeeperTick();
-  FailsafeTick();
-  if (busy_until_ > now) return;
-  if (initdb_running_) {
-    Status s = FinishBootstrap();
-    if (!s.ok()) w_.Trace(n_.name, "bootstrap failed: " + s.message());
+  if (now >= next_renew_ && started_) next_renew_ = Now() + dcs_.KeeperTurn();  // the lease keeper thread
+  if (failsafe_.Due()) failsafe_.Confirm();  // the failsafe thread (every 100 ms in the agent; every tick here)
+  if (sleeping_) {
+    if (now >= wake_at_) RunLoop();
+    return;
   }
   if (!started_) {
     // Agent::WaitForDcs
     if (now < next_cycle_) return;
-    Status s = EnsureLease();
-    if (s.ok() && View().ok()) {
+    Status s = dcs_.EnsureLease();
+    if (s.ok() && dcs_.Cluster().ok()) {
       started_ = true;
-      next_renew_ = Now() + keeper_.Period();
+      next_renew_ = Now() + dcs_.KeeperPeriod();
     } else {
       next_cycle_ = now + Duration(500);
       return;
@@ -197,19 +144,29 @@ void SimAgent::Tick() {
   }
   if (!wake_ && now < next_cycle_) return;
   wake_ = false;
-  Cycle();
+  cycle_start_ = now;
+  RunLoop();
+}
+
+void SimAgent::RunLoop() {
+  cycle_done_ = false;
+  loop_->Resume();
+  if (!cycle_done_) return;  // suspended in a slow call: resumed at wake_at_
   // Agent::Run: the next cycle loop_wait after this one started, at once when this one took that long (a slow
-  // initdb or promotion held it until busy_until_), earlier when the lease of an armed primary goes stale.
-  MonoTime end = std::max(Now(), busy_until_);
+  // initdb or promotion), earlier when the lease of an armed primary goes stale.
+  MonoTime end = Now();
   Duration period(int64_t{dyn_.loop_wait} * 1000);
-  Duration elapsed = std::chrono::duration_cast<Duration>(end - now);
-  if (elapsed >= period) {
-    next_cycle_ = end;
+  Duration elapsed = std::chrono::duration_cast<Duration>(end - cycle_start_);
+  if (elapsed >= period && period > Duration(0)) {
+    // "Loop time exceeded, rescheduling immediately."
+    wake_ = false;
+    cycle_start_ = end;
+    RunLoop();
     return;
   }
   Duration wait = period - elapsed;
   if (fencer_.armed) {
-    MonoTime last_renewal = keeper_.Deadline() - Duration(int64_t{dyn_.ttl} * 1000);
+    MonoTime last_renewal = dcs_.LeaseDeadline() - Duration(int64_t{dyn_.ttl} * 1000);
     std::vector<MonoTime> at = {last_renewal + dyn_.RetryTimeout() + Duration(10)};
     if (dyn_.failsafe_mode) at.push_back(last_renewal + ha::SuspectAfter(dyn_) + Duration(10));
     for (MonoTime t : at) {
@@ -220,181 +177,132 @@ void SimAgent::Tick() {
   next_cycle_ = end + wait;
 }
 
-void SimAgent::KeeperTick() {
-  // EtcdDcs::KeeperLoop
-  LeaseKeeper::Outcome o = keeper_.Renew();
-  retry_soon_ = o == LeaseKeeper::Outcome::kFailed;
-  if (o == LeaseKeeper::Outcome::kRenewed) {
-    // Fencer::OnLeaseRenewed, under the pending lease while a ttl change is unfinished (EtcdDcs::KeeperLoop)
-    int64_t lease = keeper_.PendingId() != 0 ? keeper_.PendingId() : keeper_.Id();
-    if (fencer_.armed && lease == fencer_.lease_id && keeper_.Deadline() > fencer_.lease_deadline) {
-      fencer_.lease_deadline = keeper_.Deadline();
-      PushSupervisor();
+void SimAgent::Sleep(Duration d) {
+  sleeping_ = true;
+  wake_at_ = Now() + d;
+  loop_->Suspend();
+  sleeping_ = false;
+}
+
+// --- Agent::Cycle ---------------------------------------------------------------------------------------------------
+
+void SimAgent::Cycle() {
+  // A view proven fresh while the lease is not suspect.
+  MonoTime last_renewal = dcs_.LeaseDeadline() - Duration(int64_t{dyn_.ttl} * 1000);
+  bool suspect = dcs_.LeaseId() == 0 || Now() - last_renewal > ha::SuspectAfter(dyn_);
+  auto view = suspect ? dcs_.Cluster() : dcs_.FreshCluster();
+  if (!view.ok()) return;
+  if (view->config) {
+    std::vector<std::string> problems;
+    DynamicConfig d = DynamicConfig::FromJson(*view->config, "config", &problems);
+    if (problems.empty()) dyn_ = d;
+  }
+  pg_.SetDynamicConfig(dyn_);
+  executor_.SetDynamic(dyn_);
+  if (!dyn_.synchronous_mode) pg_.SetSyncNames(std::nullopt);
+  dcs_.SetRetryTimeout(dyn_.RetryTimeout());
+  (void)dcs_.SetTtl(dyn_.ttl);  // a live change rotates the lease
+  failsafe_.Configure(dyn_.failsafe_mode, dyn_.ttl);
+  LocalView local = pg_.Observe();
+  core_ = ha::ObservePostgres(std::move(core_), local);
+  if (!local.running || (local.query_ok && local.in_recovery)) {
+    if (!fencer_.armed) n_.sup.armed = false;  // RetireOthers
+  }
+  pg_state_.Observe(local.running, local.query_ok);
+  executor_.ObserveLeader(*view);
+  ha::Inputs in;
+  in.config = n_.cfg.get();
+  in.dynamic = dyn_;
+  in.cluster = &*view;
+  in.local = &local;
+  in.my_lease = dcs_.LeaseId();
+  in.now = Now();
+  in.lease_deadline = dcs_.LeaseDeadline();
+  failsafe_.HoldBackAfterRestart(*view, born_);
+  in.failsafe_primary_until = failsafe_.VouchedUntil();
+  in.failsafe_restart_hold = failsafe_.RestartHold();
+  in.watchdog_unusable = false;
+  in.wall_now = n_.clock.WallSeconds();
+  in.state = core_;
+  core_ = in.state = ha::ObserveGate(in);
+  in.restart_requested = false;
+  ha::Decision d = ha::Decide(in);
+  if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckPeers) {
+    in.peers = peers_.CheckPeers(*view, n_.name, Duration(2000));
+    in.peers_checked = true;
+    d = ha::Decide(in);
+  }
+  failsafe_.SetMembers(view->failsafe);
+  if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckFailsafe) {
+    in.failsafe_checked = true;
+    in.failsafe_ok = failsafe_.Check(fencer_.Margin());
+    d = ha::Decide(in);
+  }
+  auto trace = [&](const ha::Decision& dd) {
+    // Every decision names its reason (ha/reason.h): /metrics counts them, and a trace line shows the code.
+    if (dd.reason == ha::Reason::kNone) w_.Violation(n_.name + ": decision without a reason code: " + dd.message);
+    std::string line = dd.message + " [" + ActionList(dd) + "] {" + ha::ReasonName(dd.reason) + "}";
+    if (line != last_traced_) {
+      w_.Trace(n_.name, line);
+      last_traced_ = line;
     }
-  }
-  if (o == LeaseKeeper::Outcome::kExpired) {
-    Status s = EnsureLease();
-    if (s.ok() && !keeper_member_json_.empty()) s = DcsTouchMember(keeper_member_json_);
-  }
-  Duration wait = keeper_.Period();
-  if (retry_soon_) wait = std::max(Duration(100), wait / 4);
-  next_renew_ = Now() + wait;
-}
-
-void SimAgent::FailsafeTick() {
-  // Failsafe's thread (every 100 ms in the agent; every tick here)
-  if (failsafe_.Due()) failsafe_.Confirm();
-}
-
-bool SimAgent::AcceptFailsafe(const std::string& sender) {
-  // agent_http.cc POST /failsafe with api::CheckFailsafeSender: only members listed in the failsafe key (or, with
-  // no such key, members of the cluster) may vote.
-  std::optional<FailsafeTopology> key = failsafe_.Members();
-  auto v = View();
-  if (v.ok() && v->failsafe) key = v->failsafe;
-  if (sender == n_.name) return false;
-  if (key && !key->empty()) {
-    if (!key->contains(sender)) return false;
-  } else if (!v.ok() || v->FindMember(sender) == nullptr) {
-    return false;
-  }
-  failsafe_.Vouch();
-  return true;
-}
-
-Failsafe::Hooks SimAgent::FailsafeHooks() {
-  Failsafe::Hooks h;
-  h.armed = [this] { return fencer_.armed; };
-  h.lease_deadline = [this] { return keeper_.Deadline(); };
-  h.withhold = [this] {
-    // Agent::PgHealthBlocksLeadership
-    bool blocked = Now() < renew_blocked_until_ || (fencer_.armed && !PgHealthy() && n_.pg.running);
-    return blocked ? std::string("PostgreSQL is running but has not answered") : std::string();
   };
-  h.extend_fence = [this](MonoTime until) {
-    // Fencer::ExtendUntil
-    if (fencer_.armed && until > fencer_.failsafe_until) {
-      fencer_.failsafe_until = until;
-      PushSupervisor();
-    }
-  };
-  return h;
-}
-
-ha::PeerStatus SimAgent::PeerView() const {
-  // GET /patroni (status_json.cc) parsed by peers.cc ParsePeerStatus: from the agent's published state.
-  ha::PeerStatus p;
-  p.name = n_.name;
-  p.reachable = true;
-  const LocalView& l = published_;
-  if (l.query_ok) {
-    p.is_primary = !l.in_recovery;
-    p.wal_position = l.in_recovery ? std::max(l.received_location, l.replayed_location) : l.wal_position;
+  trace(d);
+  Publish(local, &*view);
+  bool ok = executor_.Execute(d, *view, local, &core_);
+  if (!ok && !core_.bootstrap_failed.empty()) {
+    // The bootstrap failed and was cleaned up: the core decides what that means now.
+    in.state = core_;
+    d = ha::Decide(in);
+    trace(d);
+    executor_.Execute(d, *view, pg_.Observe(), &core_);
   }
-  p.nofailover = n_.cfg->tags.NeverPromote();
-  p.failover_priority = n_.cfg->tags.failover_priority.value_or(1);
-  return p;
+  if (n_.f.agent_dead) return;
+  if (ok && !d.actions.empty() && d.actions.front().type != ha::ActionType::kWait) local = pg_.Observe();
+  if (local.running) pg_state_.Observe(local.running, local.query_ok);
+  bool leading_primary = view->leader && view->leader->name == n_.name && local.query_ok && !local.in_recovery;
+  sync_note_ = leading_primary ? ha::SynchronousNote(dyn_, *view, n_.name) : "";
+  if (!ha::LeaseSuspect(in) || in.my_lease == 0 || in.my_lease != dcs_.LeaseId()) TouchMember(local);
+  auto fresh = dcs_.ClusterSnapshot();
+  UpdateFencing(local, fresh ? fresh.get() : &*view);
+  executor_.ReportRejoin(fresh ? *fresh : *view, local, core_.unreconciled_primary);
+  Publish(local, fresh ? fresh.get() : &*view);
 }
 
-SimAgent* SimPeerClient::Reachable(const std::string& name) const {
-  SimNode* peer = w_.Find(name);
-  if (peer == nullptr || !peer->agent || peer->f.agent_dead || peer->f.agent_frozen || peer->f.paused ||
-      !w_.Link(self_, *peer)) {
-    return nullptr;
+void SimAgent::Fatal() {
+  w_.Trace(n_.name, "agent stops: fatal condition");
+  n_.f.agent_dead = true;
+}
+
+void SimAgent::TouchMember(const LocalView& local) {
+  // Agent::TouchMember
+  MemberData m;
+  m.conn_url = ConnUrl(n_.pg_address());
+  m.api_url = ApiUrl(n_.api_address());
+  m.state = pg_state_.name();
+  NodeState ns;
+  ns.local = local;
+  ns.pg_state = pg_state_.state();
+  m.role = RoleName(RoleOf(ns));
+  m.version = kPatroniCompatVersion;
+  if (local.query_ok) m.xlog_location = local.wal_position;
+  if (local.timeline) m.timeline = local.timeline;
+  if (local.query_ok && local.in_recovery) {
+    m.replication_state = local.replication_state;
+    if (local.replayed_location > 0) m.replay_lsn = local.replayed_location;
+    if (local.received_location > 0) m.receive_lsn = local.received_location;
   }
-  return peer->agent.get();
-}
-
-std::vector<ha::PeerStatus> SimPeerClient::CheckMembers(const ClusterView& cluster,
-                                                        const std::vector<std::string>& names, Duration /*timeout*/) {
-  // peers.cc CheckMembers: members without an api_url are not asked; one that cannot answer is unreachable.
-  std::vector<ha::PeerStatus> out;
-  for (const auto& [name, m] : cluster.members) {
-    if (std::find(names.begin(), names.end(), name) == names.end() || m.api_url.empty()) continue;
-    SimAgent* peer = Reachable(name);
-    if (peer == nullptr) {
-      ha::PeerStatus p;
-      p.name = name;
-      out.push_back(p);
-      continue;
-    }
-    out.push_back(peer->PeerView());
-  }
-  return out;
-}
-
-bool SimPeerClient::PostFailsafe(const std::optional<FailsafeTopology>& failsafe, const std::string& self,
-                                 const std::string& /*body*/, Duration /*timeout*/, const std::string& /*username*/,
-                                 const std::string& /*password*/) {
-  // peers.cc PostFailsafe: every other listed member must accept; an empty api_url cannot be asked.
-  if (!failsafe || !failsafe->contains(self)) return false;
-  bool all = true;
-  for (const auto& [name, url] : *failsafe) {
-    if (name == self) continue;
-    if (url.empty()) return false;
-    SimAgent* peer = Reachable(name);
-    all = peer != nullptr && peer->AcceptFailsafe(self) && all;
-  }
-  return all;
-}
-
-// --- fencing (Agent::ArmFencing, Agent::UpdateFencing, Fencer) -------------------------------------------------
-
-void SimAgent::PushSupervisor() {
-  n_.sup.armed = fencer_.armed;
-  n_.sup.fence_at = fencer_.FenceAt();
-}
-
-Status SimAgent::ArmFencing() {
-  int64_t lease = keeper_.Id();
-  if (lease == 0) return Unavailable("no lease to arm fencing with");
-  if (!fencer_.armed) pg_last_ok_ = Now();  // PgHealth::MarkOk: arming starts the health bound afresh
-  return ArmWith(lease, keeper_.Deadline(), dyn_.ttl);
-}
-
-Status SimAgent::ArmWith(int64_t lease, MonoTime deadline, int ttl) {
-  if (fencer_.armed && lease == fencer_.lease_id && deadline <= fencer_.lease_deadline && ttl == fencer_.ttl_s) {
-    return Status::Ok();
-  }
-  bool same = fencer_.armed && lease == fencer_.lease_id;
-  fencer_.armed = true;
-  if (!same) fencer_.failsafe_until = MonoTime{};
-  fencer_.lease_deadline = same ? std::max(fencer_.lease_deadline, deadline) : deadline;
-  fencer_.lease_id = lease;
-  fencer_.ttl_s = ttl;
-  PushSupervisor();
-  return Status::Ok();
-}
-
-void SimAgent::Disarm() {
-  if (!fencer_.armed) {
-    n_.sup.armed = false;  // RetireOthers: a predecessor's supervisor has nothing to guard
-    return;
-  }
-  fencer_.armed = false;
-  fencer_.lease_id = 0;
-  fencer_.failsafe_until = MonoTime{};
-  PushSupervisor();
-}
-
-void SimAgent::UpdateFencing(const LocalView& local, const ClusterView* view) {
-  // The real agent is still inside pg_->Promote() (pg_promote(wait => true)) while a model promotion is pending;
-  // it updates the fence only once that returned, with PostgreSQL a primary. Disarming here would be a model
-  // artefact (a pending promotion looks like a replica).
-  if (n_.pg.promote_done_ms >= 0) return;
-  bool primary = local.running && local.query_ok && !local.in_recovery;
-  bool unknown = local.running && !local.query_ok;
-  if (!primary && !unknown) {
-    Disarm();
-  } else if (primary) {
-    if (dyn_.pause) {
-      Disarm();
-    } else if (view && view->leader && view->leader->name == n_.name && view->leader->lease != 0 &&
-               view->leader->lease == keeper_.Id()) {
-      Status s = ArmFencing();
-      (void)s;
-    }
-  }
+  m.tags = n_.cfg->tags.published;
+  m.pause = dyn_.pause;
+  m.synchronous = sync_note_;
+  m.client_gate_closed = local.gated;
+  std::string json = EncodeMember(m);
+  int64_t lease = dcs_.LeaseId();
+  if (json == last_member_json_ && lease == last_member_lease_ && lease != 0) return;
+  Status s = dcs_.TouchMember(json);
+  if (!s.ok()) return;
+  last_member_json_ = json;
+  last_member_lease_ = dcs_.LeaseId();
 }
 
 }  // namespace pgw::sim

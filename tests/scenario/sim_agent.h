@@ -1,35 +1,33 @@
-// A model of src/agent/agent*.cc's HA loop and executor*.cc (Cycle, Execute, ExecuteOne, PromoteNow,
-// DemoteGracefully, Bootstrap, UpdateFencing, the lease keeper thread), driving the REAL ha::Decide with its REAL
-// state transitions (ha/core_state.h), the REAL LeaseKeeper and the REAL Failsafe over the model etcd and
-// PostgreSQL. There is no in-memory Dcs or PgControl yet (issue 14), so this file copies the executor's rules: KEEP
-// IT IN STEP WITH agent.cc and executor*.cc (docs/testing.md). Each function names the agent function it models.
+// The simulated agent: the REAL executor (Executor, agent/executor.h) over in-memory seams (SimDcs over the model
+// etcd, SimPgControl over the model PostgreSQL, SimIo for scripts and the switchover candidates), driven by a thin
+// model of Agent::Cycle that calls the REAL decision core (ha::Decide and its state transitions, ha/core_state.h),
+// the REAL LeaseKeeper (inside SimDcs) and the REAL Failsafe. What stays a model here is what the agent does with
+// threads: the HA loop's schedule (Agent::Run), the lease keeper and failsafe threads (ticked by the world), the
+// fencer and its supervisor, PgHealth, the acceptance of POST /failsafe and GET /patroni. Those functions name the
+// agent function they model: keep them in step with agent*.cc, fencer.cc and pg_health.cc (docs/testing.md).
+//
+// The HA loop runs on a Fiber (sim_fiber.h): a call that takes time in the real agent suspends it.
 #pragma once
 
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
 
+#include "agent/callbacks.h"
+#include "agent/config_reload.h"
+#include "agent/executor.h"
 #include "agent/failsafe.h"
 #include "agent/peers.h"
-#include "dcs/lease_keeper.h"
 #include "ha/core_state.h"
 #include "ha/decide.h"
 #include "ha/pg_state.h"
+#include "sim_dcs.h"
+#include "sim_fiber.h"
+#include "sim_pg_control.h"
 #include "sim_world.h"
 
 namespace pgw::sim {
-
-class SimLeaseApi final : public LeaseApi {
- public:
-  SimLeaseApi(World& w, SimNode& n) : w_(w), n_(n) {}
-  Result<int64_t> Grant(int ttl_seconds) override;
-  Result<int64_t> KeepAlive(int64_t id) override;
-  Status Revoke(int64_t id) override;
-
- private:
-  World& w_;
-  SimNode& n_;
-};
 
 class SimAgent;
 
@@ -52,6 +50,26 @@ class SimPeerClient final : public PeerClient {
   SimNode& self_;
 };
 
+// The executor's Io (Executor::Io): the pre_promote script fails while the node's `veto-promote` fault is on;
+// callbacks are not modelled (no scenario configures one); the timeline history file is ModelPg::history; the
+// candidates of a switchover are queried on the model PostgreSQL, the wait polling once per tick.
+class SimIo final : public Executor::Io {
+ public:
+  SimIo(World& w, SimNode& n, std::function<void(Duration)> sleep) : w_(w), n_(n), sleep_(std::move(sleep)) {}
+  void FireCallback(const std::string&, const std::string&, const std::string&, const std::string&) override {}
+  bool RunPrePromote(const std::string& /*command_line*/, Duration /*timeout*/) override {
+    return !n_.f.pre_promote_fails;
+  }
+  Result<std::string> ReadTimelineHistory(int timeline) override;
+  std::unique_ptr<Candidates> ConnectCandidates(const ClusterView& view,
+                                                const std::vector<std::string>& names) override;
+
+ private:
+  World& w_;
+  SimNode& n_;
+  std::function<void(Duration)> sleep_;
+};
+
 // The in-agent Fencer (agent/fencer.cc): fence time = max(lease deadline, failsafe until) - margin. Pushes its
 // state to the node's supervisor, which is what kills PostgreSQL in the model.
 struct SimFencer {
@@ -65,9 +83,10 @@ struct SimFencer {
   MonoTime FenceAt() const { return std::max(lease_deadline, failsafe_until) - Margin(); }
 };
 
-class SimAgent {
+class SimAgent final : private Executor::Host {
  public:
   SimAgent(World& w, SimNode& n);
+  ~SimAgent() override;
 
   // One tick of this agent's threads (lease keeper, failsafe thread, HA loop), at the node's current time.
   void Tick();
@@ -80,19 +99,25 @@ class SimAgent {
   const DynamicConfig& dyn() const { return dyn_; }
 
  private:
+  // Executor::Host, as Agent implements it.
+  Status ArmFencing() override;
+  void DisarmFencing() override { Disarm(); }
+  void TouchMember(const LocalView& local) override;
+  void Publish(const LocalView& local, const ClusterView* /*view*/) override { published_ = local; }
+  bool Stopping() const override { return n_.f.agent_dead; }
+  void Fatal() override;
+  void CountDemotion() override {}
+  void CountPromotion(double /*seconds*/) override {}
+  void RestartStarting() override {}
+  void RestartFinished(bool /*ok*/) override {}
+
   // Agent::Cycle
   void Cycle();
-  bool Execute(const ha::Decision& d, const ClusterView& view, const LocalView& local);
-  Status ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local, ha::ActionReport* r);
-  Status PromoteNow(const ClusterView& view, ha::ActionReport* r);
-  Status DemoteGracefully(const std::string& candidate, const ClusterView& view, ha::ActionReport* r);
-  Status Bootstrap();
-  Status FinishBootstrap();
-  Status ArmFencing();
+  // Runs or continues the HA loop's fiber; schedules the next cycle once one has finished (Agent::Run).
+  void RunLoop();
+  // Inside the fiber: the HA loop waits `d` of the node's clock (a slow call of the real agent).
+  void Sleep(Duration d);
   Status ArmWith(int64_t lease, MonoTime deadline, int ttl);  // Fencer::Arm
-  // EtcdDcs::SetTtl: a live ttl change rotates the lease (grant, move keys by txn, revoke the old one).
-  void SetTtl(int ttl);
-  Status MoveKeys(int64_t to, bool* leader_moved);
   // PgHealth::Healthy and the renew gate set up in Agent::Agent.
   bool PgHealthy() const;
   bool RenewGate();
@@ -100,54 +125,46 @@ class SimAgent {
   void Disarm();
   // What the real failsafe coordination (agent/failsafe.h) needs of this agent, as Agent::FailsafeHooks.
   Failsafe::Hooks FailsafeHooks();
-  void TouchMember(const LocalView& local);
-  void Publish(const LocalView& local) { published_ = local; }
   void PushSupervisor();
-  // The lease keeper thread (EtcdDcs::KeeperLoop) and the failsafe thread (Failsafe's thread).
-  void KeeperTick();
-  void FailsafeTick();
-
-  // EtcdDcs over the model etcd.
-  Result<ClusterView> View();
-  Result<ClusterView> FreshView();
-  Status EnsureLease();
-  Status AttemptLeader();
-  Status RefreshLeader();
-  Status DeleteLeader();
-  Status WriteSync(const std::string& json, int64_t expect_mod);
-  Status PutKey(const std::string& rel, const std::string& json);
-  Status DeleteKey(const std::string& rel);
-  Status DcsTouchMember(const std::string& json);
+  // The executor's log: the lines a golden trace shows (an action that failed, a bootstrap, a released key, the
+  // client gate) go to the world's trace.
+  static ssize_t LogWrite(void* self, const char* buf, size_t size);
+  void LogLine(const std::string& line);
 
   MonoTime Now() const { return n_.clock.Now(); }
 
   World& w_;
   SimNode& n_;
-  Logger& log_;
-  SimLeaseApi lease_api_;
+  FILE* log_file_;
+  std::string log_pending_;
+  Logger exec_log_;
+  SimDcs dcs_;
+  SimPgControl pg_;
+  SimIo io_;
   SimPeerClient peers_;
-  LeaseKeeper keeper_;
   SimFencer fencer_;
   DynamicConfig dyn_;
   ConfigCell cfg_cell_;
+  ha::PgStateMachine pg_state_;
   Failsafe failsafe_;  // the real one, over peers_ and this node's clock; its thread is not started
+  Executor executor_;  // the real one
+
+  std::unique_ptr<Fiber> loop_;  // the HA loop
+  bool cycle_done_ = false;      // the fiber finished a cycle (else it sleeps in one)
+  bool sleeping_ = false;
+  MonoTime wake_at_{};
+  MonoTime cycle_start_{};
 
   bool started_ = false;  // WaitForDcs done
   MonoTime next_cycle_{};
   MonoTime next_renew_{};
-  MonoTime next_failsafe_{};
-  bool retry_soon_ = false;
   bool wake_ = false;
-  MonoTime busy_until_{};        // a slow call (promotion) holds the loop until then
-  bool initdb_running_ = false;  // a slow initdb holds the loop; FinishBootstrap runs when it is done
 
   ha::CoreState core_;  // the decision core's own state, as Agent::core_
   MonoTime born_{};     // Agent::started_at_
-  ha::PgStateMachine pg_state_;
   std::string sync_note_;
   std::string last_member_json_;
   int64_t last_member_lease_ = 0;
-  std::string keeper_member_json_;
   LocalView published_;
   std::string last_traced_;
   MonoTime pg_last_ok_{};  // PgHealth: the last check that answered

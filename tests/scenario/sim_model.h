@@ -86,6 +86,8 @@ struct ModelPg {
   bool in_recovery = false;
   int timeline = 0;
   std::vector<uint64_t> wal;
+  // pg_wal/<timeline>.history of the current timeline: one line per switch ("1\t0/3001000\tno recovery ...").
+  std::string history;
   std::string cluster_state;  // pg_control state as pg_controldata prints it
   bool backup_label = false;
   std::optional<Upstream> upstream;

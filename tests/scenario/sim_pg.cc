@@ -3,6 +3,13 @@
 
 namespace pgw::sim {
 
+namespace {
+// The line PostgreSQL appends to the new timeline's history file: the old timeline and where it ends.
+void NoteTimelineSwitch(ModelPg& pg) {
+  pg.history += std::to_string(pg.timeline) + "\t" + FormatLsn(Lsn(pg.wal.size())) + "\tno recovery target specified\n";
+}
+}  // namespace
+
 Status World::PgStart(SimNode& n, const std::optional<Upstream>& up, bool standby) {
   ModelPg& pg = n.pg;
   if (!pg.has_data) return Unavailable("start: no data directory");
@@ -15,7 +22,7 @@ Status World::PgStart(SimNode& n, const std::optional<Upstream>& up, bool standb
     pg.upstream = up;
     // A start following a leader removes the gate marker; a read-only start following nobody keeps it (a crashed
     // primary may be promoted later), as pg/controller.cc Start.
-    if (up) pg.gate_marker = false;
+    if (up && !up->address.host.empty()) pg.gate_marker = false;
     pg.backup_label = false;
     pg.cluster_state = "in archive recovery";
     return Status::Ok();
@@ -28,6 +35,7 @@ Status World::PgStart(SimNode& n, const std::optional<Upstream>& up, bool standb
   pg.cluster_state = "in production";
   if (was_replica) {
     // No standby.signal: recovery ends and PostgreSQL picks a new timeline.
+    NoteTimelineSwitch(pg);
     pg.timeline = ++max_timeline_;
     pg.wal.push_back(next_record_++);
   }
@@ -95,6 +103,7 @@ void World::FinishPromotion(SimNode& n) {
   if (!pg.running || !pg.in_recovery) return;
   pg.in_recovery = false;
   pg.upstream.reset();
+  NoteTimelineSwitch(pg);
   pg.timeline = ++max_timeline_;
   pg.wal.push_back(next_record_++);
   pg.cluster_state = "in production";
@@ -116,6 +125,7 @@ Status World::PgRewind(SimNode& n, const HostPort& source) {
   size_t dropped = pg.wal.size() - common;
   pg.wal = s->pg.wal;
   pg.timeline = s->pg.timeline;
+  pg.history = s->pg.history;
   pg.cluster_state = "in archive recovery";
   pg.crash_unacked = 0;
   pg.backup_label = false;
@@ -132,6 +142,7 @@ Status World::PgClone(SimNode& n, const HostPort& source) {
   pg.sysid = s->pg.sysid;
   pg.wal = s->pg.wal;
   pg.timeline = s->pg.timeline;
+  pg.history = s->pg.history;
   pg.backup_label = true;
   pg.cluster_state = "in production";
   pg.running = false;

@@ -30,6 +30,7 @@ std::string NodeYaml(const std::string& name, const HostPort& pg, const HostPort
   Json pgj = {{"listen", pg.ToString()},
               {"connect_address", pg.ToString()},
               {"data_dir", "/sim/" + name},
+              {"pre_promote", "sim-pre-promote"},  // SimIo: fails while the node's veto-promote fault is on
               {"authentication",
                {{"superuser", {{"username", "postgres"}, {"password", "x"}}},
                 {"replication", {{"username", "replicator"}, {"password", "x"}}}}}};

@@ -1,6 +1,7 @@
-// The simulated cluster: N nodes, each running the real decision core (ha::Decide) and the real lease keeper
-// under a model of the agent's executor (sim_agent.h), over a model etcd and model PostgreSQL (sim_model.h), on
-// one manual clock. One seed drives everything; the same seed gives the same history, byte for byte.
+// The simulated cluster: N nodes, each running the real decision core (ha::Decide), the real executor and the
+// real lease keeper inside a thin model of the agent's HA loop (sim_agent.h), over a model etcd and model
+// PostgreSQL (sim_model.h) reached through in-memory Dcs and PgControl (sim_dcs.h, sim_pg_control.h), on one
+// manual clock. One seed drives everything; the same seed gives the same history, byte for byte.
 #pragma once
 
 #include <cstdint>
