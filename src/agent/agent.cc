@@ -294,14 +294,6 @@ void Agent::Cycle() {
   core_ = ha::ObservePostgres(std::move(core_), local);
   loop_wait_s_ = dyn_.loop_wait;
   if (reload_requested_.exchange(false)) ApplyReload(local);
-  if (reinit_requested_.exchange(false)) {
-    log_.Info("reinitializing: stopping PostgreSQL and removing the data directory; the next cycle clones");
-    Status r = pg_->Stop(StopMode::kImmediate);
-    if (r.ok()) r = pg_->WipeDataDir();
-    if (!r.ok()) log_.Error("reinitialize: " + r.message());
-    executor_->NoteRecloned();
-    local = pg_->Observe();
-  }
   if (!old_supervisors_retired_ && (!local.running || (local.query_ok && local.in_recovery))) {
     // PostgreSQL is not a primary: a supervisor left by a previous agent has nothing to guard, and must not kill
     // the instance we are about to start.
@@ -328,6 +320,7 @@ void Agent::Cycle() {
   core_ = in.state = ha::ObserveGate(in);
   double sched = scheduled_restart_.load();
   in.restart_requested = restart_requested_.load() || (sched > 0 && sched <= in.wall_now);
+  in.reinit_requested = reinit_requested_.exchange(false);
   ha::Decision d = ha::Decide(in);
   if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckPeers) {
     in.peers = peers_->CheckPeers(*view, cfg_->name, Duration(2000));

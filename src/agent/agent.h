@@ -148,7 +148,10 @@ class Agent final : private Executor::Host {
   std::atomic<uint64_t> cycles_{0}, promotions_{0}, demotions_{0};
   std::atomic<double> last_cycle_seconds_{0}, last_promotion_seconds_{0};
   std::array<std::atomic<uint64_t>, ha::kReasonCount> decisions_{};  // by ha::Reason
-  void CountDecision(const ha::Decision& d) { ++decisions_[static_cast<size_t>(d.reason)]; }
+  void CountDecision(const ha::Decision& d) {
+    auto i = static_cast<size_t>(d.reason);
+    if (i < decisions_.size()) ++decisions_[i];
+  }
 
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;

@@ -168,6 +168,11 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       return s;
     }
     case ActionType::kReinitialize: {
+      if (local.running) {
+        // POST /reinitialize on a running replica (Patroni stops it immediately too): nothing of it is kept.
+        PGW_RETURN_IF_ERROR(pg_->Stop(StopMode::kImmediate));
+        pg_state_.Move(ha::PgState::kStopped, ha::PgCause::kStop);
+      }
       log_.Info("removing the data directory to clone it again");
       rejoin_outcome_ = kRejoinRecloned;
       return pg_->WipeDataDir();

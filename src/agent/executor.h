@@ -95,8 +95,6 @@ class Executor {
 
   // For the failovers key (executor_records.cc): the leader key as each cycle's view shows it.
   void ObserveLeader(const ClusterView& view) { leader_trail_.Observe(view, clock_.WallSeconds()); }
-  // A reinitialization outside the plan (POST /reinitialize) wiped the data directory: the next rejoin is a clone.
-  void NoteRecloned();
   // On a former leader running again as a replica: records how it came back in the failovers key (not while its
   // timeline is still unreconciled).
   void ReportRejoin(const ClusterView& view, const LocalView& local, bool unreconciled);

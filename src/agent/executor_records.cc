@@ -6,8 +6,6 @@
 
 namespace pgw {
 
-void Executor::NoteRecloned() { rejoin_outcome_ = kRejoinRecloned; }
-
 void Executor::RecordPromotion(const ClusterView& view, const LocalView& after, int64_t switch_lsn,
                                double promoted_at) {
   rejoin_outcome_.clear();

@@ -47,6 +47,12 @@ std::vector<std::string> Sorted(std::vector<std::string> v) {
   return v;
 }
 
+Inputs WithoutReinit(const Inputs& in) {
+  Inputs out = in;
+  out.reinit_requested = false;
+  return out;
+}
+
 Decision Paused(const Inputs& in, Decision d) {
   if (in.dynamic.pause) d.message = "PAUSE: " + d.message;
   return d;
@@ -191,6 +197,20 @@ Decision Decide(const Inputs& in) {
   bool dcs_ok = DcsReachable(in);
   bool have_lock = dcs_ok && c.leader && c.leader->name == cfg.name;
   bool lock_on_my_lease = have_lock && in.my_lease != 0 && c.leader->lease == in.my_lease;
+
+  if (in.reinit_requested) {
+    if (dcs_ok && !have_lock && c.leader) {
+      d.actions.push_back(Act(ActionType::kReinitialize));
+      d.reason = Reason::kReinitializeRequested;
+      d.message = "reinitializing: stopping PostgreSQL and removing the data directory; the next cycle clones";
+      return d;
+    }
+    Decision rest = Decide(WithoutReinit(in));
+    rest.message += !dcs_ok     ? " (reinitialize not done)"
+                    : have_lock ? " (reinitialize not done: I am the leader)"
+                                : " (reinitialize not done: the cluster has no leader)";
+    return rest;
+  }
 
   if (!l.running) return Paused(in, DecideStopped(in, have_lock, lock_on_my_lease));
   if (!l.query_ok) {

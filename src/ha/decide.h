@@ -58,6 +58,9 @@ struct Inputs {
   bool watchdog_unusable = false;  // watchdog.mode is required and the device cannot be used
   double wall_now = 0;             // wall seconds (scheduled switchovers)
   bool restart_requested = false;  // POST /restart (or a due scheduled restart)
+  // POST /reinitialize, taken once: carried out when this node does not hold the leader key and the cluster has a
+  // leader (Patroni's rule, pause mode included); otherwise the cycle's message says why it was not.
+  bool reinit_requested = false;
 };
 
 // Whether pg_control says this data directory was last a primary (running, crashed, or shut down as primary).
@@ -105,7 +108,7 @@ enum class ActionType {
                     // brings it back as a replica (after pg_rewind when needed)
   kReleaseLeader,   // delete `leader` (compare on our name)
   kRewind,          // pg_rewind from `target` at `address`
-  kReinitialize,    // wipe the data directory; the next cycle clones
+  kReinitialize,    // stop PostgreSQL (immediate) if it runs, wipe the data directory; the next cycle clones
   kCheckFailsafe,   // POST /failsafe to every member in `failsafe`, then decide again
   kWriteFailsafe,   // failsafe := {name: api_url} of every member
   kDeleteFailover,  // remove the `failover` key (done, stale, or impossible)

@@ -25,6 +25,7 @@ const char* ReasonName(Reason r) {
     case Reason::kDcsLostDemote: return "dcs_lost_demote";
     case Reason::kLeaderEtcdSlow: return "leader_etcd_slow";
     case Reason::kRestartRequested: return "restart_requested";
+    case Reason::kReinitializeRequested: return "reinitialize_requested";
     case Reason::kLeader: return "leader";
     case Reason::kWatchdogDemote: return "watchdog_demote";
     case Reason::kAcquiredLock: return "acquired_lock";

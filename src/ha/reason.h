@@ -29,6 +29,7 @@ enum class Reason {
   kDcsLostDemote,                 // the leader lost etcd and demotes
   kLeaderEtcdSlow,                // the leader keeps the lock while a keepalive is unanswered
   kRestartRequested,              // a restart was requested
+  kReinitializeRequested,         // POST /reinitialize on a replica: stop, wipe, clone
   kLeader,                        // the leader holds the lock
   kWatchdogDemote,                // the watchdog could not be activated: the primary demotes
   kAcquiredLock,                  // a running primary took the free leader key
@@ -76,9 +77,11 @@ enum class Reason {
   kStartReplica,                  // starting as a replica
   kBootstrapStandbyLeader,        // bootstrapping a standby cluster's leader
   kStandbyLeader,                 // the standby leader holds the lock
+  // kStandbyLeader stays last (add new codes above it): kReasonCount is derived from it, and the agent's
+  // per-reason counters (agent.h) are an array of that size.
 };
 
-inline constexpr std::size_t kReasonCount = 68;
+inline constexpr std::size_t kReasonCount = static_cast<std::size_t>(Reason::kStandbyLeader) + 1;
 
 // snake_case name of a reason ("crash_handover"), as /metrics and the traces print it.
 const char* ReasonName(Reason r);

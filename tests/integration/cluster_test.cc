@@ -247,5 +247,45 @@ TEST_F(ClusterTest, SigtermOnLeaderStopsPostgresCleanlyAndReleasesTheKey) {
   EXPECT_TRUE(WaitFor([&] { return LeaderKey() != leader; }, std::chrono::seconds(5)));
 }
 
+// POST /reinitialize on a replica: the request goes through the decision core, which stops PostgreSQL, removes the
+// data directory and clones it again from the leader; on the leader it is refused (Patroni's 503 and text).
+TEST_F(ClusterTest, ReinitializeReclonesAReplicaAndIsRefusedOnTheLeader) {
+  std::string leader = Leader();
+  ASSERT_FALSE(leader.empty());
+  auto refused = RestCall(*sb_->Node(leader), "POST", "/reinitialize", "{}");
+  EXPECT_EQ(refused.first, 503);
+  EXPECT_EQ(refused.second, "I am the leader, can not reinitialize");
+
+  std::string replica = leader == "pg1" ? "pg2" : "pg1";
+  const SandboxNode* n = sb_->Node(replica);
+  // A marker in the data directory disappears only if the directory is removed and cloned again.
+  std::string marker = n->data_dir + "/pgwarden-itest-reinit-marker";
+  ASSERT_TRUE(WriteFileAtomic(marker, "x").ok());
+  auto accepted = RestCall(*n, "POST", "/reinitialize", "{}");
+  EXPECT_EQ(accepted.first, 200) << accepted.second;
+  EXPECT_TRUE(WaitFor([&] { return !PathExists(marker); }, Duration(30000))) << "the data directory was not removed";
+  // The REST status and the leader's pg_stat_replication may still show the old instance for a moment: wait for
+  // the clone to answer, then to stream.
+  EXPECT_TRUE(
+      WaitFor([&] { return Sql(sb_->Conninfo(replica), "SELECT pg_is_in_recovery()") == "t"; }, Duration(120000)))
+      << replica << " does not run again as a replica";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Sql(sb_->Conninfo(leader), "SELECT count(*) FROM pg_stat_replication WHERE application_name = '" +
+                                              replica + "' AND state = 'streaming'") == "1";
+      },
+      Duration(60000)))
+      << replica << " does not stream again";
+  Status h = sb_->WaitHealthy(Duration(120000));
+  ASSERT_TRUE(h.ok()) << h.message();
+  auto log = ReadFile(n->log_path);
+  ASSERT_TRUE(log.ok());
+  EXPECT_NE(log->find("reinitializing: stopping PostgreSQL and removing the data directory"), std::string::npos);
+  EXPECT_EQ(Leader(), leader);
+  auto leader_log = ReadFile(sb_->Node(leader)->log_path);
+  ASSERT_TRUE(leader_log.ok());
+  EXPECT_EQ(leader_log->find("reinitializing:"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pgw::itest

@@ -268,6 +268,8 @@ std::string ApplyStep(World& w, const std::vector<std::string>& words, std::vect
       n->f.stale = op == "stale";
     } else if (op == "stall" || op == "unstall") {
       n->pg.stalled = op == "stall";
+    } else if (op == "reinit") {
+      n->f.reinit_requested = true;
     } else if (op == "veto-promote" || op == "allow-promote") {
       n->f.pre_promote_fails = op == "veto-promote";
     } else {

@@ -2,6 +2,7 @@
 #include "sim_agent.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "agent/status_json.h"
 
@@ -226,6 +227,7 @@ void SimAgent::Cycle() {
   in.state = core_;
   core_ = in.state = ha::ObserveGate(in);
   in.restart_requested = false;
+  in.reinit_requested = std::exchange(n_.f.reinit_requested, false);
   ha::Decision d = ha::Decide(in);
   if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckPeers) {
     in.peers = peers_.CheckPeers(*view, n_.name, Duration(2000));

@@ -45,6 +45,7 @@ struct Faults {
   int64_t promote_delay_ms = 0;
   int64_t initdb_ms = 0;  // initdb takes this long (PostgreSQL not running meanwhile)
   bool pre_promote_fails = false;
+  bool reinit_requested = false;    // POST /reinitialize was accepted; the agent's next cycle takes it
   std::set<std::string> peers_cut;  // no traffic to these members (REST and replication)
 };
 
