@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <set>
 
 #include <yaml-cpp/yaml.h>
@@ -53,6 +55,13 @@ bool ParseIntText(const std::string& s, long long* out) {
     return false;
   }
   return pos == s.size();
+}
+
+bool ParseDecimalText(const std::string& s, double* out) {
+  if (s.empty() || std::isspace(static_cast<unsigned char>(s.front()))) return false;
+  char* end = nullptr;
+  *out = std::strtod(s.c_str(), &end);
+  return end == s.c_str() + s.size();
 }
 
 std::string Lower(std::string s) {
