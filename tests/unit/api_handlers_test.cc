@@ -247,10 +247,15 @@ TEST_F(ApiHandlersTest, RestartWaitsForTheLoopToFinishIt) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "restarted successfully");
   EXPECT_GE(ctl_.wakes, 1);
-  // Finished before the waiting job even started: still seen as done.
+  // Finished before the waiting job even started: still seen as done (the count is taken with the request).
   ctl_.restart_requested = false;
-  r = Call("POST", "/restart", "{}");
-  ctl_.restarts = RestartProgress{2, false};
+  r = Call("POST", "/restart", R"({"timeout": 1})");
+  ctl_.restarts = RestartProgress{2, true};
+  EXPECT_EQ(Finish(r).body, "restarted successfully");
+  // A failed restart is reported as such.
+  ctl_.restart_requested = false;
+  r = Call("POST", "/restart", R"({"timeout": 1})");
+  ctl_.restarts = RestartProgress{3, false};
   EXPECT_EQ(Finish(r).body, "restart failed");
 }
 
