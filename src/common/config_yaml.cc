@@ -96,8 +96,11 @@ void ApplyEnv(YAML::Node& root, const std::map<std::string, std::string>& env, s
     std::string suffix;
     if (rest == "NAME" || rest == "NAMESPACE" || rest == "SCOPE") {
       path = {Lower(rest)};
-    } else if (rest == "LOGLEVEL") {
-      path = {"log", "level"};
+    } else if (rest == "LOGLEVEL" || rest == "LOGFORMAT" || rest == "LOG_DATEFMT") {
+      // Patroni's old names, read only when the new one is not set.
+      std::string key = rest == "LOGLEVEL" ? "LEVEL" : rest == "LOGFORMAT" ? "FORMAT" : "DATEFORMAT";
+      if (env.count("PATRONI_LOG_" + key)) continue;
+      path = {"log", Lower(key)};
     } else if (starts("LOG_")) {
       suffix = rest.substr(4);
       path = {"log", Lower(suffix)};
