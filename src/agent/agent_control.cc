@@ -33,12 +33,15 @@ ControlSnapshot Agent::Snapshot() {
     f.vouched_until = failsafe_->VouchedUntil();
     s.failsafe_active = s.failsafe_active || api::FailsafeActive(f);
   }
-  // Liveness: the HA loop ran within ttl (primary) / 2*ttl (replica) of when it should have.
-  int64_t ttl_ms = int64_t{ttl_s} * 1000 * (RoleOf(s) == MemberRole::kPrimary ? 1 : 2);
-  int64_t last_end = last_cycle_end_ms_.load();
-  int64_t since = now.time_since_epoch().count() - last_end;
   snap.loop_wait_s = loop_wait_s_.load();
-  snap.loop_alive = s.paused || last_end == 0 || since <= snap.loop_wait_s * 1000 + ttl_ms;
+  api::LoopClock l;
+  l.paused = s.paused;
+  l.primary = RoleOf(s) == MemberRole::kPrimary;
+  l.ttl_s = ttl_s;
+  l.loop_wait_s = snap.loop_wait_s;
+  if (int64_t end_ms = last_cycle_end_ms_.load(); end_ms != 0) l.last_cycle_end = MonoTime(Duration(end_ms));
+  l.now = now;
+  snap.loop_alive = api::LoopAlive(l);
   return snap;
 }
 
