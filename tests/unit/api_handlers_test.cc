@@ -133,7 +133,7 @@ class ApiHandlersTest : public ::testing::Test {
     return handlers_.Handle(req);
   }
   // Runs the deferred job, as a server worker would, when the handler returned one.
-  static HttpServerResponse Finish(HttpServerResponse r) { return r.deferred ? Finish(r.deferred()) : r; }
+  static HttpServerResponse Finish(const HttpServerResponse& r) { return r.deferred ? Finish(r.deferred()) : r; }
   HttpServerResponse Run(const std::string& method, const std::string& target, const std::string& body = "") {
     return Finish(Call(method, target, body));
   }

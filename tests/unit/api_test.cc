@@ -28,7 +28,7 @@ class ApiTest : public ::testing::Test {
     Member m = testing::MakeMember(name, port, role, "running");
     m.timeline = 2;
     m.xlog_location = role == "primary" ? 3 * 1024 * 1024 : 1024 * 1024;
-    m.tags = tags;
+    m.tags = std::move(tags);
     c_.members[name] = m;
   }
   std::shared_ptr<const Config> cfg_;

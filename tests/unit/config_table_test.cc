@@ -150,7 +150,8 @@ TEST(ConfigTableTest, VariablesOfIgnoredKeysAreWarnedAbout) {
       {"PATRONI_LOGFORMAT", "log.format"},  // the names Patroni still reads for log.format and log.dateformat
       {"PATRONI_LOG_DATEFMT", "log.dateformat"},
   };
-  for (const auto& [var, key] : kWarned) {
+  for (const auto& [var, warned_key] : kWarned) {
+    const std::string& key = warned_key;  // clang 14 cannot capture a structured binding
     auto r = pgw::testing::Load(pgw::testing::kGoodConfig, {{var, var == "PATRONI_ETCD3_USE_PROXIES" ? "true" : "8"}});
     EXPECT_TRUE(r.errors.empty()) << var << ": " << (r.errors.empty() ? "" : r.errors.front());
     bool warned = std::any_of(r.warnings.begin(), r.warnings.end(),
