@@ -84,7 +84,9 @@ Agent::Agent(std::shared_ptr<const Config> cfg, const Clock& clock, Logger& log)
   Executor::Host& host = *this;  // a private base: converted here, where it is accessible
   executor_ = std::make_unique<Executor>(cfg_, dyn_, clock_, log_, *dcs_, *pg_, callbacks_, pg_state_, host);
   failsafe_ = std::make_unique<Failsafe>(cfg_, clock_, log_, *peers_, FailsafeHooks());
-  rest_ = std::make_unique<RestServer>([this](const HttpServerRequest& r) { return HandleHttp(r); });
+  AgentControl& control = *this;  // a private base, as Executor::Host above
+  api_ = std::make_unique<ApiHandlers>(control, clock_, log_);
+  rest_ = std::make_unique<RestServer>([this](const HttpServerRequest& r) { return api_->Handle(r); });
 }
 
 Agent::~Agent() {

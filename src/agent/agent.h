@@ -14,8 +14,10 @@
 #include <optional>
 #include <thread>
 
+#include "agent/api_handlers.h"
 #include "agent/callbacks.h"
 #include "agent/config_reload.h"
+#include "agent/control.h"
 #include "agent/executor.h"
 #include "agent/failsafe.h"
 #include "agent/fencer.h"
@@ -34,7 +36,8 @@
 
 namespace pgw {
 
-class Agent final : private Executor::Host {
+// The REST handlers (agent/api_handlers.h) see it only as an AgentControl (agent/agent_control.cc).
+class Agent final : private Executor::Host, private AgentControl {
  public:
   Agent(std::shared_ptr<const Config> cfg, const Clock& clock, Logger& log);
   ~Agent() override;
@@ -44,23 +47,37 @@ class Agent final : private Executor::Host {
   // Thread-safe; called from the signal-handling thread.
   void RequestStop();
   // Wakes the HA loop now (a REST request wants it to act).
-  void RequestWake();
+  void RequestWake() override;
   // How ReloadConfig reads the configuration again: the loader and path the agent was started with.
   void SetConfigLoader(ConfigReloader::Loader loader) { reloader_.SetLoader(std::move(loader)); }
   // SIGHUP and POST /reload (agent/agent_reload.cc): reads the configuration again and, when it is valid, has the
   // HA loop apply it and reload PostgreSQL; returns the errors of an invalid one (logged, nothing changes). Any
   // thread but an event loop's: it reads files.
-  std::vector<std::string> ReloadConfig();
+  std::vector<std::string> ReloadConfig() override;
 
  private:
   Status StartupChecks();
   bool WaitForDcs();
   void Cycle();
+  // AgentControl: what the REST handlers need of the agent (agent/agent_control.cc).
+  ControlSnapshot Snapshot() override;
+  api::Counters MetricsCounters() override;
+  void VouchFailsafe() override;
+  void RequestReinitialize() override;
+  std::optional<uint64_t> RequestRestart() override;
+  RestartProgress Restarts() const override;
+  bool ScheduleRestart(double at) override;
+  bool CancelScheduledRestart() override;
+  Result<ClusterView> ReadCluster() override;
+  std::vector<ha::PeerStatus> CheckMembers(const ClusterView& cluster, const std::vector<std::string>& names) override;
+  Status WriteFailover(const std::string& json) override;
+  Status DeleteFailover() override;
+  Status WriteConfig(const std::string& json, int64_t expect_mod_revision) override;
   // Executor::Host: what the executor needs of the agent.
   void TouchMember(const LocalView& local) override;
   void Publish(const LocalView& local, const ClusterView* view) override;
   void DisarmFencing() override { fencer_->Disarm(); }
-  bool Stopping() const override { return stop_; }
+  bool Stopping() const override { return stop_; }  // Executor::Host and AgentControl
   void Fatal() override {
     exit_code_ = 1;
     stop_ = true;
@@ -99,12 +116,6 @@ class Agent final : private Executor::Host {
   // A reload requested by ReloadConfig, on the HA loop: the new snapshot published and the changes logged, then
   // PostgreSQL's files rewritten and reloaded when it runs.
   void ApplyReload(const LocalView& local);
-  HttpServerResponse HandleHttp(const HttpServerRequest& req);
-  HttpServerResponse HandleSwitchover(const std::string& action, const HttpServerRequest& req);
-  HttpServerResponse HandleConfigWrite(const HttpServerRequest& req);
-  // PATCH (merge, compare-and-swap) or PUT `body` into the config key. Worker thread: it calls etcd.
-  HttpServerResponse WriteConfig(const std::string& method, const Json& body);
-  HttpServerResponse HandleRestart(const HttpServerRequest& req);
 
   ConfigCell cfg_;  // read from every thread; replaced by ApplyReload only
   ConfigReloader reloader_;
@@ -113,6 +124,7 @@ class Agent final : private Executor::Host {
   std::unique_ptr<PeerClient> peers_;  // HttpPeerClient
   std::unique_ptr<Dcs> dcs_;           // EtcdDcs; the agent uses only the interface
   std::unique_ptr<PgControl> pg_;      // PgController
+  std::unique_ptr<ApiHandlers> api_;   // before rest_: its deferred jobs use the handlers
   std::unique_ptr<RestServer> rest_;
   std::unique_ptr<Fencer> fencer_;
   std::unique_ptr<PgHealth> pg_health_;             // gates the lease renewal of an armed primary
@@ -164,16 +176,9 @@ class Agent final : private Executor::Host {
   std::string last_member_json_;
   int64_t last_member_lease_ = 0;
 
-  std::mutex state_mu_;  // guards state_, state_gen_ and status_cache_
+  std::mutex state_mu_;  // guards state_ and state_gen_
   NodeState state_;
   uint64_t state_gen_ = 1;  // counts Publish() calls
-  // The status JSON as last rendered for a GET (agent/agent_http.cc): a load balancer's checks between two
-  // publications of the state get the same bytes without rendering them again.
-  struct StatusCache {
-    uint64_t gen = 0;                                    // of state_; 0: empty
-    bool failsafe_active = false, sync_standby = false;  // set per request, outside state_
-    std::string body;
-  } status_cache_;
   // Carries out the decisions (agent/executor.h); declared last, so that what it refers to outlives it.
   std::unique_ptr<Executor> executor_;
 };

@@ -429,6 +429,12 @@ bool FailsafeActive(const FailsafeClock& f) {
   return f.now < f.vouched_until;
 }
 
+bool LoopAlive(const LoopClock& l) {
+  if (l.paused || !l.last_cycle_end) return true;
+  int64_t ttl_ms = l.ttl_s * 1000 * (l.primary ? 1 : 2);
+  return (l.now - *l.last_cycle_end).count() <= l.loop_wait_s * 1000 + ttl_ms;
+}
+
 bool IpAllowed(const std::string& ip, const std::string& entry) {
   auto slash = entry.find('/');
   std::string net = entry.substr(0, slash);

@@ -98,6 +98,17 @@ struct FailsafeClock {
 };
 bool FailsafeActive(const FailsafeClock& f);
 
+// GET /liveness: whether the HA loop ran recently enough. The loop must have ended a cycle within loop_wait plus
+// ttl (a primary) or twice ttl (a replica) of now; always alive while paused or before the first cycle ended.
+struct LoopClock {
+  bool paused = false;
+  bool primary = false;
+  int64_t ttl_s = 30, loop_wait_s = 10;
+  std::optional<MonoTime> last_cycle_end;  // nullopt: no cycle ended yet
+  MonoTime now{};
+};
+bool LoopAlive(const LoopClock& l);
+
 // Query string parameter (undecoded value), or nullopt.
 std::optional<std::string> QueryParam(const std::string& query, const std::string& key);
 

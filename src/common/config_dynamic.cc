@@ -1,14 +1,13 @@
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 
 #include "common/config_internal.h"
 
 namespace pgw {
 
 using config_internal::ParseBoolText;
+using config_internal::ParseDecimalText;
 using config_internal::ParseIntText;
 
 std::string FormatSeconds(double seconds) {
@@ -21,14 +20,6 @@ std::string FormatSeconds(double seconds) {
 }
 
 namespace {
-// "0.5", "10", " 2.25" refused (no blanks), "1e3" accepted as strtod reads it.
-bool ParseDecimalText(const std::string& s, double* out) {
-  if (s.empty() || std::isspace(static_cast<unsigned char>(s.front()))) return false;
-  char* end = nullptr;
-  *out = std::strtod(s.c_str(), &end);
-  return end == s.c_str() + s.size();
-}
-
 // A value for an error message. Json::dump throws on invalid UTF-8 (a DCS value can hold anything); replace it.
 std::string Show(const Json& v) { return v.dump(-1, ' ', false, Json::error_handler_t::replace); }
 

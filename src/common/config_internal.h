@@ -20,7 +20,10 @@ extern const std::set<std::string> kOtherDcs;
 std::string Join(const std::string& a, const std::string& b);
 std::string Lower(std::string s);
 bool ParseBoolText(const std::string& s, bool* out);
+// The whole text as a number, or false: a base-10 integer (as std::stoll reads it, leading blanks allowed) ...
 bool ParseIntText(const std::string& s, long long* out);
+// ... or a decimal ("0.5", "10", "1e3" as strtod reads it; a leading blank refused).
+bool ParseDecimalText(const std::string& s, double* out);
 
 // The child `key` of `n`, or an undefined node when `n` is not a mapping (yaml-cpp throws on a scalar).
 YAML::Node Sub(const YAML::Node& n, const std::string& key);

@@ -148,9 +148,10 @@ std::vector<KeyRow> BuildTable() {
           .Env()
           .Field(
               C::kAgentRestart, [](auto& c) { return std::tie(c.namespace_); }, "/service"),
-      // Patroni 4's PATRONI_THREAD_POOL_SIZE and _STACK_SIZE are not mapped: pgwarden never read them (no warning).
-      Ign("thread_pool_size"),
-      Ign("thread_stack_size"),
+      // Patroni 4.1's worker threads (REST calls to members in a leader race or a failsafe check): pgwarden's own
+      // are fixed (net/http_server.h, agent/peers.h).
+      Ign("thread_pool_size").Env(),
+      Ign("thread_stack_size").Env(),
       B("log", K::kMap),
       B("log.level", K::kStr).Env().Field(C::kLive, [](auto& c) { return std::tie(c.log.level); }),
       B("log.dir", K::kStr).Env().Field(C::kAgentRestart, [](auto& c) { return std::tie(c.log.dir); }),
@@ -205,7 +206,11 @@ std::vector<KeyRow> BuildTable() {
       B("etcd3.proxy", K::kStr).Env(),
       Ign("etcd3.srv").Env(),
       Ign("etcd3.srv_suffix").Env(),
-      B("etcd3.use_proxies", K::kBool).Env(),
+      B("etcd3.use_proxies", K::kBool, kIgnored)
+          .Env()
+          .Note("accepted for Patroni compatibility, without effect: pgwarden talks to the configured endpoints "
+                "only and never asks etcd for its other members, which is what Patroni does with use_proxies: "
+                "true; with false (Patroni's default) Patroni also uses the client URLs etcd reports"),
       B("etcd3.protocol", K::kStr).Env().Diff(C::kAgentRestart, [](auto& c) { return std::tie(c.etcd3.protocol); }),
       B("etcd3.username", K::kStr).Env().Field(C::kAgentRestart, [](auto& c) { return std::tie(c.etcd3.username); }),
       B("etcd3.password", K::kStr).Env().Field(C::kAgentRestart, [](auto& c) { return std::tie(c.etcd3.password); }),
@@ -214,7 +219,9 @@ std::vector<KeyRow> BuildTable() {
       B("etcd3.key", K::kStr).Env().Field(C::kAgentRestart, [](auto& c) { return std::tie(c.etcd3.key); }),
       Ign("etcd3.key_password").Env(),
       Ign("etcd3.verify").Env(),
-      Ign("citus"),
+      B("citus", K::kMap, kIgnored).Note("accepted for Patroni compatibility, but pgwarden has no Citus support"),
+      Ign("citus.group").Env(),
+      Ign("citus.database").Env(),
       B("postgresql", K::kMap, kRequired).Check(CheckPostgresql),
       B("postgresql.listen", K::kStr, kRequired)
           .Env()
@@ -338,7 +345,11 @@ std::vector<KeyRow> BuildTable() {
       B("ctl.keyfile", K::kStr).Env().Bind([](auto& c) { return std::tie(c.ctl.keyfile); }),
       Ign("ctl.keyfile_password").Env(),
       Ign("ctl.insecure").Env(),
-      Ign("ctl.authentication"),
+      B("ctl.authentication", K::kMap, kIgnored)
+          .Note("accepted for Patroni compatibility, without effect: pgwardenctl calls the agents with "
+                "restapi.authentication (patronictl prefers ctl.authentication)"),
+      B("ctl.authentication.username", K::kStr, kIgnored).Env("PATRONI_CTL_USERNAME"),
+      B("ctl.authentication.password", K::kStr, kIgnored).Env("PATRONI_CTL_PASSWORD"),
       B("watchdog", K::kMap).Check(CheckWatchdog),
       B("watchdog.mode", K::kStr)
           .Field(

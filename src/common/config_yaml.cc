@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <set>
 
 #include <yaml-cpp/yaml.h>
@@ -55,6 +57,13 @@ bool ParseIntText(const std::string& s, long long* out) {
   return pos == s.size();
 }
 
+bool ParseDecimalText(const std::string& s, double* out) {
+  if (s.empty() || std::isspace(static_cast<unsigned char>(s.front()))) return false;
+  char* end = nullptr;
+  *out = std::strtod(s.c_str(), &end);
+  return end == s.c_str() + s.size();
+}
+
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
@@ -87,8 +96,11 @@ void ApplyEnv(YAML::Node& root, const std::map<std::string, std::string>& env, s
     std::string suffix;
     if (rest == "NAME" || rest == "NAMESPACE" || rest == "SCOPE") {
       path = {Lower(rest)};
-    } else if (rest == "LOGLEVEL") {
-      path = {"log", "level"};
+    } else if (rest == "LOGLEVEL" || rest == "LOGFORMAT" || rest == "LOG_DATEFMT") {
+      // Patroni's old names, read only when the new one is not set.
+      std::string key = rest == "LOGLEVEL" ? "LEVEL" : rest == "LOGFORMAT" ? "FORMAT" : "DATEFORMAT";
+      if (env.count("PATRONI_LOG_" + key)) continue;
+      path = {"log", Lower(key)};
     } else if (starts("LOG_")) {
       suffix = rest.substr(4);
       path = {"log", Lower(suffix)};

@@ -28,7 +28,7 @@ class ApiTest : public ::testing::Test {
     Member m = testing::MakeMember(name, port, role, "running");
     m.timeline = 2;
     m.xlog_location = role == "primary" ? 3 * 1024 * 1024 : 1024 * 1024;
-    m.tags = tags;
+    m.tags = std::move(tags);
     c_.members[name] = m;
   }
   std::shared_ptr<const Config> cfg_;
@@ -338,6 +338,25 @@ TEST_F(ApiTest, GetFailsafeListsTheKeyOrAnswers502) {
   EXPECT_EQ(api::FailsafeListing(false, key).status, 502);
   EXPECT_EQ(api::FailsafeListing(true, std::nullopt).status, 502);
   EXPECT_EQ(api::FailsafeListing(true, DecodeFailsafe(Json("garbage"))).status, 502);
+}
+
+TEST_F(ApiTest, LivenessAllowsLoopWaitPlusTtlOnAPrimaryAndTwiceTtlOnAReplica) {
+  api::LoopClock l;
+  l.ttl_s = 30;
+  l.loop_wait_s = 10;
+  l.now = MonoTime(Duration(1000000));
+  EXPECT_TRUE(api::LoopAlive(l));  // no cycle ended yet
+  l.last_cycle_end = l.now - Duration(40000);
+  l.primary = true;
+  EXPECT_TRUE(api::LoopAlive(l));
+  l.last_cycle_end = l.now - Duration(40001);
+  EXPECT_FALSE(api::LoopAlive(l));
+  l.primary = false;
+  EXPECT_TRUE(api::LoopAlive(l));
+  l.last_cycle_end = l.now - Duration(70001);
+  EXPECT_FALSE(api::LoopAlive(l));
+  l.paused = true;  // as in Patroni: a paused cluster is always alive
+  EXPECT_TRUE(api::LoopAlive(l));
 }
 
 TEST_F(ApiTest, FailsafeActiveFollowsTheLeaseAndTheConfirmations) {

@@ -24,6 +24,12 @@ std::map<std::string, std::string> PatroniVariables() {
       {"PATRONI_SCOPE", "scope"},
       {"PATRONI_RESTAPI_USERNAME", "restapi.authentication.username"},
       {"PATRONI_RESTAPI_PASSWORD", "restapi.authentication.password"},
+      {"PATRONI_THREAD_POOL_SIZE", "thread_pool_size"},  // 4.1.1+
+      {"PATRONI_THREAD_STACK_SIZE", "thread_stack_size"},
+      {"PATRONI_CTL_USERNAME", "ctl.authentication.username"},
+      {"PATRONI_CTL_PASSWORD", "ctl.authentication.password"},
+      {"PATRONI_CITUS_GROUP", "citus.group"},
+      {"PATRONI_CITUS_DATABASE", "citus.database"},
   };
   auto section = [&](const std::string& s, std::initializer_list<const char*> keys) {
     for (const char* k : keys) {
@@ -128,6 +134,35 @@ TEST(ConfigTableTest, VariablesReachTheSnapshot) {
   EXPECT_EQ(c.restapi.allowlist, (std::vector<std::string>{"10.0.0.0/8"}));
   EXPECT_EQ(c.ctl.cacert, "/etc/ca.pem");
   EXPECT_EQ(c.log.level, LogLevel::kDebug);
+}
+
+// A variable of a key pgwarden accepts but does not use is not dropped without a word: it sets its key, and the
+// warning names the key (Patroni 4's PATRONI_THREAD_POOL_SIZE used to vanish silently).
+TEST(ConfigTableTest, VariablesOfIgnoredKeysAreWarnedAbout) {
+  const std::map<std::string, std::string> kWarned = {
+      {"PATRONI_THREAD_POOL_SIZE", "thread_pool_size"},
+      {"PATRONI_THREAD_STACK_SIZE", "thread_stack_size"},
+      {"PATRONI_CTL_USERNAME", "ctl.authentication"},
+      {"PATRONI_CTL_PASSWORD", "ctl.authentication"},
+      {"PATRONI_CITUS_GROUP", "citus"},
+      {"PATRONI_CITUS_DATABASE", "citus"},
+      {"PATRONI_ETCD3_USE_PROXIES", "etcd3.use_proxies"},
+      {"PATRONI_LOGFORMAT", "log.format"},  // the names Patroni still reads for log.format and log.dateformat
+      {"PATRONI_LOG_DATEFMT", "log.dateformat"},
+  };
+  for (const auto& [var, warned_key] : kWarned) {
+    const std::string& key = warned_key;  // clang 14 cannot capture a structured binding
+    auto r = pgw::testing::Load(pgw::testing::kGoodConfig, {{var, var == "PATRONI_ETCD3_USE_PROXIES" ? "true" : "8"}});
+    EXPECT_TRUE(r.errors.empty()) << var << ": " << (r.errors.empty() ? "" : r.errors.front());
+    bool warned = std::any_of(r.warnings.begin(), r.warnings.end(),
+                              [&](const std::string& w) { return w.rfind(key + ":", 0) == 0; });
+    EXPECT_TRUE(warned) << var << " gave no warning about " << key;
+  }
+  // The new names win over the old ones, as in Patroni.
+  auto r =
+      pgw::testing::Load(pgw::testing::kGoodConfig, {{"PATRONI_LOGLEVEL", "ERROR"}, {"PATRONI_LOG_LEVEL", "DEBUG"}});
+  ASSERT_TRUE(r.errors.empty());
+  EXPECT_EQ(r.config->log.level, LogLevel::kDebug);
 }
 
 // The row that reads a key: its own, the one it names (read_by), its nearest section with a reader, or (for a
