@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +29,45 @@ int MillisLeft(Deadline deadline) {
 
 std::string Addr(const std::string& host, int port) { return HostPort{host, port}.ToString(); }
 
+// OpenSSL writes to the socket with write(2), which raises SIGPIPE when the server has gone: fatal in a process that
+// does not ignore it (pgwardenctl). While alive, this blocks SIGPIPE in the calling thread and then discards one it
+// caused (the technique of libpq's pq_block_sigpipe). Only TLS connections need it: plain sends use MSG_NOSIGNAL.
+class SigpipeGuard {
+ public:
+  explicit SigpipeGuard(bool active) : active_(active) {
+    if (!active_) return;
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, &old_);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+  }
+  ~SigpipeGuard() {
+    if (!active_) return;
+    sigset_t pending;
+    sigpending(&pending);
+    if (!was_pending_ && sigismember(&pending, SIGPIPE) == 1) {
+      sigset_t pipe;
+      sigemptyset(&pipe);
+      sigaddset(&pipe, SIGPIPE);
+      timespec zero{0, 0};
+      int saved = errno;
+      sigtimedwait(&pipe, nullptr, &zero);
+      errno = saved;
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  bool active_;
+  bool was_pending_ = false;
+  sigset_t old_;
+};
+
 }  // namespace
 
 Result<std::vector<std::string>> ResolveHost(const std::string& host, Deadline deadline) {
@@ -46,7 +87,6 @@ Result<std::vector<std::string>> ResolveHost(const std::string& host, Deadline d
       addrinfo hints{};
       hints.ai_family = AF_UNSPEC;
       hints.ai_socktype = SOCK_STREAM;
-      hints.ai_flags = AI_ADDRCONFIG;
       addrinfo* res = nullptr;
       int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
       std::vector<std::string> addrs;
@@ -131,6 +171,7 @@ bool ClientConn::Wait(short events, Deadline deadline) const {
 
 Status ClientConn::Handshake(std::shared_ptr<const TlsContext> tls, const std::string& host, Deadline deadline) {
   tls_ = std::make_unique<TlsConn>(std::move(tls), fd_, /*server_side=*/false, host);
+  SigpipeGuard guard(true);
   for (;;) {
     TlsConn::Step s = tls_->Handshake();
     if (s == TlsConn::Step::kDone) return Status::Ok();
@@ -142,6 +183,7 @@ Status ClientConn::Handshake(std::shared_ptr<const TlsContext> tls, const std::s
 }
 
 Status ClientConn::WriteAll(const char* data, size_t n, Deadline deadline) {
+  SigpipeGuard guard(tls_ != nullptr);
   size_t done = 0;
   while (done < n) {
     ssize_t w = StreamWrite(fd_, tls_.get(), data + done, n - done);
@@ -155,19 +197,20 @@ Status ClientConn::WriteAll(const char* data, size_t n, Deadline deadline) {
       if (!Wait(want_read ? POLLIN : POLLOUT, deadline)) return Timeout("send to " + peer_ + ": no progress in time");
       continue;
     }
-    std::string why = tls_ && !tls_->error().empty() ? tls_->error() : std::strerror(errno);
+    std::string why = tls_ && !tls_->error().empty() ? "TLS: " + tls_->error() : std::strerror(errno);
     return Unavailable("send to " + peer_ + ": " + why);
   }
   return Status::Ok();
 }
 
 Result<size_t> ClientConn::ReadSome(char* buf, size_t n, Deadline deadline) {
+  SigpipeGuard guard(tls_ != nullptr);  // a read may write (a TLS key update)
   for (;;) {
     ssize_t r = StreamRead(fd_, tls_.get(), buf, n);
     if (r >= 0) return static_cast<size_t>(r);
     if (errno == EINTR) continue;
     if (errno != EAGAIN) {
-      std::string why = tls_ && !tls_->error().empty() ? tls_->error() : std::strerror(errno);
+      std::string why = tls_ && !tls_->error().empty() ? "TLS: " + tls_->error() : std::strerror(errno);
       return Unavailable("receive from " + peer_ + ": " + why);
     }
     bool want_write = tls_ && tls_->wants_write();
@@ -183,6 +226,7 @@ bool ClientConn::Reusable() {
   if (!tls_) return false;  // plain HTTP: an unasked-for byte or the close
   // TLS: records that carry no data (TLS 1.3 session tickets, a key update) make the socket readable; reading
   // consumes them. Application data or the close make the connection unusable.
+  SigpipeGuard guard(true);
   char byte;
   ssize_t n = tls_->Read(&byte, 1);
   return n < 0 && errno == EAGAIN;

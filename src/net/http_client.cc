@@ -94,8 +94,12 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 
-Status Describe(const Status& s, const HttpRequest& req) {
-  return Status(s.code(), req.method + " " + req.url + ": " + s.message());
+// `s` prefixed with the method and URL; for a call's timeout, the timeout too.
+Status Describe(const Status& s, const HttpRequest& req, bool call = true) {
+  std::string within = call && s.code() == Code::kTimeout
+                           ? " (call timeout " + std::to_string(req.timeout.count()) + " ms)"
+                           : "";
+  return Status(s.code(), req.method + " " + req.url + ": " + s.message() + within);
 }
 
 }  // namespace
@@ -233,7 +237,7 @@ Status HttpClient::Stream(const HttpRequest& req, const std::function<bool(const
     net::Deadline deadline = Steady::now() + idle_timeout;
     bool reused = false;
     Status s = state_->Connect(*url, req, deadline, &reused);
-    if (!s.ok()) return stop.load() ? Status::Ok() : Describe(s, req);
+    if (!s.ok()) return stop.load() ? Status::Ok() : Describe(s, req, false);
     net::HttpResponseParser parser(false, 64 * 1024, /*max_body=*/0);
     bool retry = false;
     s = state_->Exchange(*wire, parser, [&](std::string_view b) { return on_data(b.data(), b.size()); }, deadline,
@@ -245,7 +249,7 @@ Status HttpClient::Stream(const HttpRequest& req, const std::function<bool(const
       if (s.code() == Code::kTimeout) {
         return Timeout("watch " + req.url + ": no data for " + std::to_string(idle_timeout.count()) + " ms");
       }
-      return Describe(s, req);
+      return Describe(s, req, false);
     }
     return Unavailable("watch " + req.url + ": server closed the stream");
   }
