@@ -119,7 +119,7 @@ Result<std::vector<std::string>> ResolveHost(const std::string& host, Deadline d
 }
 
 Result<std::unique_ptr<ClientConn>> ClientConn::Open(const std::string& host, int port,
-                                                    std::shared_ptr<const TlsContext> tls, Deadline connect_deadline) {
+                                                     std::shared_ptr<const TlsContext> tls, Deadline connect_deadline) {
   auto addrs = ResolveHost(host, connect_deadline);
   if (!addrs.ok()) return addrs.status();
   Status last;
@@ -127,8 +127,8 @@ Result<std::unique_ptr<ClientConn>> ClientConn::Open(const std::string& host, in
     const std::string& a = (*addrs)[i];
     // Each address gets an equal share of the time left, so one that swallows packets leaves time for the next.
     auto now = std::chrono::steady_clock::now();
-    Deadline until = connect_deadline <= now ? now
-                                             : now + (connect_deadline - now) / static_cast<int64_t>(addrs->size() - i);
+    Deadline until =
+        connect_deadline <= now ? now : now + (connect_deadline - now) / static_cast<int64_t>(addrs->size() - i);
     auto fd = ConnectStart(HostPort{a, port});
     if (!fd.ok()) {
       last = Unavailable(fd.status().message());

@@ -96,9 +96,8 @@ using Steady = std::chrono::steady_clock;
 
 // `s` prefixed with the method and URL; for a call's timeout, the timeout too.
 Status Describe(const Status& s, const HttpRequest& req, bool call = true) {
-  std::string within = call && s.code() == Code::kTimeout
-                           ? " (call timeout " + std::to_string(req.timeout.count()) + " ms)"
-                           : "";
+  std::string within =
+      call && s.code() == Code::kTimeout ? " (call timeout " + std::to_string(req.timeout.count()) + " ms)" : "";
   return Status(s.code(), req.method + " " + req.url + ": " + s.message() + within);
 }
 
@@ -111,7 +110,7 @@ struct HttpClient::State {
   bool tls = false;
   std::string host;
   int port = 0;
-  std::string cacert, cert, key;                  // what tls_ctx was built from
+  std::string cacert, cert, key;                   // what tls_ctx was built from
   std::shared_ptr<const net::TlsContext> tls_ctx;  // kept across connections
   uint64_t connects = 0;
 
@@ -215,10 +214,13 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
     HttpResponse resp;
     net::HttpResponseParser parser(req.method == "HEAD");
     bool retry = false;
-    s = state_->Exchange(*wire, parser, [&](std::string_view b) {
-      resp.body.append(b);
-      return true;
-    }, deadline, reused, nullptr, Duration(0), &retry);
+    s = state_->Exchange(
+        *wire, parser,
+        [&](std::string_view b) {
+          resp.body.append(b);
+          return true;
+        },
+        deadline, reused, nullptr, Duration(0), &retry);
     if (retry && attempt == 0) continue;
     if (!s.ok()) return Describe(s, req);
     if (!parser.done()) return Describe(Unavailable(parser.error()), req);
@@ -240,8 +242,9 @@ Status HttpClient::Stream(const HttpRequest& req, const std::function<bool(const
     if (!s.ok()) return stop.load() ? Status::Ok() : Describe(s, req, false);
     net::HttpResponseParser parser(false, 64 * 1024, /*max_body=*/0);
     bool retry = false;
-    s = state_->Exchange(*wire, parser, [&](std::string_view b) { return on_data(b.data(), b.size()); }, deadline,
-                         reused, &stop, idle_timeout, &retry);
+    s = state_->Exchange(
+        *wire, parser, [&](std::string_view b) { return on_data(b.data(), b.size()); }, deadline, reused, &stop,
+        idle_timeout, &retry);
     state_->conn.reset();  // a stream's connection is never reused: its response may not have ended
     if (retry && attempt == 0 && !stop.load()) continue;
     if (stop.load() || parser.state() == net::HttpResponseParser::State::kStopped) return Status::Ok();

@@ -33,7 +33,7 @@ struct HttpRequest {
   std::string body;
   // Sent as given; "Content-Type: application/json" unless a Content-Type is given.
   std::map<std::string, std::string> headers;
-  Duration timeout = Duration(2000);  // the whole call
+  Duration timeout = Duration(2000);          // the whole call
   Duration connect_timeout = Duration(1000);  // resolution, connect and TLS handshake (within `timeout`)
   // TLS (etcd3.cacert/cert/key, restapi certificates). The server's certificate must chain to `cacert` (the
   // system's store when empty) and name the URL's host; `cert` and `key` (both or neither) are presented when the
@@ -71,9 +71,9 @@ namespace net {
 
 struct HttpUrl {
   bool tls = false;
-  std::string host;     // without brackets
-  int port = 0;         // 80 or 443 when the URL has none
-  std::string target;   // path and query, "/" when empty
+  std::string host;    // without brackets
+  int port = 0;        // 80 or 443 when the URL has none
+  std::string target;  // path and query, "/" when empty
 };
 // "http://host:port/path?query" (a fragment is dropped). kInvalidArgument, naming the URL, for anything else
 // (another scheme, credentials in the URL, a bad port).

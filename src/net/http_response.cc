@@ -213,7 +213,8 @@ bool HttpResponseParser::Frame() {
     return true;
   }
   if (const std::string* cl = header("content-length")) {
-    if (cl->empty() || cl->size() > 18 || !std::all_of(cl->begin(), cl->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (cl->empty() || cl->size() > 18 ||
+        !std::all_of(cl->begin(), cl->end(), [](char c) { return c >= '0' && c <= '9'; })) {
       Fail("malformed Content-Length " + Quote(*cl));
       return false;
     }
@@ -252,13 +253,9 @@ size_t HttpResponseParser::FeedBody(const char* data, size_t n, const BodySink& 
       if (Deliver(data, take, sink) && remaining_ == 0) state_ = State::kDone;
       return take;
     }
-    case Body::kUntilClose:
-      Deliver(data, n, sink);
-      return n;
-    case Body::kChunked:
-      return FeedChunked(data, n, sink);
-    case Body::kNone:
-      break;
+    case Body::kUntilClose: Deliver(data, n, sink); return n;
+    case Body::kChunked: return FeedChunked(data, n, sink);
+    case Body::kNone: break;
   }
   state_ = State::kDone;
   return 0;

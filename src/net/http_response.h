@@ -64,7 +64,7 @@ class HttpResponseParser {
   size_t max_head_, max_body_;
   State state_ = State::kHead;
   std::string error_;
-  std::string head_;  // the head so far (kHead), a partial chunk-size or trailer line (kChunked)
+  std::string head_;    // the head so far (kHead), a partial chunk-size or trailer line (kChunked)
   size_t scanned_ = 0;  // bytes of head_ already searched for the end of the head
   int status_ = 0;
   int minor_ = 1;

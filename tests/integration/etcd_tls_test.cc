@@ -27,17 +27,35 @@ class EtcdTlsTest : public ::testing::Test {
     std::string pu = "http://127.0.0.1:" + std::to_string((*ports)[1]);
     ProcessOptions o;
     o.run_as = Unprivileged();
-    auto pid = StartDetached({"etcd", "--name", "t", "--data-dir", d_ + "etcd", "--listen-client-urls", cu,
-                              "--advertise-client-urls", "https://localhost:" + std::to_string(port_),
-                              "--listen-peer-urls", pu, "--initial-advertise-peer-urls", pu, "--initial-cluster",
-                              "t=" + pu, "--cert-file", d_ + "server.crt", "--key-file", d_ + "server.key",
-                              "--trusted-ca-file", d_ + "ca.crt", "--client-cert-auth"},
+    auto pid = StartDetached({"etcd",
+                              "--name",
+                              "t",
+                              "--data-dir",
+                              d_ + "etcd",
+                              "--listen-client-urls",
+                              cu,
+                              "--advertise-client-urls",
+                              "https://localhost:" + std::to_string(port_),
+                              "--listen-peer-urls",
+                              pu,
+                              "--initial-advertise-peer-urls",
+                              pu,
+                              "--initial-cluster",
+                              "t=" + pu,
+                              "--cert-file",
+                              d_ + "server.crt",
+                              "--key-file",
+                              d_ + "server.key",
+                              "--trusted-ca-file",
+                              d_ + "ca.crt",
+                              "--client-cert-auth"},
                              d_ + "etcd.log", o);
     ASSERT_TRUE(pid.ok()) << pid.status().message();
     pid_ = *pid;
     etcd::Client c(Options(), log_);
     ASSERT_TRUE(WaitFor([&] { return c.Get("x").ok(); }, std::chrono::seconds(20)))
-        << c.Get("x").status().message() << "\n" << (ReadFile(d_ + "etcd.log").ok() ? *ReadFile(d_ + "etcd.log") : "");
+        << c.Get("x").status().message() << "\n"
+        << (ReadFile(d_ + "etcd.log").ok() ? *ReadFile(d_ + "etcd.log") : "");
   }
   void TearDown() override {
     if (pid_ <= 0) return;
@@ -62,16 +80,36 @@ class EtcdTlsTest : public ::testing::Test {
     return Status::Ok();
   }
   Status MakeCa(const std::string& name) {
-    PGW_RETURN_IF_ERROR(Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                                 "-nodes", "-days", "2", "-subj", "/CN=pgw-test-" + name, "-keyout",
-                                 d_ + name + ".key", "-out", d_ + name + ".crt"}));
+    PGW_RETURN_IF_ERROR(
+        Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                 "-subj", "/CN=pgw-test-" + name, "-keyout", d_ + name + ".key", "-out", d_ + name + ".crt"}));
     return Own(name);
   }
   Status MakeCert(const std::string& name, const std::string& cn, const std::string& san, const std::string& usage) {
-    PGW_RETURN_IF_ERROR(Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                                 "-nodes", "-days", "2", "-subj", "/CN=" + cn, "-addext", san, "-addext",
-                                 "basicConstraints=critical,CA:FALSE", "-addext", "extendedKeyUsage=" + usage, "-CA",
-                                 d_ + "ca.crt", "-CAkey", d_ + "ca.key", "-keyout", d_ + name + ".key", "-out",
+    PGW_RETURN_IF_ERROR(Openssl({"req",
+                                 "-x509",
+                                 "-newkey",
+                                 "ec",
+                                 "-pkeyopt",
+                                 "ec_paramgen_curve:prime256v1",
+                                 "-nodes",
+                                 "-days",
+                                 "2",
+                                 "-subj",
+                                 "/CN=" + cn,
+                                 "-addext",
+                                 san,
+                                 "-addext",
+                                 "basicConstraints=critical,CA:FALSE",
+                                 "-addext",
+                                 "extendedKeyUsage=" + usage,
+                                 "-CA",
+                                 d_ + "ca.crt",
+                                 "-CAkey",
+                                 d_ + "ca.key",
+                                 "-keyout",
+                                 d_ + name + ".key",
+                                 "-out",
                                  d_ + name + ".crt"}));
     return Own(name);
   }

@@ -128,7 +128,9 @@ std::string ReadRequest(int fd) {
   }
 }
 
-void Send(int fd, const std::string& s) { ASSERT_EQ(send(fd, s.data(), s.size(), MSG_NOSIGNAL), static_cast<ssize_t>(s.size())); }
+void Send(int fd, const std::string& s) {
+  ASSERT_EQ(send(fd, s.data(), s.size(), MSG_NOSIGNAL), static_cast<ssize_t>(s.size()));
+}
 
 HttpRequest Post(const std::string& url, const std::string& body, Duration timeout = Duration(2000)) {
   HttpRequest r;
@@ -259,14 +261,17 @@ TEST(HttpClientTest, StreamDeliversStopsAndTimesOut) {
   std::string got;
   std::chrono::steady_clock::time_point stop_set;
   std::thread stopper;
-  Status s = http.Stream(Post(server.Url(), "w"), [&](const char* d, size_t n) {
-    got.append(d, n);
-    if (got.find('\n') != std::string::npos && !stopper.joinable()) {
-      stop_set = std::chrono::steady_clock::now();
-      stopper = std::thread([&] { stop = true; });
-    }
-    return true;
-  }, stop, Duration(10000));
+  Status s = http.Stream(
+      Post(server.Url(), "w"),
+      [&](const char* d, size_t n) {
+        got.append(d, n);
+        if (got.find('\n') != std::string::npos && !stopper.joinable()) {
+          stop_set = std::chrono::steady_clock::now();
+          stopper = std::thread([&] { stop = true; });
+        }
+        return true;
+      },
+      stop, Duration(10000));
   auto returned = std::chrono::steady_clock::now();
   stopper.join();
   EXPECT_TRUE(s.ok()) << s.message();
@@ -275,7 +280,8 @@ TEST(HttpClientTest, StreamDeliversStopsAndTimesOut) {
 
   std::atomic<bool> never{false};
   auto start = std::chrono::steady_clock::now();
-  s = http.Stream(Post(server.Url(), "w"), [](const char*, size_t) { return true; }, never, Duration(400));
+  s = http.Stream(
+      Post(server.Url(), "w"), [](const char*, size_t) { return true; }, never, Duration(400));
   EXPECT_EQ(s.code(), Code::kTimeout) << s.message();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
   release = true;

@@ -19,13 +19,14 @@ struct Parsed {
   size_t used = 0;  // bytes consumed in all
   bool operator==(const Parsed& o) const {
     // Where an error is noticed (so how many bytes were used) may depend on how the input was split.
-    return state == o.state && status == o.status && body == o.body && error == o.error &&
-           keep_alive == o.keep_alive && (used == o.used || state == HttpResponseParser::State::kError);
+    return state == o.state && status == o.status && body == o.body && error == o.error && keep_alive == o.keep_alive &&
+           (used == o.used || state == HttpResponseParser::State::kError);
   }
 };
 
 // Feeds `parts` in order (stopping at the end of the response), then the end of the connection when `eof`.
-Parsed RunParts(const std::vector<std::string>& parts, bool eof = false, bool no_body = false, size_t max_body = 1 << 20) {
+Parsed RunParts(const std::vector<std::string>& parts, bool eof = false, bool no_body = false,
+                size_t max_body = 1 << 20) {
   HttpResponseParser p(no_body, 4096, max_body);
   Parsed out;
   for (const auto& part : parts) {
