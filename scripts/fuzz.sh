@@ -19,7 +19,7 @@ case "${1:-}" in
   *) seconds="$1" ;;
 esac
 targets=(${FUZZ_TARGETS:-fuzz_rest_request fuzz_etcd_codec fuzz_cluster_view fuzz_config fuzz_ctl_args fuzz_pgwire
-  fuzz_router_handshake})
+  fuzz_router_handshake fuzz_http_response})
 
 launcher=()
 if command -v ccache >/dev/null 2>&1; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi

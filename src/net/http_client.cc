@@ -1,172 +1,261 @@
 #include "net/http_client.h"
 
-#include <curl/curl.h>
+#include <algorithm>
+#include <charconv>
 
-#include <chrono>
-#include <mutex>
+#include "common/hostport.h"
+#include "net/client_conn.h"
+#include "net/http_response.h"
+#include "net/tls.h"
 
 namespace pgw {
+
+namespace net {
+
+Result<HttpUrl> ParseHttpUrl(const std::string& url) {
+  auto bad = [&](const std::string& why) { return InvalidArgument("URL '" + url + "': " + why); };
+  HttpUrl out;
+  size_t sep = url.find("://");
+  if (sep == std::string::npos) return bad("no scheme (http:// or https://)");
+  std::string scheme = url.substr(0, sep);
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (scheme == "https") {
+    out.tls = true;
+  } else if (scheme != "http") {
+    return bad("scheme '" + scheme + "' is not http or https");
+  }
+  size_t start = sep + 3;
+  size_t end = url.find_first_of("/?#", start);
+  std::string authority = url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  if (authority.find('@') != std::string::npos) return bad("credentials in the URL are not supported");
+  std::string port;
+  if (!authority.empty() && authority[0] == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string::npos) return bad("unclosed '[' in the host");
+    out.host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return bad("unexpected text after the IPv6 address");
+      port = authority.substr(close + 2);
+    }
+  } else {
+    size_t colon = authority.find(':');
+    out.host = authority.substr(0, colon);
+    if (colon != std::string::npos) port = authority.substr(colon + 1);
+  }
+  if (out.host.empty()) return bad("no host");
+  if (out.host.find_first_of(" \t\r\n") != std::string::npos) return bad("blank in the host");
+  out.port = out.tls ? 443 : 80;
+  if (!port.empty()) {
+    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), out.port);
+    if (ec != std::errc() || ptr != port.data() + port.size() || out.port < 1 || out.port > 65535) {
+      return bad("port '" + port + "' is not 1..65535");
+    }
+  }
+  if (end != std::string::npos && url[end] != '#') {
+    out.target = url.substr(end, url.find('#', end) - end);
+    if (out.target[0] == '?') out.target = "/" + out.target;
+  }
+  if (out.target.empty()) out.target = "/";
+  if (out.target.find_first_of(" \t\r\n") != std::string::npos) return bad("blank in the path");
+  return out;
+}
+
+Result<std::string> FormatHttpRequest(const HttpRequest& req, const HttpUrl& url) {
+  auto clean = [](const std::string& s) { return s.find_first_of("\r\n") == std::string::npos; };
+  if (req.method.empty() || req.method.find_first_of(" \t\r\n") != std::string::npos) {
+    return InvalidArgument("HTTP method '" + req.method + "' is not a token");
+  }
+  std::string out;
+  out.reserve(160 + req.body.size());
+  out.append(req.method).append(" ").append(url.target).append(" HTTP/1.1\r\nHost: ");
+  out.append(HostPort{url.host, url.port}.ToString()).append("\r\n");
+  bool has_type = false;
+  for (const auto& [k, v] : req.headers) {
+    if (k.empty() || !clean(k) || !clean(v) || k.find(':') != std::string::npos) {
+      return InvalidArgument("HTTP header '" + k + "' cannot be sent (empty, or holds ':', CR or LF)");
+    }
+    std::string lower = k;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (lower == "content-type") has_type = true;
+    if (lower == "content-length" || lower == "host" || lower == "transfer-encoding") continue;  // ours
+    out.append(k).append(": ").append(v).append("\r\n");
+  }
+  if (!has_type) out.append("Content-Type: application/json\r\n");
+  if (!req.body.empty() || (req.method != "GET" && req.method != "HEAD")) {
+    out.append("Content-Length: ").append(std::to_string(req.body.size())).append("\r\n");
+  }
+  out.append("\r\n").append(req.body);
+  return out;
+}
+
+}  // namespace net
+
 namespace {
 
-std::once_flag g_curl_init;  // curl_global_init must run once per process before any thread uses curl
+using Steady = std::chrono::steady_clock;
 
-size_t CollectBody(char* ptr, size_t size, size_t nmemb, void* userdata) {
-  auto* out = static_cast<std::string*>(userdata);
-  out->append(ptr, size * nmemb);
-  if (out->size() > (64u << 20)) return 0;  // refuse absurd bodies
-  return size * nmemb;
+// `s` prefixed with the method and URL; for a call's timeout, the timeout too.
+Status Describe(const Status& s, const HttpRequest& req, bool call = true) {
+  std::string within =
+      call && s.code() == Code::kTimeout ? " (call timeout " + std::to_string(req.timeout.count()) + " ms)" : "";
+  return Status(s.code(), req.method + " " + req.url + ": " + s.message() + within);
 }
-
-struct StreamCtx {
-  const std::function<bool(const char*, size_t)>* on_data;
-  const std::atomic<bool>* stop;
-  std::chrono::steady_clock::time_point last_byte;
-  Duration idle;
-  bool idle_expired = false;
-};
-
-size_t StreamBody(char* ptr, size_t size, size_t nmemb, void* userdata) {
-  auto* ctx = static_cast<StreamCtx*>(userdata);
-  ctx->last_byte = std::chrono::steady_clock::now();
-  if (!(*ctx->on_data)(ptr, size * nmemb)) return 0;
-  return size * nmemb;
-}
-
-int StreamProgress(void* userdata, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto* ctx = static_cast<StreamCtx*>(userdata);
-  if (ctx->stop->load()) return 1;
-  if (std::chrono::steady_clock::now() - ctx->last_byte > ctx->idle) {
-    ctx->idle_expired = true;
-    return 1;
-  }
-  return 0;
-}
-
-Status FromCurl(CURLcode rc, const HttpRequest& req) {
-  std::string what = req.method + " " + req.url + ": " + curl_easy_strerror(rc);
-  if (rc == CURLE_OPERATION_TIMEDOUT) return Timeout(what);
-  return Unavailable(what);
-}
-
-enum class Mode { kNone, kDo, kStream };
 
 }  // namespace
 
-// The easy handle and what is set on it. Invariant: when `mode` is not kNone, the handle carries the options of
-// (mode, method, connect_timeout, cacert, cert, key), the URL `url` (when not empty) and the header list `list`
-// built from `headers` (when not null).
+// The kept connection and what it was opened for. Invariant: `conn` (when set) is connected to (tls, host, port)
+// with `tls_ctx`, idle between calls, and the server has not said it would close it.
 struct HttpClient::State {
-  CURL* curl = nullptr;
-  Mode mode = Mode::kNone;
-  std::string method, cacert, cert, key;
-  Duration connect_timeout{-1};
-  std::string url;
-  std::map<std::string, std::string> headers;
-  curl_slist* list = nullptr;
-  uint64_t setups = 0;
+  std::unique_ptr<net::ClientConn> conn;
+  bool tls = false;
+  std::string host;
+  int port = 0;
+  std::string cacert, cert, key;                   // what tls_ctx was built from
+  std::shared_ptr<const net::TlsContext> tls_ctx;  // kept across connections
+  uint64_t connects = 0;
 
-  ~State() {
-    curl_slist_free_all(list);
-    if (curl != nullptr) curl_easy_cleanup(curl);
+  // A connection for `url` and `req`'s TLS files: the kept one when it still fits and looks usable, else a new
+  // one. `*reused` says which.
+  Status Connect(const net::HttpUrl& url, const HttpRequest& req, net::Deadline deadline, bool* reused) {
+    *reused = false;
+    if (url.tls && (!tls_ctx || req.cacert != cacert || req.cert != cert || req.key != key)) {
+      conn.reset();
+      auto ctx = net::TlsContext::Client(/*verify=*/true, req.cacert, req.cert, req.key);
+      if (!ctx.ok()) return ctx.status();
+      tls_ctx = *ctx;
+      cacert = req.cacert;
+      cert = req.cert;
+      key = req.key;
+    }
+    if (conn && url.tls == tls && url.host == host && url.port == port) {
+      if (conn->Reusable()) {
+        *reused = true;
+        return Status::Ok();
+      }
+    }
+    conn.reset();
+    net::Deadline connect_deadline = std::min(deadline, Steady::now() + req.connect_timeout);
+    auto c = net::ClientConn::Open(url.host, url.port, url.tls ? tls_ctx : nullptr, connect_deadline);
+    if (!c.ok()) return c.status();
+    ++connects;
+    conn = std::move(*c);
+    tls = url.tls;
+    host = url.host;
+    port = url.port;
+    return Status::Ok();
   }
 
-  // Brings the handle to `req` in `m`, touching only what differs from the previous request. A method other
-  // than GET or POST is set up afresh every time (its body options would otherwise outlive it).
-  void Prepare(const HttpRequest& req, Mode m) {
-    bool plain = req.method == "GET" || req.method == "POST";
-    if (m != mode || !plain || req.method != method || req.connect_timeout != connect_timeout || req.cacert != cacert ||
-        req.cert != cert || req.key != key) {
-      Setup(req, m);
+  // One exchange on a connection from Connect. Body bytes go to `sink`. On return, the connection is kept only
+  // when the response ended and allows it. `*retry` is set when the failure allows sending again on a new
+  // connection (a reused one closed before any byte of a response).
+  // A stream (`stop` set) has no overall deadline: `deadline` moves to `idle` after each byte received.
+  Status Exchange(const std::string& wire, net::HttpResponseParser& parser,
+                  const net::HttpResponseParser::BodySink& sink, net::Deadline deadline, bool reused,
+                  const std::atomic<bool>* stop, Duration idle, bool* retry) {
+    *retry = false;
+    std::string peer = conn->peer();
+    Status s = conn->WriteAll(wire.data(), wire.size(), deadline);
+    if (!s.ok()) {
+      *retry = reused && s.code() == Code::kUnavailable;
+      conn.reset();
+      return s;
     }
-    if (req.url != url) {
-      curl_easy_setopt(curl, CURLOPT_URL, req.url.c_str());
-      url = req.url;
+    char buf[16384];
+    bool any = false;
+    while (parser.state() == net::HttpResponseParser::State::kHead ||
+           parser.state() == net::HttpResponseParser::State::kBody) {
+      if (stop != nullptr && stop->load()) break;
+      // A stream wakes at least once a second to look at `stop`.
+      net::Deadline until = stop != nullptr ? std::min(deadline, Steady::now() + std::chrono::seconds(1)) : deadline;
+      auto n = conn->ReadSome(buf, sizeof buf, until);
+      if (!n.ok()) {
+        if (n.status().code() == Code::kTimeout && Steady::now() < deadline) continue;  // a stream's slice
+        *retry = reused && !any && n.status().code() == Code::kUnavailable;
+        conn.reset();
+        return n.status();
+      }
+      if (*n == 0) {
+        parser.Finish();
+        if (!parser.done()) *retry = reused && !any;
+        break;
+      }
+      any = true;
+      size_t used = parser.Feed(buf, *n, sink);
+      if (parser.done() && used < *n) {
+        conn.reset();  // bytes past the response: the connection is out of step
+        return Status::Ok();
+      }
+      if (stop != nullptr) deadline = Steady::now() + idle;
     }
-    if (req.method == "POST" || (!plain && !req.body.empty())) {
-      // Not copied by libcurl: req.body outlives the transfer, and each request sets it again.
-      curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req.body.c_str());
-      curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(req.body.size()));
+    if (!parser.done() || !parser.keep_alive()) conn.reset();
+    if (parser.state() == net::HttpResponseParser::State::kError) {
+      return Unavailable("the answer of " + peer + " is not a valid HTTP response: " + parser.error());
     }
-    if (list == nullptr || req.headers != headers) {
-      curl_slist_free_all(list);
-      list = curl_slist_append(nullptr, "Content-Type: application/json");
-      for (const auto& [k, v] : req.headers) list = curl_slist_append(list, (k + ": " + v).c_str());
-      curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-      headers = req.headers;
-    }
-  }
-
-  void Setup(const HttpRequest& req, Mode m) {
-    ++setups;
-    curl_easy_reset(curl);  // keeps the connection, the DNS cache and the TLS session cache
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(req.connect_timeout.count()));
-    curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(curl, CURLOPT_PROXY, "");  // never route etcd or peers through an environment proxy
-    if (req.method == "POST") {
-      curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    } else if (req.method != "GET") {
-      curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    }
-    if (!req.cacert.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, req.cacert.c_str());
-    if (!req.cert.empty()) curl_easy_setopt(curl, CURLOPT_SSLCERT, req.cert.c_str());
-    if (!req.key.empty()) curl_easy_setopt(curl, CURLOPT_SSLKEY, req.key.c_str());
-    if (m == Mode::kDo) {
-      curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, CollectBody);
-    } else {
-      curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, StreamBody);
-      curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-      curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, StreamProgress);
-    }
-    mode = m;
-    method = req.method;
-    connect_timeout = req.connect_timeout;
-    cacert = req.cacert;
-    cert = req.cert;
-    key = req.key;
-    url.clear();
-    curl_slist_free_all(list);  // the reset dropped it from the handle
-    list = nullptr;
+    return Status::Ok();
   }
 };
 
-HttpClient::HttpClient() : state_(std::make_unique<State>()) {
-  std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  state_->curl = curl_easy_init();
-}
+HttpClient::HttpClient() : state_(std::make_unique<State>()) {}
 
 HttpClient::~HttpClient() = default;
 
-uint64_t HttpClient::setups() const { return state_->setups; }
+uint64_t HttpClient::connects() const { return state_->connects; }
 
 Result<HttpResponse> HttpClient::Do(const HttpRequest& req) {
-  CURL* c = state_->curl;
-  if (c == nullptr) return Internal("curl_easy_init failed");
-  state_->Prepare(req, Mode::kDo);
-  HttpResponse resp;
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout.count()));
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp.body);
-  CURLcode rc = curl_easy_perform(c);
-  if (rc != CURLE_OK) return FromCurl(rc, req);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
-  return resp;
+  net::Deadline deadline = Steady::now() + req.timeout;
+  auto url = net::ParseHttpUrl(req.url);
+  if (!url.ok()) return url.status();
+  auto wire = net::FormatHttpRequest(req, *url);
+  if (!wire.ok()) return wire.status();
+  for (int attempt = 0;; ++attempt) {
+    bool reused = false;
+    Status s = state_->Connect(*url, req, deadline, &reused);
+    if (!s.ok()) return Describe(s, req);
+    HttpResponse resp;
+    net::HttpResponseParser parser(req.method == "HEAD");
+    bool retry = false;
+    s = state_->Exchange(
+        *wire, parser,
+        [&](std::string_view b) {
+          resp.body.append(b);
+          return true;
+        },
+        deadline, reused, nullptr, Duration(0), &retry);
+    if (retry && attempt == 0) continue;
+    if (!s.ok()) return Describe(s, req);
+    if (!parser.done()) return Describe(Unavailable(parser.error()), req);
+    resp.status = parser.status();
+    return resp;
+  }
 }
 
 Status HttpClient::Stream(const HttpRequest& req, const std::function<bool(const char*, size_t)>& on_data,
                           const std::atomic<bool>& stop, Duration idle_timeout) {
-  CURL* c = state_->curl;
-  if (c == nullptr) return Internal("curl_easy_init failed");
-  state_->Prepare(req, Mode::kStream);
-  StreamCtx ctx{&on_data, &stop, std::chrono::steady_clock::now(), idle_timeout};
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &ctx);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &ctx);
-  CURLcode rc = curl_easy_perform(c);
-  if (stop.load()) return Status::Ok();
-  if (ctx.idle_expired)
-    return Timeout("watch " + req.url + ": no data for " + std::to_string(idle_timeout.count()) + " ms");
-  if (rc == CURLE_WRITE_ERROR) return Status::Ok();  // on_data asked to stop
-  if (rc != CURLE_OK) return FromCurl(rc, req);
-  return Unavailable("watch " + req.url + ": server closed the stream");
+  auto url = net::ParseHttpUrl(req.url);
+  if (!url.ok()) return url.status();
+  auto wire = net::FormatHttpRequest(req, *url);
+  if (!wire.ok()) return wire.status();
+  for (int attempt = 0;; ++attempt) {
+    net::Deadline deadline = Steady::now() + idle_timeout;
+    bool reused = false;
+    Status s = state_->Connect(*url, req, deadline, &reused);
+    if (!s.ok()) return stop.load() ? Status::Ok() : Describe(s, req, false);
+    net::HttpResponseParser parser(false, 64 * 1024, /*max_body=*/0);
+    bool retry = false;
+    s = state_->Exchange(
+        *wire, parser, [&](std::string_view b) { return on_data(b.data(), b.size()); }, deadline, reused, &stop,
+        idle_timeout, &retry);
+    state_->conn.reset();  // a stream's connection is never reused: its response may not have ended
+    if (retry && attempt == 0 && !stop.load()) continue;
+    if (stop.load() || parser.state() == net::HttpResponseParser::State::kStopped) return Status::Ok();
+    if (!s.ok()) {
+      if (s.code() == Code::kTimeout) {
+        return Timeout("watch " + req.url + ": no data for " + std::to_string(idle_timeout.count()) + " ms");
+      }
+      return Describe(s, req, false);
+    }
+    return Unavailable("watch " + req.url + ": server closed the stream");
+  }
 }
 
 }  // namespace pgw
