@@ -3,7 +3,7 @@
 # (or sudo). Used by the README's commands and by .ci/run.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config git curl
-      libyaml-cpp-dev nlohmann-json3-dev libpq-dev libcurl4-openssl-dev libssl-dev openssl libgtest-dev libgmock-dev
+      libyaml-cpp-dev nlohmann-json3-dev libpq-dev libssl-dev openssl libgtest-dev libgmock-dev
       postgresql-15 postgresql-client-15 etcd-server etcd-client
       clang libclang-rt-14-dev  # libFuzzer + sanitizer runtimes for scripts/fuzz.sh
       clang-format clang-tidy  # scripts/lint.sh

@@ -1,6 +1,6 @@
 // The simulated agent's threads and fencing (sim_agent.h): PgHealth, the fencer, the failsafe hooks, GET /patroni
 // and POST /failsafe of peers, and the executor's Io. Keep in step with agent.cc, agent_failsafe.cc, fencer.cc,
-// pg_health.cc, peers.cc and agent_http.cc.
+// pg_health.cc, peers.cc, agent_control.cc and api_handlers.cc.
 #include <algorithm>
 
 #include "agent/fencer.h"
@@ -26,7 +26,7 @@ bool SimAgent::RenewGate() {
 }
 
 bool SimAgent::AcceptFailsafe(const std::string& sender) {
-  // agent_http.cc POST /failsafe with api::CheckFailsafeSender: only members listed in the failsafe key (or, with
+  // api_handlers.cc POST /failsafe with api::CheckFailsafeSender: only members listed in the failsafe key (or, with
   // no such key, members of the cluster) may vote.
   std::optional<FailsafeTopology> key = failsafe_.Members();
   auto v = dcs_.Cluster();
