@@ -368,30 +368,9 @@ void Agent::Cycle() {
 }
 
 void Agent::TouchMember(const LocalView& local) {
-  MemberData m;
+  MemberData m = MemberKeyData(local, pg_state_, standby_leader_, cfg_->tags.published, dyn_.pause, sync_note_);
   m.conn_url = ConnUrl(cfg_->postgresql.connect_address);
   m.api_url = ApiUrl(cfg_->restapi.connect_address, cfg_->restapi.Tls());
-  m.state = pg_state_.name();
-  NodeState ns;
-  ns.local = local;
-  ns.pg_state = pg_state_.state();
-  ns.standby_leader = standby_leader_;
-  m.role = RoleName(RoleOf(ns));
-  m.version = kPatroniCompatVersion;
-  if (local.query_ok) m.xlog_location = local.wal_position;
-  if (local.timeline) m.timeline = local.timeline;
-  if (local.query_ok && local.in_recovery) {
-    m.replication_state = local.replication_state;
-    // As Patroni 4.1: what a read on this standby sees (replay) apart from what it holds (receive); the router
-    // measures read lag from replay_lsn.
-    if (local.replayed_location > 0) m.replay_lsn = local.replayed_location;
-    if (local.received_location > 0) m.receive_lsn = local.received_location;
-  }
-  m.tags = cfg_->tags.published;
-  m.pending_restart = local.query_ok && local.pending_restart;
-  m.pause = dyn_.pause;
-  m.synchronous = sync_note_;
-  m.client_gate_closed = local.gated;
   if (double sched = scheduled_restart_.load(); sched > 0)
     m.scheduled_restart = Json{{"schedule", IsoTimestamp(sched)}};
   std::string json = EncodeMember(m);

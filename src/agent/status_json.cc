@@ -57,4 +57,31 @@ nlohmann::json StatusJson(const Config& cfg, const NodeState& s) {
   return j;
 }
 
+MemberData MemberKeyData(const LocalView& local, const ha::PgStateMachine& pg_state, bool standby_leader,
+                         const nlohmann::json& tags, bool pause, const std::string& sync_note) {
+  MemberData m;
+  m.state = pg_state.name();
+  NodeState ns;
+  ns.local = local;
+  ns.pg_state = pg_state.state();
+  ns.standby_leader = standby_leader;
+  m.role = RoleName(RoleOf(ns));
+  m.version = kPatroniCompatVersion;
+  if (local.query_ok) m.xlog_location = local.wal_position;
+  if (local.timeline) m.timeline = local.timeline;
+  if (local.query_ok && local.in_recovery) {
+    m.replication_state = local.replication_state;
+    // As Patroni 4.1: what a read on this standby sees (replay) apart from what it holds (receive); the router
+    // measures read lag from replay_lsn.
+    if (local.replayed_location > 0) m.replay_lsn = local.replayed_location;
+    if (local.received_location > 0) m.receive_lsn = local.received_location;
+  }
+  m.tags = tags;
+  m.pending_restart = local.query_ok && local.pending_restart;
+  m.pause = pause;
+  m.synchronous = sync_note;
+  m.client_gate_closed = local.gated;
+  return m;
+}
+
 }  // namespace pgw

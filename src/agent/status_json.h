@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
+#include "dcs/keys.h"
 #include "ha/pg_state.h"
 #include "pg/controller.h"
 
@@ -38,5 +39,10 @@ enum class MemberRole { kUninitialized, kPrimary, kReplica, kStandbyLeader };
 const char* RoleName(MemberRole r);
 MemberRole RoleOf(const NodeState& s);
 nlohmann::json StatusJson(const Config& cfg, const NodeState& s);
+
+// The member key's fields that follow from the node's state, as Agent::TouchMember publishes them (the simulator
+// publishes the same): all but the two addresses and a scheduled restart, which the caller sets.
+MemberData MemberKeyData(const LocalView& local, const ha::PgStateMachine& pg_state, bool standby_leader,
+                         const nlohmann::json& tags, bool pause, const std::string& sync_note);
 
 }  // namespace pgw

@@ -277,27 +277,11 @@ void SimAgent::Fatal() {
 }
 
 void SimAgent::TouchMember(const LocalView& local) {
-  // Agent::TouchMember
-  MemberData m;
+  // Agent::TouchMember (no standby clusters in the model)
+  MemberData m =
+      MemberKeyData(local, pg_state_, /*standby_leader=*/false, n_.cfg->tags.published, dyn_.pause, sync_note_);
   m.conn_url = ConnUrl(n_.pg_address());
   m.api_url = ApiUrl(n_.api_address());
-  m.state = pg_state_.name();
-  NodeState ns;
-  ns.local = local;
-  ns.pg_state = pg_state_.state();
-  m.role = RoleName(RoleOf(ns));
-  m.version = kPatroniCompatVersion;
-  if (local.query_ok) m.xlog_location = local.wal_position;
-  if (local.timeline) m.timeline = local.timeline;
-  if (local.query_ok && local.in_recovery) {
-    m.replication_state = local.replication_state;
-    if (local.replayed_location > 0) m.replay_lsn = local.replayed_location;
-    if (local.received_location > 0) m.receive_lsn = local.received_location;
-  }
-  m.tags = n_.cfg->tags.published;
-  m.pause = dyn_.pause;
-  m.synchronous = sync_note_;
-  m.client_gate_closed = local.gated;
   std::string json = EncodeMember(m);
   int64_t lease = dcs_.LeaseId();
   if (json == last_member_json_ && lease == last_member_lease_ && lease != 0) return;
