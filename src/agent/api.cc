@@ -1,12 +1,8 @@
 #include "agent/api.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cmath>
 #include <sstream>
-
-#include "common/base64.h"
 
 namespace pgw::api {
 
@@ -433,51 +429,6 @@ bool LoopAlive(const LoopClock& l) {
   if (l.paused || !l.last_cycle_end) return true;
   int64_t ttl_ms = l.ttl_s * 1000 * (l.primary ? 1 : 2);
   return (l.now - *l.last_cycle_end).count() <= l.loop_wait_s * 1000 + ttl_ms;
-}
-
-bool IpAllowed(const std::string& ip, const std::string& entry) {
-  auto slash = entry.find('/');
-  std::string net = entry.substr(0, slash);
-  if (slash == std::string::npos) return ip == net || (net == "localhost" && (ip == "127.0.0.1" || ip == "::1"));
-  in_addr a{}, n{};
-  if (inet_pton(AF_INET, ip.c_str(), &a) != 1 || inet_pton(AF_INET, net.c_str(), &n) != 1) return false;
-  int bits = std::atoi(entry.c_str() + slash + 1);
-  if (bits < 0 || bits > 32) return false;
-  uint32_t mask = bits == 0 ? 0 : htonl(0xFFFFFFFFu << (32 - bits));
-  return (a.s_addr & mask) == (n.s_addr & mask);
-}
-
-std::optional<HttpServerResponse> CheckAccess(const Config& cfg, const HttpServerRequest& req,
-                                              const ClusterView* cluster) {
-  const auto& r = cfg.restapi;
-  if (!r.allowlist.empty() || r.allowlist_include_members) {
-    bool ok = std::any_of(r.allowlist.begin(), r.allowlist.end(),
-                          [&](const std::string& e) { return IpAllowed(req.peer, e); });
-    if (!ok && r.allowlist_include_members && cluster) {
-      for (const auto& [name, m] : cluster->members) {
-        auto scheme = m.api_url.find("://");
-        std::string host = scheme == std::string::npos ? "" : m.api_url.substr(scheme + 3);
-        host = host.substr(0, host.find_first_of(":/"));
-        if (!host.empty() && IpAllowed(req.peer, host)) ok = true;
-      }
-    }
-    if (!ok) return Text(403, "Access is denied");
-  }
-  if (r.verify_client != "none" && !req.client_cert) return Text(403, "client certificate required");
-  if (r.username.empty() && r.password.empty()) return std::nullopt;
-  auto it = req.headers.find("authorization");
-  auto unauthorized = [](const char* why) {
-    HttpServerResponse resp = Text(401, why);
-    resp.headers.push_back("WWW-Authenticate: Basic realm=\"Patroni\"");
-    return resp;
-  };
-  if (it == req.headers.end()) return unauthorized("no auth header received");
-  const std::string& v = it->second;
-  if (v.rfind("Basic ", 0) != 0) return unauthorized("not authenticated");
-  auto decoded = Base64Decode(v.substr(6));
-  std::string creds = decoded.ok() ? *decoded : "";
-  if (creds != cfg.restapi.username + ":" + cfg.restapi.password) return unauthorized("not authenticated");
-  return std::nullopt;
 }
 
 }  // namespace pgw::api

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,9 +69,14 @@ std::string MetricsText(const Config& cfg, const NodeState& s, const ClusterView
 // Access control for unsafe methods (POST/PUT/PATCH/DELETE), in Patroni's order: restapi.allowlist (plus the
 // members' API hosts with allowlist_include_members) -> 403, client certificate when verify_client is set -> 403,
 // restapi.authentication (Basic) -> 401. Returns the response to send when refused.
+// Allowlist entries without a '/' and the members' API hosts may be host names, as in Patroni: they match the
+// addresses `lookup` gives for them (none when it is null; agent/api_handlers.cc passes a net::HostAddressCache).
+using AddressLookup = std::function<std::vector<std::string>(const std::string& host)>;
 std::optional<HttpServerResponse> CheckAccess(const Config& cfg, const HttpServerRequest& req,
-                                              const ClusterView* cluster = nullptr);
-// Whether `ip` matches an allowlist entry: an address, or a CIDR (IPv4 a.b.c.d/n; IPv6 exact only).
+                                              const ClusterView* cluster = nullptr,
+                                              const AddressLookup& lookup = nullptr);
+// Whether the peer address `ip` matches an allowlist entry: an IPv4 or IPv6 address or network (a.b.c.d/n,
+// x:y::/n), compared as addresses (an IPv4-mapped peer ::ffff:a.b.c.d matches IPv4 entries), or "localhost".
 bool IpAllowed(const std::string& ip, const std::string& entry);
 
 // POST /failsafe: only a member of this cluster may vouch for itself as the running primary (a replica that accepts

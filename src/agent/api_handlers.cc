@@ -48,7 +48,8 @@ HttpServerResponse ApiHandlers::Handle(const HttpServerRequest& req) {
   if (req.method != "POST" && req.method != "PUT" && req.method != "PATCH" && req.method != "DELETE") {
     return api::Text(501, "Unsupported method (" + req.method + ")");
   }
-  if (auto refused = api::CheckAccess(cfg, req, cv)) return *refused;
+  auto lookup = [this](const std::string& host) { return hosts_.Lookup(host); };
+  if (auto refused = api::CheckAccess(cfg, req, cv, lookup)) return *refused;
 
   if (req.method == "POST" && route == "/failsafe") {
     if (!snap.failsafe_enabled) return api::Text(502, "Failsafe mode is not enabled");

@@ -13,13 +13,15 @@
 #include "agent/control.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "net/host_cache.h"
 #include "net/http_server.h"
 
 namespace pgw {
 
 class ApiHandlers {
  public:
-  ApiHandlers(AgentControl& control, const Clock& clock, Logger& log) : control_(control), clock_(clock), log_(log) {}
+  ApiHandlers(AgentControl& control, const Clock& clock, Logger& log)
+      : control_(control), clock_(clock), log_(log), hosts_(clock) {}
 
   // Server thread.
   HttpServerResponse Handle(const HttpServerRequest& req);
@@ -42,6 +44,8 @@ class ApiHandlers {
   AgentControl& control_;
   const Clock& clock_;
   Logger& log_;
+  // Addresses of host names in restapi.allowlist and in the members' api_url (allowlist_include_members).
+  net::HostAddressCache hosts_;
 
   std::mutex cache_mu_;  // guards cache_
   // The status JSON as last rendered: a load balancer's checks between two publications of the state get the same

@@ -93,9 +93,9 @@ bool PostFailsafe(const std::optional<FailsafeTopology>& failsafe, const std::st
   for (const auto& [name, url] : *failsafe) {
     if (name == self) continue;
     if (url.empty()) return false;  // an api_url that was not a string: that member cannot be asked
-    std::string base = url;
-    auto slash = base.find('/', base.find("://") == std::string::npos ? 0 : base.find("://") + 3);
-    if (slash != std::string::npos) base = base.substr(0, slash);
+    auto parsed = net::ParseHttpUrl(url);
+    if (!parsed.ok()) return false;  // nor one that is no http(s) URL
+    std::string base = net::Origin(*parsed);
     futures.push_back(std::async(std::launch::async, [base, body, timeout, tls] {
       HttpClient http;
       HttpRequest req = PeerRequest(base + "/failsafe", timeout, tls);

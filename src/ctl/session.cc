@@ -27,9 +27,9 @@ Result<ClusterView> Session::Cluster() {
 Result<HttpResponse> Session::Api(const Member& m, const std::string& method, const std::string& path, const Json& body,
                                   Duration timeout) {
   if (m.api_url.empty()) return Unavailable("member " + m.name + " publishes no api_url");
-  std::string base = m.api_url;
-  auto slash = base.find('/', base.find("://") + 3);
-  if (slash != std::string::npos) base = base.substr(0, slash);
+  auto url = net::ParseHttpUrl(m.api_url);
+  if (!url.ok()) return url.status().Context("member " + m.name + "'s api_url");
+  std::string base = net::Origin(*url);
   HttpRequest req;
   req.method = method;
   req.url = base + path;

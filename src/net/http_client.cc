@@ -60,6 +60,10 @@ Result<HttpUrl> ParseHttpUrl(const std::string& url) {
   return out;
 }
 
+std::string Origin(const HttpUrl& url) {
+  return std::string(url.tls ? "https://" : "http://") + HostPort{url.host, url.port}.ToString();
+}
+
 Result<std::string> FormatHttpRequest(const HttpRequest& req, const HttpUrl& url) {
   auto clean = [](const std::string& s) { return s.find_first_of("\r\n") == std::string::npos; };
   if (req.method.empty() || req.method.find_first_of(" \t\r\n") != std::string::npos) {

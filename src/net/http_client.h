@@ -78,6 +78,8 @@ struct HttpUrl {
 // "http://host:port/path?query" (a fragment is dropped). kInvalidArgument, naming the URL, for anything else
 // (another scheme, credentials in the URL, a bad port).
 Result<HttpUrl> ParseHttpUrl(const std::string& url);
+// "http://host:port" or "https://host:port" (IPv6 hosts in brackets): where paths of the same server go.
+std::string Origin(const HttpUrl& url);
 
 // The bytes of a request: request line, Host, Content-Type (unless given), Content-Length (unless a GET or HEAD
 // without a body), the caller's headers, then the body. Header names and values must not hold CR or LF

@@ -1,11 +1,14 @@
 // REST API logic and pgwardenctl formatting, on hand-built cluster views.
+#include <mutex>
 #include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
 
 #include "agent/api.h"
+#include "common/wait.h"
 #include "ctl/ctl.h"
+#include "net/host_cache.h"
 #include "test_util.h"
 
 namespace pgw {
@@ -401,6 +404,96 @@ TEST(AccessTest, AllowlistAddressesAndCidrs) {
   EXPECT_TRUE(api::IpAllowed("8.8.8.8", "0.0.0.0/0"));
   EXPECT_FALSE(api::IpAllowed("10.1.2.3", "10.0.0.0/99"));
   EXPECT_FALSE(api::IpAllowed("not-an-ip", "10.0.0.0/8"));
+}
+
+TEST(AccessTest, AllowlistMatchesIpv6NetworksAndIpv4MappedPeers) {
+  EXPECT_TRUE(api::IpAllowed("fd12::1", "fd00::/8"));
+  EXPECT_FALSE(api::IpAllowed("fe80::1", "fd00::/8"));
+  EXPECT_TRUE(api::IpAllowed("::1", "0:0::1")) << "addresses compare as addresses, not as text";
+  EXPECT_TRUE(api::IpAllowed("2001:db8::7", "2001:db8::/64"));
+  EXPECT_FALSE(api::IpAllowed("2001:db8:0:1::7", "2001:db8::/64"));
+  EXPECT_FALSE(api::IpAllowed("fd12::1", "fd00::/129"));
+  // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; Patroni's allowlist of IPv4 networks still applies.
+  EXPECT_TRUE(api::IpAllowed("::ffff:10.1.2.3", "10.0.0.0/8"));
+  EXPECT_TRUE(api::IpAllowed("::ffff:10.1.2.3", "10.1.2.3"));
+  EXPECT_FALSE(api::IpAllowed("10.1.2.3", "fd00::/8"));
+}
+
+TEST(AccessTest, AllowlistResolvesHostNamesOfEntriesAndMembers) {
+  auto r = testing::Load(testing::Replace(testing::kGoodConfig, "restapi:\n",
+                                          "restapi:\n  allowlist: [host1]\n  allowlist_include_members: true\n"));
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0];
+  std::vector<std::string> asked;
+  api::AddressLookup lookup = [&](const std::string& host) {
+    asked.push_back(host);
+    if (host == "host1") return std::vector<std::string>{"192.168.0.5"};
+    if (host == "node2") return std::vector<std::string>{"10.0.0.7", "fd00::7"};
+    return std::vector<std::string>{};
+  };
+  HttpServerRequest req;
+  req.method = "POST";
+  req.peer = "192.168.0.5";
+  EXPECT_FALSE(api::CheckAccess(*r.config, req, nullptr, lookup).has_value()) << "host1 resolves to the peer";
+  ClusterView c;
+  Member m;
+  m.name = "pg2";
+  m.api_url = "http://node2:8008/patroni";
+  c.members["pg2"] = m;
+  Member v6;
+  v6.name = "pg3";
+  v6.api_url = "https://[fd00::9]:8008/patroni";
+  c.members["pg3"] = v6;
+  req.peer = "fd00::7";
+  EXPECT_FALSE(api::CheckAccess(*r.config, req, &c, lookup).has_value()) << "a member's API host name resolves to it";
+  req.peer = "fd00::9";
+  EXPECT_FALSE(api::CheckAccess(*r.config, req, &c, lookup).has_value()) << "a member's bracketed IPv6 API host";
+  EXPECT_EQ(std::count(asked.begin(), asked.end(), "fd00::9"), 0) << "literal addresses are not looked up";
+  req.peer = "10.0.0.8";
+  auto refused = api::CheckAccess(*r.config, req, &c, lookup);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 403);
+}
+
+TEST(AccessTest, HostAddressCacheResolvesOnceAndRefreshesInTheBackground) {
+  ManualClock clock;
+  std::mutex mu;
+  int calls = 0;
+  std::string answer = "10.0.0.1";
+  net::HostAddressCache cache(clock, [&](const std::string&) -> Result<std::vector<std::string>> {
+    std::lock_guard<std::mutex> l(mu);
+    ++calls;
+    if (answer.empty()) return Unavailable("no such host");
+    return std::vector<std::string>{answer};
+  });
+  EXPECT_EQ(cache.Lookup("db1"), std::vector<std::string>{"10.0.0.1"});
+  EXPECT_EQ(cache.Lookup("db1"), std::vector<std::string>{"10.0.0.1"});
+  EXPECT_EQ(calls, 1) << "a fresh answer is reused";
+  {
+    std::lock_guard<std::mutex> l(mu);
+    answer = "10.0.0.2";
+  }
+  clock.Advance(net::HostAddressCache::kFresh + Duration(1));
+  // Stale: the old answer now, a new lookup behind it.
+  EXPECT_EQ(cache.Lookup("db1"), std::vector<std::string>{"10.0.0.1"});
+  ASSERT_TRUE(WaitFor([&] { return cache.Lookup("db1") == std::vector<std::string>{"10.0.0.2"}; }, Duration(5000)));
+  {
+    std::lock_guard<std::mutex> l(mu);
+    answer.clear();
+  }
+  EXPECT_TRUE(cache.Lookup("nowhere").empty()) << "a name that does not resolve matches nothing";
+  int before = calls;
+  EXPECT_TRUE(cache.Lookup("nowhere").empty());
+  EXPECT_EQ(calls, before) << "a failed lookup is remembered for a while too";
+}
+
+TEST(AccessTest, HostAddressCacheUsesTheSystemResolverByDefault) {
+  ManualClock clock;
+  net::HostAddressCache cache(clock);
+  auto addrs = cache.Lookup("localhost");
+  EXPECT_TRUE(std::find(addrs.begin(), addrs.end(), "127.0.0.1") != addrs.end() ||
+              std::find(addrs.begin(), addrs.end(), "::1") != addrs.end());
+  EXPECT_EQ(cache.Lookup("10.2.3.4"), std::vector<std::string>{"10.2.3.4"});
+  EXPECT_TRUE(cache.Lookup("no-such-host.invalid").empty());
 }
 
 TEST(AccessTest, AllowlistThenClientCertificateThenPassword) {
