@@ -160,6 +160,8 @@ struct Config {
   // `ctl`: how a client (pgwardenctl, patronictl) calls the agents' REST API over https. The agent does not use it.
   struct Ctl {
     std::string cacert, certfile, keyfile;
+    std::string username, password;  // ctl.authentication: pgwardenctl's REST credentials (else restapi's)
+    bool insecure = false;           // do not check the agents' certificates
   } ctl;
 
   struct Bootstrap {

@@ -339,17 +339,24 @@ std::vector<KeyRow> BuildTable() {
       Ign("restapi.thread_pool_size").Env(),
       Ign("restapi.server_tokens").Env(),
       // `ctl`: how a client calls the agents' REST API; the agent does not use it.
-      B("ctl", K::kMap).Diff(C::kLive, [](auto& c) { return std::tie(c.ctl.cacert, c.ctl.certfile, c.ctl.keyfile); }),
+      B("ctl", K::kMap)
+          .Diff(C::kLive,
+                [](auto& c) {
+                  return std::tie(c.ctl.cacert, c.ctl.certfile, c.ctl.keyfile, c.ctl.username, c.ctl.password,
+                                  c.ctl.insecure);
+                }),
       B("ctl.cacert", K::kStr).Env().Bind([](auto& c) { return std::tie(c.ctl.cacert); }),
       B("ctl.certfile", K::kStr).Env().Bind([](auto& c) { return std::tie(c.ctl.certfile); }),
       B("ctl.keyfile", K::kStr).Env().Bind([](auto& c) { return std::tie(c.ctl.keyfile); }),
       Ign("ctl.keyfile_password").Env(),
-      Ign("ctl.insecure").Env(),
-      B("ctl.authentication", K::kMap, kIgnored)
-          .Note("accepted for Patroni compatibility, without effect: pgwardenctl calls the agents with "
-                "restapi.authentication (patronictl prefers ctl.authentication)"),
-      B("ctl.authentication.username", K::kStr, kIgnored).Env("PATRONI_CTL_USERNAME"),
-      B("ctl.authentication.password", K::kStr, kIgnored).Env("PATRONI_CTL_PASSWORD"),
+      B("ctl.insecure", K::kBool).Env().Bind([](auto& c) { return std::tie(c.ctl.insecure); }),
+      B("ctl.authentication", K::kMap),
+      B("ctl.authentication.username", K::kStr).Env("PATRONI_CTL_USERNAME").Bind([](auto& c) {
+        return std::tie(c.ctl.username);
+      }),
+      B("ctl.authentication.password", K::kStr).Env("PATRONI_CTL_PASSWORD").Bind([](auto& c) {
+        return std::tie(c.ctl.password);
+      }),
       B("watchdog", K::kMap).Check(CheckWatchdog),
       B("watchdog.mode", K::kStr)
           .Field(

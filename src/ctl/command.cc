@@ -38,7 +38,8 @@ const std::vector<Command>& Commands() {
 
 std::string Usage() {
   std::string u =
-      "usage: pgwardenctl [-c patroni.yml | --dcs-url URL] COMMAND [CLUSTER] [options]\n"
+      "usage: pgwardenctl [-c patroni.yml | --dcs-url URL] [-k] COMMAND [CLUSTER] [options]\n"
+      "  -k, --insecure  do not check the agents' REST certificates (as ctl.insecure)\n"
       "commands (as patronictl):\n";
   for (const Command& c : Commands()) {
     if (*c.usage) u += std::string("  ") + c.usage + "\n";

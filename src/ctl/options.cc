@@ -44,6 +44,8 @@ Result<Options> ParseOptions(const std::vector<std::string>& args) {
       o.pending = true;
     else if (a == "-v" || a == "--verbose")
       o.verbose = true;
+    else if (a == "-k" || a == "--insecure")
+      o.insecure = true;
     else if (a == "--leader" || a == "--primary" || a == "--master")
       s = take(&o.leader);
     else if (a == "--candidate")

@@ -15,7 +15,8 @@ struct Options {
   bool force = false;
   bool wait = false;
   bool pending = false;
-  bool verbose = false;  // -v: history adds pgwarden's record of every leader change
+  bool verbose = false;   // -v: history adds pgwarden's record of every leader change
+  bool insecure = false;  // -k: do not check the agents' TLS certificates (patronictl's --insecure)
   std::string leader, candidate, scheduled, role, member;
   std::vector<std::string> sets, pgs;   // edit-config --set, --pg
   std::vector<std::string> check;       // check's own options, each followed by its value if it takes one (check.h)

@@ -61,6 +61,7 @@ Result<Config> LoadTarget(const Options& o, const std::map<std::string, std::str
     if (!hp.ok()) return hp.status().Context("--dcs-url");
     c.etcd3.hosts = {*hp};
   }
+  if (o.insecure) c.ctl.insecure = true;
   if (c.etcd3.hosts.empty()) {
     return InvalidArgument("no etcd to talk to: give -c patroni.yml (with etcd3.hosts) or --dcs-url");
   }
@@ -69,11 +70,16 @@ Result<Config> LoadTarget(const Options& o, const std::map<std::string, std::str
 
 ApiAccess ApiAccessOf(const Config& c) {
   ApiAccess a;
-  a.user = c.restapi.username;
-  a.password = c.restapi.password;
-  a.cacert = c.ctl.cacert.empty() ? c.restapi.cafile : c.ctl.cacert;
-  a.cert = c.ctl.certfile;
-  a.key = c.ctl.keyfile;
+  bool ctl_auth = !c.ctl.username.empty() || !c.ctl.password.empty();
+  a.user = ctl_auth ? c.ctl.username : c.restapi.username;
+  a.password = ctl_auth ? c.ctl.password : c.restapi.password;
+  auto either = [](const std::string& ctl, const std::string& restapi) { return ctl.empty() ? restapi : ctl; };
+  a.cacert = either(c.ctl.cacert, c.restapi.cafile);
+  a.cert = either(c.ctl.certfile, c.restapi.certfile);
+  // A key goes with its certificate: restapi.keyfile only with restapi.certfile (it may hold both, keyfile empty).
+  a.key = c.ctl.certfile.empty() ? c.restapi.keyfile : c.ctl.keyfile;
+  if (!a.cert.empty() && a.key.empty()) a.key = a.cert;  // one PEM file with the certificate and its key
+  a.insecure = c.ctl.insecure;
   return a;
 }
 

@@ -19,11 +19,13 @@ namespace pgw::ctl {
 // client, or names no etcd endpoint.
 Result<Config> LoadTarget(const Options& o, const std::map<std::string, std::string>& env);
 
-// The credentials and TLS files for calls to the agents' REST API: restapi.authentication; ctl.cacert, else
-// restapi.cafile; ctl.certfile and ctl.keyfile.
+// The credentials and TLS files for calls to the agents' REST API, as patronictl takes them: ctl.authentication,
+// else restapi.authentication; ctl.cacert, else restapi.cafile; ctl.certfile and ctl.keyfile, else restapi's
+// certfile and keyfile; ctl.insecure (or -k/--insecure): the agents' certificates are not checked.
 struct ApiAccess {
   std::string user, password;
   std::string cacert, cert, key;
+  bool insecure = false;
 };
 ApiAccess ApiAccessOf(const Config& c);
 

@@ -39,6 +39,8 @@ struct HttpRequest {
   // system's store when empty) and name the URL's host; `cert` and `key` (both or neither) are presented when the
   // server asks for a client certificate.
   std::string cacert, cert, key;
+  // false: the server's certificate is not checked at all (patronictl's --insecure / ctl.insecure).
+  bool verify = true;
 };
 
 class HttpClient {

@@ -142,8 +142,6 @@ TEST(ConfigTableTest, VariablesOfIgnoredKeysAreWarnedAbout) {
   const std::map<std::string, std::string> kWarned = {
       {"PATRONI_THREAD_POOL_SIZE", "thread_pool_size"},
       {"PATRONI_THREAD_STACK_SIZE", "thread_stack_size"},
-      {"PATRONI_CTL_USERNAME", "ctl.authentication"},
-      {"PATRONI_CTL_PASSWORD", "ctl.authentication"},
       {"PATRONI_CITUS_GROUP", "citus"},
       {"PATRONI_CITUS_DATABASE", "citus"},
       {"PATRONI_ETCD3_USE_PROXIES", "etcd3.use_proxies"},

@@ -189,11 +189,12 @@ TEST(ConfigTest, OtherDcsIsRejectedClearly) {
 }
 
 TEST(ConfigTest, PatroniKeysPgwardenIgnoresAreWarnings) {
-  auto r = Load(std::string(kGoodConfig) + "ctl:\n  insecure: true\n");
+  auto r = Load(std::string(kGoodConfig) + "ctl:\n  insecure: true\n  keyfile_password: secret\n");
   ASSERT_TRUE(r.errors.empty()) << Errors(r);
-  ASSERT_FALSE(r.warnings.empty());
-  // ctl.cacert/certfile/keyfile are read (by pgwardenctl); ctl.insecure is not.
-  EXPECT_NE(r.warnings.front().find("ctl.insecure:"), std::string::npos);
+  ASSERT_EQ(r.warnings.size(), 1u) << r.warnings.front();
+  // ctl.cacert/certfile/keyfile/insecure/authentication are read (by pgwardenctl); ctl.keyfile_password is not.
+  EXPECT_NE(r.warnings.front().find("ctl.keyfile_password:"), std::string::npos);
+  EXPECT_TRUE(r.config->ctl.insecure);
 }
 
 TEST(ConfigTest, InvalidYamlIsAnErrorNotACrash) {

@@ -136,6 +136,38 @@ TEST(CtlTargetTest, PatroniEtcd3ProxyVariableNamesTheEndpoint) {
   EXPECT_EQ(t->etcd3.protocol, "https");
 }
 
+// patronictl's order: ctl.authentication before restapi.authentication, ctl's TLS files before restapi's, and
+// ctl.insecure or -k to skip the certificate check. Each was ignored before (restapi's always won, or nothing).
+TEST(CtlTargetTest, CtlSectionComesBeforeRestapiAsInPatronictl) {
+  TempYaml f(
+      "scope: demo\netcd3: {hosts: ['127.0.0.1:2379']}\n"
+      "restapi: {authentication: {username: u, password: p}, certfile: /etc/rest.pem, keyfile: /etc/rest.key}\n"
+      "ctl: {authentication: {username: cu, password: cp}, insecure: true}\n");
+  auto t = TargetOf({"-c", f.path(), "list"}, {});
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  ApiAccess a = ApiAccessOf(*t);
+  EXPECT_EQ(a.user, "cu");
+  EXPECT_EQ(a.password, "cp");
+  EXPECT_EQ(a.cert, "/etc/rest.pem") << "restapi.certfile when ctl.certfile is not set";
+  EXPECT_EQ(a.key, "/etc/rest.key");
+  EXPECT_TRUE(a.insecure);
+
+  TempYaml g("scope: demo\netcd3: {hosts: ['127.0.0.1:2379']}\nrestapi: {certfile: /etc/both.pem}\n");
+  auto e = TargetOf({"-c", g.path(), "list"}, {{"PATRONI_CTL_USERNAME", "eu"}, {"PATRONI_CTL_PASSWORD", "ep"}});
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  a = ApiAccessOf(*e);
+  EXPECT_EQ(a.user, "eu");
+  EXPECT_EQ(a.password, "ep");
+  EXPECT_EQ(a.key, "/etc/both.pem") << "a certificate file without a key file holds both";
+  EXPECT_FALSE(a.insecure);
+  auto k = TargetOf({"-c", g.path(), "-k", "list"}, {});
+  ASSERT_TRUE(k.ok()) << k.status().message();
+  EXPECT_TRUE(ApiAccessOf(*k).insecure);
+  auto k2 = TargetOf({"--insecure", "-c", g.path(), "list"}, {});
+  ASSERT_TRUE(k2.ok()) << k2.status().message();
+  EXPECT_TRUE(ApiAccessOf(*k2).insecure);
+}
+
 // The rest of patroni.yml configures an agent: pgwardenctl neither requires it nor checks it (patronictl loads the
 // file without a validator). What it reads keeps its types, and --dcs-url replaces the endpoints.
 TEST(CtlTargetTest, ReadsOnlyWhatAClientNeeds) {
@@ -156,6 +188,8 @@ TEST(CtlTargetTest, ReadsOnlyWhatAClientNeeds) {
   auto n = TargetOf({"-c", no_ctl.path(), "list"}, {});
   ASSERT_TRUE(n.ok()) << n.status().message();
   EXPECT_EQ(ApiAccessOf(*n).cacert, "/nonexistent/ca.pem");  // restapi.cafile when ctl.cacert is not set
+
+  EXPECT_FALSE(a.insecure);
 
   auto d = TargetOf({"-c", f.path(), "--dcs-url", "etcd3://10.0.0.7:2379", "list"}, {});
   ASSERT_TRUE(d.ok()) << d.status().message();

@@ -12,10 +12,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <thread>
 
+#include "net/http_server.h"
 #include "net/socket.h"
+#include "tls_test_util.h"
 
 namespace pgw {
 namespace {
@@ -285,6 +288,35 @@ TEST(HttpClientTest, StreamDeliversStopsAndTimesOut) {
   EXPECT_EQ(s.code(), Code::kTimeout) << s.message();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
   release = true;
+}
+
+// A server whose certificate chains to nothing we trust is refused, unless the request asks for no check
+// (pgwardenctl -k / ctl.insecure, as patronictl); and a checking request after it does not reuse that connection.
+TEST(HttpClientTest, UncheckedTlsOnlyWhenAsked) {
+  std::string dir = std::filesystem::temp_directory_path() / ("pgw-httpc-tls-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  pgw::testing::WriteSelfSigned(dir, "s");
+  RestServer server([](const HttpServerRequest&) {
+    HttpServerResponse r;
+    r.body = "hello";
+    return r;
+  });
+  ASSERT_TRUE(server.Listen("127.0.0.1", 0).ok());
+  ASSERT_TRUE(server.EnableTls(dir + "/s.crt", dir + "/s.key", "", "none").ok());
+  server.Start();
+  HttpClient http;
+  HttpRequest req;
+  req.url = "https://127.0.0.1:" + std::to_string(server.port()) + "/patroni";
+  auto checked = http.Do(req);
+  EXPECT_FALSE(checked.ok()) << "a self-signed certificate is not trusted";
+  req.verify = false;
+  auto unchecked = http.Do(req);
+  ASSERT_TRUE(unchecked.ok()) << unchecked.status().message();
+  EXPECT_EQ(unchecked->body, "hello");
+  req.verify = true;
+  EXPECT_FALSE(http.Do(req).ok()) << "the unchecked connection is not kept for a checked request";
+  server.Stop();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
