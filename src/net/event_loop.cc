@@ -29,20 +29,24 @@ Status EventLoop::Init() {
 }
 
 Status EventLoop::Add(int fd, uint32_t events, IoHandler h) {
+  auto entry = std::make_unique<Entry>();
+  entry->handler = std::move(h);
   epoll_event ev{};
   ev.events = events;
-  ev.data.fd = fd;
+  ev.data.ptr = entry.get();
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     return IoError(std::string("epoll_ctl(ADD): ") + std::strerror(errno));
   }
-  handlers_[fd] = std::make_shared<IoHandler>(std::move(h));
+  handlers_[fd] = std::move(entry);
   return Status::Ok();
 }
 
 Status EventLoop::Modify(int fd, uint32_t events) {
+  auto it = handlers_.find(fd);
+  if (it == handlers_.end()) return InvalidArgument("epoll_ctl(MOD): descriptor not registered");
   epoll_event ev{};
   ev.events = events;
-  ev.data.fd = fd;
+  ev.data.ptr = it->second.get();
   if (epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
     return IoError(std::string("epoll_ctl(MOD): ") + std::strerror(errno));
   }
@@ -50,8 +54,12 @@ Status EventLoop::Modify(int fd, uint32_t events) {
 }
 
 void EventLoop::Remove(int fd) {
-  if (handlers_.erase(fd) == 0) return;
+  auto it = handlers_.find(fd);
+  if (it == handlers_.end()) return;
   epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+  it->second->live = false;
+  retired_.push_back(std::move(it->second));
+  handlers_.erase(it);
 }
 
 EventLoop::TimerId EventLoop::After(Duration after, std::function<void()> fn) {
@@ -73,6 +81,7 @@ void EventLoop::Post(std::function<void()> fn) {
   {
     std::lock_guard<std::mutex> l(post_mu_);
     posted_.push_back(std::move(fn));
+    has_posted_.store(true, std::memory_order_release);
   }
   uint64_t one = 1;
   if (write(wakefd_, &one, sizeof one) < 0) {
@@ -85,15 +94,16 @@ void EventLoop::Stop() {
   Post([] {});
 }
 
-int EventLoop::NextTimeoutMs() const {
+int EventLoop::NextTimeoutMs(MonoTime now) const {
   if (timers_.empty()) return 1000;
-  auto d = timers_.begin()->first.first - clock_.Now();
+  auto d = timers_.begin()->first.first - now;
   if (d.count() <= 0) return 0;
   return static_cast<int>(std::min<int64_t>(d.count(), 1000));
 }
 
-void EventLoop::RunDueTimers() {
+MonoTime EventLoop::RunDueTimers() {
   MonoTime now = clock_.Now();
+  if (timers_.empty() || timers_.begin()->first.first > now) return now;
   // Bounded: only timers due now; a timer armed by a callback for "now" runs at the next turn.
   std::vector<std::function<void()>> due;
   while (!timers_.empty() && timers_.begin()->first.first <= now) {
@@ -103,13 +113,17 @@ void EventLoop::RunDueTimers() {
     timers_.erase(it);
   }
   for (auto& fn : due) fn();
+  return clock_.Now();
 }
 
 void EventLoop::RunPosted() {
+  // The flag is set under the mutex after the push: a post this load misses wakes the next epoll_wait (eventfd).
+  if (!has_posted_.load(std::memory_order_acquire)) return;
   std::vector<std::function<void()>> fns;
   {
     std::lock_guard<std::mutex> l(post_mu_);
     fns.swap(posted_);
+    has_posted_.store(false, std::memory_order_relaxed);
   }
   for (auto& fn : fns) fn();
 }
@@ -129,17 +143,20 @@ void EventLoop::ArmLagProbe() {
 void EventLoop::Run() {
   ArmLagProbe();
   epoll_event events[kMaxEvents];
+  // The clock is read once per turn, by RunDueTimers after the handlers and posted tasks ran (again only when a timer
+  // ran): the next wait's timeout is computed from that reading.
+  MonoTime now = clock_.Now();
   while (!stop_.load()) {
-    int n = epoll_wait(epfd_, events, kMaxEvents, NextTimeoutMs());
+    int n = epoll_wait(epfd_, events, kMaxEvents, NextTimeoutMs(now));
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < n; ++i) {
-      auto it = handlers_.find(events[i].data.fd);
-      if (it == handlers_.end()) continue;  // removed earlier in this round
-      auto h = it->second;                  // keeps the handler alive if it removes itself
-      (*h)(events[i].events);
+      auto* e = static_cast<Entry*>(events[i].data.ptr);
+      if (!e->live) continue;  // removed earlier in this round (retired_ keeps it allocated until the round ends)
+      e->handler(events[i].events);
     }
+    retired_.clear();
     RunPosted();
-    RunDueTimers();
+    now = RunDueTimers();
   }
 }
 

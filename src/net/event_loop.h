@@ -44,7 +44,8 @@ class EventLoop {
   // Registers `fd` for `events`; `h` is called on the loop thread with the events that fired.
   Status Add(int fd, uint32_t events, IoHandler h);
   Status Modify(int fd, uint32_t events);
-  // Unregisters `fd`; safe to call from inside its own handler (later events of this round are dropped).
+  // Unregisters `fd`; safe to call from inside its own handler. Events of this round not yet dispatched to it are
+  // dropped, also when a new descriptor with the same number is added in the same round.
   void Remove(int fd);
 
   // Calls `fn` once, at or after `after` from now. Returns an id for Cancel().
@@ -69,22 +70,32 @@ class EventLoop {
   MonoTime Now() const { return clock_.Now(); }
 
  private:
-  void RunDueTimers();
+  // A registered descriptor's handler; epoll's data.ptr points at it, so a dispatch costs no lookup.
+  struct Entry {
+    IoHandler handler;
+    bool live = true;  // false once Remove()d: its remaining events of the round are skipped
+  };
+
+  // Runs the timers due at `now` and returns the new time (one clock reading per turn).
+  MonoTime RunDueTimers();
   void RunPosted();
-  int NextTimeoutMs() const;
+  int NextTimeoutMs(MonoTime now) const;
   void ArmLagProbe();
 
   const Clock& clock_;
   int epfd_ = -1;
   int wakefd_ = -1;
   std::atomic<bool> stop_{false};
-  std::unordered_map<int, std::shared_ptr<IoHandler>> handlers_;
+  std::unordered_map<int, std::unique_ptr<Entry>> handlers_;
+  // Entries removed during this round, freed after it (a handler may remove itself while it runs).
+  std::vector<std::unique_ptr<Entry>> retired_;
   // Timers ordered by (deadline, id): ids grow, so equal deadlines fire in arming order.
   std::map<std::pair<MonoTime, TimerId>, std::function<void()>> timers_;
   std::unordered_map<TimerId, MonoTime> timer_deadline_;
   TimerId next_timer_ = 1;
   std::mutex post_mu_;
   std::vector<std::function<void()>> posted_;
+  std::atomic<bool> has_posted_{false};  // posted_ may be non-empty: spares the mutex on the turns with none
   std::atomic<int64_t> lag_last_us_{0};
   std::atomic<int64_t> lag_max_us_{0};
   std::chrono::steady_clock::time_point lag_expected_;

@@ -65,6 +65,41 @@ TEST(EventLoopTest, ReadinessAndRemovalFromInsideTheHandler) {
   close(p[1]);
 }
 
+// A handler that removes and closes another descriptor, then registers a new one that gets the same number, in the
+// same round: the removed descriptor's pending event must not reach the new handler.
+TEST(EventLoopTest, EventOfARemovedDescriptorDoesNotReachItsSuccessor) {
+  RealClock clock;
+  EventLoop loop(clock);
+  ASSERT_TRUE(loop.Init().ok());
+  int a[2], b[2];
+  ASSERT_EQ(pipe(a), 0);
+  ASSERT_EQ(pipe(b), 0);
+  int successor_calls = 0;
+  int successor[2] = {-1, -1};  // never written: its handler has no reason to run
+  int survivor = -1;            // the read end of whichever pipe's handler ran first
+  auto handler = [&](int self, int other) {
+    return [&, self, other](uint32_t) {
+      loop.Remove(self);
+      if (survivor >= 0) return;
+      survivor = self;
+      loop.Remove(other);
+      close(other);
+      ASSERT_EQ(pipe(successor), 0);
+      ASSERT_EQ(successor[0], other);  // the lowest free number: the one just closed
+      ASSERT_TRUE(loop.Add(successor[0], kReadable, [&](uint32_t) { ++successor_calls; }).ok());
+      loop.After(Duration(20), [&] { loop.Stop(); });
+    };
+  };
+  ASSERT_TRUE(loop.Add(a[0], kReadable, handler(a[0], b[0])).ok());
+  ASSERT_TRUE(loop.Add(b[0], kReadable, handler(b[0], a[0])).ok());
+  ASSERT_EQ(write(a[1], "x", 1), 1);  // both readable before the first wait: their events come in one round
+  ASSERT_EQ(write(b[1], "x", 1), 1);
+  loop.Run();
+  EXPECT_EQ(successor_calls, 0);
+  loop.Remove(successor[0]);
+  for (int fd : {survivor, successor[0], successor[1], a[1], b[1]}) close(fd);
+}
+
 TEST(EventLoopTest, LagIsMeasuredWhenACallbackBlocks) {
   RealClock clock;
   EventLoop loop(clock);
