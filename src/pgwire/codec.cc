@@ -210,19 +210,30 @@ std::string EncodeParameterStatus(const std::string& name, const std::string& va
 }
 
 void FrameTracker::Feed(std::string_view bytes) {
-  size_t off = 0;
-  while (!broken_ && off < bytes.size()) {
+  const char* p = bytes.data();
+  size_t left = bytes.size();
+  while (!broken_ && left > 0) {
     if (body_left_ > 0) {
-      uint64_t n = std::min<uint64_t>(body_left_, bytes.size() - off);
+      uint64_t n = std::min<uint64_t>(body_left_, left);
       body_left_ -= n;
-      off += static_cast<size_t>(n);
+      p += n;
+      left -= static_cast<size_t>(n);
       continue;
     }
-    header_[header_used_++] = bytes[off++];
-    if (header_used_ < 5) continue;
-    header_used_ = 0;
-    uint32_t len = (uint32_t(uint8_t(header_[1])) << 24) | (uint32_t(uint8_t(header_[2])) << 16) |
-                   (uint32_t(uint8_t(header_[3])) << 8) | uint32_t(uint8_t(header_[4]));
+    const char* h = p;
+    if (header_used_ == 0 && left >= 5) {
+      // The common case: a whole header in this chunk, read in place.
+      p += 5;
+      left -= 5;
+    } else {
+      header_[header_used_++] = *p++;
+      --left;
+      if (header_used_ < 5) continue;
+      header_used_ = 0;
+      h = header_;
+    }
+    uint32_t len = (uint32_t(uint8_t(h[1])) << 24) | (uint32_t(uint8_t(h[2])) << 16) | (uint32_t(uint8_t(h[3])) << 8) |
+                   uint32_t(uint8_t(h[4]));
     if (len < 4) {
       broken_ = true;
       break;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "pgwire/startup.h"
 
@@ -270,6 +271,29 @@ TEST(PgwireFrameTrackerTest, KnowsWhereMessagesEndWhateverTheSplit) {
   bad.Feed(std::string("Z\0\0\0\2", 5));
   EXPECT_FALSE(bad.AtBoundary());
   bad.Feed(EncodeReadyForQuery('I'));
+  EXPECT_FALSE(bad.AtBoundary());
+}
+
+TEST(PgwireFrameTrackerTest, EverySplitOfSmallMessagesInTwoChunks) {
+  // A select-only answer: several small messages per read, headers read in place or across two chunks.
+  std::vector<std::string> msgs = {EncodeMessage('T', std::string(27, 'r')), EncodeMessage('D', std::string(11, 'd')),
+                                   EncodeMessage('C', std::string("SELECT 1\0", 9)), EncodeReadyForQuery('I')};
+  std::string stream;
+  std::set<size_t> ends;
+  for (const auto& m : msgs) {
+    stream += m;
+    ends.insert(stream.size());
+  }
+  for (size_t cut = 0; cut <= stream.size(); ++cut) {
+    FrameTracker t;
+    t.Feed(std::string_view(stream).substr(0, cut));
+    ASSERT_EQ(t.AtBoundary(), cut == 0 || ends.count(cut) > 0) << "cut at " << cut;
+    t.Feed(std::string_view(stream).substr(cut));
+    ASSERT_TRUE(t.AtBoundary()) << "cut at " << cut;
+  }
+  // A bad length read in place (whole header in the chunk) also breaks the tracker.
+  FrameTracker bad;
+  bad.Feed(EncodeReadyForQuery('I') + std::string("Z\0\0\0\3", 5) + EncodeReadyForQuery('I'));
   EXPECT_FALSE(bad.AtBoundary());
 }
 
