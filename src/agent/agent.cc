@@ -274,12 +274,16 @@ void Agent::Cycle() {
     return;
   }
   if (view->config) {
-    std::vector<std::string> problems;
-    DynamicConfig d = DynamicConfig::FromJson(*view->config, "config", &problems);
-    if (problems.empty()) {
-      dyn_ = d;
+    // A key's value is fixed by its mod_revision: the same revision parses to the same result.
+    if (view->config_mod_revision == 0 || view->config_mod_revision != parsed_config_rev_) {
+      parsed_config_problems_.clear();
+      parsed_config_ = DynamicConfig::FromJson(*view->config, "config", &parsed_config_problems_);
+      parsed_config_rev_ = view->config_mod_revision;
+    }
+    if (parsed_config_problems_.empty()) {
+      dyn_ = parsed_config_;
     } else {
-      for (const auto& p : problems) log_.Warn("ignoring invalid dynamic configuration in etcd: " + p);
+      for (const auto& p : parsed_config_problems_) log_.Warn("ignoring invalid dynamic configuration in etcd: " + p);
     }
   }
   pg_->SetDynamicConfig(dyn_);

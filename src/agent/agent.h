@@ -134,6 +134,11 @@ class Agent final : private Executor::Host, private AgentControl {
   std::unique_ptr<Failsafe> failsafe_;
   CallbackRunner callbacks_;
   DynamicConfig dyn_;
+  // The `config` key as last parsed, and its mod_revision: parsed again only when the key changed (issue 14, idle
+  // cost). HA loop only.
+  int64_t parsed_config_rev_ = 0;
+  DynamicConfig parsed_config_;
+  std::vector<std::string> parsed_config_problems_;
   // Read by the REST thread.
   std::atomic<int> ttl_s_{30};
   MonoTime started_at_{};

@@ -40,12 +40,12 @@ Status Client::Authenticate(size_t endpoint) {
   return Status::Ok();
 }
 
-Result<Json> Client::CallOnce(size_t endpoint, const std::string& path, const Json& body) {
+Result<Json> Client::CallOnce(size_t endpoint, const std::string& path, const std::string& body) {
   if (!opts_.username.empty() && token_.empty()) PGW_RETURN_IF_ERROR(Authenticate(endpoint));
   HttpRequest req;
   req.method = "POST";
   req.url = Url(endpoint, path);
-  req.body = body.dump();
+  req.body = body;
   req.timeout = timeout_ms_.load() > 0 ? Duration(timeout_ms_.load()) : opts_.request_timeout;
   req.cacert = opts_.cacert;
   req.cert = opts_.cert;
@@ -68,7 +68,7 @@ Result<Json> Client::CallOnce(size_t endpoint, const std::string& path, const Js
   return j;
 }
 
-Result<Json> Client::Call(const std::string& path, const Json& body) {
+Result<Json> Client::Call(const std::string& path, const std::string& body) {
   std::lock_guard<std::mutex> l(mu_);
   if (opts_.endpoints.empty()) return InvalidArgument("no etcd endpoints configured");
   Status last;
@@ -95,7 +95,7 @@ Result<int64_t> Client::LeaseGrant(int64_t ttl_seconds) {
 }
 
 Result<int64_t> Client::LeaseKeepAlive(int64_t id) {
-  auto j = Call("/v3/lease/keepalive", EncodeLeaseId(id));
+  auto j = Call("/v3/lease/keepalive", EncodeLeaseIdText(id));
   if (!j.ok()) return j.status();
   return DecodeLeaseKeepAlive(*j);
 }
@@ -120,7 +120,16 @@ Result<RangeResponse> Client::GetPrefix(const std::string& prefix, bool serializ
 }
 
 Result<PrefixFingerprint> Client::Fingerprint(const std::string& prefix) {
-  auto j = Call("/v3/kv/range", EncodeRangeFingerprint(prefix, PrefixRangeEnd(prefix)));
+  std::string body;
+  {
+    std::lock_guard<std::mutex> l(fingerprint_mu_);
+    if (fingerprint_body_.empty() || fingerprint_prefix_ != prefix) {
+      fingerprint_body_ = EncodeRangeFingerprint(prefix, PrefixRangeEnd(prefix)).dump();
+      fingerprint_prefix_ = prefix;
+    }
+    body = fingerprint_body_;
+  }
+  auto j = Call("/v3/kv/range", body);
   if (!j.ok()) return j.status();
   return DecodeRangeFingerprint(*j);
 }

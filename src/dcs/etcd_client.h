@@ -61,8 +61,10 @@ class Client {
   void SkipEndpoint();
 
  private:
-  Result<Json> Call(const std::string& path, const Json& body);
-  Result<Json> CallOnce(size_t endpoint, const std::string& path, const Json& body);
+  Result<Json> Call(const std::string& path, const Json& body) { return Call(path, body.dump()); }
+  // `body` is the request's JSON text, serialised once for every endpoint tried.
+  Result<Json> Call(const std::string& path, const std::string& body);
+  Result<Json> CallOnce(size_t endpoint, const std::string& path, const std::string& body);
   Status Authenticate(size_t endpoint);
   std::string Url(size_t endpoint, const std::string& path) const;
 
@@ -73,6 +75,9 @@ class Client {
   size_t current_ = 0;
   std::string token_;
   std::atomic<int64_t> timeout_ms_{0};  // 0: opts_.request_timeout
+  // The fingerprint read is sent every HA cycle with the same body: kept serialised (issue 14, idle cost).
+  std::mutex fingerprint_mu_;  // guards the two below
+  std::string fingerprint_prefix_, fingerprint_body_;
 };
 
 }  // namespace pgw::etcd

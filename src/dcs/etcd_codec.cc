@@ -163,6 +163,8 @@ Json EncodeTxn(const std::vector<Compare>& compares, const std::vector<Op>& succ
 Json EncodeLeaseGrant(int64_t ttl_seconds) { return {{"TTL", std::to_string(ttl_seconds)}}; }
 Json EncodeLeaseId(int64_t id) { return {{"ID", std::to_string(id)}}; }
 
+std::string EncodeLeaseIdText(int64_t id) { return "{\"ID\":\"" + std::to_string(id) + "\"}"; }
+
 Json EncodeWatchCreate(const std::string& key, const std::string& range_end, int64_t start_revision) {
   Json c = {{"key", Base64Encode(key)}};
   if (!range_end.empty()) c["range_end"] = Base64Encode(range_end);

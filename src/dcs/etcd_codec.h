@@ -89,6 +89,8 @@ Json EncodeDelete(const std::string& key, const std::string& range_end);
 Json EncodeTxn(const std::vector<Compare>& compares, const std::vector<Op>& success, const std::vector<Op>& failure);
 Json EncodeLeaseGrant(int64_t ttl_seconds);
 Json EncodeLeaseId(int64_t id);  // keepalive / revoke / timetolive
+// EncodeLeaseId(id).dump() without building a Json: the keepalive is sent 1.5 times a second (issue 14).
+std::string EncodeLeaseIdText(int64_t id);
 Json EncodeWatchCreate(const std::string& key, const std::string& range_end, int64_t start_revision);
 
 // Each decoder validates the shape and returns kUnavailable for gateway errors ({"error":...} / {"code":...}).

@@ -57,6 +57,13 @@ TEST(EtcdCodecTest, DecodeRangeWithStringInts) {
   EXPECT_EQ(r->kvs[0].lease, 123);
 }
 
+TEST(EtcdCodecTest, LeaseIdTextIsTheJsonEncodingByteForByte) {
+  for (int64_t id : {int64_t{0}, int64_t{1}, int64_t{7587871235411230221}, int64_t{-5}}) {
+    EXPECT_EQ(EncodeLeaseIdText(id), EncodeLeaseId(id).dump()) << id;
+  }
+  EXPECT_EQ(EncodeLeaseIdText(42), R"({"ID":"42"})");
+}
+
 TEST(EtcdCodecTest, RangeFingerprintAsksForOneKeyWithoutValuesAndDecodesCountAndModRevision) {
   Json req = EncodeRangeFingerprint("/s/d/", PrefixRangeEnd("/s/d/"));
   EXPECT_EQ(req.at("limit"), "1");
