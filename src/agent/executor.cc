@@ -42,6 +42,16 @@ bool Executor::Execute(const ha::Decision& d, const ClusterView& view, const Loc
     report.ok = s.ok();
     *core = ha::Record(std::move(*core), a, report, local, dyn_);
     if (!s.ok()) {
+      if (a.on_failure == ha::OnFailure::kContinue) {
+        log_.Warn(s.message());
+        continue;
+      }
+      if (a.on_failure == ha::OnFailure::kReleaseLeader) {
+        // The core's word for this step: another member may take over (best effort: the key lapses with our
+        // lease otherwise).
+        Status rel = dcs_->DeleteLeader();
+        if (!rel.ok()) log_.Warn(rel.message());
+      }
       if (a.type == ha::ActionType::kFatal) return false;
       if (s.code() == Code::kAlreadyExists && a.type == ha::ActionType::kAttemptInitialize) {
         log_.Info("failed to acquire initialize lock");
@@ -83,14 +93,11 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       log_.Info("created a replica " + from);
       return Status::Ok();
     }
+    case ActionType::kArmFencing:
+      return host_->ArmFencing().Context(a.mode == ha::Mode::kPromotion
+                                             ? "Not promoting self because watchdog could not be activated"
+                                             : "not starting as primary");
     case ActionType::kStartPrimary: {
-      Status armed = host_->ArmFencing();
-      if (!armed.ok()) {
-        r->fenced = false;
-        Status rel = dcs_->DeleteLeader();
-        if (!rel.ok()) log_.Warn(rel.message());
-        return armed.Context("not starting as primary");
-      }
       pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kStart);
       if (a.mode == ha::Mode::kGated) {
         PGW_RETURN_IF_ERROR(pg_->CloseGate());
@@ -141,6 +148,11 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       return s;
     }
     case ActionType::kRefreshLeader: return dcs_->RefreshLeader();
+    case ActionType::kPrePromote: {
+      bool allowed = io_->RunPrePromote(cfg_->postgresql.pre_promote, Duration(cfg_->postgresql.pg_ctl_timeout * 1000));
+      r->at = clock_.Now();
+      return allowed ? Status::Ok() : Internal("Promotion cancelled because the pre-promote script failed");
+    }
     case ActionType::kPromote: return PromoteNow(view, r);
     case ActionType::kDemote: {
       if (a.mode == ha::Mode::kGraceful) return DemoteGracefully(a.target, view, r);
@@ -182,7 +194,7 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
     case ActionType::kSetSyncNames: {
       log_.Info(a.sync_names.empty() ? std::string("synchronous_standby_names := '' (no synchronous standby)")
                                      : "synchronous_standby_names := '" + a.sync_names + "'");
-      PGW_RETURN_IF_ERROR(pg_->ApplySyncNames(a.sync_names, std::nullopt));
+      PGW_RETURN_IF_ERROR(pg_->ApplySyncNames(a.sync_names, a.upstream));
       if (a.sync.empty()) return Status::Ok();
       // Safety rule 9: measured after the change, so the position covers every commit acknowledged before it.
       LocalView after = pg_->Observe();
@@ -198,6 +210,10 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       log_.Info("synchronous_mode is off: removing the sync key");
       return dcs_->DeleteSync();
     case ActionType::kWriteSync: {
+      if (a.mode == ha::Mode::kPromotion) {
+        return dcs_->WriteSync(EncodeSync(cfg_->name, a.sync), view.sync_mod_revision)
+            .Context("Postponing promotion because synchronous replication state was updated by somebody else");
+      }
       std::string list;
       for (const auto& n : a.sync) list += (list.empty() ? "" : ",") + n;
       log_.Info("Synchronous standby status assigned to [" + list + "]");

@@ -89,8 +89,9 @@ class Executor {
 
   // The dynamic configuration the actions are carried out under: set by the HA loop every cycle.
   void SetDynamic(const DynamicConfig& dyn) { dyn_ = dyn; }
-  // Carries out the plan; returns false when an action failed (the rest of the plan is skipped). The report of
-  // every action carried out is folded into *core (ha::Record).
+  // Carries out the plan; returns false when an action failed (the rest of the plan is skipped), after what the
+  // action's ha::OnFailure asks for: the leader key released (best effort), or, for kContinue, the failure only
+  // logged and the plan going on. The report of every action carried out is folded into *core (ha::Record).
   bool Execute(const ha::Decision& d, const ClusterView& view, const LocalView& local, ha::CoreState* core);
 
   // For the failovers key (executor_records.cc): the leader key as each cycle's view shows it.
@@ -116,6 +117,8 @@ class Executor {
   std::string CleanUpFailedBootstrap(const Status& cause);
   Result<std::string> BootstrapPostgres();
   Status RunPostBootstrap();
+  // kPromote: pg_promote(), then slots, history, checkpoint and the failovers record. The steps before it
+  // (pre_promote, the `sync` reset, fencing) are actions of their own (ha/decide.h).
   Status PromoteNow(const ClusterView& view, ha::ActionReport* report);
   // Appends the timeline switches of `after`'s .history file to Patroni's `history` key; *switch_lsn := where the
   // newest timeline begins (left alone when the file cannot be read).

@@ -77,32 +77,6 @@ Status Executor::DemoteGracefully(const std::string& candidate, const ClusterVie
 }
 
 Status Executor::PromoteNow(const ClusterView& view, ha::ActionReport* report) {
-  const std::string& hook = cfg_->postgresql.pre_promote;
-  if (!hook.empty() && !io_->RunPrePromote(hook, Duration(cfg_->postgresql.pg_ctl_timeout * 1000))) {
-    report->vetoed = true;
-    report->at = clock_.Now();
-    Status rel = dcs_->DeleteLeader();
-    if (!rel.ok()) log_.Warn(rel.message());
-    return Internal("Promotion cancelled because the pre-promote script failed");
-  }
-  if (dyn_.synchronous_mode) {
-    // Before promoting: nobody is a synchronous standby of the new leader yet (reference §3.3).
-    Status w = dcs_->WriteSync(EncodeSync(cfg_->name, {}), view.sync_mod_revision);
-    if (!w.ok()) {
-      Status rel = dcs_->DeleteLeader();
-      if (!rel.ok()) log_.Warn(rel.message());
-      return w.Context("Postponing promotion because synchronous replication state was updated by somebody else");
-    }
-    Status n = pg_->ApplySyncNames(dyn_.synchronous_mode_strict ? "*" : "", pg_->Observe().upstream);
-    if (!n.ok()) log_.Warn(n.message());
-  }
-  // Fencing is armed before PostgreSQL can accept a single write.
-  Status armed = host_->ArmFencing();
-  if (!armed.ok()) {
-    Status rel = dcs_->DeleteLeader();
-    if (!rel.ok()) log_.Warn(rel.message());
-    return armed.Context("Not promoting self because watchdog could not be activated");
-  }
   MonoTime started = clock_.Now();
   PGW_RETURN_IF_ERROR(pg_->Promote());
   double promoted_at = clock_.WallSeconds();

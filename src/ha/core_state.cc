@@ -28,8 +28,7 @@ CoreState Record(CoreState s, const Action& a, const ActionReport& r, const Loca
                  const DynamicConfig& dyn) {
   const Duration ttl(int64_t{dyn.ttl} * 1000);
   switch (a.type) {
-    case ActionType::kStartPrimary:
-      if (!r.fenced) break;  // the leader key was released instead: nothing started
+    case ActionType::kStartPrimary:  // carried out only once kArmFencing succeeded
       s.sync_added_lsn.clear();
       if (!r.start_attempted) break;  // the client gate could not be closed
       if (a.mode == Mode::kGated) s.gate_since = r.at;
@@ -43,12 +42,19 @@ CoreState Record(CoreState s, const Action& a, const ActionReport& r, const Loca
     case ActionType::kReleaseLeader:
       s.no_race_until = r.at + ttl;  // given up on purpose: let the others take it before racing again
       break;
+    case ActionType::kPrePromote:
+      if (!r.ok) s.no_race_until = r.at + ttl;  // vetoed: the key was given up, let the others take it first
+      break;
+    // A promotion that got past its pre_promote script: nobody is a synchronous standby of the new leader yet,
+    // whether or not this step (or a later one) succeeds.
+    case ActionType::kWriteSync:
+      if (a.mode == Mode::kPromotion) s.sync_added_lsn.clear();
+      break;
+    case ActionType::kArmFencing:
+      if (a.mode == Mode::kPromotion) s.sync_added_lsn.clear();
+      break;
     case ActionType::kPromote:
-      if (r.vetoed) {
-        s.no_race_until = r.at + ttl;
-        break;
-      }
-      s.sync_added_lsn.clear();  // nobody is a synchronous standby of the new leader yet
+      s.sync_added_lsn.clear();
       if (r.promoted) s.unreconciled_primary = false;
       break;
     case ActionType::kDemote:

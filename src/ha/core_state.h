@@ -53,13 +53,11 @@ struct CoreState {
 // Each field names the actions that fill it in; for the others it keeps its default.
 struct ActionReport {
   bool ok = false;  // the action succeeded
-  // The executor's monotonic clock at the moment that counts: kReleaseLeader (before the key is deleted), a vetoed
-  // kPromote (after the pre_promote script), a kStartPrimary that closed the client gate (after closing it).
+  // The executor's monotonic clock at the moment that counts: kReleaseLeader (before the key is deleted), a failed
+  // kPrePromote (after the script), a kStartPrimary that closed the client gate (after closing it).
   MonoTime at{};
-  bool fenced = true;                   // kStartPrimary: fencing was armed (when not, nothing else was done)
   bool start_attempted = false;         // kStartPrimary/kStartReplica: PostgreSQL's start was attempted (after the
                                         // client gate closed, when the action asked for it)
-  bool vetoed = false;                  // kPromote: the pre_promote script refused the promotion
   bool promoted = false;                // kPromote: PostgreSQL was promoted (a later step may still have failed)
   std::optional<bool> handed_over;      // graceful kDemote: PostgreSQL stopped, and whether a candidate confirmed
                                         // the shutdown checkpoint

@@ -8,7 +8,50 @@
 
 namespace pgw::ha {
 
-Action Act(ActionType t) { return Action{t, std::nullopt, "", std::nullopt, {}, 0, Mode::kNone, {}, "", {}, {}}; }
+Action Act(ActionType t) {
+  Action a{};
+  a.type = t;
+  return a;
+}
+
+Action Act(ActionType t, OnFailure on_failure) {
+  Action a = Act(t);
+  a.on_failure = on_failure;
+  return a;
+}
+
+void AddPromotion(const Inputs& in, Decision* d) {
+  // Patroni's order: the pre_promote script may veto; in synchronous mode nobody is a synchronous standby of the
+  // new leader yet (reference §3.3), and a lost compare-and-swap on `sync` means somebody else changed it (we may
+  // have lost the lock): postpone; the fence is armed before PostgreSQL can accept a single write. Each of these
+  // gives the leader key up when it fails, so that another member can take over. A failed promotion keeps it: the
+  // next cycle decides again on what PostgreSQL then is.
+  if (!in.config->postgresql.pre_promote.empty()) {
+    d->actions.push_back(Act(ActionType::kPrePromote, OnFailure::kReleaseLeader));
+  }
+  if (in.dynamic.synchronous_mode) {
+    Action reset = Act(ActionType::kWriteSync, OnFailure::kReleaseLeader);
+    reset.mode = Mode::kPromotion;
+    d->actions.push_back(reset);
+    // '*' when strict: no commit is acknowledged before a synchronous standby is back. Only warned when it fails.
+    Action names = Act(ActionType::kSetSyncNames, OnFailure::kContinue);
+    names.sync_names = in.dynamic.synchronous_mode_strict ? "*" : "";
+    names.upstream = in.local->upstream;  // still a replica: its recovery settings stay until the promotion
+    d->actions.push_back(names);
+  }
+  Action arm = Act(ActionType::kArmFencing, OnFailure::kReleaseLeader);
+  arm.mode = Mode::kPromotion;
+  d->actions.push_back(arm);
+  d->actions.push_back(Act(ActionType::kPromote));
+}
+
+void AddStartPrimary(Mode mode, Decision* d) {
+  // The fence is armed before PostgreSQL can accept a single write; a node that cannot arm it gives the key up.
+  d->actions.push_back(Act(ActionType::kArmFencing, OnFailure::kReleaseLeader));
+  Action start = Act(ActionType::kStartPrimary);
+  start.mode = mode;
+  d->actions.push_back(start);
+}
 
 std::string Me(const Inputs& in) { return "(" + in.config->name + ")"; }
 
@@ -91,6 +134,7 @@ const char* ModeName(Mode m) {
     case Mode::kImmediateNoLock: return "immediate-nolock";
     case Mode::kGraceful: return "graceful";
     case Mode::kGated: return "gated";
+    case Mode::kPromotion: return "promotion";
   }
   return "?";
 }
@@ -101,11 +145,13 @@ const char* ActionName(ActionType t) {
     case ActionType::kBootstrap: return "bootstrap";
     case ActionType::kBootstrapStandby: return "bootstrap_standby";
     case ActionType::kClone: return "clone";
+    case ActionType::kArmFencing: return "arm_fencing";
     case ActionType::kStartPrimary: return "start_primary";
     case ActionType::kStartReplica: return "start_replica";
     case ActionType::kFollow: return "follow";
     case ActionType::kAttemptLeader: return "attempt_leader";
     case ActionType::kRefreshLeader: return "refresh_leader";
+    case ActionType::kPrePromote: return "pre_promote";
     case ActionType::kPromote: return "promote";
     case ActionType::kDemote: return "demote";
     case ActionType::kReleaseLeader: return "release_leader";

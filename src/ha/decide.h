@@ -1,10 +1,18 @@
 // The HA decision core: a pure function of what the agent observed. No I/O, no clock reads, no randomness.
 //
-//   Decide(inputs) -> Decision{actions, message}
+//   Decide(inputs) -> Decision{actions, message, reason}
 //
 // The executor (agent/) applies the actions in order and stops at the first that fails; the next cycle observes
-// the new state and decides again. Every decision carries one line for the log, worded like Patroni's (reference
-// §3.19) so that existing alerting keeps matching.
+// the new state and decides again. What a failure means beyond that is stated here, per action (OnFailure): the
+// executor releases the leader key first when the core asks it to, or logs the failure and goes on. So every policy
+// lives in the core: a promotion, for instance, is the plan
+//
+//   [pre_promote] [write_sync() set_sync_names()] arm_fencing promote
+//
+// (the pre_promote script when one is configured, the `sync` key and synchronous_standby_names in synchronous mode),
+// where a refused script, a lost compare-and-swap on `sync` and a fence that cannot be armed each release the leader
+// key, and a failed promotion itself does not. Every decision carries one line for the log, worded like Patroni's
+// (reference §3.19) so that existing alerting keeps matching.
 #pragma once
 
 #include <map>
@@ -98,35 +106,44 @@ enum class ActionType {
   kBootstrapStandby,   // standby cluster: pg_basebackup from the remote primary (`address`), start in recovery
                        // following `upstream`; then initialize := sysid, seed config, take leader (standby leader)
   kClone,              // pg_basebackup from `target`
-  kStartPrimary,       // start PostgreSQL without recovery settings
+  kArmFencing,         // arm the fencer for our lease (watchdog too), before PostgreSQL may accept a write; fails
+                       // when watchdog.mode is required and the device cannot be used. Mode kPromotion: a step of
+                       // a promotion (its failure is worded as Patroni's, and CoreState forgets the synchronous
+                       // measurements); otherwise of a start as primary
+  kStartPrimary,       // start PostgreSQL without recovery settings (after kArmFencing)
   kStartReplica,       // start PostgreSQL following `upstream` (none: read-only, following nobody)
   kFollow,             // re-point a running replica at `upstream` (reload)
   kAttemptLeader,      // create-only acquire of `leader`
   kRefreshLeader,      // re-attach our leader key to our current lease
-  kPromote,
-  kDemote,          // stop PostgreSQL (mode: offline = fast, immediate, immediate-nolock); the next cycle
-                    // brings it back as a replica (after pg_rewind when needed)
-  kReleaseLeader,   // delete `leader` (compare on our name)
-  kRewind,          // pg_rewind from `target` at `address`
-  kReinitialize,    // stop PostgreSQL (immediate) if it runs, wipe the data directory; the next cycle clones
-  kCheckFailsafe,   // POST /failsafe to every member in `failsafe`, then decide again
-  kWriteFailsafe,   // failsafe := {name: api_url} of every member
-  kDeleteFailover,  // remove the `failover` key (done, stale, or impossible)
-  kRestart,         // stop (fast) and start PostgreSQL again in the same role
-  kSetSyncNames,    // synchronous_standby_names := `sync_names` (reload); then measure the WAL position
-                    // (ActionReport::wal_position, kept in CoreState::sync_added_lsn) for every member in `sync`
-  kWriteSync,       // sync := {"leader": me, "sync_standby": `sync`} (compare-and-swap)
-  kDeleteSync,      // remove `sync` (synchronous_mode turned off)
-  kWriteStatus,     // status := {"optime": optime, "slots": slot_lsns}
-  kSyncSlots,       // carry out `slot_plan` (ha/slots.h): drop, create, advance, copy from the leader at
-                    // `address` (`target`); `slots` lists what the node holds afterwards
-  kOpenGate,        // let clients connect again after a crash restart in synchronous mode (target: why)
-  kCheckPeers,      // gather GET /patroni of every member, then decide again (election input)
-  kWait,            // nothing to do but wait (message says why)
-  kFatal,           // the agent must stop: the message says why
+  kPrePromote,         // run postgresql.pre_promote and wait for it; fails (the promotion is vetoed) when it exits
+                       // non-zero (ActionReport::at: when it ended)
+  kPromote,            // promote PostgreSQL (after kArmFencing), then the `history` and `failovers` records
+  kDemote,             // stop PostgreSQL (mode: offline = fast, immediate, immediate-nolock); the next cycle
+                       // brings it back as a replica (after pg_rewind when needed)
+  kReleaseLeader,      // delete `leader` (compare on our name)
+  kRewind,             // pg_rewind from `target` at `address`
+  kReinitialize,       // stop PostgreSQL (immediate) if it runs, wipe the data directory; the next cycle clones
+  kCheckFailsafe,      // POST /failsafe to every member in `failsafe`, then decide again
+  kWriteFailsafe,      // failsafe := {name: api_url} of every member
+  kDeleteFailover,     // remove the `failover` key (done, stale, or impossible)
+  kRestart,            // stop (fast) and start PostgreSQL again in the same role
+  kSetSyncNames,       // synchronous_standby_names := `sync_names` (reload, keeping `upstream`: the recovery
+                       // settings of a replica about to be promoted); then measure the WAL position
+                       // (ActionReport::wal_position, kept in CoreState::sync_added_lsn) for every member in `sync`
+  kWriteSync,          // sync := {"leader": me, "sync_standby": `sync`} (compare-and-swap). Mode kPromotion: the
+                       // reset before a promotion (`sync` empty), worded as Patroni's when the compare fails
+  kDeleteSync,         // remove `sync` (synchronous_mode turned off)
+  kWriteStatus,        // status := {"optime": optime, "slots": slot_lsns}
+  kSyncSlots,          // carry out `slot_plan` (ha/slots.h): drop, create, advance, copy from the leader at
+                       // `address` (`target`); `slots` lists what the node holds afterwards
+  kOpenGate,           // let clients connect again after a crash restart in synchronous mode (target: why)
+  kCheckPeers,         // gather GET /patroni of every member, then decide again (election input)
+  kWait,               // nothing to do but wait (message says why)
+  kFatal,              // the agent must stop: the message says why
 };
 
-// How a kDemote stops PostgreSQL, or how a start lets clients in (kStartPrimary / kStartReplica).
+// How a kDemote stops PostgreSQL, how a start lets clients in (kStartPrimary / kStartReplica), or which plan a
+// step belongs to (kArmFencing / kWriteSync).
 enum class Mode {
   kNone,
   kOffline,          // kDemote: fast shutdown (the leader key is kept or lost by the cycle's own rules)
@@ -134,12 +151,22 @@ enum class Mode {
   kGraceful,         // kDemote: planned switchover: checkpoint, hand over to `target`, stop cleanly
   kGated,            // kStartPrimary/kStartReplica: clients wait behind the client gate (a crashed primary in
                      // synchronous mode: recovered commits nobody acknowledged stay hidden)
+  kPromotion,        // kArmFencing/kWriteSync: a step of a promotion
 };
-// "", "offline", "immediate-nolock", "graceful", "gated": Patroni's words where it has them (logs, traces).
+// "", "offline", "immediate-nolock", "graceful", "gated", "promotion": Patroni's words where it has them (logs,
+// traces).
 const char* ModeName(Mode m);
+
+// What a failed action means besides ending the plan, carried out by the executor.
+enum class OnFailure {
+  kStop,           // the rest of the plan is skipped (the default)
+  kReleaseLeader,  // delete `leader` first (best effort: a failure is only logged), then stop
+  kContinue,       // log it and go on with the plan
+};
 
 struct Action {
   ActionType type;
+  OnFailure on_failure = OnFailure::kStop;
   std::optional<Upstream> upstream;
   std::string target;               // member name (clone source, leader...)
   std::optional<HostPort> address;  // clone source address

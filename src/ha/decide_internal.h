@@ -16,6 +16,12 @@
 namespace pgw::ha {
 
 Action Act(ActionType t);
+Action Act(ActionType t, OnFailure on_failure);
+// Appends the steps of a promotion of this replica (ha/decide.h): [pre_promote] [write_sync() set_sync_names()]
+// arm_fencing promote.
+void AddPromotion(const Inputs& in, Decision* d);
+// Appends a start as primary: arm_fencing start_primary (`mode`: kNone, or kGated behind the client gate).
+void AddStartPrimary(Mode mode, Decision* d);
 // "(name)", as Patroni writes this node in its messages.
 std::string Me(const Inputs& in);
 

@@ -92,7 +92,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       return d;
     }
     if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
-    d.actions.push_back(Act(ActionType::kPromote));
+    AddPromotion(in, &d);
     d.reason = Reason::kPromoteWithLock;
     d.message = "promoted self to leader because I had the session lock";
     return d;
@@ -141,7 +141,8 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   // from the remote primary instead (Patroni never promotes there).
   auto take_over = [&]() {
     if (!standby) {
-      d.actions = {Act(ActionType::kAttemptLeader), Act(ActionType::kPromote)};
+      d.actions = {Act(ActionType::kAttemptLeader)};
+      AddPromotion(in, &d);
       d.reason = Reason::kPromoteRace;
       d.message = "promoted self to leader by acquiring session lock";
       return d;

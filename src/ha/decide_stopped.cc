@@ -152,16 +152,16 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
     }
     if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
     if (WasPrimary(l)) {
-      Action start = Act(ActionType::kStartPrimary);
+      Mode mode = Mode::kNone;
       d.reason = Reason::kStartPrimary;
       d.message = "starting primary after failure";
       if (in.dynamic.synchronous_mode && Crashed(l)) {
         // Crash recovery will bring back commits that were waiting for a standby: nobody acknowledged them, so
         // no client may see them until a synchronous standby has them too.
-        start.mode = Mode::kGated;
+        mode = Mode::kGated;
         d.message += "; clients wait until a synchronous standby has caught up";
       }
-      d.actions.push_back(start);
+      AddStartPrimary(mode, &d);
     } else {
       d.actions.push_back(Act(ActionType::kStartReplica));
       d.reason = Reason::kStartReadonlyWithLock;

@@ -205,6 +205,7 @@ std::string ApplyStep(World& w, const std::vector<std::string>& words, std::vect
     if (op == "heal" && words.size() == 2 && words[1] == "all") {
       for (auto& n : w.nodes()) {
         n->f.etcd_cut = n->f.stale = n->f.agent_frozen = n->f.pre_promote_fails = false;
+        n->f.sync_conflicts = n->f.watchdog_fails = false;
         n->f.lag_ms = 0;
         n->f.peers_cut.clear();
         n->pg.frozen = n->pg.stalled = false;
@@ -272,6 +273,10 @@ std::string ApplyStep(World& w, const std::vector<std::string>& words, std::vect
       n->f.reinit_requested = true;
     } else if (op == "veto-promote" || op == "allow-promote") {
       n->f.pre_promote_fails = op == "veto-promote";
+    } else if (op == "sync-conflict" || op == "sync-ok") {
+      n->f.sync_conflicts = op == "sync-conflict";
+    } else if (op == "watchdog-fails" || op == "watchdog-ok") {
+      n->f.watchdog_fails = op == "watchdog-fails";
     } else {
       return "unknown step '" + op + "'";
     }

@@ -15,7 +15,8 @@ std::string ActionList(const ha::Decision& d) {
     if (a.type == ha::ActionType::kWriteStatus || a.type == ha::ActionType::kSyncSlots) continue;
     s += s.empty() ? "" : " ";
     s += ha::ActionName(a.type);
-    if (a.mode != ha::Mode::kNone)
+    // A step of a promotion reads as one from its place in the plan: its mode is left out.
+    if (a.mode != ha::Mode::kNone && a.mode != ha::Mode::kPromotion)
       s += std::string("(") + ha::ModeName(a.mode) + (a.target.empty() ? "" : " " + a.target) + ")";
     else if (a.type == ha::ActionType::kWriteSync) {
       std::string l;

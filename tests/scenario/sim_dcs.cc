@@ -213,7 +213,7 @@ Status SimDcs::DeleteKey(const std::string& rel) {
 
 Status SimDcs::WriteSync(const std::string& json, int64_t expect_mod) {
   if (!Reachable()) return Unreachable("writing sync");
-  if (!w_.etcd().PutIfMod("sync", expect_mod, json, w_.now_ms()))
+  if (n_.f.sync_conflicts || !w_.etcd().PutIfMod("sync", expect_mod, json, w_.now_ms()))
     return Conflict("synchronous replication state was updated by somebody else");
   w_.AfterWrite(n_);
   return Status::Ok();

@@ -127,6 +127,7 @@ void SimAgent::PushSupervisor() {
 Status SimAgent::ArmFencing() {
   int64_t lease = dcs_.LeaseId();
   if (lease == 0) return Unavailable("no lease to arm fencing with");
+  if (n_.f.watchdog_fails) return Unavailable("watchdog device cannot be used (watchdog.mode is required)");
   if (!fencer_.armed) pg_last_ok_ = Now();  // PgHealth::MarkOk: arming starts the health bound afresh
   return ArmWith(lease, dcs_.LeaseDeadline(), dyn_.ttl);
 }

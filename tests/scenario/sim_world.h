@@ -45,6 +45,8 @@ struct Faults {
   int64_t promote_delay_ms = 0;
   int64_t initdb_ms = 0;  // initdb takes this long (PostgreSQL not running meanwhile)
   bool pre_promote_fails = false;
+  bool sync_conflicts = false;      // every compare-and-swap of the `sync` key fails (somebody else changed it)
+  bool watchdog_fails = false;      // arming the fence fails (watchdog.mode required, the device cannot be used)
   bool reinit_requested = false;    // POST /reinitialize was accepted; the agent's next cycle takes it
   std::set<std::string> peers_cut;  // no traffic to these members (REST and replication)
 };

@@ -60,11 +60,10 @@ TEST_F(CoreStateTest, GateSinceIsZeroWhileOpenAndStartsWhenFirstSeenClosed) {
   EXPECT_EQ(ObserveGate(in).gate_since, At(5000)) << "an agent restarted behind a closed gate";
 }
 
-TEST_F(CoreStateTest, StartPrimaryThatCouldNotArmFencingChangesNothing) {
+TEST_F(CoreStateTest, FenceThatCouldNotBeArmedForAStartChangesNothing) {
   state_.sync_added_lsn["b"] = 7;
-  ActionReport r;
-  r.fenced = false;
-  EXPECT_EQ(Rec(Act(ActionType::kStartPrimary), r), state_);
+  EXPECT_EQ(Rec(Act(ActionType::kArmFencing), ActionReport{}), state_) << "the key was released: nothing started";
+  EXPECT_EQ(Rec(Act(ActionType::kArmFencing), Ok()), state_) << "kStartPrimary, next, forgets the measurements";
 }
 
 TEST_F(CoreStateTest, GatedStartPrimaryThatFailsRecordsTheGateAndTheFailure) {
@@ -102,22 +101,33 @@ TEST_F(CoreStateTest, ReleaseAndVetoKeepOutOfRacesForATtl) {
   ActionReport r = Ok();
   r.at = At(10000);
   EXPECT_EQ(Rec(Act(ActionType::kReleaseLeader), r).no_race_until, At(40000));
-  ActionReport veto;
-  veto.vetoed = true;
+  ActionReport veto;  // the pre_promote script failed: the executor released the key (OnFailure::kReleaseLeader)
   veto.at = At(12000);
   state_.sync_added_lsn["b"] = 7;
-  CoreState s = Rec(Act(ActionType::kPromote), veto);
+  CoreState s = Rec(Act(ActionType::kPrePromote), veto);
   EXPECT_EQ(s.no_race_until, At(42000));
   EXPECT_EQ(s.sync_added_lsn.size(), 1U) << "nothing changed in PostgreSQL";
+  r.at = At(13000);
+  EXPECT_EQ(Rec(Act(ActionType::kPrePromote), r), state_) << "allowed: the promotion goes on";
 }
 
-TEST_F(CoreStateTest, PromotionReconcilesAndForgetsSyncMeasurements) {
+// Every step of a promotion after its pre_promote script forgets the synchronous measurements, whether it succeeds
+// or not (as the single promote action did before its steps became actions); the same steps outside a promotion
+// do not.
+TEST_F(CoreStateTest, PromotionStepsForgetSyncMeasurementsAndPromotionReconciles) {
   state_.unreconciled_primary = true;
   state_.sync_added_lsn["b"] = 7;
-  ActionReport r;  // e.g. the sync key could not be written: not promoted
-  CoreState s = Rec(Act(ActionType::kPromote), r);
-  EXPECT_TRUE(s.sync_added_lsn.empty());
-  EXPECT_TRUE(s.unreconciled_primary);
+  Action reset = Act(ActionType::kWriteSync, Mode::kPromotion);
+  Action arm = Act(ActionType::kArmFencing, Mode::kPromotion);
+  for (const Action& a : {reset, arm, Act(ActionType::kPromote)}) {
+    for (const ActionReport& r : {ActionReport{}, Ok()}) {
+      CoreState s = Rec(a, r);
+      EXPECT_TRUE(s.sync_added_lsn.empty()) << ActionName(a.type) << " ok=" << r.ok;
+      EXPECT_TRUE(s.unreconciled_primary) << ActionName(a.type) << ": not promoted";
+    }
+  }
+  EXPECT_EQ(Rec(Act(ActionType::kWriteSync), Ok()), state_) << "the leader's own publication";
+  ActionReport r;
   r.promoted = true;  // promoted, though writing the history afterwards failed
   EXPECT_FALSE(Rec(Act(ActionType::kPromote), r).unreconciled_primary);
 }

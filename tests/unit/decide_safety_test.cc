@@ -96,8 +96,9 @@ TEST_F(SyncDecideTest, CrashedPrimaryDoesNotHandOverToANofailoverSyncStandby) {
   cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg1"}});
   cluster_.members["pg1"].tags = Json{{"nofailover", true}};
   auto d = Run();
-  EXPECT_EQ(Types(d), std::vector<AT>{AT::kStartPrimary}) << "pg1 cannot take over: restart in place";
-  EXPECT_EQ(d.actions[0].mode, Mode::kGated);
+  EXPECT_EQ(Types(d), (std::vector<AT>{AT::kArmFencing, AT::kStartPrimary}))
+      << "pg1 cannot take over: restart in place";
+  EXPECT_EQ(d.actions[1].mode, Mode::kGated);
 }
 
 // Issue 10 items 3a and 3c: a crashed primary started read-only (nobody leads: it was away longer than the ttl, or
@@ -143,7 +144,7 @@ TEST_F(DecideTest, FailoverKeyNamingMeWaitsWhileAFailsafePrimaryRuns) {
   EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
   EXPECT_NE(d.message.find("POST /failsafe"), std::string::npos) << d.message;
   clock_.Advance(Duration(1000));
-  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}));
+  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kArmFencing, AT::kPromote}));
 }
 
 TEST_F(DecideTest, FailoverKeyNamingMeWaitsOutABackOff) {

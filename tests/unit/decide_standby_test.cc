@@ -246,7 +246,7 @@ TEST_F(StandbyDecideTest, RemovingTheSectionPromotesTheStandbyLeader) {
   local_.upstream = Remote();
   standby_on_ = false;
   auto d = Run();
-  EXPECT_EQ(Types(d), std::vector<AT>{AT::kPromote});
+  EXPECT_EQ(Types(d), (std::vector<AT>{AT::kArmFencing, AT::kPromote}));
   EXPECT_EQ(d.message, "promoted self to leader because I had the session lock");
 }
 
@@ -316,7 +316,7 @@ TEST_F(ArchiveStandbyDecideTest, RemovingTheSectionPromotesTheStandbyLeader) {
   RunningReplica(5000);
   local_.upstream = Archive();
   standby_on_ = false;
-  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kPromote});
+  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kArmFencing, AT::kPromote}));
 }
 
 // Patroni: with the standby leader gone (no leader key) and a bootstrap done, an empty member is created by a

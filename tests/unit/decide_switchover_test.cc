@@ -106,7 +106,8 @@ TEST_F(SwitchoverTest, CandidatePromotesAtOnceAndOthersStepAside) {
   cluster_.failover = DecodeFailover(Json{{"leader", "pg9"}, {"member", "pg0"}});
   RunningReplica();
   auto d = Run();
-  EXPECT_EQ(Types(d), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote})) << "no peer check for the candidate";
+  EXPECT_EQ(Types(d), (std::vector<AT>{AT::kAttemptLeader, AT::kArmFencing, AT::kPromote}))
+      << "no peer check for the candidate";
   cluster_.failover = DecodeFailover(Json{{"leader", "pg9"}, {"member", "pg1"}});
   d = Run();
   EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});

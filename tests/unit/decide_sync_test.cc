@@ -119,7 +119,8 @@ TEST_F(SyncDecideTest, CrashedPrimaryHandsOverToARunningSyncStandby) {
   EXPECT_EQ(Types(d), std::vector<AT>{AT::kReleaseLeader})
       << "its unacknowledged commits must not be served: the sync standby has every acknowledged one";
   cluster_.members["pg1"].state = "stopped";
-  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartPrimary}) << "no standby to hand over to: restart in place";
+  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kArmFencing, AT::kStartPrimary}))
+      << "no standby to hand over to: restart in place";
 }
 
 TEST_F(SyncDecideTest, SwitchoverOnlyToASyncStandby) {
@@ -142,17 +143,17 @@ TEST_F(SyncDecideTest, CrashRestartInPlaceClosesTheClientGateOnlyAfterACrash) {
   cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg1"}});
   tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
   auto d = Run();
-  ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartPrimary});
-  EXPECT_EQ(d.actions[0].mode, Mode::kGated) << "recovered commits nobody acknowledged must not reach clients";
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kArmFencing, AT::kStartPrimary}));
+  EXPECT_EQ(d.actions[1].mode, Mode::kGated) << "recovered commits nobody acknowledged must not reach clients";
   local_.cluster_state = "shut down";
   d = Run();
-  ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartPrimary});
-  EXPECT_EQ(d.actions[0].mode, Mode::kNone) << "a clean shutdown waited for its standbys: nothing to hide";
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kArmFencing, AT::kStartPrimary}));
+  EXPECT_EQ(d.actions[1].mode, Mode::kNone) << "a clean shutdown waited for its standbys: nothing to hide";
   local_.cluster_state = "in crash recovery";
   tweak_ = nullptr;
   d = Run();
-  ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartPrimary});
-  EXPECT_EQ(d.actions[0].mode, Mode::kNone) << "without synchronous mode every commit was acknowledged alone anyway";
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kArmFencing, AT::kStartPrimary}));
+  EXPECT_EQ(d.actions[1].mode, Mode::kNone) << "without synchronous mode every commit was acknowledged alone anyway";
 }
 
 TEST_F(SyncDecideTest, ClientGateOpensOnlyOnceASyncStandbyFlushedTheEndOfRecovery) {
@@ -285,7 +286,8 @@ TEST_F(DecideTest, InSyncModeTheFormerLeadersWalDoesNotBlockASyncStandby) {
   peers_ = {PeerStatus{"pg1", true, false, 900, false, 1}};
   peers_checked_ = true;
   tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
-  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}));
+  EXPECT_EQ(Types(Run()),
+            (std::vector<AT>{AT::kAttemptLeader, AT::kWriteSync, AT::kSetSyncNames, AT::kArmFencing, AT::kPromote}));
   tweak_ = nullptr;  // asynchronous: the more advanced former leader wins
   EXPECT_NE(Run().message.find("Wal position of pg1 is ahead"), std::string::npos);
 }
@@ -300,7 +302,8 @@ TEST_F(DecideTest, InSyncModeAnAsynchronousStandbyAheadDoesNotBlockTheSyncStandb
   peers_ = {PeerStatus{"pg2", true, false, 700, false, 1}};
   peers_checked_ = true;
   tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
-  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}))
+  EXPECT_EQ(Types(Run()),
+            (std::vector<AT>{AT::kAttemptLeader, AT::kWriteSync, AT::kSetSyncNames, AT::kArmFencing, AT::kPromote}))
       << "pg2 may not be promoted, so it must not keep the synchronous standby from it either";
   cluster_.sync = DecodeSync(Json{{"leader", "pg1"}, {"sync_standby", "pg0,pg2"}});
   EXPECT_NE(Run().message.find("Wal position of pg2 is ahead"), std::string::npos)

@@ -195,7 +195,7 @@ TEST_F(DecideTest, StoppedFormerPrimaryHoldingTheLockRestartsAsPrimary) {
   local_.data = LocalView::Data::kValid;
   local_.cluster_state = "in production";
   auto d = Run();
-  EXPECT_EQ(Types(d), (std::vector<AT>{AT::kRefreshLeader, AT::kStartPrimary}));
+  EXPECT_EQ(Types(d), (std::vector<AT>{AT::kRefreshLeader, AT::kArmFencing, AT::kStartPrimary}));
   EXPECT_EQ(d.message, "starting primary after failure");
 }
 
@@ -203,7 +203,7 @@ TEST_F(DecideTest, ReplicaHoldingTheLockPromotes) {
   cluster_.initialize = "42";
   SetLeader("pg0");
   RunningReplica();
-  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kPromote});
+  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kArmFencing, AT::kPromote}));
 }
 
 TEST_F(DecideTest, LeaderRaceAsksPeersFirst) {
@@ -219,7 +219,7 @@ TEST_F(DecideTest, HealthiestReplicaTakesTheLockAndPromotes) {
   peers_checked_ = true;
   peers_ = {PeerStatus{"pg1", true, false, 900, false, 1}, PeerStatus{"pg2", false, false, 5000, false, 1}};
   auto d = Run();
-  EXPECT_EQ(Types(d), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}));
+  EXPECT_EQ(Types(d), (std::vector<AT>{AT::kAttemptLeader, AT::kArmFencing, AT::kPromote}));
   EXPECT_EQ(d.message, "promoted self to leader by acquiring session lock");
 }
 
@@ -238,7 +238,7 @@ TEST_F(DecideTest, NofailoverPeerAheadDoesNotBlockTheRace) {
   RunningReplica(1000);
   peers_checked_ = true;
   peers_ = {PeerStatus{"pg1", true, false, 2000, true, 1}};
-  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}));
+  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kArmFencing, AT::kPromote}));
 }
 
 TEST_F(DecideTest, ReachablePrimaryDisqualifies) {
@@ -383,7 +383,7 @@ TEST_F(DecideTest, FailsafeUnlistedPeerAheadDoesNotHoldTheRaceBack) {
   tweak_ = [](Inputs& in) { in.dynamic.failsafe_mode = true; };
   peers_checked_ = true;
   peers_ = {PeerStatus{"pg1", true, false, 2000, false, 1}};
-  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}));
+  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kArmFencing, AT::kPromote}));
   cluster_.failsafe = FailsafeTopology{{"pg0", "http://x/patroni"}, {"pg1", "http://y/patroni"}};
   EXPECT_NE(Run().message.find("Wal position of pg1 is ahead"), std::string::npos);
 }
@@ -416,13 +416,14 @@ TEST_F(DecideTest, FailoverKeyCandidateOutsideTheSyncKeyDoesNotTakeOverInSynchro
   EXPECT_EQ(Types(d), std::vector<AT>{AT::kWait});
   EXPECT_NE(d.message.find("only the former leader pg1"), std::string::npos) << d.message;
   cluster_.sync = DecodeSync(Json{{"leader", "pg1"}, {"sync_standby", "pg0"}});
-  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}));
+  EXPECT_EQ(Types(Run()),
+            (std::vector<AT>{AT::kAttemptLeader, AT::kWriteSync, AT::kSetSyncNames, AT::kArmFencing, AT::kPromote}));
 }
 
 TEST_F(DecideTest, CrashedPrimaryWithTheLockRestartsInPlaceByDefault) {
   FormerPrimaryStopped(1);
   SetLeader("pg0");
-  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartPrimary});
+  EXPECT_EQ(Types(Run()), (std::vector<AT>{AT::kArmFencing, AT::kStartPrimary}));
 }
 
 TEST_F(DecideTest, CrashedPrimaryGivesTheLockUpWhenPrimaryStartTimeoutIsZero) {

@@ -38,7 +38,7 @@ TEST_F(DecideTest, ReasonsTellElectionOutcomesApart) {
   peers_ = {PeerStatus{"pg1", true, false, 800, false, 1}};
   auto d = Run();
   EXPECT_EQ(d.reason, Reason::kPromoteRace);
-  EXPECT_EQ(Types(d), (std::vector<AT>{AT::kAttemptLeader, AT::kPromote}));
+  EXPECT_EQ(Types(d), (std::vector<AT>{AT::kAttemptLeader, AT::kArmFencing, AT::kPromote}));
 }
 
 TEST(ReasonMetricsTest, DecisionsAreCountedByReasonName) {

@@ -1,0 +1,114 @@
+// The plans of a promotion and of a start as primary (ha/decide.h): every step the executor once took on its own
+// (the pre_promote veto, the `sync` reset, synchronous_standby_names, arming the fence) is an action of the core,
+// and the core states which failures give the leader key up.
+#include <gtest/gtest.h>
+
+#include "decide_fixture.h"
+
+namespace pgw::ha {
+namespace {
+
+class PromotePlanTest : public DecideTest {
+ protected:
+  // pg0, a streaming replica, wins the race: nobody else is reachable.
+  void Race() {
+    cluster_.initialize = "42";
+    RunningReplica(1000);
+    local_.upstream = Upstream{HostPort{"127.0.0.1", 5433}, "pg0"};
+    peers_checked_ = true;
+  }
+  void WithPrePromote() {
+    auto c = std::make_shared<Config>(*cfg_);
+    c->postgresql.pre_promote = "/usr/local/bin/may-promote";
+    cfg_ = c;
+  }
+  void SyncMode(bool strict) {
+    tweak_ = [strict](Inputs& in) {
+      in.dynamic.synchronous_mode = true;
+      in.dynamic.synchronous_mode_strict = strict;
+    };
+  }
+  static std::vector<OnFailure> Failures(const Decision& d) {
+    std::vector<OnFailure> f;
+    for (const auto& a : d.actions) f.push_back(a.on_failure);
+    return f;
+  }
+  static constexpr OnFailure kStop = OnFailure::kStop;
+  static constexpr OnFailure kRelease = OnFailure::kReleaseLeader;
+};
+
+TEST_F(PromotePlanTest, WithoutHookOrSyncModeTheFenceIsArmedThenPostgresPromoted) {
+  Race();
+  Decision d = Run();
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kAttemptLeader, AT::kArmFencing, AT::kPromote}));
+  EXPECT_EQ(Failures(d), (std::vector<OnFailure>{kStop, kRelease, kStop}))
+      << "a fence that cannot be armed gives the key up; a failed promotion keeps it";
+  EXPECT_EQ(d.actions[1].mode, Mode::kPromotion);
+}
+
+TEST_F(PromotePlanTest, PrePromoteScriptComesFirstAndItsVetoReleasesTheKey) {
+  WithPrePromote();
+  Race();
+  Decision d = Run();
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kAttemptLeader, AT::kPrePromote, AT::kArmFencing, AT::kPromote}));
+  EXPECT_EQ(Failures(d), (std::vector<OnFailure>{kStop, kRelease, kRelease, kStop}));
+}
+
+TEST_F(PromotePlanTest, SyncModeResetsTheSyncKeyAndTheStandbyNamesBeforeArming) {
+  WithPrePromote();
+  Race();
+  SyncMode(false);
+  Decision d = Run();
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kAttemptLeader, AT::kPrePromote, AT::kWriteSync, AT::kSetSyncNames,
+                                       AT::kArmFencing, AT::kPromote}));
+  EXPECT_EQ(Failures(d), (std::vector<OnFailure>{kStop, kRelease, kRelease, OnFailure::kContinue, kRelease, kStop}))
+      << "a lost compare-and-swap on `sync` gives the key up; synchronous_standby_names is only warned about";
+  const Action& reset = d.actions[2];
+  EXPECT_EQ(reset.mode, Mode::kPromotion);
+  EXPECT_TRUE(reset.sync.empty()) << "nobody is a synchronous standby of the new leader yet";
+  const Action& names = d.actions[3];
+  EXPECT_EQ(names.sync_names, "");
+  EXPECT_TRUE(names.sync.empty()) << "nothing to measure";
+  EXPECT_EQ(names.upstream, local_.upstream) << "still a replica: its recovery settings stay";
+  SyncMode(true);
+  EXPECT_EQ(Run().actions[3].sync_names, "*") << "strict: no commit acknowledged before a standby is back";
+}
+
+TEST_F(PromotePlanTest, ReplicaHoldingTheLockPromotesWithTheSamePlan) {
+  WithPrePromote();
+  cluster_.initialize = "42";
+  SetLeader("pg0", 7);  // on an older lease: re-attached first
+  RunningReplica();
+  SyncMode(true);
+  Decision d = Run();
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kRefreshLeader, AT::kPrePromote, AT::kWriteSync, AT::kSetSyncNames,
+                                       AT::kArmFencing, AT::kPromote}));
+  EXPECT_EQ(Failures(d), (std::vector<OnFailure>{kStop, kRelease, kRelease, OnFailure::kContinue, kRelease, kStop}));
+}
+
+TEST_F(PromotePlanTest, StartAsPrimaryArmsTheFenceFirstAndReleasesTheKeyWhenItCannot) {
+  FormerPrimaryStopped(1);
+  SetLeader("pg0");
+  local_.cluster_state = "in production";
+  tweak_ = [](Inputs& in) { in.dynamic.primary_start_timeout = 300; };
+  Decision d = Run();
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kArmFencing, AT::kStartPrimary}));
+  EXPECT_EQ(Failures(d), (std::vector<OnFailure>{kRelease, kStop}));
+  EXPECT_EQ(d.actions[0].mode, Mode::kNone) << "not a promotion: its failure reads 'not starting as primary'";
+}
+
+// Outside these two plans no action gives the key up on failure: the executor holds no such rule of its own.
+TEST_F(PromotePlanTest, OtherPlansStopAtAFailureWithoutReleasingTheKey) {
+  SteadyLeader();
+  SyncMode(false);
+  AddMember("pg2", 5434);
+  local_.replication_flush["pg1"] = 1000;
+  local_.replication.push_back({{"application_name", "pg1"}, {"state", "streaming"}, {"sync_state", "async"}});
+  Decision d = Run();
+  ASSERT_FALSE(d.actions.empty());
+  for (const auto& a : d.actions) EXPECT_EQ(a.on_failure, kStop) << ActionName(a.type);
+  for (const auto& a : d.actions) EXPECT_NE(a.mode, Mode::kPromotion) << ActionName(a.type);
+}
+
+}  // namespace
+}  // namespace pgw::ha
