@@ -42,6 +42,7 @@ Agent::Agent(std::shared_ptr<const Config> cfg, const Clock& clock, Logger& log)
   if (cfg_->restapi.verify_client != "none") {
     peer_tls.cert = cfg_->restapi.certfile;
     peer_tls.key = cfg_->restapi.keyfile.empty() ? cfg_->restapi.certfile : cfg_->restapi.keyfile;
+    peer_tls.key_password = cfg_->restapi.keyfile_password;
   }
   peers_ = std::make_unique<HttpPeerClient>(peer_tls);
   FenceOptions fo;
@@ -184,7 +185,7 @@ Status Agent::StartupChecks() {
   if (!s.ok()) return s;
   if (cfg_->restapi.Tls()) {
     const auto& r = cfg_->restapi;
-    PGW_RETURN_IF_ERROR(rest_->EnableTls(r.certfile, r.keyfile, r.cafile, r.verify_client));
+    PGW_RETURN_IF_ERROR(rest_->EnableTls(r.certfile, r.keyfile, r.cafile, r.verify_client, r.keyfile_password));
   }
   return Status::Ok();
 }

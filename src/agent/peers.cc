@@ -17,6 +17,7 @@ HttpRequest PeerRequest(const std::string& url, Duration timeout, const PeerTls&
   req.cacert = tls.cacert;
   req.cert = tls.cert;
   req.key = tls.key;
+  req.key_password = tls.key_password;
   std::string auth = PeerAuthorization(tls);
   if (!auth.empty()) req.headers["Authorization"] = auth;
   return req;

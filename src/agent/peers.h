@@ -19,7 +19,7 @@ ha::PeerStatus ParsePeerStatus(const std::string& name, const std::string& body)
 // the Basic credentials sent with them. Patroni sends its own restapi.authentication with every call to a peer, so
 // members of one cluster share those credentials; peers check them on POST /failsafe.
 struct PeerTls {
-  std::string cacert, cert, key;
+  std::string cacert, cert, key, key_password;
   std::string username, password;  // restapi.authentication; no Authorization header when both are empty
 };
 // The Authorization header value for `tls`' credentials ("" when none are set). Pure.

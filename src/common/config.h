@@ -144,6 +144,7 @@ struct Config {
     HostPort connect_address;
     std::string username, password;
     std::string certfile, keyfile, cafile;   // TLS when certfile is set
+    std::string keyfile_password;            // decrypts an encrypted keyfile
     std::string verify_client = "none";      // none | optional | required (client certificates, against cafile)
     std::vector<std::string> allowlist;      // IPs or CIDRs allowed to call unsafe endpoints
     bool allowlist_include_members = false;  // ... plus the members' API hosts
@@ -160,6 +161,7 @@ struct Config {
   // `ctl`: how a client (pgwardenctl, patronictl) calls the agents' REST API over https. The agent does not use it.
   struct Ctl {
     std::string cacert, certfile, keyfile;
+    std::string keyfile_password;    // decrypts an encrypted keyfile (else restapi.keyfile_password)
     std::string username, password;  // ctl.authentication: pgwardenctl's REST credentials (else restapi's)
     bool insecure = false;           // do not check the agents' certificates
   } ctl;

@@ -322,7 +322,9 @@ std::vector<KeyRow> BuildTable() {
           .Env()
           .Field(C::kAgentRestart, [](auto& c) { return std::tie(c.restapi.certfile); }),
       B("restapi.keyfile", K::kStr).Env().Field(C::kAgentRestart, [](auto& c) { return std::tie(c.restapi.keyfile); }),
-      Ign("restapi.keyfile_password").Env(),
+      B("restapi.keyfile_password", K::kStr)
+          .Env()
+          .Field(C::kAgentRestart, [](auto& c) { return std::tie(c.restapi.keyfile_password); }),
       B("restapi.cafile", K::kStr).Env().Field(C::kAgentRestart, [](auto& c) { return std::tie(c.restapi.cafile); }),
       Ign("restapi.ciphers").Env(),
       B("restapi.verify_client", K::kStr)
@@ -342,13 +344,13 @@ std::vector<KeyRow> BuildTable() {
       B("ctl", K::kMap)
           .Diff(C::kLive,
                 [](auto& c) {
-                  return std::tie(c.ctl.cacert, c.ctl.certfile, c.ctl.keyfile, c.ctl.username, c.ctl.password,
-                                  c.ctl.insecure);
+                  return std::tie(c.ctl.cacert, c.ctl.certfile, c.ctl.keyfile, c.ctl.keyfile_password, c.ctl.username,
+                                  c.ctl.password, c.ctl.insecure);
                 }),
       B("ctl.cacert", K::kStr).Env().Bind([](auto& c) { return std::tie(c.ctl.cacert); }),
       B("ctl.certfile", K::kStr).Env().Bind([](auto& c) { return std::tie(c.ctl.certfile); }),
       B("ctl.keyfile", K::kStr).Env().Bind([](auto& c) { return std::tie(c.ctl.keyfile); }),
-      Ign("ctl.keyfile_password").Env(),
+      B("ctl.keyfile_password", K::kStr).Env().Bind([](auto& c) { return std::tie(c.ctl.keyfile_password); }),
       B("ctl.insecure", K::kBool).Env().Bind([](auto& c) { return std::tie(c.ctl.insecure); }),
       B("ctl.authentication", K::kMap),
       B("ctl.authentication.username", K::kStr).Env("PATRONI_CTL_USERNAME").Bind([](auto& c) {

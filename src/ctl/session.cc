@@ -42,6 +42,7 @@ Result<HttpResponse> Session::Api(const Member& m, const std::string& method, co
   req.cacert = api_.cacert;
   req.cert = api_.cert;
   req.key = api_.key;
+  req.key_password = api_.key_password;
   req.verify = !api_.insecure;
   HttpClient http;
   return http.Do(req);

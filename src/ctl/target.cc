@@ -79,6 +79,8 @@ ApiAccess ApiAccessOf(const Config& c) {
   // A key goes with its certificate: restapi.keyfile only with restapi.certfile (it may hold both, keyfile empty).
   a.key = c.ctl.certfile.empty() ? c.restapi.keyfile : c.ctl.keyfile;
   if (!a.cert.empty() && a.key.empty()) a.key = a.cert;  // one PEM file with the certificate and its key
+  // As patronictl: the first password set, whichever section the key came from.
+  a.key_password = either(c.ctl.keyfile_password, c.restapi.keyfile_password);
   a.insecure = c.ctl.insecure;
   return a;
 }

@@ -21,10 +21,11 @@ Result<Config> LoadTarget(const Options& o, const std::map<std::string, std::str
 
 // The credentials and TLS files for calls to the agents' REST API, as patronictl takes them: ctl.authentication,
 // else restapi.authentication; ctl.cacert, else restapi.cafile; ctl.certfile and ctl.keyfile, else restapi's
-// certfile and keyfile; ctl.insecure (or -k/--insecure): the agents' certificates are not checked.
+// certfile and keyfile; ctl.keyfile_password, else restapi.keyfile_password; ctl.insecure (or -k/--insecure): the
+// agents' certificates are not checked.
 struct ApiAccess {
   std::string user, password;
-  std::string cacert, cert, key;
+  std::string cacert, cert, key, key_password;
   bool insecure = false;
 };
 ApiAccess ApiAccessOf(const Config& c);

@@ -114,7 +114,7 @@ struct HttpClient::State {
   bool tls = false;
   std::string host;
   int port = 0;
-  std::string cacert, cert, key;  // what tls_ctx was built from
+  std::string cacert, cert, key, key_password;  // what tls_ctx was built from
   bool verify = true;
   std::shared_ptr<const net::TlsContext> tls_ctx;  // kept across connections
   uint64_t connects = 0;
@@ -123,14 +123,16 @@ struct HttpClient::State {
   // one. `*reused` says which.
   Status Connect(const net::HttpUrl& url, const HttpRequest& req, net::Deadline deadline, bool* reused) {
     *reused = false;
-    if (url.tls && (!tls_ctx || req.cacert != cacert || req.cert != cert || req.key != key || req.verify != verify)) {
+    if (url.tls && (!tls_ctx || req.cacert != cacert || req.cert != cert || req.key != key ||
+                    req.key_password != key_password || req.verify != verify)) {
       conn.reset();
-      auto ctx = net::TlsContext::Client(req.verify, req.cacert, req.cert, req.key);
+      auto ctx = net::TlsContext::Client(req.verify, req.cacert, req.cert, req.key, req.key_password);
       if (!ctx.ok()) return ctx.status();
       tls_ctx = *ctx;
       cacert = req.cacert;
       cert = req.cert;
       key = req.key;
+      key_password = req.key_password;
       verify = req.verify;
     }
     if (conn && url.tls == tls && url.host == host && url.port == port) {

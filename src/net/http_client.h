@@ -37,8 +37,8 @@ struct HttpRequest {
   Duration connect_timeout = Duration(1000);  // resolution, connect and TLS handshake (within `timeout`)
   // TLS (etcd3.cacert/cert/key, restapi certificates). The server's certificate must chain to `cacert` (the
   // system's store when empty) and name the URL's host; `cert` and `key` (both or neither) are presented when the
-  // server asks for a client certificate.
-  std::string cacert, cert, key;
+  // server asks for a client certificate; an encrypted `key` is decrypted with `key_password`.
+  std::string cacert, cert, key, key_password;
   // false: the server's certificate is not checked at all (patronictl's --insecure / ctl.insecure).
   bool verify = true;
 };

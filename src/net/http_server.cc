@@ -15,6 +15,8 @@
 #include <cstring>
 #include <vector>
 
+#include "net/tls.h"
+
 namespace pgw {
 
 const char* HttpReason(int status) {
@@ -207,7 +209,7 @@ void RestServer::Stop() {
 }
 
 Status RestServer::EnableTls(const std::string& certfile, const std::string& keyfile, const std::string& cafile,
-                             const std::string& verify_client) {
+                             const std::string& verify_client, const std::string& keyfile_password) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) return Internal("cannot create a TLS context");
   auto fail = [&](const std::string& what) {
@@ -217,10 +219,11 @@ Status RestServer::EnableTls(const std::string& certfile, const std::string& key
     return InvalidArgument(what + ": " + buf);
   };
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  if (SSL_CTX_use_certificate_chain_file(ctx, certfile.c_str()) != 1) return fail("restapi.certfile " + certfile);
   const std::string& key = keyfile.empty() ? certfile : keyfile;
-  if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) return fail("restapi.keyfile " + key);
-  if (SSL_CTX_check_private_key(ctx) != 1) return fail("restapi.keyfile does not match restapi.certfile");
+  if (Status s = net::LoadCertificateAndKey(ctx, certfile, key, keyfile_password); !s.ok()) {
+    SSL_CTX_free(ctx);
+    return s.Context("restapi.certfile/keyfile");
+  }
   if (!cafile.empty() && SSL_CTX_load_verify_locations(ctx, cafile.c_str(), nullptr) != 1) {
     return fail("restapi.cafile " + cafile);
   }

@@ -54,10 +54,10 @@ class RestServer {
 
   // Binds and listens; the error names the address when the port is in use.
   Status Listen(const std::string& host, int port);
-  // Serves HTTPS with `certfile` (and `keyfile`, or the key inside certfile). verify_client: none | optional |
-  // required, checked against `cafile`. Call before Start().
+  // Serves HTTPS with `certfile` (and `keyfile`, or the key inside certfile; an encrypted key is decrypted with
+  // `keyfile_password`). verify_client: none | optional | required, checked against `cafile`. Call before Start().
   Status EnableTls(const std::string& certfile, const std::string& keyfile, const std::string& cafile,
-                   const std::string& verify_client);
+                   const std::string& verify_client, const std::string& keyfile_password = "");
   int port() const { return port_; }
   void Start();
   void Stop();

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace pgw::net {
@@ -44,14 +45,50 @@ SSL_CTX* NewContext(const SSL_METHOD* method) {
   return ctx;
 }
 
-// Loads a certificate chain and its private key into `ctx`; the error names the file at fault.
-Status UseCertificate(SSL_CTX* ctx, const std::string& cert_file, const std::string& key_file) {
+// OpenSSL's password callback: copies the configured password, or answers "none" (0) without asking anyone.
+int CopyPassword(char* buf, int size, int /*rwflag*/, void* userdata) {
+  const auto* password = static_cast<const std::string*>(userdata);
+  if (password == nullptr || password->empty() || size <= 0) return 0;
+  int n = static_cast<int>(std::min<size_t>(password->size(), static_cast<size_t>(size)));
+  std::memcpy(buf, password->data(), static_cast<size_t>(n));
+  return n;
+}
+
+// Whether a PEM key file holds an encrypted key (PKCS#8 "ENCRYPTED PRIVATE KEY", or the traditional format's
+// "Proc-Type: 4,ENCRYPTED" header). Only the first 4 kB are looked at: the headers come first.
+bool KeyFileEncrypted(const std::string& key_file) {
+  std::FILE* f = std::fopen(key_file.c_str(), "re");
+  if (!f) return false;
+  char buf[4096];
+  size_t n = std::fread(buf, 1, sizeof buf, f);
+  std::fclose(f);
+  std::string head(buf, n);
+  return head.find("ENCRYPTED PRIVATE KEY") != std::string::npos || head.find("4,ENCRYPTED") != std::string::npos;
+}
+}  // namespace
+
+Status LoadCertificateAndKey(SSL_CTX* ctx, const std::string& cert_file, const std::string& key_file,
+                             const std::string& password) {
+  // The callback is set for the whole context (a chain file may hold an encrypted key too) and the pointer to
+  // the password cleared again before returning: nothing keeps it after loading.
+  SSL_CTX_set_default_passwd_cb(ctx, CopyPassword);
+  SSL_CTX_set_default_passwd_cb_userdata(ctx, const_cast<std::string*>(&password));
+  struct Clear {
+    SSL_CTX* ctx;
+    ~Clear() { SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr); }
+  } clear{ctx};
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
     return InvalidArgument(cert_file + ": " + OpenSslErrors());
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     std::string e = OpenSslErrors();
-    if (e.find("mismatch") != std::string::npos) e = "does not match the certificate " + cert_file + " (" + e + ")";
+    if (e.find("mismatch") != std::string::npos) {
+      e = "does not match the certificate " + cert_file + " (" + e + ")";
+    } else if (KeyFileEncrypted(key_file)) {
+      e = std::string(password.empty() ? "the key is encrypted and no keyfile_password is set"
+                                       : "the key is encrypted and keyfile_password does not decrypt it") +
+          " (" + e + ")";
+    }
     return InvalidArgument(key_file + ": " + e);
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -59,29 +96,28 @@ Status UseCertificate(SSL_CTX* ctx, const std::string& cert_file, const std::str
   }
   return Status::Ok();
 }
-}  // namespace
 
 TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
 
-Result<std::shared_ptr<const TlsContext>> TlsContext::Server(const std::string& cert_file,
-                                                             const std::string& key_file) {
+Result<std::shared_ptr<const TlsContext>> TlsContext::Server(const std::string& cert_file, const std::string& key_file,
+                                                             const std::string& key_password) {
   ERR_clear_error();
   SSL_CTX* ctx = NewContext(TLS_server_method());
   if (!ctx) return Internal("SSL_CTX_new: " + OpenSslErrors());
   std::shared_ptr<const TlsContext> out(new TlsContext(ctx));
-  PGW_RETURN_IF_ERROR(UseCertificate(ctx, cert_file, key_file));
+  PGW_RETURN_IF_ERROR(LoadCertificateAndKey(ctx, cert_file, key_file, key_password));
   return out;
 }
 
 Result<std::shared_ptr<const TlsContext>> TlsContext::Client(bool verify, const std::string& ca_file,
-                                                             const std::string& cert_file,
-                                                             const std::string& key_file) {
+                                                             const std::string& cert_file, const std::string& key_file,
+                                                             const std::string& key_password) {
   ERR_clear_error();
   SSL_CTX* ctx = NewContext(TLS_client_method());
   if (!ctx) return Internal("SSL_CTX_new: " + OpenSslErrors());
   std::shared_ptr<const TlsContext> out(new TlsContext(ctx));
   if (cert_file.empty() != key_file.empty()) return InvalidArgument("a client certificate needs both a cert and a key");
-  if (!cert_file.empty()) PGW_RETURN_IF_ERROR(UseCertificate(ctx, cert_file, key_file));
+  if (!cert_file.empty()) PGW_RETURN_IF_ERROR(LoadCertificateAndKey(ctx, cert_file, key_file, key_password));
   if (verify) {
     int ok = ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx)
                              : SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr);

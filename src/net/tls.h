@@ -22,13 +22,17 @@ namespace pgw::net {
 class TlsContext {
  public:
   // Accepts TLS from clients with this certificate chain and key (PEM files). Errors name the file.
-  static Result<std::shared_ptr<const TlsContext>> Server(const std::string& cert_file, const std::string& key_file);
+  // An encrypted key is decrypted with `key_password` (Patroni's keyfile_password).
+  static Result<std::shared_ptr<const TlsContext>> Server(const std::string& cert_file, const std::string& key_file,
+                                                          const std::string& key_password = "");
   // Connects with TLS. With `verify`, the server's certificate must chain to `ca_file` (PEM; the system's store
   // when empty); TlsConn checks the name when asked. With `cert_file` and `key_file` (PEM, both or neither), that
-  // certificate (chain) is presented when the server asks for one (libpq's sslcert/sslkey). Errors name the file.
+  // certificate (chain) is presented when the server asks for one (libpq's sslcert/sslkey); an encrypted key is
+  // decrypted with `key_password`. Errors name the file.
   static Result<std::shared_ptr<const TlsContext>> Client(bool verify, const std::string& ca_file,
                                                           const std::string& cert_file = "",
-                                                          const std::string& key_file = "");
+                                                          const std::string& key_file = "",
+                                                          const std::string& key_password = "");
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
@@ -38,6 +42,13 @@ class TlsContext {
   explicit TlsContext(SSL_CTX* ctx) : ctx_(ctx) {}
   SSL_CTX* ctx_;
 };
+
+// Loads a PEM certificate chain and its private key into `ctx`. An encrypted key is decrypted with `password`;
+// OpenSSL is never left to ask a terminal for one (its default when no password callback is set: a daemon
+// started from a shell would wait at "Enter PEM pass phrase" for ever). Errors name the file at fault, and an
+// encrypted key whose password is missing or wrong says so.
+Status LoadCertificateAndKey(SSL_CTX* ctx, const std::string& cert_file, const std::string& key_file,
+                             const std::string& password);
 
 class TlsConn {
  public:

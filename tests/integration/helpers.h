@@ -61,9 +61,17 @@ inline std::optional<RunAs> Unprivileged() {
 
 // A self-signed certificate (RSA, valid two days, subjectAltName IP:127.0.0.1) for `cn`, the key mode 0600, both
 // files owned by the unprivileged user when the tests run as root.
-inline Status MakeSelfSignedCert(const std::string& key, const std::string& crt, const std::string& cn = "127.0.0.1") {
-  auto gen = Run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=" + cn,
-                  "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", crt});
+// With a `key_password`, the key is written encrypted with it.
+inline Status MakeSelfSignedCert(const std::string& key, const std::string& crt, const std::string& cn = "127.0.0.1",
+                                 const std::string& key_password = "") {
+  std::vector<std::string> argv{"openssl", "req", "-x509", "-newkey", "rsa:2048", "-days", "2", "-subj", "/CN=" + cn};
+  argv.insert(argv.end(), {"-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", crt});
+  if (key_password.empty()) {
+    argv.push_back("-nodes");
+  } else {
+    argv.insert(argv.end(), {"-passout", "pass:" + key_password});
+  }
+  auto gen = Run(argv);
   if (!gen.ok()) return gen.status();
   if (!gen->Success()) return Internal("openssl req: " + gen->output);
   if (chmod(key.c_str(), 0600) != 0) return IoError("chmod " + key);

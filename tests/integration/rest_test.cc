@@ -17,17 +17,20 @@ namespace {
 using Json = nlohmann::json;
 using std::chrono::seconds;
 
+// The key is encrypted: restapi.keyfile_password (Patroni's) decrypts it, for the REST server and for the agent's
+// own calls to peers.
 TEST(RestTlsTest, HttpsWithAuthenticationAndAllowlist) {
   TempDir dir("resttls");
   std::string key = dir.path + "/server.key", crt = dir.path + "/server.crt";
-  Status cert = MakeSelfSignedCert(key, crt);
+  Status cert = MakeSelfSignedCert(key, crt, "127.0.0.1", "key pass");
   ASSERT_TRUE(cert.ok()) << cert.message();
   SandboxSpec spec;
   spec.dir = dir.path + "/sb";
   spec.nodes = 1;
   spec.scope = "tls";
   spec.pgwarden_bin = PgwardenBin();
-  spec.extra_restapi = "  certfile: " + crt + "\n  keyfile: " + key + "\n  cafile: " + crt +
+  spec.extra_restapi = "  certfile: " + crt + "\n  keyfile: " + key +
+                       "\n  keyfile_password: key pass\n  cafile: " + crt +
                        "\n  allowlist: [127.0.0.0/8]\n  authentication:\n    username: admin\n    password: s3cret\n";
   Logger log(stderr);
   auto sb = Sandbox::Up(spec, log);

@@ -151,6 +151,7 @@ TEST(CtlTargetTest, CtlSectionComesBeforeRestapiAsInPatronictl) {
   EXPECT_EQ(a.cert, "/etc/rest.pem") << "restapi.certfile when ctl.certfile is not set";
   EXPECT_EQ(a.key, "/etc/rest.key");
   EXPECT_TRUE(a.insecure);
+  EXPECT_EQ(a.key_password, "") << "no keyfile_password anywhere";
 
   TempYaml g("scope: demo\netcd3: {hosts: ['127.0.0.1:2379']}\nrestapi: {certfile: /etc/both.pem}\n");
   auto e = TargetOf({"-c", g.path(), "list"}, {{"PATRONI_CTL_USERNAME", "eu"}, {"PATRONI_CTL_PASSWORD", "ep"}});
@@ -166,6 +167,23 @@ TEST(CtlTargetTest, CtlSectionComesBeforeRestapiAsInPatronictl) {
   auto k2 = TargetOf({"--insecure", "-c", g.path(), "list"}, {});
   ASSERT_TRUE(k2.ok()) << k2.status().message();
   EXPECT_TRUE(ApiAccessOf(*k2).insecure);
+}
+
+// keyfile_password as patronictl takes it: ctl's, else restapi's (PATRONI_* names included).
+TEST(CtlTargetTest, KeyfilePasswordFromCtlElseRestapi) {
+  TempYaml f(
+      "scope: demo\netcd3: {hosts: ['127.0.0.1:2379']}\n"
+      "restapi: {certfile: /etc/rest.pem, keyfile: /etc/rest.key, keyfile_password: rp}\n");
+  auto r = TargetOf({"-c", f.path(), "list"}, {});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(ApiAccessOf(*r).key_password, "rp");
+  auto c = TargetOf({"-c", f.path(), "list"}, {{"PATRONI_CTL_KEYFILE_PASSWORD", "cp"}});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(ApiAccessOf(*c).key_password, "cp");
+  TempYaml g("scope: demo\netcd3: {hosts: ['127.0.0.1:2379']}\nrestapi: {certfile: /etc/rest.pem}\n");
+  auto e = TargetOf({"-c", g.path(), "list"}, {{"PATRONI_RESTAPI_KEYFILE_PASSWORD", "ep"}});
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  EXPECT_EQ(ApiAccessOf(*e).key_password, "ep");
 }
 
 // The rest of patroni.yml configures an agent: pgwardenctl neither requires it nor checks it (patronictl loads the

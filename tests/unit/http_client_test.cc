@@ -7,15 +7,18 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <functional>
 #include <thread>
 
+#include "common/wait.h"
 #include "net/http_server.h"
 #include "net/socket.h"
 #include "tls_test_util.h"
@@ -317,6 +320,76 @@ TEST(HttpClientTest, UncheckedTlsOnlyWhenAsked) {
   EXPECT_FALSE(http.Do(req).ok()) << "the unchecked connection is not kept for a checked request";
   server.Stop();
   std::filesystem::remove_all(dir);
+}
+
+// restapi.keyfile_password / ctl.keyfile_password (Patroni's): an encrypted key is decrypted with the configured
+// password, on the server side (the REST API) and on the client side (a client certificate for verify_client).
+TEST(HttpClientTest, EncryptedKeysAreDecryptedWithTheirKeyfilePassword) {
+  std::string dir = std::filesystem::temp_directory_path() / ("pgw-httpc-enc-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  pgw::testing::WriteSelfSigned(dir, "s", "server secret");
+  pgw::testing::WriteSelfSigned(dir, "c", "client secret");
+  RestServer server([](const HttpServerRequest&) {
+    HttpServerResponse r;
+    r.body = "hello";
+    return r;
+  });
+  ASSERT_TRUE(server.Listen("127.0.0.1", 0).ok());
+  Status wrong = server.EnableTls(dir + "/s.crt", dir + "/s.key", dir + "/c.crt", "required", "not it");
+  EXPECT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.message().find("keyfile_password does not decrypt it"), std::string::npos) << wrong.message();
+  Status ok = server.EnableTls(dir + "/s.crt", dir + "/s.key", dir + "/c.crt", "required", "server secret");
+  ASSERT_TRUE(ok.ok()) << ok.message();
+  server.Start();
+  HttpClient http;
+  HttpRequest req;
+  req.url = "https://127.0.0.1:" + std::to_string(server.port()) + "/patroni";
+  req.verify = false;  // the test certificate names its host in CN only; the client side's key is what is tested
+  req.cert = dir + "/c.crt";
+  req.key = dir + "/c.key";
+  auto no_password = http.Do(req);
+  ASSERT_FALSE(no_password.ok());
+  EXPECT_NE(no_password.status().message().find("the key is encrypted and no keyfile_password is set"),
+            std::string::npos)
+      << no_password.status().message();
+  req.key_password = "client secret";
+  auto r = http.Do(req);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->body, "hello");
+  server.Stop();
+  std::filesystem::remove_all(dir);
+}
+
+// With no password configured, OpenSSL's default is to ask for one on the terminal (or stdin without one): an
+// agent started from a shell would wait at "Enter PEM pass phrase" for ever. Run in a child with no controlling
+// terminal and a stdin that never delivers: loading must fail at once, never read.
+TEST(HttpClientTest, AnEncryptedKeyWithoutPasswordFailsWithoutAskingAnyone) {
+  std::string dir = std::filesystem::temp_directory_path() / ("pgw-httpc-ask-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  pgw::testing::WriteSelfSigned(dir, "s", "secret");
+  int in[2];
+  ASSERT_EQ(pipe(in), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    setsid();  // no controlling terminal: /dev/tty cannot be opened
+    dup2(in[0], 0);
+    RestServer server([](const HttpServerRequest&) { return HttpServerResponse{}; });
+    Status s = server.EnableTls(dir + "/s.crt", dir + "/s.key", "", "none");
+    bool named = s.message().find("no keyfile_password is set") != std::string::npos;
+    _exit(!s.ok() && named ? 0 : 1);
+  }
+  close(in[0]);
+  int status = 0;
+  bool exited = WaitFor([&] { return waitpid(child, &status, WNOHANG) == child; }, Duration(10000));
+  if (!exited) {
+    kill(child, SIGKILL);
+    waitpid(child, &status, 0);
+  }
+  close(in[1]);
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(exited) << "loading an encrypted key without a password waited for input";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the error did not name keyfile_password";
 }
 
 }  // namespace

@@ -12,7 +12,8 @@
 namespace pgw::testing {
 
 // Writes DIR/NAME.crt and DIR/NAME.key: an EC P-256 key and a certificate for CN=127.0.0.1 valid for an hour.
-inline void WriteSelfSigned(const std::string& dir, const std::string& name) {
+// With a `key_password`, the key is written encrypted with it (PKCS#8, AES-256-CBC).
+inline void WriteSelfSigned(const std::string& dir, const std::string& name, const std::string& key_password = "") {
   EVP_PKEY* key = EVP_EC_gen("P-256");
   ASSERT_NE(key, nullptr);
   X509* x = X509_new();
@@ -28,7 +29,12 @@ inline void WriteSelfSigned(const std::string& dir, const std::string& name) {
   PEM_write_X509(f, x);
   std::fclose(f);
   f = std::fopen((dir + "/" + name + ".key").c_str(), "w");
-  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+  if (key_password.empty()) {
+    PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+  } else {
+    PEM_write_PKCS8PrivateKey(f, key, EVP_aes_256_cbc(), key_password.c_str(), static_cast<int>(key_password.size()),
+                              nullptr, nullptr);
+  }
   std::fclose(f);
   X509_free(x);
   EVP_PKEY_free(key);
