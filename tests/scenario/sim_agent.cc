@@ -227,7 +227,7 @@ void SimAgent::Cycle() {
   in.wall_now = n_.clock.WallSeconds();
   in.state = core_;
   core_ = in.state = ha::ObserveGate(in);
-  in.restart_requested = false;
+  in.restart_requested = n_.f.restart_requested;
   in.reinit_requested = std::exchange(n_.f.reinit_requested, false);
   ha::Decision d = ha::Decide(in);
   if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckPeers) {
