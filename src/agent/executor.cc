@@ -106,12 +106,7 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
             "client gate closed: only replication and pgwarden's roles may connect until a synchronous "
             "standby has received all WAL");
       }
-      if (dyn_.synchronous_mode) {
-        // Restarting in place after a crash: only the published synchronous standbys (or '*' when strict) may
-        // acknowledge commits from the first moment on.
-        pg_->SetSyncNames(ha::RenderSyncNames(ha::SyncStandbys(view, cfg_->name), dyn_.synchronous_node_count,
-                                              dyn_.synchronous_mode_strict));
-      }
+      if (a.sync_names) pg_->SetSyncNames(*a.sync_names);
       r->start_attempted = true;
       return pg_->Start(std::nullopt);
     }
@@ -192,9 +187,10 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
     case ActionType::kCheckFailsafe: return Status::Ok();
     case ActionType::kDeleteFailover: return dcs_->DeleteFailover();
     case ActionType::kSetSyncNames: {
-      log_.Info(a.sync_names.empty() ? std::string("synchronous_standby_names := '' (no synchronous standby)")
-                                     : "synchronous_standby_names := '" + a.sync_names + "'");
-      PGW_RETURN_IF_ERROR(pg_->ApplySyncNames(a.sync_names, a.upstream));
+      const std::string names = a.sync_names.value_or("");
+      log_.Info(names.empty() ? std::string("synchronous_standby_names := '' (no synchronous standby)")
+                              : "synchronous_standby_names := '" + names + "'");
+      PGW_RETURN_IF_ERROR(pg_->ApplySyncNames(names, a.upstream));
       if (a.sync.empty()) return Status::Ok();
       // Safety rule 9: measured after the change, so the position covers every commit acknowledged before it.
       LocalView after = pg_->Observe();
@@ -222,8 +218,8 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
     case ActionType::kRestart: {
       host_->RestartStarting();
       log_.Info("restarting PostgreSQL");
-      bool primary = local.running && local.query_ok && !local.in_recovery;
-      std::optional<Upstream> up = primary ? std::nullopt : local.upstream;
+      bool primary = a.mode == ha::Mode::kPrimary;
+      std::optional<Upstream> up = primary ? std::nullopt : a.upstream;
       Status s = pg_->Stop(StopMode::kFast);
       if (s.ok()) {
         pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kRestart);

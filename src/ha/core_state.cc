@@ -75,7 +75,7 @@ CoreState Record(CoreState s, const Action& a, const ActionReport& r, const Loca
       }
       break;
     case ActionType::kRestart:
-      if (!r.ok && local.running && local.query_ok && !local.in_recovery) s.primary_start_failed = true;
+      if (!r.ok && a.mode == Mode::kPrimary) s.primary_start_failed = true;
       break;
     case ActionType::kBootstrap:
     case ActionType::kBootstrapStandby:

@@ -45,12 +45,28 @@ void AddPromotion(const Inputs& in, Decision* d) {
   d->actions.push_back(Act(ActionType::kPromote));
 }
 
-void AddStartPrimary(Mode mode, Decision* d) {
+void AddStartPrimary(const Inputs& in, Mode mode, Decision* d) {
   // The fence is armed before PostgreSQL can accept a single write; a node that cannot arm it gives the key up.
   d->actions.push_back(Act(ActionType::kArmFencing, OnFailure::kReleaseLeader));
   Action start = Act(ActionType::kStartPrimary);
   start.mode = mode;
+  if (in.dynamic.synchronous_mode) {
+    // Restarting in place after a crash: only the published synchronous standbys (or '*' when strict and there
+    // are none) may acknowledge commits from the first moment on.
+    start.sync_names = RenderSyncNames(SyncStandbys(*in.cluster, in.config->name), in.dynamic.synchronous_node_count,
+                                       in.dynamic.synchronous_mode_strict);
+  }
   d->actions.push_back(start);
+}
+
+Action RestartInPlace(const Inputs& in) {
+  Action a = Act(ActionType::kRestart);
+  if (!in.local->in_recovery) {
+    a.mode = Mode::kPrimary;  // without recovery settings, the fence armed again before the start
+  } else {
+    a.upstream = in.local->upstream;  // the recovery settings it runs with now
+  }
+  return a;
 }
 
 std::string Me(const Inputs& in) { return "(" + in.config->name + ")"; }
@@ -135,6 +151,7 @@ const char* ModeName(Mode m) {
     case Mode::kGraceful: return "graceful";
     case Mode::kGated: return "gated";
     case Mode::kPromotion: return "promotion";
+    case Mode::kPrimary: return "primary";
   }
   return "?";
 }

@@ -110,7 +110,8 @@ enum class ActionType {
                        // when watchdog.mode is required and the device cannot be used. Mode kPromotion: a step of
                        // a promotion (its failure is worded as Patroni's, and CoreState forgets the synchronous
                        // measurements); otherwise of a start as primary
-  kStartPrimary,       // start PostgreSQL without recovery settings (after kArmFencing)
+  kStartPrimary,       // start PostgreSQL without recovery settings (after kArmFencing), with
+                       // synchronous_standby_names := `sync_names` when set (synchronous mode); unset: not managed
   kStartReplica,       // start PostgreSQL following `upstream` (none: read-only, following nobody)
   kFollow,             // re-point a running replica at `upstream` (reload)
   kAttemptLeader,      // create-only acquire of `leader`
@@ -126,7 +127,9 @@ enum class ActionType {
   kCheckFailsafe,      // POST /failsafe to every member in `failsafe`, then decide again
   kWriteFailsafe,      // failsafe := {name: api_url} of every member
   kDeleteFailover,     // remove the `failover` key (done, stale, or impossible)
-  kRestart,            // stop (fast) and start PostgreSQL again in the same role
+  kRestart,            // stop (fast) and start PostgreSQL again in the role the core states. Mode kPrimary: as a
+                       // primary, the fence armed between the stop and the start (a failed arm fails the restart);
+                       // otherwise in recovery following `upstream` (none: following nobody)
   kSetSyncNames,       // synchronous_standby_names := `sync_names` (reload, keeping `upstream`: the recovery
                        // settings of a replica about to be promoted); then measure the WAL position
                        // (ActionReport::wal_position, kept in CoreState::sync_added_lsn) for every member in `sync`
@@ -142,8 +145,8 @@ enum class ActionType {
   kFatal,              // the agent must stop: the message says why
 };
 
-// How a kDemote stops PostgreSQL, how a start lets clients in (kStartPrimary / kStartReplica), or which plan a
-// step belongs to (kArmFencing / kWriteSync).
+// How a kDemote stops PostgreSQL, how a start lets clients in (kStartPrimary / kStartReplica), which plan a
+// step belongs to (kArmFencing / kWriteSync), or the role a kRestart starts PostgreSQL in.
 enum class Mode {
   kNone,
   kOffline,          // kDemote: fast shutdown (the leader key is kept or lost by the cycle's own rules)
@@ -152,9 +155,10 @@ enum class Mode {
   kGated,            // kStartPrimary/kStartReplica: clients wait behind the client gate (a crashed primary in
                      // synchronous mode: recovered commits nobody acknowledged stay hidden)
   kPromotion,        // kArmFencing/kWriteSync: a step of a promotion
+  kPrimary,          // kRestart: PostgreSQL runs as a primary and is started again as one
 };
-// "", "offline", "immediate-nolock", "graceful", "gated", "promotion": Patroni's words where it has them (logs,
-// traces).
+// "", "offline", "immediate-nolock", "graceful", "gated", "promotion", "primary": Patroni's words where it has them
+// (logs, traces).
 const char* ModeName(Mode m);
 
 // What a failed action means besides ending the plan, carried out by the executor.
@@ -173,8 +177,10 @@ struct Action {
   std::vector<std::string> slots;
   int64_t optime = 0;
   Mode mode = Mode::kNone;
-  std::vector<std::string> sync;             // kWriteSync: the members to publish as synchronous standbys
-  std::string sync_names;                    // kSetSyncNames: the value for synchronous_standby_names
+  std::vector<std::string> sync;  // kWriteSync: the members to publish as synchronous standbys
+  // kSetSyncNames: the value for synchronous_standby_names (always set); kStartPrimary: the value to start with
+  // (unset: not managed, synchronous mode is off).
+  std::optional<std::string> sync_names;
   SlotPlan slot_plan;                        // kSyncSlots
   std::map<std::string, int64_t> slot_lsns;  // kWriteStatus: status.slots
   bool operator==(const Action&) const = default;

@@ -172,7 +172,7 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       }
     }
     if (in.restart_requested) {
-      d.actions.push_back(Act(ActionType::kRestart));
+      d.actions.push_back(RestartInPlace(in));
       d.reason = Reason::kRestartRequested;
       d.message = "restarting after a request";
       return d;

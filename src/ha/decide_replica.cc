@@ -126,7 +126,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     }
     AddSlotSync(in, false, &d);
     if (in.restart_requested) {
-      d.actions = {Act(ActionType::kRestart)};
+      d.actions = {RestartInPlace(in)};
       d.reason = Reason::kRestartRequested;
       d.message = "restarting after a request";
       return d;

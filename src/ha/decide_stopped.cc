@@ -161,7 +161,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
         mode = Mode::kGated;
         d.message += "; clients wait until a synchronous standby has caught up";
       }
-      AddStartPrimary(mode, &d);
+      AddStartPrimary(in, mode, &d);
     } else {
       d.actions.push_back(Act(ActionType::kStartReplica));
       d.reason = Reason::kStartReadonlyWithLock;

@@ -80,7 +80,7 @@ Decision DecideStandbyLeader(const Inputs& in, bool lock_on_my_lease) {
     }
   }
   if (in.restart_requested) {
-    d.actions = {Act(ActionType::kRestart)};
+    d.actions = {RestartInPlace(in)};
     d.reason = Reason::kRestartRequested;
     d.message = "restarting after a request";
     return d;

@@ -2,6 +2,7 @@
 #include "sim_agent.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "agent/status_json.h"
@@ -15,16 +16,22 @@ std::string ActionList(const ha::Decision& d) {
     if (a.type == ha::ActionType::kWriteStatus || a.type == ha::ActionType::kSyncSlots) continue;
     s += s.empty() ? "" : " ";
     s += ha::ActionName(a.type);
+    std::optional<std::string> args;  // what the trace shows of the action's fields, in parentheses
     // A step of a promotion reads as one from its place in the plan: its mode is left out.
-    if (a.mode != ha::Mode::kNone && a.mode != ha::Mode::kPromotion)
-      s += std::string("(") + ha::ModeName(a.mode) + (a.target.empty() ? "" : " " + a.target) + ")";
-    else if (a.type == ha::ActionType::kWriteSync) {
+    if (a.mode != ha::Mode::kNone && a.mode != ha::Mode::kPromotion) {
+      args = ha::ModeName(a.mode) + (a.target.empty() ? "" : " " + a.target);
+    } else if (a.type == ha::ActionType::kWriteSync) {
       std::string l;
       for (const auto& n : a.sync) l += (l.empty() ? "" : ",") + n;
-      s += "(" + l + ")";
+      args = l;
     } else if (a.type == ha::ActionType::kSetSyncNames) {
-      s += "(" + a.sync_names + ")";
+      args = a.sync_names.value_or("");
     }
+    if (a.type == ha::ActionType::kStartPrimary && a.sync_names) {
+      std::string v = a.sync_names->empty() ? "''" : *a.sync_names;
+      args = (args ? *args + " " : "") + "sync_names=" + v;
+    }
+    if (args) s += "(" + *args + ")";
   }
   return s;
 }

@@ -158,12 +158,13 @@ TEST_F(CoreStateTest, RewindOutcomeAndReinitialize) {
 }
 
 TEST_F(CoreStateTest, FailedRestartOfAPrimaryIsAFailedStartAsPrimary) {
+  // The role is the one the core planned the restart in (kRestart's mode).
   local_.running = local_.query_ok = true;
   local_.in_recovery = true;
   EXPECT_FALSE(Rec(Act(ActionType::kRestart), ActionReport{}).primary_start_failed);
   local_.in_recovery = false;
-  EXPECT_FALSE(Rec(Act(ActionType::kRestart), Ok()).primary_start_failed);
-  EXPECT_TRUE(Rec(Act(ActionType::kRestart), ActionReport{}).primary_start_failed);
+  EXPECT_FALSE(Rec(Act(ActionType::kRestart, Mode::kPrimary), Ok()).primary_start_failed);
+  EXPECT_TRUE(Rec(Act(ActionType::kRestart, Mode::kPrimary), ActionReport{}).primary_start_failed);
 }
 
 TEST_F(CoreStateTest, GracefulDemotionRecordsWhetherACandidateConfirmed) {

@@ -149,7 +149,7 @@ class SyncDecideTest : public DecideTest {
   }
   static std::string NamesOf(const Decision& d) {
     for (const auto& a : d.actions) {
-      if (a.type == AT::kSetSyncNames) return a.sync_names;
+      if (a.type == AT::kSetSyncNames) return a.sync_names.value_or("");
     }
     return "<none>";
   }

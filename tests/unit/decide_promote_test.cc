@@ -1,6 +1,7 @@
-// The plans of a promotion and of a start as primary (ha/decide.h): every step the executor once took on its own
-// (the pre_promote veto, the `sync` reset, synchronous_standby_names, arming the fence) is an action of the core,
-// and the core states which failures give the leader key up.
+// The plans of a promotion, of a start as primary and of a requested restart (ha/decide.h): every step the
+// executor once took on its own (the pre_promote veto, the `sync` reset, synchronous_standby_names, arming the
+// fence, the role a restart starts PostgreSQL in) is an action of the core, and the core states which failures give
+// the leader key up.
 #include <gtest/gtest.h>
 
 #include "decide_fixture.h"
@@ -95,6 +96,68 @@ TEST_F(PromotePlanTest, StartAsPrimaryArmsTheFenceFirstAndReleasesTheKeyWhenItCa
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kArmFencing, AT::kStartPrimary}));
   EXPECT_EQ(Failures(d), (std::vector<OnFailure>{kRelease, kStop}));
   EXPECT_EQ(d.actions[0].mode, Mode::kNone) << "not a promotion: its failure reads 'not starting as primary'";
+}
+
+// synchronous_standby_names of a start as primary is the core's: the published synchronous standbys ('*' when
+// strict and there are none), so that nobody else acknowledges a commit from the first moment on; outside
+// synchronous mode it is not managed (the configured value).
+TEST_F(PromotePlanTest, StartAsPrimaryInSynchronousModeCarriesThePublishedStandbys) {
+  FormerPrimaryStopped(1);
+  SetLeader("pg0");
+  cluster_.members["pg1"].state = "stopped";  // no synchronous standby to hand over to: restart in place
+  cluster_.sync = DecodeSync(Json{{"leader", "pg0"}, {"sync_standby", "pg1"}});
+  local_.cluster_state = "in production";  // crashed
+  bool strict = false;
+  tweak_ = [&strict](Inputs& in) {
+    in.dynamic.primary_start_timeout = 300;
+    in.dynamic.synchronous_mode = true;
+    in.dynamic.synchronous_mode_strict = strict;
+  };
+  Decision d = Run();
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kArmFencing, AT::kStartPrimary})) << d.message;
+  EXPECT_EQ(d.actions[1].mode, Mode::kGated);
+  EXPECT_EQ(d.actions[1].sync_names, std::optional<std::string>("\"pg1\""));
+  cluster_.sync = DecodeSync(Json{{"leader", "pg1"}, {"sync_standby", "pg0"}});  // not ours: nobody is published
+  EXPECT_EQ(Run().actions[1].sync_names, std::optional<std::string>(""));
+  strict = true;
+  EXPECT_EQ(Run().actions[1].sync_names, std::optional<std::string>("*"));
+  tweak_ = [](Inputs& in) { in.dynamic.primary_start_timeout = 300; };
+  d = Run();
+  ASSERT_EQ(Types(d), (std::vector<AT>{AT::kArmFencing, AT::kStartPrimary}));
+  EXPECT_EQ(d.actions[1].mode, Mode::kNone);
+  EXPECT_FALSE(d.actions[1].sync_names) << "synchronous mode is off: not managed";
+}
+
+// A requested restart states the role PostgreSQL starts in again: the executor no longer reads it off the
+// observation. A primary restarts as a primary (the fence armed again between the stop and the start, a failure
+// there failing the restart), a replica with the recovery settings it runs with now.
+TEST_F(PromotePlanTest, RequestedRestartOfThePrimaryRestartsItAsAPrimary) {
+  SteadyLeader();
+  tweak_ = [](Inputs& in) { in.restart_requested = true; };
+  Decision d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kRestart});
+  EXPECT_EQ(d.reason, Reason::kRestartRequested);
+  EXPECT_EQ(d.actions[0].mode, Mode::kPrimary);
+  EXPECT_FALSE(d.actions[0].upstream) << "no recovery settings";
+  EXPECT_EQ(d.actions[0].on_failure, kStop) << "a failed restart is a failed start as primary (CoreState)";
+}
+
+TEST_F(PromotePlanTest, RequestedRestartOfAReplicaKeepsItsRecoverySettings) {
+  cluster_.initialize = "42";
+  AddMember("pg1", 5433, "primary");
+  SetLeader("pg1");
+  RunningReplica();
+  local_.upstream = Upstream{HostPort{"127.0.0.1", 5433}, "pg0"};
+  tweak_ = [](Inputs& in) { in.restart_requested = true; };
+  Decision d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kRestart});
+  EXPECT_EQ(d.actions[0].mode, Mode::kNone);
+  EXPECT_EQ(d.actions[0].upstream, local_.upstream);
+  local_.upstream.reset();  // following nobody (read-only): started in recovery all the same
+  d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kRestart});
+  EXPECT_EQ(d.actions[0].mode, Mode::kNone);
+  EXPECT_FALSE(d.actions[0].upstream);
 }
 
 // Outside these two plans no action gives the key up on failure: the executor holds no such rule of its own.

@@ -134,6 +134,22 @@ TEST_F(StandbyDecideTest, StandbyLeaderKeepsTheKeyInMaintenanceMode) {
   EXPECT_EQ(d.message, "PAUSE: no action. I am (pg0), the standby leader with the lock");
 }
 
+TEST_F(StandbyDecideTest, RequestedRestartOfTheStandbyLeaderKeepsItStreamingFromTheRemote) {
+  Members();
+  SetLeader("pg0");
+  RunningReplica(1000);
+  local_.upstream = Remote();
+  auto t = tweak_;
+  tweak_ = [t](Inputs& in) {
+    t(in);
+    in.restart_requested = true;
+  };
+  auto d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kRestart});
+  EXPECT_EQ(d.actions[0].mode, Mode::kNone) << "in recovery: never started as a primary, no fence";
+  EXPECT_EQ(d.actions[0].upstream, Remote());
+}
+
 TEST_F(StandbyDecideTest, ChangedRecoverySettingsAreReloadedOnTheStandbyLeader) {
   Members();
   SetLeader("pg0");
