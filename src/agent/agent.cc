@@ -329,13 +329,13 @@ void Agent::Cycle() {
   in.restart_requested = restart_requested_.load() || (sched > 0 && sched <= in.wall_now);
   in.reinit_requested = reinit_requested_.exchange(false);
   ha::Decision d = ha::Decide(in);
-  if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckPeers) {
+  if (!d.actions.empty() && d.actions.front().type() == ha::ActionType::kCheckPeers) {
     in.peers = peers_->CheckPeers(*view, cfg_->name, Duration(2000));
     in.peers_checked = true;
     d = ha::Decide(in);
   }
   failsafe_->SetMembers(view->failsafe);
-  if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckFailsafe) {
+  if (!d.actions.empty() && d.actions.front().type() == ha::ActionType::kCheckFailsafe) {
     in.failsafe_checked = true;
     in.failsafe_ok = failsafe_->Check(fencer_->margin());
     d = ha::Decide(in);
@@ -357,7 +357,7 @@ void Agent::Cycle() {
   }
   if (stop_) return;
   // Re-observe after acting so that the member key and the API show the state we left PostgreSQL in.
-  if (ok && !d.actions.empty() && d.actions.front().type != ha::ActionType::kWait) local = pg_->Observe();
+  if (ok && !d.actions.empty() && d.actions.front().type() != ha::ActionType::kWait) local = pg_->Observe();
   if (local.running) pg_state_.Observe(local.running, local.query_ok);
   bool leading_primary = view->leader && view->leader->name == cfg_->name && local.query_ok && !local.in_recovery;
   sync_note_ = leading_primary ? ha::SynchronousNote(dyn_, *view, cfg_->name) : "";

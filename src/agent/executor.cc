@@ -2,6 +2,7 @@
 #include "agent/executor.h"
 
 #include <algorithm>
+#include <variant>
 
 #include "agent/peers.h"
 #include "common/fs.h"
@@ -52,13 +53,13 @@ bool Executor::Execute(const ha::Decision& d, const ClusterView& view, const Loc
         Status rel = dcs_->DeleteLeader();
         if (!rel.ok()) log_.Warn(rel.message());
       }
-      if (a.type == ha::ActionType::kFatal) return false;
-      if (s.code() == Code::kAlreadyExists && a.type == ha::ActionType::kAttemptInitialize) {
+      if (a.type() == ha::ActionType::kFatal) return false;
+      if (s.code() == Code::kAlreadyExists && a.type() == ha::ActionType::kAttemptInitialize) {
         log_.Info("failed to acquire initialize lock");
-      } else if (s.code() == Code::kAlreadyExists && a.type == ha::ActionType::kAttemptLeader) {
+      } else if (s.code() == Code::kAlreadyExists && a.type() == ha::ActionType::kAttemptLeader) {
         log_.Info("failed to acquire the leader lock: another member holds it");
       } else {
-        log_.Error(std::string(ha::ActionName(a.type)) + " failed: " + s.message());
+        log_.Error(std::string(ha::ActionName(a.type())) + " failed: " + s.message());
       }
       return false;
     }
@@ -68,22 +69,26 @@ bool Executor::Execute(const ha::Decision& d, const ClusterView& view, const Loc
 
 Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const LocalView& local, ha::ActionReport* r) {
   using ha::ActionType;
-  switch (a.type) {
+  // Each case reads the step of its own type: Action::type() is the index of the step, so std::get cannot throw.
+  switch (a.type()) {
     case ActionType::kWait:
     case ActionType::kCheckPeers: return Status::Ok();
-    case ActionType::kFatal:
-      log_.Error(a.target.empty() ? "stopping: fatal condition" : a.target);
+    case ActionType::kFatal: {
+      const std::string& why = std::get<ha::Fatal>(a.step).why;
+      log_.Error(why.empty() ? "stopping: fatal condition" : why);
       host_->Fatal();
       return Internal("fatal");
+    }
     case ActionType::kAttemptInitialize: return dcs_->AttemptInitialize("");
     case ActionType::kBootstrap: return Bootstrap(r);
-    case ActionType::kBootstrapStandby: return BootstrapStandby(a, r);
+    case ActionType::kBootstrapStandby: return BootstrapStandby(std::get<ha::BootstrapStandby>(a.step), r);
     case ActionType::kClone: {
+      const ha::Clone& c = std::get<ha::Clone>(a.step);
       pg_state_.Move(ha::PgState::kCreatingReplica, ha::PgCause::kClone);
       host_->TouchMember(local);
       // create_replica_methods in order (pg/methods.h); without an address (no leader), only no_leader ones.
-      Status s = pg_->CreateReplica(a.address, ReplicaMethodsInForce(*cfg_, dyn_));
-      std::string from = a.address ? "from " + a.target : "without a leader";
+      Status s = pg_->CreateReplica(c.address, ReplicaMethodsInForce(*cfg_, dyn_));
+      std::string from = c.address ? "from " + c.target : "without a leader";
       if (!s.ok()) {
         pg_state_.Move(ha::PgState::kStopped, ha::PgCause::kFailed);
         Status w = pg_->WipeDataDir();
@@ -94,31 +99,28 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       return Status::Ok();
     }
     case ActionType::kArmFencing:
-      return host_->ArmFencing().Context(a.mode == ha::Mode::kPromotion
+      return host_->ArmFencing().Context(std::get<ha::ArmFencing>(a.step).promotion
                                              ? "Not promoting self because watchdog could not be activated"
                                              : "not starting as primary");
     case ActionType::kStartPrimary: {
+      const ha::StartPrimary& start = std::get<ha::StartPrimary>(a.step);
       pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kStart);
-      if (a.mode == ha::Mode::kGated) {
+      if (start.gated) {
         PGW_RETURN_IF_ERROR(pg_->CloseGate());
         r->at = clock_.Now();
         log_.Warn(
             "client gate closed: only replication and pgwarden's roles may connect until a synchronous "
             "standby has received all WAL");
       }
-      if (dyn_.synchronous_mode) {
-        // Restarting in place after a crash: only the published synchronous standbys (or '*' when strict) may
-        // acknowledge commits from the first moment on.
-        pg_->SetSyncNames(ha::RenderSyncNames(ha::SyncStandbys(view, cfg_->name), dyn_.synchronous_node_count,
-                                              dyn_.synchronous_mode_strict));
-      }
+      if (start.sync_names) pg_->SetSyncNames(*start.sync_names);
       r->start_attempted = true;
       return pg_->Start(std::nullopt);
     }
     case ActionType::kStartReplica: {
+      const ha::StartReplica& start = std::get<ha::StartReplica>(a.step);
       pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kStart);
       pg_->SetSyncNames(std::nullopt);
-      if (a.mode == ha::Mode::kGated) {
+      if (start.gated) {
         // Kept across the read-only start (following nobody): honoured if this node is promoted later.
         PGW_RETURN_IF_ERROR(pg_->CloseGate());
         log_.Warn(
@@ -126,16 +128,17 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
             "until a synchronous standby has received all WAL");
       }
       r->start_attempted = true;  // the core may now take a former primary as unreconciled
-      return pg_->Start(a.upstream, /*standby=*/true);
+      return pg_->Start(start.upstream, /*standby=*/true);
     }
     case ActionType::kFollow: {
-      if (a.upstream->address.host.empty()) {
-        log_.Info("changing the recovery settings to follow " + a.target + " (no primary_conninfo) and reloading");
+      const ha::Follow& f = std::get<ha::Follow>(a.step);
+      if (f.upstream.address.host.empty()) {
+        log_.Info("changing the recovery settings to follow " + f.target + " (no primary_conninfo) and reloading");
       } else {
-        log_.Info("changing primary_conninfo to follow " + a.target + " (" + a.upstream->address.ToString() +
+        log_.Info("changing primary_conninfo to follow " + f.target + " (" + f.upstream.address.ToString() +
                   ") and reloading");
       }
-      Status s = pg_->Follow(*a.upstream);
+      Status s = pg_->Follow(f.upstream);
       auto it = cfg_->postgresql.callbacks.find("on_reload");
       if (s.ok() && it != cfg_->postgresql.callbacks.end()) {
         io_->FireCallback(it->second, "on_reload", "replica", cfg_->scope);
@@ -155,10 +158,11 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
     }
     case ActionType::kPromote: return PromoteNow(view, r);
     case ActionType::kDemote: {
-      if (a.mode == ha::Mode::kGraceful) return DemoteGracefully(a.target, view, r);
+      const ha::Demote& demote = std::get<ha::Demote>(a.step);
+      if (demote.mode == ha::DemoteMode::kGraceful) return DemoteGracefully(demote.target, view, r);
       host_->CountDemotion();
-      StopMode mode = a.mode == ha::Mode::kOffline ? StopMode::kFast : StopMode::kImmediate;
-      log_.Info(std::string("demoting: stopping PostgreSQL (") + ha::ModeName(a.mode) + ")");
+      StopMode mode = demote.mode == ha::DemoteMode::kOffline ? StopMode::kFast : StopMode::kImmediate;
+      log_.Info(std::string("demoting: stopping PostgreSQL (") + ha::ModeName(demote.mode) + ")");
       Status s = pg_->Stop(mode);
       if (!s.ok()) return s;
       host_->DisarmFencing();
@@ -172,10 +176,11 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       return s;
     }
     case ActionType::kRewind: {
-      Status s = pg_->Rewind(*a.address);
+      const ha::Rewind& rewind = std::get<ha::Rewind>(a.step);
+      Status s = pg_->Rewind(rewind.address);
       if (s.ok()) {
         rejoin_outcome_ = kRejoinRewound;
-        log_.Info("pg_rewind from " + a.target + " finished");
+        log_.Info("pg_rewind from " + rewind.target + " finished");
       }
       return s;
     }
@@ -192,10 +197,11 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
     case ActionType::kCheckFailsafe: return Status::Ok();
     case ActionType::kDeleteFailover: return dcs_->DeleteFailover();
     case ActionType::kSetSyncNames: {
-      log_.Info(a.sync_names.empty() ? std::string("synchronous_standby_names := '' (no synchronous standby)")
-                                     : "synchronous_standby_names := '" + a.sync_names + "'");
-      PGW_RETURN_IF_ERROR(pg_->ApplySyncNames(a.sync_names, a.upstream));
-      if (a.sync.empty()) return Status::Ok();
+      const ha::SetSyncNames& set = std::get<ha::SetSyncNames>(a.step);
+      log_.Info(set.sync_names.empty() ? std::string("synchronous_standby_names := '' (no synchronous standby)")
+                                       : "synchronous_standby_names := '" + set.sync_names + "'");
+      PGW_RETURN_IF_ERROR(pg_->ApplySyncNames(set.sync_names, set.upstream));
+      if (set.sync.empty()) return Status::Ok();
       // Safety rule 9: measured after the change, so the position covers every commit acknowledged before it.
       LocalView after = pg_->Observe();
       if (!after.query_ok || after.in_recovery) {
@@ -210,20 +216,22 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       log_.Info("synchronous_mode is off: removing the sync key");
       return dcs_->DeleteSync();
     case ActionType::kWriteSync: {
-      if (a.mode == ha::Mode::kPromotion) {
-        return dcs_->WriteSync(EncodeSync(cfg_->name, a.sync), view.sync_mod_revision)
+      const ha::WriteSync& write = std::get<ha::WriteSync>(a.step);
+      if (write.promotion) {
+        return dcs_->WriteSync(EncodeSync(cfg_->name, write.sync), view.sync_mod_revision)
             .Context("Postponing promotion because synchronous replication state was updated by somebody else");
       }
       std::string list;
-      for (const auto& n : a.sync) list += (list.empty() ? "" : ",") + n;
+      for (const auto& n : write.sync) list += (list.empty() ? "" : ",") + n;
       log_.Info("Synchronous standby status assigned to [" + list + "]");
-      return dcs_->WriteSync(EncodeSync(cfg_->name, a.sync), view.sync_mod_revision);
+      return dcs_->WriteSync(EncodeSync(cfg_->name, write.sync), view.sync_mod_revision);
     }
     case ActionType::kRestart: {
       host_->RestartStarting();
       log_.Info("restarting PostgreSQL");
-      bool primary = local.running && local.query_ok && !local.in_recovery;
-      std::optional<Upstream> up = primary ? std::nullopt : local.upstream;
+      const ha::Restart& restart = std::get<ha::Restart>(a.step);
+      bool primary = restart.primary;
+      std::optional<Upstream> up = primary ? std::nullopt : restart.upstream;
       Status s = pg_->Stop(StopMode::kFast);
       if (s.ok()) {
         pg_state_.Move(ha::PgState::kStarting, ha::PgCause::kRestart);
@@ -238,18 +246,21 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       return s;
     }
     case ActionType::kWriteFailsafe: return dcs_->WriteFailsafe(EncodeFailsafe(ha::FailsafeMembers(view)));
-    case ActionType::kWriteStatus: return dcs_->WriteStatus(EncodeStatus(a.optime, a.slot_lsns));
-    case ActionType::kSyncSlots: return SyncSlots(a, local);
+    case ActionType::kWriteStatus: {
+      const ha::WriteStatus& status = std::get<ha::WriteStatus>(a.step);
+      return dcs_->WriteStatus(EncodeStatus(status.optime, status.slot_lsns));
+    }
+    case ActionType::kSyncSlots: return SyncSlots(std::get<ha::SyncSlots>(a.step), local);
     case ActionType::kOpenGate: {
       Status s = pg_->OpenGate();
-      if (s.ok()) log_.Info("client gate opened: " + a.target);
+      if (s.ok()) log_.Info("client gate opened: " + std::get<ha::OpenGate>(a.step).why);
       return s;
     }
   }
   return Internal("unknown action");
 }
 
-Status Executor::SyncSlots(const ha::Action& a, const LocalView& local) {
+Status Executor::SyncSlots(const ha::SyncSlots& a, const LocalView& local) {
   const ha::SlotPlan& p = a.slot_plan;
   PGW_RETURN_IF_ERROR(pg_->DropSlots(p.drop));
   PGW_RETURN_IF_ERROR(pg_->CreateSlots(p.create));

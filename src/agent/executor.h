@@ -111,7 +111,7 @@ class Executor {
   Status Bootstrap(ha::ActionReport* r);
   // kBootstrapStandby: clone from the remote primary, start in recovery following it, then the same DCS keys as
   // Bootstrap; a failure is cleaned up and stops the agent as a failed bootstrap does.
-  Status BootstrapStandby(const ha::Action& a, ha::ActionReport* r);
+  Status BootstrapStandby(const ha::BootstrapStandby& a, ha::ActionReport* r);
   // A failed bootstrap: initialize key removed, PostgreSQL stopped, data directory wiped; returns why it failed
   // (with whatever went wrong in the clean-up) for ActionReport::bootstrap_failed.
   std::string CleanUpFailedBootstrap(const Status& cause);
@@ -126,7 +126,7 @@ class Executor {
   // The failovers key: the record of the promotion just made (from `view`, the view it was decided on).
   void RecordPromotion(const ClusterView& view, const LocalView& after, int64_t switch_lsn, double promoted_at);
   // kSyncSlots: the slot plan of the decision (ha/slots.h).
-  Status SyncSlots(const ha::Action& a, const LocalView& local);
+  Status SyncSlots(const ha::SyncSlots& a, const LocalView& local);
   // Moves local copies of permanent slots up to the positions in `status.slots` (after a promotion).
   void AdvanceToPublished(const ClusterView& view);
   // Graceful demotion for a planned switchover: checkpoint, fast shutdown, wait until `candidate` (any replica

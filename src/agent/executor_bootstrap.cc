@@ -72,7 +72,7 @@ Status Executor::Bootstrap(ha::ActionReport* r) {
   return Status::Ok();
 }
 
-Status Executor::BootstrapStandby(const ha::Action& a, ha::ActionReport* r) {
+Status Executor::BootstrapStandby(const ha::BootstrapStandby& a, ha::ActionReport* r) {
   // Patroni's bootstrap_standby_leader: no initdb, no post_bootstrap, no roles (they come from the remote primary).
   pg_state_.Move(ha::PgState::kCreatingReplica, ha::PgCause::kBootstrap);
   host_->TouchMember(LocalView{});

@@ -8,18 +8,6 @@
 
 namespace pgw::ha {
 
-Action Act(ActionType t) {
-  Action a{};
-  a.type = t;
-  return a;
-}
-
-Action Act(ActionType t, OnFailure on_failure) {
-  Action a = Act(t);
-  a.on_failure = on_failure;
-  return a;
-}
-
 void AddPromotion(const Inputs& in, Decision* d) {
   // Patroni's order: the pre_promote script may veto; in synchronous mode nobody is a synchronous standby of the
   // new leader yet (reference §3.3), and a lost compare-and-swap on `sync` means somebody else changed it (we may
@@ -27,30 +15,39 @@ void AddPromotion(const Inputs& in, Decision* d) {
   // gives the leader key up when it fails, so that another member can take over. A failed promotion keeps it: the
   // next cycle decides again on what PostgreSQL then is.
   if (!in.config->postgresql.pre_promote.empty()) {
-    d->actions.push_back(Act(ActionType::kPrePromote, OnFailure::kReleaseLeader));
+    d->actions.emplace_back(PrePromote{}, OnFailure::kReleaseLeader);
   }
   if (in.dynamic.synchronous_mode) {
-    Action reset = Act(ActionType::kWriteSync, OnFailure::kReleaseLeader);
-    reset.mode = Mode::kPromotion;
-    d->actions.push_back(reset);
+    d->actions.emplace_back(WriteSync{.sync = {}, .promotion = true}, OnFailure::kReleaseLeader);
     // '*' when strict: no commit is acknowledged before a synchronous standby is back. Only warned when it fails.
-    Action names = Act(ActionType::kSetSyncNames, OnFailure::kContinue);
-    names.sync_names = in.dynamic.synchronous_mode_strict ? "*" : "";
-    names.upstream = in.local->upstream;  // still a replica: its recovery settings stay until the promotion
-    d->actions.push_back(names);
+    // Still a replica: its recovery settings stay until the promotion.
+    d->actions.emplace_back(
+        SetSyncNames{
+            .sync_names = in.dynamic.synchronous_mode_strict ? "*" : "", .sync = {}, .upstream = in.local->upstream},
+        OnFailure::kContinue);
   }
-  Action arm = Act(ActionType::kArmFencing, OnFailure::kReleaseLeader);
-  arm.mode = Mode::kPromotion;
-  d->actions.push_back(arm);
-  d->actions.push_back(Act(ActionType::kPromote));
+  d->actions.emplace_back(ArmFencing{.promotion = true}, OnFailure::kReleaseLeader);
+  d->actions.emplace_back(Promote{});
 }
 
-void AddStartPrimary(Mode mode, Decision* d) {
+void AddStartPrimary(const Inputs& in, bool gated, Decision* d) {
   // The fence is armed before PostgreSQL can accept a single write; a node that cannot arm it gives the key up.
-  d->actions.push_back(Act(ActionType::kArmFencing, OnFailure::kReleaseLeader));
-  Action start = Act(ActionType::kStartPrimary);
-  start.mode = mode;
-  d->actions.push_back(start);
+  d->actions.emplace_back(ArmFencing{}, OnFailure::kReleaseLeader);
+  StartPrimary start{.gated = gated, .sync_names = std::nullopt};
+  if (in.dynamic.synchronous_mode) {
+    // Restarting in place after a crash: only the published synchronous standbys (or '*' when strict and there
+    // are none) may acknowledge commits from the first moment on.
+    start.sync_names = RenderSyncNames(SyncStandbys(*in.cluster, in.config->name), in.dynamic.synchronous_node_count,
+                                       in.dynamic.synchronous_mode_strict);
+  }
+  d->actions.emplace_back(start);
+}
+
+Action RestartInPlace(const Inputs& in) {
+  // A primary starts again without recovery settings, the fence armed again before the start; a replica with the
+  // recovery settings it runs with now.
+  if (!in.local->in_recovery) return Restart{.primary = true, .upstream = std::nullopt};
+  return Restart{.primary = false, .upstream = in.local->upstream};
 }
 
 std::string Me(const Inputs& in) { return "(" + in.config->name + ")"; }
@@ -67,7 +64,7 @@ void AddSlotSync(const Inputs& in, bool leader, Decision* d) {
   if (!in.dynamic.use_slots) return;  // slots are not managed at all then
   SlotPlan plan = PlanSlots(*in.config, in.dynamic, *in.cluster, *in.local, leader);
   if (plan.Empty()) return;
-  Action a = Act(ActionType::kSyncSlots);
+  SyncSlots a;
   a.slots = plan.hold;
   if (!plan.copy.empty()) {
     const Member* lm = in.cluster->LeaderMember();
@@ -127,16 +124,23 @@ bool DcsReachable(const Inputs& in) {
   return in.my_lease != 0 && in.now - LastRenewal(in) <= in.dynamic.RetryTimeout();
 }
 
-const char* ModeName(Mode m) {
+const char* ModeName(DemoteMode m) {
   switch (m) {
-    case Mode::kNone: return "";
-    case Mode::kOffline: return "offline";
-    case Mode::kImmediateNoLock: return "immediate-nolock";
-    case Mode::kGraceful: return "graceful";
-    case Mode::kGated: return "gated";
-    case Mode::kPromotion: return "promotion";
+    case DemoteMode::kOffline: return "offline";
+    case DemoteMode::kImmediateNoLock: return "immediate-nolock";
+    case DemoteMode::kGraceful: return "graceful";
   }
   return "?";
+}
+
+const char* ModeName(const Action& a) {
+  if (const auto* x = a.Get<Demote>()) return ModeName(x->mode);
+  if (const auto* x = a.Get<StartPrimary>()) return x->gated ? "gated" : "";
+  if (const auto* x = a.Get<StartReplica>()) return x->gated ? "gated" : "";
+  if (const auto* x = a.Get<ArmFencing>()) return x->promotion ? "promotion" : "";
+  if (const auto* x = a.Get<WriteSync>()) return x->promotion ? "promotion" : "";
+  if (const auto* x = a.Get<Restart>()) return x->primary ? "primary" : "";
+  return "";
 }
 
 const char* ActionName(ActionType t) {
@@ -207,24 +211,23 @@ Decision Decide(const Inputs& in) {
   if (!in.state.bootstrap_failed.empty()) {
     // Patroni too stops after a failed bootstrap instead of trying again: the same configuration would fail the
     // same way, and the initialize key is free for another member.
-    Action fatal = Act(ActionType::kFatal);
-    fatal.target = "Failed to bootstrap cluster: " + in.state.bootstrap_failed +
-                   "; the initialize key and the data directory were removed, so another member may bootstrap; "
-                   "fix the cause and start pgwarden again";
+    Fatal fatal{.why = "Failed to bootstrap cluster: " + in.state.bootstrap_failed +
+                       "; the initialize key and the data directory were removed, so another member may bootstrap; "
+                       "fix the cause and start pgwarden again"};
     d.actions.push_back(fatal);
     d.reason = Reason::kBootstrapFailed;
     d.message = "stopping after a failed bootstrap";
     return d;
   }
   if (l.data == LocalView::Data::kInvalid) {
-    d.actions.push_back(Act(ActionType::kFatal));
+    d.actions.push_back(Fatal{});
     d.reason = Reason::kInvalidDataDir;
     d.message = l.data_problem;
     return d;
   }
   if (l.data == LocalView::Data::kEmpty) {
     if (in.dynamic.pause) {
-      d.actions.push_back(Act(ActionType::kWait));
+      d.actions.push_back(Wait{});
       d.reason = Reason::kPausedEmptyDataDir;
       d.message = "PAUSE: running with empty data directory";
       return d;
@@ -233,7 +236,7 @@ Decision Decide(const Inputs& in) {
   }
 
   if (c.initialize && !c.initialize->empty() && !l.sysid.empty() && *c.initialize != l.sysid) {
-    d.actions.push_back(Act(ActionType::kFatal));
+    d.actions.push_back(Fatal{});
     d.reason = Reason::kSysidMismatch;
     d.message =
         "system ID mismatch, node " + cfg.name + " belongs to a different cluster: " + l.sysid + " != " + *c.initialize;
@@ -246,7 +249,7 @@ Decision Decide(const Inputs& in) {
 
   if (in.reinit_requested) {
     if (dcs_ok && !have_lock && c.leader) {
-      d.actions.push_back(Act(ActionType::kReinitialize));
+      d.actions.push_back(Reinitialize{});
       d.reason = Reason::kReinitializeRequested;
       d.message = "reinitializing: stopping PostgreSQL and removing the data directory; the next cycle clones";
       return d;
@@ -260,7 +263,7 @@ Decision Decide(const Inputs& in) {
 
   if (!l.running) return Paused(in, DecideStopped(in, have_lock, lock_on_my_lease));
   if (!l.query_ok) {
-    d.actions.push_back(Act(ActionType::kWait));
+    d.actions.push_back(Wait{});
     d.reason = Reason::kPgUnreachable;
     d.message = "Error communicating with PostgreSQL. Will try again later";
     return Paused(in, d);

@@ -15,9 +15,13 @@
 // (reference §3.19) so that existing alerting keeps matching.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "common/config.h"
@@ -107,10 +111,11 @@ enum class ActionType {
                        // following `upstream`; then initialize := sysid, seed config, take leader (standby leader)
   kClone,              // pg_basebackup from `target`
   kArmFencing,         // arm the fencer for our lease (watchdog too), before PostgreSQL may accept a write; fails
-                       // when watchdog.mode is required and the device cannot be used. Mode kPromotion: a step of
-                       // a promotion (its failure is worded as Patroni's, and CoreState forgets the synchronous
+                       // when watchdog.mode is required and the device cannot be used. `promotion`: a step of a
+                       // promotion (its failure is worded as Patroni's, and CoreState forgets the synchronous
                        // measurements); otherwise of a start as primary
-  kStartPrimary,       // start PostgreSQL without recovery settings (after kArmFencing)
+  kStartPrimary,       // start PostgreSQL without recovery settings (after kArmFencing), with
+                       // synchronous_standby_names := `sync_names` when set (synchronous mode); unset: not managed
   kStartReplica,       // start PostgreSQL following `upstream` (none: read-only, following nobody)
   kFollow,             // re-point a running replica at `upstream` (reload)
   kAttemptLeader,      // create-only acquire of `leader`
@@ -118,7 +123,7 @@ enum class ActionType {
   kPrePromote,         // run postgresql.pre_promote and wait for it; fails (the promotion is vetoed) when it exits
                        // non-zero (ActionReport::at: when it ended)
   kPromote,            // promote PostgreSQL (after kArmFencing), then the `history` and `failovers` records
-  kDemote,             // stop PostgreSQL (mode: offline = fast, immediate, immediate-nolock); the next cycle
+  kDemote,             // stop PostgreSQL (`mode`: offline = fast, immediate-nolock, graceful); the next cycle
                        // brings it back as a replica (after pg_rewind when needed)
   kReleaseLeader,      // delete `leader` (compare on our name)
   kRewind,             // pg_rewind from `target` at `address`
@@ -126,36 +131,23 @@ enum class ActionType {
   kCheckFailsafe,      // POST /failsafe to every member in `failsafe`, then decide again
   kWriteFailsafe,      // failsafe := {name: api_url} of every member
   kDeleteFailover,     // remove the `failover` key (done, stale, or impossible)
-  kRestart,            // stop (fast) and start PostgreSQL again in the same role
+  kRestart,            // stop (fast) and start PostgreSQL again in the role the core states. `primary`: as a
+                       // primary, the fence armed between the stop and the start (a failed arm fails the restart);
+                       // otherwise in recovery following `upstream` (none: following nobody)
   kSetSyncNames,       // synchronous_standby_names := `sync_names` (reload, keeping `upstream`: the recovery
                        // settings of a replica about to be promoted); then measure the WAL position
                        // (ActionReport::wal_position, kept in CoreState::sync_added_lsn) for every member in `sync`
-  kWriteSync,          // sync := {"leader": me, "sync_standby": `sync`} (compare-and-swap). Mode kPromotion: the
+  kWriteSync,          // sync := {"leader": me, "sync_standby": `sync`} (compare-and-swap). `promotion`: the
                        // reset before a promotion (`sync` empty), worded as Patroni's when the compare fails
   kDeleteSync,         // remove `sync` (synchronous_mode turned off)
   kWriteStatus,        // status := {"optime": optime, "slots": slot_lsns}
   kSyncSlots,          // carry out `slot_plan` (ha/slots.h): drop, create, advance, copy from the leader at
                        // `address` (`target`); `slots` lists what the node holds afterwards
-  kOpenGate,           // let clients connect again after a crash restart in synchronous mode (target: why)
+  kOpenGate,           // let clients connect again after a crash restart in synchronous mode (`why`)
   kCheckPeers,         // gather GET /patroni of every member, then decide again (election input)
   kWait,               // nothing to do but wait (message says why)
-  kFatal,              // the agent must stop: the message says why
+  kFatal,              // the agent must stop: `why` (or the decision's message) says why
 };
-
-// How a kDemote stops PostgreSQL, how a start lets clients in (kStartPrimary / kStartReplica), or which plan a
-// step belongs to (kArmFencing / kWriteSync).
-enum class Mode {
-  kNone,
-  kOffline,          // kDemote: fast shutdown (the leader key is kept or lost by the cycle's own rules)
-  kImmediateNoLock,  // kDemote: immediate shutdown of a primary that no longer holds the key
-  kGraceful,         // kDemote: planned switchover: checkpoint, hand over to `target`, stop cleanly
-  kGated,            // kStartPrimary/kStartReplica: clients wait behind the client gate (a crashed primary in
-                     // synchronous mode: recovered commits nobody acknowledged stay hidden)
-  kPromotion,        // kArmFencing/kWriteSync: a step of a promotion
-};
-// "", "offline", "immediate-nolock", "graceful", "gated", "promotion": Patroni's words where it has them (logs,
-// traces).
-const char* ModeName(Mode m);
 
 // What a failed action means besides ending the plan, carried out by the executor.
 enum class OnFailure {
@@ -164,21 +156,206 @@ enum class OnFailure {
   kContinue,       // log it and go on with the plan
 };
 
-struct Action {
-  ActionType type;
-  OnFailure on_failure = OnFailure::kStop;
-  std::optional<Upstream> upstream;
-  std::string target;               // member name (clone source, leader...)
-  std::optional<HostPort> address;  // clone source address
-  std::vector<std::string> slots;
+// How a kDemote stops PostgreSQL.
+enum class DemoteMode {
+  kOffline,          // fast shutdown (the leader key is kept or lost by the cycle's own rules)
+  kImmediateNoLock,  // immediate shutdown of a primary that no longer holds the key
+  kGraceful,         // planned switchover: checkpoint, hand over to `target`, stop cleanly
+};
+// "offline", "immediate-nolock", "graceful": Patroni's words (logs, traces).
+const char* ModeName(DemoteMode m);
+
+// The steps of a plan: one type per ActionType, in its order, each holding only what that step needs (see
+// ActionType for what each does).
+struct AttemptInitialize {
+  static constexpr ActionType kType = ActionType::kAttemptInitialize;
+  bool operator==(const AttemptInitialize&) const = default;
+};
+struct Bootstrap {
+  static constexpr ActionType kType = ActionType::kBootstrap;
+  bool operator==(const Bootstrap&) const = default;
+};
+struct BootstrapStandby {
+  static constexpr ActionType kType = ActionType::kBootstrapStandby;
+  std::optional<Upstream> upstream;  // what the new standby leader follows
+  std::optional<HostPort> address;   // the remote primary to clone (none: restored from the archive)
+  std::string target;                // the remote primary or archive, in words
+  bool operator==(const BootstrapStandby&) const = default;
+};
+struct Clone {
+  static constexpr ActionType kType = ActionType::kClone;
+  std::string target;               // the member cloned from ("" without a leader)
+  std::optional<HostPort> address;  // its address (none: only no_leader methods may run)
+  bool operator==(const Clone&) const = default;
+};
+struct ArmFencing {
+  static constexpr ActionType kType = ActionType::kArmFencing;
+  bool promotion = false;  // a step of a promotion; otherwise of a start as primary
+  bool operator==(const ArmFencing&) const = default;
+};
+struct StartPrimary {
+  static constexpr ActionType kType = ActionType::kStartPrimary;
+  bool gated = false;                     // clients wait behind the client gate
+  std::optional<std::string> sync_names;  // synchronous_standby_names to start with (none: not managed)
+  bool operator==(const StartPrimary&) const = default;
+};
+struct StartReplica {
+  static constexpr ActionType kType = ActionType::kStartReplica;
+  std::optional<Upstream> upstream;  // none: read-only, following nobody
+  bool gated = false;                // the client gate closed across the read-only start
+  bool operator==(const StartReplica&) const = default;
+};
+struct Follow {
+  static constexpr ActionType kType = ActionType::kFollow;
+  Upstream upstream;
+  std::string target;  // the member (or remote) followed, in words
+  bool operator==(const Follow&) const = default;
+};
+struct AttemptLeader {
+  static constexpr ActionType kType = ActionType::kAttemptLeader;
+  bool operator==(const AttemptLeader&) const = default;
+};
+struct RefreshLeader {
+  static constexpr ActionType kType = ActionType::kRefreshLeader;
+  bool operator==(const RefreshLeader&) const = default;
+};
+struct PrePromote {
+  static constexpr ActionType kType = ActionType::kPrePromote;
+  bool operator==(const PrePromote&) const = default;
+};
+struct Promote {
+  static constexpr ActionType kType = ActionType::kPromote;
+  bool operator==(const Promote&) const = default;
+};
+struct Demote {
+  static constexpr ActionType kType = ActionType::kDemote;
+  DemoteMode mode = DemoteMode::kOffline;
+  std::string target;  // kGraceful: the candidate ("" any replica)
+  bool operator==(const Demote&) const = default;
+};
+struct ReleaseLeader {
+  static constexpr ActionType kType = ActionType::kReleaseLeader;
+  bool operator==(const ReleaseLeader&) const = default;
+};
+struct Rewind {
+  static constexpr ActionType kType = ActionType::kRewind;
+  std::string target;  // the leader rewound from
+  HostPort address;
+  bool operator==(const Rewind&) const = default;
+};
+struct Reinitialize {
+  static constexpr ActionType kType = ActionType::kReinitialize;
+  bool operator==(const Reinitialize&) const = default;
+};
+struct CheckFailsafe {
+  static constexpr ActionType kType = ActionType::kCheckFailsafe;
+  bool operator==(const CheckFailsafe&) const = default;
+};
+struct WriteFailsafe {
+  static constexpr ActionType kType = ActionType::kWriteFailsafe;
+  bool operator==(const WriteFailsafe&) const = default;
+};
+struct DeleteFailover {
+  static constexpr ActionType kType = ActionType::kDeleteFailover;
+  bool operator==(const DeleteFailover&) const = default;
+};
+struct Restart {
+  static constexpr ActionType kType = ActionType::kRestart;
+  bool primary = false;              // started again as a primary (the fence armed between stop and start)
+  std::optional<Upstream> upstream;  // otherwise: the recovery settings (none: following nobody)
+  bool operator==(const Restart&) const = default;
+};
+struct SetSyncNames {
+  static constexpr ActionType kType = ActionType::kSetSyncNames;
+  std::string sync_names;            // the value for synchronous_standby_names
+  std::vector<std::string> sync;     // the members whose WAL position is measured after the change
+  std::optional<Upstream> upstream;  // a replica about to be promoted: its recovery settings, kept
+  bool operator==(const SetSyncNames&) const = default;
+};
+struct WriteSync {
+  static constexpr ActionType kType = ActionType::kWriteSync;
+  std::vector<std::string> sync;  // the members published as synchronous standbys
+  bool promotion = false;         // the reset before a promotion
+  bool operator==(const WriteSync&) const = default;
+};
+struct DeleteSync {
+  static constexpr ActionType kType = ActionType::kDeleteSync;
+  bool operator==(const DeleteSync&) const = default;
+};
+struct WriteStatus {
+  static constexpr ActionType kType = ActionType::kWriteStatus;
   int64_t optime = 0;
-  Mode mode = Mode::kNone;
-  std::vector<std::string> sync;             // kWriteSync: the members to publish as synchronous standbys
-  std::string sync_names;                    // kSetSyncNames: the value for synchronous_standby_names
-  SlotPlan slot_plan;                        // kSyncSlots
-  std::map<std::string, int64_t> slot_lsns;  // kWriteStatus: status.slots
+  std::map<std::string, int64_t> slot_lsns;  // status.slots
+  bool operator==(const WriteStatus&) const = default;
+};
+struct SyncSlots {
+  static constexpr ActionType kType = ActionType::kSyncSlots;
+  SlotPlan slot_plan;
+  std::vector<std::string> slots;   // what the node holds afterwards
+  std::string target;               // the leader logical slots are copied from
+  std::optional<HostPort> address;  // its address (none: nothing to copy)
+  bool operator==(const SyncSlots&) const = default;
+};
+struct OpenGate {
+  static constexpr ActionType kType = ActionType::kOpenGate;
+  std::string why;
+  bool operator==(const OpenGate&) const = default;
+};
+struct CheckPeers {
+  static constexpr ActionType kType = ActionType::kCheckPeers;
+  bool operator==(const CheckPeers&) const = default;
+};
+struct Wait {
+  static constexpr ActionType kType = ActionType::kWait;
+  bool operator==(const Wait&) const = default;
+};
+struct Fatal {
+  static constexpr ActionType kType = ActionType::kFatal;
+  std::string why;  // "": the decision's message says it
+  bool operator==(const Fatal&) const = default;
+};
+
+using Step = std::variant<AttemptInitialize, Bootstrap, BootstrapStandby, Clone, ArmFencing, StartPrimary, StartReplica,
+                          Follow, AttemptLeader, RefreshLeader, PrePromote, Promote, Demote, ReleaseLeader, Rewind,
+                          Reinitialize, CheckFailsafe, WriteFailsafe, DeleteFailover, Restart, SetSyncNames, WriteSync,
+                          DeleteSync, WriteStatus, SyncSlots, OpenGate, CheckPeers, Wait, Fatal>;
+
+// One step of a plan and what its failure means. A value: copied, compared, never allocated on its own.
+struct Action {
+  // Every step converts to an Action, so that a plan reads as a list of steps: {AttemptLeader{}, Promote{}}.
+  template <typename S>
+  requires(std::is_constructible_v<Step, S> && !std::is_same_v<S, Action>)
+      Action(S s, OnFailure f = OnFailure::kStop)  // NOLINT(google-explicit-constructor)
+      : step(std::move(s)), on_failure(f) {}
+  Step step;
+  OnFailure on_failure = OnFailure::kStop;
+  ActionType type() const { return static_cast<ActionType>(step.index()); }
+  // The step as S, or nullptr.
+  template <typename S>
+  const S* Get() const {
+    return std::get_if<S>(&step);
+  }
+  template <typename S>
+  S* Get() {
+    return std::get_if<S>(&step);
+  }
   bool operator==(const Action&) const = default;
 };
+
+namespace detail {
+template <size_t... I>
+constexpr bool StepsInTypeOrder(std::index_sequence<I...> /*unused*/) {
+  return ((std::variant_alternative_t<I, Step>::kType == static_cast<ActionType>(I)) && ...);
+}
+}  // namespace detail
+// Action::type() is the index of the step: the alternatives follow ActionType's order.
+static_assert(detail::StepsInTypeOrder(std::make_index_sequence<std::variant_size_v<Step>>{}));
+static_assert(std::variant_size_v<Step> == static_cast<size_t>(ActionType::kFatal) + 1);
+
+// How an action is carried out, in the words logs and traces use: "" (nothing particular), a kDemote's mode,
+// "gated" (a start behind the client gate), "promotion" (kArmFencing/kWriteSync as steps of a promotion),
+// "primary" (kRestart as a primary).
+const char* ModeName(const Action& a);
 
 struct Decision {
   std::vector<Action> actions;

@@ -15,13 +15,15 @@
 
 namespace pgw::ha {
 
-Action Act(ActionType t);
-Action Act(ActionType t, OnFailure on_failure);
 // Appends the steps of a promotion of this replica (ha/decide.h): [pre_promote] [write_sync() set_sync_names()]
 // arm_fencing promote.
 void AddPromotion(const Inputs& in, Decision* d);
-// Appends a start as primary: arm_fencing start_primary (`mode`: kNone, or kGated behind the client gate).
-void AddStartPrimary(Mode mode, Decision* d);
+// Appends a start as primary: arm_fencing start_primary (`gated`: behind the client gate; in synchronous mode with
+// synchronous_standby_names naming the published synchronous standbys).
+void AddStartPrimary(const Inputs& in, bool gated, Decision* d);
+// A requested restart of the running PostgreSQL (kRestart) in the role it runs in now: a primary as a primary, a
+// replica following the upstream it follows now.
+Action RestartInPlace(const Inputs& in);
 // "(name)", as Patroni writes this node in its messages.
 std::string Me(const Inputs& in);
 

@@ -21,16 +21,16 @@ void LeaderHousekeeping(const Inputs& in, Decision* d) {
     auto it = p.find("synchronous_standby_names");
     std::string configured = it != p.end() && it->is_string() ? it->get<std::string>() : "";
     if (in.local->sync_names != configured) {
-      Action a = Act(ActionType::kSetSyncNames);
+      SetSyncNames a;
       a.sync_names = configured;
       d->actions.push_back(a);
     }
-    if (in.cluster->sync) d->actions.push_back(Act(ActionType::kDeleteSync));
+    if (in.cluster->sync) d->actions.push_back(DeleteSync{});
   }
   const LocalView& l = *in.local;
   auto published = PublishedSlots(*in.config, in.dynamic, *in.cluster, l);
   if (!in.cluster->last_lsn || *in.cluster->last_lsn != l.wal_position || in.cluster->status.slots != published) {
-    Action a = Act(ActionType::kWriteStatus);
+    WriteStatus a;
     a.optime = l.wal_position;
     a.slot_lsns = published;
     d->actions.push_back(a);
@@ -46,7 +46,7 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
   const std::string& me = in.config->name;
   const auto& f = c.failover->request;
   auto cleanup = [&](Reason reason, const std::string& why) {
-    d->actions = {Act(ActionType::kDeleteFailover)};
+    d->actions = {DeleteFailover{}};
     d->reason = reason;
     d->message = why;
     return true;
@@ -56,7 +56,7 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
   if ((!f->leader.empty() && f->leader != me) || f->member == me) {
     // A request for another leader, or the one that made us leader: done.
     LeaderHousekeeping(in, d);
-    d->actions.insert(d->actions.begin(), Act(ActionType::kDeleteFailover));
+    d->actions.insert(d->actions.begin(), DeleteFailover{});
     d->reason = Reason::kFailoverKeyDone;
     d->message = "no action. I am " + Me(in) + ", the leader with the lock (cleaning up failover key)";
     return true;
@@ -99,8 +99,8 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
     if (candidate.empty())
       return cleanup(Reason::kSwitchoverNoCandidate, "manual failover: no healthy candidate; cleaning up failover key");
   }
-  Action a = Act(ActionType::kDemote);
-  a.mode = Mode::kGraceful;
+  Demote a;
+  a.mode = DemoteMode::kGraceful;
   a.target = candidate;
   d->actions = {a};
   d->reason = Reason::kSwitchoverDemote;
@@ -116,13 +116,13 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   bool suspect = LeaseSuspect(in);
   if (in.dynamic.failsafe_mode && !in.dynamic.pause && (suspect || !dcs_ok) && (have_lock || !dcs_ok)) {
     if (!in.failsafe_checked) {
-      d.actions.push_back(Act(ActionType::kCheckFailsafe));
+      d.actions.push_back(CheckFailsafe{});
       d.reason = Reason::kFailsafeCheck;
       d.message = "DCS is not accessible: asking every member for failsafe confirmation";
       return d;
     }
     if (in.failsafe_ok) {
-      d.actions.push_back(Act(ActionType::kWait));
+      d.actions.push_back(Wait{});
       d.reason = Reason::kFailsafeHold;
       d.message = "continue to run as a leader because failsafe mode is enabled and all members are accessible";
       return d;
@@ -131,8 +131,8 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   if (IsStandbyCluster(in.dynamic) && !in.dynamic.pause && dcs_ok) {
     // As Patroni: a cluster configured as a standby cluster has no writable primary. With the lock, the next cycle
     // starts PostgreSQL again as the standby leader.
-    Action a = Act(ActionType::kDemote);
-    a.mode = Mode::kOffline;
+    Demote a;
+    a.mode = DemoteMode::kOffline;
     d.actions.push_back(a);
     d.reason = Reason::kStandbyClusterDemote;
     d.message = "cannot be a real primary in a standby cluster";
@@ -140,20 +140,20 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   }
   if (!dcs_ok) {
     if (in.dynamic.pause) {
-      d.actions.push_back(Act(ActionType::kWait));
+      d.actions.push_back(Wait{});
       d.reason = Reason::kPausedDcsLost;
       d.message = "continue to run as primary after failing to update leader lock in DCS";
       return d;
     }
-    Action a = Act(ActionType::kDemote);
-    a.mode = Mode::kOffline;
+    Demote a;
+    a.mode = DemoteMode::kOffline;
     d.actions.push_back(a);
     d.reason = Reason::kDcsLostDemote;
     d.message = "demoting self because DCS is not accessible and I was a leader";
     return d;
   }
   if (have_lock) {
-    if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
+    if (!lock_on_my_lease) d.actions.push_back(RefreshLeader{});
     if (suspect) {
       // A keepalive went unanswered: etcd writes would only block this loop for their timeout.
       d.reason = Reason::kLeaderEtcdSlow;
@@ -167,18 +167,18 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     if (c.failover) {
       Decision manual;
       if (ManualFailoverFromLeader(in, &manual)) {
-        if (failsafe_stale) manual.actions.insert(manual.actions.begin(), Act(ActionType::kWriteFailsafe));
+        if (failsafe_stale) manual.actions.insert(manual.actions.begin(), WriteFailsafe{});
         return manual;
       }
     }
     if (in.restart_requested) {
-      d.actions.push_back(Act(ActionType::kRestart));
+      d.actions.push_back(RestartInPlace(in));
       d.reason = Reason::kRestartRequested;
       d.message = "restarting after a request";
       return d;
     }
     LeaderHousekeeping(in, &d);
-    if (failsafe_stale) d.actions.push_back(Act(ActionType::kWriteFailsafe));
+    if (failsafe_stale) d.actions.push_back(WriteFailsafe{});
     d.reason = Reason::kLeader;
     d.message = "no action. I am " + Me(in) + ", the leader with the lock";
     std::string note = SynchronousNote(in.dynamic, c, in.config->name);
@@ -190,27 +190,27 @@ Decision DecidePrimary(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   }
   if (!c.leader) {
     if (in.watchdog_unusable && !in.dynamic.pause) {
-      Action a = Act(ActionType::kDemote);
-      a.mode = Mode::kImmediateNoLock;
+      Demote a;
+      a.mode = DemoteMode::kImmediateNoLock;
       d.actions.push_back(a);
       d.reason = Reason::kWatchdogDemote;
       d.message = "Demoting self because watchdog could not be activated";
       return d;
     }
-    d.actions.push_back(Act(ActionType::kAttemptLeader));
+    d.actions.push_back(AttemptLeader{});
     LeaderHousekeeping(in, &d);
     d.reason = Reason::kAcquiredLock;
     d.message = "acquired session lock as a leader";
     return d;
   }
   if (in.dynamic.pause) {
-    d.actions.push_back(Act(ActionType::kWait));
+    d.actions.push_back(Wait{});
     d.reason = Reason::kPausedPrimaryWithoutLock;
     d.message = "continue to run as primary without lock";
     return d;
   }
-  Action demote = Act(ActionType::kDemote);
-  demote.mode = Mode::kImmediateNoLock;
+  Demote demote;
+  demote.mode = DemoteMode::kImmediateNoLock;
   d.actions.push_back(demote);
   d.reason = Reason::kLockLostDemote;
   d.message = "demoting self because I do not have the lock and I was a leader";

@@ -71,7 +71,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   const LocalView& l = *in.local;
   Decision d;
   if (!dcs_ok) {
-    d.actions.push_back(Act(ActionType::kWait));
+    d.actions.push_back(Wait{});
     d.reason = Reason::kDcsUnreachable;
     d.message = "DCS is not accessible";
     return d;
@@ -80,18 +80,18 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   if (have_lock && standby) return DecideStandbyLeader(in, lock_on_my_lease);
   if (have_lock) {
     if (in.dynamic.pause) {
-      d.actions.push_back(Act(ActionType::kReleaseLeader));
+      d.actions.push_back(ReleaseLeader{});
       d.reason = Reason::kPausedReleaseLock;
       d.message = "removed leader lock because postgres is not running as primary";
       return d;
     }
     if (in.watchdog_unusable) {
-      d.actions.push_back(Act(ActionType::kReleaseLeader));
+      d.actions.push_back(ReleaseLeader{});
       d.reason = Reason::kWatchdogNoPromote;
       d.message = "Not promoting self because watchdog could not be activated";
       return d;
     }
-    if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
+    if (!lock_on_my_lease) d.actions.push_back(RefreshLeader{});
     AddPromotion(in, &d);
     d.reason = Reason::kPromoteWithLock;
     d.message = "promoted self to leader because I had the session lock";
@@ -102,8 +102,8 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     if (in.state.unreconciled_primary && lm != nullptr) {
       // Started as a replica while nobody led; the leader that appeared since is on another timeline. Stop
       // cleanly so that the next cycle can pg_rewind (or re-clone) before streaming (safety rule 6).
-      Action a = Act(ActionType::kDemote);
-      a.mode = Mode::kOffline;
+      Demote a;
+      a.mode = DemoteMode::kOffline;
       d.actions.push_back(a);
       d.reason = Reason::kReconcileTimeline;
       d.message = "stopping to reconcile with the timeline of the new leader (" + c.leader->name + ")";
@@ -112,21 +112,21 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     auto up = UpstreamMember(cfg, c);
     std::optional<Upstream> want = up ? UpstreamFor(in, *up) : std::nullopt;
     if (!want) {
-      d.actions.push_back(Act(ActionType::kWait));
+      d.actions.push_back(Wait{});
       d.reason = Reason::kWaitLeaderAddress;
       d.message = "no action. I am " + Me(in) + ", a secondary, and waiting for the leader (" + c.leader->name +
                   ") to publish its address";
       return d;
     }
     if (l.upstream != want) {
-      Action f = Act(ActionType::kFollow);
-      f.upstream = want;
+      Follow f;
+      f.upstream = *want;
       f.target = *up;
       d.actions.push_back(f);
     }
     AddSlotSync(in, false, &d);
     if (in.restart_requested) {
-      d.actions = {Act(ActionType::kRestart)};
+      d.actions = {RestartInPlace(in)};
       d.reason = Reason::kRestartRequested;
       d.message = "restarting after a request";
       return d;
@@ -141,16 +141,16 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   // from the remote primary instead (Patroni never promotes there).
   auto take_over = [&]() {
     if (!standby) {
-      d.actions = {Act(ActionType::kAttemptLeader)};
+      d.actions = {AttemptLeader{}};
       AddPromotion(in, &d);
       d.reason = Reason::kPromoteRace;
       d.message = "promoted self to leader by acquiring session lock";
       return d;
     }
-    d.actions = {Act(ActionType::kAttemptLeader)};
+    d.actions = {AttemptLeader{}};
     Upstream remote = RemoteUpstream(in);
     if (l.upstream != remote) {
-      Action f = Act(ActionType::kFollow);
+      Follow f;
       f.upstream = remote;
       f.target = RemoteName(in);
       d.actions.push_back(f);
@@ -160,7 +160,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
     return d;
   };
   auto not_healthiest = [&](Reason reason, const std::string& why) {
-    d.actions.push_back(Act(ActionType::kWait));
+    d.actions.push_back(Wait{});
     d.reason = reason;
     d.message = "following a different leader because i am not the healthiest node (" + why + ")";
     return d;
@@ -192,7 +192,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
       }
       const Member* cand = f->member.empty() || excluded ? nullptr : c.FindMember(f->member);
       if (cand != nullptr && cand->IsRunning()) {
-        d.actions.push_back(Act(ActionType::kWait));
+        d.actions.push_back(Wait{});
         d.reason = Reason::kSwitchoverElsewhere;
         d.message = "following a different leader because i am not the healthiest node (manual failover to " +
                     f->member + " in progress)";
@@ -202,7 +202,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   }
   if (in.dynamic.pause) return not_healthiest(Reason::kPausedNoFailover, "no automatic failover in maintenance mode");
   if (cfg.tags.NeverPromote()) {
-    d.actions.push_back(Act(ActionType::kWait));
+    d.actions.push_back(Wait{});
     d.reason = Reason::kNofailoverTag;
     d.message = "following a different leader because I am not allowed to promote";
     return d;
@@ -221,7 +221,7 @@ Decision DecideReplica(const Inputs& in, bool dcs_ok, bool have_lock, bool lock_
   if (FailsafeExcludes(in, cfg.name))
     return not_healthiest(Reason::kFailsafeUnlisted, "not listed in the failsafe key");
   if (!in.peers_checked) {
-    d.actions.push_back(Act(ActionType::kCheckPeers));
+    d.actions.push_back(CheckPeers{});
     d.reason = Reason::kCheckPeers;
     d.message = "no leader: checking the other members before the leader race";
     return d;

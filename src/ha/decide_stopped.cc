@@ -38,7 +38,8 @@ Decision DecideEmptyDataDir(const Inputs& in) {
       return std::nullopt;
     }
     Decision w;
-    Action clone = Act(ActionType::kClone), start = Act(ActionType::kStartReplica);
+    Clone clone;
+    StartReplica start;
     if (standby) {
       // Patroni's leaderless clone in a standby cluster has the remote primary as its source (all methods may
       // run, with its connection string), and the new member follows the remote like any leaderless one.
@@ -56,20 +57,20 @@ Decision DecideEmptyDataDir(const Inputs& in) {
       if (no_leader) {
         if (auto w = without_leader()) return *w;
       }
-      d.actions.push_back(Act(ActionType::kWait));
+      d.actions.push_back(Wait{});
       d.reason = Reason::kWaitingForBootstrap;
       d.message = waiting;
       return d;
     }
     if (standby) return BootstrapStandbyLeader(in);
-    d.actions = {Act(ActionType::kAttemptInitialize), Act(ActionType::kBootstrap)};
+    d.actions = {AttemptInitialize{}, Bootstrap{}};
     d.reason = Reason::kBootstrapRace;
     d.message = "trying to bootstrap a new cluster";
     return d;
   }
   if (no_leader) {
     if (auto w = without_leader()) return *w;
-    d.actions.push_back(Act(ActionType::kWait));
+    d.actions.push_back(Wait{});
     d.reason = Reason::kWaitingForBootstrap;
     d.message = waiting;
     return d;
@@ -82,10 +83,10 @@ Decision DecideEmptyDataDir(const Inputs& in) {
       break;
     }
   }
-  Action clone = Act(ActionType::kClone);
+  Clone clone;
   clone.target = source->name;
   clone.address = source->conn;
-  Action start = Act(ActionType::kStartReplica);
+  StartReplica start;
   auto up = UpstreamMember(*in.config, c);
   if (up) start.upstream = UpstreamFor(in, *up);
   d.actions = {clone, start};
@@ -101,11 +102,11 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   Decision d;
   if (in.dynamic.pause) {
     if (have_lock) {
-      d.actions.push_back(Act(ActionType::kReleaseLeader));
+      d.actions.push_back(ReleaseLeader{});
       d.reason = Reason::kPausedReleaseLock;
       d.message = "removed leader lock because postgres is not running";
     } else {
-      d.actions.push_back(Act(ActionType::kWait));
+      d.actions.push_back(Wait{});
       d.reason = Reason::kPausedStopped;
       d.message = "postgres is not running";
     }
@@ -113,7 +114,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   }
   if (!DcsReachable(in)) {
     // Never start a primary on a stale view; a read-only start can wait for etcd too.
-    d.actions.push_back(Act(ActionType::kWait));
+    d.actions.push_back(Wait{});
     d.reason = Reason::kDcsUnreachable;
     d.message = "DCS is not accessible";
     return d;
@@ -121,8 +122,8 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   bool standby = IsStandbyCluster(in.dynamic);
   if (have_lock && standby) {
     // The standby leader: back into recovery, streaming from the remote primary (never started as a primary).
-    if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
-    Action start = Act(ActionType::kStartReplica);
+    if (!lock_on_my_lease) d.actions.push_back(RefreshLeader{});
+    StartReplica start;
     start.upstream = RemoteUpstream(in);
     d.actions.push_back(start);
     d.reason = Reason::kStartStandbyLeader;
@@ -131,7 +132,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   }
   if (have_lock) {
     if (in.state.primary_start_failed) {
-      d.actions.push_back(Act(ActionType::kReleaseLeader));
+      d.actions.push_back(ReleaseLeader{});
       d.reason = Reason::kPrimaryStartFailed;
       d.message = "removed leader key after trying and failing to start postgres";
       return d;
@@ -145,25 +146,25 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
       }
     }
     if (WasPrimary(l) && (in.dynamic.primary_start_timeout == 0 || sync_standby_ready)) {
-      d.actions.push_back(Act(ActionType::kReleaseLeader));
+      d.actions.push_back(ReleaseLeader{});
       d.reason = Reason::kCrashHandover;
       d.message = "stopped PostgreSQL to fail over after a crash";
       return d;
     }
-    if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
+    if (!lock_on_my_lease) d.actions.push_back(RefreshLeader{});
     if (WasPrimary(l)) {
-      Mode mode = Mode::kNone;
+      bool gated = false;
       d.reason = Reason::kStartPrimary;
       d.message = "starting primary after failure";
       if (in.dynamic.synchronous_mode && Crashed(l)) {
         // Crash recovery will bring back commits that were waiting for a standby: nobody acknowledged them, so
         // no client may see them until a synchronous standby has them too.
-        mode = Mode::kGated;
+        gated = true;
         d.message += "; clients wait until a synchronous standby has caught up";
       }
-      AddStartPrimary(mode, &d);
+      AddStartPrimary(in, gated, &d);
     } else {
-      d.actions.push_back(Act(ActionType::kStartReplica));
+      d.actions.push_back(StartReplica{});
       d.reason = Reason::kStartReadonlyWithLock;
       d.message = "starting as readonly because i had the session lock";
     }
@@ -172,12 +173,12 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   if (!c.leader && WasPrimary(l) && in.now < in.state.no_race_until) {
     // We gave the key up so that another member takes over: starting PostgreSQL now would only mean stopping it
     // again for pg_rewind once the new leader is known (and exposes a read-only server at the old address).
-    d.actions.push_back(Act(ActionType::kWait));
+    d.actions.push_back(Wait{});
     d.reason = Reason::kWaitForNewLeader;
     d.message = "waiting for another member to take the leader key";
     return d;
   }
-  Action start = Act(ActionType::kStartReplica);
+  StartReplica start;
   std::optional<std::string> up;
   if (c.leader) {
     up = UpstreamMember(*in.config, c);
@@ -192,7 +193,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   if (in.dynamic.synchronous_mode && Crashed(l) && !start.upstream) {
     // Crash recovery brings back commits nobody acknowledged; following nobody, this node may later win the race
     // and promote: the client gate must hold across the read-only start (and is honoured after the promotion).
-    start.mode = Mode::kGated;
+    start.gated = true;
   }
   // A former primary (stopped in production or crashed) that did not hand over cleanly has, or may have, WAL the
   // new leader never saw: reconcile before streaming (safety rule 6). It rewinds whatever the timelines in the
@@ -204,7 +205,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
   if (!standby && c.leader && leader != nullptr && leader->conn && leader->name != in.config->name &&
       !in.state.clean_demote && (in.state.unreconciled_primary || WasPrimary(l))) {
     if (!leader->IsPrimaryRole()) {
-      d.actions.push_back(Act(ActionType::kWait));
+      d.actions.push_back(Wait{});
       d.reason = Reason::kWaitPromotionBeforeRewind;
       d.message = "waiting for leader " + leader->name + " to finish its promotion before reconciling with it";
       return d;
@@ -213,12 +214,12 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
     const auto& pg = in.config->postgresql;
     if (rewind && in.state.rewind_failed) {
       if (pg.remove_data_directory_on_rewind_failure) {
-        d.actions.push_back(Act(ActionType::kReinitialize));
+        d.actions.push_back(Reinitialize{});
         d.reason = Reason::kReinitAfterRewindFailure;
         d.message = "reinitializing because pg_rewind failed";
         return d;
       }
-      d.actions.push_back(Act(ActionType::kWait));
+      d.actions.push_back(Wait{});
       d.reason = Reason::kRewindFailed;
       d.message = "pg_rewind from " + leader->name +
                   " failed; reinitialize this member (pgwardenctl reinit) or set "
@@ -226,16 +227,16 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
       return d;
     }
     if (rewind) {
-      Action r = Act(ActionType::kRewind);
+      Rewind r;
       r.target = leader->name;
-      r.address = leader->conn;
+      r.address = *leader->conn;  // checked above
       d.actions = {r, start};
       d.reason = Reason::kRewind;
       d.message = "running pg_rewind from " + leader->name;
       return d;
     }
     if (other_timeline && pg.remove_data_directory_on_diverged_timelines) {
-      d.actions.push_back(Act(ActionType::kReinitialize));
+      d.actions.push_back(Reinitialize{});
       d.reason = Reason::kReinitDiverged;
       d.message = "reinitializing due to diverged timelines";
       return d;

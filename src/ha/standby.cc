@@ -58,11 +58,11 @@ std::string RemoteName(const Inputs& in) {
 
 Decision BootstrapStandbyLeader(const Inputs& in) {
   Decision d;
-  Action a = Act(ActionType::kBootstrapStandby);
+  BootstrapStandby a;
   a.upstream = RemoteUpstream(in);
   a.address = RemoteAddress(in);
   a.target = RemoteName(in);
-  d.actions = {Act(ActionType::kAttemptInitialize), a};
+  d.actions = {AttemptInitialize{}, a};
   d.reason = Reason::kBootstrapStandbyLeader;
   d.message = "trying to bootstrap a new standby leader (clone from " + a.target + ")";
   return d;
@@ -71,16 +71,16 @@ Decision BootstrapStandbyLeader(const Inputs& in) {
 Decision DecideStandbyLeader(const Inputs& in, bool lock_on_my_lease) {
   const LocalView& l = *in.local;
   Decision d;
-  if (!lock_on_my_lease) d.actions.push_back(Act(ActionType::kRefreshLeader));
+  if (!lock_on_my_lease) d.actions.push_back(RefreshLeader{});
   if (in.cluster->failover) {
     Decision manual;
     if (ManualFailoverFromLeader(in, &manual)) {
-      if (!lock_on_my_lease) manual.actions.insert(manual.actions.begin(), Act(ActionType::kRefreshLeader));
+      if (!lock_on_my_lease) manual.actions.insert(manual.actions.begin(), RefreshLeader{});
       return manual;
     }
   }
   if (in.restart_requested) {
-    d.actions = {Act(ActionType::kRestart)};
+    d.actions = {RestartInPlace(in)};
     d.reason = Reason::kRestartRequested;
     d.message = "restarting after a request";
     return d;
@@ -88,7 +88,7 @@ Decision DecideStandbyLeader(const Inputs& in, bool lock_on_my_lease) {
   Upstream want = RemoteUpstream(in);
   bool remote_already = l.upstream && l.upstream->address == want.address;
   if (l.upstream != want) {
-    Action f = Act(ActionType::kFollow);
+    Follow f;
     f.upstream = want;
     f.target = RemoteName(in);
     d.actions.push_back(f);

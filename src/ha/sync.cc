@@ -58,7 +58,7 @@ void SyncHousekeeping(const Inputs& in, Decision* d) {
   bool sync_key_ours = SyncLeader(c) == me;
   bool shrink = keep.size() != current.size() || !sync_key_ours;
   if (shrink) {
-    Action a = Act(ActionType::kWriteSync);
+    WriteSync a;
     a.sync = keep;
     d->actions.push_back(a);
   }
@@ -78,7 +78,7 @@ void SyncHousekeeping(const Inputs& in, Decision* d) {
   if (l.sync_names != want || !unmeasured.empty()) {
     // Also when PostgreSQL already has the wanted value but this agent never measured when a member was added
     // (an agent restart, a value set by hand): setting it again and measuring now is later, hence stricter.
-    Action a = Act(ActionType::kSetSyncNames);
+    SetSyncNames a;
     a.sync_names = want;
     a.sync = l.sync_names != want ? unpublished : unmeasured;
     d->actions.push_back(a);
@@ -100,7 +100,7 @@ void SyncHousekeeping(const Inputs& in, Decision* d) {
   }
   std::sort(confirmed.begin(), confirmed.end());
   if (confirmed != current) {
-    Action a = Act(ActionType::kWriteSync);
+    WriteSync a;
     a.sync = confirmed;
     d->actions.push_back(a);
   }
@@ -114,8 +114,7 @@ std::string ClientGate(const Inputs& in, Decision* d) {
   const LocalView& l = *in.local;
   if (!l.gated) return "";
   auto open = [&](const std::string& why) {
-    d->actions.push_back(Act(ActionType::kOpenGate));
-    d->actions.back().target = why;
+    d->actions.push_back(OpenGate{.why = why});
     return "; opening the client gate: " + why;
   };
   if (!in.dynamic.synchronous_mode) return open("synchronous_mode is off");

@@ -230,6 +230,44 @@ TEST_F(ClusterTest, SecondScopeOnTheSameEtcdIsIndependent) {
   EXPECT_TRUE(sb_->WaitHealthy(Duration(30000)).ok());
 }
 
+// POST /restart on the leader, then on a replica: the core states the role the restart starts PostgreSQL in (issue
+// 14). Each comes back in its role with a new postmaster; the leader keeps the key and accepts writes again.
+TEST_F(ClusterTest, RequestedRestartBringsEachNodeBackInItsRole) {
+  std::string leader = Leader();
+  ASSERT_FALSE(leader.empty());
+  std::string replica = leader == "pg1" ? "pg2" : "pg1";
+  for (const std::string& name : {leader, replica}) {
+    auto pm = sb_->PostmasterPid(name);
+    ASSERT_TRUE(pm) << name;
+    HttpClient http;
+    HttpRequest req;
+    req.method = "POST";
+    req.url = "http://127.0.0.1:" + std::to_string(sb_->Node(name)->api_port) + "/restart";
+    req.timeout = Duration(60000);  // the handler answers once the restart has finished
+    auto r = http.Do(req);
+    ASSERT_TRUE(r.ok()) << name << ": " << r.status().message();
+    EXPECT_EQ(r->status, 200) << name << ": " << r->body;
+    EXPECT_EQ(r->body, "restarted successfully") << name;
+    EXPECT_NE(sb_->PostmasterPid(name), pm) << name << ": PostgreSQL was not restarted";
+    const std::string in_recovery = name == leader ? "f" : "t";
+    EXPECT_TRUE(
+        WaitFor([&] { return Sql(sb_->Conninfo(name), "SELECT pg_is_in_recovery()") == in_recovery; }, Duration(30000)))
+        << name << " did not come back in its role";
+  }
+  EXPECT_EQ(LeaderKey(), leader);
+  std::string err;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        err.clear();
+        Sql(sb_->Conninfo(leader), "CREATE TABLE IF NOT EXISTS after_restart (x int)", &err);
+        return err.empty();
+      },
+      Duration(30000)))
+      << "the restarted leader does not accept writes: " << err;
+  Status h = sb_->WaitHealthy(Duration(60000));
+  EXPECT_TRUE(h.ok()) << h.message();
+}
+
 TEST_F(ClusterTest, SigtermOnLeaderStopsPostgresCleanlyAndReleasesTheKey) {
   std::string leader = Leader();
   ASSERT_FALSE(leader.empty());

@@ -271,6 +271,8 @@ std::string ApplyStep(World& w, const std::vector<std::string>& words, std::vect
       n->pg.stalled = op == "stall";
     } else if (op == "reinit") {
       n->f.reinit_requested = true;
+    } else if (op == "restart-pg") {
+      n->f.restart_requested = true;
     } else if (op == "veto-promote" || op == "allow-promote") {
       n->f.pre_promote_fails = op == "veto-promote";
     } else if (op == "sync-conflict" || op == "sync-ok") {

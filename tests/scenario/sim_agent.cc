@@ -2,6 +2,7 @@
 #include "sim_agent.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "agent/status_json.h"
@@ -12,19 +13,26 @@ namespace {
 std::string ActionList(const ha::Decision& d) {
   std::string s;
   for (const auto& a : d.actions) {
-    if (a.type == ha::ActionType::kWriteStatus || a.type == ha::ActionType::kSyncSlots) continue;
+    if (a.Get<ha::WriteStatus>() != nullptr || a.Get<ha::SyncSlots>() != nullptr) continue;
     s += s.empty() ? "" : " ";
-    s += ha::ActionName(a.type);
+    s += ha::ActionName(a.type());
+    std::optional<std::string> args;  // what the trace shows of the step's fields, in parentheses
     // A step of a promotion reads as one from its place in the plan: its mode is left out.
-    if (a.mode != ha::Mode::kNone && a.mode != ha::Mode::kPromotion)
-      s += std::string("(") + ha::ModeName(a.mode) + (a.target.empty() ? "" : " " + a.target) + ")";
-    else if (a.type == ha::ActionType::kWriteSync) {
+    if (std::string mode = ha::ModeName(a); !mode.empty() && mode != "promotion") {
+      const auto* demote = a.Get<ha::Demote>();
+      args = mode + (demote == nullptr || demote->target.empty() ? "" : " " + demote->target);
+    } else if (const auto* w = a.Get<ha::WriteSync>()) {
       std::string l;
-      for (const auto& n : a.sync) l += (l.empty() ? "" : ",") + n;
-      s += "(" + l + ")";
-    } else if (a.type == ha::ActionType::kSetSyncNames) {
-      s += "(" + a.sync_names + ")";
+      for (const auto& n : w->sync) l += (l.empty() ? "" : ",") + n;
+      args = l;
+    } else if (const auto* n = a.Get<ha::SetSyncNames>()) {
+      args = n->sync_names;
     }
+    if (const auto* start = a.Get<ha::StartPrimary>(); start != nullptr && start->sync_names) {
+      std::string v = start->sync_names->empty() ? "''" : *start->sync_names;
+      args = (args ? *args + " " : "") + "sync_names=" + v;
+    }
+    if (args) s += "(" + *args + ")";
   }
   return s;
 }
@@ -227,16 +235,16 @@ void SimAgent::Cycle() {
   in.wall_now = n_.clock.WallSeconds();
   in.state = core_;
   core_ = in.state = ha::ObserveGate(in);
-  in.restart_requested = false;
+  in.restart_requested = n_.f.restart_requested;
   in.reinit_requested = std::exchange(n_.f.reinit_requested, false);
   ha::Decision d = ha::Decide(in);
-  if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckPeers) {
+  if (!d.actions.empty() && d.actions.front().type() == ha::ActionType::kCheckPeers) {
     in.peers = peers_.CheckPeers(*view, n_.name, Duration(2000));
     in.peers_checked = true;
     d = ha::Decide(in);
   }
   failsafe_.SetMembers(view->failsafe);
-  if (!d.actions.empty() && d.actions.front().type == ha::ActionType::kCheckFailsafe) {
+  if (!d.actions.empty() && d.actions.front().type() == ha::ActionType::kCheckFailsafe) {
     in.failsafe_checked = true;
     in.failsafe_ok = failsafe_.Check(fencer_.Margin());
     d = ha::Decide(in);
@@ -261,7 +269,7 @@ void SimAgent::Cycle() {
     executor_.Execute(d, *view, pg_.Observe(), &core_);
   }
   if (n_.f.agent_dead) return;
-  if (ok && !d.actions.empty() && d.actions.front().type != ha::ActionType::kWait) local = pg_.Observe();
+  if (ok && !d.actions.empty() && d.actions.front().type() != ha::ActionType::kWait) local = pg_.Observe();
   if (local.running) pg_state_.Observe(local.running, local.query_ok);
   bool leading_primary = view->leader && view->leader->name == n_.name && local.query_ok && !local.in_recovery;
   sync_note_ = leading_primary ? ha::SynchronousNote(dyn_, *view, n_.name) : "";

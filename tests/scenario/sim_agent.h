@@ -108,7 +108,7 @@ class SimAgent final : private Executor::Host {
   void Fatal() override;
   void CountDemotion() override {}
   void CountPromotion(double /*seconds*/) override {}
-  void RestartStarting() override {}
+  void RestartStarting() override { n_.f.restart_requested = false; }  // Agent: the request is taken
   void RestartFinished(bool /*ok*/) override {}
 
   // Agent::Cycle

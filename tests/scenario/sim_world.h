@@ -48,6 +48,7 @@ struct Faults {
   bool sync_conflicts = false;      // every compare-and-swap of the `sync` key fails (somebody else changed it)
   bool watchdog_fails = false;      // arming the fence fails (watchdog.mode required, the device cannot be used)
   bool reinit_requested = false;    // POST /reinitialize was accepted; the agent's next cycle takes it
+  bool restart_requested = false;   // POST /restart was accepted; pending until a restart begins (RestartStarting)
   std::set<std::string> peers_cut;  // no traffic to these members (REST and replication)
 };
 

@@ -177,10 +177,10 @@ TEST_F(DecideTest, AFailedBootstrapStopsTheAgentNamingTheCause) {
   tweak_ = [](Inputs& in) { in.state.bootstrap_failed = "post_bootstrap script /bin/false failed (exit code 1)"; };
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kFatal});
-  EXPECT_NE(d.actions[0].target.find("Failed to bootstrap cluster: post_bootstrap script /bin/false failed"),
+  EXPECT_NE(As<Fatal>(d.actions[0]).why.find("Failed to bootstrap cluster: post_bootstrap script /bin/false failed"),
             std::string::npos)
-      << d.actions[0].target;
-  EXPECT_NE(d.actions[0].target.find("initialize key"), std::string::npos);
+      << As<Fatal>(d.actions[0]).why;
+  EXPECT_NE(As<Fatal>(d.actions[0]).why.find("initialize key"), std::string::npos);
 }
 
 TEST_F(DecideTest, WithoutAFailedBootstrapAnEmptyNodeStillRaces) {

@@ -11,13 +11,6 @@ namespace {
 
 MonoTime At(int64_t ms) { return MonoTime(Duration(ms)); }
 
-Action Act(ActionType t, Mode m = Mode::kNone) {
-  Action a;
-  a.type = t;
-  a.mode = m;
-  return a;
-}
-
 class CoreStateTest : public ::testing::Test {
  protected:
   CoreStateTest() { dyn_.ttl = 30; }
@@ -62,8 +55,8 @@ TEST_F(CoreStateTest, GateSinceIsZeroWhileOpenAndStartsWhenFirstSeenClosed) {
 
 TEST_F(CoreStateTest, FenceThatCouldNotBeArmedForAStartChangesNothing) {
   state_.sync_added_lsn["b"] = 7;
-  EXPECT_EQ(Rec(Act(ActionType::kArmFencing), ActionReport{}), state_) << "the key was released: nothing started";
-  EXPECT_EQ(Rec(Act(ActionType::kArmFencing), Ok()), state_) << "kStartPrimary, next, forgets the measurements";
+  EXPECT_EQ(Rec(Action(ArmFencing{}), ActionReport{}), state_) << "the key was released: nothing started";
+  EXPECT_EQ(Rec(Action(ArmFencing{}), Ok()), state_) << "kStartPrimary, next, forgets the measurements";
 }
 
 TEST_F(CoreStateTest, GatedStartPrimaryThatFailsRecordsTheGateAndTheFailure) {
@@ -71,12 +64,12 @@ TEST_F(CoreStateTest, GatedStartPrimaryThatFailsRecordsTheGateAndTheFailure) {
   ActionReport r;
   r.start_attempted = true;
   r.at = At(4000);
-  CoreState s = Rec(Act(ActionType::kStartPrimary, Mode::kGated), r);
+  CoreState s = Rec(Action(StartPrimary{.gated = true, .sync_names = std::nullopt}), r);
   EXPECT_TRUE(s.sync_added_lsn.empty());
   EXPECT_EQ(s.gate_since, At(4000));
   EXPECT_TRUE(s.primary_start_failed);
   r.start_attempted = false;  // the gate could not be closed: PostgreSQL was not started
-  s = Rec(Act(ActionType::kStartPrimary, Mode::kGated), r);
+  s = Rec(Action(StartPrimary{.gated = true, .sync_names = std::nullopt}), r);
   EXPECT_TRUE(s.sync_added_lsn.empty());
   EXPECT_FALSE(s.primary_start_failed);
   EXPECT_EQ(s.gate_since, MonoTime{});
@@ -86,29 +79,28 @@ TEST_F(CoreStateTest, FormerPrimaryStartedWithoutALeaderIsUnreconciled) {
   local_.cluster_state = "in production";
   ActionReport r = Ok();
   r.start_attempted = true;
-  EXPECT_TRUE(Rec(Act(ActionType::kStartReplica), r).unreconciled_primary);
-  Action follow = Act(ActionType::kStartReplica);
-  follow.upstream = Upstream{};
+  EXPECT_TRUE(Rec(Action(StartReplica{}), r).unreconciled_primary);
+  Action follow = StartReplica{.upstream = Upstream{}, .gated = false};
   EXPECT_FALSE(Rec(follow, r).unreconciled_primary) << "it follows a leader: the start reconciles it";
   state_.clean_demote = true;
-  EXPECT_FALSE(Rec(Act(ActionType::kStartReplica), r).unreconciled_primary) << "a replica had all its WAL";
+  EXPECT_FALSE(Rec(Action(StartReplica{}), r).unreconciled_primary) << "a replica had all its WAL";
   state_.clean_demote = false;
   local_.cluster_state = "in archive recovery";
-  EXPECT_FALSE(Rec(Act(ActionType::kStartReplica), r).unreconciled_primary);
+  EXPECT_FALSE(Rec(Action(StartReplica{}), r).unreconciled_primary);
 }
 
 TEST_F(CoreStateTest, ReleaseAndVetoKeepOutOfRacesForATtl) {
   ActionReport r = Ok();
   r.at = At(10000);
-  EXPECT_EQ(Rec(Act(ActionType::kReleaseLeader), r).no_race_until, At(40000));
+  EXPECT_EQ(Rec(Action(ReleaseLeader{}), r).no_race_until, At(40000));
   ActionReport veto;  // the pre_promote script failed: the executor released the key (OnFailure::kReleaseLeader)
   veto.at = At(12000);
   state_.sync_added_lsn["b"] = 7;
-  CoreState s = Rec(Act(ActionType::kPrePromote), veto);
+  CoreState s = Rec(Action(PrePromote{}), veto);
   EXPECT_EQ(s.no_race_until, At(42000));
   EXPECT_EQ(s.sync_added_lsn.size(), 1U) << "nothing changed in PostgreSQL";
   r.at = At(13000);
-  EXPECT_EQ(Rec(Act(ActionType::kPrePromote), r), state_) << "allowed: the promotion goes on";
+  EXPECT_EQ(Rec(Action(PrePromote{}), r), state_) << "allowed: the promotion goes on";
 }
 
 // Every step of a promotion after its pre_promote script forgets the synchronous measurements, whether it succeeds
@@ -117,25 +109,24 @@ TEST_F(CoreStateTest, ReleaseAndVetoKeepOutOfRacesForATtl) {
 TEST_F(CoreStateTest, PromotionStepsForgetSyncMeasurementsAndPromotionReconciles) {
   state_.unreconciled_primary = true;
   state_.sync_added_lsn["b"] = 7;
-  Action reset = Act(ActionType::kWriteSync, Mode::kPromotion);
-  Action arm = Act(ActionType::kArmFencing, Mode::kPromotion);
-  for (const Action& a : {reset, arm, Act(ActionType::kPromote)}) {
+  Action reset = WriteSync{.sync = {}, .promotion = true};
+  Action arm = ArmFencing{.promotion = true};
+  for (const Action& a : {reset, arm, Action(Promote{})}) {
     for (const ActionReport& r : {ActionReport{}, Ok()}) {
       CoreState s = Rec(a, r);
-      EXPECT_TRUE(s.sync_added_lsn.empty()) << ActionName(a.type) << " ok=" << r.ok;
-      EXPECT_TRUE(s.unreconciled_primary) << ActionName(a.type) << ": not promoted";
+      EXPECT_TRUE(s.sync_added_lsn.empty()) << ActionName(a.type()) << " ok=" << r.ok;
+      EXPECT_TRUE(s.unreconciled_primary) << ActionName(a.type()) << ": not promoted";
     }
   }
-  EXPECT_EQ(Rec(Act(ActionType::kWriteSync), Ok()), state_) << "the leader's own publication";
+  EXPECT_EQ(Rec(Action(WriteSync{}), Ok()), state_) << "the leader's own publication";
   ActionReport r;
   r.promoted = true;  // promoted, though writing the history afterwards failed
-  EXPECT_FALSE(Rec(Act(ActionType::kPromote), r).unreconciled_primary);
+  EXPECT_FALSE(Rec(Action(Promote{}), r).unreconciled_primary);
 }
 
 TEST_F(CoreStateTest, SetSyncNamesForgetsThenMeasuresItsMembers) {
   state_.sync_added_lsn = {{"b", 5}, {"c", 6}};
-  Action a = Act(ActionType::kSetSyncNames);
-  a.sync = {"b", "d"};
+  Action a = SetSyncNames{.sync_names = "", .sync = {"b", "d"}, .upstream = std::nullopt};
   ActionReport failed;
   EXPECT_EQ(Rec(a, failed).sync_added_lsn, (std::map<std::string, int64_t>{{"c", 6}}));
   ActionReport r = Ok();
@@ -145,43 +136,45 @@ TEST_F(CoreStateTest, SetSyncNamesForgetsThenMeasuresItsMembers) {
 
 TEST_F(CoreStateTest, RewindOutcomeAndReinitialize) {
   state_.unreconciled_primary = true;
-  CoreState s = Rec(Act(ActionType::kRewind), ActionReport{});
+  CoreState s = Rec(Action(Rewind{}), ActionReport{});
   EXPECT_TRUE(s.rewind_failed);
   EXPECT_TRUE(s.unreconciled_primary);
-  s = Rec(Act(ActionType::kRewind), Ok());
+  s = Rec(Action(Rewind{}), Ok());
   EXPECT_FALSE(s.rewind_failed);
   EXPECT_FALSE(s.unreconciled_primary);
   state_.rewind_failed = true;
-  s = Rec(Act(ActionType::kReinitialize), ActionReport{});
+  s = Rec(Action(Reinitialize{}), ActionReport{});
   EXPECT_FALSE(s.rewind_failed);
   EXPECT_FALSE(s.unreconciled_primary);
 }
 
 TEST_F(CoreStateTest, FailedRestartOfAPrimaryIsAFailedStartAsPrimary) {
+  // The role is the one the core planned the restart in (kRestart's mode).
   local_.running = local_.query_ok = true;
   local_.in_recovery = true;
-  EXPECT_FALSE(Rec(Act(ActionType::kRestart), ActionReport{}).primary_start_failed);
+  EXPECT_FALSE(Rec(Action(Restart{}), ActionReport{}).primary_start_failed);
   local_.in_recovery = false;
-  EXPECT_FALSE(Rec(Act(ActionType::kRestart), Ok()).primary_start_failed);
-  EXPECT_TRUE(Rec(Act(ActionType::kRestart), ActionReport{}).primary_start_failed);
+  EXPECT_FALSE(Rec(Action(Restart{.primary = true, .upstream = std::nullopt}), Ok()).primary_start_failed);
+  EXPECT_TRUE(Rec(Action(Restart{.primary = true, .upstream = std::nullopt}), ActionReport{}).primary_start_failed);
 }
 
 TEST_F(CoreStateTest, GracefulDemotionRecordsWhetherACandidateConfirmed) {
   ActionReport r;
-  EXPECT_FALSE(Rec(Act(ActionType::kDemote, Mode::kGraceful), r).clean_demote) << "PostgreSQL did not stop";
+  EXPECT_FALSE(Rec(Action(Demote{.mode = DemoteMode::kGraceful, .target = ""}), r).clean_demote)
+      << "PostgreSQL did not stop";
   r.handed_over = true;
-  EXPECT_TRUE(Rec(Act(ActionType::kDemote, Mode::kGraceful), r).clean_demote);
+  EXPECT_TRUE(Rec(Action(Demote{.mode = DemoteMode::kGraceful, .target = ""}), r).clean_demote);
   r.handed_over = false;
   state_.clean_demote = true;
-  EXPECT_FALSE(Rec(Act(ActionType::kDemote, Mode::kGraceful), r).clean_demote);
+  EXPECT_FALSE(Rec(Action(Demote{.mode = DemoteMode::kGraceful, .target = ""}), r).clean_demote);
 }
 
 TEST_F(CoreStateTest, FailedBootstrapIsKept) {
   ActionReport r;
   r.bootstrap_failed = "initdb failed";
-  EXPECT_EQ(Rec(Act(ActionType::kBootstrap), r).bootstrap_failed, "initdb failed");
-  EXPECT_EQ(Rec(Act(ActionType::kBootstrapStandby), r).bootstrap_failed, "initdb failed");
-  EXPECT_EQ(Rec(Act(ActionType::kBootstrap), Ok()).bootstrap_failed, "");
+  EXPECT_EQ(Rec(Action(Bootstrap{}), r).bootstrap_failed, "initdb failed");
+  EXPECT_EQ(Rec(Action(BootstrapStandby{}), r).bootstrap_failed, "initdb failed");
+  EXPECT_EQ(Rec(Action(Bootstrap{}), Ok()).bootstrap_failed, "");
 }
 
 }  // namespace

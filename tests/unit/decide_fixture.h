@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <variant>
 
 #include "ha/decide.h"
 #include "test_util.h"
@@ -12,6 +13,12 @@
 namespace pgw::ha {
 
 using AT = ActionType;
+
+// The step of `a` as S. A step of another type fails the test (gtest reports the std::bad_variant_access).
+template <typename S>
+const S& As(const Action& a) {
+  return std::get<S>(a.step);
+}
 
 class DecideTest : public ::testing::Test {
  protected:
@@ -72,7 +79,7 @@ class DecideTest : public ::testing::Test {
   }
   static std::vector<AT> Types(const Decision& d) {
     std::vector<AT> t;
-    for (const auto& a : d.actions) t.push_back(a.type);
+    for (const auto& a : d.actions) t.push_back(a.type());
     return t;
   }
 
@@ -136,20 +143,20 @@ class SyncDecideTest : public DecideTest {
   }
   static std::vector<std::string> SyncOf(const Decision& d) {
     for (const auto& a : d.actions) {
-      if (a.type == AT::kWriteSync) return a.sync;
+      if (const auto* w = a.Get<WriteSync>()) return w->sync;
     }
     return {"<none>"};
   }
   // The members the executor must measure after setting synchronous_standby_names ("<none>": no kSetSyncNames).
   static std::vector<std::string> SetSyncMeasures(const Decision& d) {
     for (const auto& a : d.actions) {
-      if (a.type == AT::kSetSyncNames) return a.sync;
+      if (const auto* n = a.Get<SetSyncNames>()) return n->sync;
     }
     return {"<none>"};
   }
   static std::string NamesOf(const Decision& d) {
     for (const auto& a : d.actions) {
-      if (a.type == AT::kSetSyncNames) return a.sync_names;
+      if (const auto* n = a.Get<SetSyncNames>()) return n->sync_names;
     }
     return "<none>";
   }

@@ -98,7 +98,7 @@ TEST_F(SyncDecideTest, CrashedPrimaryDoesNotHandOverToANofailoverSyncStandby) {
   auto d = Run();
   EXPECT_EQ(Types(d), (std::vector<AT>{AT::kArmFencing, AT::kStartPrimary}))
       << "pg1 cannot take over: restart in place";
-  EXPECT_EQ(d.actions[1].mode, Mode::kGated);
+  EXPECT_TRUE(As<StartPrimary>(d.actions[1]).gated);
 }
 
 // Issue 10 items 3a and 3c: a crashed primary started read-only (nobody leads: it was away longer than the ttl, or
@@ -110,14 +110,14 @@ TEST_F(SyncDecideTest, CrashedPrimaryStartingReadOnlyKeepsTheClientGate) {
   tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartReplica});
-  EXPECT_FALSE(d.actions[0].upstream);
-  EXPECT_EQ(d.actions[0].mode, Mode::kGated);
+  EXPECT_FALSE(As<StartReplica>(d.actions[0]).upstream);
+  EXPECT_TRUE(As<StartReplica>(d.actions[0]).gated);
 
   local_.cluster_state = "shut down";  // a clean shutdown brings nothing back
-  EXPECT_EQ(Run().actions.at(0).mode, Mode::kNone);
+  EXPECT_FALSE(As<StartReplica>(Run().actions.at(0)).gated);
   local_.cluster_state = "in production";
   tweak_ = nullptr;  // asynchronous mode has no gate
-  EXPECT_EQ(Run().actions.at(0).mode, Mode::kNone);
+  EXPECT_FALSE(As<StartReplica>(Run().actions.at(0)).gated);
 }
 
 TEST_F(SyncDecideTest, CrashedPrimaryAfterItsHandoverBackOffStartsReadOnlyGated) {
@@ -130,7 +130,7 @@ TEST_F(SyncDecideTest, CrashedPrimaryAfterItsHandoverBackOffStartsReadOnlyGated)
   clock_.Advance(Duration(30000));  // the handover target never promoted
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartReplica});
-  EXPECT_EQ(d.actions[0].mode, Mode::kGated);
+  EXPECT_TRUE(As<StartReplica>(d.actions[0]).gated);
 }
 
 // Issue 10 item 5b: the `failover` key must not let a candidate promote while a failsafe primary still runs.

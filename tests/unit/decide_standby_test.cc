@@ -47,7 +47,7 @@ class StandbyDecideTest : public DecideTest {
 TEST_F(StandbyDecideTest, FirstNodeClonesFromTheRemotePrimaryInsteadOfInitdb) {
   auto d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kAttemptInitialize, AT::kBootstrapStandby}));
-  const Action& b = d.actions[1];
+  const auto& b = As<BootstrapStandby>(d.actions[1]);
   ASSERT_TRUE(b.address);
   EXPECT_EQ(*b.address, (HostPort{"10.0.0.9", 5439}));
   ASSERT_TRUE(b.upstream);
@@ -63,7 +63,7 @@ TEST_F(StandbyDecideTest, RemoteSlotOnlyWithUseSlots) {
   };
   auto d = Run();
   ASSERT_EQ(d.actions.size(), 2u);
-  EXPECT_EQ(d.actions[1].upstream->slot, "");
+  EXPECT_EQ(As<BootstrapStandby>(d.actions[1]).upstream->slot, "");
 }
 
 TEST_F(StandbyDecideTest, NofailoverNodeWaitsForTheStandbyLeader) {
@@ -78,9 +78,10 @@ TEST_F(StandbyDecideTest, OtherMembersCloneFromTheStandbyLeaderAndCascadeThrough
   SetLeader("pg1");
   auto d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kClone, AT::kStartReplica}));
-  EXPECT_EQ(d.actions[0].target, "pg1");
+  EXPECT_EQ(As<Clone>(d.actions[0]).target, "pg1");
   // The cascading replica gets restore_command too (as Patroni), but not the remote's apply delay nor its slot.
-  EXPECT_EQ(*d.actions[1].upstream, (Upstream{HostPort{"127.0.0.1", 5433}, "pg0", "cp /archive/%f %p", "", 0}));
+  EXPECT_EQ(*As<StartReplica>(d.actions[1]).upstream,
+            (Upstream{HostPort{"127.0.0.1", 5433}, "pg0", "cp /archive/%f %p", "", 0}));
 }
 
 TEST_F(StandbyDecideTest, StandbyLeaderPointsPostgresAtTheRemotePrimaryNeverPromotes) {
@@ -90,8 +91,8 @@ TEST_F(StandbyDecideTest, StandbyLeaderPointsPostgresAtTheRemotePrimaryNeverProm
   local_.upstream = Upstream{HostPort{"127.0.0.1", 5433}, "pg0"};  // it followed pg1 before it won the key
   auto d = Run();
   EXPECT_FALSE(Has(d, AT::kPromote));
-  ASSERT_EQ(d.actions.front().type, AT::kFollow);
-  EXPECT_EQ(*d.actions.front().upstream, Remote());
+  ASSERT_EQ(d.actions.front().type(), AT::kFollow);
+  EXPECT_EQ(As<Follow>(d.actions.front()).upstream, Remote());
   EXPECT_EQ(d.message, "promoted self to a standby leader because i had the session lock");
 }
 
@@ -102,8 +103,8 @@ TEST_F(StandbyDecideTest, StandbyLeaderFollowingTheRemoteKeepsStatusAndSlotsForI
   local_.upstream = Remote();
   auto d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kWriteStatus, AT::kSyncSlots}));
-  EXPECT_EQ(d.actions[0].optime, 5000);
-  EXPECT_EQ(d.actions[1].slots, (std::vector<std::string>{"pg1", "pg2"}));
+  EXPECT_EQ(As<WriteStatus>(d.actions[0]).optime, 5000);
+  EXPECT_EQ(As<SyncSlots>(d.actions[1]).slots, (std::vector<std::string>{"pg1", "pg2"}));
   EXPECT_EQ(d.message, "no action. I am (pg0), the standby leader with the lock");
 }
 
@@ -134,6 +135,22 @@ TEST_F(StandbyDecideTest, StandbyLeaderKeepsTheKeyInMaintenanceMode) {
   EXPECT_EQ(d.message, "PAUSE: no action. I am (pg0), the standby leader with the lock");
 }
 
+TEST_F(StandbyDecideTest, RequestedRestartOfTheStandbyLeaderKeepsItStreamingFromTheRemote) {
+  Members();
+  SetLeader("pg0");
+  RunningReplica(1000);
+  local_.upstream = Remote();
+  auto t = tweak_;
+  tweak_ = [t](Inputs& in) {
+    t(in);
+    in.restart_requested = true;
+  };
+  auto d = Run();
+  ASSERT_EQ(Types(d), std::vector<AT>{AT::kRestart});
+  EXPECT_FALSE(As<Restart>(d.actions[0]).primary) << "in recovery: never started as a primary, no fence";
+  EXPECT_EQ(As<Restart>(d.actions[0]).upstream, Remote());
+}
+
 TEST_F(StandbyDecideTest, ChangedRecoverySettingsAreReloadedOnTheStandbyLeader) {
   Members();
   SetLeader("pg0");
@@ -143,7 +160,7 @@ TEST_F(StandbyDecideTest, ChangedRecoverySettingsAreReloadedOnTheStandbyLeader) 
   standby_.restore_command = "cp /other/%f %p";
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kFollow});
-  EXPECT_EQ(d.actions[0].upstream->restore_command, "cp /other/%f %p");
+  EXPECT_EQ(As<Follow>(d.actions[0]).upstream.restore_command, "cp /other/%f %p");
   EXPECT_EQ(d.message, "no action. I am (pg0), the standby leader with the lock");
 }
 
@@ -168,7 +185,7 @@ TEST_F(StandbyDecideTest, StandbyLeaderDiesTheHealthiestReplicaTakesTheKeyAndFol
   peers_checked_ = true;
   d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kAttemptLeader, AT::kFollow}));
-  EXPECT_EQ(*d.actions[1].upstream, Remote());
+  EXPECT_EQ(As<Follow>(d.actions[1]).upstream, Remote());
   EXPECT_EQ(d.message, "promoted self to a standby leader by acquiring session lock");
 }
 
@@ -202,8 +219,9 @@ TEST_F(StandbyDecideTest, ReplicaRepointsAtTheNewStandbyLeader) {
   local_.upstream = Upstream{HostPort{"127.0.0.1", 5433}, "pg0", "cp /archive/%f %p", "", 0};
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kFollow});
-  EXPECT_EQ(*d.actions[0].upstream, (Upstream{HostPort{"127.0.0.1", 5434}, "pg0", "cp /archive/%f %p", "", 0}));
-  EXPECT_EQ(d.actions[0].target, "pg2");
+  EXPECT_EQ(As<Follow>(d.actions[0]).upstream,
+            (Upstream{HostPort{"127.0.0.1", 5434}, "pg0", "cp /archive/%f %p", "", 0}));
+  EXPECT_EQ(As<Follow>(d.actions[0]).target, "pg2");
 }
 
 TEST_F(StandbyDecideTest, StoppedStandbyLeaderStartsStreamingFromTheRemote) {
@@ -214,7 +232,7 @@ TEST_F(StandbyDecideTest, StoppedStandbyLeaderStartsStreamingFromTheRemote) {
   local_.cluster_state = "shut down in recovery";
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartReplica});
-  EXPECT_EQ(*d.actions[0].upstream, Remote());
+  EXPECT_EQ(*As<StartReplica>(d.actions[0]).upstream, Remote());
   EXPECT_EQ(d.message, "starting as a standby leader because i had the session lock");
 }
 
@@ -225,7 +243,7 @@ TEST_F(StandbyDecideTest, StoppedMemberWithoutStandbyLeaderFollowsTheRemote) {
   local_.cluster_state = "shut down in recovery";
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartReplica});
-  EXPECT_EQ(*d.actions[0].upstream, Remote());
+  EXPECT_EQ(*As<StartReplica>(d.actions[0]).upstream, Remote());
   EXPECT_EQ(d.message, "trying to follow a remote member because standby cluster is unhealthy");
 }
 
@@ -235,7 +253,7 @@ TEST_F(StandbyDecideTest, PrimaryInAStandbyClusterStopsToBecomeTheStandbyLeader)
   RunningPrimary();
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].mode, Mode::kOffline);
+  EXPECT_EQ(As<Demote>(d.actions[0]).mode, DemoteMode::kOffline);
   EXPECT_EQ(d.message, "cannot be a real primary in a standby cluster");
 }
 
@@ -259,7 +277,7 @@ TEST_F(StandbyDecideTest, RemovingTheSectionDropsTheRemoteArchiveFromReplicas) {
   standby_on_ = false;
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kFollow});
-  EXPECT_EQ(*d.actions[0].upstream, (Upstream{HostPort{"127.0.0.1", 5433}, "pg0"}));
+  EXPECT_EQ(As<Follow>(d.actions[0]).upstream, (Upstream{HostPort{"127.0.0.1", 5433}, "pg0"}));
   EXPECT_EQ(d.message, "no action. I am (pg0), a secondary, and following a leader (pg1)");
 }
 
@@ -283,7 +301,7 @@ class ArchiveStandbyDecideTest : public StandbyDecideTest {
 TEST_F(ArchiveStandbyDecideTest, FirstNodeRestoresWithoutASourceToCopyFrom) {
   auto d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kAttemptInitialize, AT::kBootstrapStandby}));
-  const Action& b = d.actions[1];
+  const auto& b = As<BootstrapStandby>(d.actions[1]);
   EXPECT_FALSE(b.address) << "only the methods that need no leader can run";
   ASSERT_TRUE(b.upstream);
   EXPECT_EQ(*b.upstream, Archive());
@@ -306,8 +324,9 @@ TEST_F(ArchiveStandbyDecideTest, ReplicasCascadeFromTheStandbyLeaderWithTheArchi
   SetLeader("pg1");
   auto d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kClone, AT::kStartReplica}));
-  EXPECT_EQ(d.actions[0].target, "pg1");
-  EXPECT_EQ(*d.actions[1].upstream, (Upstream{HostPort{"127.0.0.1", 5433}, "pg0", "cp /archive/%f %p", "", 0}));
+  EXPECT_EQ(As<Clone>(d.actions[0]).target, "pg1");
+  EXPECT_EQ(*As<StartReplica>(d.actions[1]).upstream,
+            (Upstream{HostPort{"127.0.0.1", 5433}, "pg0", "cp /archive/%f %p", "", 0}));
 }
 
 TEST_F(ArchiveStandbyDecideTest, RemovingTheSectionPromotesTheStandbyLeader) {
@@ -325,9 +344,9 @@ TEST_F(ArchiveStandbyDecideTest, WithoutAStandbyLeaderAnEmptyMemberRestoresAndFo
   Members();
   auto d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kClone, AT::kStartReplica}));
-  EXPECT_FALSE(d.actions[0].address);
-  ASSERT_TRUE(d.actions[1].upstream);
-  EXPECT_EQ(*d.actions[1].upstream, Archive());
+  EXPECT_FALSE(As<Clone>(d.actions[0]).address);
+  ASSERT_TRUE(As<StartReplica>(d.actions[1]).upstream);
+  EXPECT_EQ(*As<StartReplica>(d.actions[1]).upstream, Archive());
   EXPECT_EQ(d.message, "trying to bootstrap (without leader)");
 }
 
@@ -339,9 +358,9 @@ TEST_F(ArchiveStandbyDecideTest, WithoutAStandbyLeaderAnEmptyMemberClonesFromThe
   Members();
   auto d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kClone, AT::kStartReplica}));
-  ASSERT_TRUE(d.actions[0].address);
-  EXPECT_EQ(*d.actions[0].address, (HostPort{"10.0.0.9", 5439}));
-  EXPECT_EQ(*d.actions[1].upstream, Remote());
+  ASSERT_TRUE(As<Clone>(d.actions[0]).address);
+  EXPECT_EQ(*As<Clone>(d.actions[0]).address, (HostPort{"10.0.0.9", 5439}));
+  EXPECT_EQ(*As<StartReplica>(d.actions[1]).upstream, Remote());
 }
 
 TEST_F(ArchiveStandbyDecideTest, WithoutANoLeaderMethodAnEmptyMemberWaits) {

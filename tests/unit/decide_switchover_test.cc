@@ -15,8 +15,8 @@ TEST_F(SwitchoverTest, LeaderDemotesGracefullyForAHealthyCandidate) {
   cluster_.failover = DecodeFailover(Json{{"leader", "pg0"}, {"member", "pg1"}});
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].mode, Mode::kGraceful);
-  EXPECT_EQ(d.actions[0].target, "pg1");
+  EXPECT_EQ(As<Demote>(d.actions[0]).mode, DemoteMode::kGraceful);
+  EXPECT_EQ(As<Demote>(d.actions[0]).target, "pg1");
   EXPECT_EQ(d.message, "manual failover: demoting myself");
 }
 
@@ -30,7 +30,7 @@ TEST_F(SwitchoverTest, FailsafeLeaderListsTheMembersBeforeItHandsOver) {
   cluster_.failover = DecodeFailover(Json{{"member", "pg1"}});
   auto d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kWriteFailsafe, AT::kDemote})) << d.message;
-  EXPECT_EQ(d.actions[1].target, "pg1");
+  EXPECT_EQ(As<Demote>(d.actions[1]).target, "pg1");
   cluster_.failsafe = FailsafeMembers(cluster_);
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kDemote}) << "an up-to-date list is not written again";
 }
@@ -61,7 +61,7 @@ TEST_F(SwitchoverTest, AKeyThatAsksForNothingIsCleanedUpNotObeyed) {
   cluster_.failover = DecodeFailover(std::string("{garbage"));
   auto d = Run();
   ASSERT_FALSE(d.actions.empty());
-  EXPECT_EQ(d.actions[0].type, AT::kDeleteFailover) << d.message;
+  EXPECT_EQ(d.actions[0].type(), AT::kDeleteFailover) << d.message;
   EXPECT_EQ(d.reason, Reason::kFailoverKeyDone);
 }
 
@@ -73,12 +73,12 @@ TEST_F(SwitchoverTest, WithoutCandidateTheMostAdvancedEligibleReplicaIsChosen) {
   cluster_.failover = DecodeFailover(Json{{"leader", "pg0"}});
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].target, "pg2");
+  EXPECT_EQ(As<Demote>(d.actions[0]).target, "pg2");
   // pg_stat_replication on the primary is fresher than the member keys: its flush positions decide.
   local_.replication_flush = {{"pg1", 1000}, {"pg2", 950}};
   d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].target, "pg1");
+  EXPECT_EQ(As<Demote>(d.actions[0]).target, "pg1");
 }
 
 TEST_F(SwitchoverTest, ScheduledSwitchoverWaitsForItsTime) {

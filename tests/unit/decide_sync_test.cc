@@ -133,7 +133,7 @@ TEST_F(SyncDecideTest, SwitchoverOnlyToASyncStandby) {
   cluster_.failover = DecodeFailover(Json{{"leader", "pg0"}});
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].target, "pg2");
+  EXPECT_EQ(As<Demote>(d.actions[0]).target, "pg2");
 }
 
 TEST_F(SyncDecideTest, CrashRestartInPlaceClosesTheClientGateOnlyAfterACrash) {
@@ -144,16 +144,17 @@ TEST_F(SyncDecideTest, CrashRestartInPlaceClosesTheClientGateOnlyAfterACrash) {
   tweak_ = [](Inputs& in) { in.dynamic.synchronous_mode = true; };
   auto d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kArmFencing, AT::kStartPrimary}));
-  EXPECT_EQ(d.actions[1].mode, Mode::kGated) << "recovered commits nobody acknowledged must not reach clients";
+  EXPECT_TRUE(As<StartPrimary>(d.actions[1]).gated) << "recovered commits nobody acknowledged must not reach clients";
   local_.cluster_state = "shut down";
   d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kArmFencing, AT::kStartPrimary}));
-  EXPECT_EQ(d.actions[1].mode, Mode::kNone) << "a clean shutdown waited for its standbys: nothing to hide";
+  EXPECT_FALSE(As<StartPrimary>(d.actions[1]).gated) << "a clean shutdown waited for its standbys: nothing to hide";
   local_.cluster_state = "in crash recovery";
   tweak_ = nullptr;
   d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kArmFencing, AT::kStartPrimary}));
-  EXPECT_EQ(d.actions[1].mode, Mode::kNone) << "without synchronous mode every commit was acknowledged alone anyway";
+  EXPECT_FALSE(As<StartPrimary>(d.actions[1]).gated)
+      << "without synchronous mode every commit was acknowledged alone anyway";
 }
 
 TEST_F(SyncDecideTest, ClientGateOpensOnlyOnceASyncStandbyFlushedTheEndOfRecovery) {
@@ -165,7 +166,7 @@ TEST_F(SyncDecideTest, ClientGateOpensOnlyOnceASyncStandbyFlushedTheEndOfRecover
   Streaming("pg1", 999, "sync");
   auto has_open = [](const Decision& d) {
     for (const auto& a : d.actions) {
-      if (a.type == AT::kOpenGate) return true;
+      if (a.type() == AT::kOpenGate) return true;
     }
     return false;
   };
@@ -204,7 +205,7 @@ TEST_F(SyncDecideTest, ClientGateWithoutAnyStandbyWaitsInStrictModeAndOpensAfter
     Decision d = Run();
     tweak_ = base;
     for (const auto& a : d.actions) {
-      if (a.type == AT::kOpenGate) return true;
+      if (a.type() == AT::kOpenGate) return true;
     }
     return false;
   };
@@ -250,7 +251,7 @@ TEST_F(SyncDecideTest, SwitchoverWithoutCandidatePicksTheSyncStandbyWithTheHighe
   cluster_.failover = DecodeFailover(Json{{"leader", "pg0"}});
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].target, "pg2") << "pg3 has more WAL but is not synchronous";
+  EXPECT_EQ(As<Demote>(d.actions[0]).target, "pg2") << "pg3 has more WAL but is not synchronous";
 }
 
 TEST_F(SyncDecideTest, TurningSynchronousModeOffStopsTheWaitAndRemovesTheSyncKey) {

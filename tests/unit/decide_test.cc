@@ -32,11 +32,11 @@ TEST_F(DecideTest, EmptyDataClonesFromLeaderAndFollowsItThroughItsSlot) {
   SetLeader("pg1");
   auto d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kClone, AT::kStartReplica}));
-  EXPECT_EQ(d.actions[0].target, "pg1");
-  EXPECT_EQ(d.actions[0].address->port, 5433);
-  ASSERT_TRUE(d.actions[1].upstream);
-  EXPECT_EQ(d.actions[1].upstream->address.port, 5433);
-  EXPECT_EQ(d.actions[1].upstream->slot, "pg0");
+  EXPECT_EQ(As<Clone>(d.actions[0]).target, "pg1");
+  EXPECT_EQ(As<Clone>(d.actions[0]).address->port, 5433);
+  ASSERT_TRUE(As<StartReplica>(d.actions[1]).upstream);
+  EXPECT_EQ(As<StartReplica>(d.actions[1]).upstream->address.port, 5433);
+  EXPECT_EQ(As<StartReplica>(d.actions[1]).upstream->slot, "pg0");
   EXPECT_EQ(d.message, "trying to bootstrap from leader 'pg1'");
 }
 
@@ -46,8 +46,8 @@ TEST_F(DecideTest, CloneFromTaggedReplicaWhenOneRuns) {
   AddMember("pg2", 5434, "replica", "running", {{"clonefrom", true}});
   SetLeader("pg1");
   auto d = Run();
-  EXPECT_EQ(d.actions[0].target, "pg2");
-  EXPECT_EQ(d.actions[1].upstream->address.port, 5433);  // still streams from the leader
+  EXPECT_EQ(As<Clone>(d.actions[0]).target, "pg2");
+  EXPECT_EQ(As<StartReplica>(d.actions[1]).upstream->address.port, 5433);  // still streams from the leader
   EXPECT_EQ(d.message, "trying to bootstrap from replica 'pg2'");
 }
 
@@ -76,8 +76,8 @@ TEST_F(DecideTest, LeaderWithLockPublishesOptimeAndCreatesSlotsForOthers) {
   RunningPrimary(5000);
   auto d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kWriteStatus, AT::kSyncSlots}));
-  EXPECT_EQ(d.actions[0].optime, 5000);
-  EXPECT_EQ(d.actions[1].slots, (std::vector<std::string>{"pg1", "pg_2"}));
+  EXPECT_EQ(As<WriteStatus>(d.actions[0]).optime, 5000);
+  EXPECT_EQ(As<SyncSlots>(d.actions[1]).slots, (std::vector<std::string>{"pg1", "pg_2"}));
   EXPECT_EQ(d.message, "no action. I am (pg0), the leader with the lock");
 }
 
@@ -100,14 +100,14 @@ TEST_F(DecideTest, LeaderKeyOnAnOldLeaseIsReattachedFirst) {
   RunningPrimary(1000);
   auto d = Run();
   ASSERT_FALSE(d.actions.empty());
-  EXPECT_EQ(d.actions[0].type, AT::kRefreshLeader);
+  EXPECT_EQ(d.actions[0].type(), AT::kRefreshLeader);
 }
 
 TEST_F(DecideTest, RunningPrimaryWithoutLeaderTakesTheLock) {
   cluster_.initialize = "42";
   RunningPrimary();
   auto d = Run();
-  EXPECT_EQ(d.actions[0].type, AT::kAttemptLeader);
+  EXPECT_EQ(d.actions[0].type(), AT::kAttemptLeader);
   EXPECT_EQ(d.message, "acquired session lock as a leader");
 }
 
@@ -118,7 +118,8 @@ TEST_F(DecideTest, PrimaryWithAnotherLeaderDemotes) {
   RunningPrimary();
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].mode, Mode::kImmediateNoLock);  // stop now; the next cycle rejoins (rewind if needed)
+  EXPECT_EQ(As<Demote>(d.actions[0]).mode,
+            DemoteMode::kImmediateNoLock);  // stop now; the next cycle rejoins (rewind if needed)
   EXPECT_EQ(d.message, "demoting self because I do not have the lock and I was a leader");
 }
 
@@ -141,8 +142,8 @@ TEST_F(DecideTest, ReplicaRepointsWhenTheLeaderChanged) {
   local_.upstream = Upstream{HostPort{"127.0.0.1", 5434}, "pg0"};
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kFollow});
-  EXPECT_EQ(d.actions[0].upstream->address.port, 5433);
-  EXPECT_EQ(d.actions[0].target, "pg1");
+  EXPECT_EQ(As<Follow>(d.actions[0]).upstream.address.port, 5433);
+  EXPECT_EQ(As<Follow>(d.actions[0]).target, "pg1");
 }
 
 TEST_F(DecideTest, ReplicatefromCascadesAndSlotsMoveToTheSource) {
@@ -154,9 +155,9 @@ TEST_F(DecideTest, ReplicatefromCascadesAndSlotsMoveToTheSource) {
   SetLeader("pg1");
   RunningReplica();
   auto d = Run();
-  ASSERT_EQ(d.actions[0].type, AT::kFollow);
-  EXPECT_EQ(d.actions[0].upstream->address.port, 5434);
-  EXPECT_EQ(d.actions[0].target, "pg2");
+  ASSERT_EQ(d.actions[0].type(), AT::kFollow);
+  EXPECT_EQ(As<Follow>(d.actions[0]).upstream.address.port, 5434);
+  EXPECT_EQ(As<Follow>(d.actions[0]).target, "pg2");
   // The leader holds no slot for pg0; pg2 (the cascade source) does.
   SetConfig("");
   auto leader_cfg = *cfg_;
@@ -184,7 +185,7 @@ TEST_F(DecideTest, StoppedNodeStartsAsReplicaOfTheLeader) {
   local_.sysid = "42";
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartReplica});
-  EXPECT_EQ(d.actions[0].upstream->address.port, 5433);
+  EXPECT_EQ(As<StartReplica>(d.actions[0]).upstream->address.port, 5433);
   EXPECT_EQ(d.message, "starting as a secondary");
 }
 
@@ -283,7 +284,7 @@ TEST_F(DecideTest, LeaderWhoseRenewalsFailForRetryTimeoutDemotesBeforeTheDeadlin
   LastRenewalAgo(Duration(10001));
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].mode, Mode::kOffline);
+  EXPECT_EQ(As<Demote>(d.actions[0]).mode, DemoteMode::kOffline);
   EXPECT_EQ(d.message, "demoting self because DCS is not accessible and I was a leader");
 }
 
@@ -292,7 +293,7 @@ TEST_F(DecideTest, LeaderWithoutAnyLeaseDemotes) {
   my_lease_ = 0;  // the lease expired and a new one cannot be granted
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].mode, Mode::kOffline);
+  EXPECT_EQ(As<Demote>(d.actions[0]).mode, DemoteMode::kOffline);
 }
 
 TEST_F(DecideTest, StoppedNodeNeverStartsAsPrimaryOnAStaleView) {
@@ -340,7 +341,7 @@ TEST_F(DecideTest, FailsafeAsksAsSoonAsOneKeepaliveIsMissed) {
   cluster_.failsafe = FailsafeMembers(cluster_);
   LastRenewalAgo(Duration(30000 / 4 * 3 / 2));  // exactly a period and a half: not yet suspect
   auto first = Run();
-  EXPECT_TRUE(Types(first).empty()) << first.message << " " << ActionName(first.actions[0].type);
+  EXPECT_TRUE(Types(first).empty()) << first.message << " " << ActionName(first.actions[0].type());
   LastRenewalAgo(Duration(30000 / 4 * 3 / 2 + 1));
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kCheckFailsafe});
   failsafe_checked_ = true;
@@ -450,9 +451,9 @@ TEST_F(DecideTest, FormerPrimaryRewindsBeforeFollowingANewTimeline) {
   tweak_ = [](Inputs& in) { in.dynamic.use_pg_rewind = true; };
   auto d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kRewind, AT::kStartReplica}));
-  EXPECT_EQ(d.actions[0].target, "pg1");
-  EXPECT_EQ(d.actions[0].address->port, 5433);
-  EXPECT_EQ(d.actions[1].upstream->address.port, 5433);
+  EXPECT_EQ(As<Rewind>(d.actions[0]).target, "pg1");
+  EXPECT_EQ(As<Rewind>(d.actions[0]).address.port, 5433);
+  EXPECT_EQ(As<StartReplica>(d.actions[1]).upstream->address.port, 5433);
   EXPECT_EQ(d.message, "running pg_rewind from pg1");
 }
 
@@ -504,7 +505,7 @@ TEST_F(DecideTest, CloneThatNeverStartedIsNotAFormerPrimary) {
   tweak_ = [](Inputs& in) { in.dynamic.use_pg_rewind = true; };
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kStartReplica}) << d.message;
-  EXPECT_TRUE(d.actions[0].upstream.has_value());
+  EXPECT_TRUE(As<StartReplica>(d.actions[0]).upstream.has_value());
   EXPECT_FALSE(WasPrimary(local_));
   EXPECT_FALSE(Crashed(local_));
 }
@@ -592,7 +593,7 @@ TEST_F(DecideTest, PrimarySeeingAnotherLeaderDemotesImmediatelyWithoutTouchingTh
   SetLeader("pg1");
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].mode, Mode::kImmediateNoLock);
+  EXPECT_EQ(As<Demote>(d.actions[0]).mode, DemoteMode::kImmediateNoLock);
 }
 
 // A scenario, events in and decisions out: the leader's lease stops renewing while a replica watches.
@@ -625,7 +626,7 @@ TEST_F(DecideTest, FormerPrimaryStartedWithoutALeaderStopsToRewindWhenALeaderApp
   };
   auto d = Run();
   ASSERT_EQ(Types(d), std::vector<AT>{AT::kDemote});
-  EXPECT_EQ(d.actions[0].mode, Mode::kOffline);
+  EXPECT_EQ(As<Demote>(d.actions[0]).mode, DemoteMode::kOffline);
   // Stopped (cleanly, in recovery): the next cycle rewinds although pg_control no longer says "in production".
   local_ = LocalView{};
   local_.data = LocalView::Data::kValid;

@@ -260,8 +260,8 @@ TEST_F(DecideTest, WithoutALeaderAnEmptyNodeWaitsUnlessAMethodWorksWithoutOne) {
                               "no_leader: true}\n")));
   d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kClone, AT::kStartReplica}));
-  EXPECT_FALSE(d.actions[0].address) << "no source: only the no_leader methods run";
-  EXPECT_FALSE(d.actions[1].upstream);
+  EXPECT_FALSE(As<Clone>(d.actions[0]).address) << "no source: only the no_leader methods run";
+  EXPECT_FALSE(As<StartReplica>(d.actions[1]).upstream);
   EXPECT_EQ(d.message, "trying to bootstrap (without leader)");
 
   cluster_.initialize = "";  // a bootstrap is under way: wait for it, as Patroni does
@@ -277,8 +277,8 @@ TEST_F(DecideTest, WithALeaderTheReplicaIsCreatedFromIt) {
   SetLeader("pg1");
   auto d = Run();
   ASSERT_EQ(Types(d), (std::vector<AT>{AT::kClone, AT::kStartReplica}));
-  ASSERT_TRUE(d.actions[0].address);
-  EXPECT_EQ(d.actions[0].address->port, 5433);
+  ASSERT_TRUE(As<Clone>(d.actions[0]).address);
+  EXPECT_EQ(As<Clone>(d.actions[0]).address->port, 5433);
 }
 
 TEST_F(DecideTest, ANofailoverNodeWithoutInitializeRestoresWithANoLeaderMethod) {

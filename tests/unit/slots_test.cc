@@ -5,9 +5,9 @@
 namespace pgw::ha {
 namespace {
 
-const Action* SlotsAction(const Decision& d) {
+const SyncSlots* SlotsAction(const Decision& d) {
   for (const auto& a : d.actions) {
-    if (a.type == AT::kSyncSlots) return &a;
+    if (const auto* s = a.Get<SyncSlots>()) return s;
   }
   return nullptr;
 }
@@ -19,7 +19,7 @@ TEST_F(DecideTest, LeaderNeverDropsTheSlotOfALiveMember) {
   AddMember("pg2", 5434, "replica", "running", {{"replicatefrom", "pg1"}});
   SetSlots({"pg1", "pg2"});
   Decision d = Run();
-  const Action* a = SlotsAction(d);
+  const SyncSlots* a = SlotsAction(d);
   if (a != nullptr) {
     EXPECT_NE(std::find(a->slots.begin(), a->slots.end(), "pg2"), a->slots.end()) << "pg2's slot dropped";
   }
@@ -34,7 +34,7 @@ TEST_F(DecideTest, ReplicaKeepsTheSlotsOfLiveMembersButNotTheLeaders) {
   local_.upstream = Upstream{HostPort{"127.0.0.1", 5433}, "pg0"};
   SetSlots({"pg1", "pg2"});  // held while this node led
   Decision d = Run();
-  const Action* a = SlotsAction(d);
+  const SyncSlots* a = SlotsAction(d);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->slot_plan.drop, std::vector<std::string>{"pg1"});
   EXPECT_EQ(a->slots, std::vector<std::string>{"pg2"});
@@ -131,7 +131,7 @@ TEST_F(PermanentSlotsTest, LeaderCreatesPermanentSlotsDropsUnknownOnesAndKeepsIg
   Slot("stray_phys", "physical", 100);
   Slot("busy", "physical", 100, "", /*active=*/true);
   auto d = Run();
-  const Action* a = SlotsAction(d);
+  const SyncSlots* a = SlotsAction(d);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->slot_plan.drop, (std::vector<std::string>{"stray", "stray_phys"}));
   // No slot named after ourselves (pg0), even when configured as permanent.
@@ -163,9 +163,9 @@ TEST_F(PermanentSlotsTest, LeaderPublishesPermanentAndMemberSlotPositions) {
   Slot("phys", "physical", 500);
   Slot("cdc", "logical", 600, "test_decoding");
   auto d = Run();
-  const Action* st = nullptr;
+  const WriteStatus* st = nullptr;
   for (const auto& a : d.actions) {
-    if (a.type == AT::kWriteStatus) st = &a;
+    if (const auto* s = a.Get<WriteStatus>()) st = s;
   }
   ASSERT_NE(st, nullptr);
   EXPECT_EQ(st->slot_lsns, (std::map<std::string, int64_t>{{"cdc", 600}, {"phys", 500}, {"pg1", 700}}));
@@ -186,7 +186,7 @@ TEST_F(PermanentSlotsTest, ReplicaCopiesLogicalSlotsAndAdvancesTheOthersToThePub
   Slot("phys", "physical", 500);
   Slot("pg2", "physical", 700);
   auto d = Run();
-  const Action* a = SlotsAction(d);
+  const SyncSlots* a = SlotsAction(d);
   ASSERT_NE(a, nullptr);
   EXPECT_TRUE(a->slot_plan.drop.empty());
   EXPECT_TRUE(a->slot_plan.create.empty());
@@ -211,7 +211,7 @@ TEST_F(PermanentSlotsTest, LogicalSlotIsNotCopiedBeforeTheLeaderPublishesIt) {
   RunningReplica();
   local_.upstream = Upstream{HostPort{"127.0.0.1", 5433}, "pg0"};
   Decision d = Run();
-  const Action* a = SlotsAction(d);
+  const SyncSlots* a = SlotsAction(d);
   ASSERT_NE(a, nullptr);
   EXPECT_TRUE(a->slot_plan.copy.empty());
   EXPECT_EQ(a->slot_plan.create, (std::vector<SlotSpec>{{"phys", "physical", "", ""}}));
@@ -228,7 +228,7 @@ TEST_F(PermanentSlotsTest, NofailoverReplicaGetsNoLogicalCopiesAndNoMemberSlots)
   cluster_.status = DecodeStatus(R"({"optime": 1000, "slots": {"cdc": 900}})");
   Slot("cdc", "logical", 850, "test_decoding");
   Decision d = Run();
-  const Action* a = SlotsAction(d);
+  const SyncSlots* a = SlotsAction(d);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->slot_plan.drop, std::vector<std::string>{"cdc"});
   EXPECT_EQ(a->slots, std::vector<std::string>{"phys"});
@@ -242,7 +242,7 @@ TEST_F(PermanentSlotsTest, PauseDropsNothing) {
     in.dynamic.pause = true;
   };
   Decision d = Run();
-  const Action* a = SlotsAction(d);
+  const SyncSlots* a = SlotsAction(d);
   ASSERT_NE(a, nullptr);
   EXPECT_TRUE(a->slot_plan.drop.empty());
 }
