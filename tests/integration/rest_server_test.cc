@@ -245,6 +245,7 @@ TEST_F(RestServerTest, DeferredJobsDoNotLeakThreads) {
   // 128 and 192 MiB "kept" by 60 jobs. kMaxDeferred jobs held at once occupy every worker.
   {
     std::vector<std::thread> held;
+    held.reserve(RestServer::kMaxDeferred);
     for (int i = 0; i < RestServer::kMaxDeferred; ++i) held.emplace_back([this] { Get("/slow", Duration(10000)); });
     bool all = WaitFor([&] { return slow_running_ == RestServer::kMaxDeferred; }, Duration(5000));
     release_ = true;
