@@ -247,6 +247,11 @@ bool RestServer::RunDeferred(uint64_t conn_id, std::function<HttpServerResponse(
   return true;
 }
 
+int RestServer::jobs_in_progress() const {
+  std::lock_guard<std::mutex> l(jobs_mu_);
+  return busy_;
+}
+
 void RestServer::WorkerLoop() {
   std::unique_lock<std::mutex> l(jobs_mu_);
   while (true) {
@@ -257,6 +262,12 @@ void RestServer::WorkerLoop() {
     l.unlock();
     HttpServerResponse r = job();
     r.deferred = nullptr;
+    // The slot is freed before the answer is handed over: a client that got it may start its next operation at
+    // once, and must not be refused 503 because this worker had not come back yet (it can be preempted right after
+    // waking the server).
+    l.lock();
+    --busy_;
+    l.unlock();
     {
       std::lock_guard<std::mutex> d(done_mu_);
       done_.emplace_back(conn_id, std::move(r));
@@ -264,7 +275,6 @@ void RestServer::WorkerLoop() {
     ssize_t ignored = write(wake_fd_[1], "x", 1);
     (void)ignored;
     l.lock();
-    --busy_;
   }
 }
 

@@ -63,6 +63,9 @@ class RestServer {
   void Stop();
 
   static constexpr int kMaxDeferred = 4;
+  // Deferred jobs queued or running. A job's slot is free before its answer is sent, so a client that got the
+  // answer to one operation can always start the next. Any thread.
+  int jobs_in_progress() const;
 
  private:
   void Loop();
@@ -84,7 +87,7 @@ class RestServer {
   std::vector<std::pair<uint64_t, HttpServerResponse>> done_;  // finished deferred jobs
 
   // The worker pool, started by Start(): jobs_ holds at most kMaxDeferred - busy_ entries.
-  std::mutex jobs_mu_;
+  mutable std::mutex jobs_mu_;
   std::condition_variable jobs_cv_;
   std::deque<std::pair<uint64_t, std::function<HttpServerResponse()>>> jobs_;
   int busy_ = 0;  // jobs queued or running (guarded by jobs_mu_)

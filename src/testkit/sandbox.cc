@@ -303,6 +303,7 @@ Result<Sandbox> Sandbox::Up(const SandboxSpec& spec, Logger& log) {
                                               "  - host replication replicator 127.0.0.1/32 scram-sha-256\n"
                                               "  - host all all 127.0.0.1/32 scram-sha-256\n")
                                 : std::string()) +
+        spec.extra_top +
         (tags.empty() ? std::string() : "tags:\n" + tags);
     // clang-format on
     if (spec.node_config) yml = spec.node_config(i, n, hosts);

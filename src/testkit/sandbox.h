@@ -49,6 +49,7 @@ struct SandboxSpec {
   std::string wal_level = "replica";  // bootstrap.dcs.postgresql.parameters.wal_level (logical for logical slots)
   std::string extra_postgresql;
   std::string extra_restapi;  // under restapi (2-space indent)
+  std::string extra_top;      // top-level sections, e.g. "watchdog:\n  safety_margin: 1\n"
   // etcd3.hosts of node i when set (comma-separated host:port list; tests put a forwarder first): with `{etcd}`
   // replaced by the sandbox's etcd endpoint.
   std::vector<std::string> node_etcd_hosts;

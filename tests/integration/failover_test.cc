@@ -5,6 +5,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "agent/fencer.h"
+#include "ha/decide.h"
 #include "helpers.h"
 #include "testkit/probe.h"
 
@@ -213,8 +215,27 @@ TEST_F(FailoverTest, EtcdStoppedMakesThePrimaryStopAcceptingWritesWithinTheBound
       seconds(60)));
 }
 
+// With etcd stopped, the primary asks the members (POST /failsafe) once a keepalive went unanswered, SuspectAfter(ttl)
+// after the last renewal, and again whenever their promises run out within 3/4 ttl; the fence fires `margin` before
+// the later of the lease deadline and the promises. The fast profile's default margin (safety_margin 5 s, capped at
+// ttl/2 = 2.5 s) left the first round 625 ms and each later one about 1.2 s, less than a round's own timeout
+// (ttl/4 = 1.25 s): an agent or a peer stalled that long by machine load gets the primary fenced although every
+// member answered: the fence working as configured, not failsafe mode failing (the fence has its own test,
+// EtcdStoppedMakesThePrimaryStopAcceptingWritesWithinTheBound). Here a 1 s margin leaves every round more than its
+// timeout, as the default margin does at production ttls (ttl 30: 13.75 s for the first round).
+constexpr int kFailsafeSafetyMarginS = 1;
+
 TEST_F(FailoverTest, EtcdStoppedWithFailsafeKeepsThePrimaryRunningWhileEveryMemberAnswers) {
-  StartCluster(3, "    failsafe_mode: true\n");
+  const Duration round(std::min(2000, kTtl * 1000 / 4));  // the timeout of one POST /failsafe round (Failsafe::Confirm)
+  const Duration poll(100);                               // how often the failsafe thread looks
+  const Duration margin = FenceMargin(kTtl, kFailsafeSafetyMarginS);
+  // From the unanswered keepalive to the fence, a whole round fits (later rounds start ttl/8 further from the fence).
+  ASSERT_GE(Duration(kTtl * 1000) - margin - ha::SuspectAfter(kTtl), round + poll);
+  ClusterFixture::StartCluster(3, [](SandboxSpec& spec) {
+    FastTiming(spec);
+    spec.extra_dcs = "    failsafe_mode: true\n";
+    spec.extra_top = "watchdog:\n  safety_margin: " + std::to_string(kFailsafeSafetyMarginS) + "\n";
+  });
   std::string leader = LeaderKey();
   ASSERT_FALSE(leader.empty());
   ASSERT_TRUE(WaitFor(
@@ -227,17 +248,32 @@ TEST_F(FailoverTest, EtcdStoppedWithFailsafeKeepsThePrimaryRunningWhileEveryMemb
   ASSERT_TRUE(WriteProbe::CreateTable(sb_->Conninfo(leader), "probe").ok());
   WriteProbe* p = Probe(leader, 1);
   ASSERT_TRUE(WaitFor([&] { return !p->Acks().empty(); }, seconds(10)));
+  auto postmaster = sb_->PostmasterPid(leader);
+  ASSERT_TRUE(postmaster.has_value());
 
   MonoTime frozen = Now();
   ASSERT_EQ(kill(sb_->EtcdPid(), SIGSTOP), 0);
   // Watch three TTLs: writes must never pause for long.
   bool gap =
       WaitFor([&] { return WriteProbe::LongestGap(p->Acks(), frozen, Now()) > Duration(1500); }, seconds(3 * kTtl));
-  Json st = NodeJson(leader);
+  Duration longest = WriteProbe::LongestGap(p->Acks(), frozen, Now());
+  // Still on failsafe: the status is read before etcd comes back (a read that times out under load is retried).
+  Json st;
+  WaitFor(
+      [&] {
+        st = NodeJson(leader);
+        return st.is_object();
+      },
+      seconds(kTtl));
   kill(sb_->EtcdPid(), SIGCONT);
+  std::fprintf(stderr, "longest write gap with etcd stopped: %lld ms\n", static_cast<long long>(longest.count()));
   EXPECT_FALSE(gap) << "writes stopped although every member vouched for the primary";
+  EXPECT_EQ(sb_->PostmasterPid(leader), postmaster) << "PostgreSQL of the primary was stopped or restarted";
+  ASSERT_TRUE(st.is_object()) << "the primary did not answer GET /patroni";
   EXPECT_EQ(st.value("failsafe_mode_is_active", false), true) << st.dump();
-  EXPECT_NE(Log(leader).find("continue to run as a leader because failsafe mode is enabled"), std::string::npos);
+  std::string log = Log(leader);
+  EXPECT_NE(log.find("continue to run as a leader because failsafe mode is enabled"), std::string::npos);
+  EXPECT_EQ(log.find("fenced PostgreSQL"), std::string::npos);
   // etcd back: the same node holds the lock again and stays writable.
   EXPECT_TRUE(WaitFor([&] { return LeaderKey() == leader && Writable(leader); }, seconds(30)));
 }

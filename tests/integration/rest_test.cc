@@ -103,6 +103,9 @@ TEST_F(FailsafeAuthTest, PrimaryKeepsRunningOnFailsafeAndToolsSeeIt) {
   StartCluster(2, [](SandboxSpec& spec) {
     FastTiming(spec);
     spec.extra_dcs = "    failsafe_mode: true\n";
+    // As in FailoverTest.EtcdStoppedWithFailsafe...: the fast profile's default fence margin (ttl/2) leaves the first
+    // POST /failsafe round 625 ms before the fence; 1 s leaves every round more than its timeout.
+    spec.extra_top = "watchdog:\n  safety_margin: 1\n";
     spec.extra_restapi = "  authentication:\n    username: admin\n    password: s3cret\n";
   });
   if (HasFatalFailure()) return;
