@@ -9,8 +9,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
+
+#include "common/fs.h"
 
 namespace pgw::net {
 
@@ -55,15 +56,11 @@ int CopyPassword(char* buf, int size, int /*rwflag*/, void* userdata) {
 }
 
 // Whether a PEM key file holds an encrypted key (PKCS#8 "ENCRYPTED PRIVATE KEY", or the traditional format's
-// "Proc-Type: 4,ENCRYPTED" header). Only the first 4 kB are looked at: the headers come first.
+// "Proc-Type: 4,ENCRYPTED" header). Asked only after loading the key failed.
 bool KeyFileEncrypted(const std::string& key_file) {
-  std::FILE* f = std::fopen(key_file.c_str(), "re");
-  if (!f) return false;
-  char buf[4096];
-  size_t n = std::fread(buf, 1, sizeof buf, f);
-  std::fclose(f);
-  std::string head(buf, n);
-  return head.find("ENCRYPTED PRIVATE KEY") != std::string::npos || head.find("4,ENCRYPTED") != std::string::npos;
+  auto text = ReadFile(key_file);
+  return text.ok() &&
+         (text->find("ENCRYPTED PRIVATE KEY") != std::string::npos || text->find("4,ENCRYPTED") != std::string::npos);
 }
 }  // namespace
 
