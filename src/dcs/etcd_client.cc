@@ -33,15 +33,27 @@ Status Client::Authenticate(size_t endpoint) {
   auto resp = http_.Do(req);
   if (!resp.ok()) return resp.status();
   Json j = Json::parse(resp->body, nullptr, false);
-  if (resp->status != 200 || j.is_discarded() || !j.contains("token")) {
+  if (resp->status != 200 && resp->body.find("authentication is not enabled") != std::string::npos) {
+    if (!auth_off_) log_.Info("etcd: authentication is not enabled, calls go without a token");
+    auth_off_ = true;
+    token_.clear();
+    return Status::Ok();
+  }
+  if (resp->status != 200 || j.is_discarded() || !j.contains("token") || !j.at("token").is_string()) {
     return InvalidArgument("etcd authentication as '" + opts_.username + "' failed: " + resp->body);
   }
   token_ = j.at("token").get<std::string>();
+  auth_off_ = false;
   return Status::Ok();
 }
 
-Result<Json> Client::CallOnce(size_t endpoint, const std::string& path, const std::string& body) {
-  if (!opts_.username.empty() && token_.empty()) PGW_RETURN_IF_ERROR(Authenticate(endpoint));
+Status Client::EnsureToken(size_t endpoint) {
+  if (opts_.username.empty() || !token_.empty() || auth_off_) return Status::Ok();
+  return Authenticate(endpoint);
+}
+
+Result<Json> Client::CallOnce(size_t endpoint, const std::string& path, const std::string& body, bool renewed) {
+  PGW_RETURN_IF_ERROR(EnsureToken(endpoint));
   HttpRequest req;
   req.method = "POST";
   req.url = Url(endpoint, path);
@@ -58,8 +70,25 @@ Result<Json> Client::CallOnce(size_t endpoint, const std::string& path, const st
     return Unavailable("etcd " + path + ": HTTP " + std::to_string(resp->status) + ", body is not JSON");
   }
   if (resp->status != 200) {
-    std::string msg = j.is_object() && j.contains("message") ? j.at("message").get<std::string>() : resp->body;
-    if (msg.find("invalid auth token") != std::string::npos) token_.clear();
+    std::string msg = j.is_object() && j.contains("message") && j.at("message").is_string()
+                          ? j.at("message").get<std::string>()
+                          : resp->body;
+    // Refused for want of a valid token: the token expired or etcd forgot it (restart), or authentication was
+    // enabled since etcd said it was off. One fresh token, one more try.
+    bool stale = msg.find("invalid auth token") != std::string::npos;
+    bool no_user = msg.find("user name is empty") != std::string::npos;
+    if (stale || no_user) {
+      token_.clear();
+      auth_off_ = false;
+      if (opts_.username.empty()) {
+        return InvalidArgument("etcd " + path + ": " + msg +
+                               ": etcd requires authentication (set etcd3.username and etcd3.password)");
+      }
+      if (!renewed) return CallOnce(endpoint, path, body, true);
+    }
+    if (msg.find("permission denied") != std::string::npos) {
+      return InvalidArgument("etcd " + path + ": " + msg + " (etcd user '" + opts_.username + "')");
+    }
     if (resp->status == 404 || resp->status == 400) {
       return Status(Code::kNotFound, "etcd " + path + ": " + msg);  // e.g. lease not found
     }
@@ -166,7 +195,7 @@ Status Client::WatchPrefix(const std::string& prefix, int64_t start_revision,
   {
     std::lock_guard<std::mutex> l(mu_);
     ep = current_;
-    if (!opts_.username.empty() && token_.empty()) PGW_RETURN_IF_ERROR(Authenticate(ep));
+    PGW_RETURN_IF_ERROR(EnsureToken(ep));
     token = token_;
   }
   HttpClient http;  // own connection: a watch holds it open
@@ -202,7 +231,13 @@ Status Client::WatchPrefix(const std::string& prefix, int64_t start_revision,
   // Idle bound: etcd sends nothing on a quiet prefix, so the stream is re-created periodically (resuming from
   // the last revision) to notice silently dead connections.
   Status s = http.Stream(req, on_data, stop, Duration(30000));
-  if (!inner.ok()) return inner;
+  if (!inner.ok()) {
+    if (inner.message().find("invalid auth token") != std::string::npos) {
+      std::lock_guard<std::mutex> l(mu_);
+      if (token_ == token) token_.clear();  // the next call or watch takes a fresh one
+    }
+    return inner;
+  }
   return s;
 }
 

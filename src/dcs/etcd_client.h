@@ -1,5 +1,10 @@
 // etcd v3 client over the JSON gateway (/v3/...), with several endpoints and failover between them.
 //
+// Authentication follows Patroni's client (dcs/etcd3.py): with etcd3.username and password set, a token is taken
+// from /v3/auth/authenticate and sent with every call; an etcd without authentication enabled is used without one
+// (and asked again when it starts refusing calls for want of a user); a token etcd no longer knows (expired, or
+// forgotten by a restart: simple tokens live in its memory) is replaced and the call sent once more.
+//
 // Every call has a deadline (`request_timeout` per endpoint try; all endpoints are tried once per call before
 // giving up). Thread-safe: calls from several threads are serialised per client; the watch uses its own connection.
 #pragma once
@@ -64,16 +69,21 @@ class Client {
   Result<Json> Call(const std::string& path, const Json& body) { return Call(path, body.dump()); }
   // `body` is the request's JSON text, serialised once for every endpoint tried.
   Result<Json> Call(const std::string& path, const std::string& body);
-  Result<Json> CallOnce(size_t endpoint, const std::string& path, const std::string& body);
+  // One try on one endpoint; `renewed` once a fresh token was taken for it (a second refusal is final).
+  Result<Json> CallOnce(size_t endpoint, const std::string& path, const std::string& body, bool renewed = false);
+  // Takes a token when credentials are configured and authentication is on (as far as is known). Under mu_.
+  Status EnsureToken(size_t endpoint);
   Status Authenticate(size_t endpoint);
   std::string Url(size_t endpoint, const std::string& path) const;
 
   ClientOptions opts_;
   Logger& log_;
-  mutable std::mutex mu_;  // guards http_, current_, token_
+  mutable std::mutex mu_;  // guards http_, current_, token_, auth_off_
   HttpClient http_;
   size_t current_ = 0;
   std::string token_;
+  // etcd answered that authentication is not enabled: calls go without a token until it asks for one.
+  bool auth_off_ = false;
   std::atomic<int64_t> timeout_ms_{0};  // 0: opts_.request_timeout
   // The fingerprint read is sent every HA cycle with the same body: kept serialised (issue 14, idle cost).
   std::mutex fingerprint_mu_;  // guards the two below
