@@ -2,6 +2,8 @@
 // and checks of keys with rules of their own, and the walk over the rows.
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <filesystem>
 
 #include <yaml-cpp/yaml.h>
@@ -69,7 +71,25 @@ void ReadListen(const KeyRow& row, const YAML::Node& n, const YAML::Node& /*pare
   }
 }
 
-// etcd3: the endpoints from host, hosts, url and proxy together (url and proxy also give the protocol).
+// host[:port], or [v6] / [v6]:port, with `port` added when it names none (Patroni's split_host_port).
+static std::string WithDefaultPort(const std::string& item, const std::string& port) {
+  bool has_port;
+  if (!item.empty() && item.front() == '[') {
+    has_port = item.find("]:") != std::string::npos;
+  } else {
+    has_port = item.find(':') != std::string::npos;  // several colons: a bare IPv6 address, refused by its parser
+  }
+  return has_port || item.empty() ? item : item + ":" + port;
+}
+
+// etcd3's endpoints and credentials, as Patroni 3 takes them (dcs/etcd.py, get_etcd_client). The first of proxy,
+// url, hosts and host that is set is used; the others are ignored, with a warning.
+//   proxy, url  one endpoint, [scheme://][user[:password]@]host[:port][/path]: the scheme is the protocol (over
+//               etcd3.protocol), the port 2379 when absent, user and password the credentials (etcd3.username and
+//               password are then ignored, as Patroni ignores them; a user without a password means none);
+//   hosts       a list, or host[:port] entries separated by commas; an entry without a port takes etcd3.port,
+//               else 2379;
+//   host        host[:port]; etcd3.port, when set, replaces the port.
 void ReadEtcdEndpoints(const KeyRow& /*row*/, const YAML::Node& e, const YAML::Node& root, LoadContext& x) {
   bool other_dcs = false;
   for (const auto& d : kOtherDcs) other_dcs = other_dcs || root[d];
@@ -78,44 +98,96 @@ void ReadEtcdEndpoints(const KeyRow& /*row*/, const YAML::Node& e, const YAML::N
     return;
   }
   if (!e.IsMap()) return;
-  std::vector<std::string> items;
-  int sources = 0;
-  if (e["host"]) {
-    items.push_back(Str(e["host"]));
-    ++sources;
+  auto& cfg = x.c->etcd3;
+  if (e["protocol"]) cfg.protocol = Str(e["protocol"]);
+  if (e["username"]) cfg.username = Str(e["username"]);
+  if (e["password"]) cfg.password = Str(e["password"]);
+  long long port_value = 2379;
+  if (e["port"] && (!ParseIntText(Str(e["port"]), &port_value) || port_value < 1 || port_value > 65535)) {
+    x.errors->push_back("etcd3.port: '" + Str(e["port"]) + "' is not a port (1..65535)");
+    return;
   }
-  if (e["hosts"]) {
-    ++sources;
-    if (e["hosts"].IsScalar()) {
-      items.push_back(e["hosts"].Scalar());
-    } else if (e["hosts"].IsSequence()) {
-      for (const auto& h : e["hosts"]) items.push_back(Str(h));
-    }
-  }
-  for (const char* k : {"url", "proxy"}) {
+  std::string port = std::to_string(port_value);
+  const char* used = nullptr;
+  for (const char* k : {"proxy", "url", "hosts", "host"}) {
     if (!e[k]) continue;
-    ++sources;
-    std::string u = Str(e[k]);
-    auto scheme = u.find("://");
-    if (scheme != std::string::npos) {
-      x.c->etcd3.protocol = u.substr(0, scheme);
-      u = u.substr(scheme + 3);
-    }
-    auto slash = u.find('/');
-    if (slash != std::string::npos) u = u.substr(0, slash);
-    items.push_back(u);
-  }
-  if (sources == 0) {
-    x.errors->push_back("etcd3: one of host, hosts, url or proxy is required");
-  } else {
-    auto hps = ParseHostPortList(items);
-    if (!hps.ok()) {
-      x.errors->push_back("etcd3.hosts: " + hps.status().message());
+    if (used == nullptr) {
+      used = k;
     } else {
-      x.c->etcd3.hosts = *hps;
+      x.warnings->push_back(std::string("etcd3.") + k + ": ignored, etcd3." + used +
+                            " is used (as Patroni, the first of proxy, url, hosts and host that is set)");
     }
   }
-  if (e["protocol"]) x.c->etcd3.protocol = Str(e["protocol"]);
+  if (used == nullptr) {
+    x.errors->push_back("etcd3: one of host, hosts, url or proxy is required");
+    return;
+  }
+  std::string what = std::string("etcd3.") + used;
+  std::vector<std::string> items;
+  if (std::string(used) == "proxy" || std::string(used) == "url") {
+    std::string u = Str(e[used]);
+    auto sep = u.find("://");
+    if (sep != std::string::npos) {
+      std::string scheme = u.substr(0, sep);
+      std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+      if (e["protocol"] && Str(e["protocol"]) != scheme) {
+        x.warnings->push_back("etcd3.protocol: ignored, " + what + " gives the protocol (" + scheme + ")");
+      }
+      cfg.protocol = scheme;
+      u = u.substr(sep + 3);
+    }
+    u = u.substr(0, u.find_first_of("/?#"));
+    auto at = u.rfind('@');
+    if (e["username"] || e["password"]) {
+      x.warnings->push_back("etcd3.username, etcd3.password: ignored with " + what +
+                            ", as in Patroni (credentials go in the URL: http://user:password@host:port)");
+    }
+    cfg.username.clear();
+    cfg.password.clear();
+    if (at != std::string::npos) {
+      std::string userinfo = u.substr(0, at);
+      u = u.substr(at + 1);
+      auto colon = userinfo.find(':');
+      if (colon == std::string::npos) {
+        x.warnings->push_back(what + ": a user without a password authenticates nobody (Patroni's rule), ignored");
+      } else {
+        cfg.username = userinfo.substr(0, colon);
+        cfg.password = userinfo.substr(colon + 1);
+      }
+    }
+    items.push_back(WithDefaultPort(u, "2379"));
+  } else if (std::string(used) == "hosts") {
+    std::vector<std::string> raw;
+    if (e["hosts"].IsSequence()) {
+      for (const auto& h : e["hosts"]) raw.push_back(Str(h));
+    } else if (e["hosts"].IsScalar()) {
+      std::string list = e["hosts"].Scalar();
+      for (size_t at = 0; at <= list.size();) {
+        size_t comma = list.find(',', at);
+        raw.push_back(list.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+        if (comma == std::string::npos) break;
+        at = comma + 1;
+      }
+    }
+    for (auto h : raw) {
+      while (!h.empty() && h.front() == ' ') h.erase(0, 1);
+      while (!h.empty() && h.back() == ' ') h.pop_back();
+      if (!h.empty()) items.push_back(WithDefaultPort(h, port));
+    }
+  } else {
+    std::string h = WithDefaultPort(Str(e["host"]), "2379");
+    if (e["port"]) {
+      auto hp = ParseHostPort(h);
+      if (hp.ok()) h = HostPort{hp->host, static_cast<int>(port_value)}.ToString();
+    }
+    items.push_back(h);
+  }
+  auto hps = ParseHostPortList(items);
+  if (!hps.ok()) {
+    x.errors->push_back(what + ": " + hps.status().message());
+  } else {
+    cfg.hosts = *hps;
+  }
 }
 
 // post_bootstrap, or post_init when post_bootstrap is not set (Patroni runs one of them).

@@ -198,10 +198,12 @@ std::vector<KeyRow> BuildTable() {
           })
           .Diff(C::kLive, [](auto& c) { return std::tie(c.bootstrap.users); }),
       B("bootstrap.pg_hba", K::kStrList).Field(C::kLive, [](auto& c) { return std::tie(c.bootstrap.pg_hba); }),
-      // host, hosts, url and proxy are read together into etcd3.hosts (url and proxy also set the protocol).
+      // host, hosts, port, url, proxy, protocol, username and password are read together (Patroni's precedence:
+      // url and proxy also give the protocol and the credentials).
       B("etcd3", K::kMap).Read(ReadEtcdEndpoints).Check(CheckEtcd),
       B("etcd3.host", K::kStr).Env(),
       B("etcd3.hosts", K::kStrOrList).Env().Diff(C::kAgentRestart, [](auto& c) { return std::tie(c.etcd3.hosts); }),
+      B("etcd3.port", K::kInt).Env(),
       B("etcd3.url", K::kStr).Env(),
       B("etcd3.proxy", K::kStr).Env(),
       Ign("etcd3.srv").Env(),
@@ -212,8 +214,8 @@ std::vector<KeyRow> BuildTable() {
                 "only and never asks etcd for its other members, which is what Patroni does with use_proxies: "
                 "true; with false (Patroni's default) Patroni also uses the client URLs etcd reports"),
       B("etcd3.protocol", K::kStr).Env().Diff(C::kAgentRestart, [](auto& c) { return std::tie(c.etcd3.protocol); }),
-      B("etcd3.username", K::kStr).Env().Field(C::kAgentRestart, [](auto& c) { return std::tie(c.etcd3.username); }),
-      B("etcd3.password", K::kStr).Env().Field(C::kAgentRestart, [](auto& c) { return std::tie(c.etcd3.password); }),
+      B("etcd3.username", K::kStr).Env().Diff(C::kAgentRestart, [](auto& c) { return std::tie(c.etcd3.username); }),
+      B("etcd3.password", K::kStr).Env().Diff(C::kAgentRestart, [](auto& c) { return std::tie(c.etcd3.password); }),
       B("etcd3.cacert", K::kStr).Env().Field(C::kAgentRestart, [](auto& c) { return std::tie(c.etcd3.cacert); }),
       B("etcd3.cert", K::kStr).Env().Field(C::kAgentRestart, [](auto& c) { return std::tie(c.etcd3.cert); }),
       B("etcd3.key", K::kStr).Env().Field(C::kAgentRestart, [](auto& c) { return std::tie(c.etcd3.key); }),

@@ -48,8 +48,8 @@ std::map<std::string, std::string> PatroniVariables() {
   section("log", {"type", "level", "traceback_level", "format", "dateformat", "static_fields", "max_queue_size", "dir",
                   "mode", "file_size", "file_num", "loggers", "deduplicate_heartbeat_logs"});
   // The DCS rule's suffixes that etcd3 has, and the credentials Patroni reads for etcd and etcd3.
-  section("etcd3", {"host", "hosts", "use_proxies", "protocol", "srv", "srv_suffix", "url", "proxy", "cacert", "cert",
-                    "key", "verify", "key_password", "username", "password"});
+  section("etcd3", {"host", "hosts", "port", "use_proxies", "protocol", "srv", "srv_suffix", "url", "proxy", "cacert",
+                    "cert", "key", "verify", "key_password", "username", "password"});
   for (const char* who : {"superuser", "replication", "rewind"}) {
     std::string w(who), wu;
     for (char ch : w) wu.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "common/config.h"
 #include "test_util.h"
@@ -181,6 +182,61 @@ TEST(ConfigTest, EnvironmentCanSupplyRequiredKeys) {
   auto r = Load(Replace(kGoodConfig, "scope: demo\n", ""), {{"PATRONI_SCOPE", "envscope"}});
   ASSERT_TRUE(r.errors.empty()) << Errors(r);
   EXPECT_EQ(r.config->scope, "envscope");
+}
+
+// etcd3's endpoints as Patroni 3 reads them (dcs/etcd.py, get_etcd_client). Before, a URL with credentials or
+// without a port, a host without a port and etcd3.port were refused or ignored, so real Patroni files failed.
+TEST(ConfigTest, Etcd3EndpointsFollowPatronisRules) {
+  const std::string kEtcd = "etcd3:\n  hosts: 127.0.0.1:2379,127.0.0.2:2379\n";
+  auto with = [&](const std::string& section, std::map<std::string, std::string> env = {}) {
+    return Load(Replace(kGoodConfig, kEtcd, section), std::move(env));
+  };
+  auto hosts = [](const LoadResult& r) {
+    std::string s;
+    for (const auto& h : r.config->etcd3.hosts) s += (s.empty() ? "" : ",") + h.ToString();
+    return s;
+  };
+  auto warned = [](const LoadResult& r, const std::string& what) {
+    return std::any_of(r.warnings.begin(), r.warnings.end(),
+                       [&](const std::string& w) { return w.find(what) != std::string::npos; });
+  };
+  // url: scheme, credentials, and port 2379 when it names none; the username/password keys give way to it.
+  auto u = with("etcd3:\n  url: HTTPS://root:s3cret@10.0.0.7/\n  username: other\n  password: x\n");
+  ASSERT_TRUE(u.errors.empty()) << Errors(u);
+  EXPECT_EQ(hosts(u), "10.0.0.7:2379");
+  EXPECT_EQ(u.config->etcd3.protocol, "https");
+  EXPECT_EQ(u.config->etcd3.username, "root");
+  EXPECT_EQ(u.config->etcd3.password, "s3cret");
+  EXPECT_TRUE(warned(u, "etcd3.username, etcd3.password: ignored with etcd3.url"));
+  // No credentials in the URL: none at all, as in Patroni.
+  auto bare = with("etcd3:\n  url: http://10.0.0.7:2380\n  username: other\n  password: x\n");
+  ASSERT_TRUE(bare.errors.empty()) << Errors(bare);
+  EXPECT_EQ(bare.config->etcd3.username, "");
+  // proxy before url before hosts before host; the others are named in a warning.
+  auto order =
+      with("etcd3:\n  host: 10.0.0.1\n  hosts: [10.0.0.2]\n  url: http://10.0.0.3\n  proxy: http://[::1]:2390\n");
+  ASSERT_TRUE(order.errors.empty()) << Errors(order);
+  EXPECT_EQ(hosts(order), "[::1]:2390");
+  EXPECT_TRUE(warned(order, "etcd3.url: ignored, etcd3.proxy is used"));
+  EXPECT_TRUE(warned(order, "etcd3.host: ignored"));
+  // hosts: entries without a port take etcd3.port, else 2379; host: etcd3.port replaces its port.
+  auto hs = with("etcd3:\n  hosts: 10.0.0.1, 10.0.0.2:2380\n  port: 2381\n");
+  ASSERT_TRUE(hs.errors.empty()) << Errors(hs);
+  EXPECT_EQ(hosts(hs), "10.0.0.1:2381,10.0.0.2:2380");
+  auto h = with("etcd3:\n  host: 10.0.0.1\n");
+  ASSERT_TRUE(h.errors.empty()) << Errors(h);
+  EXPECT_EQ(hosts(h), "10.0.0.1:2379");
+  auto hp = with("etcd3:\n  host: 10.0.0.1:2380\n  port: 2390\n");
+  ASSERT_TRUE(hp.errors.empty()) << Errors(hp);
+  EXPECT_EQ(hosts(hp), "10.0.0.1:2390");
+  // The same through PATRONI_ETCD3_* variables.
+  auto env = with("etcd3:\n  host: 10.0.0.1\n", {{"PATRONI_ETCD3_PORT", "2385"}});
+  ASSERT_TRUE(env.errors.empty()) << Errors(env);
+  EXPECT_EQ(hosts(env), "10.0.0.1:2385");
+  // Bad values are named.
+  EXPECT_TRUE(HasError(with("etcd3:\n  host: 10.0.0.1\n  port: 70000\n"), "etcd3.port: '70000' is not a port"));
+  EXPECT_TRUE(HasError(with("etcd3:\n  url: http://10.0.0.1:http\n"), "etcd3.url:"));
+  EXPECT_TRUE(HasError(with("etcd3:\n  url: gopher://10.0.0.1\n"), "etcd3.protocol: 'gopher' must be http or https"));
 }
 
 TEST(ConfigTest, OtherDcsIsRejectedClearly) {

@@ -110,9 +110,7 @@ TEST(CtlTargetTest, PatroniEnvironmentReachesTheEndpointsCtlTalksTo) {
   EXPECT_EQ(t->etcd3.hosts, kUrlHost);
 
   std::map<std::string, std::string> env = {{"PATRONI_SCOPE", "envdemo"},
-                                            {"PATRONI_ETCD3_URL", "http://10.0.0.7:2379"},
-                                            {"PATRONI_ETCD3_USERNAME", "root"},
-                                            {"PATRONI_ETCD3_PASSWORD", "pw"},
+                                            {"PATRONI_ETCD3_URL", "http://root:pw@10.0.0.7:2379"},
                                             {"PATRONI_ETCD3_CACERT", "/etc/ca.pem"}};
   EXPECT_TRUE(CheckCommandLine({"list"}, env).ok());
   auto e = TargetOf({"list"}, env);
@@ -127,8 +125,8 @@ TEST(CtlTargetTest, PatroniEnvironmentReachesTheEndpointsCtlTalksTo) {
   EXPECT_EQ(c->etcd3.hosts, kUrlHost);
 }
 
-// PATRONI_ETCD3_PROXY goes through the same key table as the agent's: endpoint and protocol from the URL, and the
-// file's etcd3.hosts joins it (the agent's rule for host, hosts, url and proxy together).
+// PATRONI_ETCD3_PROXY goes through the same key table as the agent's: endpoint and protocol from the URL (the
+// agent's rule, Patroni's: the first of proxy, url, hosts and host is used).
 TEST(CtlTargetTest, PatroniEtcd3ProxyVariableNamesTheEndpoint) {
   auto t = TargetOf({"list"}, {{"PATRONI_SCOPE", "demo"}, {"PATRONI_ETCD3_PROXY", "https://10.0.0.7:2379/v3"}});
   ASSERT_TRUE(t.ok()) << t.status().message();
@@ -218,7 +216,7 @@ TEST(CtlTargetTest, ReadsOnlyWhatAClientNeeds) {
 
   EXPECT_FALSE(CheckCommandLine({"-c", "/nonexistent/patroni.yml", "list"}, {}).ok());
   EXPECT_FALSE(CheckCommandLine({"list"}, {{"PATRONICTL_CONFIG_FILE", "/nonexistent/patroni.yml"}}).ok());
-  TempYaml bad("scope: demo\netcd3: {url: 'http://10.0.0.7:2379', protocol: gopher}\n");
+  TempYaml bad("scope: demo\netcd3: {host: '10.0.0.7:2379', protocol: gopher}\n");
   Status s = CheckCommandLine({"-c", bad.path(), "list"}, {});
   EXPECT_NE(s.message().find("etcd3.protocol"), std::string::npos) << s.message();
 }
