@@ -31,16 +31,23 @@ std::vector<std::string> MissingPrograms(const std::string& dir) {
 }
 
 PgUser ParseUser(const YAML::Node& n) {
+  // Patroni's _AUTH_ALLOWED_PARAMETERS (config.py): only these reach libpq. Another key (`database`, say) is
+  // warned about as unknown by the schema check, and must then really be ignored: in a conninfo libpq refuses
+  // the whole string ("invalid connection option").
+  static const std::set<std::string> kLibpqOptions = {"sslmode",     "sslkey",         "sslpassword", "sslcert",
+                                                      "sslrootcert", "sslcrl",         "sslcrldir",   "sslnegotiation",
+                                                      "gssencmode",  "channel_binding"};
   PgUser u;
   if (!n || !n.IsMap()) return u;
   for (const auto& kv : n) {
     std::string k = kv.first.Scalar();
-    if (k == "username")
+    if (k == "username") {
       u.username = Str(kv.second);
-    else if (k == "password")
+    } else if (k == "password") {
       u.password = Str(kv.second);
-    else
+    } else if (kLibpqOptions.count(k)) {
       u.options[k] = Str(kv.second);
+    }
   }
   return u;
 }

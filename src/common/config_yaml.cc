@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <set>
 
@@ -57,6 +58,43 @@ bool ParseIntText(const std::string& s, long long* out) {
   return pos == s.size();
 }
 
+bool ParseYaml11Int(const std::string& text, long long* out) {
+  // PyYAML's int resolver (YAML 1.1), which is what Patroni reads patroni.yml with: [-+]? then 0b binary, 0x hex,
+  // a leading 0 octal (0770 is 504), else decimal; underscores are separators. Sexagesimal (1:30) is not done.
+  if (text.empty()) return false;
+  size_t at = (text[0] == '-' || text[0] == '+') ? 1 : 0;
+  bool negative = text[0] == '-';
+  std::string body = text.substr(at);
+  int base = 10;
+  std::string digits;
+  if (body.size() > 2 && body[0] == '0' && (body[1] == 'b' || body[1] == 'x')) {
+    base = body[1] == 'b' ? 2 : 16;
+    digits = body.substr(2);
+  } else if (body.size() > 1 && body[0] == '0') {
+    base = 8;
+    digits = body.substr(1);
+  } else {
+    if (body.empty() || body[0] == '_') return false;
+    digits = body;
+  }
+  std::string clean;
+  for (char ch : digits) {
+    if (ch == '_') continue;
+    int d = std::isdigit(static_cast<unsigned char>(ch))    ? ch - '0'
+            : std::isxdigit(static_cast<unsigned char>(ch)) ? 10 + std::tolower(static_cast<unsigned char>(ch)) - 'a'
+                                                            : 99;
+    if (d >= base) return false;
+    clean.push_back(ch);
+  }
+  if (clean.empty()) return false;
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(clean.c_str(), &end, base);
+  if (errno != 0 || end != clean.c_str() + clean.size()) return false;
+  *out = negative ? -v : v;
+  return true;
+}
+
 bool ParseDecimalText(const std::string& s, double* out) {
   if (s.empty() || std::isspace(static_cast<unsigned char>(s.front()))) return false;
   char* end = nullptr;
@@ -71,23 +109,49 @@ std::string Lower(std::string s) {
 // A variable the key table declares sets its key (config_table.h). Any other PATRONI_<SECTION>_<KEY> still sets
 // <section>.<key> by the rule below (Patroni's rule for the DCS sections): the schema check then names a key of a
 // newer Patroni as unknown, or another DCS as unsupported, instead of dropping the variable without a word.
+//
+// As in Patroni (config.py _get_environment): a variable set to the empty string sets nothing (a compose file's
+// `VAR=${UNSET}` must not blank the file's password), and a list or mapping may be written without its brackets:
+// `'etcd1:2379','etcd2:2379'` is a list of two, `patroni.postmaster: WARNING, urllib3: DEBUG` a mapping of two.
 void ApplyEnv(YAML::Node& root, const std::map<std::string, std::string>& env, std::vector<std::string>* errors) {
-  static const std::set<std::string> kStructured = {
-      "HOSTS", "ALLOWLIST", "LOGGERS", "STATIC_FIELDS", "HTTP_EXTRA_HEADERS", "HTTPS_EXTRA_HEADERS", "PORTS", "LABELS"};
-  auto value_for = [&](const std::string& var, bool yaml, const std::string& text) -> YAML::Node {
-    if (yaml) {
-      try {
-        return YAML::Load(text);
-      } catch (const YAML::Exception& e) {
-        errors->push_back(var + ": cannot parse as YAML: " + e.msg);
-      }
+  static const std::set<std::string> kLists = {"HOSTS", "ALLOWLIST", "PORTS"};
+  static const std::set<std::string> kMaps = {"LOGGERS", "STATIC_FIELDS", "HTTP_EXTRA_HEADERS", "HTTPS_EXTRA_HEADERS",
+                                              "LABELS"};
+  enum class Shape { kText, kList, kMap, kYaml };
+  auto value_for = [&](const std::string& var, Shape shape, const std::string& text) -> YAML::Node {
+    if (shape == Shape::kText) return YAML::Node(text);
+    std::string doc = text;
+    size_t first = text.find_first_not_of(" \t");
+    char lead = first == std::string::npos ? '\0' : text[first];
+    if (shape == Shape::kList && lead != '-' && text.find('[') == std::string::npos) doc = "[" + text + "]";
+    if (shape == Shape::kMap && lead != '{') doc = "{" + text + "}";
+    try {
+      return YAML::Load(doc);
+    } catch (const YAML::Exception& e) {
+      errors->push_back(var + ": cannot parse as YAML: " + e.msg);
     }
     return YAML::Node(text);
   };
+  auto shape_of = [&](const std::string& suffix) {
+    return kLists.count(suffix) ? Shape::kList : kMaps.count(suffix) ? Shape::kMap : Shape::kText;
+  };
   for (const auto& [var, text] : env) {
     if (var.rfind("PATRONI_", 0) != 0 || var == "PATRONI_CONFIGURATION") continue;
+    if (text.empty()) continue;
     if (const KeyRow* row = FindEnv(var)) {
-      SetPath(root, SplitPath(row->path), value_for(var, row->EnvIsYaml(), text));
+      bool map = false;
+      for (const auto& m : kMaps) {
+        map = map || (var.size() > m.size() && var.compare(var.size() - m.size() - 1, m.size() + 1, "_" + m) == 0);
+      }
+      Shape shape = Shape::kText;
+      if (row->kind == Kind::kStrList || row->kind == Kind::kStrOrList) {
+        shape = Shape::kList;
+      } else if (map) {
+        shape = Shape::kMap;
+      } else if (row->EnvIsYaml()) {
+        shape = Shape::kYaml;
+      }
+      SetPath(root, SplitPath(row->path), value_for(var, shape, text));
       continue;
     }
     std::string rest = var.substr(8);
@@ -136,7 +200,7 @@ void ApplyEnv(YAML::Node& root, const std::map<std::string, std::string>& env, s
       }
     }
     if (path.empty()) continue;  // bootstrap users, ...: not configuration read from the tree
-    SetPath(root, path, value_for(var, kStructured.count(suffix) > 0, text));
+    SetPath(root, path, value_for(var, shape_of(suffix), text));
   }
 }
 
@@ -170,7 +234,10 @@ Json YamlToJson(const YAML::Node& n) {
     const std::string& s = n.Scalar();
     if (n.Tag() == "!") return s;  // quoted in the YAML: keep as string
     long long i;
-    if (ParseIntText(s, &i)) return i;
+    // A plain scalar of the file (tag "?") is an integer by YAML 1.1's rules, as PyYAML reads it for Patroni:
+    // `unix_socket_permissions: 0770` is 504, not 770 (which PostgreSQL would cap to 0777). Values from PATRONI_*
+    // variables (no tag) are decimal text.
+    if (n.Tag() == "?" ? ParseYaml11Int(s, &i) : ParseIntText(s, &i)) return i;
     bool b;
     if (s == "true" || s == "false" || s == "True" || s == "False") {
       ParseBoolText(s, &b);

@@ -60,23 +60,36 @@ std::string LibpqValue(const std::string& v) {
 bool IsClusterWideParameter(const std::string& name) { return kClusterWide.count(name) > 0; }
 
 Json EffectiveParameters(const Config& cfg, const DynamicConfig& dyn) {
-  Json p = {{"wal_level", "replica"},
-            {"hot_standby", "on"},
-            {"max_connections", 100},
-            {"max_wal_senders", 10},
-            {"max_replication_slots", 10},
-            {"max_worker_processes", 8},
-            {"max_locks_per_transaction", 64},
-            {"max_prepared_transactions", 0},
-            {"track_commit_timestamp", "off"},
-            {"wal_keep_size", "128MB"},
-            {"wal_log_hints", "on"},
-            // PostgreSQL's 5 s default delays a promotion: a standby whose walreceiver failed shortly before (the
-            // primary just died) sleeps out the rest of the interval after the promote request (docs/configuration.md).
-            {"wal_retrieve_retry_interval", "500ms"}};
-  for (const auto& [k, v] : dyn.parameters.items()) p[k] = v;
+  static const Json kDefaults = {
+      {"wal_level", "replica"},
+      {"hot_standby", "on"},
+      {"max_connections", 100},
+      {"max_wal_senders", 10},
+      {"max_replication_slots", 10},
+      {"max_worker_processes", 8},
+      {"max_locks_per_transaction", 64},
+      {"max_prepared_transactions", 0},
+      {"track_commit_timestamp", "off"},
+      {"wal_keep_size", "128MB"},
+      {"wal_log_hints", "on"},
+      // PostgreSQL's 5 s default delays a promotion: a standby whose walreceiver failed shortly before (the
+      // primary just died) sleeps out the rest of the interval after the promote request (docs/configuration.md).
+      {"wal_retrieve_retry_interval", "500ms"}};
+  Json p = kDefaults;
+  // A parameter given with no value (`archive_command:`) is not written, as Patroni writes no None: PostgreSQL's
+  // default applies, or pgwarden's own above. Before, it was written as 'null' (an archiver running `null`).
+  auto set = [&](const std::string& k, const Json& v) {
+    if (!v.is_null()) {
+      p[k] = v;
+    } else if (kDefaults.contains(k)) {
+      p[k] = kDefaults[k];
+    } else {
+      p.erase(k);
+    }
+  };
+  for (const auto& [k, v] : dyn.parameters.items()) set(k, v);
   for (const auto& [k, v] : cfg.postgresql.parameters.items()) {
-    if (!IsClusterWideParameter(k)) p[k] = v;
+    if (!IsClusterWideParameter(k)) set(k, v);
   }
   std::string listen;
   for (const auto& h : cfg.postgresql.listen_hosts) listen += (listen.empty() ? "" : ",") + h;
@@ -122,7 +135,9 @@ std::string RenderPostgresqlConf(const Config& cfg, const Json& parameters, cons
       "# It will be overwritten by pgwarden (Patroni-compatible HA agent).\n";
   if (include_base) out += "include 'postgresql.base.conf'\n";
   out += "\n";
-  for (const auto& [k, v] : parameters.items()) out += k + " = " + ConfValue(v) + "\n";
+  for (const auto& [k, v] : parameters.items()) {
+    if (!v.is_null()) out += k + " = " + ConfValue(v) + "\n";
+  }
   if (upstream) {
     out += "\n# recovery: this node is a replica\n";
     if (!upstream->address.host.empty()) {

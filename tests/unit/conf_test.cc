@@ -27,6 +27,38 @@ TEST(ConfTest, ClusterWideParametersComeFromTheDynamicConfigOnly) {
   EXPECT_EQ(p["cluster_name"], "demo");
 }
 
+// Values as PyYAML reads them for Patroni. `unix_socket_permissions: 0770` is octal (504); read as decimal 770 it
+// was capped by PostgreSQL's range to 511, i.e. 0777: a world-writable socket. A parameter with no value is not
+// written (Patroni writes no None); it was written as 'null' (an archiver running `null`).
+TEST(ConfTest, OctalModesAndEmptyParametersAreReadAsPatroniReadsThem) {
+  auto cfg = Cfg("    work_mem: 8MB\n",
+                 "    work_mem: 8MB\n    unix_socket_permissions: 0770\n    log_file_mode: 0640\n"
+                 "    quoted_mode: '0770'\n    hex_value: 0x1F\n    spaced: 1_000\n    not_octal: 08\n"
+                 "    archive_command:\n    wal_level:\n");
+  Json p = EffectiveParameters(*cfg, cfg->bootstrap.dynamic);
+  EXPECT_EQ(p["unix_socket_permissions"], 504);
+  EXPECT_EQ(p["log_file_mode"], 416);
+  EXPECT_EQ(p["quoted_mode"], "0770");  // quoted: a string, which PostgreSQL reads as octal itself
+  EXPECT_EQ(p["hex_value"], 31);
+  EXPECT_EQ(p["spaced"], 1000);
+  EXPECT_EQ(p["not_octal"], "08");  // not a YAML 1.1 integer
+  EXPECT_FALSE(p.contains("archive_command")) << p.dump();
+  EXPECT_EQ(p["wal_level"], "replica");  // pgwarden's own default stays
+  std::string conf = RenderPostgresqlConf(*cfg, p, std::nullopt, false);
+  EXPECT_NE(conf.find("unix_socket_permissions = 504\n"), std::string::npos) << conf;
+  EXPECT_EQ(conf.find("null"), std::string::npos) << conf;
+}
+
+// Keys Patroni does not pass to libpq are not passed by pgwarden either (the schema check warns that they are
+// ignored): `database` in a conninfo makes libpq refuse the whole string.
+TEST(ConfTest, OnlyLibpqOptionsOfAUserReachItsConninfo) {
+  auto cfg = Cfg("superuser: {username: postgres, password: secret}",
+                 "superuser: {username: postgres, password: secret, sslmode: require, database: postgres}");
+  std::string su = SuperuserConninfo(*cfg, "10.0.0.2", 5433);
+  EXPECT_NE(su.find("sslmode='require'"), std::string::npos) << su;
+  EXPECT_EQ(su.find("database"), std::string::npos) << su;
+}
+
 TEST(ConfTest, EveryConnectionOfAUserCarriesItsSslSettings) {
   // With client certificates for all users (pg_hba `cert`), the agent's own sessions, pg_basebackup and pg_rewind
   // need the user's sslmode/sslcert/sslkey/sslrootcert as much as primary_conninfo does.

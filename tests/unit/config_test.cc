@@ -178,6 +178,34 @@ TEST(ConfigTest, EnvironmentOverridesFile) {
   EXPECT_EQ(r.config->restapi.username, "admin");
 }
 
+// PATRONI_* variables as Patroni reads them (config.py _get_environment): lists and mappings without their brackets
+// (Patroni's own docker-compose example writes PATRONI_ETCD3_HOSTS so: only its first host was kept), and an empty
+// variable sets nothing (it blanked the file's superuser password).
+TEST(ConfigTest, EnvironmentListsMappingsAndEmptyValuesAreReadAsPatroniReadsThem) {
+  auto r = Load(kGoodConfig, {{"PATRONI_ETCD3_HOSTS", "'etcd1:2379','etcd2:2379','etcd3:2379'"},
+                              {"PATRONI_RESTAPI_ALLOWLIST", "10.0.0.0/8,192.168.0.1"},
+                              {"PATRONI_LOG_LOGGERS", "patroni.postmaster: WARNING, urllib3: DEBUG"},
+                              {"PATRONI_RESTAPI_HTTP_EXTRA_HEADERS", "X-Frame-Options: SAMEORIGIN, X-Foo: bar"},
+                              {"PATRONI_SUPERUSER_PASSWORD", ""},
+                              {"PATRONI_NAME", ""}});
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  ASSERT_EQ(r.config->etcd3.hosts.size(), 3u);
+  EXPECT_EQ(r.config->etcd3.hosts[2].ToString(), "etcd3:2379");
+  EXPECT_EQ(r.config->restapi.allowlist, (std::vector<std::string>{"10.0.0.0/8", "192.168.0.1"}));
+  EXPECT_EQ(r.config->postgresql.superuser.password, "secret");
+  EXPECT_EQ(r.config->name, "pg0");
+  // Still accepted in their bracketed forms, and a single unbracketed host.
+  auto b =
+      Load(kGoodConfig, {{"PATRONI_ETCD3_HOSTS", "['a:2379', 'b:2379']"}, {"PATRONI_RESTAPI_ALLOWLIST", "- 10.1.1.1"}});
+  ASSERT_TRUE(b.errors.empty()) << Errors(b);
+  EXPECT_EQ(b.config->etcd3.hosts.size(), 2u);
+  EXPECT_EQ(b.config->restapi.allowlist, (std::vector<std::string>{"10.1.1.1"}));
+  auto one = Load(kGoodConfig, {{"PATRONI_ETCD3_HOSTS", "10.0.0.7:2379"}});
+  ASSERT_TRUE(one.errors.empty()) << Errors(one);
+  ASSERT_EQ(one.config->etcd3.hosts.size(), 1u);
+  EXPECT_EQ(one.config->etcd3.hosts[0].ToString(), "10.0.0.7:2379");
+}
+
 TEST(ConfigTest, EnvironmentCanSupplyRequiredKeys) {
   auto r = Load(Replace(kGoodConfig, "scope: demo\n", ""), {{"PATRONI_SCOPE", "envscope"}});
   ASSERT_TRUE(r.errors.empty()) << Errors(r);
