@@ -110,7 +110,12 @@ LoadResult LoadConfigText(const std::string& yaml_text, const LoadOptions& opts)
 }
 
 LoadResult LoadConfigFile(const std::string& path, const LoadOptions& opts) {
-  if (opts.env.count("PATRONI_CONFIGURATION")) return LoadConfigText(opts.env.at("PATRONI_CONFIGURATION"), opts);
+  // Patroni's order: the file when it exists, else PATRONI_CONFIGURATION. (With neither, Patroni runs on the
+  // environment alone; pgwarden names the missing file instead, below.)
+  bool exists = !path.empty() && std::filesystem::exists(path);
+  if (!exists && opts.env.count("PATRONI_CONFIGURATION")) {
+    return LoadConfigText(opts.env.at("PATRONI_CONFIGURATION"), opts);
+  }
   std::vector<std::string> files;
   if (IsDirectory(path)) {
     std::error_code ec;

@@ -324,6 +324,26 @@ TEST(ConfigTest, DirectoryOfFilesIsMergedAlphabetically) {
   std::filesystem::remove_all(dir);
 }
 
+// Patroni's order (config.py): the file when it exists, else PATRONI_CONFIGURATION. Before, the variable replaced
+// an existing file.
+TEST(ConfigTest, AnExistingFileWinsOverPatroniConfiguration) {
+  auto dir = std::filesystem::temp_directory_path() / "pgw-confenv";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "patroni.yml") << kGoodConfig;
+  LoadOptions o;
+  o.check_bin_dir = false;
+  o.env = {{"PATRONI_CONFIGURATION", Replace(kGoodConfig, "name: pg0", "name: from-env")}};
+  auto file = LoadConfigFile((dir / "patroni.yml").string(), o);
+  ASSERT_TRUE(file.errors.empty()) << Errors(file);
+  EXPECT_EQ(file.config->name, "pg0");
+  auto env = LoadConfigFile((dir / "missing.yml").string(), o);
+  ASSERT_TRUE(env.errors.empty()) << Errors(env);
+  EXPECT_EQ(env.config->name, "from-env");
+  o.env.clear();
+  EXPECT_FALSE(LoadConfigFile((dir / "missing.yml").string(), o).errors.empty());
+  std::filesystem::remove_all(dir);
+}
+
 TEST(HostPortTest, Parsing) {
   EXPECT_EQ(ParseHostPort("[::1]:5432")->host, "::1");
   EXPECT_FALSE(ParseHostPort(":5432").ok());
