@@ -310,11 +310,21 @@ std::string LocalHost(const Config& cfg) {
   std::string host = pg.listen_hosts.empty() ? "127.0.0.1" : pg.listen_hosts.front();
   if (host == "*" || host == "0.0.0.0") host = "127.0.0.1";
   if (host == "::") host = "::1";
-  if (pg.use_unix_socket) {
-    auto it = pg.parameters.find("unix_socket_directories");
-    host = it != pg.parameters.end() && it->is_string() ? it->get<std::string>() : "/var/run/postgresql";
-    auto comma = host.find(',');
-    if (comma != std::string::npos) host = host.substr(0, comma);
+  if (!pg.use_unix_socket) return host;
+  auto it = pg.parameters.find("unix_socket_directories");
+  if (it == pg.parameters.end() || !it->is_string()) return "/var/run/postgresql";
+  // Patroni's rule: the first absolute directory of the list; none (`..`, as in Patroni's own example file, or
+  // `@abstract`) means TCP. Before, the first entry was taken whatever it was, and libpq read `..` as a host name.
+  const std::string dirs = it->get<std::string>();
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t comma = dirs.find(',', start);
+    std::string d = dirs.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    d.erase(0, d.find_first_not_of(" \t"));
+    d.erase(d.find_last_not_of(" \t") + 1);
+    if (!d.empty() && d.front() == '/') return d;
+    if (comma == std::string::npos) break;
+    start = comma + 1;
   }
   return host;
 }

@@ -59,6 +59,19 @@ TEST(ConfTest, OnlyLibpqOptionsOfAUserReachItsConninfo) {
   EXPECT_EQ(su.find("database"), std::string::npos) << su;
 }
 
+// use_unix_socket: the first absolute directory of unix_socket_directories, else TCP (Patroni's rule). `..` (the
+// value in Patroni's own example file) was taken as the host, which libpq reads as a host name.
+TEST(ConfTest, LocalSocketIsTheFirstAbsoluteDirectoryElseTcp) {
+  auto with = [](const std::string& dirs) {
+    return Cfg("  pgpass:",
+               "  use_unix_socket: true\n  parameters: {unix_socket_directories: '" + dirs + "'}\n  pgpass:");
+  };
+  EXPECT_EQ(LocalHost(*with("..")), "127.0.0.1");  // listen 0.0.0.0: loopback over TCP
+  EXPECT_EQ(LocalHost(*with("@abstract, /tmp ,/run/pg")), "/tmp");
+  EXPECT_EQ(LocalHost(*with("/var/run/postgresql")), "/var/run/postgresql");
+  EXPECT_EQ(LocalHost(*Cfg("  pgpass:", "  use_unix_socket: true\n  pgpass:")), "/var/run/postgresql");
+}
+
 TEST(ConfTest, EveryConnectionOfAUserCarriesItsSslSettings) {
   // With client certificates for all users (pg_hba `cert`), the agent's own sessions, pg_basebackup and pg_rewind
   // need the user's sslmode/sslcert/sslkey/sslrootcert as much as primary_conninfo does.
