@@ -63,6 +63,11 @@ struct DynamicConfig {
   int primary_start_timeout = 300;
   bool use_slots = true;
   bool use_pg_rewind = false;
+  // postgresql.remove_data_directory_on_rewind_failure / _on_diverged_timelines set in the dynamic configuration
+  // (Debian's template puts them under bootstrap.dcs.postgresql): Patroni applies them to every member, under the
+  // member's own postgresql section. Effective flag: local || dynamic.
+  bool remove_data_directory_on_rewind_failure = false;
+  bool remove_data_directory_on_diverged_timelines = false;
   bool pause = false;
   bool failsafe_mode = false;
   bool synchronous_mode = false;  // true for on (and for Patroni 4's "quorum", treated as on)

@@ -261,6 +261,10 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
     } else {
       get_bool(pg, "use_slots", &d.use_slots, p("postgresql.use_slots"));
       get_bool(pg, "use_pg_rewind", &d.use_pg_rewind, p("postgresql.use_pg_rewind"));
+      get_bool(pg, "remove_data_directory_on_rewind_failure", &d.remove_data_directory_on_rewind_failure,
+               p("postgresql.remove_data_directory_on_rewind_failure"));
+      get_bool(pg, "remove_data_directory_on_diverged_timelines", &d.remove_data_directory_on_diverged_timelines,
+               p("postgresql.remove_data_directory_on_diverged_timelines"));
       // An empty "parameters:" (as in Debian's example) or "pg_hba:" is null: nothing set.
       if (pg.contains("parameters") && !pg.at("parameters").is_null()) {
         if (!pg.at("parameters").is_object())

@@ -213,7 +213,7 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
     bool other_timeline = !leader->timeline || *leader->timeline != l.timeline;
     const auto& pg = in.config->postgresql;
     if (rewind && in.state.rewind_failed) {
-      if (pg.remove_data_directory_on_rewind_failure) {
+      if (pg.remove_data_directory_on_rewind_failure || in.dynamic.remove_data_directory_on_rewind_failure) {
         d.actions.push_back(Reinitialize{});
         d.reason = Reason::kReinitAfterRewindFailure;
         d.message = "reinitializing because pg_rewind failed";
@@ -235,7 +235,8 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
       d.message = "running pg_rewind from " + leader->name;
       return d;
     }
-    if (other_timeline && pg.remove_data_directory_on_diverged_timelines) {
+    if (other_timeline &&
+        (pg.remove_data_directory_on_diverged_timelines || in.dynamic.remove_data_directory_on_diverged_timelines)) {
       d.actions.push_back(Reinitialize{});
       d.reason = Reason::kReinitDiverged;
       d.message = "reinitializing due to diverged timelines";

@@ -471,6 +471,28 @@ TEST_F(DecideTest, FailedRewindReclonesOnlyWhenAllowed) {
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kReinitialize});
 }
 
+// The same flags in the dynamic configuration (Debian's template sets them under bootstrap.dcs.postgresql):
+// Patroni applies them to every member; pgwarden read them nowhere and said nothing.
+TEST_F(DecideTest, RecloneFlagsOfTheDynamicConfigurationApplyToo) {
+  FormerPrimaryStopped(2);
+  rewind_failed_ = true;
+  tweak_ = [](Inputs& in) {
+    in.dynamic.use_pg_rewind = true;
+    in.dynamic.remove_data_directory_on_rewind_failure = true;
+  };
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kReinitialize});
+  rewind_failed_ = false;
+  tweak_ = [](Inputs& in) { in.dynamic.remove_data_directory_on_diverged_timelines = true; };
+  EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kReinitialize});
+  std::vector<std::string> problems, warnings;
+  auto dyn = DynamicConfig::FromJson(Json::parse(R"({"postgresql": {"remove_data_directory_on_rewind_failure": true,
+                                     "remove_data_directory_on_diverged_timelines": true}})"),
+                                     "config", &problems, &warnings);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_TRUE(dyn.remove_data_directory_on_rewind_failure);
+  EXPECT_TRUE(dyn.remove_data_directory_on_diverged_timelines);
+}
+
 TEST_F(DecideTest, DivergedFormerPrimaryWithoutRewindReclonesWhenAllowed) {
   FormerPrimaryStopped(2);
   EXPECT_EQ(Types(Run()), std::vector<AT>{AT::kStartReplica});  // nothing allowed: try to stream as is
