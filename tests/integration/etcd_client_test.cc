@@ -226,6 +226,14 @@ TEST_F(EtcdClientTest, CredentialsWorkWithAndWithoutEtcdAuthentication) {
   ASSERT_FALSE(w.ok());
   EXPECT_NE(w.status().message().find("authentication as 'root' failed"), std::string::npos) << w.status().message();
 
+  // A watch with credentials follows changes, also across a restart in which etcd forgets every token (its
+  // stream is then cancelled with "invalid auth token").
+  WatchCache cache(creds("pw"), "/auth/", log_, [] {});
+  cache.Start();
+  auto c1 = authed.Put("/auth/c", "3");
+  ASSERT_TRUE(c1.ok()) << c1.status().message();
+  ASSERT_TRUE(cache.WaitForRevision(*c1, Duration(5000))) << "the watch with credentials saw nothing";
+
   // etcd restarts and forgets every token: the first call after it succeeds all the same.
   client_ = std::make_unique<etcd::Client>(creds("pw"), log_);  // StartEtcd waits with client_
   StopEtcd();
@@ -233,6 +241,11 @@ TEST_F(EtcdClientTest, CredentialsWorkWithAndWithoutEtcdAuthentication) {
   auto after = authed.Get("/auth/b");
   ASSERT_TRUE(after.ok()) << "the stale token was not replaced: " << after.status().message();
   EXPECT_EQ(after->kvs.size(), 1u);
+  auto c2 = authed.Put("/auth/d", "4");
+  ASSERT_TRUE(c2.ok()) << c2.status().message();
+  EXPECT_TRUE(cache.WaitForRevision(*c2, Duration(10000))) << "the watch did not come back after the restart";
+  EXPECT_EQ(cache.Get().kvs->count("/auth/d"), 1u);
+  cache.Stop();
 }
 
 }  // namespace
