@@ -317,9 +317,18 @@ void CheckPostgresql(LoadContext& x) {
   }
 }
 
+// Patroni's parse_mode (watchdog/base.py) spellings, any case: auto, require, disable(d), and YAML false (PyYAML
+// reads false, no and off so). Any other word is refused (Patroni would run without a watchdog).
 void CheckWatchdog(LoadContext& x) {
-  const std::string& m = x.c->watchdog.mode;
-  if (m != "off" && m != "automatic" && m != "required") {
+  std::string& m = x.c->watchdog.mode;
+  std::string l = Lower(m);
+  if (l == "auto" || l == "automatic") {
+    m = "automatic";
+  } else if (l == "require" || l == "required") {
+    m = "required";
+  } else if (l == "off" || l == "disable" || l == "disabled" || l == "false" || l == "no") {
+    m = "off";
+  } else {
     x.errors->push_back("watchdog.mode: '" + m + "' must be off, automatic or required");
   }
 }

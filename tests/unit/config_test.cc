@@ -296,6 +296,23 @@ TEST(ConfigTest, DirectoryOfFilesIsMergedAlphabetically) {
   std::filesystem::remove_all(dir);
 }
 
+// Patroni's parse_mode (watchdog/base.py): auto/automatic, require/required (any case), off/disable/disabled and
+// YAML false all name a mode.
+TEST(ConfigTest, WatchdogModeTakesPatroniSpellings) {
+  const std::pair<const char*, const char*> cases[] = {{"auto", "automatic"},   {"Automatic", "automatic"},
+                                                       {"require", "required"}, {"REQUIRED", "required"},
+                                                       {"off", "off"},          {"disable", "off"},
+                                                       {"disabled", "off"},     {"false", "off"},
+                                                       {"False", "off"},        {"no", "off"}};
+  for (const auto& [given, mode] : cases) {
+    auto r = Load(std::string(kGoodConfig) + "watchdog:\n  mode: " + given + "\n");
+    ASSERT_TRUE(r.errors.empty()) << given << ": " << Errors(r);
+    EXPECT_EQ(r.config->watchdog.mode, mode) << given;
+  }
+  auto r = Load(std::string(kGoodConfig) + "watchdog:\n  mode: sometimes\n");
+  EXPECT_TRUE(HasError(r, "watchdog.mode: 'sometimes' must be off, automatic or required")) << Errors(r);
+}
+
 TEST(HostPortTest, Parsing) {
   EXPECT_EQ(ParseHostPort("[::1]:5432")->host, "::1");
   EXPECT_FALSE(ParseHostPort(":5432").ok());
