@@ -79,7 +79,7 @@ struct Checker {
       }
       case Kind::kBool: {
         bool b;
-        if (!n.IsScalar() || !ParseBoolText(n.Scalar(), &b)) {
+        if (!n.IsScalar() || !((s.flags & kBoolWord) ? ParseBoolWord(n.Scalar(), &b) : ParseBoolText(n.Scalar(), &b))) {
           errors->push_back(path + ": must be " + KindName(s.kind) + ", got '" + Describe(n) + "'");
         }
         return;

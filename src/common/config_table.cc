@@ -334,7 +334,7 @@ std::vector<KeyRow> BuildTable() {
           .Field(
               C::kAgentRestart, [](auto& c) { return std::tie(c.restapi.verify_client); }, "none"),
       B("restapi.allowlist", K::kStrList).Env().Field(C::kLive, [](auto& c) { return std::tie(c.restapi.allowlist); }),
-      B("restapi.allowlist_include_members", K::kBool)
+      B("restapi.allowlist_include_members", K::kBool, kBoolWord)
           .Env()
           .Field(C::kLive, [](auto& c) { return std::tie(c.restapi.allowlist_include_members); }),
       Ign("restapi.http_extra_headers").Env().Yaml(),
@@ -380,10 +380,10 @@ std::vector<KeyRow> BuildTable() {
           .Check(CheckTags)
           .Diff(C::kLive, [](auto& c) { return std::tie(c.tags.published); })
           .Entries([](const Config& c) -> const Json& { return c.tags.published; }, TagClass),
-      B("tags.nofailover", K::kBool),
-      B("tags.noloadbalance", K::kBool),
-      B("tags.clonefrom", K::kBool),
-      B("tags.nosync", K::kBool),
+      B("tags.nofailover", K::kBool, kBoolWord),
+      B("tags.noloadbalance", K::kBool, kBoolWord),
+      B("tags.clonefrom", K::kBool, kBoolWord),
+      B("tags.nosync", K::kBool, kBoolWord),
       B("tags.failover_priority", K::kInt),
       B("tags.replicatefrom", K::kStr),
       Ign("tags.nostream"),

@@ -313,6 +313,35 @@ TEST(ConfigTest, WatchdogModeTakesPatroniSpellings) {
   EXPECT_TRUE(HasError(r, "watchdog.mode: 'sometimes' must be off, automatic or required")) << Errors(r);
 }
 
+// Patroni reads these with parse_bool (utils.py): on/true/yes/1 and off/false/no/0, any case; integers too.
+TEST(ConfigTest, TagBooleansTakeParseBoolWordsAndIntegers) {
+  auto r = Load(Replace(Replace(kGoodConfig, "  clonefrom: true\n",
+                                "  clonefrom: 1\n  nofailover: 0\n  noloadbalance: 'ON'\n  nosync: Yes\n"),
+                        "  connect_address: 127.0.0.1:8008\n",
+                        "  connect_address: 127.0.0.1:8008\n  allowlist_include_members: 1\n"));
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_TRUE(r.config->restapi.allowlist_include_members);
+  EXPECT_TRUE(r.config->tags.clonefrom);
+  EXPECT_FALSE(r.config->tags.nofailover);
+  EXPECT_TRUE(r.config->tags.noloadbalance);
+  EXPECT_TRUE(r.config->tags.nosync);
+  r = Load(Replace(kGoodConfig, "  clonefrom: true\n", "  nofailover: 1\n  clonefrom: 0\n"));
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_TRUE(r.config->tags.nofailover);
+  EXPECT_FALSE(r.config->tags.clonefrom);
+  EXPECT_EQ(r.config->tags.published, (Json{{"nofailover", true}, {"custom", "abc"}}));
+  for (const char* v : {"1", "on", "TRUE"}) {
+    r = Load(kGoodConfig, {{"PATRONI_RESTAPI_ALLOWLIST_INCLUDE_MEMBERS", v}});
+    ASSERT_TRUE(r.errors.empty()) << v << ": " << Errors(r);
+    EXPECT_TRUE(r.config->restapi.allowlist_include_members) << v;
+  }
+  r = Load(kGoodConfig, {{"PATRONI_RESTAPI_ALLOWLIST_INCLUDE_MEMBERS", "0"}});
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_FALSE(r.config->restapi.allowlist_include_members);
+  r = Load(kGoodConfig, {{"PATRONI_RESTAPI_ALLOWLIST_INCLUDE_MEMBERS", "2"}});
+  EXPECT_TRUE(HasError(r, "restapi.allowlist_include_members: must be a boolean")) << Errors(r);
+}
+
 TEST(HostPortTest, Parsing) {
   EXPECT_EQ(ParseHostPort("[::1]:5432")->host, "::1");
   EXPECT_FALSE(ParseHostPort(":5432").ok());
