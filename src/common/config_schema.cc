@@ -86,6 +86,7 @@ struct Checker {
       }
       case Kind::kStrList:
       case Kind::kStrOrList:
+        if (n.IsNull() && (s.flags & kEmptyOk)) return;
         if (s.kind == Kind::kStrOrList && n.IsScalar()) return;
         if (!n.IsSequence()) {
           errors->push_back(path + ": must be " + KindName(s.kind));

@@ -342,6 +342,25 @@ TEST(ConfigTest, TagBooleansTakeParseBoolWordsAndIntegers) {
   EXPECT_TRUE(HasError(r, "restapi.allowlist_include_members: must be a boolean")) << Errors(r);
 }
 
+// A key with no value (YAML null: every entry commented out) is unset, as Patroni reads it.
+TEST(ConfigTest, KeysWithNoValueAreUnset) {
+  auto r = Load(Replace(
+      Replace(Replace(kGoodConfig, "  initdb:\n  - encoding: UTF8\n  - data-checksums\n", "  initdb:\n  pg_hba:\n"),
+              "  pgpass: /tmp/pgpass0\n",
+              "  pgpass: /tmp/pgpass0\n  pg_hba:\n#  - host all all 0.0.0.0/0 md5\n  pg_ident:\n"),
+      "  custom: abc\n", "  custom: abc\n  replicatefrom:\n"));
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_TRUE(r.config->bootstrap.initdb_args.empty());
+  EXPECT_TRUE(r.config->bootstrap.pg_hba.empty());
+  EXPECT_TRUE(r.config->postgresql.pg_hba.empty());
+  EXPECT_TRUE(r.config->postgresql.pg_ident.empty());
+  EXPECT_EQ(r.config->tags.replicatefrom, "");
+  EXPECT_EQ(r.config->tags.published, (Json{{"clonefrom", true}, {"custom", "abc"}}));
+  // A value of the wrong type is still refused.
+  r = Load(Replace(kGoodConfig, "  pgpass: /tmp/pgpass0\n", "  pgpass: /tmp/pgpass0\n  pg_hba: host all all\n"));
+  EXPECT_TRUE(HasError(r, "postgresql.pg_hba: must be a list of strings")) << Errors(r);
+}
+
 TEST(HostPortTest, Parsing) {
   EXPECT_EQ(ParseHostPort("[::1]:5432")->host, "::1");
   EXPECT_FALSE(ParseHostPort(":5432").ok());
