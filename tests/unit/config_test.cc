@@ -361,6 +361,26 @@ TEST(ConfigTest, KeysWithNoValueAreUnset) {
   EXPECT_TRUE(HasError(r, "postgresql.pg_hba: must be a list of strings")) << Errors(r);
 }
 
+// Patroni's split_host_port: restapi.listen ":8008" binds every address; postgresql.listen without a port takes
+// 5432 (postgresql/config.py). The REST API still needs its port.
+TEST(ConfigTest, ListenWithoutHostOrPort) {
+  auto r = Load(Replace(Replace(kGoodConfig, "listen: 127.0.0.1:8008", "listen: \":8008\""), "listen: 0.0.0.0:5432",
+                        "listen: 0.0.0.0"));
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_EQ(r.config->restapi.listen_host, "0.0.0.0");
+  EXPECT_EQ(r.config->restapi.listen_port, 8008);
+  EXPECT_EQ(r.config->postgresql.listen_hosts, std::vector<std::string>{"0.0.0.0"});
+  EXPECT_EQ(r.config->postgresql.port, 5432);
+  r = Load(Replace(kGoodConfig, "listen: 0.0.0.0:5432", "listen: 'localhost, 10.0.0.1'"));
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_EQ(r.config->postgresql.listen_hosts, (std::vector<std::string>{"localhost", "10.0.0.1"}));
+  EXPECT_EQ(r.config->postgresql.port, 5432);
+  r = Load(Replace(kGoodConfig, "listen: 127.0.0.1:8008", "listen: 127.0.0.1"));
+  EXPECT_TRUE(HasError(r, "restapi.listen: '127.0.0.1' is not host:port (no port)")) << Errors(r);
+  r = Load(Replace(kGoodConfig, "listen: 127.0.0.1:8008", "listen: ':'"));
+  EXPECT_TRUE(HasError(r, "restapi.listen: ':' is not :port (a port in 1..65535)")) << Errors(r);
+}
+
 TEST(HostPortTest, Parsing) {
   EXPECT_EQ(ParseHostPort("[::1]:5432")->host, "::1");
   EXPECT_FALSE(ParseHostPort(":5432").ok());
