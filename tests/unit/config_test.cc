@@ -381,6 +381,16 @@ TEST(ConfigTest, ListenWithoutHostOrPort) {
   EXPECT_TRUE(HasError(r, "restapi.listen: ':' is not :port (a port in 1..65535)")) << Errors(r);
 }
 
+// Patroni writes the standby cluster's primary_slot_name through slot_name_from_member_name.
+TEST(ConfigTest, StandbyClusterSlotNameIsNormalised) {
+  auto r =
+      Load(Replace(kGoodConfig, "    ttl: 30\n",
+                   "    ttl: 30\n    standby_cluster:\n      host: 10.0.0.9\n      primary_slot_name: Standby-DC2\n"));
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  ASSERT_TRUE(r.config->bootstrap.dynamic.standby_cluster);
+  EXPECT_EQ(r.config->bootstrap.dynamic.standby_cluster->primary_slot_name, "standby_dc2");
+}
+
 TEST(HostPortTest, Parsing) {
   EXPECT_EQ(ParseHostPort("[::1]:5432")->host, "::1");
   EXPECT_FALSE(ParseHostPort(":5432").ok());
