@@ -20,6 +20,8 @@ extern const std::set<std::string> kOtherDcs;
 std::string Join(const std::string& a, const std::string& b);
 std::string Lower(std::string s);
 bool ParseBoolText(const std::string& s, bool* out);
+// ParseBoolText's words, or 1 and 0: Patroni's parse_bool, for the keys it reads so (KeyFlag kBoolWord).
+bool ParseBoolWord(const std::string& s, bool* out);
 // The whole text as a number, or false: a base-10 integer (as std::stoll reads it, leading blanks allowed) ...
 bool ParseIntText(const std::string& s, long long* out);
 // ... or a decimal ("0.5", "10", "1e3" as strtod reads it; a leading blank refused).
@@ -56,6 +58,7 @@ void ParseReplicaMethods(const YAML::Node& postgresql, Config* c, std::vector<st
 
 Json YamlToJson(const YAML::Node& n);
 std::string Str(const YAML::Node& n, const std::string& def = "");
+// Read with ParseBoolWord: the schema check has already refused 1 and 0 where Patroni does not take them.
 bool Bool(const YAML::Node& n, bool def);
 long long Int(const YAML::Node& n, long long def);
 

@@ -57,12 +57,18 @@ void ReadValue(const KeyRow& row, const YAML::Node& n, LoadContext& x, LogLevel*
   }
 }
 
+// Patroni's split_host_port: restapi.listen ":port" binds every address (0.0.0.0, which IPv4 clients reach whatever
+// the host's IPv6 settings); postgresql.listen without a port takes 5432. restapi.listen needs its port.
 void ReadListen(const KeyRow& row, const YAML::Node& n, const YAML::Node& /*parent*/, LoadContext& x) {
   if (!n) return;
-  auto l = ParseListen(Str(n));
-  if (!l.ok()) {
+  bool rest = row.path == "restapi.listen";
+  bool all = rest && !Str(n).empty() && Str(n).front() == ':';
+  auto l = ParseListen(all ? "0.0.0.0" + Str(n) : Str(n), rest ? 0 : 5432);
+  if (!l.ok() && all) {
+    x.errors->push_back(row.path + ": '" + Str(n) + "' is not :port (a port in 1..65535)");
+  } else if (!l.ok()) {
     x.errors->push_back(row.path + ": " + l.status().message());
-  } else if (row.path == "restapi.listen") {
+  } else if (rest) {
     x.c->restapi.listen_host = l->first.front();
     x.c->restapi.listen_port = l->second;
   } else {
@@ -317,9 +323,18 @@ void CheckPostgresql(LoadContext& x) {
   }
 }
 
+// Patroni's parse_mode (watchdog/base.py) spellings, any case: auto, require, disable(d), and YAML false (PyYAML
+// reads false, no and off so). Any other word is refused (Patroni would run without a watchdog).
 void CheckWatchdog(LoadContext& x) {
-  const std::string& m = x.c->watchdog.mode;
-  if (m != "off" && m != "automatic" && m != "required") {
+  std::string& m = x.c->watchdog.mode;
+  std::string l = Lower(m);
+  if (l == "auto" || l == "automatic") {
+    m = "automatic";
+  } else if (l == "require" || l == "required") {
+    m = "required";
+  } else if (l == "off" || l == "disable" || l == "disabled" || l == "false" || l == "no") {
+    m = "off";
+  } else {
     x.errors->push_back("watchdog.mode: '" + m + "' must be off, automatic or required");
   }
 }

@@ -79,13 +79,14 @@ struct Checker {
       }
       case Kind::kBool: {
         bool b;
-        if (!n.IsScalar() || !ParseBoolText(n.Scalar(), &b)) {
+        if (!n.IsScalar() || !((s.flags & kBoolWord) ? ParseBoolWord(n.Scalar(), &b) : ParseBoolText(n.Scalar(), &b))) {
           errors->push_back(path + ": must be " + KindName(s.kind) + ", got '" + Describe(n) + "'");
         }
         return;
       }
       case Kind::kStrList:
       case Kind::kStrOrList:
+        if (n.IsNull() && (s.flags & kEmptyOk)) return;
         if (s.kind == Kind::kStrOrList && n.IsScalar()) return;
         if (!n.IsSequence()) {
           errors->push_back(path + ": must be " + KindName(s.kind));

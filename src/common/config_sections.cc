@@ -55,7 +55,7 @@ PgUser ParseUser(const YAML::Node& n) {
 // bootstrap.initdb: ["data-checksums", {encoding: UTF8}] -> --data-checksums --encoding=UTF8
 std::vector<std::string> ParseInitdb(const YAML::Node& n, std::vector<std::string>* errors) {
   std::vector<std::string> out;
-  if (!n) return out;
+  if (!n || n.IsNull()) return out;  // "initdb:" with every option commented out: none, as in Patroni
   if (!n.IsSequence()) {
     errors->push_back("bootstrap.initdb: must be a list of options (strings or one-key mappings)");
     return out;

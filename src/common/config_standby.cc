@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "common/config_internal.h"
+#include "common/slot_name.h"
 
 namespace pgw {
 
@@ -90,13 +91,9 @@ void ParseStandbyCluster(const Json& j, const std::string& path, DynamicConfig* 
     if (!ok) problems->push_back(p("create_replica_methods") + ": must be a list of strings");
     // Each member runs these with its own postgresql.<method> section (pg/create_replica.h), as Patroni does.
   }
-  for (char c : sc.primary_slot_name) {
-    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_')) {
-      problems->push_back(p("primary_slot_name") + ": '" + sc.primary_slot_name +
-                          "' is not a valid replication slot name (lower case letters, digits and _ only)");
-      break;
-    }
-  }
+  // Patroni uses the name through slot_name_from_member_name (postgresql/config.py): "Standby-DC2" is standby_dc2.
+  // Only "" (unset) normalises to nothing.
+  sc.primary_slot_name = SlotNameFromMemberName(sc.primary_slot_name);
   for (const auto& [k, v] : j.items()) {
     static const char* const kKnown[] = {"host",
                                          "port",

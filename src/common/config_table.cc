@@ -183,7 +183,7 @@ std::vector<KeyRow> BuildTable() {
             ParseBootstrapMethod(b, x.c, x.errors, x.warnings);
           })
           .Diff(C::kLive, [](auto& c) { return std::tie(c.bootstrap.custom); }),
-      B("bootstrap.initdb", K::kAny)
+      B("bootstrap.initdb", K::kAny, kEmptyOk)
           .Read([](const KeyRow&, const YAML::Node& n, const YAML::Node&, LoadContext& x) {
             x.c->bootstrap.initdb_args = ParseInitdb(n, x.errors);
           })
@@ -197,7 +197,8 @@ std::vector<KeyRow> BuildTable() {
             x.c->bootstrap.users = ParseBootstrapUsers(n, x.errors, x.warnings);
           })
           .Diff(C::kLive, [](auto& c) { return std::tie(c.bootstrap.users); }),
-      B("bootstrap.pg_hba", K::kStrList).Field(C::kLive, [](auto& c) { return std::tie(c.bootstrap.pg_hba); }),
+      B("bootstrap.pg_hba", K::kStrList, kEmptyOk)
+          .Field(C::kLive, [](auto& c) { return std::tie(c.bootstrap.pg_hba); }),
       // host, hosts, port, url, proxy, protocol, username and password are read together (Patroni's precedence:
       // url and proxy also give the protocol and the credentials).
       B("etcd3", K::kMap).Read(ReadEtcdEndpoints).Check(CheckEtcd),
@@ -289,8 +290,10 @@ std::vector<KeyRow> BuildTable() {
           .Read(ReadParameters)
           .Diff(C::kLive, [](auto& c) { return std::tie(c.postgresql.parameters); })
           .Entries([](const Config& c) -> const Json& { return c.postgresql.parameters; }, ParameterClass),
-      B("postgresql.pg_hba", K::kStrList).Field(C::kLive, [](auto& c) { return std::tie(c.postgresql.pg_hba); }),
-      B("postgresql.pg_ident", K::kStrList).Field(C::kLive, [](auto& c) { return std::tie(c.postgresql.pg_ident); }),
+      B("postgresql.pg_hba", K::kStrList, kEmptyOk)
+          .Field(C::kLive, [](auto& c) { return std::tie(c.postgresql.pg_hba); }),
+      B("postgresql.pg_ident", K::kStrList, kEmptyOk)
+          .Field(C::kLive, [](auto& c) { return std::tie(c.postgresql.pg_ident); }),
       B("postgresql.pg_ctl_timeout", K::kInt)
           .Field(
               C::kLive, [](auto& c) { return std::tie(c.postgresql.pg_ctl_timeout); }, "60"),
@@ -334,7 +337,7 @@ std::vector<KeyRow> BuildTable() {
           .Field(
               C::kAgentRestart, [](auto& c) { return std::tie(c.restapi.verify_client); }, "none"),
       B("restapi.allowlist", K::kStrList).Env().Field(C::kLive, [](auto& c) { return std::tie(c.restapi.allowlist); }),
-      B("restapi.allowlist_include_members", K::kBool)
+      B("restapi.allowlist_include_members", K::kBool, kBoolWord)
           .Env()
           .Field(C::kLive, [](auto& c) { return std::tie(c.restapi.allowlist_include_members); }),
       Ign("restapi.http_extra_headers").Env().Yaml(),
@@ -380,12 +383,12 @@ std::vector<KeyRow> BuildTable() {
           .Check(CheckTags)
           .Diff(C::kLive, [](auto& c) { return std::tie(c.tags.published); })
           .Entries([](const Config& c) -> const Json& { return c.tags.published; }, TagClass),
-      B("tags.nofailover", K::kBool),
-      B("tags.noloadbalance", K::kBool),
-      B("tags.clonefrom", K::kBool),
-      B("tags.nosync", K::kBool),
+      B("tags.nofailover", K::kBool, kBoolWord),
+      B("tags.noloadbalance", K::kBool, kBoolWord),
+      B("tags.clonefrom", K::kBool, kBoolWord),
+      B("tags.nosync", K::kBool, kBoolWord),
       B("tags.failover_priority", K::kInt),
-      B("tags.replicatefrom", K::kStr),
+      B("tags.replicatefrom", K::kStr, kEmptyOk),
       Ign("tags.nostream"),
       Ign("tags.sync_priority"),
   };

@@ -21,10 +21,11 @@ enum class Kind { kMap, kOpenMap, kStr, kInt, kBool, kStrList, kStrOrList, kAny 
 
 enum KeyFlag : unsigned {
   kNone = 0,
-  kRequired = 1,  // an agent's file must have it
-  kIgnored = 2,   // Patroni knows it, pgwarden accepts it with a warning (the row's note, or a generic one)
-  kEmptyOk = 4,   // a key given with no value (`password:`, null) counts as unset, as Patroni reads it
-  kEnvYaml = 8,   // its PATRONI_* variable holds YAML (a list or a mapping); implied by list and mapping kinds
+  kRequired = 1,   // an agent's file must have it
+  kIgnored = 2,    // Patroni knows it, pgwarden accepts it with a warning (the row's note, or a generic one)
+  kEmptyOk = 4,    // a key given with no value (`password:`, null) counts as unset, as Patroni reads it
+  kEnvYaml = 8,    // its PATRONI_* variable holds YAML (a list or a mapping); implied by list and mapping kinds
+  kBoolWord = 16,  // a boolean Patroni reads with parse_bool: 1 and 0 too (an integer or a word)
 };
 
 // What the extraction of one file works on.

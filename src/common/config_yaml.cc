@@ -47,6 +47,14 @@ bool ParseBoolText(const std::string& s, bool* out) {
   return false;
 }
 
+bool ParseBoolWord(const std::string& s, bool* out) {
+  if (s == "1" || s == "0") {
+    *out = s == "1";
+    return true;
+  }
+  return ParseBoolText(s, out);
+}
+
 bool ParseIntText(const std::string& s, long long* out) {
   if (s.empty()) return false;
   size_t pos = 0;
@@ -257,7 +265,7 @@ Json YamlToJson(const YAML::Node& n) {
 std::string Str(const YAML::Node& n, const std::string& def) { return n && n.IsScalar() ? n.Scalar() : def; }
 bool Bool(const YAML::Node& n, bool def) {
   bool b;
-  return n && n.IsScalar() && ParseBoolText(n.Scalar(), &b) ? b : def;
+  return n && n.IsScalar() && ParseBoolWord(n.Scalar(), &b) ? b : def;
 }
 long long Int(const YAML::Node& n, long long def) {
   long long v;

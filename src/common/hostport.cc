@@ -41,10 +41,11 @@ Result<HostPort> ParseHostPort(const std::string& s) {
   return HostPort{host, *p};
 }
 
-Result<std::pair<std::vector<std::string>, int>> ParseListen(const std::string& s) {
+Result<std::pair<std::vector<std::string>, int>> ParseListen(const std::string& s, int default_port) {
   auto colon = s.rfind(':');
-  if (colon == std::string::npos) return InvalidArgument("'" + s + "' is not host:port (no port)");
-  auto p = ParsePort(s.substr(colon + 1), s);
+  if (colon == std::string::npos && default_port <= 0) return InvalidArgument("'" + s + "' is not host:port (no port)");
+  if (colon == std::string::npos) colon = s.size();
+  auto p = colon == s.size() ? Result<int>(default_port) : ParsePort(s.substr(colon + 1), s);
   if (!p.ok()) return p.status();
   std::vector<std::string> hosts;
   std::string list = s.substr(0, colon);

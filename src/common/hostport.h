@@ -19,7 +19,8 @@ struct HostPort {
 // "127.0.0.1:5432", "db1.example:5432", "[::1]:5432". Port must be 1..65535, host non-empty.
 Result<HostPort> ParseHostPort(const std::string& s);
 // PostgreSQL listen syntax: "addr1,addr2:port" (one port for all addresses). Returns the addresses and the port.
-Result<std::pair<std::vector<std::string>, int>> ParseListen(const std::string& s);
+// `default_port` > 0: "addr1,addr2" without a port takes it (Patroni's split_host_port with a default).
+Result<std::pair<std::vector<std::string>, int>> ParseListen(const std::string& s, int default_port = 0);
 // "h1:2379,h2:2379" or a list of host:port strings.
 Result<std::vector<HostPort>> ParseHostPortList(const std::vector<std::string>& items);
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/hostport.h"
+#include "common/slot_name.h"  // SlotNameFromMemberName, which names members' slots
 #include "dcs/etcd_codec.h"
 #include "dcs/key_values.h"
 
@@ -133,9 +134,5 @@ std::string ConnUrl(const HostPort& hp);
 std::optional<HostPort> ParseConnUrl(const std::string& url);
 // http://host:port/patroni
 std::string ApiUrl(const HostPort& hp, bool tls = false);
-
-// Patroni's slot_name_from_member_name: lowercase; '-' and '.' -> '_'; other chars outside [a-z0-9_] -> u%04d
-// (decimal) of the code point; truncated to 63 chars.
-std::string SlotNameFromMemberName(const std::string& member);
 
 }  // namespace pgw

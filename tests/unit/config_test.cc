@@ -344,6 +344,101 @@ TEST(ConfigTest, AnExistingFileWinsOverPatroniConfiguration) {
   std::filesystem::remove_all(dir);
 }
 
+// Patroni's parse_mode (watchdog/base.py): auto/automatic, require/required (any case), off/disable/disabled and
+// YAML false all name a mode.
+TEST(ConfigTest, WatchdogModeTakesPatroniSpellings) {
+  const std::pair<const char*, const char*> cases[] = {{"auto", "automatic"},   {"Automatic", "automatic"},
+                                                       {"require", "required"}, {"REQUIRED", "required"},
+                                                       {"off", "off"},          {"disable", "off"},
+                                                       {"disabled", "off"},     {"false", "off"},
+                                                       {"False", "off"},        {"no", "off"}};
+  for (const auto& [given, mode] : cases) {
+    auto r = Load(std::string(kGoodConfig) + "watchdog:\n  mode: " + given + "\n");
+    ASSERT_TRUE(r.errors.empty()) << given << ": " << Errors(r);
+    EXPECT_EQ(r.config->watchdog.mode, mode) << given;
+  }
+  auto r = Load(std::string(kGoodConfig) + "watchdog:\n  mode: sometimes\n");
+  EXPECT_TRUE(HasError(r, "watchdog.mode: 'sometimes' must be off, automatic or required")) << Errors(r);
+}
+
+// Patroni reads these with parse_bool (utils.py): on/true/yes/1 and off/false/no/0, any case; integers too.
+TEST(ConfigTest, TagBooleansTakeParseBoolWordsAndIntegers) {
+  auto r = Load(Replace(Replace(kGoodConfig, "  clonefrom: true\n",
+                                "  clonefrom: 1\n  nofailover: 0\n  noloadbalance: 'ON'\n  nosync: Yes\n"),
+                        "  connect_address: 127.0.0.1:8008\n",
+                        "  connect_address: 127.0.0.1:8008\n  allowlist_include_members: 1\n"));
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_TRUE(r.config->restapi.allowlist_include_members);
+  EXPECT_TRUE(r.config->tags.clonefrom);
+  EXPECT_FALSE(r.config->tags.nofailover);
+  EXPECT_TRUE(r.config->tags.noloadbalance);
+  EXPECT_TRUE(r.config->tags.nosync);
+  r = Load(Replace(kGoodConfig, "  clonefrom: true\n", "  nofailover: 1\n  clonefrom: 0\n"));
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_TRUE(r.config->tags.nofailover);
+  EXPECT_FALSE(r.config->tags.clonefrom);
+  EXPECT_EQ(r.config->tags.published, (Json{{"nofailover", true}, {"custom", "abc"}}));
+  for (const char* v : {"1", "on", "TRUE"}) {
+    r = Load(kGoodConfig, {{"PATRONI_RESTAPI_ALLOWLIST_INCLUDE_MEMBERS", v}});
+    ASSERT_TRUE(r.errors.empty()) << v << ": " << Errors(r);
+    EXPECT_TRUE(r.config->restapi.allowlist_include_members) << v;
+  }
+  r = Load(kGoodConfig, {{"PATRONI_RESTAPI_ALLOWLIST_INCLUDE_MEMBERS", "0"}});
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_FALSE(r.config->restapi.allowlist_include_members);
+  r = Load(kGoodConfig, {{"PATRONI_RESTAPI_ALLOWLIST_INCLUDE_MEMBERS", "2"}});
+  EXPECT_TRUE(HasError(r, "restapi.allowlist_include_members: must be a boolean")) << Errors(r);
+}
+
+// A key with no value (YAML null: every entry commented out) is unset, as Patroni reads it.
+TEST(ConfigTest, KeysWithNoValueAreUnset) {
+  auto r = Load(Replace(
+      Replace(Replace(kGoodConfig, "  initdb:\n  - encoding: UTF8\n  - data-checksums\n", "  initdb:\n  pg_hba:\n"),
+              "  pgpass: /tmp/pgpass0\n",
+              "  pgpass: /tmp/pgpass0\n  pg_hba:\n#  - host all all 0.0.0.0/0 md5\n  pg_ident:\n"),
+      "  custom: abc\n", "  custom: abc\n  replicatefrom:\n"));
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_TRUE(r.config->bootstrap.initdb_args.empty());
+  EXPECT_TRUE(r.config->bootstrap.pg_hba.empty());
+  EXPECT_TRUE(r.config->postgresql.pg_hba.empty());
+  EXPECT_TRUE(r.config->postgresql.pg_ident.empty());
+  EXPECT_EQ(r.config->tags.replicatefrom, "");
+  EXPECT_EQ(r.config->tags.published, (Json{{"clonefrom", true}, {"custom", "abc"}}));
+  // A value of the wrong type is still refused.
+  r = Load(Replace(kGoodConfig, "  pgpass: /tmp/pgpass0\n", "  pgpass: /tmp/pgpass0\n  pg_hba: host all all\n"));
+  EXPECT_TRUE(HasError(r, "postgresql.pg_hba: must be a list of strings")) << Errors(r);
+}
+
+// Patroni's split_host_port: restapi.listen ":8008" binds every address; postgresql.listen without a port takes
+// 5432 (postgresql/config.py). The REST API still needs its port.
+TEST(ConfigTest, ListenWithoutHostOrPort) {
+  auto r = Load(Replace(Replace(kGoodConfig, "listen: 127.0.0.1:8008", "listen: \":8008\""), "listen: 0.0.0.0:5432",
+                        "listen: 0.0.0.0"));
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_EQ(r.config->restapi.listen_host, "0.0.0.0");
+  EXPECT_EQ(r.config->restapi.listen_port, 8008);
+  EXPECT_EQ(r.config->postgresql.listen_hosts, std::vector<std::string>{"0.0.0.0"});
+  EXPECT_EQ(r.config->postgresql.port, 5432);
+  r = Load(Replace(kGoodConfig, "listen: 0.0.0.0:5432", "listen: 'localhost, 10.0.0.1'"));
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  EXPECT_EQ(r.config->postgresql.listen_hosts, (std::vector<std::string>{"localhost", "10.0.0.1"}));
+  EXPECT_EQ(r.config->postgresql.port, 5432);
+  r = Load(Replace(kGoodConfig, "listen: 127.0.0.1:8008", "listen: 127.0.0.1"));
+  EXPECT_TRUE(HasError(r, "restapi.listen: '127.0.0.1' is not host:port (no port)")) << Errors(r);
+  r = Load(Replace(kGoodConfig, "listen: 127.0.0.1:8008", "listen: ':'"));
+  EXPECT_TRUE(HasError(r, "restapi.listen: ':' is not :port (a port in 1..65535)")) << Errors(r);
+}
+
+// Patroni writes the standby cluster's primary_slot_name through slot_name_from_member_name.
+TEST(ConfigTest, StandbyClusterSlotNameIsNormalised) {
+  auto r =
+      Load(Replace(kGoodConfig, "    ttl: 30\n",
+                   "    ttl: 30\n    standby_cluster:\n      host: 10.0.0.9\n      primary_slot_name: Standby-DC2\n"));
+  ASSERT_TRUE(r.errors.empty()) << Errors(r);
+  ASSERT_TRUE(r.config->bootstrap.dynamic.standby_cluster);
+  EXPECT_EQ(r.config->bootstrap.dynamic.standby_cluster->primary_slot_name, "standby_dc2");
+}
+
 TEST(HostPortTest, Parsing) {
   EXPECT_EQ(ParseHostPort("[::1]:5432")->host, "::1");
   EXPECT_FALSE(ParseHostPort(":5432").ok());

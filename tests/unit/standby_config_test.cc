@@ -73,9 +73,6 @@ TEST(StandbyConfigTest, ErrorsNameTheKey) {
   EXPECT_EQ(first_problem({{"host", "a"}, {"port", "x"}}), "bootstrap.dcs.standby_cluster.port: must be an integer");
   EXPECT_EQ(first_problem({{"host", "a"}, {"port", 70000}}),
             "bootstrap.dcs.standby_cluster.port: 70000 is outside 1..65535");
-  EXPECT_EQ(first_problem({{"host", "a"}, {"primary_slot_name", "Bad-Slot"}}),
-            "bootstrap.dcs.standby_cluster.primary_slot_name: 'Bad-Slot' is not a valid replication slot name "
-            "(lower case letters, digits and _ only)");
   EXPECT_EQ(first_problem({{"host", "a"}, {"recovery_min_apply_delay", "soon"}}),
             "bootstrap.dcs.standby_cluster.recovery_min_apply_delay: must be a time in milliseconds or with a unit "
             "(ms, s, min, h, d), e.g. 5min");
@@ -85,6 +82,19 @@ TEST(StandbyConfigTest, ErrorsNameTheKey) {
   EXPECT_EQ(first_problem({{"port", 5432}, {"restore_command", "cp x y"}})
                 .rfind("bootstrap.dcs.standby_cluster.host: required", 0),
             0u);
+}
+
+// Patroni writes primary_slot_name through slot_name_from_member_name (postgresql/config.py): any name is
+// accepted and used normalised, from bootstrap.dcs and from the dynamic configuration (PATCH /config) alike.
+TEST(StandbyConfigTest, PrimarySlotNameIsNormalised) {
+  std::vector<std::string> problems;
+  DynamicConfig d = Parse({{"standby_cluster", {{"host", "a"}, {"primary_slot_name", "Standby-DC2.east"}}}}, &problems);
+  EXPECT_TRUE(problems.empty());
+  ASSERT_TRUE(d.standby_cluster);
+  EXPECT_EQ(d.standby_cluster->primary_slot_name, "standby_dc2_east");
+  d = Parse({{"standby_cluster", {{"host", "a"}, {"primary_slot_name", std::string(70, 'S')}}}}, &problems);
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(d.standby_cluster->primary_slot_name, std::string(63, 's'));
 }
 
 // Patroni's archive-only standby cluster: restore_command without host or port. The standby leader is created by
