@@ -4,6 +4,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "common/truthy.h"
+
 namespace pgw::api {
 
 HttpServerResponse Text(int code, std::string body) {
@@ -34,7 +36,8 @@ Json ClusterJson(const Config& cfg, const ClusterView& c, bool paused) {
     bool sync = std::find(standbys.begin(), standbys.end(), name) != standbys.end();
     j["name"] = name;
     j["role"] = leader ? (standby_cluster ? "standby_leader" : "leader") : sync ? "sync_standby" : "replica";
-    std::string repl = m.raw.is_object() ? m.raw.value("replication_state", "") : "";
+    auto rs = m.raw.is_object() ? m.raw.find("replication_state") : m.raw.end();
+    std::string repl = rs != m.raw.end() && rs->is_string() ? rs->get<std::string>() : "";
     j["state"] = !leader && !repl.empty() ? repl : m.state;
     j["api_url"] = m.api_url;
     if (m.conn) {
@@ -42,7 +45,7 @@ Json ClusterJson(const Config& cfg, const ClusterView& c, bool paused) {
       j["port"] = m.conn->port;
     }
     if (m.timeline) j["timeline"] = *m.timeline;
-    if (m.raw.is_object() && m.raw.value("pending_restart", false)) j["pending_restart"] = true;
+    if (PyTruthyField(m.raw, "pending_restart")) j["pending_restart"] = true;
     if (!m.tags.empty()) j["tags"] = m.tags;
     if (!leader) {
       if (c.last_lsn && m.xlog_location)

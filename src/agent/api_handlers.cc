@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "agent/failover_api.h"
+#include "common/truthy.h"
 
 namespace pgw {
 
@@ -265,7 +266,8 @@ HttpServerResponse ApiHandlers::HandleRestart(const HttpServerRequest& req, cons
       return api::Text(400, "postgres_version must look like 15.2");
     if (s.local.server_version >= major * 10000 + minor) return api::Text(503, "restart conditions are not satisfied");
   }
-  if (body.value("restart_pending", false) && !(s.local.query_ok && s.local.pending_restart)) {
+  // Patroni tests it with `if request.get('restart_pending')`: truthiness (a string here used to throw).
+  if (PyTruthyField(body, "restart_pending") && !(s.local.query_ok && s.local.pending_restart)) {
     return api::Text(503, "restart conditions are not satisfied");
   }
   if (body.contains("schedule")) {

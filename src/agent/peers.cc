@@ -4,6 +4,7 @@
 #include <future>
 
 #include "common/base64.h"
+#include "common/truthy.h"
 #include "net/http_client.h"
 
 namespace pgw {
@@ -42,12 +43,18 @@ ha::PeerStatus ParsePeerStatus(const std::string& name, const std::string& body)
       p.is_primary = true;
       p.wal_position = x.at("location").get<int64_t>();
     } else {
-      p.wal_position = std::max(x.value("received_location", int64_t{0}), x.value("replayed_location", int64_t{0}));
+      auto lsn = [&](const char* k) {
+        auto it = x.find(k);
+        return it != x.end() && it->is_number_integer() ? it->get<int64_t>() : int64_t{0};
+      };
+      p.wal_position = std::max(lsn("received_location"), lsn("replayed_location"));
     }
   }
   if (j.contains("tags") && j.at("tags").is_object()) {
     const auto& t = j.at("tags");
-    p.nofailover = t.value("nofailover", false) == true;
+    // Patroni's truthiness: a Patroni peer publishes `nofailover: 1` as written in its YAML (reading it as a JSON
+    // boolean threw, and the exception ended the HA loop's peer check).
+    p.nofailover = PyTruthyField(t, "nofailover");
     if (t.contains("failover_priority") && t.at("failover_priority").is_number_integer()) {
       p.failover_priority = t.at("failover_priority").get<int>();
       if (p.failover_priority <= 0) p.nofailover = true;

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/config_internal.h"
+#include "common/truthy.h"
 
 namespace pgw {
 
@@ -30,15 +31,6 @@ bool ValidSlotName(const std::string& n) {
                      [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
 }
 
-// Python's truth value of a JSON value (Patroni reads `name: null`, `name: 0` and `name: {}` as a physical slot).
-bool Truthy(const Json& v) {
-  if (v.is_null()) return false;
-  if (v.is_boolean()) return v.get<bool>();
-  if (v.is_number()) return v.get<double>() != 0;
-  if (v.is_string()) return !v.get<std::string>().empty();
-  return !v.empty();
-}
-
 // An optional string field of a slot definition or matcher: absent or null is unset, anything else but a string is
 // a problem.
 std::optional<std::string> OptString(const Json& obj, const char* key, const std::string& path,
@@ -55,7 +47,7 @@ void ParseSlots(const Json& j, const std::string& prefix, DynamicConfig* d, std:
   // Patroni takes the first of these that is set (and not empty).
   const char* key = nullptr;
   for (const char* k : {"permanent_replication_slots", "permanent_slots", "slots"}) {
-    if (j.contains(k) && Truthy(j.at(k))) {
+    if (j.contains(k) && PyTruthy(j.at(k))) {
       key = k;
       break;
     }
@@ -78,7 +70,7 @@ void ParseSlots(const Json& j, const std::string& prefix, DynamicConfig* d, std:
           continue;
         }
         PermanentSlot ps{"physical", "", ""};
-        if (Truthy(v)) {
+        if (PyTruthy(v)) {
           if (!v.is_object()) {
             problems->push_back(sp +
                                 ": must be a mapping ({type: physical} or {type: logical, database: ..., "

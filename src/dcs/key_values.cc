@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "common/clock.h"
+#include "common/truthy.h"
 
 namespace pgw {
 namespace {
@@ -32,21 +33,6 @@ std::optional<int64_t> DecimalValue(std::string_view s) {
 std::string StringOr(const Json& j, const char* name) {
   auto it = j.find(name);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-// Python's truth value, for the fields Patroni tests with `if data.get(...)`.
-bool Truthy(const Json& j) {
-  switch (j.type()) {
-    case Json::value_t::null: return false;
-    case Json::value_t::boolean: return j.get<bool>();
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return j.get<int64_t>() != 0;
-    case Json::value_t::number_float: return j.get<double>() != 0;
-    case Json::value_t::string: return !j.get_ref<const std::string&>().empty();
-    case Json::value_t::array:
-    case Json::value_t::object: return !j.empty();
-    default: return false;
-  }
 }
 
 void AppendNames(std::string_view list, std::vector<std::string>* out) {
@@ -115,7 +101,7 @@ FailoverKey DecodeFailover(const Json& value) {
   f.member = StringOr(value, "member");
   if (f.member.empty()) f.member = StringOr(value, "candidate");
   auto at = value.find("scheduled_at");
-  if (at != value.end() && Truthy(*at)) {
+  if (at != value.end() && PyTruthy(*at)) {
     // Patroni hands a non-empty value to dateutil, which fails on anything but a time: then no request is safe.
     if (!at->is_string()) return k;
     bool zone = false;

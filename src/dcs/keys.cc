@@ -1,28 +1,12 @@
 #include "dcs/keys.h"
 
+#include "common/truthy.h"
+
 namespace pgw {
 namespace {
 
-// Python's truth value of a JSON value, which is how Patroni reads boolean tags (`if member.nofailover:`), so a
-// tag written as "yes" or 1 counts, as it does there. Never throws, whatever the type.
-bool Truthy(const Json& j) {
-  switch (j.type()) {
-    case Json::value_t::boolean: return j.get<bool>();
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return j.get<int64_t>() != 0;
-    case Json::value_t::number_float: return j.get<double>() != 0;
-    case Json::value_t::array:
-    case Json::value_t::object: return !j.empty();
-    case Json::value_t::string: return !j.get_ref<const std::string&>().empty();
-    default: return false;
-  }
-}
-
-bool TagTrue(const Json& tags, const char* name) {
-  if (!tags.is_object()) return false;
-  auto it = tags.find(name);
-  return it != tags.end() && Truthy(*it);
-}
+// Boolean tags as Patroni reads them (`if member.nofailover:`): "yes" or 1 counts, as it does there.
+bool TagTrue(const Json& tags, const char* name) { return PyTruthyField(tags, name); }
 
 // A member field that must be a string; any other JSON type reads as "" (the member is then shown without it).
 std::string StringField(const Json& j, const char* name) {

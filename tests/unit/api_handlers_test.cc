@@ -265,6 +265,8 @@ TEST_F(ApiHandlersTest, RestartFiltersAreChecked) {
   EXPECT_EQ(Call("POST", "/restart", R"({"role": "leader"})").status, 400);
   EXPECT_EQ(Call("POST", "/restart", R"({"role": "replica"})").status, 503);
   EXPECT_EQ(Call("POST", "/restart", R"({"restart_pending": true})").status, 503);
+  // Patroni's truthiness; a string used to throw out of the handler.
+  EXPECT_EQ(Call("POST", "/restart", R"({"restart_pending": "yes"})").status, 503);
   EXPECT_EQ(Call("POST", "/restart", R"({"timeout": -1})").status, 400);
   EXPECT_FALSE(ctl_.restart_requested);
   ctl_.snap.state.pg_state = ha::PgState::kStarting;

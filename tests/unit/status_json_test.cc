@@ -80,6 +80,23 @@ TEST(PeerStatusTest, ParsesPatroniJson) {
   EXPECT_FALSE(ParsePeerStatus("pg3", "<html>").reachable);
 }
 
+// A peer's /patroni as another program writes it: Patroni publishes tags as written in its YAML (`nofailover: 1`),
+// and fields of unexpected types must not throw. Reading `nofailover` as a JSON boolean threw type_error 302, which
+// escaped the peer check of the HA loop.
+TEST(PeerStatusTest, TagsAreReadByTruthinessAndOddTypesDoNotThrow) {
+  ha::PeerStatus p;
+  ASSERT_NO_THROW(p = ParsePeerStatus("pg1", R"({"xlog":{"received_location":"10","replayed_location":7.5},
+                                                "tags":{"nofailover":1}})"));
+  EXPECT_TRUE(p.reachable);
+  EXPECT_TRUE(p.nofailover);
+  EXPECT_EQ(p.wal_position, 0);
+  ASSERT_NO_THROW(p = ParsePeerStatus("pg2", R"({"xlog":{"received_location":5},"tags":{"nofailover":"yes"}})"));
+  EXPECT_TRUE(p.nofailover);
+  EXPECT_EQ(p.wal_position, 5);
+  ASSERT_NO_THROW(p = ParsePeerStatus("pg3", R"({"tags":{"nofailover":0}})"));
+  EXPECT_FALSE(p.nofailover);
+}
+
 TEST(PeerStatusTest, PeerCallsCarryOurRestCredentials) {
   PeerTls tls;
   EXPECT_EQ(PeerAuthorization(tls), "") << "no header without restapi.authentication";
