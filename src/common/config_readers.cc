@@ -2,8 +2,6 @@
 // and checks of keys with rules of their own, and the walk over the rows.
 #include <unistd.h>
 
-#include <algorithm>
-
 #include <filesystem>
 
 #include <yaml-cpp/yaml.h>
@@ -77,17 +75,6 @@ void ReadListen(const KeyRow& row, const YAML::Node& n, const YAML::Node& /*pare
   }
 }
 
-// host[:port], or [v6] / [v6]:port, with `port` added when it names none (Patroni's split_host_port).
-static std::string WithDefaultPort(const std::string& item, const std::string& port) {
-  bool has_port;
-  if (!item.empty() && item.front() == '[') {
-    has_port = item.find("]:") != std::string::npos;
-  } else {
-    has_port = item.find(':') != std::string::npos;  // several colons: a bare IPv6 address, refused by its parser
-  }
-  return has_port || item.empty() ? item : item + ":" + port;
-}
-
 // etcd3's endpoints and credentials, as Patroni 3 takes them (dcs/etcd.py, get_etcd_client). The first of proxy,
 // url, hosts and host that is set is used; the others are ignored, with a warning.
 //   proxy, url  one endpoint, [scheme://][user[:password]@]host[:port][/path]: the scheme is the protocol (over
@@ -113,7 +100,6 @@ void ReadEtcdEndpoints(const KeyRow& /*row*/, const YAML::Node& e, const YAML::N
     x.errors->push_back("etcd3.port: '" + Str(e["port"]) + "' is not a port (1..65535)");
     return;
   }
-  std::string port = std::to_string(port_value);
   const char* used = nullptr;
   for (const char* k : {"proxy", "url", "hosts", "host"}) {
     if (!e[k]) continue;
@@ -134,8 +120,7 @@ void ReadEtcdEndpoints(const KeyRow& /*row*/, const YAML::Node& e, const YAML::N
     std::string u = Str(e[used]);
     auto sep = u.find("://");
     if (sep != std::string::npos) {
-      std::string scheme = u.substr(0, sep);
-      std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+      std::string scheme = Lower(u.substr(0, sep));
       if (e["protocol"] && Str(e["protocol"]) != scheme) {
         x.warnings->push_back("etcd3.protocol: ignored, " + what + " gives the protocol (" + scheme + ")");
       }
@@ -161,34 +146,21 @@ void ReadEtcdEndpoints(const KeyRow& /*row*/, const YAML::Node& e, const YAML::N
         cfg.password = userinfo.substr(colon + 1);
       }
     }
-    items.push_back(WithDefaultPort(u, "2379"));
+    items.push_back(u);
   } else if (std::string(used) == "hosts") {
-    std::vector<std::string> raw;
     if (e["hosts"].IsSequence()) {
-      for (const auto& h : e["hosts"]) raw.push_back(Str(h));
+      for (const auto& h : e["hosts"]) items.push_back(Str(h));
     } else if (e["hosts"].IsScalar()) {
-      std::string list = e["hosts"].Scalar();
-      for (size_t at = 0; at <= list.size();) {
-        size_t comma = list.find(',', at);
-        raw.push_back(list.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
-        if (comma == std::string::npos) break;
-        at = comma + 1;
-      }
-    }
-    for (auto h : raw) {
-      while (!h.empty() && h.front() == ' ') h.erase(0, 1);
-      while (!h.empty() && h.back() == ' ') h.pop_back();
-      if (!h.empty()) items.push_back(WithDefaultPort(h, port));
+      items.push_back(e["hosts"].Scalar());  // comma-separated: ParseHostPortList splits it
     }
   } else {
-    std::string h = WithDefaultPort(Str(e["host"]), "2379");
-    if (e["port"]) {
-      auto hp = ParseHostPort(h);
-      if (hp.ok()) h = HostPort{hp->host, static_cast<int>(port_value)}.ToString();
-    }
-    items.push_back(h);
+    items.push_back(Str(e["host"]));
   }
-  auto hps = ParseHostPortList(items);
+  // hosts entries without a port take etcd3.port; a url's or host's take 2379 (host's is replaced below).
+  auto hps = ParseHostPortList(items, std::string(used) == "hosts" ? static_cast<int>(port_value) : 2379);
+  if (hps.ok() && std::string(used) == "host" && e["port"]) {
+    for (auto& hp : *hps) hp.port = static_cast<int>(port_value);
+  }
   if (!hps.ok()) {
     x.errors->push_back(what + ": " + hps.status().message());
   } else {

@@ -147,14 +147,12 @@ void ApplyEnv(YAML::Node& root, const std::map<std::string, std::string>& env, s
     if (var.rfind("PATRONI_", 0) != 0 || var == "PATRONI_CONFIGURATION") continue;
     if (text.empty()) continue;
     if (const KeyRow* row = FindEnv(var)) {
-      bool map = false;
-      for (const auto& m : kMaps) {
-        map = map || (var.size() > m.size() && var.compare(var.size() - m.size() - 1, m.size() + 1, "_" + m) == 0);
-      }
+      std::string key = row->path.substr(row->path.rfind('.') + 1);
+      std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::toupper(c); });
       Shape shape = Shape::kText;
       if (row->kind == Kind::kStrList || row->kind == Kind::kStrOrList) {
         shape = Shape::kList;
-      } else if (map) {
+      } else if (shape_of(key) == Shape::kMap) {
         shape = Shape::kMap;
       } else if (row->EnvIsYaml()) {
         shape = Shape::kYaml;

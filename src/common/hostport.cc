@@ -19,23 +19,27 @@ static Result<int> ParsePort(const std::string& p, const std::string& whole) {
   return port;
 }
 
-Result<HostPort> ParseHostPort(const std::string& s) {
+Result<HostPort> ParseHostPort(const std::string& s, int default_port) {
   std::string host, port;
+  bool defaulted = false;
   if (!s.empty() && s[0] == '[') {
     auto close = s.find(']');
-    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':') {
+    defaulted = default_port > 0 && close + 1 == s.size();
+    if (!defaulted && (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')) {
       return InvalidArgument("'" + s + "' is not [ipv6]:port");
     }
     host = s.substr(1, close - 1);
-    port = s.substr(close + 2);
+    if (!defaulted) port = s.substr(close + 2);
   } else {
     auto colon = s.rfind(':');
-    if (colon == std::string::npos) return InvalidArgument("'" + s + "' is not host:port (no port)");
+    defaulted = default_port > 0 && colon == std::string::npos;
+    if (colon == std::string::npos && !defaulted) return InvalidArgument("'" + s + "' is not host:port (no port)");
     host = s.substr(0, colon);
-    port = s.substr(colon + 1);
+    if (!defaulted) port = s.substr(colon + 1);
     if (host.find(':') != std::string::npos) return InvalidArgument("'" + s + "': write IPv6 hosts as [addr]:port");
   }
   if (host.empty()) return InvalidArgument("'" + s + "' is not host:port (empty host)");
+  if (defaulted) return HostPort{host, default_port};
   auto p = ParsePort(port, s);
   if (!p.ok()) return p.status();
   return HostPort{host, *p};
@@ -64,7 +68,7 @@ Result<std::pair<std::vector<std::string>, int>> ParseListen(const std::string& 
   return std::make_pair(hosts, *p);
 }
 
-Result<std::vector<HostPort>> ParseHostPortList(const std::vector<std::string>& items) {
+Result<std::vector<HostPort>> ParseHostPortList(const std::vector<std::string>& items, int default_port) {
   std::vector<HostPort> out;
   for (const auto& item : items) {
     size_t start = 0;
@@ -74,7 +78,7 @@ Result<std::vector<HostPort>> ParseHostPortList(const std::vector<std::string>& 
       while (!one.empty() && one.front() == ' ') one.erase(0, 1);
       while (!one.empty() && one.back() == ' ') one.pop_back();
       if (!one.empty()) {
-        auto hp = ParseHostPort(one);
+        auto hp = ParseHostPort(one, default_port);
         if (!hp.ok()) return hp.status();
         out.push_back(*hp);
       }

@@ -315,16 +315,10 @@ std::string LocalHost(const Config& cfg) {
   if (it == pg.parameters.end() || !it->is_string()) return "/var/run/postgresql";
   // Patroni's rule: the first absolute directory of the list; none (`..`, as in Patroni's own example file, or
   // `@abstract`) means TCP. Before, the first entry was taken whatever it was, and libpq read `..` as a host name.
-  const std::string dirs = it->get<std::string>();
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t comma = dirs.find(',', start);
-    std::string d = dirs.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+  for (std::string d : SplitCommas(it->get<std::string>())) {
     d.erase(0, d.find_first_not_of(" \t"));
     d.erase(d.find_last_not_of(" \t") + 1);
     if (!d.empty() && d.front() == '/') return d;
-    if (comma == std::string::npos) break;
-    start = comma + 1;
   }
   return host;
 }
