@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -138,7 +139,9 @@ void Agent::FireCallbacks(const LocalView& before, const LocalView& after) {
     if (it != cb.end() && !it->second.empty()) callbacks_.Fire(it->second, what, role, cfg_->scope);
   };
   bool was_up = before.running && before.query_ok, is_up = after.running && after.query_ok;
-  std::string role = is_up ? (after.in_recovery ? "replica" : "primary") : last_role_;
+  // A replica that takes the leader key of a standby cluster changes role without leaving recovery: Patroni calls
+  // on_role_change standby_leader then (and replica when it gives the key up).
+  std::string role = is_up ? CallbackRole(!after.in_recovery, standby_leader_) : last_role_;
   if (!was_up && is_up) fire("on_start", role);
   if (before.running && !after.running) fire("on_stop", last_role_.empty() ? "replica" : last_role_);
   if (is_up) {
@@ -356,6 +359,13 @@ void Agent::Cycle() {
     executor_->Execute(d, *view, pg_->Observe(), &core_);
   }
   if (stop_) return;
+  // Taking the key of a standby cluster (its bootstrap, or a race won) makes this node the standby leader in this
+  // cycle: its callbacks and member key say so, as Patroni sets the role before it starts PostgreSQL.
+  if (ok && ha::IsStandbyCluster(dyn_) && std::any_of(d.actions.begin(), d.actions.end(), [](const ha::Action& a) {
+        return a.type() == ha::ActionType::kBootstrapStandby || a.type() == ha::ActionType::kAttemptLeader;
+      })) {
+    standby_leader_ = true;
+  }
   // Re-observe after acting so that the member key and the API show the state we left PostgreSQL in.
   if (ok && !d.actions.empty() && d.actions.front().type() != ha::ActionType::kWait) local = pg_->Observe();
   if (local.running) pg_state_.Observe(local.running, local.query_ok);

@@ -19,6 +19,12 @@
 
 namespace pgw {
 
+// The ROLE argument of a callback, in Patroni 4's words: `primary`, `standby_leader` (a node in recovery holding
+// the leader key of a standby cluster) or `replica`.
+inline const char* CallbackRole(bool primary, bool standby_leader) {
+  return primary ? "primary" : standby_leader ? "standby_leader" : "replica";
+}
+
 class CallbackRunner {
  public:
   explicit CallbackRunner(Logger& log) : log_(log) {}

@@ -141,7 +141,7 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       Status s = pg_->Follow(f.upstream);
       auto it = cfg_->postgresql.callbacks.find("on_reload");
       if (s.ok() && it != cfg_->postgresql.callbacks.end()) {
-        io_->FireCallback(it->second, "on_reload", "replica", cfg_->scope);
+        io_->FireCallback(it->second, "on_reload", CallbackRole(false, StandbyLeader(view)), cfg_->scope);
       }
       return s;
     }
@@ -241,7 +241,7 @@ Status Executor::ExecuteOne(const ha::Action& a, const ClusterView& view, const 
       host_->RestartFinished(s.ok());
       auto it = cfg_->postgresql.callbacks.find("on_restart");
       if (s.ok() && it != cfg_->postgresql.callbacks.end()) {
-        io_->FireCallback(it->second, "on_restart", primary ? "primary" : "replica", cfg_->scope);
+        io_->FireCallback(it->second, "on_restart", CallbackRole(primary, StandbyLeader(view)), cfg_->scope);
       }
       return s;
     }

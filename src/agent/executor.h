@@ -125,6 +125,10 @@ class Executor {
   Status WriteHistoryAfterPromote(const ClusterView& view, const LocalView& after, int64_t* switch_lsn);
   // The failovers key: the record of the promotion just made (from `view`, the view it was decided on).
   void RecordPromotion(const ClusterView& view, const LocalView& after, int64_t switch_lsn, double promoted_at);
+  // Holds the leader key of a standby cluster (the callbacks' standby_leader role).
+  bool StandbyLeader(const ClusterView& view) const {
+    return ha::IsStandbyCluster(dyn_) && view.leader && view.leader->name == cfg_->name;
+  }
   // kSyncSlots: the slot plan of the decision (ha/slots.h).
   Status SyncSlots(const ha::SyncSlots& a, const LocalView& local);
   // Moves local copies of permanent slots up to the positions in `status.slots` (after a promotion).

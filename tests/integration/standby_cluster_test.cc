@@ -141,8 +141,23 @@ TEST_F(StandbyClusterTest, ReplicatesFromTheRemotePrimaryThenPromotesWhenTheSect
 }
 
 TEST_F(StandbyClusterTest, StandbyLeaderDiesTheReplicaTakesOverWithoutPromoting) {
-  StartBoth([](SandboxSpec& spec) { FastTiming(spec); });
+  // Callbacks of cluster B append their arguments to a file: the survivor's role change is standby_leader (Patroni's
+  // word), though it never leaves recovery.
+  std::string script = Dir() + "/callback.sh", calls = Dir() + "/callbacks.log";
+  ASSERT_TRUE(WriteFileAtomic(script, "#!/bin/sh\necho \"$@\" >> " + calls + "\n", 0755).ok());
+  chmod(script.c_str(), 0755);
+  auto callback_log = [&] {
+    auto t = ReadFile(calls);
+    return t.ok() ? *t : std::string();
+  };
+  StartBoth([&](SandboxSpec& spec) {
+    FastTiming(spec);
+    spec.extra_postgresql = "  callbacks:\n    on_start: " + script + "\n    on_role_change: " + script + "\n";
+  });
   if (HasFatalFailure()) return;
+  EXPECT_TRUE(WaitFor([&] { return callback_log().find("on_start standby_leader standbyb") != std::string::npos; },
+                      std::chrono::seconds(5)))
+      << callback_log();
   const SandboxNode& a = sb_->nodes()[0];
   std::string old_leader = leader_->name, survivor = replica_->name;
   // The standby leader's machine dies: agent, fence supervisor and PostgreSQL.
@@ -164,6 +179,10 @@ TEST_F(StandbyClusterTest, StandbyLeaderDiesTheReplicaTakesOverWithoutPromoting)
   EXPECT_EQ(Sql(b_->Conninfo(survivor), "SELECT timeline_id FROM pg_control_checkpoint()"),
             Sql(sb_->Conninfo(a.name), "SELECT timeline_id FROM pg_control_checkpoint()"));
   EXPECT_TRUE(ReachesB(10, s));
+  EXPECT_TRUE(
+      WaitFor([&] { return callback_log().find("on_role_change standby_leader standbyb") != std::string::npos; },
+              std::chrono::seconds(5)))
+      << callback_log();
   // The old standby leader comes back as a replica of the new one.
   ASSERT_TRUE(b_->StartNode(old_leader).ok());
   const SandboxNode& back = *b_->Node(old_leader);
