@@ -10,6 +10,7 @@
 
 #include "common/config_internal.h"
 #include "common/fs.h"
+#include "common/yaml_resolve.h"
 
 extern char** environ;
 
@@ -35,13 +36,20 @@ YAML::Node ClientKeys(const YAML::Node& root) {
   return read;
 }
 
-LoadResult Finish(YAML::Node root, const LoadOptions& opts) {
+LoadResult Finish(YAML::Node input, const LoadOptions& opts) {
   LoadResult r;
-  if (!root.IsMap()) {
+  if (!input.IsMap()) {
     r.errors.push_back("configuration: the top level must be a mapping of keys");
     return r;
   }
-  ApplyEnv(root, opts.env, &r.errors);
+  ApplyEnv(input, opts.env, &r.errors);
+  // Resolved again after the environment, whose lists and mappings are YAML too (PATRONI_ETCD3_HOSTS='&a [*a]').
+  auto resolved = ResolveYaml(input);
+  if (!resolved.ok()) {
+    r.errors.push_back("configuration: " + resolved.status().message());
+    return r;
+  }
+  const YAML::Node root = *resolved;
   const bool client = opts.reader == LoadOptions::Reader::kClient;
   // Initialised, never assigned: assigning one yaml-cpp node to another rewrites the node both handles share.
   const YAML::Node tree = client ? ClientKeys(root) : root;
@@ -102,11 +110,15 @@ LoadResult LoadConfigText(const std::string& yaml_text, const LoadOptions& opts)
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) return Finish(root, opts);
-  // yaml-cpp keeps duplicate keys and its lookups find the first; Patroni's YAML reader keeps the last. Merging into
-  // an empty mapping keeps the last, as for a directory of files.
-  YAML::Node merged(YAML::NodeType::Map);
-  Merge(merged, root);
-  return Finish(merged, opts);
+  // yaml-cpp keeps duplicate keys and its lookups find the first; Patroni's YAML reader keeps the last, and resolves
+  // merge keys (common/yaml_resolve.h).
+  auto resolved = ResolveYaml(root);
+  if (!resolved.ok()) {
+    LoadResult r;
+    r.errors.push_back("configuration: " + resolved.status().message());
+    return r;
+  }
+  return Finish(*resolved, opts);
 }
 
 LoadResult LoadConfigFile(const std::string& path, const LoadOptions& opts) {
@@ -133,7 +145,9 @@ LoadResult LoadConfigFile(const std::string& path, const LoadOptions& opts) {
     files.push_back(path);
   }
   YAML::Node root(YAML::NodeType::Map);
+  const bool dir = IsDirectory(path);
   for (const auto& f : files) {
+    const std::string where = dir ? f : "configuration";  // a single file is named by the caller already
     auto text = ReadFile(f);
     if (!text.ok()) {
       LoadResult r;
@@ -144,13 +158,19 @@ LoadResult LoadConfigFile(const std::string& path, const LoadOptions& opts) {
       YAML::Node n = YAML::Load(*text);
       if (!n.IsNull() && !n.IsMap()) {
         LoadResult r;
-        r.errors.push_back(f + ": the top level must be a mapping of keys");
+        r.errors.push_back(where + ": the top level must be a mapping of keys");
         return r;
       }
-      Merge(root, n);
+      auto resolved = ResolveYaml(n);
+      if (!resolved.ok()) {
+        LoadResult r;
+        r.errors.push_back(where + ": " + resolved.status().message());
+        return r;
+      }
+      Merge(root, *resolved);
     } catch (const YAML::Exception& e) {
       LoadResult r;
-      r.errors.push_back(f + ": not valid YAML: " + std::string(e.what()));
+      r.errors.push_back(where + ": not valid YAML: " + std::string(e.what()));
       return r;
     }
   }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <regex>
 
+#include "common/yaml_resolve.h"
 #include "ctl/ctl.h"
 
 namespace pgw::ctl {
@@ -159,7 +160,9 @@ Json YamlNodeToJson(const YAML::Node& n) {
 
 Result<Json> ParseYamlValue(const std::string& text) {
   try {
-    return YamlNodeToJson(YAML::Load(text));
+    auto resolved = ResolveYaml(YAML::Load(text));  // merge keys, and no endless walk of a cyclic alias
+    if (!resolved.ok()) return resolved.status();
+    return YamlNodeToJson(*resolved);
   } catch (const std::exception& ex) {
     return InvalidArgument(std::string("not valid YAML: ") + ex.what());
   }

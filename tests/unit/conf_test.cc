@@ -63,8 +63,8 @@ TEST(ConfTest, OnlyLibpqOptionsOfAUserReachItsConninfo) {
 // value in Patroni's own example file) was taken as the host, which libpq reads as a host name.
 TEST(ConfTest, LocalSocketIsTheFirstAbsoluteDirectoryElseTcp) {
   auto with = [](const std::string& dirs) {
-    return Cfg("  pgpass:",
-               "  use_unix_socket: true\n  parameters: {unix_socket_directories: '" + dirs + "'}\n  pgpass:");
+    return Cfg("    work_mem: 8MB\n",
+               "    work_mem: 8MB\n    unix_socket_directories: '" + dirs + "'\n  use_unix_socket: true\n");
   };
   EXPECT_EQ(LocalHost(*with("..")), "127.0.0.1");  // listen 0.0.0.0: loopback over TCP
   EXPECT_EQ(LocalHost(*with("@abstract, /tmp ,/run/pg")), "/tmp");

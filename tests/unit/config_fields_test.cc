@@ -90,8 +90,9 @@ TEST(ConfigFieldsTest, EachSectionHasItsClass) {
     ASSERT_NE(after, kGoodConfig) << c.from;
     EXPECT_EQ(Diff(kGoodConfig, after), std::vector<ConfigChange>{c.want}) << c.want.path;
   }
-  const std::string auth = std::string(kGoodConfig) + "restapi:\n  authentication: {username: a, password: b}\n";
-  auto merged = Must(auth);  // a second restapi mapping merges into the first
+  const std::string auth =
+      Replace(kGoodConfig, "restapi:\n", "restapi:\n  authentication: {username: a, password: b}\n");
+  auto merged = Must(auth);
   EXPECT_EQ(DiffConfig(*Must(kGoodConfig), *merged),
             (std::vector<ConfigChange>{{"restapi.authentication", ChangeClass::kLive}}));
   const std::string level = std::string(kGoodConfig) + "log:\n  level: DEBUG\n";
