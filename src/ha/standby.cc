@@ -42,7 +42,9 @@ Upstream RemoteUpstream(const Inputs& in) {
   // Archive-only: no address (no primary_conninfo), and a slot name would serve nothing.
   if (sc.host.empty()) return WithRecovery(in, Upstream{HostPort{}, ""}, true);
   std::string slot = in.dynamic.use_slots ? sc.primary_slot_name : "";
-  return WithRecovery(in, Upstream{HostPort{sc.host, sc.port}, slot}, true);
+  Upstream u{HostPort{sc.host, sc.port}, slot};
+  u.read_write = !slot.empty();  // the slot is on the remote primary: never stream from one of its replicas
+  return WithRecovery(in, u, true);
 }
 
 std::optional<HostPort> RemoteAddress(const Inputs& in) {

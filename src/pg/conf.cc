@@ -115,16 +115,17 @@ std::string ConfValue(const Json& v) {
   return EscapeConfString(ConfText(v));
 }
 
-std::string PrimaryConninfo(const Config& cfg, const HostPort& upstream) {
+std::string PrimaryConninfo(const Config& cfg, const HostPort& upstream, bool read_write) {
   const auto& r = cfg.postgresql.replication;
   std::string s = "user=" + LibpqValue(r.username) + " passfile=" + LibpqValue(cfg.postgresql.pgpass) +
                   " host=" + LibpqValue(upstream.host) + " port=" + std::to_string(upstream.port);
   auto sslmode = r.options.find("sslmode");
   s += " sslmode=" + (sslmode != r.options.end() ? LibpqValue(sslmode->second) : std::string("prefer"));
   for (const auto& [k, v] : r.options) {
-    if (k != "sslmode") s += " " + k + "=" + LibpqValue(v);
+    if (k != "sslmode" && !(read_write && k == "target_session_attrs")) s += " " + k + "=" + LibpqValue(v);
   }
   s += " application_name=" + LibpqValue(cfg.name);
+  if (read_write) s += " target_session_attrs=read-write";
   return s;
 }
 
@@ -141,7 +142,8 @@ std::string RenderPostgresqlConf(const Config& cfg, const Json& parameters, cons
   if (upstream) {
     out += "\n# recovery: this node is a replica\n";
     if (!upstream->address.host.empty()) {
-      out += "primary_conninfo = " + EscapeConfString(PrimaryConninfo(cfg, upstream->address)) + "\n";
+      out += "primary_conninfo = " + EscapeConfString(PrimaryConninfo(cfg, upstream->address, upstream->read_write)) +
+             "\n";
       if (!upstream->slot.empty()) out += "primary_slot_name = " + EscapeConfString(upstream->slot) + "\n";
     }
     out += "recovery_target_timeline = 'latest'\n";

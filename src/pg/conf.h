@@ -21,6 +21,9 @@ struct Upstream {
   std::string restore_command{};  // standby cluster: fetch WAL from the remote archive
   std::string archive_cleanup_command{};
   int64_t min_apply_delay_ms = 0;  // recovery_min_apply_delay
+  // target_session_attrs=read-write in primary_conninfo: a standby leader streaming through a slot connects only to
+  // a primary (of several standby_cluster hosts, the one that is the remote primary), as Patroni does.
+  bool read_write = false;
   bool operator==(const Upstream&) const = default;
 };
 
@@ -43,7 +46,7 @@ std::string RenderPostgresqlConf(const Config& cfg, const Json& parameters, cons
                                  bool include_base);
 
 // primary_conninfo as Patroni writes it: user, passfile, host, port, sslmode, application_name (the member name).
-std::string PrimaryConninfo(const Config& cfg, const HostPort& upstream);
+std::string PrimaryConninfo(const Config& cfg, const HostPort& upstream, bool read_write = false);
 
 // pg_hba.conf: local postgresql.pg_hba, else the dynamic one, else (when bootstrap.pg_hba is set) `initdb_lines`
 // followed by bootstrap.pg_hba as Patroni appends them to initdb's file, else safe defaults. A replication entry for

@@ -121,6 +121,16 @@ std::optional<HostPort> ConninfoHostPort(const std::string& conninfo) {
   return hp;
 }
 
+bool ConninfoReadWrite(const std::string& conninfo) {
+  std::istringstream in(conninfo);
+  std::string tok;
+  bool rw = false;
+  while (in >> tok) {
+    if (tok == "target_session_attrs=read-write" || tok == "target_session_attrs='read-write'") rw = true;
+  }
+  return rw;
+}
+
 PgController::PgController(std::shared_ptr<const Config> cfg, Logger& log) : cfg_(std::move(cfg)), log_(log) {
   dyn_ = cfg_->bootstrap.dynamic;
 }
@@ -248,6 +258,7 @@ LocalView PgController::Observe() {
     auto hp = ConninfoHostPort(r[10].value_or(""));
     if (hp) {
       v.upstream = Upstream{*hp, r[11].value_or(""), r[14].value_or(""), r[15].value_or(""), ToInt(r[16])};
+      v.upstream->read_write = ConninfoReadWrite(r[10].value_or(""));
     } else if (!r[14].value_or("").empty()) {
       // Replaying from an archive only (an archive-only standby cluster's standby leader): no address (conf.h).
       v.upstream = Upstream{HostPort{}, "", r[14].value_or(""), r[15].value_or(""), ToInt(r[16])};

@@ -33,6 +33,8 @@ std::optional<int64_t> ParseLsn(const std::string& s);
 std::string FormatLsn(int64_t lsn);
 // host and port out of a primary_conninfo string.
 std::optional<HostPort> ConninfoHostPort(const std::string& conninfo);
+// Whether `conninfo` asks for target_session_attrs=read-write (what Upstream::read_write writes).
+bool ConninfoReadWrite(const std::string& conninfo);
 
 class PgController final : public PgControl {
  public:

@@ -180,5 +180,20 @@ TEST(ControlDataTest, ParsesPgControldata) {
   EXPECT_FALSE(ConninfoHostPort(""));
 }
 
+// A standby leader streaming through a slot asks for a primary (Patroni's primary_conninfo for a remote member with
+// a slot), and the observed setting reads back as the same Upstream, so that it is not rewritten every cycle.
+TEST(ConfTest, StandbyLeaderWithASlotConnectsOnlyToAPrimary) {
+  auto cfg = Cfg();
+  Upstream u{HostPort{"a,b", 5432}, "standby_b"};
+  u.read_write = true;
+  std::string conf = RenderPostgresqlConf(*cfg, Json::object(), u, false);
+  std::string line = conf.substr(conf.find("primary_conninfo"));
+  line = line.substr(0, line.find('\n'));
+  EXPECT_NE(line.find("target_session_attrs=read-write"), std::string::npos) << line;
+  std::string conninfo = PrimaryConninfo(*cfg, u.address, true);
+  EXPECT_TRUE(ConninfoReadWrite(conninfo)) << conninfo;
+  EXPECT_FALSE(ConninfoReadWrite(PrimaryConninfo(*Cfg(), u.address, false)));
+}
+
 }  // namespace
 }  // namespace pgw

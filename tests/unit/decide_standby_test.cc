@@ -24,8 +24,11 @@ class StandbyDecideTest : public DecideTest {
       in.dynamic.pause = pause_;
     };
   }
-  // The upstream of the standby leader: the remote primary, its slot, restore_command and the apply delay.
-  Upstream Remote() const { return Upstream{HostPort{"10.0.0.9", 5439}, "standby_b", "cp /archive/%f %p", "", 60000}; }
+  // The upstream of the standby leader: the remote primary, its slot, restore_command and the apply delay, and
+  // target_session_attrs=read-write (the slot is on the remote primary).
+  Upstream Remote() const {
+    return Upstream{HostPort{"10.0.0.9", 5439}, "standby_b", "cp /archive/%f %p", "", 60000, true};
+  }
   // A standby cluster of pg0 (this node), pg1 and pg2.
   void Members() {
     cluster_.initialize = "42";
@@ -64,6 +67,7 @@ TEST_F(StandbyDecideTest, RemoteSlotOnlyWithUseSlots) {
   auto d = Run();
   ASSERT_EQ(d.actions.size(), 2u);
   EXPECT_EQ(As<BootstrapStandby>(d.actions[1]).upstream->slot, "");
+  EXPECT_FALSE(As<BootstrapStandby>(d.actions[1]).upstream->read_write) << "no slot: any of the hosts will do";
 }
 
 TEST_F(StandbyDecideTest, NofailoverNodeWaitsForTheStandbyLeader) {
