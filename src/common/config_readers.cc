@@ -246,7 +246,7 @@ void ReadParameters(const KeyRow& /*row*/, const YAML::Node& n, const YAML::Node
     // Patroni passes these on, and a data_directory in postgresql.conf would move PostgreSQL's data directory
     // away from data_dir (config_file is refused by PostgreSQL in a file). hba_file and ident_file are honoured
     // (pg/conf.h HbaFile).
-    if (l == "data_directory" || l == "config_file") {
+    if ((l == "data_directory" || l == "config_file") && !params.at(k).is_null()) {
       x.errors->push_back("postgresql.parameters." + k + ": set by pgwarden (use postgresql.data_dir instead)");
     }
   }

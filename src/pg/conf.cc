@@ -122,6 +122,9 @@ Json EffectiveParameters(const Config& cfg, const DynamicConfig& dyn) {
   // A parameter given with no value (`archive_command:`) is not written, as Patroni writes no None: PostgreSQL's
   // default applies, or pgwarden's own above. Before, it was written as 'null' (an archiver running `null`).
   auto set = [&](const std::string& k, const Json& v) {
+    // Refused in the local parameters; from the dynamic configuration (a Patroni-written one may hold them) they
+    // would move PostgreSQL away from data_dir, so they are left out.
+    if (k == "data_directory" || k == "config_file") return;
     if (!v.is_null()) {
       p[k] = v;
     } else if (kDefaults.contains(k)) {

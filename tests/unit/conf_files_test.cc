@@ -58,6 +58,15 @@ TEST(ConfFilesTest, DataDirectoryAndConfigFileAreStillRefused) {
   auto r = WithParams("    data_directory: /elsewhere\n    config_file: /etc/x.conf\n");
   EXPECT_TRUE(HasError(r, "postgresql.parameters.data_directory: set by pgwarden")) << All(r.errors);
   EXPECT_TRUE(HasError(r, "postgresql.parameters.config_file: set by pgwarden")) << All(r.errors);
+  auto unset = WithParams("    data_directory:\n");  // no value: not set
+  EXPECT_TRUE(unset.errors.empty()) << All(unset.errors);
+  // A dynamic configuration (Patroni does not refuse them) cannot move PostgreSQL away from data_dir either.
+  auto dyn = Load(Replace(kGoodConfig, "parameters: {max_connections: 200}",
+                          "parameters: {max_connections: 200, data_directory: /elsewhere, config_file: /x}"));
+  ASSERT_TRUE(dyn.errors.empty()) << All(dyn.errors);
+  Json p = EffectiveParameters(*dyn.config, dyn.config->bootstrap.dynamic);
+  EXPECT_FALSE(p.contains("data_directory"));
+  EXPECT_FALSE(p.contains("config_file"));
 }
 
 // The dynamic configuration's parameters are taken the same way: a warning, never a refusal.
