@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "agent/peers.h"
+#include "common/config_parameters.h"
 #include "common/fs.h"
 #include "ha/sync.h"
 #include "pg/fence.h"
@@ -283,6 +284,9 @@ void Agent::Cycle() {
       parsed_config_problems_.clear();
       parsed_config_ = DynamicConfig::FromJson(*view->config, "config", &parsed_config_problems_);
       parsed_config_rev_ = view->config_mod_revision;
+      for (const auto& w : OverriddenParameterWarnings(parsed_config_.parameters, "config.postgresql.parameters")) {
+        log_.Warn(w);
+      }
     }
     if (parsed_config_problems_.empty()) {
       dyn_ = parsed_config_;

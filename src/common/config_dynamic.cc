@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/config_internal.h"
+#include "common/config_parameters.h"
 #include "common/truthy.h"
 
 namespace pgw {
@@ -18,6 +19,18 @@ std::string FormatSeconds(double seconds) {
   while (!s.empty() && s.back() == '0') s.pop_back();
   if (!s.empty() && s.back() == '.') s.pop_back();
   return s;
+}
+
+std::vector<std::string> OverriddenParameterWarnings(const Json& parameters, const std::string& path) {
+  std::vector<std::string> out;
+  if (!parameters.is_object()) return out;
+  for (const auto& [k, v] : parameters.items()) {
+    std::string l = config_internal::Lower(k);
+    if (l == "listen_addresses" || l == "port") {
+      out.push_back(path + "." + k + ": ignored, postgresql.listen wins (Patroni sets " + l + " from it too)");
+    }
+  }
+  return out;
 }
 
 namespace {

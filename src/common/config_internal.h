@@ -72,6 +72,8 @@ PgUser ParseUser(const YAML::Node& n);
 std::vector<std::string> ParseInitdb(const YAML::Node& n, std::vector<std::string>* errors);
 std::vector<Config::Bootstrap::User> ParseBootstrapUsers(const YAML::Node& n, std::vector<std::string>* errors,
                                                          std::vector<std::string>* warnings);
+// "" when `n` is a CREATE ROLE option bootstrap.users takes (then `*upper` is it in upper case), else why not.
+std::string RoleOptionProblem(const YAML::Node& n, std::string* upper);
 std::vector<std::string> ParseBasebackup(const YAML::Node& n, std::vector<std::string>* errors);
 Tags ParseTags(const YAML::Node& n, std::vector<std::string>* warnings);
 

@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/config_internal.h"
+#include "common/config_parameters.h"
 #include "common/fs.h"
 #include "common/shlex.h"
 
@@ -233,11 +234,20 @@ void ReadUser(const KeyRow& row, const YAML::Node& n, const YAML::Node& /*parent
 
 void ReadParameters(const KeyRow& /*row*/, const YAML::Node& n, const YAML::Node& /*parent*/, LoadContext& x) {
   if (!n || !n.IsMap()) return;
-  x.c->postgresql.parameters = YamlToJson(n);
-  for (const char* k : {"listen_addresses", "port", "hba_file", "data_directory", "config_file"}) {
-    if (x.c->postgresql.parameters.contains(k)) {
-      x.errors->push_back(std::string("postgresql.parameters.") + k +
-                          ": set by pgwarden (use postgresql.listen / data_dir instead)");
+  Json& params = x.c->postgresql.parameters;
+  params = YamlToJson(n);
+  // As in Patroni, listen_addresses and port are taken (a warning says so), and postgresql.listen's win: they go.
+  for (auto& w : OverriddenParameterWarnings(params, "postgresql.parameters")) x.warnings->push_back(std::move(w));
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : params.items()) keys.push_back(k);
+  for (const auto& k : keys) {
+    std::string l = Lower(k);
+    if (l == "listen_addresses" || l == "port") params.erase(k);
+    // Patroni passes these on, and a data_directory in postgresql.conf would move PostgreSQL's data directory
+    // away from data_dir (config_file is refused by PostgreSQL in a file). hba_file and ident_file are honoured
+    // (pg/conf.h HbaFile).
+    if ((l == "data_directory" || l == "config_file") && !params.at(k).is_null()) {
+      x.errors->push_back("postgresql.parameters." + k + ": set by pgwarden (use postgresql.data_dir instead)");
     }
   }
 }
@@ -287,6 +297,8 @@ void CheckEtcd(LoadContext& x) {
 // bootstrap.dcs parsed as the dynamic configuration it seeds (also when absent: its defaults).
 void CheckBootstrapDcs(LoadContext& x) {
   x.c->bootstrap.dynamic = DynamicConfig::FromJson(x.c->bootstrap.dcs, "bootstrap.dcs", x.errors, x.warnings);
+  for (auto& w : OverriddenParameterWarnings(x.c->bootstrap.dynamic.parameters, "bootstrap.dcs.postgresql.parameters"))
+    x.warnings->push_back(std::move(w));
 }
 
 void CheckPostgresql(LoadContext& x) {

@@ -108,6 +108,18 @@ bool IsRoleOption(const std::string& opt) {
 
 }  // namespace
 
+std::string RoleOptionProblem(const YAML::Node& n, std::string* upper) {
+  std::string o = n.IsScalar() ? n.Scalar() : "";
+  std::transform(o.begin(), o.end(), o.begin(), [](unsigned char c) { return std::toupper(c); });
+  if (IsRoleOption(o)) {
+    *upper = o;
+    return "";
+  }
+  return "'" + (n.IsScalar() ? n.Scalar() : std::string()) +
+         "' is not a role option (SUPERUSER, CREATEDB, CREATEROLE, INHERIT, LOGIN, REPLICATION, BYPASSRLS, their NO "
+         "forms, CONNECTION LIMIT n, VALID UNTIL 'timestamp')";
+}
+
 // bootstrap.users: {name: {password: ..., options: [createdb, ...]}}
 std::vector<Config::Bootstrap::User> ParseBootstrapUsers(const YAML::Node& n, std::vector<std::string>* errors,
                                                          std::vector<std::string>* warnings) {
@@ -141,13 +153,9 @@ std::vector<Config::Bootstrap::User> ParseBootstrapUsers(const YAML::Node& n, st
       errors->push_back(p + ".options: must be a list of role options (createdb, createrole, ...)");
     } else if (opts) {
       for (size_t i = 0; i < opts.size(); ++i) {
-        std::string o = opts[i].IsScalar() ? opts[i].Scalar() : "";
-        std::transform(o.begin(), o.end(), o.begin(), [](unsigned char c) { return std::toupper(c); });
-        if (!IsRoleOption(o)) {
-          errors->push_back(p + ".options[" + std::to_string(i) + "]: '" +
-                            (opts[i].IsScalar() ? opts[i].Scalar() : "") +
-                            "' is not a role option (SUPERUSER, CREATEDB, CREATEROLE, INHERIT, LOGIN, REPLICATION, "
-                            "BYPASSRLS, their NO forms, CONNECTION LIMIT n, VALID UNTIL 'timestamp')");
+        std::string o;
+        if (std::string why = RoleOptionProblem(opts[i], &o); !why.empty()) {
+          errors->push_back(p + ".options[" + std::to_string(i) + "]: " + why);
           continue;
         }
         u.options.push_back(o);

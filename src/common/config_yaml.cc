@@ -29,6 +29,21 @@ void SetPath(YAML::Node& root, const std::vector<std::string>& path, const YAML:
   parent[path.back()] = value;
 }
 
+// PATRONI_<name>_PASSWORD that Patroni reads as a role of bootstrap.users (config.py
+// _build_environment_configuration): every such variable left once the configuration keys took theirs. `rest` is the
+// name without PATRONI_, and variables of the key table are already taken. Still taken by a key: the etcd, etcd3 and
+// raft passwords, and Patroni's PATRONI_<dcs>_KEY_PASSWORD (one word before _KEY). The name keeps its case.
+bool IsUserPassword(const std::string& rest) {
+  const std::string suffix = "_PASSWORD";
+  if (rest.size() <= suffix.size() || rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return false;
+  }
+  const std::string name = rest.substr(0, rest.size() - suffix.size());
+  if (name == "ETCD" || name == "ETCD3" || name == "RAFT") return false;
+  const size_t us = name.find('_');
+  return !(us != std::string::npos && name.substr(us) == "_KEY");
+}
+
 }  // namespace
 
 std::string Join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
@@ -161,6 +176,32 @@ void ApplyEnv(YAML::Node& root, const std::map<std::string, std::string>& env, s
       continue;
     }
     std::string rest = var.substr(8);
+    if (IsUserPassword(rest)) {
+      // bootstrap.users.<name>: the password, and the options of PATRONI_<name>_OPTIONS (a list whose brackets may
+      // be left out), merged over the file's entry as Patroni patches it (options kept when the variable is unset).
+      const std::string name = rest.substr(0, rest.size() - 9);
+      SetPath(root, {"bootstrap", "users", name, "password"}, YAML::Node(text));
+      const std::string opts_var = var.substr(0, var.size() - 9) + "_OPTIONS";
+      auto opts = env.find(opts_var);
+      if (opts == env.end() || opts->second.empty()) continue;
+      YAML::Node list = value_for(opts_var, Shape::kList, opts->second);
+      bool ok = list.IsSequence();
+      if (!ok) errors->push_back(opts_var + ": must be a list of role options (createdb,createrole,...)");
+      for (size_t i = 0; ok && i < list.size(); ++i) {
+        std::string upper;
+        std::string why = RoleOptionProblem(list[i], &upper);
+        if (!why.empty()) errors->push_back(opts_var + ": " + why);
+        ok = why.empty();
+      }
+      if (ok && list.size() > 0) SetPath(root, {"bootstrap", "users", name, "options"}, list);
+      continue;
+    }
+    const std::string opts_suffix = "_OPTIONS";
+    if (rest.size() > opts_suffix.size() &&
+        rest.compare(rest.size() - opts_suffix.size(), opts_suffix.size(), opts_suffix) == 0) {
+      const std::string pw_var = var.substr(0, var.size() - opts_suffix.size()) + "_PASSWORD";
+      if (!FindEnv(pw_var) && IsUserPassword(pw_var.substr(8)) && env.count(pw_var)) continue;  // read above
+    }
     auto starts = [&](const std::string& p) { return rest.rfind(p, 0) == 0; };
     std::vector<std::string> path;
     std::string suffix;

@@ -1,6 +1,7 @@
 #include "pg/conf.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 #include <vector>
 
@@ -59,6 +60,48 @@ std::string LibpqValue(const std::string& v) {
 
 bool IsClusterWideParameter(const std::string& name) { return kClusterWide.count(name) > 0; }
 
+namespace {
+
+// The value of an ordinary (not cluster-wide) parameter as EffectiveParameters takes it: the local one when the key
+// is there (null: unset), else the dynamic one.
+Json MergedParameter(const Config& cfg, const DynamicConfig& dyn, const std::string& name) {
+  const Json& local = cfg.postgresql.parameters;
+  if (local.is_object() && local.contains(name)) return local.at(name);
+  if (dyn.parameters.is_object() && dyn.parameters.contains(name)) return dyn.parameters.at(name);
+  return nullptr;
+}
+
+// `name`'s file (hba_file, ident_file) with a relative path taken from the data directory, as Patroni takes it from
+// its config_dir (the data directory: pgwarden has no config_dir); "" when the parameter is unset or empty.
+std::string ConfFileParameter(const Config& cfg, const DynamicConfig& dyn, const std::string& name) {
+  Json v = MergedParameter(cfg, dyn, name);
+  std::string f = v.is_null() ? "" : ConfText(v);
+  if (f.empty()) return "";
+  std::filesystem::path path(f);
+  if (path.is_relative()) path = std::filesystem::path(cfg.postgresql.data_dir) / path;
+  return path.lexically_normal().string();
+}
+
+std::string OwnFile(const Config& cfg, const char* base) {
+  return (std::filesystem::path(cfg.postgresql.data_dir) / base).lexically_normal().string();
+}
+
+}  // namespace
+
+std::string HbaFile(const Config& cfg, const DynamicConfig& dyn) {
+  std::string f = ConfFileParameter(cfg, dyn, "hba_file");
+  return f.empty() ? OwnFile(cfg, "pg_hba.conf") : f;
+}
+
+std::string IdentFile(const Config& cfg, const DynamicConfig& dyn) {
+  std::string f = ConfFileParameter(cfg, dyn, "ident_file");
+  return f.empty() ? OwnFile(cfg, "pg_ident.conf") : f;
+}
+
+bool WritesPgHba(const Config& cfg, const DynamicConfig& dyn) {
+  return HbaFile(cfg, dyn) == OwnFile(cfg, "pg_hba.conf");
+}
+
 Json EffectiveParameters(const Config& cfg, const DynamicConfig& dyn) {
   static const Json kDefaults = {
       {"wal_level", "replica"},
@@ -79,6 +122,9 @@ Json EffectiveParameters(const Config& cfg, const DynamicConfig& dyn) {
   // A parameter given with no value (`archive_command:`) is not written, as Patroni writes no None: PostgreSQL's
   // default applies, or pgwarden's own above. Before, it was written as 'null' (an archiver running `null`).
   auto set = [&](const std::string& k, const Json& v) {
+    // Refused in the local parameters; from the dynamic configuration (a Patroni-written one may hold them) they
+    // would move PostgreSQL away from data_dir, so they are left out.
+    if (k == "data_directory" || k == "config_file") return;
     if (!v.is_null()) {
       p[k] = v;
     } else if (kDefaults.contains(k)) {
@@ -96,7 +142,15 @@ Json EffectiveParameters(const Config& cfg, const DynamicConfig& dyn) {
   p["listen_addresses"] = listen;
   p["port"] = cfg.postgresql.port;
   p["cluster_name"] = cfg.scope;
-  p["hba_file"] = cfg.postgresql.data_dir + "/pg_hba.conf";
+  // Patroni's rule: hba_file and ident_file of the parameters are honoured, a relative path taken from the data
+  // directory (and pgwarden then writes neither pg_hba.conf nor pg_ident.conf there: see RenderPgIdent,
+  // WritesPgHba). hba_file is always written, so that a copied postgresql.base.conf cannot point elsewhere.
+  p["hba_file"] = HbaFile(cfg, dyn);
+  if (ConfFileParameter(cfg, dyn, "ident_file").empty()) {
+    p.erase("ident_file");  // an empty value too: PostgreSQL's default, the data directory's pg_ident.conf
+  } else {
+    p["ident_file"] = IdentFile(cfg, dyn);
+  }
   // A backend crash must stop the postmaster: recovering in place would bring back commits nobody acknowledged
   // behind the agent's back (no client gate, no failover). The agent restarts or fails over (issue 10 item 3b).
   p["restart_after_crash"] = "off";
@@ -284,11 +338,7 @@ std::string RenderPgHba(const Config& cfg, const DynamicConfig& dyn, bool gated,
 
 std::optional<std::string> RenderPgIdent(const Config& cfg, const DynamicConfig& dyn) {
   // Patroni's rule: an ident_file of the parameters wins, unless it names the file Patroni writes anyway.
-  const std::string own = cfg.postgresql.data_dir + "/pg_ident.conf";
-  const Json& local = cfg.postgresql.parameters;
-  const Json& params = local.contains("ident_file") ? local : dyn.parameters;  // the local value wins
-  auto it = params.find("ident_file");
-  if (it != params.end() && ConfText(*it) != own) return std::nullopt;
+  if (IdentFile(cfg, dyn) != OwnFile(cfg, "pg_ident.conf")) return std::nullopt;
   std::vector<std::string> lines = cfg.postgresql.pg_ident;
   if (lines.empty()) {
     // The dynamic configuration's postgresql section applies too (Patroni merges it under the local one); its

@@ -31,8 +31,19 @@ struct Upstream {
 bool IsClusterWideParameter(const std::string& name);
 
 // defaults < dynamic config < local postgresql.parameters (cluster-wide ones from the dynamic config only), plus
-// what pgwarden owns: listen_addresses, port, cluster_name, hba_file.
+// what pgwarden owns: listen_addresses and port (postgresql.listen's, whatever the parameters say), cluster_name,
+// and hba_file (HbaFile); ident_file made absolute (IdentFile) when set.
 Json EffectiveParameters(const Config& cfg, const DynamicConfig& dyn);
+
+// The pg_hba.conf / pg_ident.conf PostgreSQL reads, as Patroni sets them: the hba_file / ident_file parameter
+// (local, else dynamic; a relative path is taken from the data directory, as Patroni takes it from its config_dir),
+// else the data directory's own file. Lexically normalised.
+std::string HbaFile(const Config& cfg, const DynamicConfig& dyn);
+std::string IdentFile(const Config& cfg, const DynamicConfig& dyn);
+// Whether pgwarden writes pg_hba.conf: only when HbaFile is the data directory's own file. An hba_file naming
+// another file makes that file the user's (Patroni then writes no pg_hba.conf, and ignores pg_hba and
+// bootstrap.pg_hba).
+bool WritesPgHba(const Config& cfg, const DynamicConfig& dyn);
 
 // A postgresql.conf value: integers and booleans (on/off) bare, everything else single-quoted (line breaks as \n).
 std::string ConfValue(const Json& v);

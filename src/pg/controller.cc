@@ -359,6 +359,8 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
     for (const auto& [k, v] : *bootstrap_recovery_) params[k] = v;
   }
   if (hot_standby_off_) params["hot_standby"] = "off";
+  // The trusting file of a custom bootstrap is ours whatever hba_file says (Patroni does the same).
+  if (bootstrap_trust_) params["hba_file"] = dir + "/pg_hba.conf";
   PGW_RETURN_IF_ERROR(WriteFileAtomic(conf, RenderPostgresqlConf(*cfg_, params, upstream, true), 0600));
   bool gated = !upstream && ReadGate().has_value();
   std::string hba = dir + "/pg_hba.conf", hba_base = dir + "/pg_hba.base.conf";
@@ -372,8 +374,14 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
     auto base_text = ReadFile(hba_base);
     if (base_text.ok()) initdb_hba = HbaLines(*base_text);
   }
-  PGW_RETURN_IF_ERROR(WriteFileAtomic(
-      hba, bootstrap_trust_ ? RenderBootstrapTrustHba(*cfg_) : RenderPgHba(*cfg_, dyn_, gated, initdb_hba), 0600));
+  if (bootstrap_trust_ || WritesPgHba(*cfg_, dyn_)) {
+    PGW_RETURN_IF_ERROR(WriteFileAtomic(
+        hba, bootstrap_trust_ ? RenderBootstrapTrustHba(*cfg_) : RenderPgHba(*cfg_, dyn_, gated, initdb_hba), 0600));
+  } else if (gated) {
+    // hba_file names the user's file (Patroni's rule: pgwarden does not write it), so it cannot be gated.
+    log_.Warn("client gate: hba_file is " + HbaFile(*cfg_, dyn_) +
+              ", which pgwarden does not write: clients are not held back until a synchronous standby caught up");
+  }
   // pg_ident.conf only when configured (Patroni leaves initdb's file, or the user's ident_file, alone otherwise).
   if (auto ident = RenderPgIdent(*cfg_, dyn_))
     PGW_RETURN_IF_ERROR(WriteFileAtomic(dir + "/pg_ident.conf", *ident, 0600));

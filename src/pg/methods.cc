@@ -247,7 +247,8 @@ Result<std::string> PgController::BootstrapCustom() {
 }
 
 Status PgController::FinishCustomBootstrap() {
-  const bool restart = hot_standby_off_;
+  // hba_file (postmaster context) pointed at the trusting file meanwhile: the user's takes a restart, as in Patroni.
+  const bool restart = hot_standby_off_ || !WritesPgHba(*cfg_, dyn_);
   bootstrap_trust_ = false;
   hot_standby_off_ = false;
   bootstrap_recovery_.reset();
@@ -256,7 +257,7 @@ Status PgController::FinishCustomBootstrap() {
     unlink((cfg_->postgresql.data_dir + "/" + f).c_str());
   }
   if (restart) {
-    // hot_standby was off for the recovery: only a restart brings the configured value back.
+    // hot_standby was off for the recovery, or hba_file changes: only a restart brings the configured values back.
     PGW_RETURN_IF_ERROR(Stop(StopMode::kFast));
     return Start(std::nullopt).Context("restarting PostgreSQL after the custom bootstrap");
   }
