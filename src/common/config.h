@@ -60,6 +60,9 @@ struct DynamicConfig {
   int loop_wait = 10;
   double retry_timeout = 10;  // seconds; decimals allowed (pgwarden: ttl 2 needs 0.5 under the rule below)
   long long maximum_lag_on_failover = 1048576;
+  // A member on an older timeline than the cluster's (the `history` key) may not take the leader key, nor be a
+  // switchover candidate. Read as Patroni's check_mode reads it: true, "on", "yes", 1 ...; anything else is off.
+  bool check_timeline = false;
   int primary_start_timeout = 300;
   bool use_slots = true;
   bool use_pg_rewind = false;

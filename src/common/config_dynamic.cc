@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "common/config_internal.h"
 #include "common/config_parameters.h"
@@ -36,6 +37,24 @@ std::vector<std::string> OverriddenParameterWarnings(const Json& parameters, con
 namespace {
 // A value for an error message. Json::dump throws on invalid UTF-8 (a DCS value can hold anything); replace it.
 std::string Show(const Json& v) { return v.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+// Patroni's parse_bool of a JSON value: its Python text, lower-cased, is one of on/true/yes/1 or off/false/no/0.
+// nullopt for anything else (2, 1.0, "y", null, a list), which Patroni's check_mode takes as false.
+std::optional<bool> PatroniBool(const Json& v) {
+  std::string s;
+  if (v.is_boolean()) {
+    s = v.get<bool>() ? "true" : "false";
+  } else if (v.is_number_integer()) {
+    s = v.dump();
+  } else if (v.is_string()) {
+    s = config_internal::Lower(v.get<std::string>());
+  } else {
+    return std::nullopt;
+  }
+  if (s == "on" || s == "true" || s == "yes" || s == "1") return true;
+  if (s == "off" || s == "false" || s == "no" || s == "0") return false;
+  return std::nullopt;
+}
 
 // Patroni's rule for slot names: lower case letters, digits and underscores, 1 to 63 of them.
 bool ValidSlotName(const std::string& n) {
@@ -240,6 +259,14 @@ DynamicConfig DynamicConfig::FromJson(const Json& j, const std::string& prefix, 
     d.retry_timeout = retry;
   }
   if (d.maximum_lag_on_failover < 0) problems->push_back(p("maximum_lag_on_failover") + ": must not be negative");
+  // Not a problem when unreadable: Patroni takes it as off and runs with the rest of the configuration.
+  if (j.contains("check_timeline")) {
+    const Json& ct = j.at("check_timeline");
+    auto b = PatroniBool(ct);
+    d.check_timeline = b.value_or(false);
+    if (!b && !ct.is_null())
+      adjust("check_timeline=" + Show(ct) + " is not a boolean (true/false, on/off, yes/no, 1/0), using false");
+  }
   get_bool(j, "pause", &d.pause, p("pause"));
   get_bool(j, "failsafe_mode", &d.failsafe_mode, p("failsafe_mode"));
   if (j.contains("synchronous_mode") && j.at("synchronous_mode").is_string() &&

@@ -148,6 +148,11 @@ std::vector<KeyRow> BuildTable() {
           .Env()
           .Field(
               C::kAgentRestart, [](auto& c) { return std::tie(c.namespace_); }, "/service"),
+      // A key of the dynamic configuration, not of patroni.yml: Patroni's local file cannot override it (its
+      // check_mode reads the `config` key, or bootstrap.dcs before that exists).
+      Ign("check_timeline",
+          "without effect here, as in Patroni: it belongs to the dynamic configuration (bootstrap.dcs, or the "
+          "`config` key through pgwardenctl edit-config)"),
       // Patroni 4.1's worker threads (REST calls to members in a leader race or a failsafe check): pgwarden's own
       // are fixed (net/http_server.h, agent/peers.h).
       Ign("thread_pool_size").Env(),

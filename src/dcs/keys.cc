@@ -67,6 +67,18 @@ static std::optional<Json> ParseJson(const std::string& s) {
   return j;
 }
 
+// Patroni's Cluster.timeline of a `history` value (see ClusterView::timeline). Python's int() of the last line's
+// first field: an integer or a decimal string. A last line Patroni cannot read gives 0, as there.
+static int64_t ClusterTimeline(const std::string& value) {
+  if (value == "[]") return 1;
+  auto j = ParseJson(value);
+  if (!j || !j->is_array() || j->empty()) return 0;
+  const Json& last = j->back();
+  if (!last.is_array() || last.empty()) return 0;
+  auto tl = PyIntValue(last[0]);
+  return tl && *tl < INT64_MAX ? *tl + 1 : 0;
+}
+
 ClusterView BuildClusterView(const std::string& prefix, const std::map<std::string, etcd::KeyValue>& kvs,
                              int64_t revision) {
   ClusterView v;
@@ -95,6 +107,7 @@ ClusterView BuildClusterView(const std::string& prefix, const std::map<std::stri
       auto j = ParseJson(kv.value);
       if (j && j->is_array()) v.history_raw = *j;
       v.history = DecodeHistory(v.history_raw);
+      v.timeline = ClusterTimeline(kv.value);
     } else if (rel == keys::kFailover) {
       v.failover = DecodeFailover(kv.value);
       v.failover_mod_revision = kv.mod_revision;

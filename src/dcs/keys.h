@@ -84,6 +84,9 @@ struct ClusterView {
   StatusKey status;
   std::vector<HistoryLine> history;
   Json history_raw = Json::array();  // the key's lines as stored, for GET /history and for appending to them
+  // Patroni's Cluster.timeline: the last `history` line's timeline + 1; 1 when the key holds exactly "[]"; 0 when
+  // there is no key or its last line does not parse (check_timeline then compares against 0: no member is behind).
+  int64_t timeline = 0;
   // Present whenever the key exists (its request absent when it asks for nothing): the leader deletes what it
   // cannot use.
   std::optional<FailoverKey> failover;

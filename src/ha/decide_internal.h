@@ -42,6 +42,9 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d);
 bool FailsafeExcludes(const Inputs& in, const std::string& name);
 // In synchronous mode only the former leader and its synchronous standbys may be promoted.
 bool SyncForbids(const Inputs& in, const std::string& name);
+// With check_timeline, a member whose member key publishes no timeline, or one older than the cluster's, may not
+// be handed the leader key (Patroni's is_failover_possible): Patroni's log line saying why, "" when it may.
+std::string TimelineForbids(const Inputs& in, const Member& m);
 
 Decision DecideEmptyDataDir(const Inputs& in);
 Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease);

@@ -84,10 +84,13 @@ bool ManualFailoverFromLeader(const Inputs& in, Decision* d) {
       return cleanup(Reason::kSwitchoverCandidateUnhealthy,
                      "manual failover: member " + candidate + " is not healthy; cleaning up failover key");
     }
+    if (std::string why = TimelineForbids(in, *m); !why.empty()) {
+      return cleanup(Reason::kSwitchoverCandidateUnhealthy, "manual failover: " + why + "; cleaning up failover key");
+    }
   } else {
     int64_t best = -1;
     for (const auto& [name, m] : c.members) {
-      if (name == me || !m.IsRunning() || m.NoFailover() || !allowed(name)) continue;
+      if (name == me || !m.IsRunning() || m.NoFailover() || !allowed(name) || !TimelineForbids(in, m).empty()) continue;
       // The flush position pg_stat_replication reports on this primary is fresher than the member key's.
       auto flushed = in.local->replication_flush.find(name);
       int64_t pos = flushed != in.local->replication_flush.end() ? flushed->second : m.xlog_location.value_or(0);

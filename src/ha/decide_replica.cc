@@ -25,6 +25,13 @@ bool SyncForbids(const Inputs& in, const std::string& name) {
   return std::find(standbys.begin(), standbys.end(), name) == standbys.end();
 }
 
+std::string TimelineForbids(const Inputs& in, const Member& m) {
+  const int64_t cluster = in.cluster->timeline;
+  if (!in.dynamic.check_timeline || (m.timeline && *m.timeline > 0 && *m.timeline >= cluster)) return "";
+  return "Timeline " + (m.timeline ? std::to_string(*m.timeline) : std::string("None")) + " of member " + m.name +
+         " is behind the cluster timeline " + std::to_string(cluster);
+}
+
 namespace {
 
 // Election among replicas when nobody holds the leader key (reference §3.5). Returns the reason we are not the
@@ -33,6 +40,12 @@ std::pair<Reason, std::string> NotHealthiestReason(const Inputs& in) {
   const LocalView& l = *in.local;
   if (in.cluster->last_lsn && *in.cluster->last_lsn - l.wal_position > in.dynamic.maximum_lag_on_failover) {
     return {Reason::kTooFarBehind, "My wal position exceeds maximum replication lag"};
+  }
+  // Not in a standby cluster (Patroni's rule): its timelines follow the remote primary's, not the `history` key.
+  if (in.dynamic.check_timeline && !IsStandbyCluster(in.dynamic) && l.timeline < in.cluster->timeline) {
+    return {Reason::kTimelineBehind, "My timeline " + std::to_string(l.timeline) +
+                                         " is behind last known cluster timeline " +
+                                         std::to_string(in.cluster->timeline)};
   }
   int my_priority = in.config->tags.failover_priority.value_or(1);
   // In synchronous mode the former leader's WAL may hold commits nobody acknowledged: a synchronous standby is not

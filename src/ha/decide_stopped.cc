@@ -142,7 +142,8 @@ Decision DecideStopped(const Inputs& in, bool have_lock, bool lock_on_my_lease) 
       for (const auto& n : SyncStandbys(*in.cluster, in.config->name)) {
         const Member* m = in.cluster->FindMember(n);
         // A nofailover standby cannot take over: handing the key to it would only delay the restart in place.
-        sync_standby_ready = sync_standby_ready || (m != nullptr && m->IsRunning() && !m->NoFailover());
+        sync_standby_ready = sync_standby_ready ||
+                             (m != nullptr && m->IsRunning() && !m->NoFailover() && TimelineForbids(in, *m).empty());
       }
     }
     if (WasPrimary(l) && (in.dynamic.primary_start_timeout == 0 || sync_standby_ready)) {

@@ -49,6 +49,7 @@ const char* ReasonName(Reason r) {
     case Reason::kSyncNotCandidate: return "sync_not_candidate";
     case Reason::kFailsafeUnlisted: return "failsafe_unlisted";
     case Reason::kTooFarBehind: return "too_far_behind";
+    case Reason::kTimelineBehind: return "timeline_behind";
     case Reason::kPrimaryStillAlive: return "primary_still_alive";
     case Reason::kPeerAhead: return "peer_ahead";
     case Reason::kPeerPriority: return "peer_priority";

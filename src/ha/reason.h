@@ -53,6 +53,7 @@ enum class Reason {
   kSyncNotCandidate,              // synchronous mode: only the former leader or a synchronous standby may be promoted
   kFailsafeUnlisted,              // failsafe mode: members not listed in the failsafe key may not race
   kTooFarBehind,                  // this node lags more than maximum_lag_on_failover
+  kTimelineBehind,                // check_timeline: this node's timeline is older than the cluster's
   kPrimaryStillAlive,             // a peer still runs as primary
   kPeerAhead,                     // a peer has more WAL
   kPeerPriority,                  // a peer has the same WAL and a higher failover priority

@@ -86,6 +86,7 @@ TEST(ConfigCorpusTest, DebianPgCreateconfigTemplate) {
   EXPECT_TRUE(c.postgresql.use_unix_socket);
   EXPECT_EQ(c.postgresql.superuser.password, "");
   EXPECT_TRUE(c.bootstrap.dynamic.use_pg_rewind);
+  EXPECT_TRUE(c.bootstrap.dynamic.check_timeline);
   ASSERT_EQ(c.bootstrap.dynamic.pg_hba.size(), 7u);
   EXPECT_NE(c.bootstrap.dynamic.pg_hba.back().find("127.0.0.0/8"), std::string::npos) << "--network substituted";
   // The one key pgwarden does not act on: postgresql.conf is written into data_dir (docs/configuration.md).
