@@ -35,6 +35,12 @@ long long ToInt(const std::optional<std::string>& s, long long def = 0) {
 }
 
 // One query gives the whole local state (like Patroni's): role, LSNs, timeline, start time, version.
+// A replica's timeline is its WAL receiver's while one runs. Once it stops (its primary died), the last checkpoint's
+// timeline alone can be one behind for up to checkpoint_timeout after a timeline switch (a restartpoint moves it), so
+// the newest timeline whose history file the replica fetched counts too, as does the minimum recovery point's: with
+// check_timeline, a replica that had followed the new primary would otherwise see itself behind the cluster and
+// refuse to take over (FailoverTest.CheckTimelineLetsTheLastReplicaTakeOverAfterTwoCrashesInARow). pg_ls_waldir()
+// is read only then, not every cycle of a streaming replica.
 constexpr const char* kStateQuery = R"SQL(
 SELECT pg_is_in_recovery(),
        CASE WHEN pg_is_in_recovery() THEN 0 ELSE pg_current_wal_lsn() - '0/0' END,
@@ -44,7 +50,10 @@ SELECT pg_is_in_recovery(),
        current_setting('server_version_num')::int,
        CASE WHEN pg_is_in_recovery()
             THEN COALESCE((SELECT received_tli FROM pg_stat_get_wal_receiver() WHERE received_tli > 0),
-                          (SELECT timeline_id FROM pg_control_checkpoint()))
+                          GREATEST((SELECT timeline_id FROM pg_control_checkpoint()),
+                                   (SELECT min_recovery_end_timeline FROM pg_control_recovery()),
+                                   (SELECT max(('x' || substr(name, 1, 8))::bit(32)::int) FROM pg_ls_waldir()
+                                     WHERE name ~ '^[0-9A-F]{8}\.history$')))
             ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END,
        (SELECT system_identifier::text FROM pg_control_system()),
        to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00:00',

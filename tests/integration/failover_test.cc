@@ -139,6 +139,34 @@ TEST_F(FailoverTest, LeaderMachineKilledGivesOneNewLeaderAndTheOldOneRejoinsThro
   EXPECT_EQ(LeaderKey(), fresh);
 }
 
+// check_timeline (Debian's template sets it), two crashes in a row. The last replica followed the second leader onto
+// its timeline, but no restartpoint has run on it since: its last checkpoint is still on the first timeline. When
+// its WAL receiver stops with the second leader, the timeline it reports must stay the one it follows, or it sees
+// itself behind the cluster timeline and never takes over.
+TEST_F(FailoverTest, CheckTimelineLetsTheLastReplicaTakeOverAfterTwoCrashesInARow) {
+  StartCluster(3, "    check_timeline: true\n");
+  std::string first = LeaderKey(), second, third;
+  ASSERT_FALSE(first.empty());
+  KillMachine(first);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        second = LeaderKey();
+        return !second.empty() && second != first && Writable(second);
+      },
+      seconds(30)))
+      << "no new leader after the first crash";
+  for (const auto& n : sb_->nodes()) {
+    if (n.name != first && n.name != second) third = n.name;
+  }
+  ASSERT_TRUE(WaitFor([&] { return Streams(third, second); }, seconds(30))) << third << " does not follow " << second;
+  std::string leader_tl = std::to_string(NodeJson(second).value("timeline", -1));
+  ASSERT_NE(Sql(sb_->Conninfo(third), "SELECT timeline_id FROM pg_control_checkpoint()"), leader_tl)
+      << "a restartpoint already moved the replica's checkpoint: this run cannot show the fault";
+  KillMachine(second);
+  EXPECT_TRUE(WaitFor([&] { return LeaderKey() == third && Writable(third); }, seconds(30)))
+      << third << " did not take over; it reports timeline " << NodeJson(third).value("timeline", -1);
+}
+
 TEST_F(FailoverTest, FrozenLeaderAgentIsFencedBeforeAnotherLeaderAcceptsWrites) {
   StartCluster(3);
   std::string old = LeaderKey();
