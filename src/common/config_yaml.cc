@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <set>
+#include <string_view>
 
 #include <yaml-cpp/yaml.h>
 
@@ -33,12 +34,12 @@ void SetPath(YAML::Node& root, const std::vector<std::string>& path, const YAML:
 // _build_environment_configuration): every such variable left once the configuration keys took theirs. `rest` is the
 // name without PATRONI_, and variables of the key table are already taken. Still taken by a key: the etcd, etcd3 and
 // raft passwords, and Patroni's PATRONI_<dcs>_KEY_PASSWORD (one word before _KEY). The name keeps its case.
+constexpr std::string_view kPasswordSuffix = "_PASSWORD";
+
 bool IsUserPassword(const std::string& rest) {
-  const std::string suffix = "_PASSWORD";
-  if (rest.size() <= suffix.size() || rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) != 0) {
-    return false;
-  }
-  const std::string name = rest.substr(0, rest.size() - suffix.size());
+  const size_t n = kPasswordSuffix.size();
+  if (rest.size() <= n || rest.compare(rest.size() - n, n, kPasswordSuffix) != 0) return false;
+  const std::string name = rest.substr(0, rest.size() - n);
   if (name == "ETCD" || name == "ETCD3" || name == "RAFT") return false;
   const size_t us = name.find('_');
   return !(us != std::string::npos && name.substr(us) == "_KEY");
@@ -179,9 +180,9 @@ void ApplyEnv(YAML::Node& root, const std::map<std::string, std::string>& env, s
     if (IsUserPassword(rest)) {
       // bootstrap.users.<name>: the password, and the options of PATRONI_<name>_OPTIONS (a list whose brackets may
       // be left out), merged over the file's entry as Patroni patches it (options kept when the variable is unset).
-      const std::string name = rest.substr(0, rest.size() - 9);
+      const std::string name = rest.substr(0, rest.size() - kPasswordSuffix.size());
       SetPath(root, {"bootstrap", "users", name, "password"}, YAML::Node(text));
-      const std::string opts_var = var.substr(0, var.size() - 9) + "_OPTIONS";
+      const std::string opts_var = var.substr(0, var.size() - kPasswordSuffix.size()) + "_OPTIONS";
       auto opts = env.find(opts_var);
       if (opts == env.end() || opts->second.empty()) continue;
       YAML::Node list = value_for(opts_var, Shape::kList, opts->second);

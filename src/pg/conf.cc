@@ -146,10 +146,10 @@ Json EffectiveParameters(const Config& cfg, const DynamicConfig& dyn) {
   // directory (and pgwarden then writes neither pg_hba.conf nor pg_ident.conf there: see RenderPgIdent,
   // WritesPgHba). hba_file is always written, so that a copied postgresql.base.conf cannot point elsewhere.
   p["hba_file"] = HbaFile(cfg, dyn);
-  if (ConfFileParameter(cfg, dyn, "ident_file").empty()) {
+  if (std::string ident = ConfFileParameter(cfg, dyn, "ident_file"); ident.empty()) {
     p.erase("ident_file");  // an empty value too: PostgreSQL's default, the data directory's pg_ident.conf
   } else {
-    p["ident_file"] = IdentFile(cfg, dyn);
+    p["ident_file"] = ident;
   }
   // A backend crash must stop the postmaster: recovering in place would bring back commits nobody acknowledged
   // behind the agent's back (no client gate, no failover). The agent restarts or fails over (issue 10 item 3b).

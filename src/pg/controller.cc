@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "common/fs.h"
@@ -113,31 +114,36 @@ std::string FormatLsn(int64_t lsn) {
   return buf;
 }
 
-std::optional<HostPort> ConninfoHostPort(const std::string& conninfo) {
-  HostPort hp;
-  hp.port = 5432;
+namespace {
+
+// The key=value words of a conninfo PrimaryConninfo wrote, quotes taken off a value (the last of a key wins).
+std::map<std::string, std::string> ConninfoWords(const std::string& conninfo) {
+  std::map<std::string, std::string> words;
   std::istringstream in(conninfo);
   std::string tok;
   while (in >> tok) {
     auto eq = tok.find('=');
     if (eq == std::string::npos) continue;
-    std::string k = tok.substr(0, eq), v = tok.substr(eq + 1);
+    std::string v = tok.substr(eq + 1);
     if (v.size() >= 2 && v.front() == '\'' && v.back() == '\'') v = v.substr(1, v.size() - 2);
-    if (k == "host") hp.host = v;
-    if (k == "port") hp.port = std::atoi(v.c_str());
+    words[tok.substr(0, eq)] = v;
   }
-  if (hp.host.empty()) return std::nullopt;
-  return hp;
+  return words;
+}
+
+}  // namespace
+
+std::optional<HostPort> ConninfoHostPort(const std::string& conninfo) {
+  auto words = ConninfoWords(conninfo);
+  auto host = words.find("host"), port = words.find("port");
+  if (host == words.end() || host->second.empty()) return std::nullopt;
+  return HostPort{host->second, port != words.end() ? std::atoi(port->second.c_str()) : 5432};
 }
 
 bool ConninfoReadWrite(const std::string& conninfo) {
-  std::istringstream in(conninfo);
-  std::string tok;
-  bool rw = false;
-  while (in >> tok) {
-    if (tok == "target_session_attrs=read-write" || tok == "target_session_attrs='read-write'") rw = true;
-  }
-  return rw;
+  auto words = ConninfoWords(conninfo);
+  auto it = words.find("target_session_attrs");
+  return it != words.end() && it->second == "read-write";
 }
 
 PgController::PgController(std::shared_ptr<const Config> cfg, Logger& log) : cfg_(std::move(cfg)), log_(log) {

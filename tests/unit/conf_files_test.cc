@@ -20,14 +20,9 @@ namespace {
 
 using testing::HasError;
 using testing::kGoodConfig;
+using testing::Lines;
 using testing::Load;
 using testing::Replace;
-
-std::string All(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& e : v) s += e + "\n";
-  return s;
-}
 
 bool HasWarning(const LoadResult& r, const std::string& needle) {
   return std::any_of(r.warnings.begin(), r.warnings.end(),
@@ -43,10 +38,10 @@ TEST(ConfFilesTest, ListenAddressesAndPortAreTakenAndPostgresqlListenWins) {
   auto r = WithParams(
       "    listen_addresses: '*'\n    port: 5433\n    hba_file: /etc/postgresql/pg_hba.conf\n"
       "    ident_file: pg_ident.custom\n");
-  ASSERT_TRUE(r.errors.empty()) << All(r.errors);
+  ASSERT_TRUE(r.errors.empty()) << Lines(r.errors);
   EXPECT_TRUE(HasWarning(r, "postgresql.parameters.listen_addresses: ignored, postgresql.listen wins"))
-      << All(r.warnings);
-  EXPECT_TRUE(HasWarning(r, "postgresql.parameters.port: ignored, postgresql.listen wins")) << All(r.warnings);
+      << Lines(r.warnings);
+  EXPECT_TRUE(HasWarning(r, "postgresql.parameters.port: ignored, postgresql.listen wins")) << Lines(r.warnings);
   Json p = EffectiveParameters(*r.config, r.config->bootstrap.dynamic);
   EXPECT_EQ(p["listen_addresses"], "0.0.0.0");
   EXPECT_EQ(p["port"], 5432);
@@ -56,14 +51,14 @@ TEST(ConfFilesTest, ListenAddressesAndPortAreTakenAndPostgresqlListenWins) {
 
 TEST(ConfFilesTest, DataDirectoryAndConfigFileAreStillRefused) {
   auto r = WithParams("    data_directory: /elsewhere\n    config_file: /etc/x.conf\n");
-  EXPECT_TRUE(HasError(r, "postgresql.parameters.data_directory: set by pgwarden")) << All(r.errors);
-  EXPECT_TRUE(HasError(r, "postgresql.parameters.config_file: set by pgwarden")) << All(r.errors);
+  EXPECT_TRUE(HasError(r, "postgresql.parameters.data_directory: set by pgwarden")) << Lines(r.errors);
+  EXPECT_TRUE(HasError(r, "postgresql.parameters.config_file: set by pgwarden")) << Lines(r.errors);
   auto unset = WithParams("    data_directory:\n");  // no value: not set
-  EXPECT_TRUE(unset.errors.empty()) << All(unset.errors);
+  EXPECT_TRUE(unset.errors.empty()) << Lines(unset.errors);
   // A dynamic configuration (Patroni does not refuse them) cannot move PostgreSQL away from data_dir either.
   auto dyn = Load(Replace(kGoodConfig, "parameters: {max_connections: 200}",
                           "parameters: {max_connections: 200, data_directory: /elsewhere, config_file: /x}"));
-  ASSERT_TRUE(dyn.errors.empty()) << All(dyn.errors);
+  ASSERT_TRUE(dyn.errors.empty()) << Lines(dyn.errors);
   Json p = EffectiveParameters(*dyn.config, dyn.config->bootstrap.dynamic);
   EXPECT_FALSE(p.contains("data_directory"));
   EXPECT_FALSE(p.contains("config_file"));
@@ -73,9 +68,9 @@ TEST(ConfFilesTest, DataDirectoryAndConfigFileAreStillRefused) {
 TEST(ConfFilesTest, TheDynamicParametersAreTakenTheSameWay) {
   auto r = Load(Replace(kGoodConfig, "parameters: {max_connections: 200}",
                         "parameters: {max_connections: 200, port: 6000, hba_file: hba/pg_hba.conf}"));
-  ASSERT_TRUE(r.errors.empty()) << All(r.errors);
+  ASSERT_TRUE(r.errors.empty()) << Lines(r.errors);
   EXPECT_TRUE(HasWarning(r, "bootstrap.dcs.postgresql.parameters.port: ignored, postgresql.listen wins"))
-      << All(r.warnings);
+      << Lines(r.warnings);
   const DynamicConfig& dyn = r.config->bootstrap.dynamic;
   Json p = EffectiveParameters(*r.config, dyn);
   EXPECT_EQ(p["port"], 5432);
@@ -92,17 +87,17 @@ TEST(ConfFilesTest, TheDynamicParametersAreTakenTheSameWay) {
 TEST(ConfFilesTest, TheDataDirectorysOwnFileCountsAsNotSet) {
   for (const char* v : {"pg_hba.conf", "/var/lib/postgresql/15/main/pg_hba.conf", "''"}) {
     auto r = WithParams(std::string("    hba_file: ") + v + "\n");
-    ASSERT_TRUE(r.errors.empty()) << All(r.errors);
+    ASSERT_TRUE(r.errors.empty()) << Lines(r.errors);
     EXPECT_TRUE(WritesPgHba(*r.config, r.config->bootstrap.dynamic)) << v;
     EXPECT_EQ(EffectiveParameters(*r.config, r.config->bootstrap.dynamic)["hba_file"],
               "/var/lib/postgresql/15/main/pg_hba.conf")
         << v;
   }
   auto ident = WithParams("    ident_file: pg_ident.conf\n  pg_ident: [a b c]\n");
-  ASSERT_TRUE(ident.errors.empty()) << All(ident.errors);
+  ASSERT_TRUE(ident.errors.empty()) << Lines(ident.errors);
   EXPECT_TRUE(RenderPgIdent(*ident.config, ident.config->bootstrap.dynamic).has_value());
   auto other = WithParams("    ident_file: pg_ident.custom\n  pg_ident: [a b c]\n");
-  ASSERT_TRUE(other.errors.empty()) << All(other.errors);
+  ASSERT_TRUE(other.errors.empty()) << Lines(other.errors);
   EXPECT_FALSE(RenderPgIdent(*other.config, other.config->bootstrap.dynamic).has_value());
 }
 
@@ -125,7 +120,7 @@ class ConfFilesWriteTest : public ::testing::Test {
                                        "/tmp/pgpass0", (dir_ / "pgpass").string()),
                                "    work_mem: 8MB\n", "    work_mem: 8MB\n" + params);
     auto r = Load(yaml);
-    *errors = All(r.errors);
+    *errors = Lines(r.errors);
     if (!r.config) return InvalidArgument("config refused");
     PgController pg(r.config, log_);
     return pg.WriteConfiguration(std::nullopt);

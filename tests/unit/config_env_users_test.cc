@@ -11,17 +11,12 @@
 namespace pgw {
 namespace {
 
+using testing::Errors;
 using testing::HasError;
 using testing::kGoodConfig;
 using testing::Load;
 using testing::Replace;
 using User = Config::Bootstrap::User;
-
-std::string Errors(const LoadResult& r) {
-  std::string s;
-  for (const auto& e : r.errors) s += e + "\n";
-  return s;
-}
 
 std::map<std::string, User> Users(const LoadResult& r) {
   std::map<std::string, User> m;

@@ -10,15 +10,10 @@
 namespace pgw {
 namespace {
 
+using testing::Errors;
 using testing::HasError;
 using testing::kGoodConfig;
 using testing::Load;
-
-std::string Errors(const LoadResult& r) {
-  std::string s;
-  for (const auto& e : r.errors) s += e + "\n";
-  return s;
-}
 
 LoadResult LoadNoThrow(const std::string& yaml) {
   try {

@@ -12,16 +12,11 @@
 namespace pgw {
 namespace {
 
+using testing::Errors;
 using testing::HasError;
 using testing::kGoodConfig;
 using testing::Load;
 using testing::Replace;
-
-std::string Errors(const LoadResult& r) {
-  std::string s;
-  for (const auto& e : r.errors) s += e + "\n";
-  return s;
-}
 
 TEST(ConfigTest, GoodFileParsesIntoTypedSnapshot) {
   auto r = Load(kGoodConfig);

@@ -78,7 +78,15 @@ inline LoadResult Load(const std::string& yaml, std::map<std::string, std::strin
   return LoadConfigText(yaml, o);
 }
 
-// The config with `line` appended (YAML merges later keys).
+// One line each, for failure messages.
+inline std::string Lines(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& e : v) s += e + "\n";
+  return s;
+}
+inline std::string Errors(const LoadResult& r) { return Lines(r.errors); }
+
+// Whether an error contains `needle`.
 inline bool HasError(const LoadResult& r, const std::string& needle) {
   return std::any_of(r.errors.begin(), r.errors.end(),
                      [&](const std::string& e) { return e.find(needle) != std::string::npos; });

@@ -13,16 +13,12 @@
 namespace pgw {
 namespace {
 
+using testing::Errors;
+
 YAML::Node Resolved(const std::string& text) {
   auto r = ResolveYaml(YAML::Load(text));
   EXPECT_TRUE(r.ok()) << r.status().message();
   return r.ok() ? *r : YAML::Node();
-}
-
-std::string Errors(const LoadResult& r) {
-  std::string all;
-  for (const auto& e : r.errors) all += e + "\n";
-  return all;
 }
 
 std::string ErrorOf(const std::string& text) {
