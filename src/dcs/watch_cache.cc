@@ -50,8 +50,8 @@ Status WatchCache::Resync() {
     kvs_ = std::move(m);
     revision_ = r->revision;
     ready_ = true;
+    ++resyncs_;  // counted before the read is visible, so a WaitForRevision that returns sees it
   }
-  ++resyncs_;
   cv_.notify_all();
   if (on_change_) on_change_();
   return Status::Ok();
