@@ -225,8 +225,11 @@ TEST_F(FailoverTest, EtcdStoppedMakesThePrimaryStopAcceptingWritesWithinTheBound
   ASSERT_TRUE(stopped) << "the primary kept accepting writes with etcd frozen";
   std::fprintf(stderr, "last write accepted %lld ms after etcd froze (ttl %d s)\n",
                static_cast<long long>((*last - frozen).count()), kTtl);
-  // The lease was renewed at most ttl/4 before the freeze; fencing acts at the deadline minus the margin.
-  EXPECT_LT(*last - frozen, Duration(kTtl * 1000 - 2500 + 500));
+  // The lease was renewed at most one renewal period (ttl/4) before the freeze, so etcd can expire it no earlier
+  // than ttl - ttl/4 after it: every write must be before that (the guarantee in docs/fencing.md). Fencing aims at
+  // the deadline minus the margin (2.5 s here), which leaves the kill and a loaded scheduler 1.25 s at worst; the
+  // figure printed above shows how early it acted.
+  EXPECT_LT(*last - frozen, Duration(kTtl * 1000 - kTtl * 1000 / 4));
   std::string log = Log(leader);
   bool demoted = log.find("demoting self because DCS is not accessible and I was a leader") != std::string::npos;
   bool fenced = log.find("fenced PostgreSQL") != std::string::npos;

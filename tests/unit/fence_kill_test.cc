@@ -189,6 +189,17 @@ TEST(PauseDetectorTest, DetectsClocksThatMovedWhileMonotonicStoodStill) {
 }
 
 // Supervisor fixture: runs RunFenceSupervisor on a thread with injected clocks, talking over a pipe.
+// pidfds this process holds (the supervisor under test runs on a thread of it).
+int OpenPidfds() {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    std::error_code lec;
+    if (std::filesystem::read_symlink(e.path(), lec).string() == "anon_inode:[pidfd]") ++n;
+  }
+  return n;
+}
+
 class SupervisorRun {
  public:
   SupervisorRun(const std::string& data_dir, SplitClock& c,
@@ -260,9 +271,14 @@ TEST(FenceSupervisorTest, PostmasterDeathWhileArmedKillsItsOrphansAtOnce) {
   pid_t b2 = d.Spawn(d.data());
   d.WritePidFile(pm);
   SplitClock c;
+  int pidfds_before = OpenPidfds();
   SupervisorRun s(d.data(), c);
   s.Send("arm " + std::to_string(c.Now().time_since_epoch().count() + 600000) + " 500");
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // lets it open the postmaster's pidfd
+  // Killed before the supervisor watches it, the postmaster would be an unreaped zombie of this test that the
+  // supervisor rightly does not take for a live postmaster: wait until it holds the postmaster's pidfd (a fixed
+  // 200 ms sleep was not enough on a loaded machine).
+  ASSERT_TRUE(WaitFor([&] { return OpenPidfds() > pidfds_before; }, Duration(5000), kPoll))
+      << "the armed supervisor never opened the postmaster's pidfd";
   EXPECT_TRUE(Alive(b1));
   auto t0 = std::chrono::steady_clock::now();
   kill(pm, SIGKILL);
