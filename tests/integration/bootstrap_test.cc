@@ -140,5 +140,46 @@ TEST_F(BootstrapTest, BootstrapPgHbaLinesAreInEffectOnLeaderAndReplica) {
   }
 }
 
+// hba_file in postgresql.parameters (Patroni's way of keeping pg_hba.conf outside the data directory, e.g. under
+// /etc): PostgreSQL reads that file on the leader and on the cloned replica, pgwarden never writes it nor the data
+// directory's pg_hba.conf (the sandbox's postgresql.pg_hba lines are not used), and an edit of the user's file
+// takes effect with a reload. Until now only unit tests covered this (ConfFilesTest).
+TEST_F(BootstrapTest, ExternalHbaFileIsTheOnePostgresReadsAndPgwardenNeverWrites) {
+  std::string hba = Dir() + "/etc-pg/pg_hba.conf";
+  ASSERT_TRUE(MakeDirs(Dir() + "/etc-pg", 0755).ok());
+  const std::string text =
+      "# the user's own file\n"
+      "local all all trust\n"
+      "host replication replicator 127.0.0.1/32 scram-sha-256\n"
+      "host all all 127.0.0.1/32 scram-sha-256\n"
+      "host all hba_marker 10.99.0.0/16 md5\n";
+  ASSERT_TRUE(WriteFileAtomic(hba, text, 0644).ok());
+  StartCluster(2, [&](SandboxSpec& spec) { spec.extra_postgresql = "    hba_file: " + hba + "\n"; });
+  for (const auto& n : sb_->nodes()) {
+    EXPECT_EQ(Count(n.name, "SHOW hba_file"), hba) << n.name;
+    EXPECT_EQ(Count(n.name, "SELECT count(*) FROM pg_hba_file_rules WHERE address = '10.99.0.0'"), "1") << n.name;
+    auto own = ReadFile(n.data_dir + "/pg_hba.conf");
+    ASSERT_TRUE(own.ok()) << n.name;
+    EXPECT_EQ(own->find("pgwarden"), std::string::npos) << n.name << " has a pg_hba.conf written by pgwarden:\n"
+                                                        << *own;
+  }
+  // The user edits the file; a reload through the agent applies it, and the agent leaves it as the user wrote it.
+  const std::string edited = text + "host all hba_marker2 10.98.0.0/16 md5\n";
+  ASSERT_TRUE(WriteFileAtomic(hba, edited, 0644).ok());
+  for (const auto& n : sb_->nodes()) {
+    auto r = RestCall(n, "POST", "/reload", "");
+    EXPECT_TRUE(r.first == 200 || r.first == 202) << n.name << ": " << r.first << " " << r.second;
+  }
+  for (const auto& n : sb_->nodes()) {
+    EXPECT_TRUE(WaitFor(
+        [&] { return Count(n.name, "SELECT count(*) FROM pg_hba_file_rules WHERE address = '10.98.0.0'") == "1"; },
+        Duration(20000)))
+        << n.name << " did not apply the edited hba_file";
+  }
+  auto after = ReadFile(hba);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, edited) << "pgwarden rewrote the user's hba_file";
+}
+
 }  // namespace
 }  // namespace pgw
