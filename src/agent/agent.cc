@@ -64,7 +64,7 @@ Agent::Agent(std::shared_ptr<const Config> cfg, const Clock& clock, Logger& log)
     wake_ = true;
     wake_cv_.notify_all();
   });
-  pg_health_ = std::make_unique<PgHealth>(LocalHealthConninfo(*cfg_), clock_, log_);
+  pg_health_ = std::make_unique<PgHealth>([this] { return LocalHealthConninfo(*cfg_); }, clock_, log_);
   // An armed primary renews its lease only while its PostgreSQL answered a fresh session within the bound; a
   // postmaster that is not running at all is the HA loop's to restart in place. Replicas are never gated.
   // Once closed, the gate stays closed until the lease has surely lapsed (deadline + 1 s), so that the fence's kill

@@ -10,7 +10,7 @@ namespace pgw {
 Status Executor::RunPostBootstrap() {
   const auto& script = cfg_->bootstrap.post_bootstrap;
   std::vector<std::string> argv = script;
-  argv.push_back(PostBootstrapConninfo(*cfg_));
+  argv.push_back(PostBootstrapConninfo(*cfg_, RunningSocketDir(cfg_->postgresql.data_dir)));
   ProcessOptions o;
   // What Patroni gives the script: the superuser's password through a pgpass file (written with the first start),
   // and commits that never wait for a synchronous standby.

@@ -10,7 +10,7 @@
 namespace pgw {
 
 std::string LocalHealthConninfo(const Config& cfg) {
-  return SuperuserConninfo(cfg, LocalHost(cfg), cfg.postgresql.port);
+  return SuperuserConninfo(cfg, LocalHost(cfg, RunningSocketDir(cfg.postgresql.data_dir)), cfg.postgresql.port);
 }
 
 bool PostmasterRunning(const std::string& data_dir) {
@@ -28,8 +28,8 @@ std::string PasswordlessPing(const std::string& conninfo) {
   return conninfo + " password='' passfile=/dev/null/none sslmode=disable gssencmode=disable";
 }
 
-PgHealth::PgHealth(std::string conninfo, const Clock& clock, Logger& log)
-    : conninfo_(std::move(conninfo)), ping_conninfo_(PasswordlessPing(conninfo_)), clock_(clock), log_(log) {}
+PgHealth::PgHealth(std::function<std::string()> conninfo, const Clock& clock, Logger& log)
+    : conninfo_(std::move(conninfo)), clock_(clock), log_(log) {}
 
 PgHealth::~PgHealth() { Stop(); }
 
@@ -67,6 +67,7 @@ bool PgHealth::Healthy() const { return clock_.Now() - LastOk() <= Bound(); }
 void PgHealth::Loop() {
   bool was_healthy = true;
   PgConnection session;
+  std::string conninfo, ping_conninfo;
   Duration session_bound(0);
   std::unique_lock<std::mutex> l(mu_);
   while (!stop_) {
@@ -77,13 +78,17 @@ void PgHealth::Loop() {
       continue;
     }
     l.unlock();
+    if (!session.connected() || conninfo.empty()) {  // a kept session needs no new look at where PostgreSQL is
+      conninfo = conninfo_();
+      ping_conninfo = PasswordlessPing(conninfo);
+    }
     MonoTime started = clock_.Now();
     Duration bound = Bound();
     // The kept session's `SELECT 1` goes out before the ping and is answered while the ping waits for the
     // postmaster: one wait for both round trips instead of one after the other. Both are still required, and both
     // were sent after `started`, so the bound means what it meant.
     bool in_flight = session.connected() && session_bound == bound && session.SendQuery("SELECT 1").ok();
-    PgPingResult ping = PgPing(ping_conninfo_, bound);
+    PgPingResult ping = PgPing(ping_conninfo, bound);
     // A postmaster that answers at once but refuses connections (starting up, in crash recovery after a restart in
     // place) is not hung. Only silence counts against it (a SIGSTOPped or I/O-stalled postmaster does not answer).
     bool starting = ping == PgPingResult::kRejected;
@@ -95,7 +100,7 @@ void PgHealth::Loop() {
       } else {
         if (!session.connected() || session_bound != bound) {
           session.Close();
-          s = session.Connect(conninfo_, bound);
+          s = session.Connect(conninfo, bound);
           session_bound = bound;
         }
         if (s.ok()) {

@@ -29,7 +29,8 @@
 
 namespace pgw {
 
-// The superuser conninfo of the local PostgreSQL (as the controller connects).
+// The superuser conninfo of the local PostgreSQL (as the controller connects; with use_unix_socket, in the socket
+// directory the running postmaster names).
 std::string LocalHealthConninfo(const Config& cfg);
 // `conninfo` for a ping that must not authenticate: no password (nor a password file), no TLS or GSS handshake.
 std::string PasswordlessPing(const std::string& conninfo);
@@ -38,7 +39,11 @@ bool PostmasterRunning(const std::string& data_dir);
 
 class PgHealth {
  public:
-  PgHealth(std::string conninfo, const Clock& clock, Logger& log);
+  // `conninfo` is asked again whenever a check needs a new session (where the local PostgreSQL listens may change
+  // with a restart).
+  PgHealth(std::function<std::string()> conninfo, const Clock& clock, Logger& log);
+  PgHealth(const std::string& conninfo, const Clock& clock, Logger& log)
+      : PgHealth([conninfo] { return conninfo; }, clock, log) {}
   ~PgHealth();
 
   void Start();
@@ -61,7 +66,7 @@ class PgHealth {
  private:
   void Loop();
 
-  std::string conninfo_, ping_conninfo_;
+  std::function<std::string()> conninfo_;
   const Clock& clock_;
   Logger& log_;
   std::atomic<int> ttl_s_{30};

@@ -357,14 +357,21 @@ std::optional<std::string> RenderPgIdent(const Config& cfg, const DynamicConfig&
   return out;
 }
 
-std::string LocalHost(const Config& cfg) {
+std::string LocalHost(const Config& cfg, const std::string& running_socket_dir) {
   const auto& pg = cfg.postgresql;
   std::string host = pg.listen_hosts.empty() ? "127.0.0.1" : pg.listen_hosts.front();
   if (host == "*" || host == "0.0.0.0") host = "127.0.0.1";
   if (host == "::") host = "::1";
   if (!pg.use_unix_socket) return host;
+  // Where the running postmaster listens is the truth: unix_socket_directories may come from the dynamic
+  // configuration (Patroni reads the parameters in effect), or have changed there pending a restart.
+  if (!running_socket_dir.empty() && running_socket_dir.front() == '/') return running_socket_dir;
   auto it = pg.parameters.find("unix_socket_directories");
-  if (it == pg.parameters.end() || !it->is_string()) return "/var/run/postgresql";
+  if (it == pg.parameters.end() || !it->is_string()) {
+    const Json& dyn = cfg.bootstrap.dynamic.parameters;
+    it = dyn.find("unix_socket_directories");
+    if (it == dyn.end() || !it->is_string()) return "/var/run/postgresql";
+  }
   // Patroni's rule: the first absolute directory of the list; none (`..`, as in Patroni's own example file, or
   // `@abstract`) means TCP. Before, the first entry was taken whatever it was, and libpq read `..` as a host name.
   for (std::string d : SplitCommas(it->get<std::string>())) {
@@ -375,9 +382,10 @@ std::string LocalHost(const Config& cfg) {
   return host;
 }
 
-std::string PostBootstrapConninfo(const Config& cfg) {
+std::string PostBootstrapConninfo(const Config& cfg, const std::string& running_socket_dir) {
   const auto& su = cfg.postgresql.superuser;
-  std::string s = "dbname=postgres user=" + LibpqValue(su.username) + " host=" + LibpqValue(LocalHost(cfg)) +
+  std::string s = "dbname=postgres user=" + LibpqValue(su.username) +
+                  " host=" + LibpqValue(LocalHost(cfg, running_socket_dir)) +
                   " port=" + std::to_string(cfg.postgresql.port);
   for (const auto& [k, v] : su.options) s += " " + k + "=" + LibpqValue(v);
   return s;

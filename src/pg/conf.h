@@ -76,12 +76,14 @@ std::optional<std::string> RenderPgIdent(const Config& cfg, const DynamicConfig&
 // The entries of a pg_hba.conf file's text: comments and blank lines dropped.
 std::vector<std::string> HbaLines(const std::string& text);
 
-// The host pgwarden connects to for its local PostgreSQL: the unix socket directory with use_unix_socket (the
-// first of unix_socket_directories), else the first listen address (127.0.0.1 / ::1 for the wildcards).
-std::string LocalHost(const Config& cfg);
+// The host pgwarden connects to for its local PostgreSQL: with use_unix_socket, the socket directory of the running
+// postmaster when `running_socket_dir` (RunningSocketDir, pg/controller.h) names one, else the first absolute
+// directory of unix_socket_directories as configured (the local parameters, else bootstrap.dcs's, which a first
+// start is given); without, the first listen address (127.0.0.1 / ::1 for the wildcards).
+std::string LocalHost(const Config& cfg, const std::string& running_socket_dir = "");
 // What Patroni passes to the post_bootstrap script: a libpq connection string for the superuser on the local
 // PostgreSQL (dbname, user, host, port and the superuser's ssl* options; no password: the script gets PGPASSFILE).
-std::string PostBootstrapConninfo(const Config& cfg);
+std::string PostBootstrapConninfo(const Config& cfg, const std::string& running_socket_dir = "");
 
 // pg_hba.conf while a custom bootstrap runs (as Patroni opens it): local connections trusted (unix socket,
 // loopback, and the local address pgwarden connects to when it is an IP address), nothing else.

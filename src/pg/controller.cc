@@ -153,7 +153,7 @@ PgController::PgController(std::shared_ptr<const Config> cfg, Logger& log) : cfg
 PgController::~PgController() = default;
 
 std::string PgController::LocalConninfo() const {
-  return SuperuserConninfo(*cfg_, LocalHost(*cfg_), cfg_->postgresql.port);
+  return SuperuserConninfo(*cfg_, LocalHost(*cfg_, RunningSocketDir(cfg_->postgresql.data_dir)), cfg_->postgresql.port);
 }
 
 std::string UserConninfo(const PgUser& u, std::vector<std::pair<std::string, std::string>> kv) {

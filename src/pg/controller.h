@@ -35,6 +35,9 @@ std::string FormatLsn(int64_t lsn);
 std::optional<HostPort> ConninfoHostPort(const std::string& conninfo);
 // Whether `conninfo` asks for target_session_attrs=read-write (what Upstream::read_write writes).
 bool ConninfoReadWrite(const std::string& conninfo);
+// The unix socket directory the postmaster of `data_dir` listens on: line 5 of its postmaster.pid, which
+// PostgreSQL writes once the socket exists (its first usable directory); "" without a pid file or that line.
+std::string RunningSocketDir(const std::string& data_dir);
 
 class PgController final : public PgControl {
  public:

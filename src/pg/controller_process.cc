@@ -13,6 +13,17 @@
 
 namespace pgw {
 
+std::string RunningSocketDir(const std::string& data_dir) {
+  auto text = ReadFile(data_dir + "/postmaster.pid");
+  if (!text.ok()) return "";
+  std::istringstream in(*text);
+  std::string line;
+  for (int i = 1; i <= 5 && std::getline(in, line); ++i) {
+    if (i == 5) return in.eof() && line.empty() ? "" : line;
+  }
+  return "";
+}
+
 Status PgController::Start(const std::optional<Upstream>& upstream, bool standby) {
   standby_ = standby || upstream.has_value();
   if (upstream && !upstream->address.host.empty()) {
@@ -23,10 +34,10 @@ Status PgController::Start(const std::optional<Upstream>& upstream, bool standby
   PGW_RETURN_IF_ERROR(Launch(upstream));
   const auto& pg = cfg_->postgresql;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(pg.pg_ctl_timeout);
-  std::string ping = LocalConninfo();
   while (std::chrono::steady_clock::now() < deadline) {
     if (auto exited = PostmasterExited()) return IoError("postgres exited during start-up: " + *exited);
-    if (PgAcceptsConnections(ping)) return Status::Ok();
+    // Evaluated per attempt: with use_unix_socket the socket directory comes from the new postmaster.pid.
+    if (PgAcceptsConnections(LocalConninfo())) return Status::Ok();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return Timeout("postgres did not accept connections within " + std::to_string(pg.pg_ctl_timeout) + " s");

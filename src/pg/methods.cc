@@ -207,7 +207,6 @@ Result<std::string> PgController::BootstrapCustom() {
   // The superuser's password in the restored data is unknown: local connections are trusted until it is set.
   bootstrap_trust_ = true;
   PGW_RETURN_IF_ERROR(Launch(std::nullopt).Context("starting PostgreSQL after the custom bootstrap"));
-  std::string ping = LocalConninfo();
   auto next_note = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kMethodTimeout.count());
   while (true) {
@@ -215,7 +214,8 @@ Result<std::string> PgController::BootstrapCustom() {
       return IoError("postgres exited " + std::string(recovery ? "during recovery" : "during start-up") +
                      " after the custom bootstrap: " + *exited);
     }
-    if (PgAcceptsConnections(ping)) {
+    if (PgAcceptsConnections(LocalConninfo())) {  // per attempt, as in Start
+
       auto rows = Query("SELECT pg_catalog.pg_is_in_recovery()");
       if (rows.ok() && !rows->empty() && rows->front()[0].value_or("t") == "f") break;
     }

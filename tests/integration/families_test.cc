@@ -286,5 +286,50 @@ TEST_F(FamilyTest, ScramSha256) {
   ExpectReplicates(now, "scram-2");
 }
 
+// The way Debian's template (/etc/patroni/config.yml.in) connects: use_unix_socket, a superuser without a password
+// and `local all all peer`, so the agent can only reach its PostgreSQL through the socket. Here
+// unix_socket_directories is given in bootstrap.dcs only, which Patroni honours (it reads the parameters in
+// effect): before, pgwarden looked for the socket in /var/run/postgresql and never reached its own PostgreSQL. The
+// agent now connects to the directory the running postmaster names in postmaster.pid.
+TEST_F(FamilyTest, UnixSocketWithPeerAndTheSocketDirectoryInTheDynamicConfiguration) {
+  std::string sockets = Dir() + "/sockets";
+  ASSERT_TRUE(MakeDirs(sockets, 0777).ok());
+  chmod(sockets.c_str(), 0777);
+  StartCluster(2, [&](SandboxSpec& spec) {
+    spec.node_config = [&](int, const SandboxNode& n, const std::string& etcd) {
+      std::string home = n.data_dir.substr(0, n.data_dir.rfind('/'));
+      std::string y = Yaml(n, etcd, scope_,
+                           "    superuser:\n      username: postgres\n"
+                           "    replication:\n      username: replicator\n      password: rep-pass\n"
+                           "    rewind:\n      username: rewind_user\n      password: rewind-pass\n",
+                           "  - local all all peer\n"
+                           "  - host replication replicator 127.0.0.1/32 md5\n"
+                           "  - host all all 127.0.0.1/32 md5\n",
+                           "        unix_socket_directories: " + sockets + "\n");
+      auto cut = [&](const std::string& from, const std::string& to) {
+        size_t at = y.find(from);
+        EXPECT_NE(at, std::string::npos) << from;
+        if (at != std::string::npos) y.replace(at, from.size(), to);
+      };
+      cut("    unix_socket_directories: " + home + "\n", "");  // the local one: only the dynamic one is left
+      cut("  pg_hba:\n", "  use_unix_socket: true\n  pg_hba:\n");
+      cut("  initdb:\n", "  users:\n    tester:\n      password: tester-pass\n      options: [superuser]\n  initdb:\n");
+      return y;
+    };
+  });
+  if (HasFatalFailure()) return;
+  conn_ = [](const SandboxNode& n) {
+    return "host=127.0.0.1 port=" + std::to_string(n.pg_port) + " user=tester password=tester-pass dbname=postgres";
+  };
+  std::string leader = LeaderKey();
+  for (const auto& n : sb_->nodes()) {
+    EXPECT_EQ(Query(n.name, "SHOW unix_socket_directories"), sockets) << n.name;
+    EXPECT_TRUE(PathExists(sockets + "/.s.PGSQL." + std::to_string(n.pg_port))) << n.name;
+  }
+  ExpectReplicates(leader, "socket-1");
+  std::string now = KillLeaderAndRejoin();
+  ExpectReplicates(now, "socket-2");
+}
+
 }  // namespace
 }  // namespace pgw

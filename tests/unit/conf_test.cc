@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+
+#include "common/fs.h"
 #include "pg/conf.h"
 #include "pg/controller.h"
 #include "test_util.h"
@@ -70,6 +74,37 @@ TEST(ConfTest, LocalSocketIsTheFirstAbsoluteDirectoryElseTcp) {
   EXPECT_EQ(LocalHost(*with("@abstract, /tmp ,/run/pg")), "/tmp");
   EXPECT_EQ(LocalHost(*with("/var/run/postgresql")), "/var/run/postgresql");
   EXPECT_EQ(LocalHost(*Cfg("  pgpass:", "  use_unix_socket: true\n  pgpass:")), "/var/run/postgresql");
+}
+
+// With use_unix_socket the agent connects where the running postmaster listens (postmaster.pid's socket line): the
+// directory may come from the dynamic configuration, which Patroni honours. Before, only the local parameters were
+// read, and a node whose unix_socket_directories is in bootstrap.dcs looked in /var/run/postgresql and never
+// reached its own PostgreSQL (FamilyTest.UnixSocketWithPeer... with real processes). Without a running postmaster
+// the configured rule applies, bootstrap.dcs's value included.
+TEST(ConfTest, LocalSocketIsWhereTheRunningPostmasterListensElseTheConfiguredOne) {
+  auto loaded = testing::Load(testing::Replace(
+      testing::Replace(testing::kGoodConfig, "      parameters: {max_connections: 200}\n",
+                       "      parameters: {max_connections: 200, unix_socket_directories: '/run/dyn, /tmp'}\n"),
+      "  pgpass: /tmp/pgpass0\n", "  pgpass: /tmp/pgpass0\n  use_unix_socket: true\n"));
+  ASSERT_TRUE(loaded.errors.empty()) << loaded.errors[0];
+  const auto& dynamic_only = loaded.config;
+  EXPECT_EQ(LocalHost(*dynamic_only), "/run/dyn");
+  EXPECT_EQ(LocalHost(*dynamic_only, "/run/started-with"), "/run/started-with");
+  EXPECT_EQ(LocalHost(*dynamic_only, "@abstract"), "/run/dyn");  // not a directory: the configured rule
+  auto tcp = Cfg("    work_mem: 8MB\n", "    work_mem: 8MB\n    unix_socket_directories: /tmp\n");
+  EXPECT_EQ(LocalHost(*tcp, "/tmp"), "127.0.0.1");  // without use_unix_socket: TCP, whatever the postmaster has
+
+  std::string dir = ::testing::TempDir() + "/pgw-running-socket-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  EXPECT_EQ(RunningSocketDir(dir), "") << "no pid file";
+  auto pidfile = [&](const std::string& text) { ASSERT_TRUE(WriteFileAtomic(dir + "/postmaster.pid", text).ok()); };
+  pidfile("4242\n" + dir + "\n1700000000\n5432\n");
+  EXPECT_EQ(RunningSocketDir(dir), "") << "written before the socket exists: no line 5 yet";
+  pidfile("4242\n" + dir + "\n1700000000\n5432\n/run/pg sock\n127.0.0.1\n  5432001  65538\nready   \n");
+  EXPECT_EQ(RunningSocketDir(dir), "/run/pg sock");
+  pidfile("4242\n" + dir + "\n1700000000\n5432\n\n*\n");
+  EXPECT_EQ(RunningSocketDir(dir), "") << "no unix socket";
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ConfTest, EveryConnectionOfAUserCarriesItsSslSettings) {
