@@ -216,6 +216,9 @@ struct Config {
     PgUser superuser, replication, rewind;
     bool has_rewind_user = false;
     Json parameters = Json::object();
+    // recovery_conf: recovery parameters written only while PostgreSQL runs as a replica (pg/recovery_conf.h).
+    // Scalars as the YAML gives them; a null value is not written.
+    Json recovery_conf = Json::object();
     std::vector<std::string> pg_hba;
     std::vector<std::string> pg_ident;         // pg_ident.conf's lines (pg/conf.h RenderPgIdent)
     std::vector<std::string> basebackup_args;  // "--max-rate=100M", "--checkpoint=fast"

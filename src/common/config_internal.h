@@ -94,6 +94,7 @@ void ReadBinDir(const KeyRow& row, const YAML::Node& n, const YAML::Node& parent
 void ReadPgpass(const KeyRow& row, const YAML::Node& n, const YAML::Node& parent, LoadContext& x);
 void ReadUser(const KeyRow& row, const YAML::Node& n, const YAML::Node& parent, LoadContext& x);
 void ReadParameters(const KeyRow& row, const YAML::Node& n, const YAML::Node& parent, LoadContext& x);
+void ReadRecoveryConf(const KeyRow& row, const YAML::Node& n, const YAML::Node& parent, LoadContext& x);
 void ReadCallbacks(const KeyRow& row, const YAML::Node& n, const YAML::Node& parent, LoadContext& x);
 void CheckNames(LoadContext& x);
 void CheckRestapi(LoadContext& x);

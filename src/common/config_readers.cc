@@ -252,6 +252,24 @@ void ReadParameters(const KeyRow& /*row*/, const YAML::Node& n, const YAML::Node
   }
 }
 
+void ReadRecoveryConf(const KeyRow& /*row*/, const YAML::Node& n, const YAML::Node& /*parent*/, LoadContext& x) {
+  if (!n || !n.IsMap()) return;  // the schema check refused anything but a mapping
+  Json& rc = x.c->postgresql.recovery_conf;
+  for (const auto& kv : n) {
+    if (!kv.first.IsScalar()) continue;  // refused by the schema check
+    const std::string name = kv.first.Scalar(), path = "postgresql.recovery_conf." + name;
+    if (!kv.second.IsScalar() && !kv.second.IsNull()) {
+      x.errors->push_back(path + ": must be a string, a number or a boolean");
+      continue;
+    }
+    rc[name] = kv.second.IsNull() ? Json(nullptr) : YamlToJson(kv.second);
+    // The decision core reads the delay as a duration (ha/standby.h): a value it cannot read would be dropped.
+    if (Lower(name) == "recovery_min_apply_delay" && !rc[name].is_null() && !PgDurationMs(rc[name])) {
+      x.errors->push_back(path + ": must be a time in milliseconds or with a unit (ms, s, min, h, d), e.g. 5min");
+    }
+  }
+}
+
 void ReadCallbacks(const KeyRow& /*row*/, const YAML::Node& n, const YAML::Node& /*parent*/, LoadContext& x) {
   if (!n || !n.IsMap()) return;
   for (const auto& kv : n) x.c->postgresql.callbacks[kv.first.Scalar()] = Str(kv.second);

@@ -127,6 +127,9 @@ ChangeClass ParameterClass(const std::string& key) {
   return ParameterNeedsRestart(key) ? C::kPostgresRestart : C::kLive;
 }
 ChangeClass TagClass(const std::string& /*key*/) { return C::kLive; }
+// A replica's postgresql.conf is rewritten and reloaded; restore_command, the one that needed a restart before
+// PostgreSQL 14, is reloadable on the majors pgwarden runs.
+ChangeClass RecoveryClass(const std::string& /*key*/) { return C::kLive; }
 
 // The change classes, and the facts behind them:
 // - name, scope, namespace, etcd3: who this member is and where its keys live; the DCS client holds them.
@@ -289,7 +292,11 @@ std::vector<KeyRow> BuildTable() {
             x.c->postgresql.basebackup_args = ParseBasebackup(n, x.errors);
           })
           .Diff(C::kLive, [](auto& c) { return std::tie(c.postgresql.basebackup_args); }),
-      Ign("postgresql.recovery_conf"),
+      // Written for a replica only, beside the recovery settings pgwarden owns (pg/recovery_conf.h).
+      B("postgresql.recovery_conf", K::kOpenMap)
+          .Read(ReadRecoveryConf)
+          .Diff(C::kLive, [](auto& c) { return std::tie(c.postgresql.recovery_conf); })
+          .Entries([](const Config& c) -> const Json& { return c.postgresql.recovery_conf; }, RecoveryClass),
       Ign("postgresql.custom_conf"),
       B("postgresql.parameters", K::kOpenMap)
           .Read(ReadParameters)

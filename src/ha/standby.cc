@@ -1,5 +1,7 @@
 #include "ha/standby.h"
 
+#include "pg/recovery_conf.h"
+
 namespace pgw::ha {
 
 bool IsStandbyCluster(const DynamicConfig& d) { return d.standby_cluster.has_value(); }
@@ -20,7 +22,8 @@ bool IsStandbyCluster(const ClusterView& c) {
 }
 
 Upstream WithRecovery(const Inputs& in, Upstream u, bool remote) {
-  Json p = EffectiveParameters(*in.config, in.dynamic);
+  // postgresql.recovery_conf with the recovery parameters of postgresql.parameters over it (Patroni's rule).
+  Json p = RecoveryConf(*in.config, in.dynamic);
   auto str = [&](const char* k) {
     auto it = p.find(k);
     return it != p.end() && it->is_string() ? it->get<std::string>() : std::string();

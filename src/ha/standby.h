@@ -14,7 +14,8 @@
 namespace pgw::ha {
 
 // `u` with the recovery settings that go with it: restore_command, archive_cleanup_command and (for the remote
-// primary only, as Patroni) recovery_min_apply_delay from standby_cluster when set there, else from the parameters.
+// primary only, as Patroni) recovery_min_apply_delay from standby_cluster when set there, else from
+// postgresql.recovery_conf and the recovery parameters of postgresql.parameters (pg/recovery_conf.h RecoveryConf).
 Upstream WithRecovery(const Inputs& in, Upstream u, bool remote);
 // What the standby leader streams from: standby_cluster host:port, its primary_slot_name (with use_slots).
 // Only in a standby cluster. In an archive-only one (restore_command, no host) the address is empty (no

@@ -30,7 +30,8 @@ struct Upstream {
 // Parameters PostgreSQL requires to be equal on every node: taken from the dynamic config only (Patroni's rule).
 bool IsClusterWideParameter(const std::string& name);
 
-// defaults < dynamic config < local postgresql.parameters (cluster-wide ones from the dynamic config only), plus
+// defaults < dynamic config < local postgresql.parameters (cluster-wide ones from the dynamic config only; recovery
+// parameters left out: a replica's recovery configuration takes them, pg/recovery_conf.h), plus
 // what pgwarden owns: listen_addresses and port (postgresql.listen's, whatever the parameters say), cluster_name,
 // and hba_file (HbaFile); ident_file made absolute (IdentFile) when set.
 Json EffectiveParameters(const Config& cfg, const DynamicConfig& dyn);
@@ -51,10 +52,12 @@ std::string ConfValue(const Json& v);
 std::string ConfText(const Json& v);
 
 // postgresql.conf. `upstream` set => replica recovery settings (primary_conninfo, primary_slot_name,
-// recovery_target_timeline, and restore_command, archive_cleanup_command, recovery_min_apply_delay when set: they
-// come after the parameters and win). `include_base` adds include of postgresql.base.conf (initdb's original).
+// recovery_target_timeline 'latest', every other recovery_target* empty, then `recovery` (the user's recovery_conf,
+// pg/recovery_conf.h ReplicaRecoveryParameters), then restore_command, archive_cleanup_command,
+// recovery_min_apply_delay when set: they come after the parameters and win). Without `upstream`, `recovery` is not
+// written (a primary gets none of it). `include_base` adds include of postgresql.base.conf (initdb's original).
 std::string RenderPostgresqlConf(const Config& cfg, const Json& parameters, const std::optional<Upstream>& upstream,
-                                 bool include_base);
+                                 bool include_base, const Json& recovery = Json::object());
 
 // primary_conninfo as Patroni writes it: user, passfile, host, port, sslmode, application_name (the member name).
 std::string PrimaryConninfo(const Config& cfg, const HostPort& upstream, bool read_write = false);

@@ -14,6 +14,7 @@
 
 #include "common/fs.h"
 #include "pg/params.h"
+#include "pg/recovery_conf.h"
 
 namespace pgw {
 
@@ -358,8 +359,10 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
     }
   }
   std::vector<std::string> param_warnings;
-  Json params = TranslateEffectiveParameters(DataDirMajorVersion(dir), EffectiveParameters(*cfg_, dyn_), *cfg_, dyn_,
-                                             &param_warnings);
+  const int major = DataDirMajorVersion(dir);
+  Json params = TranslateEffectiveParameters(major, EffectiveParameters(*cfg_, dyn_), *cfg_, dyn_, &param_warnings);
+  // postgresql.recovery_conf: a replica's only (Patroni writes none of it for a primary).
+  Json recovery = upstream ? ReplicaRecoveryParameters(major, *cfg_, dyn_, &param_warnings) : Json::object();
   for (const auto& w : param_warnings) log_.Warn(w);
   // Also written on a standby about to be promoted (no effect until then), so that strict mode holds from the
   // first commit on.
@@ -376,7 +379,7 @@ Status PgController::WriteConfiguration(const std::optional<Upstream>& upstream)
   if (hot_standby_off_) params["hot_standby"] = "off";
   // The trusting file of a custom bootstrap is ours whatever hba_file says (Patroni does the same).
   if (bootstrap_trust_) params["hba_file"] = dir + "/pg_hba.conf";
-  PGW_RETURN_IF_ERROR(WriteFileAtomic(conf, RenderPostgresqlConf(*cfg_, params, upstream, true), 0600));
+  PGW_RETURN_IF_ERROR(WriteFileAtomic(conf, RenderPostgresqlConf(*cfg_, params, upstream, true, recovery), 0600));
   bool gated = !upstream && ReadGate().has_value();
   std::string hba = dir + "/pg_hba.conf", hba_base = dir + "/pg_hba.base.conf";
   if (!PathExists(hba_base)) {

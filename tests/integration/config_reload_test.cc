@@ -159,5 +159,41 @@ TEST_F(ConfigReloadTest, PgIdentIsWrittenAtStartAndRewrittenByAReload) {
   EXPECT_NE(log->find("reload: postgresql.pg_ident: applied"), std::string::npos);
 }
 
+// Patroni's postgresql.recovery_conf, a delayed replica: the delay reaches the replica's PostgreSQL and not the
+// primary's, holds a commit back on the replica (received, not applied), and a reload that changes it applies it.
+TEST_F(ConfigReloadTest, RecoveryConfDelaysTheReplicaOnlyAndAReloadChangesIt) {
+  StartCluster(2, [](SandboxSpec& s) { s.extra_postgresql = "  recovery_conf:\n    recovery_min_apply_delay: 1h\n"; });
+  if (HasFatalFailure()) return;
+  const SandboxNode* primary = nullptr;
+  const SandboxNode* replica = nullptr;
+  for (const auto& n : sb_->nodes()) {
+    (Sql(sb_->Conninfo(n.name), "SELECT pg_is_in_recovery()") == "t" ? replica : primary) = &n;
+  }
+  ASSERT_TRUE(primary && replica);
+  const std::string pconn = sb_->Conninfo(primary->name), rconn = sb_->Conninfo(replica->name);
+  EXPECT_EQ(Sql(rconn, "SHOW recovery_min_apply_delay"), "1h");
+  EXPECT_EQ(Sql(pconn, "SHOW recovery_min_apply_delay"), "0");
+
+  Sql(pconn, "CREATE TABLE delayed_replica_probe (x int)");
+  const std::string lsn = Sql(pconn, "SELECT pg_current_wal_lsn()");
+  ASSERT_FALSE(lsn.empty());
+  const std::string received = "SELECT pg_last_wal_receive_lsn() >= '" + lsn + "'::pg_lsn";
+  ASSERT_TRUE(WaitFor([&] { return Sql(rconn, received) == "t"; }, seconds(30))) << Sql(rconn, received);
+  const std::string visible = "SELECT to_regclass('delayed_replica_probe') IS NOT NULL";
+  EXPECT_EQ(Sql(rconn, visible), "f") << "the commit was applied without the hour's delay";
+
+  auto original = ReadFile(replica->config_path);
+  ASSERT_TRUE(original.ok());
+  WriteNodeConfig(*replica, Replaced(*original, "recovery_min_apply_delay: 1h", "recovery_min_apply_delay: 0"));
+  auto [code, body] = RestCall(*replica, "POST", "/reload");
+  EXPECT_EQ(code, 202) << body;
+  EXPECT_TRUE(WaitFor([&] { return Sql(rconn, visible) == "t"; }, seconds(30)))
+      << "recovery_min_apply_delay is " << Sql(rconn, "SHOW recovery_min_apply_delay");
+  EXPECT_EQ(Sql(rconn, "SHOW recovery_min_apply_delay"), "0");
+  auto log = ReadFile(replica->log_path);
+  ASSERT_TRUE(log.ok());
+  EXPECT_NE(log->find("reload: postgresql.recovery_conf.recovery_min_apply_delay: applied"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pgw::itest
