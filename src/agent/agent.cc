@@ -308,6 +308,7 @@ void Agent::Cycle() {
   core_ = ha::ObservePostgres(std::move(core_), local);
   loop_wait_s_ = dyn_.loop_wait;
   if (reload_requested_.exchange(false)) ApplyReload(local);
+  ApplyDynamicPostgresql(local);
   if (!old_supervisors_retired_ && (!local.running || (local.query_ok && local.in_recovery))) {
     // PostgreSQL is not a primary: a supervisor left by a previous agent has nothing to guard, and must not kill
     // the instance we are about to start.

@@ -35,10 +35,42 @@ void Agent::ApplyReload(const LocalView& local) {
     }
   }
   if (!local.running || !local.query_ok) return;  // the next start writes the files from the new snapshot
+  KeepSyncNames(local);
   Status r = pg_->Reload(local.in_recovery ? local.upstream : std::nullopt);
   if (!r.ok()) log_.Warn("reload: " + r.message());
   auto it = cfg_->postgresql.callbacks.find("on_reload");
   if (r.ok() && it != cfg_->postgresql.callbacks.end()) {
+    callbacks_.Fire(it->second, "on_reload", local.in_recovery ? "replica" : "primary", cfg_->scope);
+  }
+}
+
+void Agent::KeepSyncNames(const LocalView& local) {
+  if (dyn_.synchronous_mode && local.query_ok && !local.in_recovery && !pg_->SyncNames()) {
+    pg_->SetSyncNames(local.sync_names);
+  }
+}
+
+void Agent::ApplyDynamicPostgresql(const LocalView& local) {
+  // What the files take from the dynamic configuration: its postgresql section, and the permanent slots (a logical
+  // one turns hot_standby_feedback on).
+  std::string section;
+  for (const char* k : {"postgresql", "slots"}) {
+    section += dyn_.raw.is_object() && dyn_.raw.contains(k) ? dyn_.raw[k].dump() : "-";
+  }
+  if (applied_dynamic_postgresql_ == section) return;
+  // Not running: the next start writes the files from this configuration; compared again once it runs.
+  if (!local.running || !local.query_ok) return;
+  KeepSyncNames(local);
+  auto changed = pg_->ReloadIfChanged(local.in_recovery ? local.upstream : std::nullopt);
+  if (!changed.ok()) {
+    log_.Warn("applying the dynamic configuration: " + changed.status().message() + " (retried next cycle)");
+    return;
+  }
+  applied_dynamic_postgresql_ = section;
+  if (!*changed) return;
+  log_.Info("dynamic configuration applied: PostgreSQL's configuration files rewritten and reloaded");
+  auto it = cfg_->postgresql.callbacks.find("on_reload");
+  if (it != cfg_->postgresql.callbacks.end()) {
     callbacks_.Fire(it->second, "on_reload", local.in_recovery ? "replica" : "primary", cfg_->scope);
   }
 }

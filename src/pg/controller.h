@@ -48,6 +48,7 @@ class PgController final : public PgControl {
   void SetDynamicConfig(const DynamicConfig& dyn) override { dyn_ = dyn; }
   void SetConfig(std::shared_ptr<const Config> cfg) override { cfg_ = std::move(cfg); }
   void SetSyncNames(std::optional<std::string> v) override { sync_names_ = std::move(v); }
+  std::optional<std::string> SyncNames() const override { return sync_names_; }
   Status ApplySyncNames(const std::string& v, const std::optional<Upstream>& upstream) override;
   LocalView Observe() override;
   LocalView::Data InspectDataDir(std::string* problem) const override;
@@ -63,6 +64,7 @@ class PgController final : public PgControl {
   Status Promote() override;
   Status Follow(const Upstream& upstream) override;
   Status Reload(const std::optional<Upstream>& upstream) override;
+  Result<bool> ReloadIfChanged(const std::optional<Upstream>& upstream) override;
   Status DropSlots(const std::vector<std::string>& drop) override;
   Status CreateSlots(const std::vector<SlotSpec>& create) override;
   Status AdvanceSlots(const std::map<std::string, int64_t>& to, const std::vector<SlotState>& local) override;

@@ -2,6 +2,7 @@
 // signal that escalates until no process of the data directory is left, and promote it.
 #include <signal.h>
 
+#include <array>
 #include <chrono>
 #include <sstream>
 #include <thread>
@@ -134,6 +135,25 @@ Status PgController::Promote() {
   }
   return Timeout("promote did not finish within pg_ctl_timeout (" + std::to_string(cfg_->postgresql.pg_ctl_timeout) +
                  " s)" + (last.ok() ? "" : ": " + last.message()));
+}
+
+// Here rather than next to Reload (controller.cc), which is long enough.
+Result<bool> PgController::ReloadIfChanged(const std::optional<Upstream>& upstream) {
+  const std::string& dir = cfg_->postgresql.data_dir;
+  const std::array<std::string, 3> files = {dir + "/postgresql.conf", HbaFile(*cfg_, dyn_), IdentFile(*cfg_, dyn_)};
+  auto read = [](const std::string& f) {
+    auto t = ReadFile(f);
+    return t.ok() ? *t : std::string();
+  };
+  std::array<std::string, 3> before;
+  for (size_t i = 0; i < files.size(); ++i) before[i] = read(files[i]);
+  PGW_RETURN_IF_ERROR(WriteConfiguration(upstream));
+  bool changed = false;
+  for (size_t i = 0; i < files.size(); ++i) changed = changed || read(files[i]) != before[i];
+  if (!changed) return false;
+  auto r = Query("SELECT pg_reload_conf()");
+  if (!r.ok()) return r.status().Context("reload");
+  return true;
 }
 
 }  // namespace pgw

@@ -96,6 +96,7 @@ class PgControl {
   // synchronous_standby_names as the HA loop wants it on a primary (nullopt: not managed). Takes effect with the
   // next WriteConfiguration (start, reload).
   virtual void SetSyncNames(std::optional<std::string> v) = 0;
+  virtual std::optional<std::string> SyncNames() const = 0;
   // Sets synchronous_standby_names now (configuration rewritten, reload).
   virtual Status ApplySyncNames(const std::string& v, const std::optional<Upstream>& upstream) = 0;
 
@@ -136,6 +137,9 @@ class PgControl {
   virtual Status Follow(const Upstream& upstream) = 0;
   // Rewrites the configuration files (same upstream) and reloads PostgreSQL.
   virtual Status Reload(const std::optional<Upstream>& upstream) = 0;
+  // Rewrites the configuration files and reloads PostgreSQL only when postgresql.conf, pg_hba.conf or
+  // pg_ident.conf now read differently. Whether it reloaded.
+  virtual Result<bool> ReloadIfChanged(const std::optional<Upstream>& upstream) = 0;
   // Drops the inactive slots `drop`, then creates `create` (logical ones in their database).
   virtual Status DropSlots(const std::vector<std::string>& drop) = 0;
   virtual Status CreateSlots(const std::vector<SlotSpec>& create) = 0;

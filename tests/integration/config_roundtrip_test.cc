@@ -85,5 +85,33 @@ TEST_F(ConfigRoundTripTest, EditConfigPatchAndRestartKeepEveryKey) {
       << "the config key was rewritten";
 }
 
+// `edit-config --pg` (patronictl's way of changing parameters) reaches the running PostgreSQL of every node within a
+// cycle or two, as with Patroni, which applies a changed dynamic configuration at the end of each cycle: a reloadable
+// parameter takes effect, a postmaster-level one shows as pending_restart. Before, the change waited for the next
+// reload, restart or re-follow of each node.
+TEST_F(ConfigRoundTripTest, EditConfigParametersReachTheRunningPostgresOfEveryNode) {
+  StartCluster(2);
+  if (HasFatalFailure()) return;
+  std::string out = Ctl({"edit-config", "--force", "--pg", "work_mem=7MB", "--pg", "max_wal_senders=12"});
+  ASSERT_NE(out.find("Configuration changed"), std::string::npos) << out;
+  auto status = [&](const std::string& name) {
+    auto body = sb_->NodeStatus(name);
+    return body.ok() ? *body : body.status().message();
+  };
+  for (const auto& n : sb_->nodes()) {
+    std::string err;
+    EXPECT_TRUE(WaitFor([&] { return Sql(sb_->Conninfo(n.name), "SHOW work_mem", &err) == "7MB"; }, seconds(20)))
+        << n.name << ": " << Sql(sb_->Conninfo(n.name), "SHOW work_mem", &err) << err;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          Json j = Json::parse(status(n.name), nullptr, false);
+          return j.is_object() && j.value("pending_restart", false);
+        },
+        seconds(20)))
+        << n.name << " does not report the pending restart for max_wal_senders: " << status(n.name);
+    EXPECT_EQ(Sql(sb_->Conninfo(n.name), "SHOW max_wal_senders", &err), "10") << n.name;
+  }
+}
+
 }  // namespace
 }  // namespace pgw

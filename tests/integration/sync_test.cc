@@ -271,5 +271,45 @@ TEST_F(SyncTest, CrashedPrimaryReturningAfterItsKeyExpiredPromotesBehindTheClien
       << "the gate did not open: " << Key("members/" + leader);
 }
 
+// After an agent restart the sync code finds synchronous_standby_names already right and leaves it alone, so the
+// agent had no value of its own for it: the next rewrite of postgresql.conf (POST /reload, or an applied change of
+// the dynamic configuration) left it out, and PostgreSQL ran without a synchronous standby until the next cycle
+// set it again: commits acknowledged then were on the primary only. The rewrite now keeps the running value.
+TEST_F(SyncTest, AReloadRightAfterAnAgentRestartKeepsSynchronousReplicationOn) {
+  StartCluster(2, false);
+  std::string leader = LeaderKey();
+  ASSERT_FALSE(leader.empty());
+  std::string standby = leader == "pg0" ? "pg1" : "pg0";
+  ASSERT_TRUE(WaitFor([&] { return SyncStandby() == standby && SyncState(leader, standby) == "sync"; }, seconds(30)));
+  const SandboxNode* n = sb_->Node(leader);
+  auto pglog = [&] {
+    auto t = ReadFile(n->data_dir + "/pgwarden-postmaster.log");
+    return t.ok() ? *t : std::string();
+  };
+  // Only what PostgreSQL logs from here on (the cluster's start set and changed its settings before).
+  const size_t from = pglog().size();
+  auto since = [&] { return pglog().substr(from); };
+  const std::string dropped = "parameter \"synchronous_standby_names\" changed to \"\"";
+  ASSERT_TRUE(sb_->SignalNode(leader, SIGKILL, true, Duration(10000)).ok());
+  ASSERT_TRUE(sb_->StartNode(leader).ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = RestCall(*n, "POST", "/reload", "");
+        return r.first == 200 || r.first == 202;
+      },
+      seconds(30)));
+  // The reload happens in the agent's next cycle (loop_wait 1 s); a second one after the agent has run a while.
+  EXPECT_FALSE(WaitFor([&] { return since().find(dropped) != std::string::npos; }, seconds(4)))
+      << "synchronous replication was switched off by the reload:\n"
+      << since();
+  auto r = RestCall(*n, "POST", "/reload", "");
+  EXPECT_TRUE(r.first == 200 || r.first == 202) << r.first << " " << r.second;
+  EXPECT_FALSE(WaitFor([&] { return since().find(dropped) != std::string::npos; }, seconds(4)))
+      << "synchronous replication was switched off by the second reload:\n"
+      << since();
+  EXPECT_EQ(SyncState(leader, standby), "sync");
+  EXPECT_EQ(LeaderKey(), leader);
+}
+
 }  // namespace
 }  // namespace pgw::itest

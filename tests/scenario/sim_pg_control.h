@@ -29,6 +29,7 @@ class SimPgControl final : public PgControl {
   void SetDynamicConfig(const DynamicConfig& /*dyn*/) override {}
   void SetConfig(std::shared_ptr<const Config> /*cfg*/) override {}
   void SetSyncNames(std::optional<std::string> v) override { sync_names_ = std::move(v); }
+  std::optional<std::string> SyncNames() const override { return sync_names_; }
   Status ApplySyncNames(const std::string& v, const std::optional<Upstream>& upstream) override;
 
   LocalView Observe() override { return w_.Observe(n_); }
@@ -46,6 +47,8 @@ class SimPgControl final : public PgControl {
   Status Promote() override;
   Status Follow(const Upstream& upstream) override;
   Status Reload(const std::optional<Upstream>& upstream) override;
+  // The simulated PostgreSQL has no configuration files: nothing to rewrite.
+  Result<bool> ReloadIfChanged(const std::optional<Upstream>& /*upstream*/) override { return false; }
   Status DropSlots(const std::vector<std::string>& drop) override;
   Status CreateSlots(const std::vector<SlotSpec>& create) override;
   Status AdvanceSlots(const std::map<std::string, int64_t>& to, const std::vector<SlotState>& local) override;
