@@ -159,7 +159,17 @@ TEST_F(FailoverTest, CheckTimelineLetsTheLastReplicaTakeOverAfterTwoCrashesInARo
     if (n.name != first && n.name != second) third = n.name;
   }
   ASSERT_TRUE(WaitFor([&] { return Streams(third, second); }, seconds(30))) << third << " does not follow " << second;
-  std::string leader_tl = std::to_string(NodeJson(second).value("timeline", -1));
+  // Right after the promotion the new leader may still report the old timeline (read from its last checkpoint, as
+  // Patroni reads it, until the end-of-recovery checkpoint completes): wait for the new one.
+  std::string leader_tl;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        int tl = NodeJson(second).value("timeline", -1);
+        leader_tl = std::to_string(tl);
+        return tl >= 2;
+      },
+      seconds(30)))
+      << second << " still reports timeline " << leader_tl << " after its promotion";
   ASSERT_NE(Sql(sb_->Conninfo(third), "SELECT timeline_id FROM pg_control_checkpoint()"), leader_tl)
       << "a restartpoint already moved the replica's checkpoint: this run cannot show the fault";
   KillMachine(second);
