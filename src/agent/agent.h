@@ -116,9 +116,9 @@ class Agent final : private Executor::Host, private AgentControl {
   // A reload requested by ReloadConfig, on the HA loop: the new snapshot published and the changes logged, then
   // PostgreSQL's files rewritten and reloaded when it runs.
   void ApplyReload(const LocalView& local);
-  // Patroni applies a changed dynamic configuration at the end of each cycle: when the config key changed since it
-  // was last applied, PostgreSQL's files are rewritten and, if their content changed, PostgreSQL is reloaded
-  // (postmaster-level parameters then show as pending_restart).
+  // Patroni applies a changed dynamic configuration at the end of each cycle: when the dynamic configuration's
+  // postgresql section (or its permanent slots) differs from the one last applied, PostgreSQL's files are rewritten
+  // and, if their content changed, PostgreSQL is reloaded (postmaster-level parameters then show as pending_restart).
   void ApplyDynamicPostgresql(const LocalView& local);
   // Before a rewrite of postgresql.conf outside the sync code: a synchronous primary keeps the
   // synchronous_standby_names PostgreSQL runs with when this agent has not set one (after its own restart the sync
@@ -162,7 +162,7 @@ class Agent final : private Executor::Host, private AgentControl {
   // Requests from the REST API to the HA loop.
   std::atomic<bool> restart_requested_{false};
   std::atomic<bool> reload_requested_{false};
-  std::optional<int64_t> applied_config_rev_;  // ApplyDynamicPostgresql: the config key revision last applied
+  std::optional<std::string> applied_dynamic_postgresql_;  // ApplyDynamicPostgresql: what it last applied
   std::atomic<bool> reinit_requested_{false};
   std::atomic<uint64_t> restarts_done_{0};  // restart attempts finished (REST waits on it)
   std::atomic<bool> last_restart_ok_{false};

@@ -51,9 +51,13 @@ void Agent::KeepSyncNames(const LocalView& local) {
 }
 
 void Agent::ApplyDynamicPostgresql(const LocalView& local) {
-  // Keyed on the config key's revision (parsed once per revision above), not on the section's text: no per-cycle
-  // work while nothing changes. A change elsewhere in the key costs one render and compare, and no reload.
-  if (applied_config_rev_ == parsed_config_rev_) return;
+  // What the files take from the dynamic configuration: its postgresql section, and the permanent slots (a logical
+  // one turns hot_standby_feedback on).
+  std::string section;
+  for (const char* k : {"postgresql", "slots"}) {
+    section += dyn_.raw.is_object() && dyn_.raw.contains(k) ? dyn_.raw[k].dump() : "-";
+  }
+  if (applied_dynamic_postgresql_ == section) return;
   // Not running: the next start writes the files from this configuration; compared again once it runs.
   if (!local.running || !local.query_ok) return;
   KeepSyncNames(local);
@@ -62,7 +66,7 @@ void Agent::ApplyDynamicPostgresql(const LocalView& local) {
     log_.Warn("applying the dynamic configuration: " + changed.status().message() + " (retried next cycle)");
     return;
   }
-  applied_config_rev_ = parsed_config_rev_;
+  applied_dynamic_postgresql_ = section;
   if (!*changed) return;
   log_.Info("dynamic configuration applied: PostgreSQL's configuration files rewritten and reloaded");
   auto it = cfg_->postgresql.callbacks.find("on_reload");
